@@ -1,0 +1,94 @@
+import type { Config } from '../../src/config.js';
+import type { App } from '../../src/main.js';
+import type { ErrorCode } from '../../src/domain/errors.js';
+import { OPTION_KEYS } from '../../src/commands/grammar.js';
+
+export interface CliDeps {
+  config: Config;
+  createApp: (config: Config) => App;
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+}
+
+/** CONTRACT.md's exit codes: 0 ok, 1 usage or validation, 3 not permitted (2: our own failure). */
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'FORBIDDEN':
+      return 3;
+    case 'INVALID':
+    case 'NOT_FOUND':
+    case 'CONFLICT':
+      return 1;
+    case 'INTERNAL':
+      return 2;
+  }
+}
+
+export interface CliArgs {
+  words: string[];
+  json: boolean;
+  as?: string;
+}
+
+export function parseCliArgs(argv: string[]): CliArgs | { error: string } {
+  const words: string[] = [];
+  let json = false;
+  let as: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') json = true;
+    else if (a === '--as') {
+      as = argv[++i];
+      if (!as) return { error: '--as needs a name, e.g. --as alice' };
+    } else if (a.startsWith('--as=')) as = a.slice(5);
+    else if (a === '--help' || a === '-h') words.push('help');
+    else words.push(a);
+  }
+  return as === undefined ? { words, json } : { words, json, as };
+}
+
+/**
+ * Joins arguments into one command line. An argument with spaces counts as quoted; an option
+ * argument (`started:2021-12-07 07:32`) keeps its key outside the quotes so it stays an option.
+ */
+export function joinArgs(words: string[]): string {
+  return words
+    .map((w) => {
+      if (!/\s/.test(w) || w === '') return w;
+      const m = /^([a-z]+):(.*)$/s.exec(w);
+      const q = w.includes('"') ? ['“', '”'] : ['"', '"'];
+      if (m && (OPTION_KEYS as readonly string[]).includes(m[1]!)) return `${m[1]}:${q[0]}${m[2]}${q[1]}`;
+      return `${q[0]}${w}${q[1]}`;
+    })
+    .join(' ');
+}
+
+export function actorFor(as: string | undefined, config: Config): string {
+  const name = as ?? config.user;
+  if (/^(slack|teams|cli):.+/.test(name)) return name;
+  return `cli:${name.replace(/^@/, '')}`;
+}
+
+export function runCli(argv: string[], deps: CliDeps): number {
+  const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
+  const err = deps.err ?? ((s: string) => process.stderr.write(s + '\n'));
+  const args = parseCliArgs(argv);
+  if ('error' in args) {
+    err(`sitrep: ${args.error}`);
+    return 1;
+  }
+  if (!args.words.length) args.words.push('help');
+  const app = deps.createApp(deps.config);
+  try {
+    const result = app.run(joinArgs(args.words), actorFor(args.as, deps.config), { platform: 'cli' });
+    if (result.ok) {
+      out(args.json ? JSON.stringify(result.reply.data) : result.reply.text);
+      return 0;
+    }
+    if (args.json) out(JSON.stringify({ error: { code: result.error.code, message: result.error.message } }));
+    else err(`sitrep: ${result.error.message}`);
+    return exitCodeFor(result.error.code);
+  } finally {
+    app.close();
+  }
+}

@@ -1,0 +1,254 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import {
+  COMPONENT_STATUSES,
+  EVENT_KINDS,
+  FOLLOWUP_STATES,
+  INCIDENT_STATUSES,
+  OUTBOX_STATES,
+  UPDATE_STATES,
+} from '../src/domain/enums.js';
+
+// Every time is integer milliseconds since the epoch (UTC). Rendering in SITREP_TIMEZONE is the
+// renderer's job; storing instants keeps ordering and arithmetic trivial.
+
+export const incidents = sqliteTable(
+  'incidents',
+  {
+    id: integer('id').primaryKey(), // INC-<id>
+    title: text('title').notNull(),
+    status: text('status', { enum: INCIDENT_STATUSES }).notNull(),
+    severity: integer('severity').notNull(),
+    lead: text('lead'),
+    commander: text('commander'),
+    comms: text('comms'),
+    scribe: text('scribe'),
+    createdBy: text('created_by').notNull(),
+    startedAt: integer('started_at').notNull(), // impact began
+    declaredAt: integer('declared_at').notNull(), // detected / declared
+    identifiedAt: integer('identified_at'),
+    monitoringAt: integer('monitoring_at'),
+    resolvedAt: integer('resolved_at'),
+    recordedAt: integer('recorded_at').notNull(),
+    // Public state: what the last published customer-facing update said (null until public).
+    publicStatus: text('public_status', { enum: INCIDENT_STATUSES }),
+    publishedAt: integer('published_at'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('incidents_status').on(t.status)],
+);
+
+export const components = sqliteTable('components', {
+  id: integer('id').primaryKey(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  groupName: text('group_name'),
+  position: integer('position').notNull(), // catalogue order
+  description: text('description'),
+  // Rolled-up statuses, kept in step with incident_components in the same transaction.
+  status: text('status', { enum: COMPONENT_STATUSES }).notNull().default('operational'),
+  publicStatus: text('public_status', { enum: COMPONENT_STATUSES }).notNull().default('operational'),
+  statuspageId: text('statuspage_id'),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** The status each incident sets on each component it affects (internal and published). */
+export const incidentComponents = sqliteTable(
+  'incident_components',
+  {
+    incidentId: integer('incident_id')
+      .notNull()
+      .references(() => incidents.id),
+    componentId: integer('component_id')
+      .notNull()
+      .references(() => components.id),
+    status: text('status', { enum: COMPONENT_STATUSES }).notNull(),
+    publicStatus: text('public_status', { enum: COMPONENT_STATUSES }),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.incidentId, t.componentId] })],
+);
+
+/** Every change of a component's status, per incident; `public` rows drive the uptime bars. */
+export const componentStatusHistory = sqliteTable(
+  'component_status_history',
+  {
+    id: integer('id').primaryKey(),
+    componentId: integer('component_id')
+      .notNull()
+      .references(() => components.id),
+    incidentId: integer('incident_id').references(() => incidents.id),
+    status: text('status', { enum: COMPONENT_STATUSES }).notNull(),
+    rolledUp: text('rolled_up', { enum: COMPONENT_STATUSES }).notNull(),
+    isPublic: integer('is_public', { mode: 'boolean' }).notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('csh_component_at').on(t.componentId, t.at)],
+);
+
+/** Append-only. Listed by occurred_at; recorded_at says when Sitrep learned of it. */
+export const timelineEvents = sqliteTable(
+  'timeline_events',
+  {
+    id: integer('id').primaryKey(),
+    incidentId: integer('incident_id')
+      .notNull()
+      .references(() => incidents.id),
+    occurredAt: integer('occurred_at').notNull(),
+    recordedAt: integer('recorded_at').notNull(),
+    actor: text('actor').notNull(),
+    kind: text('kind', { enum: EVENT_KINDS }).notNull(),
+    text: text('text').notNull(),
+    payload: text('payload', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+  },
+  (t) => [index('timeline_incident_occurred').on(t.incidentId, t.occurredAt, t.id)],
+);
+
+/** Customer-facing updates: D-<id>. draft → approved → published, or draft → rejected. */
+export const customerUpdates = sqliteTable(
+  'customer_updates',
+  {
+    id: integer('id').primaryKey(),
+    incidentId: integer('incident_id')
+      .notNull()
+      .references(() => incidents.id),
+    state: text('state', { enum: UPDATE_STATES }).notNull(),
+    body: text('body').notNull(),
+    status: text('status', { enum: INCIDENT_STATUSES }).notNull(),
+    componentChanges: text('component_changes', { mode: 'json' })
+      .$type<Array<{ slug: string; status: string }>>()
+      .notNull()
+      .default(sql`'[]'`),
+    template: text('template'),
+    author: text('author').notNull(),
+    approver: text('approver'),
+    rejectReason: text('reject_reason'),
+    isPostmortem: integer('is_postmortem', { mode: 'boolean' }).notNull().default(false),
+    createdAt: integer('created_at').notNull(),
+    approvedAt: integer('approved_at'),
+    rejectedAt: integer('rejected_at'),
+    publishedAt: integer('published_at'),
+    displayAt: integer('display_at').notNull(), // the `at:` time shown as "Posted …"
+    nudgedAt: integer('nudged_at'),
+  },
+  (t) => [index('updates_incident').on(t.incidentId, t.state)],
+);
+
+export const subscriptions = sqliteTable('subscriptions', {
+  id: integer('id').primaryKey(), // S-<id>
+  target: text('target').notNull().unique(), // slack:C123, teams:<conv>, webhook:https://…
+  kind: text('kind', { enum: ['slack', 'teams', 'webhook'] }).notNull(),
+  components: text('components', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  secret: text('secret'),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const approvers = sqliteTable('approvers', {
+  userRef: text('user_ref').primaryKey(),
+  addedBy: text('added_by').notNull(),
+  addedAt: integer('added_at').notNull(),
+});
+
+export const followups = sqliteTable('followups', {
+  id: integer('id').primaryKey(), // F-<id>
+  incidentId: integer('incident_id')
+    .notNull()
+    .references(() => incidents.id),
+  text: text('text').notNull(),
+  owner: text('owner'),
+  state: text('state', { enum: FOLLOWUP_STATES }).notNull().default('open'),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+  doneAt: integer('done_at'),
+});
+
+export const templates = sqliteTable('templates', {
+  name: text('name').primaryKey(),
+  status: text('status', { enum: INCIDENT_STATUSES }),
+  body: text('body').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/** Small key/value settings (e.g. the incidents channel bound with `channel incidents`). */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedBy: text('updated_by').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** Where each incident's root message and thread live, per chat platform. */
+export const incidentThreads = sqliteTable(
+  'incident_threads',
+  {
+    incidentId: integer('incident_id')
+      .notNull()
+      .references(() => incidents.id),
+    platform: text('platform', { enum: ['slack', 'teams'] }).notNull(),
+    channel: text('channel').notNull(),
+    rootRef: text('root_ref'), // message ts / activity id, once the root post is delivered
+    dedicated: integer('dedicated', { mode: 'boolean' }).notNull().default(false),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.incidentId, t.platform, t.channel] }),
+    index('threads_channel_root').on(t.platform, t.channel, t.rootRef),
+  ],
+);
+
+/**
+ * Every message that must leave the process. Written in the same transaction as the state change
+ * that caused it; drained by src/mirror. `target` names the Target (e.g. `webhook:S-3`),
+ * `orderKey` serialises deliveries per (incident, target).
+ */
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    id: integer('id').primaryKey(),
+    deliveryId: text('delivery_id').notNull().unique(), // stable id sent to the target (webhook-id)
+    incidentId: integer('incident_id').references(() => incidents.id),
+    target: text('target').notNull(),
+    kind: text('kind').notNull(),
+    payload: text('payload', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    customerFacing: integer('customer_facing', { mode: 'boolean' }).notNull().default(false),
+    state: text('state', { enum: OUTBOX_STATES }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    claimedUntil: integer('claimed_until'),
+    lastError: text('last_error'),
+    remoteRef: text('remote_ref'),
+    foldedInto: integer('folded_into'),
+    approvedAt: integer('approved_at'),
+    deadlineAt: integer('deadline_at'),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [
+    index('outbox_due').on(t.state, t.nextAttemptAt),
+    index('outbox_order').on(t.target, t.incidentId, t.id),
+  ],
+);
+
+/** Inbound platform events and interactions already handled (Slack retries; people double-click). */
+export const processedEvents = sqliteTable(
+  'processed_events',
+  {
+    platform: text('platform').notNull(),
+    eventId: text('event_id').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [uniqueIndex('processed_events_key').on(t.platform, t.eventId)],
+);
+
+export const postmortems = sqliteTable('postmortems', {
+  incidentId: integer('incident_id')
+    .primaryKey()
+    .references(() => incidents.id),
+  markdown: text('markdown').notNull(),
+  publicBody: text('public_body'),
+  publishedAt: integer('published_at'),
+  updatedAt: integer('updated_at').notNull(),
+});

@@ -1,0 +1,44 @@
+import { asc, eq } from 'drizzle-orm';
+import { approvers } from '../../db/schema.js';
+import { displayUser } from '../domain/actor.js';
+import { SitrepError } from '../domain/errors.js';
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+import { requireAdmin, setSetting } from './store.js';
+
+export function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'approver' }>): Reply {
+  switch (cmd.action) {
+    case 'list': {
+      const rows = ctx.db.select().from(approvers).orderBy(asc(approvers.userRef)).all();
+      return {
+        text: rows.length ? `Approvers: ${rows.map((r) => displayUser(r.userRef)).join(', ')} (and each incident's lead)` : 'No approvers yet; only incident leads may approve.',
+        data: { approvers: rows.map((r) => r.userRef) },
+      };
+    }
+    case 'add':
+    case 'remove': {
+      requireAdmin(ctx, 'manage approvers');
+      return ctx.db.transaction((tx) => {
+        const existing = tx.select().from(approvers).where(eq(approvers.userRef, cmd.user)).get();
+        if (cmd.action === 'add') {
+          if (existing) throw new SitrepError('CONFLICT', `${displayUser(cmd.user)} is already an approver`);
+          tx.insert(approvers).values({ userRef: cmd.user, addedBy: ctx.actor, addedAt: ctx.now() }).run();
+          return { text: `${displayUser(cmd.user)} may now approve customer-facing updates.`, data: { user: cmd.user, approver: true } };
+        }
+        if (!existing) throw new SitrepError('NOT_FOUND', `${displayUser(cmd.user)} is not an approver (see \`approver list\`)`);
+        tx.delete(approvers).where(eq(approvers.userRef, cmd.user)).run();
+        return { text: `${displayUser(cmd.user)} is no longer an approver.`, data: { user: cmd.user, approver: false } };
+      });
+    }
+  }
+}
+
+export function channel(ctx: CommandContext, _cmd: Extract<Command, { verb: 'channel' }>): Reply {
+  const { platform, channel: where } = ctx.scope;
+  if (platform === 'cli' || !where) {
+    throw new SitrepError('INVALID', '`channel incidents` binds the channel it is typed in; run it in a Slack or Teams channel');
+  }
+  requireAdmin(ctx, 'choose the incidents channel');
+  ctx.db.transaction((tx) => setSetting(tx, `incidents_channel:${platform}`, where, ctx.actor, ctx.now()));
+  return { text: `New incidents will post their root message and thread here (${where}).`, data: { platform, channel: where } };
+}

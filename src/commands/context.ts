@@ -1,0 +1,71 @@
+import type { Db, Tx } from '../../db/client.js';
+import type { ApprovalPolicy, EventKind, IncidentStatus } from '../domain/enums.js';
+
+/** What a surface knows about where a command was typed (an incident's thread or channel). */
+export interface Scope {
+  platform: 'slack' | 'teams' | 'cli';
+  channel?: string;
+  threadRef?: string;
+  /** Set when the surface already knows the incident (a thread reply, a button on its card). */
+  incidentId?: number;
+}
+
+export interface Policy {
+  timezone: string;
+  orgName: string;
+  publicUrl: string;
+  approval: ApprovalPolicy;
+  admins: readonly string[];
+  /** The incidents channel from the environment, used until `channel incidents` binds one. */
+  slackIncidentsChannel?: string;
+}
+
+export interface TimelineRecord {
+  id: number;
+  incidentId: number;
+  kind: EventKind;
+  actor: string;
+  text: string;
+  occurredAt: number;
+  recordedAt: number;
+  payload: Record<string, unknown>;
+}
+
+export interface PublishedRecord {
+  updateId: number;
+  incidentId: number;
+  status: IncidentStatus;
+  body: string;
+  displayAt: number;
+  approvedAt: number;
+  isPostmortem: boolean;
+}
+
+/**
+ * A place messages go when state changes (a chat thread, the status page, customer channels).
+ * Outlets run inside the command's transaction and may only write rows (outbox, read models):
+ * they never call the network. That is what makes an upstream outage lose nothing.
+ */
+export interface Outlet {
+  readonly name: string;
+  onEvent?(tx: Tx, event: TimelineRecord, ctx: CommandContext): void;
+  onIncidentChanged?(tx: Tx, incidentId: number, ctx: CommandContext): void;
+  onPublished?(tx: Tx, update: PublishedRecord, ctx: CommandContext): void;
+  onDraftCreated?(tx: Tx, draftId: number, ctx: CommandContext): void;
+}
+
+export interface CommandContext {
+  db: Db;
+  now: () => number;
+  actor: string;
+  scope: Scope;
+  policy: Policy;
+  outlets: readonly Outlet[];
+}
+
+export interface Reply {
+  /** Neutral text (plain, with `code` marks); surfaces render it for their medium. */
+  text: string;
+  /** Machine-readable result for --json and for adapters. */
+  data: Record<string, unknown>;
+}

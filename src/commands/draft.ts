@@ -1,0 +1,121 @@
+import { eq } from 'drizzle-orm';
+import { customerUpdates } from '../../db/schema.js';
+import { checkApproval } from '../domain/approval.js';
+import { displayUser } from '../domain/actor.js';
+import { SitrepError } from '../domain/errors.js';
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+import { publishDraft } from './publish.js';
+import { componentsBySlug, getDraft, getIncident, incRef, incidentComponentRows, listApprovers, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { renderTemplate } from './template.js';
+
+/**
+ * Proposes customer-facing wording. Without `components:` the draft carries the incident's current
+ * component statuses, so the approver sees exactly what customers will be shown.
+ */
+export function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft' }>): Reply {
+  return ctx.db.transaction((tx) => {
+    const inc = resolveIncident(ctx, tx, cmd.incident, 'draft');
+    const id = incRef(inc.id);
+    const status = cmd.status ?? inc.status;
+    if (cmd.components) componentsBySlug(tx, cmd.components.map((c) => c.slug));
+    const changes = cmd.components ?? incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status }));
+    const body = cmd.template ? renderTemplate(tx, ctx, cmd.template, inc, status, cmd.text) : cmd.text;
+    const now = ctx.now();
+    const at = cmd.at ?? now;
+    const row = tx
+      .insert(customerUpdates)
+      .values({
+        incidentId: inc.id,
+        state: 'draft',
+        body,
+        status,
+        componentChanges: status === 'resolved' ? changes.map((c) => ({ ...c, status: 'operational' })) : changes,
+        template: cmd.template ?? null,
+        author: ctx.actor,
+        createdAt: now,
+        displayAt: at,
+      })
+      .returning()
+      .get();
+    const did = `D-${row.id}`;
+    if (ctx.policy.approval === 'off') {
+      publishDraft(tx, ctx, row, { approver: null });
+      return { text: `${did} published for ${id} (SITREP_APPROVAL=off).`, data: { id: did, incident: id, state: 'published', body } };
+    }
+    recordEvent(tx, ctx, {
+      incidentId: inc.id,
+      kind: 'draft_created',
+      occurredAt: at,
+      text: `Drafted ${did} (${status}): ${body}`,
+      payload: { draftId: row.id, status, components: changes },
+    });
+    for (const o of ctx.outlets) o.onDraftCreated?.(tx, row.id, ctx);
+    touchIncident(tx, ctx, inc.id);
+    return {
+      text: `${did} drafted for ${id}; an approver other than you must \`approve ${did}\` before it goes out.`,
+      data: { id: did, incident: id, state: 'draft', body },
+    };
+  });
+}
+
+function checkPending(d: { id: number; state: string }): void {
+  const did = `D-${d.id}`;
+  if (d.state === 'published' || d.state === 'approved') {
+    throw new SitrepError('CONFLICT', `${did} is already ${d.state}; approved text is immutable, so draft a new update instead`);
+  }
+  if (d.state === 'rejected') throw new SitrepError('CONFLICT', `${did} was rejected; draft a new update instead`);
+}
+
+export function approve(ctx: CommandContext, cmd: Extract<Command, { verb: 'approve' }>): Reply {
+  return ctx.db.transaction((tx) => {
+    const d = getDraft(tx, cmd.draft);
+    const did = `D-${d.id}`;
+    checkPending(d);
+    const inc = getIncident(tx, d.incidentId);
+    checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: d.author, approvers: listApprovers(tx), lead: inc.lead, draftId: did });
+    const at = cmd.at;
+    const pub = publishDraft(tx, ctx, d, {
+      approver: ctx.actor,
+      ...(cmd.text ? { body: cmd.text } : {}),
+      ...(at !== undefined ? { displayAt: at } : {}),
+    });
+    if (cmd.text) {
+      recordEvent(tx, ctx, {
+        incidentId: d.incidentId,
+        kind: 'draft_approved',
+        text: `${did} approved with rewording by ${displayUser(ctx.actor)} (was: ${d.body})`,
+        payload: { draftId: d.id, original: d.body },
+      });
+    }
+    return {
+      text: `${did} approved and published for ${incRef(d.incidentId)}.`,
+      data: { id: did, incident: incRef(d.incidentId), state: 'published', body: pub.body },
+    };
+  });
+}
+
+export function reject(ctx: CommandContext, cmd: Extract<Command, { verb: 'reject' }>): Reply {
+  return ctx.db.transaction((tx) => {
+    const d = getDraft(tx, cmd.draft);
+    const did = `D-${d.id}`;
+    checkPending(d);
+    const inc = getIncident(tx, d.incidentId);
+    const allowed = listApprovers(tx).includes(ctx.actor) || inc.lead === ctx.actor || d.author === ctx.actor;
+    if (!allowed) throw new SitrepError('FORBIDDEN', `you may not reject ${did}: only approvers, the incident lead and its author may`);
+    const now = ctx.now();
+    tx.update(customerUpdates)
+      .set({ state: 'rejected', rejectReason: cmd.reason, approver: ctx.actor, rejectedAt: now })
+      .where(eq(customerUpdates.id, d.id))
+      .run();
+    recordEvent(tx, ctx, {
+      incidentId: d.incidentId,
+      kind: 'draft_rejected',
+      occurredAt: cmd.at ?? now,
+      text: `${did} by ${displayUser(d.author)} rejected: ${cmd.reason}`,
+      payload: { draftId: d.id, author: d.author, reason: cmd.reason },
+    });
+    touchIncident(tx, ctx, d.incidentId);
+    return { text: `${did} rejected; ${displayUser(d.author)} is told why.`, data: { id: did, state: 'rejected', author: d.author, reason: cmd.reason } };
+  });
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { isSitrepError, type ErrorCode } from '../domain/errors.js';
+import { helpText } from './help.js';
+import type { CommandContext, Reply } from './context.js';
+import { parseCommand, type Command } from './grammar.js';
+import { declare } from './declare.js';
+import { update } from './update.js';
+import { resolve, reopen } from './resolve.js';
+import { assign, note, setComponents, severity } from './note.js';
+import { approve, draft, reject } from './draft.js';
+import { component } from './component.js';
+import { approver, channel } from './admin.js';
+import { list, show, timeline } from './read.js';
+import { followup } from './followup.js';
+import { stats } from './stats.js';
+import { template } from './template.js';
+import { notYet } from './pending.js';
+
+export type Result =
+  | { ok: true; command: Command; reply: Reply }
+  | { ok: false; error: { code: ErrorCode; message: string; ref?: string } };
+
+export interface Logger {
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** Runs one parsed command. Each verb authorises, validates, loads, decides, writes, replies. */
+export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
+  switch (cmd.verb) {
+    case 'declare':
+      return declare(ctx, cmd);
+    case 'update':
+      return update(ctx, cmd);
+    case 'draft':
+      return draft(ctx, cmd);
+    case 'approve':
+      return approve(ctx, cmd);
+    case 'reject':
+      return reject(ctx, cmd);
+    case 'resolve':
+      return resolve(ctx, cmd);
+    case 'reopen':
+      return reopen(ctx, cmd);
+    case 'note':
+      return note(ctx, cmd);
+    case 'severity':
+      return severity(ctx, cmd);
+    case 'assign':
+      return assign(ctx, cmd);
+    case 'components':
+      return setComponents(ctx, cmd);
+    case 'component':
+      return component(ctx, cmd);
+    case 'approver':
+      return approver(ctx, cmd);
+    case 'channel':
+      return channel(ctx, cmd);
+    case 'list':
+      return list(ctx, cmd);
+    case 'show':
+      return show(ctx, cmd);
+    case 'timeline':
+      return timeline(ctx, cmd);
+    case 'followup':
+      return followup(ctx, cmd);
+    case 'stats':
+      return stats(ctx, cmd);
+    case 'template':
+      return template(ctx, cmd);
+    case 'subscribe':
+    case 'unsubscribe':
+    case 'subscriptions':
+    case 'deliveries':
+    case 'postmortem':
+      return notYet(ctx, cmd);
+    case 'help':
+      return { text: helpText(cmd.topic), data: { help: helpText(cmd.topic) } };
+  }
+}
+
+/**
+ * Text in, result out: the single entry point every surface uses. Unexpected failures are logged
+ * with a reference id that the user also sees, so a report can be matched to the log.
+ */
+export function runCommandText(ctx: CommandContext, text: string, log?: Logger): Result {
+  try {
+    const command = parseCommand(text, { timezone: ctx.policy.timezone, now: ctx.now(), platform: ctx.scope.platform });
+    return { ok: true, command, reply: executeCommand(ctx, command) };
+  } catch (e) {
+    if (isSitrepError(e)) return { ok: false, error: { code: e.code, message: e.message } };
+    const ref = `ERR-${randomBytes(4).toString('hex')}`;
+    log?.error({ errorRef: ref, err: e }, 'command failed');
+    return { ok: false, error: { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref } };
+  }
+}

@@ -1,0 +1,42 @@
+import { eq } from 'drizzle-orm';
+import { followups } from '../../db/schema.js';
+import { displayUser } from '../domain/actor.js';
+import { SitrepError } from '../domain/errors.js';
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+import { incRef, recordEvent, resolveIncident, touchIncident } from './store.js';
+
+export function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'followup' }>): Reply {
+  return ctx.db.transaction((tx) => {
+    const now = ctx.now();
+    switch (cmd.action) {
+      case 'add': {
+        const inc = resolveIncident(ctx, tx, cmd.incident, 'followup add');
+        const row = tx
+          .insert(followups)
+          .values({ incidentId: inc.id, text: cmd.text, owner: cmd.owner ?? null, createdBy: ctx.actor, createdAt: now })
+          .returning()
+          .get();
+        const fid = `F-${row.id}`;
+        recordEvent(tx, ctx, {
+          incidentId: inc.id,
+          kind: 'followup_added',
+          occurredAt: cmd.at ?? now,
+          text: `Follow-up ${fid}: ${cmd.text}${cmd.owner ? ` (owner ${displayUser(cmd.owner)})` : ''}`,
+          payload: { followupId: row.id, owner: cmd.owner ?? null },
+        });
+        touchIncident(tx, ctx, inc.id);
+        return { text: `${fid} added to ${incRef(inc.id)}.`, data: { id: fid, incident: incRef(inc.id), text: cmd.text, owner: cmd.owner ?? null } };
+      }
+      case 'done': {
+        const row = tx.select().from(followups).where(eq(followups.id, cmd.id)).get();
+        const fid = `F-${cmd.id}`;
+        if (!row) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
+        if (row.state === 'done') throw new SitrepError('CONFLICT', `${fid} is already done`);
+        tx.update(followups).set({ state: 'done', doneAt: cmd.at ?? now }).where(eq(followups.id, cmd.id)).run();
+        recordEvent(tx, ctx, { incidentId: row.incidentId, kind: 'followup_done', occurredAt: cmd.at ?? now, text: `Follow-up ${fid} done: ${row.text}`, payload: { followupId: row.id } });
+        return { text: `${fid} done.`, data: { id: fid, state: 'done' } };
+      }
+    }
+  });
+}

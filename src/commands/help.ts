@@ -1,0 +1,161 @@
+// Usage lines and one example per command. `help` lists them; errors point at them.
+
+export interface Usage {
+  usage: string;
+  summary: string;
+  example: string;
+}
+
+export const USAGE = {
+  declare: {
+    usage: 'declare <title> [sev:1-4] [components:slug=status,…] [lead:@user] [started:<time>] [at:<time>]',
+    summary: 'open a new incident (status investigating)',
+    example: 'declare "Checkout errors" sev:2 components:web-app=partial lead:@alice started:7:32am',
+  },
+  update: {
+    usage: 'update [INC-n] [status:S] [components:slug=status,…] <text> [at:<time>]',
+    summary: 'internal update: timeline and thread only, never leaves the company',
+    example: 'update INC-4 status:identified Primary DB failed over; replica lagging',
+  },
+  draft: {
+    usage: 'draft [INC-n] [status:S] [components:…] [template:<name>] <customer-facing text> [at:<time>]',
+    summary: 'propose a customer-facing update (D-n); it goes out once approved',
+    example: 'draft INC-4 status:identified We have identified the cause and are working on a fix.',
+  },
+  approve: {
+    usage: 'approve D-n [replacement text]',
+    summary: 'approve a draft (optionally rewording it); it is then published',
+    example: 'approve D-7',
+  },
+  reject: {
+    usage: 'reject D-n <reason>',
+    summary: 'reject a draft, telling its author why',
+    example: 'reject D-7 too much internal detail',
+  },
+  resolve: {
+    usage: 'resolve [INC-n] [customer-facing text] [at:<time>]',
+    summary: 'mark resolved; affected components go back to operational',
+    example: 'resolve INC-4 This incident has been resolved.',
+  },
+  reopen: {
+    usage: 'reopen INC-n [at:<time>]',
+    summary: 'reopen a resolved incident (back to investigating)',
+    example: 'reopen INC-4',
+  },
+  note: {
+    usage: 'note [INC-n] <text> [at:<time>]',
+    summary: 'add a note to the timeline',
+    example: 'note INC-4 DB failover done',
+  },
+  severity: {
+    usage: 'severity [INC-n] <1-4> [at:<time>]',
+    summary: 'change severity (1 is worst)',
+    example: 'severity INC-4 1',
+  },
+  assign: {
+    usage: 'assign [INC-n] <lead|commander|comms|scribe> @user [at:<time>]',
+    summary: 'give someone a role',
+    example: 'assign INC-4 comms @bob',
+  },
+  components: {
+    usage: 'components [INC-n] slug=status,… [at:<time>]',
+    summary: "set affected components' status (operational, degraded, partial, major, maintenance)",
+    example: 'components INC-4 sms-routing=major,web-app=degraded',
+  },
+  component: {
+    usage: 'component add <name> [group:<name>] · component list · component map <slug> <statuspage-id>',
+    summary: 'manage the component catalogue',
+    example: 'component add "SMS Routing" group:Telephony',
+  },
+  subscribe: {
+    usage: 'subscribe <slack:C123|teams:<conversation>|webhook:https://…> [components:slug,…]',
+    summary: 'send approved customer updates to a channel or webhook',
+    example: 'subscribe webhook:https://example.com/hooks/status components:web-app',
+  },
+  unsubscribe: {
+    usage: 'unsubscribe <target>',
+    summary: 'stop sending customer updates to a channel or webhook',
+    example: 'unsubscribe slack:C0123456',
+  },
+  subscriptions: {
+    usage: 'subscriptions',
+    summary: 'list customer channels and webhooks',
+    example: 'subscriptions',
+  },
+  approver: {
+    usage: 'approver add @user · approver remove @user · approver list',
+    summary: 'who may approve customer-facing wording',
+    example: 'approver add @alice',
+  },
+  channel: {
+    usage: 'channel incidents',
+    summary: "run in a Slack or Teams channel: incidents' root messages and threads go there",
+    example: 'channel incidents',
+  },
+  list: {
+    usage: 'list [open|resolved|all]',
+    summary: 'list incidents (open by default)',
+    example: 'list all',
+  },
+  show: {
+    usage: 'show [INC-n]',
+    summary: 'status, severity, roles, components and durations of an incident',
+    example: 'show INC-4',
+  },
+  timeline: {
+    usage: 'timeline [INC-n]',
+    summary: 'every event of an incident, by when it happened',
+    example: 'timeline INC-4',
+  },
+  deliveries: {
+    usage: 'deliveries [INC-n] · deliveries retry <id>',
+    summary: 'what Sitrep sent or is still sending, and to where',
+    example: 'deliveries INC-4',
+  },
+  postmortem: {
+    usage: 'postmortem [INC-n] · postmortem publish [INC-n]',
+    summary: 'draft the postmortem from the timeline · publish its customer-facing part',
+    example: 'postmortem INC-4',
+  },
+  followup: {
+    usage: 'followup add [INC-n] <text> [owner:@user] · followup done F-n',
+    summary: 'follow-up actions, listed in the postmortem',
+    example: 'followup add INC-4 Alert on replica lag owner:@bob',
+  },
+  stats: {
+    usage: 'stats [since:<date>]',
+    summary: 'time to identify and to resolve, per severity',
+    example: 'stats since:2021-12-01',
+  },
+  template: {
+    usage: 'template add <name> [status:S] <text> · template list · template remove <name>',
+    summary: 'starting texts for drafts ({{title}}, {{components}}, {{org}})',
+    example: 'template add db-slow status:identified We are seeing slow responses from {{components}}.',
+  },
+  help: {
+    usage: 'help [command]',
+    summary: 'this list, or one command in detail',
+    example: 'help declare',
+  },
+} as const satisfies Record<string, Usage>;
+
+export type Verb = keyof typeof USAGE;
+export const VERBS = Object.keys(USAGE) as Verb[];
+
+export function helpText(topic?: string): string {
+  if (topic && topic in USAGE) {
+    const u = USAGE[topic as Verb];
+    return `${u.usage}\n${u.summary}\nexample: ${u.example}`;
+  }
+  const lines = VERBS.map((v) => `  ${USAGE[v].usage}\n      ${USAGE[v].summary}`);
+  return [
+    'Sitrep commands (options are key:value anywhere; INC-n may be left out in an incident thread):',
+    ...lines,
+    'Times: 7:32am, 07:32, 2021-12-07T07:32 or ISO; statuses: investigating, identified, monitoring, resolved.',
+    'Type `help <command>` for an example.',
+  ].join('\n');
+}
+
+export function usageHint(verb: Verb): string {
+  return `usage: ${USAGE[verb].usage} (e.g. ${USAGE[verb].example})`;
+}

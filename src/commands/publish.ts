@@ -1,0 +1,102 @@
+import { and, eq } from 'drizzle-orm';
+import type { Tx } from '../../db/client.js';
+import { customerUpdates, incidentComponents, incidents } from '../../db/schema.js';
+import type { ComponentStatus } from '../domain/enums.js';
+import { canTransition } from '../domain/lifecycle.js';
+import type { CommandContext, PublishedRecord } from './context.js';
+import type { ComponentChange } from './grammar.js';
+import { applyComponentChanges, componentsBySlug, getIncident, recomputeComponents, recordEvent, touchIncident } from './store.js';
+import { changeStatus } from './status.js';
+
+type DraftRow = typeof customerUpdates.$inferSelect;
+
+/**
+ * Publishing is one transaction: the update becomes published, the incident's public status and
+ * component statuses change (so the built-in page changes), and every outlet enqueues what must
+ * leave (Statuspage, customer channels, the thread). Nothing here touches the network.
+ */
+export function publishDraft(
+  tx: Tx,
+  ctx: CommandContext,
+  draft: DraftRow,
+  opts: { approver: string | null; body?: string; displayAt?: number },
+): PublishedRecord {
+  const now = ctx.now();
+  const body = opts.body ?? draft.body;
+  const displayAt = opts.displayAt ?? draft.displayAt;
+  const incident = getIncident(tx, draft.incidentId);
+
+  tx.update(customerUpdates)
+    .set({ state: 'published', body, approver: opts.approver, approvedAt: now, publishedAt: now, displayAt })
+    .where(eq(customerUpdates.id, draft.id))
+    .run();
+
+  // The internal state follows what was announced when that is a legal step forward, so the
+  // thread and the page never disagree about whether an incident is resolved.
+  if (draft.status !== incident.status && canTransition(incident.status, draft.status)) {
+    changeStatus(tx, ctx, incident, draft.status, displayAt);
+  }
+  const changes = draft.componentChanges as ComponentChange[];
+  if (changes.length && draft.status !== 'resolved') {
+    const current = getIncident(tx, draft.incidentId);
+    if (current.status !== 'resolved') applyComponentChanges(tx, draft.incidentId, changes, displayAt);
+  }
+
+  const bySlug = componentsBySlug(tx, changes.map((c) => c.slug));
+  for (const ch of changes) {
+    const comp = bySlug.get(ch.slug)!;
+    const status: ComponentStatus = draft.status === 'resolved' ? 'operational' : ch.status;
+    const existing = tx
+      .select()
+      .from(incidentComponents)
+      .where(and(eq(incidentComponents.incidentId, draft.incidentId), eq(incidentComponents.componentId, comp.id)))
+      .get();
+    if (existing) {
+      tx.update(incidentComponents)
+        .set({ publicStatus: status, updatedAt: now })
+        .where(and(eq(incidentComponents.incidentId, draft.incidentId), eq(incidentComponents.componentId, comp.id)))
+        .run();
+    } else {
+      tx.insert(incidentComponents)
+        .values({ incidentId: draft.incidentId, componentId: comp.id, status: 'operational', publicStatus: status, updatedAt: now })
+        .run();
+    }
+  }
+  if (draft.status === 'resolved') {
+    tx.update(incidentComponents)
+      .set({ publicStatus: 'operational', updatedAt: now })
+      .where(eq(incidentComponents.incidentId, draft.incidentId))
+      .run();
+  }
+  tx.update(incidents)
+    .set({ publicStatus: draft.status, publishedAt: incident.publishedAt ?? now, updatedAt: now })
+    .where(eq(incidents.id, draft.incidentId))
+    .run();
+  const affected = tx
+    .select({ componentId: incidentComponents.componentId })
+    .from(incidentComponents)
+    .where(eq(incidentComponents.incidentId, draft.incidentId))
+    .all()
+    .map((r) => r.componentId);
+  recomputeComponents(tx, affected, 'public', displayAt, draft.incidentId);
+
+  const record: PublishedRecord = {
+    updateId: draft.id,
+    incidentId: draft.incidentId,
+    status: draft.status,
+    body,
+    displayAt,
+    approvedAt: now,
+    isPostmortem: draft.isPostmortem,
+  };
+  recordEvent(tx, ctx, {
+    incidentId: draft.incidentId,
+    kind: 'published',
+    occurredAt: displayAt,
+    text: `Published D-${draft.id} (${draft.status}): ${body}`,
+    payload: { draftId: draft.id, status: draft.status, approver: opts.approver, components: changes },
+  });
+  for (const o of ctx.outlets) o.onPublished?.(tx, record, ctx);
+  touchIncident(tx, ctx, draft.incidentId);
+  return record;
+}

@@ -1,0 +1,85 @@
+import { eq } from 'drizzle-orm';
+import { customerUpdates, incidents } from '../../db/schema.js';
+import { SitrepError } from '../domain/errors.js';
+import { checkReopen, checkTransition } from '../domain/lifecycle.js';
+import { formatDuration } from '../render/time.js';
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+import { publishDraft } from './publish.js';
+import { changeStatus } from './status.js';
+import { incidentComponentRows, incRef, recordEvent, resolveIncident, touchIncident } from './store.js';
+
+export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'resolve' }>): Reply {
+  return ctx.db.transaction((tx) => {
+    const inc = resolveIncident(ctx, tx, cmd.incident, 'resolve');
+    const id = incRef(inc.id);
+    checkTransition(id, inc.status, 'resolved');
+    const at = cmd.at ?? ctx.now();
+    if (at < inc.startedAt) throw new SitrepError('INVALID', `at: is before ${id} started`);
+    changeStatus(tx, ctx, inc, 'resolved', at);
+    recordEvent(tx, ctx, {
+      incidentId: inc.id,
+      kind: 'resolved',
+      occurredAt: at,
+      text: `Resolved after ${formatDuration(at - inc.startedAt)}; affected components back to operational`,
+      payload: { from: inc.status },
+    });
+    let draftNote = '';
+    let draftId: string | undefined;
+    if (cmd.text) {
+      // Customer text on resolve follows the same approval policy as any draft.
+      const draft = tx
+        .insert(customerUpdates)
+        .values({
+          incidentId: inc.id,
+          state: 'draft',
+          body: cmd.text,
+          status: 'resolved',
+          componentChanges: incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: 'operational' })),
+          author: ctx.actor,
+          createdAt: ctx.now(),
+          displayAt: at,
+        })
+        .returning()
+        .get();
+      draftId = `D-${draft.id}`;
+      if (ctx.policy.approval === 'off') {
+        publishDraft(tx, ctx, draft, { approver: null });
+        draftNote = ` Customer update ${draftId} published.`;
+      } else {
+        recordEvent(tx, ctx, {
+          incidentId: inc.id,
+          kind: 'draft_created',
+          occurredAt: at,
+          text: `Drafted ${draftId} (resolved): ${cmd.text}`,
+          payload: { draftId: draft.id, status: 'resolved' },
+        });
+        for (const o of ctx.outlets) o.onDraftCreated?.(tx, draft.id, ctx);
+        draftNote = ` Customer update ${draftId} awaits approval (\`approve ${draftId}\`).`;
+      }
+    }
+    touchIncident(tx, ctx, inc.id);
+    return {
+      text: `${id} resolved after ${formatDuration(at - inc.startedAt)}.${draftNote}`,
+      data: { id, status: 'resolved', ...(draftId ? { draft: draftId } : {}) },
+    };
+  });
+}
+
+export function reopen(ctx: CommandContext, cmd: Extract<Command, { verb: 'reopen' }>): Reply {
+  return ctx.db.transaction((tx) => {
+    if (cmd.incident === undefined && ctx.scope.incidentId === undefined) {
+      throw new SitrepError('INVALID', 'say which incident: `reopen INC-n`');
+    }
+    const inc = resolveIncident(ctx, tx, cmd.incident, 'reopen');
+    const id = incRef(inc.id);
+    checkReopen(id, inc.status);
+    const at = cmd.at ?? ctx.now();
+    changeStatus(tx, ctx, { ...inc, resolvedAt: null }, 'investigating', at);
+    // resolved_at is kept in the timeline; the open incident has none.
+    tx.update(incidents).set({ resolvedAt: null }).where(eq(incidents.id, inc.id)).run();
+    recordEvent(tx, ctx, { incidentId: inc.id, kind: 'reopened', occurredAt: at, text: 'Reopened: back to investigating', payload: {} });
+    touchIncident(tx, ctx, inc.id);
+    return { text: `${id} reopened (investigating). Set affected components again with \`components ${id} …\`.`, data: { id, status: 'investigating' } };
+  });
+}

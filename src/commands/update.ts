@@ -1,0 +1,40 @@
+import { SitrepError } from '../domain/errors.js';
+import { checkTransition } from '../domain/lifecycle.js';
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+import { changeStatus } from './status.js';
+import { applyComponentChanges, componentsBySlug, describeChanges, incRef, recordEvent, resolveIncident, touchIncident } from './store.js';
+
+/** Internal update: timeline and thread only. It never reaches the status page or customers. */
+export function update(ctx: CommandContext, cmd: Extract<Command, { verb: 'update' }>): Reply {
+  return ctx.db.transaction((tx) => {
+    const inc = resolveIncident(ctx, tx, cmd.incident, 'update');
+    const id = incRef(inc.id);
+    const at = cmd.at ?? ctx.now();
+    const moves = cmd.status ? checkTransition(id, inc.status, cmd.status) : false;
+    if (cmd.components && inc.status === 'resolved') {
+      throw new SitrepError('CONFLICT', `${id} is resolved; \`reopen ${id}\` before changing its components`);
+    }
+    if (cmd.components) componentsBySlug(tx, cmd.components.map((c) => c.slug));
+    if (at < inc.declaredAt && at < inc.startedAt) {
+      throw new SitrepError('INVALID', `at: is before ${id} started; updates cannot predate the incident`);
+    }
+    if (moves) changeStatus(tx, ctx, inc, cmd.status!, at);
+    const changes = cmd.components && cmd.status !== 'resolved' ? applyComponentChanges(tx, inc.id, cmd.components, at) : [];
+    const prefix = [moves ? `[${inc.status} → ${cmd.status}]` : '', changes.length ? `[${describeChanges(changes)}]` : '']
+      .filter(Boolean)
+      .join(' ');
+    recordEvent(tx, ctx, {
+      incidentId: inc.id,
+      kind: moves ? 'status_changed' : 'update',
+      occurredAt: at,
+      text: prefix ? `${prefix} ${cmd.text}` : cmd.text,
+      payload: { body: cmd.text, from: inc.status, to: moves ? cmd.status : inc.status, components: changes },
+    });
+    touchIncident(tx, ctx, inc.id);
+    return {
+      text: `${id} updated${moves ? ` (now ${cmd.status})` : ''}. Internal only: use \`draft\` for customer-facing wording.`,
+      data: { id, status: moves ? cmd.status : inc.status },
+    };
+  });
+}

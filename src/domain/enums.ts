@@ -1,0 +1,82 @@
+// Enums are `as const` tuples so that drizzle columns, zod schemas and switch statements share
+// one source of truth. Changing an entry here is a schema change: update db/schema.ts users too.
+
+export const INCIDENT_STATUSES = ['investigating', 'identified', 'monitoring', 'resolved'] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+export const OPEN_STATUSES: readonly IncidentStatus[] = ['investigating', 'identified', 'monitoring'];
+
+export const COMPONENT_STATUSES = [
+  'operational',
+  'under_maintenance',
+  'degraded_performance',
+  'partial_outage',
+  'major_outage',
+] as const;
+export type ComponentStatus = (typeof COMPONENT_STATUSES)[number];
+
+export const COMPONENT_STATUS_ALIASES: Readonly<Record<string, ComponentStatus>> = {
+  ok: 'operational',
+  operational: 'operational',
+  degraded: 'degraded_performance',
+  degraded_performance: 'degraded_performance',
+  partial: 'partial_outage',
+  partial_outage: 'partial_outage',
+  major: 'major_outage',
+  major_outage: 'major_outage',
+  maintenance: 'under_maintenance',
+  under_maintenance: 'under_maintenance',
+};
+
+export const INCIDENT_STATUS_ALIASES: Readonly<Record<string, IncidentStatus>> = {
+  investigating: 'investigating',
+  investigate: 'investigating',
+  identified: 'identified',
+  identify: 'identified',
+  monitoring: 'monitoring',
+  monitor: 'monitoring',
+  resolved: 'resolved',
+  resolve: 'resolved',
+};
+
+export const SEVERITIES = [1, 2, 3, 4] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const ROLES = ['lead', 'commander', 'comms', 'scribe'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const IMPACTS = ['none', 'minor', 'major', 'critical'] as const;
+export type Impact = (typeof IMPACTS)[number];
+
+export const UPDATE_STATES = ['draft', 'approved', 'rejected', 'published'] as const;
+export type UpdateState = (typeof UPDATE_STATES)[number];
+
+export const APPROVAL_POLICIES = ['required', 'self', 'off'] as const;
+export type ApprovalPolicy = (typeof APPROVAL_POLICIES)[number];
+
+export const EVENT_KINDS = [
+  'declared',
+  'status_changed',
+  'severity_changed',
+  'role_assigned',
+  'components_changed',
+  'update',
+  'note',
+  'draft_created',
+  'draft_approved',
+  'draft_rejected',
+  'published',
+  'resolved',
+  'reopened',
+  'followup_added',
+  'followup_done',
+  'pinned',
+  'postmortem_published',
+  'delivery_failed',
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+export const OUTBOX_STATES = ['pending', 'in_flight', 'delivered', 'folded', 'dead'] as const;
+export type OutboxState = (typeof OUTBOX_STATES)[number];
+
+export const FOLLOWUP_STATES = ['open', 'done'] as const;
+export type FollowupState = (typeof FOLLOWUP_STATES)[number];

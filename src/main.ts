@@ -1,0 +1,174 @@
+import { createServer, type Server } from 'node:http';
+import { sql } from 'drizzle-orm';
+import { openDatabase, type Db } from '../db/client.js';
+import { incidents } from '../db/schema.js';
+import { runCli } from '../adapters/console/cli.js';
+import { runConsole } from '../adapters/console/console.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import type { CommandContext, Outlet, Scope } from './commands/context.js';
+import { runCommandText, type Result } from './commands/execute.js';
+import { createLogger, type Logger } from './logger.js';
+import { renderMetrics, type Collector } from './http/metrics.js';
+import { Router } from './http/router.js';
+import { ChangeWatcher } from './watch.js';
+
+// The composition root: the only module that reads the environment (through loadConfig) and wires
+// database, outlets, adapters and the HTTP server together. Everything else receives what it needs.
+
+export interface App {
+  config: Config;
+  db: Db;
+  log: Logger;
+  now: () => number;
+  outlets: Outlet[];
+  collectors: Collector[];
+  changes: ChangeWatcher;
+  contextFor(actor: string, scope: Scope): CommandContext;
+  /** Parses and runs one command as `actor`; notifies change listeners after a write. */
+  run(text: string, actor: string, scope: Scope): Result;
+  close(): void;
+}
+
+export interface AppOptions {
+  now?: () => number;
+  log?: Logger;
+}
+
+export function createApp(config: Config, opts: AppOptions = {}): App {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const db = openDatabase(config.dbFile);
+  const now = opts.now ?? (() => Date.now());
+  const outlets: Outlet[] = [];
+  const collectors: Collector[] = [];
+  const changes = new ChangeWatcher(db);
+  const policy = {
+    timezone: config.timezone,
+    orgName: config.orgName,
+    publicUrl: config.publicUrl,
+    approval: config.approval,
+    admins: config.admins,
+    ...(config.slack.incidentsChannel ? { slackIncidentsChannel: config.slack.incidentsChannel } : {}),
+  };
+  const app: App = {
+    config,
+    db,
+    log,
+    now,
+    outlets,
+    collectors,
+    changes,
+    contextFor: (actor, scope) => ({ db, now, actor, scope, policy, outlets }),
+    run(text, actor, scope) {
+      const result = runCommandText(app.contextFor(actor, scope), text, log);
+      if (result.ok) changes.notify();
+      return result;
+    },
+    close() {
+      changes.stop();
+      db.$client.close();
+    },
+  };
+  collectors.push(() => {
+    const open = db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
+    return [{ name: 'sitrep_incidents_open', help: 'Incidents not yet resolved', type: 'gauge', values: [{ value: open }] }];
+  });
+  return app;
+}
+
+export function createRouter(app: App): Router {
+  const router = new Router();
+  router.add(['GET', 'HEAD'], '/healthz', (_req, res) => {
+    try {
+      app.db.get(sql`select 1`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}\n');
+    } catch {
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"ok":false,"error":"database unreachable"}\n');
+    }
+  });
+  router.add('GET', '/metrics', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(renderMetrics(app.collectors));
+  });
+  return router;
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the one HTTP server (and background work) for `app`. `port` 0 picks a free port. */
+export async function startServer(app: App, port = app.config.port, host?: string): Promise<RunningServer> {
+  const router = createRouter(app);
+  const server = createServer((req, res) => {
+    router.handle(req, res).catch((err: unknown) => {
+      app.log.error({ err, path: req.url }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  app.changes.start(500);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+  return {
+    server,
+    url: `http://127.0.0.1:${actualPort}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        app.changes.stop();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function serve(config: Config): Promise<number> {
+  const app = createApp(config);
+  const log = app.log;
+  if (config.admins.length === 0) log.warn('SITREP_ADMINS is empty: everyone may manage approvers, subscriptions, components and channels');
+  const running = await startServer(app);
+  const chat = [config.slack.enabled ? (config.slack.socketMode ? 'Slack (Socket Mode)' : 'Slack') : null].filter(Boolean);
+  const lines = [
+    `Sitrep is running on port ${config.port}${chat.length ? ` with ${chat.join(' and ')}` : ' in local mode (no chat credentials set)'}.`,
+    `  status page:  ${config.publicUrl}/`,
+    `  health:       ${config.publicUrl}/healthz`,
+    `  console:      npx sitrep console     (or one command: npx sitrep declare "DB down" sev:2)`,
+    `  database:     ${config.dbFile}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  const stop = () => {
+    log.info('shutting down');
+    void running.close().then(() => {
+      app.close();
+      process.exit(0);
+    });
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return new Promise<number>(() => undefined);
+}
+
+/** Entry point for `npx sitrep …` and `npm start`. Returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  const [first, ...rest] = argv;
+  if (first === 'serve') return serve(config);
+  // The CLI logs only warnings and worse, to stderr, so stdout stays clean for --json.
+  const quiet = { ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel };
+  if (first === 'console') return runConsole(rest, { config: quiet, createApp: (c) => createApp(c) });
+  return runCli(argv, { config: quiet, createApp: (c) => createApp(c) });
+}

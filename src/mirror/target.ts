@@ -1,0 +1,32 @@
+// The port every outgoing integration implements (Slack thread, Teams thread, Statuspage,
+// customer channels, webhooks). The outbox worker owns retries, ordering and deadlines; a Target
+// only tries once and says what happened.
+
+export type DeliveryResult =
+  /** Done. `remoteRef` (a message ts, a Statuspage incident id…) is stored on the outbox row. */
+  | { kind: 'delivered'; remoteRef?: string }
+  /** Try again later; `retryAfterMs` when the upstream said how long (Retry-After). */
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  /** Will never work as sent (4xx that is not a rate limit, a deleted channel…). */
+  | { kind: 'failed'; error: string };
+
+export interface OutboxMessage {
+  id: number;
+  /** Stable across retries; sent to the upstream (webhook-id) so repeats can be recognised. */
+  deliveryId: string;
+  incidentId: number | null;
+  target: string;
+  kind: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+  createdAt: number;
+  approvedAt: number | null;
+  /** How many earlier messages for the same (incident, target) this one stands for (folding). */
+  folded: number;
+}
+
+export interface Target {
+  /** Which outbox `target` values this implementation delivers, e.g. t => t.startsWith('webhook:'). */
+  handles(target: string): boolean;
+  deliver(message: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult>;
+}

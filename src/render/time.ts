@@ -1,0 +1,68 @@
+import { DateTime } from 'luxon';
+import { SitrepError } from '../domain/errors.js';
+
+const TIME_HELP = 'write a time like 7:32am, 07:32, 2021-12-07T07:32 or 2021-12-07T15:32:00Z';
+
+/**
+ * Parses `started:` / `at:` values. A time without a zone is in `zone`. A bare clock time means its
+ * most recent occurrence (so at 00:10, `11:50pm` is last night, not tonight).
+ */
+export function parseTime(input: string, zone: string, now: number): number {
+  const s = input.trim();
+  const clock = /^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$/i.exec(s);
+  if (clock) {
+    let hour = Number(clock[1]);
+    const minute = clock[2] ? Number(clock[2]) : 0;
+    const ampm = clock[3]?.toLowerCase();
+    if (!clock[2] && !ampm) throw new SitrepError('INVALID', `"${input}" is not a time; ${TIME_HELP}`);
+    if (ampm) {
+      if (hour < 1 || hour > 12) throw new SitrepError('INVALID', `"${input}" is not a time; ${TIME_HELP}`);
+      if (ampm === 'am' && hour === 12) hour = 0;
+      if (ampm === 'pm' && hour !== 12) hour += 12;
+    }
+    if (hour > 23 || minute > 59) throw new SitrepError('INVALID', `"${input}" is not a time; ${TIME_HELP}`);
+    const today = DateTime.fromMillis(now, { zone }).set({ hour, minute, second: 0, millisecond: 0 });
+    const t = today.toMillis() > now ? today.minus({ days: 1 }) : today;
+    return t.toMillis();
+  }
+  if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(s)) {
+    const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(s) && s.length > 10;
+    const dt = hasZone
+      ? DateTime.fromISO(s.replace(' ', 'T'), { setZone: true })
+      : DateTime.fromISO(s.replace(' ', 'T'), { zone });
+    if (!dt.isValid) throw new SitrepError('INVALID', `"${input}" is not a valid date or time; ${TIME_HELP}`);
+    return dt.toMillis();
+  }
+  throw new SitrepError('INVALID', `"${input}" is not a time; ${TIME_HELP}`);
+}
+
+/** "Dec 07, 2021 - 14:28 PST", the status-page format, in the configured zone. */
+export function formatPosted(ms: number, zone: string): string {
+  return DateTime.fromMillis(ms, { zone }).setLocale('en-US').toFormat("LLL dd, yyyy - HH:mm ZZZZ");
+}
+
+/** "14:28 PST" alone, or with the date when `withDate`. */
+export function formatClock(ms: number, zone: string, withDate: boolean): string {
+  const dt = DateTime.fromMillis(ms, { zone }).setLocale('en-US');
+  return withDate ? dt.toFormat('LLL dd HH:mm ZZZZ') : dt.toFormat('HH:mm ZZZZ');
+}
+
+/** ISO 8601 with the zone's offset, for --json. */
+export function toIso(ms: number, zone: string): string {
+  return DateTime.fromMillis(ms, { zone }).toISO({ suppressMilliseconds: true }) ?? new Date(ms).toISOString();
+}
+
+export function sameDay(a: number, b: number, zone: string): boolean {
+  return DateTime.fromMillis(a, { zone }).hasSame(DateTime.fromMillis(b, { zone }), 'day');
+}
+
+/** "6h 28m", "2d 3h", "45m", "0m". */
+export function formatDuration(ms: number): string {
+  const totalMinutes = Math.max(0, Math.floor(ms / 60_000));
+  const days = Math.floor(totalMinutes / 1440);
+  const hours = Math.floor((totalMinutes % 1440) / 60);
+  const minutes = totalMinutes % 60;
+  if (days > 0) return hours ? `${days}d ${hours}h` : `${days}d`;
+  if (hours > 0) return `${hours}h ${minutes}m`;
+  return `${minutes}m`;
+}
