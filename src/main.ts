@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger.js';
 import { renderMetrics, type Collector } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { ChangeWatcher } from './watch.js';
+import type { Target } from './mirror/target.js';
 
 // The composition root: the only module that reads the environment (through loadConfig) and wires
 // database, outlets, adapters and the HTTP server together. Everything else receives what it needs.
@@ -21,6 +22,12 @@ export interface App {
   log: Logger;
   now: () => number;
   outlets: Outlet[];
+  /** Delivery implementations the outbox worker uses (Slack, Teams, Statuspage, webhooks). */
+  targets: Target[];
+  /** Extra HTTP routes adapters contribute (Slack events, Teams messages, the status page). */
+  routes: Array<(router: Router) => void>;
+  /** Started with the server, stopped on shutdown (the outbox worker, nudges…). */
+  background: Array<{ start(): void; stop(): Promise<void> }>;
   collectors: Collector[];
   changes: ChangeWatcher;
   contextFor(actor: string, scope: Scope): CommandContext;
@@ -39,6 +46,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const db = openDatabase(config.dbFile);
   const now = opts.now ?? (() => Date.now());
   const outlets: Outlet[] = [];
+  const targets: Target[] = [];
+  const routes: App['routes'] = [];
+  const background: App['background'] = [];
   const collectors: Collector[] = [];
   const changes = new ChangeWatcher(db);
   const policy = {
@@ -55,6 +65,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     log,
     now,
     outlets,
+    targets,
+    routes,
+    background,
     collectors,
     changes,
     contextFor: (actor, scope) => ({ db, now, actor, scope, policy, outlets }),
@@ -68,6 +81,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       db.$client.close();
     },
   };
+  // --- wiring: each capability registers its outlets, targets, routes and background work below,
+  // one call each, in this order: mirroring (outbox worker, webhooks), status pages, Slack, Teams.
+  // (wiring-end)
+
   collectors.push(() => {
     const open = db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
     return [{ name: 'sitrep_incidents_open', help: 'Incidents not yet resolved', type: 'gauge', values: [{ value: open }] }];
@@ -88,6 +105,7 @@ export function createRouter(app: App): Router {
   router.add('GET', '/metrics', (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(renderMetrics(app.collectors));
   });
+  for (const add of app.routes) add(router);
   return router;
 }
 
@@ -109,6 +127,7 @@ export async function startServer(app: App, port = app.config.port, host?: strin
   });
   server.keepAliveTimeout = 5_000;
   app.changes.start(500);
+  for (const b of app.background) b.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -119,11 +138,14 @@ export async function startServer(app: App, port = app.config.port, host?: strin
     server,
     url: `http://127.0.0.1:${actualPort}`,
     close: () =>
-      new Promise<void>((resolve) => {
+      (async () => {
         app.changes.stop();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+        await Promise.all(app.background.map((b) => b.stop()));
+        await new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        });
+      })(),
   };
 }
 
