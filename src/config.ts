@@ -30,14 +30,14 @@ const bool = (name: string, def: boolean) =>
       return z.NEVER;
     });
 
-const positiveInt = (name: string, def: number, max = 1_000_000) =>
+const positiveInt = (name: string, def: number, max = 1_000_000, min = 1) =>
   z
     .string()
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === '') return def;
-      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number from 1 to ${max}` });
+      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number from ${min} to ${max}` });
         return z.NEVER;
       }
       return Number(v);
@@ -58,7 +58,8 @@ const url = (name: string) =>
   );
 
 export const envSchema = z.object({
-  PORT: positiveInt('PORT', 3000, 65535),
+  // 0 asks the system for a free port (tests, side-by-side runs).
+  PORT: positiveInt('PORT', 3000, 65535, 0),
   SITREP_DB: optionalString.transform((v) => v ?? './data/sitrep.db'),
   SITREP_TIMEZONE: optionalString
     .transform((v) => v ?? 'UTC')

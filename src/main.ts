@@ -154,11 +154,13 @@ async function serve(config: Config): Promise<number> {
   const log = app.log;
   if (config.admins.length === 0) log.warn('SITREP_ADMINS is empty: everyone may manage approvers, subscriptions, components and channels');
   const running = await startServer(app);
+  const port = new URL(running.url).port;
+  const base = config.port === 0 ? `http://localhost:${port}` : config.publicUrl;
   const chat = [config.slack.enabled ? (config.slack.socketMode ? 'Slack (Socket Mode)' : 'Slack') : null].filter(Boolean);
   const lines = [
-    `Sitrep is running on port ${config.port}${chat.length ? ` with ${chat.join(' and ')}` : ' in local mode (no chat credentials set)'}.`,
-    `  status page:  ${config.publicUrl}/`,
-    `  health:       ${config.publicUrl}/healthz`,
+    `Sitrep is running on port ${port}${chat.length ? ` with ${chat.join(' and ')}` : ' in local mode (no chat credentials set)'}.`,
+    `  status page:  ${base}/`,
+    `  health:       ${base}/healthz`,
     `  console:      npx sitrep console     (or one command: npx sitrep declare "DB down" sev:2)`,
     `  database:     ${config.dbFile}`,
   ];

@@ -35,13 +35,13 @@ export function list(ctx: CommandContext, cmd: Extract<Command, { verb: 'list' }
 }
 
 export function show(ctx: CommandContext, cmd: Extract<Command, { verb: 'show' }>): Reply {
-  const inc = resolveIncident(ctx, ctx.db, cmd.incident, 'show');
+  const inc = resolveIncident(ctx, ctx.db, cmd.incident, 'show', { latestIfNoneOpen: true });
   const view = loadIncidentView(ctx.db, inc);
   return { text: renderShow(view, ctx.policy.timezone, ctx.now()), data: toShowJson(view, ctx.policy.timezone) };
 }
 
 export function timeline(ctx: CommandContext, cmd: Extract<Command, { verb: 'timeline' }>): Reply {
-  const inc = resolveIncident(ctx, ctx.db, cmd.incident, 'timeline');
+  const inc = resolveIncident(ctx, ctx.db, cmd.incident, 'timeline', { latestIfNoneOpen: true });
   const events = loadTimeline(ctx.db, inc.id);
   const zone = ctx.policy.timezone;
   return {

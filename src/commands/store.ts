@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import {
   approvers,
@@ -30,12 +30,21 @@ export function getIncident(db: DbOrTx, id: number): IncidentRow {
 /**
  * Which incident a command is about: the one named, else the thread's, else the only open one.
  */
-export function resolveIncident(ctx: CommandContext, db: DbOrTx, explicit: number | undefined, verb: string): IncidentRow {
+export function resolveIncident(
+  ctx: CommandContext,
+  db: DbOrTx,
+  explicit: number | undefined,
+  verb: string,
+  opts: { latestIfNoneOpen?: boolean } = {},
+): IncidentRow {
   if (explicit !== undefined) return getIncident(db, explicit);
   if (ctx.scope.incidentId !== undefined) return getIncident(db, ctx.scope.incidentId);
   const open = db.select().from(incidents).where(ne(incidents.status, 'resolved')).orderBy(asc(incidents.id)).all();
   if (open.length === 1) return open[0]!;
   if (open.length === 0) {
+    // Read-only views of "the incident" right after it was resolved mean the latest one.
+    const latest = opts.latestIfNoneOpen ? db.select().from(incidents).orderBy(desc(incidents.id)).get() : undefined;
+    if (latest) return latest;
     throw new SitrepError('INVALID', `no incident is open; name one (\`${verb} INC-n …\`) or \`declare\` a new one`);
   }
   throw new SitrepError(

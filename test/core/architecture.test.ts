@@ -1,0 +1,68 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// DESIGN.md's dependency direction: adapters → src/commands → src/domain. The domain is pure.
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(ROOT, dir))) {
+    const p = join(dir, name);
+    if (statSync(join(ROOT, p)).isDirectory()) out.push(...files(p));
+    else if (p.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+function imports(file: string): string[] {
+  const src = readFileSync(join(ROOT, file), 'utf8');
+  return [...src.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]!);
+}
+
+const resolveFrom = (file: string, spec: string) => (spec.startsWith('.') ? relative(ROOT, join(ROOT, file, '..', spec)) : spec);
+
+describe('dependency direction', () => {
+  it('src/domain imports nothing but itself: no SDK, no db, no node:*', () => {
+    const bad: string[] = [];
+    for (const f of files('src/domain')) {
+      for (const spec of imports(f)) {
+        const target = resolveFrom(f, spec);
+        if (!target.startsWith('src/domain/')) bad.push(`${f} → ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('adapters never import each other', () => {
+    const bad: string[] = [];
+    for (const f of files('adapters')) {
+      const own = f.split('/')[1];
+      for (const spec of imports(f)) {
+        const target = resolveFrom(f, spec);
+        if (target.startsWith('adapters/') && target.split('/')[1] !== own) bad.push(`${f} → ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('only the composition root imports adapters, and commands never import surfaces', () => {
+    const bad: string[] = [];
+    for (const f of [...files('src'), ...files('db')]) {
+      if (f === 'src/main.ts') continue;
+      for (const spec of imports(f)) {
+        const target = resolveFrom(f, spec);
+        if (target.startsWith('adapters/')) bad.push(`${f} → ${spec}`);
+        if (f.startsWith('src/commands/') && /@slack|@microsoft|botbuilder|node:http/.test(spec)) bad.push(`${f} → ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('only src/config.ts and src/main.ts read the environment', () => {
+    const bad = [...files('src'), ...files('adapters'), ...files('db')].filter(
+      (f) => f !== 'src/config.ts' && f !== 'src/main.ts' && /process\.env/.test(readFileSync(join(ROOT, f), 'utf8')),
+    );
+    expect(bad).toEqual([]);
+  });
+});

@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { cli, tempDbFile } from '../helpers.js';
+import { joinArgs } from '../../adapters/console/cli.js';
+
+const exec = promisify(execFile);
+const BIN = new URL('../../dist/src/bin.js', import.meta.url).pathname;
+
+/** Runs the built `sitrep` binary as a user would (npx sitrep … runs the same file). */
+async function sitrep(env: Record<string, string>, ...args: string[]) {
+  try {
+    const r = await exec(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('CLI', () => {
+  it('joins arguments: an argument with spaces counts as quoted', () => {
+    expect(joinArgs(['declare', 'DB', 'down', 'sev:2'])).toBe('declare DB down sev:2');
+    expect(joinArgs(['declare', 'DB down', 'sev:2'])).toBe('declare "DB down" sev:2');
+    expect(joinArgs(['note', 'started:2021-12-07 07:32'])).toBe('note started:"2021-12-07 07:32"');
+  });
+
+  it('prints --json shapes from the contract with ids of created things', () => {
+    const run = cli(tempDbFile());
+    expect(run('component', 'add', 'SMS Routing').code).toBe(0);
+    const d = run('declare', 'DB down', 'sev:2', 'components:sms-routing=major', '--json');
+    expect(d.code).toBe(0);
+    expect(d.json()).toMatchObject({ id: 'INC-1' });
+    expect(run('declare', 'DB', 'down', 'again', '--json').json()).toMatchObject({ id: 'INC-2', title: 'DB down again' });
+
+    const list = run('list', '--json').json();
+    expect(Object.keys(list.incidents[0]).sort()).toEqual(expect.arrayContaining(['id', 'title', 'status', 'severity', 'started_at', 'resolved_at']));
+
+    const show = run('show', 'INC-1', '--json').json();
+    expect(show).toMatchObject({ id: 'INC-1', title: 'DB down', status: 'investigating', severity: 2, lead: 'cli:tester', resolved_at: null, components: [{ slug: 'sms-routing', name: 'SMS Routing', status: 'major_outage' }] });
+    expect(show.started_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
+
+    const tl = run('timeline', 'INC-1', '--json').json();
+    expect(tl.id).toBe('INC-1');
+    expect(Object.keys(tl.events[0]).sort()).toEqual(['actor', 'kind', 'occurred_at', 'recorded_at', 'text']);
+
+    const comps = run('component', 'list', '--json').json();
+    expect(comps.components[0]).toMatchObject({ slug: 'sms-routing', name: 'SMS Routing', group: null, status: 'major_outage' });
+
+    const f = run('followup', 'add', 'INC-1', 'Alert on lag', 'owner:@bob', '--json');
+    expect(f.json()).toMatchObject({ id: 'F-1' });
+  });
+
+  it('acts as --as, and exits 1 for bad input and 3 when not permitted', () => {
+    const run = cli(tempDbFile(), { SITREP_ADMINS: 'cli:root' });
+    const forbidden = run('component', 'add', 'Web App', '--as', 'alice', '--json');
+    expect(forbidden.code).toBe(3);
+    expect(forbidden.json()).toEqual({ error: { code: 'FORBIDDEN', message: expect.stringContaining('only admins') } });
+    expect(run('component', 'add', 'Web App', '--as', 'root').code).toBe(0);
+    const bad = run('declare', '--json');
+    expect(bad.code).toBe(1);
+    expect(bad.json().error.code).toBe('INVALID');
+    const plain = run('update', 'INC-5', 'hello');
+    expect(plain.code).toBe(1);
+    expect(plain.stderr.trim().split('\n')).toHaveLength(1);
+    const d = run('declare', 'X', '--as', 'alice', '--json');
+    expect(run('show', '--json').json().lead).toBe('cli:alice');
+    expect(d.code).toBe(0);
+    expect(run('declare', '--as').code).toBe(1);
+  });
+
+  it('runs as a real process against a database a server could share', async () => {
+    const db = tempDbFile();
+    const env = { SITREP_DB: db, USER: 'pat' };
+    const help = await sitrep(env, 'help', 'declare');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('example: declare');
+    const d = await sitrep(env, 'declare', 'Checkout errors', 'sev:2', '--json');
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout)).toMatchObject({ id: 'INC-1', lead: 'cli:pat' });
+    const bad = await sitrep(env, 'declare', 'x', 'sev:7');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^sitrep: "7" is not a severity/);
+    const conf = await sitrep({ ...env, SITREP_TIMEZONE: 'Mars/Base' }, 'list');
+    expect(conf.code).toBe(1);
+    expect(conf.stderr.trim()).toBe('invalid configuration: SITREP_TIMEZONE must be an IANA time zone, e.g. America/Los_Angeles');
+    // The file is a normal WAL SQLite database another process can read.
+    const raw = new Database(db, { readonly: true });
+    expect(raw.prepare('select title from incidents').get()).toEqual({ title: 'Checkout errors' });
+    raw.close();
+  });
+});

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { testApp, rowCounts } from '../helpers.js';
+import type { App } from '../../src/main.js';
+
+const scope = { platform: 'cli' as const };
+
+function run(app: App, text: string, actor = 'cli:alice') {
+  const r = app.run(text, actor, scope);
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.reply;
+}
+function fail(app: App, text: string, actor = 'cli:alice') {
+  const r = app.run(text, actor, scope);
+  if (r.ok) throw new Error(`expected "${text}" to fail`);
+  return r.error;
+}
+const componentStatus = (app: App, slug: string) =>
+  (run(app, 'component list').data.components as Array<{ slug: string; status: string }>).find((c) => c.slug === slug)!.status;
+
+function catalogue(app: App) {
+  for (const name of ['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']) run(app, `component add "${name}"`);
+}
+
+describe('incident commands', () => {
+  it('declares, updates through the lifecycle and records the timeline', () => {
+    const app = testApp();
+    catalogue(app);
+    const d = run(app, 'declare "DB down" sev:2 components:web-app=major');
+    expect(d.data).toMatchObject({ id: 'INC-1', status: 'investigating', severity: 2, lead: 'cli:alice' });
+    run(app, 'update status:identified Replica lag');
+    run(app, 'update INC-1 status:monitoring Failover done');
+    run(app, 'note INC-1 Watching graphs');
+    run(app, 'severity 1');
+    run(app, 'assign comms @bob');
+    const show = run(app, 'show INC-1').data as any;
+    expect(show).toMatchObject({ id: 'INC-1', status: 'monitoring', severity: 1, lead: 'cli:alice' });
+    expect(show.roles.comms).toBe('cli:bob');
+    const tl = run(app, 'timeline').data as any;
+    expect(tl.events.map((e: any) => e.kind)).toEqual(['declared', 'status_changed', 'status_changed', 'note', 'severity_changed', 'role_assigned']);
+    run(app, 'resolve');
+    expect(run(app, 'show INC-1').data).toMatchObject({ status: 'resolved', components: [{ slug: 'web-app', status: 'operational' }] });
+    expect(componentStatus(app, 'web-app')).toBe('operational');
+  });
+
+  it('refuses illegal steps with what to do instead', () => {
+    const app = testApp();
+    run(app, 'declare x');
+    expect(fail(app, 'update status:monitoring too soon')).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('status:identified') });
+    run(app, 'resolve INC-1');
+    expect(fail(app, 'resolve INC-1')).toMatchObject({ code: 'CONFLICT', message: 'INC-1 is already resolved; use `reopen INC-1`' });
+    expect(fail(app, 'reopen')).toMatchObject({ code: 'INVALID' });
+    run(app, 'reopen INC-1');
+    expect(run(app, 'show INC-1').data).toMatchObject({ status: 'investigating', resolved_at: null });
+    expect(fail(app, 'reopen INC-1').message).toMatch(/still open/);
+  });
+
+  it('rolls components up across open incidents and restores only what one incident set', () => {
+    const app = testApp();
+    catalogue(app);
+    run(app, 'declare "A" components:sms-routing=partial,web-app=degraded');
+    run(app, 'declare "B" components:sms-routing=major');
+    expect(componentStatus(app, 'sms-routing')).toBe('major_outage');
+    expect(componentStatus(app, 'web-app')).toBe('degraded_performance');
+    run(app, 'resolve INC-2');
+    expect(componentStatus(app, 'sms-routing')).toBe('partial_outage');
+    expect(componentStatus(app, 'web-app')).toBe('degraded_performance');
+    run(app, 'components INC-1 web-app=ok');
+    expect(componentStatus(app, 'web-app')).toBe('operational');
+    run(app, 'resolve INC-1');
+    expect(componentStatus(app, 'sms-routing')).toBe('operational');
+  });
+
+  it('needs an incident id when several are open', () => {
+    const app = testApp();
+    run(app, 'declare A');
+    run(app, 'declare B');
+    expect(fail(app, 'note hello').message).toBe('which incident? 2 are open (INC-1, INC-2); write `note INC-1 …`');
+    expect(fail(app, 'note INC-9 hello')).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('keeps internal updates internal until a draft is approved by someone else', () => {
+    const app = testApp({ SITREP_APPROVAL: 'required' });
+    catalogue(app);
+    run(app, 'approver add @lee');
+    run(app, 'declare "Outage" components:sms-routing=major', 'cli:alice');
+    const d = run(app, 'draft We are investigating SMS delays.', 'cli:bob').data;
+    expect(d).toMatchObject({ id: 'D-1', state: 'draft' });
+    expect(fail(app, 'approve D-1', 'cli:bob')).toMatchObject({ code: 'FORBIDDEN' }); // author, not approver
+    expect(fail(app, 'approve D-1', 'cli:eve')).toMatchObject({ code: 'FORBIDDEN' });
+    expect(run(app, 'show').data).toMatchObject({ public_status: null });
+    run(app, 'approve D-1', 'cli:lee');
+    expect(run(app, 'show').data).toMatchObject({ public_status: 'investigating', last_customer_update: { id: 'D-1', body: 'We are investigating SMS delays.' } });
+    expect(fail(app, 'approve D-1', 'cli:lee').message).toMatch(/immutable/);
+    run(app, 'draft status:identified Found it', 'cli:alice');
+    run(app, 'reject D-2 too vague', 'cli:lee');
+    expect(fail(app, 'approve D-2', 'cli:lee').message).toMatch(/rejected/);
+    const kinds = (run(app, 'timeline').data as any).events.map((e: any) => e.kind);
+    expect(kinds).toEqual(['declared', 'draft_created', 'published', 'draft_created', 'draft_rejected']);
+  });
+
+  it('lets only admins manage the catalogue and approvers when SITREP_ADMINS is set', () => {
+    const app = testApp({ SITREP_ADMINS: 'cli:root' });
+    const before = rowCounts(app.db);
+    expect(fail(app, 'component add Web App', 'cli:alice')).toMatchObject({ code: 'FORBIDDEN' });
+    expect(fail(app, 'approver add @bob', 'cli:alice')).toMatchObject({ code: 'FORBIDDEN' });
+    expect(rowCounts(app.db)).toEqual(before);
+    run(app, 'component add Web App group:Apps', 'cli:root');
+    expect(fail(app, 'component add "web app"', 'cli:root')).toMatchObject({ code: 'CONFLICT' });
+  });
+
+  const badInputs = [
+    '',
+    'declare',
+    'declare ' + 'a'.repeat(10 * 1024),
+    'declare bad\u0000title',
+    'declare x components:nope=major',
+    'declare x lead:nobody',
+    'update INC-1 status:monitoring skip ahead',
+    'update INC-77 hello',
+    'components INC-1 ghost=major',
+    'severity INC-1 7',
+    'assign INC-1 chef @bob',
+    'note INC-1 at:2999-01-01T00:00 from the future',
+    'approve D-99',
+    'reject D-1',
+    'resolve INC-1 at:2000-01-01T00:00',
+    'frobnicate',
+  ];
+  it.each(badInputs)('writes nothing for bad input %j', (input) => {
+    const app = testApp();
+    run(app, 'component add Web App');
+    run(app, 'declare Existing components:web-app=degraded');
+    const before = rowCounts(app.db);
+    const err = fail(app, input);
+    expect(err.message.length).toBeGreaterThan(5);
+    expect(err.message).not.toContain('\n');
+    expect(rowCounts(app.db)).toEqual(before);
+  });
+});

@@ -1,0 +1,54 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { loadConfig, type Config } from '../src/config.js';
+import { createApp, type App } from '../src/main.js';
+import { runCli } from '../adapters/console/cli.js';
+import { createLogger } from '../src/logger.js';
+import type { Db } from '../db/client.js';
+
+export function tempDbFile(): string {
+  return join(mkdtempSync(join(tmpdir(), 'sitrep-test-')), 'sitrep.db');
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ SITREP_DB: ':memory:', LOG_LEVEL: 'silent', USER: 'tester', ...env });
+}
+
+export function testApp(env: Record<string, string> = {}, now?: () => number): App {
+  return createApp(testConfig(env), { log: createLogger('silent'), ...(now ? { now } : {}) });
+}
+
+/** Row counts of every table: the "nothing was written" check. */
+export function rowCounts(db: Db): Record<string, number> {
+  const tables = db.all<{ name: string }>(sql`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '__drizzle%'`);
+  const out: Record<string, number> = {};
+  for (const { name } of tables) {
+    out[name] = db.get<{ n: number }>(sql.raw(`select count(*) as n from "${name}"`))!.n;
+  }
+  return out;
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: () => any;
+}
+
+/** Runs the real CLI entry (argument joining, --as, --json, exit codes) in-process against a file DB. */
+export function cli(dbFile: string, env: Record<string, string> = {}) {
+  return (...argv: string[]): CliRun => {
+    let stdout = '';
+    let stderr = '';
+    const config = loadConfig({ SITREP_DB: dbFile, LOG_LEVEL: 'silent', USER: 'tester', ...env });
+    const code = runCli(argv, {
+      config,
+      createApp: (c) => createApp(c, { log: createLogger('silent') }),
+      out: (s) => (stdout += s + '\n'),
+      err: (s) => (stderr += s + '\n'),
+    });
+    return { code, stdout, stderr, json: () => JSON.parse(stdout) };
+  };
+}
