@@ -7,6 +7,7 @@ import { runConsole } from '../adapters/console/console.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { CommandContext, Outlet, Scope } from './commands/context.js';
 import { runCommandText, type Result } from './commands/execute.js';
+import { nudgeStaleDrafts } from './commands/nudge.js';
 import { createLogger, type Logger } from './logger.js';
 import { renderMetrics, type Collector } from './http/metrics.js';
 import { Router } from './http/router.js';
@@ -85,11 +86,35 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   // one call each, in this order: mirroring (outbox worker, webhooks), status pages, Slack, Teams.
   // (wiring-end)
 
+  background.push(createNudger(app, config.nudgeMinutes * 60_000));
+
   collectors.push(() => {
     const open = db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
     return [{ name: 'sitrep_incidents_open', help: 'Incidents not yet resolved', type: 'gauge', values: [{ value: open }] }];
   });
   return app;
+}
+
+/** Reminds approvers of drafts left waiting (SITREP_NUDGE_MINUTES), checking every 30 s. */
+function createNudger(app: App, afterMs: number): { start(): void; stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | null = null;
+  const tick = () => {
+    try {
+      if (nudgeStaleDrafts(app.contextFor('system:sitrep', { platform: 'cli' }), afterMs) > 0) app.changes.notify();
+    } catch (err) {
+      app.log.error({ err }, 'nudging stale drafts failed');
+    }
+  };
+  return {
+    start() {
+      timer ??= setInterval(tick, 30_000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
 }
 
 export function createRouter(app: App): Router {

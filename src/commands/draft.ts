@@ -7,7 +7,7 @@ import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { publishDraft } from './publish.js';
 import { componentsBySlug, getDraft, getIncident, incRef, incidentComponentRows, listApprovers, recordEvent, resolveIncident, touchIncident } from './store.js';
-import { renderTemplate } from './template.js';
+import { renderTemplate, templateStatus } from './template.js';
 
 /**
  * Proposes customer-facing wording. Without `components:` the draft carries the incident's current
@@ -17,7 +17,7 @@ export function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft'
   return ctx.db.transaction((tx) => {
     const inc = resolveIncident(ctx, tx, cmd.incident, 'draft');
     const id = incRef(inc.id);
-    const status = cmd.status ?? inc.status;
+    const status = cmd.status ?? (cmd.template ? templateStatus(tx, cmd.template) : null) ?? inc.status;
     if (cmd.components) componentsBySlug(tx, cmd.components.map((c) => c.slug));
     const changes = cmd.components ?? incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status }));
     const body = cmd.template ? renderTemplate(tx, ctx, cmd.template, inc, status, cmd.text) : cmd.text;

@@ -64,6 +64,7 @@ export const EVENT_KINDS = [
   'draft_created',
   'draft_approved',
   'draft_rejected',
+  'draft_nudged',
   'published',
   'resolved',
   'reopened',

@@ -137,3 +137,38 @@ describe('incident commands', () => {
     expect(rowCounts(app.db)).toEqual(before);
   });
 });
+
+describe('templates and nudges', () => {
+  it('drafts from built-in and team templates with placeholders filled', () => {
+    const app = testApp({ SITREP_ORG_NAME: 'Spruce Health' });
+    catalogue(app);
+    run(app, 'declare "SMS delays" components:sms-routing=major,web-app=degraded');
+    const d = run(app, 'draft template:identified Twilio is also affected.', 'cli:bob').data;
+    expect(d.body).toBe('The issue affecting Web App and SMS Routing has been identified and a fix is being implemented.\n\nTwilio is also affected.');
+    expect((run(app, 'show').data as any).pending_drafts[0]).toMatchObject({ id: 'D-1', status: 'identified' });
+    run(app, 'template add calm status:monitoring {{org}}: {{title}} is calming down.');
+    expect(run(app, 'draft template:calm', 'cli:bob').data.body).toBe('Spruce Health: SMS delays is calming down.');
+    expect(fail(app, 'draft template:idnetified')).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('did you mean template:identified') });
+    expect(fail(app, 'template add bad {{nope}}').message).toMatch(/unknown placeholder/);
+    expect(fail(app, 'template remove resolved').message).toMatch(/built-in/);
+    run(app, 'template remove calm');
+    expect((run(app, 'template list').data as any).templates.map((t: any) => t.name)).toEqual(['investigating', 'identified', 'monitoring', 'resolved']);
+  });
+
+  it('nudges approvers once about a draft left waiting', async () => {
+    let t = Date.parse('2026-01-01T10:00:00Z');
+    const app = testApp({}, () => t);
+    run(app, 'approver add @lee');
+    run(app, 'declare "X"');
+    run(app, 'draft We are looking into it.', 'cli:bob');
+    const { nudgeStaleDrafts } = await import('../../src/commands/nudge.js');
+    const ctx = app.contextFor('system:sitrep', { platform: 'cli' });
+    t += 9 * 60_000;
+    expect(nudgeStaleDrafts(ctx, 10 * 60_000)).toBe(0);
+    t += 2 * 60_000;
+    expect(nudgeStaleDrafts(ctx, 10 * 60_000)).toBe(1);
+    expect(nudgeStaleDrafts(ctx, 10 * 60_000)).toBe(0);
+    const last = (run(app, 'timeline').data as any).events.at(-1);
+    expect(last).toMatchObject({ kind: 'draft_nudged', text: expect.stringContaining('D-1 has waited 11 min for approval: @lee, @alice') });
+  });
+});
