@@ -13,6 +13,7 @@ import { renderMetrics, type Collector } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { ChangeWatcher } from './watch.js';
 import type { Target } from './mirror/target.js';
+import { registerSlack } from '../adapters/slack/index.js';
 
 // The composition root: the only module that reads the environment (through loadConfig) and wires
 // database, outlets, adapters and the HTTP server together. Everything else receives what it needs.
@@ -84,6 +85,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   };
   // --- wiring: each capability registers its outlets, targets, routes and background work below,
   // one call each, in this order: mirroring (outbox worker, webhooks), status pages, Slack, Teams.
+  registerSlack(app);
   // (wiring-end)
 
   background.push(createNudger(app, config.nudgeMinutes * 60_000));

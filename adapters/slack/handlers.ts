@@ -1,0 +1,479 @@
+import { randomBytes } from 'node:crypto';
+import { and, asc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import type { App as BoltApp, webApi } from '@slack/bolt';
+import type { Tx } from '../../db/client.js';
+import { components, incidentThreads, processedEvents } from '../../db/schema.js';
+import type { Scope } from '../../src/commands/context.js';
+import { executeCommand, type Result } from '../../src/commands/execute.js';
+import { MAX_TITLE, parseCommand, type Command } from '../../src/commands/grammar.js';
+import { helpText } from '../../src/commands/help.js';
+import { getDraft, getIncident, incRef, recordEvent, touchIncident } from '../../src/commands/store.js';
+import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Severity } from '../../src/domain/enums.js';
+import { isSitrepError } from '../../src/domain/errors.js';
+import { enqueue } from '../../src/mirror/enqueue.js';
+import type { App } from '../../src/main.js';
+import {
+  ACTIONS,
+  VIEWS,
+  approveEditModal,
+  declareModal,
+  draftModal,
+  rejectModal,
+  resolveModal,
+  updateModal,
+  type Block,
+  type ViewMeta,
+} from './blocks.js';
+import { escapeKeepingMentions, fromSlackText, tsToMs } from './mrkdwn.js';
+import { threadTarget, type SlackOutlet } from './outlet.js';
+
+// What Slack users do, turned into commands. Every listener acknowledges first (Slack gives up after
+// 3 s), then works. Commands run through the same executor as every other surface; their effects
+// on Slack are outbox rows written by the Slack outlet, delivered by the worker.
+
+export interface HandlerDeps {
+  app: App;
+  web: webApi.WebClient;
+  outlet: SlackOutlet;
+}
+
+/** Bot scopes each Web API method and event needs; the manifest test checks manifest.yml against it. */
+export const USED_SCOPES = {
+  methods: {
+    'chat.postMessage': ['chat:write'],
+    'chat.update': ['chat:write'],
+    'chat.postEphemeral': ['chat:write'],
+    'views.open': [],
+    'conversations.create': ['channels:manage'],
+    'conversations.invite': ['channels:manage'],
+    'conversations.replies': ['channels:history', 'groups:history'],
+  },
+  commands: { '/incident': ['commands'] },
+  events: { app_mention: ['app_mentions:read'], reaction_added: ['reactions:read'] },
+} as const;
+
+const ephemeral = (text: string) => ({ response_type: 'ephemeral' as const, replace_original: false, text });
+
+export function formatResult(result: Result): string {
+  if (result.ok) return escapeKeepingMentions(result.reply.text);
+  return `:warning: ${escapeKeepingMentions(result.error.message)}\nType \`/incident help\` to see how to write each command.`;
+}
+
+// --- payload shapes (only what we read; Slack sends much more) ---------------------------------
+
+const commandSchema = z.object({
+  text: z.string().default(''),
+  user_id: z.string().min(1),
+  channel_id: z.string().min(1),
+  trigger_id: z.string().default(''),
+  response_url: z.string().default(''),
+});
+
+const actionBodySchema = z.object({
+  user: z.object({ id: z.string() }),
+  trigger_id: z.string().default(''),
+  response_url: z.string().optional(),
+  channel: z.object({ id: z.string() }).nullish(),
+  container: z.object({ message_ts: z.string().optional(), thread_ts: z.string().optional(), channel_id: z.string().optional() }).partial().nullish(),
+  actions: z.array(z.object({ action_id: z.string(), value: z.string().default(''), action_ts: z.string().default('') })).min(1),
+});
+
+const viewBodySchema = z.object({
+  user: z.object({ id: z.string() }),
+  view: z.object({
+    id: z.string(),
+    callback_id: z.string(),
+    private_metadata: z.string().default(''),
+    state: z.object({ values: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.unknown()))) }),
+  }),
+});
+
+const metaSchema = z.object({
+  channel: z.string().optional(),
+  incidentId: z.number().int().optional(),
+  draftId: z.number().int().optional(),
+  threadTs: z.string().optional(),
+});
+
+const mentionSchema = z.object({
+  event_id: z.string().optional(),
+  event: z.object({ user: z.string(), text: z.string().default(''), channel: z.string(), ts: z.string(), thread_ts: z.string().optional() }),
+});
+
+const reactionSchema = z.object({
+  event_id: z.string().optional(),
+  event: z.object({
+    user: z.string(),
+    reaction: z.string(),
+    item: z.object({ type: z.string(), channel: z.string().optional(), ts: z.string().optional() }),
+  }),
+});
+
+const repliesSchema = z.object({
+  messages: z.array(z.object({ ts: z.string(), thread_ts: z.string().optional(), user: z.string().optional(), bot_id: z.string().optional(), text: z.string().default('') })).default([]),
+});
+
+/** View state values: { block_id: { action_id: element state } }. Our inputs use action_id "value". */
+function field(values: Record<string, Record<string, Record<string, unknown>>>, block: string) {
+  const el = values[block]?.value ?? {};
+  const opt = z.object({ value: z.string() });
+  return {
+    text: z.string().nullish().catch(null).parse(el.value) ?? undefined,
+    option: opt.nullish().catch(null).parse(el.selected_option)?.value,
+    options: z.array(opt).nullish().catch(null).parse(el.selected_options)?.map((o) => o.value) ?? [],
+    user: z.string().nullish().catch(null).parse(el.selected_user) ?? undefined,
+    dateTime: z.number().nullish().catch(null).parse(el.selected_date_time) ?? undefined,
+  };
+}
+
+class Rollback extends Error {
+  constructor(readonly result: Result) {
+    super('rollback');
+  }
+}
+
+export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
+  const { app, web, outlet } = deps;
+  const log = app.log;
+
+  /** The incident a channel (and thread) belongs to, if any. */
+  function scopeFor(channel: string, threadTs?: string): Scope {
+    const rows = app.db
+      .select()
+      .from(incidentThreads)
+      .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.channel, channel)))
+      .all();
+    const hit = (threadTs ? rows.find((r) => r.rootRef === threadTs) : undefined) ?? rows.find((r) => r.dedicated);
+    return { platform: 'slack', channel, ...(threadTs ? { threadRef: threadTs } : {}), ...(hit ? { incidentId: hit.incidentId } : {}) };
+  }
+
+  /**
+   * Runs `fn` once per `key`: the processed_events row and the command's writes commit together,
+   * so a retried event or a double click is applied exactly once. A failed command rolls its key
+   * back, so a corrected resubmission (same modal) still works.
+   */
+  function once(key: string, fn: (tx: Tx) => Result): Result | 'duplicate' {
+    try {
+      return app.db.transaction((tx) => {
+        const ins = tx.insert(processedEvents).values({ platform: 'slack', eventId: key, at: app.now() }).onConflictDoNothing().run();
+        if (ins.changes === 0) return 'duplicate' as const;
+        const result = fn(tx);
+        if (!result.ok) throw new Rollback(result);
+        return result;
+      });
+    } catch (e) {
+      if (e instanceof Rollback) return e.result;
+      throw e;
+    }
+  }
+
+  /** Like App.run, for commands built from modal fields (no text to re-parse, no quoting games). */
+  function runParsed(cmd: Command, actor: string, scope: Scope): Result {
+    try {
+      const reply = executeCommand(app.contextFor(actor, scope), cmd);
+      app.changes.notify();
+      return { ok: true, command: cmd, reply };
+    } catch (e) {
+      if (isSitrepError(e)) return { ok: false, error: { code: e.code, message: e.message } };
+      const ref = `ERR-${randomBytes(4).toString('hex')}`;
+      log.error({ errorRef: ref, err: e, platform: 'slack' }, 'command failed');
+      return { ok: false, error: { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref } };
+    }
+  }
+
+  async function openView(triggerId: string, view: Block): Promise<string | null> {
+    try {
+      await web.views.open({ trigger_id: triggerId, view: view as never });
+      return null;
+    } catch (err) {
+      const code = (err as { data?: { error?: string } }).data?.error ?? (err as Error).message;
+      log.warn({ platform: 'slack', err: code }, 'views.open failed');
+      return code;
+    }
+  }
+
+  function catalogue() {
+    return app.db.select({ slug: components.slug, name: components.name }).from(components).orderBy(asc(components.position)).all();
+  }
+
+  // --- /incident ------------------------------------------------------------------------------
+
+  bolt.command('/incident', async ({ command, ack, respond }) => {
+    const c = commandSchema.parse(command);
+    const text = fromSlackText(c.text).trim().replace(/^incident\s+/i, '');
+    const actor = `slack:${c.user_id}`;
+    if (!text || /^help$/i.test(text)) {
+      await ack(ephemeral(escapeKeepingMentions(helpText())));
+      return;
+    }
+    if (/^declare$/i.test(text)) {
+      // The trigger_id dies 3 s after the click: ack, then open the modal before anything slow.
+      await ack();
+      const failed = await openView(c.trigger_id, declareModal(catalogue(), actor, { channel: c.channel_id }));
+      if (failed) await respond(ephemeral(`:warning: Could not open the declare form (${failed}). Type \`/incident declare <title> [sev:N]\` instead.`));
+      return;
+    }
+    // Parsing is pure and fast; a typo is answered in the ack itself.
+    try {
+      parseCommand(text, { timezone: app.config.timezone, now: app.now(), platform: 'slack' });
+    } catch (e) {
+      if (isSitrepError(e)) {
+        await ack(ephemeral(formatResult({ ok: false, error: { code: e.code, message: e.message } })));
+        return;
+      }
+      throw e;
+    }
+    await ack();
+    const result = app.run(text, actor, scopeFor(c.channel_id));
+    if (c.response_url) {
+      await respond(ephemeral(formatResult(result))).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
+    }
+  });
+
+  // --- buttons ----------------------------------------------------------------------------------
+
+  const incidentIdOf = (value: string) => Number(/^INC-(\d+)$/.exec(value)?.[1] ?? NaN);
+  const draftIdOf = (value: string) => Number(/^D-(\d+)$/.exec(value)?.[1] ?? NaN);
+
+  function parseAction(body: unknown) {
+    const b = actionBodySchema.parse(body);
+    const a = b.actions[0]!;
+    const channel = b.channel?.id ?? b.container?.channel_id;
+    const threadTs = b.container?.thread_ts ?? b.container?.message_ts;
+    return { b, a, actor: `slack:${b.user.id}`, channel, threadTs, meta: { ...(channel ? { channel } : {}), ...(threadTs ? { threadTs } : {}) } as ViewMeta };
+  }
+
+  async function reportAction(responseUrl: string | undefined, respond: (m: ReturnType<typeof ephemeral>) => Promise<unknown>, result: Result | 'duplicate') {
+    if (result === 'duplicate' || !responseUrl) return;
+    await respond(ephemeral(formatResult(result))).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
+  }
+
+  const openers: Array<[string, (incidentId: number, meta: ViewMeta) => Block]> = [
+    [ACTIONS.openUpdate, (id, meta) => updateModal(incRef(id), getIncident(app.db, id).status, meta)],
+    [ACTIONS.openDraft, (id, meta) => draftModal(incRef(id), getIncident(app.db, id).status, meta)],
+    [ACTIONS.openResolve, (id, meta) => resolveModal(incRef(id), meta)],
+  ];
+  for (const [actionId, build] of openers) {
+    bolt.action(actionId, async ({ ack, body, respond }) => {
+      await ack();
+      const { b, a, meta } = parseAction(body);
+      const id = incidentIdOf(a.value);
+      let view: Block;
+      try {
+        view = build(id, { ...meta, incidentId: id });
+      } catch (e) {
+        if (!isSitrepError(e)) throw e;
+        await reportAction(b.response_url, respond, { ok: false, error: { code: e.code, message: e.message } });
+        return;
+      }
+      const failed = await openView(b.trigger_id, view);
+      if (failed) await reportAction(b.response_url, respond, { ok: false, error: { code: 'INTERNAL', message: `could not open the form (${failed}); use /incident instead` } });
+    });
+  }
+
+  bolt.action(ACTIONS.editApprove, async ({ ack, body, respond }) => {
+    await ack();
+    const { b, a, meta } = parseAction(body);
+    const id = draftIdOf(a.value);
+    let d;
+    try {
+      d = getDraft(app.db, id);
+    } catch (e) {
+      if (!isSitrepError(e)) throw e;
+      await reportAction(b.response_url, respond, { ok: false, error: { code: e.code, message: e.message } });
+      return;
+    }
+    await openView(b.trigger_id, approveEditModal(`D-${id}`, d.body, { ...meta, draftId: id, incidentId: d.incidentId }));
+  });
+
+  bolt.action(ACTIONS.reject, async ({ ack, body }) => {
+    await ack();
+    const { b, a, meta } = parseAction(body);
+    const id = draftIdOf(a.value);
+    await openView(b.trigger_id, rejectModal(`D-${id}`, { ...meta, draftId: id }));
+  });
+
+  const direct: Array<[string, (value: string) => Command]> = [
+    [ACTIONS.approve, (v) => ({ verb: 'approve', draft: draftIdOf(v) })],
+    [ACTIONS.reopen, (v) => ({ verb: 'reopen', incident: incidentIdOf(v) })],
+  ];
+  for (const [actionId, toCommand] of direct) {
+    bolt.action(actionId, async ({ ack, body, respond }) => {
+      await ack();
+      const { b, a, actor, channel, threadTs } = parseAction(body);
+      const scope = channel ? scopeFor(channel, threadTs) : ({ platform: 'slack' } as Scope);
+      // A double click sends two actions with different action_ts: the second one meets an
+      // already-published draft and is told so. A redelivery of the same action is dropped here.
+      const result = once(`action:${b.user.id}:${a.action_id}:${a.value}:${a.action_ts}`, () => runParsed(toCommand(a.value), actor, scope));
+      await reportAction(b.response_url, respond, result);
+    });
+  }
+
+  // Links and other buttons in our messages need an ack too, or Slack shows an error.
+  bolt.action(/^(?!sitrep_)/, async ({ ack }) => {
+    await ack();
+  });
+
+  // --- modal submissions ------------------------------------------------------------------------
+
+  type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
+
+  function viewHandler(callbackId: string, build: (values: Record<string, Record<string, Record<string, unknown>>>, meta: z.infer<typeof metaSchema>, actor: string) => { cmd: Command; errorBlock: string; dedicated?: boolean } | { error: string; block: string }) {
+    bolt.view(callbackId, async ({ ack, body }) => {
+      const reply = ack as unknown as ViewAck;
+      const { user, view } = viewBodySchema.parse(body);
+      const actor = `slack:${user.id}`;
+      let meta: z.infer<typeof metaSchema> = {};
+      try {
+        meta = metaSchema.parse(JSON.parse(view.private_metadata || '{}'));
+      } catch {
+        meta = {};
+      }
+      const built = build(view.state.values, meta, actor);
+      if ('error' in built) {
+        await reply({ response_action: 'errors', errors: { [built.block]: built.error } });
+        return;
+      }
+      const scope: Scope = { platform: 'slack', ...(meta.channel ? scopeFor(meta.channel, meta.threadTs) : {}) };
+      if (meta.incidentId !== undefined) scope.incidentId = meta.incidentId;
+      // Running before the ack is deliberate and cheap (one synchronous SQLite transaction): a
+      // refusal must be shown in the still-open modal, and only the ack can do that.
+      const run = () => once(`view:${view.id}`, () => runParsed(built.cmd, actor, scope));
+      const result = built.dedicated ? outlet.withDeclareOptions({ dedicated: true }, run) : run();
+      if (result !== 'duplicate' && !result.ok) {
+        await reply({ response_action: 'errors', errors: { [built.errorBlock]: result.error.message.slice(0, 2000) } });
+        return;
+      }
+      await reply();
+    });
+  }
+
+  const statusOf = (v: string | undefined): IncidentStatus | undefined => (INCIDENT_STATUSES as readonly string[]).includes(v ?? '') ? (v as IncidentStatus) : undefined;
+
+  viewHandler(VIEWS.declare, (values, _meta, actor) => {
+    const title = (field(values, 'title').text ?? '').trim();
+    if (!title) return { error: 'Give the incident a title', block: 'title' };
+    if (title.length > MAX_TITLE) return { error: `At most ${MAX_TITLE} characters`, block: 'title' };
+    const sev = Number(field(values, 'severity').option ?? 3);
+    const comps = new Map<string, ComponentStatus>();
+    const worst = (s: ComponentStatus) => COMPONENT_STATUSES.indexOf(s);
+    for (const v of field(values, 'components').options) {
+      const [slug, status] = v.split('=') as [string, ComponentStatus];
+      const prev = comps.get(slug);
+      if (!prev || worst(status) > worst(prev)) comps.set(slug, status);
+    }
+    const lead = field(values, 'lead').user;
+    const started = field(values, 'started').dateTime;
+    if (started !== undefined && started * 1000 > app.now() + 60_000) return { error: 'The start time is in the future', block: 'started' };
+    const cmd: Command = { verb: 'declare', title, severity: ([1, 2, 3, 4].includes(sev) ? sev : 3) as Severity };
+    if (comps.size) cmd.components = [...comps].map(([slug, status]) => ({ slug, status }));
+    cmd.lead = lead ? `slack:${lead}` : actor;
+    if (started !== undefined) cmd.startedAt = started * 1000;
+    return { cmd, errorBlock: 'title', dedicated: field(values, 'dedicated').options.includes('yes') };
+  });
+
+  viewHandler(VIEWS.update, (values, meta) => {
+    const text = (field(values, 'text').text ?? '').trim();
+    if (!text) return { error: 'Write the update', block: 'text' };
+    const status = statusOf(field(values, 'status').option);
+    return { cmd: { verb: 'update', text, ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(status ? { status } : {}) }, errorBlock: 'text' };
+  });
+
+  viewHandler(VIEWS.draft, (values, meta) => {
+    const text = (field(values, 'text').text ?? '').trim();
+    if (!text) return { error: 'Write what customers will read', block: 'text' };
+    const status = statusOf(field(values, 'status').option);
+    return { cmd: { verb: 'draft', text, ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(status ? { status } : {}) }, errorBlock: 'text' };
+  });
+
+  viewHandler(VIEWS.resolve, (values, meta) => {
+    const text = (field(values, 'text').text ?? '').trim();
+    return { cmd: { verb: 'resolve', ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(text ? { text } : {}) }, errorBlock: 'text' };
+  });
+
+  viewHandler(VIEWS.approveEdit, (values, meta) => {
+    const text = (field(values, 'text').text ?? '').trim();
+    if (meta.draftId === undefined) return { error: 'This form lost its draft; use /incident approve D-n', block: 'text' };
+    return { cmd: { verb: 'approve', draft: meta.draftId, ...(text ? { text } : {}) }, errorBlock: 'text' };
+  });
+
+  viewHandler(VIEWS.reject, (values, meta) => {
+    const reason = (field(values, 'reason').text ?? '').trim();
+    if (!reason) return { error: 'Say why, so the author can fix it', block: 'reason' };
+    if (meta.draftId === undefined) return { error: 'This form lost its draft; use /incident reject D-n <reason>', block: 'reason' };
+    return { cmd: { verb: 'reject', draft: meta.draftId, reason }, errorBlock: 'reason' };
+  });
+
+  // --- events -----------------------------------------------------------------------------------
+
+  const eventKey = (body: { event_id?: string | undefined }, fallback: string) => `event:${body.event_id ?? fallback}`;
+
+  // "@Sitrep note DB failover done" in an incident's thread runs the command for that incident.
+  bolt.event('app_mention', async ({ body }) => {
+    const parsed = mentionSchema.safeParse(body);
+    if (!parsed.success) return;
+    const { event } = parsed.data;
+    const text = fromSlackText(event.text.replace(/^\s*(<@[UW][A-Z0-9]+(\|[^>]*)?>\s*)+/, '')).trim().replace(/^incident\s+/i, '');
+    const actor = `slack:${event.user}`;
+    const scope = scopeFor(event.channel, event.thread_ts);
+    const lane = app.db
+      .select({ channel: incidentThreads.channel })
+      .from(incidentThreads)
+      .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.incidentId, scope.incidentId ?? -1), eq(incidentThreads.dedicated, false)))
+      .get()?.channel ?? event.channel;
+    once(eventKey(parsed.data, `mention:${event.channel}:${event.ts}`), (tx) => {
+      const result: Result = text
+        ? app.run(text, actor, scope)
+        : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+      // The person who asked sees the answer (or what to type instead) privately, in place.
+      enqueue(tx, app.now(), {
+        incidentId: scope.incidentId ?? null,
+        target: threadTarget(lane),
+        kind: 'ephemeral',
+        payload: { channel: event.channel, user: event.user, text: formatResult(result), ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) },
+      });
+      // Keep the key (and the ephemeral answer) even for a refused command: a retry would only be
+      // refused again.
+      return { ...result, ok: true } as Result;
+    });
+  });
+
+  // 📌 on a message in an incident's thread puts it on the timeline, with its author and time.
+  bolt.event('reaction_added', async ({ body }) => {
+    const parsed = reactionSchema.safeParse(body);
+    if (!parsed.success) return;
+    const { event } = parsed.data;
+    if (event.reaction !== 'pushpin' || event.item.type !== 'message' || !event.item.channel || !event.item.ts) return;
+    const channel = event.item.channel;
+    const ts = event.item.ts;
+    const res = repliesSchema.parse(await web.conversations.replies({ channel, ts, inclusive: true, limit: 1 }));
+    const msg = res.messages.find((m) => m.ts === ts);
+    if (!msg) return;
+    const scope = scopeFor(channel, msg.thread_ts);
+    if (scope.incidentId === undefined) return;
+    const root = app.db
+      .select({ rootRef: incidentThreads.rootRef })
+      .from(incidentThreads)
+      .where(and(eq(incidentThreads.incidentId, scope.incidentId), eq(incidentThreads.channel, channel)))
+      .get();
+    if (root?.rootRef === ts) return; // the root card itself is not an event
+    const incidentId = scope.incidentId;
+    const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
+    // One pin per message, whoever adds the reaction and however often Slack redelivers it.
+    once(`pin:${channel}:${ts}`, (tx) => {
+      const ctx = app.contextFor(`slack:${event.user}`, scope);
+      recordEvent(tx, ctx, {
+        incidentId,
+        kind: 'pinned',
+        actor: author,
+        occurredAt: Math.min(tsToMs(msg.ts), app.now()),
+        text: fromSlackText(msg.text),
+        payload: { source: 'slack', channel, ts, pinnedBy: `slack:${event.user}` },
+      });
+      touchIncident(tx, ctx, incidentId);
+      return { ok: true, command: { verb: 'help' }, reply: { text: '', data: {} } };
+    });
+    app.changes.notify();
+  });
+}
