@@ -13,7 +13,10 @@ import { renderMetrics, type Collector } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { ChangeWatcher } from './watch.js';
 import type { Target } from './mirror/target.js';
+import { registerMirroring } from './mirror/index.js';
 import { registerSlack } from '../adapters/slack/index.js';
+import { registerStatusPages } from './statuspage/index.js';
+import { createStatuspageIo } from '../adapters/statuspage-io/index.js';
 
 // The composition root: the only module that reads the environment (through loadConfig) and wires
 // database, outlets, adapters and the HTTP server together. Everything else receives what it needs.
@@ -85,6 +88,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   };
   // --- wiring: each capability registers its outlets, targets, routes and background work below,
   // one call each, in this order: mirroring (outbox worker, webhooks), status pages, Slack, Teams.
+  registerMirroring(app);
+  registerStatusPages(app, { statuspageIo: createStatuspageIo });
   registerSlack(app);
   // (wiring-end)
 

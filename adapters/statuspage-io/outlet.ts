@@ -1,0 +1,37 @@
+import type { Outlet } from '../../src/commands/context.js';
+import { getIncident, incidentComponentRows, incRef } from '../../src/commands/store.js';
+import { enqueue } from '../../src/mirror/enqueue.js';
+import { STATUSPAGE_TARGET, type StatuspagePayload } from './payload.js';
+
+/**
+ * Every published customer-facing update becomes one outbox row in the `statuspage` lane, in the
+ * publishing transaction: if Statuspage is down, nothing is lost, and the worker sends the rows
+ * of one incident in order (create first, then PATCHes).
+ */
+export function createStatuspageOutlet(): Outlet {
+  return {
+    name: 'statuspage-io',
+    onPublished(tx, rec, ctx) {
+      const incident = getIncident(tx, rec.incidentId);
+      const components = incidentComponentRows(tx, rec.incidentId).flatMap((c) =>
+        c.publicStatus === null ? [] : [{ slug: c.slug, name: c.name, status: rec.status === 'resolved' ? 'operational' as const : c.publicStatus }],
+      );
+      const payload: StatuspagePayload = {
+        incident: incRef(incident.id),
+        name: incident.title,
+        status: rec.status,
+        body: rec.body,
+        postmortem: rec.isPostmortem,
+        components,
+      };
+      enqueue(tx, ctx.now(), {
+        incidentId: rec.incidentId,
+        target: STATUSPAGE_TARGET,
+        kind: rec.isPostmortem ? 'statuspage.postmortem' : 'statuspage.incident',
+        payload,
+        customerFacing: true,
+        approvedAt: rec.approvedAt,
+      });
+    },
+  };
+}

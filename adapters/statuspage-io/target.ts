@@ -1,0 +1,182 @@
+import { and, desc, eq, inArray, isNotNull, lt } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Db } from '../../db/client.js';
+import { components, outbox } from '../../db/schema.js';
+import type { Logger } from '../../src/logger.js';
+import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
+import { StatuspageClient, type ApiOutcome } from './client.js';
+import { STATUSPAGE_TARGET, statuspagePayload, type StatuspagePayload } from './payload.js';
+
+export interface StatuspageTargetDeps {
+  db: Db;
+  log: Logger;
+  now: () => number;
+  apiUrl: string;
+  apiKey: string;
+  pageId: string;
+  /** Per HTTP request (default 15 s). */
+  requestTimeoutMs?: number;
+  /** How long the page's component list (for mapping by name) is reused (default 5 min). */
+  componentCacheMs?: number;
+}
+
+const remoteIncident = z.object({ id: z.string(), metadata: z.unknown().optional() }).passthrough();
+const remoteComponent = z.object({ id: z.string(), name: z.string(), group: z.boolean().optional() }).passthrough();
+const sitrepMetadata = z.object({ sitrep: z.object({ incident_id: z.string() }) });
+
+/** Ends a delivery early with this result (a rate limit, a failure) from deep inside a step. */
+class Stop {
+  constructor(readonly result: DeliveryResult) {}
+}
+
+function unwrap(o: ApiOutcome): unknown {
+  if (o.kind === 'ok') return o.json;
+  throw new Stop(o.kind === 'retry' ? { kind: 'retry', error: o.error, ...(o.retryAfterMs === undefined ? {} : { retryAfterMs: o.retryAfterMs }) } : o);
+}
+
+/**
+ * Mirrors published updates to an Atlassian Statuspage page: the first creates the incident
+ * (tagged with our id in `metadata`), later ones PATCH it, a resolved update resolves it, a
+ * postmortem is put and published. The remote incident id is the lane's previous remoteRef.
+ */
+export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
+  const client = new StatuspageClient({ apiUrl: deps.apiUrl, apiKey: deps.apiKey, timeoutMs: deps.requestTimeoutMs ?? 15_000 }, deps.now);
+  const page = `/pages/${encodeURIComponent(deps.pageId)}`;
+  let componentCache: { at: number; byName: Map<string, string> } | null = null;
+
+  /** The Statuspage incident this lane already created, if the worker did not say. */
+  function knownRemoteId(msg: OutboxMessage): string | null {
+    if (msg.previousRemoteRef !== undefined) return msg.previousRemoteRef;
+    if (msg.incidentId === null) return null;
+    const row = deps.db
+      .select({ ref: outbox.remoteRef })
+      .from(outbox)
+      .where(and(eq(outbox.target, msg.target), eq(outbox.incidentId, msg.incidentId), eq(outbox.state, 'delivered'), isNotNull(outbox.remoteRef), lt(outbox.id, msg.id)))
+      .orderBy(desc(outbox.id))
+      .limit(1)
+      .get();
+    return row?.ref ?? null;
+  }
+
+  /** Looks for an incident carrying our metadata: a create whose answer we never saw may have worked. */
+  async function findByMetadata(ref: string, signal: AbortSignal): Promise<string | null> {
+    const json = unwrap(await client.request('GET', `${page}/incidents?limit=100`, undefined, signal));
+    const list = z.array(remoteIncident).safeParse(json);
+    if (!list.success) throw new Stop({ kind: 'retry', error: 'GET incidents: unexpected answer' });
+    for (const inc of list.data) {
+      const meta = sitrepMetadata.safeParse(inc.metadata);
+      if (meta.success && meta.data.sitrep.incident_id === ref) return inc.id;
+    }
+    return null;
+  }
+
+  /** Statuspage component ids: `component map` first, else the page's component of the same name. */
+  async function componentIds(p: StatuspagePayload, signal: AbortSignal): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const slugs = p.components.map((c) => c.slug);
+    if (!slugs.length) return out;
+    const mapped = deps.db.select({ slug: components.slug, id: components.statuspageId }).from(components).where(inArray(components.slug, slugs)).all();
+    for (const m of mapped) if (m.id) out.set(m.slug, m.id);
+    const missing = p.components.filter((c) => !out.has(c.slug));
+    if (!missing.length) return out;
+    const now = deps.now();
+    if (!componentCache || now - componentCache.at > (deps.componentCacheMs ?? 300_000)) {
+      const json = unwrap(await client.request('GET', `${page}/components`, undefined, signal));
+      const list = z.array(remoteComponent).safeParse(json);
+      if (!list.success) throw new Stop({ kind: 'retry', error: 'GET components: unexpected answer' });
+      componentCache = { at: now, byName: new Map(list.data.filter((c) => !c.group).map((c) => [c.name.trim().toLowerCase(), c.id])) };
+    }
+    for (const c of missing) {
+      const id = componentCache.byName.get(c.name.trim().toLowerCase());
+      if (id) out.set(c.slug, id);
+      else deps.log.warn({ target: STATUSPAGE_TARGET, component: c.slug }, 'no Statuspage component of that name; map one with `component map <slug> <id>`');
+    }
+    return out;
+  }
+
+  function componentFields(p: StatuspagePayload, ids: Map<string, string>) {
+    const map: Record<string, string> = {};
+    for (const c of p.components) {
+      const id = ids.get(c.slug);
+      if (id) map[id] = c.status;
+    }
+    return { components: map, component_ids: Object.keys(map) };
+  }
+
+  async function deliverParsed(msg: OutboxMessage, p: StatuspagePayload, signal: AbortSignal): Promise<DeliveryResult> {
+    let remoteId = knownRemoteId(msg);
+    // A first attempt of the lane's first message cannot have created anything yet; any other
+    // message without a known remote incident might follow a create whose outcome is unknown.
+    if (!remoteId && (msg.attempts > 1 || !isFirstOfLane(msg))) {
+      remoteId = await findByMetadata(p.incident, signal);
+    }
+    if (p.postmortem) {
+      if (!remoteId) return { kind: 'failed', error: `no Statuspage incident for ${p.incident} to attach the postmortem to` };
+      const path = `${page}/incidents/${encodeURIComponent(remoteId)}/postmortem`;
+      unwrap(await client.request('PUT', path, { postmortem: { body_draft: p.body } }, signal));
+      unwrap(await client.request('PUT', `${path}/publish`, { postmortem: { notify_subscribers: true, notify_twitter: false } }, signal));
+      return { kind: 'delivered', remoteRef: remoteId };
+    }
+    const fields = componentFields(p, await componentIds(p, signal));
+    if (!remoteId) {
+      const json = unwrap(
+        await client.request(
+          'POST',
+          `${page}/incidents`,
+          {
+            incident: {
+              name: p.name,
+              status: p.status,
+              body: p.body,
+              ...fields,
+              deliver_notifications: true,
+              metadata: { sitrep: { incident_id: p.incident } },
+            },
+          },
+          signal,
+        ),
+      );
+      const created = remoteIncident.safeParse(json);
+      // Created, but we cannot tell its id: the next attempt finds it by metadata instead of duplicating it.
+      if (!created.success) return { kind: 'retry', error: 'POST incidents: answer has no incident id' };
+      return { kind: 'delivered', remoteRef: created.data.id };
+    }
+    unwrap(
+      await client.request(
+        'PATCH',
+        `${page}/incidents/${encodeURIComponent(remoteId)}`,
+        { incident: { status: p.status, body: p.body, ...fields, deliver_notifications: true } },
+        signal,
+      ),
+    );
+    return { kind: 'delivered', remoteRef: remoteId };
+  }
+
+  /** Whether no earlier row of this lane exists (so no create can have happened before). */
+  function isFirstOfLane(msg: OutboxMessage): boolean {
+    if (msg.incidentId === null) return true;
+    const earlier = deps.db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(and(eq(outbox.target, msg.target), eq(outbox.incidentId, msg.incidentId), lt(outbox.id, msg.id)))
+      .limit(1)
+      .get();
+    return !earlier;
+  }
+
+  return {
+    folds: false,
+    handles: (t) => t === STATUSPAGE_TARGET,
+    breakerKey: () => STATUSPAGE_TARGET,
+    async deliver(msg, signal) {
+      const parsed = statuspagePayload.safeParse(msg.payload);
+      if (!parsed.success) return { kind: 'failed', error: `unreadable Statuspage payload: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+      try {
+        return await deliverParsed(msg, parsed.data, signal);
+      } catch (e) {
+        if (e instanceof Stop) return e.result;
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Router } from '../http/router.js';
+import { API_PATHS, renderApi, type ApiPath } from './api-v2.js';
+import { renderAtom } from './atom.js';
+import { CONTENT_SECURITY_POLICY, renderHome, renderIncident, renderNotFound } from './html.js';
+import type { Artifact, StatusPageSnapshot } from './snapshot.js';
+
+// Short freshness plus ETag: browsers and CDNs may reuse a copy for a few seconds and then
+// revalidate cheaply (304). Longer would hide a fresh update from customers during an outage.
+const CACHE_CONTROL = 'public, max-age=5, must-revalidate';
+
+const HTML_HEADERS: OutgoingHttpHeaders = {
+  'cache-control': CACHE_CONTROL,
+  'content-security-policy': CONTENT_SECURITY_POLICY,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+// Public data, readable from any site's JavaScript (status widgets): CORS for GET and HEAD.
+const API_HEADERS: OutgoingHttpHeaders = {
+  'cache-control': CACHE_CONTROL,
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'ETag',
+  'x-content-type-options': 'nosniff',
+};
+
+/** If-None-Match: a comma-separated list of (possibly weak) tags, or `*`. */
+function matches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header === etag) return true;
+  for (const raw of header.split(',')) {
+    const t = raw.trim();
+    if (t === '*' || t === etag || t === `W/${etag}`) return true;
+  }
+  return false;
+}
+
+export function send(req: IncomingMessage, res: ServerResponse, a: Artifact): void {
+  if (a.status === 200 && matches(req.headers['if-none-match'], a.etag)) {
+    res.writeHead(304, a.notModified).end();
+    return;
+  }
+  // For HEAD, node sends the headers (with content-length) and drops the body.
+  res.writeHead(a.status, a.headers).end(a.body);
+}
+
+export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): void {
+  const GET = ['GET', 'HEAD'] as const;
+
+  router.add(GET, '/', (req, res) => {
+    send(req, res, snap.artifact('home', (s) => ({ contentType: 'text/html; charset=utf-8', body: renderHome(s), extraHeaders: HTML_HEADERS })));
+  });
+
+  router.add(GET, '/incidents/:id', (req, res, params) => {
+    const m = /^INC-(\d{1,12})$/i.exec(params.id ?? '');
+    const n = m ? Number(m[1]) : NaN;
+    // Only incidents with a published update are in the state: others are 404, like unknown ids.
+    const key = snap.current().incidents.some((i) => i.id === n) ? `incident:${n}` : 'incident:404';
+    send(
+      req,
+      res,
+      snap.artifact(key, (s) => {
+        const inc = s.incidents.find((i) => i.id === n);
+        return inc
+          ? { contentType: 'text/html; charset=utf-8', body: renderIncident(s, inc), extraHeaders: HTML_HEADERS }
+          : {
+              status: 404,
+              contentType: 'text/html; charset=utf-8',
+              body: renderNotFound(s, 'There is no public incident report at this address.'),
+              extraHeaders: HTML_HEADERS,
+            };
+      }),
+    );
+  });
+
+  router.add(GET, '/history.atom', (req, res) => {
+    send(req, res, snap.artifact('atom', (s) => ({ contentType: 'application/atom+xml; charset=utf-8', body: renderAtom(s), extraHeaders: API_HEADERS })));
+  });
+
+  for (const path of API_PATHS) {
+    const p: ApiPath = path;
+    router.add(GET, `/api/v2/${p}`, (req, res) => {
+      send(req, res, snap.artifact(`api:${p}`, (s) => ({ contentType: 'application/json; charset=utf-8', body: renderApi(s, p), extraHeaders: API_HEADERS })));
+    });
+    router.add('OPTIONS', `/api/v2/${p}`, (_req, res) => {
+      res
+        .writeHead(204, {
+          'access-control-allow-origin': '*',
+          'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+          'access-control-allow-headers': 'If-None-Match',
+          'access-control-max-age': '86400',
+        })
+        .end();
+    });
+  }
+}

@@ -1,0 +1,276 @@
+import { and, asc, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../../db/client.js';
+import { componentStatusHistory, components, customerUpdates, incidents, postmortems } from '../../db/schema.js';
+import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
+import { COMPONENT_STATUSES, type ComponentStatus, type Impact, type IncidentStatus, type Severity } from '../domain/enums.js';
+import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
+
+// The public read model: everything the built-in page, the v2 API and the feed may show, loaded
+// in one go from the public columns only (published updates, public statuses, public history).
+// Nothing internal (notes, internal updates, drafts, internal statuses) is ever selected here,
+// which is what keeps it off the page: a renderer cannot leak what it never received.
+
+export const UPTIME_DAYS = 90;
+export const HISTORY_DAYS = 14;
+export const API_INCIDENT_LIMIT = 50;
+
+export interface PublicComponent {
+  id: number;
+  /** The public id: the slug, stable across renames of the display name. */
+  code: string;
+  name: string;
+  group: string | null;
+  position: number;
+  description: string | null;
+  status: ComponentStatus;
+  createdAt: number;
+  /** When its public status last changed (never an internal change). */
+  updatedAt: number;
+  uptime: Uptime;
+}
+
+export interface AffectedComponent {
+  code: string;
+  name: string;
+  oldStatus: ComponentStatus;
+  newStatus: ComponentStatus;
+}
+
+export interface PublicUpdate {
+  id: number;
+  ref: string; // D-n
+  status: IncidentStatus;
+  /** "Investigating", or "Update" when the status did not change from the previous update (as the seed). */
+  label: string;
+  body: string;
+  displayAt: number;
+  publishedAt: number;
+  affected: AffectedComponent[];
+}
+
+export interface PublicIncident {
+  id: number;
+  ref: string; // INC-n
+  title: string;
+  status: IncidentStatus;
+  impact: Impact;
+  createdAt: number;
+  updatedAt: number;
+  monitoringAt: number | null;
+  resolvedAt: number | null;
+  /** Newest first. */
+  updates: PublicUpdate[];
+  /** Components this incident's published updates named, in catalogue order. */
+  componentIds: number[];
+  postmortem: { body: string; publishedAt: number } | null;
+}
+
+export interface PublicState {
+  builtAt: number;
+  /** The snapshot is stale after this instant (the next midnight in the zone: bars and history move). */
+  validUntil: number;
+  orgName: string;
+  zone: string;
+  publicUrl: string;
+  pageId: string;
+  updatedAt: number;
+  components: PublicComponent[];
+  /** Newest first (by first publication). */
+  incidents: PublicIncident[];
+  indicator: Impact;
+  description: string;
+  /** Start of each of the last HISTORY_DAYS days, newest first. */
+  historyDays: number[];
+}
+
+export interface LoadOptions {
+  now: number;
+  zone: string;
+  orgName: string;
+  publicUrl: string;
+}
+
+export const statusTitle = (s: string) => s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, ' ');
+
+export function loadPublicState(db: DbOrTx, opts: LoadOptions): PublicState {
+  const { now, zone } = opts;
+  const win = uptimeWindow(now, zone, UPTIME_DAYS);
+  const windowStart = win.dayStarts[0] ?? now;
+
+  const compRows = db.select().from(components).orderBy(asc(components.position), asc(components.id)).all();
+  const bySlug = new Map(compRows.map((c) => [c.slug, c]));
+
+  const history = db
+    .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at })
+    .from(componentStatusHistory)
+    .where(and(eq(componentStatusHistory.isPublic, true), gte(componentStatusHistory.at, windowStart)))
+    .orderBy(asc(componentStatusHistory.at), asc(componentStatusHistory.id))
+    .all();
+  // The status in force when the window opens: each component's last public change before it.
+  const beforeRows = db
+    .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at, id: componentStatusHistory.id })
+    .from(componentStatusHistory)
+    .where(and(eq(componentStatusHistory.isPublic, true), lt(componentStatusHistory.at, windowStart)))
+    .orderBy(asc(componentStatusHistory.at), asc(componentStatusHistory.id))
+    .all();
+  const before = new Map<number, ComponentStatus>();
+  for (const r of beforeRows) before.set(r.componentId, r.status);
+  const lastPublicChange = new Map<number, number>();
+  for (const r of [...beforeRows, ...history]) lastPublicChange.set(r.componentId, Math.max(lastPublicChange.get(r.componentId) ?? 0, r.at));
+
+  const publicComponents: PublicComponent[] = compRows.map((c) => ({
+    id: c.id,
+    code: c.slug,
+    name: c.name,
+    group: c.groupName,
+    position: c.position,
+    description: c.description,
+    status: c.publicStatus,
+    createdAt: c.createdAt,
+    updatedAt: lastPublicChange.get(c.id) ?? c.createdAt,
+    uptime: computeUptime(win, zone, before.get(c.id) ?? 'operational', history.filter((h) => h.componentId === c.id)),
+  }));
+  const positionOf = new Map(compRows.map((c) => [c.id, c.position]));
+
+  const incRows = db
+    .select({ id: incidents.id, title: incidents.title, severity: incidents.severity, publicStatus: incidents.publicStatus })
+    .from(incidents)
+    .where(isNotNull(incidents.publishedAt))
+    .all();
+  const updRows = db
+    .select({
+      id: customerUpdates.id,
+      incidentId: customerUpdates.incidentId,
+      status: customerUpdates.status,
+      body: customerUpdates.body,
+      componentChanges: customerUpdates.componentChanges,
+      displayAt: customerUpdates.displayAt,
+      publishedAt: customerUpdates.publishedAt,
+      isPostmortem: customerUpdates.isPostmortem,
+    })
+    .from(customerUpdates)
+    .where(eq(customerUpdates.state, 'published'))
+    .orderBy(asc(customerUpdates.displayAt), asc(customerUpdates.id))
+    .all();
+  const pmRows = db
+    .select({ incidentId: postmortems.incidentId, body: postmortems.publicBody, publishedAt: postmortems.publishedAt })
+    .from(postmortems)
+    .where(sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL`)
+    .all();
+  const pmByIncident = new Map<number, { body: string; publishedAt: number }>();
+  for (const p of pmRows) pmByIncident.set(p.incidentId, { body: p.body ?? '', publishedAt: p.publishedAt ?? 0 });
+
+  const updatesByIncident = new Map<number, typeof updRows>();
+  for (const u of updRows) {
+    const list = updatesByIncident.get(u.incidentId) ?? [];
+    list.push(u);
+    updatesByIncident.set(u.incidentId, list);
+  }
+
+  const publicIncidents: PublicIncident[] = [];
+  for (const inc of incRows) {
+    const rows = updatesByIncident.get(inc.id) ?? [];
+    const regular = rows.filter((r) => !r.isPostmortem);
+    if (!regular.length || !inc.publicStatus) continue;
+    // Oldest first to work out labels and old/new component statuses, then reversed.
+    const seen = new Map<string, ComponentStatus>();
+    const affectedIds = new Set<number>();
+    let prevStatus: IncidentStatus | null = null;
+    let worst: Impact = 'none';
+    let monitoringAt: number | null = null;
+    let resolvedAt: number | null = null;
+    const updates: PublicUpdate[] = [];
+    for (const r of regular) {
+      const affected: AffectedComponent[] = [];
+      for (const ch of r.componentChanges) {
+        const comp = bySlug.get(ch.slug);
+        if (!comp) continue;
+        const newStatus = toComponentStatus(ch.status);
+        affected.push({ code: comp.slug, name: comp.name, oldStatus: seen.get(comp.slug) ?? 'operational', newStatus });
+        seen.set(comp.slug, newStatus);
+        affectedIds.add(comp.id);
+        const imp = impactForComponentStatus(newStatus);
+        if (IMPACT_ORDER.indexOf(imp) > IMPACT_ORDER.indexOf(worst)) worst = imp;
+      }
+      if (r.status === 'monitoring' && monitoringAt === null) monitoringAt = r.displayAt;
+      if (r.status === 'resolved') resolvedAt = r.displayAt;
+      updates.push({
+        id: r.id,
+        ref: `D-${r.id}`,
+        status: r.status,
+        label: prevStatus === r.status ? 'Update' : statusTitle(r.status),
+        body: r.body,
+        displayAt: r.displayAt,
+        publishedAt: r.publishedAt ?? r.displayAt,
+        affected,
+      });
+      prevStatus = r.status;
+    }
+    updates.reverse();
+    const pmUpdate = rows.filter((r) => r.isPostmortem).at(-1);
+    const postmortem = pmByIncident.get(inc.id) ?? (pmUpdate ? { body: pmUpdate.body, publishedAt: pmUpdate.displayAt } : null);
+    const impact = affectedIds.size ? worst : impactForSeverity(toSeverity(inc.severity));
+    publicIncidents.push({
+      id: inc.id,
+      ref: `INC-${inc.id}`,
+      title: inc.title,
+      status: inc.publicStatus,
+      impact,
+      createdAt: regular[0]!.displayAt,
+      updatedAt: Math.max(...regular.map((r) => r.displayAt), postmortem?.publishedAt ?? 0),
+      monitoringAt,
+      resolvedAt: inc.publicStatus === 'resolved' ? resolvedAt : null,
+      updates,
+      componentIds: [...affectedIds].sort((a, b) => (positionOf.get(a) ?? 0) - (positionOf.get(b) ?? 0)),
+      postmortem,
+    });
+  }
+  publicIncidents.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
+
+  const open = publicIncidents.filter((i) => i.status !== 'resolved');
+  const indicator = overallIndicator(
+    publicComponents.map((c) => c.status),
+    open.map((i) => i.impact),
+  );
+  const updatedAt = Math.max(
+    0,
+    ...publicComponents.map((c) => c.updatedAt),
+    ...publicIncidents.map((i) => i.updatedAt),
+  );
+  const historyDays = win.dayStarts.slice(-HISTORY_DAYS).reverse();
+  const tomorrow = nextMidnight(win.dayStarts.at(-1) ?? now, zone);
+  return {
+    builtAt: now,
+    validUntil: tomorrow,
+    orgName: opts.orgName,
+    zone,
+    publicUrl: opts.publicUrl,
+    pageId: pageIdFor(opts.orgName),
+    updatedAt: updatedAt || now,
+    components: publicComponents,
+    incidents: publicIncidents,
+    indicator,
+    description: indicatorDescription(indicator),
+    historyDays,
+  };
+}
+
+const IMPACT_ORDER: readonly Impact[] = ['none', 'minor', 'major', 'critical'];
+
+function nextMidnight(todayStart: number, zone: string): number {
+  // Luxon handles DST: a day is not always 24 hours.
+  return uptimeWindow(todayStart + 36 * 3_600_000, zone, 1).dayStarts[0]!;
+}
+
+function pageIdFor(orgName: string): string {
+  const s = orgName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  return s || 'sitrep';
+}
+
+function toComponentStatus(s: string): ComponentStatus {
+  return COMPONENT_STATUSES.find((x) => x === s) ?? 'operational';
+}
+
+function toSeverity(n: number): Severity {
+  return n <= 1 ? 1 : n === 2 ? 2 : n === 3 ? 3 : 4;
+}

@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { DbOrTx } from '../../db/client.js';
+import { loadPublicState, type LoadOptions, type PublicState } from './model.js';
+
+// The refresh storm: during an outage customers reload the page and poll the API hard. Every
+// response is served from bytes rendered once per state change (with a precomputed ETag and
+// header set), so a request costs a map lookup and a socket write, never a database query.
+
+export interface Artifact {
+  status: number;
+  body: Buffer;
+  etag: string;
+  headers: OutgoingHttpHeaders;
+  /** Headers of the 304 answer to a matching If-None-Match. */
+  notModified: OutgoingHttpHeaders;
+}
+
+export interface ArtifactSpec {
+  status?: number;
+  contentType: string;
+  body: string;
+  extraHeaders?: OutgoingHttpHeaders;
+}
+
+export function makeArtifact(spec: ArtifactSpec): Artifact {
+  const body = Buffer.from(spec.body, 'utf8');
+  const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+  const common: OutgoingHttpHeaders = { etag, ...spec.extraHeaders };
+  return {
+    status: spec.status ?? 200,
+    body,
+    etag,
+    headers: { 'content-type': spec.contentType, 'content-length': body.length, ...common },
+    notModified: common,
+  };
+}
+
+export class StatusPageSnapshot {
+  private state: PublicState | null = null;
+  private artifacts = new Map<string, Artifact>();
+  private dirty = true;
+  /** How many times the public state was loaded from the database (exported as a metric). */
+  rebuilds = 0;
+
+  constructor(
+    private readonly db: DbOrTx,
+    private readonly opts: Omit<LoadOptions, 'now'>,
+    private readonly now: () => number,
+  ) {}
+
+  /** Called on every write (in this process or another): the next reader rebuilds once. */
+  invalidate(): void {
+    this.dirty = true;
+  }
+
+  current(): PublicState {
+    const state = this.state;
+    if (state && !this.dirty && this.now() < state.validUntil) return state;
+    return this.rebuild();
+  }
+
+  private rebuild(): PublicState {
+    this.dirty = false;
+    const state = loadPublicState(this.db, { ...this.opts, now: this.now() });
+    this.state = state;
+    this.artifacts = new Map();
+    this.rebuilds++;
+    return state;
+  }
+
+  /** The rendered bytes for `key`, rendered at most once per state. */
+  artifact(key: string, render: (s: PublicState) => ArtifactSpec): Artifact {
+    const state = this.current();
+    let a = this.artifacts.get(key);
+    if (!a) {
+      a = makeArtifact(render(state));
+      this.artifacts.set(key, a);
+    }
+    return a;
+  }
+}

@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import { DateTime } from 'luxon';
+import { expect } from 'vitest';
+import { postmortems } from '../../db/schema.js';
+import type { App } from '../../src/main.js';
+
+export const SHARED = new URL('../../../shared/', import.meta.url).pathname;
+export const SEED_FILE = `${SHARED}seed/spruce-health-2021-12-07.txt`;
+export const ZONE = 'America/Los_Angeles';
+export const SEED_ENV = { SITREP_TIMEZONE: ZONE, SITREP_ORG_NAME: 'Spruce Health', SITREP_APPROVAL: 'required', SITREP_PUBLIC_URL: 'https://status.spruce.example' };
+/** The day after the seed incident, so every `at:` is in the past and Dec 07 is in the bars. */
+export const SEED_NOW = Date.parse('2021-12-09T18:00:00Z');
+
+export interface SeedEntry {
+  label: string;
+  body: string;
+  posted: string; // "Dec 07, 2021 - 14:28 PST"
+}
+
+export interface Seed {
+  title: string;
+  org: string;
+  postmortem: SeedEntry;
+  /** Newest first, as on the page. */
+  updates: SeedEntry[];
+  affected: string;
+  lines: string[];
+}
+
+/** Reads shared/seed/… into its parts: title, org, postmortem, updates (newest first), affected line. */
+export function readSeed(): Seed {
+  const text = readFileSync(SEED_FILE, 'utf8');
+  const lines = text.split('\n');
+  const title = lines[0]!;
+  const org = lines[1]!.replace('Incident Report for ', '');
+  const entries: SeedEntry[] = [];
+  let i = 2;
+  while (i < lines.length && !lines[i]!.startsWith('This incident affected:')) {
+    while (lines[i] === '') i++;
+    const label = lines[i++]!;
+    const body: string[] = [];
+    while (!lines[i]!.startsWith('Posted ')) body.push(lines[i++]!);
+    const posted = lines[i++]!.slice('Posted '.length);
+    entries.push({ label, body: body.join('\n').replace(/^\n+|\n+$/g, ''), posted });
+    if (lines[i] === '') i++;
+  }
+  const [postmortem, ...updates] = entries;
+  return { title, org, postmortem: postmortem!, updates, affected: lines[i]!, lines: lines.map((l) => l.trim()).filter(Boolean) };
+}
+
+export function postedToMillis(posted: string): number {
+  const dt = DateTime.fromFormat(posted.replace(/ (PST|PDT)$/, ''), 'LLL dd, yyyy - HH:mm', { zone: ZONE, locale: 'en-US' });
+  if (!dt.isValid) throw new Error(`bad posted time ${posted}`);
+  return dt.toMillis();
+}
+
+const isoLocal = (ms: number) => DateTime.fromMillis(ms, { zone: ZONE }).toFormat("yyyy-LL-dd'T'HH:mm");
+
+export function runOk(app: App, text: string, actor: string) {
+  const r = app.run(text, actor, { platform: 'cli' });
+  if (!r.ok) throw new Error(`${text.slice(0, 60)} → ${r.error.message}`);
+  return r.reply;
+}
+
+/**
+ * Replays the seed incident: alice drafts each customer-facing update at its real time and bob
+ * approves it; internal updates and notes happen along the way and must never show. The
+ * postmortem is published last.
+ */
+export function replaySeed(app: App, opts: { internalNoise?: boolean } = {}): Seed {
+  const seed = readSeed();
+  for (const name of ['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']) runOk(app, `component add "${name}"`, 'cli:admin');
+  runOk(app, 'approver add @bob', 'cli:admin');
+  const oldestFirst = [...seed.updates].reverse();
+  const first = postedToMillis(oldestFirst[0]!.posted);
+  runOk(
+    app,
+    `declare "${seed.title}" sev:1 components:web-app=degraded,mobile-apps=degraded,phone-call-routing=major,sms-routing=major started:2021-12-07T07:32 at:${isoLocal(first)}`,
+    'cli:alice',
+  );
+  let status = 'investigating';
+  for (const u of oldestFirst) {
+    const at = isoLocal(postedToMillis(u.posted));
+    if (u.label !== 'Update') status = u.label.toLowerCase();
+    if (opts.internalNoise) {
+      runOk(app, `update at:${at} INTERNAL-UPDATE-${at} db primary failover at 10.0.0.7`, 'cli:alice');
+      runOk(app, `note at:${at} INTERNAL-NOTE-${at} customer Acme angry`, 'cli:alice');
+    }
+    const reply = status === 'resolved' ? runOk(app, `resolve at:${at} ${u.body}`, 'cli:alice') : runOk(app, `draft status:${status} at:${at} ${u.body}`, 'cli:alice');
+    const draftId = String(reply.data.draft ?? reply.data.id);
+    runOk(app, `approve ${draftId}`, 'cli:bob');
+  }
+  publishPostmortem(app, seed.postmortem.body, postedToMillis(seed.postmortem.posted));
+  return seed;
+}
+
+/**
+ * Writes INC-1's published postmortem row (what `postmortem publish` records; that verb belongs
+ * to the core and is not wired yet) and tells the app, as a command would.
+ */
+export function publishPostmortem(app: App, body: string, at: number): void {
+  app.db
+    .insert(postmortems)
+    .values({ incidentId: 1, markdown: body, publicBody: body, publishedAt: at, updatedAt: at })
+    .onConflictDoUpdate({ target: postmortems.incidentId, set: { publicBody: body, publishedAt: at, updatedAt: at } })
+    .run();
+  app.changes.notify();
+}
+
+/** What a person reads in <main>: block elements on their own lines, tags gone, entities decoded. */
+export function visibleLines(html: string): string[] {
+  const main = /<main[^>]*>([\s\S]*)<\/main>/.exec(html)?.[1] ?? html;
+  return main
+    .replace(/<\/(h1|h2|h3|h4|p|div|li|section|article|ol|ul)>/g, '\n')
+    .replace(/<br\s*\/?>/g, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const ENUMS: Record<string, readonly string[]> = {
+  indicator: ['none', 'minor', 'major', 'critical'],
+  impact: ['none', 'maintenance', 'minor', 'major', 'critical'],
+  component_status: ['operational', 'under_maintenance', 'degraded_performance', 'partial_outage', 'major_outage'],
+  incident_status: ['investigating', 'identified', 'monitoring', 'resolved', 'postmortem'],
+};
+
+function kind(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+/**
+ * Compares `ours` against a real Statuspage response recursively: the same keys at every level,
+ * the same JSON types (null in either stands for "nullable"), timestamps where they have
+ * timestamps, and enum values from Statuspage's sets. Array items are compared with the
+ * reference's first item. `extraKeys` names keys allowed beyond the reference (group components).
+ */
+export function compareShape(ours: unknown, ref: unknown, path = '$', problems: string[] = []): string[] {
+  const k = kind(ours);
+  const rk = kind(ref);
+  if (k === 'null' || rk === 'null') return problems;
+  if (k !== rk) {
+    problems.push(`${path}: ${k} where Statuspage has ${rk}`);
+    return problems;
+  }
+  if (k === 'array') {
+    const refItem = (ref as unknown[])[0];
+    if (refItem !== undefined) (ours as unknown[]).forEach((item, i) => compareShape(item, refItem, `${path}[${i}]`, problems));
+    return problems;
+  }
+  if (k === 'object') {
+    const o = ours as Record<string, unknown>;
+    const r = ref as Record<string, unknown>;
+    const isGroup = o.group === true;
+    const keys = Object.keys(o).filter((x) => !(isGroup && x === 'components'));
+    const missing = Object.keys(r).filter((x) => !(x in o));
+    const extra = keys.filter((x) => !(x in r));
+    if (missing.length) problems.push(`${path}: missing ${missing.join(', ')}`);
+    if (extra.length) problems.push(`${path}: extra ${extra.join(', ')}`);
+    for (const key of Object.keys(r)) if (key in o) compareShape(o[key], r[key], `${path}.${key}`, problems);
+    return problems;
+  }
+  if (k === 'string' && typeof ref === 'string') {
+    const s = ours as string;
+    if (ISO_TIME.test(ref) && !ISO_TIME.test(s)) problems.push(`${path}: "${s}" is not an ISO timestamp`);
+    const last = path.split('.').at(-1)!.replace(/\[\d+\]$/, '');
+    const set =
+      last === 'indicator' ? ENUMS.indicator
+      : last === 'impact' ? ENUMS.impact
+      : ['old_status', 'new_status'].includes(last) || (last === 'status' && /components\[\d+\]$/.test(path.split('.').slice(0, -1).join('.')))
+        ? ENUMS.component_status
+      : last === 'status' && /incidents\[\d+\]$/.test(path.split('.').slice(0, -1).join('.')) ? ENUMS.incident_status
+      : last === 'status' && /incident_updates\[\d+\]$/.test(path.split('.').slice(0, -1).join('.')) ? ENUMS.incident_status
+      : null;
+    if (set && !set.includes(s)) problems.push(`${path}: "${s}" is not one of ${set.join(', ')}`);
+  }
+  return problems;
+}
+
+export function expectShape(ours: unknown, refFile: string): void {
+  const ref = JSON.parse(readFileSync(`${SHARED}reference/statuspage-v2/${refFile}`, 'utf8'));
+  expect(compareShape(ours, ref)).toEqual([]);
+}
