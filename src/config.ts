@@ -109,6 +109,7 @@ export const envSchema = z.object({
   SITREP_DELAY_NOTICE_MINUTES: positiveInt('SITREP_DELAY_NOTICE_MINUTES', 5, 10_000),
   SITREP_NUDGE_MINUTES: positiveInt('SITREP_NUDGE_MINUTES', 10, 10_000),
   SITREP_DELIVERY_DEADLINE_MINUTES: positiveInt('SITREP_DELIVERY_DEADLINE_MINUTES', 60, 100_000),
+  SITREP_DELIVERY_TIMEOUT_SECONDS: positiveInt('SITREP_DELIVERY_TIMEOUT_SECONDS', 30, 600),
   LOG_LEVEL: optionalString.pipe(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
@@ -141,6 +142,8 @@ export interface Config {
   delayNoticeMinutes: number;
   nudgeMinutes: number;
   deliveryDeadlineMinutes: number;
+  /** One delivery attempt's budget (a webhook answering later than this is retried). */
+  deliveryTimeoutSeconds: number;
   logLevel: string;
   user: string;
 }
@@ -192,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     delayNoticeMinutes: e.SITREP_DELAY_NOTICE_MINUTES,
     nudgeMinutes: e.SITREP_NUDGE_MINUTES,
     deliveryDeadlineMinutes: e.SITREP_DELIVERY_DEADLINE_MINUTES,
+    deliveryTimeoutSeconds: e.SITREP_DELIVERY_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL ?? 'info',
     user: e.USER ?? 'local',
   };

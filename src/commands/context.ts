@@ -18,6 +18,12 @@ export interface Policy {
   admins: readonly string[];
   /** The incidents channel from the environment, used until `channel incidents` binds one. */
   slackIncidentsChannel?: string;
+  /**
+   * Where `subscribe webhook:…` may point (SITREP_WEBHOOK_PUBLIC_ONLY, SITREP_WEBHOOK_ALLOW_LINK_LOCAL).
+   * Set by the mirroring capability when it registers; absent means the defaults (private allowed,
+   * link-local and metadata refused).
+   */
+  webhooks?: { publicOnly: boolean; allowLinkLocal: boolean };
 }
 
 export interface TimelineRecord {

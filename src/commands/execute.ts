@@ -15,6 +15,8 @@ import { followup } from './followup.js';
 import { stats } from './stats.js';
 import { template } from './template.js';
 import { notYet } from './pending.js';
+import { listSubscriptions, subscribe, unsubscribe } from './subscribe.js';
+import { deliveries } from './deliveries.js';
 
 export type Result =
   | { ok: true; command: Command; reply: Reply }
@@ -68,9 +70,13 @@ export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
     case 'template':
       return template(ctx, cmd);
     case 'subscribe':
+      return subscribe(ctx, cmd);
     case 'unsubscribe':
+      return unsubscribe(ctx, cmd);
     case 'subscriptions':
+      return listSubscriptions(ctx, cmd);
     case 'deliveries':
+      return deliveries(ctx, cmd);
     case 'postmortem':
       return notYet(ctx, cmd);
     case 'help':

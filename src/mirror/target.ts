@@ -23,10 +23,31 @@ export interface OutboxMessage {
   approvedAt: number | null;
   /** How many earlier messages for the same (incident, target) this one stands for (folding). */
   folded: number;
+  /**
+   * Set by the worker when a customer-facing message goes out more than SITREP_DELAY_NOTICE_MINUTES
+   * after it was approved: "Delayed: originally posted 08:54 PST" (in SITREP_TIMEZONE). A customer
+   * channel must show it; absent or null means on time.
+   */
+  delayNotice?: string | null;
+  /** "This message folds in 2 earlier updates." when `folded` > 0, else null. Ready to show. */
+  foldNotice?: string | null;
+  /** remoteRef of the last delivered message in this (incident, target) lane, for edits/threads. */
+  previousRemoteRef?: string | null;
 }
 
 export interface Target {
   /** Which outbox `target` values this implementation delivers, e.g. t => t.startsWith('webhook:'). */
   handles(target: string): boolean;
   deliver(message: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult>;
+  /**
+   * Customer channels fold: when several customer-facing messages of one (incident, target) lane
+   * wait, only the newest is sent, carrying `folded`. Status page targets must not fold (every
+   * update, in order). Default false.
+   */
+  readonly folds?: boolean;
+  /**
+   * Which circuit breaker a target value belongs to (one upstream = one breaker), e.g. the
+   * webhook's host. Default: the part before the first ':' (`slack:…` → `slack`).
+   */
+  breakerKey?(target: string): string;
 }

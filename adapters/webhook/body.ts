@@ -1,0 +1,150 @@
+import { and, asc, desc, eq, isNotNull, ne } from 'drizzle-orm';
+import type { DbOrTx } from '../../db/client.js';
+import { components, customerUpdates, incidentComponents, incidents } from '../../db/schema.js';
+import type { ComponentStatus, Severity } from '../../src/domain/enums.js';
+import { impactForSeverity, indicatorDescription, overallIndicator } from '../../src/domain/components.js';
+
+// The webhook body, shaped like Statuspage's subscriber webhooks (shared/reference/statuspage-
+// webhooks/zulip_incident_update.json) so tools that read those read ours. Built inside the
+// publishing transaction from published data only: internal updates and notes never appear.
+
+export interface BodyOptions {
+  publicUrl: string;
+  orgName: string;
+  now: number;
+}
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+export const pageIdOf = (orgName: string) => orgName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'sitrep';
+
+export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: BodyOptions): Record<string, unknown> {
+  const inc = db.select().from(incidents).where(eq(incidents.id, incidentId)).get();
+  if (!inc) throw new Error(`no incident ${incidentId}`);
+  const pageId = pageIdOf(opts.orgName);
+  const incRef = `INC-${inc.id}`;
+
+  const catalogue = db.select().from(components).orderBy(asc(components.position)).all();
+  const bySlug = new Map(catalogue.map((c) => [c.slug, c]));
+  const toComponent = (c: (typeof catalogue)[number], status: ComponentStatus) => ({
+    status,
+    name: c.name,
+    created_at: iso(c.createdAt),
+    updated_at: iso(c.updatedAt),
+    position: c.position,
+    description: c.description,
+    showcase: true,
+    id: c.slug,
+    page_id: pageId,
+    group_id: c.groupName,
+  });
+
+  // Oldest first to know each update's old_status, then reversed: Statuspage lists newest first.
+  const published = db
+    .select()
+    .from(customerUpdates)
+    .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'published')))
+    .orderBy(asc(customerUpdates.publishedAt), asc(customerUpdates.id))
+    .all();
+  const seen = new Map<string, string>();
+  const updates = published.map((u) => {
+    const affected = (u.componentChanges ?? []).map((ch) => {
+      const old = seen.get(ch.slug) ?? 'operational';
+      const next = u.status === 'resolved' ? 'operational' : ch.status;
+      seen.set(ch.slug, next);
+      return { code: ch.slug, name: bySlug.get(ch.slug)?.name ?? ch.slug, old_status: old, new_status: next };
+    });
+    return {
+      status: u.status,
+      body: u.body,
+      created_at: iso(u.publishedAt ?? u.createdAt),
+      wants_twitter_update: false,
+      twitter_updated_at: null,
+      updated_at: iso(u.publishedAt ?? u.createdAt),
+      display_at: iso(u.displayAt),
+      affected_components: affected,
+      custom_tweet: null,
+      deliver_notifications: true,
+      id: `D-${u.id}`,
+      incident_id: incRef,
+    };
+  });
+  updates.reverse();
+
+  const affectedRows = db
+    .select({ componentId: incidentComponents.componentId, publicStatus: incidentComponents.publicStatus })
+    .from(incidentComponents)
+    .where(and(eq(incidentComponents.incidentId, incidentId), isNotNull(incidentComponents.publicStatus)))
+    .all();
+  const affectedIds = new Set(affectedRows.map((r) => r.componentId));
+  const incidentComponentsOut = catalogue.filter((c) => affectedIds.has(c.id)).map((c) => toComponent(c, c.publicStatus));
+
+  const openPublic = db
+    .select({ severity: incidents.severity })
+    .from(incidents)
+    .where(and(isNotNull(incidents.publicStatus), ne(incidents.publicStatus, 'resolved')))
+    .all();
+  const indicator = overallIndicator(
+    catalogue.map((c) => c.publicStatus),
+    openPublic.map((i) => impactForSeverity(i.severity as Severity)),
+  );
+  const last = published.at(-1);
+  const publicStatus = inc.publicStatus ?? last?.status ?? inc.status;
+  const resolvedAt = publicStatus === 'resolved' ? (published.filter((u) => u.status === 'resolved').at(-1)?.displayAt ?? inc.resolvedAt) : null;
+  const monitoringAt = published.find((u) => u.status === 'monitoring')?.displayAt ?? null;
+
+  return {
+    meta: {
+      unsubscribe: null,
+      documentation: `${opts.publicUrl}/`,
+      generated_at: iso(opts.now),
+    },
+    page: {
+      id: pageId,
+      status_indicator: indicator,
+      status_description: indicatorDescription(indicator),
+    },
+    incident: {
+      name: inc.title,
+      status: publicStatus,
+      created_at: iso(inc.publishedAt ?? inc.declaredAt),
+      updated_at: iso(last?.publishedAt ?? inc.updatedAt),
+      monitoring_at: iso(monitoringAt),
+      resolved_at: iso(resolvedAt),
+      impact: impactForSeverity(inc.severity as Severity),
+      shortlink: `${opts.publicUrl}/incidents/${incRef}`,
+      postmortem_ignored: false,
+      postmortem_body: null,
+      postmortem_body_last_updated_at: null,
+      postmortem_published_at: null,
+      postmortem_notified_subscribers: false,
+      postmortem_notified_twitter: false,
+      backfilled: false,
+      scheduled_for: null,
+      scheduled_until: null,
+      scheduled_remind_prior: false,
+      scheduled_reminded_at: null,
+      impact_override: null,
+      scheduled_auto_in_progress: false,
+      scheduled_auto_completed: false,
+      id: incRef,
+      page_id: pageId,
+      incident_updates: updates,
+      components: incidentComponentsOut,
+    },
+  };
+}
+
+/** Slugs of every component the incident affects (internally or publicly): the subscription filter's input. */
+export function affectedSlugs(db: DbOrTx, incidentId: number): Set<string> {
+  return new Set(
+    db
+      .select({ slug: components.slug })
+      .from(incidentComponents)
+      .innerJoin(components, eq(components.id, incidentComponents.componentId))
+      .where(eq(incidentComponents.incidentId, incidentId))
+      .orderBy(desc(components.position))
+      .all()
+      .map((r) => r.slug),
+  );
+}

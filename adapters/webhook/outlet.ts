@@ -1,0 +1,40 @@
+import { eq } from 'drizzle-orm';
+import { subscriptions } from '../../db/schema.js';
+import type { Outlet } from '../../src/commands/context.js';
+import { enqueue } from '../../src/mirror/enqueue.js';
+import { affectedSlugs, buildIncidentWebhookBody } from './body.js';
+
+/** The outbox target value of a webhook subscription: `webhook:S-3`. */
+export const webhookTargetOf = (subscriptionId: number) => `webhook:S-${subscriptionId}`;
+
+/**
+ * On every published customer-facing update, one outbox row per webhook subscription whose
+ * component filter matches the incident (an empty filter matches everything). The body is a
+ * snapshot taken in the publishing transaction: it lists every update published so far, so the
+ * newest row alone tells the whole story when older ones are folded into it.
+ */
+export function createWebhookOutlet(opts: { deadlineMs: number }): Outlet {
+  return {
+    name: 'webhooks',
+    onPublished(tx, update, ctx) {
+      const subs = tx.select().from(subscriptions).where(eq(subscriptions.kind, 'webhook')).all();
+      if (!subs.length) return;
+      const affected = affectedSlugs(tx, update.incidentId);
+      const matching = subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
+      if (!matching.length) return;
+      const now = ctx.now();
+      const body = buildIncidentWebhookBody(tx, update.incidentId, { publicUrl: ctx.policy.publicUrl, orgName: ctx.policy.orgName, now });
+      for (const s of matching) {
+        enqueue(tx, now, {
+          incidentId: update.incidentId,
+          target: webhookTargetOf(s.id),
+          kind: update.isPostmortem ? 'webhook.postmortem' : 'webhook.incident_update',
+          payload: { body, updateId: `D-${update.updateId}` },
+          customerFacing: true,
+          approvedAt: update.approvedAt,
+          deadlineAt: update.approvedAt + opts.deadlineMs,
+        });
+      }
+    },
+  };
+}

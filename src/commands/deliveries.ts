@@ -1,0 +1,118 @@
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { outbox } from '../../db/schema.js';
+import { SitrepError } from '../domain/errors.js';
+import { formatDuration, toIso } from '../render/time.js';
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+import { getIncident, incRef, requireAdmin } from './store.js';
+
+// Visibility into the outbox: what left, what waits, what failed and why. Read-only except
+// `deliveries retry`, which puts a dead-lettered row back in its lane.
+
+const LIST_LIMIT = 100;
+const DEFAULT_DEADLINE_MS = 60 * 60_000;
+
+export function deliveries(ctx: CommandContext, cmd: Extract<Command, { verb: 'deliveries' }>): Reply {
+  switch (cmd.action) {
+    case 'list':
+      return listDeliveries(ctx, cmd.incident ?? ctx.scope.incidentId);
+    case 'retry':
+      return retryDelivery(ctx, cmd.id);
+  }
+}
+
+function listDeliveries(ctx: CommandContext, incidentId: number | undefined): Reply {
+  if (incidentId !== undefined) getIncident(ctx.db, incidentId);
+  const q = ctx.db.select().from(outbox);
+  const rows = (incidentId === undefined ? q : q.where(eq(outbox.incidentId, incidentId)))
+    .orderBy(desc(outbox.id))
+    .limit(LIST_LIMIT)
+    .all()
+    .reverse();
+  const now = ctx.now();
+  const zone = ctx.policy.timezone;
+  const where = incidentId === undefined ? '' : ` for ${incRef(incidentId)}`;
+  const text = rows.length
+    ? [
+        `Deliveries${where} (oldest first):`,
+        ...rows.map((r) => {
+          const parts = [
+            `#${r.id}`,
+            r.target,
+            r.state + (r.state === 'folded' && r.foldedInto !== null ? ` into #${r.foldedInto}` : ''),
+            `attempts ${r.attempts}`,
+            `age ${formatDuration(now - r.createdAt)}`,
+          ];
+          if (r.incidentId !== null && incidentId === undefined) parts.splice(1, 0, incRef(r.incidentId));
+          if (r.lastError && r.state !== 'delivered') parts.push(`last error: ${r.lastError}`);
+          return parts.join('  ');
+        }),
+        ...(rows.some((r) => r.state === 'dead') ? ['`deliveries retry <id>` sends a dead delivery again.'] : []),
+      ].join('\n')
+    : `No deliveries${where} yet.`;
+  return {
+    text,
+    data: {
+      deliveries: rows.map((r) => ({
+        id: r.id,
+        delivery_id: r.deliveryId,
+        incident: r.incidentId === null ? null : incRef(r.incidentId),
+        target: r.target,
+        kind: r.kind,
+        state: r.state,
+        attempts: r.attempts,
+        last_error: r.lastError,
+        age_seconds: Math.max(0, Math.floor((now - r.createdAt) / 1000)),
+        created_at: toIso(r.createdAt, zone),
+        delivered_at: r.deliveredAt === null ? null : toIso(r.deliveredAt, zone),
+        next_attempt_at: r.state === 'pending' ? toIso(r.nextAttemptAt, zone) : null,
+        folded_into: r.foldedInto,
+        customer_facing: r.customerFacing,
+      })),
+    },
+  };
+}
+
+function retryDelivery(ctx: CommandContext, id: number): Reply {
+  requireAdmin(ctx, 'retry deliveries');
+  const now = ctx.now();
+  return ctx.db.transaction((tx) => {
+    const row = tx.select().from(outbox).where(eq(outbox.id, id)).get();
+    if (!row) throw new SitrepError('NOT_FOUND', `there is no delivery #${id}; \`deliveries\` lists them`);
+    if (row.state !== 'dead') {
+      throw new SitrepError('CONFLICT', `delivery #${id} is ${row.state}; only dead deliveries can be retried`);
+    }
+    // A fresh deadline of the same length, else the row would be dead-lettered again at once.
+    const from = row.approvedAt ?? row.createdAt;
+    const window = row.deadlineAt !== null ? Math.max(60_000, row.deadlineAt - from) : DEFAULT_DEADLINE_MS;
+    tx.update(outbox)
+      .set({
+        state: 'pending',
+        attempts: 0,
+        nextAttemptAt: now,
+        claimedUntil: null,
+        deadlineAt: row.customerFacing || row.deadlineAt !== null ? now + window : null,
+        lastError: `retried by ${ctx.actor} (was: ${row.lastError ?? 'unknown'})`,
+      })
+      .where(and(eq(outbox.id, id), eq(outbox.state, 'dead')))
+      .run();
+    const newer = tx
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(
+        and(
+          eq(outbox.target, row.target),
+          row.incidentId === null ? sql`${outbox.incidentId} IS NULL` : eq(outbox.incidentId, row.incidentId),
+          eq(outbox.state, 'delivered'),
+          gt(outbox.id, row.id),
+        ),
+      )
+      .orderBy(asc(outbox.id))
+      .get();
+    const note = newer ? ` Note: #${newer.id}, a newer message to the same target, was already delivered; this one arrives after it.` : '';
+    return {
+      text: `Delivery #${id} to ${row.target} is queued again; a running server sends it shortly.${note}`,
+      data: { id, target: row.target, state: 'pending' },
+    };
+  });
+}

@@ -1,0 +1,123 @@
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import { outbox, subscriptions } from '../../db/schema.js';
+import { displayUser } from '../domain/actor.js';
+import { SitrepError } from '../domain/errors.js';
+import { checkWebhookUrl } from '../mirror/address.js';
+import { generateWebhookSecret } from '../mirror/signing.js';
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+import { componentsBySlug, requireAdmin } from './store.js';
+
+// Customer channels: who hears about incidents outside the company. Only admins manage them
+// (a webhook URL is where customer-facing text goes, and may carry a token in its query).
+
+type Kind = (typeof subscriptions.$inferSelect)['kind'];
+
+const TARGET_HELP = 'write slack:C123, teams:<conversation id> or webhook:https://…';
+export const subRef = (id: number) => `S-${id}`;
+
+/** Validates and normalises a subscription target as typed. Never touches the network. */
+export function parseSubscriptionTarget(raw: string, ctx: CommandContext): { kind: Kind; target: string } {
+  const i = raw.indexOf(':');
+  const scheme = i > 0 ? raw.slice(0, i).toLowerCase() : '';
+  const rest = i > 0 ? raw.slice(i + 1) : '';
+  switch (scheme) {
+    case 'webhook': {
+      const check = checkWebhookUrl(rest, ctx.policy.webhooks ?? { publicOnly: false, allowLinkLocal: false });
+      if (!check.ok) throw new SitrepError('INVALID', check.reason);
+      return { kind: 'webhook', target: `webhook:${check.url.href}` };
+    }
+    case 'slack':
+      if (!/^[CG][A-Z0-9]{2,}$/.test(rest)) {
+        throw new SitrepError('INVALID', `"${rest}" is not a Slack channel ID; write slack:C0123ABCD (channel details → the ID at the bottom)`);
+      }
+      return { kind: 'slack', target: `slack:${rest}` };
+    case 'teams':
+      if (!rest || /\s/.test(rest) || rest.length > 500) {
+        throw new SitrepError('INVALID', `"${rest}" is not a Teams conversation id; write teams:19:abc…@thread.tacv2`);
+      }
+      return { kind: 'teams', target: `teams:${rest}` };
+    case 'http':
+    case 'https':
+      throw new SitrepError('INVALID', `a webhook target starts with webhook:, e.g. webhook:${raw}`);
+    default:
+      throw new SitrepError('INVALID', `"${raw}" is not a subscription target; ${TARGET_HELP}`);
+  }
+}
+
+export function subscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'subscribe' }>): Reply {
+  requireAdmin(ctx, 'manage subscriptions');
+  const { kind, target } = parseSubscriptionTarget(cmd.target, ctx);
+  componentsBySlug(ctx.db, cmd.components);
+  const secret = kind === 'webhook' ? generateWebhookSecret() : null;
+  const row = ctx.db.transaction((tx) => {
+    const existing = tx.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
+    if (existing) {
+      throw new SitrepError('CONFLICT', `${target} is already subscribed as ${subRef(existing.id)}; \`unsubscribe ${target}\` first to change it`);
+    }
+    return tx
+      .insert(subscriptions)
+      .values({ target, kind, components: cmd.components, secret, createdBy: ctx.actor, createdAt: ctx.now() })
+      .returning()
+      .get();
+  });
+  const scope = cmd.components.length ? `incidents affecting ${cmd.components.join(', ')}` : 'every incident';
+  const lines = [`Subscribed ${subRef(row.id)}: ${target} hears customer-facing updates for ${scope}.`];
+  if (secret) {
+    lines.push(
+      `Signing secret (shown only now; store it in the receiver): ${secret}`,
+      'Each POST carries webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks).',
+    );
+  }
+  return { text: lines.join('\n'), data: { id: subRef(row.id), target, secret, kind, components: cmd.components } };
+}
+
+/** Accepts the target as subscribed or its S-n id. */
+function findSubscription(ctx: CommandContext, raw: string) {
+  const byId = /^S-(\d+)$/i.exec(raw);
+  if (byId) return ctx.db.select().from(subscriptions).where(eq(subscriptions.id, Number(byId[1]))).get();
+  const exact = ctx.db.select().from(subscriptions).where(eq(subscriptions.target, raw)).get();
+  if (exact) return exact;
+  try {
+    const { target } = parseSubscriptionTarget(raw, { ...ctx, policy: { ...ctx.policy, webhooks: { publicOnly: false, allowLinkLocal: true } } });
+    return ctx.db.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
+  } catch {
+    return undefined;
+  }
+}
+
+export function unsubscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'unsubscribe' }>): Reply {
+  requireAdmin(ctx, 'manage subscriptions');
+  const sub = findSubscription(ctx, cmd.target);
+  if (!sub) throw new SitrepError('NOT_FOUND', `${cmd.target} is not subscribed; \`subscriptions\` lists what is`);
+  const dropped = ctx.db.transaction((tx) => {
+    tx.delete(subscriptions).where(eq(subscriptions.id, sub.id)).run();
+    // Messages still waiting for this channel are not sent after it was removed; they stay
+    // visible in `deliveries` as dead with the reason.
+    const lane = sub.kind === 'webhook' ? `webhook:${subRef(sub.id)}` : sub.target;
+    return tx
+      .update(outbox)
+      .set({ state: 'dead', lastError: `unsubscribed by ${displayUser(ctx.actor)} before delivery` })
+      .where(and(eq(outbox.target, lane), inArray(outbox.state, ['pending'])))
+      .run().changes;
+  });
+  return {
+    text: `Unsubscribed ${subRef(sub.id)} (${sub.target}).${dropped ? ` ${dropped} waiting deliver${dropped === 1 ? 'y' : 'ies'} will not be sent.` : ''}`,
+    data: { id: subRef(sub.id), target: sub.target, unsubscribed: true, dropped },
+  };
+}
+
+export function listSubscriptions(ctx: CommandContext, _cmd: Extract<Command, { verb: 'subscriptions' }>): Reply {
+  requireAdmin(ctx, 'see subscriptions');
+  const rows = ctx.db.select().from(subscriptions).orderBy(asc(subscriptions.id)).all();
+  const text = rows.length
+    ? ['Subscriptions:', ...rows.map((r) => `${subRef(r.id)}  ${r.target}  components: ${r.components.length ? r.components.join(', ') : 'all'}  (by ${displayUser(r.createdBy)})`)].join('\n')
+    : 'No subscriptions yet; `subscribe webhook:https://… [components:slug,…]` adds one.';
+  // The signing secret is never shown again: it was printed once at `subscribe`.
+  return {
+    text,
+    data: {
+      subscriptions: rows.map((r) => ({ id: subRef(r.id), target: r.target, kind: r.kind, components: r.components, created_by: r.createdBy, created_at: new Date(r.createdAt).toISOString() })),
+    },
+  };
+}

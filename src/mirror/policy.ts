@@ -1,0 +1,99 @@
+// Delivery policy: how long to wait before the next attempt, and when an upstream is considered
+// down. Pure apart from the injected clock and random source, so tests can pin both.
+
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+  /** 0..1; 0.5 means the delay is drawn from [d/2, d]. */
+  jitter: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1_000, maxMs: 5 * 60_000, jitter: 0.5 };
+
+/** Longest Retry-After we obey; a bogus huge value must not park a delivery past its deadline. */
+export const MAX_RETRY_AFTER_MS = 60 * 60_000;
+
+/**
+ * Delay before attempt `attempts + 1` after `attempts` failures: exponential with jitter, never
+ * shorter than the upstream's Retry-After. Jitter spreads retries of many rows so a recovering
+ * upstream is not hit by a burst.
+ */
+export function nextDelay(attempts: number, retryAfterMs: number | undefined, opts: BackoffOptions, random: () => number): number {
+  const exp = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.max(0, Math.min(30, attempts - 1)));
+  const jittered = exp * (1 - opts.jitter * random());
+  const floor = retryAfterMs === undefined ? 0 : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, retryAfterMs));
+  return Math.max(Math.round(jittered), floor);
+}
+
+export interface BreakerOptions {
+  /** Consecutive failures that open the breaker. */
+  threshold: number;
+  /** First open period; doubles on each failed probe up to maxCooldownMs. */
+  cooldownMs: number;
+  maxCooldownMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerOptions = { threshold: 5, cooldownMs: 15_000, maxCooldownMs: 5 * 60_000 };
+
+interface BreakerState {
+  failures: number;
+  openUntil: number;
+  cooldownMs: number;
+  probing: boolean;
+}
+
+/**
+ * One circuit breaker per upstream. Closed: everything goes. After `threshold` consecutive
+ * failures it opens: nothing goes until the cooldown ends, then exactly one delivery probes
+ * (half-open). A success closes it; a failure reopens it for twice as long. Rate limits
+ * (a retry with Retry-After) do not count: the upstream is up and told us when to come back.
+ */
+export class CircuitBreakers {
+  private readonly states = new Map<string, BreakerState>();
+
+  constructor(
+    private readonly opts: BreakerOptions,
+    private readonly now: () => number,
+  ) {}
+
+  /** May a delivery for `key` start now? Reserves the single probe slot when half-open. */
+  tryAcquire(key: string): boolean {
+    const s = this.states.get(key);
+    if (!s || s.failures < this.opts.threshold) return true;
+    if (this.now() < s.openUntil || s.probing) return false;
+    s.probing = true;
+    return true;
+  }
+
+  isOpen(key: string): boolean {
+    const s = this.states.get(key);
+    return !!s && s.failures >= this.opts.threshold;
+  }
+
+  success(key: string): void {
+    this.states.delete(key);
+  }
+
+  /** A delivery that did not count either way (rate limited, aborted at shutdown). */
+  neutral(key: string): void {
+    const s = this.states.get(key);
+    if (s) s.probing = false;
+  }
+
+  failure(key: string): void {
+    const s = this.states.get(key) ?? { failures: 0, openUntil: 0, cooldownMs: this.opts.cooldownMs, probing: false };
+    const wasProbe = s.probing;
+    s.failures += 1;
+    s.probing = false;
+    if (s.failures >= this.opts.threshold) {
+      if (wasProbe) s.cooldownMs = Math.min(this.opts.maxCooldownMs, s.cooldownMs * 2);
+      s.openUntil = this.now() + s.cooldownMs;
+    }
+    this.states.set(key, s);
+  }
+
+  /** Keys whose breaker is open, for /metrics. */
+  openKeys(): string[] {
+    return [...this.states.entries()].filter(([, s]) => s.failures >= this.opts.threshold).map(([k]) => k);
+  }
+}

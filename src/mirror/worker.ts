@@ -1,0 +1,409 @@
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../../db/client.js';
+import { outbox } from '../../db/schema.js';
+import type { Logger } from '../logger.js';
+import { formatClock, sameDay } from '../render/time.js';
+import { CircuitBreakers, DEFAULT_BACKOFF, DEFAULT_BREAKER, nextDelay, type BackoffOptions, type BreakerOptions } from './policy.js';
+import type { DeliveryResult, OutboxMessage, Target } from './target.js';
+
+export type OutboxRow = typeof outbox.$inferSelect;
+
+export interface WorkerOptions {
+  /** How often due rows are looked for when nothing wakes the worker earlier. */
+  pollMs: number;
+  /** Deliveries in flight at once, across lanes (one per lane at most). */
+  concurrency: number;
+  /** One attempt's budget; the Target's AbortSignal fires after it (webhooks: 30 s). */
+  attemptTimeoutMs: number;
+  /**
+   * How long a claimed row belongs to this process. Longer than an attempt, so only a row whose
+   * worker died is reclaimed (and re-sent with the same deliveryId).
+   */
+  leaseMs: number;
+  backoff: BackoffOptions;
+  breaker: BreakerOptions;
+  /** A customer-facing message sent later than this after approval carries a "Delayed:" notice. */
+  delayNoticeMs: number;
+  /** Deadline for customer-facing rows enqueued without one (counted from approval). */
+  defaultDeadlineMs: number;
+  timezone: string;
+  random: () => number;
+}
+
+export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerOptions {
+  const attemptTimeoutMs = over.attemptTimeoutMs ?? 30_000;
+  return {
+    pollMs: 1_000,
+    concurrency: 8,
+    attemptTimeoutMs,
+    leaseMs: over.leaseMs ?? attemptTimeoutMs * 2 + 1_000,
+    backoff: DEFAULT_BACKOFF,
+    breaker: DEFAULT_BREAKER,
+    delayNoticeMs: 5 * 60_000,
+    defaultDeadlineMs: 60 * 60_000,
+    timezone: 'UTC',
+    random: Math.random,
+    ...over,
+  };
+}
+
+export interface WorkerDeps {
+  db: Db;
+  log: Logger;
+  now: () => number;
+  targets: readonly Target[];
+  /** Tells the incident (its timeline, hence its thread) that a customer-facing row was dead-lettered. */
+  reportDeadLetter(tx: Tx, row: OutboxRow, reason: string): void;
+  /** Called after the worker wrote something other processes' readers may care about. */
+  onWrite?(): void;
+}
+
+const laneOf = (r: { target: string; incidentId: number | null }) => `${r.target}\u0000${r.incidentId ?? ''}`;
+
+/** Rows of the same lane as `r` (same target and incident; NULL incidents form one lane). */
+const sameLane = (r: { target: string; incidentId: number | null }) =>
+  and(eq(outbox.target, r.target), r.incidentId === null ? sql`${outbox.incidentId} IS NULL` : eq(outbox.incidentId, r.incidentId));
+
+export function foldNoticeFor(folded: number): string | null {
+  if (folded <= 0) return null;
+  return `This message folds in ${folded} earlier update${folded === 1 ? '' : 's'}.`;
+}
+
+export function delayNoticeFor(approvedAt: number | null, sentAt: number, opts: Pick<WorkerOptions, 'delayNoticeMs' | 'timezone'>): string | null {
+  if (approvedAt === null || sentAt - approvedAt <= opts.delayNoticeMs) return null;
+  return `Delayed: originally posted ${formatClock(approvedAt, opts.timezone, !sameDay(approvedAt, sentAt, opts.timezone))}`;
+}
+
+/**
+ * The outbox worker. Every tick: reclaim rows whose worker died, dead-letter customer-facing rows
+ * past their deadline, then start the head row of each due lane. A lane is (target, incident):
+ * its rows go strictly in id order; different lanes never wait for each other. Claiming is a
+ * conditional UPDATE in an IMMEDIATE transaction, so two servers on one database never send the
+ * same row at once, without any lock table.
+ */
+export class OutboxWorker {
+  readonly breakers: CircuitBreakers;
+  private options: WorkerOptions;
+  private readonly running = new Map<string, AbortController>();
+  private readonly settled = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private started = false;
+  private ticking = false;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    options: Partial<WorkerOptions> = {},
+  ) {
+    this.options = defaultWorkerOptions(options);
+    this.breakers = new CircuitBreakers(this.options.breaker, deps.now);
+  }
+
+  /** Adjusts timing (tests use short timeouts and backoff). Call before start(). */
+  tune(over: Partial<WorkerOptions>): void {
+    const attemptTimeoutMs = over.attemptTimeoutMs ?? this.options.attemptTimeoutMs;
+    this.options = { ...this.options, ...over, attemptTimeoutMs, leaseMs: over.leaseMs ?? (over.attemptTimeoutMs ? attemptTimeoutMs * 2 + 1_000 : this.options.leaseMs) };
+    (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.deps.now);
+  }
+
+  get settings(): Readonly<WorkerOptions> {
+    return this.options;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.schedule(0);
+  }
+
+  /** Stops claiming, aborts attempts in flight and waits until their outcome is recorded. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const ac of this.running.values()) ac.abort(new Error('shutting down'));
+    await Promise.allSettled([...this.settled]);
+  }
+
+  /** Look for work now (after a write in this process, or a change noticed in the database). */
+  kick(): void {
+    if (this.started) this.schedule(0);
+  }
+
+  /** Deliveries currently being attempted by this process. */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  private schedule(ms: number): void {
+    if (!this.started) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.tick();
+      this.schedule(this.options.pollMs);
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One pass. Synchronous: every database step is a short better-sqlite3 transaction. */
+  tick(): void {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = this.deps.now();
+      this.reclaimExpired(now);
+      this.deadLetterOverdue(now);
+      if (this.started) this.startDue(now);
+    } catch (err) {
+      this.deps.log.error({ err }, 'outbox tick failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private targetFor(target: string): Target | undefined {
+    return this.deps.targets.find((t) => t.handles(target));
+  }
+
+  private breakerKey(t: Target, target: string): string {
+    return t.breakerKey ? t.breakerKey(target) : target.split(':')[0] ?? target;
+  }
+
+  /** Rows left in flight by a process that died (lease expired) go back to pending. */
+  private reclaimExpired(now: number): void {
+    const res = this.deps.db
+      .update(outbox)
+      .set({ state: 'pending', claimedUntil: null, lastError: 'outcome unknown: the sending process stopped; re-sending with the same delivery id' })
+      .where(and(eq(outbox.state, 'in_flight'), sql`${outbox.claimedUntil} < ${now}`))
+      .run();
+    if (res.changes) this.deps.log.warn({ count: res.changes }, 'reclaimed deliveries whose worker stopped mid-send');
+  }
+
+  /** Customer-facing rows are never dropped: past their deadline they are dead-lettered and reported. */
+  private deadLetterOverdue(now: number): void {
+    const deadline = sql`coalesce(${outbox.deadlineAt}, coalesce(${outbox.approvedAt}, ${outbox.createdAt}) + ${this.options.defaultDeadlineMs})`;
+    const overdue = this.deps.db
+      .select()
+      .from(outbox)
+      .where(and(eq(outbox.state, 'pending'), eq(outbox.customerFacing, true), sql`${deadline} <= ${now}`))
+      .orderBy(asc(outbox.id))
+      .all();
+    for (const row of overdue) {
+      const minutes = Math.round(((row.deadlineAt ?? (row.approvedAt ?? row.createdAt) + this.options.defaultDeadlineMs) - (row.approvedAt ?? row.createdAt)) / 60_000);
+      const reason = `not delivered within ${minutes} min${row.lastError ? ` (last error: ${row.lastError})` : row.attempts === 0 ? ' (never attempted: earlier messages to this target were still waiting)' : ''}`;
+      this.deadLetter(row.id, 'pending', reason, now);
+    }
+  }
+
+  private deadLetter(id: number, from: 'pending' | 'in_flight', reason: string, _now: number): void {
+    let reported: OutboxRow | undefined;
+    this.deps.db.transaction(
+      (tx) => {
+        const res = tx
+          .update(outbox)
+          .set({ state: 'dead', lastError: reason, claimedUntil: null })
+          .where(and(eq(outbox.id, id), eq(outbox.state, from)))
+          .run();
+        if (res.changes !== 1) return;
+        const row = tx.select().from(outbox).where(eq(outbox.id, id)).get()!;
+        if (row.customerFacing && row.incidentId !== null) {
+          this.deps.reportDeadLetter(tx, row, reason);
+          reported = row;
+        }
+      },
+      { behavior: 'immediate' },
+    );
+    const row = reported;
+    this.deps.log.warn({ deliveryId: id, ...(row ? { incidentId: row.incidentId, target: row.target } : {}), reason }, 'delivery dead-lettered');
+    this.deps.onWrite?.();
+  }
+
+  private startDue(now: number): void {
+    const { db } = this.deps;
+    // The head of every lane: the oldest row not yet finished. Only a head may be attempted.
+    const heads = db.all<{ id: number }>(sql`
+      select o.id as id from outbox o
+      where o.state in ('pending', 'in_flight')
+        and not exists (
+          select 1 from outbox p
+          where p.target = o.target and p.incident_id is o.incident_id
+            and p.state in ('pending', 'in_flight') and p.id < o.id)
+      order by o.next_attempt_at, o.id
+      limit 500`);
+    if (!heads.length) return;
+    const rows = db.select().from(outbox).where(inArray(outbox.id, heads.map((h) => h.id))).orderBy(asc(outbox.nextAttemptAt), asc(outbox.id)).all();
+    for (const head of rows) {
+      if (this.running.size >= this.options.concurrency) return;
+      if (head.state !== 'pending' || head.nextAttemptAt > now) continue;
+      const lane = laneOf(head);
+      if (this.running.has(lane)) continue;
+      const target = this.targetFor(head.target);
+      if (!target) {
+        this.noTarget(head, now);
+        continue;
+      }
+      const key = this.breakerKey(target, head.target);
+      if (!this.breakers.tryAcquire(key)) continue;
+      const msg = this.claim(head, target, now);
+      if (!msg) {
+        this.breakers.neutral(key);
+        continue;
+      }
+      this.launch(msg, target, key, lane);
+    }
+  }
+
+  private noTarget(head: OutboxRow, now: number): void {
+    // Kept, not dropped: a target may be configured later (credentials added, server restarted).
+    // Customer-facing rows still reach their deadline and are reported.
+    this.deps.db
+      .update(outbox)
+      .set({ lastError: `nothing delivers to ${head.target} (is it configured?)`, nextAttemptAt: now + 60_000 })
+      .where(and(eq(outbox.id, head.id), eq(outbox.state, 'pending')))
+      .run();
+  }
+
+  /**
+   * Claims the lane's head and, for a folding target, folds the run of waiting customer-facing
+   * rows behind it into the newest one, which is then what gets sent.
+   */
+  private claim(head: OutboxRow, target: Target, now: number): OutboxMessage | null {
+    const { db } = this.deps;
+    const leaseUntil = now + this.options.leaseMs;
+    const claimed = db.transaction(
+      (tx) => {
+        const res = tx.run(sql`
+          update outbox set state = 'in_flight', attempts = attempts + 1, claimed_until = ${leaseUntil}
+          where id = ${head.id} and state = 'pending' and next_attempt_at <= ${now}
+            and not exists (
+              select 1 from outbox p
+              where p.target = outbox.target and p.incident_id is outbox.incident_id
+                and p.state in ('pending', 'in_flight') and p.id < outbox.id)`);
+        if (res.changes !== 1) return null;
+        let chosen = tx.select().from(outbox).where(eq(outbox.id, head.id)).get()!;
+        if (target.folds && chosen.customerFacing) {
+          const waiting = tx
+            .select()
+            .from(outbox)
+            .where(and(sameLane(chosen), eq(outbox.state, 'pending'), sql`${outbox.id} > ${chosen.id}`))
+            .orderBy(asc(outbox.id))
+            .all();
+          const run: OutboxRow[] = [];
+          for (const r of waiting) {
+            if (!r.customerFacing) break;
+            run.push(r);
+          }
+          const newest = run.at(-1);
+          if (newest) {
+            const superseded = [chosen.id, ...run.slice(0, -1).map((r) => r.id)];
+            tx.update(outbox)
+              .set({ state: 'folded', foldedInto: newest.id, claimedUntil: null })
+              .where(inArray(outbox.id, superseded))
+              .run();
+            tx.update(outbox).set({ foldedInto: newest.id }).where(inArray(outbox.foldedInto, superseded)).run();
+            tx.update(outbox)
+              .set({ state: 'in_flight', attempts: sql`${outbox.attempts} + 1`, claimedUntil: leaseUntil })
+              .where(eq(outbox.id, newest.id))
+              .run();
+            chosen = tx.select().from(outbox).where(eq(outbox.id, newest.id)).get()!;
+          }
+        }
+        const folded = tx.select({ n: sql<number>`count(*)` }).from(outbox).where(eq(outbox.foldedInto, chosen.id)).get()?.n ?? 0;
+        const previous = tx
+          .select({ remoteRef: outbox.remoteRef })
+          .from(outbox)
+          .where(and(sameLane(chosen), eq(outbox.state, 'delivered'), sql`${outbox.remoteRef} is not null`))
+          .orderBy(desc(outbox.id))
+          .limit(1)
+          .get();
+        return { row: chosen, folded, previousRemoteRef: previous?.remoteRef ?? null };
+      },
+      { behavior: 'immediate' },
+    );
+    if (!claimed) return null;
+    const { row, folded, previousRemoteRef } = claimed;
+    return {
+      id: row.id,
+      deliveryId: row.deliveryId,
+      incidentId: row.incidentId,
+      target: row.target,
+      kind: row.kind,
+      payload: row.payload,
+      attempts: row.attempts,
+      createdAt: row.createdAt,
+      approvedAt: row.approvedAt,
+      folded,
+      foldNotice: foldNoticeFor(folded),
+      delayNotice: row.customerFacing ? delayNoticeFor(row.approvedAt, now, this.options) : null,
+      previousRemoteRef,
+    };
+  }
+
+  private launch(msg: OutboxMessage, target: Target, key: string, lane: string): void {
+    const ac = new AbortController();
+    this.running.set(lane, ac);
+    const timeoutMs = this.options.attemptTimeoutMs;
+    const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
+    const log = this.deps.log;
+    log.debug({ deliveryId: msg.deliveryId, target: msg.target, incidentId: msg.incidentId, attempt: msg.attempts, folded: msg.folded }, 'delivering');
+    const p = (async () => {
+      let result: DeliveryResult;
+      try {
+        result = await target.deliver(msg, ac.signal);
+      } catch (err) {
+        result = { kind: 'retry', error: `target failed unexpectedly: ${err instanceof Error ? err.message : String(err)}` };
+      } finally {
+        clearTimeout(timer);
+      }
+      const stopping = ac.signal.aborted && !this.started;
+      if (ac.signal.aborted && result.kind !== 'delivered') {
+        result = stopping
+          ? { kind: 'retry', error: 'interrupted: the server stopped during the attempt', retryAfterMs: 0 }
+          : { kind: 'retry', error: `no answer within ${Math.round(timeoutMs / 1000)} s` };
+      }
+      try {
+        this.record(msg, result, key, stopping);
+      } catch (err) {
+        log.error({ err, deliveryId: msg.deliveryId, target: msg.target }, 'could not record delivery outcome');
+      }
+    })().finally(() => {
+      this.running.delete(lane);
+      this.settled.delete(p);
+      this.kick();
+    });
+    this.settled.add(p);
+  }
+
+  private record(msg: OutboxMessage, result: DeliveryResult, key: string, stopping: boolean): void {
+    const { db, log } = this.deps;
+    const now = this.deps.now();
+    const fields = { deliveryId: msg.deliveryId, target: msg.target, incidentId: msg.incidentId, attempt: msg.attempts };
+    switch (result.kind) {
+      case 'delivered':
+        this.breakers.success(key);
+        db.update(outbox)
+          .set({ state: 'delivered', deliveredAt: now, remoteRef: result.remoteRef ?? null, claimedUntil: null, lastError: null })
+          .where(and(eq(outbox.id, msg.id), eq(outbox.state, 'in_flight')))
+          .run();
+        log.info({ ...fields, folded: msg.folded }, 'delivered');
+        this.deps.onWrite?.();
+        return;
+      case 'retry': {
+        if (stopping || result.retryAfterMs !== undefined) this.breakers.neutral(key);
+        else this.breakers.failure(key);
+        const delay = stopping ? 0 : nextDelay(msg.attempts, result.retryAfterMs, this.options.backoff, this.options.random);
+        db.update(outbox)
+          .set({ state: 'pending', nextAttemptAt: now + delay, lastError: result.error, claimedUntil: null })
+          .where(and(eq(outbox.id, msg.id), eq(outbox.state, 'in_flight')))
+          .run();
+        log.warn({ ...fields, error: result.error, retryInMs: delay }, 'delivery will be retried');
+        return;
+      }
+      case 'failed':
+        // A permanent refusal says nothing about the upstream being down: the breaker is not fed.
+        this.breakers.neutral(key);
+        this.deadLetter(msg.id, 'in_flight', result.error, now);
+        return;
+    }
+  }
+}
