@@ -231,6 +231,11 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     }
   });
 
+  // Another command pointed at this app's URL gets a clear answer instead of Slack's timeout.
+  bolt.command(/^(?!\/incident$)/, async ({ ack, command }) => {
+    await ack(ephemeral(`This app answers /incident only (got ${escapeKeepingMentions(command.command)}).`));
+  });
+
   // --- buttons ----------------------------------------------------------------------------------
 
   const incidentIdOf = (value: string) => Number(/^INC-(\d+)$/.exec(value)?.[1] ?? NaN);

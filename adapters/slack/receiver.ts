@@ -60,8 +60,12 @@ export class SitrepReceiver implements Receiver {
       HTTPModuleFunctions.buildSSLCheckResponse(res);
       return;
     }
-    const signature = HTTPModuleFunctions.getHeader(req, 'x-slack-signature') ?? '';
-    const timestamp = Number(HTTPModuleFunctions.getHeader(req, 'x-slack-request-timestamp'));
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const signature = header('x-slack-signature') ?? '';
+    const timestamp = Number(header('x-slack-request-timestamp') ?? NaN);
     const nowMs = this.opts.now();
     try {
       if (!signature || !Number.isFinite(timestamp)) throw new Error('missing signature headers');

@@ -1,0 +1,263 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// A fake Slack Web API on 127.0.0.1, for adapter tests and the benchmark. It records every call,
+// validates the required parameters of each method it implements (from Slack's own OpenAPI spec,
+// plus the few the spec leaves unmarked but the real API enforces), checks the bot token, keeps
+// the messages it was sent (so conversations.replies and chat.update behave), and can be scripted
+// to answer 429 with Retry-After, HTTP 5xx or `ok:false, error:"ratelimited"`.
+// It also accepts response_url posts at /response/<id>.
+
+// An excerpt of Slack's OpenAPI spec (see its _provenance), kept in the repo so CI needs nothing else.
+const SPEC = new URL('../slack/fixtures/slack-web-api-methods.json', import.meta.url);
+
+/** Required by the real API though the 2020 spec does not mark them so. */
+const EXTRA_REQUIRED: Record<string, string[]> = {
+  'conversations.create': ['name'],
+  'conversations.invite': ['channel', 'users'],
+  'conversations.replies': ['channel', 'ts'],
+};
+
+export const IMPLEMENTED = [
+  'auth.test',
+  'chat.postMessage',
+  'chat.update',
+  'chat.postEphemeral',
+  'views.open',
+  'conversations.create',
+  'conversations.invite',
+  'conversations.replies',
+] as const;
+
+export interface FakeCall {
+  method: string;
+  params: Record<string, unknown>;
+  /** False when the fake refused the call for a missing parameter or a bad token. */
+  valid: boolean;
+  status: number;
+  at: number;
+}
+
+export interface FakeMessage {
+  channel: string;
+  ts: string;
+  thread_ts?: string;
+  user?: string;
+  bot_id?: string;
+  text: string;
+  blocks?: unknown[];
+  reply_broadcast?: boolean;
+}
+
+export type Failure = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 } | { error: string };
+
+export interface FakeSlackApi {
+  /** Base URL for SLACK_API_URL (ends with /api/). */
+  apiUrl: string;
+  origin: string;
+  calls: FakeCall[];
+  /** Posts received on response_url endpoints. */
+  responses: Array<{ id: string; body: Record<string, unknown>; at: number }>;
+  messages: FakeMessage[];
+  channels: Map<string, string>;
+  /** Answers the next `times` calls of `method` with `failure`. */
+  failNext(method: string, failure: Failure, times?: number): void;
+  /** A response_url that posts back to this fake. */
+  responseUrl(id: string): string;
+  /** A message written by a person (for reactions and replies). */
+  addMessage(m: FakeMessage): void;
+  callsOf(method: string): FakeCall[];
+  /** Resolves when `pred` holds for the recorded calls (polls; rejects after `ms`). */
+  waitFor(pred: (f: FakeSlackApi) => boolean, ms?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+function loadRequired(): Record<string, string[]> {
+  const spec = JSON.parse(readFileSync(SPEC, 'utf8')) as { paths: Record<string, Record<string, { parameters?: Array<{ name: string; required?: boolean }> }>> };
+  const out: Record<string, string[]> = {};
+  for (const m of IMPLEMENTED) {
+    const path = spec.paths[`/${m}`];
+    if (!path) throw new Error(`the Slack spec has no /${m}`);
+    const params = Object.values(path).flatMap((op) => op.parameters ?? []);
+    out[m] = [...new Set([...params.filter((p) => p.required && p.name !== 'token').map((p) => p.name), ...(EXTRA_REQUIRED[m] ?? [])])];
+  }
+  return out;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseParams(req: IncomingMessage, raw: string, url: URL): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.fromEntries(url.searchParams);
+  const type = String(req.headers['content-type'] ?? '');
+  if (type.includes('application/json') && raw) Object.assign(out, JSON.parse(raw));
+  else if (raw) for (const [k, v] of new URLSearchParams(raw)) out[k] = v;
+  // The WebClient sends objects (blocks, view) JSON-encoded inside the form.
+  for (const k of ['blocks', 'view', 'attachments']) {
+    if (typeof out[k] === 'string') {
+      try {
+        out[k] = JSON.parse(out[k] as string);
+      } catch {
+        /* left as text; the method decides */
+      }
+    }
+  }
+  return out;
+}
+
+export async function startFakeSlackApi(opts: { token: string; now?: () => number }): Promise<FakeSlackApi> {
+  const required = loadRequired();
+  const failures = new Map<string, Failure[]>();
+  let seq = 0;
+  const nextTs = () => {
+    seq += 1;
+    return `${1_700_000_000 + seq}.${String(seq).padStart(6, '0')}`;
+  };
+  let channelSeq = 0;
+  const now = opts.now ?? Date.now;
+
+  const fake: FakeSlackApi = {
+    apiUrl: '',
+    origin: '',
+    calls: [],
+    responses: [],
+    messages: [],
+    channels: new Map(),
+    failNext(method, failure, times = 1) {
+      const list = failures.get(method) ?? [];
+      for (let i = 0; i < times; i++) list.push(failure);
+      failures.set(method, list);
+    },
+    responseUrl: (id) => `${fake.origin}/response/${encodeURIComponent(id)}`,
+    addMessage: (m) => void fake.messages.push(m),
+    callsOf: (method) => fake.calls.filter((c) => c.method === method && c.valid),
+    async waitFor(pred, ms = 10_000) {
+      const end = Date.now() + ms;
+      while (!pred(fake)) {
+        if (Date.now() > end) throw new Error(`fake Slack: condition not met in ${ms} ms; calls: ${fake.calls.map((c) => c.method).join(', ')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    close: async () => undefined,
+  };
+
+  function handle(method: string, p: Record<string, unknown>): Record<string, unknown> {
+    switch (method) {
+      case 'auth.test':
+        return { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'sitrep', team_id: 'T0FAKE', user_id: 'U0SITREP', bot_id: 'B0SITREP' };
+      case 'chat.postMessage': {
+        if (p.text === undefined && p.blocks === undefined && p.attachments === undefined) return { ok: false, error: 'no_text' };
+        const m: FakeMessage = {
+          channel: String(p.channel),
+          ts: nextTs(),
+          bot_id: 'B0SITREP',
+          text: String(p.text ?? ''),
+          ...(p.thread_ts ? { thread_ts: String(p.thread_ts) } : {}),
+          ...(Array.isArray(p.blocks) ? { blocks: p.blocks } : {}),
+          ...(p.reply_broadcast === true || p.reply_broadcast === 'true' ? { reply_broadcast: true } : {}),
+        };
+        if (m.thread_ts && !fake.messages.some((x) => x.channel === m.channel && x.ts === m.thread_ts)) return { ok: false, error: 'thread_not_found' };
+        fake.messages.push(m);
+        return { ok: true, channel: m.channel, ts: m.ts, message: { text: m.text, ts: m.ts, bot_id: m.bot_id } };
+      }
+      case 'chat.update': {
+        const m = fake.messages.find((x) => x.channel === p.channel && x.ts === p.ts);
+        if (!m) return { ok: false, error: 'message_not_found' };
+        m.text = String(p.text ?? m.text);
+        if (Array.isArray(p.blocks)) m.blocks = p.blocks;
+        return { ok: true, channel: m.channel, ts: m.ts, text: m.text };
+      }
+      case 'chat.postEphemeral':
+        return { ok: true, message_ts: nextTs() };
+      case 'views.open': {
+        const view = p.view as { type?: string; blocks?: unknown[] } | string;
+        if (typeof view !== 'object' || view.type !== 'modal' || !Array.isArray(view.blocks)) return { ok: false, error: 'invalid_arguments' };
+        return { ok: true, view: { id: `V${++channelSeq}`, ...view } };
+      }
+      case 'conversations.create': {
+        const name = String(p.name);
+        if (!/^[a-z0-9_-]{1,80}$/.test(name)) return { ok: false, error: 'invalid_name_specials' };
+        if ([...fake.channels.values()].includes(name)) return { ok: false, error: 'name_taken' };
+        const id = `C0NEW${++channelSeq}`;
+        fake.channels.set(id, name);
+        return { ok: true, channel: { id, name, is_channel: true, created: Math.floor(now() / 1000) } };
+      }
+      case 'conversations.invite':
+        if (!fake.channels.has(String(p.channel))) return { ok: false, error: 'channel_not_found' };
+        return { ok: true, channel: { id: p.channel } };
+      case 'conversations.replies': {
+        const all = fake.messages.filter((m) => m.channel === p.channel);
+        const first = all.find((m) => m.ts === p.ts);
+        if (!first) return { ok: false, error: 'thread_not_found' };
+        const root = first.thread_ts ?? first.ts;
+        const thread = all.filter((m) => m.ts === root || m.thread_ts === root);
+        // With inclusive + limit 1 and the ts of a reply, Slack answers with that one message.
+        const msgs = p.ts !== root && Number(p.limit) === 1 ? [first] : thread;
+        return { ok: true, messages: msgs.map((m) => ({ type: 'message', ...m })), has_more: false };
+      }
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const raw = await readBody(req);
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(body));
+      const resp = /^\/response\/(.+)$/.exec(url.pathname);
+      if (resp) {
+        fake.responses.push({ id: decodeURIComponent(resp[1]!), body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, at: Date.now() });
+        return send(200, { ok: true });
+      }
+      const m = /^\/api\/([a-zA-Z.]+)$/.exec(url.pathname);
+      if (!m) return send(404, { ok: false, error: 'not_found' });
+      const method = m[1]!;
+      const params = parseParams(req, raw, url);
+      const call: FakeCall = { method, params, valid: true, status: 200, at: Date.now() };
+      fake.calls.push(call);
+      const auth = String(req.headers.authorization ?? '');
+      const token = auth.startsWith('Bearer ') ? auth.slice(7) : String(params.token ?? '');
+      if (token !== opts.token) {
+        call.valid = false;
+        return send(200, { ok: false, error: token ? 'invalid_auth' : 'not_authed' });
+      }
+      const missing = (required[method] ?? []).filter((k) => params[k] === undefined || params[k] === '');
+      if (missing.length) {
+        call.valid = false;
+        return send(200, { ok: false, error: 'invalid_arguments', response_metadata: { messages: missing.map((k) => `[ERROR] missing required field: ${k}`) } });
+      }
+      const scripted = failures.get(method)?.shift();
+      if (scripted) {
+        call.valid = false;
+        if ('status' in scripted) {
+          call.status = scripted.status;
+          return scripted.status === 429
+            ? send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(scripted.retryAfter) })
+            : send(scripted.status, { ok: false, error: 'internal_error' });
+        }
+        return send(200, { ok: false, error: scripted.error });
+      }
+      const body = handle(method, params);
+      if (body.ok !== true) call.valid = false;
+      return send(200, body);
+    })().catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500).end(String(err));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  fake.origin = `http://127.0.0.1:${port}`;
+  fake.apiUrl = `${fake.origin}/api/`;
+  fake.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return fake;
+}

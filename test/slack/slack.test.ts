@@ -1,0 +1,424 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { asc, eq } from 'drizzle-orm';
+import { incidentThreads, incidents, outbox, timelineEvents } from '../../db/schema.js';
+import { rowCounts } from '../helpers.js';
+import { INCIDENTS, blockAction, fixture, jsonFixture, sign, startHarness, viewSubmission, type Harness } from './harness.js';
+
+// End to end through real HTTP: signed Slack requests → the real receiver and Bolt → commands on a
+// real SQLite database → outbox → SlackTarget → the fake Slack Web API.
+
+const ACK_BOUND_MS = 3_000; // Slack's own limit; a correctness bound, not a performance target.
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
+const root = (channel = INCIDENTS) => h.fake.messages.find((m) => m.channel === channel && !m.thread_ts);
+const replies = (ts: string) => h.fake.messages.filter((m) => m.thread_ts === ts);
+const blocksText = (m: { blocks?: unknown[] } | undefined) => JSON.stringify(m?.blocks ?? []);
+
+async function declare(text = 'declare Checkout errors sev:2') {
+  const res = await h.slash(text);
+  expect(res.status).toBe(200);
+  await h.fake.waitFor((f) => f.responses.length > 0);
+  await h.drain();
+  return root()!;
+}
+
+describe('/incident', () => {
+  it('with no text answers help in the ack, ephemerally', async () => {
+    const res = await h.slash('');
+    expect(res.status).toBe(200);
+    expect(res.ms).toBeLessThan(ACK_BOUND_MS);
+    const body = res.json();
+    expect(body.response_type).toBe('ephemeral');
+    expect(body.text).toContain('declare');
+    expect(body.text).toContain('&lt;title&gt;'); // placeholders are escaped, not mrkdwn links
+  });
+
+  it('declare: acks at once, replies ephemerally, posts the root message and threads the timeline', async () => {
+    const res = await h.slash('declare Checkout errors sev:2');
+    expect(res.status).toBe(200);
+    expect(res.ms).toBeLessThan(ACK_BOUND_MS);
+    expect(res.text).toBe(''); // nothing shown in the channel; the answer comes on response_url
+    await h.fake.waitFor((f) => f.responses.length === 1);
+    expect(h.fake.responses[0]!.body).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(h.fake.responses[0]!.body.text)).toContain('INC-1 declared');
+
+    await h.drain();
+    const r = root()!;
+    expect(r).toBeDefined();
+    const card = blocksText(r);
+    expect(card).toContain('INC-1 · Checkout errors');
+    expect(card).toContain('sev2');
+    expect(card).toContain('investigating');
+    expect(card).toContain('<@U0ALICE>'); // lead defaults to the declarer
+    expect(card).toContain('Last customer update');
+    for (const id of ['sitrep_open_update', 'sitrep_open_draft', 'sitrep_open_resolve']) expect(card).toContain(id);
+    // The root ts is recorded so thread replies and commands from the thread find the incident.
+    const thread = h.app.db.select().from(incidentThreads).get()!;
+    expect(thread).toMatchObject({ incidentId: 1, platform: 'slack', channel: INCIDENTS, rootRef: r.ts, dedicated: false });
+    const declared = replies(r.ts);
+    expect(declared).toHaveLength(1);
+    expect(blocksText(declared[0])).toMatch(/<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^>]+>/);
+  });
+
+  it('every change edits the root in place and adds a thread reply; status changes are broadcast', async () => {
+    const r = await declare();
+    const updatesBefore = h.fake.callsOf('chat.update').length;
+
+    await h.slash('note INC-1 DB failover started');
+    await h.fake.waitFor((f) => f.responses.length === 2);
+    await h.drain();
+    expect(h.fake.callsOf('chat.update').length).toBe(updatesBefore + 1);
+    const noteReply = replies(r.ts).at(-1)!;
+    expect(noteReply.thread_ts).toBe(r.ts);
+    expect(blocksText(noteReply)).toContain('DB failover started');
+    expect(noteReply.reply_broadcast).toBeUndefined();
+
+    await h.slash('update INC-1 status:identified Primary DB lost its disk');
+    await h.fake.waitFor((f) => f.responses.length === 3);
+    await h.drain();
+    const updates = h.fake.callsOf('chat.update');
+    expect(updates.length).toBe(updatesBefore + 2);
+    expect(updates.at(-1)!.params).toMatchObject({ channel: INCIDENTS, ts: r.ts });
+    expect(JSON.stringify(updates.at(-1)!.params.blocks)).toContain('identified');
+    const statusReply = replies(r.ts).at(-1)!;
+    expect(statusReply.reply_broadcast).toBe(true);
+
+    await h.slash('severity INC-1 1');
+    await h.fake.waitFor((f) => f.responses.length === 4);
+    await h.drain();
+    expect(h.fake.callsOf('chat.update').length).toBe(updatesBefore + 3);
+    expect(JSON.stringify(h.fake.callsOf('chat.update').at(-1)!.params.blocks)).toContain('sev1');
+    // Every Web API call the adapter made carried the required parameters.
+    expect(h.fake.calls.filter((c) => !c.valid)).toEqual([]);
+  });
+
+  it('a bad command is answered in the ack with how to write it, and writes nothing', async () => {
+    const before = rowCounts(h.app.db);
+    const res = await h.slash('declair DB down');
+    expect(res.status).toBe(200);
+    const body = res.json();
+    expect(body.response_type).toBe('ephemeral');
+    expect(body.text).toContain('did you mean `declare`');
+    expect(body.text).toContain('/incident help');
+    expect(rowCounts(h.app.db)).toEqual(before);
+  });
+
+  it('execution errors come back ephemerally on response_url', async () => {
+    const res = await h.slash('note INC-9 hello');
+    expect(res.status).toBe(200);
+    await h.fake.waitFor((f) => f.responses.length === 1);
+    expect(h.fake.responses[0]!.body.response_type).toBe('ephemeral');
+    expect(String(h.fake.responses[0]!.body.text)).toContain('there is no INC-9');
+  });
+
+  it('user text cannot ping the channel or fake links in the thread', async () => {
+    const r = await declare();
+    await h.slash('note INC-1 &lt;!channel&gt; look at <https://example.com|this> &amp; <!here> <@U0BOB|bob>');
+    await h.fake.waitFor((f) => f.responses.length === 2);
+    await h.drain();
+    const reply = blocksText(replies(r.ts).at(-1));
+    expect(reply).not.toContain('<!channel>');
+    expect(reply).not.toContain('<!here>');
+    expect(reply).toContain('&lt;!channel&gt;');
+    expect(reply).toContain('https://example.com');
+    expect(reply).toContain('&amp;');
+    expect(reply).toContain('<@U0BOB>'); // people named in the note are still mentioned
+    const stored = h.app.db.select().from(timelineEvents).where(eq(timelineEvents.kind, 'note')).get()!;
+    expect(stored.text).toBe('<!channel> look at https://example.com & <!here> <@U0BOB|bob>');
+  });
+
+  it('/incident declare with no title opens the declare modal; submitting it declares', async () => {
+    h.app.run('component add API', 'cli:admin', { platform: 'cli' });
+    h.app.run('component add Web App', 'cli:admin', { platform: 'cli' });
+    const res = await h.slash('declare');
+    expect(res.status).toBe(200);
+    expect(res.ms).toBeLessThan(ACK_BOUND_MS);
+    await h.fake.waitFor((f) => f.callsOf('views.open').length === 1);
+    const open = h.fake.callsOf('views.open')[0]!;
+    expect(open.params.trigger_id).toMatch(/^trigger\./);
+    const view = open.params.view as any;
+    expect(view.callback_id).toBe('sitrep_declare');
+    const blockIds = view.blocks.map((b: any) => b.block_id);
+    expect(blockIds).toEqual(['title', 'severity', 'components', 'lead', 'started', 'dedicated']);
+    const comp = view.blocks.find((b: any) => b.block_id === 'components');
+    expect(comp.element.type).toBe('multi_static_select');
+    expect(comp.element.option_groups.map((g: any) => g.label.text)).toEqual(['API', 'Web App']);
+    expect(JSON.stringify(comp)).toContain('api=major_outage');
+    const meta = JSON.parse(view.private_metadata);
+
+    const startedSec = Math.floor(Date.now() / 1000) - 600;
+    const sub = await h.interaction(
+      viewSubmission({
+        callbackId: 'sitrep_declare',
+        meta,
+        values: {
+          title: { type: 'plain_text_input', value: 'Payments "slow" <!here>' },
+          severity: { type: 'static_select', selected_option: { value: '1' } },
+          components: { type: 'multi_static_select', selected_options: [{ value: 'api=partial_outage' }, { value: 'api=major_outage' }, { value: 'web-app=degraded_performance' }] },
+          lead: { type: 'users_select', selected_user: 'U0BOB' },
+          started: { type: 'datetimepicker', selected_date_time: startedSec },
+          dedicated: { type: 'checkboxes', selected_options: [] },
+        },
+      }),
+    );
+    expect(sub.status).toBe(200);
+    expect(sub.text).toBe(''); // closes the modal
+    const inc = h.app.db.select().from(incidents).get()!;
+    expect(inc).toMatchObject({ title: 'Payments "slow" <!here>', severity: 1, lead: 'slack:U0BOB', createdBy: 'slack:U0ALICE', startedAt: startedSec * 1000 });
+    await h.drain();
+    const card = blocksText(root());
+    expect(card).toContain('API: major outage'); // the worst status picked for a component wins
+    expect(card).toContain('Web App: degraded performance');
+    // Header text is plain_text (never parsed); every mrkdwn text must keep the ping inert.
+    const mrkdwnTexts = JSON.stringify(root()!.blocks).match(/"type":"mrkdwn","text":"[^"]*(?:\\"[^"]*)*"/g) ?? [];
+    expect(mrkdwnTexts.length).toBeGreaterThan(0);
+    expect(mrkdwnTexts.join()).not.toContain('<!here>');
+    expect(root()!.text).not.toContain('<!here>');
+  });
+
+  it('a refused modal submission shows the error in the modal and writes nothing', async () => {
+    const before = rowCounts(h.app.db);
+    const sub = await h.interaction(
+      viewSubmission({
+        callbackId: 'sitrep_declare',
+        values: {
+          title: { type: 'plain_text_input', value: 'DB down' },
+          severity: { type: 'static_select', selected_option: { value: '2' } },
+          components: { type: 'multi_static_select', selected_options: [{ value: 'nope=major_outage' }] },
+        },
+      }),
+    );
+    expect(sub.status).toBe(200);
+    expect(sub.json()).toMatchObject({ response_action: 'errors' });
+    expect(sub.json().errors.title).toContain('unknown component');
+    expect(rowCounts(h.app.db)).toEqual(before);
+  });
+
+  it('a dedicated channel: conversations.create (retrying on name_taken), invites, root there, link in the incidents channel', async () => {
+    h.fake.channels.set('C0TAKEN', 'inc-1-db-down');
+    const sub = await h.interaction(
+      viewSubmission({
+        callbackId: 'sitrep_declare',
+        meta: { channel: 'C0GENERAL' },
+        values: {
+          title: { type: 'plain_text_input', value: 'DB down!' },
+          severity: { type: 'static_select', selected_option: { value: '2' } },
+          lead: { type: 'users_select', selected_user: 'U0BOB' },
+          dedicated: { type: 'checkboxes', selected_options: [{ value: 'yes' }] },
+        },
+      }),
+    );
+    expect(sub.status).toBe(200);
+    await h.drain();
+    const creates = h.fake.calls.filter((c) => c.method === 'conversations.create');
+    expect(creates.map((c) => c.params.name)).toEqual(['inc-1-db-down', 'inc-1-db-down-2']);
+    const channel = [...h.fake.channels].find(([, n]) => n === 'inc-1-db-down-2')![0];
+    expect(h.fake.callsOf('conversations.invite')[0]!.params).toMatchObject({ channel, users: 'U0ALICE,U0BOB' });
+    const own = root(channel)!;
+    expect(blocksText(own)).toContain('INC-1 · DB down!');
+    const link = root(INCIDENTS)!;
+    expect(blocksText(link)).toContain(`<#${channel}>`);
+    // Commands typed in the dedicated channel are about its incident.
+    await h.slash('note checking replicas', { channel });
+    await h.fake.waitFor((f) => f.responses.length === 1);
+    expect(String(h.fake.responses[0]!.body.text)).toContain('Noted on INC-1');
+    await h.drain();
+    expect(blocksText(replies(own.ts).at(-1))).toContain('checking replicas');
+  });
+});
+
+describe('buttons and modals on the root message', () => {
+  it('Update opens a modal whose submission updates the incident', async () => {
+    const r = await declare();
+    const click = await h.interaction(blockAction({ actionId: 'sitrep_open_update', value: 'INC-1', channel: INCIDENTS, messageTs: r.ts }));
+    expect(click.status).toBe(200);
+    await h.fake.waitFor((f) => f.callsOf('views.open').length === 1);
+    const view = h.fake.callsOf('views.open')[0]!.params.view as any;
+    expect(view.callback_id).toBe('sitrep_update');
+    const sub = await h.interaction(
+      viewSubmission({
+        callbackId: 'sitrep_update',
+        meta: JSON.parse(view.private_metadata),
+        values: { status: { type: 'static_select', selected_option: { value: 'identified' } }, text: { type: 'plain_text_input', value: 'Found it: a bad deploy' } },
+      }),
+    );
+    expect(sub.status).toBe(200);
+    expect(h.app.db.select().from(incidents).get()!.status).toBe('identified');
+    await h.drain();
+    expect(replies(r.ts).at(-1)!.reply_broadcast).toBe(true);
+    expect(JSON.stringify(h.fake.callsOf('chat.update').at(-1)!.params.blocks)).toContain('identified');
+  });
+
+  it('Draft customer update → approval request in the thread → Approve publishes it; a double click is harmless', async () => {
+    const r = await declare();
+    expect(h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
+    const sub = await h.interaction(
+      viewSubmission({
+        callbackId: 'sitrep_draft',
+        meta: { incidentId: 1, channel: INCIDENTS, threadTs: r.ts },
+        values: { status: { type: 'static_select', selected_option: { value: 'investigating' } }, text: { type: 'plain_text_input', value: 'We are looking into checkout errors.' } },
+      }),
+    );
+    expect(sub.status).toBe(200);
+    await h.drain();
+    const request = replies(r.ts).find((m) => blocksText(m).includes('sitrep_approve'))!;
+    expect(blocksText(request)).toContain('D-1 needs approval');
+    for (const id of ['sitrep_approve', 'sitrep_edit_approve', 'sitrep_reject']) expect(blocksText(request)).toContain(id);
+
+    const click = blockAction({ user: 'U0BOB', actionId: 'sitrep_approve', value: 'D-1', channel: INCIDENTS, messageTs: request.ts, threadTs: r.ts });
+    click.response_url = h.fake.responseUrl('approve');
+    const res = await h.interaction(click);
+    expect(res.status).toBe(200);
+    const again = await h.interaction(click); // Slack redelivering the same click
+    expect(again.status).toBe(200);
+    await h.fake.waitFor((f) => f.responses.some((x) => x.id === 'approve'));
+    expect(String(h.fake.responses.find((x) => x.id === 'approve')!.body.text)).toContain('D-1 approved and published');
+    await h.drain();
+    expect(h.fake.responses.filter((x) => x.id === 'approve')).toHaveLength(1);
+    expect(JSON.stringify(h.fake.callsOf('chat.update').at(-1)!.params.blocks)).toContain('We are looking into checkout errors.');
+  });
+
+  it('Resolve opens its modal; submitting resolves and broadcasts', async () => {
+    const r = await declare();
+    await h.interaction(blockAction({ actionId: 'sitrep_open_resolve', value: 'INC-1', channel: INCIDENTS, messageTs: r.ts }));
+    await h.fake.waitFor((f) => f.callsOf('views.open').length === 1);
+    const view = h.fake.callsOf('views.open')[0]!.params.view as any;
+    expect(view.callback_id).toBe('sitrep_resolve');
+    await h.interaction(viewSubmission({ callbackId: 'sitrep_resolve', meta: JSON.parse(view.private_metadata), values: { text: { type: 'plain_text_input', value: null } } }));
+    expect(h.app.db.select().from(incidents).get()!.status).toBe('resolved');
+    await h.drain();
+    expect(replies(r.ts).at(-1)!.reply_broadcast).toBe(true);
+    expect(JSON.stringify(h.fake.callsOf('chat.update').at(-1)!.params.blocks)).toContain('sitrep_reopen');
+  });
+});
+
+describe('events', () => {
+  function mention(text: string, threadTs: string | undefined, eventId: string) {
+    const env = jsonFixture('event_callback-app_mention-channel.json');
+    env.event_id = eventId;
+    env.event = { ...env.event, text, user: 'U0CAROL', channel: INCIDENTS, ts: `${Date.now() / 1000}`, ...(threadTs ? { thread_ts: threadTs } : {}) };
+    return env;
+  }
+
+  it('url_verification is answered with the challenge', async () => {
+    const body = jsonFixture('url_verification-docs.json');
+    const res = await h.event(body);
+    expect(res.status).toBe(200);
+    expect(res.text).toContain(body.challenge);
+  });
+
+  it('@Sitrep in an incident thread runs the command for that incident; a retried event is applied once', async () => {
+    const r = await declare();
+    h.app.run('declare Another one', 'cli:x', { platform: 'cli' }); // two open incidents: the thread decides
+    const env = mention('<@U02P23SK0SV> note DB failover done &amp; verified', r.ts, 'Ev0MENTION1');
+    const first = await h.event(env);
+    expect(first.status).toBe(200);
+    expect(first.ms).toBeLessThan(ACK_BOUND_MS);
+    const retry = await h.event(env, { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' });
+    expect(retry.status).toBe(200);
+    await h.drain();
+    const notes = h.app.db.select().from(timelineEvents).where(eq(timelineEvents.kind, 'note')).all();
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatchObject({ incidentId: 1, actor: 'slack:U0CAROL', text: 'DB failover done & verified' });
+    expect(blocksText(replies(r.ts).at(-1))).toContain('DB failover done &amp; verified');
+    const eph = h.fake.callsOf('chat.postEphemeral');
+    expect(eph).toHaveLength(1);
+    expect(eph[0]!.params).toMatchObject({ channel: INCIDENTS, user: 'U0CAROL', thread_ts: r.ts });
+  });
+
+  it('a 📌 on a thread message puts it on the timeline with its author and time', async () => {
+    const r = await declare();
+    const ts = `${Math.floor(Date.now() / 1000) - 120}.000300`;
+    h.fake.addMessage({ channel: INCIDENTS, ts, thread_ts: r.ts, user: 'U0DAVE', text: 'replica lag is 40s &lt;- bad' });
+    const env = jsonFixture('event_callback-reaction_added.json'); // the captured, old-style envelope
+    env.event = { ...env.event, reaction: 'pushpin', user: 'U0ERIN', item: { type: 'message', channel: INCIDENTS, ts }, item_user: 'U0DAVE' };
+    const res = await h.event(env);
+    expect(res.status).toBe(200);
+    await h.fake.waitFor((f) => f.callsOf('conversations.replies').length === 1);
+    await h.event(env); // the same reaction delivered again
+    await h.drain();
+    const pinned = h.app.db.select().from(timelineEvents).where(eq(timelineEvents.kind, 'pinned')).all();
+    expect(pinned).toHaveLength(1);
+    expect(pinned[0]).toMatchObject({ incidentId: 1, actor: 'slack:U0DAVE', text: 'replica lag is 40s <- bad', occurredAt: Math.round(Number(ts) * 1000) });
+    // Not echoed into the thread it came from; other reactions are ignored.
+    expect(replies(r.ts).some((m) => blocksText(m).includes('replica lag'))).toBe(false);
+    env.event.reaction = 'eyes';
+    env.event.item.ts = r.ts;
+    await h.event(env);
+    expect(h.app.db.select().from(timelineEvents).where(eq(timelineEvents.kind, 'pinned')).all()).toHaveLength(1);
+  });
+});
+
+describe('request signing', () => {
+  it('forged, stale and missing signatures get 401 and write nothing', async () => {
+    const before = rowCounts(h.app.db);
+    const form = new URLSearchParams(fixture('slash_command-real.form.txt'));
+    form.set('command', '/incident');
+    form.set('text', 'declare Forged sev:1');
+    const body = form.toString();
+    const now = Math.floor(Date.now() / 1000);
+    const send = (headers: Record<string, string>) =>
+      fetch(`${h.url}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+    const forged = await send({ 'x-slack-request-timestamp': String(now), 'x-slack-signature': sign(body, now, 'wrong-secret') });
+    expect(forged.status).toBe(401);
+    const stale = await send({ 'x-slack-request-timestamp': String(now - 6 * 60), 'x-slack-signature': sign(body, now - 6 * 60) });
+    expect(stale.status).toBe(401);
+    const missing = await send({});
+    expect(missing.status).toBe(401);
+    const tampered = await send({ 'x-slack-request-timestamp': String(now), 'x-slack-signature': sign(body.replace('Forged', 'Forgex'), now) });
+    expect(tampered.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(rowCounts(h.app.db)).toEqual(before);
+    expect(h.fake.calls).toEqual([]);
+  });
+});
+
+describe('docs test vector', () => {
+  it("accepts Slack's published signature when the clock says 2018", async () => {
+    await h.close();
+    h = await startHarness({ SLACK_SIGNING_SECRET: '8f742231b10e8888abcd99yyyzzz85a5' }, () => 1531420618_000 + 30_000);
+    const body = fixture('slash_command-signed-docs-example.form.txt');
+    const res = await fetch(`${h.url}/slack/events`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-slack-request-timestamp': '1531420618',
+        'x-slack-signature': 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503',
+      },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect((await res.json()).text).toContain('/incident only');
+  });
+});
+
+describe('delivery', () => {
+  it('429 with Retry-After, 5xx and ratelimited from Slack are retried until the thread is complete, in order', async () => {
+    h.fake.failNext('chat.postMessage', { status: 429, retryAfter: 1 });
+    h.fake.failNext('chat.postMessage', { status: 503 });
+    h.fake.failNext('chat.postMessage', { error: 'ratelimited' });
+    await h.slash('declare Rate limited sev:3');
+    await h.fake.waitFor((f) => f.responses.length === 1);
+    await h.slash('note INC-1 one');
+    await h.fake.waitFor((f) => f.responses.length === 2);
+    await h.drain();
+    const r = root()!;
+    expect(blocksText(r)).toContain('INC-1 · Rate limited');
+    const texts = replies(r.ts).map((m) => blocksText(m));
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toContain('Declared');
+    expect(texts[1]).toContain('one');
+    const first = h.fake.calls.filter((c) => c.method === 'chat.postMessage');
+    expect(first.slice(0, 3).map((c) => c.status)).toEqual([429, 503, 200]);
+    const rows = h.app.db.select().from(outbox).orderBy(asc(outbox.id)).all();
+    expect(rows.every((x) => x.state === 'delivered')).toBe(true);
+    expect(rows.find((x) => x.kind === 'root_post')!.attempts).toBeGreaterThanOrEqual(3);
+  });
+});
