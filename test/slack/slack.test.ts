@@ -30,6 +30,11 @@ async function declare(text = 'declare Checkout errors sev:2') {
 }
 
 describe('/incident', () => {
+  it('start-up makes no Slack Web API call (no auth.test)', async () => {
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.fake.calls).toEqual([]);
+  });
+
   it('with no text answers help in the ack, ephemerally', async () => {
     const res = await h.slash('');
     expect(res.status).toBe(200);
