@@ -36,7 +36,7 @@ h3{font-size:1.05rem;margin:.75rem 0 .25rem}
 .components{list-style:none;margin:0;padding:0}
 .component{border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;margin:.5rem 0}
 .row{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}
-.name{font-weight:600}
+.name{font-weight:600;margin:0;font-size:1rem}
 .st-operational{color:var(--ok)}.st-under_maintenance{color:var(--maint)}.st-degraded_performance{color:var(--degraded)}
 .st-partial_outage{color:var(--partial)}.st-major_outage{color:var(--major)}
 .bar{display:grid;grid-template-columns:repeat(${UPTIME_DAYS},1fr);gap:1px;height:2rem;margin:.5rem 0 .25rem}
@@ -76,6 +76,7 @@ function layout(s: PublicState, title: string, content: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>${esc(title)}</title>
+<link rel="icon" href="data:,">
 <link rel="alternate" type="application/atom+xml" title="${esc(s.orgName)} status updates" href="/history.atom">
 <style>${CSS}</style>
 </head>
