@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { classifyHost, classifyIp, checkWebhookUrl } from '../../src/mirror/address.js';
+import { CircuitBreakers, nextDelay, MAX_RETRY_AFTER_MS } from '../../src/mirror/policy.js';
+import { signWebhook, verifyWebhook } from '../../src/mirror/signing.js';
+import { parseRetryAfter } from '../../adapters/webhook/target.js';
+import { delayNoticeFor, foldNoticeFor } from '../../src/mirror/worker.js';
+
+describe('backoff', () => {
+  const opts = { baseMs: 1_000, maxMs: 60_000, jitter: 0.5 };
+  it('doubles per attempt within the jitter band and stops at the cap', () => {
+    for (const [attempts, full] of [[1, 1_000], [2, 2_000], [3, 4_000], [7, 60_000], [40, 60_000]] as const) {
+      expect(nextDelay(attempts, undefined, opts, () => 0)).toBe(full);
+      expect(nextDelay(attempts, undefined, opts, () => 1)).toBe(full / 2);
+    }
+  });
+  it('never retries sooner than Retry-After, and caps an absurd one', () => {
+    expect(nextDelay(1, 30_000, opts, () => 0)).toBe(30_000);
+    expect(nextDelay(1, 10 * 24 * 3600_000, opts, () => 0)).toBe(MAX_RETRY_AFTER_MS);
+  });
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.parse('2026-11-25T12:00:00Z');
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter('Wed, 25 Nov 2026 12:00:30 GMT', now)).toBe(30_000);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('circuit breaker', () => {
+  it('opens after the threshold, lets one probe through after the cooldown, closes on success', () => {
+    let t = 0;
+    const b = new CircuitBreakers({ threshold: 2, cooldownMs: 100, maxCooldownMs: 400 }, () => t);
+    expect(b.tryAcquire('k')).toBe(true);
+    b.failure('k');
+    expect(b.tryAcquire('k')).toBe(true);
+    b.failure('k');
+    expect(b.isOpen('k')).toBe(true);
+    expect(b.tryAcquire('k')).toBe(false);
+    expect(b.tryAcquire('other')).toBe(true); // one upstream's trouble is its own
+    t = 100;
+    expect(b.tryAcquire('k')).toBe(true); // the probe
+    expect(b.tryAcquire('k')).toBe(false); // only one
+    b.failure('k'); // probe failed: open twice as long
+    t = 250;
+    expect(b.tryAcquire('k')).toBe(false);
+    t = 300;
+    expect(b.tryAcquire('k')).toBe(true);
+    b.success('k');
+    expect(b.isOpen('k')).toBe(false);
+    expect(b.tryAcquire('k')).toBe(true);
+  });
+});
+
+describe('notices', () => {
+  it('fold and delay wording', () => {
+    expect(foldNoticeFor(0)).toBeNull();
+    expect(foldNoticeFor(1)).toBe('This message folds in 1 earlier update.');
+    const approved = Date.parse('2021-12-07T16:54:00Z'); // 08:54 PST
+    const opts = { delayNoticeMs: 5 * 60_000, timezone: 'America/Los_Angeles' };
+    expect(delayNoticeFor(approved, approved + 5 * 60_000, opts)).toBeNull();
+    expect(delayNoticeFor(approved, approved + 5 * 60_000 + 1, opts)).toBe('Delayed: originally posted 08:54 PST');
+    expect(delayNoticeFor(approved, approved + 24 * 3600_000, opts)).toBe('Delayed: originally posted Dec 07 08:54 PST');
+    expect(delayNoticeFor(null, approved, opts)).toBeNull();
+  });
+});
+
+describe('webhook address policy', () => {
+  it.each([
+    ['8.8.8.8', 'public'],
+    ['127.0.0.1', 'loopback'],
+    ['0.0.0.0', 'loopback'],
+    ['::1', 'loopback'],
+    ['10.2.3.4', 'private'],
+    ['172.20.0.1', 'private'],
+    ['192.168.0.1', 'private'],
+    ['fd12::1', 'private'],
+    ['169.254.1.1', 'link-local'],
+    ['fe80::1', 'link-local'],
+    ['169.254.169.254', 'metadata'],
+    ['fd00:ec2::254', 'metadata'],
+    ['::ffff:169.254.169.254', 'metadata'],
+    ['::ffff:a9fe:a9fe', 'metadata'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['2606:4700::1111', 'public'],
+  ])('%s is %s', (ip, cls) => {
+    expect(classifyIp(ip)).toBe(cls);
+  });
+  it('knows metadata and loopback names without resolving them', () => {
+    expect(classifyHost('metadata.google.internal')).toBe('metadata');
+    expect(classifyHost('METADATA.GOOGLE.INTERNAL.')).toBe('metadata');
+    expect(classifyHost('api.localhost')).toBe('loopback');
+    expect(classifyHost('[::1]')).toBe('loopback');
+    expect(classifyHost('hooks.example.com')).toBe('public');
+  });
+  it('normalises odd IPv4 spellings before judging them', () => {
+    const p = { publicOnly: false, allowLinkLocal: false };
+    expect(checkWebhookUrl('http://0xA9FEA9FE/', p).ok).toBe(false);
+    expect(checkWebhookUrl('http://169.254.169.254.', p).ok).toBe(false);
+    expect(checkWebhookUrl('http://0251.0376.0251.0376/', p).ok).toBe(false);
+    expect(checkWebhookUrl('https://hooks.example.com/a?b=c', p).ok).toBe(true);
+  });
+});
+
+describe('Standard Webhooks signature', () => {
+  it('matches the specification\'s example', () => {
+    // From the Standard Webhooks reference libraries' tests.
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const sig = signWebhook(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
+    expect(sig).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+    expect(verifyWebhook(secret, { id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: '1614265330', signature: `v1,bogus ${sig}` }, '{"test": 2432232314}')).toBe(true);
+    expect(verifyWebhook(secret, { id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: '1614265330', signature: sig }, '{"test": 2432232315}')).toBe(false);
+  });
+});
