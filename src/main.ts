@@ -14,6 +14,7 @@ import { Router } from './http/router.js';
 import { ChangeWatcher } from './watch.js';
 import type { Target } from './mirror/target.js';
 import { registerMirroring } from './mirror/index.js';
+import { createWebhooks } from '../adapters/webhook/index.js';
 import { registerSlack } from '../adapters/slack/index.js';
 import { registerStatusPages } from './statuspage/index.js';
 import { createStatuspageIo } from '../adapters/statuspage-io/index.js';
@@ -88,7 +89,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   };
   // --- wiring: each capability registers its outlets, targets, routes and background work below,
   // one call each, in this order: mirroring (outbox worker, webhooks), status pages, Slack, Teams.
-  registerMirroring(app);
+  registerMirroring(app, { webhooks: createWebhooks });
   registerStatusPages(app, { statuspageIo: createStatuspageIo });
   registerSlack(app);
   // (wiring-end)

@@ -4,6 +4,7 @@ import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import { checkWebhookUrl } from '../mirror/address.js';
 import { generateWebhookSecret } from '../mirror/signing.js';
+import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { componentsBySlug, requireAdmin } from './store.js';
@@ -117,7 +118,7 @@ export function listSubscriptions(ctx: CommandContext, _cmd: Extract<Command, { 
   return {
     text,
     data: {
-      subscriptions: rows.map((r) => ({ id: subRef(r.id), target: r.target, kind: r.kind, components: r.components, created_by: r.createdBy, created_at: new Date(r.createdAt).toISOString() })),
+      subscriptions: rows.map((r) => ({ id: subRef(r.id), target: r.target, kind: r.kind, components: r.components, created_by: r.createdBy, created_at: toIso(r.createdAt, ctx.policy.timezone) })),
     },
   };
 }

@@ -1,19 +1,29 @@
-import { createWebhookOutlet } from '../../adapters/webhook/outlet.js';
-import { createWebhookTarget } from '../../adapters/webhook/target.js';
+import type { Db } from '../../db/client.js';
+import type { Outlet } from '../commands/context.js';
 import { recordEvent } from '../commands/store.js';
 import type { App } from '../main.js';
 import { createOutboxCollector } from './metrics.js';
+import type { Target } from './target.js';
 import { OutboxWorker } from './worker.js';
 
 export { OutboxWorker } from './worker.js';
 export type { DeliveryResult, OutboxMessage, Target } from './target.js';
 export { enqueue } from './enqueue.js';
 
+/** The webhook adapter, passed in by the composition root (src/ never imports adapters/). */
+export type WebhooksFactory = (deps: {
+  db: Db;
+  now: () => number;
+  publicOnly: boolean;
+  allowLinkLocal: boolean;
+  deadlineMs: number;
+}) => { outlet: Outlet; target: Target };
+
 /**
  * Mirroring: the outbox worker (started with the server, never by the CLI), signed webhooks
  * (outlet + target), the delivery metrics, and the webhook URL policy commands check.
  */
-export function registerMirroring(app: App): OutboxWorker {
+export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFactory } = {}): OutboxWorker {
   const { config } = app;
   // main.ts builds the policy before capabilities register; `subscribe` reads the URL policy here.
   app.contextFor('sitrep', { platform: 'cli' }).policy.webhooks = {
@@ -21,10 +31,17 @@ export function registerMirroring(app: App): OutboxWorker {
     allowLinkLocal: config.webhookAllowLinkLocal,
   };
   const deadlineMs = config.deliveryDeadlineMinutes * 60_000;
-  app.outlets.push(createWebhookOutlet({ deadlineMs }));
-  app.targets.push(
-    createWebhookTarget({ db: app.db, now: app.now, publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal }),
-  );
+  if (adapters.webhooks) {
+    const webhooks = adapters.webhooks({
+      db: app.db,
+      now: app.now,
+      publicOnly: config.webhookPublicOnly,
+      allowLinkLocal: config.webhookAllowLinkLocal,
+      deadlineMs,
+    });
+    app.outlets.push(webhooks.outlet);
+    app.targets.push(webhooks.target);
+  }
   const worker = new OutboxWorker(
     {
       db: app.db,
