@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNotNull, ne } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, ne } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { components, customerUpdates, incidentComponents, incidents } from '../../db/schema.js';
 import type { ComponentStatus, Severity } from '../../src/domain/enums.js';
@@ -133,18 +133,4 @@ export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: B
       components: incidentComponentsOut,
     },
   };
-}
-
-/** Slugs of every component the incident affects (internally or publicly): the subscription filter's input. */
-export function affectedSlugs(db: DbOrTx, incidentId: number): Set<string> {
-  return new Set(
-    db
-      .select({ slug: components.slug })
-      .from(incidentComponents)
-      .innerJoin(components, eq(components.id, incidentComponents.componentId))
-      .where(eq(incidentComponents.incidentId, incidentId))
-      .orderBy(desc(components.position))
-      .all()
-      .map((r) => r.slug),
-  );
 }

@@ -1,8 +1,7 @@
-import { eq } from 'drizzle-orm';
-import { subscriptions } from '../../db/schema.js';
 import type { Outlet } from '../../src/commands/context.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
-import { affectedSlugs, buildIncidentWebhookBody } from './body.js';
+import { subscribersFor } from '../../src/mirror/subscriptions.js';
+import { buildIncidentWebhookBody } from './body.js';
 
 /** The outbox target value of a webhook subscription: `webhook:S-3`. */
 export const webhookTargetOf = (subscriptionId: number) => `webhook:S-${subscriptionId}`;
@@ -17,10 +16,7 @@ export function createWebhookOutlet(opts: { deadlineMs: number }): Outlet {
   return {
     name: 'webhooks',
     onPublished(tx, update, ctx) {
-      const subs = tx.select().from(subscriptions).where(eq(subscriptions.kind, 'webhook')).all();
-      if (!subs.length) return;
-      const affected = affectedSlugs(tx, update.incidentId);
-      const matching = subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
+      const matching = subscribersFor(tx, update.incidentId, 'webhook');
       if (!matching.length) return;
       const now = ctx.now();
       const body = buildIncidentWebhookBody(tx, update.incidentId, { publicUrl: ctx.policy.publicUrl, orgName: ctx.policy.orgName, now });

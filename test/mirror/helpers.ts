@@ -20,7 +20,7 @@ export function movableClock() {
 
 export const FAST: Partial<WorkerOptions> = {
   pollMs: 25,
-  attemptTimeoutMs: 400,
+  attemptTimeoutMs: 1_500,
   backoff: { baseMs: 40, maxMs: 200, jitter: 0.5 },
   breaker: { threshold: 50, cooldownMs: 200, maxCooldownMs: 400 },
 };
