@@ -137,13 +137,13 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   const { app, web, outlet } = deps;
   const log = app.log;
 
+  const threadsOfChannel = app.db.$client.prepare<[string], { incidentId: number; rootRef: string | null; dedicated: number }>(
+    "select incident_id as incidentId, root_ref as rootRef, dedicated from incident_threads where platform = 'slack' and channel = ?",
+  );
+
   /** The incident a channel (and thread) belongs to, if any. */
   function scopeFor(channel: string, threadTs?: string): Scope {
-    const rows = app.db
-      .select()
-      .from(incidentThreads)
-      .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.channel, channel)))
-      .all();
+    const rows = threadsOfChannel.all(channel);
     const hit = (threadTs ? rows.find((r) => r.rootRef === threadTs) : undefined) ?? rows.find((r) => r.dedicated);
     return { platform: 'slack', channel, ...(threadTs ? { threadRef: threadTs } : {}), ...(hit ? { incidentId: hit.incidentId } : {}) };
   }
@@ -225,6 +225,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       throw e;
     }
     await ack();
+    // Let the event loop flush this ack (and answer other waiting requests) before the work.
+    await new Promise((r) => setImmediate(r));
     const result = app.run(text, actor, scopeFor(c.channel_id));
     if (c.response_url) {
       await respond(ephemeral(formatResult(result))).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));

@@ -42,7 +42,7 @@ export function registerSlack(app: App): void {
   const botToken = cfg.botToken;
   const clientOptions = slackClientOptions(cfg.apiUrl);
   const web = new webApi.WebClient(botToken, clientOptions);
-  const outlet = createSlackOutlet();
+  const outlet = createSlackOutlet(app.db);
   app.outlets.push(outlet);
   app.targets.push(createSlackTarget({ db: app.db, client: web, timezone: app.config.timezone, now: app.now }));
 

@@ -1,5 +1,3 @@
-import { DateTime } from 'luxon';
-
 // Text crossing the Slack boundary, both ways. Inbound: Slack escapes &, < and > in text and wraps
 // mentions/links in <…>. Outbound: anything we render as mrkdwn must be escaped so that user text
 // can never ping (<!channel>, <!here>) or fake a link; only the mention and channel tokens we
@@ -54,8 +52,19 @@ export function userMrkdwn(ref: string | null | undefined): string {
  * that cannot render tokens, and in notifications) is in SITREP_TIMEZONE.
  */
 export function dateToken(ms: number, zone: string, format = '{date_short_pretty} {time}'): string {
-  const fallback = DateTime.fromMillis(ms, { zone }).setLocale('en-US').toFormat('LLL dd yyyy HH:mm ZZZZ').replace(/[|>]/g, ' ');
-  return `<!date^${Math.floor(ms / 1000)}^${format}|${fallback}>`;
+  return `<!date^${Math.floor(ms / 1000)}^${format}|${fallbackTime(ms, zone)}>`;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** "Nov 25, 2026, 14:28 UTC" in `zone`; a cached Intl formatter (this runs for every thread reply). */
+function fallbackTime(ms: number, zone: string): string {
+  let f = formatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+    formatters.set(zone, f);
+  }
+  return f.format(ms).replace(/[|>]/g, ' ');
 }
 
 /** Slack message ts ("1643038674.000200") → epoch milliseconds. */

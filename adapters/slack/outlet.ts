@@ -1,6 +1,6 @@
-import { and, eq, inArray } from 'drizzle-orm';
-import type { DbOrTx, Tx } from '../../db/client.js';
-import { customerUpdates, incidentThreads, outbox } from '../../db/schema.js';
+import { and, eq } from 'drizzle-orm';
+import type { Db, DbOrTx, Tx } from '../../db/client.js';
+import { customerUpdates, incidentThreads } from '../../db/schema.js';
 import type { CommandContext, Outlet, TimelineRecord } from '../../src/commands/context.js';
 import { getIncident, getSetting, incRef } from '../../src/commands/store.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
@@ -58,13 +58,39 @@ export function channelName(id: number, title: string): string {
 
 const slackUserId = (ref: string | null | undefined) => (ref ? /^slack:([UW][A-Z0-9]+)$/.exec(ref)?.[1] : undefined);
 
-export function createSlackOutlet(): SlackOutlet {
+export function createSlackOutlet(db: Db): SlackOutlet {
   let pending: DeclareOptions | null = null;
+  // Hot path (every command on an incident): raw prepared statements on the same connection, so
+  // they run inside the command's transaction without drizzle re-preparing SQL each time.
+  const laneStmt = db.$client.prepare<[number], { channel: string; dedicated: number }>(
+    "select channel, dedicated from incident_threads where incident_id = ? and platform = 'slack'",
+  );
+  const stateStmt = db.$client.prepare<[number], { state: string; target: string }>('select state, target from outbox where id = ?');
+  const lastRootStmt = db.$client.prepare<[string, number], { id: number; state: string }>(
+    "select id, state from outbox where target = ? and incident_id = ? and kind in ('root_post', 'root_update') order by id desc limit 1",
+  );
+  /**
+   * The newest root post/edit row per incident, as this process last wrote it. Only a hint: a row
+   * that rolled back or was written by another process just costs one extra chat.update.
+   */
+  const lastRoot = new Map<number, number>();
 
-  function laneOf(tx: Tx, incidentId: number): string | null {
-    const rows = slackThreadRows(tx, incidentId);
+  function laneOf(_tx: Tx, incidentId: number): string | null {
+    const rows = laneStmt.all(incidentId);
     const home = rows.find((r) => !r.dedicated) ?? rows[0];
     return home ? threadTarget(home.channel) : null;
+  }
+
+  function rootPending(target: string, incidentId: number): boolean {
+    const hint = lastRoot.get(incidentId);
+    if (hint !== undefined) {
+      const row = stateStmt.get(hint);
+      if (row && row.target === target) return row.state === 'pending';
+    }
+    // Rows of a lane go out in id order, so only the newest root row can still be waiting.
+    const row = lastRootStmt.get(target, incidentId);
+    if (row) lastRoot.set(incidentId, row.id);
+    return row?.state === 'pending';
   }
 
   function onDeclared(tx: Tx, e: TimelineRecord, ctx: CommandContext): void {
@@ -78,10 +104,10 @@ export function createSlackOutlet(): SlackOutlet {
       const inc = getIncident(tx, e.incidentId);
       const users = [...new Set([slackUserId(inc.createdBy), slackUserId(inc.lead)].filter((u): u is string => Boolean(u)))];
       enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'create_channel', payload: { name: channelName(inc.id, inc.title), users } });
-      enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'root_post', payload: { dedicated: true } });
+      lastRoot.set(e.incidentId, enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'root_post', payload: { dedicated: true } }));
       enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'link_post', payload: {} });
     } else {
-      enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'root_post', payload: { dedicated: false } });
+      lastRoot.set(e.incidentId, enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'root_post', payload: { dedicated: false } }));
     }
     reply(tx, target, e, ctx);
   }
@@ -121,13 +147,8 @@ export function createSlackOutlet(): SlackOutlet {
       if (!target) return;
       // The root card is rendered from the database when it is sent, so one waiting post/edit
       // already carries this change: folding keeps a burst of changes under Slack's rate limit.
-      const waiting = tx
-        .select({ id: outbox.id })
-        .from(outbox)
-        .where(and(eq(outbox.target, target), eq(outbox.incidentId, incidentId), eq(outbox.state, 'pending'), inArray(outbox.kind, ['root_post', 'root_update'])))
-        .get();
-      if (waiting) return;
-      enqueue(tx, ctx.now(), { incidentId, target, kind: 'root_update', payload: {} });
+      if (rootPending(target, incidentId)) return;
+      lastRoot.set(incidentId, enqueue(tx, ctx.now(), { incidentId, target, kind: 'root_update', payload: {} }));
     },
     onDraftCreated(tx, draftId, ctx) {
       const d = tx.select().from(customerUpdates).where(eq(customerUpdates.id, draftId)).get();

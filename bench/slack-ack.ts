@@ -1,0 +1,257 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App as BoltApp } from '@slack/bolt';
+import { SitrepReceiver } from '../adapters/slack/index.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { createApp, startServer } from '../src/main.js';
+import { startSlackSink } from './slack-sink.js';
+
+// How much does Sitrep cost on the Slack ack path? Signed `/incident note` slash commands go through
+// the real receiver (signature check, Bolt, parse, ack, then the command, the outbox rows and the
+// response_url reply) at 50 concurrent keep-alive connections, against a no-op Bolt app with the
+// same receiver and signing, in the same run. Each server runs in its own child process, the load
+// generator here; everything is on loopback and bounded in requests and time.
+//
+//   npm run bench            (builds, then runs dist/bench/slack-ack.js among the benchmarks)
+//   node dist/bench/slack-ack.js [requests-per-round]
+
+const SECRET = 'bench-signing-secret';
+const TOKEN = 'xoxb-bench';
+const CHANNEL = 'C0INCIDENTS';
+const CONNECTIONS = 50;
+const ROUNDS = 2;
+const SLOW_MS = 3_000;
+const TIMEOUT_MS = 10_000;
+
+type Kind = 'sitrep' | 'noop';
+
+// --- child: one server ------------------------------------------------------------------------
+
+async function serve(kind: Kind, apiUrl: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sitrep-bench-'));
+  let url: string;
+  let stop: () => Promise<void>;
+  if (kind === 'sitrep') {
+    const config = loadConfig({
+      SITREP_DB: join(dir, 'bench.db'),
+      LOG_LEVEL: 'silent',
+      USER: 'bench',
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_BOT_TOKEN: TOKEN,
+      SLACK_API_URL: apiUrl,
+      SLACK_INCIDENTS_CHANNEL: CHANNEL,
+    });
+    const app = createApp(config, { log: createLogger('silent') });
+    const declared = app.run('declare Benchmark incident sev:3', 'slack:U0BENCH', { platform: 'slack', channel: CHANNEL });
+    if (!declared.ok) throw new Error(declared.error.message);
+    const running = await startServer(app, 0, '127.0.0.1');
+    url = running.url;
+    stop = async () => {
+      await running.close();
+      app.close();
+    };
+  } else {
+    const receiver = new SitrepReceiver({ signingSecret: SECRET, now: () => Date.now(), log: createLogger('silent') });
+    const bolt = new BoltApp({ receiver, authorize: async () => ({ botToken: TOKEN }), clientOptions: { slackApiUrl: apiUrl } });
+    bolt.command('/incident', async ({ ack }) => {
+      await ack();
+    });
+    const server = createServer((req, res) => {
+      if (req.method === 'POST' && req.url === '/slack/events') {
+        void receiver.handle(req, res);
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    stop = () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+  }
+  process.send?.({ url });
+  process.on('message', (m) => {
+    if (m === 'stop') void stop().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    });
+  });
+}
+
+// --- parent: load generator ---------------------------------------------------------------------
+
+interface RoundResult {
+  requests: number;
+  seconds: number;
+  latencies: number[];
+  slow: number;
+  errors: number;
+}
+
+function post(agent: Agent, url: string, body: string): Promise<number> {
+  const ts = Math.floor(Date.now() / 1000);
+  const signature = 'v0=' + createHmac('sha256', SECRET).update(`v0:${ts}:${body}`).digest('hex');
+  return new Promise((resolve) => {
+    const req = request(
+      `${url}/slack/events`,
+      {
+        method: 'POST',
+        agent,
+        timeout: TIMEOUT_MS,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(body),
+          'x-slack-request-timestamp': String(ts),
+          'x-slack-signature': signature,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+async function round(url: string, total: number, responseUrl: string): Promise<RoundResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const latencies: number[] = [];
+  let next = 0;
+  let slow = 0;
+  let errors = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < total) {
+        const i = next++;
+        const body = new URLSearchParams({
+          token: 'legacy',
+          team_id: 'T0BENCH',
+          channel_id: CHANNEL,
+          user_id: `U0USER${i % 20}`,
+          command: '/incident',
+          text: `note INC-1 bench note ${i}: replica lag at ${i % 60}s`,
+          api_app_id: 'A0BENCH',
+          response_url: responseUrl,
+          trigger_id: `${i}.bench`,
+        }).toString();
+        const t = performance.now();
+        const status = await post(agent, url, body);
+        const ms = performance.now() - t;
+        latencies.push(ms);
+        if (status !== 200) errors++;
+        if (ms >= SLOW_MS) slow++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { requests: total, seconds, latencies, slow, errors };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function startChild(kind: Kind, apiUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, apiUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} server did not start`)), 20_000);
+    child.once('message', (m: unknown) => {
+      clearTimeout(timer);
+      resolve({ child, url: (m as { url: string }).url });
+    });
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.send('stop');
+  });
+}
+
+async function main(): Promise<number> {
+  const perRound = Math.max(200, Math.min(50_000, Number(process.argv[2]) || 3_000));
+  const sink = await startSlackSink();
+  const servers = {
+    noop: await startChild('noop', sink.apiUrl),
+    sitrep: await startChild('sitrep', sink.apiUrl),
+  };
+  const responseUrl = `${sink.origin}/response/bench`;
+  const results: Record<Kind, RoundResult[]> = { noop: [], sitrep: [] };
+  try {
+    // Warm both (JIT, SQLite pages, keep-alive sockets), then alternate so drift hits both alike.
+    for (const kind of ['noop', 'sitrep'] as const) await round(servers[kind].url, 500, responseUrl);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const kind of ['noop', 'sitrep'] as const) results[kind].push(await round(servers[kind].url, perRound, responseUrl));
+    }
+  } finally {
+    await stopChild(servers.noop.child);
+    await stopChild(servers.sitrep.child);
+    await sink.close();
+  }
+  const sum = (kind: Kind) => {
+    const rs = results[kind];
+    const requests = rs.reduce((a, r) => a + r.requests, 0);
+    const seconds = rs.reduce((a, r) => a + r.seconds, 0);
+    const lat = rs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    return {
+      rps: requests / seconds,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      slow: rs.reduce((a, r) => a + r.slow, 0),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      requests,
+    };
+  };
+  const noop = sum('noop');
+  const sitrep = sum('sitrep');
+  const ratio = sitrep.rps / noop.rps;
+  const f = (n: number) => n.toFixed(1);
+  const lines = [
+    `slack-ack: signed /incident note via the real receiver, ${CONNECTIONS} connections, ${ROUNDS}×${perRound} requests per app`,
+    `  no-op Bolt app:  ${f(noop.rps)} req/s  p50 ${f(noop.p50)} ms  p99 ${f(noop.p99)} ms`,
+    `  Sitrep:          ${f(sitrep.rps)} req/s  p50 ${f(sitrep.p50)} ms  p99 ${f(sitrep.p99)} ms`,
+    `  throughput ratio ${ratio.toFixed(2)}× (target ≥ 0.60) ${ratio >= 0.6 ? 'ok' : 'MISSED'}`,
+    `  ack p99 ${f(sitrep.p99)} ms (target < 50 ms) ${sitrep.p99 < 50 ? 'ok' : 'MISSED'}`,
+    `  acks ≥ 3 s: ${sitrep.slow + noop.slow} (must be 0)${sitrep.errors + noop.errors ? `; non-200 answers: ${sitrep.errors + noop.errors}` : ''}`,
+    `  Slack/response_url calls answered by the loopback sink: ${sink.count()}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return sitrep.slow + noop.slow + sitrep.errors + noop.errors === 0 ? 0 : 1;
+}
+
+if (process.argv[2] === '--serve') {
+  void serve(process.argv[3] as Kind, process.argv[4]!);
+} else {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`slack-ack failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
