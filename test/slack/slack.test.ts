@@ -404,6 +404,29 @@ describe('docs test vector', () => {
   });
 });
 
+describe('customer channels', () => {
+  it('a subscribed Slack channel gets approved updates only, with nothing that can ping', async () => {
+    expect(h.app.run('subscribe slack:C0CUSTOMERS', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
+    await declare();
+    h.app.run('update INC-1 internal detail: db-7 is on fire', 'slack:U0ALICE', { platform: 'slack' });
+    const d = h.app.run('draft INC-1 We are investigating errors <!channel> at checkout.', 'slack:U0ALICE', { platform: 'slack' });
+    expect(d.ok).toBe(true);
+    await h.drain();
+    expect(h.fake.messages.filter((m) => m.channel === 'C0CUSTOMERS')).toEqual([]);
+    expect(h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(false); // not an approver
+    h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' });
+    expect(h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
+    await h.drain();
+    const posted = h.fake.messages.filter((m) => m.channel === 'C0CUSTOMERS');
+    expect(posted).toHaveLength(1);
+    const text = JSON.stringify(posted[0]!.blocks) + posted[0]!.text;
+    expect(text).toContain('We are investigating errors');
+    expect(text).not.toContain('<!channel>');
+    expect(text).not.toContain('db-7');
+    expect(text).toContain('/incidents/INC-1|status page>');
+  });
+});
+
 describe('delivery', () => {
   it('429 with Retry-After, 5xx and ratelimited from Slack are retried until the thread is complete, in order', async () => {
     h.fake.failNext('chat.postMessage', { status: 429, retryAfter: 1 });
