@@ -13,6 +13,11 @@ export interface WorkerOptions {
   pollMs: number;
   /** Deliveries in flight at once, across lanes (one per lane at most). */
   concurrency: number;
+  /**
+   * At most this many of them to one upstream (breaker key), so a host that hangs for the whole
+   * attempt timeout cannot take every slot and hold up other upstreams' lanes.
+   */
+  perUpstream: number;
   /** One attempt's budget; the Target's AbortSignal fires after it (webhooks: 30 s). */
   attemptTimeoutMs: number;
   /**
@@ -34,7 +39,8 @@ export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerO
   const attemptTimeoutMs = over.attemptTimeoutMs ?? 30_000;
   return {
     pollMs: 1_000,
-    concurrency: 8,
+    concurrency: 16,
+    perUpstream: 4,
     attemptTimeoutMs,
     leaseMs: over.leaseMs ?? attemptTimeoutMs * 2 + 1_000,
     backoff: DEFAULT_BACKOFF,
@@ -84,7 +90,7 @@ export function delayNoticeFor(approvedAt: number | null, sentAt: number, opts: 
 export class OutboxWorker {
   readonly breakers: CircuitBreakers;
   private options: WorkerOptions;
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, { ac: AbortController; key: string }>();
   private readonly settled = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private started = false;
@@ -120,7 +126,7 @@ export class OutboxWorker {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const ac of this.running.values()) ac.abort(new Error('shutting down'));
+    for (const { ac } of this.running.values()) ac.abort(new Error('shutting down'));
     await Promise.allSettled([...this.settled]);
   }
 
@@ -196,7 +202,7 @@ export class OutboxWorker {
   }
 
   private deadLetter(id: number, from: 'pending' | 'in_flight', reason: string, _now: number): void {
-    let reported: OutboxRow | undefined;
+    let reported = undefined as OutboxRow | undefined;
     this.deps.db.transaction(
       (tx) => {
         const res = tx
@@ -206,15 +212,14 @@ export class OutboxWorker {
           .run();
         if (res.changes !== 1) return;
         const row = tx.select().from(outbox).where(eq(outbox.id, id)).get()!;
-        if (row.customerFacing && row.incidentId !== null) {
-          this.deps.reportDeadLetter(tx, row, reason);
-          reported = row;
-        }
+        reported = row;
+        if (row.customerFacing && row.incidentId !== null) this.deps.reportDeadLetter(tx, row, reason);
       },
       { behavior: 'immediate' },
     );
     const row = reported;
-    this.deps.log.warn({ deliveryId: id, ...(row ? { incidentId: row.incidentId, target: row.target } : {}), reason }, 'delivery dead-lettered');
+    if (!row) return;
+    this.deps.log.warn({ deliveryId: row.deliveryId, incidentId: row.incidentId, target: row.target, reason }, 'delivery dead-lettered');
     this.deps.onWrite?.();
   }
 
@@ -243,6 +248,7 @@ export class OutboxWorker {
         continue;
       }
       const key = this.breakerKey(target, head.target);
+      if ([...this.running.values()].filter((r) => r.key === key).length >= this.options.perUpstream) continue;
       if (!this.breakers.tryAcquire(key)) continue;
       const msg = this.claim(head, target, now);
       if (!msg) {
@@ -341,7 +347,7 @@ export class OutboxWorker {
 
   private launch(msg: OutboxMessage, target: Target, key: string, lane: string): void {
     const ac = new AbortController();
-    this.running.set(lane, ac);
+    this.running.set(lane, { ac, key });
     const timeoutMs = this.options.attemptTimeoutMs;
     const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
     const log = this.deps.log;

@@ -116,6 +116,19 @@ describe('outbox worker', () => {
     expect(rowsOf(db).filter((r) => r.target === 'slow:x').map((r) => r.state)).toEqual(['in_flight', 'pending']);
   });
 
+  it('a hanging upstream holds at most its share of delivery slots', async () => {
+    const db = open();
+    const slow = fakeTarget('slow:', (_m, _n, signal) => hang(signal), { breakerKey: () => 'slow' });
+    const fast = fakeTarget('fast:', () => ({ kind: 'delivered' }));
+    for (let i = 0; i < 6; i++) put(db, `slow:${i}`, 1, false);
+    put(db, 'fast:y', 2, false);
+    const { worker } = makeWorker(db, [slow.target, fast.target], { attemptTimeoutMs: 5_000, concurrency: 3, perUpstream: 2 });
+    worker.start();
+    await waitUntil(() => fast.calls.length === 2, 3_000, 'fast lane drained');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(slow.calls).toHaveLength(2);
+  });
+
   it('the circuit breaker stops hammering a failing upstream and probes it once after the cooldown', async () => {
     const db = open();
     let failures = 3;
