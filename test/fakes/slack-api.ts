@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 // A fake Slack Web API on 127.0.0.1, for adapter tests and the benchmark. It records every call,
 // validates the required parameters of each method it implements (from Slack's own OpenAPI spec,
@@ -68,6 +69,13 @@ export interface FakeSlackApi {
   /** A message written by a person (for reactions and replies). */
   addMessage(m: FakeMessage): void;
   callsOf(method: string): FakeCall[];
+  /** Socket Mode: the app token apps.connections.open accepts; envelopes sent and acks received. */
+  socket: {
+    appToken: string;
+    connected: () => boolean;
+    send(envelope: Record<string, unknown>): void;
+    acks: Array<Record<string, unknown>>;
+  };
   /** Resolves when `pred` holds for the recorded calls (polls; rejects after `ms`). */
   waitFor(pred: (f: FakeSlackApi) => boolean, ms?: number): Promise<void>;
   close(): Promise<void>;
@@ -109,7 +117,57 @@ function parseParams(req: IncomingMessage, raw: string, url: URL): Record<string
   return out;
 }
 
-export async function startFakeSlackApi(opts: { token: string; now?: () => number }): Promise<FakeSlackApi> {
+// --- a minimal WebSocket server (RFC 6455: handshake, unfragmented text frames, ping/pong, close) ---
+
+function encodeFrame(opcode: number, payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x80 | opcode, len]) : len < 65536 ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255]) : (() => {
+    const b = Buffer.alloc(10);
+    b[0] = 0x80 | opcode;
+    b[1] = 127;
+    b.writeBigUInt64BE(BigInt(len), 2);
+    return b;
+  })();
+  return Buffer.concat([head, payload]);
+}
+
+function wsAttach(socket: Socket, onText: (text: string) => void): { send(text: string): void } {
+  let buf = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length < 2) return;
+      const opcode = buf[0]! & 0x0f;
+      const masked = (buf[1]! & 0x80) !== 0;
+      let len = buf[1]! & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      const maskOff = off;
+      if (masked) off += 4;
+      if (buf.length < off + len) return;
+      const payload = Buffer.from(buf.subarray(off, off + len));
+      if (masked) for (let i = 0; i < len; i++) payload[i]! ^= buf[maskOff + (i % 4)]!;
+      buf = buf.subarray(off + len);
+      if (opcode === 0x1) onText(payload.toString('utf8'));
+      else if (opcode === 0x9) socket.write(encodeFrame(0xa, payload));
+      else if (opcode === 0x8) {
+        socket.end(encodeFrame(0x8, payload.subarray(0, 2)));
+        return;
+      }
+    }
+  });
+  return { send: (text) => void socket.write(encodeFrame(0x1, Buffer.from(text, 'utf8'))) };
+}
+
+export async function startFakeSlackApi(opts: { token: string; appToken?: string; now?: () => number }): Promise<FakeSlackApi> {
   const required = loadRequired();
   const failures = new Map<string, Failure[]>();
   let seq = 0;
@@ -120,7 +178,18 @@ export async function startFakeSlackApi(opts: { token: string; now?: () => numbe
   let channelSeq = 0;
   const now = opts.now ?? Date.now;
 
+  let ws: { send(text: string): void } | null = null;
+  const sockets = new Set<Socket>();
   const fake: FakeSlackApi = {
+    socket: {
+      appToken: opts.appToken ?? 'xapp-test-token',
+      connected: () => ws !== null,
+      send: (envelope) => {
+        if (!ws) throw new Error('no Socket Mode client is connected');
+        ws.send(JSON.stringify(envelope));
+      },
+      acks: [],
+    },
     apiUrl: '',
     origin: '',
     calls: [],
@@ -223,6 +292,13 @@ export async function startFakeSlackApi(opts: { token: string; now?: () => numbe
       fake.calls.push(call);
       const auth = String(req.headers.authorization ?? '');
       const token = auth.startsWith('Bearer ') ? auth.slice(7) : String(params.token ?? '');
+      if (method === 'apps.connections.open') {
+        if (token !== fake.socket.appToken) {
+          call.valid = false;
+          return send(200, { ok: false, error: 'invalid_auth' });
+        }
+        return send(200, { ok: true, url: `ws://127.0.0.1:${port}/socket` });
+      }
       if (token !== opts.token) {
         call.valid = false;
         return send(200, { ok: false, error: token ? 'invalid_auth' : 'not_authed' });
@@ -250,12 +326,27 @@ export async function startFakeSlackApi(opts: { token: string; now?: () => numbe
       if (!res.headersSent) res.writeHead(500).end(String(err));
     });
   });
+  server.on('upgrade', (req, socket: Socket) => {
+    const key = String(req.headers['sec-websocket-key'] ?? '');
+    const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    sockets.add(socket);
+    const conn = wsAttach(socket, (text) => fake.socket.acks.push(JSON.parse(text) as Record<string, unknown>));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      if (ws === conn) ws = null;
+    });
+    socket.on('error', () => undefined);
+    ws = conn;
+    conn.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake', approximate_connection_time: 3600 }, connection_info: { app_id: 'A0FAKE' } }));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   fake.origin = `http://127.0.0.1:${port}`;
   fake.apiUrl = `${fake.origin}/api/`;
   fake.close = () =>
     new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
       server.closeAllConnections();
       server.close(() => resolve());
     });
