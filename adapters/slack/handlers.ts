@@ -322,6 +322,11 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     await ack();
   });
 
+  // Modals that are not ours (or lost their callback) are closed instead of timing out.
+  bolt.view(/^(?!sitrep_)/, async ({ ack }) => {
+    await ack();
+  });
+
   // --- modal submissions ------------------------------------------------------------------------
 
   type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;

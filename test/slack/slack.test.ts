@@ -361,6 +361,31 @@ describe('events', () => {
   });
 });
 
+describe('captured payloads we do not act on', () => {
+  it('are acknowledged at once, never left to time out', async () => {
+    const before = rowCounts(h.app.db);
+    const forms = ['block_actions-static_select-message.form.txt', 'block_actions-button-message.form.txt'].map((f) => fixture(f).replace(/^\uFEFF/, ''));
+    for (const body of forms) {
+      const res = await h.post(body, 'application/x-www-form-urlencoded');
+      expect(res.status).toBe(200);
+      expect(res.ms).toBeLessThan(ACK_BOUND_MS);
+    }
+    for (const f of ['block_actions-button-docs.json', 'view_submission-org-plain_text_input-datepicker-timepicker.json', 'view_submission-static_select-datepicker-plain_text_input.json']) {
+      const res = await h.interaction(jsonFixture(f));
+      expect(res.status).toBe(200);
+      expect(res.ms).toBeLessThan(ACK_BOUND_MS);
+    }
+    // The captured mention ("Her there.", outside any incident): told privately how to write a command.
+    const res = await h.event(jsonFixture('event_callback-app_mention-channel.json'));
+    expect(res.status).toBe(200);
+    await h.drain();
+    expect(h.fake.callsOf('chat.postEphemeral')[0]!.params).toMatchObject({ channel: 'C02NLG80TEH', user: 'U02DGLZ7ABA' });
+    expect(String(h.fake.callsOf('chat.postEphemeral')[0]!.params.text)).toContain('unknown command');
+    const after = rowCounts(h.app.db);
+    expect({ ...after, processed_events: 0, outbox: 0 }).toEqual({ ...before, processed_events: 0, outbox: 0 });
+  });
+});
+
 describe('request signing', () => {
   it('forged, stale and missing signatures get 401 and write nothing', async () => {
     const before = rowCounts(h.app.db);
