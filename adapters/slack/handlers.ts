@@ -200,7 +200,12 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   // --- /incident ------------------------------------------------------------------------------
 
   bolt.command('/incident', async ({ command, ack, respond }) => {
-    const c = commandSchema.parse(command);
+    const parsed = commandSchema.safeParse(command);
+    if (!parsed.success) {
+      await ack(ephemeral(':warning: Slack sent this command without a user or channel; please try again.'));
+      return;
+    }
+    const c = parsed.data;
     const text = fromSlackText(c.text).trim().replace(/^incident\s+/i, '');
     const actor = `slack:${c.user_id}`;
     if (!text || /^help$/i.test(text)) {
@@ -334,7 +339,13 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   function viewHandler(callbackId: string, build: (values: Record<string, Record<string, Record<string, unknown>>>, meta: z.infer<typeof metaSchema>, actor: string) => { cmd: Command; errorBlock: string; dedicated?: boolean } | { error: string; block: string }) {
     bolt.view(callbackId, async ({ ack, body }) => {
       const reply = ack as unknown as ViewAck;
-      const { user, view } = viewBodySchema.parse(body);
+      const parsedBody = viewBodySchema.safeParse(body);
+      if (!parsedBody.success) {
+        await reply();
+        log.warn({ platform: 'slack', callbackId }, 'view_submission without the fields Sitrep needs');
+        return;
+      }
+      const { user, view } = parsedBody.data;
       const actor = `slack:${user.id}`;
       let meta: z.infer<typeof metaSchema> = {};
       try {
