@@ -9,8 +9,17 @@ import { API_INCIDENT_LIMIT } from './model.js';
 
 /** Statuspage's timestamps: ISO 8601 with milliseconds and the page zone's offset. */
 export function apiTime(ms: number, zone: string): string {
-  return DateTime.fromMillis(ms, { zone }).toISO() ?? new Date(ms).toISOString();
+  // The same instants are formatted again on every rebuild; luxon is slow per call.
+  const key = `${zone}|${ms}`;
+  let s = timeCache.get(key);
+  if (s === undefined) {
+    s = DateTime.fromMillis(ms, { zone }).toISO() ?? new Date(ms).toISOString();
+    if (timeCache.size >= 20_000) timeCache.clear();
+    timeCache.set(key, s);
+  }
+  return s;
 }
+const timeCache = new Map<string, string>();
 
 function pageJson(s: PublicState) {
   return { id: s.pageId, name: s.orgName, url: s.publicUrl, time_zone: s.zone, updated_at: apiTime(s.updatedAt, s.zone) };

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { DateTime } from 'luxon';
 import type { ComponentStatus } from '../domain/enums.js';
 import { formatPosted, toIso } from '../render/time.js';
 import type { PublicComponent, PublicIncident, PublicState } from './model.js';
@@ -98,15 +97,11 @@ function posted(ms: number, s: PublicState): string {
   return `<p class="posted">Posted <time datetime="${esc(toIso(ms, s.zone))}">${esc(formatPosted(ms, s.zone))}</time></p>`;
 }
 
-function dayLabel(ms: number, zone: string): string {
-  return DateTime.fromMillis(ms, { zone }).setLocale('en-US').toFormat('LLL dd, yyyy');
-}
-
 function componentItem(s: PublicState, c: PublicComponent, heading: 'h3' | 'h4'): string {
   const worstDays = c.uptime.days.filter((d) => d.worst !== 'operational').length;
   const cells = c.uptime.days
     .map((d) => {
-      const label = `${dayLabel(DateTime.fromISO(d.date, { zone: s.zone }).toMillis(), s.zone)}: ${d.worst === 'operational' ? 'no incidents' : statusLabel(d.worst).toLowerCase()}`;
+      const label = `${d.label}: ${d.worst === 'operational' ? 'no incidents' : statusLabel(d.worst).toLowerCase()}`;
       return `<span class="d-${d.worst}" title="${esc(label)}"></span>`;
     })
     .join('');
@@ -157,9 +152,8 @@ export function renderHome(s: PublicState): string {
     ? `<section aria-labelledby="active-h"><h2 id="active-h">Active incidents</h2>\n${open.map((i) => incidentCard(s, i, 'h3')).join('\n')}\n</section>`
     : '';
   const days = s.historyDays
-    .map((start) => {
-      const label = dayLabel(start, s.zone);
-      const that = s.incidents.filter((i) => dayLabel(i.createdAt, s.zone) === label);
+    .map((label) => {
+      const that = s.incidents.filter((i) => i.createdDay === label);
       const body = that.length ? that.map((i) => incidentCard(s, i, 'h4')).join('\n') : '<p class="none">No incidents reported.</p>';
       return `<div class="day"><h3>${esc(label)}</h3>\n${body}</div>`;
     })

@@ -48,6 +48,18 @@ export function registerStatusPages(app: App, opts: StatusPagesOptions = {}): St
       type: 'counter',
       values: [{ value: snapshot.rebuilds }],
     },
+    {
+      name: 'sitrep_statuspage_snapshot_rebuild_seconds_total',
+      help: 'Time spent loading the public status page state',
+      type: 'counter',
+      values: [{ value: snapshot.rebuildMsTotal / 1000 }],
+    },
+    {
+      name: 'sitrep_statuspage_snapshot_rebuild_seconds_max',
+      help: 'Longest single load of the public status page state since start',
+      type: 'gauge',
+      values: [{ value: snapshot.rebuildMsMax / 1000 }],
+    },
   ]);
   if (app.config.statuspage.enabled && opts.statuspageIo) {
     const { outlet, target } = opts.statuspageIo({ db: app.db, log: app.log, now: app.now, config: app.config.statuspage });

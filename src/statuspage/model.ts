@@ -1,5 +1,5 @@
 import { and, asc, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
 import { componentStatusHistory, components, customerUpdates, incidents, postmortems } from '../../db/schema.js';
 import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
 import { COMPONENT_STATUSES, type ComponentStatus, type Impact, type IncidentStatus, type Severity } from '../domain/enums.js';
@@ -55,6 +55,8 @@ export interface PublicIncident {
   status: IncidentStatus;
   impact: Impact;
   createdAt: number;
+  /** "Dec 07, 2021" in the page's zone: the day it is listed under in past incidents. */
+  createdDay: string;
   updatedAt: number;
   monitoringAt: number | null;
   resolvedAt: number | null;
@@ -79,8 +81,8 @@ export interface PublicState {
   incidents: PublicIncident[];
   indicator: Impact;
   description: string;
-  /** Start of each of the last HISTORY_DAYS days, newest first. */
-  historyDays: number[];
+  /** Labels ("Dec 07, 2021") of the last HISTORY_DAYS days, newest first. */
+  historyDays: string[];
 }
 
 export interface LoadOptions {
@@ -92,32 +94,83 @@ export interface LoadOptions {
 
 export const statusTitle = (s: string) => s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, ' ');
 
-export function loadPublicState(db: DbOrTx, opts: LoadOptions): PublicState {
+/**
+ * The queries, prepared once per database: a rebuild runs on every published change while
+ * customers are polling, so query building must not be paid again each time.
+ */
+function prepare(db: Db) {
+  const windowStart = sql.placeholder('windowStart');
+  return {
+    components: db.select().from(components).orderBy(asc(components.position), asc(components.id)).prepare(),
+    history: db
+      .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at })
+      .from(componentStatusHistory)
+      .where(and(eq(componentStatusHistory.isPublic, true), gte(componentStatusHistory.at, windowStart)))
+      .orderBy(asc(componentStatusHistory.at), asc(componentStatusHistory.id))
+      .prepare(),
+    // SQLite takes the bare columns of a max() aggregate from the row holding the max.
+    before: db
+      .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: sql<number>`max(${componentStatusHistory.at})` })
+      .from(componentStatusHistory)
+      .where(and(eq(componentStatusHistory.isPublic, true), lt(componentStatusHistory.at, windowStart)))
+      .groupBy(componentStatusHistory.componentId)
+      .prepare(),
+    incidents: db
+      .select({ id: incidents.id, title: incidents.title, severity: incidents.severity, publicStatus: incidents.publicStatus })
+      .from(incidents)
+      .where(isNotNull(incidents.publishedAt))
+      .prepare(),
+    updates: db
+      .select({
+        id: customerUpdates.id,
+        incidentId: customerUpdates.incidentId,
+        status: customerUpdates.status,
+        body: customerUpdates.body,
+        componentChanges: customerUpdates.componentChanges,
+        displayAt: customerUpdates.displayAt,
+        publishedAt: customerUpdates.publishedAt,
+        isPostmortem: customerUpdates.isPostmortem,
+      })
+      .from(customerUpdates)
+      .where(eq(customerUpdates.state, 'published'))
+      .orderBy(asc(customerUpdates.displayAt), asc(customerUpdates.id))
+      .prepare(),
+    postmortems: db
+      .select({ incidentId: postmortems.incidentId, body: postmortems.publicBody, publishedAt: postmortems.publishedAt })
+      .from(postmortems)
+      .where(sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL`)
+      .prepare(),
+  };
+}
+const prepared = new WeakMap<Db, ReturnType<typeof prepare>>();
+
+export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   const { now, zone } = opts;
+  let q = prepared.get(db);
+  if (!q) {
+    q = prepare(db);
+    prepared.set(db, q);
+  }
   const win = uptimeWindow(now, zone, UPTIME_DAYS);
   const windowStart = win.dayStarts[0] ?? now;
 
-  const compRows = db.select().from(components).orderBy(asc(components.position), asc(components.id)).all();
+  const compRows = q.components.all();
   const bySlug = new Map(compRows.map((c) => [c.slug, c]));
 
-  const history = db
-    .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at })
-    .from(componentStatusHistory)
-    .where(and(eq(componentStatusHistory.isPublic, true), gte(componentStatusHistory.at, windowStart)))
-    .orderBy(asc(componentStatusHistory.at), asc(componentStatusHistory.id))
-    .all();
+  const history = q.history.all({ windowStart });
   // The status in force when the window opens: each component's last public change before it.
-  const beforeRows = db
-    .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at, id: componentStatusHistory.id })
-    .from(componentStatusHistory)
-    .where(and(eq(componentStatusHistory.isPublic, true), lt(componentStatusHistory.at, windowStart)))
-    .orderBy(asc(componentStatusHistory.at), asc(componentStatusHistory.id))
-    .all();
+  const beforeRows = q.before.all({ windowStart });
   const before = new Map<number, ComponentStatus>();
   for (const r of beforeRows) before.set(r.componentId, r.status);
   const lastPublicChange = new Map<number, number>();
   for (const r of [...beforeRows, ...history]) lastPublicChange.set(r.componentId, Math.max(lastPublicChange.get(r.componentId) ?? 0, r.at));
 
+  const historyByComponent = new Map<number, Array<{ at: number; status: ComponentStatus }>>();
+  for (const h of history) {
+    const list = historyByComponent.get(h.componentId) ?? [];
+    list.push(h);
+    historyByComponent.set(h.componentId, list);
+  }
   const publicComponents: PublicComponent[] = compRows.map((c) => ({
     id: c.id,
     code: c.slug,
@@ -128,35 +181,13 @@ export function loadPublicState(db: DbOrTx, opts: LoadOptions): PublicState {
     status: c.publicStatus,
     createdAt: c.createdAt,
     updatedAt: lastPublicChange.get(c.id) ?? c.createdAt,
-    uptime: computeUptime(win, zone, before.get(c.id) ?? 'operational', history.filter((h) => h.componentId === c.id)),
+    uptime: computeUptime(win, before.get(c.id) ?? 'operational', historyByComponent.get(c.id) ?? []),
   }));
   const positionOf = new Map(compRows.map((c) => [c.id, c.position]));
 
-  const incRows = db
-    .select({ id: incidents.id, title: incidents.title, severity: incidents.severity, publicStatus: incidents.publicStatus })
-    .from(incidents)
-    .where(isNotNull(incidents.publishedAt))
-    .all();
-  const updRows = db
-    .select({
-      id: customerUpdates.id,
-      incidentId: customerUpdates.incidentId,
-      status: customerUpdates.status,
-      body: customerUpdates.body,
-      componentChanges: customerUpdates.componentChanges,
-      displayAt: customerUpdates.displayAt,
-      publishedAt: customerUpdates.publishedAt,
-      isPostmortem: customerUpdates.isPostmortem,
-    })
-    .from(customerUpdates)
-    .where(eq(customerUpdates.state, 'published'))
-    .orderBy(asc(customerUpdates.displayAt), asc(customerUpdates.id))
-    .all();
-  const pmRows = db
-    .select({ incidentId: postmortems.incidentId, body: postmortems.publicBody, publishedAt: postmortems.publishedAt })
-    .from(postmortems)
-    .where(sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL`)
-    .all();
+  const incRows = q.incidents.all();
+  const updRows = q.updates.all();
+  const pmRows = q.postmortems.all();
   const pmByIncident = new Map<number, { body: string; publishedAt: number }>();
   for (const p of pmRows) pmByIncident.set(p.incidentId, { body: p.body ?? '', publishedAt: p.publishedAt ?? 0 });
 
@@ -167,6 +198,11 @@ export function loadPublicState(db: DbOrTx, opts: LoadOptions): PublicState {
     updatesByIncident.set(u.incidentId, list);
   }
 
+  // Incidents older than the window are never listed by day: skip luxon for them.
+  const dayLabelOf = (ms: number): string => {
+    for (let d = win.dayStarts.length - 1; d >= 0; d--) if (ms >= win.dayStarts[d]!) return win.labels[d]!;
+    return '';
+  };
   const publicIncidents: PublicIncident[] = [];
   for (const inc of incRows) {
     const rows = updatesByIncident.get(inc.id) ?? [];
@@ -217,6 +253,7 @@ export function loadPublicState(db: DbOrTx, opts: LoadOptions): PublicState {
       status: inc.publicStatus,
       impact,
       createdAt: regular[0]!.displayAt,
+      createdDay: dayLabelOf(regular[0]!.displayAt),
       updatedAt: Math.max(...regular.map((r) => r.displayAt), postmortem?.publishedAt ?? 0),
       monitoringAt,
       resolvedAt: inc.publicStatus === 'resolved' ? resolvedAt : null,
@@ -237,11 +274,10 @@ export function loadPublicState(db: DbOrTx, opts: LoadOptions): PublicState {
     ...publicComponents.map((c) => c.updatedAt),
     ...publicIncidents.map((i) => i.updatedAt),
   );
-  const historyDays = win.dayStarts.slice(-HISTORY_DAYS).reverse();
-  const tomorrow = nextMidnight(win.dayStarts.at(-1) ?? now, zone);
+  const historyDays = win.labels.slice(-HISTORY_DAYS).reverse();
   return {
     builtAt: now,
-    validUntil: tomorrow,
+    validUntil: win.tomorrow,
     orgName: opts.orgName,
     zone,
     publicUrl: opts.publicUrl,
@@ -256,11 +292,6 @@ export function loadPublicState(db: DbOrTx, opts: LoadOptions): PublicState {
 }
 
 const IMPACT_ORDER: readonly Impact[] = ['none', 'minor', 'major', 'critical'];
-
-function nextMidnight(todayStart: number, zone: string): number {
-  // Luxon handles DST: a day is not always 24 hours.
-  return uptimeWindow(todayStart + 36 * 3_600_000, zone, 1).dayStarts[0]!;
-}
 
 function pageIdFor(orgName: string): string {
   const s = orgName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { DbOrTx } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
 import { loadPublicState, type LoadOptions, type PublicState } from './model.js';
 
 // The refresh storm: during an outage customers reload the page and poll the API hard. Every
@@ -42,9 +42,12 @@ export class StatusPageSnapshot {
   private dirty = true;
   /** How many times the public state was loaded from the database (exported as a metric). */
   rebuilds = 0;
+  /** Time spent loading and the longest single load, in ms (the cost a change puts on the event loop). */
+  rebuildMsTotal = 0;
+  rebuildMsMax = 0;
 
   constructor(
-    private readonly db: DbOrTx,
+    private readonly db: Db,
     private readonly opts: Omit<LoadOptions, 'now'>,
     private readonly now: () => number,
   ) {}
@@ -62,10 +65,14 @@ export class StatusPageSnapshot {
 
   private rebuild(): PublicState {
     this.dirty = false;
+    const t0 = performance.now();
     const state = loadPublicState(this.db, { ...this.opts, now: this.now() });
     this.state = state;
     this.artifacts = new Map();
     this.rebuilds++;
+    const ms = performance.now() - t0;
+    this.rebuildMsTotal += ms;
+    if (ms > this.rebuildMsMax) this.rebuildMsMax = ms;
     return state;
   }
 
