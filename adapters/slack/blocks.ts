@@ -149,6 +149,18 @@ export function approvalRequest(d: { id: string; incident: string; author: strin
   };
 }
 
+/** Replaces the approval request once decided, so its buttons cannot be pressed again. */
+export function approvalDecided(d: { id: string; decision: 'published' | 'rejected'; by: string | null; body: string; reason?: string }): SlackMessage {
+  const head =
+    d.decision === 'published'
+      ? `*:ballot_box_with_check: ${d.id} approved${d.by ? ` by ${userMrkdwn(d.by)}` : ''} and published*`
+      : `*:no_entry_sign: ${d.id} rejected${d.by ? ` by ${userMrkdwn(d.by)}` : ''}*${d.reason ? `: ${escapeMrkdwn(clip(d.reason, 500))}` : ''}`;
+  return {
+    text: `${d.id} ${d.decision}`,
+    blocks: [{ type: 'section', text: mrkdwn(`${head}\n>${escapeMrkdwn(clip(d.body, 2500)).replace(/\n/g, '\n>')}`) }],
+  };
+}
+
 /** Posted in the incidents channel when the incident lives in its own channel. */
 export function channelLink(incidentRef: string, title: string, channel: string): SlackMessage {
   return {

@@ -4,7 +4,7 @@ import { customerUpdates, incidentThreads } from '../../db/schema.js';
 import type { CommandContext, Outlet, TimelineRecord } from '../../src/commands/context.js';
 import { getIncident, getSetting, incRef } from '../../src/commands/store.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
-import { approvalRequest, isBroadcast, threadReply } from './blocks.js';
+import { approvalDecided, approvalRequest, isBroadcast, threadReply } from './blocks.js';
 
 // Turns state changes into outbox rows for the incident's Slack thread. Runs inside the command's
 // transaction and never calls Slack: the outbox worker delivers through the SlackTarget.
@@ -16,7 +16,7 @@ import { approvalRequest, isBroadcast, threadReply } from './blocks.js';
 export const SLACK_THREAD_PREFIX = 'slack:thread:';
 export const threadTarget = (incidentsChannel: string) => `${SLACK_THREAD_PREFIX}${incidentsChannel}`;
 
-export type SlackKind = 'create_channel' | 'root_post' | 'root_update' | 'thread_reply' | 'link_post' | 'ephemeral';
+export type SlackKind = 'create_channel' | 'root_post' | 'root_update' | 'thread_reply' | 'link_post' | 'ephemeral' | 'approval_update';
 
 export interface DeclareOptions {
   dedicated: boolean;
@@ -141,6 +141,18 @@ export function createSlackOutlet(db: Db): SlackOutlet {
       // A 📌 taken from the thread itself is already there; only the root card changes.
       if (e.kind === 'pinned' && e.payload.source === 'slack') return;
       reply(tx, target, e, ctx);
+      if ((e.kind === 'published' || e.kind === 'draft_rejected') && typeof e.payload.draftId === 'number') {
+        const d = tx.select().from(customerUpdates).where(eq(customerUpdates.id, e.payload.draftId)).get();
+        if (!d) return;
+        const msg = approvalDecided({
+          id: `D-${d.id}`,
+          decision: e.kind === 'published' ? 'published' : 'rejected',
+          by: d.approver,
+          body: d.body,
+          ...(d.rejectReason ? { reason: d.rejectReason } : {}),
+        });
+        enqueue(tx, ctx.now(), { incidentId: e.incidentId, target, kind: 'approval_update', payload: { ...msg, draftId: d.id } });
+      }
     },
     onIncidentChanged(tx, incidentId, ctx) {
       const target = laneOf(tx, incidentId);

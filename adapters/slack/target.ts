@@ -1,8 +1,8 @@
-import { and, eq } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { webApi } from '@slack/bolt';
 import type { Db } from '../../db/client.js';
-import { incidentThreads } from '../../db/schema.js';
+import { incidentThreads, outbox } from '../../db/schema.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
@@ -157,6 +157,28 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         // Replies under the link message count as the incident's thread too.
         if (res.ts) setRoot(incidentId!, home.channel, res.ts);
         return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
+      }
+      case 'approval_update': {
+        const p = blocksPayload.extend({ draftId: z.number() }).parse(msg.payload);
+        const row = thread(incidentId!);
+        // The approval request is the delivered thread reply that carried this draft's buttons.
+        const request = db
+          .select({ ts: outbox.remoteRef })
+          .from(outbox)
+          .where(
+            and(
+              eq(outbox.target, msg.target),
+              eq(outbox.incidentId, incidentId!),
+              eq(outbox.kind, 'thread_reply'),
+              eq(outbox.state, 'delivered'),
+              sql`json_extract(${outbox.payload}, '$.draftId') = ${p.draftId}`,
+            ),
+          )
+          .orderBy(desc(outbox.id))
+          .get();
+        if (!row || !request?.ts) return { kind: 'delivered' }; // never posted: nothing to edit
+        await client.chat.update({ channel: row.channel, ts: request.ts, text: p.text, blocks: p.blocks as never });
+        return { kind: 'delivered', remoteRef: request.ts };
       }
       case 'ephemeral': {
         const p = ephemeralPayload.parse(msg.payload);

@@ -287,7 +287,30 @@ describe('buttons and modals on the root message', () => {
     expect(String(h.fake.responses.find((x) => x.id === 'approve')!.body.text)).toContain('D-1 approved and published');
     await h.drain();
     expect(h.fake.responses.filter((x) => x.id === 'approve')).toHaveLength(1);
-    expect(JSON.stringify(h.fake.callsOf('chat.update').at(-1)!.params.blocks)).toContain('We are looking into checkout errors.');
+    // The root card now shows the published text as the last customer update.
+    expect(blocksText(root())).toContain('We are looking into checkout errors.');
+    // The request itself is edited: decided, no buttons left to press.
+    const decided = h.fake.messages.find((m) => m.ts === request.ts)!;
+    expect(blocksText(decided)).toContain('D-1 approved by <@U0BOB> and published');
+    expect(blocksText(decided)).not.toContain('sitrep_approve');
+  });
+
+  it('Reject opens a modal for the reason; the request then says who rejected it and why', async () => {
+    const r = await declare();
+    h.app.run('draft INC-1 Everything is fine <!here>', 'slack:U0ALICE', { platform: 'slack' });
+    await h.drain();
+    const request = replies(r.ts).find((m) => blocksText(m).includes('sitrep_reject'))!;
+    expect(blocksText(request)).not.toContain('<!here>');
+    await h.interaction(blockAction({ actionId: 'sitrep_reject', value: 'D-1', channel: INCIDENTS, messageTs: request.ts, threadTs: r.ts }));
+    await h.fake.waitFor((f) => f.callsOf('views.open').length === 1);
+    const view = h.fake.callsOf('views.open')[0]!.params.view as any;
+    expect(view.callback_id).toBe('sitrep_reject');
+    const sub = await h.interaction(viewSubmission({ callbackId: 'sitrep_reject', meta: JSON.parse(view.private_metadata), values: { reason: { type: 'plain_text_input', value: 'it is not fine' } } }));
+    expect(sub.status).toBe(200);
+    await h.drain();
+    const decided = h.fake.messages.find((m) => m.ts === request.ts)!;
+    expect(blocksText(decided)).toContain('D-1 rejected by <@U0ALICE>');
+    expect(blocksText(decided)).toContain('it is not fine');
   });
 
   it('Resolve opens its modal; submitting resolves and broadcasts', async () => {
