@@ -295,6 +295,26 @@ describe('buttons and modals on the root message', () => {
     expect(blocksText(decided)).not.toContain('sitrep_approve');
   });
 
+  it('Edit & approve opens the draft text for rewording; submitting publishes the new wording', async () => {
+    const r = await declare();
+    h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' });
+    h.app.run('draft INC-1 We r looking', 'slack:U0ALICE', { platform: 'slack' });
+    await h.drain();
+    const request = replies(r.ts).find((m) => blocksText(m).includes('sitrep_edit_approve'))!;
+    await h.interaction(blockAction({ user: 'U0BOB', actionId: 'sitrep_edit_approve', value: 'D-1', channel: INCIDENTS, messageTs: request.ts, threadTs: r.ts }));
+    await h.fake.waitFor((f) => f.callsOf('views.open').length === 1);
+    const view = h.fake.callsOf('views.open')[0]!.params.view as any;
+    expect(view.callback_id).toBe('sitrep_approve_edit');
+    expect(view.blocks[0].element.initial_value).toBe('We r looking');
+    const sub = await h.interaction(
+      viewSubmission({ user: 'U0BOB', callbackId: 'sitrep_approve_edit', meta: JSON.parse(view.private_metadata), values: { text: { type: 'plain_text_input', value: 'We are looking into it.' } } }),
+    );
+    expect(sub.status).toBe(200);
+    await h.drain();
+    expect(blocksText(root())).toContain('We are looking into it.');
+    expect(blocksText(h.fake.messages.find((m) => m.ts === request.ts))).toContain('approved by <@U0BOB>');
+  });
+
   it('Reject opens a modal for the reason; the request then says who rejected it and why', async () => {
     const r = await declare();
     h.app.run('draft INC-1 Everything is fine <!here>', 'slack:U0ALICE', { platform: 'slack' });
