@@ -10,7 +10,10 @@
  */
 export function fromSlackText(text: string): string {
   return text.replace(/<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>|&amp;|&lt;|&gt;/g, (m, url: string | undefined) => {
-    if (url !== undefined) return url.startsWith('mailto:') ? url.slice(7) : url;
+    if (url !== undefined) {
+      const plain = url.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+      return plain.startsWith('mailto:') ? plain.slice(7) : plain;
+    }
     return m === '&amp;' ? '&' : m === '&lt;' ? '<' : '>';
   });
 }

@@ -445,6 +445,8 @@ describe('request signing', () => {
     expect(stale.status).toBe(401);
     const missing = await send({});
     expect(missing.status).toBe(401);
+    const future = await send({ 'x-slack-request-timestamp': String(now + 6 * 60), 'x-slack-signature': sign(body, now + 6 * 60) });
+    expect(future.status).toBe(401);
     const tampered = await send({ 'x-slack-request-timestamp': String(now), 'x-slack-signature': sign(body.replace('Forged', 'Forgex'), now) });
     expect(tampered.status).toBe(401);
     await new Promise((r) => setTimeout(r, 100));

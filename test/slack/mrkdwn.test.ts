@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { dateToken, escapeKeepingMentions, escapeMrkdwn, fromSlackText, userMrkdwn } from '../../adapters/slack/mrkdwn.js';
+import { channelName } from '../../adapters/slack/outlet.js';
+
+describe('fromSlackText (what Slack sends → what the grammar reads)', () => {
+  const cases: Array<[string, string]> = [
+    ['note a &amp; b &lt;3 &gt;', 'note a & b <3 >'],
+    ['assign lead <@U123ABC|alice>', 'assign lead <@U123ABC|alice>'],
+    ['note see <https://status.example.com/x?a=1&amp;b=2|the page>', 'note see https://status.example.com/x?a=1&b=2'],
+    ['note see <https://example.com>', 'note see https://example.com'],
+    ['note mail <mailto:ops@example.com|ops@example.com>', 'note mail ops@example.com'],
+    ['note &amp;lt; stays literal', 'note &lt; stays literal'],
+    ['note <!here> and <#C0123|ops>', 'note <!here> and <#C0123|ops>'],
+  ];
+  for (const [input, out] of cases) it(JSON.stringify(input), () => expect(fromSlackText(input)).toBe(out));
+});
+
+describe('escaping for mrkdwn', () => {
+  it('escapeMrkdwn neutralises every control sequence', () => {
+    expect(escapeMrkdwn('<!channel> & <@U1> <https://x|y>')).toBe('&lt;!channel&gt; &amp; &lt;@U1&gt; &lt;https://x|y&gt;');
+  });
+  it('escapeKeepingMentions keeps people and channels, nothing else', () => {
+    expect(escapeKeepingMentions('ask <@U0BOB|bob> in <#C0OPS|ops>, not <!here> or <!subteam^S1>; slack:U0CAROL & cli:dave')).toBe(
+      'ask <@U0BOB> in <#C0OPS>, not &lt;!here&gt; or &lt;!subteam^S1&gt;; <@U0CAROL> &amp; cli:dave',
+    );
+  });
+  it('userMrkdwn', () => {
+    expect(userMrkdwn('slack:U0BOB')).toBe('<@U0BOB>');
+    expect(userMrkdwn('cli:<alice>')).toBe('@&lt;alice&gt;');
+    expect(userMrkdwn(null)).toBe('—');
+  });
+  it('dateToken carries the instant and a fallback without | or >', () => {
+    const t = dateToken(Date.UTC(2021, 11, 7, 22, 28), 'America/Los_Angeles');
+    expect(t).toBe('<!date^1638916080^{date_short_pretty} {time}|Dec 07, 2021, 14:28 PST>');
+  });
+});
+
+describe('channelName', () => {
+  const cases: Array<[number, string, string]> = [
+    [7, 'Checkout errors (EU)', 'inc-7-checkout-errors-eu'],
+    [12, 'Café — DB "down"!', 'inc-12-cafe-db-down'],
+    [3, '🔥🔥', 'inc-3'],
+    [9, 'x'.repeat(100), `inc-9-${'x'.repeat(60)}`],
+  ];
+  for (const [n, title, out] of cases) it(`${n} ${title.slice(0, 20)}`, () => expect(channelName(n, title)).toBe(out));
+});
