@@ -28,7 +28,7 @@ h1{font-size:1.6rem;line-height:1.25;margin:.5rem 0}
 h2{font-size:1.25rem;margin:1.5rem 0 .5rem}
 h3{font-size:1.05rem;margin:.75rem 0 .25rem}
 .banner{border-radius:6px;padding:1rem;color:#fff;font-weight:600;font-size:1.2rem;margin:1rem 0}
-.banner h2{margin:0;font-size:1.2rem}
+.banner h1{margin:0;font-size:1.2rem}
 .ind-none{background:var(--ok)}.ind-minor{background:var(--degraded)}.ind-major{background:var(--partial)}.ind-critical{background:var(--major)}
 @media (prefers-color-scheme:dark){.banner{color:#0d1117}}
 .card{border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;margin:.75rem 0;background:var(--card)}
@@ -158,7 +158,7 @@ export function renderHome(s: PublicState): string {
       return `<div class="day"><h3>${esc(label)}</h3>\n${body}</div>`;
     })
     .join('\n');
-  const content = `<h1 class="banner ind-${s.indicator}" role="status">${esc(s.description)}</h1>
+  const content = `<div class="banner ind-${s.indicator}" role="status"><h1>${esc(s.description)}</h1></div>
 ${active}
 ${componentsSection(s)}
 <section aria-labelledby="past-h"><h2 id="past-h">Past incidents</h2>

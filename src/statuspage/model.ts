@@ -69,6 +69,8 @@ export interface PublicIncident {
 
 export interface PublicState {
   builtAt: number;
+  /** publicFingerprint() of the data this state was built from. */
+  fingerprint: string;
   /** The snapshot is stale after this instant (the next midnight in the zone: bars and history move). */
   validUntil: number;
   orgName: string;
@@ -143,6 +145,23 @@ function prepare(db: Db) {
   };
 }
 const prepared = new WeakMap<Db, ReturnType<typeof prepare>>();
+
+/**
+ * A cheap digest of everything the public state is built from. Most writes (deliveries recorded
+ * by the outbox worker, internal updates, notes, drafts) change none of it; comparing digests
+ * lets a change notification skip the full rebuild in the middle of a refresh storm.
+ */
+export function publicFingerprint(db: Db): string {
+  const row = db.get<{ f: string | null }>(sql`select
+    (select count(*) || ':' || coalesce(max(${customerUpdates.id}), 0) || ':' || coalesce(sum(${customerUpdates.displayAt} % 1000003), 0)
+       from ${customerUpdates} where ${customerUpdates.state} = 'published')
+    || '|' || (select coalesce(group_concat(${components.id} || ',' || ${components.name} || ',' || coalesce(${components.groupName}, '') || ',' || coalesce(${components.description}, '') || ',' || ${components.publicStatus} || ',' || ${components.position}, ';'), '') from ${components})
+    || '|' || (select count(*) || ':' || coalesce(max(${componentStatusHistory.id}), 0) from ${componentStatusHistory} where ${componentStatusHistory.isPublic} = 1)
+    || '|' || (select coalesce(group_concat(${incidents.id} || ',' || ${incidents.title} || ',' || ${incidents.publicStatus}, ';'), '') from ${incidents} where ${incidents.publishedAt} is not null)
+    || '|' || (select count(*) || ':' || coalesce(max(${postmortems.publishedAt}), 0) || ':' || coalesce(sum(length(${postmortems.publicBody})), 0) from ${postmortems} where ${postmortems.publishedAt} is not null)
+    as f`);
+  return row?.f ?? '';
+}
 
 export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   const { now, zone } = opts;
@@ -277,6 +296,7 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   const historyDays = win.labels.slice(-HISTORY_DAYS).reverse();
   return {
     builtAt: now,
+    fingerprint: publicFingerprint(db),
     validUntil: win.tomorrow,
     orgName: opts.orgName,
     zone,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Db } from '../../db/client.js';
-import { loadPublicState, type LoadOptions, type PublicState } from './model.js';
+import { loadPublicState, publicFingerprint, type LoadOptions, type PublicState } from './model.js';
 
 // The refresh storm: during an outage customers reload the page and poll the API hard. Every
 // response is served from bytes rendered once per state change (with a precomputed ETag and
@@ -42,6 +42,8 @@ export class StatusPageSnapshot {
   private dirty = true;
   /** How many times the public state was loaded from the database (exported as a metric). */
   rebuilds = 0;
+  /** How many change notifications were checked against the public fingerprint. */
+  checks = 0;
   /** Time spent loading and the longest single load, in ms (the cost a change puts on the event loop). */
   rebuildMsTotal = 0;
   rebuildMsMax = 0;
@@ -59,7 +61,13 @@ export class StatusPageSnapshot {
 
   current(): PublicState {
     const state = this.state;
-    if (state && !this.dirty && this.now() < state.validUntil) return state;
+    if (state && this.now() < state.validUntil) {
+      if (!this.dirty) return state;
+      // Once per change, not per request: did the change touch anything public?
+      this.dirty = false;
+      this.checks++;
+      if (publicFingerprint(this.db) === state.fingerprint) return state;
+    }
     return this.rebuild();
   }
 

@@ -177,6 +177,11 @@ describe('HTTP caching and methods', () => {
     runOk(app, 'draft Looking.', 'cli:alice');
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/api/v2/summary.json`).then((r) => r.text())));
     expect(await rebuilds()).toBe(before + 1);
+    // Internal writes (updates, notes, drafts awaiting approval) change nothing public: no rebuild.
+    runOk(app, 'update components:api=major internal only', 'cli:alice');
+    runOk(app, 'note internal only', 'cli:alice');
+    await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/api/v2/summary.json`).then((r) => r.text())));
+    expect(await rebuilds()).toBe(before + 1);
   });
 });
 
