@@ -141,6 +141,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     "select incident_id as incidentId, root_ref as rootRef, dedicated from incident_threads where platform = 'slack' and channel = ?",
   );
 
+  const ownPost = app.db.$client.prepare<[string], { id: number }>("select id from outbox where remote_ref = ? and target like 'slack:%' limit 1");
+
   /** The incident a channel (and thread) belongs to, if any. */
   function scopeFor(channel: string, threadTs?: string): Scope {
     const rows = threadsOfChannel.all(channel);
@@ -481,6 +483,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       .where(and(eq(incidentThreads.incidentId, scope.incidentId), eq(incidentThreads.channel, channel)))
       .get();
     if (root?.rootRef === ts) return; // the root card itself is not an event
+    // Sitrep's own thread replies already are timeline events.
+    if (ownPost.get(ts)) return;
     const incidentId = scope.incidentId;
     const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
     // One pin per message, whoever adds the reaction and however often Slack redelivers it.
