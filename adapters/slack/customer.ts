@@ -4,10 +4,10 @@ import type { Outlet } from '../../src/commands/context.js';
 import { getIncident, incRef } from '../../src/commands/store.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import { subscribersFor } from '../../src/mirror/subscriptions.js';
-import type { Target } from '../../src/mirror/target.js';
+import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import type { Block } from './blocks.js';
 import { dateToken, escapeMrkdwn } from './mrkdwn.js';
-import { toDeliveryResult } from './target.js';
+import { raceAbort, toDeliveryResult } from './target.js';
 
 // Customer channels (`subscribe slack:C123`): each published customer-facing update is posted
 // there. Unlike the internal thread, nothing from user text may become a mention or a ping here,
@@ -72,23 +72,23 @@ export function createSlackCustomerTarget(client: webApi.WebClient): Target {
     folds: true,
     handles: isCustomerChannelTarget,
     async deliver(msg, signal) {
-      if (signal.aborted) return { kind: 'retry', error: 'aborted' };
       const parsed = payloadSchema.safeParse(msg.payload);
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
       const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n)).map((n) => escapeMrkdwn(n));
       const blocks = notices.length ? [...parsed.data.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: `_${notices.join(' ')}_` }] }] : parsed.data.blocks;
-      try {
-        const res = await client.chat.postMessage({
+      const attempt = client.chat
+        .postMessage({
           channel: msg.target.slice('slack:'.length),
           text: notices.length ? `${notices.join(' ')} ${parsed.data.text}` : parsed.data.text,
           blocks: blocks as never,
           unfurl_links: false,
           unfurl_media: false,
-        });
-        return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
-      } catch (err) {
-        return toDeliveryResult(err);
-      }
+        })
+        .then(
+          (res): DeliveryResult => ({ kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) }),
+          (err: unknown) => toDeliveryResult(err),
+        );
+      return raceAbort(attempt, signal);
     },
   };
 }

@@ -55,6 +55,23 @@ export function toDeliveryResult(err: unknown): DeliveryResult {
   }
 }
 
+/**
+ * The WebClient takes no AbortSignal: when the worker gives up on an attempt we answer `retry` at
+ * once and let the request finish in the background. Its effects are idempotent on our side (a
+ * root post that lands late records its ts, and the retry then sees it).
+ */
+export function raceAbort(attempt: Promise<DeliveryResult>, signal: AbortSignal): Promise<DeliveryResult> {
+  if (signal.aborted) return Promise.resolve({ kind: 'retry', error: 'aborted before sending' });
+  return new Promise((resolve) => {
+    const onAbort = () => resolve({ kind: 'retry', error: `aborted: ${String((signal.reason as Error | undefined)?.message ?? 'timeout')}` });
+    signal.addEventListener('abort', onAbort, { once: true });
+    void attempt.then((r) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(r);
+    });
+  });
+}
+
 export function createSlackTarget(deps: SlackTargetDeps): Target {
   const { db, client } = deps;
 
@@ -193,13 +210,11 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
   return {
     handles: (target) => target.startsWith(SLACK_THREAD_PREFIX),
     async deliver(msg, signal) {
-      if (signal.aborted) return { kind: 'retry', error: 'aborted' };
-      try {
-        return await deliverOnce(msg);
-      } catch (err) {
+      const attempt = deliverOnce(msg).catch((err: unknown): DeliveryResult => {
         if (err instanceof z.ZodError) return { kind: 'failed', error: `bad ${msg.kind} payload: ${err.issues[0]?.message ?? 'invalid'}` };
         return toDeliveryResult(err);
-      }
+      });
+      return raceAbort(attempt, signal);
     },
   };
 }

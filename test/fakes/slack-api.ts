@@ -51,7 +51,7 @@ export interface FakeMessage {
   reply_broadcast?: boolean;
 }
 
-export type Failure = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 } | { error: string };
+export type Failure = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 } | { error: string } | { hang: true };
 
 export interface FakeSlackApi {
   /** Base URL for SLACK_API_URL (ends with /api/). */
@@ -311,6 +311,7 @@ export async function startFakeSlackApi(opts: { token: string; appToken?: string
       const scripted = failures.get(method)?.shift();
       if (scripted) {
         call.valid = false;
+        if ('hang' in scripted) return; // never answered; closed with the fake
         if ('status' in scripted) {
           call.status = scripted.status;
           return scripted.status === 429

@@ -1,0 +1,83 @@
+import { webApi } from '@slack/bolt';
+import { openDatabase } from '../../db/client.js';
+import { incidentThreads, incidents } from '../../db/schema.js';
+import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
+import { slackClientOptions } from '../../adapters/slack/index.js';
+import { createSlackTarget } from '../../adapters/slack/target.js';
+import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
+import { describeTargetContract, type ContractUpstream } from '../mirror/target-contract.js';
+
+// The shared Target contract, run against both Slack targets over real HTTP to the fake Web API.
+
+const TOKEN = 'xoxb-contract';
+
+function upstream(fake: FakeSlackApi): ContractUpstream {
+  return {
+    ok: () => undefined,
+    fail: () => fake.failNext('chat.postMessage', { status: 503 }),
+    rateLimit: (s) => fake.failNext('chat.postMessage', { status: 429, retryAfter: s }),
+    hang: () => fake.failNext('chat.postMessage', { hang: true }),
+  };
+}
+
+describeTargetContract('slack thread', async () => {
+  const fake = await startFakeSlackApi({ token: TOKEN });
+  const db = openDatabase(':memory:');
+  const now = Date.now();
+  db.insert(incidents).values({ id: 1, title: 'Contract', status: 'investigating', severity: 3, createdBy: 'cli:t', startedAt: now, declaredAt: now, recordedAt: now, updatedAt: now }).run();
+  fake.addMessage({ channel: 'C0INC', ts: '1700000000.000001', text: 'root' });
+  db.insert(incidentThreads).values({ incidentId: 1, platform: 'slack', channel: 'C0INC', rootRef: '1700000000.000001', dedicated: false, createdAt: now }).run();
+  const web = new webApi.WebClient(TOKEN, slackClientOptions(fake.apiUrl));
+  let n = 0;
+  return {
+    target: createSlackTarget({ db, client: web, timezone: 'UTC', now: () => Date.now() }),
+    handled: 'slack:thread:C0INC',
+    unhandled: 'slack:C0CUSTOMERS',
+    message: (over = {}) => ({
+      id: ++n,
+      deliveryId: `msg_contract_${n}`,
+      incidentId: 1,
+      target: 'slack:thread:C0INC',
+      kind: 'thread_reply',
+      payload: { text: 'a note', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'a note' } }], broadcast: false },
+      attempts: 1,
+      createdAt: Date.now(),
+      approvedAt: null,
+      folded: 0,
+      ...over,
+    }),
+    upstream: upstream(fake),
+    async close() {
+      await fake.close();
+      db.$client.close();
+    },
+  };
+});
+
+describeTargetContract('slack customer channel', async () => {
+  const fake = await startFakeSlackApi({ token: TOKEN });
+  const web = new webApi.WebClient(TOKEN, slackClientOptions(fake.apiUrl));
+  let n = 0;
+  return {
+    target: createSlackCustomerTarget(web),
+    handled: 'slack:C0CUSTOMERS',
+    unhandled: 'slack:thread:C0INC',
+    message: (over = {}) => ({
+      id: ++n,
+      deliveryId: `msg_contract_${n}`,
+      incidentId: 1,
+      target: 'slack:C0CUSTOMERS',
+      kind: 'slack.customer_update',
+      payload: { text: 'We are investigating.', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'We are investigating.' } }] },
+      attempts: 1,
+      createdAt: Date.now(),
+      approvedAt: Date.now(),
+      folded: 0,
+      ...over,
+    }),
+    upstream: upstream(fake),
+    async close() {
+      await fake.close();
+    },
+  };
+});
