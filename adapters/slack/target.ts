@@ -81,6 +81,18 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
     return rows.find((r) => r.dedicated) ?? rows.find((r) => !r.dedicated);
   }
 
+  /** No root ts yet: worth waiting for only while its post (or channel) is still on its way. */
+  function noRoot(incidentId: number): DeliveryResult {
+    const waiting = db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(and(eq(outbox.incidentId, incidentId), sql`${outbox.kind} in ('root_post', 'create_channel')`, sql`${outbox.state} in ('pending', 'in_flight')`))
+      .get();
+    return waiting
+      ? { kind: 'retry', error: 'the root message is not posted yet' }
+      : { kind: 'failed', error: 'the incident has no root message in Slack (its post failed; `deliveries` lists it)' };
+  }
+
   function setRoot(incidentId: number, channel: string, ts: string): void {
     db.update(incidentThreads)
       .set({ rootRef: ts })
@@ -140,7 +152,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
       case 'root_update': {
         const row = thread(incidentId!);
         if (!row) return { kind: 'failed', error: 'the incident has no Slack thread' };
-        if (!row.rootRef) return { kind: 'retry', error: 'the root message is not posted yet' };
+        if (!row.rootRef) return noRoot(incidentId!);
         const view = loadIncidentView(db, getIncident(db, incidentId!));
         const m = rootMessage(view, deps.timezone, deps.now());
         await client.chat.update({ channel: row.channel, ts: row.rootRef, text: m.text, blocks: m.blocks as never });
@@ -150,7 +162,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         const p = threadReplyPayload.parse(msg.payload);
         const row = thread(incidentId!);
         if (!row) return { kind: 'failed', error: 'the incident has no Slack thread' };
-        if (!row.rootRef) return { kind: 'retry', error: 'the root message is not posted yet' };
+        if (!row.rootRef) return noRoot(incidentId!);
         const res = await client.chat.postMessage({
           channel: row.channel,
           thread_ts: row.rootRef,

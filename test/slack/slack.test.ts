@@ -481,6 +481,21 @@ describe('docs test vector', () => {
   });
 });
 
+describe('a root message Slack refuses', () => {
+  it('fails the thread for good instead of retrying it forever', async () => {
+    h.fake.failNext('chat.postMessage', { error: 'not_in_channel' });
+    await h.slash('declare Nobody invited the bot');
+    await h.fake.waitFor((f) => f.responses.length === 1);
+    await h.drain();
+    const rows = h.app.db.select().from(outbox).orderBy(asc(outbox.id)).all();
+    expect(rows.map((r) => [r.kind, r.state])).toEqual([
+      ['root_post', 'dead'],
+      ['thread_reply', 'dead'],
+    ]);
+    expect(rows[0]!.lastError).toContain('not_in_channel');
+  });
+});
+
 describe('customer channels', () => {
   it('a subscribed Slack channel gets approved updates only, with nothing that can ping', async () => {
     expect(h.app.run('subscribe slack:C0CUSTOMERS', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
