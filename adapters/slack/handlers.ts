@@ -155,13 +155,13 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
    * so a retried event or a double click is applied exactly once. A failed command rolls its key
    * back, so a corrected resubmission (same modal) still works.
    */
-  function once(key: string, fn: (tx: Tx) => Result): Result | 'duplicate' {
+  function once(key: string, fn: (tx: Tx) => Result, opts: { keepRefused?: boolean } = {}): Result | 'duplicate' {
     try {
       return app.db.transaction((tx) => {
         const ins = tx.insert(processedEvents).values({ platform: 'slack', eventId: key, at: app.now() }).onConflictDoNothing().run();
         if (ins.changes === 0) return 'duplicate' as const;
         const result = fn(tx);
-        if (!result.ok) throw new Rollback(result);
+        if (!result.ok && !opts.keepRefused) throw new Rollback(result);
         return result;
       });
     } catch (e) {
@@ -458,10 +458,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         kind: 'ephemeral',
         payload: { channel: event.channel, user: event.user, text: formatResult(result), ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) },
       });
+      return result;
       // Keep the key (and the ephemeral answer) even for a refused command: a retry would only be
-      // refused again.
-      return { ...result, ok: true } as Result;
-    });
+      // refused again, and answered twice.
+    }, { keepRefused: true });
   });
 
   // 📌 on a message in an incident's thread puts it on the timeline, with its author and time.
