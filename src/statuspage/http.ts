@@ -55,13 +55,13 @@ export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): v
   router.add(GET, '/incidents/:id', (req, res, params) => {
     const m = /^INC-(\d{1,12})$/i.exec(params.id ?? '');
     const n = m ? Number(m[1]) : NaN;
-    // Only incidents with a published update are in the state: others are 404, like unknown ids.
-    const key = snap.current().incidents.some((i) => i.id === n) ? `incident:${n}` : 'incident:404';
+    // Only incidents with a published update are public: others are 404, like unknown ids.
+    const key = snap.isPublic(n) ? `incident:${n}` : 'incident:404';
     send(
       req,
       res,
       snap.artifact(key, (s) => {
-        const inc = s.incidents.find((i) => i.id === n);
+        const inc = key === 'incident:404' ? null : snap.incident(n);
         return inc
           ? { contentType: 'text/html; charset=utf-8', body: renderIncident(s, inc), extraHeaders: HTML_HEADERS }
           : {

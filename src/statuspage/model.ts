@@ -1,4 +1,4 @@
-import { and, asc, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { componentStatusHistory, components, customerUpdates, incidents, postmortems } from '../../db/schema.js';
 import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
@@ -13,6 +13,8 @@ import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
 export const UPTIME_DAYS = 90;
 export const HISTORY_DAYS = 14;
 export const API_INCIDENT_LIMIT = 50;
+/** Resolved incidents kept in every snapshot besides open and recent ones (the API lists 50). */
+export const HOT_RECENT = 100;
 
 export interface PublicComponent {
   id: number;
@@ -79,8 +81,10 @@ export interface PublicState {
   pageId: string;
   updatedAt: number;
   components: PublicComponent[];
-  /** Newest first (by first publication). */
+  /** Newest first (by first publication): open, recent, and active within the uptime window. */
   incidents: PublicIncident[];
+  /** Older public incidents: their reports load on request (loadArchivedIncident). */
+  archivedIncidentIds: ReadonlySet<number>;
   indicator: Impact;
   description: string;
   /** Labels ("Dec 07, 2021") of the last HISTORY_DAYS days, newest first. */
@@ -102,6 +106,7 @@ export const statusTitle = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
  */
 function prepare(db: Db) {
   const windowStart = sql.placeholder('windowStart');
+  const ids = sql.placeholder('ids'); // a JSON array of incident ids
   return {
     components: db.select().from(components).orderBy(asc(components.position), asc(components.id)).prepare(),
     history: db
@@ -118,9 +123,17 @@ function prepare(db: Db) {
       .groupBy(componentStatusHistory.componentId)
       .prepare(),
     incidents: db
-      .select({ id: incidents.id, title: incidents.title, severity: incidents.severity, publicStatus: incidents.publicStatus })
+      .select({
+        id: incidents.id,
+        title: incidents.title,
+        severity: incidents.severity,
+        publicStatus: incidents.publicStatus,
+        publishedAt: incidents.publishedAt,
+        updatedAt: incidents.updatedAt,
+      })
       .from(incidents)
       .where(isNotNull(incidents.publishedAt))
+      .orderBy(desc(incidents.publishedAt), desc(incidents.id))
       .prepare(),
     updates: db
       .select({
@@ -134,13 +147,13 @@ function prepare(db: Db) {
         isPostmortem: customerUpdates.isPostmortem,
       })
       .from(customerUpdates)
-      .where(eq(customerUpdates.state, 'published'))
+      .where(and(eq(customerUpdates.state, 'published'), sql`${customerUpdates.incidentId} in (select value from json_each(${ids}))`))
       .orderBy(asc(customerUpdates.displayAt), asc(customerUpdates.id))
       .prepare(),
     postmortems: db
       .select({ incidentId: postmortems.incidentId, body: postmortems.publicBody, publishedAt: postmortems.publishedAt })
       .from(postmortems)
-      .where(sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL`)
+      .where(sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL AND ${postmortems.incidentId} in (select value from json_each(${ids}))`)
       .prepare(),
   };
 }
@@ -157,7 +170,9 @@ export function publicFingerprint(db: Db): string {
        from ${customerUpdates} where ${customerUpdates.state} = 'published')
     || '|' || (select coalesce(group_concat(${components.id} || ',' || ${components.name} || ',' || coalesce(${components.groupName}, '') || ',' || coalesce(${components.description}, '') || ',' || ${components.publicStatus} || ',' || ${components.position}, ';'), '') from ${components})
     || '|' || (select count(*) || ':' || coalesce(max(${componentStatusHistory.id}), 0) from ${componentStatusHistory} where ${componentStatusHistory.isPublic} = 1)
-    || '|' || (select coalesce(group_concat(${incidents.id} || ',' || ${incidents.title} || ',' || ${incidents.publicStatus}, ';'), '') from ${incidents} where ${incidents.publishedAt} is not null)
+    || '|' || (select count(*) || ':' || coalesce(max(${incidents.id}), 0) || ':' || coalesce(sum(length(${incidents.title}) * ${incidents.id}), 0) || ':'
+       || coalesce(sum(${incidents.id} * (case ${incidents.publicStatus} when 'investigating' then 1 when 'identified' then 2 when 'monitoring' then 3 else 5 end)), 0)
+       from ${incidents} where ${incidents.publishedAt} is not null)
     || '|' || (select count(*) || ':' || coalesce(max(${postmortems.publishedAt}), 0) || ':' || coalesce(sum(length(${postmortems.publicBody})), 0) from ${postmortems} where ${postmortems.publishedAt} is not null)
     as f`);
   return row?.f ?? '';
@@ -204,24 +219,83 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   }));
   const positionOf = new Map(compRows.map((c) => [c.id, c.position]));
 
+  // Only what the page, the API and the feed list is loaded on every rebuild: open incidents,
+  // those active within the uptime window, and the most recent ones. Older reports are loaded
+  // when someone asks for one (once per snapshot), so a rebuild does not grow with years of history.
   const incRows = q.incidents.all();
-  const updRows = q.updates.all();
-  const pmRows = q.postmortems.all();
-  const pmByIncident = new Map<number, { body: string; publishedAt: number }>();
-  for (const p of pmRows) pmByIncident.set(p.incidentId, { body: p.body ?? '', publishedAt: p.publishedAt ?? 0 });
-
-  const updatesByIncident = new Map<number, typeof updRows>();
-  for (const u of updRows) {
-    const list = updatesByIncident.get(u.incidentId) ?? [];
-    list.push(u);
-    updatesByIncident.set(u.incidentId, list);
-  }
-
+  const hot: typeof incRows = [];
+  const coldIds = new Set<number>();
+  incRows.forEach((r, i) => {
+    if (i < HOT_RECENT || r.publicStatus !== 'resolved' || r.updatedAt >= windowStart) hot.push(r);
+    else coldIds.add(r.id);
+  });
+  const ids = JSON.stringify(hot.map((r) => r.id));
   // Incidents older than the window are never listed by day: skip luxon for them.
   const dayLabelOf = (ms: number): string => {
     for (let d = win.dayStarts.length - 1; d >= 0; d--) if (ms >= win.dayStarts[d]!) return win.labels[d]!;
     return '';
   };
+  const publicIncidents = assembleIncidents(hot, q.updates.all({ ids }), q.postmortems.all({ ids }), { bySlug, positionOf, dayLabelOf });
+  publicIncidents.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
+
+  const open = publicIncidents.filter((i) => i.status !== 'resolved');
+  const indicator = overallIndicator(
+    publicComponents.map((c) => c.status),
+    open.map((i) => i.impact),
+  );
+  const updatedAt = Math.max(
+    0,
+    ...publicComponents.map((c) => c.updatedAt),
+    ...publicIncidents.map((i) => i.updatedAt),
+  );
+  const historyDays = win.labels.slice(-HISTORY_DAYS).reverse();
+  return {
+    builtAt: now,
+    fingerprint: publicFingerprint(db),
+    validUntil: win.tomorrow,
+    orgName: opts.orgName,
+    zone,
+    publicUrl: opts.publicUrl,
+    pageId: pageIdFor(opts.orgName),
+    updatedAt: updatedAt || now,
+    components: publicComponents,
+    incidents: publicIncidents,
+    archivedIncidentIds: coldIds,
+    indicator,
+    description: indicatorDescription(indicator),
+    historyDays,
+  };
+}
+
+type IncidentRow = { id: number; title: string; severity: number; publicStatus: IncidentStatus | null };
+type UpdateRow = {
+  id: number;
+  incidentId: number;
+  status: IncidentStatus;
+  body: string;
+  componentChanges: Array<{ slug: string; status: string }>;
+  displayAt: number;
+  publishedAt: number | null;
+  isPostmortem: boolean;
+};
+type PostmortemRow = { incidentId: number; body: string | null; publishedAt: number | null };
+interface AssembleContext {
+  bySlug: ReadonlyMap<string, { id: number; slug: string; name: string }>;
+  positionOf: ReadonlyMap<number, number>;
+  dayLabelOf: (ms: number) => string;
+}
+
+/** Public incidents from their published updates (oldest first in `updRows`), newest first. */
+function assembleIncidents(incRows: IncidentRow[], updRows: UpdateRow[], pmRows: PostmortemRow[], ctx: AssembleContext): PublicIncident[] {
+  const { bySlug, positionOf, dayLabelOf } = ctx;
+  const pmByIncident = new Map<number, { body: string; publishedAt: number }>();
+  for (const p of pmRows) pmByIncident.set(p.incidentId, { body: p.body ?? '', publishedAt: p.publishedAt ?? 0 });
+  const updatesByIncident = new Map<number, UpdateRow[]>();
+  for (const u of updRows) {
+    const list = updatesByIncident.get(u.incidentId) ?? [];
+    list.push(u);
+    updatesByIncident.set(u.incidentId, list);
+  }
   const publicIncidents: PublicIncident[] = [];
   for (const inc of incRows) {
     const rows = updatesByIncident.get(inc.id) ?? [];
@@ -265,6 +339,8 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
     const pmUpdate = rows.filter((r) => r.isPostmortem).at(-1);
     const postmortem = pmByIncident.get(inc.id) ?? (pmUpdate ? { body: pmUpdate.body, publishedAt: pmUpdate.displayAt } : null);
     const impact = affectedIds.size ? worst : impactForSeverity(toSeverity(inc.severity));
+    let updatedAt = postmortem?.publishedAt ?? 0;
+    for (const r of regular) if (r.displayAt > updatedAt) updatedAt = r.displayAt;
     publicIncidents.push({
       id: inc.id,
       ref: `INC-${inc.id}`,
@@ -273,7 +349,7 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
       impact,
       createdAt: regular[0]!.displayAt,
       createdDay: dayLabelOf(regular[0]!.displayAt),
-      updatedAt: Math.max(...regular.map((r) => r.displayAt), postmortem?.publishedAt ?? 0),
+      updatedAt,
       monitoringAt,
       resolvedAt: inc.publicStatus === 'resolved' ? resolvedAt : null,
       updates,
@@ -281,34 +357,27 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
       postmortem,
     });
   }
-  publicIncidents.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
+  return publicIncidents;
+}
 
-  const open = publicIncidents.filter((i) => i.status !== 'resolved');
-  const indicator = overallIndicator(
-    publicComponents.map((c) => c.status),
-    open.map((i) => i.impact),
-  );
-  const updatedAt = Math.max(
-    0,
-    ...publicComponents.map((c) => c.updatedAt),
-    ...publicIncidents.map((i) => i.updatedAt),
-  );
-  const historyDays = win.labels.slice(-HISTORY_DAYS).reverse();
-  return {
-    builtAt: now,
-    fingerprint: publicFingerprint(db),
-    validUntil: win.tomorrow,
-    orgName: opts.orgName,
-    zone,
-    publicUrl: opts.publicUrl,
-    pageId: pageIdFor(opts.orgName),
-    updatedAt: updatedAt || now,
-    components: publicComponents,
-    incidents: publicIncidents,
-    indicator,
-    description: indicatorDescription(indicator),
-    historyDays,
-  };
+/** The report of an incident too old to be in every snapshot (one query set, cached by the caller). */
+export function loadArchivedIncident(db: Db, state: PublicState, id: number): PublicIncident | null {
+  if (!state.archivedIncidentIds.has(id)) return null;
+  let q = prepared.get(db);
+  if (!q) {
+    q = prepare(db);
+    prepared.set(db, q);
+  }
+  const inc = db
+    .select({ id: incidents.id, title: incidents.title, severity: incidents.severity, publicStatus: incidents.publicStatus })
+    .from(incidents)
+    .where(eq(incidents.id, id))
+    .get();
+  if (!inc) return null;
+  const ids = JSON.stringify([id]);
+  const bySlug = new Map(state.components.map((c) => [c.code, { id: c.id, slug: c.code, name: c.name }]));
+  const positionOf = new Map(state.components.map((c) => [c.id, c.position]));
+  return assembleIncidents([inc], q.updates.all({ ids }), q.postmortems.all({ ids }), { bySlug, positionOf, dayLabelOf: () => '' })[0] ?? null;
 }
 
 const IMPACT_ORDER: readonly Impact[] = ['none', 'minor', 'major', 'critical'];

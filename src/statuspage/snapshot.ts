@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Db } from '../../db/client.js';
-import { loadPublicState, publicFingerprint, type LoadOptions, type PublicState } from './model.js';
+import { loadArchivedIncident, loadPublicState, publicFingerprint, type LoadOptions, type PublicIncident, type PublicState } from './model.js';
 
 // The refresh storm: during an outage customers reload the page and poll the API hard. Every
 // response is served from bytes rendered once per state change (with a precomputed ETag and
@@ -35,6 +35,8 @@ export function makeArtifact(spec: ArtifactSpec): Artifact {
     notModified: common,
   };
 }
+
+const MAX_ARTIFACTS = 500;
 
 export class StatusPageSnapshot {
   private state: PublicState | null = null;
@@ -90,8 +92,21 @@ export class StatusPageSnapshot {
     let a = this.artifacts.get(key);
     if (!a) {
       a = makeArtifact(render(state));
+      // Old incident reports are cached too; a crawler walking every id must not grow this unbounded.
+      if (this.artifacts.size >= MAX_ARTIFACTS) this.artifacts.clear();
       this.artifacts.set(key, a);
     }
     return a;
+  }
+
+  /** A public incident: from the snapshot, or (older ones) loaded once for the caller to cache. */
+  incident(id: number): PublicIncident | null {
+    const state = this.current();
+    return state.incidents.find((i) => i.id === id) ?? loadArchivedIncident(this.db, state, id);
+  }
+
+  isPublic(id: number): boolean {
+    const state = this.current();
+    return state.archivedIncidentIds.has(id) || state.incidents.some((i) => i.id === id);
   }
 }

@@ -230,3 +230,30 @@ describe('changes made by another process', () => {
     expect((await fetch(`${url}/incidents/INC-1`)).status).toBe(200);
   });
 });
+
+describe('years of history', () => {
+  it('keeps old incident reports reachable while the snapshot holds only recent ones', async () => {
+    const clock = { now: Date.parse('2026-01-05T12:00:00Z') };
+    app = testApp({ SITREP_APPROVAL: 'off' }, () => clock.now);
+    server = await startServer(app, 0, '127.0.0.1');
+    const url = server.url;
+    for (let i = 1; i <= 103; i++) {
+      runOk(app, `declare "Old incident ${i}"`, 'cli:alice');
+      runOk(app, `draft INC-${i} status:resolved Old incident ${i} was fixed.`, 'cli:alice');
+      clock.now += 60_000;
+    }
+    clock.now += 120 * 86_400_000;
+    runOk(app, 'component add "API"', 'cli:admin'); // a change, so the snapshot is rebuilt at the new time
+    const list = await (await fetch(`${url}/api/v2/incidents.json`)).json();
+    expect(list.incidents).toHaveLength(50);
+    expect(list.incidents[0].name).toBe('Old incident 103');
+    for (const n of [1, 2, 3, 103]) {
+      const res = await fetch(`${url}/incidents/INC-${n}`);
+      expect(res.status).toBe(200);
+      expect(visibleLines(await res.text())).toContain(`Old incident ${n} was fixed.`);
+    }
+    const a = await fetch(`${url}/incidents/INC-1`);
+    expect((await fetch(`${url}/incidents/INC-1`, { headers: { 'if-none-match': a.headers.get('etag')! } })).status).toBe(304);
+    expect((await fetch(`${url}/incidents/INC-104`)).status).toBe(404);
+  });
+});
