@@ -7,8 +7,10 @@ import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
 
 // The public read model: everything the built-in page, the v2 API and the feed may show, loaded
 // in one go from the public columns only (published updates, public statuses, public history).
-// Nothing internal (notes, internal updates, drafts, internal statuses) is ever selected here,
-// which is what keeps it off the page: a renderer cannot leak what it never received.
+// No internal text or status (notes, internal updates, drafts, internal component and incident
+// statuses) is ever selected here, which is what keeps it off the page: a renderer cannot leak
+// what it never received. (Severity is read only to give an incident that names no component
+// an impact.)
 
 export const UPTIME_DAYS = 90;
 export const HISTORY_DAYS = 14;
