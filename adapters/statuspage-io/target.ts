@@ -80,7 +80,11 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
     const missing = p.components.filter((c) => !out.has(c.slug));
     if (!missing.length) return out;
     const now = deps.now();
-    if (!componentCache || now - componentCache.at > (deps.componentCacheMs ?? 300_000)) {
+    const age = componentCache ? now - componentCache.at : Infinity;
+    const stale = age > (deps.componentCacheMs ?? 300_000);
+    // A name not found in a list older than a minute may be a component added on Statuspage since.
+    const unknown = componentCache !== null && age > 60_000 && missing.some((c) => !componentCache!.byName.has(c.name.trim().toLowerCase()));
+    if (!componentCache || stale || unknown) {
       const json = unwrap(await client.request('GET', `${page}/components`, undefined, signal));
       const list = z.array(remoteComponent).safeParse(json);
       if (!list.success) throw new Stop({ kind: 'retry', error: 'GET components: unexpected answer' });

@@ -100,6 +100,18 @@ describe('the v2 API after the replay', () => {
   });
 });
 
+describe('internal updates and notes made during the replay', () => {
+  it('appear nowhere public: pages, every API document, the feed', async () => {
+    const paths = ['/', '/incidents/INC-1', '/history.atom', '/api/v2/summary.json', '/api/v2/incidents.json', '/api/v2/incidents/unresolved.json', '/api/v2/components.json', '/api/v2/status.json'];
+    for (const p of paths) {
+      const body = await (await get(p)).text();
+      expect(body).not.toContain('INTERNAL-');
+      expect(body).not.toContain('10.0.0.7');
+      expect(body).not.toContain('Acme');
+    }
+  });
+});
+
 describe('the front page after the replay', () => {
   it('shows the banner, the components with 90-day bars marking Dec 07, and the incident under past incidents', async () => {
     const html = await (await get('/')).text();

@@ -219,6 +219,22 @@ describe('Statuspage target', () => {
     expect(fake.violations).toEqual([]);
   });
 
+  it('looks the component list up again for a name it does not know once the list is a minute old', async () => {
+    const clock = { now: Date.now() };
+    const t = createStatuspageTarget({ db: app.db, log: createLogger('silent'), now: () => clock.now, apiUrl: fake.url, apiKey: fake.apiKey, pageId: fake.pageId });
+    fake.components = fake.components.filter((c) => c.name !== 'Mobile Apps');
+    runOk(app, 'declare "Checkout errors" components:web-app=major,mobile-apps=partial', 'cli:alice');
+    runOk(app, 'draft Looking into it.', 'cli:alice');
+    await attempt(t);
+    expect(fake.incidents[0]!.components).toEqual({ [compId('Web App')]: 'major_outage' });
+    fake.components.push({ id: 'mobilenew001', name: 'Mobile Apps', status: 'operational' });
+    clock.now += 2 * 60_000;
+    runOk(app, 'draft Still looking.', 'cli:alice');
+    await attempt(t);
+    expect(fake.incidents[0]!.components).toEqual({ [compId('Web App')]: 'major_outage', mobilenew001: 'partial_outage' });
+    expect(fake.requests.filter((r) => r.path.endsWith('/components'))).toHaveLength(2);
+  });
+
   it('is not registered without STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID', () => {
     const plain = testApp({ SITREP_APPROVAL: 'off' });
     expect(plain.targets.some((t) => t.handles('statuspage'))).toBe(false);
