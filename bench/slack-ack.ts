@@ -93,6 +93,7 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
 // --- parent: load generator ---------------------------------------------------------------------
 
 interface RoundResult {
+  connections: number;
   requests: number;
   seconds: number;
   latencies: number[];
@@ -130,6 +131,13 @@ function post(agent: Agent, url: string, body: string): Promise<number> {
 
 async function round(url: string, total: number, responseUrl: string): Promise<RoundResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  let connections = 0;
+  agent.on('free', () => undefined);
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = ((...args: Parameters<typeof create>) => {
+    connections++;
+    return create(...args);
+  }) as typeof create;
   const latencies: number[] = [];
   let next = 0;
   let slow = 0;
@@ -161,7 +169,7 @@ async function round(url: string, total: number, responseUrl: string): Promise<R
   );
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
-  return { requests: latencies.length, seconds, latencies, slow, errors };
+  return { requests: latencies.length, seconds, latencies, slow, errors, connections };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -221,6 +229,7 @@ async function main(): Promise<number> {
     const seconds = rs.reduce((a, r) => a + r.seconds, 0);
     const lat = rs.flatMap((r) => r.latencies).sort((a, b) => a - b);
     return {
+      connections: rs.reduce((a, r) => a + r.connections, 0),
       rps: requests / seconds,
       p50: percentile(lat, 50),
       p99: percentile(lat, 99),
@@ -239,7 +248,8 @@ async function main(): Promise<number> {
     `  Sitrep:          ${f(sitrep.rps)} req/s  p50 ${f(sitrep.p50)} ms  p99 ${f(sitrep.p99)} ms`,
     `  throughput ratio ${ratio.toFixed(2)}× (target ≥ 0.60) ${ratio >= 0.6 ? 'ok' : 'MISSED'}`,
     `  ack p99 ${f(sitrep.p99)} ms (target < 50 ms) ${sitrep.p99 < 50 ? 'ok' : 'MISSED'}`,
-    `  acks ≥ 3 s: ${sitrep.slow + noop.slow} (must be 0)${sitrep.errors + noop.errors ? `; non-200 answers: ${sitrep.errors + noop.errors}` : ''}`,
+    `  acks ≥ 3 s: Sitrep ${sitrep.slow}, no-op ${noop.slow} (must be 0)${sitrep.errors + noop.errors ? `; non-200 answers: Sitrep ${sitrep.errors}, no-op ${noop.errors}` : ''}`,
+    `  new connections opened: Sitrep ${sitrep.connections}, no-op ${noop.connections} (${CONNECTIONS * ROUNDS} means none was re-opened)`,
     `  Slack/response_url calls answered by the loopback sink: ${sink.count()}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
