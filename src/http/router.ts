@@ -33,7 +33,13 @@ export class Router {
       pathMatched = true;
       if (!r.methods.includes(req.method ?? 'GET')) continue;
       const params: Record<string, string> = {};
-      r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+      try {
+        r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+      } catch {
+        // A malformed escape (`/incidents/%E0`) names nothing we have.
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+        return;
+      }
       await r.handler(req, res, params);
       return;
     }

@@ -45,3 +45,12 @@ describe('HTTP server in local mode', () => {
     expect(bad.err.trim()).toBe('invalid configuration: PORT must be a whole number from 0 to 65535');
   });
 });
+
+describe('router', () => {
+  it('answers a malformed path escape with 404, not a crash', async () => {
+    const app = testApp();
+    running = await startServer(app, 0, '127.0.0.1');
+    expect((await fetch(`${running.url}/incidents/%E0%A4%A`)).status).toBe(404);
+    expect((await fetch(`${running.url}/healthz`, { method: 'DELETE' })).status).toBe(405);
+  });
+});
