@@ -14,7 +14,7 @@ import { list, show, timeline } from './read.js';
 import { followup } from './followup.js';
 import { stats } from './stats.js';
 import { template } from './template.js';
-import { notYet } from './pending.js';
+import { postmortem } from './postmortem.js';
 import { listSubscriptions, subscribe, unsubscribe } from './subscribe.js';
 import { deliveries } from './deliveries.js';
 
@@ -78,7 +78,7 @@ export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
     case 'deliveries':
       return deliveries(ctx, cmd);
     case 'postmortem':
-      return notYet(ctx, cmd);
+      return postmortem(ctx, cmd);
     case 'help':
       return { text: helpText(cmd.topic), data: { help: helpText(cmd.topic) } };
   }

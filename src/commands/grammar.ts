@@ -50,7 +50,8 @@ export type Command =
   | { verb: 'timeline'; incident?: number }
   | { verb: 'deliveries'; action: 'list'; incident?: number }
   | { verb: 'deliveries'; action: 'retry'; id: number }
-  | { verb: 'postmortem'; action: 'draft' | 'publish'; incident?: number }
+  | { verb: 'postmortem'; action: 'draft'; incident?: number }
+  | { verb: 'postmortem'; action: 'publish'; incident?: number; text?: string }
   | { verb: 'followup'; action: 'add'; incident?: number; text: string; owner?: string; at?: number }
   | { verb: 'followup'; action: 'done'; id: number; at?: number }
   | { verb: 'stats'; since?: number }
@@ -432,9 +433,15 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       const publish = p.words[0]?.value.toLowerCase() === 'publish';
       const sub = { ...p, words: p.words.slice(publish ? 1 : 0) };
       const { incident, rest } = leadingIncident(sub);
-      noExtraWords(sub, rest);
-      const c: Command = { verb, action: publish ? 'publish' : 'draft' };
+      if (!publish) {
+        noExtraWords(sub, rest);
+        return incident !== undefined ? { verb, action: 'draft', incident } : { verb, action: 'draft' };
+      }
+      // Optional customer-facing wording; without it Sitrep writes the public summary itself.
+      const body = text(sub, rest);
+      const c: Command = { verb, action: 'publish' };
       if (incident !== undefined) c.incident = incident;
+      if (body) c.text = checkText('the postmortem text', body, MAX_CUSTOMER_TEXT, verb);
       return c;
     }
     case 'followup': {

@@ -113,7 +113,7 @@ export const USAGE = {
     example: 'deliveries INC-4',
   },
   postmortem: {
-    usage: 'postmortem [INC-n] · postmortem publish [INC-n]',
+    usage: 'postmortem [INC-n] · postmortem publish [INC-n] [customer-facing text]',
     summary: 'draft the postmortem from the timeline · publish its customer-facing part',
     example: 'postmortem INC-4',
   },

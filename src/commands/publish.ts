@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
-import { customerUpdates, incidentComponents, incidents } from '../../db/schema.js';
+import { customerUpdates, incidentComponents, incidents, postmortems } from '../../db/schema.js';
 import type { ComponentStatus } from '../domain/enums.js';
 import { canTransition } from '../domain/lifecycle.js';
 import type { CommandContext, PublishedRecord } from './context.js';
@@ -30,6 +30,25 @@ export function publishDraft(
     .set({ state: 'published', body, approver: opts.approver, approvedAt: now, publishedAt: now, displayAt })
     .where(eq(customerUpdates.id, draft.id))
     .run();
+
+  if (draft.isPostmortem) {
+    // A postmortem changes no status; it is shown above the updates on the incident's page.
+    tx.insert(postmortems)
+      .values({ incidentId: draft.incidentId, markdown: '', publicBody: body, publishedAt: displayAt, updatedAt: now })
+      .onConflictDoUpdate({ target: postmortems.incidentId, set: { publicBody: body, publishedAt: displayAt, updatedAt: now } })
+      .run();
+    const pm: PublishedRecord = { updateId: draft.id, incidentId: draft.incidentId, status: draft.status, body, displayAt, approvedAt: now, isPostmortem: true };
+    recordEvent(tx, ctx, {
+      incidentId: draft.incidentId,
+      kind: 'postmortem_published',
+      occurredAt: displayAt,
+      text: `Published postmortem D-${draft.id}: ${body}`,
+      payload: { draftId: draft.id, approver: opts.approver },
+    });
+    for (const o of ctx.outlets) o.onPublished?.(tx, pm, ctx);
+    touchIncident(tx, ctx, draft.incidentId);
+    return pm;
+  }
 
   // The internal state follows what was announced when that is a legal step forward, so the
   // thread and the page never disagree about whether an incident is resolved.

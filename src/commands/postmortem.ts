@@ -1,0 +1,151 @@
+import { and, asc, eq } from 'drizzle-orm';
+import type { DbOrTx } from '../../db/client.js';
+import { componentStatusHistory, components, customerUpdates, followups, postmortems } from '../../db/schema.js';
+import { displayUser } from '../domain/actor.js';
+import { worstStatus } from '../domain/components.js';
+import type { ComponentStatus } from '../domain/enums.js';
+import { SitrepError } from '../domain/errors.js';
+import { statusLabel } from '../render/incident.js';
+import { formatClock, formatDuration, formatPosted, sameDay } from '../render/time.js';
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+import { publishDraft } from './publish.js';
+import { incRef, recordEvent, resolveIncident, touchIncident, type IncidentRow } from './store.js';
+import { joinNames } from './template.js';
+import { loadTimeline } from './views.js';
+
+/** The worst status each component reached during the incident, in catalogue order. */
+function impactByComponent(db: DbOrTx, incidentId: number): Array<{ name: string; worst: ComponentStatus }> {
+  const rows = db
+    .select({ name: components.name, position: components.position, status: componentStatusHistory.status })
+    .from(componentStatusHistory)
+    .innerJoin(components, eq(components.id, componentStatusHistory.componentId))
+    .where(and(eq(componentStatusHistory.incidentId, incidentId), eq(componentStatusHistory.isPublic, false)))
+    .orderBy(asc(components.position))
+    .all();
+  const by = new Map<string, ComponentStatus[]>();
+  for (const r of rows) by.set(r.name, [...(by.get(r.name) ?? []), r.status]);
+  return [...by.entries()].map(([name, s]) => ({ name, worst: worstStatus(s) })).filter((c) => c.worst !== 'operational');
+}
+
+/** The markdown postmortem draft: facts from the timeline, headings for what only people know. */
+export function buildPostmortem(db: DbOrTx, ctx: CommandContext, inc: IncidentRow): string {
+  const zone = ctx.policy.timezone;
+  const now = ctx.now();
+  const end = inc.resolvedAt ?? now;
+  const at = (ms: number) => (sameDay(inc.startedAt, end, zone) ? formatClock(ms, zone, false) : formatClock(ms, zone, true));
+  const impact = impactByComponent(db, inc.id);
+  const published = db
+    .select()
+    .from(customerUpdates)
+    .where(and(eq(customerUpdates.incidentId, inc.id), eq(customerUpdates.state, 'published'), eq(customerUpdates.isPostmortem, false)))
+    .orderBy(asc(customerUpdates.displayAt))
+    .all();
+  const fus = db.select().from(followups).where(eq(followups.incidentId, inc.id)).orderBy(asc(followups.id)).all();
+  const events = loadTimeline(db, inc.id);
+  const metric = (label: string, ms: number | null) => `| ${label} | ${ms === null ? '—' : formatDuration(ms)} |`;
+  const lines = [
+    `# Postmortem: ${inc.title} (${incRef(inc.id)})`,
+    '',
+    `- **Severity:** sev${inc.severity}`,
+    `- **Status:** ${inc.status}${inc.resolvedAt === null ? ' (still open: this draft will change)' : ''}`,
+    `- **Lead:** ${displayUser(inc.lead)}${inc.commander ? ` · **Commander:** ${displayUser(inc.commander)}` : ''}${inc.comms ? ` · **Comms:** ${displayUser(inc.comms)}` : ''}`,
+    `- **Impact:** ${formatPosted(inc.startedAt, zone)} – ${inc.resolvedAt === null ? 'ongoing' : formatPosted(inc.resolvedAt, zone)} (${formatDuration(end - inc.startedAt)})`,
+    '',
+    '## Key metrics',
+    '',
+    '| measure | time |',
+    '|---|---|',
+    metric('Time to detect (impact → declared)', inc.declaredAt - inc.startedAt),
+    metric('Time to identify', inc.identifiedAt === null ? null : inc.identifiedAt - inc.startedAt),
+    metric('Time to mitigate (monitoring)', inc.monitoringAt === null ? null : inc.monitoringAt - inc.startedAt),
+    metric('Time to resolve', inc.resolvedAt === null ? null : inc.resolvedAt - inc.startedAt),
+    metric('Time to first customer update', published[0] ? published[0].displayAt - inc.startedAt : null),
+    '',
+    '## Customer impact',
+    '',
+    ...(impact.length ? impact.map((c) => `- ${c.name}: ${statusLabel(c.worst)} at worst`) : ['- No component was marked as affected.']),
+    `- ${published.length} customer-facing update${published.length === 1 ? '' : 's'} published.`,
+    '',
+    '## Timeline',
+    '',
+    ...events.map((e) => `- **${at(e.occurredAt)}** ${e.kind.replace(/_/g, ' ')} (${displayUser(e.actor)}): ${e.text.replace(/\n+/g, ' ')}`),
+    '',
+    '## Follow-up actions',
+    '',
+    ...(fus.length ? fus.map((f) => `- [${f.state === 'done' ? 'x' : ' '}] F-${f.id} ${f.text}${f.owner ? ` (owner ${displayUser(f.owner)})` : ''}`) : ['- None yet: `followup add <text> owner:@someone`.']),
+    '',
+    '## Root cause',
+    '',
+    '_To be written by the team._',
+    '',
+    '## What went well · What went wrong · Where we got lucky',
+    '',
+    '_To be written by the team._',
+  ];
+  return lines.join('\n');
+}
+
+/** The customer-facing part, in the shape status pages use (incident time, summary, impact). */
+export function publicSummary(db: DbOrTx, ctx: CommandContext, inc: IncidentRow): string {
+  const zone = ctx.policy.timezone;
+  const impact = impactByComponent(db, inc.id);
+  const last = db
+    .select()
+    .from(customerUpdates)
+    .where(and(eq(customerUpdates.incidentId, inc.id), eq(customerUpdates.state, 'published'), eq(customerUpdates.isPostmortem, false)))
+    .orderBy(asc(customerUpdates.displayAt))
+    .all()
+    .at(-1);
+  return [
+    `Incident time: ${formatPosted(inc.startedAt, zone)} – ${formatPosted(inc.resolvedAt!, zone)} (${formatDuration(inc.resolvedAt! - inc.startedAt)})`,
+    '',
+    `Summary: ${inc.title}.${last ? ` ${last.body}` : ''}`,
+    ...(impact.length ? ['', `Affected: ${joinNames(impact.map((c) => `${c.name} (${statusLabel(c.worst)})`))}.`] : []),
+  ].join('\n');
+}
+
+export function postmortem(ctx: CommandContext, cmd: Extract<Command, { verb: 'postmortem' }>): Reply {
+  return ctx.db.transaction((tx) => {
+    const inc = resolveIncident(ctx, tx, cmd.incident, 'postmortem', { latestIfNoneOpen: true });
+    const id = incRef(inc.id);
+    const now = ctx.now();
+    const markdown = buildPostmortem(tx, ctx, inc);
+    tx.insert(postmortems)
+      .values({ incidentId: inc.id, markdown, updatedAt: now })
+      .onConflictDoUpdate({ target: postmortems.incidentId, set: { markdown, updatedAt: now } })
+      .run();
+    if (cmd.action === 'draft') return { text: markdown, data: { id, markdown } };
+
+    if (inc.status !== 'resolved') throw new SitrepError('CONFLICT', `${id} is still ${inc.status}; resolve it before publishing its postmortem`);
+    if (inc.publicStatus === null) throw new SitrepError('CONFLICT', `${id} was never public (no published update), so there is no public postmortem to add`);
+    const body = cmd.text ?? publicSummary(tx, ctx, inc);
+    const draft = tx
+      .insert(customerUpdates)
+      .values({
+        incidentId: inc.id,
+        state: 'draft',
+        body,
+        status: inc.publicStatus,
+        componentChanges: [],
+        author: ctx.actor,
+        isPostmortem: true,
+        createdAt: now,
+        displayAt: now,
+      })
+      .returning()
+      .get();
+    const did = `D-${draft.id}`;
+    if (ctx.policy.approval === 'off') {
+      publishDraft(tx, ctx, draft, { approver: null });
+      return { text: `Postmortem for ${id} published (${did}).`, data: { id: did, incident: id, state: 'published', body, markdown } };
+    }
+    recordEvent(tx, ctx, { incidentId: inc.id, kind: 'draft_created', text: `Drafted ${did} (postmortem): ${body}`, payload: { draftId: draft.id, postmortem: true } });
+    for (const o of ctx.outlets) o.onDraftCreated?.(tx, draft.id, ctx);
+    touchIncident(tx, ctx, inc.id);
+    return {
+      text: `Public postmortem ${did} drafted for ${id}; an approver other than you must \`approve ${did}\`.\n\n${body}`,
+      data: { id: did, incident: id, state: 'draft', body, markdown },
+    };
+  });
+}
