@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { webApi } from '@slack/bolt';
 import type { Outlet } from '../../src/commands/context.js';
-import { getIncident, incRef } from '../../src/commands/store.js';
+import { and, eq } from 'drizzle-orm';
+import { outbox } from '../../db/schema.js';
+import { getIncident, incRef, incidentComponentRows } from '../../src/commands/store.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import { subscribersFor } from '../../src/mirror/subscriptions.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
@@ -9,10 +11,11 @@ import type { Block } from './blocks.js';
 import { dateToken, escapeMrkdwn } from './mrkdwn.js';
 import { raceAbort, toDeliveryResult } from './target.js';
 
-// Customer channels (`subscribe slack:C123`): each published customer-facing update is posted
-// there. Unlike the internal thread, nothing from user text may become a mention or a ping here,
-// so every piece of text is fully escaped. These rows are customer-facing: the worker folds
-// several waiting ones into the newest and marks late ones with a "Delayed:" notice.
+// Customer channels (`subscribe slack:C123`, Slack Connect shared channels included): one message
+// per incident in each channel, kept current with chat.update, and each published update as a
+// reply in its thread. Unlike the internal thread, nothing from user text may become a mention or
+// a ping here, so every piece of text is fully escaped. Update rows are customer-facing: the worker
+// folds several waiting ones into the newest and marks late ones with a "Delayed:" notice.
 
 export const isCustomerChannelTarget = (target: string) => /^slack:[CDG][A-Z0-9]+$/.test(target);
 
@@ -23,13 +26,59 @@ const STATUS_EMOJI: Record<string, string> = {
   resolved: ':white_check_mark:',
 };
 
-export function customerMessage(u: { incident: string; title: string; status: string; body: string; at: number; url: string }, zone: string) {
-  const status = u.status.charAt(0).toUpperCase() + u.status.slice(1);
+/** Slack refuses section text over 3,000 characters: split on paragraphs, then lines, then hard. */
+export function splitSections(text: string, max = 3000): string[] {
+  const out: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    const window = rest.slice(0, max);
+    let cut = window.lastIndexOf('\n\n');
+    if (cut < max / 2) cut = window.lastIndexOf('\n');
+    if (cut < max / 2) cut = window.lastIndexOf(' ');
+    if (cut < max / 2) cut = max;
+    out.push(rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).replace(/^\s+/, '');
+  }
+  if (rest) out.push(rest);
+  return out;
+}
+
+const STATUS_LABEL = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+export const customerPayload = z.object({
+  incident: z.string(),
+  title: z.string(),
+  status: z.string(),
+  body: z.string(),
+  at: z.number(),
+  url: z.string(),
+  components: z.array(z.object({ name: z.string(), status: z.string() })),
+  zone: z.string(),
+});
+export type CustomerPayload = z.infer<typeof customerPayload>;
+
+/** The incident's one message in the channel: title, current public status, affected components. */
+export function customerRoot(p: CustomerPayload) {
+  const affected = p.components.filter((c) => c.status !== 'operational');
+  const comps = affected.length ? affected.map((c) => `${escapeMrkdwn(c.name)}: ${c.status.replace(/_/g, ' ')}`).join(' · ') : 'No components affected';
   const blocks: Block[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: `*${STATUS_EMOJI[u.status] ?? ''} ${escapeMrkdwn(u.title)}: ${status}*\n${escapeMrkdwn(u.body)}` } },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: `${u.incident} · posted ${dateToken(u.at, zone)} · <${u.url}|status page>` }] },
+    { type: 'section', text: { type: 'mrkdwn', text: `*${STATUS_EMOJI[p.status] ?? ''} ${escapeMrkdwn(p.title)}*\n*${STATUS_LABEL(p.status)}* · ${comps}` } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `${p.incident} · last update ${dateToken(p.at, p.zone)} · <${p.url}|status page> · updates in the thread` }] },
   ];
-  return { text: `${u.title}: ${status}. ${u.body}`.replace(/[<>&]/g, ' ').slice(0, 3000), blocks };
+  return { text: `${p.title}: ${STATUS_LABEL(p.status)}`.replace(/[<>&]/g, ' '), blocks };
+}
+
+/** One published update, as a thread reply; long bodies become several sections. */
+export function customerReply(p: CustomerPayload, notices: string[]) {
+  const sections = splitSections(escapeMrkdwn(p.body)).slice(0, 45);
+  const blocks: Block[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*${STATUS_LABEL(p.status)}*` } },
+    ...sections.map((t): Block => ({ type: 'section', text: { type: 'mrkdwn', text: t } })),
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `Posted ${dateToken(p.at, p.zone)}` }] },
+  ];
+  if (notices.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `_${notices.map(escapeMrkdwn).join(' ')}_` }] });
+  const text = `${notices.length ? notices.join(' ') + ' ' : ''}${STATUS_LABEL(p.status)}: ${p.body}`.replace(/[<>&]/g, ' ').slice(0, 3900);
+  return { text, blocks };
 }
 
 export function createSlackCustomerOutlet(opts: { deadlineMs: number }): Outlet {
@@ -39,23 +88,29 @@ export function createSlackCustomerOutlet(opts: { deadlineMs: number }): Outlet 
       const subs = subscribersFor(tx, update.incidentId, 'slack');
       if (!subs.length) return;
       const inc = getIncident(tx, update.incidentId);
-      const msg = customerMessage(
-        {
-          incident: incRef(inc.id),
-          title: inc.title,
-          status: update.status,
-          body: update.body,
-          at: update.displayAt,
-          url: `${ctx.policy.publicUrl}/incidents/${incRef(inc.id)}`,
-        },
-        ctx.policy.timezone,
-      );
+      const payload: CustomerPayload = {
+        incident: incRef(inc.id),
+        title: inc.title,
+        status: update.isPostmortem ? 'postmortem' : update.status,
+        body: update.body,
+        at: update.displayAt,
+        url: `${ctx.policy.publicUrl}/incidents/${incRef(inc.id)}`,
+        components: incidentComponentRows(tx, inc.id).map((c) => ({ name: c.name, status: c.publicStatus ?? 'operational' })),
+        zone: ctx.policy.timezone,
+      };
       for (const s of subs) {
+        // The incident's message in this channel is posted once, ahead of its first update, in the
+        // same lane so that no reply can overtake it. It is not customer-facing text by itself, so
+        // it is never folded away.
+        const lane = and(eq(outbox.target, s.target), eq(outbox.incidentId, update.incidentId));
+        if (!tx.select({ id: outbox.id }).from(outbox).where(lane).limit(1).get()) {
+          enqueue(tx, ctx.now(), { incidentId: update.incidentId, target: s.target, kind: 'slack.customer_root', payload });
+        }
         enqueue(tx, ctx.now(), {
           incidentId: update.incidentId,
           target: s.target,
           kind: 'slack.customer_update',
-          payload: { ...msg, updateId: `D-${update.updateId}` },
+          payload: { ...payload, updateId: `D-${update.updateId}` },
           customerFacing: true,
           approvedAt: update.approvedAt,
           deadlineAt: update.approvedAt + opts.deadlineMs,
@@ -65,29 +120,40 @@ export function createSlackCustomerOutlet(opts: { deadlineMs: number }): Outlet 
   };
 }
 
-const payloadSchema = z.object({ text: z.string(), blocks: z.array(z.record(z.string(), z.unknown())) });
-
 export function createSlackCustomerTarget(client: webApi.WebClient): Target {
+  const post = (args: Parameters<webApi.WebClient['chat']['postMessage']>[0]) => client.chat.postMessage(args);
   return {
     folds: true,
     handles: isCustomerChannelTarget,
     async deliver(msg, signal) {
-      const parsed = payloadSchema.safeParse(msg.payload);
+      const parsed = customerPayload.safeParse(msg.payload);
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
-      const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n)).map((n) => escapeMrkdwn(n));
-      const blocks = notices.length ? [...parsed.data.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: `_${notices.join(' ')}_` }] }] : parsed.data.blocks;
-      const attempt = client.chat
-        .postMessage({
-          channel: msg.target.slice('slack:'.length),
-          text: notices.length ? `${notices.join(' ')} ${parsed.data.text}` : parsed.data.text,
-          blocks: blocks as never,
-          unfurl_links: false,
-          unfurl_media: false,
-        })
-        .then(
-          (res): DeliveryResult => ({ kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) }),
-          (err: unknown) => toDeliveryResult(err),
-        );
+      const p = parsed.data;
+      const channel = msg.target.slice('slack:'.length);
+      const root = customerRoot(p);
+      const attempt = (async (): Promise<DeliveryResult> => {
+        if (msg.kind === 'slack.customer_root') {
+          const res = await post({ channel, text: root.text, blocks: root.blocks as never, unfurl_links: false, unfurl_media: false });
+          return res.ts ? { kind: 'delivered', remoteRef: res.ts } : { kind: 'retry', error: 'chat.postMessage returned no ts' };
+        }
+        const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n));
+        const reply = customerReply(p, notices);
+        let rootTs = msg.previousRemoteRef ?? null;
+        if (rootTs) {
+          // Edit first: a retry after a failed reply repeats an idempotent edit, never a post.
+          await client.chat.update({ channel, ts: rootTs, text: root.text, blocks: root.blocks as never }).catch((err: unknown) => {
+            const code = (err as { data?: { error?: string } }).data?.error;
+            if (code === 'message_not_found' || code === 'cant_update_message' || code === 'edit_window_closed') return;
+            throw err;
+          });
+        } else {
+          // The root message could not be posted (dead-lettered): start the thread with this update.
+          const res = await post({ channel, text: root.text, blocks: root.blocks as never, unfurl_links: false, unfurl_media: false });
+          rootTs = res.ts ?? null;
+        }
+        const res = await post({ channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: reply.text, blocks: reply.blocks as never, unfurl_links: false, unfurl_media: false });
+        return { kind: 'delivered', remoteRef: rootTs ?? res.ts ?? '' };
+      })().catch((err: unknown) => toDeliveryResult(err));
       return raceAbort(attempt, signal);
     },
   };

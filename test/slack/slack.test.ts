@@ -3,6 +3,7 @@ import { asc, eq } from 'drizzle-orm';
 import { incidentThreads, incidents, outbox, timelineEvents } from '../../db/schema.js';
 import { rowCounts } from '../helpers.js';
 import { INCIDENTS, blockAction, fixture, jsonFixture, sign, startHarness, viewSubmission, type Harness } from './harness.js';
+import type { FakeMessage } from '../fakes/slack-api.js';
 
 // End to end through real HTTP: signed Slack requests → the real receiver and Bolt → commands on a
 // real SQLite database → outbox → SlackTarget → the fake Slack Web API.
@@ -497,25 +498,51 @@ describe('a root message Slack refuses', () => {
 });
 
 describe('customer channels', () => {
-  it('a subscribed Slack channel gets approved updates only, with nothing that can ping', async () => {
+  const inChannel = () => h.fake.messages.filter((m) => m.channel === 'C0CUSTOMERS');
+  const textOf = (m: { blocks?: unknown[]; text: string }) => JSON.stringify(m.blocks ?? []) + m.text;
+
+  it('one message per incident, kept current with chat.update, each approved update a reply in its thread; nothing pings', async () => {
     expect(h.app.run('subscribe slack:C0CUSTOMERS', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
     await declare();
     h.app.run('update INC-1 internal detail: db-7 is on fire', 'slack:U0ALICE', { platform: 'slack' });
-    const d = h.app.run('draft INC-1 We are investigating errors <!channel> at checkout.', 'slack:U0ALICE', { platform: 'slack' });
+    const d = h.app.run('draft INC-1 We are investigating errors <!channel> at checkout <@U0ALICE>.', 'slack:U0ALICE', { platform: 'slack' });
     expect(d.ok).toBe(true);
     await h.drain();
-    expect(h.fake.messages.filter((m) => m.channel === 'C0CUSTOMERS')).toEqual([]);
+    expect(inChannel()).toEqual([]);
     expect(h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(false); // not an approver
     h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' });
     expect(h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
     await h.drain();
-    const posted = h.fake.messages.filter((m) => m.channel === 'C0CUSTOMERS');
-    expect(posted).toHaveLength(1);
-    const text = JSON.stringify(posted[0]!.blocks) + posted[0]!.text;
-    expect(text).toContain('We are investigating errors');
-    expect(text).not.toContain('<!channel>');
-    expect(text).not.toContain('db-7');
-    expect(text).toContain('/incidents/INC-1|status page>');
+    let posted = inChannel();
+    expect(posted).toHaveLength(2);
+    const [root, first] = posted as [FakeMessage, FakeMessage];
+    expect(root.thread_ts).toBeUndefined();
+    expect(textOf(root)).toContain('Investigating');
+    expect(textOf(root)).toContain('/incidents/INC-1|status page>');
+    expect(first.thread_ts).toBe(root.ts);
+    expect(textOf(first)).toContain('We are investigating errors');
+    for (const m of posted) {
+      expect(textOf(m)).not.toContain('<!channel>');
+      expect(textOf(m)).not.toContain('<@U0ALICE>');
+      expect(textOf(m)).not.toContain('db-7');
+    }
+
+    // A second update edits the one message and replies in its thread; a long body is split.
+    const long = Array.from({ length: 80 }, (_, i) => `Line ${i}: the payment processor is recovering region by region.`).join('\n');
+    h.app.run(`draft INC-1 status:identified ${long}`, 'slack:U0ALICE', { platform: 'slack' });
+    expect(h.app.run('approve D-2', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
+    await h.drain();
+    posted = inChannel();
+    expect(posted.filter((m) => !m.thread_ts)).toHaveLength(1);
+    const replyMsgs = posted.filter((m) => m.thread_ts === root.ts);
+    expect(replyMsgs).toHaveLength(2);
+    const sections = (replyMsgs[1]!.blocks as Array<{ type: string; text?: { text: string } }>).filter((b) => b.type === 'section');
+    expect(sections.length).toBeGreaterThan(2);
+    expect(sections.every((b) => b.text!.text.length <= 3000)).toBe(true);
+    expect(sections.map((b) => b.text!.text).join('\n')).toContain('Line 79:');
+    const edit = h.fake.calls.filter((c) => c.method === 'chat.update' && c.params.channel === 'C0CUSTOMERS').at(-1)!;
+    expect(edit.params.ts).toBe(root.ts);
+    expect(JSON.stringify(edit.params.blocks)).toContain('Identified');
   });
 });
 
