@@ -5,7 +5,7 @@ import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { publishDraft } from './publish.js';
+import { proposeUpdate, publishDraft } from './publish.js';
 import { componentsBySlug, getDraft, getIncident, incRef, incidentComponentRows, listApprovers, recordEvent, resolveIncident, touchIncident } from './store.js';
 import { renderTemplate, templateStatus } from './template.js';
 
@@ -21,37 +21,19 @@ export function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft'
     if (cmd.components) componentsBySlug(tx, cmd.components.map((c) => c.slug));
     const changes = cmd.components ?? incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status }));
     const body = cmd.template ? renderTemplate(tx, ctx, cmd.template, inc, status, cmd.text) : cmd.text;
-    const now = ctx.now();
-    const at = cmd.at ?? now;
-    const row = tx
-      .insert(customerUpdates)
-      .values({
-        incidentId: inc.id,
-        state: 'draft',
-        body,
-        status,
-        componentChanges: status === 'resolved' ? changes.map((c) => ({ ...c, status: 'operational' })) : changes,
-        template: cmd.template ?? null,
-        author: ctx.actor,
-        createdAt: now,
-        displayAt: at,
-      })
-      .returning()
-      .get();
+    const { draft: row, published } = proposeUpdate(tx, ctx, {
+      incidentId: inc.id,
+      body,
+      status,
+      componentChanges: status === 'resolved' ? changes.map((c) => ({ ...c, status: 'operational' as const })) : changes,
+      displayAt: cmd.at ?? ctx.now(),
+      template: cmd.template ?? null,
+      label: status,
+    });
     const did = `D-${row.id}`;
-    if (ctx.policy.approval === 'off') {
-      publishDraft(tx, ctx, row, { approver: null });
+    if (published) {
       return { text: `${did} published for ${id} (SITREP_APPROVAL=off).`, data: { id: did, incident: id, state: 'published', body } };
     }
-    recordEvent(tx, ctx, {
-      incidentId: inc.id,
-      kind: 'draft_created',
-      occurredAt: at,
-      text: `Drafted ${did} (${status}): ${body}`,
-      payload: { draftId: row.id, status, components: changes },
-    });
-    for (const o of ctx.outlets) o.onDraftCreated?.(tx, row.id, ctx);
-    touchIncident(tx, ctx, inc.id);
     return {
       text: `${did} drafted for ${id}; an approver other than you must \`approve ${did}\` before it goes out.`,
       data: { id: did, incident: id, state: 'draft', body },

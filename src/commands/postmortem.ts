@@ -9,8 +9,8 @@ import { statusLabel } from '../render/incident.js';
 import { formatClock, formatDuration, formatPosted, sameDay } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { publishDraft } from './publish.js';
-import { incRef, recordEvent, resolveIncident, touchIncident, type IncidentRow } from './store.js';
+import { proposeUpdate } from './publish.js';
+import { incRef, resolveIncident, type IncidentRow } from './store.js';
 import { joinNames } from './template.js';
 import { loadTimeline } from './views.js';
 
@@ -120,29 +120,19 @@ export function postmortem(ctx: CommandContext, cmd: Extract<Command, { verb: 'p
     if (inc.status !== 'resolved') throw new SitrepError('CONFLICT', `${id} is still ${inc.status}; resolve it before publishing its postmortem`);
     if (inc.publicStatus === null) throw new SitrepError('CONFLICT', `${id} was never public (no published update), so there is no public postmortem to add`);
     const body = cmd.text ?? publicSummary(tx, ctx, inc);
-    const draft = tx
-      .insert(customerUpdates)
-      .values({
-        incidentId: inc.id,
-        state: 'draft',
-        body,
-        status: inc.publicStatus,
-        componentChanges: [],
-        author: ctx.actor,
-        isPostmortem: true,
-        createdAt: now,
-        displayAt: now,
-      })
-      .returning()
-      .get();
+    const { draft, published } = proposeUpdate(tx, ctx, {
+      incidentId: inc.id,
+      body,
+      status: inc.publicStatus,
+      componentChanges: [],
+      displayAt: now,
+      isPostmortem: true,
+      label: 'postmortem',
+    });
     const did = `D-${draft.id}`;
-    if (ctx.policy.approval === 'off') {
-      publishDraft(tx, ctx, draft, { approver: null });
+    if (published) {
       return { text: `Postmortem for ${id} published (${did}).`, data: { id: did, incident: id, state: 'published', body, markdown } };
     }
-    recordEvent(tx, ctx, { incidentId: inc.id, kind: 'draft_created', text: `Drafted ${did} (postmortem): ${body}`, payload: { draftId: draft.id, postmortem: true } });
-    for (const o of ctx.outlets) o.onDraftCreated?.(tx, draft.id, ctx);
-    touchIncident(tx, ctx, inc.id);
     return {
       text: `Public postmortem ${did} drafted for ${id}; an approver other than you must \`approve ${did}\`.\n\n${body}`,
       data: { id: did, incident: id, state: 'draft', body, markdown },

@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { customerUpdates, incidentComponents, incidents, postmortems } from '../../db/schema.js';
-import type { ComponentStatus } from '../domain/enums.js';
+import type { ComponentStatus, IncidentStatus } from '../domain/enums.js';
 import { canTransition } from '../domain/lifecycle.js';
 import type { CommandContext, PublishedRecord } from './context.js';
 import type { ComponentChange } from './grammar.js';
@@ -118,4 +118,54 @@ export function publishDraft(
   for (const o of ctx.outlets) o.onPublished?.(tx, record, ctx);
   touchIncident(tx, ctx, draft.incidentId);
   return record;
+}
+
+export interface Proposal {
+  incidentId: number;
+  body: string;
+  status: IncidentStatus;
+  componentChanges: ComponentChange[];
+  displayAt: number;
+  template?: string | null;
+  isPostmortem?: boolean;
+  /** How the draft is named in the timeline: "(identified)", "(postmortem)". */
+  label: string;
+}
+
+/**
+ * Every customer-facing text enters here (draft, resolve with text, postmortem publish): it becomes
+ * a draft awaiting approval, or is published at once under SITREP_APPROVAL=off.
+ */
+export function proposeUpdate(tx: Tx, ctx: CommandContext, p: Proposal): { draft: DraftRow; published: boolean } {
+  const now = ctx.now();
+  const row = tx
+    .insert(customerUpdates)
+    .values({
+      incidentId: p.incidentId,
+      state: 'draft',
+      body: p.body,
+      status: p.status,
+      componentChanges: p.componentChanges,
+      template: p.template ?? null,
+      isPostmortem: p.isPostmortem ?? false,
+      author: ctx.actor,
+      createdAt: now,
+      displayAt: p.displayAt,
+    })
+    .returning()
+    .get();
+  if (ctx.policy.approval === 'off') {
+    publishDraft(tx, ctx, row, { approver: null });
+    return { draft: row, published: true };
+  }
+  recordEvent(tx, ctx, {
+    incidentId: p.incidentId,
+    kind: 'draft_created',
+    occurredAt: p.displayAt,
+    text: `Drafted D-${row.id} (${p.label}): ${p.body}`,
+    payload: { draftId: row.id, status: p.status, components: p.componentChanges, postmortem: p.isPostmortem ?? false },
+  });
+  for (const o of ctx.outlets) o.onDraftCreated?.(tx, row.id, ctx);
+  touchIncident(tx, ctx, p.incidentId);
+  return { draft: row, published: false };
 }

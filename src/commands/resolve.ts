@@ -1,11 +1,11 @@
 import { eq } from 'drizzle-orm';
-import { customerUpdates, incidents } from '../../db/schema.js';
+import { incidents } from '../../db/schema.js';
 import { SitrepError } from '../domain/errors.js';
 import { checkReopen, checkTransition } from '../domain/lifecycle.js';
 import { formatDuration } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { publishDraft } from './publish.js';
+import { proposeUpdate } from './publish.js';
 import { changeStatus } from './status.js';
 import { incidentComponentRows, incRef, recordEvent, resolveIncident, touchIncident } from './store.js';
 
@@ -28,35 +28,16 @@ export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'reso
     let draftId: string | undefined;
     if (cmd.text) {
       // Customer text on resolve follows the same approval policy as any draft.
-      const draft = tx
-        .insert(customerUpdates)
-        .values({
-          incidentId: inc.id,
-          state: 'draft',
-          body: cmd.text,
-          status: 'resolved',
-          componentChanges: incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: 'operational' })),
-          author: ctx.actor,
-          createdAt: ctx.now(),
-          displayAt: at,
-        })
-        .returning()
-        .get();
+      const { draft, published } = proposeUpdate(tx, ctx, {
+        incidentId: inc.id,
+        body: cmd.text,
+        status: 'resolved',
+        componentChanges: incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: 'operational' as const })),
+        displayAt: at,
+        label: 'resolved',
+      });
       draftId = `D-${draft.id}`;
-      if (ctx.policy.approval === 'off') {
-        publishDraft(tx, ctx, draft, { approver: null });
-        draftNote = ` Customer update ${draftId} published.`;
-      } else {
-        recordEvent(tx, ctx, {
-          incidentId: inc.id,
-          kind: 'draft_created',
-          occurredAt: at,
-          text: `Drafted ${draftId} (resolved): ${cmd.text}`,
-          payload: { draftId: draft.id, status: 'resolved' },
-        });
-        for (const o of ctx.outlets) o.onDraftCreated?.(tx, draft.id, ctx);
-        draftNote = ` Customer update ${draftId} awaits approval (\`approve ${draftId}\`).`;
-      }
+      draftNote = published ? ` Customer update ${draftId} published.` : ` Customer update ${draftId} awaits approval (\`approve ${draftId}\`).`;
     }
     touchIncident(tx, ctx, inc.id);
     return {
