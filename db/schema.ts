@@ -229,6 +229,11 @@ export const outbox = sqliteTable(
   (t) => [
     index('outbox_due').on(t.state, t.nextAttemptAt),
     index('outbox_order').on(t.target, t.incidentId, t.id),
+    // The worker's scheduling: each lane's oldest unfinished row (pending or in flight) is found by
+    // seeking this index, so a tick costs O(unfinished rows), not O(rows × lane history).
+    index('outbox_lane_live').on(t.state, t.target, t.incidentId, t.id),
+    // Counting what a claimed row folds in must not scan the table on every claim.
+    index('outbox_folded_into').on(t.foldedInto),
   ],
 );
 

@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import { outbox } from '../../db/schema.js';
@@ -11,6 +12,12 @@ export type OutboxRow = typeof outbox.$inferSelect;
 export interface WorkerOptions {
   /** How often due rows are looked for when nothing wakes the worker earlier. */
   pollMs: number;
+  /**
+   * Kicks (a write, a finished delivery) coalesce: at most one tick is scheduled at a time, and a
+   * kicked tick runs at least this long after the previous one, so a burst of writes costs one
+   * scheduling pass, not one per write.
+   */
+  kickGapMs: number;
   /** Deliveries in flight at once, across lanes (one per lane at most). */
   concurrency: number;
   /**
@@ -39,6 +46,7 @@ export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerO
   const attemptTimeoutMs = over.attemptTimeoutMs ?? 30_000;
   return {
     pollMs: 1_000,
+    kickGapMs: 2,
     concurrency: 16,
     perUpstream: 4,
     attemptTimeoutMs,
@@ -93,8 +101,11 @@ export class OutboxWorker {
   private readonly running = new Map<string, { ac: AbortController; key: string }>();
   private readonly settled = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
+  private kickTimer: NodeJS.Timeout | null = null;
+  private lastTickAt = -Infinity;
   private started = false;
   private ticking = false;
+  private lanesStmt: Statement<[number], { id: number }> | null = null;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -126,13 +137,24 @@ export class OutboxWorker {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.kickTimer) clearTimeout(this.kickTimer);
+    this.kickTimer = null;
     for (const { ac } of this.running.values()) ac.abort(new Error('shutting down'));
     await Promise.allSettled([...this.settled]);
   }
 
-  /** Look for work now (after a write in this process, or a change noticed in the database). */
+  /**
+   * Look for work soon (after a write in this process, a finished delivery, or a change noticed in
+   * the database). Only marks the worker dirty: however many kicks arrive, one tick is scheduled.
+   */
   kick(): void {
-    if (this.started) this.schedule(0);
+    if (!this.started || this.kickTimer) return;
+    const wait = Math.max(0, this.lastTickAt + this.options.kickGapMs - performance.now());
+    this.kickTimer = setTimeout(() => {
+      this.kickTimer = null;
+      this.startDueNow();
+    }, wait);
+    this.kickTimer.unref();
   }
 
   /** Deliveries currently being attempted by this process. */
@@ -151,14 +173,29 @@ export class OutboxWorker {
     this.timer.unref();
   }
 
-  /** One pass. Synchronous: every database step is a short better-sqlite3 transaction. */
+  /**
+   * One full pass (on the poll timer): housekeeping, then start due lane heads. Synchronous: every
+   * database step is a short better-sqlite3 transaction.
+   */
   tick(): void {
+    this.pass(true);
+  }
+
+  /** A kicked pass: only start due lane heads (leases and deadlines are the poll's business). */
+  private startDueNow(): void {
+    this.pass(false);
+  }
+
+  private pass(housekeeping: boolean): void {
     if (this.ticking) return;
     this.ticking = true;
+    this.lastTickAt = performance.now();
     try {
       const now = this.deps.now();
-      this.reclaimExpired(now);
-      this.deadLetterOverdue(now);
+      if (housekeeping) {
+        this.reclaimExpired(now);
+        this.deadLetterOverdue(now);
+      }
       if (this.started) this.startDue(now);
     } catch (err) {
       this.deps.log.error({ err }, 'outbox tick failed');
@@ -223,20 +260,44 @@ export class OutboxWorker {
     this.deps.onWrite?.();
   }
 
-  private startDue(now: number): void {
-    const { db } = this.deps;
-    // The head of every lane: the oldest row not yet finished. Only a head may be attempted.
-    const heads = db.all<{ id: number }>(sql`
-      select o.id as id from outbox o
-      where o.state in ('pending', 'in_flight')
+  /**
+   * The heads of due lanes. A lane's head is its oldest row not yet finished; only a head may be
+   * attempted. The oldest pending row of each lane is found by skipping through the
+   * (state, target, incident_id, id) index one lane at a time (a recursive CTE: a few index seeks
+   * per lane, however long the lane's backlog or history), and a lane whose older row is still in
+   * flight is left alone. NULL incidents form one lane, which sorts before the others of its target.
+   */
+  private dueHeads(now: number): number[] {
+    this.lanesStmt ??= this.deps.db.$client.prepare(`
+      with recursive lanes(id) as (
+        select (select id from outbox where state = 'pending' order by state, target, incident_id, id limit 1)
+        union all
+        select coalesce(
+          (select n.id from outbox n
+            where n.state = 'pending' and n.target = o.target
+              and n.incident_id > coalesce(o.incident_id, -9223372036854775808)
+            order by n.state, n.target, n.incident_id, n.id limit 1),
+          (select n.id from outbox n
+            where n.state = 'pending' and n.target > o.target
+            order by n.state, n.target, n.incident_id, n.id limit 1))
+        from lanes l join outbox o on o.id = l.id
+      )
+      select h.id as id from lanes l join outbox h on h.id = l.id
+      where h.next_attempt_at <= ?
         and not exists (
           select 1 from outbox p
-          where p.target = o.target and p.incident_id is o.incident_id
-            and p.state in ('pending', 'in_flight') and p.id < o.id)
-      order by o.next_attempt_at, o.id
+          where p.state = 'in_flight' and p.target = h.target and p.incident_id is h.incident_id and p.id < h.id)
+      order by h.next_attempt_at, h.id
       limit 500`);
+    return this.lanesStmt.all(now).map((r) => r.id);
+  }
+
+  private startDue(now: number): void {
+    const { db } = this.deps;
+    if (this.running.size >= this.options.concurrency) return;
+    const heads = this.dueHeads(now);
     if (!heads.length) return;
-    const rows = db.select().from(outbox).where(inArray(outbox.id, heads.map((h) => h.id))).orderBy(asc(outbox.nextAttemptAt), asc(outbox.id)).all();
+    const rows = db.select().from(outbox).where(inArray(outbox.id, heads)).orderBy(asc(outbox.nextAttemptAt), asc(outbox.id)).all();
     for (const head of rows) {
       if (this.running.size >= this.options.concurrency) return;
       if (head.state !== 'pending' || head.nextAttemptAt > now) continue;

@@ -207,4 +207,37 @@ describe('outbox worker', () => {
     expect(new Set(sent.map((s) => s.deliveryId)).size).toBe(30);
     for (let lane = 0; lane < 10; lane++) expect(sent.filter((s) => s.target === `t:${lane}`).map((s) => s.n)).toEqual([1, 2, 3]);
   });
+
+  it('finds every lane (per target and incident, the no-incident lane too) behind long delivered histories, each in order', async () => {
+    const db = open();
+    const at = Date.now();
+    for (const id of [1, 2, 3]) {
+      db.$client
+        .prepare("insert into incidents (id, title, status, severity, created_by, started_at, declared_at, recorded_at, updated_at) values (?, 'x', 'investigating', 3, 'cli:a', ?, ?, ?, ?)")
+        .run(id, at, at, at, at);
+    }
+    const lanes: Array<[string, number | null]> = [['a:x', null], ['a:x', 1], ['a:x', 3], ['a:y', 2], ['b:z', null], ['b:z', 2], ['b:z', 3]];
+    // History first: delivered rows of the same lanes must not hide their later pending rows.
+    db.transaction((tx) => {
+      for (let i = 0; i < 200; i++) {
+        const [target, incidentId] = lanes[i % lanes.length]!;
+        enqueue(tx, at, { incidentId, target, kind: 'old', payload: { n: 0 } });
+      }
+    });
+    db.update(outbox).set({ state: 'delivered' }).run();
+    db.transaction((tx) => {
+      for (let n = 1; n <= 3; n++) for (const [target, incidentId] of lanes) enqueue(tx, at, { incidentId, target, kind: 'test', payload: { n } });
+    });
+    const sent: Array<{ lane: string; n: unknown }> = [];
+    const t = fakeTarget('', async (msg) => {
+      sent.push({ lane: `${msg.target}/${msg.incidentId}`, n: msg.payload.n });
+      await new Promise((r) => setTimeout(r, 2));
+      return { kind: 'delivered' };
+    });
+    const { worker } = makeWorker(db, [t.target]);
+    worker.start();
+    await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered'), 10_000, 'all delivered');
+    expect(sent).toHaveLength(lanes.length * 3);
+    for (const [target, incidentId] of lanes) expect(sent.filter((s) => s.lane === `${target}/${incidentId}`).map((s) => s.n)).toEqual([1, 2, 3]);
+  });
 });
