@@ -16,6 +16,7 @@ import type { Target } from './mirror/target.js';
 import { registerMirroring } from './mirror/index.js';
 import { createWebhooks } from '../adapters/webhook/index.js';
 import { registerSlack } from '../adapters/slack/index.js';
+import { registerTeams } from '../adapters/teams/index.js';
 import { registerStatusPages } from './statuspage/index.js';
 import { createStatuspageIo } from '../adapters/statuspage-io/index.js';
 
@@ -92,6 +93,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   registerMirroring(app, { webhooks: createWebhooks });
   registerStatusPages(app, { statuspageIo: createStatuspageIo });
   registerSlack(app);
+  registerTeams(app);
   // (wiring-end)
 
   background.push(createNudger(app, config.nudgeMinutes * 60_000));

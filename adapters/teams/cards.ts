@@ -1,0 +1,222 @@
+import type { EventKind } from '../../src/domain/enums.js';
+import type { IncidentView } from '../../src/render/incident.js';
+import { formatClock, formatDuration } from '../../src/render/time.js';
+
+// Adaptive Cards for the incident's root post, its thread replies, the approval request and the
+// customer channels. Pure functions of their inputs (no db, no clock of their own).
+//
+// Every string that came from a person goes through `md()` (TextBlock markdown) or `plain()`
+// (button titles, input placeholders): a title like `[click](http://evil)` or `<at>everyone</at>`
+// is shown as typed and never becomes a link, a mention or formatting. The cards never carry
+// `msteams.entities`, so nothing in them can mention anyone.
+
+export type Card = Record<string, unknown>;
+export const CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
+
+/** What our buttons send back (Action.Execute `data` / Action.Submit `value`). */
+export const ACTIONS = {
+  update: 'sitrep.update',
+  draft: 'sitrep.draft',
+  resolve: 'sitrep.resolve',
+  reopen: 'sitrep.reopen',
+  approve: 'sitrep.approve',
+  reject: 'sitrep.reject',
+} as const;
+
+const ZWSP = '\u200B';
+
+/**
+ * Escapes text for an Adaptive Card TextBlock (markdown subset): markdown punctuation gets a
+ * backslash, `<` is followed by a zero-width space so `<at>…</at>` and HTML never parse, and a
+ * leading list/heading/quote marker on a line is escaped too.
+ */
+export function md(text: string): string {
+  return text
+    .replace(/[\\`*_[\]~]/g, (c) => `\\${c}`)
+    .replace(/</g, `<${ZWSP}`)
+    .replace(/^(\s*)([#>+-]|\d+\.)/gm, (_m, sp: string, mark: string) => `${sp}\\${mark}`);
+}
+
+/** Plain-text fields (titles, labels): no markdown there, but no `<at>` either. */
+export function plain(text: string, max = 200): string {
+  return clip(text, max).replace(/</g, `<${ZWSP}`);
+}
+
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+const label = (s: string) => s.replace(/_/g, ' ');
+const STATUS_ICON: Record<string, string> = { investigating: '🔴', identified: '🟠', monitoring: '🔵', resolved: '✅', postmortem: '📚' };
+const STATUS_COLOR: Record<string, string> = { investigating: 'attention', identified: 'warning', monitoring: 'accent', resolved: 'good' };
+
+/** A user ref as shown on a card: `teams:<id>` refs have no name we can trust, so the id stays plain. */
+export function userText(ref: string | null | undefined): string {
+  if (!ref) return '—';
+  if (ref.startsWith('cli:')) return md(`@${ref.slice(4)}`);
+  return md(ref);
+}
+
+function text(t: string, extra: Record<string, unknown> = {}): Card {
+  return { type: 'TextBlock', text: t, wrap: true, ...extra };
+}
+
+function card(body: Card[], actions: Card[] = []): Card {
+  return {
+    type: 'AdaptiveCard',
+    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+    version: '1.4',
+    body,
+    ...(actions.length ? { actions } : {}),
+  };
+}
+
+/** A button that opens a small form (one text input) and sends `verb` with the typed text. */
+function formButton(title: string, verb: string, data: Record<string, unknown>, input: { id: string; placeholder: string; required: boolean }): Card {
+  return {
+    type: 'Action.ShowCard',
+    title,
+    card: card(
+      [{ type: 'Input.Text', id: input.id, isMultiline: true, placeholder: input.placeholder, isRequired: input.required, maxLength: 10_000 }],
+      [{ type: 'Action.Execute', title: 'Send', verb, data: { sitrep: verb, ...data } }],
+    ),
+  };
+}
+
+/** The incident's live card. Re-rendered from the database on every change (updateActivity). */
+export function rootCard(v: IncidentView, zone: string, now: number): Card {
+  const duration = v.resolvedAt !== null ? formatDuration(v.resolvedAt - v.startedAt) : `${formatDuration(now - v.startedAt)} so far`;
+  const facts = [
+    { title: 'Status', value: `${STATUS_ICON[v.status] ?? ''} ${label(v.status)}` },
+    { title: 'Severity', value: `sev${v.severity}` },
+    { title: 'Lead', value: userText(v.lead) },
+    { title: 'Duration', value: `${duration} (started ${formatClock(v.startedAt, zone, true)})` },
+  ];
+  const comps = v.components.length ? v.components.map((c) => ({ title: md(c.name), value: label(c.status) })) : [{ title: 'Components', value: 'none affected' }];
+  const last = v.lastCustomerUpdate
+    ? [
+        text(`**Last customer update** (${v.lastCustomerUpdate.id}, ${label(v.lastCustomerUpdate.status)}, ${formatClock(v.lastCustomerUpdate.at, zone, true)})`, { spacing: 'Medium' }),
+        text(md(clip(v.lastCustomerUpdate.body, 2500)), { isSubtle: true }),
+      ]
+    : [text('**Last customer update**: none yet (not public)', { spacing: 'Medium' })];
+  const body: Card[] = [
+    text(`${STATUS_ICON[v.status] ?? ''} ${v.id} · ${md(v.title)}`, { size: 'Large', weight: 'Bolder', color: STATUS_COLOR[v.status] ?? 'default' }),
+    { type: 'FactSet', facts },
+    text('**Components**', { spacing: 'Medium' }),
+    { type: 'FactSet', facts: comps },
+    ...last,
+  ];
+  if (v.pendingDrafts.length) {
+    body.push(text(`Awaiting approval: ${v.pendingDrafts.map((d) => `${d.id} by ${userText(d.author)}`).join(', ')}`, { isSubtle: true, size: 'Small' }));
+  }
+  const ref = { incident: v.id };
+  const actions =
+    v.status === 'resolved'
+      ? [
+          formButton('Update', ACTIONS.update, ref, { id: 'text', placeholder: 'What changed? (internal)', required: true }),
+          formButton('Draft customer update', ACTIONS.draft, ref, { id: 'text', placeholder: 'Customer-facing wording', required: true }),
+          { type: 'Action.Execute', title: 'Reopen', verb: ACTIONS.reopen, data: { sitrep: ACTIONS.reopen, ...ref } },
+        ]
+      : [
+          formButton('Update', ACTIONS.update, ref, { id: 'text', placeholder: 'What changed? (internal)', required: true }),
+          formButton('Draft customer update', ACTIONS.draft, ref, { id: 'text', placeholder: 'Customer-facing wording', required: true }),
+          formButton('Resolve', ACTIONS.resolve, ref, { id: 'text', placeholder: 'Customer-facing closing note (optional)', required: false }),
+        ];
+  return card(body, actions);
+}
+
+const KIND_LABEL: Partial<Record<EventKind, string>> = {
+  declared: '🚨 Declared',
+  status_changed: '🔄 Status',
+  severity_changed: '⚠️ Severity',
+  role_assigned: '👤 Role',
+  components_changed: '🧩 Components',
+  update: '📝 Update',
+  note: '🗒️ Note',
+  draft_created: '✏️ Draft',
+  draft_approved: '☑️ Approved',
+  draft_rejected: '🚫 Rejected',
+  published: '📣 Published',
+  resolved: '✅ Resolved',
+  reopened: '🔁 Reopened',
+  followup_added: '📋 Follow-up',
+  followup_done: '✔️ Follow-up done',
+  pinned: '📌 Pinned',
+  postmortem_published: '📚 Postmortem',
+  delivery_failed: '❌ Delivery failed',
+};
+
+/** One timeline event as a thread reply. */
+export function eventCard(e: { kind: EventKind; actor: string; text: string; occurredAt: number; recordedAt: number }, zone: string): Card {
+  const late = e.recordedAt - e.occurredAt > 120_000 ? ` · recorded ${formatClock(e.recordedAt, zone, true)}` : '';
+  return card([
+    text(`**${KIND_LABEL[e.kind] ?? label(e.kind)}** · ${formatClock(e.occurredAt, zone, true)} · ${userText(e.actor)}${late}`, { size: 'Small', isSubtle: true }),
+    text(md(clip(e.text, 2800))),
+  ]);
+}
+
+/** Posted in the thread when a customer-facing draft waits for approval. */
+export function approvalCard(d: { id: string; incident: string; author: string; status: string; body: string }): Card {
+  return card(
+    [
+      text(`**✏️ ${d.id} needs approval** (customer-facing, ${label(d.status)}) for ${d.incident} by ${userText(d.author)}`),
+      { type: 'Container', style: 'emphasis', items: [text(md(clip(d.body, 2500)))] },
+    ],
+    [
+      { type: 'Action.Execute', title: 'Approve', style: 'positive', verb: ACTIONS.approve, data: { sitrep: ACTIONS.approve, draft: d.id } },
+      formButton('Reject', ACTIONS.reject, { draft: d.id }, { id: 'reason', placeholder: 'Why? The author sees this.', required: true }),
+    ],
+  );
+}
+
+/** The approval card once decided: buttons gone, the outcome shown. */
+export function approvalDecidedCard(d: { id: string; decision: 'published' | 'rejected'; by: string | null; body: string; reason?: string }): Card {
+  const head = d.decision === 'published' ? `**📣 ${d.id} approved and published** by ${userText(d.by)}` : `**🚫 ${d.id} rejected** by ${userText(d.by)}`;
+  return card([
+    text(head),
+    { type: 'Container', style: 'emphasis', items: [text(md(clip(d.body, 2500)))] },
+    ...(d.reason ? [text(`Reason: ${md(d.reason)}`, { isSubtle: true })] : []),
+  ]);
+}
+
+export interface CustomerCardInput {
+  incident: string;
+  title: string;
+  status: string;
+  body: string;
+  at: number;
+  url: string;
+  components: Array<{ name: string; status: string }>;
+  zone: string;
+}
+
+const statusTitle = (s: string) => label(s).charAt(0).toUpperCase() + label(s).slice(1);
+
+/** The incident's one card in a customer channel: title, public status, affected components. */
+export function customerRootCard(p: CustomerCardInput): Card {
+  const affected = p.components.filter((c) => c.status !== 'operational');
+  const comps = affected.length ? affected.map((c) => `${md(c.name)}: ${label(c.status)}`).join(' · ') : 'No components affected';
+  return card(
+    [
+      text(`${STATUS_ICON[p.status] ?? ''} ${md(p.title)}`, { size: 'Large', weight: 'Bolder' }),
+      text(`**${statusTitle(p.status)}** · ${comps}`),
+      text(`${p.incident} · last update ${formatClock(p.at, p.zone, true)} · updates in the replies`, { isSubtle: true, size: 'Small' }),
+    ],
+    [{ type: 'Action.OpenUrl', title: 'Status page', url: p.url }],
+  );
+}
+
+/** One published update in a customer channel, as a reply under the incident's card. */
+export function customerUpdateCard(p: CustomerCardInput, notices: string[]): Card {
+  return card([
+    text(`**${statusTitle(p.status)}**`),
+    text(md(clip(p.body, 20_000))),
+    text(`Posted ${formatClock(p.at, p.zone, true)}`, { isSubtle: true, size: 'Small' }),
+    ...(notices.length ? [text(`_${md(notices.join(' '))}_`, { isSubtle: true, size: 'Small' })] : []),
+  ]);
+}
+
+/** Notification/fallback text for a card: plain, short, never a mention. */
+export function summary(s: string): string {
+  return plain(s.replace(/\s+/g, ' '), 280);
+}

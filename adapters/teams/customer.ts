@@ -1,0 +1,123 @@
+import { and, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { HttpError } from '@microsoft/agents-hosting';
+import type { Db } from '../../db/client.js';
+import { outbox } from '../../db/schema.js';
+import type { Outlet } from '../../src/commands/context.js';
+import { getIncident, getSetting, incRef, incidentComponentRows } from '../../src/commands/store.js';
+import { enqueue } from '../../src/mirror/enqueue.js';
+import { subscribersFor } from '../../src/mirror/subscriptions.js';
+import type { DeliveryResult, Target } from '../../src/mirror/target.js';
+import { customerRootCard, customerUpdateCard, summary, type CustomerCardInput } from './cards.js';
+import { INCIDENTS_CHANNEL_KEY, TEAMS_THREAD_PREFIX, loadConversationRef, threadConversationId } from './outlet.js';
+import { cardActivity, connectorFor, raceAbort, toDeliveryResult, type TokenSource } from './target.js';
+
+// Customer channels (`subscribe teams:19:…@thread.tacv2`): one card per incident in each
+// channel, kept current with updateActivity, and each published update as a reply in its thread.
+// Every piece of text is fully escaped (cards.ts). Update rows are customer-facing: the worker
+// folds several waiting ones into the newest and marks late ones with a "Delayed:" notice.
+
+export const isCustomerChannelTarget = (target: string) => target.startsWith('teams:') && !target.startsWith(TEAMS_THREAD_PREFIX);
+
+export const customerPayload = z.object({
+  incident: z.string(),
+  title: z.string(),
+  status: z.string(),
+  body: z.string(),
+  at: z.number(),
+  url: z.string(),
+  components: z.array(z.object({ name: z.string(), status: z.string() })),
+  zone: z.string(),
+});
+
+export function createTeamsCustomerOutlet(opts: { deadlineMs: number }): Outlet {
+  return {
+    name: 'teams-customer-channels',
+    onPublished(tx, update, ctx) {
+      const subs = subscribersFor(tx, update.incidentId, 'teams');
+      if (!subs.length) return;
+      const inc = getIncident(tx, update.incidentId);
+      const payload: CustomerCardInput = {
+        incident: incRef(inc.id),
+        title: inc.title,
+        status: update.isPostmortem ? 'postmortem' : update.status,
+        body: update.body,
+        at: update.displayAt,
+        url: `${ctx.policy.publicUrl}/incidents/${incRef(inc.id)}`,
+        components: incidentComponentRows(tx, inc.id).map((c) => ({ name: c.name, status: c.publicStatus ?? 'operational' })),
+        zone: ctx.policy.timezone,
+      };
+      for (const s of subs) {
+        // The incident's card in this channel is posted once, ahead of its first update, in the
+        // same lane so no reply can overtake it. Not customer-facing text by itself: never folded.
+        const lane = and(eq(outbox.target, s.target), eq(outbox.incidentId, update.incidentId));
+        if (!tx.select({ id: outbox.id }).from(outbox).where(lane).limit(1).get()) {
+          enqueue(tx, ctx.now(), { incidentId: update.incidentId, target: s.target, kind: 'teams.customer_root', payload: { ...payload } });
+        }
+        enqueue(tx, ctx.now(), {
+          incidentId: update.incidentId,
+          target: s.target,
+          kind: 'teams.customer_update',
+          payload: { ...payload, updateId: `D-${update.updateId}` },
+          customerFacing: true,
+          approvedAt: update.approvedAt,
+          deadlineAt: update.approvedAt + opts.deadlineMs,
+        });
+      }
+    },
+  };
+}
+
+export interface TeamsCustomerTargetDeps {
+  db: Db;
+  token: TokenSource;
+}
+
+export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target {
+  /** The channel's own reference when the bot has heard from it; else the incidents channel's. */
+  function serviceUrlFor(conversationId: string): string | null {
+    const own = loadConversationRef(deps.db, conversationId);
+    if (own) return own.serviceUrl;
+    const home = getSetting(deps.db, INCIDENTS_CHANNEL_KEY);
+    return (home ? loadConversationRef(deps.db, home)?.serviceUrl : undefined) ?? null;
+  }
+
+  return {
+    folds: true,
+    handles: isCustomerChannelTarget,
+    async deliver(msg, signal) {
+      const parsed = customerPayload.safeParse(msg.payload);
+      if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
+      const p = parsed.data;
+      const conversationId = msg.target.slice('teams:'.length);
+      const serviceUrl = serviceUrlFor(conversationId);
+      if (!serviceUrl) return { kind: 'failed', error: `no service URL known for ${conversationId}: mention the bot in that channel once` };
+      const root = cardActivity(customerRootCard(p), summary(`${p.title}: ${p.status}`));
+      const attempt = (async (): Promise<DeliveryResult> => {
+        const client = connectorFor(serviceUrl, await deps.token());
+        if (msg.kind === 'teams.customer_root') {
+          const res = await client.sendToConversation(conversationId, root);
+          return res?.id ? { kind: 'delivered', remoteRef: res.id } : { kind: 'retry', error: 'Teams returned no activity id' };
+        }
+        const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n));
+        const reply = cardActivity(customerUpdateCard(p, notices), summary(`${notices.length ? notices.join(' ') + ' ' : ''}${p.status}: ${p.body}`));
+        let rootId = msg.previousRemoteRef ?? null;
+        if (rootId) {
+          // Edit first: a retry after a failed reply repeats an idempotent edit, never a post.
+          root.id = rootId;
+          await client.updateActivity(conversationId, rootId, root).catch((err: unknown) => {
+            if (err instanceof HttpError && err.status === 404) return; // the card was deleted: the reply still goes out
+            throw err;
+          });
+        } else {
+          // The card could not be posted (dead-lettered): start the thread with this update.
+          const res = await client.sendToConversation(conversationId, root);
+          rootId = res?.id ?? null;
+        }
+        const res = await client.sendToConversation(rootId ? threadConversationId(conversationId, rootId) : conversationId, reply);
+        return { kind: 'delivered', remoteRef: rootId ?? res?.id ?? '' };
+      })().catch((err: unknown) => toDeliveryResult(err));
+      return raceAbort(attempt, signal);
+    },
+  };
+}

@@ -1,0 +1,260 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Tx } from '../../db/client.js';
+import { processedEvents } from '../../db/schema.js';
+import type { Scope } from '../../src/commands/context.js';
+import { executeCommand, type Result } from '../../src/commands/execute.js';
+import type { Command } from '../../src/commands/grammar.js';
+import { helpText } from '../../src/commands/help.js';
+import { isSitrepError } from '../../src/domain/errors.js';
+import { readBody } from '../../src/http/router.js';
+import { enqueue } from '../../src/mirror/enqueue.js';
+import type { App } from '../../src/main.js';
+import { ACTIONS } from './cards.js';
+import { saveConversationRef, splitConversationId, threadTarget } from './outlet.js';
+
+// POST /api/messages: Bot Framework activities from Teams. Authentication (when on) happens before
+// this runs; here every activity is parsed with zod at the edge, then:
+//   message with text     → a command (the bot's own <at>mention</at> stripped)
+//   message with value    → an Action.Submit from one of our cards
+//   invoke adaptiveCard/action → an Action.Execute from one of our cards (answered in the response)
+//   conversationUpdate    → remembered (the serviceUrl proactive sends need)
+// A command and the row recording its activity id commit in one transaction, so a redelivered
+// activity is applied once. Answers to the person are outbox rows, like everything else sent.
+
+const account = z.object({ id: z.string().min(1), name: z.string().optional(), aadObjectId: z.string().optional() });
+
+const entity = z.looseObject({ type: z.string(), text: z.string().optional(), mentioned: z.object({ id: z.string(), name: z.string().optional() }).optional() });
+
+export const activitySchema = z.object({
+  type: z.string().min(1),
+  id: z.string().optional(),
+  channelId: z.string().optional(),
+  serviceUrl: z.string().url(),
+  from: account,
+  recipient: account.optional(),
+  conversation: z.object({
+    id: z.string().min(1),
+    conversationType: z.string().optional(),
+    tenantId: z.string().optional(),
+    isGroup: z.boolean().optional(),
+  }),
+  text: z.string().optional(),
+  value: z.unknown().optional(),
+  name: z.string().optional(),
+  replyToId: z.string().optional(),
+  entities: z.array(entity).optional(),
+  channelData: z
+    .object({
+      tenant: z.object({ id: z.string() }).optional(),
+      channel: z.object({ id: z.string() }).optional(),
+    })
+    .optional(),
+});
+export type InboundActivity = z.infer<typeof activitySchema>;
+
+/** What our card buttons send (Action.Submit `value`, Action.Execute `value.action.data`), inputs merged in. */
+const cardData = z.object({
+  sitrep: z.enum(Object.values(ACTIONS) as [string, ...string[]]),
+  incident: z.string().regex(/^INC-\d{1,9}$/).optional(),
+  draft: z.string().regex(/^D-\d{1,9}$/).optional(),
+  text: z.string().max(10_000).optional(),
+  reason: z.string().max(10_000).optional(),
+});
+type CardData = z.infer<typeof cardData>;
+
+const executeValue = z.object({ action: z.object({ type: z.string().optional(), verb: z.string().optional(), data: z.unknown().optional() }) });
+
+export const HELP_HINT = 'write "@Sitrep help" to see how to write each command';
+
+/** One line for the person: the reply, or what went wrong and how to write it. */
+export function formatResult(result: Result): string {
+  if (result.ok) return result.reply.text;
+  return `⚠️ ${result.error.message.replace(/\s*\n\s*/g, ' ')} (${HELP_HINT})`;
+}
+
+/**
+ * The command text of a message: the bot's own mention (`<at>Sitrep</at>`, named by a mention
+ * entity for the recipient, or leading) is removed; other people's mentions become user refs
+ * (`teams:<id>`), so `assign lead <at>Bob</at>` names Bob.
+ */
+export function commandText(a: InboundActivity): string {
+  let text = a.text ?? '';
+  const botId = a.recipient?.id;
+  for (const e of a.entities ?? []) {
+    if (e.type !== 'mention' || !e.text || !e.mentioned) continue;
+    text = text.split(e.text).join(e.mentioned.id === botId ? ' ' : ` teams:${e.mentioned.id} `);
+  }
+  // Any <at>…</at> left (a client that sent no entity) is the bot's mention or noise.
+  text = text.replace(/<at>[^<]*<\/at>/gi, ' ');
+  return text.replace(/&nbsp;/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+const actorOf = (a: InboundActivity) => `teams:${a.from.aadObjectId ?? a.from.id}`;
+
+export interface InboundDeps {
+  app: App;
+}
+
+export function createInbound({ app }: InboundDeps) {
+  const log = app.log;
+  const threadByRoot = app.db.$client.prepare<[string, string], { incidentId: number }>(
+    "select incident_id as incidentId from incident_threads where platform = 'teams' and channel = ? and root_ref = ? limit 1",
+  );
+
+  function scopeFor(a: InboundActivity): Scope {
+    const { channel, messageId } = splitConversationId(a.conversation.id);
+    const hit = messageId ? threadByRoot.get(channel, messageId) : undefined;
+    return { platform: 'teams', channel, ...(messageId ? { threadRef: messageId } : {}), ...(hit ? { incidentId: hit.incidentId } : {}) };
+  }
+
+  /** Runs `fn` once per activity: the processed_events row and the command's writes commit together. */
+  function once(a: InboundActivity, fn: (tx: Tx) => Result): Result | 'duplicate' {
+    const key = a.id ? `${a.conversation.id}|${a.type}|${a.id}` : null;
+    return app.db.transaction((tx) => {
+      if (key) {
+        const ins = tx.insert(processedEvents).values({ platform: 'teams', eventId: key, at: app.now() }).onConflictDoNothing().run();
+        if (ins.changes === 0) return 'duplicate' as const;
+      }
+      remember(tx, a);
+      return fn(tx);
+    });
+  }
+
+  /** Keeps the conversation's serviceUrl (and the channel's, for proactive posts there). */
+  function remember(tx: Tx, a: InboundActivity): void {
+    const tenantId = a.conversation.tenantId ?? a.channelData?.tenant?.id;
+    const { channel } = splitConversationId(a.conversation.id);
+    const ref = (conversationId: string) => ({ serviceUrl: a.serviceUrl, conversationId, ...(tenantId ? { tenantId } : {}) });
+    saveConversationRef(tx, ref(channel), actorOf(a), app.now());
+    const teamChannel = a.channelData?.channel?.id;
+    if (teamChannel && teamChannel !== channel) saveConversationRef(tx, ref(teamChannel), actorOf(a), app.now());
+  }
+
+  function replyRow(tx: Tx, a: InboundActivity, scope: Scope, text: string): void {
+    enqueue(tx, app.now(), {
+      incidentId: scope.incidentId ?? null,
+      target: threadTarget(scope.channel!),
+      kind: 'reply',
+      payload: { conversationId: a.conversation.id, serviceUrl: a.serviceUrl, text },
+    });
+  }
+
+  function runParsed(cmd: Command, actor: string, scope: Scope): Result {
+    try {
+      const reply = executeCommand(app.contextFor(actor, scope), cmd);
+      app.changes.notify();
+      return { ok: true, command: cmd, reply };
+    } catch (e) {
+      if (isSitrepError(e)) return { ok: false, error: { code: e.code, message: e.message } };
+      const ref = `ERR-${randomBytes(4).toString('hex')}`;
+      log.error({ errorRef: ref, err: e, platform: 'teams' }, 'command failed');
+      return { ok: false, error: { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref } };
+    }
+  }
+
+  const num = (ref: string | undefined) => Number(ref?.replace(/^\D+-/, '') ?? NaN);
+
+  /** A card button's data as a command; null when a field the button needs is missing. */
+  function toCommand(d: CardData): Command | { error: string } {
+    const incident = d.incident ? num(d.incident) : undefined;
+    const draft = d.draft ? num(d.draft) : undefined;
+    const text = d.text?.trim() ?? '';
+    const reason = d.reason?.trim() ?? '';
+    const inc = incident !== undefined ? { incident } : {};
+    switch (d.sitrep) {
+      case ACTIONS.update:
+        return text ? { verb: 'update', ...inc, text } : { error: 'write what changed in the Update box' };
+      case ACTIONS.draft:
+        return text ? { verb: 'draft', ...inc, text } : { error: 'write the customer-facing wording in the Draft box' };
+      case ACTIONS.resolve:
+        return { verb: 'resolve', ...inc, ...(text ? { text } : {}) };
+      case ACTIONS.reopen:
+        return { verb: 'reopen', ...inc };
+      case ACTIONS.approve:
+        return draft !== undefined ? { verb: 'approve', draft } : { error: 'this button lost its draft; write "@Sitrep approve D-n"' };
+      case ACTIONS.reject:
+        if (draft === undefined) return { error: 'this button lost its draft; write "@Sitrep reject D-n <reason>"' };
+        return reason ? { verb: 'reject', draft, reason } : { error: 'write a reason in the Reject box' };
+      default:
+        return { error: 'this button is not one of Sitrep\'s' };
+    }
+  }
+
+  /** Runs a card button's command once; `answer` writes the reply row in the same transaction. */
+  function cardAction(a: InboundActivity, raw: unknown, answer?: (tx: Tx, scope: Scope, result: Result) => void): Result | 'duplicate' | null {
+    const data = cardData.safeParse(raw);
+    if (!data.success) return null;
+    const scope = scopeFor(a);
+    const cmd = toCommand(data.data);
+    return once(a, (tx) => {
+      const result: Result = 'error' in cmd ? { ok: false, error: { code: 'INVALID', message: cmd.error } } : runParsed(cmd, actorOf(a), scope);
+      answer?.(tx, scope, result);
+      return result;
+    });
+  }
+
+  function onMessage(a: InboundActivity): void {
+    const scope = scopeFor(a);
+    // Action.Submit: a message whose `value` holds the button's data and the inputs.
+    if (a.value !== undefined && a.value !== null) {
+      cardAction(a, a.value, (tx, s, result) => replyRow(tx, a, s, formatResult(result)));
+      return;
+    }
+    const text = commandText(a);
+    once(a, (tx) => {
+      const result: Result = text ? app.run(text, actorOf(a), scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+      replyRow(tx, a, scope, formatResult(result));
+      // Keep the key (and the answer) even for a refused command: a redelivery would only be
+      // refused again, and answered twice.
+      return result;
+    });
+  }
+
+  /** Answers an Action.Execute invoke: the result as a message (Universal Actions response). */
+  function onInvoke(a: InboundActivity): { status: number; body: Record<string, unknown> } {
+    if (a.name !== 'adaptiveCard/action') return { status: 200, body: {} };
+    const v = executeValue.safeParse(a.value);
+    if (!v.success) return { status: 400, body: { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'no action in this invoke' } } };
+    const result = cardAction(a, v.data.action.data);
+    const message =
+      result === null ? 'This button is not one of Sitrep\'s.' : result === 'duplicate' ? 'Already done.' : formatResult(result);
+    return { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: message } };
+  }
+
+  /** Handles one authenticated request. */
+  return async function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+    void req;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"body is not JSON"}\n');
+      return;
+    }
+    const parsed = activitySchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `not an activity: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim() }) + '\n');
+      return;
+    }
+    const a = parsed.data;
+    switch (a.type) {
+      case 'message':
+        onMessage(a);
+        break;
+      case 'invoke': {
+        const out = onInvoke(a);
+        res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
+        return;
+      }
+      case 'conversationUpdate':
+        app.db.transaction((tx) => remember(tx, a));
+        break;
+      default:
+        break;
+    }
+    res.writeHead(200).end();
+  };
+}

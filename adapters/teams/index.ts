@@ -1,0 +1,136 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { and, eq, lt } from 'drizzle-orm';
+import { CloudAdapter, MsalTokenProvider, type AuthConfiguration } from '@microsoft/agents-hosting';
+import { processedEvents } from '../../db/schema.js';
+import type { Config } from '../../src/config.js';
+import { readBody } from '../../src/http/router.js';
+import type { App } from '../../src/main.js';
+import { createTeamsCustomerOutlet, createTeamsCustomerTarget } from './customer.js';
+import { createInbound } from './inbound.js';
+import { createTeamsOutlet } from './outlet.js';
+import { createTeamsTarget, noToken, type TokenSource } from './target.js';
+
+// Teams wiring: one call from src/main.ts. POST /api/messages is always served. With
+// MICROSOFT_APP_ID set, every request must carry a valid Bot Framework JWT (checked by the
+// Microsoft 365 Agents SDK) and outbound calls carry the SDK's MSAL token; with it unset, inbound
+// auth is off (local testing only; start-up warns) and outbound calls go to the activity's
+// serviceUrl with no token at all, so nothing ever asks Entra for one.
+
+const BOT_FRAMEWORK_SCOPE = 'https://api.botframework.com';
+const DEDUPE_KEEP_MS = 24 * 60 * 60_000;
+
+/** The SDK's auth settings for our configuration, or null when auth is off. */
+export function authConfigFor(teams: Config['teams']): AuthConfiguration | null {
+  if (!teams.appId) return null;
+  if (teams.appType === 'UserAssignedMSI') {
+    return { clientId: teams.appId, ...(teams.tenantId ? { tenantId: teams.tenantId } : {}), authType: 'UserManagedIdentity' };
+  }
+  return {
+    clientId: teams.appId,
+    ...(teams.appPassword ? { clientSecret: teams.appPassword } : {}),
+    ...(teams.tenantId ? { tenantId: teams.tenantId } : {}),
+    authType: 'ClientSecret',
+  };
+}
+
+export interface TeamsOptions {
+  /** Overrides the outbound token (tests); by default '' with auth off, the SDK's MSAL token with it on. */
+  token?: TokenSource;
+}
+
+/** The minimal Express-like response the SDK's JWT middleware writes its 401/405 to. */
+function middlewareResponse() {
+  const out = { status: 401, body: '' as unknown };
+  const res = {
+    status(code: number) {
+      out.status = code;
+      return res;
+    },
+    send(body: unknown) {
+      out.body = body;
+      return res;
+    },
+    setHeader: () => res,
+    end: () => res,
+  };
+  return { res, out };
+}
+
+export function registerTeams(app: App, opts: TeamsOptions = {}): void {
+  const auth = authConfigFor(app.config.teams);
+  const adapter = auth ? new CloudAdapter(auth) : null;
+  const provider = auth ? new MsalTokenProvider(auth) : null;
+  const token: TokenSource = opts.token ?? (provider && auth ? () => provider.getAccessToken(auth, BOT_FRAMEWORK_SCOPE) : noToken);
+
+  app.outlets.push(createTeamsOutlet(app.db));
+  app.targets.push(createTeamsTarget({ db: app.db, token, timezone: app.config.timezone, now: app.now }));
+  // Customer channels (`subscribe teams:<conversation id>`) hear published updates only, fully escaped.
+  app.outlets.push(createTeamsCustomerOutlet({ deadlineMs: app.config.deliveryDeadlineMinutes * 60_000 }));
+  app.targets.push(createTeamsCustomerTarget({ db: app.db, token }));
+
+  const handle = createInbound({ app });
+
+  async function authorized(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (!adapter) return true;
+    const { res: mres, out } = middlewareResponse();
+    let ok = false;
+    const shim = { method: req.method ?? 'POST', headers: req.headers, body: {} as Record<string, unknown> };
+    try {
+      await adapter.authorizeRequest(shim, mres as never, () => {
+        ok = true;
+      });
+    } catch (err) {
+      app.log.warn({ platform: 'teams', err }, 'Teams request authorization failed');
+      ok = false;
+    }
+    if (!ok) {
+      res.writeHead(out.status === 405 ? 405 : 401, { 'content-type': 'application/json' }).end(JSON.stringify(out.body || { error: 'unauthorized' }) + '\n');
+    }
+    return ok;
+  }
+
+  app.routes.push((r) =>
+    r.add('POST', '/api/messages', async (req, res) => {
+      // Authenticate before reading anything the caller says.
+      if (!(await authorized(req, res))) {
+        req.resume();
+        return;
+      }
+      let raw: Buffer;
+      try {
+        raw = await readBody(req);
+      } catch {
+        res.writeHead(413, { 'content-type': 'application/json' }).end('{"error":"body too large"}\n');
+        return;
+      }
+      await handle(req, res, raw);
+    }),
+  );
+
+  // Teams redelivers an activity for a short while; remembering ids for a day is plenty.
+  let pruner: NodeJS.Timeout | null = null;
+  const prune = () => {
+    try {
+      app.db.delete(processedEvents).where(and(eq(processedEvents.platform, 'teams'), lt(processedEvents.at, app.now() - DEDUPE_KEEP_MS))).run();
+    } catch (err) {
+      app.log.warn({ platform: 'teams', err }, 'could not prune processed Teams activities');
+    }
+  };
+  app.background.push({
+    start: () => {
+      if (!auth) {
+        app.log.warn(
+          { platform: 'teams' },
+          'MICROSOFT_APP_ID is not set: POST /api/messages accepts unauthenticated requests (local testing only)',
+        );
+      }
+      prune();
+      pruner = setInterval(prune, 60 * 60_000);
+      pruner.unref();
+    },
+    stop: async () => {
+      if (pruner) clearInterval(pruner);
+      pruner = null;
+    },
+  });
+}

@@ -1,0 +1,191 @@
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { ConnectorClient, HttpError, MessageFactory } from '@microsoft/agents-hosting';
+import type { Db } from '../../db/client.js';
+import { incidentThreads, outbox } from '../../db/schema.js';
+import { getIncident } from '../../src/commands/store.js';
+import { loadIncidentView } from '../../src/commands/views.js';
+import type { DeliveryResult, Target } from '../../src/mirror/target.js';
+import { CARD_CONTENT_TYPE, rootCard, summary, type Card } from './cards.js';
+import { TEAMS_THREAD_PREFIX, loadConversationRef, teamsThreadRow, threadConversationId } from './outlet.js';
+
+// Delivers the rows the Teams outlet wrote, through the Bot Connector REST API (the SDK's
+// ConnectorClient). Tries once and says what happened; the outbox worker owns retries (honouring
+// Retry-After), ordering and deadlines.
+
+/**
+ * The bearer token for outbound calls. With auth off it answers '' and the ConnectorClient sends
+ * no Authorization header (no MSAL round trip); with auth on it is the SDK's MSAL token provider.
+ */
+/** The SDK's Activity (its own package is not a direct dependency). */
+export type Activity = ReturnType<typeof MessageFactory.text>;
+
+export type TokenSource = () => Promise<string>;
+
+export const noToken: TokenSource = async () => '';
+
+export function connectorFor(serviceUrl: string, token: string): ConnectorClient {
+  return ConnectorClient.createClientWithToken(serviceUrl, token);
+}
+
+/** Maps a ConnectorClient failure to a delivery result. Exported for tests. */
+export function toDeliveryResult(err: unknown): DeliveryResult {
+  if (err instanceof HttpError) {
+    const status = err.status;
+    const ra = Number(err.response.headers?.get?.('retry-after'));
+    const retryAfter = Number.isFinite(ra) && ra >= 0 ? { retryAfterMs: ra * 1000 } : {};
+    if (status === 429 || status === 408 || status >= 500) return { kind: 'retry', error: `HTTP ${status}`, ...retryAfter };
+    return { kind: 'failed', error: `HTTP ${status}: ${err.message.slice(0, 300)}` };
+  }
+  if (err instanceof z.ZodError) return { kind: 'failed', error: `bad payload: ${err.issues[0]?.message ?? 'invalid'}` };
+  const e = err as { message?: unknown } | null;
+  return { kind: 'retry', error: typeof e?.message === 'string' ? e.message : String(err) };
+}
+
+/**
+ * The ConnectorClient takes no AbortSignal: when the worker gives up on an attempt we answer
+ * `retry` at once and let the request finish in the background. A root post that lands late
+ * records its id, and the retry then sees it.
+ */
+export function raceAbort(attempt: Promise<DeliveryResult>, signal: AbortSignal): Promise<DeliveryResult> {
+  if (signal.aborted) return Promise.resolve({ kind: 'retry', error: 'aborted before sending' });
+  return new Promise((resolve) => {
+    const onAbort = () => resolve({ kind: 'retry', error: `aborted: ${String((signal.reason as Error | undefined)?.message ?? 'timeout')}` });
+    signal.addEventListener('abort', onAbort, { once: true });
+    void attempt.then((r) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(r);
+    });
+  });
+}
+
+export function cardActivity(card: Card, text: string): Activity {
+  const a = MessageFactory.attachment({ contentType: CARD_CONTENT_TYPE, content: card });
+  a.summary = text;
+  return a;
+}
+
+export function textActivity(text: string): Activity {
+  const a = MessageFactory.text(text);
+  a.textFormat = 'plain';
+  return a;
+}
+
+const cardPayload = z.object({ card: z.record(z.string(), z.unknown()), summary: z.string().default('') });
+const replyPayload = z.object({ conversationId: z.string().min(1), serviceUrl: z.string().url(), text: z.string() });
+
+export interface TeamsTargetDeps {
+  db: Db;
+  token: TokenSource;
+  timezone: string;
+  now: () => number;
+}
+
+export function createTeamsTarget(deps: TeamsTargetDeps): Target {
+  const { db } = deps;
+
+  async function client(serviceUrl: string): Promise<ConnectorClient> {
+    return connectorFor(serviceUrl, await deps.token());
+  }
+
+  /** No root id yet: worth waiting for only while its post is still on its way. */
+  function noRoot(incidentId: number): DeliveryResult {
+    const waiting = db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(and(eq(outbox.incidentId, incidentId), eq(outbox.kind, 'root_post'), sql`${outbox.target} like 'teams:thread:%'`, sql`${outbox.state} in ('pending', 'in_flight')`))
+      .get();
+    return waiting
+      ? { kind: 'retry', error: 'the root card is not posted yet' }
+      : { kind: 'failed', error: 'the incident has no root card in Teams (its post failed; `deliveries` lists it)' };
+  }
+
+  function whereIs(incidentId: number) {
+    const row = teamsThreadRow(db, incidentId);
+    if (!row) return { error: { kind: 'failed', error: 'the incident has no Teams thread' } as DeliveryResult };
+    const ref = loadConversationRef(db, row.channel);
+    if (!ref) {
+      return { error: { kind: 'failed', error: `no service URL known for ${row.channel}: mention the bot in that channel once (e.g. \`channel incidents\`)` } as DeliveryResult };
+    }
+    return { row, ref };
+  }
+
+  function rootActivity(incidentId: number): Activity {
+    const view = loadIncidentView(db, getIncident(db, incidentId));
+    return cardActivity(rootCard(view, deps.timezone, deps.now()), summary(`${view.id} ${view.title}: ${view.status}, sev${view.severity}`));
+  }
+
+  async function deliverOnce(msg: { incidentId: number | null; kind: string; payload: Record<string, unknown>; target: string }): Promise<DeliveryResult> {
+    if (msg.kind === 'reply') {
+      // An answer to the person who typed a command, in the conversation (or thread) they used.
+      const p = replyPayload.parse(msg.payload);
+      const res = await (await client(p.serviceUrl)).sendToConversation(p.conversationId, textActivity(p.text));
+      return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
+    }
+    const incidentId = msg.incidentId;
+    if (incidentId === null) return { kind: 'failed', error: `${msg.kind} without an incident` };
+    const at = whereIs(incidentId);
+    if ('error' in at) return at.error!;
+    const { row, ref } = at;
+    switch (msg.kind) {
+      case 'root_post': {
+        if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
+        // A new top-level post in the channel: its activity id names the thread from now on.
+        const res = await (await client(ref.serviceUrl)).sendToConversation(row.channel, rootActivity(incidentId));
+        if (!res?.id) return { kind: 'retry', error: 'Teams returned no activity id for the root card' };
+        db.update(incidentThreads)
+          .set({ rootRef: res.id })
+          .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, 'teams'), eq(incidentThreads.channel, row.channel)))
+          .run();
+        return { kind: 'delivered', remoteRef: res.id };
+      }
+      case 'root_update': {
+        if (!row.rootRef) return noRoot(incidentId);
+        const a = rootActivity(incidentId);
+        a.id = row.rootRef;
+        await (await client(ref.serviceUrl)).updateActivity(row.channel, row.rootRef, a);
+        return { kind: 'delivered', remoteRef: row.rootRef };
+      }
+      case 'thread_reply': {
+        if (!row.rootRef) return noRoot(incidentId);
+        const p = cardPayload.parse(msg.payload);
+        const res = await (await client(ref.serviceUrl)).sendToConversation(threadConversationId(row.channel, row.rootRef), cardActivity(p.card, p.summary));
+        return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
+      }
+      case 'approval_update': {
+        const p = cardPayload.extend({ draftId: z.number() }).parse(msg.payload);
+        // The approval card is the delivered thread reply that carried this draft's buttons.
+        const request = db
+          .select({ ref: outbox.remoteRef })
+          .from(outbox)
+          .where(
+            and(
+              eq(outbox.target, msg.target),
+              eq(outbox.incidentId, incidentId),
+              eq(outbox.kind, 'thread_reply'),
+              eq(outbox.state, 'delivered'),
+              sql`json_extract(${outbox.payload}, '$.draftId') = ${p.draftId}`,
+            ),
+          )
+          .orderBy(desc(outbox.id))
+          .get();
+        if (!row.rootRef || !request?.ref) return { kind: 'delivered' }; // never posted: nothing to edit
+        const a = cardActivity(p.card, p.summary);
+        a.id = request.ref;
+        await (await client(ref.serviceUrl)).updateActivity(threadConversationId(row.channel, row.rootRef), request.ref, a);
+        return { kind: 'delivered', remoteRef: request.ref };
+      }
+      default:
+        return { kind: 'failed', error: `unknown Teams message kind ${msg.kind}` };
+    }
+  }
+
+  return {
+    handles: (target) => target.startsWith(TEAMS_THREAD_PREFIX),
+    breakerKey: () => 'teams',
+    async deliver(msg, signal) {
+      const attempt = deliverOnce(msg).catch((err: unknown): DeliveryResult => toDeliveryResult(err));
+      return raceAbort(attempt, signal);
+    },
+  };
+}
