@@ -182,6 +182,7 @@ export async function startFakeConnector(): Promise<FakeConnector> {
       // ReplyToActivity in a channel threads under the activity it answers.
       const target = activityId && !conversationId.includes(';messageid=') ? `${conversationId};messageid=${activityId}` : conversationId;
       messages.push({ id, conversationId: target, body, edits: 0 });
+      call.status = 201;
       send(201, { id });
     })().catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500).end(String(err));
