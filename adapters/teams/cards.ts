@@ -37,9 +37,12 @@ export function md(text: string): string {
     .replace(/^(\s*)([#>+-]|\d+\.)/gm, (_m, sp: string, mark: string) => `${sp}\\${mark}`);
 }
 
-/** Plain-text fields (titles, labels): no markdown there, but no `<at>` either. */
+/**
+ * Plain text (replies to people, notification summaries): no markdown is parsed there, but an
+ * `<at>…</at>` must still never become a mention, so it gets a zero-width space after its `<`.
+ */
 export function plain(text: string, max = 200): string {
-  return clip(text, max).replace(/</g, `<${ZWSP}`);
+  return clip(text, max).replace(/<(\/?at\b)/gi, `<${ZWSP}$1`);
 }
 
 export function clip(text: string, max: number): string {

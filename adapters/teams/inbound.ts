@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
-import { processedEvents } from '../../db/schema.js';
+import { processedEvents, settings } from '../../db/schema.js';
+import { getSetting } from '../../src/commands/store.js';
 import type { Scope } from '../../src/commands/context.js';
 import { executeCommand, type Result } from '../../src/commands/execute.js';
 import type { Command } from '../../src/commands/grammar.js';
@@ -79,12 +80,12 @@ export function formatResult(result: Result): string {
  * entity for the recipient, or leading) is removed; other people's mentions become user refs
  * (`teams:<id>`), so `assign lead <at>Bob</at>` names Bob.
  */
-export function commandText(a: InboundActivity): string {
+export function commandText(a: InboundActivity, userRef: (teamsId: string) => string = (id) => `teams:${id}`): string {
   let text = a.text ?? '';
   const botId = a.recipient?.id;
   for (const e of a.entities ?? []) {
     if (e.type !== 'mention' || !e.text || !e.mentioned) continue;
-    text = text.split(e.text).join(e.mentioned.id === botId ? ' ' : ` teams:${e.mentioned.id} `);
+    text = text.split(e.text).join(e.mentioned.id === botId ? ' ' : ` ${userRef(e.mentioned.id)} `);
   }
   // Any <at>…</at> left (a client that sent no entity) is the bot's mention or noise.
   text = text.replace(/<at>[^<]*<\/at>/gi, ' ');
@@ -130,6 +131,19 @@ export function createInbound({ app }: InboundDeps) {
     saveConversationRef(tx, ref(channel), actorOf(a), app.now());
     const teamChannel = a.channelData?.channel?.id;
     if (teamChannel && teamChannel !== channel) saveConversationRef(tx, ref(teamChannel), actorOf(a), app.now());
+    // Mentions name people by their Teams id (29:…); actors are AAD object ids. Remember the pair
+    // so `assign lead <at>Bob</at>` names the same ref Bob acts as.
+    if (a.from.aadObjectId) {
+      const key = `teams:user:${a.from.id}`;
+      const value = a.from.aadObjectId;
+      tx.insert(settings).values({ key, value, updatedBy: actorOf(a), updatedAt: app.now() }).onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: app.now() } }).run();
+    }
+  }
+
+  /** `teams:<aad object id>` for a Teams user id we have heard from, else `teams:<id>`. */
+  function userRef(teamsId: string): string {
+    const aad = getSetting(app.db, `teams:user:${teamsId}`);
+    return `teams:${aad ?? teamsId}`;
   }
 
   function replyRow(tx: Tx, a: InboundActivity, scope: Scope, text: string): void {
@@ -202,7 +216,7 @@ export function createInbound({ app }: InboundDeps) {
       cardAction(a, a.value, (tx, s, result) => replyRow(tx, a, s, formatResult(result)));
       return;
     }
-    const text = commandText(a);
+    const text = commandText(a, userRef);
     once(a, (tx) => {
       const result: Result = text ? app.run(text, actorOf(a), scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
       replyRow(tx, a, scope, formatResult(result));

@@ -6,7 +6,7 @@ import { incidentThreads, outbox } from '../../db/schema.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
-import { CARD_CONTENT_TYPE, rootCard, summary, type Card } from './cards.js';
+import { CARD_CONTENT_TYPE, plain, rootCard, summary, type Card } from './cards.js';
 import { TEAMS_THREAD_PREFIX, loadConversationRef, teamsThreadRow, threadConversationId } from './outlet.js';
 
 // Delivers the rows the Teams outlet wrote, through the Bot Connector REST API (the SDK's
@@ -65,8 +65,9 @@ export function cardActivity(card: Card, text: string): Activity {
   return a;
 }
 
+/** A plain-text reply: no markdown, and `<` cannot open an `<at>` mention or a tag. */
 export function textActivity(text: string): Activity {
-  const a = MessageFactory.text(text);
+  const a = MessageFactory.text(plain(text, 20_000));
   a.textFormat = 'plain';
   return a;
 }

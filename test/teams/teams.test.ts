@@ -203,6 +203,28 @@ describe('escaping', () => {
   });
 });
 
+describe('mentions of people', () => {
+  it('`assign lead <at>Bob</at>` names Bob by the same ref he acts as', async () => {
+    await h.send(h.personal('help', { from: BOB })); // Teams told us Bob's ids once
+    const root = await declare();
+    const a = h.mention('assign lead <at>Bob</at>', { rootId: root.id });
+    a.entities.push({ type: 'mention', text: '<at>Bob</at>', mentioned: { id: BOB.id, name: 'Bob' } });
+    await h.send(a);
+    await h.drain();
+    const r = h.app.run('show INC-1', 'cli:admin', { platform: 'cli' });
+    expect(r.ok && JSON.stringify(r.reply.data)).toContain('teams:aad-bob');
+  });
+
+  it('answers to people are plain text where <at>… cannot mention anyone', async () => {
+    await bindChannel();
+    await h.send(h.mention('declare <at>everyone</at> is down'));
+    await h.drain();
+    const texts = textReplies().map((m) => m.body.text as string).join('\n');
+    expect(texts).toContain('INC-1');
+    expect(texts).not.toContain('<at>everyone</at>');
+  });
+});
+
 describe('malformed and unexpected input', () => {
   it('the docs messageBack example (invalid JSON, trailing comma) is refused with 400 and nothing is written', async () => {
     const before = rowCounts(h.app.db);
