@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
 import { processedEvents, settings } from '../../db/schema.js';
@@ -90,6 +90,16 @@ export function commandText(a: InboundActivity, userRef: (teamsId: string) => st
   // Any <at>…</at> left (a client that sent no entity) is the bot's mention or noise.
   text = text.replace(/<at>[^<]*<\/at>/gi, ' ');
   return text.replace(/&nbsp;/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+/** No claim (auth off, or a token without one) passes; otherwise the hosts must be the same. */
+export function serviceUrlMatches(claim: unknown, serviceUrl: string): boolean {
+  if (typeof claim !== 'string') return true;
+  try {
+    return new URL(claim).hostname.toLowerCase() === new URL(serviceUrl).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 const actorOf = (a: InboundActivity) => `teams:${a.from.aadObjectId ?? a.from.id}`;
@@ -237,9 +247,11 @@ export function createInbound({ app }: InboundDeps) {
     return { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: message } };
   }
 
-  /** Handles one authenticated request. */
-  return async function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
-    void req;
+  /**
+   * Handles one authenticated request. `claims` are the verified token's (auth on): a token Teams
+   * issued for one serviceUrl does not let its bearer name another one for our replies.
+   */
+  return async function handle(res: ServerResponse, raw: Buffer, claims?: Record<string, unknown>): Promise<void> {
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));
@@ -254,6 +266,10 @@ export function createInbound({ app }: InboundDeps) {
       return;
     }
     const a = parsed.data;
+    if (!serviceUrlMatches(claims?.serviceurl, a.serviceUrl)) {
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"the token was not issued for this serviceUrl"}\n');
+      return;
+    }
     switch (a.type) {
       case 'message':
         onMessage(a);

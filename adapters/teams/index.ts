@@ -70,11 +70,16 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
 
   const handle = createInbound({ app });
 
-  async function authorized(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    if (!adapter) return true;
+  /** Runs the SDK's JWT check; answers the request itself (401) and returns null when it fails. */
+  async function authorized(req: IncomingMessage, res: ServerResponse): Promise<{ claims?: Record<string, unknown> } | null> {
+    if (!adapter) return {};
     const { res: mres, out } = middlewareResponse();
     let ok = false;
-    const shim = { method: req.method ?? 'POST', headers: req.headers, body: {} as Record<string, unknown> };
+    const shim: { method: string; headers: IncomingMessage['headers']; body: Record<string, unknown>; user?: Record<string, unknown> } = {
+      method: req.method ?? 'POST',
+      headers: req.headers,
+      body: {},
+    };
     try {
       await adapter.authorizeRequest(shim, mres as never, () => {
         ok = true;
@@ -85,14 +90,16 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
     }
     if (!ok) {
       res.writeHead(out.status === 405 ? 405 : 401, { 'content-type': 'application/json' }).end(JSON.stringify(out.body || { error: 'unauthorized' }) + '\n');
+      return null;
     }
-    return ok;
+    return shim.user ? { claims: shim.user } : {};
   }
 
   app.routes.push((r) =>
     r.add('POST', '/api/messages', async (req, res) => {
       // Authenticate before reading anything the caller says.
-      if (!(await authorized(req, res))) {
+      const granted = await authorized(req, res);
+      if (!granted) {
         req.resume();
         return;
       }
@@ -103,7 +110,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
         res.writeHead(413, { 'content-type': 'application/json' }).end('{"error":"body too large"}\n');
         return;
       }
-      await handle(req, res, raw);
+      await handle(res, raw, granted.claims);
     }),
   );
 

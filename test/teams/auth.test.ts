@@ -49,3 +49,13 @@ describe('inbound auth off (MICROSOFT_APP_ID unset)', () => {
     expect((await h.send(h.mention('help'))).status).toBe(200);
   });
 });
+
+describe('serviceUrl binding (auth on)', () => {
+  it('a token issued for one serviceUrl cannot direct replies to another host', async () => {
+    const { serviceUrlMatches } = await import('../../adapters/teams/inbound.js');
+    expect(serviceUrlMatches(undefined, 'http://127.0.0.1:1/amer/')).toBe(true); // auth off / no claim
+    expect(serviceUrlMatches('https://smba.trafficmanager.net/amer/', 'https://smba.trafficmanager.net/emea/')).toBe(true);
+    expect(serviceUrlMatches('https://smba.trafficmanager.net/amer/', 'https://evil.example/amer/')).toBe(false);
+    expect(serviceUrlMatches('not a url', 'https://smba.trafficmanager.net/amer/')).toBe(false);
+  });
+});
