@@ -21,6 +21,7 @@ import { startSlackSink } from './slack-sink.js';
 //
 //   npm run bench            (builds, then runs dist/bench/slack-ack.js among the benchmarks)
 //   node dist/bench/slack-ack.js [requests-per-round]
+//   SITREP_BENCH_CPU_PROF=/tmp/prof node dist/bench/slack-ack.js   (also profiles the Sitrep server)
 
 const SECRET = 'bench-signing-secret';
 const TOKEN = 'xoxb-bench';
@@ -178,7 +179,10 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function startChild(kind: Kind, apiUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, apiUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // SITREP_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the Sitrep server there (for finding hot spots).
+  const profDir = kind === 'sitrep' ? process.env.SITREP_BENCH_CPU_PROF : undefined;
+  const execArgv = profDir ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', profDir] : process.execArgv;
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, apiUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} server did not start`)), 20_000);
     child.once('message', (m: unknown) => {

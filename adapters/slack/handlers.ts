@@ -27,15 +27,22 @@ import {
 } from './blocks.js';
 import { escapeKeepingMentions, fromSlackText, tsToMs } from './mrkdwn.js';
 import { threadTarget, type SlackOutlet } from './outlet.js';
+import { WorkQueue } from './queue.js';
 
 // What Slack users do, turned into commands. Every listener acknowledges first (Slack gives up after
 // 3 s), then works. Commands run through the same executor as every other surface; their effects
 // on Slack are outbox rows written by the Slack outlet, delivered by the worker.
+//
+// Every command Slack asks for (slash commands, buttons, modal submissions, mentions, pins) runs
+// through one WorkQueue: in arrival order, so commands about one incident never overtake each other,
+// and in short slices, so a burst of commands never holds up the acks of the requests behind it.
 
 export interface HandlerDeps {
   app: App;
   web: webApi.WebClient;
   outlet: SlackOutlet;
+  /** Where command work waits for its turn (a default bounded queue when absent). */
+  queue?: WorkQueue;
 }
 
 /** Bot scopes each Web API method and event needs; the manifest test checks manifest.yml against it. */
@@ -136,6 +143,9 @@ class Rollback extends Error {
 export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   const { app, web, outlet } = deps;
   const log = app.log;
+  // One IMMEDIATE transaction per slice: one commit for a burst of commands (each still in its own
+  // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
+  const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => app.db.$client.transaction(slice).immediate() });
 
   const threadsOfChannel = app.db.$client.prepare<[string], { incidentId: number; rootRef: string | null; dedicated: number }>(
     "select incident_id as incidentId, root_ref as rootRef, dedicated from incident_threads where platform = 'slack' and channel = ?",
@@ -231,10 +241,12 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       }
       throw e;
     }
+    // Wait for room only when the queue is full; then queue the work and ack at once. The work runs
+    // from a later turn of the event loop, never before this ack is written.
+    await queue.room();
+    const done = queue.run(() => app.run(text, actor, scopeFor(c.channel_id)));
     await ack();
-    // Let the event loop flush this ack (and answer other waiting requests) before the work.
-    await new Promise((r) => setImmediate(r));
-    const result = app.run(text, actor, scopeFor(c.channel_id));
+    const result = await done;
     if (c.response_url) {
       await respond(ephemeral(formatResult(result))).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
     }
@@ -316,10 +328,12 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     bolt.action(actionId, async ({ ack, body, respond }) => {
       await ack();
       const { b, a, actor, channel, threadTs } = parseAction(body);
-      const scope = channel ? scopeFor(channel, threadTs) : ({ platform: 'slack' } as Scope);
       // A double click sends two actions with different action_ts: the second one meets an
       // already-published draft and is told so. A redelivery of the same action is dropped here.
-      const result = once(`action:${b.user.id}:${a.action_id}:${a.value}:${a.action_ts}`, () => runParsed(toCommand(a.value), actor, scope));
+      const result = await queue.run(() => {
+        const scope = channel ? scopeFor(channel, threadTs) : ({ platform: 'slack' } as Scope);
+        return once(`action:${b.user.id}:${a.action_id}:${a.value}:${a.action_ts}`, () => runParsed(toCommand(a.value), actor, scope));
+      });
       await reportAction(b.response_url, respond, result);
     });
   }
@@ -360,12 +374,15 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         await reply({ response_action: 'errors', errors: { [built.block]: built.error } });
         return;
       }
-      const scope: Scope = { platform: 'slack', ...(meta.channel ? scopeFor(meta.channel, meta.threadTs) : {}) };
-      if (meta.incidentId !== undefined) scope.incidentId = meta.incidentId;
-      // Running before the ack is deliberate and cheap (one synchronous SQLite transaction): a
-      // refusal must be shown in the still-open modal, and only the ack can do that.
-      const run = () => once(`view:${view.id}`, () => runParsed(built.cmd, actor, scope));
-      const result = built.dedicated ? outlet.withDeclareOptions({ dedicated: true }, run) : run();
+      // Running before the ack is deliberate and cheap (one synchronous SQLite transaction, behind at
+      // most a bounded queue of others): a refusal must be shown in the still-open modal, and only
+      // the ack can do that.
+      const run = () => {
+        const scope: Scope = { platform: 'slack', ...(meta.channel ? scopeFor(meta.channel, meta.threadTs) : {}) };
+        if (meta.incidentId !== undefined) scope.incidentId = meta.incidentId;
+        return once(`view:${view.id}`, () => runParsed(built.cmd, actor, scope));
+      };
+      const result = await queue.run(() => (built.dedicated ? outlet.withDeclareOptions({ dedicated: true }, run) : run()));
       if (result !== 'duplicate' && !result.ok) {
         await reply({ response_action: 'errors', errors: { [built.errorBlock]: result.error.message.slice(0, 2000) } });
         return;
@@ -441,27 +458,29 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const { event } = parsed.data;
     const text = fromSlackText(event.text.replace(/^\s*(<@[UW][A-Z0-9]+(\|[^>]*)?>\s*)+/, '')).trim().replace(/^incident\s+/i, '');
     const actor = `slack:${event.user}`;
-    const scope = scopeFor(event.channel, event.thread_ts);
-    const lane = app.db
-      .select({ channel: incidentThreads.channel })
-      .from(incidentThreads)
-      .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.incidentId, scope.incidentId ?? -1), eq(incidentThreads.dedicated, false)))
-      .get()?.channel ?? event.channel;
-    once(eventKey(parsed.data, `mention:${event.channel}:${event.ts}`), (tx) => {
-      const result: Result = text
-        ? app.run(text, actor, scope)
-        : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
-      // The person who asked sees the answer (or what to type instead) privately, in place.
-      enqueue(tx, app.now(), {
-        incidentId: scope.incidentId ?? null,
-        target: threadTarget(lane),
-        kind: 'ephemeral',
-        payload: { channel: event.channel, user: event.user, text: formatResult(result), ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) },
-      });
-      return result;
-      // Keep the key (and the ephemeral answer) even for a refused command: a retry would only be
-      // refused again, and answered twice.
-    }, { keepRefused: true });
+    await queue.run(() => {
+      const scope = scopeFor(event.channel, event.thread_ts);
+      const lane = app.db
+        .select({ channel: incidentThreads.channel })
+        .from(incidentThreads)
+        .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.incidentId, scope.incidentId ?? -1), eq(incidentThreads.dedicated, false)))
+        .get()?.channel ?? event.channel;
+      once(eventKey(parsed.data, `mention:${event.channel}:${event.ts}`), (tx) => {
+        const result: Result = text
+          ? app.run(text, actor, scope)
+          : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+        // The person who asked sees the answer (or what to type instead) privately, in place.
+        enqueue(tx, app.now(), {
+          incidentId: scope.incidentId ?? null,
+          target: threadTarget(lane),
+          kind: 'ephemeral',
+          payload: { channel: event.channel, user: event.user, text: formatResult(result), ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) },
+        });
+        return result;
+        // Keep the key (and the ephemeral answer) even for a refused command: a retry would only be
+        // refused again, and answered twice.
+      }, { keepRefused: true });
+    });
   });
 
   // 📌 on a message in an incident's thread puts it on the timeline, with its author and time.
@@ -475,32 +494,34 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const res = repliesSchema.parse(await web.conversations.replies({ channel, ts, inclusive: true, limit: 1 }));
     const msg = res.messages.find((m) => m.ts === ts);
     if (!msg) return;
-    const scope = scopeFor(channel, msg.thread_ts);
-    if (scope.incidentId === undefined) return;
-    const root = app.db
-      .select({ rootRef: incidentThreads.rootRef })
-      .from(incidentThreads)
-      .where(and(eq(incidentThreads.incidentId, scope.incidentId), eq(incidentThreads.channel, channel)))
-      .get();
-    if (root?.rootRef === ts) return; // the root card itself is not an event
-    // Sitrep's own thread replies already are timeline events.
-    if (ownPost.get(ts)) return;
-    const incidentId = scope.incidentId;
-    const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
-    // One pin per message, whoever adds the reaction and however often Slack redelivers it.
-    once(`pin:${channel}:${ts}`, (tx) => {
-      const ctx = app.contextFor(`slack:${event.user}`, scope);
-      recordEvent(tx, ctx, {
-        incidentId,
-        kind: 'pinned',
-        actor: author,
-        occurredAt: Math.min(tsToMs(msg.ts), app.now()),
-        text: fromSlackText(msg.text),
-        payload: { source: 'slack', channel, ts, pinnedBy: `slack:${event.user}` },
+    await queue.run(() => {
+      const scope = scopeFor(channel, msg.thread_ts);
+      if (scope.incidentId === undefined) return;
+      const root = app.db
+        .select({ rootRef: incidentThreads.rootRef })
+        .from(incidentThreads)
+        .where(and(eq(incidentThreads.incidentId, scope.incidentId), eq(incidentThreads.channel, channel)))
+        .get();
+      if (root?.rootRef === ts) return; // the root card itself is not an event
+      // Sitrep's own thread replies already are timeline events.
+      if (ownPost.get(ts)) return;
+      const incidentId = scope.incidentId;
+      const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
+      // One pin per message, whoever adds the reaction and however often Slack redelivers it.
+      once(`pin:${channel}:${ts}`, (tx) => {
+        const ctx = app.contextFor(`slack:${event.user}`, scope);
+        recordEvent(tx, ctx, {
+          incidentId,
+          kind: 'pinned',
+          actor: author,
+          occurredAt: Math.min(tsToMs(msg.ts), app.now()),
+          text: fromSlackText(msg.text),
+          payload: { source: 'slack', channel, ts, pinnedBy: `slack:${event.user}` },
+        });
+        touchIncident(tx, ctx, incidentId);
+        return { ok: true, command: { verb: 'help' }, reply: { text: '', data: {} } };
       });
-      touchIncident(tx, ctx, incidentId);
-      return { ok: true, command: { verb: 'help' }, reply: { text: '', data: {} } };
+      app.changes.notify();
     });
-    app.changes.notify();
   });
 }

@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, inArray, ne, sql } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
+import { and, asc, eq, getTableColumns, inArray, ne, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import {
   approvers,
@@ -21,8 +22,46 @@ export type ComponentRow = typeof components.$inferSelect;
 
 export const incRef = (id: number) => `INC-${id}`;
 
+// The hottest statements (every command on an incident runs them) are prepared once per connection
+// instead of being built and prepared by drizzle on every call. They run on the connection the
+// drizzle handle (database or transaction) uses, so they take part in the caller's transaction, and
+// rows are decoded by the schema's own columns, so callers get exactly what drizzle would return.
+
+type Client = Database.Database;
+const statements = new WeakMap<Client, Map<string, Database.Statement>>();
+
+function clientOf(db: DbOrTx): Client {
+  return (db as unknown as { session: { client: Client } }).session.client;
+}
+
+function prepared(db: DbOrTx, text: string): Database.Statement {
+  const client = clientOf(db);
+  let cache = statements.get(client);
+  if (!cache) statements.set(client, (cache = new Map()));
+  let stmt = cache.get(text);
+  if (!stmt) cache.set(text, (stmt = client.prepare(text)));
+  return stmt;
+}
+
+const incidentColumns = Object.entries(getTableColumns(incidents));
+const incidentSelect = `select ${incidentColumns.map(([, c]) => `"${c.name}"`).join(', ')} from incidents`;
+
+function incidentRow(raw: unknown[]): IncidentRow {
+  const row: Record<string, unknown> = {};
+  incidentColumns.forEach(([key, col], i) => {
+    const v = raw[i];
+    row[key] = v === null || v === undefined ? null : col.mapFromDriverValue(v);
+  });
+  return row as IncidentRow;
+}
+
+function incidentById(db: DbOrTx, id: number): IncidentRow | undefined {
+  const raw = prepared(db, `${incidentSelect} where "id" = ?`).raw().get(id) as unknown[] | undefined;
+  return raw ? incidentRow(raw) : undefined;
+}
+
 export function getIncident(db: DbOrTx, id: number): IncidentRow {
-  const row = db.select().from(incidents).where(eq(incidents.id, id)).get();
+  const row = incidentById(db, id);
   if (!row) throw new SitrepError('NOT_FOUND', `there is no ${incRef(id)}; \`list all\` shows every incident`);
   return row;
 }
@@ -39,11 +78,12 @@ export function resolveIncident(
 ): IncidentRow {
   if (explicit !== undefined) return getIncident(db, explicit);
   if (ctx.scope.incidentId !== undefined) return getIncident(db, ctx.scope.incidentId);
-  const open = db.select().from(incidents).where(ne(incidents.status, 'resolved')).orderBy(asc(incidents.id)).all();
+  const open = (prepared(db, `${incidentSelect} where "status" != 'resolved' order by "id" asc`).raw().all() as unknown[][]).map(incidentRow);
   if (open.length === 1) return open[0]!;
   if (open.length === 0) {
     // Read-only views of "the incident" right after it was resolved mean the latest one.
-    const latest = opts.latestIfNoneOpen ? db.select().from(incidents).orderBy(desc(incidents.id)).get() : undefined;
+    const latestRaw = opts.latestIfNoneOpen ? (prepared(db, `${incidentSelect} order by "id" desc limit 1`).raw().get() as unknown[] | undefined) : undefined;
+    const latest = latestRaw ? incidentRow(latestRaw) : undefined;
     if (latest) return latest;
     throw new SitrepError('INVALID', `no incident is open; name one (\`${verb} INC-n …\`) or \`declare\` a new one`);
   }
@@ -102,26 +142,35 @@ export function recordEvent(
   e: { incidentId: number; kind: EventKind; text: string; occurredAt?: number; payload?: Record<string, unknown>; actor?: string },
 ): TimelineRecord {
   const now = ctx.now();
-  const row = tx
-    .insert(timelineEvents)
-    .values({
-      incidentId: e.incidentId,
-      occurredAt: e.occurredAt ?? now,
-      recordedAt: now,
-      actor: e.actor ?? ctx.actor,
-      kind: e.kind,
-      text: e.text,
-      payload: e.payload ?? {},
-    })
-    .returning()
-    .get();
-  const rec: TimelineRecord = { ...row, payload: row.payload };
+  const occurredAt = e.occurredAt ?? now;
+  const actor = e.actor ?? ctx.actor;
+  // Stored as JSON and handed on as it reads back, as drizzle's insert … returning would.
+  const payload = timelineEvents.payload.mapToDriverValue(e.payload ?? {});
+  const info = prepared(tx, 'insert into timeline_events (incident_id, occurred_at, recorded_at, actor, kind, text, payload) values (?, ?, ?, ?, ?, ?, ?)').run(
+    e.incidentId,
+    occurredAt,
+    now,
+    actor,
+    e.kind,
+    e.text,
+    payload,
+  );
+  const rec: TimelineRecord = {
+    id: Number(info.lastInsertRowid),
+    incidentId: e.incidentId,
+    occurredAt,
+    recordedAt: now,
+    actor,
+    kind: e.kind,
+    text: e.text,
+    payload: timelineEvents.payload.mapFromDriverValue(payload) as Record<string, unknown>,
+  };
   for (const o of ctx.outlets) o.onEvent?.(tx, rec, ctx);
   return rec;
 }
 
 export function touchIncident(tx: Tx, ctx: CommandContext, incidentId: number): void {
-  tx.update(incidents).set({ updatedAt: ctx.now() }).where(eq(incidents.id, incidentId)).run();
+  prepared(tx, 'update incidents set updated_at = ? where id = ?').run(ctx.now(), incidentId);
   for (const o of ctx.outlets) o.onIncidentChanged?.(tx, incidentId, ctx);
 }
 

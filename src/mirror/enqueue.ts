@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import type { Tx } from '../../db/client.js';
 import { outbox } from '../../db/schema.js';
 
@@ -14,25 +15,34 @@ export interface EnqueueInput {
   deadlineAt?: number | null;
 }
 
-/** Writes an outbox row inside the caller's transaction. Never sends anything itself. */
+const inserts = new WeakMap<Database.Database, Database.Statement>();
+
+/**
+ * Writes an outbox row inside the caller's transaction. Never sends anything itself. Every command
+ * writes some, so the insert is prepared once per connection (the one the transaction runs on)
+ * rather than built by drizzle each time; values are encoded by the schema's columns.
+ */
 export function enqueue(tx: Tx, now: number, input: EnqueueInput): number {
-  const row = tx
-    .insert(outbox)
-    .values({
-      deliveryId: `msg_${randomUUID()}`,
-      incidentId: input.incidentId,
-      target: input.target,
-      kind: input.kind,
-      payload: input.payload,
-      customerFacing: input.customerFacing ?? false,
-      state: 'pending',
-      attempts: 0,
-      nextAttemptAt: now,
-      approvedAt: input.approvedAt ?? null,
-      deadlineAt: input.deadlineAt ?? null,
-      createdAt: now,
-    })
-    .returning({ id: outbox.id })
-    .get();
-  return row.id;
+  const client = (tx as unknown as { session: { client: Database.Database } }).session.client;
+  let stmt = inserts.get(client);
+  if (!stmt) {
+    stmt = client.prepare(
+      `insert into outbox (delivery_id, incident_id, target, kind, payload, customer_facing, state, attempts, next_attempt_at, approved_at, deadline_at, created_at)
+       values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
+    );
+    inserts.set(client, stmt);
+  }
+  const info = stmt.run(
+    `msg_${randomUUID()}`,
+    input.incidentId,
+    input.target,
+    input.kind,
+    outbox.payload.mapToDriverValue(input.payload),
+    outbox.customerFacing.mapToDriverValue(input.customerFacing ?? false),
+    now,
+    input.approvedAt ?? null,
+    input.deadlineAt ?? null,
+    now,
+  );
+  return Number(info.lastInsertRowid);
 }

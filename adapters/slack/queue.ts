@@ -1,0 +1,102 @@
+// Command work that runs after Slack's ack. Slack gives up on a request after 3 s, so acks must
+// never wait behind command work: jobs run in short slices from setImmediate, and between two
+// slices the event loop reads sockets and answers every ack that is ready. Jobs run one at a time in
+// the order they were queued, so commands about one incident apply in the order Slack sent them.
+// The queue is bounded: when it is full, new requests wait for room before they are acknowledged
+// (back-pressure that keeps the time from ack to result short, instead of an ever-growing backlog).
+// A slice may run inside one wrapper (a database transaction: one commit for the slice's commands,
+// each of which still runs in its own savepoint); results are handed out only after the wrapper
+// returned, and if it throws, every job of the slice fails with its error.
+
+export interface WorkQueueOptions {
+  /** Jobs waiting at most; a request that finds the queue full waits for room before its ack. */
+  max: number;
+  /** A slice runs jobs until this much time has passed (at least one job per slice). */
+  sliceMs: number;
+  /** Runs each slice (e.g. in one transaction); must call `slice` exactly once, synchronously. */
+  wrap?: (slice: () => void) => void;
+}
+
+/** Runs the job; returns how to settle its promise (after the slice's wrapper returned). */
+interface Job {
+  run(): () => void;
+  fail(err: unknown): void;
+}
+
+export class WorkQueue {
+  private jobs: Array<Job | undefined> = [];
+  private head = 0;
+  private scheduled = false;
+  private readonly waiters: Array<() => void> = [];
+
+  private readonly opts: WorkQueueOptions;
+
+  constructor(opts: Partial<WorkQueueOptions> = {}) {
+    this.opts = { max: 256, sliceMs: 2, ...opts };
+  }
+
+  /** Jobs queued and not yet started. */
+  get size(): number {
+    return this.jobs.length - this.head;
+  }
+
+  /** Resolves when a job may be queued: at once unless the queue is full (or others wait first). */
+  room(): Promise<void> {
+    if (this.size < this.opts.max && this.waiters.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Queues `fn`; the promise settles with its result once it has run (never in this tick). */
+  run<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.jobs.push({
+        run: () => {
+          try {
+            const value = fn();
+            return () => resolve(value);
+          } catch (err) {
+            return () => reject(err);
+          }
+        },
+        fail: reject,
+      });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.slice);
+  }
+
+  private readonly slice = (): void => {
+    this.scheduled = false;
+    const until = performance.now() + this.opts.sliceMs;
+    const ran: Job[] = [];
+    const settle: Array<() => void> = [];
+    const slice = () => {
+      do {
+        const job = this.jobs[this.head]!;
+        this.jobs[this.head++] = undefined;
+        ran.push(job);
+        settle.push(job.run());
+      } while (this.size > 0 && performance.now() < until);
+    };
+    try {
+      if (this.opts.wrap) this.opts.wrap(slice);
+      else slice();
+      for (const s of settle) s();
+    } catch (err) {
+      for (const job of ran) job.fail(err);
+    }
+    if (this.head > 1024 && this.head * 2 > this.jobs.length) {
+      this.jobs = this.jobs.slice(this.head);
+      this.head = 0;
+    }
+    // Waiters queue in the order they arrived; each resumes (and queues its job) before new I/O.
+    let free = this.opts.max - this.size;
+    while (free-- > 0 && this.waiters.length) this.waiters.shift()!();
+    if (this.size > 0) this.schedule();
+  };
+}
