@@ -213,7 +213,8 @@ export function customerRootCard(p: CustomerCardInput): Card {
 export function customerUpdateCard(p: CustomerCardInput, notices: string[]): Card {
   return card([
     text(`**${statusTitle(p.status)}**`),
-    text(md(clip(p.body, 20_000))),
+    // Teams refuses cards over about 28 KB; the status page always has the full text.
+    text(md(clip(p.body, 12_000))),
     text(`Posted ${formatClock(p.at, p.zone, true)}`, { isSubtle: true, size: 'Small' }),
     ...(notices.length ? [text(`_${md(notices.join(' '))}_`, { isSubtle: true, size: 'Small' })] : []),
   ]);

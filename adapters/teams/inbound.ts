@@ -114,10 +114,21 @@ export function createInbound({ app }: InboundDeps) {
     "select incident_id as incidentId from incident_threads where platform = 'teams' and channel = ? and root_ref = ? limit 1",
   );
 
+  /**
+   * Where a command was typed. Only a team channel is a `channel` (so `channel incidents` in a
+   * personal or group chat is refused with a pointer to a channel); a reply in an incident's
+   * thread carries that incident.
+   */
   function scopeFor(a: InboundActivity): Scope {
     const { channel, messageId } = splitConversationId(a.conversation.id);
+    const inChannel = a.conversation.conversationType === 'channel' || a.channelData?.channel !== undefined;
     const hit = messageId ? threadByRoot.get(channel, messageId) : undefined;
-    return { platform: 'teams', channel, ...(messageId ? { threadRef: messageId } : {}), ...(hit ? { incidentId: hit.incidentId } : {}) };
+    return {
+      platform: 'teams',
+      ...(inChannel ? { channel } : {}),
+      ...(messageId ? { threadRef: messageId } : {}),
+      ...(hit ? { incidentId: hit.incidentId } : {}),
+    };
   }
 
   /** Runs `fn` once per activity: the processed_events row and the command's writes commit together. */
@@ -159,7 +170,8 @@ export function createInbound({ app }: InboundDeps) {
   function replyRow(tx: Tx, a: InboundActivity, scope: Scope, text: string): void {
     enqueue(tx, app.now(), {
       incidentId: scope.incidentId ?? null,
-      target: threadTarget(scope.channel!),
+      // The conversation's lane: in an incident's thread, the same lane as its root card and replies.
+      target: threadTarget(splitConversationId(a.conversation.id).channel),
       kind: 'reply',
       payload: { conversationId: a.conversation.id, serviceUrl: a.serviceUrl, text },
     });

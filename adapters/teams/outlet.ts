@@ -68,8 +68,11 @@ export function createTeamsOutlet(db: Db): Outlet {
     "select state from outbox where target = ? and incident_id = ? and kind in ('root_post', 'root_update') order by id desc limit 1",
   );
 
-  function laneOf(tx: Tx, incidentId: number): string | null {
-    const row = teamsThreadRow(tx, incidentId);
+  // Hot path (every command on an incident): prepared once, run inside the command's transaction.
+  const laneStmt = db.$client.prepare<[number], { channel: string }>("select channel from incident_threads where incident_id = ? and platform = 'teams' limit 1");
+
+  function laneOf(_tx: Tx, incidentId: number): string | null {
+    const row = laneStmt.get(incidentId);
     return row ? threadTarget(row.channel) : null;
   }
 

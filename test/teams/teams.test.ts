@@ -70,6 +70,13 @@ describe('commands by @mention and in personal chat', () => {
     expect(textReplies()[0]!.body.text).toContain('New incidents will post their root message');
   });
 
+  it('`channel incidents` in a personal chat is refused: it binds a team channel', async () => {
+    await h.send(h.personal('channel incidents'));
+    await h.drain();
+    expect(textReplies()[0]!.body.text).toMatch(/^⚠️ .*run it in a Slack or Teams channel/);
+    expect(h.app.db.select().from(settings).where(eq(settings.key, 'incidents_channel:teams')).get()).toBeUndefined();
+  });
+
   it('the actor is the AAD object id', async () => {
     await declare('declare Checkout errors sev:2');
     const ev = h.app.db.select().from(timelineEvents).get()!;
