@@ -1,6 +1,5 @@
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { HttpError } from '@microsoft/agents-hosting';
 import type { Db } from '../../db/client.js';
 import { outbox } from '../../db/schema.js';
 import type { Outlet } from '../../src/commands/context.js';
@@ -10,7 +9,7 @@ import { subscribersFor } from '../../src/mirror/subscriptions.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import { customerRootCard, customerUpdateCard, summary, type CustomerCardInput } from './cards.js';
 import { INCIDENTS_CHANNEL_KEY, TEAMS_THREAD_PREFIX, loadConversationRef, threadConversationId } from './outlet.js';
-import { cardActivity, connectorFor, raceAbort, toDeliveryResult, type TokenSource } from './target.js';
+import { cardActivity, connectorFor, httpStatusOf, raceAbort, toDeliveryResult, type TokenSource } from './target.js';
 
 // Customer channels (`subscribe teams:19:…@thread.tacv2`): one card per incident in each
 // channel, kept current with updateActivity, and each published update as a reply in its thread.
@@ -92,21 +91,21 @@ export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target
       const conversationId = msg.target.slice('teams:'.length);
       const serviceUrl = serviceUrlFor(conversationId);
       if (!serviceUrl) return { kind: 'failed', error: `no service URL known for ${conversationId}: mention the bot in that channel once` };
-      const root = cardActivity(customerRootCard(p), summary(`${p.title}: ${p.status}`));
       const attempt = (async (): Promise<DeliveryResult> => {
-        const client = connectorFor(serviceUrl, await deps.token());
+        const root = await cardActivity(customerRootCard(p), summary(`${p.title}: ${p.status}`));
+        const client = await connectorFor(serviceUrl, await deps.token());
         if (msg.kind === 'teams.customer_root') {
           const res = await client.sendToConversation(conversationId, root);
           return res?.id ? { kind: 'delivered', remoteRef: res.id } : { kind: 'retry', error: 'Teams returned no activity id' };
         }
         const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n));
-        const reply = cardActivity(customerUpdateCard(p, notices), summary(`${notices.length ? notices.join(' ') + ' ' : ''}${p.status}: ${p.body}`));
+        const reply = await cardActivity(customerUpdateCard(p, notices), summary(`${notices.length ? notices.join(' ') + ' ' : ''}${p.status}: ${p.body}`));
         let rootId = msg.previousRemoteRef ?? null;
         if (rootId) {
           // Edit first: a retry after a failed reply repeats an idempotent edit, never a post.
           root.id = rootId;
           await client.updateActivity(conversationId, rootId, root).catch((err: unknown) => {
-            if (err instanceof HttpError && err.status === 404) return; // the card was deleted: the reply still goes out
+            if (httpStatusOf(err) === 404) return; // the card was deleted: the reply still goes out
             throw err;
           });
         } else {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { and, eq, lt } from 'drizzle-orm';
-import { CloudAdapter, MsalTokenProvider, type AuthConfiguration } from '@microsoft/agents-hosting';
+import type { AuthConfiguration, CloudAdapter } from '@microsoft/agents-hosting';
 import { processedEvents } from '../../db/schema.js';
 import type { Config } from '../../src/config.js';
 import { readBody } from '../../src/http/router.js';
@@ -8,6 +8,7 @@ import type { App } from '../../src/main.js';
 import { createTeamsCustomerOutlet, createTeamsCustomerTarget } from './customer.js';
 import { createInbound } from './inbound.js';
 import { createTeamsOutlet } from './outlet.js';
+import { loadSdk } from './sdk.js';
 import { createTeamsTarget, noToken, type TokenSource } from './target.js';
 
 // Teams wiring: one call from src/main.ts. POST /api/messages is always served. With
@@ -58,9 +59,18 @@ function middlewareResponse() {
 
 export function registerTeams(app: App, opts: TeamsOptions = {}): void {
   const auth = authConfigFor(app.config.teams);
-  const adapter = auth ? new CloudAdapter(auth) : null;
-  const provider = auth ? new MsalTokenProvider(auth) : null;
-  const token: TokenSource = opts.token ?? (provider && auth ? () => provider.getAccessToken(auth, BOT_FRAMEWORK_SCOPE) : noToken);
+  // With auth on: the SDK's adapter (its JWT middleware) and MSAL token provider, made on first use.
+  let adapter: Promise<CloudAdapter> | null = null;
+  const adapterFor = (a: AuthConfiguration) => (adapter ??= loadSdk().then((sdk) => new sdk.CloudAdapter(a)));
+  let provider: Promise<{ getAccessToken(a: AuthConfiguration, scope: string): Promise<string> }> | null = null;
+  const token: TokenSource =
+    opts.token ??
+    (auth
+      ? async () => {
+          const p = await (provider ??= loadSdk().then((sdk) => new sdk.MsalTokenProvider(auth)));
+          return p.getAccessToken(auth, BOT_FRAMEWORK_SCOPE);
+        }
+      : noToken);
 
   app.outlets.push(createTeamsOutlet(app.db));
   app.targets.push(createTeamsTarget({ db: app.db, token, timezone: app.config.timezone, now: app.now }));
@@ -72,7 +82,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
 
   /** Runs the SDK's JWT check; answers the request itself (401) and returns null when it fails. */
   async function authorized(req: IncomingMessage, res: ServerResponse): Promise<{ claims?: Record<string, unknown> } | null> {
-    if (!adapter) return {};
+    if (!auth) return {};
     const { res: mres, out } = middlewareResponse();
     let ok = false;
     const shim: { method: string; headers: IncomingMessage['headers']; body: Record<string, unknown>; user?: Record<string, unknown> } = {
@@ -81,7 +91,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
       body: {},
     };
     try {
-      await adapter.authorizeRequest(shim, mres as never, () => {
+      await (await adapterFor(auth)).authorizeRequest(shim, mres as never, () => {
         ok = true;
       });
     } catch (err) {

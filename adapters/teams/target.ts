@@ -1,12 +1,12 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { ConnectorClient, HttpError, MessageFactory } from '@microsoft/agents-hosting';
 import type { Db } from '../../db/client.js';
 import { incidentThreads, outbox } from '../../db/schema.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import { CARD_CONTENT_TYPE, plain, rootCard, summary, type Card } from './cards.js';
+import { loadSdk, type Activity, type ConnectorClient } from './sdk.js';
 import { TEAMS_THREAD_PREFIX, loadConversationRef, teamsThreadRow, threadConversationId } from './outlet.js';
 
 // Delivers the rows the Teams outlet wrote, through the Bot Connector REST API (the SDK's
@@ -17,25 +17,34 @@ import { TEAMS_THREAD_PREFIX, loadConversationRef, teamsThreadRow, threadConvers
  * The bearer token for outbound calls. With auth off it answers '' and the ConnectorClient sends
  * no Authorization header (no MSAL round trip); with auth on it is the SDK's MSAL token provider.
  */
-/** The SDK's Activity (its own package is not a direct dependency). */
-export type Activity = ReturnType<typeof MessageFactory.text>;
-
 export type TokenSource = () => Promise<string>;
 
 export const noToken: TokenSource = async () => '';
 
-export function connectorFor(serviceUrl: string, token: string): ConnectorClient {
-  return ConnectorClient.createClientWithToken(serviceUrl, token);
+export async function connectorFor(serviceUrl: string, token: string): Promise<ConnectorClient> {
+  return (await loadSdk()).ConnectorClient.createClientWithToken(serviceUrl, token);
 }
+
+/** The SDK's HttpError, recognised by shape (the SDK itself is loaded lazily). */
+const httpError = z.object({
+  status: z.number().int(),
+  message: z.string().default(''),
+  response: z.object({ headers: z.custom<Headers>((h) => h instanceof Headers) }),
+});
+
+/** The HTTP status of a failed ConnectorClient call, if it got that far. */
+export const httpStatusOf = (err: unknown): number | undefined => httpError.safeParse(err).data?.status;
 
 /** Maps a ConnectorClient failure to a delivery result. Exported for tests. */
 export function toDeliveryResult(err: unknown): DeliveryResult {
-  if (err instanceof HttpError) {
-    const status = err.status;
-    const ra = Number(err.response.headers?.get?.('retry-after'));
+  const http = httpError.safeParse(err);
+  if (http.success) {
+    const e = http.data;
+    const status = e.status;
+    const ra = Number(e.response.headers.get('retry-after'));
     const retryAfter = Number.isFinite(ra) && ra >= 0 ? { retryAfterMs: ra * 1000 } : {};
     if (status === 429 || status === 408 || status >= 500) return { kind: 'retry', error: `HTTP ${status}`, ...retryAfter };
-    return { kind: 'failed', error: `HTTP ${status}: ${err.message.slice(0, 300)}` };
+    return { kind: 'failed', error: `HTTP ${status}: ${e.message.slice(0, 300)}` };
   }
   if (err instanceof z.ZodError) return { kind: 'failed', error: `bad payload: ${err.issues[0]?.message ?? 'invalid'}` };
   const e = err as { message?: unknown } | null;
@@ -59,15 +68,15 @@ export function raceAbort(attempt: Promise<DeliveryResult>, signal: AbortSignal)
   });
 }
 
-export function cardActivity(card: Card, text: string): Activity {
-  const a = MessageFactory.attachment({ contentType: CARD_CONTENT_TYPE, content: card });
+export async function cardActivity(card: Card, text: string): Promise<Activity> {
+  const a = (await loadSdk()).MessageFactory.attachment({ contentType: CARD_CONTENT_TYPE, content: card });
   a.summary = text;
   return a;
 }
 
 /** A plain-text reply: no markdown, and `<` cannot open an `<at>` mention or a tag. */
-export function textActivity(text: string): Activity {
-  const a = MessageFactory.text(plain(text, 20_000));
+export async function textActivity(text: string): Promise<Activity> {
+  const a = (await loadSdk()).MessageFactory.text(plain(text, 20_000));
   a.textFormat = 'plain';
   return a;
 }
@@ -111,7 +120,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     return { row, ref };
   }
 
-  function rootActivity(incidentId: number): Activity {
+  function rootActivity(incidentId: number): Promise<Activity> {
     const view = loadIncidentView(db, getIncident(db, incidentId));
     return cardActivity(rootCard(view, deps.timezone, deps.now()), summary(`${view.id} ${view.title}: ${view.status}, sev${view.severity}`));
   }
@@ -120,7 +129,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     if (msg.kind === 'reply') {
       // An answer to the person who typed a command, in the conversation (or thread) they used.
       const p = replyPayload.parse(msg.payload);
-      const res = await (await client(p.serviceUrl)).sendToConversation(p.conversationId, textActivity(p.text));
+      const res = await (await client(p.serviceUrl)).sendToConversation(p.conversationId, await textActivity(p.text));
       return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
     }
     const incidentId = msg.incidentId;
@@ -132,7 +141,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       case 'root_post': {
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
         // A new top-level post in the channel: its activity id names the thread from now on.
-        const res = await (await client(ref.serviceUrl)).sendToConversation(row.channel, rootActivity(incidentId));
+        const res = await (await client(ref.serviceUrl)).sendToConversation(row.channel, await rootActivity(incidentId));
         if (!res?.id) return { kind: 'retry', error: 'Teams returned no activity id for the root card' };
         db.update(incidentThreads)
           .set({ rootRef: res.id })
@@ -142,7 +151,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       }
       case 'root_update': {
         if (!row.rootRef) return noRoot(incidentId);
-        const a = rootActivity(incidentId);
+        const a = await rootActivity(incidentId);
         a.id = row.rootRef;
         await (await client(ref.serviceUrl)).updateActivity(row.channel, row.rootRef, a);
         return { kind: 'delivered', remoteRef: row.rootRef };
@@ -150,7 +159,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       case 'thread_reply': {
         if (!row.rootRef) return noRoot(incidentId);
         const p = cardPayload.parse(msg.payload);
-        const res = await (await client(ref.serviceUrl)).sendToConversation(threadConversationId(row.channel, row.rootRef), cardActivity(p.card, p.summary));
+        const res = await (await client(ref.serviceUrl)).sendToConversation(threadConversationId(row.channel, row.rootRef), await cardActivity(p.card, p.summary));
         return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
       }
       case 'approval_update': {
@@ -171,7 +180,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
           .orderBy(desc(outbox.id))
           .get();
         if (!row.rootRef || !request?.ref) return { kind: 'delivered' }; // never posted: nothing to edit
-        const a = cardActivity(p.card, p.summary);
+        const a = await cardActivity(p.card, p.summary);
         a.id = request.ref;
         await (await client(ref.serviceUrl)).updateActivity(threadConversationId(row.channel, row.rootRef), request.ref, a);
         return { kind: 'delivered', remoteRef: request.ref };
