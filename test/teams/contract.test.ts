@@ -134,6 +134,17 @@ describe('Teams target specifics', () => {
     for (const call of fake.calls) expect(call.authorization).toBe('Bearer token-from-msal');
   });
 
+  it('a customer update shows the delay and fold notices the worker hands it', async () => {
+    const c = createTeamsCustomerTarget({ db, token: noToken });
+    const r = await c.deliver(customerMessage({ folded: 2, foldNotice: 'This message folds in 2 earlier updates.', delayNotice: 'Delayed: originally posted 08:54 PST' }), never());
+    expect(r.kind).toBe('delivered');
+    const reply = fake.messages.find((m) => m.conversationId.includes(';messageid='))!;
+    const text = JSON.stringify(reply.body.attachments);
+    expect(text).toContain('Delayed: originally posted 08:54 PST');
+    expect(text).toContain('This message folds in 2 earlier updates.');
+    expect(reply.body.summary).toContain('Delayed');
+  });
+
   it('a thread reply goes to <channel>;messageid=<root>, validated against the Connector spec', async () => {
     const t = createTeamsTarget({ db, token: noToken, timezone: 'UTC', now: () => Date.now() });
     await t.deliver(threadMessage(), never());

@@ -247,6 +247,15 @@ describe('malformed and unexpected input', () => {
     expect(rowCounts(h.app.db)).toEqual(before);
   });
 
+  it('replays the captured Action.Execute invoke (not one of our buttons): answered, nothing written', async () => {
+    const before = rowCounts(h.app.db);
+    const raw = fixture('invoke-adaptiveCard_action-Action.Execute-personal.json').replace('https://smba.trafficmanager.net/amer/56653e9d-2158-46ee-90d7-675c39642038/', h.fake.serviceUrl);
+    const res = await h.post(raw);
+    expect(res.status).toBe(200);
+    expect(res.json()).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: expect.stringContaining('not one of Sitrep') });
+    expect(rowCounts(h.app.db)).toEqual(before);
+  });
+
   it('conversationUpdate (bot added to a team) is accepted and remembers the serviceUrl', async () => {
     const a = JSON.parse(fixture('conversationUpdate-bot-added-to-team-channel-docs.json')) as Record<string, any>;
     a.serviceUrl = h.fake.serviceUrl;
