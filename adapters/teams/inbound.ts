@@ -192,7 +192,7 @@ export function createInbound({ app }: InboundDeps) {
 
   const num = (ref: string | undefined) => Number(ref?.replace(/^\D+-/, '') ?? NaN);
 
-  /** A card button's data as a command; null when a field the button needs is missing. */
+  /** A card button's data as a command, or what the person must fill in first. */
   function toCommand(d: CardData): Command | { error: string } {
     const incident = d.incident ? num(d.incident) : undefined;
     const draft = d.draft ? num(d.draft) : undefined;
