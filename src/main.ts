@@ -191,11 +191,15 @@ async function serve(config: Config): Promise<number> {
   const running = await startServer(app);
   const port = new URL(running.url).port;
   const base = config.port === 0 ? `http://localhost:${port}` : config.publicUrl;
-  const chat = [config.slack.enabled ? (config.slack.socketMode ? 'Slack (Socket Mode)' : 'Slack') : null].filter(Boolean);
+  const chat = [
+    config.slack.enabled ? (config.slack.socketMode ? 'Slack (Socket Mode)' : 'Slack') : null,
+    config.teams.appId ? 'Teams' : null,
+  ].filter(Boolean);
   const lines = [
     `Sitrep is running on port ${port}${chat.length ? ` with ${chat.join(' and ')}` : ' in local mode (no chat credentials set)'}.`,
     `  status page:  ${base}/`,
     `  health:       ${base}/healthz`,
+    `  teams:        POST ${base}/api/messages${config.teams.appId ? '' : ' (inbound auth off: local testing only)'}`,
     `  console:      npx sitrep console     (or one command: npx sitrep declare "DB down" sev:2)`,
     `  database:     ${config.dbFile}`,
   ];

@@ -102,7 +102,9 @@ export function serviceUrlMatches(claim: unknown, serviceUrl: string): boolean {
   }
 }
 
-const actorOf = (a: InboundActivity) => `teams:${a.from.aadObjectId ?? a.from.id}`;
+// People are `teams:<Teams user id>` (29:…), the id mentions carry too, as CONTRACT.md's example
+// admin ref `teams:29:abc` has it: SITREP_ADMINS and approvers name them the same way.
+const actorOf = (a: InboundActivity) => `teams:${a.from.id}`;
 
 export interface InboundDeps {
   app: App;
@@ -152,19 +154,10 @@ export function createInbound({ app }: InboundDeps) {
     saveConversationRef(tx, ref(channel), actorOf(a), app.now());
     const teamChannel = a.channelData?.channel?.id;
     if (teamChannel && teamChannel !== channel) saveConversationRef(tx, ref(teamChannel), actorOf(a), app.now());
-    // Mentions name people by their Teams id (29:…); actors are AAD object ids. Remember the pair
-    // so `assign lead <at>Bob</at>` names the same ref Bob acts as.
-    if (a.from.aadObjectId) {
-      const key = `teams:user:${a.from.id}`;
-      const value = a.from.aadObjectId;
-      tx.insert(settings).values({ key, value, updatedBy: actorOf(a), updatedAt: app.now() }).onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: app.now() } }).run();
-    }
   }
 
-  /** `teams:<aad object id>` for a Teams user id we have heard from, else `teams:<id>`. */
   function userRef(teamsId: string): string {
-    const aad = getSetting(app.db, `teams:user:${teamsId}`);
-    return `teams:${aad ?? teamsId}`;
+    return `teams:${teamsId}`;
   }
 
   function replyRow(tx: Tx, a: InboundActivity, scope: Scope, text: string): void {

@@ -77,10 +77,10 @@ describe('commands by @mention and in personal chat', () => {
     expect(h.app.db.select().from(settings).where(eq(settings.key, 'incidents_channel:teams')).get()).toBeUndefined();
   });
 
-  it('the actor is the AAD object id', async () => {
+  it('the actor is the Teams user id (teams:29:…), as SITREP_ADMINS names people', async () => {
     await declare('declare Checkout errors sev:2');
     const ev = h.app.db.select().from(timelineEvents).get()!;
-    expect(ev.actor).toBe('teams:aad-alice');
+    expect(ev.actor).toBe('teams:29:alice');
   });
 
   it('replays the captured thread-reply activity verbatim (auth off): accepted, answered in its thread', async () => {
@@ -103,7 +103,7 @@ describe('the incident in the bound channel', () => {
     expect(card).toContain('Checkout errors');
     expect(card).toContain('sev2');
     expect(card).toContain('investigating');
-    expect(card).toContain('teams:aad-alice'); // lead defaults to the declarer
+    expect(card).toContain('teams:29:alice'); // lead defaults to the declarer
     expect(card).toContain('Last customer update');
     expect(card).toContain('Duration');
     for (const t of ['"Update"', '"Draft customer update"', '"Resolve"']) expect(card).toContain(t);
@@ -219,7 +219,7 @@ describe('mentions of people', () => {
     await h.send(a);
     await h.drain();
     const r = h.app.run('show INC-1', 'cli:admin', { platform: 'cli' });
-    expect(r.ok && JSON.stringify(r.reply.data)).toContain('teams:aad-bob');
+    expect(r.ok && JSON.stringify(r.reply.data)).toContain('teams:29:bob');
   });
 
   it('answers to people are plain text where <at>… cannot mention anyone', async () => {
