@@ -5,6 +5,7 @@ import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { App as BoltApp } from '@slack/bolt';
 import { SitrepReceiver } from '../adapters/slack/index.js';
@@ -82,8 +83,15 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
         server.close(() => resolve());
       });
   }
+  // How long the server's event loop was held up (what an ack waits for besides its own work).
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   process.send?.({ url });
   process.on('message', (m) => {
+    if (m === 'stats') {
+      process.send?.({ loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 });
+      loop.reset();
+    }
     if (m === 'stop') void stop().finally(() => {
       rmSync(dir, { recursive: true, force: true });
       process.exit(0);
@@ -207,6 +215,25 @@ async function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+interface LoopStats {
+  loopP99: number;
+  loopMax: number;
+}
+
+/** The server's event-loop delay since the last call (and resets it). */
+function loopStats(child: ChildProcess): Promise<LoopStats> {
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      if (m && typeof m === 'object' && 'loopMax' in m) {
+        child.off('message', on);
+        resolve(m as LoopStats);
+      }
+    };
+    child.on('message', on);
+    child.send('stats');
+  });
+}
+
 async function main(): Promise<number> {
   const perRound = Math.max(200, Math.min(50_000, Number(process.argv[2]) || 3_000));
   const sink = await startSlackSink();
@@ -216,11 +243,16 @@ async function main(): Promise<number> {
   };
   const responseUrl = `${sink.origin}/response/bench`;
   const results: Record<Kind, RoundResult[]> = { noop: [], sitrep: [] };
+  const loops: Record<Kind, LoopStats[]> = { noop: [], sitrep: [] };
   try {
     // Warm both (JIT, SQLite pages, keep-alive sockets), then alternate so drift hits both alike.
     for (const kind of ['noop', 'sitrep'] as const) await round(servers[kind].url, 500, responseUrl);
     for (let r = 0; r < ROUNDS; r++) {
-      for (const kind of ['noop', 'sitrep'] as const) results[kind].push(await round(servers[kind].url, perRound, responseUrl));
+      for (const kind of ['noop', 'sitrep'] as const) {
+        await loopStats(servers[kind].child);
+        results[kind].push(await round(servers[kind].url, perRound, responseUrl));
+        loops[kind].push(await loopStats(servers[kind].child));
+      }
     }
   } finally {
     await stopChild(servers.noop.child);
@@ -253,6 +285,7 @@ async function main(): Promise<number> {
     `  throughput ratio ${ratio.toFixed(2)}× (target ≥ 0.60) ${ratio >= 0.6 ? 'ok' : 'MISSED'}`,
     `  ack p99 ${f(sitrep.p99)} ms (target < 50 ms) ${sitrep.p99 < 50 ? 'ok' : 'MISSED'}`,
     `  acks ≥ 3 s: Sitrep ${sitrep.slow}, no-op ${noop.slow} (must be 0)${sitrep.errors + noop.errors ? `; non-200 answers: Sitrep ${sitrep.errors}, no-op ${noop.errors}` : ''}`,
+    `  server event-loop delay during the rounds: Sitrep p99 ${f(Math.max(...loops.sitrep.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.sitrep.map((l) => l.loopMax)))} ms; no-op p99 ${f(Math.max(...loops.noop.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.noop.map((l) => l.loopMax)))} ms`,
     `  new connections opened: Sitrep ${sitrep.connections}, no-op ${noop.connections} (${CONNECTIONS * ROUNDS} means none was re-opened)`,
     `  Slack/response_url calls answered by the loopback sink: ${sink.count()}`,
   ];

@@ -28,6 +28,7 @@ import {
 import { escapeKeepingMentions, fromSlackText, tsToMs } from './mrkdwn.js';
 import { threadTarget, type SlackOutlet } from './outlet.js';
 import { WorkQueue } from './queue.js';
+import { postToResponseUrl } from './respond.js';
 
 // What Slack users do, turned into commands. Every listener acknowledges first (Slack gives up after
 // 3 s), then works. Commands run through the same executor as every other surface; their effects
@@ -248,7 +249,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     await ack();
     const result = await done;
     if (c.response_url) {
-      await respond(ephemeral(formatResult(result))).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
+      await postToResponseUrl(c.response_url, ephemeral(formatResult(result))).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
     }
   });
 

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import { outbox } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -72,6 +72,77 @@ export interface WorkerDeps {
   onWrite?(): void;
 }
 
+// The statements every delivery runs are prepared once (raw SQL on the worker's connection, rows
+// decoded by the schema's own columns, exactly as drizzle would return them); the rare paths
+// (folding, dead letters, housekeeping) stay with drizzle.
+const outboxColumns = Object.entries(getTableColumns(outbox));
+const outboxSelect = outboxColumns.map(([, c]) => `"${c.name}"`).join(', ');
+
+function outboxRow(raw: unknown[]): OutboxRow {
+  const row: Record<string, unknown> = {};
+  outboxColumns.forEach(([key, col], i) => {
+    const v = raw[i];
+    row[key] = v === null || v === undefined ? null : col.mapFromDriverValue(v);
+  });
+  return row as OutboxRow;
+}
+
+interface Statements {
+  dueHeads: Statement<[number]>;
+  rowById: Statement<[number]>;
+  claim: Statement<[number, number, number]>;
+  foldedCount: Statement<[number], { n: number }>;
+  previousRef: Statement<[string, number | null], { remoteRef: string }>;
+  delivered: Statement<[number, string | null, number]>;
+  retry: Statement<[number, string, number]>;
+}
+
+function prepareStatements(client: Db['$client']): Statements {
+  return {
+    // The heads of due lanes: see OutboxWorker.dueHeads.
+    dueHeads: client.prepare(`
+      with recursive lanes(id) as (
+        select (select id from outbox where state = 'pending' order by state, target, incident_id, id limit 1)
+        union all
+        select coalesce(
+          (select n.id from outbox n
+            where n.state = 'pending' and n.target = o.target
+              and n.incident_id > coalesce(o.incident_id, -9223372036854775808)
+            order by n.state, n.target, n.incident_id, n.id limit 1),
+          (select n.id from outbox n
+            where n.state = 'pending' and n.target > o.target
+            order by n.state, n.target, n.incident_id, n.id limit 1))
+        from lanes l join outbox o on o.id = l.id
+      )
+      select ${outboxColumns.map(([, c]) => `h."${c.name}"`).join(', ')} from lanes l join outbox h on h.id = l.id
+      where h.next_attempt_at <= ?
+        and not exists (
+          select 1 from outbox p
+          where p.state = 'in_flight' and p.target = h.target and p.incident_id is h.incident_id and p.id < h.id)
+      order by h.next_attempt_at, h.id
+      limit 500`),
+    rowById: client.prepare(`select ${outboxSelect} from outbox where id = ?`),
+    claim: client.prepare(`
+      update outbox set state = 'in_flight', attempts = attempts + 1, claimed_until = ?
+      where id = ? and state = 'pending' and next_attempt_at <= ?
+        and not exists (
+          select 1 from outbox p
+          where p.target = outbox.target and p.incident_id is outbox.incident_id
+            and p.state in ('pending', 'in_flight') and p.id < outbox.id)`),
+    foldedCount: client.prepare('select count(*) as n from outbox where folded_into = ?'),
+    previousRef: client.prepare(`
+      select remote_ref as remoteRef from outbox
+      where target = ? and incident_id is ? and state = 'delivered' and remote_ref is not null
+      order by id desc limit 1`),
+    delivered: client.prepare(
+      "update outbox set state = 'delivered', delivered_at = ?, remote_ref = ?, claimed_until = null, last_error = null where id = ? and state = 'in_flight'",
+    ),
+    retry: client.prepare(
+      "update outbox set state = 'pending', next_attempt_at = ?, last_error = ?, claimed_until = null where id = ? and state = 'in_flight'",
+    ),
+  };
+}
+
 const laneOf = (r: { target: string; incidentId: number | null }) => `${r.target}\u0000${r.incidentId ?? ''}`;
 
 /** Rows of the same lane as `r` (same target and incident; NULL incidents form one lane). */
@@ -105,7 +176,7 @@ export class OutboxWorker {
   private lastTickAt = -Infinity;
   private started = false;
   private ticking = false;
-  private lanesStmt: Statement<[number], { id: number }> | null = null;
+  private stmts: Statements | null = null;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -120,6 +191,10 @@ export class OutboxWorker {
     const attemptTimeoutMs = over.attemptTimeoutMs ?? this.options.attemptTimeoutMs;
     this.options = { ...this.options, ...over, attemptTimeoutMs, leaseMs: over.leaseMs ?? (over.attemptTimeoutMs ? attemptTimeoutMs * 2 + 1_000 : this.options.leaseMs) };
     (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.deps.now);
+  }
+
+  private get q(): Statements {
+    return (this.stmts ??= prepareStatements(this.deps.db.$client));
   }
 
   get settings(): Readonly<WorkerOptions> {
@@ -261,43 +336,19 @@ export class OutboxWorker {
   }
 
   /**
-   * The heads of due lanes. A lane's head is its oldest row not yet finished; only a head may be
-   * attempted. The oldest pending row of each lane is found by skipping through the
-   * (state, target, incident_id, id) index one lane at a time (a recursive CTE: a few index seeks
-   * per lane, however long the lane's backlog or history), and a lane whose older row is still in
-   * flight is left alone. NULL incidents form one lane, which sorts before the others of its target.
+   * The heads of due lanes, oldest due first. A lane's head is its oldest row not yet finished;
+   * only a head may be attempted. The oldest pending row of each lane is found by skipping through
+   * the (state, target, incident_id, id) index one lane at a time (a recursive CTE: a few index
+   * seeks per lane, however long the lane's backlog or history), and a lane whose older row is
+   * still in flight is left alone. NULL incidents form one lane, which sorts first in its target.
    */
-  private dueHeads(now: number): number[] {
-    this.lanesStmt ??= this.deps.db.$client.prepare(`
-      with recursive lanes(id) as (
-        select (select id from outbox where state = 'pending' order by state, target, incident_id, id limit 1)
-        union all
-        select coalesce(
-          (select n.id from outbox n
-            where n.state = 'pending' and n.target = o.target
-              and n.incident_id > coalesce(o.incident_id, -9223372036854775808)
-            order by n.state, n.target, n.incident_id, n.id limit 1),
-          (select n.id from outbox n
-            where n.state = 'pending' and n.target > o.target
-            order by n.state, n.target, n.incident_id, n.id limit 1))
-        from lanes l join outbox o on o.id = l.id
-      )
-      select h.id as id from lanes l join outbox h on h.id = l.id
-      where h.next_attempt_at <= ?
-        and not exists (
-          select 1 from outbox p
-          where p.state = 'in_flight' and p.target = h.target and p.incident_id is h.incident_id and p.id < h.id)
-      order by h.next_attempt_at, h.id
-      limit 500`);
-    return this.lanesStmt.all(now).map((r) => r.id);
+  private dueHeads(now: number): OutboxRow[] {
+    return (this.q.dueHeads.raw().all(now) as unknown[][]).map(outboxRow);
   }
 
   private startDue(now: number): void {
-    const { db } = this.deps;
     if (this.running.size >= this.options.concurrency) return;
-    const heads = this.dueHeads(now);
-    if (!heads.length) return;
-    const rows = db.select().from(outbox).where(inArray(outbox.id, heads)).orderBy(asc(outbox.nextAttemptAt), asc(outbox.id)).all();
+    const rows = this.dueHeads(now);
     for (const head of rows) {
       if (this.running.size >= this.options.concurrency) return;
       if (head.state !== 'pending' || head.nextAttemptAt > now) continue;
@@ -339,15 +390,9 @@ export class OutboxWorker {
     const leaseUntil = now + this.options.leaseMs;
     const claimed = db.transaction(
       (tx) => {
-        const res = tx.run(sql`
-          update outbox set state = 'in_flight', attempts = attempts + 1, claimed_until = ${leaseUntil}
-          where id = ${head.id} and state = 'pending' and next_attempt_at <= ${now}
-            and not exists (
-              select 1 from outbox p
-              where p.target = outbox.target and p.incident_id is outbox.incident_id
-                and p.state in ('pending', 'in_flight') and p.id < outbox.id)`);
+        const res = this.q.claim.run(leaseUntil, head.id, now);
         if (res.changes !== 1) return null;
-        let chosen = tx.select().from(outbox).where(eq(outbox.id, head.id)).get()!;
+        let chosen = outboxRow(this.q.rowById.raw().get(head.id) as unknown[]);
         if (target.folds && chosen.customerFacing) {
           const waiting = tx
             .select()
@@ -375,14 +420,8 @@ export class OutboxWorker {
             chosen = tx.select().from(outbox).where(eq(outbox.id, newest.id)).get()!;
           }
         }
-        const folded = tx.select({ n: sql<number>`count(*)` }).from(outbox).where(eq(outbox.foldedInto, chosen.id)).get()?.n ?? 0;
-        const previous = tx
-          .select({ remoteRef: outbox.remoteRef })
-          .from(outbox)
-          .where(and(sameLane(chosen), eq(outbox.state, 'delivered'), sql`${outbox.remoteRef} is not null`))
-          .orderBy(desc(outbox.id))
-          .limit(1)
-          .get();
+        const folded = this.q.foldedCount.get(chosen.id)?.n ?? 0;
+        const previous = this.q.previousRef.get(chosen.target, chosen.incidentId);
         return { row: chosen, folded, previousRemoteRef: previous?.remoteRef ?? null };
       },
       { behavior: 'immediate' },
@@ -442,16 +481,13 @@ export class OutboxWorker {
   }
 
   private record(msg: OutboxMessage, result: DeliveryResult, key: string, stopping: boolean): void {
-    const { db, log } = this.deps;
+    const { log } = this.deps;
     const now = this.deps.now();
     const fields = { deliveryId: msg.deliveryId, target: msg.target, incidentId: msg.incidentId, attempt: msg.attempts };
     switch (result.kind) {
       case 'delivered':
         this.breakers.success(key);
-        db.update(outbox)
-          .set({ state: 'delivered', deliveredAt: now, remoteRef: result.remoteRef ?? null, claimedUntil: null, lastError: null })
-          .where(and(eq(outbox.id, msg.id), eq(outbox.state, 'in_flight')))
-          .run();
+        this.q.delivered.run(now, result.remoteRef ?? null, msg.id);
         log.info({ ...fields, folded: msg.folded }, 'delivered');
         this.deps.onWrite?.();
         return;
@@ -459,10 +495,7 @@ export class OutboxWorker {
         if (stopping || result.retryAfterMs !== undefined) this.breakers.neutral(key);
         else this.breakers.failure(key);
         const delay = stopping ? 0 : nextDelay(msg.attempts, result.retryAfterMs, this.options.backoff, this.options.random);
-        db.update(outbox)
-          .set({ state: 'pending', nextAttemptAt: now + delay, lastError: result.error, claimedUntil: null })
-          .where(and(eq(outbox.id, msg.id), eq(outbox.state, 'in_flight')))
-          .run();
+        this.q.retry.run(now + delay, result.error, msg.id);
         log.warn({ ...fields, error: result.error, retryInMs: delay }, 'delivery will be retried');
         return;
       }
