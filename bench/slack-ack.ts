@@ -17,8 +17,10 @@ import { startSlackSink } from './slack-sink.js';
 // How much does Sitrep cost on the Slack ack path? Signed `/incident note` slash commands go through
 // the real receiver (signature check, Bolt, parse, ack, then the command, the outbox rows and the
 // response_url reply) at 50 concurrent keep-alive connections, against a no-op Bolt app with the
-// same receiver and signing, in the same run. Each server runs in its own child process, the load
-// generator here; everything is on loopback and bounded in requests and time.
+// same receiver and signing, in the same run. Each server runs in its own child process, and so does
+// the fake Slack (like the real one, it is not the load generator's business: answering Sitrep's
+// replies and deliveries must not slow down the requests sent to Sitrep); the load generator runs
+// here. Everything is on loopback and bounded in requests and time.
 //
 //   npm run bench            (builds, then runs dist/bench/slack-ack.js among the benchmarks)
 //   node dist/bench/slack-ack.js [requests-per-round]
@@ -96,6 +98,52 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
       process.exit(0);
     });
+  });
+}
+
+// --- child: the fake Slack Web API and response_url ------------------------------------------------
+
+async function runSink(): Promise<void> {
+  const sink = await startSlackSink();
+  process.send?.({ url: sink.apiUrl, origin: sink.origin });
+  process.on('message', (m) => {
+    if (m === 'count') process.send?.({ count: sink.count() });
+    if (m === 'stop') void sink.close().finally(() => process.exit(0));
+  });
+}
+
+interface SinkChild {
+  child: ChildProcess;
+  apiUrl: string;
+  origin: string;
+  count(): Promise<number>;
+}
+
+function startSinkChild(): Promise<SinkChild> {
+  const child = fork(fileURLToPath(import.meta.url), ['--sink'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('Slack sink did not start')), 20_000);
+    child.once('message', (m: unknown) => {
+      clearTimeout(timer);
+      const { url, origin } = m as { url: string; origin: string };
+      resolve({
+        child,
+        apiUrl: url,
+        origin,
+        count: () =>
+          new Promise((done) => {
+            const on = (r: unknown) => {
+              if (r && typeof r === 'object' && 'count' in r) {
+                child.off('message', on);
+                done((r as { count: number }).count);
+              }
+            };
+            child.on('message', on);
+            child.send('count');
+          }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`Slack sink exited with ${code}`)));
   });
 }
 
@@ -236,7 +284,8 @@ function loopStats(child: ChildProcess): Promise<LoopStats> {
 
 async function main(): Promise<number> {
   const perRound = Math.max(200, Math.min(50_000, Number(process.argv[2]) || 3_000));
-  const sink = await startSlackSink();
+  const sink = await startSinkChild();
+  let sinkCalls = 0;
   const servers = {
     noop: await startChild('noop', sink.apiUrl),
     sitrep: await startChild('sitrep', sink.apiUrl),
@@ -257,7 +306,8 @@ async function main(): Promise<number> {
   } finally {
     await stopChild(servers.noop.child);
     await stopChild(servers.sitrep.child);
-    await sink.close();
+    sinkCalls = await sink.count();
+    await stopChild(sink.child);
   }
   const sum = (kind: Kind) => {
     const rs = results[kind];
@@ -287,7 +337,7 @@ async function main(): Promise<number> {
     `  acks ≥ 3 s: Sitrep ${sitrep.slow}, no-op ${noop.slow} (must be 0)${sitrep.errors + noop.errors ? `; non-200 answers: Sitrep ${sitrep.errors}, no-op ${noop.errors}` : ''}`,
     `  server event-loop delay during the rounds: Sitrep p99 ${f(Math.max(...loops.sitrep.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.sitrep.map((l) => l.loopMax)))} ms; no-op p99 ${f(Math.max(...loops.noop.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.noop.map((l) => l.loopMax)))} ms`,
     `  new connections opened: Sitrep ${sitrep.connections}, no-op ${noop.connections} (${CONNECTIONS * ROUNDS} means none was re-opened)`,
-    `  Slack/response_url calls answered by the loopback sink: ${sink.count()}`,
+    `  Slack/response_url calls answered by the loopback sink: ${sinkCalls}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   return sitrep.slow + noop.slow + sitrep.errors + noop.errors === 0 ? 0 : 1;
@@ -295,6 +345,8 @@ async function main(): Promise<number> {
 
 if (process.argv[2] === '--serve') {
   void serve(process.argv[3] as Kind, process.argv[4]!);
+} else if (process.argv[2] === '--sink') {
+  void runSink();
 } else {
   main().then(
     (code) => process.exit(code),

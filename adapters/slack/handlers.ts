@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import type { App as BoltApp, webApi } from '@slack/bolt';
+import type { AllMiddlewareArgs, App as BoltApp, SlackActionMiddlewareArgs, SlackViewMiddlewareArgs, webApi } from '@slack/bolt';
 import type { Tx } from '../../db/client.js';
 import { components, incidentThreads, processedEvents } from '../../db/schema.js';
 import type { Scope } from '../../src/commands/context.js';
@@ -148,6 +148,18 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
   const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => app.db.$client.transaction(slice).immediate() });
 
+  // Bolt runs every registered listener's middleware chain for every request, matching or not.
+  // Buttons and modal submissions are therefore registered here and dispatched from one Bolt
+  // listener each (see the end), with the same matching and the same all-that-match semantics.
+  type ActionFn = (args: SlackActionMiddlewareArgs & AllMiddlewareArgs) => Promise<void>;
+  type ViewFn = (args: SlackViewMiddlewareArgs & AllMiddlewareArgs) => Promise<void>;
+  const actionFns: Array<[string | RegExp, ActionFn]> = [];
+  const viewFns: Array<[string | RegExp, ViewFn]> = [];
+  const on = {
+    action: (id: string | RegExp, fn: ActionFn) => void actionFns.push([id, fn]),
+    view: (id: string | RegExp, fn: ViewFn) => void viewFns.push([id, fn]),
+  };
+
   const threadsOfChannel = app.db.$client.prepare<[string], { incidentId: number; rootRef: string | null; dedicated: number }>(
     "select incident_id as incidentId, root_ref as rootRef, dedicated from incident_threads where platform = 'slack' and channel = ?",
   );
@@ -282,7 +294,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     [ACTIONS.openResolve, (id, meta) => resolveModal(incRef(id), meta)],
   ];
   for (const [actionId, build] of openers) {
-    bolt.action(actionId, async ({ ack, body, respond }) => {
+    on.action(actionId, async ({ ack, body, respond }) => {
       await ack();
       const { b, a, meta } = parseAction(body);
       const id = incidentIdOf(a.value);
@@ -299,7 +311,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     });
   }
 
-  bolt.action(ACTIONS.editApprove, async ({ ack, body, respond }) => {
+  on.action(ACTIONS.editApprove, async ({ ack, body, respond }) => {
     await ack();
     const { b, a, meta } = parseAction(body);
     const id = draftIdOf(a.value);
@@ -314,7 +326,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     await openView(b.trigger_id, approveEditModal(`D-${id}`, d.body, { ...meta, draftId: id, incidentId: d.incidentId }));
   });
 
-  bolt.action(ACTIONS.reject, async ({ ack, body }) => {
+  on.action(ACTIONS.reject, async ({ ack, body }) => {
     await ack();
     const { b, a, meta } = parseAction(body);
     const id = draftIdOf(a.value);
@@ -326,7 +338,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     [ACTIONS.reopen, (v) => ({ verb: 'reopen', incident: incidentIdOf(v) })],
   ];
   for (const [actionId, toCommand] of direct) {
-    bolt.action(actionId, async ({ ack, body, respond }) => {
+    on.action(actionId, async ({ ack, body, respond }) => {
       await ack();
       const { b, a, actor, channel, threadTs } = parseAction(body);
       // A double click sends two actions with different action_ts: the second one meets an
@@ -340,12 +352,12 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
   // Links and other buttons in our messages need an ack too, or Slack shows an error.
-  bolt.action(/^(?!sitrep_)/, async ({ ack }) => {
+  on.action(/^(?!sitrep_)/, async ({ ack }) => {
     await ack();
   });
 
   // Modals that are not ours (or lost their callback) are closed instead of timing out.
-  bolt.view(/^(?!sitrep_)/, async ({ ack }) => {
+  on.view(/^(?!sitrep_)/, async ({ ack }) => {
     await ack();
   });
 
@@ -354,7 +366,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
 
   function viewHandler(callbackId: string, build: (values: Record<string, Record<string, Record<string, unknown>>>, meta: z.infer<typeof metaSchema>, actor: string) => { cmd: Command; errorBlock: string; dedicated?: boolean } | { error: string; block: string }) {
-    bolt.view(callbackId, async ({ ack, body }) => {
+    on.view(callbackId, async ({ ack, body }) => {
       const reply = ack as unknown as ViewAck;
       const parsedBody = viewBodySchema.safeParse(body);
       if (!parsedBody.success) {
@@ -446,6 +458,22 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (!reason) return { error: 'Say why, so the author can fix it', block: 'reason' };
     if (meta.draftId === undefined) return { error: 'This form lost its draft; use /incident reject D-n <reason>', block: 'reason' };
     return { cmd: { verb: 'reject', draft: meta.draftId, reason }, errorBlock: 'reason' };
+  });
+
+  // --- dispatch ---------------------------------------------------------------------------------
+
+  const matches = (c: string | RegExp, v: string) => (typeof c === 'string' ? c === v : c.test(v));
+  async function all(fns: Array<() => Promise<void>>): Promise<void> {
+    const failed = (await Promise.allSettled(fns.map((fn) => fn()))).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length) throw failed[0]!.reason;
+  }
+  bolt.action(/^/, async (args) => {
+    const id = (args.action as { action_id?: string }).action_id ?? '';
+    await all(actionFns.filter(([c]) => matches(c, id)).map(([, fn]) => () => fn(args)));
+  });
+  bolt.view(/^/, async (args) => {
+    const id = args.view.callback_id;
+    await all(viewFns.filter(([c]) => matches(c, id)).map(([, fn]) => () => fn(args)));
   });
 
   // --- events -----------------------------------------------------------------------------------
