@@ -1,6 +1,8 @@
 // Command work that runs after Slack's ack. Slack gives up on a request after 3 s, so acks must
 // never wait behind command work: jobs run in short slices from setImmediate, and between two
-// slices the event loop reads sockets and answers every ack that is ready. Jobs run one at a time in
+// slices the event loop reads sockets and answers every ack that is ready. A slice runs the jobs
+// that were waiting when it started (the work of the acks just sent), up to a time cap: work keeps
+// pace with acks turn by turn, and no turn holds the acks behind it for more than about the cap. Jobs run one at a time in
 // the order they were queued, so commands about one incident apply in the order Slack sent them.
 // The queue is bounded: when it is full, new requests wait for room before they are acknowledged
 // (back-pressure that keeps the time from ack to result short, instead of an ever-growing backlog).
@@ -11,7 +13,7 @@
 export interface WorkQueueOptions {
   /** Jobs waiting at most; a request that finds the queue full waits for room before its ack. */
   max: number;
-  /** A slice runs jobs until this much time has passed (at least one job per slice). */
+  /** A slice stops starting jobs after this long (it always runs at least one). */
   sliceMs: number;
   /** Runs each slice (e.g. in one transaction); must call `slice` exactly once, synchronously. */
   wrap?: (slice: () => void) => void;
@@ -32,7 +34,7 @@ export class WorkQueue {
   private readonly opts: WorkQueueOptions;
 
   constructor(opts: Partial<WorkQueueOptions> = {}) {
-    this.opts = { max: 256, sliceMs: 2, ...opts };
+    this.opts = { max: 256, sliceMs: 4, ...opts };
   }
 
   /** Jobs queued and not yet started. */
@@ -73,6 +75,7 @@ export class WorkQueue {
   private readonly slice = (): void => {
     this.scheduled = false;
     const until = performance.now() + this.opts.sliceMs;
+    const waiting = this.size;
     const ran: Job[] = [];
     const settle: Array<() => void> = [];
     const slice = () => {
@@ -81,7 +84,7 @@ export class WorkQueue {
         this.jobs[this.head++] = undefined;
         ran.push(job);
         settle.push(job.run());
-      } while (this.size > 0 && performance.now() < until);
+      } while (this.size > 0 && ran.length < waiting && performance.now() < until);
     };
     try {
       if (this.opts.wrap) this.opts.wrap(slice);

@@ -24,6 +24,21 @@ describe('WorkQueue', () => {
     expect(order.indexOf('ack')).toBeLessThan(order.length - 1);
   });
 
+  it('a slice runs only what was waiting when it began; work queued meanwhile waits for the next turn', async () => {
+    const q = new WorkQueue({ sliceMs: 60_000 });
+    const order: string[] = [];
+    let inner: Promise<unknown> | undefined;
+    const a = q.run(() => {
+      order.push('a');
+      inner = q.run(() => order.push('c'));
+    });
+    const b = q.run(() => order.push('b'));
+    setImmediate(() => order.push('io'));
+    await Promise.all([a, b]);
+    await inner;
+    expect(order).toEqual(['a', 'b', 'io', 'c']);
+  });
+
   it('is bounded: room() waits while the queue is full and frees in arrival order', async () => {
     const q = new WorkQueue({ max: 2, sliceMs: 0 });
     const ran: string[] = [];
