@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, createServer, request } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,7 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sitrep-bench-'));
   let url: string;
   let stop: () => Promise<void>;
+  let httpServer: Server;
   if (kind === 'sitrep') {
     const config = loadConfig({
       SITREP_DB: join(dir, 'bench.db'),
@@ -59,6 +60,7 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
     if (!declared.ok) throw new Error(declared.error.message);
     const running = await startServer(app, 0, '127.0.0.1');
     url = running.url;
+    httpServer = running.server;
     stop = async () => {
       await running.close();
       app.close();
@@ -77,6 +79,7 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
       res.writeHead(404).end();
     });
     server.keepAliveTimeout = 5_000;
+    httpServer = server;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     stop = () =>
@@ -85,14 +88,24 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
         server.close(() => resolve());
       });
   }
-  // How long the server's event loop was held up (what an ack waits for besides its own work).
+  // How long the server's event loop was held up (what an ack waits for besides its own work), and
+  // each ack's time inside the server: from the parsed request to the response written. The
+  // client-side figures add what happens outside the server (the load generator's own turns, and on
+  // a small machine the OS scheduling three busy processes: client, server and, for Sitrep, the
+  // fake Slack answering its replies and deliveries).
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  let inServer: number[] = [];
+  httpServer.prependListener('request', (_req, res) => {
+    const t0 = performance.now();
+    res.once('finish', () => inServer.push(performance.now() - t0));
+  });
   process.send?.({ url });
   process.on('message', (m) => {
     if (m === 'stats') {
-      process.send?.({ loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 });
+      process.send?.({ loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6, inServer });
       loop.reset();
+      inServer = [];
     }
     if (m === 'stop') void stop().finally(() => {
       rmSync(dir, { recursive: true, force: true });
@@ -266,6 +279,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 interface LoopStats {
   loopP99: number;
   loopMax: number;
+  /** Milliseconds each request spent inside the server (parsed request to response written). */
+  inServer: number[];
 }
 
 /** The server's event-loop delay since the last call (and resets it). */
@@ -324,6 +339,7 @@ async function main(): Promise<number> {
       requests,
     };
   };
+  const inside = (kind: Kind, p: number) => percentile(loops[kind].flatMap((l) => l.inServer).sort((a, b) => a - b), p);
   const noop = sum('noop');
   const sitrep = sum('sitrep');
   const ratio = sitrep.rps / noop.rps;
@@ -335,6 +351,7 @@ async function main(): Promise<number> {
     `  throughput ratio ${ratio.toFixed(2)}× (target ≥ 0.60) ${ratio >= 0.6 ? 'ok' : 'MISSED'}`,
     `  ack p99 ${f(sitrep.p99)} ms (target < 50 ms) ${sitrep.p99 < 50 ? 'ok' : 'MISSED'}`,
     `  acks ≥ 3 s: Sitrep ${sitrep.slow}, no-op ${noop.slow} (must be 0)${sitrep.errors + noop.errors ? `; non-200 answers: Sitrep ${sitrep.errors}, no-op ${noop.errors}` : ''}`,
+    `  time inside the server (request parsed → ack written): Sitrep p50 ${f(inside('sitrep', 50))} ms, p99 ${f(inside('sitrep', 99))} ms; no-op p50 ${f(inside('noop', 50))} ms, p99 ${f(inside('noop', 99))} ms`,
     `  server event-loop delay during the rounds: Sitrep p99 ${f(Math.max(...loops.sitrep.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.sitrep.map((l) => l.loopMax)))} ms; no-op p99 ${f(Math.max(...loops.noop.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.noop.map((l) => l.loopMax)))} ms`,
     `  new connections opened: Sitrep ${sitrep.connections}, no-op ${noop.connections} (${CONNECTIONS * ROUNDS} means none was re-opened)`,
     `  Slack/response_url calls answered by the loopback sink: ${sinkCalls}`,
