@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { SitrepReceiver } from '../adapters/slack/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createApp, startServer } from '../src/main.js';
+import { CHANNEL, CONNECTIONS, SECRET, type RoundResult, type RoundSpec } from './slack-ack-client.js';
 import { startSlackSink } from './slack-sink.js';
 
 // How much does Sitrep cost on the Slack ack path? Signed `/incident note` slash commands go through
@@ -19,22 +19,16 @@ import { startSlackSink } from './slack-sink.js';
 // response_url reply) at 50 concurrent keep-alive connections, against a no-op Bolt app with the
 // same receiver and signing, in the same run. Each server runs in its own child process, and so does
 // the fake Slack (like the real one, it is not the load generator's business: answering Sitrep's
-// replies and deliveries must not slow down the requests sent to Sitrep); the load generator runs
-// here. Everything is on loopback and bounded in requests and time.
+// replies and deliveries must not slow down the requests sent to Sitrep), and so does the load
+// generator (bench/slack-ack-client.ts, which measures the client-side latency); this process only
+// orchestrates. Everything is on loopback and bounded in requests and time.
 //
 //   npm run bench            (builds, then runs dist/bench/slack-ack.js among the benchmarks)
 //   node dist/bench/slack-ack.js [requests-per-round]
 //   SITREP_BENCH_CPU_PROF=/tmp/prof node dist/bench/slack-ack.js   (also profiles the Sitrep server)
 
-const SECRET = 'bench-signing-secret';
 const TOKEN = 'xoxb-bench';
-const CHANNEL = 'C0INCIDENTS';
-const CONNECTIONS = 50;
 const ROUNDS = 2;
-const SLOW_MS = 3_000;
-const TIMEOUT_MS = 10_000;
-/** A round stops issuing requests after this long, however slow the server got. */
-const ROUND_CAP_MS = 60_000;
 
 type Kind = 'sitrep' | 'noop';
 
@@ -160,88 +154,6 @@ function startSinkChild(): Promise<SinkChild> {
   });
 }
 
-// --- parent: load generator ---------------------------------------------------------------------
-
-interface RoundResult {
-  connections: number;
-  requests: number;
-  seconds: number;
-  latencies: number[];
-  slow: number;
-  errors: number;
-}
-
-function post(agent: Agent, url: string, body: string): Promise<number> {
-  const ts = Math.floor(Date.now() / 1000);
-  const signature = 'v0=' + createHmac('sha256', SECRET).update(`v0:${ts}:${body}`).digest('hex');
-  return new Promise((resolve) => {
-    const req = request(
-      `${url}/slack/events`,
-      {
-        method: 'POST',
-        agent,
-        timeout: TIMEOUT_MS,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': Buffer.byteLength(body),
-          'x-slack-request-timestamp': String(ts),
-          'x-slack-signature': signature,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
-}
-
-async function round(url: string, total: number, responseUrl: string): Promise<RoundResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  let connections = 0;
-  agent.on('free', () => undefined);
-  const create = agent.createConnection.bind(agent);
-  agent.createConnection = ((...args: Parameters<typeof create>) => {
-    connections++;
-    return create(...args);
-  }) as typeof create;
-  const latencies: number[] = [];
-  let next = 0;
-  let slow = 0;
-  let errors = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (next < total && performance.now() - started < ROUND_CAP_MS) {
-        const i = next++;
-        const body = new URLSearchParams({
-          token: 'legacy',
-          team_id: 'T0BENCH',
-          channel_id: CHANNEL,
-          user_id: `U0USER${i % 20}`,
-          command: '/incident',
-          text: `note INC-1 bench note ${i}: replica lag at ${i % 60}s`,
-          api_app_id: 'A0BENCH',
-          response_url: responseUrl,
-          trigger_id: `${i}.bench`,
-        }).toString();
-        const t = performance.now();
-        const status = await post(agent, url, body);
-        const ms = performance.now() - t;
-        latencies.push(ms);
-        if (status !== 200) errors++;
-        if (ms >= SLOW_MS) slow++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
-  return { requests: latencies.length, seconds, latencies, slow, errors, connections };
-}
-
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -297,6 +209,34 @@ function loopStats(child: ChildProcess): Promise<LoopStats> {
   });
 }
 
+// --- child: the load generator ----------------------------------------------------------------------
+
+interface ClientChild {
+  child: ChildProcess;
+  round(spec: RoundSpec): Promise<RoundResult>;
+}
+
+function startClientChild(): ClientChild {
+  const child = fork(fileURLToPath(new URL('./slack-ack-client.js', import.meta.url)), ['--client'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return {
+    child,
+    round: (spec) =>
+      new Promise((resolve, reject) => {
+        // A round is capped at ROUND_CAP_MS plus one request timeout; a stuck client fails the run.
+        const timer = setTimeout(() => reject(new Error('load client did not answer')), 90_000);
+        const onExit = (code: number | null) => reject(new Error(`load client exited with ${code}`));
+        child.once('exit', onExit);
+        child.once('message', (m: RoundResult | { error: string }) => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          if ('error' in m) reject(new Error(m.error));
+          else resolve(m);
+        });
+        child.send(spec);
+      }),
+  };
+}
+
 async function main(): Promise<number> {
   const perRound = Math.max(200, Math.min(50_000, Number(process.argv[2]) || 3_000));
   const sink = await startSinkChild();
@@ -308,6 +248,8 @@ async function main(): Promise<number> {
   const responseUrl = `${sink.origin}/response/bench`;
   const results: Record<Kind, RoundResult[]> = { noop: [], sitrep: [] };
   const loops: Record<Kind, LoopStats[]> = { noop: [], sitrep: [] };
+  const client = startClientChild();
+  const round = (url: string, total: number, responseUrl: string) => client.round({ url, total, responseUrl });
   try {
     // Warm both (JIT, SQLite pages, keep-alive sockets), then alternate so drift hits both alike.
     for (const kind of ['noop', 'sitrep'] as const) await round(servers[kind].url, 500, responseUrl);
@@ -319,6 +261,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
+    client.child.disconnect();
     await stopChild(servers.noop.child);
     await stopChild(servers.sitrep.child);
     sinkCalls = await sink.count();

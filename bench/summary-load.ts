@@ -1,9 +1,9 @@
 import { Agent, request } from 'node:http';
-import { parentPort, workerData } from 'node:worker_threads';
 
-// The load generator for bench/summary.ts, in a worker thread so that its own work does not sit
-// on the server's event loop: `connections` keep-alive sockets, each sending its next GET as soon
-// as the previous answer is read, until the time or request budget runs out.
+// The load generator for bench/summary.ts (run in its own process by bench/summary-client.ts, so
+// that its own work and garbage collection do not sit on the servers' event loop or heap):
+// `connections` keep-alive sockets, each sending its next GET as soon as the previous answer is
+// read, until the time or request budget runs out.
 
 export interface LoadSpec {
   url: string;
@@ -28,7 +28,7 @@ export interface LoadResult {
   latencies: number[];
 }
 
-async function run(spec: LoadSpec): Promise<LoadResult> {
+export async function run(spec: LoadSpec): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: spec.connections, maxFreeSockets: spec.connections });
   const latencies = new Float64Array(spec.maxRequests);
   let requests = 0;
@@ -38,7 +38,10 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   const deadline = start + spec.durationMs;
   const one = (scheduled?: number) =>
     new Promise<void>((resolve) => {
-      const t0 = scheduled ?? performance.now();
+      // A timer may fire up to a millisecond early (the loop's clock is coarse): a request sent
+      // before its scheduled time counts from when it was sent, one sent late from its schedule.
+      const now = performance.now();
+      const t0 = scheduled === undefined ? now : Math.max(scheduled, now);
       const req = request(spec.url, { agent, method: 'GET' }, (res) => {
         if (res.statusCode !== 200) non200++;
         res.on('data', () => undefined);
@@ -76,12 +79,4 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   agent.destroy();
   const kept = Array.from(latencies.subarray(0, Math.min(requests, latencies.length))).sort((a, b) => a - b);
   return { url: spec.url, requests, errors, non200, elapsedMs, latencies: kept };
-}
-
-if (parentPort) {
-  const port = parentPort;
-  run(workerData as LoadSpec).then(
-    (r) => port.postMessage(r),
-    (e: unknown) => port.postMessage({ error: String(e) }),
-  );
 }

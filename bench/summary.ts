@@ -2,7 +2,8 @@ import { createServer, type OutgoingHttpHeaders, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createApp, startServer, type App } from '../src/main.js';
@@ -10,8 +11,10 @@ import type { LoadResult, LoadSpec } from './summary-load.js';
 
 // The refresh storm: GET /api/v2/summary.json from 100 keep-alive connections while updates are
 // being published, against a bare node:http server answering the same bytes, measured in the
-// same run on the same machine (so the ratio means something on any hardware). Loopback only;
-// bounded in time and requests. Run with `npm run bench`.
+// same run on the same machine (so the ratio means something on any hardware). Both servers and
+// the publishing commands run in this process; the load generator runs in its own child process
+// (bench/summary-client.ts) and measures latency there. Loopback only; bounded in time and
+// requests. Run with `npm run bench`.
 
 const CONNECTIONS = 100;
 const ROUNDS = 5;
@@ -41,12 +44,26 @@ function seed(app: App): void {
   run('draft status:investigating We are investigating delayed notifications.');
 }
 
-function load(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./summary-load.js', import.meta.url), { workerData: spec });
-    w.once('message', (m: LoadResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
-    w.once('error', reject);
-  });
+/** The load generator's own process (bench/summary-client.ts): one phase at a time. */
+function startClient(): { child: ChildProcess; load(spec: LoadSpec): Promise<LoadResult> } {
+  const child = fork(fileURLToPath(new URL('./summary-client.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return {
+    child,
+    load: (spec) =>
+      new Promise((resolve, reject) => {
+        // A phase is bounded by durationMs; a stuck client is a failed measurement, not a hang.
+        const timer = setTimeout(() => reject(new Error('load client did not answer')), spec.durationMs + 30_000);
+        const onExit = (code: number | null) => reject(new Error(`load client exited with ${code}`));
+        child.once('exit', onExit);
+        child.once('message', (m: LoadResult | { error: string }) => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          if ('error' in m) reject(new Error(m.error));
+          else resolve(m);
+        });
+        child.send(spec);
+      }),
+  };
 }
 
 function bareServer(body: Buffer, headers: OutgoingHttpHeaders): Promise<{ server: Server; url: string }> {
@@ -120,6 +137,8 @@ async function main(): Promise<number> {
     tick++;
   }, PUBLISH_EVERY_MS);
 
+  const client = startClient();
+  const load = client.load;
   const spec = (url: string, durationMs: number, ratePerSec?: number): LoadSpec => ({
     url,
     connections: CONNECTIONS,
@@ -142,6 +161,7 @@ async function main(): Promise<number> {
     add(steady.sitrep, await load(spec(sitrepUrl, PHASE_MS, PACED_RATE)));
   }
   clearInterval(publisher);
+  client.child.disconnect();
   const publishedDuring = published - publishedBefore;
   const metrics = await (await fetch(`${sitrep.url}/metrics`)).text();
   const metric = (name: string) => Number(new RegExp(`${name} ([0-9.e+-]+)`).exec(metrics)?.[1] ?? NaN);
