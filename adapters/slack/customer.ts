@@ -1,15 +1,10 @@
-import { z } from 'zod';
 import type { webApi } from '@slack/bolt';
-import type { Outlet } from '../../src/commands/context.js';
-import { and, eq } from 'drizzle-orm';
-import { outbox } from '../../db/schema.js';
-import { getIncident, incRef, incidentComponentRows } from '../../src/commands/store.js';
-import { enqueue } from '../../src/mirror/enqueue.js';
-import { subscribersFor } from '../../src/mirror/subscriptions.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import type { Block } from './blocks.js';
 import { dateToken, escapeMrkdwn } from './mrkdwn.js';
-import { raceAbort, toDeliveryResult } from './target.js';
+import { toDeliveryResult } from './target.js';
+import { raceAbort } from '../../src/mirror/target.js';
+import { customerPayload, type CustomerPayload } from '../../src/mirror/customer-channels.js';
 
 // Customer channels (`subscribe slack:C123`, Slack Connect shared channels included): one message
 // per incident in each channel, kept current with chat.update, and each published update as a
@@ -45,17 +40,6 @@ export function splitSections(text: string, max = 3000): string[] {
 
 const STATUS_LABEL = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-export const customerPayload = z.object({
-  incident: z.string(),
-  title: z.string(),
-  status: z.string(),
-  body: z.string(),
-  at: z.number(),
-  url: z.string(),
-  components: z.array(z.object({ name: z.string(), status: z.string() })),
-  zone: z.string(),
-});
-export type CustomerPayload = z.infer<typeof customerPayload>;
 
 /** The incident's one message in the channel: title, current public status, affected components. */
 export function customerRoot(p: CustomerPayload) {
@@ -81,44 +65,6 @@ export function customerReply(p: CustomerPayload, notices: string[]) {
   return { text, blocks };
 }
 
-export function createSlackCustomerOutlet(opts: { deadlineMs: number }): Outlet {
-  return {
-    name: 'slack-customer-channels',
-    onPublished(tx, update, ctx) {
-      const subs = subscribersFor(tx, update.incidentId, 'slack');
-      if (!subs.length) return;
-      const inc = getIncident(tx, update.incidentId);
-      const payload: CustomerPayload = {
-        incident: incRef(inc.id),
-        title: inc.title,
-        status: update.isPostmortem ? 'postmortem' : update.status,
-        body: update.body,
-        at: update.displayAt,
-        url: `${ctx.policy.publicUrl}/incidents/${incRef(inc.id)}`,
-        components: incidentComponentRows(tx, inc.id).map((c) => ({ name: c.name, status: c.publicStatus ?? 'operational' })),
-        zone: ctx.policy.timezone,
-      };
-      for (const s of subs) {
-        // The incident's message in this channel is posted once, ahead of its first update, in the
-        // same lane so that no reply can overtake it. It is not customer-facing text by itself, so
-        // it is never folded away.
-        const lane = and(eq(outbox.target, s.target), eq(outbox.incidentId, update.incidentId));
-        if (!tx.select({ id: outbox.id }).from(outbox).where(lane).limit(1).get()) {
-          enqueue(tx, ctx.now(), { incidentId: update.incidentId, target: s.target, kind: 'slack.customer_root', payload });
-        }
-        enqueue(tx, ctx.now(), {
-          incidentId: update.incidentId,
-          target: s.target,
-          kind: 'slack.customer_update',
-          payload: { ...payload, updateId: `D-${update.updateId}` },
-          customerFacing: true,
-          approvedAt: update.approvedAt,
-          deadlineAt: update.approvedAt + opts.deadlineMs,
-        });
-      }
-    },
-  };
-}
 
 export function createSlackCustomerTarget(client: webApi.WebClient): Target {
   const post = (args: Parameters<webApi.WebClient['chat']['postMessage']>[0]) => client.chat.postMessage(args);

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { AllMiddlewareArgs, App as BoltApp, SlackActionMiddlewareArgs, SlackViewMiddlewareArgs, webApi } from '@slack/bolt';
 import type { Tx } from '../../db/client.js';
 import { components, incidentThreads, processedEvents } from '../../db/schema.js';
 import type { Scope } from '../../src/commands/context.js';
-import { executeCommand, type Result } from '../../src/commands/execute.js';
+import { runParsedCommand, type Result } from '../../src/commands/execute.js';
 import { MAX_TITLE, parseCommand, type Command } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
 import { getDraft, getIncident, incRef, recordEvent, touchIncident } from '../../src/commands/store.js';
@@ -195,17 +194,11 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
 
   /** Like App.run, for commands built from modal fields (no text to re-parse, no quoting games). */
   function runParsed(cmd: Command, actor: string, scope: Scope): Result {
-    try {
-      const reply = executeCommand(app.contextFor(actor, scope), cmd);
-      app.changes.notify();
-      return { ok: true, command: cmd, reply };
-    } catch (e) {
-      if (isSitrepError(e)) return { ok: false, error: { code: e.code, message: e.message } };
-      const ref = `ERR-${randomBytes(4).toString('hex')}`;
-      log.error({ errorRef: ref, err: e, platform: 'slack' }, 'command failed');
-      return { ok: false, error: { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref } };
-    }
+    const result = runParsedCommand(app.contextFor(actor, scope), cmd, log, { platform: 'slack' });
+    if (result.ok) app.changes.notify();
+    return result;
   }
+
 
   async function openView(triggerId: string, view: Block): Promise<string | null> {
     try {

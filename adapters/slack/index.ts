@@ -5,7 +5,8 @@ import type { App } from '../../src/main.js';
 import { createSlackOutlet } from './outlet.js';
 import { SitrepReceiver } from './receiver.js';
 import { createSlackTarget } from './target.js';
-import { createSlackCustomerOutlet, createSlackCustomerTarget } from './customer.js';
+import { createSlackCustomerTarget } from './customer.js';
+import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.js';
 import { registerHandlers } from './handlers.js';
 
 // Slack wiring: one call from src/main.ts. HTTP mode serves POST /slack/events on Sitrep's one
@@ -51,7 +52,7 @@ export function registerSlack(app: App): void {
   app.outlets.push(outlet);
   app.targets.push(createSlackTarget({ db: app.db, client: web, timezone: app.config.timezone, now: app.now }));
   // Customer channels (`subscribe slack:C123`) hear published updates only, fully escaped.
-  app.outlets.push(createSlackCustomerOutlet({ deadlineMs: app.config.deliveryDeadlineMinutes * 60_000 }));
+  app.outlets.push(createCustomerChannelOutlet({ platform: 'slack', deadlineMs: app.config.deliveryDeadlineMinutes * 60_000 }));
   app.targets.push(createSlackCustomerTarget(web));
 
   const logger = toBoltLogger(app.log);

@@ -55,22 +55,8 @@ export function toDeliveryResult(err: unknown): DeliveryResult {
   }
 }
 
-/**
- * The WebClient takes no AbortSignal: when the worker gives up on an attempt we answer `retry` at
- * once and let the request finish in the background. Its effects are idempotent on our side (a
- * root post that lands late records its ts, and the retry then sees it).
- */
-export function raceAbort(attempt: Promise<DeliveryResult>, signal: AbortSignal): Promise<DeliveryResult> {
-  if (signal.aborted) return Promise.resolve({ kind: 'retry', error: 'aborted before sending' });
-  return new Promise((resolve) => {
-    const onAbort = () => resolve({ kind: 'retry', error: `aborted: ${String((signal.reason as Error | undefined)?.message ?? 'timeout')}` });
-    signal.addEventListener('abort', onAbort, { once: true });
-    void attempt.then((r) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(r);
-    });
-  });
-}
+import { raceAbort } from '../../src/mirror/target.js';
+export { raceAbort };
 
 export function createSlackTarget(deps: SlackTargetDeps): Target {
   const { db, client } = deps;

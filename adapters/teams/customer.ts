@@ -1,15 +1,11 @@
-import { and, eq } from 'drizzle-orm';
-import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { outbox } from '../../db/schema.js';
-import type { Outlet } from '../../src/commands/context.js';
-import { getIncident, getSetting, incRef, incidentComponentRows } from '../../src/commands/store.js';
-import { enqueue } from '../../src/mirror/enqueue.js';
-import { subscribersFor } from '../../src/mirror/subscriptions.js';
+import { getSetting } from '../../src/commands/store.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
-import { customerRootCard, customerUpdateCard, summary, type CustomerCardInput } from './cards.js';
+import { customerRootCard, customerUpdateCard, summary } from './cards.js';
 import { INCIDENTS_CHANNEL_KEY, TEAMS_THREAD_PREFIX, loadConversationRef, threadConversationId } from './outlet.js';
-import { cardActivity, connectorFor, httpStatusOf, raceAbort, toDeliveryResult, type TokenSource } from './target.js';
+import { cardActivity, connectorFor, httpStatusOf, toDeliveryResult, type TokenSource } from './target.js';
+import { raceAbort } from '../../src/mirror/target.js';
+import { customerPayload } from '../../src/mirror/customer-channels.js';
 
 // Customer channels (`subscribe teams:19:…@thread.tacv2`): one card per incident in each
 // channel, kept current with updateActivity, and each published update as a reply in its thread.
@@ -17,55 +13,6 @@ import { cardActivity, connectorFor, httpStatusOf, raceAbort, toDeliveryResult, 
 // folds several waiting ones into the newest and marks late ones with a "Delayed:" notice.
 
 export const isCustomerChannelTarget = (target: string) => target.startsWith('teams:') && !target.startsWith(TEAMS_THREAD_PREFIX);
-
-export const customerPayload = z.object({
-  incident: z.string(),
-  title: z.string(),
-  status: z.string(),
-  body: z.string(),
-  at: z.number(),
-  url: z.string(),
-  components: z.array(z.object({ name: z.string(), status: z.string() })),
-  zone: z.string(),
-});
-
-export function createTeamsCustomerOutlet(opts: { deadlineMs: number }): Outlet {
-  return {
-    name: 'teams-customer-channels',
-    onPublished(tx, update, ctx) {
-      const subs = subscribersFor(tx, update.incidentId, 'teams');
-      if (!subs.length) return;
-      const inc = getIncident(tx, update.incidentId);
-      const payload: CustomerCardInput = {
-        incident: incRef(inc.id),
-        title: inc.title,
-        status: update.isPostmortem ? 'postmortem' : update.status,
-        body: update.body,
-        at: update.displayAt,
-        url: `${ctx.policy.publicUrl}/incidents/${incRef(inc.id)}`,
-        components: incidentComponentRows(tx, inc.id).map((c) => ({ name: c.name, status: c.publicStatus ?? 'operational' })),
-        zone: ctx.policy.timezone,
-      };
-      for (const s of subs) {
-        // The incident's card in this channel is posted once, ahead of its first update, in the
-        // same lane so no reply can overtake it. Not customer-facing text by itself: never folded.
-        const lane = and(eq(outbox.target, s.target), eq(outbox.incidentId, update.incidentId));
-        if (!tx.select({ id: outbox.id }).from(outbox).where(lane).limit(1).get()) {
-          enqueue(tx, ctx.now(), { incidentId: update.incidentId, target: s.target, kind: 'teams.customer_root', payload: { ...payload } });
-        }
-        enqueue(tx, ctx.now(), {
-          incidentId: update.incidentId,
-          target: s.target,
-          kind: 'teams.customer_update',
-          payload: { ...payload, updateId: `D-${update.updateId}` },
-          customerFacing: true,
-          approvedAt: update.approvedAt,
-          deadlineAt: update.approvedAt + opts.deadlineMs,
-        });
-      }
-    },
-  };
-}
 
 export interface TeamsCustomerTargetDeps {
   db: Db;

@@ -1,15 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Tx } from '../../db/client.js';
-import { processedEvents, settings } from '../../db/schema.js';
-import { getSetting } from '../../src/commands/store.js';
+import { processedEvents } from '../../db/schema.js';
 import type { Scope } from '../../src/commands/context.js';
-import { executeCommand, type Result } from '../../src/commands/execute.js';
+import { runParsedCommand, type Result } from '../../src/commands/execute.js';
 import type { Command } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
-import { isSitrepError } from '../../src/domain/errors.js';
-import { readBody } from '../../src/http/router.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import type { App } from '../../src/main.js';
 import { ACTIONS } from './cards.js';
@@ -171,17 +167,11 @@ export function createInbound({ app }: InboundDeps) {
   }
 
   function runParsed(cmd: Command, actor: string, scope: Scope): Result {
-    try {
-      const reply = executeCommand(app.contextFor(actor, scope), cmd);
-      app.changes.notify();
-      return { ok: true, command: cmd, reply };
-    } catch (e) {
-      if (isSitrepError(e)) return { ok: false, error: { code: e.code, message: e.message } };
-      const ref = `ERR-${randomBytes(4).toString('hex')}`;
-      log.error({ errorRef: ref, err: e, platform: 'teams' }, 'command failed');
-      return { ok: false, error: { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref } };
-    }
+    const result = runParsedCommand(app.contextFor(actor, scope), cmd, log, { platform: 'teams' });
+    if (result.ok) app.changes.notify();
+    return result;
   }
+
 
   const num = (ref: string | undefined) => Number(ref?.replace(/^\D+-/, '') ?? NaN);
 

@@ -5,7 +5,8 @@ import { processedEvents } from '../../db/schema.js';
 import type { Config } from '../../src/config.js';
 import { readBody } from '../../src/http/router.js';
 import type { App } from '../../src/main.js';
-import { createTeamsCustomerOutlet, createTeamsCustomerTarget } from './customer.js';
+import { createTeamsCustomerTarget } from './customer.js';
+import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.js';
 import { createInbound } from './inbound.js';
 import { createTeamsOutlet } from './outlet.js';
 import { loadSdk } from './sdk.js';
@@ -75,7 +76,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
   app.outlets.push(createTeamsOutlet(app.db));
   app.targets.push(createTeamsTarget({ db: app.db, token, timezone: app.config.timezone, now: app.now }));
   // Customer channels (`subscribe teams:<conversation id>`) hear published updates only, fully escaped.
-  app.outlets.push(createTeamsCustomerOutlet({ deadlineMs: app.config.deliveryDeadlineMinutes * 60_000 }));
+  app.outlets.push(createCustomerChannelOutlet({ platform: 'teams', deadlineMs: app.config.deliveryDeadlineMinutes * 60_000 }));
   app.targets.push(createTeamsCustomerTarget({ db: app.db, token }));
 
   const handle = createInbound({ app });

@@ -51,22 +51,8 @@ export function toDeliveryResult(err: unknown): DeliveryResult {
   return { kind: 'retry', error: typeof e?.message === 'string' ? e.message : String(err) };
 }
 
-/**
- * The ConnectorClient takes no AbortSignal: when the worker gives up on an attempt we answer
- * `retry` at once and let the request finish in the background. A root post that lands late
- * records its id, and the retry then sees it.
- */
-export function raceAbort(attempt: Promise<DeliveryResult>, signal: AbortSignal): Promise<DeliveryResult> {
-  if (signal.aborted) return Promise.resolve({ kind: 'retry', error: 'aborted before sending' });
-  return new Promise((resolve) => {
-    const onAbort = () => resolve({ kind: 'retry', error: `aborted: ${String((signal.reason as Error | undefined)?.message ?? 'timeout')}` });
-    signal.addEventListener('abort', onAbort, { once: true });
-    void attempt.then((r) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(r);
-    });
-  });
-}
+import { raceAbort } from '../../src/mirror/target.js';
+export { raceAbort };
 
 export async function cardActivity(card: Card, text: string): Promise<Activity> {
   const a = (await loadSdk()).MessageFactory.attachment({ contentType: CARD_CONTENT_TYPE, content: card });

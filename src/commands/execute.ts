@@ -22,9 +22,6 @@ export type Result =
   | { ok: true; command: Command; reply: Reply }
   | { ok: false; error: { code: ErrorCode; message: string; ref?: string } };
 
-export interface Logger {
-  error(obj: Record<string, unknown>, msg: string): void;
-}
 
 /** Runs one parsed command. Each verb authorises, validates, loads, decides, writes, replies. */
 export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
@@ -84,18 +81,37 @@ export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
   }
 }
 
+export interface Logger {
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
 /**
- * Text in, result out: the single entry point every surface uses. Unexpected failures are logged
- * with a reference id that the user also sees, so a report can be matched to the log.
+ * Runs an already-built command (a modal or card submission) and maps failures once for every
+ * surface: SitrepErrors keep their code and message; anything else is logged with a reference id
+ * that the user also sees, so a report can be matched to the log.
  */
-export function runCommandText(ctx: CommandContext, text: string, log?: Logger): Result {
+export function runParsedCommand(ctx: CommandContext, command: Command, log?: Logger, fields: Record<string, unknown> = {}): Result {
   try {
-    const command = parseCommand(text, { timezone: ctx.policy.timezone, now: ctx.now(), platform: ctx.scope.platform });
     return { ok: true, command, reply: executeCommand(ctx, command) };
   } catch (e) {
-    if (isSitrepError(e)) return { ok: false, error: { code: e.code, message: e.message } };
-    const ref = `ERR-${randomBytes(4).toString('hex')}`;
-    log?.error({ errorRef: ref, err: e }, 'command failed');
-    return { ok: false, error: { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref } };
+    return { ok: false, error: toResultError(e, log, fields) };
   }
+}
+
+function toResultError(e: unknown, log: Logger | undefined, fields: Record<string, unknown>): Extract<Result, { ok: false }>['error'] {
+  if (isSitrepError(e)) return { code: e.code, message: e.message };
+  const ref = `ERR-${randomBytes(4).toString('hex')}`;
+  log?.error({ errorRef: ref, err: e, ...fields }, 'command failed');
+  return { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref };
+}
+
+/** Text in, result out: the single entry point every surface uses for typed commands. */
+export function runCommandText(ctx: CommandContext, text: string, log?: Logger, fields: Record<string, unknown> = {}): Result {
+  let command: Command;
+  try {
+    command = parseCommand(text, { timezone: ctx.policy.timezone, now: ctx.now(), platform: ctx.scope.platform });
+  } catch (e) {
+    return { ok: false, error: toResultError(e, log, fields) };
+  }
+  return runParsedCommand(ctx, command, log, fields);
 }

@@ -51,3 +51,21 @@ export interface Target {
    */
   breakerKey?(target: string): string;
 }
+
+/**
+ * For upstream clients that take no AbortSignal (Slack's WebClient, the Bot Connector client):
+ * when the worker gives up on an attempt, answer `retry` at once and let the request finish in the
+ * background. Targets keep their effects idempotent (a root post that lands late records its
+ * reference, and the retry then sees it).
+ */
+export function raceAbort(attempt: Promise<DeliveryResult>, signal: AbortSignal): Promise<DeliveryResult> {
+  if (signal.aborted) return Promise.resolve({ kind: 'retry', error: 'aborted before sending' });
+  return new Promise((resolve) => {
+    const onAbort = () => resolve({ kind: 'retry', error: `aborted: ${String((signal.reason as Error | undefined)?.message ?? 'timeout')}` });
+    signal.addEventListener('abort', onAbort, { once: true });
+    void attempt.then((r) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(r);
+    });
+  });
+}

@@ -1,0 +1,61 @@
+import { and, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { outbox } from '../../db/schema.js';
+import type { Outlet } from '../commands/context.js';
+import { getIncident, incRef, incidentComponentRows } from '../commands/store.js';
+import { enqueue } from './enqueue.js';
+import { subscribersFor } from './subscriptions.js';
+
+// Chat customer channels (Slack, Teams) share one shape: one message per incident in each channel,
+// posted once ahead of its first update in the same lane (so no reply can overtake it, and never
+// folded: it is not customer-facing text by itself), then each published update as a
+// customer-facing row the worker may fold and mark as delayed. Only the rendering differs.
+
+export const customerPayload = z.object({
+  incident: z.string(),
+  title: z.string(),
+  status: z.string(),
+  body: z.string(),
+  at: z.number(),
+  url: z.string(),
+  components: z.array(z.object({ name: z.string(), status: z.string() })),
+  zone: z.string(),
+});
+export type CustomerPayload = z.infer<typeof customerPayload>;
+
+export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams'; deadlineMs: number }): Outlet {
+  const { platform } = opts;
+  return {
+    name: `${platform}-customer-channels`,
+    onPublished(tx, update, ctx) {
+      const subs = subscribersFor(tx, update.incidentId, platform);
+      if (!subs.length) return;
+      const inc = getIncident(tx, update.incidentId);
+      const payload: CustomerPayload = {
+        incident: incRef(inc.id),
+        title: inc.title,
+        status: update.isPostmortem ? 'postmortem' : update.status,
+        body: update.body,
+        at: update.displayAt,
+        url: `${ctx.policy.publicUrl}/incidents/${incRef(inc.id)}`,
+        components: incidentComponentRows(tx, inc.id).map((c) => ({ name: c.name, status: c.publicStatus ?? 'operational' })),
+        zone: ctx.policy.timezone,
+      };
+      for (const s of subs) {
+        const lane = and(eq(outbox.target, s.target), eq(outbox.incidentId, update.incidentId));
+        if (!tx.select({ id: outbox.id }).from(outbox).where(lane).limit(1).get()) {
+          enqueue(tx, ctx.now(), { incidentId: update.incidentId, target: s.target, kind: `${platform}.customer_root`, payload });
+        }
+        enqueue(tx, ctx.now(), {
+          incidentId: update.incidentId,
+          target: s.target,
+          kind: `${platform}.customer_update`,
+          payload: { ...payload, updateId: `D-${update.updateId}` },
+          customerFacing: true,
+          approvedAt: update.approvedAt,
+          deadlineAt: update.approvedAt + opts.deadlineMs,
+        });
+      }
+    },
+  };
+}
