@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { sql } from 'drizzle-orm';
+import { lt, sql } from 'drizzle-orm';
 import { openDatabase, type Db } from '../db/client.js';
-import { incidents } from '../db/schema.js';
+import { incidents, processedEvents } from '../db/schema.js';
 import { runCli } from '../adapters/console/cli.js';
 import { runConsole } from '../adapters/console/console.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './logger.js';
 import { renderMetrics, type Collector } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { ChangeWatcher } from './watch.js';
+import { periodic } from './periodic.js';
 import type { Target } from './mirror/target.js';
 import { registerMirroring } from './mirror/index.js';
 import { createWebhooks } from '../adapters/webhook/index.js';
@@ -96,7 +97,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   registerTeams(app);
   // (wiring-end)
 
-  background.push(createNudger(app, config.nudgeMinutes * 60_000));
+  background.push(createNudger(app, config.nudgeMinutes * 60_000), createDedupePruner(app));
 
   collectors.push(() => {
     const open = db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
@@ -106,25 +107,30 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
 }
 
 /** Reminds approvers of drafts left waiting (SITREP_NUDGE_MINUTES), checking every 30 s. */
-function createNudger(app: App, afterMs: number): { start(): void; stop(): Promise<void> } {
-  let timer: NodeJS.Timeout | null = null;
-  const tick = () => {
+function createNudger(app: App, afterMs: number) {
+  return periodic(30_000, () => {
     try {
       if (nudgeStaleDrafts(app.contextFor('system:sitrep', { platform: 'cli' }), afterMs) > 0) app.changes.notify();
     } catch (err) {
       app.log.error({ err }, 'nudging stale drafts failed');
     }
-  };
-  return {
-    start() {
-      timer ??= setInterval(tick, 30_000);
-      timer.unref();
+  });
+}
+
+/** Slack and Teams redeliver for minutes, not days: processed ids older than a day are dropped. */
+function createDedupePruner(app: App) {
+  const keepMs = 24 * 60 * 60_000;
+  return periodic(
+    60 * 60_000,
+    () => {
+      try {
+        app.db.delete(processedEvents).where(lt(processedEvents.at, app.now() - keepMs)).run();
+      } catch (err) {
+        app.log.warn({ err }, 'could not prune processed platform events');
+      }
     },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-    },
-  };
+    { runAtStart: true },
+  );
 }
 
 export function createRouter(app: App): Router {

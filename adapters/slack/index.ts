@@ -1,6 +1,4 @@
 import { App as BoltApp, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
-import { and, eq, lt } from 'drizzle-orm';
-import { processedEvents } from '../../db/schema.js';
 import type { App } from '../../src/main.js';
 import { createSlackOutlet } from './outlet.js';
 import { SitrepReceiver } from './receiver.js';
@@ -16,7 +14,6 @@ import { registerHandlers } from './handlers.js';
 
 export { SitrepReceiver } from './receiver.js';
 
-const DEDUPE_KEEP_MS = 24 * 60 * 60_000;
 
 /** The WebClient settings every Slack call uses: the outbox, not the client, retries and waits. */
 export function slackClientOptions(apiUrl: string) {
@@ -68,27 +65,6 @@ export function registerSlack(app: App): void {
     logger,
   });
   registerHandlers(bolt, { app, web, outlet });
-
-  // Slack retries an event for about 5 minutes; remembering ids for a day is plenty.
-  let pruner: NodeJS.Timeout | null = null;
-  const prune = () => {
-    try {
-      app.db.delete(processedEvents).where(and(eq(processedEvents.platform, 'slack'), lt(processedEvents.at, app.now() - DEDUPE_KEEP_MS))).run();
-    } catch (err) {
-      app.log.warn({ platform: 'slack', err }, 'could not prune processed Slack events');
-    }
-  };
-  app.background.push({
-    start: () => {
-      prune();
-      pruner = setInterval(prune, 60 * 60_000);
-      pruner.unref();
-    },
-    stop: async () => {
-      if (pruner) clearInterval(pruner);
-      pruner = null;
-    },
-  });
 
   if (http) app.routes.push((r) => r.add('POST', '/slack/events', (req, res) => http.handle(req, res)));
   if (socket) {

@@ -1,7 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { and, eq, lt } from 'drizzle-orm';
 import type { AuthConfiguration, CloudAdapter } from '@microsoft/agents-hosting';
-import { processedEvents } from '../../db/schema.js';
 import type { Config } from '../../src/config.js';
 import { readBody } from '../../src/http/router.js';
 import type { App } from '../../src/main.js';
@@ -19,7 +17,6 @@ import { createTeamsTarget, noToken, type TokenSource } from './target.js';
 // serviceUrl with no token at all, so nothing ever asks Entra for one.
 
 const BOT_FRAMEWORK_SCOPE = 'https://api.botframework.com';
-const DEDUPE_KEEP_MS = 24 * 60 * 60_000;
 
 /** The SDK's auth settings for our configuration, or null when auth is off. */
 export function authConfigFor(teams: Config['teams']): AuthConfiguration | null {
@@ -125,15 +122,6 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
     }),
   );
 
-  // Teams redelivers an activity for a short while; remembering ids for a day is plenty.
-  let pruner: NodeJS.Timeout | null = null;
-  const prune = () => {
-    try {
-      app.db.delete(processedEvents).where(and(eq(processedEvents.platform, 'teams'), lt(processedEvents.at, app.now() - DEDUPE_KEEP_MS))).run();
-    } catch (err) {
-      app.log.warn({ platform: 'teams', err }, 'could not prune processed Teams activities');
-    }
-  };
   app.background.push({
     start: () => {
       if (!auth) {
@@ -142,13 +130,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
           'MICROSOFT_APP_ID is not set: POST /api/messages accepts unauthenticated requests (local testing only)',
         );
       }
-      prune();
-      pruner = setInterval(prune, 60 * 60_000);
-      pruner.unref();
     },
-    stop: async () => {
-      if (pruner) clearInterval(pruner);
-      pruner = null;
-    },
+    stop: async () => undefined,
   });
 }
