@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { customerUpdates, incidentThreads } from '../../db/schema.js';
+import { draftDecisionOf } from '../../src/commands/views.js';
 import type { CommandContext, Outlet, TimelineRecord } from '../../src/commands/context.js';
 import { getIncident, getSetting, incRef } from '../../src/commands/store.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
@@ -141,17 +142,10 @@ export function createSlackOutlet(db: Db): SlackOutlet {
       // A 📌 taken from the thread itself is already there; only the root card changes.
       if (e.kind === 'pinned' && e.payload.source === 'slack') return;
       reply(tx, target, e, ctx);
-      if ((e.kind === 'published' || e.kind === 'draft_rejected') && typeof e.payload.draftId === 'number') {
-        const d = tx.select().from(customerUpdates).where(eq(customerUpdates.id, e.payload.draftId)).get();
-        if (!d) return;
-        const msg = approvalDecided({
-          id: `D-${d.id}`,
-          decision: e.kind === 'published' ? 'published' : 'rejected',
-          by: d.approver,
-          body: d.body,
-          ...(d.rejectReason ? { reason: d.rejectReason } : {}),
-        });
-        enqueue(tx, ctx.now(), { incidentId: e.incidentId, target, kind: 'approval_update', payload: { ...msg, draftId: d.id } });
+      const decided = draftDecisionOf(tx, e);
+      if (decided) {
+        const { draftId, ...card } = decided;
+        enqueue(tx, ctx.now(), { incidentId: e.incidentId, target, kind: 'approval_update', payload: { ...approvalDecided(card), draftId } });
       }
     },
     onIncidentChanged(tx, incidentId, ctx) {

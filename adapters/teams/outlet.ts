@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { customerUpdates, incidentThreads, settings } from '../../db/schema.js';
+import { draftDecisionOf } from '../../src/commands/views.js';
 import type { CommandContext, Outlet, TimelineRecord } from '../../src/commands/context.js';
 import { getSetting, incRef } from '../../src/commands/store.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
@@ -107,17 +108,11 @@ export function createTeamsOutlet(db: Db): Outlet {
       // The approval card (with its buttons) stands for the draft_created event in the thread.
       if (e.kind === 'draft_created') return;
       reply(tx, target, e, ctx);
-      if ((e.kind === 'published' || e.kind === 'draft_rejected') && typeof e.payload.draftId === 'number') {
-        const d = tx.select().from(customerUpdates).where(eq(customerUpdates.id, e.payload.draftId)).get();
-        if (!d) return;
-        const decided = approvalDecidedCard({
-          id: `D-${d.id}`,
-          decision: e.kind === 'published' ? 'published' : 'rejected',
-          by: d.approver,
-          body: d.body,
-          ...(d.rejectReason ? { reason: d.rejectReason } : {}),
-        });
-        enqueue(tx, ctx.now(), { incidentId: e.incidentId, target, kind: 'approval_update', payload: { card: decided, summary: summary(`D-${d.id} ${e.kind === 'published' ? 'published' : 'rejected'}`), draftId: d.id } });
+      const decided = draftDecisionOf(tx, e);
+      if (decided) {
+        const { draftId, ...card } = decided;
+        const payload = { card: approvalDecidedCard(card), summary: summary(`${card.id} ${card.decision}`), draftId };
+        enqueue(tx, ctx.now(), { incidentId: e.incidentId, target, kind: 'approval_update', payload });
       }
     },
     onIncidentChanged(tx, incidentId, ctx) {

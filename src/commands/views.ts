@@ -46,3 +46,27 @@ export function loadTimeline(db: DbOrTx, incidentId: number): TimelineEntry[] {
     .all()
     .map((e) => ({ kind: e.kind, actor: e.actor, text: e.text, occurredAt: e.occurredAt, recordedAt: e.recordedAt }));
 }
+
+export interface DraftDecision {
+  draftId: number;
+  id: string;
+  decision: 'published' | 'rejected';
+  by: string | null;
+  body: string;
+  reason?: string;
+}
+
+/** For a `published` or `draft_rejected` event: the draft and who decided, for chat approval cards. */
+export function draftDecisionOf(db: DbOrTx, e: { kind: string; payload: Record<string, unknown> }): DraftDecision | null {
+  if ((e.kind !== 'published' && e.kind !== 'draft_rejected') || typeof e.payload.draftId !== 'number') return null;
+  const d = db.select().from(customerUpdates).where(eq(customerUpdates.id, e.payload.draftId)).get();
+  if (!d) return null;
+  return {
+    draftId: d.id,
+    id: `D-${d.id}`,
+    decision: e.kind === 'published' ? 'published' : 'rejected',
+    by: d.approver,
+    body: d.body,
+    ...(d.rejectReason ? { reason: d.rejectReason } : {}),
+  };
+}
