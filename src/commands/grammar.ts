@@ -106,12 +106,25 @@ const fail = (msg: string): never => {
 };
 
 // Control characters other than tab and newline have no business in incident text; they usually
-// mean a paste went wrong, and they can corrupt terminals and chat renderers.
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u2028\u2029]/;
+// mean a paste went wrong, and they can corrupt terminals and chat renderers. Unicode
+// noncharacters (U+FDD0–U+FDEF, U+xxFFFE/U+xxFFFF) and lone surrogates are refused the same way:
+// XML forbids U+FFFE/U+FFFF, so one of them in an approved update would break the feed for every
+// reader, and a lone surrogate is not text at all.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u2028\u2029\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The checks every piece of text a person gives Sitrep goes through, whether typed as a command,
+ * entered in a Slack modal field or a Teams card input: no control characters, noncharacters or
+ * lone surrogates, and at most `max` characters. Throws INVALID with one line saying what to fix.
+ */
+export function checkInputText(what: string, text: string, max: number): string {
+  if (CONTROL.test(text)) fail(`${what} contains control characters or invalid Unicode; remove them and try again`);
+  if (text.length > max) fail(`${what} is ${text.length} characters; the limit is ${max}`);
+  return text;
+}
 
 function checkText(what: string, text: string, max: number, verb: Verb): string {
-  if (CONTROL.test(text)) fail(`${what} contains control characters; remove them and try again`);
-  if (text.length > max) fail(`${what} is ${text.length} characters; the limit is ${max}`);
+  checkInputText(what, text, max);
   if (!text.trim()) fail(`${what} is missing; ${usageHint(verb)}`);
   return text;
 }
