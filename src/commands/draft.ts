@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { customerUpdates } from '../../db/schema.js';
-import { checkApproval } from '../domain/approval.js';
+import { awaitingApprovalNote, checkApproval, checkRejection } from '../domain/approval.js';
 import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
@@ -35,7 +35,7 @@ export function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft'
       return { text: `${did} published for ${id} (SITREP_APPROVAL=off).`, data: { id: did, incident: id, state: 'published', body } };
     }
     return {
-      text: `${did} drafted for ${id}; an approver other than you must \`approve ${did}\` before it goes out.`,
+      text: `${did} drafted for ${id}; ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: listApprovers(tx), author: ctx.actor, draftId: did })}.`,
       data: { id: did, incident: id, state: 'draft', body },
     };
   });
@@ -54,8 +54,7 @@ export function approve(ctx: CommandContext, cmd: Extract<Command, { verb: 'appr
     const d = getDraft(tx, cmd.draft);
     const did = `D-${d.id}`;
     checkPending(d);
-    const inc = getIncident(tx, d.incidentId);
-    checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: d.author, approvers: listApprovers(tx), lead: inc.lead, draftId: did });
+    checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: d.author, approvers: listApprovers(tx), draftId: did });
     const at = cmd.at;
     const pub = publishDraft(tx, ctx, d, {
       approver: ctx.actor,
@@ -82,9 +81,7 @@ export function reject(ctx: CommandContext, cmd: Extract<Command, { verb: 'rejec
     const d = getDraft(tx, cmd.draft);
     const did = `D-${d.id}`;
     checkPending(d);
-    const inc = getIncident(tx, d.incidentId);
-    const allowed = listApprovers(tx).includes(ctx.actor) || inc.lead === ctx.actor || d.author === ctx.actor;
-    if (!allowed) throw new SitrepError('FORBIDDEN', `you may not reject ${did}: only approvers, the incident lead and its author may`);
+    checkRejection({ actor: ctx.actor, author: d.author, approvers: listApprovers(tx), draftId: did });
     const now = ctx.now();
     tx.update(customerUpdates)
       .set({ state: 'rejected', rejectReason: cmd.reason, approver: ctx.actor, rejectedAt: now })

@@ -24,12 +24,12 @@ export const USAGE = {
   },
   approve: {
     usage: 'approve D-n [replacement text]',
-    summary: 'approve a draft (optionally rewording it); it is then published',
+    summary: 'approve a draft (optionally rewording it); it is then published. Only approvers may (`approver list`); an incident role such as lead grants no approval power',
     example: 'approve D-7',
   },
   reject: {
     usage: 'reject D-n <reason>',
-    summary: 'reject a draft, telling its author why',
+    summary: 'reject a draft, telling its author why (approvers, or the author withdrawing it)',
     example: 'reject D-7 too much internal detail',
   },
   resolve: {
@@ -84,7 +84,7 @@ export const USAGE = {
   },
   approver: {
     usage: 'approver add @user · approver remove @user · approver list',
-    summary: 'who may approve customer-facing wording',
+    summary: 'who may approve customer-facing wording: this list alone; only admins (SITREP_ADMINS) change it',
     example: 'approver add @alice',
   },
   channel: {

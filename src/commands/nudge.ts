@@ -2,7 +2,7 @@ import { and, eq, isNull, lte } from 'drizzle-orm';
 import { customerUpdates } from '../../db/schema.js';
 import { displayUser } from '../domain/actor.js';
 import type { CommandContext } from './context.js';
-import { getIncident, listApprovers, recordEvent } from './store.js';
+import { listApprovers, recordEvent } from './store.js';
 
 /**
  * Reminds approvers of drafts that have waited longer than `afterMs`. Each draft is nudged once:
@@ -25,8 +25,7 @@ export function nudgeStaleDrafts(ctx: CommandContext, afterMs: number): number {
         .where(and(eq(customerUpdates.id, d.id), eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt)))
         .run();
       if (claimed.changes !== 1) return;
-      const inc = getIncident(tx, d.incidentId);
-      const who = [...new Set([...listApprovers(tx), ...(inc.lead ? [inc.lead] : [])])].filter((u) => u !== d.author || ctx.policy.approval !== 'required');
+      const who = listApprovers(tx).filter((u) => u !== d.author || ctx.policy.approval !== 'required');
       const minutes = Math.round((now - d.createdAt) / 60_000);
       recordEvent(tx, ctx, {
         incidentId: d.incidentId,

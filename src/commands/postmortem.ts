@@ -4,13 +4,14 @@ import { componentStatusHistory, components, customerUpdates, followups, postmor
 import { displayUser } from '../domain/actor.js';
 import { worstStatus } from '../domain/components.js';
 import type { ComponentStatus } from '../domain/enums.js';
+import { awaitingApprovalNote } from '../domain/approval.js';
 import { SitrepError } from '../domain/errors.js';
 import { statusLabel } from '../render/incident.js';
 import { formatClock, formatDuration, formatPosted, sameDay } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { proposeUpdate } from './publish.js';
-import { incRef, resolveIncident, type IncidentRow } from './store.js';
+import { incRef, listApprovers, resolveIncident, type IncidentRow } from './store.js';
 import { joinNames } from './template.js';
 import { loadTimeline } from './views.js';
 
@@ -134,7 +135,7 @@ export function postmortem(ctx: CommandContext, cmd: Extract<Command, { verb: 'p
       return { text: `Postmortem for ${id} published (${did}).`, data: { id: did, incident: id, state: 'published', body, markdown } };
     }
     return {
-      text: `Public postmortem ${did} drafted for ${id}; an approver other than you must \`approve ${did}\`.\n\n${body}`,
+      text: `Public postmortem ${did} drafted for ${id}; ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: listApprovers(tx), author: ctx.actor, draftId: did })}.\n\n${body}`,
       data: { id: did, incident: id, state: 'draft', body, markdown },
     };
   });

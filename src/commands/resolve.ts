@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { incidents } from '../../db/schema.js';
+import { awaitingApprovalNote } from '../domain/approval.js';
 import { SitrepError } from '../domain/errors.js';
 import { checkReopen, checkTransition } from '../domain/lifecycle.js';
 import { formatDuration } from '../render/time.js';
@@ -7,7 +8,7 @@ import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { proposeUpdate } from './publish.js';
 import { changeStatus } from './status.js';
-import { incidentComponentRows, incRef, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { incidentComponentRows, incRef, listApprovers, recordEvent, resolveIncident, touchIncident } from './store.js';
 
 export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'resolve' }>): Reply {
   return ctx.db.transaction((tx) => {
@@ -37,7 +38,7 @@ export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'reso
         label: 'resolved',
       });
       draftId = `D-${draft.id}`;
-      draftNote = published ? ` Customer update ${draftId} published.` : ` Customer update ${draftId} awaits approval (\`approve ${draftId}\`).`;
+      draftNote = published ? ` Customer update ${draftId} published.` : ` Customer update ${draftId} awaits approval: ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: listApprovers(tx), author: ctx.actor, draftId })}.`;
     }
     touchIncident(tx, ctx, inc.id);
     return {

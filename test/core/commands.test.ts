@@ -78,6 +78,27 @@ describe('incident commands', () => {
     expect(fail(app, 'note INC-9 hello')).toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('gives approval power through the approvers list alone, never through a role', () => {
+    const app = testApp({ SITREP_APPROVAL: 'self', SITREP_ADMINS: 'cli:admin' });
+    run(app, 'declare "Outage" lead:@alice', 'cli:alice');
+    const first = run(app, 'draft We are investigating.', 'cli:bob');
+    // Nobody can approve yet, and the reply says what to type so the draft is not left waiting on nobody.
+    expect(first.text).toMatch(/no approvers are listed; an admin adds one with `approver add @user`/);
+    expect(fail(app, 'approve D-1', 'cli:alice')).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('approver add @user') });
+    // A self-made lead, by `assign` or by `declare … lead:`, still may not approve or grant the power.
+    run(app, 'assign lead @mallory', 'cli:mallory');
+    expect(fail(app, 'approve D-1 mallory was here', 'cli:mallory')).toMatchObject({ code: 'FORBIDDEN' });
+    expect(fail(app, 'approver add @mallory', 'cli:mallory')).toMatchObject({ code: 'FORBIDDEN' });
+    run(app, 'declare "Second" lead:@mallory', 'cli:mallory');
+    run(app, 'draft INC-2 Mallory speaks.', 'cli:mallory');
+    expect(fail(app, 'approve D-2', 'cli:mallory')).toMatchObject({ code: 'FORBIDDEN' });
+    expect(run(app, 'show INC-1').data).toMatchObject({ public_status: null });
+    run(app, 'approver add @lee', 'cli:admin');
+    expect(run(app, 'draft INC-1 Another.', 'cli:bob').text).toMatch(/an approver must `approve D-3`/);
+    run(app, 'approve D-1', 'cli:lee');
+    expect(run(app, 'show INC-1').data).toMatchObject({ public_status: 'investigating' });
+  });
+
   it('keeps internal updates internal until a draft is approved by someone else', () => {
     const app = testApp({ SITREP_APPROVAL: 'required' });
     catalogue(app);
@@ -169,6 +190,6 @@ describe('templates and nudges', () => {
     expect(nudgeStaleDrafts(ctx, 10 * 60_000)).toBe(1);
     expect(nudgeStaleDrafts(ctx, 10 * 60_000)).toBe(0);
     const last = (run(app, 'timeline').data as any).events.at(-1);
-    expect(last).toMatchObject({ kind: 'draft_nudged', text: expect.stringContaining('D-1 has waited 11 min for approval: @lee, @alice') });
+    expect(last).toMatchObject({ kind: 'draft_nudged', text: expect.stringContaining('D-1 has waited 11 min for approval: @lee —') });
   });
 });

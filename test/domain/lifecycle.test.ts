@@ -60,7 +60,7 @@ describe('component roll-up', () => {
 });
 
 describe('approval policy', () => {
-  const base = { actor: 'cli:bob', author: 'cli:alice', approvers: ['cli:bob'], lead: null, draftId: 'D-1' } as const;
+  const base = { actor: 'cli:bob', author: 'cli:alice', approvers: ['cli:bob'], draftId: 'D-1' } as const;
   it('lets an approver approve someone else’s draft', () => {
     expect(() => checkApproval({ ...base, policy: 'required' })).not.toThrow();
   });
@@ -69,7 +69,8 @@ describe('approval policy', () => {
     expect(() => checkApproval({ ...base, actor: 'cli:bob', author: 'cli:bob', policy: 'required' })).toThrow(/two-person/);
     expect(() => checkApproval({ ...base, actor: 'cli:bob', author: 'cli:bob', policy: 'self' })).not.toThrow();
   });
-  it('lets the incident lead approve', () => {
-    expect(() => checkApproval({ ...base, actor: 'cli:lee', lead: 'cli:lee', approvers: [], policy: 'required' })).not.toThrow();
+  it('gives no approval power to anyone not listed, and says how to list someone when nobody is', () => {
+    expect(() => checkApproval({ ...base, actor: 'cli:lee', policy: 'self' })).toThrow(/only approvers may/);
+    expect(() => checkApproval({ ...base, actor: 'cli:lee', approvers: [], policy: 'required' })).toThrow(/nobody is an approver yet.*approver add @user/);
   });
 });

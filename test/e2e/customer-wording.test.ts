@@ -62,6 +62,9 @@ describe('customer-facing wording: draft, approval, publication', () => {
     expect(run('component', 'add', 'Web App', '--as', 'admin').code).toBe(0);
     expect(run('component', 'add', 'SMS Routing', '--as', 'admin').code).toBe(0);
     expect(run('approver', 'add', '@bob', '--as', 'admin').code).toBe(0);
+    expect(run('approver', 'add', '@carol', '--as', 'admin').code).toBe(0);
+    // Only admins grant approval power, also to themselves.
+    expect(run('approver', 'add', '@mallory', '--as', 'mallory').code).toBe(3);
     const sub = run('subscribe', `webhook:${subscribed.url}`, 'components:web-app', '--as', 'admin', '--json');
     expect(sub.code).toBe(0);
     secret = sub.json().secret;
@@ -83,6 +86,14 @@ describe('customer-facing wording: draft, approval, publication', () => {
     expect(own.code).toBe(3);
     expect(own.stderr).toMatch(/another approver must approve it/);
 
+    // A self-made lead gets no approval power: the role is anyone's to take, the approvers list is not.
+    expect(run('assign', 'lead', '@mallory', '--as', 'mallory').code).toBe(0);
+    const selfMade = run('approve', 'D-1', 'mallory was here', '--as', 'mallory', '--json');
+    expect(selfMade.code).toBe(3);
+    expect(selfMade.json().error.code).toBe('FORBIDDEN');
+    expect(run('reject', 'D-1', 'not yours to reject', '--as', 'mallory').code).toBe(3);
+    expect(run('assign', 'lead', '@carol', '--as', 'alice').code).toBe(0);
+
     expect(run('reject', 'D-1', 'typo, and say that invoices work', '--as', 'carol').code).toBe(0);
     const tl = run('timeline', '--json').json().events;
     expect(tl.at(-1)).toMatchObject({ kind: 'draft_rejected', text: expect.stringContaining('typo, and say that invoices work') });
@@ -94,7 +105,7 @@ describe('customer-facing wording: draft, approval, publication', () => {
     expect(JSON.parse((await get('/api/v2/incidents.json')).text).incidents).toEqual([]);
   });
 
-  it('publishes exactly the approved text everywhere once the lead approves', async () => {
+  it('publishes exactly the approved text everywhere once an approver approves', async () => {
     expect(run('draft', APPROVED, '--as', 'bob', '--json').json().id).toBe('D-2');
     const ok = run('approve', 'D-2', '--as', 'carol', '--json');
     expect(ok.code).toBe(0);
@@ -131,6 +142,7 @@ describe('customer-facing wording: draft, approval, publication', () => {
     const everything = [page.text, JSON.stringify(api), summary && JSON.stringify(summary), feed.text, JSON.stringify(statuspage.requests.map((r) => r.body)), hook.body].join('\n');
     expect(everything).not.toContain('INTERNAL-7731');
     expect(everything).not.toContain('lookng');
+    expect(everything).not.toContain('mallory was here');
     await new Promise((r) => setTimeout(r, 300));
     expect(otherComponent.requests).toEqual([]);
   });
