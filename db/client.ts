@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as schema from './schema.js';
@@ -23,20 +23,53 @@ function packageRoot(): string {
 
 export const MIGRATIONS_DIR = join(packageRoot(), 'db', 'migrations');
 
+/** How long a writer waits for another process's write lock before giving up (ms). */
+export const BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * The database holds subscribers' signing secrets and every internal note: only its owner may read
+ * it. SQLite gives the -wal and -shm files the main file's mode, so creating the main file 0600
+ * before SQLite opens it covers all three; an existing file (and its companions) is tightened.
+ */
+function createPrivately(file: string): void {
+  mkdirSync(dirname(resolve(file)), { recursive: true, mode: 0o700 });
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if (existsSync(f)) chmodSync(f, 0o600);
+    } catch {
+      // Not ours to change (a read-only copy, another owner): SQLite still opens it as before.
+    }
+  }
+}
+
 /**
  * Opens (creating and migrating on first use) the SQLite database. WAL + busy_timeout let the CLI
  * and a running server share one file: a writer waits for the other instead of failing at once.
+ *
+ * Every `db.transaction` begins IMMEDIATE: it takes the write lock up front, waiting on the busy
+ * timeout. A deferred transaction that reads and then writes cannot wait: when another process
+ * committed in between, SQLite refuses the upgrade at once with "database is locked", whatever
+ * the timeout. Read-only work outside transactions is unaffected.
  */
 export function openDatabase(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+  if (file !== ':memory:') createPrivately(file);
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   sqlite.pragma('synchronous = NORMAL');
   const db = drizzle(sqlite, { schema }) as Db;
+  const deferred = db.transaction.bind(db);
+  db.transaction = ((fn, config) => deferred(fn, { behavior: 'immediate', ...config })) as Db['transaction'];
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return db;
+}
+
+/** True for SQLite's "another connection holds the lock" failures (after the busy timeout ran out). */
+export function isBusyError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED');
 }
 
 /** The largest rowid change counter: lets a server notice writes made by another process. */

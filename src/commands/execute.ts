@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { BUSY_TIMEOUT_MS, isBusyError } from '../../db/client.js';
 import { isSitrepError, type ErrorCode } from '../domain/errors.js';
 import { helpText } from './help.js';
 import type { CommandContext, Reply } from './context.js';
@@ -100,6 +101,11 @@ export function runParsedCommand(ctx: CommandContext, command: Command, log?: Lo
 
 function toResultError(e: unknown, log: Logger | undefined, fields: Record<string, unknown>): Extract<Result, { ok: false }>['error'] {
   if (isSitrepError(e)) return { code: e.code, message: e.message };
+  // Another process kept the write lock for the whole busy timeout: nothing was written (the
+  // transaction never began), and trying again is the whole remedy.
+  if (isBusyError(e)) {
+    return { code: 'CONFLICT', message: `the database is busy: another writer held it for over ${BUSY_TIMEOUT_MS / 1000} s; nothing was written, try again` };
+  }
   const ref = `ERR-${randomBytes(4).toString('hex')}`;
   log?.error({ errorRef: ref, err: e, ...fields }, 'command failed');
   return { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref };
