@@ -257,3 +257,18 @@ export const postmortems = sqliteTable('postmortems', {
   publishedAt: integer('published_at'),
   updatedAt: integer('updated_at').notNull(),
 });
+
+/**
+ * Requests a chat platform was told "received" (a 2xx) whose work has not been applied yet. The
+ * raw request is written here in one insert before the answer goes out; the work that applies it
+ * deletes its row in the same transaction as the command's own writes, so a row still here after a
+ * crash is a request that was acknowledged and not applied, and start-up replays it (oldest id
+ * first). Holds the request only, never a reply: a reply may carry a webhook signing secret.
+ */
+export const inbox = sqliteTable('inbox', {
+  id: integer('id').primaryKey(), // arrival order: replays run in this order
+  platform: text('platform', { enum: ['slack', 'teams'] }).notNull(),
+  receivedAt: integer('received_at').notNull(),
+  contentType: text('content_type').notNull(),
+  body: text('body').notNull(), // exactly as received (and signature-verified)
+});

@@ -5,7 +5,7 @@ import type { Tx } from '../../db/client.js';
 import { components, incidentThreads, processedEvents } from '../../db/schema.js';
 import type { Scope } from '../../src/commands/context.js';
 import { runParsedCommand, type Result } from '../../src/commands/execute.js';
-import { MAX_TITLE, parseCommand, type Command } from '../../src/commands/grammar.js';
+import { MAX_CUSTOMER_TEXT, MAX_TEXT, MAX_TITLE, checkInputText, parseCommand, type Command } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
 import { getDraft, getIncident, incRef, recordEvent, touchIncident } from '../../src/commands/store.js';
 import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Severity } from '../../src/domain/enums.js';
@@ -26,6 +26,7 @@ import {
 } from './blocks.js';
 import { escapeKeepingMentions, fromSlackText, tsToMs } from './mrkdwn.js';
 import { threadTarget, type SlackOutlet } from './outlet.js';
+import type { InboxEntry, SlackInbox } from './inbox.js';
 import { WorkQueue } from './queue.js';
 import { postToResponseUrl } from './respond.js';
 
@@ -36,6 +37,11 @@ import { postToResponseUrl } from './respond.js';
 // Every command Slack asks for (slash commands, buttons, modal submissions, mentions, pins) runs
 // through one WorkQueue: in arrival order, so commands about one incident never overtake each other,
 // and in short slices, so a burst of commands never holds up the acks of the requests behind it.
+//
+// Every request reaches a listener already committed to the inbox (see receiver.ts). The work that
+// applies it claims (deletes) its inbox row in the same transaction as the command's writes
+// (`apply` below): a crash before that commit leaves the row for the start-up replay, a crash after
+// it leaves nothing to replay, so an acknowledged command is applied exactly once.
 
 export interface HandlerDeps {
   app: App;
@@ -43,6 +49,8 @@ export interface HandlerDeps {
   outlet: SlackOutlet;
   /** Where command work waits for its turn (a default bounded queue when absent). */
   queue?: WorkQueue;
+  /** The inbox the receiver commits requests to (HTTP mode); Socket Mode has none. */
+  inbox?: SlackInbox;
 }
 
 /** Bot scopes each Web API method and event needs; the manifest test checks manifest.yml against it. */
@@ -61,6 +69,28 @@ export const USED_SCOPES = {
 } as const;
 
 const ephemeral = (text: string) => ({ response_type: 'ephemeral' as const, replace_original: false, text });
+
+/** The inbox entry the receiver hands every listener (absent in Socket Mode). */
+const entryOf = (context: Record<string, unknown>): InboxEntry | undefined => context.sitrepInbox as InboxEntry | undefined;
+
+/** A reply that carries a webhook signing secret: shown to its reader only, and never stored. */
+const carriesSecret = (result: Result) => result.ok && typeof result.reply.data.secret === 'string';
+
+/**
+ * A modal field through the checks a typed command's text gets (control characters, noncharacters,
+ * lone surrogates, length), so a form is no way around them. Returns the trimmed text, or the
+ * field error to show in the still-open modal.
+ */
+function checkedField(what: string, raw: string | undefined, max: number, block: string): { text: string } | { error: string; block: string } {
+  const text = (raw ?? '').trim();
+  try {
+    checkInputText(what, text, max);
+  } catch (e) {
+    if (!isSitrepError(e)) throw e;
+    return { error: e.message.charAt(0).toUpperCase() + e.message.slice(1), block };
+  }
+  return { text };
+}
 
 export function formatResult(result: Result): string {
   if (result.ok) return escapeKeepingMentions(result.reply.text);
@@ -141,11 +171,26 @@ class Rollback extends Error {
 }
 
 export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
-  const { app, web, outlet } = deps;
+  const { app, web, outlet, inbox } = deps;
   const log = app.log;
   // One IMMEDIATE transaction per slice: one commit for a burst of commands (each still in its own
   // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
   const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => app.db.$client.transaction(slice).immediate() });
+
+  /**
+   * Queues the work that applies a request. It claims the request's inbox row first, in the same
+   * transaction (the slice's) as the work's writes: both commit or neither does. A row already
+   * claimed means the request was applied by another run (a second process replaying the same
+   * file), and the work is skipped ('duplicate': nothing to reply, the other run replied).
+   */
+  function apply<T>(entry: InboxEntry | undefined, fn: () => T): Promise<T | 'duplicate'> {
+    const done = queue.run(() => (entry && inbox && !inbox.claim(entry.id) ? ('duplicate' as const) : fn()));
+    entry?.queued();
+    return done.then((value) => {
+      if (entry) entry.settled = true;
+      return value;
+    });
+  }
 
   // Bolt runs every registered listener's middleware chain for every request, matching or not.
   // Buttons and modal submissions are therefore registered here and dispatched from one Bolt
@@ -200,7 +245,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
 
-  async function openView(triggerId: string, view: Block): Promise<string | null> {
+  /** Opens a modal; returns null or why not. A replayed click opens nothing: its trigger_id died 3 s after it. */
+  async function openView(triggerId: string, view: Block, entry: InboxEntry | undefined): Promise<string | null> {
+    if (entry?.replay) return null;
     try {
       await web.views.open({ trigger_id: triggerId, view: view as never });
       return null;
@@ -217,7 +264,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
 
   // --- /incident ------------------------------------------------------------------------------
 
-  bolt.command('/incident', async ({ command, ack, respond }) => {
+  bolt.command('/incident', async ({ command, ack, respond, context }) => {
+    const entry = entryOf(context);
     const parsed = commandSchema.safeParse(command);
     if (!parsed.success) {
       await ack(ephemeral(':warning: Slack sent this command without a user or channel; please try again.'));
@@ -233,7 +281,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (/^declare$/i.test(text)) {
       // The trigger_id dies 3 s after the click: ack, then open the modal before anything slow.
       await ack();
-      const failed = await openView(c.trigger_id, declareModal(catalogue(), actor, { channel: c.channel_id }));
+      const failed = await openView(c.trigger_id, declareModal(catalogue(), actor, { channel: c.channel_id }), entry);
       if (failed) await respond(ephemeral(`:warning: Could not open the declare form (${failed}). Type \`/incident declare <title> [sev:N]\` instead.`));
       return;
     }
@@ -247,14 +295,26 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       }
       throw e;
     }
-    // Wait for room only when the queue is full; then queue the work and ack at once. The work runs
-    // from a later turn of the event loop, never before this ack is written.
+    // Wait for room only when the queue is full; then queue the work and ack at once (the request
+    // is already in the inbox). The work runs from a later turn of the event loop, never before
+    // this ack is written.
     await queue.room();
-    const done = queue.run(() => app.run(text, actor, scopeFor(c.channel_id)));
+    const done = apply(entry, () => app.run(text, actor, scopeFor(c.channel_id)));
     await ack();
-    const result = await done;
+    let reply: string;
+    try {
+      const result = await done;
+      if (result === 'duplicate') return;
+      reply = formatResult(result);
+    } catch (err) {
+      // The slice's transaction failed (e.g. the database stayed locked): nothing was written.
+      log.error({ platform: 'slack', err }, 'a slash command could not be applied');
+      reply = formatResult({ ok: false, error: { code: 'INTERNAL', message: 'this command could not be recorded and nothing was written; try again' } });
+    }
+    // Ephemeral, to the person who typed it: this is the one place a webhook's signing secret
+    // is shown (never in the channel, the outbox or a log line).
     if (c.response_url) {
-      await postToResponseUrl(c.response_url, ephemeral(formatResult(result))).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
+      await postToResponseUrl(c.response_url, ephemeral(reply)).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
     }
   });
 
@@ -287,8 +347,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     [ACTIONS.openResolve, (id, meta) => resolveModal(incRef(id), meta)],
   ];
   for (const [actionId, build] of openers) {
-    on.action(actionId, async ({ ack, body, respond }) => {
+    on.action(actionId, async ({ ack, body, respond, context }) => {
       await ack();
+      const entry = entryOf(context);
+      if (entry?.replay) return; // its trigger_id is dead: no modal can open
       const { b, a, meta } = parseAction(body);
       const id = incidentIdOf(a.value);
       let view: Block;
@@ -299,13 +361,15 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         await reportAction(b.response_url, respond, { ok: false, error: { code: e.code, message: e.message } });
         return;
       }
-      const failed = await openView(b.trigger_id, view);
+      const failed = await openView(b.trigger_id, view, entry);
       if (failed) await reportAction(b.response_url, respond, { ok: false, error: { code: 'INTERNAL', message: `could not open the form (${failed}); use /incident instead` } });
     });
   }
 
-  on.action(ACTIONS.editApprove, async ({ ack, body, respond }) => {
+  on.action(ACTIONS.editApprove, async ({ ack, body, respond, context }) => {
     await ack();
+    const entry = entryOf(context);
+    if (entry?.replay) return;
     const { b, a, meta } = parseAction(body);
     const id = draftIdOf(a.value);
     let d;
@@ -316,14 +380,14 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       await reportAction(b.response_url, respond, { ok: false, error: { code: e.code, message: e.message } });
       return;
     }
-    await openView(b.trigger_id, approveEditModal(`D-${id}`, d.body, { ...meta, draftId: id, incidentId: d.incidentId }));
+    await openView(b.trigger_id, approveEditModal(`D-${id}`, d.body, { ...meta, draftId: id, incidentId: d.incidentId }), entry);
   });
 
-  on.action(ACTIONS.reject, async ({ ack, body }) => {
+  on.action(ACTIONS.reject, async ({ ack, body, context }) => {
     await ack();
     const { b, a, meta } = parseAction(body);
     const id = draftIdOf(a.value);
-    await openView(b.trigger_id, rejectModal(`D-${id}`, { ...meta, draftId: id }));
+    await openView(b.trigger_id, rejectModal(`D-${id}`, { ...meta, draftId: id }), entryOf(context));
   });
 
   const direct: Array<[string, (value: string) => Command]> = [
@@ -331,12 +395,12 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     [ACTIONS.reopen, (v) => ({ verb: 'reopen', incident: incidentIdOf(v) })],
   ];
   for (const [actionId, toCommand] of direct) {
-    on.action(actionId, async ({ ack, body, respond }) => {
+    on.action(actionId, async ({ ack, body, respond, context }) => {
       await ack();
       const { b, a, actor, channel, threadTs } = parseAction(body);
       // A double click sends two actions with different action_ts: the second one meets an
       // already-published draft and is told so. A redelivery of the same action is dropped here.
-      const result = await queue.run(() => {
+      const result = await apply(entryOf(context), () => {
         const scope = channel ? scopeFor(channel, threadTs) : ({ platform: 'slack' } as Scope);
         return once(`action:${b.user.id}:${a.action_id}:${a.value}:${a.action_ts}`, () => runParsed(toCommand(a.value), actor, scope));
       });
@@ -359,7 +423,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
 
   function viewHandler(callbackId: string, build: (values: Record<string, Record<string, Record<string, unknown>>>, meta: z.infer<typeof metaSchema>, actor: string) => { cmd: Command; errorBlock: string; dedicated?: boolean } | { error: string; block: string }) {
-    on.view(callbackId, async ({ ack, body }) => {
+    on.view(callbackId, async ({ ack, body, context }) => {
       const reply = ack as unknown as ViewAck;
       const parsedBody = viewBodySchema.safeParse(body);
       if (!parsedBody.success) {
@@ -388,7 +452,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         if (meta.incidentId !== undefined) scope.incidentId = meta.incidentId;
         return once(`view:${view.id}`, () => runParsed(built.cmd, actor, scope));
       };
-      const result = await queue.run(() => (built.dedicated ? outlet.withDeclareOptions({ dedicated: true }, run) : run()));
+      const result = await apply(entryOf(context), () => (built.dedicated ? outlet.withDeclareOptions({ dedicated: true }, run) : run()));
       if (result !== 'duplicate' && !result.ok) {
         await reply({ response_action: 'errors', errors: { [built.errorBlock]: result.error.message.slice(0, 2000) } });
         return;
@@ -400,9 +464,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   const statusOf = (v: string | undefined): IncidentStatus | undefined => (INCIDENT_STATUSES as readonly string[]).includes(v ?? '') ? (v as IncidentStatus) : undefined;
 
   viewHandler(VIEWS.declare, (values, _meta, actor) => {
-    const title = (field(values, 'title').text ?? '').trim();
+    const checked = checkedField('the title', field(values, 'title').text, MAX_TITLE, 'title');
+    if ('error' in checked) return checked;
+    const title = checked.text;
     if (!title) return { error: 'Give the incident a title', block: 'title' };
-    if (title.length > MAX_TITLE) return { error: `At most ${MAX_TITLE} characters`, block: 'title' };
     const sev = Number(field(values, 'severity').option ?? 3);
     const comps = new Map<string, ComponentStatus>();
     const worst = (s: ComponentStatus) => COMPONENT_STATUSES.indexOf(s);
@@ -422,32 +487,42 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   });
 
   viewHandler(VIEWS.update, (values, meta) => {
-    const text = (field(values, 'text').text ?? '').trim();
+    const checked = checkedField('the update text', field(values, 'text').text, MAX_TEXT, 'text');
+    if ('error' in checked) return checked;
+    const text = checked.text;
     if (!text) return { error: 'Write the update', block: 'text' };
     const status = statusOf(field(values, 'status').option);
     return { cmd: { verb: 'update', text, ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(status ? { status } : {}) }, errorBlock: 'text' };
   });
 
   viewHandler(VIEWS.draft, (values, meta) => {
-    const text = (field(values, 'text').text ?? '').trim();
+    const checked = checkedField('the customer-facing text', field(values, 'text').text, MAX_CUSTOMER_TEXT, 'text');
+    if ('error' in checked) return checked;
+    const text = checked.text;
     if (!text) return { error: 'Write what customers will read', block: 'text' };
     const status = statusOf(field(values, 'status').option);
     return { cmd: { verb: 'draft', text, ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(status ? { status } : {}) }, errorBlock: 'text' };
   });
 
   viewHandler(VIEWS.resolve, (values, meta) => {
-    const text = (field(values, 'text').text ?? '').trim();
+    const checked = checkedField('the customer-facing text', field(values, 'text').text, MAX_CUSTOMER_TEXT, 'text');
+    if ('error' in checked) return checked;
+    const text = checked.text;
     return { cmd: { verb: 'resolve', ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(text ? { text } : {}) }, errorBlock: 'text' };
   });
 
   viewHandler(VIEWS.approveEdit, (values, meta) => {
-    const text = (field(values, 'text').text ?? '').trim();
+    const checked = checkedField('the replacement text', field(values, 'text').text, MAX_CUSTOMER_TEXT, 'text');
+    if ('error' in checked) return checked;
+    const text = checked.text;
     if (meta.draftId === undefined) return { error: 'This form lost its draft; use /incident approve D-n', block: 'text' };
     return { cmd: { verb: 'approve', draft: meta.draftId, ...(text ? { text } : {}) }, errorBlock: 'text' };
   });
 
   viewHandler(VIEWS.reject, (values, meta) => {
-    const reason = (field(values, 'reason').text ?? '').trim();
+    const checked = checkedField('the reason', field(values, 'reason').text, MAX_TEXT, 'reason');
+    if ('error' in checked) return checked;
+    const reason = checked.text;
     if (!reason) return { error: 'Say why, so the author can fix it', block: 'reason' };
     if (meta.draftId === undefined) return { error: 'This form lost its draft; use /incident reject D-n <reason>', block: 'reason' };
     return { cmd: { verb: 'reject', draft: meta.draftId, reason }, errorBlock: 'reason' };
@@ -474,13 +549,14 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   const eventKey = (body: { event_id?: string | undefined }, fallback: string) => `event:${body.event_id ?? fallback}`;
 
   // "@Sitrep note DB failover done" in an incident's thread runs the command for that incident.
-  bolt.event('app_mention', async ({ body }) => {
+  bolt.event('app_mention', async ({ body, context }) => {
     const parsed = mentionSchema.safeParse(body);
     if (!parsed.success) return;
     const { event } = parsed.data;
     const text = fromSlackText(event.text.replace(/^\s*(<@[UW][A-Z0-9]+(\|[^>]*)?>\s*)+/, '')).trim().replace(/^incident\s+/i, '');
     const actor = `slack:${event.user}`;
-    await queue.run(() => {
+    let secretReply: string | undefined;
+    await apply(entryOf(context), () => {
       const scope = scopeFor(event.channel, event.thread_ts);
       const lane = app.db
         .select({ channel: incidentThreads.channel })
@@ -491,6 +567,13 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         const result: Result = text
           ? app.run(text, actor, scope)
           : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+        // A reply with a webhook's signing secret must not sit in the outbox: it is posted
+        // ephemerally once this commits (if the process dies first, the secret is simply never
+        // shown; `unsubscribe` and `subscribe` again make a new one).
+        if (carriesSecret(result)) {
+          secretReply = formatResult(result);
+          return result;
+        }
         // The person who asked sees the answer (or what to type instead) privately, in place.
         enqueue(tx, app.now(), {
           incidentId: scope.incidentId ?? null,
@@ -503,20 +586,30 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         // refused again, and answered twice.
       }, { keepRefused: true });
     });
+    if (secretReply !== undefined) {
+      await web.chat
+        .postEphemeral({ channel: event.channel, user: event.user, text: secretReply, ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) })
+        .catch((err: unknown) => log.warn({ platform: 'slack', err: (err as { data?: { error?: string } }).data?.error ?? (err as Error).message }, 'chat.postEphemeral of a subscribe reply failed'));
+    }
   });
 
   // 📌 on a message in an incident's thread puts it on the timeline, with its author and time.
-  bolt.event('reaction_added', async ({ body }) => {
+  bolt.event('reaction_added', async ({ body, context }) => {
     const parsed = reactionSchema.safeParse(body);
     if (!parsed.success) return;
     const { event } = parsed.data;
     if (event.reaction !== 'pushpin' || event.item.type !== 'message' || !event.item.channel || !event.item.ts) return;
     const channel = event.item.channel;
     const ts = event.item.ts;
+    const entry = entryOf(context);
+    // A pin's place among other commands does not matter (it is keyed by the message and dated by
+    // it), so a start-up replay need not wait for the Web API call below before replaying the next
+    // request.
+    entry?.queued();
     const res = repliesSchema.parse(await web.conversations.replies({ channel, ts, inclusive: true, limit: 1 }));
     const msg = res.messages.find((m) => m.ts === ts);
     if (!msg) return;
-    await queue.run(() => {
+    await apply(entry, () => {
       const scope = scopeFor(channel, msg.thread_ts);
       if (scope.incidentId === undefined) return;
       const root = app.db

@@ -2,6 +2,7 @@ import { App as BoltApp, LogLevel, SocketModeReceiver, webApi, type Logger as Bo
 import type { App } from '../../src/main.js';
 import { createSlackOutlet } from './outlet.js';
 import { SitrepReceiver } from './receiver.js';
+import { SlackInbox } from './inbox.js';
 import { createSlackTarget } from './target.js';
 import { createSlackCustomerTarget } from './customer.js';
 import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.js';
@@ -56,7 +57,9 @@ export function registerSlack(app: App): void {
   const socket = cfg.socketMode && cfg.appToken
     ? new SocketModeReceiver({ appToken: cfg.appToken, logger, installerOptions: { clientOptions: { slackApiUrl: cfg.apiUrl } } })
     : null;
-  const http = socket ? null : new SitrepReceiver({ signingSecret: cfg.signingSecret, now: app.now, log: app.log });
+  // HTTP mode commits every verified request to the inbox before it is answered (receiver.ts).
+  const inbox = socket ? undefined : new SlackInbox(app.db);
+  const http = socket ? null : new SitrepReceiver({ signingSecret: cfg.signingSecret, now: app.now, log: app.log, ...(inbox ? { inbox } : {}) });
   const bolt = new BoltApp({
     receiver: (socket ?? http)!,
     // No auth.test: the bot token is all a listener needs, and mentions are found by their position.
@@ -64,9 +67,20 @@ export function registerSlack(app: App): void {
     clientOptions,
     logger,
   });
-  registerHandlers(bolt, { app, web, outlet });
+  registerHandlers(bolt, { app, web, outlet, ...(inbox ? { inbox } : {}) });
 
-  if (http) app.routes.push((r) => r.add('POST', '/slack/events', (req, res) => http.handle(req, res)));
+  if (http) {
+    app.routes.push((r) => r.add('POST', '/slack/events', (req, res) => http.handle(req, res)));
+    // Requests a killed process acknowledged but did not apply. Started before the server listens,
+    // so the replayed commands take their places in the work queue ahead of anything new.
+    let replaying: Promise<void> = Promise.resolve();
+    app.background.push({
+      start: () => {
+        replaying = http.replay().catch((err: unknown) => app.log.error({ platform: 'slack', err }, 'replaying the Slack inbox failed'));
+      },
+      stop: () => replaying,
+    });
+  }
   if (socket) {
     app.background.push({
       start: () => {

@@ -1,16 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import { HTTPModuleFunctions, HTTPResponseAck, verifySlackRequest, type App as BoltApp, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../../src/logger.js';
+import { BodyTooLargeError, readBody, refuseTooLarge } from '../../src/http/router.js';
+import type { InboxEntry, SlackInbox } from './inbox.js';
 
-// Transport only: verify the signature, parse the body, hand Bolt an event with an ack that writes
-// the HTTP response. Bolt's own HTTPReceiver owns a server and reads Date.now(); this one plugs into
-// Sitrep's single HTTP server (POST /slack/events) and takes the app's clock, so a request signed
-// 6 minutes ago is refused deterministically and the docs' 2018 test vector can be replayed.
+// Transport only: read the body (at most MAX_BODY_BYTES), verify the signature, commit the request
+// to the inbox, parse it, hand Bolt an event with an ack that writes the HTTP response. Bolt's own
+// HTTPReceiver owns a server and reads Date.now(); this one plugs into Sitrep's single HTTP server
+// (POST /slack/events) and takes the app's clock, so a request signed 6 minutes ago is refused
+// deterministically and the docs' 2018 test vector can be replayed.
+//
+// Durability: every verified request is committed to the inbox before Bolt sees it, so it is on
+// disk before any listener can acknowledge it (events are acknowledged by Bolt itself, before any
+// listener runs). The listener whose work applies the request claims its row inside that work's
+// transaction; a request that asked for nothing lasting has its row dropped once Bolt is done with
+// it. At start-up, replay() feeds the rows a killed process left behind through Bolt again.
 
 export interface SitrepReceiverOptions {
   signingSecret: string;
   now: () => number;
   log: Logger;
+  /** Where verified requests are committed before they are answered (absent: nothing is kept). */
+  inbox?: SlackInbox;
   /** Called when a request is refused (bad or stale signature). */
   onRejected?: (reason: string) => void;
 }
@@ -18,9 +30,26 @@ export interface SitrepReceiverOptions {
 /** Slack's request age limit; requests from further in the future are refused the same way. */
 const MAX_SKEW_SECONDS = 5 * 60;
 
+type BufferedRequest = IncomingMessage & { rawBody: Buffer };
+
+/** The body as Bolt reads it: a form's `payload` field is JSON (interactivity), JSON is JSON. */
+function parseBody(contentType: string, raw: string): Record<string, unknown> {
+  if (contentType === 'application/x-www-form-urlencoded') {
+    const form = parseQuery(raw);
+    return typeof form.payload === 'string' ? (JSON.parse(form.payload) as Record<string, unknown>) : form;
+  }
+  return JSON.parse(raw) as Record<string, unknown>;
+}
+
 export class SitrepReceiver implements Receiver {
   private bolt: BoltApp | undefined;
   private readonly boltLogger;
+  /**
+   * Settles once the rows left by a previous run have their places in the work queue. New
+   * requests are committed to the inbox at once but reach Bolt only after this, so nothing new
+   * overtakes a replayed command.
+   */
+  private replayed: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: SitrepReceiverOptions) {
     const log = opts.log;
@@ -44,19 +73,21 @@ export class SitrepReceiver implements Receiver {
 
   /** The POST /slack/events handler. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let buffered;
+    let rawBody: Buffer;
     try {
-      buffered = await HTTPModuleFunctions.bufferIncomingMessage(req);
+      // Bounded: an oversized body is refused before it is held in memory, and before the
+      // signature is checked (checking it would mean reading all of it).
+      rawBody = await readBody(req);
     } catch (err) {
-      const tooLarge = HTTPModuleFunctions.isRawBodyError(err) && err.statusCode === 413;
-      HTTPModuleFunctions.buildNoBodyResponse(res, tooLarge ? 413 : 400);
+      if (err instanceof BodyTooLargeError) refuseTooLarge(res);
+      else if (!res.headersSent) HTTPModuleFunctions.buildNoBodyResponse(res, 400);
       return;
     }
-    const raw = buffered.rawBody.toString('utf8');
+    const buffered = Object.assign(req, { rawBody }) as BufferedRequest;
+    const raw = rawBody.toString('utf8');
     const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
     // Slack's SSL check carries no signature; answer it without looking at anything else.
     if (contentType === 'application/x-www-form-urlencoded' && new URLSearchParams(raw).get('ssl_check') === '1') {
-      buffered.rawBody = Buffer.from('ssl_check=1');
       HTTPModuleFunctions.buildSSLCheckResponse(res);
       return;
     }
@@ -85,7 +116,7 @@ export class SitrepReceiver implements Receiver {
     }
     let body: Record<string, unknown>;
     try {
-      body = HTTPModuleFunctions.parseHTTPRequestBody(buffered) as Record<string, unknown>;
+      body = parseBody(contentType, raw);
     } catch {
       HTTPModuleFunctions.buildNoBodyResponse(res, 400);
       return;
@@ -93,6 +124,18 @@ export class SitrepReceiver implements Receiver {
     if (body.type === 'url_verification') {
       HTTPModuleFunctions.buildUrlVerificationResponse(res, body);
       return;
+    }
+    let entry: InboxEntry | undefined;
+    if (this.opts.inbox) {
+      try {
+        entry = { id: this.opts.inbox.record(nowMs, contentType, raw), replay: false, settled: false, queued: () => undefined };
+      } catch (err) {
+        // Not on disk, so not acknowledged: Slack shows the person an error and they can retry.
+        this.opts.log.error({ platform: 'slack', err }, 'could not record a Slack request; answered 500');
+        HTTPModuleFunctions.buildNoBodyResponse(res, 500);
+        return;
+      }
+      await this.replayed;
     }
     const ack = new HTTPResponseAck({
       logger: this.boltLogger,
@@ -108,7 +151,7 @@ export class SitrepReceiver implements Receiver {
       ack: ack.bind(),
       retryNum: HTTPModuleFunctions.extractRetryNumFromHTTPRequest(req),
       retryReason: HTTPModuleFunctions.extractRetryReasonFromHTTPRequest(req),
-      customProperties: {},
+      customProperties: entry ? { sitrepInbox: entry } : {},
     };
     try {
       await this.bolt?.processEvent(event);
@@ -117,6 +160,59 @@ export class SitrepReceiver implements Receiver {
       // Slack shows its own error when a request is not acknowledged; a 200 after the fact is
       // pointless, so only answer when nothing was sent yet.
       if (!res.headersSent) HTTPModuleFunctions.buildNoBodyResponse(res, 500);
+    } finally {
+      this.settle(entry);
+    }
+  }
+
+  /**
+   * Runs the requests a previous run acknowledged but did not apply, oldest first, through the
+   * same listeners (their acks go nowhere; replies to response_url still go out). Returns once
+   * every one has run; requests arriving meanwhile wait until the replayed ones are queued.
+   */
+  replay(): Promise<void> {
+    const inbox = this.opts.inbox;
+    const rows = inbox?.pending() ?? [];
+    if (!inbox || rows.length === 0) return Promise.resolve();
+    this.opts.log.info({ platform: 'slack', requests: rows.length }, 'replaying acknowledged Slack requests left unapplied');
+    const runs: Promise<void>[] = [];
+    this.replayed = (async () => {
+      for (const row of rows) {
+        let body: Record<string, unknown>;
+        try {
+          body = parseBody(row.contentType, row.body);
+        } catch {
+          inbox.discard(row.id); // verified when it arrived, so this cannot happen; never retry it
+          continue;
+        }
+        let queued!: () => void;
+        const inLine = new Promise<void>((resolve) => (queued = resolve));
+        const entry: InboxEntry = { id: row.id, replay: true, settled: false, queued };
+        const event: ReceiverEvent = { body, ack: async () => undefined, customProperties: { sitrepInbox: entry } };
+        const run = (async () => {
+          try {
+            await this.bolt?.processEvent(event);
+          } catch (err) {
+            this.opts.log.error({ platform: 'slack', err }, 'replaying a Slack request failed');
+          } finally {
+            this.settle(entry);
+          }
+        })();
+        runs.push(run);
+        await Promise.race([inLine, run]);
+      }
+    })();
+    return this.replayed.then(() => Promise.all(runs)).then(() => undefined);
+  }
+
+  /** A request whose listeners are done without work that claimed it asked for nothing lasting. */
+  private settle(entry: InboxEntry | undefined): void {
+    if (!entry || entry.settled) return;
+    try {
+      this.opts.inbox?.discard(entry.id);
+    } catch (err) {
+      // Left in the inbox, it is replayed at the next start; its listener then finds nothing to do.
+      this.opts.log.warn({ platform: 'slack', err }, 'could not drop a Slack request from the inbox');
     }
   }
 }
