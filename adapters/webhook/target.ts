@@ -5,7 +5,7 @@ import type { LookupFunction } from 'node:net';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { subscriptions } from '../../db/schema.js';
-import { classifyHost, classifyIp, refusal, type AddressPolicy } from '../../src/mirror/address.js';
+import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/address.js';
 import { signWebhook } from '../../src/mirror/signing.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 
@@ -14,11 +14,20 @@ import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/tar
 // the endpoint is gone for good; the delivery is dead-lettered and reported, `deliveries retry`
 // re-sends it). Every other status, a timeout or a dropped connection is retried.
 
+/** Every address a host name resolves to (the system resolver unless one is passed in). */
+export type Resolver = (hostname: string, family: number | undefined) => Promise<LookupAddress[]>;
+
 export interface WebhookTargetDeps extends AddressPolicy {
   db: Db;
   now: () => number;
   userAgent?: string;
+  resolve?: Resolver;
 }
+
+const systemResolver: Resolver = (hostname, family) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(hostname, { all: true, ...(family ? { family } : {}) }, (err, addresses) => (err ? reject(err) : resolve(addresses)));
+  });
 
 const subscriptionIdOf = (target: string): number | null => {
   const m = /^webhook:S-(\d+)$/.exec(target);
@@ -34,26 +43,33 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** A DNS lookup that refuses names resolving to addresses the policy forbids (checked per connection). */
-function guardedLookup(policy: AddressPolicy): LookupFunction {
+/**
+ * The connection's own lookup: the socket connects only to an address returned here, so checking
+ * here judges the address actually connected to, on every connection (a name whose DNS changed
+ * since it was subscribed, or that resolves to several addresses, is judged afresh). One refused
+ * address refuses the name: a connection may try any of them.
+ */
+function guardedLookup(policy: AddressPolicy, resolver: Resolver): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '', 0);
-      const list = addresses as LookupAddress[];
-      for (const a of list) {
-        const why = refusal(classifyIp(a.address), `${hostname} (${a.address})`, policy);
-        if (why) return callback(Object.assign(new Error(why), { code: 'EADDRREFUSED' }), '', 0);
-      }
-      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
-      const first = list[0];
-      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
-      callback(null, first.address, first.family);
-    });
+    const family = typeof options.family === 'number' && options.family !== 0 ? options.family : undefined;
+    resolver(hostname, family).then(
+      (list) => {
+        for (const a of list) {
+          const why = refuseAddress(a.address, hostname, policy);
+          if (why) return callback(Object.assign(new Error(why), { code: 'EADDRREFUSED' }), '', 0);
+        }
+        if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+        const first = list[0];
+        if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+        callback(null, first.address, first.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+    );
   };
 }
 
 export function createWebhookTarget(deps: WebhookTargetDeps): Target {
-  const lookup = guardedLookup(deps);
+  const lookup = guardedLookup(deps, deps.resolve ?? systemResolver);
   const subscriptionFor = (target: string) => {
     const id = subscriptionIdOf(target);
     return id === null ? undefined : deps.db.select().from(subscriptions).where(eq(subscriptions.id, id)).get();
@@ -80,7 +96,9 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
       } catch {
         return { kind: 'failed', error: 'the subscription URL is not valid' };
       }
-      const why = refusal(classifyHost(url.hostname), url.hostname, deps);
+      // A literal address is connected to without a lookup, so it is judged here; a name is judged
+      // by the connection's lookup, once resolved.
+      const why = checkHost(url.hostname, deps);
       if (why) return { kind: 'failed', error: why };
 
       const stored = msg.payload.body;

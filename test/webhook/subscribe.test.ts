@@ -118,7 +118,7 @@ describe('subscribe / unsubscribe / subscriptions', () => {
     expect(counts(db)).toEqual(before);
   });
 
-  it('SITREP_WEBHOOK_PUBLIC_ONLY refuses loopback and private addresses; SITREP_WEBHOOK_ALLOW_LINK_LOCAL allows link-local', () => {
+  it('SITREP_WEBHOOK_PUBLIC_ONLY refuses loopback and private addresses; SITREP_WEBHOOK_ALLOW_LINK_LOCAL allows link-local but not cloud metadata', () => {
     const db = tempDb();
     const strict = cli(db, { SITREP_WEBHOOK_PUBLIC_ONLY: 'true' });
     for (const url of ['http://127.0.0.1:8080/h', 'http://localhost/h', 'http://10.1.2.3/h', 'http://192.168.1.10/h', 'http://[::1]/h', 'http://0.0.0.0/h']) {
@@ -131,7 +131,11 @@ describe('subscribe / unsubscribe / subscriptions', () => {
     expect(relaxed('subscribe', 'webhook:http://127.0.0.1:8080/h').code).toBe(0);
     expect(relaxed('subscribe', 'webhook:http://169.254.169.254/').code).toBe(1);
     const linkLocal = cli(db, { SITREP_WEBHOOK_ALLOW_LINK_LOCAL: 'true' });
-    expect(linkLocal('subscribe', 'webhook:http://169.254.169.254/').code).toBe(0);
+    expect(linkLocal('subscribe', 'webhook:http://169.254.10.1/').code).toBe(0);
+    // Cloud metadata addresses stay refused whatever the setting.
+    const metadata = linkLocal('subscribe', 'webhook:http://169.254.169.254/');
+    expect(metadata.code).toBe(1);
+    expect(metadata.stderr).toMatch(/cloud metadata address/);
   });
 
   it('deliveries lists id, target, state, attempts, last error and age; --json has the contract shape', () => {
