@@ -5,7 +5,9 @@ import { SitrepError } from '../domain/errors.js';
 import { isUserRef } from '../domain/actor.js';
 import { parseTime } from '../render/time.js';
 import { USAGE, VERBS, usageHint, type Verb } from './help.js';
-import { joinText, nearest, tokenize, type Token } from './tokenize.js';
+import { joinText, nearest, tokenize, type ParseMeter, type Token } from './tokenize.js';
+
+export type { ParseMeter } from './tokenize.js';
 
 // The one grammar every surface shares. Text in, a typed Command out, or a SitrepError('INVALID')
 // whose message says what was wrong and how to write it.
@@ -18,6 +20,8 @@ export const MAX_TEXT = 10_000;
 /** Statuspage refuses bodies over 25,000 characters; refuse them when drafting, not when sending. */
 export const MAX_CUSTOMER_TEXT = 25_000;
 export const MAX_LINE = 30_000;
+/** A subscription target: a channel id, a Teams conversation id or a webhook URL. */
+export const MAX_TARGET = 2048;
 
 export interface ComponentChange {
   slug: string;
@@ -65,6 +69,8 @@ export interface ParseContext {
   now: number;
   /** Platform whose `@name` shorthand applies (`@alice` → `cli:alice` in the CLI). */
   platform: 'slack' | 'teams' | 'cli';
+  /** Counts parsing steps (tests prove parsing is linear with it); leave out otherwise. */
+  meter?: ParseMeter;
 }
 
 /** Verbs that change something (and so accept at:). */
@@ -105,25 +111,50 @@ const fail = (msg: string): never => {
   throw new SitrepError('INVALID', msg);
 };
 
-// Control characters other than tab and newline have no business in incident text; they usually
-// mean a paste went wrong, and they can corrupt terminals and chat renderers. Unicode
-// noncharacters (U+FDD0–U+FDEF, U+xxFFFE/U+xxFFFF) and lone surrogates are refused the same way:
+// Control characters other than tab and line breaks have no business in incident text; they usually
+// mean a paste went wrong, and they can corrupt terminals and chat renderers (C1 controls
+// included: U+009B starts an escape sequence in some terminals). U+2028/U+2029 break lines where
+// no one sees a line break. Unicode noncharacters (U+FDD0–U+FDEF and the last two code points of
+// every plane, U+FFFE/U+FFFF … U+10FFFE/U+10FFFF) and lone surrogates are refused the same way:
 // XML forbids U+FFFE/U+FFFF, so one of them in an approved update would break the feed for every
-// reader, and a lone surrogate is not text at all.
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u2028\u2029\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// reader, and a lone surrogate is not text at all. With the u flag a surrogate range matches only
+// unpaired surrogates, since a pair is read as the one code point it encodes.
+const REFUSED = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\p{Noncharacter_Code_Point}\ud800-\udfff]/u;
+
+const codePoint = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
 /**
  * The checks every piece of text a person gives Sitrep goes through, whether typed as a command,
- * entered in a Slack modal field or a Teams card input: no control characters, noncharacters or
- * lone surrogates, and at most `max` characters. Throws INVALID with one line saying what to fix.
+ * entered in a Slack modal field or a Teams card input: at most `max` characters, and no control
+ * characters, noncharacters or lone surrogates. Throws INVALID with one line saying what to fix.
  */
 export function checkInputText(what: string, text: string, max: number): string {
-  if (CONTROL.test(text)) fail(`${what} contains control characters or invalid Unicode; remove them and try again`);
+  // Length first: it is the cheap check, and an oversized paste needs no closer look.
   if (text.length > max) fail(`${what} is ${text.length} characters; the limit is ${max}`);
+  const bad = REFUSED.exec(text);
+  if (bad) {
+    const position = Array.from(text.slice(0, bad.index)).length + 1;
+    fail(`${what} contains ${codePoint(bad[0])} at character ${position}; control characters and invalid Unicode are not allowed, remove it and try again`);
+  }
   return text;
 }
 
-function checkText(what: string, text: string, max: number, verb: Verb): string {
+/**
+ * A word the person typed, quoted for an error message: on one line and short, so an error about
+ * a pasted page still fits on one line.
+ */
+function shown(raw: string): string {
+  const flat = raw.replace(/\s+/g, ' ');
+  if (flat.length <= 40) return `"${flat}"`;
+  // Never cut between the two halves of a surrogate pair.
+  const cut = /[\ud800-\udbff]/.test(flat[38]!) ? 38 : 39;
+  return `"${flat.slice(0, cut)}…"`;
+}
+
+const own = <T extends object>(table: T, key: string): key is Extract<keyof T, string> => Object.hasOwn(table, key);
+
+function checkText(what: string, text: string, max: number, verb: Verb, meter?: ParseMeter): string {
+  if (meter) meter.steps += text.length;
   checkInputText(what, text, max);
   if (!text.trim()) fail(`${what} is missing; ${usageHint(verb)}`);
   return text;
@@ -138,48 +169,56 @@ const severitySchema = z.coerce
 
 function parseSeverity(raw: string, verb: Verb): Severity {
   const r = severitySchema.safeParse(/^\d$/.test(raw.replace(/^sev/i, '')) ? raw.replace(/^sev/i, '') : 'x');
-  if (!r.success) fail(`"${raw}" is not a severity; use 1 (worst) to 4, e.g. sev:2 (${usageHint(verb)})`);
+  if (!r.success) fail(`${shown(raw)} is not a severity; use 1 (worst) to 4, e.g. sev:2 (${usageHint(verb)})`);
   return r.data as Severity;
 }
 
+// Alias tables are plain objects: `own` keeps "constructor" or "__proto__" from reading as a status.
 export function parseIncidentStatus(raw: string): IncidentStatus {
-  const s = INCIDENT_STATUS_ALIASES[raw.toLowerCase()];
-  if (!s) fail(`"${raw}" is not an incident status; use investigating, identified, monitoring or resolved`);
+  const key = raw.toLowerCase();
+  const s = own(INCIDENT_STATUS_ALIASES, key) ? INCIDENT_STATUS_ALIASES[key] : undefined;
+  if (!s) fail(`${shown(raw)} is not an incident status; use investigating, identified, monitoring or resolved`);
   return s!;
 }
 
 export function parseComponentStatus(raw: string): ComponentStatus {
-  const s = COMPONENT_STATUS_ALIASES[raw.toLowerCase()];
+  const key = raw.toLowerCase();
+  const s = own(COMPONENT_STATUS_ALIASES, key) ? COMPONENT_STATUS_ALIASES[key] : undefined;
   if (!s) {
-    fail(`"${raw}" is not a component status; use operational, degraded, partial, major or maintenance (or their full names)`);
+    fail(`${shown(raw)} is not a component status; use operational, degraded, partial, major or maintenance (or their full names)`);
   }
   return s!;
 }
 
 const SLUG = /^[a-z0-9][a-z0-9-]{0,59}$/;
 
-export function parseComponentChanges(raw: string, verb: Verb): ComponentChange[] {
+export function parseComponentChanges(raw: string, verb: Verb, meter?: ParseMeter): ComponentChange[] {
+  if (meter) meter.steps += raw.length;
   const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
   if (!parts.length) fail(`components needs slug=status pairs, e.g. components:web-app=major (${usageHint(verb)})`);
   const seen = new Set<string>();
   return parts.map((p) => {
     const m = /^([^=]+)=(.+)$/.exec(p);
-    if (!m) fail(`"${p}" needs a status: write it as ${p}=major (or operational, degraded, partial, maintenance)`);
+    if (!m) fail(`${shown(p)} needs a status: write it as ${shown(p).slice(1, -1)}=major (or operational, degraded, partial, maintenance)`);
     const slug = m![1]!.trim().toLowerCase();
-    if (!SLUG.test(slug)) fail(`"${m![1]}" is not a component slug; see \`component list\``);
+    if (!SLUG.test(slug)) fail(`${shown(m![1]!)} is not a component slug; see \`component list\``);
     if (seen.has(slug)) fail(`component ${slug} is listed twice`);
     seen.add(slug);
     return { slug, status: parseComponentStatus(m![2]!.trim()) };
   });
 }
 
+/** Longer than any Slack, Teams or CLI user id; a longer "user" is a paste gone wrong. */
+const MAX_USER = 200;
+
 export function parseUser(raw: string, platform: ParseContext['platform']): string {
+  if (raw.length > MAX_USER || /\s/.test(raw)) return fail(`${shown(raw)} is not a user; write @name or a full ref like slack:U123`);
   const slackMention = /^<@([UW][A-Z0-9]+)(\|[^>]*)?>$/.exec(raw);
   if (slackMention) return `slack:${slackMention[1]}`;
   if (isUserRef(raw)) return raw;
   const at = /^@([A-Za-z0-9._-]{1,80})$/.exec(raw);
   if (at) return `${platform}:${at[1]}`;
-  return fail(`"${raw}" is not a user; write @name or a full ref like slack:U123`);
+  return fail(`${shown(raw)} is not a user; write @name or a full ref like slack:U123`);
 }
 
 function parseIncidentRef(raw: string): number | null {
@@ -189,7 +228,7 @@ function parseIncidentRef(raw: string): number | null {
 
 function parseRef(raw: string | undefined, prefix: 'D' | 'F', verb: Verb): number {
   const m = raw ? new RegExp(`^${prefix}-(\\d{1,9})$`, 'i').exec(raw) : null;
-  if (!m) fail(`${verb} needs a ${prefix}-n id${raw ? ` (got "${raw}")` : ''}; ${usageHint(verb)}`);
+  if (!m) fail(`${verb} needs a ${prefix}-n id${raw ? ` (got ${shown(raw)})` : ''}; ${usageHint(verb)}`);
   return Number(m![1]);
 }
 
@@ -199,11 +238,22 @@ interface Parsed {
   options: Partial<Record<OptionKey, string>>;
   input: string;
   tokens: Token[];
+  meter?: ParseMeter;
+}
+
+/** Adds the cost of a step that looks at `n` characters or tokens, when someone is counting. */
+function cost(p: { meter?: ParseMeter }, n: number): void {
+  if (p.meter) p.meter.steps += n;
 }
 
 function split(input: string, ctx: ParseContext): Parsed {
-  if (input.length > MAX_LINE) fail(`that command is ${input.length} characters; the limit is ${MAX_LINE}`);
-  const tokens = tokenize(input);
+  const { meter } = ctx;
+  // The whole line is checked once, before anything else looks at it: whatever part of it ends up
+  // as a title, a body, a name or an option value, none can carry a control character or
+  // invalid Unicode.
+  if (meter) meter.steps += input.length;
+  checkInputText('that command', input, MAX_LINE);
+  const tokens = tokenize(input, meter);
   if (!tokens.length) fail('no command given; type `help` to see what Sitrep can do');
   let first = tokens[0]!;
   // Teams users write "@Sitrep incident declare …"; the CLI may get "incident declare …" too.
@@ -211,17 +261,22 @@ function split(input: string, ctx: ParseContext): Parsed {
     tokens.shift();
     first = tokens[0]!;
   }
+  if (meter) meter.steps += tokens.length + first.value.length;
   const word = first.value.toLowerCase();
   const verb = (VERBS as string[]).includes(word) ? (word as Verb) : null;
   if (!verb) {
-    const guess = nearest(word, VERBS);
-    fail(`unknown command "${first.value}"${guess ? `; did you mean \`${guess}\`?` : ''} (type \`help\` for the list)`);
+    const guess = nearest(word, VERBS, meter);
+    fail(`unknown command ${shown(first.value)}${guess ? `; did you mean \`${guess}\`?` : ''} (type \`help\` for the list)`);
   }
   const options: Partial<Record<OptionKey, string>> = {};
   const words: Token[] = [];
-  for (const t of tokens.slice(1)) {
-    const m = t.quoted ? null : /^([a-z]+):(.*)$/s.exec(t.value);
-    const key = m && (OPTION_KEYS as readonly string[]).includes(m[1]!) ? (m[1] as OptionKey) : null;
+  for (let k = 1; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (meter) meter.steps += 1 + t.value.length;
+    const m = /^([a-z]+):(.*)$/s.exec(t.value);
+    // An option's key and colon are typed outside quotes; its value may be quoted
+    // (started:"2021-12-07 07:32"), but a quoted "sev:1 is back" is text.
+    const key = m && m[1]!.length < t.bare && (OPTION_KEYS as readonly string[]).includes(m[1]!) ? (m[1] as OptionKey) : null;
     if (!key) {
       words.push(t);
       continue;
@@ -234,20 +289,34 @@ function split(input: string, ctx: ParseContext): Parsed {
     }
     if (options[key] !== undefined) fail(`${key}: is given twice; give it once`);
     if (!value.trim()) fail(`${key}: needs a value; ${usageHint(verb!)}`);
+    // Every option is a single value (a time, a user, a status list): never more than one line.
+    if (/[\r\n]/.test(value)) fail(`${key}: must be one line; ${usageHint(verb!)}`);
     options[key] = value;
   }
-  void ctx;
-  return { verb: verb!, words, options, input, tokens };
+  return { verb: verb!, words, options, input, tokens, ...(meter ? { meter } : {}) };
 }
 
 function text(p: Parsed, from: number): string {
+  cost(p, p.words.length);
   const keep = new Set(p.words.slice(from));
-  return joinText(p.input, p.tokens, keep);
+  return joinText(p.input, p.tokens, keep, p.meter);
+}
+
+/** The longest time anyone writes ("2021-12-07T07:32:00.000+05:30" is 29); longer is not a time. */
+const MAX_TIME = 40;
+
+/** Template names are slugs (`template add` makes them so); anything else names no template. */
+function templateName(raw: string, verb: Verb): string {
+  const name = raw.toLowerCase();
+  if (!SLUG.test(name)) fail(`${shown(raw)} is not a template name (letters, digits, dashes; see \`template list\`); ${usageHint(verb)}`);
+  return name;
 }
 
 function time(p: Parsed, key: 'at' | 'started' | 'since', ctx: ParseContext): number | undefined {
   const raw = p.options[key];
   if (raw === undefined) return undefined;
+  cost(p, raw.length);
+  if (raw.length > MAX_TIME) fail(`${key}:${shown(raw)} is not a time; write a time like 7:32am, 07:32, 2021-12-07T07:32 or 2021-12-07T15:32:00Z`);
   const ms = parseTime(raw, ctx.timezone, ctx.now);
   // A minute of slack: clocks on laptops and chat servers differ.
   if (ms > ctx.now + 60_000) fail(`${key}:${raw} is in the future; times must be now or earlier`);
@@ -262,7 +331,8 @@ function leadingIncident(p: Parsed): { incident?: number; rest: number } {
 
 function noExtraWords(p: Parsed, from: number): void {
   const extra = p.words.slice(from);
-  if (extra.length) fail(`unexpected "${extra.map((w) => w.value).join(' ')}"; ${usageHint(p.verb)}`);
+  cost(p, extra.length);
+  if (extra.length) fail(`unexpected ${shown(extra.map((w) => w.value).join(' '))}; ${usageHint(p.verb)}`);
 }
 
 /** Text → Command. Throws SitrepError('INVALID') with a one-line explanation. */
@@ -273,7 +343,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
   const withAt = <T extends object>(c: T): T => (at === undefined ? c : { ...c, at });
   switch (verb) {
     case 'declare': {
-      const title = checkText('the title', text(p, 0), MAX_TITLE, verb);
+      const title = checkText('the title', text(p, 0), MAX_TITLE, verb, p.meter);
       if (/\n/.test(title)) fail('the title must be one line');
       if (parseIncidentRef(p.words[0]!.value) !== null) fail('declare opens a new incident; give it a title, not an INC-n id');
       const startedAt = time(p, 'started', ctx);
@@ -282,7 +352,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       }
       const c: Command = { verb, title };
       if (p.options.sev) c.severity = parseSeverity(p.options.sev, verb);
-      if (p.options.components) c.components = parseComponentChanges(p.options.components, verb);
+      if (p.options.components) c.components = parseComponentChanges(p.options.components, verb, p.meter);
       if (p.options.lead) c.lead = parseUser(p.options.lead, ctx.platform);
       if (startedAt !== undefined) c.startedAt = startedAt;
       return withAt(c);
@@ -293,34 +363,34 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       const body = text(p, rest);
       const c: Extract<Command, { verb: 'update' | 'draft' }> =
         verb === 'draft'
-          ? { verb, text: body, ...(p.options.template ? { template: p.options.template.toLowerCase() } : {}) }
+          ? { verb, text: body, ...(p.options.template ? { template: templateName(p.options.template, verb) } : {}) }
           : { verb, text: body };
       if (verb === 'draft' && c.verb === 'draft' && c.template && !body) c.text = '';
-      else checkText(verb === 'draft' ? 'the customer-facing text' : 'the update text', body, verb === 'draft' ? MAX_CUSTOMER_TEXT : MAX_TEXT, verb);
+      else checkText(verb === 'draft' ? 'the customer-facing text' : 'the update text', body, verb === 'draft' ? MAX_CUSTOMER_TEXT : MAX_TEXT, verb, p.meter);
       if (incident !== undefined) c.incident = incident;
       if (p.options.status) c.status = parseIncidentStatus(p.options.status);
-      if (p.options.components) c.components = parseComponentChanges(p.options.components, verb);
+      if (p.options.components) c.components = parseComponentChanges(p.options.components, verb, p.meter);
       return withAt(c);
     }
     case 'approve': {
       const draft = parseRef(p.words[0]?.value, 'D', verb);
       const replacement = text(p, 1);
       const c: Command = { verb, draft };
-      if (replacement) c.text = checkText('the replacement text', replacement, MAX_CUSTOMER_TEXT, verb);
+      if (replacement) c.text = checkText('the replacement text', replacement, MAX_CUSTOMER_TEXT, verb, p.meter);
       return withAt(c);
     }
     case 'reject': {
       const draft = parseRef(p.words[0]?.value, 'D', verb);
       const reason = text(p, 1);
       if (!reason) fail(`say why: ${usageHint(verb)}`);
-      return withAt({ verb, draft, reason: checkText('the reason', reason, MAX_TEXT, verb) });
+      return withAt({ verb, draft, reason: checkText('the reason', reason, MAX_TEXT, verb, p.meter) });
     }
     case 'resolve': {
       const { incident, rest } = leadingIncident(p);
       const body = text(p, rest);
       const c: Command = { verb };
       if (incident !== undefined) c.incident = incident;
-      if (body) c.text = checkText('the customer-facing text', body, MAX_CUSTOMER_TEXT, verb);
+      if (body) c.text = checkText('the customer-facing text', body, MAX_CUSTOMER_TEXT, verb, p.meter);
       return withAt(c);
     }
     case 'reopen': {
@@ -330,7 +400,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
     }
     case 'note': {
       const { incident, rest } = leadingIncident(p);
-      const body = checkText('the note', text(p, rest), MAX_TEXT, verb);
+      const body = checkText('the note', text(p, rest), MAX_TEXT, verb, p.meter);
       return withAt(incident !== undefined ? { verb, incident, text: body } : { verb, text: body });
     }
     case 'severity': {
@@ -347,7 +417,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       const roleRaw = p.words[rest]?.value.toLowerCase();
       const userRaw = p.words[rest + 1]?.value;
       if (!roleRaw || !userRaw) fail(`assign needs a role and a user; ${usageHint(verb)}`);
-      if (!(ROLES as readonly string[]).includes(roleRaw!)) fail(`"${roleRaw}" is not a role; use lead, commander, comms or scribe`);
+      if (!(ROLES as readonly string[]).includes(roleRaw!)) fail(`${shown(roleRaw!)} is not a role; use lead, commander, comms or scribe`);
       noExtraWords(p, rest + 2);
       const c: Command = { verb, role: roleRaw as Role, user: parseUser(userRaw!, ctx.platform) };
       if (incident !== undefined) c.incident = incident;
@@ -357,7 +427,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       const { incident, rest } = leadingIncident(p);
       const raw = p.words.slice(rest).map((w) => w.value).join(',');
       if (!raw) fail(`give slug=status pairs; ${usageHint(verb)}`);
-      const c: Command = { verb, changes: parseComponentChanges(raw, verb) };
+      const c: Command = { verb, changes: parseComponentChanges(raw, verb, p.meter) };
       if (incident !== undefined) c.incident = incident;
       return withAt(c);
     }
@@ -368,17 +438,18 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
         return { verb, action };
       }
       if (action === 'add') {
-        const name = checkText('the component name', text(p, 1), 100, verb);
+        const name = checkText('the component name', text(p, 1), 100, verb, p.meter);
         if (/\n/.test(name)) fail('the component name must be one line');
         const c: Command = { verb, action, name };
-        if (p.options.group) c.group = checkText('the group name', p.options.group, 100, verb);
+        if (p.options.group) c.group = checkText('the group name', p.options.group, 100, verb, p.meter);
         return c;
       }
       if (action === 'map') {
         const slug = p.words[1]?.value.toLowerCase();
         const id = p.words[2]?.value;
         if (!slug || !id) fail(`component map needs a slug and a Statuspage component id; ${usageHint(verb)}`);
-        if (!/^[A-Za-z0-9]{1,64}$/.test(id!)) fail(`"${id}" is not a Statuspage component id (letters and digits)`);
+        if (!SLUG.test(slug!)) fail(`${shown(p.words[1]!.value)} is not a component slug; see \`component list\``);
+        if (!/^[A-Za-z0-9]{1,64}$/.test(id!)) fail(`${shown(id!)} is not a Statuspage component id (letters and digits)`);
         noExtraWords(p, 3);
         return { verb, action, slug: slug!, statuspageId: id! };
       }
@@ -389,11 +460,12 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       const target = p.words[0]?.value;
       if (!target) fail(`give a target; ${usageHint(verb)}`);
       noExtraWords(p, 1);
+      checkInputText('the target', target!, MAX_TARGET);
       if (verb === 'unsubscribe') return { verb, target: target! };
       const comps = p.options.components
         ? p.options.components.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
         : [];
-      for (const s of comps) if (!SLUG.test(s)) fail(`"${s}" is not a component slug; see \`component list\``);
+      for (const s of comps) if (!SLUG.test(s)) fail(`${shown(s)} is not a component slug; see \`component list\``);
       return { verb, target: target!, components: comps };
     }
     case 'subscriptions':
@@ -420,7 +492,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
     }
     case 'list': {
       const f = (p.words[0]?.value ?? 'open').toLowerCase();
-      if (f !== 'open' && f !== 'resolved' && f !== 'all') fail(`list takes open, resolved or all (got "${p.words[0]?.value}")`);
+      if (f !== 'open' && f !== 'resolved' && f !== 'all') fail(`list takes open, resolved or all (got ${shown(p.words[0]!.value)})`);
       noExtraWords(p, 1);
       return { verb, filter: f as 'open' | 'resolved' | 'all' };
     }
@@ -454,7 +526,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       const body = text(sub, rest);
       const c: Command = { verb, action: 'publish' };
       if (incident !== undefined) c.incident = incident;
-      if (body) c.text = checkText('the postmortem text', body, MAX_CUSTOMER_TEXT, verb);
+      if (body) c.text = checkText('the postmortem text', body, MAX_CUSTOMER_TEXT, verb, p.meter);
       return c;
     }
     case 'followup': {
@@ -467,7 +539,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       if (action === 'add') {
         const sub = { ...p, words: p.words.slice(1) };
         const { incident, rest } = leadingIncident(sub);
-        const body = checkText('the follow-up', text(sub, rest), 2000, verb);
+        const body = checkText('the follow-up', text(sub, rest), 2000, verb, p.meter);
         const c: Command = { verb, action, text: body };
         if (incident !== undefined) c.incident = incident;
         if (p.options.owner) c.owner = parseUser(p.options.owner, ctx.platform);
@@ -489,12 +561,13 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       const name = p.words[1]?.value.toLowerCase();
       if (action === 'remove') {
         if (!name) fail(`template remove needs a name; ${usageHint(verb)}`);
+        if (!SLUG.test(name!)) fail(`${shown(p.words[1]!.value)} is not a template name (letters, digits, dashes; see \`template list\`)`);
         noExtraWords(p, 2);
         return { verb, action, name: name! };
       }
       if (action === 'add') {
         if (!name || !SLUG.test(name)) fail(`template add needs a name (letters, digits, dashes); ${usageHint(verb)}`);
-        const body = checkText('the template text', text(p, 2), MAX_CUSTOMER_TEXT, verb);
+        const body = checkText('the template text', text(p, 2), MAX_CUSTOMER_TEXT, verb, p.meter);
         const c: Command = { verb, action, name: name!, text: body };
         if (p.options.status) c.status = parseIncidentStatus(p.options.status);
         return c;
@@ -503,9 +576,9 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
     }
     case 'help': {
       const topic = p.words[0]?.value.toLowerCase();
-      if (topic && !(topic in USAGE)) {
-        const guess = nearest(topic, VERBS);
-        fail(`no command "${topic}"${guess ? `; did you mean \`help ${guess}\`?` : ''}`);
+      if (topic && !own(USAGE, topic)) {
+        const guess = nearest(topic, VERBS, p.meter);
+        fail(`no command ${shown(topic)}${guess ? `; did you mean \`help ${guess}\`?` : ''}`);
       }
       return topic ? { verb, topic } : { verb };
     }

@@ -6,6 +6,18 @@ import type { PublicState } from './model.js';
 
 export const FEED_LIMIT = 50;
 
+// XML 1.0 allows only tab, line feed, carriage return and U+0020–U+D7FF, U+E000–U+FFFD,
+// U+10000–U+10FFFF; one other character anywhere makes the whole document unreadable to every
+// feed reader. New text is refused on input, but rows written before that rule (or by hand) may
+// still hold such characters, so the feed drops them as it renders. With the u flag a lone
+// surrogate is its own code point in U+D800–U+DFFF and is dropped too; a valid pair is kept.
+const NOT_XML = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
+
+/** Text for element content or a double-quoted attribute: XML-legal characters only, escaped. */
+export function xmlText(s: string): string {
+  return esc(s.replace(NOT_XML, ''));
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function renderAtom(s: PublicState): string {
@@ -25,23 +37,23 @@ export function renderAtom(s: PublicState): string {
   const xml = shown
     .map(
       (e) => `<entry>
-<id>${esc(e.id)}</id>
-<title type="text">${esc(e.title)}</title>
-<link rel="alternate" type="text/html" href="${esc(e.link)}"/>
+<id>${xmlText(e.id)}</id>
+<title type="text">${xmlText(e.title)}</title>
+<link rel="alternate" type="text/html" href="${xmlText(e.link)}"/>
 <updated>${iso(e.at)}</updated>
 <published>${iso(e.at)}</published>
-<content type="text">${esc(e.body)}</content>
+<content type="text">${xmlText(e.body)}</content>
 </entry>`,
     )
     .join('\n');
   return `<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">
-<id>${esc(s.publicUrl)}/history.atom</id>
-<title type="text">${esc(s.orgName)} status updates</title>
-<link rel="self" type="application/atom+xml" href="${esc(s.publicUrl)}/history.atom"/>
-<link rel="alternate" type="text/html" href="${esc(s.publicUrl)}/"/>
+<id>${xmlText(s.publicUrl)}/history.atom</id>
+<title type="text">${xmlText(s.orgName)} status updates</title>
+<link rel="self" type="application/atom+xml" href="${xmlText(s.publicUrl)}/history.atom"/>
+<link rel="alternate" type="text/html" href="${xmlText(s.publicUrl)}/"/>
 <updated>${iso(updated)}</updated>
-<author><name>${esc(s.orgName)}</name></author>
+<author><name>${xmlText(s.orgName)}</name></author>
 ${xml}
 </feed>
 `;

@@ -91,6 +91,29 @@ describe('the command language', () => {
     ['show INC-1 extra', /unexpected "extra"/],
     ['note hello status:identified', /note does not take status:/],
     ['help frobnicate', /no command "frobnicate"/],
+    // Words that name properties every object has are not statuses, commands or anything else.
+    ['update status:constructor hi', /"constructor" is not an incident status/],
+    ['components web-app=__proto__', /"__proto__" is not a component status/],
+    ['help constructor', /no command "constructor"/],
+    // Noncharacters and lone surrogates are refused like control characters, naming the culprit.
+    ['note bad\uFFFF text', /that command contains U\+FFFF at character 9; control characters and invalid Unicode are not allowed/],
+    ['note bad\uFFFE text', /contains U\+FFFE/],
+    ['note bad\uFDD0 text', /contains U\+FDD0/],
+    ['note bad\uFDEF text', /contains U\+FDEF/],
+    ['note plane one \u{1FFFE}', /contains U\+1FFFE/],
+    ['note last plane \u{10FFFF}', /contains U\+10FFFF/],
+    ['note lone high \uD83D here', /contains U\+D83D/],
+    ['note lone low \uDE00 here', /contains U\+DE00/],
+    ['note escape \u001b[31m red', /contains U\+001B/],
+    ['note C1 \u009b31m red', /contains U\+009B/],
+    ['declare x lead:slack:' + 'U'.repeat(300), /is not a user/],
+    ['draft template:"calm words" hi', /not a template name/],
+    ['subscribe webhook:https://example.com/' + 'a'.repeat(3000), /the target is 3028 characters; the limit is 2048/],
+    ['declare x started:' + '1'.repeat(500), /is not a time/],
+    // A value the person quoted across lines is still reported on one line.
+    ['declare x started:"7:32\nam"', /started: must be one line/],
+    ['severity "1\n2"', /"1 2" is not a severity/],
+    ['assign lead "@al\nice"', /"@al ice" is not a user/],
   ];
   it.each(bad)('refuses %j with one clear line', (input, msg) => {
     let err: unknown;
@@ -103,6 +126,45 @@ describe('the command language', () => {
     expect((err as Error).message).toMatch(msg);
     expect((err as Error).message).not.toContain('\n');
     expect((err as { code: string }).code).toBe('INVALID');
+  });
+
+  it('quotes titles with straight, English and German/Polish quotes, and leaves an unclosed quote as text', () => {
+    expect(parse('declare "Checkout errors" sev:2')).toMatchObject({ title: 'Checkout errors', severity: 2 });
+    expect(parse('declare “Checkout errors” sev:2')).toMatchObject({ title: 'Checkout errors' });
+    expect(parse('declare „Zahlungen schlagen fehl“ sev:2')).toMatchObject({ title: 'Zahlungen schlagen fehl' });
+    expect(parse('declare „Płatności nie działają” sev:2')).toMatchObject({ title: 'Płatności nie działają' });
+    expect(parse('declare “Typed on a phone" sev:2')).toMatchObject({ title: 'Typed on a phone' });
+    expect(parse('declare "a “quoted” word" sev:2')).toMatchObject({ title: 'a “quoted” word' });
+    // A quoted word is never an option: "sev:1" inside quotes is part of the title.
+    expect(parse('declare "sev:1 is back" sev:2')).toMatchObject({ title: 'sev:1 is back', severity: 2 });
+    // An option's value may be quoted, so it can hold a space.
+    const quotedTime = parse('declare DB down started:"2021-12-07 07:32"') as Extract<Command, { verb: 'declare' }>;
+    expect(quotedTime.title).toBe('DB down');
+    expect(new Date(quotedTime.startedAt!).toISOString()).toBe('2021-12-07T15:32:00.000Z');
+    expect(parse('note „unclosed opener stays text')).toEqual({ verb: 'note', text: '„unclosed opener stays text' });
+    expect(parse('note “also “unclosed')).toEqual({ verb: 'note', text: '“also “unclosed' });
+    expect(parse('note he said "hi')).toEqual({ verb: 'note', text: 'he said "hi' });
+  });
+
+  it('keeps a line break that sat where an option was taken out', () => {
+    expect(parse('update first line\nstatus:monitoring\nsecond line')).toMatchObject({ status: 'monitoring', text: 'first line\nsecond line' });
+    expect(parse('update first status:monitoring second')).toMatchObject({ text: 'first second' });
+  });
+
+  it('accepts emoji, other scripts and the characters next to the refused ranges', () => {
+    const body = 'Zahlungen 😀 失敗 \uFDCF\uFDF0\uFFFD \u{1FFFD} tab\there';
+    expect(parse(`note ${body}`)).toEqual({ verb: 'note', text: body });
+  });
+
+  it('keeps errors about huge words short', () => {
+    let message = '';
+    try {
+      parse('declair' + 'x'.repeat(20_000));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^unknown command "declairx+…"/);
+    expect(message.length).toBeLessThan(200);
   });
 
   it('has help for every command, with an example', () => {
