@@ -3,7 +3,7 @@ import { getSetting } from '../../src/commands/store.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import { customerRootCard, customerUpdateCard, summary } from './cards.js';
 import { INCIDENTS_CHANNEL_KEY, TEAMS_THREAD_PREFIX, loadConversationRef, threadConversationId } from './outlet.js';
-import { cardActivity, connectorFor, httpStatusOf, toDeliveryResult, type TokenSource } from './target.js';
+import { cardActivity, connectorFor, httpStatusOf, serviceHostKey, toDeliveryResult, type TokenSource } from './target.js';
 import { raceAbort } from '../../src/mirror/target.js';
 import { customerPayload } from '../../src/mirror/customer-channels.js';
 
@@ -31,6 +31,7 @@ export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target
   return {
     folds: true,
     handles: isCustomerChannelTarget,
+    breakerKey: (target) => serviceHostKey(serviceUrlFor(target.slice('teams:'.length))),
     async deliver(msg, signal) {
       const parsed = customerPayload.safeParse(msg.payload);
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };

@@ -4,12 +4,15 @@ import type { Tx } from '../../db/client.js';
 import { processedEvents } from '../../db/schema.js';
 import type { Scope } from '../../src/commands/context.js';
 import { runParsedCommand, type Result } from '../../src/commands/execute.js';
-import type { Command } from '../../src/commands/grammar.js';
+import { MAX_CUSTOMER_TEXT, MAX_TEXT, checkInputText, type Command } from '../../src/commands/grammar.js';
+import { isSitrepError } from '../../src/domain/errors.js';
 import { helpText } from '../../src/commands/help.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import type { App } from '../../src/main.js';
 import { ACTIONS } from './cards.js';
+import { isLoopbackServiceUrl } from './local.js';
 import { saveConversationRef, splitConversationId, threadTarget } from './outlet.js';
+import { secretSlot } from './target.js';
 
 // POST /api/messages: Bot Framework activities from Teams. Authentication (when on) happens before
 // this runs; here every activity is parsed with zod at the edge, then:
@@ -18,7 +21,9 @@ import { saveConversationRef, splitConversationId, threadTarget } from './outlet
 //   invoke adaptiveCard/action → an Action.Execute from one of our cards (answered in the response)
 //   conversationUpdate    → remembered (the serviceUrl proactive sends need)
 // A command and the row recording its activity id commit in one transaction, so a redelivered
-// activity is applied once. Answers to the person are outbox rows, like everything else sent.
+// activity is applied once, and that transaction commits before the HTTP answer: an activity that
+// got a 2xx survives the process dying right after. Answers to the person are outbox rows, like
+// everything else sent.
 
 const account = z.object({ id: z.string().min(1), name: z.string().optional(), aadObjectId: z.string().optional() });
 
@@ -56,8 +61,10 @@ const cardData = z.object({
   sitrep: z.enum(Object.values(ACTIONS) as [string, ...string[]]),
   incident: z.string().regex(/^INC-\d{1,9}$/).optional(),
   draft: z.string().regex(/^D-\d{1,9}$/).optional(),
-  text: z.string().max(10_000).optional(),
-  reason: z.string().max(10_000).optional(),
+  // Lengths and characters are checked by the grammar's own rules in toCommand, so an over-long
+  // or malformed input gets the same one-line answer as the typed command would.
+  text: z.string().optional(),
+  reason: z.string().optional(),
 });
 type CardData = z.infer<typeof cardData>;
 
@@ -71,21 +78,41 @@ export function formatResult(result: Result): string {
   return `⚠️ ${result.error.message.replace(/\s*\n\s*/g, ' ')} (${HELP_HINT})`;
 }
 
+/** A Teams mention tag as it appears in message text. */
+const AT_TAG = /<at>([^<]*)<\/at>/gi;
+/** A Teams id that can stand as one word of a command (`29:…`, `28:…`, `8:orgid:…`). */
+const MENTION_ID = /^[^\s<>"'`]{1,256}$/;
+
 /**
  * The command text of a message: the bot's own mention (`<at>Sitrep</at>`, named by a mention
  * entity for the recipient, or leading) is removed; other people's mentions become user refs
  * (`teams:<id>`), so `assign lead <at>Bob</at>` names Bob.
+ *
+ * One pass over the text: each `<at>…</at>` tag is looked up among the mention entities (each
+ * entity stands for one tag, as Teams sends them) and replaced once; replacements are never
+ * scanned again. So the work is linear in the text, and the output is at most the text plus the
+ * ids of the entities sent, however the entities are chosen: an entity whose text is not a
+ * mention tag (say one letter) names nothing and changes nothing.
  */
 export function commandText(a: InboundActivity, userRef: (teamsId: string) => string = (id) => `teams:${id}`): string {
-  let text = a.text ?? '';
+  const text = a.text ?? '';
   const botId = a.recipient?.id;
+  const byTag = new Map<string, string[]>();
   for (const e of a.entities ?? []) {
     if (e.type !== 'mention' || !e.text || !e.mentioned) continue;
-    text = text.split(e.text).join(e.mentioned.id === botId ? ' ' : ` ${userRef(e.mentioned.id)} `);
+    const tag = /^<at>[^<]*<\/at>$/i.exec(e.text);
+    if (!tag || !MENTION_ID.test(e.mentioned.id)) continue;
+    const key = e.text.toLowerCase();
+    const queue = byTag.get(key) ?? [];
+    queue.push(e.mentioned.id);
+    byTag.set(key, queue);
   }
-  // Any <at>…</at> left (a client that sent no entity) is the bot's mention or noise.
-  text = text.replace(/<at>[^<]*<\/at>/gi, ' ');
-  return text.replace(/&nbsp;/g, ' ').replace(/\s+/g, ' ').trim();
+  // A tag with no entity left for it (a client that sent none) is the bot's mention or noise.
+  const replaced = text.replace(AT_TAG, (tag) => {
+    const id = byTag.get(tag.toLowerCase())?.shift();
+    return id === undefined || id === botId ? ' ' : ` ${userRef(id)} `;
+  });
+  return replaced.replace(/&nbsp;/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
 /** No claim (auth off, or a token without one) passes; otherwise the hosts must be the same. */
@@ -121,9 +148,12 @@ export function createInbound({ app }: InboundDeps) {
     const { channel, messageId } = splitConversationId(a.conversation.id);
     const inChannel = a.conversation.conversationType === 'channel' || a.channelData?.channel !== undefined;
     const hit = messageId ? threadByRoot.get(channel, messageId) : undefined;
+    // A group chat is not a channel (nothing binds there) but everyone in it reads the answers.
+    const shared = inChannel || a.conversation.conversationType === 'groupChat';
     return {
       platform: 'teams',
       ...(inChannel ? { channel } : {}),
+      ...(shared ? { shared: true } : {}),
       ...(messageId ? { threadRef: messageId } : {}),
       ...(hit ? { incidentId: hit.incidentId } : {}),
     };
@@ -139,7 +169,7 @@ export function createInbound({ app }: InboundDeps) {
       }
       remember(tx, a);
       return fn(tx);
-    });
+    }, { behavior: 'immediate' });
   }
 
   /** Keeps the conversation's serviceUrl (and the channel's, for proactive posts there). */
@@ -156,13 +186,28 @@ export function createInbound({ app }: InboundDeps) {
     return `teams:${teamsId}`;
   }
 
-  function replyRow(tx: Tx, a: InboundActivity, scope: Scope, text: string): void {
+  /**
+   * The answer to the person, as an outbox row. A webhook's signing secret never sits in it: the
+   * row names the subscription instead and the Teams target reads the secret from the
+   * subscriptions table (where signing keeps it anyway) when it sends the reply.
+   */
+  function replyRow(tx: Tx, a: InboundActivity, scope: Scope, result: Result): void {
+    let text = formatResult(result);
+    let secretOf: number | undefined;
+    if (result.ok && result.command.verb === 'subscribe') {
+      const { secret, id } = result.reply.data as { secret?: unknown; id?: unknown };
+      const n = typeof id === 'string' ? Number(/^S-(\d+)$/.exec(id)?.[1] ?? NaN) : NaN;
+      if (typeof secret === 'string' && secret && Number.isInteger(n)) {
+        text = text.split(secret).join(secretSlot(n));
+        secretOf = n;
+      }
+    }
     enqueue(tx, app.now(), {
       incidentId: scope.incidentId ?? null,
       // The conversation's lane: in an incident's thread, the same lane as its root card and replies.
       target: threadTarget(splitConversationId(a.conversation.id).channel),
       kind: 'reply',
-      payload: { conversationId: a.conversation.id, serviceUrl: a.serviceUrl, text },
+      payload: { conversationId: a.conversation.id, serviceUrl: a.serviceUrl, text, ...(secretOf !== undefined ? { secretOf } : {}) },
     });
   }
 
@@ -175,40 +220,71 @@ export function createInbound({ app }: InboundDeps) {
 
   const num = (ref: string | undefined) => Number(ref?.replace(/^\D+-/, '') ?? NaN);
 
-  /** A card button's data as a command, or what the person must fill in first. */
+  /**
+   * A card button's data as a command, or what the person must fill in or fix first. Inputs go
+   * through the same checks (characters, length) as the typed command's text.
+   */
   function toCommand(d: CardData): Command | { error: string } {
+    try {
+      return buildCommand(d);
+    } catch (e) {
+      if (isSitrepError(e)) return { error: e.message };
+      throw e;
+    }
+  }
+
+  function buildCommand(d: CardData): Command | { error: string } {
     const incident = d.incident ? num(d.incident) : undefined;
     const draft = d.draft ? num(d.draft) : undefined;
-    const text = d.text?.trim() ?? '';
-    const reason = d.reason?.trim() ?? '';
+    const input = (what: string, raw: string | undefined, max: number) => checkInputText(what, raw ?? '', max).trim();
     const inc = incident !== undefined ? { incident } : {};
     switch (d.sitrep) {
-      case ACTIONS.update:
+      case ACTIONS.update: {
+        const text = input('the update text', d.text, MAX_TEXT);
         return text ? { verb: 'update', ...inc, text } : { error: 'write what changed in the Update box' };
-      case ACTIONS.draft:
+      }
+      case ACTIONS.draft: {
+        const text = input('the customer-facing text', d.text, MAX_CUSTOMER_TEXT);
         return text ? { verb: 'draft', ...inc, text } : { error: 'write the customer-facing wording in the Draft box' };
-      case ACTIONS.resolve:
+      }
+      case ACTIONS.resolve: {
+        const text = input('the customer-facing text', d.text, MAX_CUSTOMER_TEXT);
         return { verb: 'resolve', ...inc, ...(text ? { text } : {}) };
+      }
       case ACTIONS.reopen:
         return { verb: 'reopen', ...inc };
       case ACTIONS.approve:
         return draft !== undefined ? { verb: 'approve', draft } : { error: 'this button lost its draft; write "@Sitrep approve D-n"' };
-      case ACTIONS.reject:
+      case ACTIONS.reject: {
         if (draft === undefined) return { error: 'this button lost its draft; write "@Sitrep reject D-n <reason>"' };
+        const reason = input('the reason', d.reason, MAX_TEXT);
         return reason ? { verb: 'reject', draft, reason } : { error: 'write a reason in the Reject box' };
+      }
       default:
         return { error: 'this button is not one of Sitrep\'s' };
     }
   }
 
-  /** Runs a card button's command once; `answer` writes the reply row in the same transaction. */
+  /**
+   * Runs a card button's command once; `answer` writes the reply row in the same transaction.
+   * Input that cannot make a command is refused before anything is written, unless `answer` must
+   * record the refusal (an Action.Submit has no response body to carry it).
+   */
   function cardAction(a: InboundActivity, raw: unknown, answer?: (tx: Tx, scope: Scope, result: Result) => void): Result | 'duplicate' | null {
     const data = cardData.safeParse(raw);
     if (!data.success) return null;
     const scope = scopeFor(a);
     const cmd = toCommand(data.data);
+    if ('error' in cmd) {
+      const refused: Result = { ok: false, error: { code: 'INVALID', message: cmd.error } };
+      if (!answer) return refused;
+      return once(a, (tx) => {
+        answer(tx, scope, refused);
+        return refused;
+      });
+    }
     return once(a, (tx) => {
-      const result: Result = 'error' in cmd ? { ok: false, error: { code: 'INVALID', message: cmd.error } } : runParsed(cmd, actorOf(a), scope);
+      const result = runParsed(cmd, actorOf(a), scope);
       answer?.(tx, scope, result);
       return result;
     });
@@ -218,13 +294,13 @@ export function createInbound({ app }: InboundDeps) {
     const scope = scopeFor(a);
     // Action.Submit: a message whose `value` holds the button's data and the inputs.
     if (a.value !== undefined && a.value !== null) {
-      cardAction(a, a.value, (tx, s, result) => replyRow(tx, a, s, formatResult(result)));
+      cardAction(a, a.value, (tx, s, result) => replyRow(tx, a, s, result));
       return;
     }
     const text = commandText(a, userRef);
     once(a, (tx) => {
       const result: Result = text ? app.run(text, actorOf(a), scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
-      replyRow(tx, a, scope, formatResult(result));
+      replyRow(tx, a, scope, result);
       // Keep the key (and the answer) even for a refused command: a redelivery would only be
       // refused again, and answered twice.
       return result;
@@ -245,8 +321,10 @@ export function createInbound({ app }: InboundDeps) {
   /**
    * Handles one authenticated request. `claims` are the verified token's (auth on): a token Teams
    * issued for one serviceUrl does not let its bearer name another one for our replies.
+   * `localOnly` (auth off): only an activity whose replies go back to this machine is accepted.
    */
-  return async function handle(res: ServerResponse, raw: Buffer, claims?: Record<string, unknown>): Promise<void> {
+  return async function handle(res: ServerResponse, raw: Buffer, opts: { claims?: Record<string, unknown>; localOnly?: boolean } = {}): Promise<void> {
+    const { claims } = opts;
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));
@@ -261,6 +339,10 @@ export function createInbound({ app }: InboundDeps) {
       return;
     }
     const a = parsed.data;
+    if (opts.localOnly && !isLoopbackServiceUrl(a.serviceUrl)) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"inbound auth is off (MICROSOFT_APP_ID is not set): only a loopback serviceUrl is accepted"}\n');
+      return;
+    }
     if (!serviceUrlMatches(claims?.serviceurl, a.serviceUrl)) {
       res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"the token was not issued for this serviceUrl"}\n');
       return;
@@ -275,7 +357,7 @@ export function createInbound({ app }: InboundDeps) {
         return;
       }
       case 'conversationUpdate':
-        app.db.transaction((tx) => remember(tx, a));
+        app.db.transaction((tx) => remember(tx, a), { behavior: 'immediate' });
         break;
       default:
         break;

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthConfiguration, CloudAdapter } from '@microsoft/agents-hosting';
 import type { Config } from '../../src/config.js';
-import { readBody } from '../../src/http/router.js';
+import { BodyTooLargeError, readBody, refuseTooLarge } from '../../src/http/router.js';
 import type { App } from '../../src/main.js';
 import { createTeamsCustomerTarget } from './customer.js';
 import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.js';
 import { createInbound } from './inbound.js';
+import { isLoopbackAddress } from './local.js';
 import { createTeamsOutlet } from './outlet.js';
 import { loadSdk } from './sdk.js';
 import { createTeamsTarget, noToken, type TokenSource } from './target.js';
@@ -13,8 +14,9 @@ import { createTeamsTarget, noToken, type TokenSource } from './target.js';
 // Teams wiring: one call from src/main.ts. POST /api/messages is always served. With
 // MICROSOFT_APP_ID set, every request must carry a valid Bot Framework JWT (checked by the
 // Microsoft 365 Agents SDK) and outbound calls carry the SDK's MSAL token; with it unset, inbound
-// auth is off (local testing only; start-up warns) and outbound calls go to the activity's
-// serviceUrl with no token at all, so nothing ever asks Entra for one.
+// auth is off (local testing only; start-up warns): an activity is then accepted only from a
+// loopback socket and only when its serviceUrl is a loopback URL (local.ts), and outbound calls go
+// to that serviceUrl with no token at all, so nothing ever asks Entra for one.
 
 const BOT_FRAMEWORK_SCOPE = 'https://api.botframework.com';
 
@@ -103,8 +105,20 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
     return shim.user ? { claims: shim.user } : {};
   }
 
+  /** Answers before the body is read, and closes the connection so an upload is not read further. */
+  function refuse(res: ServerResponse, status: number, error: string): void {
+    res.writeHead(status, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error }) + '\n');
+    res.once('finish', () => res.socket?.destroy());
+  }
+
   app.routes.push((r) =>
     r.add('POST', '/api/messages', async (req, res) => {
+      // Local mode trusts nothing but where the connection comes from: the socket's own peer
+      // address, never a header a caller (or a proxy) could set.
+      if (!auth && !isLoopbackAddress(req.socket.remoteAddress)) {
+        refuse(res, 401, 'inbound auth is off (MICROSOFT_APP_ID is not set): only requests from this machine are accepted');
+        return;
+      }
       // Authenticate before reading anything the caller says.
       const granted = await authorized(req, res);
       if (!granted) {
@@ -114,11 +128,12 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
       let raw: Buffer;
       try {
         raw = await readBody(req);
-      } catch {
-        res.writeHead(413, { 'content-type': 'application/json' }).end('{"error":"body too large"}\n');
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) refuseTooLarge(res);
+        else res.destroy(); // the client went away mid-body: nobody is left to answer
         return;
       }
-      await handle(res, raw, granted.claims);
+      await handle(res, raw, { ...(granted.claims ? { claims: granted.claims } : {}), localOnly: !auth });
     }),
   );
 
@@ -127,7 +142,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
       if (!auth) {
         app.log.warn(
           { platform: 'teams' },
-          'MICROSOFT_APP_ID is not set: POST /api/messages accepts unauthenticated requests (local testing only)',
+          'MICROSOFT_APP_ID is not set: POST /api/messages accepts unauthenticated requests (local testing only: from loopback addresses, with a loopback serviceUrl)',
         );
       }
     },

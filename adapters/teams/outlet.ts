@@ -34,7 +34,7 @@ export const threadConversationId = (channel: string, rootId: string) => `${chan
 
 export const conversationRef = z.object({ serviceUrl: z.string().url(), conversationId: z.string().min(1), tenantId: z.string().optional() });
 export type ConversationRef = z.infer<typeof conversationRef>;
-const refKey = (conversationId: string) => `teams:ref:${conversationId}`;
+export const refKey = (conversationId: string) => `teams:ref:${conversationId}`;
 
 export function saveConversationRef(tx: Tx, ref: ConversationRef, by: string, at: number): void {
   const value = JSON.stringify(ref);

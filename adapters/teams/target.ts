@@ -1,13 +1,13 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { incidentThreads, outbox } from '../../db/schema.js';
+import { incidentThreads, outbox, subscriptions } from '../../db/schema.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
-import type { DeliveryResult, Target } from '../../src/mirror/target.js';
+import type { BreakerSubject, DeliveryResult, Target } from '../../src/mirror/target.js';
 import { CARD_CONTENT_TYPE, plain, rootCard, summary, type Card } from './cards.js';
 import { loadSdk, type Activity, type ConnectorClient } from './sdk.js';
-import { TEAMS_THREAD_PREFIX, loadConversationRef, teamsThreadRow, threadConversationId } from './outlet.js';
+import { TEAMS_THREAD_PREFIX, loadConversationRef, refKey, teamsThreadRow, threadConversationId } from './outlet.js';
 
 // Delivers the rows the Teams outlet wrote, through the Bot Connector REST API (the SDK's
 // ConnectorClient). Tries once and says what happened; the outbox worker owns retries (honouring
@@ -68,7 +68,26 @@ export async function textActivity(text: string): Promise<Activity> {
 }
 
 const cardPayload = z.object({ card: z.record(z.string(), z.unknown()), summary: z.string().default('') });
-const replyPayload = z.object({ conversationId: z.string().min(1), serviceUrl: z.string().url(), text: z.string() });
+const replyPayload = z.object({ conversationId: z.string().min(1), serviceUrl: z.string().url(), text: z.string(), secretOf: z.number().int().optional() });
+
+/**
+ * Where a reply's webhook signing secret goes: the outbox row holds this marker and the id of the
+ * subscription, never the secret, which is read from the subscriptions table at delivery time.
+ */
+export const secretSlot = (subscriptionId: number) => `[signing secret of S-${subscriptionId}]`;
+
+/**
+ * One breaker (and one share of the worker's slots) per Bot Connector host, so one tenant's
+ * serviceUrl that hangs or fails does not hold up replies and cards to the others.
+ */
+export function serviceHostKey(serviceUrl: string | null | undefined): string {
+  if (!serviceUrl) return 'teams';
+  try {
+    return `teams:${new URL(serviceUrl).hostname.toLowerCase()}`;
+  } catch {
+    return 'teams';
+  }
+}
 
 export interface TeamsTargetDeps {
   db: Db;
@@ -82,6 +101,32 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
 
   async function client(serviceUrl: string): Promise<ConnectorClient> {
     return connectorFor(serviceUrl, await deps.token());
+  }
+
+  // The worker asks for a breaker key for every due head, so the lookups are prepared once.
+  const secretStmt = db.$client.prepare<[number], { secret: string | null }>('select secret from subscriptions where id = ?');
+  const refStmt = db.$client.prepare<[string], { value: string }>('select value from settings where key = ?');
+
+  /** The reply's text, with a webhook signing secret filled in from where signing keeps it. */
+  function replyText(p: z.infer<typeof replyPayload>): string {
+    if (p.secretOf === undefined) return p.text;
+    const secret = secretStmt.get(p.secretOf)?.secret;
+    const shown = secret ?? `(not available: S-${p.secretOf} was removed before this reply was sent; subscribe again for a new secret)`;
+    return p.text.split(secretSlot(p.secretOf)).join(shown);
+  }
+
+  function breakerKey(target: string, msg?: BreakerSubject): string {
+    if (msg?.kind === 'reply') {
+      const url = msg.payload.serviceUrl;
+      return serviceHostKey(typeof url === 'string' ? url : null);
+    }
+    const raw = refStmt.get(refKey(target.slice(TEAMS_THREAD_PREFIX.length)))?.value;
+    if (!raw) return 'teams';
+    try {
+      return serviceHostKey((JSON.parse(raw) as { serviceUrl?: string }).serviceUrl);
+    } catch {
+      return 'teams';
+    }
   }
 
   /** No root id yet: worth waiting for only while its post is still on its way. */
@@ -115,7 +160,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     if (msg.kind === 'reply') {
       // An answer to the person who typed a command, in the conversation (or thread) they used.
       const p = replyPayload.parse(msg.payload);
-      const res = await (await client(p.serviceUrl)).sendToConversation(p.conversationId, await textActivity(p.text));
+      const res = await (await client(p.serviceUrl)).sendToConversation(p.conversationId, await textActivity(replyText(p)));
       return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
     }
     const incidentId = msg.incidentId;
@@ -178,7 +223,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
 
   return {
     handles: (target) => target.startsWith(TEAMS_THREAD_PREFIX),
-    breakerKey: () => 'teams',
+    breakerKey,
     async deliver(msg, signal) {
       const attempt = deliverOnce(msg).catch((err: unknown): DeliveryResult => toDeliveryResult(err));
       return raceAbort(attempt, signal);

@@ -8,6 +8,11 @@ export interface Scope {
   threadRef?: string;
   /** Set when the surface already knows the incident (a thread reply, a button on its card). */
   incidentId?: number;
+  /**
+   * Replies here are read by more people than the one who typed the command (a Teams channel or
+   * group chat), so nothing meant for that person alone (a signing secret) may be answered here.
+   */
+  shared?: boolean;
 }
 
 export interface Policy {

@@ -46,8 +46,23 @@ export function parseSubscriptionTarget(raw: string, ctx: CommandContext): { kin
   }
 }
 
+/**
+ * A webhook's signing secret is shown once, to the person who subscribed. Slack answers them
+ * alone (ephemeral) and the CLI prints to them, but a Teams reply in a channel or group chat is
+ * read by everyone there: so there it is refused, with where to run it instead.
+ */
+function refuseSecretInSharedConversation(ctx: CommandContext, raw: string): void {
+  if (ctx.scope.platform !== 'teams' || !(ctx.scope.shared || ctx.scope.channel !== undefined)) return;
+  if (!/^webhook:/i.test(raw)) return;
+  throw new SitrepError(
+    'INVALID',
+    'a webhook subscription shows its signing secret, which must not be posted where others read it; run `subscribe webhook:…` in a personal chat with Sitrep, or from the CLI (`npx sitrep subscribe webhook:…`); nothing was subscribed',
+  );
+}
+
 export function subscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'subscribe' }>): Reply {
   requireAdmin(ctx, 'manage subscriptions');
+  refuseSecretInSharedConversation(ctx, cmd.target);
   const { kind, target } = parseSubscriptionTarget(cmd.target, ctx);
   componentsBySlug(ctx.db, cmd.components);
   const secret = kind === 'webhook' ? generateWebhookSecret() : null;

@@ -46,11 +46,16 @@ export interface Target {
    */
   readonly folds?: boolean;
   /**
-   * Which circuit breaker a target value belongs to (one upstream = one breaker), e.g. the
-   * webhook's host. Default: the part before the first ':' (`slack:…` → `slack`).
+   * Which circuit breaker (and share of the worker's per-upstream slots) a row belongs to: one
+   * upstream = one key, e.g. the webhook's host. The row is passed too, because for some targets
+   * the upstream is not in the target value (a Teams reply names its serviceUrl in its payload).
+   * Default: the part before the first ':' (`slack:…` → `slack`).
    */
-  breakerKey?(target: string): string;
+  breakerKey?(target: string, message?: BreakerSubject): string;
 }
+
+/** What a breaker key may be worked out from: the row about to be attempted. */
+export type BreakerSubject = Pick<OutboxMessage, 'target' | 'kind' | 'payload' | 'incidentId'>;
 
 /**
  * For upstream clients that take no AbortSignal (Slack's WebClient, the Bot Connector client):

@@ -283,8 +283,8 @@ export class OutboxWorker {
     return this.deps.targets.find((t) => t.handles(target));
   }
 
-  private breakerKey(t: Target, target: string): string {
-    return t.breakerKey ? t.breakerKey(target) : target.split(':')[0] ?? target;
+  private breakerKey(t: Target, row: OutboxRow): string {
+    return t.breakerKey ? t.breakerKey(row.target, row) : row.target.split(':')[0] ?? row.target;
   }
 
   /** Rows left in flight by a process that died (lease expired) go back to pending. */
@@ -359,7 +359,7 @@ export class OutboxWorker {
         this.noTarget(head, now);
         continue;
       }
-      const key = this.breakerKey(target, head.target);
+      const key = this.breakerKey(target, head);
       if ([...this.running.values()].filter((r) => r.key === key).length >= this.options.perUpstream) continue;
       if (!this.breakers.tryAcquire(key)) continue;
       const msg = this.claim(head, target, now);

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-// A fake Bot Connector service (what an activity's serviceUrl points at) on 127.0.0.1. It serves
+// A fake Bot Connector service (what an activity's serviceUrl points at) on a loopback address
+// (127.0.0.1 unless told another, e.g. 127.0.0.2 to stand for a second Connector host). It serves
 // the endpoints Sitrep calls:
 //   POST /v3/conversations/{conversationId}/activities               (SendToConversation)
 //   POST /v3/conversations/{conversationId}/activities/{activityId}  (ReplyToActivity)
@@ -116,7 +117,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startFakeConnector(): Promise<FakeConnector> {
+export async function startFakeConnector(opts: { host?: string } = {}): Promise<FakeConnector> {
+  const host = opts.host ?? '127.0.0.1';
   const calls: ConnectorCall[] = [];
   const messages: ConnectorMessage[] = [];
   const failures: ConnectorFailure[] = [];
@@ -192,11 +194,14 @@ export async function startFakeConnector(): Promise<FakeConnector> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
   const port = (server.address() as AddressInfo).port;
 
   const fake: FakeConnector = {
-    serviceUrl: `http://127.0.0.1:${port}/amer/`,
+    serviceUrl: `http://${host.includes(':') ? `[${host}]` : host}:${port}/amer/`,
     calls,
     messages,
     failNext(failure, times = 1) {

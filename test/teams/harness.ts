@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { asc, like } from 'drizzle-orm';
 import { outbox } from '../../db/schema.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createApp, startServer, type App, type RunningServer } from '../../src/main.js';
 import { OutboxWorker } from '../../src/mirror/worker.js';
 import { startFakeConnector, type FakeConnector } from '../fakes/teams-connector.js';
@@ -50,37 +50,27 @@ export interface Harness {
 let seq = 1_759_900_000_000;
 const nextId = () => String(++seq);
 
-export async function startHarness(env: Record<string, string> = {}, now?: () => number): Promise<Harness> {
-  const fake = await startFakeConnector();
-  const config = loadConfig({ SITREP_DB: ':memory:', LOG_LEVEL: 'silent', USER: 'tester', ...env });
-  const app = createApp(config, { log: createLogger('silent'), ...(now ? { now } : {}) });
-  const worker = app.background.find((b): b is OutboxWorker => b instanceof OutboxWorker);
-  worker?.tune({ ...FAST, backoff: { baseMs: 40, maxMs: 200, jitter: 0 } });
-  const server = await startServer(app, 0, '127.0.0.1');
-  const url = server.url;
+export interface HarnessOptions {
+  /** Where the app logs (tests that check what reaches the logs pass a capturing logger). */
+  log?: Logger;
+  /** The server's listening address (default 127.0.0.1). */
+  host?: string;
+}
 
-  async function post(body: string, headers: Record<string, string> = {}): Promise<Posted> {
-    const res = await fetch(`${url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-    const text = await res.text();
-    return { status: res.status, text, json: () => JSON.parse(text) };
-  }
+export type ActivityBuilders = Pick<Harness, 'mention' | 'personal' | 'submit' | 'execute'>;
 
+/** Activities as Teams sends them (from the captured fixtures), their replies going to `serviceUrl`. */
+export function activityBuilders(serviceUrl: string): ActivityBuilders {
   const base = (name: string, from: Person) => {
     const a = jsonFixture(name);
-    a.serviceUrl = fake.serviceUrl;
+    a.serviceUrl = serviceUrl;
     a.from = { ...from };
     a.id = nextId();
     a.timestamp = new Date().toISOString();
     return a;
   };
 
-  const harness: Harness = {
-    app,
-    fake,
-    server,
-    url,
-    post,
-    send: (activity, headers) => post(JSON.stringify(activity), headers),
+  return {
     mention(text, opts = {}) {
       const a = base('message-channel-thread-reply-mention.json', opts.from ?? ALICE);
       const channel = opts.channel ?? CHANNEL;
@@ -101,7 +91,7 @@ export async function startHarness(env: Record<string, string> = {}, now?: () =>
       // The docs' messageBack example, minus its stray trailing comma, retargeted at our thread.
       const a = JSON.parse(fixture('message-value-messageBack-channel-thread-docs.INVALID-trailing-comma.json').replace(/,\s*}\s*$/, '\n}')) as Record<string, any>;
       const channel = opts.channel ?? CHANNEL;
-      a.serviceUrl = fake.serviceUrl;
+      a.serviceUrl = serviceUrl;
       a.from = { ...(opts.from ?? ALICE) };
       a.id = nextId();
       a.conversation.id = `${channel};messageid=${opts.rootId}`;
@@ -118,6 +108,34 @@ export async function startHarness(env: Record<string, string> = {}, now?: () =>
       a.value = { action: { type: 'Action.Execute', title: 'Approve', verb: data.sitrep, data }, trigger: 'manual' };
       return a;
     },
+  };
+}
+
+export async function startHarness(env: Record<string, string> = {}, now?: () => number, opts: HarnessOptions = {}): Promise<Harness> {
+  const fake = await startFakeConnector();
+  const config = loadConfig({ SITREP_DB: ':memory:', LOG_LEVEL: 'silent', USER: 'tester', ...env });
+  const app = createApp(config, { log: opts.log ?? createLogger('silent'), ...(now ? { now } : {}) });
+  const worker = app.background.find((b): b is OutboxWorker => b instanceof OutboxWorker);
+  worker?.tune({ ...FAST, backoff: { baseMs: 40, maxMs: 200, jitter: 0 } });
+  const host = opts.host ?? '127.0.0.1';
+  const server = await startServer(app, 0, host);
+  const port = (server.server.address() as { port: number }).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  async function post(body: string, headers: Record<string, string> = {}): Promise<Posted> {
+    const res = await fetch(`${url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const text = await res.text();
+    return { status: res.status, text, json: () => JSON.parse(text) };
+  }
+
+  const harness: Harness = {
+    app,
+    fake,
+    server,
+    url,
+    post,
+    send: (activity, headers) => post(JSON.stringify(activity), headers),
+    ...activityBuilders(fake.serviceUrl),
     async drain() {
       const live = () =>
         app.db

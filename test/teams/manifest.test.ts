@@ -14,6 +14,19 @@ function pngSize(file: string): [number, number] {
   return [b.readUInt32BE(16), b.readUInt32BE(20)];
 }
 
+/** `help`'s summary, or as many of its leading sentences as fit Teams' 128-character hint. */
+function hint(summary: string): string {
+  if (summary.length <= 128) return summary;
+  const sentences = summary.split(/(?<=\.) /);
+  let out = sentences[0]!.replace(/\.$/, '');
+  for (const s of sentences.slice(1)) {
+    const next = `${out}. ${s}`.replace(/\.$/, '');
+    if (next.length > 128) break;
+    out = next;
+  }
+  return out;
+}
+
 describe('Teams app manifest', () => {
   it('is a v1.17+ manifest with a bot in team, personal and groupChat scopes, app id as a placeholder', () => {
     expect(manifest.$schema).toMatch(/teams\/v1\.(1[7-9]|[2-9]\d)\/MicrosoftTeams\.schema\.json$/);
@@ -45,7 +58,7 @@ describe('Teams app manifest', () => {
         expect(VERBS).toContain(c.title);
         expect(c.title.length).toBeLessThanOrEqual(32);
         expect(c.description.length).toBeLessThanOrEqual(128);
-        expect(c.description).toBe(USAGE[c.title as keyof typeof USAGE].summary);
+        expect(c.description).toBe(hint(USAGE[c.title as keyof typeof USAGE].summary));
       }
       // The main commands are hinted in every scope.
       for (const main of ['declare', 'update', 'draft', 'approve', 'resolve', 'help']) expect(l.commands.map((c) => c.title)).toContain(main);

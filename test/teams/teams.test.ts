@@ -25,6 +25,12 @@ async function bindChannel() {
   await h.drain();
 }
 
+/** Approval power comes from the approvers list alone, which an admin (here the CLI) changes. */
+function makeApprover(who = ALICE) {
+  const r = h.app.run(`approver add teams:${who.id}`, 'cli:admin', { platform: 'cli' });
+  expect(r.ok).toBe(true);
+}
+
 async function declare(text = 'declare Checkout errors sev:2', from = ALICE) {
   await bindChannel();
   const res = await h.send(h.mention(text, { from }));
@@ -140,6 +146,7 @@ describe('the incident in the bound channel', () => {
 
   it('approve a draft via Action.Submit: approval card posted, decided, root shows the customer update', async () => {
     const root = await declare();
+    makeApprover(ALICE);
     await h.send(h.mention('draft We are investigating elevated checkout errors.', { rootId: root.id, from: BOB }));
     await h.drain();
     const approval = h.fake.replies(CHANNEL, root.id).find((m) => cardText(m).includes('needs approval'))!;
@@ -162,6 +169,7 @@ describe('the incident in the bound channel', () => {
 
   it('approve via Action.Execute invoke; a retried invoke is applied once', async () => {
     const root = await declare();
+    makeApprover(ALICE);
     await h.send(h.mention('draft Checkout is degraded.', { rootId: root.id, from: BOB }));
     await h.drain();
     const invoke = h.execute({ sitrep: 'sitrep.approve', draft: 'D-1' }, { rootId: root.id, from: ALICE });
@@ -188,6 +196,7 @@ describe('the incident in the bound channel', () => {
 
   it('reject via the Reject form (Action.Submit with the reason input)', async () => {
     const root = await declare();
+    makeApprover(ALICE);
     await h.send(h.mention('draft Too much detail here.', { rootId: root.id, from: BOB }));
     await h.drain();
     await h.send(h.submit({ sitrep: 'sitrep.reject', draft: 'D-1', reason: 'too internal' }, { rootId: root.id, from: ALICE }));
