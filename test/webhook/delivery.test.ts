@@ -161,7 +161,7 @@ describe('webhook delivery', () => {
     expect(failed[0]!.text).toContain('webhook:S-1');
     expect(failed[0]!.text).toContain(`deliveries retry ${row.id}`);
     const metrics = await (await fetch(`${h.server.url}/metrics`)).text();
-    expect(metrics).toContain('sitrep_deliveries_failed{target="webhook:S-1"} 1');
+    expect(metrics).toContain('sitrep_deliveries_failed{kind="webhook"} 1');
 
     const before = rx.requests.length;
     await new Promise((r) => setTimeout(r, 200));
@@ -174,8 +174,8 @@ describe('webhook delivery', () => {
     expect(rx.accepted()[0]!.id).toBe(row.deliveryId);
     expect(h.fail(`deliveries retry ${row.id}`).code).toBe('CONFLICT');
     const after = await (await fetch(`${h.server.url}/metrics`)).text();
-    expect(after).toContain('sitrep_deliveries_delivered{target="webhook:S-1"} 1');
-    expect(after).toContain('sitrep_deliveries_failed{target="webhook:S-1"} 0');
+    expect(after).toContain('sitrep_deliveries_delivered_total{kind="webhook"} 1');
+    expect(after).toContain('sitrep_deliveries_failed{kind="webhook"} 0');
   }, 30_000);
 
   it('treats 410 Gone as permanent: dead at once and reported', async () => {
