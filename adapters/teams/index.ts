@@ -116,7 +116,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
       // Local mode trusts nothing but where the connection comes from: the socket's own peer
       // address, never a header a caller (or a proxy) could set.
       if (!auth && !isLoopbackAddress(req.socket.remoteAddress)) {
-        refuse(res, 401, 'inbound auth is off (MICROSOFT_APP_ID is not set): only requests from this machine are accepted');
+        refuse(res, 401, 'inbound auth is off (MICROSOFT_APP_ID is not set): only requests over loopback (127.0.0.1, ::1) are accepted');
         return;
       }
       // Authenticate before reading anything the caller says.

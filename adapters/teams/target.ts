@@ -41,7 +41,10 @@ export function toDeliveryResult(err: unknown): DeliveryResult {
   if (http.success) {
     const e = http.data;
     const status = e.status;
-    const ra = Number(e.response.headers.get('retry-after'));
+    // Only a Retry-After that is there counts (Number(null) is 0): without one, a 5xx is the
+    // upstream failing, which backs off and feeds the breaker, not a rate limit to retry at once.
+    const header = e.response.headers.get('retry-after');
+    const ra = header === null || header.trim() === '' ? NaN : Number(header);
     const retryAfter = Number.isFinite(ra) && ra >= 0 ? { retryAfterMs: ra * 1000 } : {};
     if (status === 429 || status === 408 || status >= 500) return { kind: 'retry', error: `HTTP ${status}`, ...retryAfter };
     return { kind: 'failed', error: `HTTP ${status}: ${e.message.slice(0, 300)}` };

@@ -145,6 +145,16 @@ describe('Teams target specifics', () => {
     expect(reply.body.summary).toContain('Delayed');
   });
 
+  it('breaker keys name the Bot Connector host: the reply\'s serviceUrl, else the conversation\'s remembered one', () => {
+    const t = createTeamsTarget({ db, token: noToken, timezone: 'UTC', now: () => Date.now() });
+    const c = createTeamsCustomerTarget({ db, token: noToken });
+    const reply = { target: `teams:thread:${CHANNEL}`, kind: 'reply', incidentId: null, payload: { conversationId: CHANNEL, serviceUrl: 'https://smba.trafficmanager.net/emea/', text: 'hi' } };
+    expect(t.breakerKey!(reply.target, reply)).toBe('teams:smba.trafficmanager.net');
+    expect(t.breakerKey!(`teams:thread:${CHANNEL}`, threadMessage())).toBe('teams:127.0.0.1'); // the channel's reference (the fake)
+    expect(c.breakerKey!(`teams:${CUSTOMERS}`, customerMessage())).toBe('teams:127.0.0.1');
+    expect(t.breakerKey!('teams:thread:19:never-heard-from@thread.tacv2')).toBe('teams');
+  });
+
   it('a thread reply goes to <channel>;messageid=<root>, validated against the Connector spec', async () => {
     const t = createTeamsTarget({ db, token: noToken, timezone: 'UTC', now: () => Date.now() });
     await t.deliver(threadMessage(), never());
@@ -164,7 +174,10 @@ describe('Teams target specifics', () => {
     fake.failNext({ status: 429, retryAfter: 3 });
     expect(await t.deliver(threadMessage(), never())).toMatchObject({ kind: 'retry', retryAfterMs: 3000 });
     fake.failNext({ status: 500 });
-    expect(await t.deliver(threadMessage(), never())).toMatchObject({ kind: 'retry' });
+    const failing = await t.deliver(threadMessage(), never());
+    expect(failing).toMatchObject({ kind: 'retry' });
+    // No Retry-After: the upstream is failing (backoff, breaker), not asking us to come back at once.
+    expect(failing).not.toHaveProperty('retryAfterMs');
     fake.failNext({ status: 403 });
     expect(await t.deliver(threadMessage(), never())).toMatchObject({ kind: 'failed', error: expect.stringContaining('403') });
     fake.failNext({ status: 404 });

@@ -53,7 +53,7 @@ const nextId = () => String(++seq);
 export interface HarnessOptions {
   /** Where the app logs (tests that check what reaches the logs pass a capturing logger). */
   log?: Logger;
-  /** The server's listening address (default 127.0.0.1). */
+  /** The server's listening address (default 127.0.0.1; `::` listens everywhere, as `npm start` does). */
   host?: string;
 }
 
@@ -120,7 +120,9 @@ export async function startHarness(env: Record<string, string> = {}, now?: () =>
   const host = opts.host ?? '127.0.0.1';
   const server = await startServer(app, 0, host);
   const port = (server.server.address() as { port: number }).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // A wildcard listener (as `npm start` has) is reached here over IPv4 loopback.
+  const reach = host === '::' || host === '0.0.0.0' ? '127.0.0.1' : host;
+  const url = `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
 
   async function post(body: string, headers: Record<string, string> = {}): Promise<Posted> {
     const res = await fetch(`${url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
