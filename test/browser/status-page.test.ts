@@ -5,7 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type App, type RunningServer } from '../../src/main.js';
 import { testApp } from '../helpers.js';
-import { replaySeed, runOk, SEED_ENV, SEED_NOW, type Seed } from '../statuspage/support.js';
+import { replaySeed, runOk, SEED_ENV, seedNow, type Seed } from '../statuspage/support.js';
 
 // A real browser (Debian's chromium) reads the built-in status page the way a customer does:
 // headings, text, the uptime bars, phone width, dark mode. .ci/run installs chromium; locally the
@@ -31,7 +31,7 @@ describe.skipIf(!haveChromium && !inCi)('status page in a browser', () => {
 
   beforeAll(async () => {
     if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run should have installed chromium`);
-    app = testApp(SEED_ENV, () => SEED_NOW);
+    app = testApp(SEED_ENV, seedNow);
     seed = replaySeed(app);
     // A second, open incident so the front page has something active to show.
     runOk(app, 'component add "Video Calls"', 'cli:admin');

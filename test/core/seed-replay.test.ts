@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cli, tempDbFile } from '../helpers.js';
 
-// Replays ../shared/seed/spruce-health-2021-12-07.txt through the CLI, with the times it really had.
+// Replays the seed incident (test/fixtures/seed/spruce-health-2021-12-07.txt) through the CLI, with the times it really had.
 const env = { SITREP_TIMEZONE: 'America/Los_Angeles', SITREP_ORG_NAME: 'Spruce Health' };
 
 describe('seed replay: Spruce Health, Dec 07 2021', () => {

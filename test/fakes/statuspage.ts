@@ -4,13 +4,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 
 // A fake Atlassian Statuspage Manage API (v1) on 127.0.0.1. It records every request and checks
-// it against the official OpenAPI spec (shared/reference/statuspage-v1-openapi.json): the path
+// it against the official OpenAPI spec (test/fixtures/statuspage/v1/statuspage-v1-openapi.json): the path
 // and method exist, the query parameters are declared, the Authorization header is
 // `OAuth <key>`, and the JSON body matches the request schema with no unknown fields. Anything
 // wrong lands in `violations` (tests assert it stays empty) and is answered like Statuspage
 // would (400/401/404). It can be scripted to answer 429/420/5xx or never answer.
 
-const SPEC_FILE = new URL('../../../shared/reference/statuspage-v1-openapi.json', import.meta.url).pathname;
+const SPEC_FILE = new URL('../fixtures/statuspage/v1/statuspage-v1-openapi.json', import.meta.url).pathname;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface Schema {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/main.js';
 import type { App } from '../../src/main.js';
 import { testApp } from '../helpers.js';
-import { expectShape, replaySeed, SEED_ENV, SEED_NOW, visibleLines, type Seed } from './support.js';
+import { expectShape, replaySeed, SEED_ENV, seedNow, visibleLines, type Seed } from './support.js';
 
 // The Show: replay the Spruce Health incident of Dec 07 2021 (approved updates at their real
 // times) and read the built-in page and API over real HTTP.
@@ -12,7 +12,7 @@ let server: RunningServer;
 let seed: Seed;
 
 beforeAll(async () => {
-  app = testApp(SEED_ENV, () => SEED_NOW);
+  app = testApp(SEED_ENV, seedNow);
   seed = replaySeed(app, { internalNoise: true });
   server = await startServer(app, 0, '127.0.0.1');
 });

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import { expect } from 'vitest';
-import { postmortems } from '../../db/schema.js';
 import type { App } from '../../src/main.js';
 
-export const SHARED = new URL('../../../shared/', import.meta.url).pathname;
-export const SEED_FILE = `${SHARED}seed/spruce-health-2021-12-07.txt`;
+/** Copies of the shared reference files, kept in the repository (see test/fixtures/README.md). */
+export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
+export const SEED_FILE = `${FIXTURES}seed/spruce-health-2021-12-07.txt`;
 export const ZONE = 'America/Los_Angeles';
 export const SEED_ENV = { SITREP_TIMEZONE: ZONE, SITREP_ORG_NAME: 'Spruce Health', SITREP_APPROVAL: 'required', SITREP_PUBLIC_URL: 'https://status.spruce.example' };
 /** The day after the seed incident, so every `at:` is in the past and Dec 07 is in the bars. */
@@ -27,7 +27,7 @@ export interface Seed {
   lines: string[];
 }
 
-/** Reads shared/seed/… into its parts: title, org, postmortem, updates (newest first), affected line. */
+/** Reads the seed incident report (test/fixtures/seed/…) into its parts: title, org, postmortem, updates (newest first), affected line. */
 export function readSeed(): Seed {
   const text = readFileSync(SEED_FILE, 'utf8');
   const lines = text.split('\n');
@@ -94,17 +94,27 @@ export function replaySeed(app: App, opts: { internalNoise?: boolean } = {}): Se
   return seed;
 }
 
+let seedClock = SEED_NOW;
 /**
- * Writes INC-1's published postmortem row (what `postmortem publish` records; that verb belongs
- * to the core and is not wired yet) and tells the app, as a command would.
+ * The clock apps that replay the seed run on: SEED_NOW, except while replaySeed publishes the
+ * postmortem, which `postmortem publish` dates at the moment it is published.
+ */
+export const seedNow = () => seedClock;
+
+/**
+ * Publishes INC-1's postmortem with `body` through `postmortem publish`, at `at`, under the app's
+ * approval policy: alice proposes it, and bob (an approver) approves it when the policy asks.
+ * The app must run on seedNow.
  */
 export function publishPostmortem(app: App, body: string, at: number): void {
-  app.db
-    .insert(postmortems)
-    .values({ incidentId: 1, markdown: body, publicBody: body, publishedAt: at, updatedAt: at })
-    .onConflictDoUpdate({ target: postmortems.incidentId, set: { publicBody: body, publishedAt: at, updatedAt: at } })
-    .run();
-  app.changes.notify();
+  if (app.now() !== seedClock) throw new Error('publishPostmortem needs an app created with seedNow as its clock');
+  seedClock = at;
+  try {
+    const reply = runOk(app, `postmortem publish INC-1 ${body}`, 'cli:alice');
+    if (reply.data.state !== 'published') runOk(app, `approve ${String(reply.data.id)}`, 'cli:bob');
+  } finally {
+    seedClock = SEED_NOW;
+  }
 }
 
 /** What a person reads in <main>: block elements on their own lines, tags gone, entities decoded. */
@@ -185,6 +195,6 @@ export function compareShape(ours: unknown, ref: unknown, path = '$', problems: 
 }
 
 export function expectShape(ours: unknown, refFile: string): void {
-  const ref = JSON.parse(readFileSync(`${SHARED}reference/statuspage-v2/${refFile}`, 'utf8'));
+  const ref = JSON.parse(readFileSync(`${FIXTURES}statuspage/v2/${refFile}`, 'utf8'));
   expect(compareShape(ours, ref)).toEqual([]);
 }
