@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_LINE, parseCommand, type ParseMeter } from '../../src/commands/grammar.js';
 import { tokenize, type Token } from '../../src/commands/tokenize.js';
 import { isSitrepError } from '../../src/domain/errors.js';
-import { commandText, hugeText, INJECTIONS, ODD_CHARACTERS, QUOTES, refusedAt, runs, stringsIn } from './hostile.js';
+import { commandText, GARBAGE, grammarCombinations, hugeText, INJECTIONS, isPlainData, ODD_CHARACTERS, QUOTES, refusedAt, runs, stringsIn } from './hostile.js';
 
 // The grammar against hostile text: it refuses with one short line or returns a command whose
 // every string is clean text, and its work grows linearly with the input whatever the input is.
@@ -28,6 +28,7 @@ function expectOneClearLine(error: unknown): void {
   // Long enough for the usage hint it carries, never an echo of a pasted page.
   expect(e.message.length).toBeLessThanOrEqual(400);
   expect(refusedAt(e.message)).toBe(-1);
+  expect(e.message).not.toMatch(GARBAGE);
 }
 
 describe('parseCommand on hostile text', () => {
@@ -37,6 +38,7 @@ describe('parseCommand on hostile text', () => {
       fc.property(anyString, (input) => {
         const r = attempt(input);
         if (!r.ok) return expectOneClearLine(r.error);
+        expect(isPlainData(r.command), JSON.stringify(r.command)).toBe(true);
         for (const [path, s] of stringsIn(r.command)) {
           expect(refusedAt(s), `${path} = ${JSON.stringify(s)}`).toBe(-1);
           expect(s.length).toBeLessThanOrEqual(25_000);
@@ -44,6 +46,17 @@ describe('parseCommand on hostile text', () => {
       }),
       runs(3000),
     );
+  });
+
+  it('does the same for every verb with every grammar word, alone and as every option value', () => {
+    for (const input of grammarCombinations()) {
+      const r = attempt(input);
+      if (!r.ok) {
+        expectOneClearLine(r.error);
+        continue;
+      }
+      expect(isPlainData(r.command), `${input} → ${JSON.stringify(r.command)}`).toBe(true);
+    }
   });
 
   it('refuses any refused character anywhere in an otherwise valid command', () => {

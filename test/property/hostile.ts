@@ -58,7 +58,7 @@ export const GRAMMAR_WORDS = [
   'lead', 'comms', 'web-app', 'web-app=major', 'web-app=ok,api=partial', 'major', 'ok', 'identified', 'monitoring',
   'add', 'list', 'remove', 'done', 'publish', 'retry', 'map', 'incidents', 'open', 'all',
   '7:32am', '07:32', '2021-12-07T07:32', '2099-01-01T00:00', 'https://example.com/hook', 'webhook:https://example.com/h',
-  'constructor', '__proto__', 'toString', 'hasOwnProperty', 'sev', ':', '::', 'a:b', 'Cause:', 'x'.repeat(70),
+  'constructor', '__proto__', 'toString', 'hasOwnProperty', 'web-app=__proto__', 'api=constructor', 'web-app=toString', 'sev', ':', '::', 'a:b', 'Cause:', 'x'.repeat(70),
 ];
 
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((n) => String.fromCharCode(n));
@@ -121,6 +121,21 @@ export const hugeText = (limit: number) =>
     });
 
 /**
+ * Every prefix with every grammar word, alone or as the value of every option: the combinations
+ * random generation reaches too rarely (`components web-app=__proto__`, `update status:constructor`).
+ */
+export function grammarCombinations(): string[] {
+  const out: string[] = [];
+  for (const prefix of PREFIXES) {
+    for (const word of GRAMMAR_WORDS) {
+      out.push(`${prefix} ${word}`, `${prefix} INC-1 ${word} text`);
+      for (const key of OPTION_KEYS) out.push(`${prefix} ${key}:${word} text`);
+    }
+  }
+  return out;
+}
+
+/**
  * Where `s` has a character Sitrep refuses (control characters other than tab and line breaks,
  * C1 controls, U+2028/U+2029, noncharacters, lone surrogates), or -1. Written out by code point
  * so that it checks the grammar's pattern rather than repeating it.
@@ -152,6 +167,18 @@ export function stringsIn(value: unknown, path = '$'): Array<[string, string]> {
   if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => stringsIn(v, `${path}.${k}`));
   return [];
 }
+
+/** Whether a parsed command is plain data: strings, finite numbers, arrays and plain objects. */
+export function isPlainData(value: unknown): boolean {
+  if (typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(isPlainData);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value).every(isPlainData);
+  return false;
+}
+
+/** Signs that a message was built from something that is not text (a function, an object, a missing value). */
+export const GARBAGE = /\[native code\]|\[object |\bundefined\b|\bNaN\b/;
 
 /** fast-check settings: modest run counts so the suite stays fast; a failure prints its seed. */
 export const runs = (numRuns: number) => ({ numRuns, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) });
