@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, startServer, type App, type RunningServer } from '../../src/main.js';
+import { OutboxWorker } from '../../src/mirror/worker.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
 import { startFakeStatuspage, type FakeStatuspage } from '../fakes/statuspage.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../fakes/webhook-receiver.js';
@@ -63,7 +64,7 @@ describe('/metrics labels', () => {
     });
     closers.push(() => h.close());
     // A breaker that opens at the first failure, so the failing receiver's host has an open one.
-    const worker = h.app.background.find((b): b is typeof b & { tune(o: Record<string, unknown>): void } => typeof (b as { tune?: unknown }).tune === 'function')!;
+    const worker = h.app.background.find((b): b is OutboxWorker => b instanceof OutboxWorker)!;
     worker.tune({ ...FAST, breaker: { threshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 } });
 
     await h.send(h.mention('channel incidents')); // binds the Teams incidents channel; learns its serviceUrl

@@ -53,7 +53,7 @@ describe('what is public, and when', () => {
     const before = await everythingPublic(url);
     expect(before).not.toMatch(/SECRET/);
     // Internal component status is not public either: the page still says all is well.
-    const summary = await (await fetch(`${url}/api/v2/summary.json`)).json();
+    const summary: any = await (await fetch(`${url}/api/v2/summary.json`)).json();
     expect(summary.status.indicator).toBe('none');
     expect(summary.components[0].status).toBe('operational');
     expect(summary.incidents).toEqual([]);
@@ -73,7 +73,7 @@ describe('what is public, and when', () => {
     expect(after).toContain('We found the cause of failed payments.');
     // The title becomes public with the incident; nothing else internal does.
     expect(after.replace(/SECRET-TITLE-leak\?/g, '')).not.toMatch(/SECRET/);
-    const s2 = await (await fetch(`${url}/api/v2/summary.json`)).json();
+    const s2: any = await (await fetch(`${url}/api/v2/summary.json`)).json();
     expect(s2.components[0].status).toBe('major_outage');
     expect(s2.incidents.map((i: any) => [i.id, i.status, i.incident_updates.length])).toEqual([['INC-1', 'identified', 1]]);
   });
@@ -84,7 +84,7 @@ describe('what is public, and when', () => {
     runOk(app, 'declare "Payments failing" components:payments-api=major', 'cli:alice');
     runOk(app, `approve ${String(runOk(app, 'draft Investigating failed payments.', 'cli:alice').data.id)}`, 'cli:bob');
     runOk(app, 'resolve', 'cli:alice');
-    let s = await (await fetch(`${url}/api/v2/summary.json`)).json();
+    let s: any = await (await fetch(`${url}/api/v2/summary.json`)).json();
     expect(s.incidents.map((i: any) => i.status)).toEqual(['investigating']);
     expect(s.components[0].status).toBe('major_outage');
     const r = runOk(app, 'draft INC-1 status:resolved Payments work again.', 'cli:alice');
@@ -120,7 +120,7 @@ describe('safety', () => {
     const feed = await (await fetch(`${url}/history.atom`)).text();
     expect(feed).toContain('&lt;script&gt;alert(2)&lt;/script&gt; &amp; more');
     expect(feed).not.toContain('<script');
-    const json = await (await fetch(`${url}/api/v2/incidents.json`)).json();
+    const json: any = await (await fetch(`${url}/api/v2/incidents.json`)).json();
     expect(json.incidents[0].name).toBe(evil);
     expect(json.incidents[0].incident_updates[0].body).toBe('<script>alert(2)</script> & more');
   });
@@ -158,7 +158,7 @@ describe('HTTP caching and methods', () => {
     const changed = await fetch(`${url}/api/v2/summary.json`, { headers: { 'if-none-match': etag } });
     expect(changed.status).toBe(200);
     expect(changed.headers.get('etag')).not.toBe(etag);
-    expect((await changed.json()).status).toEqual({ indicator: 'minor', description: 'Minor Service Outage' });
+    expect(((await changed.json()) as any).status).toEqual({ indicator: 'minor', description: 'Minor Service Outage' });
     expect((await fetch(`${url}/api/v2/summary.json`, { method: 'POST' })).status).toBe(405);
   });
 
@@ -201,7 +201,7 @@ describe('the front page during an incident', () => {
     const comp = lines.indexOf('Components');
     expect(lines.slice(comp + 1, comp + 5)).toEqual(['Shop', 'Checkout', 'Major outage', expect.stringContaining('% uptime')]);
     expect(lines).toContain('Docs');
-    const summary = await (await fetch(`${url}/api/v2/summary.json`)).json();
+    const summary: any = await (await fetch(`${url}/api/v2/summary.json`)).json();
     expect(summary.components.map((c: any) => [c.name, c.group, c.status])).toEqual([
       ['Shop', true, 'major_outage'],
       ['Checkout', false, 'major_outage'],
@@ -219,13 +219,13 @@ describe('changes made by another process', () => {
     app = testApp(env);
     server = await startServer(app, 0, '127.0.0.1');
     const url = server.url;
-    expect((await (await fetch(`${url}/api/v2/summary.json`)).json()).incidents).toEqual([]);
+    expect(((await (await fetch(`${url}/api/v2/summary.json`)).json()) as any).incidents).toEqual([]);
     const run = cli(file, env);
     expect(run('component', 'add', 'Web App').code).toBe(0);
     expect(run('declare', 'Login broken', 'components:web-app=major').code).toBe(0);
     expect(run('draft', 'We are investigating failed logins.').code).toBe(0);
     await expect
-      .poll(async () => (await (await fetch(`${url}/api/v2/summary.json`)).json()).incidents.map((i: any) => i.name), { timeout: 5_000, interval: 100 })
+      .poll(async () => ((await (await fetch(`${url}/api/v2/summary.json`)).json()) as any).incidents.map((i: any) => i.name), { timeout: 5_000, interval: 100 })
       .toEqual(['Login broken']);
     expect((await fetch(`${url}/incidents/INC-1`)).status).toBe(200);
   });
@@ -244,7 +244,7 @@ describe('years of history', () => {
     }
     clock.now += 120 * 86_400_000;
     runOk(app, 'component add "API"', 'cli:admin'); // a change, so the snapshot is rebuilt at the new time
-    const list = await (await fetch(`${url}/api/v2/incidents.json`)).json();
+    const list: any = await (await fetch(`${url}/api/v2/incidents.json`)).json();
     expect(list.incidents).toHaveLength(50);
     expect(list.incidents[0].name).toBe('Old incident 103');
     for (const n of [1, 2, 3, 103]) {

@@ -44,7 +44,7 @@ describe('the v2 API after the replay', () => {
   it('summary.json has the reference shape; the incident is resolved so none is listed; all operational', async () => {
     const res = await get('/api/v2/summary.json');
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body: any = await res.json();
     expectShape(body, 'discord_summary.json');
     expect(body.page).toMatchObject({ name: 'Spruce Health', url: 'https://status.spruce.example', time_zone: 'America/Los_Angeles' });
     expect(body.components.map((c: any) => [c.name, c.status])).toEqual([
@@ -58,7 +58,7 @@ describe('the v2 API after the replay', () => {
   });
 
   it('incidents.json has the reference shape and the seed updates newest first with display_at in the page zone', async () => {
-    const body = await (await get('/api/v2/incidents.json')).json();
+    const body: any = await (await get('/api/v2/incidents.json')).json();
     expectShape(body, 'discord_incidents.json');
     const [inc] = body.incidents;
     expect(inc).toMatchObject({

@@ -31,7 +31,7 @@ beforeAll(() => {
         return true;
       }
     }
-    return originalEmit.call(this, event, ...args);
+    return originalEmit.apply(this, [event, ...args] as Parameters<typeof originalEmit>);
   } as typeof Socket.prototype.emit;
 });
 afterAll(() => {
