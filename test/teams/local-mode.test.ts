@@ -175,12 +175,13 @@ describe.skipIf(!netns)('from a non-loopback peer (a network namespace on a veth
 
     const before = rowCounts(h.app.db);
     const activity = JSON.stringify(h.mention('channel incidents')); // a loopback serviceUrl: only the peer is wrong
-    for (const headers of [
+    const forwarding: Array<Record<string, string>> = [
       {},
       { 'x-forwarded-for': '127.0.0.1' },
       { forwarded: 'for=127.0.0.1', 'x-real-ip': '127.0.0.1' },
       { host: 'localhost' },
-    ]) {
+    ];
+    for (const headers of forwarding) {
       const status = await fromPeer(ns, `${url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: activity });
       expect(status).toBe(401);
     }
