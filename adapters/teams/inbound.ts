@@ -148,8 +148,9 @@ export function createInbound({ app }: InboundDeps) {
     const { channel, messageId } = splitConversationId(a.conversation.id);
     const inChannel = a.conversation.conversationType === 'channel' || a.channelData?.channel !== undefined;
     const hit = messageId ? threadByRoot.get(channel, messageId) : undefined;
-    // A group chat is not a channel (nothing binds there) but everyone in it reads the answers.
-    const shared = inChannel || a.conversation.conversationType === 'groupChat';
+    // A group chat is not a channel (nothing binds there) but everyone in it reads the answers;
+    // only a conversation Teams calls personal is one person's.
+    const shared = inChannel || a.conversation.conversationType !== 'personal';
     return {
       platform: 'teams',
       ...(inChannel ? { channel } : {}),
