@@ -38,16 +38,25 @@ function seededApp(): App {
 
 const REFUSALS = new Set(['INVALID', 'NOT_FOUND', 'FORBIDDEN', 'CONFLICT']);
 
+/** Runs one command; a refusal must be one clean line and leave every table as it was. */
 function runChecked(app: App, text: string, actor: string): boolean {
-  const before = rowCounts(app.db);
+  const before = JSON.stringify(rowCounts(app.db));
   const r = app.run(text, actor, scopeOf(actor));
   if (r.ok) return true;
-  const context = `${actor}: ${JSON.stringify(text.slice(0, 300))} → ${r.error.code}: ${r.error.message}`;
-  expect(REFUSALS.has(r.error.code), context).toBe(true);
-  expect(r.error.message, context).not.toMatch(/[\r\n]/);
-  expect(refusedAt(r.error.message), context).toBe(-1);
-  expect(r.error.message, context).not.toMatch(GARBAGE);
-  expect(rowCounts(app.db), context).toEqual(before);
+  const { code, message } = r.error;
+  const problem = !REFUSALS.has(code)
+    ? `failed as ${code}`
+    : /[\r\n]/.test(message)
+      ? 'message on several lines'
+      : refusedAt(message) >= 0
+        ? 'message holds a refused character'
+        : GARBAGE.test(message)
+          ? 'message built from a non-string'
+          : JSON.stringify(rowCounts(app.db)) !== before
+            ? `wrote rows: ${before} → ${JSON.stringify(rowCounts(app.db))}`
+            : null;
+  // expect() only on failure: it is slow across thousands of commands.
+  if (problem) expect.fail(`${actor}: ${JSON.stringify(text.slice(0, 300))} → ${code}: ${message}: ${problem}`);
   return false;
 }
 
@@ -67,11 +76,11 @@ describe('every verb on hostile command text', () => {
           app.close();
         }
       }),
-      runs(120),
+      runs(80),
     );
     // Both outcomes were exercised, so neither half of the property held by default.
-    expect(accepted).toBeGreaterThan(20);
-    expect(refused).toBeGreaterThan(100);
+    expect(accepted).toBeGreaterThan(15);
+    expect(refused).toBeGreaterThan(60);
   });
 
   it('does the same for every verb with every grammar word, alone and as every option value', () => {

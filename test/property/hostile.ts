@@ -85,6 +85,23 @@ const separator = fc.constantFrom(' ', ' ', ' ', ' ', '', '\n', '  ', '\t', '\r\
 export const hostileText = (maxPieces = 12) =>
   fc.array(fc.tuple(piece, separator), { maxLength: maxPieces }).map((parts) => parts.map(([p, s]) => p + s).join(''));
 
+const printablePiece = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...INJECTIONS) },
+  { weight: 2, arbitrary: fc.constantFrom(...QUOTES) },
+  { weight: 2, arbitrary: fc.constantFrom(...GRAMMAR_WORDS) },
+  { weight: 1, arbitrary: fc.constantFrom(...ODD_CHARACTERS.filter((c) => refusedAt(c) < 0)) },
+  { weight: 3, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }) },
+);
+
+/**
+ * Hostile text the grammar should accept as free text: markup, quotes and any printable Unicode,
+ * but no refused characters and no option tokens.
+ */
+export const printableText = (maxPieces: number, opts: { oneLine?: boolean } = {}) =>
+  fc
+    .array(fc.tuple(printablePiece, opts.oneLine ? fc.constantFrom(' ', ' ', '') : separator), { minLength: 1, maxLength: maxPieces })
+    .map((parts) => parts.map(([p, s]) => p + s).join(''));
+
 /** How commands start: every verb, and the sub-commands that take text. */
 export const PREFIXES = [
   ...VERBS,
