@@ -205,7 +205,7 @@ async function serve(config: Config): Promise<number> {
     `Sitrep is running on port ${port}${chat.length ? ` with ${chat.join(' and ')}` : ' in local mode (no chat credentials set)'}.`,
     `  status page:  ${base}/`,
     `  health:       ${base}/healthz`,
-    `  teams:        POST ${base}/api/messages${config.teams.appId ? '' : ' (inbound auth off: local testing only)'}`,
+    `  teams:        POST ${base}/api/messages${config.teams.appId ? '' : ' (inbound auth off: loopback only)'}`,
     `  console:      npx sitrep console     (or one command: npx sitrep declare "DB down" sev:2)`,
     `  database:     ${config.dbFile}`,
   ];
