@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,16 +13,40 @@ import { SECRET, TOKEN, INCIDENTS, fixture, sign } from './harness.js';
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const BIN = `${ROOT}dist/src/bin.js`;
 
-/** Rebuilds dist/ when a source file is newer than it (`npm test` builds first anyway). */
+/**
+ * Rebuilds dist/ when a source file is newer than it (`npm test` builds first anyway). Test files
+ * run in parallel processes: one builds while the others wait for it, so no server is started
+ * from half-written output.
+ */
 export function ensureBuilt(): void {
   const built = `${ROOT}dist/adapters/slack/receiver.js`;
+  const lock = `${ROOT}dist/.slack-test-build.lock`;
   const newest = (dir: string): number =>
     readdirSync(`${ROOT}${dir}`, { withFileTypes: true }).reduce((m, e) => {
       const p = `${dir}/${e.name}`;
       return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? statSync(`${ROOT}${p}`).mtimeMs : 0);
     }, 0);
-  const stale = !existsSync(built) || ['adapters', 'src', 'db'].some((d) => newest(d) > statSync(built).mtimeMs);
-  if (stale) execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.json`], { stdio: 'inherit' });
+  const stale = () => !existsSync(built) || ['adapters', 'src', 'db'].some((d) => newest(d) > statSync(built).mtimeMs);
+  const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  for (const end = Date.now() + 170_000; stale() && Date.now() < end; ) {
+    try {
+      mkdirSync(lock, { recursive: false });
+    } catch {
+      // Another test process is building; a lock older than a build could take was left by a crash.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 150_000) rmSync(lock, { recursive: true, force: true });
+      sleep(200);
+      continue;
+    }
+    try {
+      // Type errors elsewhere still emit JavaScript (and `npx tsc --noEmit` reports them); what
+      // matters here is that dist/ is current.
+      spawnSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.json`], { stdio: 'inherit' });
+      // tsc leaves an unchanged file's mtime alone; mark the build as newer than every source.
+      utimesSync(built, new Date(), new Date());
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
 }
 
 export const tempDir = () => mkdtempSync(join(tmpdir(), 'sitrep-slack-'));
