@@ -15,8 +15,9 @@ import { CHANNEL, CONNECTIONS, SECRET, type RoundResult, type RoundSpec } from '
 import { startSlackSink } from './slack-sink.js';
 
 // How much does Sitrep cost on the Slack ack path? Signed `/incident note` slash commands go through
-// the real receiver (signature check, Bolt, parse, ack, then the command, the outbox rows and the
-// response_url reply) at 50 concurrent keep-alive connections, against a no-op Bolt app with the
+// the real receiver (bounded body read, signature check, the request committed to the inbox, Bolt,
+// parse, ack, then the command with its inbox row claimed in the same transaction, the outbox rows
+// and the response_url reply) at 50 concurrent keep-alive connections, against a no-op Bolt app with the
 // same receiver and signing, in the same run. Each server runs in its own child process, and so does
 // the fake Slack (like the real one, it is not the load generator's business: answering Sitrep's
 // replies and deliveries must not slow down the requests sent to Sitrep), and so does the load
