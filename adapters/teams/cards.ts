@@ -34,7 +34,11 @@ export function md(text: string): string {
   return text
     .replace(/[\\`*_[\]~]/g, (c) => `\\${c}`)
     .replace(/</g, `<${ZWSP}`)
-    .replace(/^(\s*)([#>+-]|\d+\.)/gm, (_m, sp: string, mark: string) => `${sp}\\${mark}`);
+    // Teams expands {{DATE(…)}} and {{TIME(…)}} in TextBlocks: approved text must read as approved.
+    .replace(/\{\{/g, `{${ZWSP}{`)
+    // A backslash escapes punctuation only: a list number keeps its digits and escapes the dot.
+    .replace(/^(\s*)(?:([#>+-])|(\d+)\.)/gm, (_m, sp: string, mark: string | undefined, num: string | undefined) =>
+      mark !== undefined ? `${sp}\\${mark}` : `${sp}${num}\\.`);
 }
 
 /**

@@ -143,7 +143,7 @@ export type Verb = keyof typeof USAGE;
 export const VERBS = Object.keys(USAGE) as Verb[];
 
 export function helpText(topic?: string): string {
-  if (topic && topic in USAGE) {
+  if (topic && Object.hasOwn(USAGE, topic)) {
     const u = USAGE[topic as Verb];
     return `${u.usage}\n${u.summary}\nexample: ${u.example}`;
   }

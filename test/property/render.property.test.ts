@@ -152,9 +152,13 @@ function expectInertMarkdown(text: string): void {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (ch === '\\') {
+      // Markdown escapes ASCII punctuation only; before anything else a backslash shows as itself.
+      expect(text[i + 1] ?? '', `a backslash before ${JSON.stringify(text[i + 1])} in ${JSON.stringify(text)}`).toMatch(/^[!-\/:-@[-`{-~]$/);
       i++;
       continue;
     }
+    // Teams expands {{DATE(…)}} / {{TIME(…)}} in TextBlocks.
+    if (ch === '{') expect(text[i + 1], `{{ in ${JSON.stringify(text)}`).not.toBe('{');
     expect('*_[]~`'.includes(ch), `unescaped ${ch} at ${i} in ${JSON.stringify(text)}`).toBe(false);
     if (ch === '<') expect(text[i + 1], `< without a zero-width space in ${JSON.stringify(text)}`).toBe(ZWSP);
   }
@@ -162,7 +166,7 @@ function expectInertMarkdown(text: string): void {
 }
 
 /** The text a reader sees: escapes and zero-width spaces taken away. */
-const unmarkdown = (s: string) => s.replace(/\\(.)/gs, '$1').split(`<${ZWSP}`).join('<');
+const unmarkdown = (s: string) => s.replace(/\\(.)/gs, '$1').split(`<${ZWSP}`).join('<').split(`{${ZWSP}{`).join('{{');
 
 const textOf = (card: Card, ...path: Array<string | number>): string => path.reduce<any>((v, k) => v[k], card) as string;
 
@@ -265,5 +269,8 @@ describe('the checks above', () => {
     expect(() => expectInertMarkdown('[click](https://evil.example)')).toThrow();
     expect(() => expectInertMarkdown('<at>everyone</at>')).toThrow();
     expect(() => expectInertMarkdown('line\n# heading')).toThrow();
+    expect(() => expectInertMarkdown('{{DATE(2017-02-14T06:08:39Z, SHORT)}}')).toThrow(/\{\{/);
+    expect(() => expectInertMarkdown('\\1. item')).toThrow(/backslash/);
+    expect(() => expectInertMarkdown('1\\. item {\u200B{DATE(x)}}')).not.toThrow();
   });
 });
