@@ -478,7 +478,7 @@ describe('docs test vector', () => {
       body,
     });
     expect(res.status).toBe(200);
-    expect((await res.json()).text).toContain('/incident only');
+    expect(((await res.json()) as { text: string }).text).toContain('/incident only');
   });
 });
 
