@@ -22,6 +22,20 @@ const STATUS_EMOJI: Record<string, string> = {
 };
 
 /** Slack refuses section text over 3,000 characters: split on paragraphs, then lines, then hard. */
+/**
+ * Where to cut a run with no space in it: never inside an escaped entity (`&amp;` cut into `&a` and
+ * `mp;` shows as garbage) and never between the two halves of a surrogate pair (a lone half is not
+ * text, and Slack refuses it).
+ */
+function safeCut(window: string, max: number): number {
+  let cut = max;
+  const amp = window.lastIndexOf('&', cut - 1);
+  if (amp >= 0 && amp > cut - 8 && !window.slice(amp, cut).includes(';')) cut = amp;
+  const code = window.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
+  return cut > 0 ? cut : max;
+}
+
 export function splitSections(text: string, max = 3000): string[] {
   const out: string[] = [];
   let rest = text;
@@ -30,7 +44,7 @@ export function splitSections(text: string, max = 3000): string[] {
     let cut = window.lastIndexOf('\n\n');
     if (cut < max / 2) cut = window.lastIndexOf('\n');
     if (cut < max / 2) cut = window.lastIndexOf(' ');
-    if (cut < max / 2) cut = max;
+    if (cut < max / 2) cut = safeCut(window, max);
     out.push(rest.slice(0, cut).trimEnd());
     rest = rest.slice(cut).replace(/^\s+/, '');
   }

@@ -35,7 +35,7 @@ export class Router {
       // Every route with a body refuses an oversized one before any handler (or signature check)
       // runs; the connection is closed so the rest of the upload is never read.
       if (req.method !== 'GET' && req.method !== 'HEAD' && declaresTooLarge(req)) {
-        refuseTooLarge(res);
+        refuseTooLarge(res, req);
         return;
       }
       const params: Record<string, string> = {};
@@ -77,24 +77,65 @@ export function declaresTooLarge(req: IncomingMessage, limit = MAX_BODY_BYTES): 
  * Content-Length over the limit is refused before a byte is read, and a chunked body is cut off
  * at the first chunk past it, so a 200 MB upload costs at most `limit` bytes of memory.
  */
-/** Answers 413 and closes the connection, so an oversized upload is not read any further. */
-export function refuseTooLarge(res: ServerResponse): void {
+/** What a refused upload may still send (discarded, never kept) while its client reads the 413. */
+const DRAIN_BYTES = MAX_BODY_BYTES;
+/** How long a refused connection stays open for its client to read the 413. */
+const LINGER_MS = 1_000;
+
+/**
+ * Answers 413 and closes the connection, so an oversized upload is not read any further.
+ *
+ * Closing a socket with the client's next chunks unread makes the kernel send a reset, and a reset
+ * that reaches the client before it has read the answer throws the answer away: the client sees
+ * only "connection reset". So the answer is followed by a half-close (FIN: the response is
+ * complete), at most DRAIN_BYTES more are read and discarded, then reading stops (TCP flow control
+ * stalls the uploader at no cost to us), and the socket is destroyed after LINGER_MS. Nothing of
+ * the body is kept, and the cost per refused request stays bounded.
+ */
+export function refuseTooLarge(res: ServerResponse, req: IncomingMessage = res.req): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
+  const socket = res.socket;
+  if (socket) {
+    // node:http ends a `connection: close` response with destroySoon(), which resets a socket
+    // with unread input; a half-close instead lets the client read the answer first.
+    socket.destroySoon = () => void socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    let drained = 0;
+    req.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > DRAIN_BYTES) req.pause();
+    });
+    req.resume();
+  }
   res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`request body over ${MAX_BODY_BYTES} bytes\n`);
-  res.once('finish', () => res.socket?.destroy());
 }
 
-export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
-  if (declaresTooLarge(req, limit)) throw new BodyTooLargeError(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLargeError(limit);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  if (declaresTooLarge(req, limit)) return Promise.reject(new BodyTooLargeError(limit));
+  // Listeners rather than `for await`: leaving an async iterator early destroys the request, and
+  // with it the socket, before the 413 can be written.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        chunks.length = 0;
+        reject(new BodyTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
 }

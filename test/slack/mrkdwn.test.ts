@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dateToken, escapeKeepingMentions, escapeMrkdwn, fromSlackText, userMrkdwn } from '../../adapters/slack/mrkdwn.js';
 import { channelName } from '../../adapters/slack/outlet.js';
+import { splitSections } from '../../adapters/slack/customer.js';
 
 describe('fromSlackText (what Slack sends → what the grammar reads)', () => {
   const cases: Array<[string, string]> = [
@@ -43,4 +44,19 @@ describe('channelName', () => {
     [9, 'x'.repeat(100), `inc-9-${'x'.repeat(60)}`],
   ];
   for (const [n, title, out] of cases) it(`${n} ${title.slice(0, 20)}`, () => expect(channelName(n, title)).toBe(out));
+});
+
+describe('long customer updates split into sections', () => {
+  it('never cuts an escaped entity or a surrogate pair in half, even in text without spaces', () => {
+    for (let pad = 0; pad < 12; pad++) {
+      const body = 'x'.repeat(2995 + pad) + '&&&&' + '😀'.repeat(10) + 'y'.repeat(4000);
+      const sections = splitSections(escapeMrkdwn(body));
+      expect(sections.join('')).toBe(escapeMrkdwn(body));
+      for (const s of sections) {
+        expect(s.length).toBeLessThanOrEqual(3000);
+        expect(s).not.toMatch(/&(?!amp;|lt;|gt;)/);
+        expect(s).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+      }
+    }
+  });
 });
