@@ -66,3 +66,13 @@ describe('dependency direction', () => {
     expect(bad).toEqual([]);
   });
 });
+
+describe('the suite stands alone', () => {
+  // A fresh clone has nothing beside it: every file a test reads lives in the repository
+  // (test/fixtures and test/*/fixtures, each with a README saying where it came from).
+  it('no test or its configuration reaches outside the repository', () => {
+    const sources = [...files('test'), 'vitest.config.ts'];
+    const bad = sources.filter((f) => /\.\.\/\.\.\/\.\.\/|['"`]\.\.\/shared|shared\/(reference|seed)/.test(readFileSync(join(ROOT, f), 'utf8')));
+    expect(bad).toEqual([]);
+  });
+});
