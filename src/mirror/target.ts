@@ -7,8 +7,11 @@ export type DeliveryResult =
   | { kind: 'delivered'; remoteRef?: string }
   /** Try again later; `retryAfterMs` when the upstream said how long (Retry-After). */
   | { kind: 'retry'; error: string; retryAfterMs?: number }
-  /** Will never work as sent (4xx that is not a rate limit, a deleted channel…). */
-  | { kind: 'failed'; error: string };
+  /**
+   * Will never work as sent (4xx that is not a rate limit, a deleted channel…). `gone`: the
+   * endpoint said it is gone for good (HTTP 410): its subscription is disabled, not just this row.
+   */
+  | { kind: 'failed'; error: string; gone?: boolean };
 
 export interface OutboxMessage {
   id: number;
@@ -52,7 +55,31 @@ export interface Target {
    * Default: the part before the first ':' (`slack:…` → `slack`).
    */
   breakerKey?(target: string, message?: BreakerSubject): string;
+  /**
+   * When attempt `attempts + 1` may start after `attempts` failed ones, in ms from now; 'give-up'
+   * when the target's retry schedule is exhausted (the row is then dead-lettered with cause
+   * 'exhausted'). `retryAfterMs` is the upstream's Retry-After, which the answer must honour.
+   * Default: the worker's exponential backoff, bounded by the row's deadline.
+   */
+  nextRetryDelayMs?(attempts: number, retryAfterMs: number | undefined, random: () => number): number | 'give-up';
+  /**
+   * A known upstream rate limit to stay under instead of learning it from 429s: rows with the same
+   * `key` start at most one per `intervalMs` (e.g. Slack: one message per second per channel;
+   * Statuspage: one request per second per API key). Undefined: no pacing.
+   */
+  pace?(message: BreakerSubject): { key: string; intervalMs: number } | undefined;
 }
+
+/** Why a row was dead-lettered: what the incident thread is told, and whether a subscription goes. */
+export type DeadLetterCause =
+  /** The target refused it for good (a 4xx, a deleted channel). */
+  | 'failed'
+  /** The endpoint answered 410 Gone: its subscription is disabled. */
+  | 'gone'
+  /** The target's whole retry schedule failed (webhooks): its subscription is disabled. */
+  | 'exhausted'
+  /** Still undelivered at its deadline (chat customer channels, SITREP_DELIVERY_DEADLINE_MINUTES). */
+  | 'deadline';
 
 /** What a breaker key may be worked out from: the row about to be attempted. */
 export type BreakerSubject = Pick<OutboxMessage, 'target' | 'kind' | 'payload' | 'incidentId'>;
