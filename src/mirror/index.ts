@@ -48,7 +48,8 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
       log: app.log,
       now: app.now,
       targets: app.targets,
-      reportDeadLetter(tx, row, reason) {
+      onDeadLetter(tx, row, reason) {
+        if (!row.customerFacing || row.incidentId === null) return;
         const ctx = app.contextFor('sitrep', { platform: 'cli', ...(row.incidentId !== null ? { incidentId: row.incidentId } : {}) });
         const what = typeof row.payload.updateId === 'string' ? `Customer update ${row.payload.updateId}` : 'A customer-facing message';
         recordEvent(tx, ctx, {

@@ -5,7 +5,7 @@ import { outbox } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
 import { formatClock, sameDay } from '../render/time.js';
 import { CircuitBreakers, DEFAULT_BACKOFF, DEFAULT_BREAKER, nextDelay, type BackoffOptions, type BreakerOptions } from './policy.js';
-import type { DeliveryResult, OutboxMessage, Target } from './target.js';
+import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
 
 export type OutboxRow = typeof outbox.$inferSelect;
 
@@ -66,8 +66,12 @@ export interface WorkerDeps {
   log: Logger;
   now: () => number;
   targets: readonly Target[];
-  /** Tells the incident (its timeline, hence its thread) that a customer-facing row was dead-lettered. */
-  reportDeadLetter(tx: Tx, row: OutboxRow, reason: string): void;
+  /**
+   * Called in the dead-lettering transaction for every row that goes dead: tells the incident
+   * (its timeline, hence its thread) about a customer-facing one, and for 'gone' / 'exhausted'
+   * disables the subscription the row was for.
+   */
+  onDeadLetter(tx: Tx, row: OutboxRow, reason: string, cause: DeadLetterCause): void;
   /** Called after the worker wrote something other processes' readers may care about. */
   onWrite?(): void;
 }
@@ -309,11 +313,11 @@ export class OutboxWorker {
     for (const row of overdue) {
       const minutes = Math.round(((row.deadlineAt ?? (row.approvedAt ?? row.createdAt) + this.options.defaultDeadlineMs) - (row.approvedAt ?? row.createdAt)) / 60_000);
       const reason = `not delivered within ${minutes} min${row.lastError ? ` (last error: ${row.lastError})` : row.attempts === 0 ? ' (never attempted: earlier messages to this target were still waiting)' : ''}`;
-      this.deadLetter(row.id, 'pending', reason, now);
+      this.deadLetter(row.id, 'pending', reason, 'deadline');
     }
   }
 
-  private deadLetter(id: number, from: 'pending' | 'in_flight', reason: string, _now: number): void {
+  private deadLetter(id: number, from: 'pending' | 'in_flight', reason: string, cause: DeadLetterCause): void {
     let reported = undefined as OutboxRow | undefined;
     this.deps.db.transaction(
       (tx) => {
@@ -325,7 +329,7 @@ export class OutboxWorker {
         if (res.changes !== 1) return;
         const row = tx.select().from(outbox).where(eq(outbox.id, id)).get()!;
         reported = row;
-        if (row.customerFacing && row.incidentId !== null) this.deps.reportDeadLetter(tx, row, reason);
+        this.deps.onDeadLetter(tx, row, reason, cause);
       },
       { behavior: 'immediate' },
     );
@@ -494,7 +498,16 @@ export class OutboxWorker {
       case 'retry': {
         if (stopping || result.retryAfterMs !== undefined) this.breakers.neutral(key);
         else this.breakers.failure(key);
-        const delay = stopping ? 0 : nextDelay(msg.attempts, result.retryAfterMs, this.options.backoff, this.options.random);
+        const target = this.targetFor(msg.target);
+        const delay = stopping
+          ? 0
+          : target?.nextRetryDelayMs
+            ? target.nextRetryDelayMs(msg.attempts, result.retryAfterMs, this.options.random)
+            : nextDelay(msg.attempts, result.retryAfterMs, this.options.backoff, this.options.random);
+        if (delay === 'give-up') {
+          this.deadLetter(msg.id, 'in_flight', `failed through the whole retry schedule (${msg.attempts} attempts; last error: ${result.error})`, 'exhausted');
+          return;
+        }
         this.q.retry.run(now + delay, result.error, msg.id);
         log.warn({ ...fields, error: result.error, retryInMs: delay }, 'delivery will be retried');
         return;
@@ -502,7 +515,7 @@ export class OutboxWorker {
       case 'failed':
         // A permanent refusal says nothing about the upstream being down: the breaker is not fed.
         this.breakers.neutral(key);
-        this.deadLetter(msg.id, 'in_flight', result.error, now);
+        this.deadLetter(msg.id, 'in_flight', result.error, result.gone ? 'gone' : 'failed');
         return;
     }
   }

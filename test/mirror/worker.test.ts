@@ -50,7 +50,7 @@ afterEach(async () => {
 function makeWorker(db: Db, targets: Target[], over: Partial<WorkerOptions> = {}) {
   const reports: string[] = [];
   const w = new OutboxWorker(
-    { db, log: createLogger('silent'), now: () => Date.now(), targets, reportDeadLetter: (_tx, row, reason) => void reports.push(`${row.id}:${reason}`) },
+    { db, log: createLogger('silent'), now: () => Date.now(), targets, onDeadLetter: (_tx, row, reason) => void (row.customerFacing && row.incidentId !== null && reports.push(`${row.id}:${reason}`)) },
     { ...FAST, ...over },
   );
   workers.push(w);
