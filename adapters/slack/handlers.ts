@@ -38,7 +38,7 @@ import { postToResponseUrl } from './respond.js';
 // through one WorkQueue: in arrival order, so commands about one incident never overtake each other,
 // and in short slices, so a burst of commands never holds up the acks of the requests behind it.
 //
-// Every request reaches a listener already committed to the inbox (see receiver.ts). The work that
+// Every request reaches a listener already committed to the inbox (see SlackIntake in inbox.ts). The work that
 // applies it claims (deletes) its inbox row in the same transaction as the command's writes
 // (`apply` below): a crash before that commit leaves the row for the start-up replay, a crash after
 // it leaves nothing to replay, so an acknowledged command is applied exactly once.
@@ -49,7 +49,7 @@ export interface HandlerDeps {
   outlet: SlackOutlet;
   /** Where command work waits for its turn (a default bounded queue when absent). */
   queue?: WorkQueue;
-  /** The inbox the receiver commits requests to (HTTP mode); Socket Mode has none. */
+  /** The inbox the receiver (HTTP or Socket Mode) commits requests to. */
   inbox?: SlackInbox;
 }
 
@@ -70,7 +70,7 @@ export const USED_SCOPES = {
 
 const ephemeral = (text: string) => ({ response_type: 'ephemeral' as const, replace_original: false, text });
 
-/** The inbox entry the receiver hands every listener (absent in Socket Mode). */
+/** The inbox entry the receiver hands every listener (absent when it keeps no inbox). */
 const entryOf = (context: Record<string, unknown>): InboxEntry | undefined => context.sitrepInbox as InboxEntry | undefined;
 
 /** A reply that carries a webhook signing secret: shown to its reader only, and never stored. */

@@ -1,8 +1,11 @@
+import { parse as parseQuery } from 'node:querystring';
+import type { App as BoltApp, ReceiverEvent } from '@slack/bolt';
 import type { Db } from '../../db/client.js';
+import type { Logger } from '../../src/logger.js';
 
 // The durable inbox for Slack requests. Slack never resends a slash command or an interaction it
-// got a 200 for, so the raw request is committed here (one insert, one commit) before the answer
-// goes out; with WAL a committed row survives a kill -9 of the process. The work the request asks
+// acknowledged (an HTTP 200, or an envelope ack in Socket Mode), so the raw request is committed
+// here (one insert, one commit) before the answer goes out; with WAL a committed row survives a kill -9 of the process. The work the request asks
 // for deletes the row in the same transaction as its own writes, so once that commits the request
 // is applied and gone, and a row still here is acknowledged work not yet applied: start-up replays
 // it. Deleting in the work's transaction is also what makes a replay exactly-once: the delete that
@@ -62,5 +65,112 @@ export class SlackInbox {
   /** Rows left by a previous run, oldest first. */
   pending(): StoredRequest[] {
     return this.list.all();
+  }
+}
+
+/**
+ * A stored request's body as Bolt reads it: a form's `payload` field is JSON (interactivity), a
+ * slash command is the form itself, JSON (events, and every Socket Mode envelope's payload) is JSON.
+ */
+export function parseStoredBody(contentType: string, raw: string): Record<string, unknown> {
+  if (contentType === 'application/x-www-form-urlencoded') {
+    const form = parseQuery(raw);
+    return typeof form.payload === 'string' ? (JSON.parse(form.payload) as Record<string, unknown>) : form;
+  }
+  return JSON.parse(raw) as Record<string, unknown>;
+}
+
+/** A request as a receiver hands it over: everything Bolt needs but the inbox entry. */
+export type Delivery = Omit<ReceiverEvent, 'customProperties'>;
+
+/**
+ * The path into Bolt that every Slack request takes, whichever receiver it came by (HTTP or
+ * Socket Mode): commit it to the inbox, hold it until the requests a killed process left behind
+ * have their places in the work queue, hand it to Bolt with its entry, and drop its row if no work
+ * claimed it. Also the start-up replay of those leftovers. One implementation for both transports,
+ * so what "acknowledged means durable" promises cannot differ between them.
+ */
+export class SlackIntake {
+  private bolt: BoltApp | undefined;
+  /**
+   * Settles once the rows left by a previous run have their places in the work queue. New
+   * requests are committed to the inbox at once but reach Bolt only after this, so nothing new
+   * overtakes a replayed command.
+   */
+  private replayed: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: { inbox?: SlackInbox | undefined; log: Logger }) {}
+
+  init(bolt: BoltApp): void {
+    this.bolt = bolt;
+  }
+
+  /**
+   * Commits a request before anything can acknowledge it; returns its entry (none without an
+   * inbox). Synchronous, so rows keep the order requests arrived in. Throws when the row could not
+   * be committed: the request is then not durable, and must not be acknowledged.
+   */
+  record(receivedAt: number, contentType: string, raw: string): InboxEntry | undefined {
+    const inbox = this.opts.inbox;
+    if (!inbox) return undefined;
+    return { id: inbox.record(receivedAt, contentType, raw), replay: false, settled: false, queued: () => undefined };
+  }
+
+  /** Resolves once every replayed request has its place in the work queue (at once when none). */
+  ready(): Promise<void> {
+    return this.replayed;
+  }
+
+  /** Runs the request through Bolt's listeners; rejects with what they threw. */
+  async dispatch(event: Delivery, entry: InboxEntry | undefined): Promise<void> {
+    try {
+      await this.bolt?.processEvent({ ...event, customProperties: entry ? { sitrepInbox: entry } : {} });
+    } finally {
+      this.settle(entry);
+    }
+  }
+
+  /**
+   * Runs the requests a previous run acknowledged but did not apply, oldest first, through the
+   * same listeners (their acks go nowhere; replies to response_url still go out). Returns once
+   * every one has run; requests arriving meanwhile wait until the replayed ones are queued.
+   */
+  replay(): Promise<void> {
+    const inbox = this.opts.inbox;
+    const rows = inbox?.pending() ?? [];
+    if (!inbox || rows.length === 0) return Promise.resolve();
+    this.opts.log.info({ platform: 'slack', requests: rows.length }, 'replaying acknowledged Slack requests left unapplied');
+    const runs: Promise<void>[] = [];
+    this.replayed = (async () => {
+      for (const row of rows) {
+        let body: Record<string, unknown>;
+        try {
+          body = parseStoredBody(row.contentType, row.body);
+        } catch {
+          inbox.discard(row.id); // parsed when it arrived, so this cannot happen; never retry it
+          continue;
+        }
+        let queued!: () => void;
+        const inLine = new Promise<void>((resolve) => (queued = resolve));
+        const entry: InboxEntry = { id: row.id, replay: true, settled: false, queued };
+        const run = this.dispatch({ body, ack: async () => undefined }, entry).catch((err: unknown) => {
+          this.opts.log.error({ platform: 'slack', err }, 'replaying a Slack request failed');
+        });
+        runs.push(run);
+        await Promise.race([inLine, run]);
+      }
+    })();
+    return this.replayed.then(() => Promise.all(runs)).then(() => undefined);
+  }
+
+  /** A request whose listeners are done without work that claimed it asked for nothing lasting. */
+  private settle(entry: InboxEntry | undefined): void {
+    if (!entry || entry.settled) return;
+    try {
+      this.opts.inbox?.discard(entry.id);
+    } catch (err) {
+      // Left in the inbox, it is replayed at the next start; its listener then finds nothing to do.
+      this.opts.log.warn({ platform: 'slack', err }, 'could not drop a Slack request from the inbox');
+    }
   }
 }

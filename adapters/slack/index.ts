@@ -1,7 +1,8 @@
-import { App as BoltApp, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
+import { App as BoltApp, LogLevel, webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { App } from '../../src/main.js';
 import { createSlackOutlet } from './outlet.js';
 import { SitrepReceiver } from './receiver.js';
+import { SitrepSocketReceiver } from './socket-receiver.js';
 import { SlackInbox } from './inbox.js';
 import { createSlackTarget } from './target.js';
 import { createSlackCustomerTarget } from './customer.js';
@@ -12,9 +13,11 @@ import { registerHandlers } from './handlers.js';
 // server; Socket Mode (SLACK_APP_TOKEN) connects out instead. Every Web API call goes to
 // SLACK_API_URL, and nothing is called at start-up except, in Socket Mode, apps.connections.open
 // there: the authorize function hands Bolt the bot token without an auth.test round trip.
+// Either way every request is committed to the inbox before it can be acknowledged, and start-up
+// replays what a killed process acknowledged but did not apply (inbox.ts).
 
 export { SitrepReceiver } from './receiver.js';
-
+export { SitrepSocketReceiver } from './socket-receiver.js';
 
 /** The WebClient settings every Slack call uses: the outbox, not the client, retries and waits. */
 export function slackClientOptions(apiUrl: string) {
@@ -54,12 +57,12 @@ export function registerSlack(app: App): void {
   app.targets.push(createSlackCustomerTarget(web));
 
   const logger = toBoltLogger(app.log);
+  // Both receivers commit every request to the inbox before it is answered (inbox.ts).
+  const inbox = new SlackInbox(app.db);
   const socket = cfg.socketMode && cfg.appToken
-    ? new SocketModeReceiver({ appToken: cfg.appToken, logger, installerOptions: { clientOptions: { slackApiUrl: cfg.apiUrl } } })
+    ? new SitrepSocketReceiver({ appToken: cfg.appToken, apiUrl: cfg.apiUrl, now: app.now, log: app.log, logger, inbox })
     : null;
-  // HTTP mode commits every verified request to the inbox before it is answered (receiver.ts).
-  const inbox = socket ? undefined : new SlackInbox(app.db);
-  const http = socket ? null : new SitrepReceiver({ signingSecret: cfg.signingSecret, now: app.now, log: app.log, ...(inbox ? { inbox } : {}) });
+  const http = socket ? null : new SitrepReceiver({ signingSecret: cfg.signingSecret, now: app.now, log: app.log, inbox });
   const bolt = new BoltApp({
     receiver: (socket ?? http)!,
     // No auth.test: the bot token is all a listener needs, and mentions are found by their position.
@@ -67,27 +70,28 @@ export function registerSlack(app: App): void {
     clientOptions,
     logger,
   });
-  registerHandlers(bolt, { app, web, outlet, ...(inbox ? { inbox } : {}) });
+  registerHandlers(bolt, { app, web, outlet, inbox });
 
+  // Requests a killed process acknowledged but did not apply. Started before the server listens
+  // (HTTP) or the socket connects, so the replayed commands take their places in the work queue
+  // ahead of anything new.
+  let replaying: Promise<void> = Promise.resolve();
+  const replay = (receiver: SitrepReceiver | SitrepSocketReceiver) => {
+    replaying = receiver.replay().catch((err: unknown) => app.log.error({ platform: 'slack', err }, 'replaying the Slack inbox failed'));
+  };
   if (http) {
     app.routes.push((r) => r.add('POST', '/slack/events', (req, res) => http.handle(req, res)));
-    // Requests a killed process acknowledged but did not apply. Started before the server listens,
-    // so the replayed commands take their places in the work queue ahead of anything new.
-    let replaying: Promise<void> = Promise.resolve();
-    app.background.push({
-      start: () => {
-        replaying = http.replay().catch((err: unknown) => app.log.error({ platform: 'slack', err }, 'replaying the Slack inbox failed'));
-      },
-      stop: () => replaying,
-    });
+    app.background.push({ start: () => replay(http), stop: () => replaying });
   }
   if (socket) {
     app.background.push({
       start: () => {
+        replay(socket);
         socket.start().catch((err: unknown) => app.log.error({ platform: 'slack', err }, 'Socket Mode connection failed'));
       },
       stop: async () => {
         await socket.stop().catch(() => undefined);
+        await replaying;
       },
     });
   }

@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parse as parseQuery } from 'node:querystring';
-import { HTTPModuleFunctions, HTTPResponseAck, verifySlackRequest, type App as BoltApp, type Receiver, type ReceiverEvent } from '@slack/bolt';
+import { HTTPModuleFunctions, HTTPResponseAck, verifySlackRequest, type App as BoltApp, type Receiver } from '@slack/bolt';
 import type { Logger } from '../../src/logger.js';
 import { BodyTooLargeError, readBody, refuseTooLarge } from '../../src/http/router.js';
-import type { InboxEntry, SlackInbox } from './inbox.js';
+import { SlackIntake, parseStoredBody, type Delivery, type InboxEntry, type SlackInbox } from './inbox.js';
 
 // Transport only: read the body (at most MAX_BODY_BYTES), verify the signature, commit the request
 // to the inbox, parse it, hand Bolt an event with an ack that writes the HTTP response. Bolt's own
@@ -15,7 +14,8 @@ import type { InboxEntry, SlackInbox } from './inbox.js';
 // disk before any listener can acknowledge it (events are acknowledged by Bolt itself, before any
 // listener runs). The listener whose work applies the request claims its row inside that work's
 // transaction; a request that asked for nothing lasting has its row dropped once Bolt is done with
-// it. At start-up, replay() feeds the rows a killed process left behind through Bolt again.
+// it. At start-up, replay() feeds the rows a killed process left behind through Bolt again. All of
+// that is SlackIntake's (inbox.ts), shared with the Socket Mode receiver.
 
 export interface SitrepReceiverOptions {
   signingSecret: string;
@@ -32,27 +32,13 @@ const MAX_SKEW_SECONDS = 5 * 60;
 
 type BufferedRequest = IncomingMessage & { rawBody: Buffer };
 
-/** The body as Bolt reads it: a form's `payload` field is JSON (interactivity), JSON is JSON. */
-function parseBody(contentType: string, raw: string): Record<string, unknown> {
-  if (contentType === 'application/x-www-form-urlencoded') {
-    const form = parseQuery(raw);
-    return typeof form.payload === 'string' ? (JSON.parse(form.payload) as Record<string, unknown>) : form;
-  }
-  return JSON.parse(raw) as Record<string, unknown>;
-}
-
 export class SitrepReceiver implements Receiver {
-  private bolt: BoltApp | undefined;
+  private readonly intake: SlackIntake;
   private readonly boltLogger;
-  /**
-   * Settles once the rows left by a previous run have their places in the work queue. New
-   * requests are committed to the inbox at once but reach Bolt only after this, so nothing new
-   * overtakes a replayed command.
-   */
-  private replayed: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: SitrepReceiverOptions) {
     const log = opts.log;
+    this.intake = new SlackIntake({ inbox: opts.inbox, log });
     this.boltLogger = {
       debug: (...m: unknown[]) => log.debug({ platform: 'slack' }, m.map(String).join(' ')),
       info: (...m: unknown[]) => log.info({ platform: 'slack' }, m.map(String).join(' ')),
@@ -65,7 +51,7 @@ export class SitrepReceiver implements Receiver {
   }
 
   init(app: BoltApp): void {
-    this.bolt = app;
+    this.intake.init(app);
   }
 
   async start(): Promise<void> {}
@@ -116,7 +102,7 @@ export class SitrepReceiver implements Receiver {
     }
     let body: Record<string, unknown>;
     try {
-      body = parseBody(contentType, raw);
+      body = parseStoredBody(contentType, raw);
     } catch {
       HTTPModuleFunctions.buildNoBodyResponse(res, 400);
       return;
@@ -126,17 +112,15 @@ export class SitrepReceiver implements Receiver {
       return;
     }
     let entry: InboxEntry | undefined;
-    if (this.opts.inbox) {
-      try {
-        entry = { id: this.opts.inbox.record(nowMs, contentType, raw), replay: false, settled: false, queued: () => undefined };
-      } catch (err) {
-        // Not on disk, so not acknowledged: Slack shows the person an error and they can retry.
-        this.opts.log.error({ platform: 'slack', err }, 'could not record a Slack request; answered 500');
-        HTTPModuleFunctions.buildNoBodyResponse(res, 500);
-        return;
-      }
-      await this.replayed;
+    try {
+      entry = this.intake.record(nowMs, contentType, raw);
+    } catch (err) {
+      // Not on disk, so not acknowledged: Slack shows the person an error and they can retry.
+      this.opts.log.error({ platform: 'slack', err }, 'could not record a Slack request; answered 500');
+      HTTPModuleFunctions.buildNoBodyResponse(res, 500);
+      return;
     }
+    if (entry) await this.intake.ready();
     const ack = new HTTPResponseAck({
       logger: this.boltLogger,
       processBeforeResponse: false,
@@ -146,73 +130,24 @@ export class SitrepReceiver implements Receiver {
       httpRequestBody: body,
       httpResponse: res,
     });
-    const event: ReceiverEvent = {
+    const event: Delivery = {
       body,
       ack: ack.bind(),
       retryNum: HTTPModuleFunctions.extractRetryNumFromHTTPRequest(req),
       retryReason: HTTPModuleFunctions.extractRetryReasonFromHTTPRequest(req),
-      customProperties: entry ? { sitrepInbox: entry } : {},
     };
     try {
-      await this.bolt?.processEvent(event);
+      await this.intake.dispatch(event, entry);
     } catch (err) {
       this.opts.log.error({ platform: 'slack', err }, 'Slack request failed');
       // Slack shows its own error when a request is not acknowledged; a 200 after the fact is
       // pointless, so only answer when nothing was sent yet.
       if (!res.headersSent) HTTPModuleFunctions.buildNoBodyResponse(res, 500);
-    } finally {
-      this.settle(entry);
     }
   }
 
-  /**
-   * Runs the requests a previous run acknowledged but did not apply, oldest first, through the
-   * same listeners (their acks go nowhere; replies to response_url still go out). Returns once
-   * every one has run; requests arriving meanwhile wait until the replayed ones are queued.
-   */
+  /** Replays what a killed process acknowledged but did not apply (SlackIntake.replay). */
   replay(): Promise<void> {
-    const inbox = this.opts.inbox;
-    const rows = inbox?.pending() ?? [];
-    if (!inbox || rows.length === 0) return Promise.resolve();
-    this.opts.log.info({ platform: 'slack', requests: rows.length }, 'replaying acknowledged Slack requests left unapplied');
-    const runs: Promise<void>[] = [];
-    this.replayed = (async () => {
-      for (const row of rows) {
-        let body: Record<string, unknown>;
-        try {
-          body = parseBody(row.contentType, row.body);
-        } catch {
-          inbox.discard(row.id); // verified when it arrived, so this cannot happen; never retry it
-          continue;
-        }
-        let queued!: () => void;
-        const inLine = new Promise<void>((resolve) => (queued = resolve));
-        const entry: InboxEntry = { id: row.id, replay: true, settled: false, queued };
-        const event: ReceiverEvent = { body, ack: async () => undefined, customProperties: { sitrepInbox: entry } };
-        const run = (async () => {
-          try {
-            await this.bolt?.processEvent(event);
-          } catch (err) {
-            this.opts.log.error({ platform: 'slack', err }, 'replaying a Slack request failed');
-          } finally {
-            this.settle(entry);
-          }
-        })();
-        runs.push(run);
-        await Promise.race([inLine, run]);
-      }
-    })();
-    return this.replayed.then(() => Promise.all(runs)).then(() => undefined);
-  }
-
-  /** A request whose listeners are done without work that claimed it asked for nothing lasting. */
-  private settle(entry: InboxEntry | undefined): void {
-    if (!entry || entry.settled) return;
-    try {
-      this.opts.inbox?.discard(entry.id);
-    } catch (err) {
-      // Left in the inbox, it is replayed at the next start; its listener then finds nothing to do.
-      this.opts.log.warn({ platform: 'slack', err }, 'could not drop a Slack request from the inbox');
-    }
+    return this.intake.replay();
   }
 }

@@ -171,3 +171,40 @@ export function viewSubmission(opts: { user?: string; callbackId: string; viewId
   };
   return p;
 }
+
+/** A Socket Mode envelope carrying `/incident <text>`, shaped like the one Slack sends. */
+export function slashEnvelope(envelopeId: string, text: string, responseUrl: string, user = 'U0ALICE') {
+  return {
+    envelope_id: envelopeId,
+    type: 'slash_commands',
+    accepts_response_payload: true,
+    payload: {
+      token: 'legacy',
+      team_id: 'T0FAKE',
+      team_domain: 'fake',
+      channel_id: 'C0GENERAL',
+      channel_name: 'general',
+      user_id: user,
+      user_name: user.toLowerCase(),
+      command: '/incident',
+      text,
+      api_app_id: 'A0FAKE',
+      is_enterprise_install: 'false',
+      response_url: responseUrl,
+      trigger_id: `trigger.${envelopeId}`,
+    },
+  };
+}
+
+/**
+ * Calls `fn` with each envelope ack the moment the fake reads it off the socket, before anything
+ * else runs in this process: what is on disk then is what an acknowledged envelope can count on.
+ */
+export function onSocketAck(fake: FakeSlackApi, fn: (ack: Record<string, unknown>) => void): void {
+  const acks = fake.socket.acks;
+  const push = acks.push.bind(acks);
+  acks.push = (...items) => {
+    for (const a of items) fn(a);
+    return push(...items);
+  };
+}
