@@ -7,12 +7,14 @@ import type { Db } from '../../db/client.js';
 import { subscriptions } from '../../db/schema.js';
 import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/address.js';
 import { signWebhook } from '../../src/mirror/signing.js';
+import { scheduledRetryDelay } from '../../src/mirror/policy.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 
 // Signed outgoing webhooks. One attempt per call: the worker owns retries, order and the 30 s
-// budget (it aborts `signal`). 2xx is success. 410 Gone is a permanent failure (the receiver says
-// the endpoint is gone for good; the delivery is dead-lettered and reported, `deliveries retry`
-// re-sends it). Every other status, a timeout or a dropped connection is retried.
+// budget (it aborts `signal`), on the Standard Webhooks schedule given here. 2xx is success. 410
+// Gone is a permanent failure that disables the subscription (the receiver says the endpoint is
+// gone for good; the delivery is dead-lettered and reported, `deliveries retry` re-sends it).
+// Every other status, a timeout or a dropped connection is retried.
 
 /** Every address a host name resolves to (the system resolver unless one is passed in). */
 export type Resolver = (hostname: string, family: number | undefined) => Promise<LookupAddress[]>;
@@ -77,6 +79,7 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
   return {
     folds: true,
     handles: (target) => subscriptionIdOf(target) !== null,
+    nextRetryDelayMs: (attempts, retryAfterMs, random) => scheduledRetryDelay(attempts, retryAfterMs, random),
     breakerKey(target) {
       const sub = subscriptionFor(target);
       try {
@@ -144,7 +147,7 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
           res.on('error', () => undefined);
           if (status >= 200 && status < 300) return finish({ kind: 'delivered', remoteRef: `HTTP ${status}` });
           if (status === 410) {
-            return finish({ kind: 'failed', error: 'HTTP 410 Gone: the receiver says this endpoint no longer exists' });
+            return finish({ kind: 'failed', error: 'HTTP 410 Gone: the receiver says this endpoint no longer exists', gone: true });
           }
           const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after'], deps.now()) : undefined;
           const error = status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;

@@ -97,3 +97,55 @@ export class CircuitBreakers {
     return [...this.states.entries()].filter(([, s]) => s.failures >= this.opts.threshold).map(([k]) => k);
   }
 }
+
+/**
+ * The Standard Webhooks retry schedule: the wait after each failed attempt (the first attempt is
+ * immediate), so a webhook is tried 10 times over about three days. Waits are counted from the
+ * failure, as the specification does; a receiver down for a weekend still gets its messages.
+ */
+export const WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
+  5_000,
+  5 * 60_000,
+  30 * 60_000,
+  2 * 3_600_000,
+  5 * 3_600_000,
+  10 * 3_600_000,
+  14 * 3_600_000,
+  20 * 3_600_000,
+  24 * 3_600_000,
+];
+
+/** ±10%: spreads the retries of a 5,000-subscriber fan-out without moving any step far from its schedule. */
+export const SCHEDULE_JITTER = 0.1;
+
+/**
+ * The longest Retry-After a scheduled target obeys: its longest step. A receiver may ask for more
+ * than the next step (it is honoured), but a bogus huge value must not park a row for ever.
+ */
+export const MAX_SCHEDULED_RETRY_AFTER_MS = 24 * 3_600_000;
+
+/**
+ * Delay before attempt `attempts + 1` after `attempts` failed ones on a fixed schedule, or
+ * 'give-up' once every step is used (the row is then dead-lettered as exhausted). The step is
+ * jittered by ±`jitter`; Retry-After is a floor: never sooner than the receiver asked.
+ */
+export function scheduledRetryDelay(
+  attempts: number,
+  retryAfterMs: number | undefined,
+  random: () => number,
+  schedule: readonly number[] = WEBHOOK_RETRY_SCHEDULE_MS,
+  jitter: number = SCHEDULE_JITTER,
+): number | 'give-up' {
+  const step = schedule[Math.max(1, Math.floor(attempts)) - 1];
+  if (step === undefined) return 'give-up';
+  const jittered = Math.round(step * (1 + jitter * (2 * random() - 1)));
+  const floor = retryAfterMs === undefined ? 0 : Math.min(MAX_SCHEDULED_RETRY_AFTER_MS, Math.max(0, retryAfterMs));
+  return Math.max(jittered, floor);
+}
+
+/**
+ * `deadline_at` of a row that has no deadline: it follows its target's own retry schedule
+ * (webhooks) and ends as 'exhausted', not 'deadline'. A real value rather than NULL, because NULL
+ * means "the worker's default deadline".
+ */
+export const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
