@@ -143,6 +143,12 @@ export const subscriptions = sqliteTable('subscriptions', {
   secret: text('secret'),
   createdBy: text('created_by').notNull(),
   createdAt: integer('created_at').notNull(),
+  // Set when deliveries stopped for good: the endpoint answered 410 Gone, or failed through its
+  // whole retry schedule. Nothing is enqueued for a disabled subscription; `deliveries retry` of
+  // one of its dead letters, or `subscribe` of the same target, enables it again.
+  disabledAt: integer('disabled_at'),
+  disabledCause: text('disabled_cause', { enum: ['gone', 'exhausted'] }),
+  disabledReason: text('disabled_reason'),
 });
 
 export const approvers = sqliteTable('approvers', {
@@ -234,6 +240,9 @@ export const outbox = sqliteTable(
     index('outbox_lane_live').on(t.state, t.target, t.incidentId, t.id),
     // Counting what a claimed row folds in must not scan the table on every claim.
     index('outbox_folded_into').on(t.foldedInto),
+    // Retention finds delivered rows past their age by seeking this index, so a prune pass reads
+    // only what it deletes, however much recent history there is.
+    index('outbox_delivered_age').on(t.state, t.deliveredAt),
   ],
 );
 
