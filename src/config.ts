@@ -110,6 +110,7 @@ export const envSchema = z.object({
   SITREP_NUDGE_MINUTES: positiveInt('SITREP_NUDGE_MINUTES', 10, 10_000),
   SITREP_DELIVERY_DEADLINE_MINUTES: positiveInt('SITREP_DELIVERY_DEADLINE_MINUTES', 60, 100_000),
   SITREP_DELIVERY_TIMEOUT_SECONDS: positiveInt('SITREP_DELIVERY_TIMEOUT_SECONDS', 30, 600),
+  SITREP_OUTBOX_RETENTION_DAYS: positiveInt('SITREP_OUTBOX_RETENTION_DAYS', 30, 36_500),
   LOG_LEVEL: optionalString.pipe(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
@@ -144,6 +145,8 @@ export interface Config {
   deliveryDeadlineMinutes: number;
   /** One delivery attempt's budget (a webhook answering later than this is retried). */
   deliveryTimeoutSeconds: number;
+  /** Delivered outbox rows older than this many days are pruned (dead letters are kept). */
+  outboxRetentionDays: number;
   logLevel: string;
   user: string;
 }
@@ -196,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     nudgeMinutes: e.SITREP_NUDGE_MINUTES,
     deliveryDeadlineMinutes: e.SITREP_DELIVERY_DEADLINE_MINUTES,
     deliveryTimeoutSeconds: e.SITREP_DELIVERY_TIMEOUT_SECONDS,
+    outboxRetentionDays: e.SITREP_OUTBOX_RETENTION_DAYS,
     logLevel: e.LOG_LEVEL ?? 'info',
     user: e.USER ?? 'local',
   };

@@ -12,14 +12,12 @@ export interface WebhookDeps {
   now: () => number;
   publicOnly: boolean;
   allowLinkLocal: boolean;
-  /** Delivery deadline for each webhook message, counted from approval. */
-  deadlineMs: number;
 }
 
 /** Signed outgoing webhooks: the outlet that enqueues on publish and the Target that sends. */
 export function createWebhooks(deps: WebhookDeps): { outlet: Outlet; target: Target } {
   return {
-    outlet: createWebhookOutlet({ deadlineMs: deps.deadlineMs }),
+    outlet: createWebhookOutlet(),
     target: createWebhookTarget({ db: deps.db, now: deps.now, publicOnly: deps.publicOnly, allowLinkLocal: deps.allowLinkLocal }),
   };
 }

@@ -1,5 +1,6 @@
 import type { Outlet } from '../../src/commands/context.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
+import { NO_DEADLINE } from '../../src/mirror/policy.js';
 import { subscribersFor } from '../../src/mirror/subscriptions.js';
 import { buildIncidentWebhookBody } from './body.js';
 
@@ -10,9 +11,11 @@ export const webhookTargetOf = (subscriptionId: number) => `webhook:S-${subscrip
  * On every published customer-facing update, one outbox row per webhook subscription whose
  * component filter matches the incident (an empty filter matches everything). The body is a
  * snapshot taken in the publishing transaction: it lists every update published so far, so the
- * newest row alone tells the whole story when older ones are folded into it.
+ * newest row alone tells the whole story when older ones are folded into it. Rows carry no
+ * deadline: the target's Standard Webhooks schedule decides when they are given up on (days, not
+ * the chat channels' SITREP_DELIVERY_DEADLINE_MINUTES).
  */
-export function createWebhookOutlet(opts: { deadlineMs: number }): Outlet {
+export function createWebhookOutlet(): Outlet {
   return {
     name: 'webhooks',
     onPublished(tx, update, ctx) {
@@ -28,7 +31,7 @@ export function createWebhookOutlet(opts: { deadlineMs: number }): Outlet {
           payload: { body, updateId: `D-${update.updateId}` },
           customerFacing: true,
           approvedAt: update.approvedAt,
-          deadlineAt: update.approvedAt + opts.deadlineMs,
+          deadlineAt: NO_DEADLINE,
         });
       }
     },

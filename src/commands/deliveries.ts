@@ -1,6 +1,8 @@
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import { outbox } from '../../db/schema.js';
 import { SitrepError } from '../domain/errors.js';
+import { NO_DEADLINE } from '../mirror/policy.js';
+import { enableSubscription, isWebhookLane, subscriptionOfTarget, subscriptionRef } from '../mirror/subscriptions.js';
 import { formatDuration, toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -83,15 +85,17 @@ function retryDelivery(ctx: CommandContext, id: number): Reply {
       throw new SitrepError('CONFLICT', `delivery #${id} is ${row.state}; only dead deliveries can be retried`);
     }
     // A fresh deadline of the same length, else the row would be dead-lettered again at once.
+    // Webhook rows have none: the retry starts their schedule over, from "immediately".
     const from = row.approvedAt ?? row.createdAt;
     const window = row.deadlineAt !== null ? Math.max(60_000, row.deadlineAt - from) : DEFAULT_DEADLINE_MS;
+    const webhook = isWebhookLane(row.target);
     tx.update(outbox)
       .set({
         state: 'pending',
         attempts: 0,
         nextAttemptAt: now,
         claimedUntil: null,
-        deadlineAt: row.customerFacing || row.deadlineAt !== null ? now + window : null,
+        deadlineAt: webhook ? NO_DEADLINE : row.customerFacing || row.deadlineAt !== null ? now + window : null,
         lastError: `retried by ${ctx.actor} (was: ${row.lastError ?? 'unknown'})`,
       })
       .where(and(eq(outbox.id, id), eq(outbox.state, 'dead')))
@@ -110,9 +114,25 @@ function retryDelivery(ctx: CommandContext, id: number): Reply {
       .orderBy(asc(outbox.id))
       .get();
     const note = newer ? ` Note: #${newer.id}, a newer message to the same target, was already delivered; this one arrives after it.` : '';
+    // Retrying a dead letter of a disabled subscription says the endpoint is back: it is enabled
+    // again, so later updates reach it too. Its other dead letters are named, not re-sent unasked.
+    let enabled = '';
+    const sub = webhook ? subscriptionOfTarget(tx, row.target) : undefined;
+    if (sub && sub.disabledAt !== null && enableSubscription(tx, sub.id)) {
+      const others = tx
+        .select({ id: outbox.id })
+        .from(outbox)
+        .where(and(eq(outbox.target, row.target), eq(outbox.state, 'dead')))
+        .orderBy(asc(outbox.id))
+        .all()
+        .map((r) => `#${r.id}`);
+      enabled =
+        ` ${subscriptionRef(sub.id)} was disabled (${sub.disabledReason ?? 'disabled'}) and is enabled again.` +
+        (others.length ? ` ${others.length} more dead deliver${others.length === 1 ? 'y' : 'ies'} to it: ${others.join(', ')} (\`deliveries retry <id>\` each).` : '');
+    }
     return {
-      text: `Delivery #${id} to ${row.target} is queued again; a running server sends it shortly.${note}`,
-      data: { id, target: row.target, state: 'pending' },
+      text: `Delivery #${id} to ${row.target} is queued again; a running server sends it shortly.${note}${enabled}`,
+      data: { id, target: row.target, state: 'pending', ...(sub && enabled ? { subscription: subscriptionRef(sub.id), reenabled: true } : {}) },
     };
   });
 }

@@ -1,9 +1,11 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { Tx } from '../../db/client.js';
 import { outbox, subscriptions } from '../../db/schema.js';
 import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import { checkWebhookUrl } from '../mirror/address.js';
 import { generateWebhookSecret } from '../mirror/signing.js';
+import { enableSubscription, outboxTargetOf } from '../mirror/subscriptions.js';
 import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -66,17 +68,23 @@ export function subscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'su
   const { kind, target } = parseSubscriptionTarget(cmd.target, ctx);
   componentsBySlug(ctx.db, cmd.components);
   const secret = kind === 'webhook' ? generateWebhookSecret() : null;
-  const row = ctx.db.transaction((tx) => {
+  const outcome = ctx.db.transaction((tx) => {
     const existing = tx.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
+    if (existing && existing.disabledAt !== null) return { kind: 'reenabled' as const, reply: reenable(ctx, tx, existing, cmd.components) };
     if (existing) {
       throw new SitrepError('CONFLICT', `${target} is already subscribed as ${subRef(existing.id)}; \`unsubscribe ${target}\` first to change it`);
     }
-    return tx
-      .insert(subscriptions)
-      .values({ target, kind, components: cmd.components, secret, createdBy: ctx.actor, createdAt: ctx.now() })
-      .returning()
-      .get();
+    return {
+      kind: 'created' as const,
+      row: tx
+        .insert(subscriptions)
+        .values({ target, kind, components: cmd.components, secret, createdBy: ctx.actor, createdAt: ctx.now() })
+        .returning()
+        .get(),
+    };
   });
+  if (outcome.kind === 'reenabled') return outcome.reply;
+  const row = outcome.row;
   const scope = cmd.components.length ? `incidents affecting ${cmd.components.join(', ')}` : 'every incident';
   const lines = [`Subscribed ${subRef(row.id)}: ${target} hears customer-facing updates for ${scope}.`];
   if (secret) {
@@ -86,6 +94,39 @@ export function subscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'su
     );
   }
   return { text: lines.join('\n'), data: { id: subRef(row.id), target, secret, kind, components: cmd.components } };
+}
+
+/**
+ * `subscribe` of a target that was disabled (410 Gone, or a whole failed retry schedule) enables
+ * it again, keeping its id, filter and signing secret: the receiver already holds the secret, and
+ * a new one would break its verification. What was dead-lettered stays dead until retried.
+ */
+function reenable(ctx: CommandContext, tx: Tx, sub: typeof subscriptions.$inferSelect, components: string[]): Reply {
+  const same = components.length === 0 || (components.length === sub.components.length && components.every((c) => sub.components.includes(c)));
+  if (!same) {
+    throw new SitrepError(
+      'CONFLICT',
+      `${sub.target} is subscribed as ${subRef(sub.id)} (disabled) with components: ${sub.components.length ? sub.components.join(', ') : 'all'}; \`subscribe ${sub.target}\` without components enables it again, or \`unsubscribe ${sub.target}\` first to change them`,
+    );
+  }
+  enableSubscription(tx, sub.id);
+  const dead = tx
+    .select({ id: outbox.id })
+    .from(outbox)
+    .where(and(eq(outbox.target, outboxTargetOf(sub)), eq(outbox.state, 'dead')))
+    .orderBy(asc(outbox.id))
+    .all()
+    .map((r) => r.id);
+  const scope = sub.components.length ? `incidents affecting ${sub.components.join(', ')}` : 'every incident';
+  const lines = [
+    `Enabled ${subRef(sub.id)} again: ${sub.target} hears customer-facing updates for ${scope}. It was disabled ${toIso(sub.disabledAt ?? ctx.now(), ctx.policy.timezone)} (${sub.disabledReason ?? 'disabled'}).`,
+  ];
+  if (sub.kind === 'webhook') lines.push('Its signing secret is unchanged.');
+  if (dead.length) lines.push(`${dead.length} dead deliver${dead.length === 1 ? 'y is' : 'ies are'} kept (${dead.map((id) => `#${id}`).join(', ')}); \`deliveries retry <id>\` sends one again.`);
+  return {
+    text: lines.join('\n'),
+    data: { id: subRef(sub.id), target: sub.target, secret: null, kind: sub.kind, components: sub.components, reenabled: true, dead },
+  };
 }
 
 /** Accepts the target as subscribed or its S-n id. */
@@ -110,7 +151,7 @@ export function unsubscribe(ctx: CommandContext, cmd: Extract<Command, { verb: '
     tx.delete(subscriptions).where(eq(subscriptions.id, sub.id)).run();
     // Messages still waiting for this channel are not sent after it was removed; they stay
     // visible in `deliveries` as dead with the reason.
-    const lane = sub.kind === 'webhook' ? `webhook:${subRef(sub.id)}` : sub.target;
+    const lane = outboxTargetOf(sub);
     return tx
       .update(outbox)
       .set({ state: 'dead', lastError: `unsubscribed by ${displayUser(ctx.actor)} before delivery` })
@@ -126,14 +167,28 @@ export function unsubscribe(ctx: CommandContext, cmd: Extract<Command, { verb: '
 export function listSubscriptions(ctx: CommandContext, _cmd: Extract<Command, { verb: 'subscriptions' }>): Reply {
   requireAdmin(ctx, 'see subscriptions');
   const rows = ctx.db.select().from(subscriptions).orderBy(asc(subscriptions.id)).all();
+  const zone = ctx.policy.timezone;
+  const disabled = (r: (typeof rows)[number]) =>
+    r.disabledAt === null ? '' : `  DISABLED ${toIso(r.disabledAt, zone)}: ${r.disabledReason ?? r.disabledCause ?? 'disabled'} (\`subscribe ${r.target}\` or \`deliveries retry <id>\` enables it again)`;
   const text = rows.length
-    ? ['Subscriptions:', ...rows.map((r) => `${subRef(r.id)}  ${r.target}  components: ${r.components.length ? r.components.join(', ') : 'all'}  (by ${displayUser(r.createdBy)})`)].join('\n')
+    ? ['Subscriptions:', ...rows.map((r) => `${subRef(r.id)}  ${r.target}  components: ${r.components.length ? r.components.join(', ') : 'all'}  (by ${displayUser(r.createdBy)})${disabled(r)}`)].join('\n')
     : 'No subscriptions yet; `subscribe webhook:https://… [components:slug,…]` adds one.';
   // The signing secret is never shown again: it was printed once at `subscribe`.
   return {
     text,
     data: {
-      subscriptions: rows.map((r) => ({ id: subRef(r.id), target: r.target, kind: r.kind, components: r.components, created_by: r.createdBy, created_at: toIso(r.createdAt, ctx.policy.timezone) })),
+      subscriptions: rows.map((r) => ({
+        id: subRef(r.id),
+        target: r.target,
+        kind: r.kind,
+        components: r.components,
+        created_by: r.createdBy,
+        created_at: toIso(r.createdAt, zone),
+        disabled: r.disabledAt !== null,
+        disabled_at: r.disabledAt === null ? null : toIso(r.disabledAt, zone),
+        disabled_cause: r.disabledCause,
+        disabled_reason: r.disabledReason,
+      })),
     },
   };
 }

@@ -53,6 +53,7 @@ export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams';
           payload: { ...payload, updateId: `D-${update.updateId}` },
           customerFacing: true,
           approvedAt: update.approvedAt,
+          // Chat channels keep SITREP_DELIVERY_DEADLINE_MINUTES; webhooks follow their own schedule.
           deadlineAt: update.approvedAt + opts.deadlineMs,
         });
       }

@@ -1,10 +1,14 @@
-import type { Db } from '../../db/client.js';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../../db/client.js';
+import { timelineEvents } from '../../db/schema.js';
 import type { Outlet } from '../commands/context.js';
 import { recordEvent } from '../commands/store.js';
 import type { App } from '../main.js';
 import { createOutboxCollector } from './metrics.js';
-import type { Target } from './target.js';
-import { OutboxWorker } from './worker.js';
+import { createOutboxPruner, DEFAULT_RETENTION } from './retention.js';
+import { disableSubscription, isWebhookLane, subscriptionOfTarget, subscriptionRef, type SubscriptionRow } from './subscriptions.js';
+import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
+import { OutboxWorker, type OutboxRow } from './worker.js';
 
 export { OutboxWorker } from './worker.js';
 export type { DeliveryResult, OutboxMessage, Target } from './target.js';
@@ -16,12 +20,61 @@ export type WebhooksFactory = (deps: {
   now: () => number;
   publicOnly: boolean;
   allowLinkLocal: boolean;
-  deadlineMs: number;
 }) => { outlet: Outlet; target: Target };
+
+/** How often retention looks for delivered rows past SITREP_OUTBOX_RETENTION_DAYS. */
+const RETENTION_INTERVAL_MS = 60 * 60_000;
+
+/**
+ * A delivery that finds its subscription disabled is not sent. Rows waiting when it was disabled
+ * are dead-lettered then; this catches the ones that were in flight in another lane at that moment
+ * and came back to retry. Every other member of the target is passed through untouched (a Proxy,
+ * so whatever the Target port grows later still reaches the worker).
+ */
+function skipDisabled(db: Db, inner: Target): Target {
+  const deliver = (msg: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult> => {
+    const sub = subscriptionOfTarget(db, msg.target);
+    if (sub?.disabledAt != null) {
+      return Promise.resolve({ kind: 'failed', error: `not sent: ${subscriptionRef(sub.id)} is disabled (${sub.disabledReason ?? sub.disabledCause ?? 'disabled'})` });
+    }
+    return inner.deliver(msg, signal);
+  };
+  return new Proxy(inner, {
+    get(t, key) {
+      if (key === 'deliver') return deliver;
+      const v: unknown = Reflect.get(t, key, t);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
+
+/** Whether this incident's thread was already told that this subscription was disabled (this time). */
+function toldAboutDisabling(tx: Tx, incidentId: number, sub: SubscriptionRow): boolean {
+  return Boolean(
+    tx
+      .select({ id: timelineEvents.id })
+      .from(timelineEvents)
+      .where(
+        and(
+          eq(timelineEvents.incidentId, incidentId),
+          eq(timelineEvents.kind, 'delivery_failed'),
+          sql`json_extract(${timelineEvents.payload}, '$.disabledSubscription') = ${sub.id}`,
+          sql`json_extract(${timelineEvents.payload}, '$.disabledAt') = ${sub.disabledAt}`,
+        ),
+      )
+      .limit(1)
+      .get(),
+  );
+}
+
+const whatOf = (row: Pick<OutboxRow, 'payload'>) => (typeof row.payload.updateId === 'string' ? `Customer update ${row.payload.updateId}` : 'A customer-facing message');
+const idList = (ids: number[]) => ids.map((id) => `#${id}`).join(', ');
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Mirroring: the outbox worker (started with the server, never by the CLI), signed webhooks
- * (outlet + target), the delivery metrics, and the webhook URL policy commands check.
+ * (outlet + target), outbox retention, the delivery metrics, and the webhook URL policy commands
+ * check.
  */
 export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFactory } = {}): OutboxWorker {
   const { config } = app;
@@ -30,47 +83,112 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
     publicOnly: config.webhookPublicOnly,
     allowLinkLocal: config.webhookAllowLinkLocal,
   };
-  const deadlineMs = config.deliveryDeadlineMinutes * 60_000;
   if (adapters.webhooks) {
     const webhooks = adapters.webhooks({
       db: app.db,
       now: app.now,
       publicOnly: config.webhookPublicOnly,
       allowLinkLocal: config.webhookAllowLinkLocal,
-      deadlineMs,
     });
     app.outlets.push(webhooks.outlet);
-    app.targets.push(webhooks.target);
+    app.targets.push(skipDisabled(app.db, webhooks.target));
   }
+
+  const tell = (tx: Tx, incidentId: number, text: string, payload: Record<string, unknown>) => {
+    const ctx = app.contextFor('sitrep', { platform: 'cli', incidentId });
+    recordEvent(tx, ctx, { incidentId, kind: 'delivery_failed', actor: 'sitrep', text, payload });
+  };
+
+  /**
+   * 410 Gone or a whole failed schedule: the subscription is disabled, what waits for it is kept
+   * as dead letters, and each incident with a message that did not reach it is told once, in one
+   * event naming every kept delivery, not once per row.
+   */
+  function disable(tx: Tx, row: OutboxRow, sub: SubscriptionRow, reason: string, cause: 'gone' | 'exhausted'): void {
+    const why = cause === 'gone' ? 'the endpoint answered 410 Gone' : 'it failed through the whole retry schedule';
+    const d = disableSubscription(tx, sub, cause, why, app.now());
+    if (!d.newly) return straggler(tx, row, d.sub, reason);
+    const ref = subscriptionRef(sub.id);
+    const stamp = { disabledSubscription: sub.id, disabledAt: d.sub.disabledAt, cause, target: row.target };
+    const byIncident = new Map<number, number[]>();
+    for (const r of d.swept) if (r.incidentId !== null && r.customerFacing) byIncident.set(r.incidentId, [...(byIncident.get(r.incidentId) ?? []), r.id]);
+    const enable = `\`deliveries retry <id>\` sends one again and enables ${ref} again`;
+    if (row.incidentId !== null && row.customerFacing) {
+      const more = byIncident.get(row.incidentId) ?? [];
+      byIncident.delete(row.incidentId);
+      const kept = [row.id, ...more];
+      tell(
+        tx,
+        row.incidentId,
+        `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is now disabled (${why}): nothing more is sent to it. ` +
+          `Kept as ${plural(kept.length, 'delivery', 'deliveries')} ${idList(kept)}; ${enable}.`,
+        { ...stamp, outboxId: row.id, deliveryId: row.deliveryId, reason, kept },
+      );
+    }
+    for (const [incidentId, kept] of byIncident) {
+      tell(
+        tx,
+        incidentId,
+        `${ref} (${row.target}) is now disabled (${why}; last error: ${reason}): ${plural(kept.length, 'customer update', 'customer updates')} for this incident will not be sent. ` +
+          `Kept as ${plural(kept.length, 'delivery', 'deliveries')} ${idList(kept)}; ${enable}.`,
+        { ...stamp, reason, kept },
+      );
+    }
+  }
+
+  /** A row of an already disabled subscription: its incident hears once, if it has not yet. */
+  function straggler(tx: Tx, row: OutboxRow, sub: SubscriptionRow, reason: string): void {
+    if (row.incidentId === null || !row.customerFacing || toldAboutDisabling(tx, row.incidentId, sub)) return;
+    const ref = subscriptionRef(sub.id);
+    tell(
+      tx,
+      row.incidentId,
+      `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is disabled (${sub.disabledReason ?? 'disabled'}). ` +
+        `Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again and enables ${ref} again.`,
+      { disabledSubscription: sub.id, disabledAt: sub.disabledAt, cause: sub.disabledCause, target: row.target, outboxId: row.id, deliveryId: row.deliveryId, reason, kept: [row.id] },
+    );
+  }
+
+  function onDeadLetter(tx: Tx, row: OutboxRow, reason: string, cause: DeadLetterCause): void {
+    const sub = isWebhookLane(row.target) ? subscriptionOfTarget(tx, row.target) : undefined;
+    if (sub && (cause === 'gone' || cause === 'exhausted')) return disable(tx, row, sub, reason, cause);
+    if (sub && sub.disabledAt !== null) return straggler(tx, row, sub, reason);
+    if (!row.customerFacing || row.incidentId === null) return;
+    tell(tx, row.incidentId, `${whatOf(row)} did not reach ${row.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`, {
+      outboxId: row.id,
+      deliveryId: row.deliveryId,
+      target: row.target,
+      reason,
+    });
+  }
+
   const worker = new OutboxWorker(
     {
       db: app.db,
       log: app.log,
       now: app.now,
       targets: app.targets,
-      onDeadLetter(tx, row, reason) {
-        if (!row.customerFacing || row.incidentId === null) return;
-        const ctx = app.contextFor('sitrep', { platform: 'cli', ...(row.incidentId !== null ? { incidentId: row.incidentId } : {}) });
-        const what = typeof row.payload.updateId === 'string' ? `Customer update ${row.payload.updateId}` : 'A customer-facing message';
-        recordEvent(tx, ctx, {
-          incidentId: row.incidentId!,
-          kind: 'delivery_failed',
-          actor: 'sitrep',
-          text: `${what} did not reach ${row.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`,
-          payload: { outboxId: row.id, deliveryId: row.deliveryId, target: row.target, reason },
-        });
-      },
+      onDeadLetter,
       onWrite: () => app.changes.notify(),
     },
     {
       attemptTimeoutMs: config.deliveryTimeoutSeconds * 1000,
       delayNoticeMs: config.delayNoticeMinutes * 60_000,
-      defaultDeadlineMs: deadlineMs,
+      // Chat customer channels only: webhook rows carry no deadline and follow their schedule.
+      defaultDeadlineMs: config.deliveryDeadlineMinutes * 60_000,
       timezone: config.timezone,
     },
   );
   app.changes.onChange(() => worker.kick());
   app.background.push(worker);
+  app.background.push(
+    createOutboxPruner(
+      { db: app.db, log: app.log, now: app.now },
+      // A webhook's remote reference is only "HTTP 200": nothing later edits or threads under it.
+      { ...DEFAULT_RETENTION, retentionMs: config.outboxRetentionDays * 24 * 3_600_000, keepsReference: (target) => !isWebhookLane(target) },
+      RETENTION_INTERVAL_MS,
+    ),
+  );
   app.collectors.push(createOutboxCollector(app.db, () => worker.breakers));
   return worker;
 }
