@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { webApi } from '@slack/bolt';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import type { Block } from './blocks.js';
 import { dateToken, escapeMrkdwn } from './mrkdwn.js';
-import { toDeliveryResult } from './target.js';
+import { SLACK_POST_INTERVAL_MS, channelPostGate, slackChannelPaceKey, toDeliveryResult } from './target.js';
 import { raceAbort } from '../../src/mirror/target.js';
 import { customerPayload, type CustomerPayload } from '../../src/mirror/customer-channels.js';
 
@@ -80,38 +81,83 @@ export function customerReply(p: CustomerPayload, notices: string[]) {
 }
 
 
+/**
+ * What each root message was last made to show, so an edit that would change nothing is not sent.
+ * The first update of an incident is enqueued with the root post in the same transaction, from the
+ * same payload: without this, every channel would get an edit identical to the post it just had,
+ * one more call per channel against Slack's per-workspace limit for chat.update. Kept in memory and
+ * bounded: after a restart (or for roots older than the bound) the edit is simply sent again, which
+ * is harmless.
+ */
+class RootShown {
+  private readonly shown = new Map<string, string>();
+  constructor(private readonly max = 20_000) {}
+
+  static digest(root: { text: string; blocks: unknown }): string {
+    return createHash('sha256').update(JSON.stringify([root.text, root.blocks])).digest('base64');
+  }
+
+  same(channel: string, ts: string, digest: string): boolean {
+    return this.shown.get(`${channel} ${ts}`) === digest;
+  }
+
+  set(channel: string, ts: string, digest: string): void {
+    const key = `${channel} ${ts}`;
+    this.shown.delete(key);
+    this.shown.set(key, digest);
+    if (this.shown.size > this.max) this.shown.delete(this.shown.keys().next().value!);
+  }
+}
+
 export function createSlackCustomerTarget(client: webApi.WebClient): Target {
-  const post = (args: Parameters<webApi.WebClient['chat']['postMessage']>[0]) => client.chat.postMessage(args);
+  // Shared with the internal thread's target: both post through this client, maybe to one channel.
+  const gate = channelPostGate(client);
+  const shown = new RootShown();
+  const post = (args: Parameters<webApi.WebClient['chat']['postMessage']>[0], signal: AbortSignal) =>
+    gate.post(args.channel, signal, () => client.chat.postMessage(args));
+  const channelOf = (target: string) => target.slice('slack:'.length);
   return {
     folds: true,
     handles: isCustomerChannelTarget,
+    // One message per row (the root, or the update's reply), so rows start one per interval.
+    pace: (msg) => ({ key: slackChannelPaceKey(channelOf(msg.target)), intervalMs: SLACK_POST_INTERVAL_MS }),
     async deliver(msg, signal) {
       const parsed = customerPayload.safeParse(msg.payload);
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
       const p = parsed.data;
-      const channel = msg.target.slice('slack:'.length);
+      const channel = channelOf(msg.target);
       const root = customerRoot(p);
+      const rootDigest = RootShown.digest(root);
       const attempt = (async (): Promise<DeliveryResult> => {
         if (msg.kind === 'slack.customer_root') {
-          const res = await post({ channel, text: root.text, blocks: root.blocks as never, unfurl_links: false, unfurl_media: false });
-          return res.ts ? { kind: 'delivered', remoteRef: res.ts } : { kind: 'retry', error: 'chat.postMessage returned no ts' };
+          const res = await post({ channel, text: root.text, blocks: root.blocks as never, unfurl_links: false, unfurl_media: false }, signal);
+          if (!res.ts) return { kind: 'retry', error: 'chat.postMessage returned no ts' };
+          shown.set(channel, res.ts, rootDigest);
+          return { kind: 'delivered', remoteRef: res.ts };
         }
         const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n));
         const reply = customerReply(p, notices);
         let rootTs = msg.previousRemoteRef ?? null;
         if (rootTs) {
           // Edit first: a retry after a failed reply repeats an idempotent edit, never a post.
-          await client.chat.update({ channel, ts: rootTs, text: root.text, blocks: root.blocks as never }).catch((err: unknown) => {
-            const code = (err as { data?: { error?: string } }).data?.error;
-            if (code === 'message_not_found' || code === 'cant_update_message' || code === 'edit_window_closed') return;
-            throw err;
-          });
+          if (!shown.same(channel, rootTs, rootDigest)) {
+            const ts = rootTs;
+            await client.chat.update({ channel, ts, text: root.text, blocks: root.blocks as never }).then(
+              () => shown.set(channel, ts, rootDigest),
+              (err: unknown) => {
+                const code = (err as { data?: { error?: string } }).data?.error;
+                if (code === 'message_not_found' || code === 'cant_update_message' || code === 'edit_window_closed') return;
+                throw err;
+              },
+            );
+          }
         } else {
           // The root message could not be posted (dead-lettered): start the thread with this update.
-          const res = await post({ channel, text: root.text, blocks: root.blocks as never, unfurl_links: false, unfurl_media: false });
+          const res = await post({ channel, text: root.text, blocks: root.blocks as never, unfurl_links: false, unfurl_media: false }, signal);
           rootTs = res.ts ?? null;
+          if (rootTs) shown.set(channel, rootTs, rootDigest);
         }
-        const res = await post({ channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: reply.text, blocks: reply.blocks as never, unfurl_links: false, unfurl_media: false });
+        const res = await post({ channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: reply.text, blocks: reply.blocks as never, unfurl_links: false, unfurl_media: false }, signal);
         return { kind: 'delivered', remoteRef: rootTs ?? res.ts ?? '' };
       })().catch((err: unknown) => toDeliveryResult(err));
       return raceAbort(attempt, signal);

@@ -5,7 +5,7 @@ import type { Db } from '../../db/client.js';
 import { incidentThreads, outbox } from '../../db/schema.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
-import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
+import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { channelLink, rootMessage } from './blocks.js';
 import { SLACK_THREAD_PREFIX, slackThreadRows } from './outlet.js';
 
@@ -58,8 +58,125 @@ export function toDeliveryResult(err: unknown): DeliveryResult {
 import { raceAbort } from '../../src/mirror/target.js';
 export { raceAbort };
 
+/**
+ * Slack posts about one message per second per channel (chat.postMessage; edits and ephemeral
+ * messages have limits of their own) and answers 429 beyond that. Every row that posts to a
+ * channel is paced under this key, whichever target sends it, so the worker never starts a post
+ * the channel would refuse.
+ */
+export const SLACK_POST_INTERVAL_MS = 1_000;
+export const slackChannelPaceKey = (channel: string) => `slack:channel:${channel}`;
+
+/**
+ * The worker paces when rows start; Slack counts when a message arrives, and a row may make
+ * another call first (an edit) or its earlier post may have been slow to arrive. So the last
+ * step is taken here, per channel: a post goes out no sooner than one interval after the answer to
+ * the previous post to that channel. The answer comes after Slack counted that post, so two posts
+ * can never arrive closer together than the interval. When the worker has paced the rows, this
+ * waits only for the few milliseconds between the two clocks; posts to one channel are sent one
+ * at a time. Shared by every target that uses the same WebClient (the internal thread and
+ * customer channels may post to the same channel). Exported for tests.
+ */
+export class ChannelPostGate {
+  private readonly lastAnswer = new Map<string, number>();
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly intervalMs = SLACK_POST_INTERVAL_MS,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  async post<T>(channel: string, signal: AbortSignal | undefined, send: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(channel) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    // Whoever comes next waits for this post and every earlier one, even if this one is abandoned.
+    const tail = before.then(() => mine);
+    this.tails.set(channel, tail);
+    let sent = false;
+    try {
+      await untilAborted(before, signal);
+      const wait = (this.lastAnswer.get(channel) ?? -Infinity) + this.intervalMs - this.now();
+      if (wait > 0) await untilAborted(new Promise<void>((r) => setTimeout(r, wait)), signal);
+      sent = true;
+      return await send();
+    } finally {
+      // A refused or failed post may still have reached Slack: space the next one from it too.
+      if (sent) this.remember(channel);
+      done();
+      if (this.tails.get(channel) === tail) this.tails.delete(channel);
+    }
+  }
+
+  private remember(channel: string): void {
+    const at = this.now();
+    this.lastAnswer.delete(channel);
+    this.lastAnswer.set(channel, at);
+    // Only recent answers matter; the map stays as small as the channels posted to in one interval.
+    if (this.lastAnswer.size > 10_000) {
+      for (const [c, t] of this.lastAnswer) {
+        if (t > at - this.intervalMs) break;
+        this.lastAnswer.delete(c);
+      }
+    }
+  }
+}
+
+/** Waits for `p`; rejects as soon as `signal` fires, so an abandoned attempt never sends. */
+function untilAborted(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new Error('aborted before sending'));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new Error('aborted before sending'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
+}
+
+const gates = new WeakMap<object, ChannelPostGate>();
+
+/** The one gate of a WebClient: every target posting through it shares the channels' spacing. */
+export function channelPostGate(client: webApi.WebClient): ChannelPostGate {
+  let g = gates.get(client);
+  if (!g) gates.set(client, (g = new ChannelPostGate()));
+  return g;
+}
+
 export function createSlackTarget(deps: SlackTargetDeps): Target {
   const { db, client } = deps;
+  const gate = channelPostGate(client);
+  // The worker asks for a pace key for every due head, so the lookup is prepared once.
+  const threadsStmt = db.$client.prepare<[number], { channel: string; dedicated: number }>(
+    "select channel, dedicated from incident_threads where incident_id = ? and platform = 'slack'",
+  );
+
+  /** The channel a row posts a message to, if it posts one and the channel is known yet. */
+  function postsTo(msg: BreakerSubject): string | undefined {
+    if (msg.incidentId === null) return undefined;
+    const rows = threadsStmt.all(msg.incidentId);
+    const home = rows.find((r) => !r.dedicated);
+    const own = rows.find((r) => r.dedicated);
+    switch (msg.kind) {
+      case 'root_post':
+        return (msg.payload.dedicated === true ? own : home)?.channel;
+      case 'thread_reply':
+        return (own ?? home)?.channel;
+      case 'link_post':
+        return home?.channel;
+      default:
+        // Edits (chat.update), ephemeral messages and channel creation are not channel posts.
+        return undefined;
+    }
+  }
 
   /** Where the incident's thread lives: its dedicated channel once created, else the incidents channel. */
   function thread(incidentId: number) {
@@ -117,7 +234,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
     return { kind: 'delivered', remoteRef: row.channel };
   }
 
-  async function deliverOnce(msg: OutboxMessage): Promise<DeliveryResult> {
+  async function deliverOnce(msg: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult> {
     const incidentId = msg.incidentId;
     if (incidentId === null && msg.kind !== 'ephemeral') return { kind: 'failed', error: `${msg.kind} without an incident` };
     switch (msg.kind) {
@@ -130,7 +247,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
         const view = loadIncidentView(db, getIncident(db, incidentId!));
         const m = rootMessage(view, deps.timezone, deps.now());
-        const res = await client.chat.postMessage({ channel: row.channel, text: m.text, blocks: m.blocks as never, unfurl_links: false });
+        const res = await gate.post(row.channel, signal, () => client.chat.postMessage({ channel: row.channel, text: m.text, blocks: m.blocks as never, unfurl_links: false }));
         if (!res.ts) return { kind: 'retry', error: 'chat.postMessage returned no ts' };
         setRoot(incidentId!, row.channel, res.ts);
         return { kind: 'delivered', remoteRef: res.ts };
@@ -149,14 +266,17 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         const row = thread(incidentId!);
         if (!row) return { kind: 'failed', error: 'the incident has no Slack thread' };
         if (!row.rootRef) return noRoot(incidentId!);
-        const res = await client.chat.postMessage({
-          channel: row.channel,
-          thread_ts: row.rootRef,
-          text: p.text,
-          blocks: p.blocks as never,
-          reply_broadcast: p.broadcast,
-          unfurl_links: false,
-        });
+        const rootRef = row.rootRef;
+        const res = await gate.post(row.channel, signal, () =>
+          client.chat.postMessage({
+            channel: row.channel,
+            thread_ts: rootRef,
+            text: p.text,
+            blocks: p.blocks as never,
+            reply_broadcast: p.broadcast,
+            unfurl_links: false,
+          }),
+        );
         return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
       }
       case 'link_post': {
@@ -168,7 +288,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         if (home.rootRef) return { kind: 'delivered', remoteRef: home.rootRef };
         const inc = getIncident(db, incidentId!);
         const m = channelLink(`INC-${inc.id}`, inc.title, own.channel);
-        const res = await client.chat.postMessage({ channel: home.channel, text: m.text, blocks: m.blocks as never });
+        const res = await gate.post(home.channel, signal, () => client.chat.postMessage({ channel: home.channel, text: m.text, blocks: m.blocks as never }));
         // Replies under the link message count as the incident's thread too.
         if (res.ts) setRoot(incidentId!, home.channel, res.ts);
         return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
@@ -207,8 +327,12 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
 
   return {
     handles: (target) => target.startsWith(SLACK_THREAD_PREFIX),
+    pace(msg) {
+      const channel = postsTo(msg);
+      return channel ? { key: slackChannelPaceKey(channel), intervalMs: SLACK_POST_INTERVAL_MS } : undefined;
+    },
     async deliver(msg, signal) {
-      const attempt = deliverOnce(msg).catch((err: unknown): DeliveryResult => {
+      const attempt = deliverOnce(msg, signal).catch((err: unknown): DeliveryResult => {
         if (err instanceof z.ZodError) return { kind: 'failed', error: `bad ${msg.kind} payload: ${err.issues[0]?.message ?? 'invalid'}` };
         return toDeliveryResult(err);
       });

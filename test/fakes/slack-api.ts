@@ -2,13 +2,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { RollingLimit } from '../../bench/ratelimit-window.js';
 
 // A fake Slack Web API on 127.0.0.1, for adapter tests and the benchmark. It records every call,
 // validates the required parameters of each method it implements (from Slack's own OpenAPI spec,
 // plus the few the spec leaves unmarked but the real API enforces), checks the bot token, keeps
 // the messages it was sent (so conversations.replies and chat.update behave), and can be scripted
-// to answer 429 with Retry-After, HTTP 5xx or `ok:false, error:"ratelimited"`.
-// It also accepts response_url posts at /response/<id>.
+// to answer 429 with Retry-After, HTTP 5xx or `ok:false, error:"ratelimited"`. With `rateLimit`
+// it also enforces Slack's posting limit the way Slack does, on its own: chat.postMessage beyond
+// `perChannel` messages per second in one channel is answered 429 with Retry-After (and counted),
+// and only accepted messages are kept. It also accepts response_url posts at /response/<id>.
 
 // An excerpt of Slack's OpenAPI spec (see its _provenance), kept in the repo so CI needs nothing else.
 const SPEC = new URL('../slack/fixtures/slack-web-api-methods.json', import.meta.url);
@@ -49,6 +52,8 @@ export interface FakeMessage {
   text: string;
   blocks?: unknown[];
   reply_broadcast?: boolean;
+  /** When the fake accepted it (Date.now()); absent for messages added with addMessage. */
+  at?: number;
 }
 
 export type Failure = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 } | { error: string } | { hang: true };
@@ -69,6 +74,8 @@ export interface FakeSlackApi {
   /** A message written by a person (for reactions and replies). */
   addMessage(m: FakeMessage): void;
   callsOf(method: string): FakeCall[];
+  /** chat.postMessage calls the per-channel limit refused with 429 (0 without `rateLimit`). */
+  rateLimited(): number;
   /** Socket Mode: the app token apps.connections.open accepts; envelopes sent and acks received. */
   socket: {
     appToken: string;
@@ -167,8 +174,17 @@ function wsAttach(socket: Socket, onText: (text: string) => void): { send(text: 
   return { send: (text) => void socket.write(encodeFrame(0x1, Buffer.from(text, 'utf8'))) };
 }
 
-export async function startFakeSlackApi(opts: { token: string; appToken?: string; now?: () => number }): Promise<FakeSlackApi> {
+export interface FakeSlackOptions {
+  token: string;
+  appToken?: string;
+  now?: () => number;
+  /** Slack's per-channel posting limit (about one message per second per channel); off by default. */
+  rateLimit?: { perChannel: number; windowMs?: number };
+}
+
+export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSlackApi> {
   const required = loadRequired();
+  const limit = opts.rateLimit ? new RollingLimit({ limit: opts.rateLimit.perChannel, windowMs: opts.rateLimit.windowMs ?? 1_000 }) : null;
   const failures = new Map<string, Failure[]>();
   let seq = 0;
   const nextTs = () => {
@@ -204,6 +220,7 @@ export async function startFakeSlackApi(opts: { token: string; appToken?: string
     responseUrl: (id) => `${fake.origin}/response/${encodeURIComponent(id)}`,
     addMessage: (m) => void fake.messages.push(m),
     callsOf: (method) => fake.calls.filter((c) => c.method === method && c.valid),
+    rateLimited: () => limit?.refusedTotal ?? 0,
     async waitFor(pred, ms = 10_000) {
       const end = Date.now() + ms;
       while (!pred(fake)) {
@@ -230,6 +247,8 @@ export async function startFakeSlackApi(opts: { token: string; appToken?: string
           ...(p.reply_broadcast === true || p.reply_broadcast === 'true' ? { reply_broadcast: true } : {}),
         };
         if (m.thread_ts && !fake.messages.some((x) => x.channel === m.channel && x.ts === m.thread_ts)) return { ok: false, error: 'thread_not_found' };
+        m.at = Date.now();
+        limit?.record(m.channel);
         fake.messages.push(m);
         return { ok: true, channel: m.channel, ts: m.ts, message: { text: m.text, ts: m.ts, bot_id: m.bot_id } };
       }
@@ -319,6 +338,14 @@ export async function startFakeSlackApi(opts: { token: string; appToken?: string
             : send(scripted.status, { ok: false, error: 'internal_error' });
         }
         return send(200, { ok: false, error: scripted.error });
+      }
+      if (limit && method === 'chat.postMessage') {
+        const room = limit.check(String(params.channel));
+        if (!room.ok) {
+          call.valid = false;
+          call.status = 429;
+          return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(room.retryAfterSeconds) });
+        }
       }
       const body = handle(method, params);
       if (body.ok !== true) call.valid = false;

@@ -1,0 +1,170 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RollingLimit } from '../../bench/ratelimit-window.js';
+import type { Target } from '../../src/mirror/target.js';
+import { startFakeSlackApi, type FakeMessage, type FakeSlackApi } from '../fakes/slack-api.js';
+import { startHarness, waitUntil, type Harness } from '../mirror/helpers.js';
+
+// Slack takes about one message per second per channel and answers 429 beyond that. Sitrep paces
+// its posts per channel instead of learning the limit from refusals: here the fake Slack keeps
+// that limit itself (1 chat.postMessage per channel per second, 429 with Retry-After beyond it)
+// and Sitrep, through the real path (command, outbox, worker, the Slack targets, HTTP), must
+// provoke no 429 at all, lose nothing and post nothing twice. How fast it gets there is a
+// benchmark figure (bench/ratelimit.ts), not asserted here.
+
+const TOKEN = 'xoxb-pacing-token';
+const INCIDENTS = 'C0INCIDENTS';
+
+let fake: FakeSlackApi | undefined;
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  await fake?.close();
+  h = fake = undefined;
+});
+
+async function start(env: Record<string, string> = {}) {
+  fake = await startFakeSlackApi({ token: TOKEN, rateLimit: { perChannel: 1 } });
+  h = await startHarness({
+    SLACK_SIGNING_SECRET: 'pacing-signing-secret-0123456789',
+    SLACK_BOT_TOKEN: TOKEN,
+    SLACK_API_URL: fake.apiUrl,
+    SITREP_APPROVAL: 'self',
+    ...env,
+  });
+  h.run('approver add @admin');
+  return { fake, h };
+}
+
+const channelName = (i: number) => `C0CUST${String(i).padStart(4, '0')}`;
+const slackRows = (x: Harness) => x.rows().filter((r) => r.target.startsWith('slack:'));
+const settled = (x: Harness) => slackRows(x).every((r) => r.state === 'delivered' || r.state === 'dead' || r.state === 'folded');
+
+/** Per channel: its top-level messages, and the replies in each of their threads. */
+function byChannel(messages: FakeMessage[]) {
+  const out = new Map<string, { roots: FakeMessage[]; replies: FakeMessage[] }>();
+  for (const m of messages) {
+    const c = out.get(m.channel) ?? { roots: [], replies: [] };
+    (m.thread_ts ? c.replies : c.roots).push(m);
+    out.set(m.channel, c);
+  }
+  return out;
+}
+
+describe('Slack customer channels at the rate limit', () => {
+  it('200 channels, one approved update: every channel gets its message and the update once, with no 429 provoked', { timeout: 120_000 }, async () => {
+    const { fake, h } = await start();
+    const N = 200;
+    for (let i = 1; i <= N; i++) h.run(`subscribe slack:${channelName(i)}`);
+    h.run('declare "Checkout errors" sev:2');
+    h.run('draft status:investigating We are investigating errors at checkout.');
+    h.run('approve D-1');
+
+    await waitUntil(() => settled(h) && slackRows(h).length === 2 * N, 100_000, 'every customer-channel row delivered');
+    const rows = slackRows(h);
+    expect(rows.filter((r) => r.state !== 'delivered')).toEqual([]);
+    expect(rows.every((r) => r.attempts === 1)).toBe(true); // nothing was refused and retried
+
+    expect(fake.rateLimited()).toBe(0);
+    const channels = byChannel(fake.messages);
+    expect(channels.size).toBe(N);
+    for (let i = 1; i <= N; i++) {
+      const c = channels.get(channelName(i))!;
+      expect(c.roots).toHaveLength(1); // the incident's one message in the channel: not lost, not doubled
+      expect(c.replies).toHaveLength(1); // the update, once, in that message's thread
+      expect(c.replies[0]!.thread_ts).toBe(c.roots[0]!.ts);
+      expect(c.replies[0]!.text).toContain('We are investigating errors at checkout.');
+      // Slack itself would have refused anything closer together.
+      expect(c.replies[0]!.at! - c.roots[0]!.at!).toBeGreaterThanOrEqual(1_000 - 1);
+    }
+    expect(fake.messages).toHaveLength(2 * N);
+    // The root was posted from the same payload a moment ago: editing it to the same text would
+    // be one more call per channel against the workspace's chat.update limit.
+    expect(fake.callsOf('chat.update')).toHaveLength(0);
+  });
+
+  it('a later update edits the root and replies in its thread, still within the limit; folded updates are sent once', { timeout: 60_000 }, async () => {
+    const { fake, h } = await start();
+    for (let i = 1; i <= 3; i++) h.run(`subscribe slack:${channelName(i)}`);
+    h.run('component add "Web App"');
+    h.run('declare "Checkout errors" sev:2 components:web-app=major');
+    h.run('draft status:investigating First update.');
+    h.run('approve D-1');
+    h.run('draft status:identified Second update.');
+    h.run('approve D-2');
+    h.run('draft status:monitoring Third update.');
+    h.run('approve D-3');
+
+    await waitUntil(() => settled(h) && slackRows(h).filter((r) => r.state === 'delivered').length >= 3 * 2, 50_000, 'updates delivered');
+    expect(fake.rateLimited()).toBe(0);
+    for (const [channel, c] of byChannel(fake.messages)) {
+      expect(c.roots, channel).toHaveLength(1);
+      const texts = c.replies.map((r) => r.text);
+      // In order, the newest last; whatever waited behind another was folded into it, not repeated.
+      expect(texts.at(-1)).toContain('Third update.');
+      expect(new Set(texts).size).toBe(texts.length);
+      expect(c.replies.every((r) => r.thread_ts === c.roots[0]!.ts)).toBe(true);
+      const root = c.roots[0]!;
+      expect(root.text).toContain('Monitoring');
+    }
+  });
+
+  it('a 429 that Slack answers anyway is still honoured: retried after Retry-After, delivered once', { timeout: 30_000 }, async () => {
+    const { fake, h } = await start();
+    h.run(`subscribe slack:${channelName(1)}`);
+    // Another client of the same workspace used up the channel's allowance.
+    fake.failNext('chat.postMessage', { status: 429, retryAfter: 2 });
+    h.run('declare "Checkout errors" sev:2');
+    h.run('draft status:investigating We are investigating.');
+    h.run('approve D-1');
+
+    await waitUntil(() => settled(h) && slackRows(h).length === 2, 20_000, 'delivered');
+    const posts = fake.calls.filter((c) => c.method === 'chat.postMessage');
+    expect(posts[0]!.status).toBe(429);
+    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(2_000 - 5);
+    const c = byChannel(fake.messages).get(channelName(1))!;
+    expect(c.roots).toHaveLength(1);
+    expect(c.replies).toHaveLength(1);
+    expect(slackRows(h).map((r) => r.state)).toEqual(['delivered', 'delivered']);
+  });
+
+  it('the incident thread is paced too: root and replies in one channel, in order, with no 429', { timeout: 60_000 }, async () => {
+    const { fake, h } = await start({ SLACK_INCIDENTS_CHANNEL: INCIDENTS });
+    h.run('declare "Database failover" sev:2');
+    for (let i = 1; i <= 4; i++) h.run(`note INC-1 Note number ${i}`);
+
+    await waitUntil(() => settled(h) && fake.messages.filter((m) => /Note number 4/.test(m.text)).length === 1, 50_000, 'notes posted');
+    expect(fake.rateLimited()).toBe(0);
+    const notes = fake.messages.filter((m) => /Note number \d/.test(m.text)).map((m) => /Note number (\d)/.exec(m.text)![1]);
+    expect(notes).toEqual(['1', '2', '3', '4']);
+    expect(slackRows(h).every((r) => r.state === 'delivered')).toBe(true);
+  });
+
+  it('rows say which channel they post to; edits, ephemeral messages and channel creation are not paced', async () => {
+    const { h } = await start({ SLACK_INCIDENTS_CHANNEL: INCIDENTS });
+    h.run('declare "Database failover" sev:2');
+    const target = (t: string): Target => h.app.targets.find((x) => x.handles(t))!;
+    const customer = target('slack:C0CUST0001');
+    expect(customer.pace?.({ target: 'slack:C0CUST0001', kind: 'slack.customer_update', payload: {}, incidentId: 1 })).toEqual({ key: 'slack:channel:C0CUST0001', intervalMs: 1_000 });
+    const thread = target(`slack:thread:${INCIDENTS}`);
+    const row = (kind: string) => ({ target: `slack:thread:${INCIDENTS}`, kind, payload: {}, incidentId: 1 });
+    expect(thread.pace?.(row('root_post'))).toEqual({ key: `slack:channel:${INCIDENTS}`, intervalMs: 1_000 });
+    expect(thread.pace?.(row('thread_reply'))).toEqual({ key: `slack:channel:${INCIDENTS}`, intervalMs: 1_000 });
+    for (const kind of ['root_update', 'approval_update', 'ephemeral', 'create_channel']) expect(thread.pace?.(row(kind))).toBeUndefined();
+  });
+});
+
+describe('the limit the fakes keep', () => {
+  it('at most `limit` accepted per window, counted on arrival; a refusal does not count and says when to come back', () => {
+    let now = 0;
+    const l = new RollingLimit({ limit: 1, windowMs: 1_000, now: () => now });
+    expect(l.admit('C1')).toEqual({ ok: true });
+    now = 400;
+    expect(l.admit('C1')).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(l.admit('C2')).toEqual({ ok: true }); // per key
+    now = 999;
+    expect(l.check('C1').ok).toBe(false);
+    now = 1_000;
+    expect(l.admit('C1')).toEqual({ ok: true });
+    expect(l.refusedTotal).toBe(2);
+  });
+});
