@@ -68,8 +68,13 @@ function toldAboutDisabling(tx: Tx, incidentId: number, sub: SubscriptionRow): b
 }
 
 const whatOf = (row: Pick<OutboxRow, 'payload'>) => (typeof row.payload.updateId === 'string' ? `Customer update ${row.payload.updateId}` : 'A customer-facing message');
-const idList = (ids: number[]) => ids.map((id) => `#${id}`).join(', ');
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** "Kept as delivery #7; `deliveries retry 7` sends it again and enables S-1 again." (or several) */
+function keptNote(kept: number[], ref: string): string {
+  if (kept.length === 1) return `Kept as delivery #${kept[0]}; \`deliveries retry ${kept[0]}\` sends it again and enables ${ref} again.`;
+  return `Kept as deliveries ${kept.map((id) => `#${id}`).join(', ')}; \`deliveries retry <id>\` sends one again and enables ${ref} again.`;
+}
 
 /**
  * Mirroring: the outbox worker (started with the server, never by the CLI), signed webhooks
@@ -112,7 +117,6 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
     const stamp = { disabledSubscription: sub.id, disabledAt: d.sub.disabledAt, cause, target: row.target };
     const byIncident = new Map<number, number[]>();
     for (const r of d.swept) if (r.incidentId !== null && r.customerFacing) byIncident.set(r.incidentId, [...(byIncident.get(r.incidentId) ?? []), r.id]);
-    const enable = `\`deliveries retry <id>\` sends one again and enables ${ref} again`;
     if (row.incidentId !== null && row.customerFacing) {
       const more = byIncident.get(row.incidentId) ?? [];
       byIncident.delete(row.incidentId);
@@ -120,8 +124,7 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
       tell(
         tx,
         row.incidentId,
-        `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is now disabled (${why}): nothing more is sent to it. ` +
-          `Kept as ${plural(kept.length, 'delivery', 'deliveries')} ${idList(kept)}; ${enable}.`,
+        `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is now disabled (${why}): nothing more is sent to it. ${keptNote(kept, ref)}`,
         { ...stamp, outboxId: row.id, deliveryId: row.deliveryId, reason, kept },
       );
     }
@@ -129,8 +132,7 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
       tell(
         tx,
         incidentId,
-        `${ref} (${row.target}) is now disabled (${why}; last error: ${reason}): ${plural(kept.length, 'customer update', 'customer updates')} for this incident will not be sent. ` +
-          `Kept as ${plural(kept.length, 'delivery', 'deliveries')} ${idList(kept)}; ${enable}.`,
+        `${ref} (${row.target}) is now disabled (${why}; last error: ${reason}): ${plural(kept.length, 'customer update', 'customer updates')} for this incident will not be sent. ${keptNote(kept, ref)}`,
         { ...stamp, reason, kept },
       );
     }
@@ -143,8 +145,7 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
     tell(
       tx,
       row.incidentId,
-      `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is disabled (${sub.disabledReason ?? 'disabled'}). ` +
-        `Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again and enables ${ref} again.`,
+      `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is disabled (${sub.disabledReason ?? 'disabled'}). ${keptNote([row.id], ref)}`,
       { disabledSubscription: sub.id, disabledAt: sub.disabledAt, cause: sub.disabledCause, target: row.target, outboxId: row.id, deliveryId: row.deliveryId, reason, kept: [row.id] },
     );
   }

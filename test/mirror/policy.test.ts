@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { classifyHost, classifyIp, checkWebhookUrl } from '../../src/mirror/address.js';
-import { CircuitBreakers, nextDelay, MAX_RETRY_AFTER_MS } from '../../src/mirror/policy.js';
+import {
+  CircuitBreakers,
+  MAX_RETRY_AFTER_MS,
+  MAX_SCHEDULED_RETRY_AFTER_MS,
+  nextDelay,
+  SCHEDULE_JITTER,
+  scheduledRetryDelay,
+  WEBHOOK_RETRY_SCHEDULE_MS,
+} from '../../src/mirror/policy.js';
 import { signWebhook, verifyWebhook } from '../../src/mirror/signing.js';
 import { parseRetryAfter } from '../../adapters/webhook/target.js';
 import { delayNoticeFor, foldNoticeFor } from '../../src/mirror/worker.js';
@@ -23,6 +31,52 @@ describe('backoff', () => {
     expect(parseRetryAfter('Wed, 25 Nov 2026 12:00:30 GMT', now)).toBe(30_000);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('Standard Webhooks retry schedule', () => {
+  const S = 1_000;
+  const M = 60 * S;
+  const H = 60 * M;
+  // The wait after failed attempt n (attempt 1 is immediate): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+  const WAITS = [5 * S, 5 * M, 30 * M, 2 * H, 5 * H, 10 * H, 14 * H, 20 * H, 24 * H];
+
+  it('is the contract\'s schedule: ten attempts over about three days', () => {
+    expect(WEBHOOK_RETRY_SCHEDULE_MS).toEqual(WAITS);
+    expect(SCHEDULE_JITTER).toBe(0.1);
+    const total = WAITS.reduce((a, b) => a + b, 0);
+    expect(total).toBe(75 * H + 35 * M + 5 * S);
+  });
+
+  it.each(WAITS.map((w, i) => [i + 1, w] as const))('after %i failed attempts waits %i ms, jittered by at most ±10%', (attempts, wait) => {
+    expect(scheduledRetryDelay(attempts, undefined, () => 0.5)).toBe(wait);
+    expect(scheduledRetryDelay(attempts, undefined, () => 0)).toBe(Math.round(wait * 0.9));
+    expect(scheduledRetryDelay(attempts, undefined, () => 0.999999)).toBeLessThanOrEqual(Math.round(wait * 1.1));
+    for (let i = 0; i < 200; i++) {
+      const d = scheduledRetryDelay(attempts, undefined, Math.random) as number;
+      expect(d).toBeGreaterThanOrEqual(Math.round(wait * 0.9));
+      expect(d).toBeLessThanOrEqual(Math.round(wait * 1.1));
+    }
+  });
+
+  it('gives up after the tenth attempt', () => {
+    expect(scheduledRetryDelay(9, undefined, () => 0.5)).toBe(24 * H);
+    expect(scheduledRetryDelay(10, undefined, () => 0.5)).toBe('give-up');
+    expect(scheduledRetryDelay(11, 5 * S, () => 0.5)).toBe('give-up');
+  });
+
+  it('spreads a fan-out: many rows failing together come back at different times', () => {
+    const seen = new Set(Array.from({ length: 1_000 }, () => scheduledRetryDelay(2, undefined, Math.random)));
+    expect(seen.size).toBeGreaterThan(900);
+  });
+
+  it('honours Retry-After: never sooner than asked, even past the step, and a bogus huge one is capped', () => {
+    expect(scheduledRetryDelay(2, 10 * M, () => 0.5)).toBe(10 * M); // asked for more than the 5 min step
+    expect(scheduledRetryDelay(2, 10 * M, () => 0.999)).toBe(10 * M);
+    expect(scheduledRetryDelay(3, 1 * S, () => 0.5)).toBe(30 * M); // asked for less: the step stands
+    expect(scheduledRetryDelay(1, 0, () => 0)).toBe(Math.round(5 * S * 0.9));
+    expect(scheduledRetryDelay(1, 365 * 24 * H, () => 0.5)).toBe(MAX_SCHEDULED_RETRY_AFTER_MS);
+    expect(MAX_SCHEDULED_RETRY_AFTER_MS).toBe(24 * H);
   });
 });
 

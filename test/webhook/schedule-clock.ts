@@ -1,11 +1,23 @@
-import type { movableClock, Harness } from '../mirror/helpers.js';
+import type { Harness } from '../mirror/helpers.js';
 import { waitUntil } from '../mirror/helpers.js';
 
 // Webhooks retry on the Standard Webhooks schedule (5 s, 5 min, 30 min … 24 h), so tests pass its
 // waits by moving the injected clock instead of sleeping: the worker sees the row due at its next
 // poll and tries again at once, while the row's recorded times stay exact.
 
-export type Clock = ReturnType<typeof movableClock>;
+export interface Clock {
+  now(): number;
+  advance(ms: number): void;
+}
+
+/**
+ * A clock that moves only when told: every time the worker records (next attempt, delivered at)
+ * is exact, so a test can read the schedule's waits off the rows to the millisecond.
+ */
+export function frozenClock(start = Date.now()): Clock {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms) };
+}
 
 /**
  * The wait until the earliest lane head is due, once no head is in flight (the outcome of the
@@ -50,4 +62,18 @@ export function fastForward(h: Harness, clock: Clock): { stop(): void; skipped: 
     }
   }, 10);
   return { stop: () => clearInterval(timer), skipped };
+}
+
+/** Skips the schedule's waits one at a time until `done()` holds. */
+export async function skipUntil(h: Harness, clock: Clock, done: () => boolean, timeoutMs = 20_000): Promise<void> {
+  await waitUntil(
+    () => {
+      if (done()) return true;
+      const w = pendingWait(h, clock);
+      if (w !== null && w > 0) clock.advance(w);
+      return false;
+    },
+    timeoutMs,
+    'the schedule to reach the expected point',
+  );
 }
