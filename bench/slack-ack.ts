@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { App as BoltApp } from '@slack/bolt';
-import { SitrepReceiver } from '../adapters/slack/index.js';
+import { SitrepReceiver } from '../adapters/slack/receiver.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createApp, startServer } from '../src/main.js';

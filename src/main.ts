@@ -3,7 +3,6 @@ import { lt, sql } from 'drizzle-orm';
 import { openDatabase, type Db } from '../db/client.js';
 import { incidents, processedEvents } from '../db/schema.js';
 import { runCli } from '../adapters/console/cli.js';
-import { runConsole } from '../adapters/console/console.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { CommandContext, Outlet, Scope } from './commands/context.js';
 import { runCommandText, type Result } from './commands/execute.js';
@@ -238,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
   if (first === 'serve') return serve(config);
   // The CLI logs only warnings and worse, to stderr, so stdout stays clean for --json.
   const quiet = { ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel };
-  if (first === 'console') return runConsole(rest, { config: quiet, createApp: (c) => createApp(c) });
+  // The interactive console (readline, history) is loaded only when asked for.
+  if (first === 'console') return (await import('../adapters/console/console.js')).runConsole(rest, { config: quiet, createApp: (c) => createApp(c) });
   return runCli(argv, { config: quiet, createApp: (c) => createApp(c) });
 }

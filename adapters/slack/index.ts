@@ -1,13 +1,11 @@
-import { App as BoltApp, LogLevel, webApi, type Logger as BoltLogger } from '@slack/bolt';
+import type { App as BoltApp, LogLevel, Logger as BoltLogger, Receiver, webApi } from '@slack/bolt';
 import type { App } from '../../src/main.js';
-import { createSlackOutlet } from './outlet.js';
-import { SitrepReceiver } from './receiver.js';
-import { SitrepSocketReceiver } from './socket-receiver.js';
+import { createSlackOutlet, type SlackOutlet } from './outlet.js';
+import type { SitrepSocketReceiver } from './socket-receiver.js';
 import { SlackInbox } from './inbox.js';
 import { createSlackTarget } from './target.js';
 import { createSlackCustomerTarget } from './customer.js';
 import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.js';
-import { registerHandlers } from './handlers.js';
 
 // Slack wiring: one call from src/main.ts. HTTP mode serves POST /slack/events on Sitrep's one
 // server; Socket Mode (SLACK_APP_TOKEN) connects out instead. Every Web API call goes to
@@ -15,9 +13,11 @@ import { registerHandlers } from './handlers.js';
 // there: the authorize function hands Bolt the bot token without an auth.test round trip.
 // Either way every request is committed to the inbox before it can be acknowledged, and start-up
 // replays what a killed process acknowledged but did not apply (inbox.ts).
-
-export { SitrepReceiver } from './receiver.js';
-export { SitrepSocketReceiver } from './socket-receiver.js';
+//
+// Bolt (and the Web API client, Socket Mode, Express… it brings) takes a few hundred milliseconds
+// to load, and a CLI command never needs it: CLI writes only enqueue thread posts through the
+// outlet, which is plain SQL. So only the outlets are made at registration; Bolt, the receiver and
+// the listeners are loaded when the server starts, and the Web API client on the first delivery.
 
 /** The WebClient settings every Slack call uses: the outbox, not the client, retries and waits. */
 export function slackClientOptions(apiUrl: string) {
@@ -26,7 +26,8 @@ export function slackClientOptions(apiUrl: string) {
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: 10_000,
-    logLevel: LogLevel.ERROR,
+    // LogLevel.ERROR, spelled out so that reading the options does not load Bolt.
+    logLevel: 'error' as LogLevel,
   };
 }
 
@@ -38,17 +39,54 @@ export function toBoltLogger(log: App['log']): BoltLogger {
     warn: (...m) => log.warn({ platform: 'slack' }, fmt(m)),
     error: (...m) => log.error({ platform: 'slack' }, fmt(m)),
     setLevel: () => undefined,
-    getLevel: () => LogLevel.INFO,
+    getLevel: () => 'info' as LogLevel,
     setName: () => undefined,
   };
+}
+
+/**
+ * A WebClient for the targets that loads the SDK and makes the real client on its first call
+ * (`client.chat.postMessage(…)` and the like: every method the targets use is two names deep).
+ * One object, so everything keyed by the client (the per-channel post gate) stays shared.
+ */
+export function lazyWebClient(make: () => Promise<webApi.WebClient>): webApi.WebClient {
+  let real: Promise<webApi.WebClient> | null = null;
+  const client = () => (real ??= make());
+  const namespaces = new Map<PropertyKey, object>();
+  const namespace = (ns: PropertyKey) =>
+    new Proxy(
+      {},
+      {
+        get: (_t, method) =>
+          method === 'then'
+            ? undefined
+            : async (...args: unknown[]) => {
+                const c = (await client()) as unknown as Record<PropertyKey, Record<PropertyKey, (...a: unknown[]) => unknown>>;
+                return c[ns]![method]!(...args);
+              },
+      },
+    );
+  return new Proxy(
+    {},
+    {
+      get: (_t, ns) => {
+        // Not a thenable: awaiting the client must not look for a `then` method on the SDK.
+        if (ns === 'then') return undefined;
+        let n = namespaces.get(ns);
+        if (!n) namespaces.set(ns, (n = namespace(ns)));
+        return n;
+      },
+    },
+  ) as webApi.WebClient;
 }
 
 export function registerSlack(app: App): void {
   const cfg = app.config.slack;
   if (!cfg.enabled || !cfg.botToken || !cfg.signingSecret) return;
   const botToken = cfg.botToken;
+  const signingSecret = cfg.signingSecret;
   const clientOptions = slackClientOptions(cfg.apiUrl);
-  const web = new webApi.WebClient(botToken, clientOptions);
+  const web = lazyWebClient(async () => new (await import('@slack/bolt')).webApi.WebClient(botToken, { ...clientOptions }));
   const outlet = createSlackOutlet(app.db);
   app.outlets.push(outlet);
   app.targets.push(createSlackTarget({ db: app.db, client: web, timezone: app.config.timezone, now: app.now }));
@@ -56,43 +94,90 @@ export function registerSlack(app: App): void {
   app.outlets.push(createCustomerChannelOutlet({ platform: 'slack', deadlineMs: app.config.deliveryDeadlineMinutes * 60_000 }));
   app.targets.push(createSlackCustomerTarget(web));
 
-  const logger = toBoltLogger(app.log);
   // Both receivers commit every request to the inbox before it is answered (inbox.ts).
   const inbox = new SlackInbox(app.db);
-  const socket = cfg.socketMode && cfg.appToken
-    ? new SitrepSocketReceiver({ appToken: cfg.appToken, apiUrl: cfg.apiUrl, now: app.now, log: app.log, logger, inbox })
-    : null;
-  const http = socket ? null : new SitrepReceiver({ signingSecret: cfg.signingSecret, now: app.now, log: app.log, inbox });
-  const bolt = new BoltApp({
-    receiver: (socket ?? http)!,
-    // No auth.test: the bot token is all a listener needs, and mentions are found by their position.
-    authorize: async () => ({ botToken }),
-    clientOptions,
-    logger,
-  });
-  registerHandlers(bolt, { app, web, outlet, inbox });
+  const wiring: BoltWiring = { botToken, clientOptions, web, outlet, inbox };
+  const logger = toBoltLogger(app.log);
 
   // Requests a killed process acknowledged but did not apply. Started before the server listens
   // (HTTP) or the socket connects, so the replayed commands take their places in the work queue
   // ahead of anything new.
   let replaying: Promise<void> = Promise.resolve();
-  const replay = (receiver: SitrepReceiver | SitrepSocketReceiver) => {
-    replaying = receiver.replay().catch((err: unknown) => app.log.error({ platform: 'slack', err }, 'replaying the Slack inbox failed'));
-  };
-  if (http) {
-    app.routes.push((r) => r.add('POST', '/slack/events', (req, res) => http.handle(req, res)));
-    app.background.push({ start: () => replay(http), stop: () => replaying });
-  }
-  if (socket) {
+  const failed = (what: string) => (err: unknown) => app.log.error({ platform: 'slack', err }, what);
+  if (!(cfg.socketMode && cfg.appToken)) {
+    const http = once(async () => {
+      const { SitrepReceiver } = await import('./receiver.js');
+      return wireBolt(app, new SitrepReceiver({ signingSecret, now: app.now, log: app.log, inbox }), logger, wiring);
+    });
+    // A request that comes in while Bolt is still loading waits for it (and so for the replay).
+    app.routes.push((r) => r.add('POST', '/slack/events', async (req, res) => (await http()).handle(req, res)));
     app.background.push({
       start: () => {
-        replay(socket);
-        socket.start().catch((err: unknown) => app.log.error({ platform: 'slack', err }, 'Socket Mode connection failed'));
+        replaying = http()
+          .then((receiver) => receiver.replay())
+          .catch(failed('replaying the Slack inbox failed'));
+      },
+      stop: () => replaying,
+    });
+  } else {
+    const appToken = cfg.appToken;
+    const socket = once(async () => {
+      const { SitrepSocketReceiver } = await import('./socket-receiver.js');
+      return wireBolt(app, new SitrepSocketReceiver({ appToken, apiUrl: cfg.apiUrl, now: app.now, log: app.log, logger, inbox }), logger, wiring);
+    });
+    let started: Promise<SitrepSocketReceiver | null> = Promise.resolve(null);
+    let stopping = false;
+    app.background.push({
+      start: () => {
+        started = socket().then(
+          (receiver) => {
+            if (stopping) return null;
+            replaying = receiver.replay().catch(failed('replaying the Slack inbox failed'));
+            receiver.start().catch(failed('Socket Mode connection failed'));
+            return receiver;
+          },
+          (err: unknown) => {
+            failed('loading Slack Socket Mode failed')(err);
+            return null;
+          },
+        );
       },
       stop: async () => {
-        await socket.stop().catch(() => undefined);
+        stopping = true;
+        await (await started)?.stop().catch(() => undefined);
         await replaying;
       },
     });
   }
+}
+
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | null = null;
+  return () => (loaded ??= load());
+}
+
+interface BoltWiring {
+  botToken: string;
+  clientOptions: ReturnType<typeof slackClientOptions>;
+  web: webApi.WebClient;
+  outlet: SlackOutlet;
+  inbox: SlackInbox;
+}
+
+/** Loads Bolt and the listeners, and puts them behind `receiver`. */
+async function wireBolt<R extends Receiver>(app: App, receiver: R, logger: BoltLogger, deps: BoltWiring): Promise<R> {
+  const [{ App: Bolt }, { registerHandlers }] = await Promise.all([import('@slack/bolt'), import('./handlers.js')]);
+  const { botToken, inbox } = deps;
+  const bolt: BoltApp = new Bolt({
+    receiver,
+    // No auth.test: the bot token is all a listener needs, and mentions are found by their position.
+    authorize: async () => ({ botToken }),
+    // A copy: Bolt writes its logger into the options it is given, and the targets' client, made
+    // later from the same options, must keep logging at error only (a debug log would print
+    // request bodies, webhook signing secrets among them).
+    clientOptions: { ...deps.clientOptions },
+    logger,
+  });
+  registerHandlers(bolt, { app, web: deps.web, outlet: deps.outlet, inbox });
+  return receiver;
 }
