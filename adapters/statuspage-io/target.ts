@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js';
 import { components, outbox } from '../../db/schema.js';
 import type { Logger } from '../../src/logger.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
-import { StatuspageClient, type ApiOutcome } from './client.js';
+import { KeyBucket, STATUSPAGE_REQUEST_INTERVAL_MS, StatuspageClient, keyFingerprint, type ApiOutcome } from './client.js';
 import { STATUSPAGE_TARGET, statuspagePayload, type StatuspagePayload } from './payload.js';
 
 export interface StatuspageTargetDeps {
@@ -18,6 +18,8 @@ export interface StatuspageTargetDeps {
   requestTimeoutMs?: number;
   /** How long the page's component list (for mapping by name) is reused (default 5 min). */
   componentCacheMs?: number;
+  /** The API key's rate limit: at most one request per this many ms (default 1,000, Statuspage's). */
+  requestIntervalMs?: number;
 }
 
 const remoteIncident = z.object({ id: z.string(), metadata: z.unknown().optional() }).passthrough();
@@ -40,7 +42,15 @@ function unwrap(o: ApiOutcome): unknown {
  * postmortem is put and published. The remote incident id is the lane's previous remoteRef.
  */
 export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
-  const client = new StatuspageClient({ apiUrl: deps.apiUrl, apiKey: deps.apiKey, timeoutMs: deps.requestTimeoutMs ?? 15_000 }, deps.now);
+  const intervalMs = deps.requestIntervalMs ?? STATUSPAGE_REQUEST_INTERVAL_MS;
+  // Every request on this key, from every lane, takes its token from one bucket, so Statuspage's
+  // limit is kept rather than learned from 429s; a 429 still comes back as a retry with Retry-After
+  // (another client may share the key).
+  const bucket = new KeyBucket(intervalMs);
+  const client = new StatuspageClient({ apiUrl: deps.apiUrl, apiKey: deps.apiKey, timeoutMs: deps.requestTimeoutMs ?? 15_000, bucket }, deps.now);
+  // The worker paces rows on the same key (each row makes at least one request), so it does not
+  // start rows that would only wait for the bucket. The key is named by a fingerprint, never itself.
+  const paceKey = `statuspage:${keyFingerprint(deps.apiKey)}`;
   const page = `/pages/${encodeURIComponent(deps.pageId)}`;
   let componentCache: { at: number; byName: Map<string, string> } | null = null;
 
@@ -172,6 +182,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
     folds: false,
     handles: (t) => t === STATUSPAGE_TARGET,
     breakerKey: () => STATUSPAGE_TARGET,
+    pace: () => ({ key: paceKey, intervalMs }),
     async deliver(msg, signal) {
       const parsed = statuspagePayload.safeParse(msg.payload);
       if (!parsed.success) return { kind: 'failed', error: `unreadable Statuspage payload: ${parsed.error.issues[0]?.message ?? 'invalid'}` };

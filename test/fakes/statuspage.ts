@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { RollingLimit } from '../../bench/ratelimit-window.js';
 
 // A fake Atlassian Statuspage Manage API (v1) on 127.0.0.1. It records every request and checks
 // it against the official OpenAPI spec (test/fixtures/statuspage/v1/statuspage-v1-openapi.json): the path
 // and method exist, the query parameters are declared, the Authorization header is
 // `OAuth <key>`, and the JSON body matches the request schema with no unknown fields. Anything
 // wrong lands in `violations` (tests assert it stays empty) and is answered like Statuspage
-// would (400/401/404). It can be scripted to answer 429/420/5xx or never answer.
+// would (400/401/404). It can be scripted to answer 429/420/5xx or never answer. With `rateLimit`
+// it also keeps Statuspage's own limit, 1 request per second per API key: a request arriving
+// sooner after the key's last accepted one is answered 429 with Retry-After, and counted.
 
 const SPEC_FILE = new URL('../fixtures/statuspage/v1/statuspage-v1-openapi.json', import.meta.url).pathname;
 
@@ -147,12 +150,25 @@ export interface FakeStatuspage {
   components: Array<{ id: string; name: string; status: string; group?: boolean }>;
   /** Answers the next matching requests with these steps, in order. */
   script(...steps: ScriptStep[]): void;
+  /** Requests the rate limit refused with 429 (0 without `rateLimit`). */
+  rateLimited(): number;
+  /** When each request arrived (performance.now()), in order: how far apart Sitrep sent them. */
+  arrivals: number[];
   close(): Promise<void>;
 }
 
 const id12 = () => randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x').slice(0, 12);
 
-export async function startFakeStatuspage(opts: { apiKey?: string; pageId?: string; components?: string[] } = {}): Promise<FakeStatuspage> {
+export interface FakeStatuspageOptions {
+  apiKey?: string;
+  pageId?: string;
+  components?: string[];
+  /** Enforce the per-key limit (Statuspage's is 1 request per second); off by default. */
+  rateLimit?: { perSecond: number };
+}
+
+export async function startFakeStatuspage(opts: FakeStatuspageOptions = {}): Promise<FakeStatuspage> {
+  const limit = opts.rateLimit ? new RollingLimit({ limit: opts.rateLimit.perSecond, windowMs: 1_000 }) : null;
   const apiKey = opts.apiKey ?? 'test-key-0123456789';
   const pageId = opts.pageId ?? 'pg0testpage1';
   const table = routes();
@@ -167,6 +183,8 @@ export async function startFakeStatuspage(opts: { apiKey?: string; pageId?: stri
     incidents: [],
     components: (opts.components ?? []).map((name) => ({ id: id12(), name, status: 'operational' })),
     script: (...s) => steps.push(...s),
+    rateLimited: () => limit?.refusedTotal ?? 0,
+    arrivals: [],
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -265,6 +283,12 @@ export async function startFakeStatuspage(opts: { apiKey?: string; pageId?: stri
       if (req.headers.authorization !== `OAuth ${apiKey}`) {
         fake.violations.push(`${where}: Authorization is not "OAuth <key>"`);
         return send(res, 401, { error: 'Could not authenticate' });
+      }
+      fake.arrivals.push(performance.now());
+      const room = limit?.admit(apiKey);
+      if (room && !room.ok) {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(room.retryAfterSeconds) });
+        return void res.end(JSON.stringify({ error: 'Rate limit exceeded' }));
       }
       const m = route.pattern.exec(path)!;
       if (route.names[0] === 'page_id' && decodeURIComponent(m[1]!) !== pageId) {
