@@ -35,18 +35,38 @@ const httpError = z.object({
 /** The HTTP status of a failed ConnectorClient call, if it got that far. */
 export const httpStatusOf = (err: unknown): number | undefined => httpError.safeParse(err).data?.status;
 
+/**
+ * Retry-After as delta-seconds or an HTTP date, in ms from `now`; undefined when absent or
+ * unreadable. Only a header that is there counts (Number(null) is 0): a missing one must never
+ * read as "retry in 0 s".
+ */
+export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
+  const v = header?.trim();
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * What the Bot Connector answers when it is throttling or briefly unable to take a send, and
+ * Microsoft asks bots to retry with backoff: 412 (precondition failed: a conversation being
+ * changed at that moment), 429 (throttled), 502 and 504 (the service behind the gateway), as well
+ * as any other 5xx and 408. The backoff is the worker's: exponential with jitter, so the rows of
+ * one burst do not come back together, and never sooner than a Retry-After.
+ */
+const RETRYABLE = (status: number) => status === 412 || status === 429 || status === 408 || status >= 500;
+
 /** Maps a ConnectorClient failure to a delivery result. Exported for tests. */
 export function toDeliveryResult(err: unknown): DeliveryResult {
   const http = httpError.safeParse(err);
   if (http.success) {
     const e = http.data;
     const status = e.status;
-    // Only a Retry-After that is there counts (Number(null) is 0): without one, a 5xx is the
-    // upstream failing, which backs off and feeds the breaker, not a rate limit to retry at once.
-    const header = e.response.headers.get('retry-after');
-    const ra = header === null || header.trim() === '' ? NaN : Number(header);
-    const retryAfter = Number.isFinite(ra) && ra >= 0 ? { retryAfterMs: ra * 1000 } : {};
-    if (status === 429 || status === 408 || status >= 500) return { kind: 'retry', error: `HTTP ${status}`, ...retryAfter };
+    // Without a Retry-After, a 5xx (or 412) is the upstream failing, which backs off and feeds
+    // the breaker; with one, it is a rate limit that says when to come back.
+    const ra = retryAfterMs(e.response.headers.get('retry-after'));
+    if (RETRYABLE(status)) return { kind: 'retry', error: `HTTP ${status}`, ...(ra === undefined ? {} : { retryAfterMs: ra }) };
     return { kind: 'failed', error: `HTTP ${status}: ${e.message.slice(0, 300)}` };
   }
   if (err instanceof z.ZodError) return { kind: 'failed', error: `bad payload: ${err.issues[0]?.message ?? 'invalid'}` };

@@ -11,7 +11,8 @@ import type { AddressInfo, Socket } from 'node:net';
 // validates every body against the Activity schema of the Bot Connector's own Swagger spec
 // (ConnectorAPI.json, kept in test/teams/fixtures), records the calls with their Authorization
 // header, keeps the messages (so tests can read threads and edits), and can be scripted to answer
-// 429 with Retry-After, HTTP 5xx or nothing at all.
+// 429 with Retry-After, 412 or HTTP 5xx (with or without a Retry-After, in seconds or as an HTTP
+// date, as the Connector sends it when throttling), or nothing at all.
 
 const SPEC = JSON.parse(readFileSync(new URL('../teams/fixtures/ConnectorAPI.json', import.meta.url), 'utf8')) as {
   definitions: Record<string, Schema>;
@@ -83,6 +84,8 @@ export interface ConnectorCall {
   authorization?: string;
   status: number;
   error?: string;
+  /** When the fake received it (Date.now()), so tests can see how far apart retries came. */
+  at: number;
 }
 
 export interface ConnectorMessage {
@@ -94,7 +97,10 @@ export interface ConnectorMessage {
   edits: number;
 }
 
-export type ConnectorFailure = { status: 429; retryAfter: number } | { status: 400 | 403 | 404 | 500 | 502 | 503 } | { hang: true };
+export type ConnectorFailure =
+  | { status: 429; retryAfter: number | string }
+  | { status: 400 | 403 | 404 | 412 | 500 | 502 | 503 | 504; retryAfter?: number | string }
+  | { hang: true };
 
 export interface FakeConnector {
   /** The serviceUrl to put in activities (has a path prefix, like the real ones). */
@@ -140,7 +146,7 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
       const conversationId = decodeURIComponent(m[1]!);
       const activityId = m[2] ? decodeURIComponent(m[2]) : undefined;
       let body: Record<string, any> = {};
-      const call: ConnectorCall = { method, conversationId, ...(activityId ? { activityId } : {}), body, status: 200, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+      const call: ConnectorCall = { method, conversationId, ...(activityId ? { activityId } : {}), body, status: 200, at: Date.now(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
       calls.push(call);
       try {
         body = JSON.parse(raw) as Record<string, any>;
@@ -165,7 +171,8 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
           return; // never answers; the socket is destroyed on close
         }
         call.status = failure.status;
-        send(failure.status, { error: { code: failure.status === 429 ? 'Throttled' : 'ServiceError', message: 'scripted failure' } }, 'retryAfter' in failure ? { 'retry-after': String(failure.retryAfter) } : {});
+        const code = failure.status === 429 ? 'Throttled' : failure.status === 412 ? 'PreconditionFailed' : 'ServiceError';
+        send(failure.status, { error: { code, message: 'scripted failure' } }, failure.retryAfter !== undefined ? { 'retry-after': String(failure.retryAfter) } : {});
         return;
       }
       if (method === 'PUT') {
