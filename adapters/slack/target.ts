@@ -96,8 +96,11 @@ export class ChannelPostGate {
     let sent = false;
     try {
       await untilAborted(before, signal);
-      const wait = (this.lastAnswer.get(channel) ?? -Infinity) + this.intervalMs - this.now();
-      if (wait > 0) await untilAborted(new Promise<void>((r) => setTimeout(r, wait)), signal);
+      const due = (this.lastAnswer.get(channel) ?? -Infinity) + this.intervalMs;
+      // A timer may fire a little early by this clock (timers run on a coarser one): check again.
+      for (let wait = due - this.now(); wait > 0; wait = due - this.now()) {
+        await untilAborted(new Promise<void>((r) => setTimeout(r, Math.ceil(wait))), signal);
+      }
       sent = true;
       return await send();
     } finally {
