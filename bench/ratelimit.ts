@@ -1,0 +1,338 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { App } from '../src/main.js';
+import { epochNow, startRateLimitedSlack, type Expectation, type SlackStats } from './ratelimit-slack.js';
+import type { BenchResult } from './result.js';
+
+// Rate-limited fan-out: one approved update to 200 Slack customer channels (`subscribe slack:C…`)
+// on a Slack that keeps its posting limit, about one message per second per channel, and answers
+// 429 with Retry-After beyond it. Through the real path: the `approve` command publishes, the
+// customer-channel outlet writes each channel's rows (the incident's message, then the update in
+// its thread) in its transaction, the server's outbox worker claims them and the Slack
+// customer-channel target posts them over HTTP. The clock runs from the approve command until the
+// last channel has its last message.
+//
+// The lower bound is what the limit itself allows: each channel needs its m messages (m = 2) at
+// most one per second, so its last message cannot arrive sooner than (m − 1) s after its first,
+// and the channels are independent of each other. The bound leaves nothing at all for the
+// command, the 400 posts' own time on the way, or the worker: it cannot be reached, only
+// approached. Target: within 1.1× of it (bound / actual ≥ 0.909), with nothing lost, nothing
+// posted twice, and no 429 provoked. Two more figures say where the time went: against the floor
+// this run's own fan-out left (once the last channel had its first message, the limit allowed its
+// second exactly 1 s later), and how long after its first message each channel got its second.
+//
+// Every party has its own process: the Slack stand-in (./ratelimit-slack.ts), so answering 400
+// posts does not slow Sitrep's event loop, and it times arrivals on its side; the Sitrep server,
+// logging at info as a server does (to /dev/null here); this process only orchestrates. A warm-up
+// incident to one other channel loads the Slack client and warms the path first. Loopback only;
+// bounded in time.
+//
+//   npm run bench             (builds, then runs the benchmarks)
+//   node dist/bench/ratelimit.js
+
+const CHANNELS = 200;
+const MESSAGES_PER_CHANNEL = 2; // the incident's message in the channel, and the update in its thread
+const INTERVAL_MS = 1_000; // Slack: about one message per second per channel
+const TARGET_RATIO = 1 / 1.1;
+const TOKEN = 'xoxb-bench-ratelimit';
+/** A run that takes longer than this is a failed measurement, not a hang. */
+const CAP_MS = 20_000;
+/** After the last expected message: how long to keep listening for a late repeat. */
+const SETTLE_MS = 1_500;
+
+const self = fileURLToPath(import.meta.url);
+const channelId = (i: number) => `C0BENCH${String(i).padStart(4, '0')}`;
+
+// --- child: the rate-limited Slack --------------------------------------------------------------
+
+type ToSlack = { expect: Expectation } | 'stats' | 'stop';
+type FromSlack = { apiUrl: string } | { complete: number } | { stats: SlackStats };
+
+async function slackChild(): Promise<void> {
+  const slack = await startRateLimitedSlack({ token: TOKEN, perChannel: 1 });
+  const reply = (m: FromSlack) => process.send?.(m);
+  reply({ apiUrl: slack.apiUrl });
+  process.on('message', (m: ToSlack) => {
+    if (m === 'stats') reply({ stats: slack.stats() });
+    else if (m === 'stop') void slack.close().finally(() => process.exit(0));
+    else slack.expect(m.expect, (at) => reply({ complete: at }));
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+interface SlackChild {
+  child: ChildProcess;
+  apiUrl: string;
+  expect(e: Expectation): Promise<number>;
+  stats(): Promise<SlackStats>;
+  stop(): Promise<void>;
+}
+
+function startSlackChild(): Promise<SlackChild> {
+  const child = fork(self, ['--slack'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = <T>(pick: (m: FromSlack) => T | undefined, ms: number, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.off('message', on);
+        reject(new Error(`Slack stand-in: ${what} did not come within ${ms} ms`));
+      }, ms);
+      const on = (m: FromSlack) => {
+        const v = pick(m);
+        if (v === undefined) return;
+        clearTimeout(timer);
+        child.off('message', on);
+        resolve(v);
+      };
+      child.on('message', on);
+    });
+  return next((m) => ('apiUrl' in m ? m.apiUrl : undefined), 20_000, 'start-up').then((apiUrl) => ({
+    child,
+    apiUrl,
+    expect(e) {
+      const complete = next((m) => ('complete' in m ? m.complete : undefined), CAP_MS, 'every expected message');
+      child.send({ expect: e } satisfies ToSlack);
+      return complete;
+    },
+    stats() {
+      const s = next((m) => ('stats' in m ? m.stats : undefined), 10_000, 'stats');
+      child.send('stats' satisfies ToSlack);
+      return s;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve();
+        }, 5_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.send('stop' satisfies ToSlack);
+      }),
+  }));
+}
+
+// --- child: Sitrep -------------------------------------------------------------------------------
+
+type ToSitrep = 'warm-up' | 'prepare' | 'approve' | 'rows' | 'stop';
+type Done = { done: ToSitrep; t0?: number; rows?: OutboxSummary };
+type FromSitrep = { ready: true } | Done | { error: string };
+
+interface OutboxSummary {
+  delivered: number;
+  total: number;
+  maxAttempts: number;
+}
+
+function must(app: App, text: string): void {
+  const r = app.run(text, 'cli:bench', { platform: 'cli' });
+  if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
+}
+
+/** The Sitrep server: its stderr (the log, at info as a server logs) goes nowhere. */
+async function sitrepChild(apiUrl: string): Promise<void> {
+  // Loaded here only: the orchestrator and the Slack stand-in have no use for Sitrep's modules.
+  const [{ loadConfig }, { createLogger }, { createApp, startServer }] = await Promise.all([
+    import('../src/config.js'),
+    import('../src/logger.js'),
+    import('../src/main.js'),
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 'sitrep-bench-ratelimit-'));
+  const config = loadConfig({
+    SITREP_DB: join(dir, 'bench.db'),
+    LOG_LEVEL: 'info',
+    USER: 'bench',
+    SITREP_APPROVAL: 'self',
+    SLACK_SIGNING_SECRET: 'bench-ratelimit-signing-secret-0123',
+    SLACK_BOT_TOKEN: TOKEN,
+    SLACK_API_URL: apiUrl,
+    SLACK_INCIDENTS_CHANNEL: 'C0INCIDENTS',
+  });
+  const app = createApp(config, { log: createLogger('info') });
+  const server = await startServer(app, 0, '127.0.0.1');
+  const reply = (m: FromSitrep) => process.send?.(m);
+  const steps: Record<ToSitrep, () => Promise<FromSitrep>> = {
+    // One channel, one update: the Slack client gets loaded and the path warmed before the clock runs.
+    'warm-up': async () => {
+      must(app, 'approver add @bench');
+      must(app, 'subscribe slack:C0WARMUP');
+      must(app, 'declare "Warm-up incident" sev:3');
+      must(app, 'draft INC-1 status:investigating Warming up.');
+      must(app, 'approve D-1');
+      return { done: 'warm-up' };
+    },
+    prepare: async () => {
+      must(app, 'unsubscribe slack:C0WARMUP');
+      for (let i = 1; i <= CHANNELS; i++) must(app, `subscribe slack:${channelId(i)}`);
+      must(app, 'declare "Checkout errors" sev:2');
+      must(app, 'draft INC-2 status:investigating We are investigating errors at checkout. Card payments may fail; retrying usually works.');
+      return { done: 'prepare' };
+    },
+    approve: async () => {
+      const t0 = epochNow();
+      must(app, 'approve D-2');
+      return { done: 'approve', t0 };
+    },
+    rows: async () => {
+      const r = app.db.$client
+        .prepare("select count(*) as total, sum(state = 'delivered') as delivered, max(attempts) as maxAttempts from outbox where target like 'slack:C0BENCH%'")
+        .get() as OutboxSummary;
+      return { done: 'rows', rows: r };
+    },
+    stop: async () => {
+      await server.close();
+      app.close();
+      rmSync(dir, { recursive: true, force: true });
+      return { done: 'stop' };
+    },
+  };
+  process.on('message', (m: ToSitrep) => {
+    steps[m]().then(
+      (r) => {
+        reply(r);
+        if (m === 'stop') process.exit(0);
+      },
+      (err: unknown) => reply({ error: (err as Error).stack ?? String(err) }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+  reply({ ready: true });
+}
+
+function startSitrepChild(apiUrl: string): Promise<{ child: ChildProcess; step(s: ToSitrep): Promise<Done> }> {
+  const child = fork(self, ['--sitrep', apiUrl], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const next = (ms: number) =>
+    new Promise<FromSitrep>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Sitrep did not answer within ${ms} ms`)), ms);
+      const onExit = (code: number | null) => reject(new Error(`Sitrep exited with ${code}`));
+      child.once('exit', onExit);
+      child.once('message', (m: FromSitrep) => {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        if ('error' in m) reject(new Error(m.error));
+        else resolve(m);
+      });
+    });
+  return next(30_000).then(() => ({
+    child,
+    step(s) {
+      const r = next(CAP_MS) as Promise<Done>;
+      child.send(s);
+      return r;
+    },
+  }));
+}
+
+// --- this process: the orchestra -------------------------------------------------------------------
+
+const f1 = (n: number) => Math.round(n * 10) / 10;
+const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)] ?? NaN;
+const f3 = (n: number) => Math.round(n * 1000) / 1000;
+
+export async function run(): Promise<BenchResult> {
+  const slack = await startSlackChild();
+  let sitrep: Awaited<ReturnType<typeof startSitrepChild>> | null = null;
+  try {
+    sitrep = await startSitrepChild(slack.apiUrl);
+    const warm = slack.expect({ channels: ['C0WARMUP'], roots: 1, replies: 1 });
+    await sitrep.step('warm-up');
+    await warm;
+    await sitrep.step('prepare');
+
+    const channels = Array.from({ length: CHANNELS }, (_, i) => channelId(i + 1));
+    const complete = slack.expect({ channels, roots: 1, replies: MESSAGES_PER_CHANNEL - 1 });
+    const { t0 } = await sitrep.step('approve');
+    const at = await complete;
+    const actualMs = at - t0!;
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const stats = await slack.stats();
+    const { rows } = await sitrep.step('rows');
+
+    const boundMs = (MESSAGES_PER_CHANNEL - 1) * INTERVAL_MS;
+    const firsts = stats.firstPerChannel;
+    const floorMs = (firsts.at(-1) ?? NaN) - t0! + (MESSAGES_PER_CHANNEL - 1) * INTERVAL_MS;
+    const ratio = boundMs / actualMs;
+    const clean = stats.lost === 0 && stats.duplicated === 0 && stats.refused === 0;
+    return {
+      name: 'ratelimit',
+      setup: `one approved update to ${CHANNELS} Slack customer channels, Slack keeping 1 message/s per channel (429 + Retry-After beyond), approve command to the last channel's last message`,
+      figures: [
+        {
+          label: `time until all ${CHANNELS} channels had both messages`,
+          value: f1(actualMs),
+          unit: 'ms',
+          baseline: boundMs,
+          ratio: f3(ratio),
+          target: '≥ 0.909 (within 1.1× of the bound the limit allows)',
+          met: ratio >= TARGET_RATIO,
+        },
+        {
+          // How much of the miss is pacing and how much is the fan-out's own time: once the last
+          // channel had its first message, the limit allowed its second exactly 1 s later.
+          label: "vs the floor this run's own fan-out left (the last channel's first message + 1 s)",
+          value: f1(actualMs),
+          unit: 'ms',
+          baseline: f1(floorMs),
+          ratio: f3(floorMs / actualMs),
+        },
+        {
+          label: "a channel's second message after its first, median (the limit: 1,000 ms)",
+          value: f1(median(stats.spreadPerChannel)),
+          unit: 'ms',
+          baseline: INTERVAL_MS,
+          ratio: f3(INTERVAL_MS / median(stats.spreadPerChannel)),
+        },
+        { label: 'messages lost', value: stats.lost, unit: 'messages', target: '0', met: stats.lost === 0 },
+        { label: 'messages posted twice', value: stats.duplicated, unit: 'messages', target: '0', met: stats.duplicated === 0 },
+        { label: '429 answers provoked', value: stats.refused, unit: 'answers', target: '0', met: stats.refused === 0 },
+      ],
+      notes: [
+        `bound = (${MESSAGES_PER_CHANNEL} messages per channel − 1) × ${INTERVAL_MS} ms = ${boundMs} ms: the limit alone, with no time for the command, the posts or the network`,
+        `every channel's first message arrived between ${f1((firsts[0] ?? NaN) - t0!)} and ${f1((firsts.at(-1) ?? NaN) - t0!)} ms after approve (the fan-out's own time); the closest two messages in one channel came ${f1(stats.minSpacingMs ?? NaN)} ms apart, the furthest ${f1(stats.spreadPerChannel.at(-1) ?? NaN)} ms (the limit: ${INTERVAL_MS} ms)`,
+        `outbox: ${rows?.delivered ?? 0} of ${rows?.total ?? 0} rows delivered, at most ${rows?.maxAttempts ?? 0} attempt(s) each; chat.update calls ${stats.updates}; ${stats.elsewhere} messages to other channels (the warm-up and the incidents channel's thread)`,
+        ...(clean ? [] : ['something was lost, repeated or refused: see the figures above']),
+      ],
+    };
+  } finally {
+    if (sitrep) await sitrep.step('stop').catch(() => sitrep!.child.kill('SIGKILL'));
+    await slack.stop();
+  }
+}
+
+function print(r: BenchResult): void {
+  const lines = [`${r.name}: ${r.setup}`];
+  for (const f of r.figures) {
+    const target = f.target !== undefined ? `target ${f.target}: ${f.met ? 'met' : 'MISSED'}` : '';
+    const vs = f.baseline !== undefined ? `  (vs ${f.baseline} ${f.unit}, ratio ${f.ratio}×${target ? `; ${target}` : ''})` : target ? `  (${target})` : '';
+    lines.push(`  ${f.label}: ${f.value} ${f.unit}${vs}`);
+  }
+  for (const n of r.notes ?? []) lines.push(`  ${n}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+const role = process.argv[2];
+const direct = (() => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(self);
+  } catch {
+    return false;
+  }
+})();
+if (direct && role === '--slack') void slackChild();
+else if (direct && role === '--sitrep') void sitrepChild(process.argv[3]!);
+else if (direct) {
+  run().then(
+    (r) => {
+      print(r);
+      process.exit(r.figures.every((f) => f.met !== false) ? 0 : 1);
+    },
+    (err: unknown) => {
+      process.stderr.write(`ratelimit failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
