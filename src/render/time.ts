@@ -36,15 +36,36 @@ export function parseTime(input: string, zone: string, now: number): number {
   throw new SitrepError('INVALID', `"${input}" is not a time; ${TIME_HELP}`);
 }
 
+// The zone's short name ("PST", "GMT+1") at an instant, as luxon's ZZZZ token gives it (the same
+// Intl query, with the same options), but through one formatter per zone: luxon makes a new
+// Intl.DateTimeFormat on every call, about 0.1 ms, which a 10,000-event timeline or a status page
+// with a long history would pay once per line.
+const zoneNameFormats = new Map<string, Intl.DateTimeFormat | null>();
+
+function zoneName(ms: number, zone: string): string {
+  let f = zoneNameFormats.get(zone);
+  if (f === undefined) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'short', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+    } catch {
+      // A zone luxon knows and Intl does not (a fixed offset such as UTC+3): luxon names it.
+      f = null;
+    }
+    zoneNameFormats.set(zone, f);
+  }
+  const name = f?.formatToParts(ms).find((p) => p.type === 'timeZoneName')?.value;
+  return name ?? DateTime.fromMillis(ms, { zone }).setLocale('en-US').toFormat('ZZZZ');
+}
+
 /** "Dec 07, 2021 - 14:28 PST", the status-page format, in the configured zone. */
 export function formatPosted(ms: number, zone: string): string {
-  return DateTime.fromMillis(ms, { zone }).setLocale('en-US').toFormat("LLL dd, yyyy - HH:mm ZZZZ");
+  return `${DateTime.fromMillis(ms, { zone }).setLocale('en-US').toFormat('LLL dd, yyyy - HH:mm')} ${zoneName(ms, zone)}`;
 }
 
 /** "14:28 PST" alone, or with the date when `withDate`. */
 export function formatClock(ms: number, zone: string, withDate: boolean): string {
   const dt = DateTime.fromMillis(ms, { zone }).setLocale('en-US');
-  return withDate ? dt.toFormat('LLL dd HH:mm ZZZZ') : dt.toFormat('HH:mm ZZZZ');
+  return `${withDate ? dt.toFormat('LLL dd HH:mm') : dt.toFormat('HH:mm')} ${zoneName(ms, zone)}`;
 }
 
 /** ISO 8601 with the zone's offset, for --json. */
@@ -53,7 +74,8 @@ export function toIso(ms: number, zone: string): string {
 }
 
 export function sameDay(a: number, b: number, zone: string): boolean {
-  return DateTime.fromMillis(a, { zone }).hasSame(DateTime.fromMillis(b, { zone }), 'day');
+  // The calendar dates compared as text: the same answer as hasSame(…, 'day'), at half the cost.
+  return DateTime.fromMillis(a, { zone }).toISODate() === DateTime.fromMillis(b, { zone }).toISODate();
 }
 
 /** "6h 28m", "2d 3h", "45m", "0m". */
