@@ -38,13 +38,15 @@ export function loadIncidentView(db: DbOrTx, inc: IncidentRow): IncidentView {
 }
 
 export function loadTimeline(db: DbOrTx, incidentId: number): TimelineEntry[] {
+  // Only the fields a timeline shows: a long incident has tens of thousands of events, and every
+  // other column (the JSON payload above all) would be read and decoded for nothing.
+  const e = timelineEvents;
   return db
-    .select()
-    .from(timelineEvents)
-    .where(eq(timelineEvents.incidentId, incidentId))
-    .orderBy(asc(timelineEvents.occurredAt), asc(timelineEvents.id))
-    .all()
-    .map((e) => ({ kind: e.kind, actor: e.actor, text: e.text, occurredAt: e.occurredAt, recordedAt: e.recordedAt }));
+    .select({ kind: e.kind, actor: e.actor, text: e.text, occurredAt: e.occurredAt, recordedAt: e.recordedAt })
+    .from(e)
+    .where(eq(e.incidentId, incidentId))
+    .orderBy(asc(e.occurredAt), asc(e.id))
+    .all();
 }
 
 export interface DraftDecision {
