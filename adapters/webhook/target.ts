@@ -1,8 +1,8 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
-import { eq } from 'drizzle-orm';
+import { Agent as HttpAgent, request as httpRequest, type AgentOptions, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { subscriptions } from '../../db/schema.js';
 import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/address.js';
@@ -15,6 +15,11 @@ import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/tar
 // Gone is a permanent failure that disables the subscription (the receiver says the endpoint is
 // gone for good; the delivery is dead-lettered and reported, `deliveries retry` re-sends it).
 // Every other status, a timeout or a dropped connection is retried.
+//
+// Connections are kept alive and pooled per origin, so a fan-out of thousands of messages to a
+// few hosts does not pay a connect (and a TLS handshake) per message. A pooled connection is
+// reused only for a request whose host name resolved, just now, to exactly the addresses that
+// connection was made for, and each new connection judges its address when it connects.
 
 /** Every address a host name resolves to (the system resolver unless one is passed in). */
 export type Resolver = (hostname: string, family: number | undefined) => Promise<LookupAddress[]>;
@@ -45,37 +50,94 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** The first refused address among `list`, as the reason, or null when every one is allowed. */
+function refusal(list: readonly LookupAddress[], hostname: string, policy: AddressPolicy): string | null {
+  for (const a of list) {
+    const why = refuseAddress(a.address, hostname, policy);
+    if (why) return why;
+  }
+  return null;
+}
+
 /**
- * The connection's own lookup: the socket connects only to an address returned here, so checking
- * here judges the address actually connected to, on every connection (a name whose DNS changed
- * since it was subscribed, or that resolves to several addresses, is judged afresh). One refused
- * address refuses the name: a connection may try any of them.
+ * The connection's own lookup, answering with the addresses the request's host name resolved to.
+ * The socket connects only to an address returned here, so judging them here judges the address
+ * actually connected to, on every new connection. One refused address refuses the name: a
+ * connection may try any of them.
  */
-function guardedLookup(policy: AddressPolicy, resolver: Resolver): LookupFunction {
+function pinnedLookup(resolved: readonly LookupAddress[], policy: AddressPolicy): LookupFunction {
   return (hostname, options, callback) => {
+    const why = refusal(resolved, hostname, policy);
+    if (why) return callback(Object.assign(new Error(why), { code: 'EADDRREFUSED' }), '', 0);
     const family = typeof options.family === 'number' && options.family !== 0 ? options.family : undefined;
-    resolver(hostname, family).then(
-      (list) => {
-        for (const a of list) {
-          const why = refuseAddress(a.address, hostname, policy);
-          if (why) return callback(Object.assign(new Error(why), { code: 'EADDRREFUSED' }), '', 0);
-        }
-        if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
-        const first = list[0];
-        if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
-        callback(null, first.address, first.family);
-      },
-      (err: NodeJS.ErrnoException) => callback(err, '', 0),
-    );
+    const list = family ? resolved.filter((a) => a.family === family) : [...resolved];
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+    const first = list[0];
+    if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+    callback(null, first.address, first.family);
   };
 }
 
+/** Which pool a request may take a connection from: its origin plus the addresses it resolved to. */
+type PooledRequestArgs = ClientRequestArgs & { pin?: string };
+
+// Node's agents pool by host and port; these add the resolved addresses, so a name whose DNS
+// answer changed gets new connections (judged at connect) instead of an old one.
+class PinnedHttpAgent extends HttpAgent {
+  override getName(options?: PooledRequestArgs): string {
+    return `${super.getName(options)}|${options?.pin ?? ''}`;
+  }
+}
+class PinnedHttpsAgent extends HttpsAgent {
+  override getName(options?: HttpsRequestOptions & { pin?: string }): string {
+    return `${super.getName(options)}|${options?.pin ?? ''}`;
+  }
+}
+
+const POOL: AgentOptions = {
+  keepAlive: true,
+  // An idle connection is closed after this (sooner when the receiver's Keep-Alive header says it
+  // closes sooner), so idle sockets to thousands of hosts do not pile up between fan-outs.
+  timeout: 5_000,
+  // The worker bounds requests per host (its per-upstream share); the pool does not queue them.
+  maxSockets: Infinity,
+  maxFreeSockets: 64,
+  scheduling: 'lifo',
+};
+
+/** A receiver's answer body is not read, only drained; one that never ends is cut off here. */
+const MAX_DRAIN_BYTES = 64 * 1024;
+
 export function createWebhookTarget(deps: WebhookTargetDeps): Target {
-  const lookup = guardedLookup(deps, deps.resolve ?? systemResolver);
+  const resolver = deps.resolve ?? systemResolver;
+  const agents = { http: new PinnedHttpAgent(POOL), https: new PinnedHttpsAgent(POOL) };
+  // Prepared once: the worker asks for the breaker key of every row, and every attempt reads the
+  // subscription again (it may have been removed meanwhile).
+  const bySubscriptionId = deps.db
+    .select()
+    .from(subscriptions)
+    .where(eq(subscriptions.id, sql.placeholder('id')))
+    .prepare();
   const subscriptionFor = (target: string) => {
     const id = subscriptionIdOf(target);
-    return id === null ? undefined : deps.db.select().from(subscriptions).where(eq(subscriptions.id, id)).get();
+    return id === null ? undefined : bySubscriptionId.get({ id });
   };
+
+  /** The host name's addresses now, or why it may not be connected to (failed) or not resolved (retry). */
+  async function resolveHost(hostname: string): Promise<{ list: LookupAddress[] } | DeliveryResult> {
+    let list: LookupAddress[];
+    try {
+      list = await resolver(hostname, undefined);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return { kind: 'retry', error: `${err.message}${err.code ? ` (${err.code})` : ''}` };
+    }
+    const why = refusal(list, hostname, deps);
+    if (why) return { kind: 'failed', error: why };
+    if (!list.length) return { kind: 'retry', error: `${hostname} has no address (ENOTFOUND)` };
+    return { list };
+  }
+
   return {
     folds: true,
     handles: (target) => subscriptionIdOf(target) !== null,
@@ -93,6 +155,10 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
       if (!sub || sub.kind !== 'webhook' || !sub.secret) {
         return { kind: 'failed', error: `${msg.target.slice('webhook:'.length)} no longer exists (unsubscribed)` };
       }
+      // Disabled (410 Gone, or a whole failed schedule) while this row waited in another lane.
+      if (sub.disabledAt !== null) {
+        return { kind: 'failed', error: `not sent: S-${sub.id} is disabled (${sub.disabledReason ?? sub.disabledCause ?? 'disabled'})` };
+      }
       let url: URL;
       try {
         url = new URL(sub.target.slice('webhook:'.length));
@@ -100,10 +166,24 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
         return { kind: 'failed', error: 'the subscription URL is not valid' };
       }
       // A literal address is connected to without a lookup, so it is judged here; a name is judged
-      // by the connection's lookup, once resolved.
+      // by what it resolves to now, and again by the connection's lookup when one is opened.
       const why = checkHost(url.hostname, deps);
       if (why) return { kind: 'failed', error: why };
+      const bare = url.hostname.replace(/^\[|\]$/g, '');
+      let lookup: LookupFunction | undefined;
+      let pin = '';
+      if (!isIP(bare)) {
+        const resolved = await resolveHost(url.hostname);
+        if ('kind' in resolved) return resolved;
+        if (signal.aborted) return { kind: 'retry', error: 'aborted' };
+        lookup = pinnedLookup(resolved.list, deps);
+        pin = resolved.list
+          .map((a) => `${a.family}/${a.address}`)
+          .sort()
+          .join(',');
+      }
 
+      // Rendered and signed once per attempt.
       const stored = msg.payload.body;
       const base = stored && typeof stored === 'object' ? (stored as Record<string, unknown>) : {};
       const now = deps.now();
@@ -132,7 +212,10 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signWebhook(sub.secret, msg.deliveryId, timestamp, body),
       };
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const https = url.protocol === 'https:';
+      const send = https ? httpsRequest : httpRequest;
+      const options: PooledRequestArgs = { method: 'POST', headers, signal, agent: https ? agents.https : agents.http, pin, ...(lookup ? { lookup } : {}) };
+
       return new Promise<DeliveryResult>((resolve) => {
         let done = false;
         const finish = (r: DeliveryResult) => {
@@ -141,9 +224,14 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
             resolve(r);
           }
         };
-        const req = send(url, { method: 'POST', headers, lookup, signal, agent: false }, (res: IncomingMessage) => {
+        const req: ClientRequest = send(url, options, (res: IncomingMessage) => {
           const status = res.statusCode ?? 0;
-          res.resume();
+          // Drained so the connection goes back to the pool; never read, and cut off when long.
+          let drained = 0;
+          res.on('data', (chunk: Buffer) => {
+            drained += chunk.length;
+            if (drained > MAX_DRAIN_BYTES) res.destroy();
+          });
           res.on('error', () => undefined);
           if (status >= 200 && status < 300) return finish({ kind: 'delivered', remoteRef: `HTTP ${status}` });
           if (status === 410) {

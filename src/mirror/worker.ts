@@ -13,18 +13,32 @@ export interface WorkerOptions {
   /** How often due rows are looked for when nothing wakes the worker earlier. */
   pollMs: number;
   /**
-   * Kicks (a write, a finished delivery) coalesce: at most one tick is scheduled at a time, and a
-   * kicked tick runs at least this long after the previous one, so a burst of writes costs one
-   * scheduling pass, not one per write.
+   * Kicks (a write, a change noticed in the database) coalesce: at most one is scheduled at a
+   * time, and a kicked pass runs at least this long after the previous one, so a burst of writes
+   * costs one look at the lanes, not one per write.
    */
   kickGapMs: number;
-  /** Deliveries in flight at once, across lanes (one per lane at most). */
+  /**
+   * Deliveries in flight at once, across lanes (one per lane at most). Sized for I/O: an attempt
+   * mostly waits on the network, so a big fan-out to endpoints answering in 100 ms needs hundreds
+   * in flight to go as fast as the network allows. Each one holds one message and one socket.
+   */
   concurrency: number;
   /**
    * At most this many of them to one upstream (breaker key), so a host that hangs for the whole
    * attempt timeout cannot take every slot and hold up other upstreams' lanes.
    */
   perUpstream: number;
+  /**
+   * Lane heads claimed in one IMMEDIATE transaction. Bounds how long the write lock is held (other
+   * writers wait for it) and how many messages are read into memory at once.
+   */
+  claimBatch: number;
+  /**
+   * Due lane heads read per look at the lanes. Only their ids and lanes are kept, never a body;
+   * further pages are read when these are used up.
+   */
+  scanPage: number;
   /** One attempt's budget; the Target's AbortSignal fires after it (webhooks: 30 s). */
   attemptTimeoutMs: number;
   /**
@@ -47,8 +61,10 @@ export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerO
   return {
     pollMs: 1_000,
     kickGapMs: 2,
-    concurrency: 16,
-    perUpstream: 4,
+    concurrency: 1_024,
+    perUpstream: 64,
+    claimBatch: 64,
+    scanPage: 2_048,
     attemptTimeoutMs,
     leaseMs: over.leaseMs ?? attemptTimeoutMs * 2 + 1_000,
     backoff: DEFAULT_BACKOFF,
@@ -82,19 +98,35 @@ export interface WorkerDeps {
 const outboxColumns = Object.entries(getTableColumns(outbox));
 const outboxSelect = outboxColumns.map(([, c]) => `"${c.name}"`).join(', ');
 
+/**
+ * A row as drizzle would return it, except that the payload (a webhook's whole body) is parsed
+ * only when something reads it: a row looked at and then left waiting costs no JSON parse.
+ */
 function outboxRow(raw: unknown[]): OutboxRow {
   const row: Record<string, unknown> = {};
   outboxColumns.forEach(([key, col], i) => {
     const v = raw[i];
+    if (key === 'payload' && typeof v === 'string') {
+      let parsed: unknown;
+      Object.defineProperty(row, key, {
+        enumerable: true,
+        configurable: true,
+        get: () => (parsed ??= col.mapFromDriverValue(v)),
+        set: (value: unknown) => void (parsed = value),
+      });
+      return;
+    }
     row[key] = v === null || v === undefined ? null : col.mapFromDriverValue(v);
   });
   return row as OutboxRow;
 }
 
 interface Statements {
-  dueHeads: Statement<[number]>;
+  dueHeads: Statement<[number, number, number, number, number]>;
   rowById: Statement<[number]>;
   claim: Statement<[number, number, number]>;
+  waitingBehind: Statement<[string, number | null, number], { id: number; customerFacing: number }>;
+  laneHead: Statement<[string, number | null], { id: number; nextAttemptAt: number }>;
   foldedCount: Statement<[number], { n: number }>;
   previousRef: Statement<[string, number | null], { remoteRef: string }>;
   delivered: Statement<[number, string | null, number]>;
@@ -103,7 +135,7 @@ interface Statements {
 
 function prepareStatements(client: Db['$client']): Statements {
   return {
-    // The heads of due lanes: see OutboxWorker.dueHeads.
+    // The heads of due lanes: see OutboxWorker.loadPage. Only what picking a row needs is read.
     dueHeads: client.prepare(`
       with recursive lanes(id) as (
         select (select id from outbox where state = 'pending' order by state, target, incident_id, id limit 1)
@@ -118,13 +150,14 @@ function prepareStatements(client: Db['$client']): Statements {
             order by n.state, n.target, n.incident_id, n.id limit 1))
         from lanes l join outbox o on o.id = l.id
       )
-      select ${outboxColumns.map(([, c]) => `h."${c.name}"`).join(', ')} from lanes l join outbox h on h.id = l.id
+      select h.id, h.target, h.incident_id, h.next_attempt_at from lanes l join outbox h on h.id = l.id
       where h.next_attempt_at <= ?
+        and (h.next_attempt_at > ? or (h.next_attempt_at = ? and h.id > ?))
         and not exists (
           select 1 from outbox p
           where p.state = 'in_flight' and p.target = h.target and p.incident_id is h.incident_id and p.id < h.id)
       order by h.next_attempt_at, h.id
-      limit 500`),
+      limit ?`),
     rowById: client.prepare(`select ${outboxSelect} from outbox where id = ?`),
     claim: client.prepare(`
       update outbox set state = 'in_flight', attempts = attempts + 1, claimed_until = ?
@@ -133,6 +166,14 @@ function prepareStatements(client: Db['$client']): Statements {
           select 1 from outbox p
           where p.target = outbox.target and p.incident_id is outbox.incident_id
             and p.state in ('pending', 'in_flight') and p.id < outbox.id)`),
+    waitingBehind: client.prepare(`
+      select id, customer_facing as customerFacing from outbox
+      where state = 'pending' and target = ? and incident_id is ? and id > ?
+      order by id`),
+    laneHead: client.prepare(`
+      select id, next_attempt_at as nextAttemptAt from outbox
+      where state = 'pending' and target = ? and incident_id is ?
+      order by id limit 1`),
     foldedCount: client.prepare('select count(*) as n from outbox where folded_into = ?'),
     previousRef: client.prepare(`
       select remote_ref as remoteRef from outbox
@@ -146,6 +187,9 @@ function prepareStatements(client: Db['$client']): Statements {
     ),
   };
 }
+
+/** How long finished attempts are gathered before their outcomes are recorded together. */
+const RECORD_GATHER_MS = 5;
 
 const laneOf = (r: { target: string; incidentId: number | null }) => `${r.target}\u0000${r.incidentId ?? ''}`;
 
@@ -163,24 +207,111 @@ export function delayNoticeFor(approvedAt: number | null, sentAt: number, opts: 
   return `Delayed: originally posted ${formatClock(approvedAt, opts.timezone, !sameDay(approvedAt, sentAt, opts.timezone))}`;
 }
 
+/** A due lane head the worker may try to claim: ids only, so thousands of them cost little memory. */
+interface Candidate {
+  id: number;
+  target: string;
+  incidentId: number | null;
+  lane: string;
+}
+
+/** What the worker worked out about a row once (its Target, breaker key and pace), kept while it waits. */
+interface Judgement {
+  target: Target;
+  key: string;
+  pace: { key: string; intervalMs: number } | undefined;
+  /** The look at the lanes that last saw the row waiting; older entries are forgotten. */
+  seen: number;
+}
+
+interface Running {
+  ac: AbortController | null;
+  key: string;
+}
+
+interface Claimed {
+  msg: OutboxMessage;
+  target: Target;
+  key: string;
+  lane: string;
+}
+
+/** A row claimed in the open transaction, started once it commits. */
+interface Reserved extends Claimed {
+  /** The pace slot it took, and the key's previous next-start, to give back on a rollback. */
+  pace: { key: string; before: number | undefined } | undefined;
+}
+
+/** What is kept of a message while its attempt runs and until its outcome is recorded. */
+type Sent = Pick<OutboxMessage, 'id' | 'deliveryId' | 'target' | 'incidentId' | 'attempts' | 'folded'>;
+
+interface Outcome {
+  msg: Sent;
+  target: Target;
+  result: DeliveryResult;
+  key: string;
+  lane: string;
+  stopping: boolean;
+}
+
 /**
- * The outbox worker. Every tick: reclaim rows whose worker died, dead-letter customer-facing rows
- * past their deadline, then start the head row of each due lane. A lane is (target, incident):
- * its rows go strictly in id order; different lanes never wait for each other. Claiming is a
- * conditional UPDATE in an IMMEDIATE transaction, so two servers on one database never send the
- * same row at once, without any lock table.
+ * The outbox worker. A lane is (target, incident): its rows go strictly in id order; different
+ * lanes never wait for each other. Claiming is a conditional UPDATE in an IMMEDIATE transaction,
+ * so two servers on one database never send the same row at once, without any lock table.
+ *
+ * Scheduling is built so that its cost per delivery does not grow with the number of lanes:
+ * - The lanes are looked at (a recursive index walk, O(waiting lanes)) on the poll, on a kick from
+ *   another writer, and when the heads read so far are used up, never per delivery. What it
+ *   yields is a list of candidate ids; anything may have changed since, so every claim re-checks
+ *   the row in SQL (still pending, due, and the oldest unfinished row of its lane).
+ * - Candidates are claimed many per transaction, as slots allow.
+ * - When a delivery finishes, its outcome is recorded together with others that finished in the
+ *   same turn (one transaction), and only its own lane is looked at again for a next row.
+ * - A candidate whose upstream has no free slot waits in memory for that upstream's next finished
+ *   delivery; one whose pace key has no free slot waits for a timer set to when the slot frees.
  */
 export class OutboxWorker {
   readonly breakers: CircuitBreakers;
   private options: WorkerOptions;
-  private readonly running = new Map<string, { ac: AbortController; key: string }>();
+  private readonly running = new Map<string, Running>();
+  private readonly perKey = new Map<string, number>();
   private readonly settled = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private kickTimer: NodeJS.Timeout | null = null;
+  private paceTimer: { at: number; timer: NodeJS.Timeout } | null = null;
   private lastTickAt = -Infinity;
   private started = false;
   private ticking = false;
+  private filling = false;
+  /** Set while this worker reports its own write, so the kick that comes back does not re-scan. */
+  private ownWrite = false;
+  /** Another writer changed something: the next pass looks at the lanes afresh. */
+  private dirty = true;
   private stmts: Statements | null = null;
+
+  // Candidates: `front` first (ones whose slot just freed, next rows of finished lanes), then the
+  // current page of the lane scan, then further pages from `cursor`.
+  private front: Candidate[] = [];
+  private ready: Candidate[] = [];
+  private readyAt = 0;
+  private cursor: { at: number; id: number } | null = null;
+  private scanNow = 0;
+  private generation = 0;
+  private readonly judged = new Map<number, Judgement>();
+  /** Waiting for a slot of their upstream (breaker key). */
+  private readonly parkedByKey = new Map<string, Candidate[]>();
+  /** Waiting for the next free start of their pace key. */
+  private readonly parkedByPace = new Map<string, Candidate[]>();
+  /** When the next row of each pace key may start. */
+  private readonly paceNext = new Map<string, number>();
+  /** Upstreams that got a slot back since the last fill. */
+  private readonly freed = new Set<string>();
+
+  private inTransaction = false;
+  private wroteInTransaction = false;
+  private reserved: Reserved[] = [];
+  private outcomes: Outcome[] = [];
+  private flushing: Promise<void> | null = null;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -208,6 +339,7 @@ export class OutboxWorker {
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.dirty = true;
     this.schedule(0);
   }
 
@@ -218,20 +350,25 @@ export class OutboxWorker {
     this.timer = null;
     if (this.kickTimer) clearTimeout(this.kickTimer);
     this.kickTimer = null;
-    for (const { ac } of this.running.values()) ac.abort(new Error('shutting down'));
+    if (this.paceTimer) clearTimeout(this.paceTimer.timer);
+    this.paceTimer = null;
+    for (const { ac } of this.running.values()) ac?.abort(new Error('shutting down'));
     await Promise.allSettled([...this.settled]);
   }
 
   /**
-   * Look for work soon (after a write in this process, a finished delivery, or a change noticed in
-   * the database). Only marks the worker dirty: however many kicks arrive, one tick is scheduled.
+   * Look for work soon (after a write in this process, or a change noticed in the database). Only
+   * marks the worker dirty: however many kicks arrive, one pass is scheduled. The worker's own
+   * writes (reported through onWrite) come back here too; those change nothing it does not know.
    */
   kick(): void {
-    if (!this.started || this.kickTimer) return;
+    if (!this.started || this.ownWrite) return;
+    this.dirty = true;
+    if (this.kickTimer) return;
     const wait = Math.max(0, this.lastTickAt + this.options.kickGapMs - performance.now());
     this.kickTimer = setTimeout(() => {
       this.kickTimer = null;
-      this.startDueNow();
+      this.pass(false);
     }, wait);
     this.kickTimer.unref();
   }
@@ -253,16 +390,11 @@ export class OutboxWorker {
   }
 
   /**
-   * One full pass (on the poll timer): housekeeping, then start due lane heads. Synchronous: every
-   * database step is a short better-sqlite3 transaction.
+   * One full pass (on the poll timer): housekeeping, a fresh look at the lanes, then claims.
+   * Synchronous: every database step is a short better-sqlite3 transaction.
    */
   tick(): void {
     this.pass(true);
-  }
-
-  /** A kicked pass: only start due lane heads (leases and deadlines are the poll's business). */
-  private startDueNow(): void {
-    this.pass(false);
   }
 
   private pass(housekeeping: boolean): void {
@@ -274,8 +406,11 @@ export class OutboxWorker {
       if (housekeeping) {
         this.reclaimExpired(now);
         this.deadLetterOverdue(now);
+        this.forgetStale(now);
       }
-      if (this.started) this.startDue(now);
+      if (!this.started) return;
+      if (housekeeping || this.dirty) this.rescan(now);
+      this.fill(now);
     } catch (err) {
       this.deps.log.error({ err }, 'outbox tick failed');
     } finally {
@@ -291,6 +426,17 @@ export class OutboxWorker {
     return t.breakerKey ? t.breakerKey(row.target, row) : row.target.split(':')[0] ?? row.target;
   }
 
+  /** Reports a write of this worker's to the app without taking its own kick back as news. */
+  private notifyWrite(): void {
+    if (!this.deps.onWrite) return;
+    this.ownWrite = true;
+    try {
+      this.deps.onWrite();
+    } finally {
+      this.ownWrite = false;
+    }
+  }
+
   /** Rows left in flight by a process that died (lease expired) go back to pending. */
   private reclaimExpired(now: number): void {
     const res = this.deps.db
@@ -298,7 +444,10 @@ export class OutboxWorker {
       .set({ state: 'pending', claimedUntil: null, lastError: 'outcome unknown: the sending process stopped; re-sending with the same delivery id' })
       .where(and(eq(outbox.state, 'in_flight'), sql`${outbox.claimedUntil} < ${now}`))
       .run();
-    if (res.changes) this.deps.log.warn({ count: res.changes }, 'reclaimed deliveries whose worker stopped mid-send');
+    if (res.changes) {
+      this.dirty = true;
+      this.deps.log.warn({ count: res.changes }, 'reclaimed deliveries whose worker stopped mid-send');
+    }
   }
 
   /** Customer-facing rows are never dropped: past their deadline they are dead-lettered and reported. */
@@ -317,6 +466,12 @@ export class OutboxWorker {
     }
   }
 
+  /** Pace keys whose slot is long free, and judgements of rows no longer seen waiting, are dropped. */
+  private forgetStale(now: number): void {
+    for (const [key, at] of this.paceNext) if (at <= now && !this.parkedByPace.has(key)) this.paceNext.delete(key);
+    for (const [id, j] of this.judged) if (j.seen < this.generation - 1) this.judged.delete(id);
+  }
+
   private deadLetter(id: number, from: 'pending' | 'in_flight', reason: string, cause: DeadLetterCause): void {
     let reported = undefined as OutboxRow | undefined;
     this.deps.db.transaction(
@@ -333,46 +488,260 @@ export class OutboxWorker {
       },
       { behavior: 'immediate' },
     );
+    this.judged.delete(id);
     const row = reported;
     if (!row) return;
     this.deps.log.warn({ deliveryId: row.deliveryId, incidentId: row.incidentId, target: row.target, reason }, 'delivery dead-lettered');
-    this.deps.onWrite?.();
+    // Inside the outcome transaction, others hear of it once that has committed.
+    if (this.inTransaction) this.wroteInTransaction = true;
+    else this.notifyWrite();
+  }
+
+  // --- finding candidates -----------------------------------------------------------------------
+
+  /** Forgets every candidate and reads the first page of due lane heads again. */
+  private rescan(now: number): void {
+    this.dirty = false;
+    this.generation += 1;
+    this.front = [];
+    this.parkedByKey.clear();
+    this.parkedByPace.clear();
+    this.freed.clear();
+    this.scanNow = now;
+    this.cursor = { at: Number.MIN_SAFE_INTEGER, id: 0 };
+    this.loadPage();
   }
 
   /**
-   * The heads of due lanes, oldest due first. A lane's head is its oldest row not yet finished;
-   * only a head may be attempted. The oldest pending row of each lane is found by skipping through
-   * the (state, target, incident_id, id) index one lane at a time (a recursive CTE: a few index
-   * seeks per lane, however long the lane's backlog or history), and a lane whose older row is
-   * still in flight is left alone. NULL incidents form one lane, which sorts first in its target.
+   * The next page of due lane heads, oldest due first. A lane's head is its oldest row not yet
+   * finished; only a head may be attempted. The oldest pending row of each lane is found by
+   * skipping through the (state, target, incident_id, id) index one lane at a time (a recursive
+   * CTE: a few index seeks per lane, however long the lane's backlog or history), and a lane whose
+   * older row is still in flight is left alone. NULL incidents form one lane, which sorts first
+   * in its target. Pages continue from the last head returned (keyset), so candidates that have to
+   * wait never hide the lanes behind them.
    */
-  private dueHeads(now: number): OutboxRow[] {
-    return (this.q.dueHeads.raw().all(now) as unknown[][]).map(outboxRow);
+  private loadPage(): void {
+    const c = this.cursor;
+    this.ready = [];
+    this.readyAt = 0;
+    if (!c) return;
+    const limit = Math.max(1, this.options.scanPage);
+    const rows = this.q.dueHeads.raw().all(this.scanNow, c.at, c.at, c.id, limit) as Array<[number, string, number | null, number]>;
+    for (const [id, target, incidentId] of rows) {
+      const cand = { id, target, incidentId, lane: laneOf({ target, incidentId }) };
+      if (this.running.has(cand.lane)) continue;
+      const j = this.judged.get(id);
+      if (j) j.seen = this.generation;
+      this.ready.push(cand);
+    }
+    const last = rows.at(-1);
+    this.cursor = rows.length === limit && last ? { at: last[3], id: last[0] } : null;
   }
 
-  private startDue(now: number): void {
-    if (this.running.size >= this.options.concurrency) return;
-    const rows = this.dueHeads(now);
-    for (const head of rows) {
-      if (this.running.size >= this.options.concurrency) return;
-      if (head.state !== 'pending' || head.nextAttemptAt > now) continue;
-      const lane = laneOf(head);
-      if (this.running.has(lane)) continue;
-      const target = this.targetFor(head.target);
-      if (!target) {
-        this.noTarget(head, now);
-        continue;
-      }
-      const key = this.breakerKey(target, head);
-      if ([...this.running.values()].filter((r) => r.key === key).length >= this.options.perUpstream) continue;
-      if (!this.breakers.tryAcquire(key)) continue;
-      const msg = this.claim(head, target, now);
-      if (!msg) {
-        this.breakers.neutral(key);
-        continue;
-      }
-      this.launch(msg, target, key, lane);
+  private nextCandidate(): Candidate | undefined {
+    const f = this.front.shift();
+    if (f) return f;
+    if (this.readyAt >= this.ready.length && this.cursor) this.loadPage();
+    return this.ready[this.readyAt++];
+  }
+
+  /** Candidates that waited for an upstream slot or a pace slot, and may go now, go first. */
+  private unpark(now: number): void {
+    for (const key of this.freed) {
+      const parked = this.parkedByKey.get(key);
+      let room = this.options.perUpstream - (this.perKey.get(key) ?? 0);
+      while (parked?.length && room-- > 0) this.front.push(parked.shift()!);
+      if (!parked?.length) this.parkedByKey.delete(key);
     }
+    this.freed.clear();
+    for (const [key, parked] of this.parkedByPace) {
+      if ((this.paceNext.get(key) ?? 0) > now) continue;
+      this.front.push(parked.shift()!);
+      if (!parked.length) this.parkedByPace.delete(key);
+    }
+  }
+
+  private park(map: Map<string, Candidate[]>, key: string, c: Candidate): void {
+    const list = map.get(key);
+    if (list) list.push(c);
+    else map.set(key, [c]);
+  }
+
+  /**
+   * May a row judged `j` start now? If its upstream has no free slot, or its pace key no free
+   * start, the candidate is parked until one frees (and false is returned).
+   */
+  private admit(c: Candidate, j: Judgement, now: number): boolean {
+    if ((this.perKey.get(j.key) ?? 0) >= this.options.perUpstream) {
+      this.park(this.parkedByKey, j.key, c);
+      return false;
+    }
+    if (j.pace && (this.paceNext.get(j.pace.key) ?? 0) > now) {
+      this.park(this.parkedByPace, j.pace.key, c);
+      return false;
+    }
+    return true;
+  }
+
+  /** Claims and starts due lane heads until the slots are full or no candidate may go. */
+  private fill(now: number): void {
+    if (!this.started || this.filling) return;
+    this.filling = true;
+    try {
+      this.unpark(now);
+      while (this.running.size < this.options.concurrency) {
+        const room = Math.min(this.options.claimBatch, this.options.concurrency - this.running.size);
+        const batch: Candidate[] = [];
+        const lanes = new Set<string>();
+        const counted = new Map<string, number>();
+        for (let c = this.nextCandidate(); c; c = batch.length < room ? this.nextCandidate() : undefined) {
+          // A lane already running, or twice in one batch: its next row comes back when it finishes.
+          if (this.running.has(c.lane) || lanes.has(c.lane)) continue;
+          const j = this.judged.get(c.id);
+          if (j) {
+            // Known upstream: leave it waiting without reading the row when its slots are taken,
+            // counting this batch's own picks too.
+            const inBatch = counted.get(j.key) ?? 0;
+            if ((this.perKey.get(j.key) ?? 0) + inBatch >= this.options.perUpstream) {
+              this.park(this.parkedByKey, j.key, c);
+              continue;
+            }
+            if (j.pace && (this.paceNext.get(j.pace.key) ?? 0) > now) {
+              this.park(this.parkedByPace, j.pace.key, c);
+              continue;
+            }
+            counted.set(j.key, inBatch + 1);
+          }
+          lanes.add(c.lane);
+          batch.push(c);
+        }
+        if (!batch.length) break;
+        if (!this.claimBatch(batch, now)) break;
+      }
+    } finally {
+      this.filling = false;
+    }
+    this.armPaceTimer(now);
+  }
+
+  /** Wakes the worker when the earliest pace slot that a parked candidate waits for frees. */
+  private armPaceTimer(now: number): void {
+    let at = Infinity;
+    for (const key of this.parkedByPace.keys()) at = Math.min(at, this.paceNext.get(key) ?? now);
+    if (at === Infinity || !this.started) return;
+    if (this.paceTimer && this.paceTimer.at <= at) return;
+    if (this.paceTimer) clearTimeout(this.paceTimer.timer);
+    const timer = setTimeout(
+      () => {
+        this.paceTimer = null;
+        this.fill(this.deps.now());
+      },
+      Math.max(0, at - now),
+    );
+    timer.unref();
+    this.paceTimer = { at, timer };
+  }
+
+  // --- claiming ---------------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction (or inside the one already open). Rows claimed in it
+   * are started only once it has committed; when it fails (another writer held the lock past the
+   * busy timeout) nothing was claimed, what was reserved for them in memory is given back, and
+   * false is returned.
+   */
+  private atomically(fn: () => void): boolean {
+    if (this.inTransaction) {
+      fn();
+      return true;
+    }
+    this.inTransaction = true;
+    try {
+      this.deps.db.transaction(() => fn(), { behavior: 'immediate' });
+    } catch (err) {
+      this.unreserve();
+      this.deps.log.error({ err }, 'outbox transaction failed');
+      return false;
+    } finally {
+      this.inTransaction = false;
+    }
+    const claimed = this.reserved;
+    this.reserved = [];
+    for (const c of claimed) this.launch(c);
+    return true;
+  }
+
+  /** Gives back the slots, probes and pace slots of rows whose claim was rolled back. */
+  private unreserve(): void {
+    for (const c of this.reserved.reverse()) {
+      this.running.delete(c.lane);
+      this.release(c.key);
+      this.breakers.neutral(c.key);
+      if (c.pace) {
+        if (c.pace.before === undefined) this.paceNext.delete(c.pace.key);
+        else this.paceNext.set(c.pace.key, c.pace.before);
+      }
+    }
+    this.reserved = [];
+  }
+
+  /**
+   * Claims a batch of candidates in one transaction: each row is read, judged (Target, breaker
+   * key, pace) if it was not yet, and claimed if its upstream, pace and breaker let it go.
+   * False when the transaction failed.
+   */
+  private claimBatch(batch: Candidate[], now: number): boolean {
+    return this.atomically(() => {
+      for (const c of batch) {
+        try {
+          this.claimCandidate(c, now);
+        } catch (err) {
+          // A target's breakerKey or pace that throws, or a statement that fails: this row waits
+          // for a later look at the lanes; the others of the batch go on.
+          this.deps.log.error({ err, outboxId: c.id, target: c.target }, 'could not claim a delivery');
+        }
+      }
+    });
+  }
+
+  private claimCandidate(c: Candidate, now: number): void {
+    const raw = this.q.rowById.raw().get(c.id) as unknown[] | undefined;
+    if (!raw) return;
+    const row = outboxRow(raw);
+    if (row.state !== 'pending' || row.nextAttemptAt > now) return;
+    let j = this.judged.get(c.id);
+    if (!j) {
+      const target = this.targetFor(row.target);
+      if (!target) return this.noTarget(row, now);
+      j = { target, key: this.breakerKey(target, row), pace: target.pace?.(row), seen: this.generation };
+      this.judged.set(c.id, j);
+    }
+    // Checked again here, with the claims made earlier in this batch counted.
+    if (!this.admit(c, j, now)) return;
+    // Open breaker: the row is left for a later look at the lanes, after the cooldown.
+    if (!this.breakers.tryAcquire(j.key)) return;
+    const msg = this.claim(row, j.target, now);
+    if (!msg) {
+      this.breakers.neutral(j.key);
+      this.freed.add(j.key);
+      return;
+    }
+    this.running.set(c.lane, { ac: null, key: j.key });
+    this.perKey.set(j.key, (this.perKey.get(j.key) ?? 0) + 1);
+    let pace: Reserved['pace'];
+    if (j.pace) {
+      pace = { key: j.pace.key, before: this.paceNext.get(j.pace.key) };
+      this.paceNext.set(j.pace.key, now + j.pace.intervalMs);
+    }
+    this.reserved.push({ msg, target: j.target, key: j.key, lane: c.lane, pace });
+  }
+
+  private release(key: string): void {
+    const n = (this.perKey.get(key) ?? 1) - 1;
+    if (n > 0) this.perKey.set(key, n);
+    else this.perKey.delete(key);
+    this.freed.add(key);
   }
 
   private noTarget(head: OutboxRow, now: number): void {
@@ -386,80 +755,81 @@ export class OutboxWorker {
   }
 
   /**
-   * Claims the lane's head and, for a folding target, folds the run of waiting customer-facing
-   * rows behind it into the newest one, which is then what gets sent.
+   * Claims the lane's head (inside the caller's transaction) and, for a folding target, folds the
+   * run of waiting customer-facing rows behind it into the newest one, which is then what gets sent.
    */
   private claim(head: OutboxRow, target: Target, now: number): OutboxMessage | null {
-    const { db } = this.deps;
+    const tx = this.deps.db;
     const leaseUntil = now + this.options.leaseMs;
-    const claimed = db.transaction(
-      (tx) => {
-        const res = this.q.claim.run(leaseUntil, head.id, now);
-        if (res.changes !== 1) return null;
-        let chosen = outboxRow(this.q.rowById.raw().get(head.id) as unknown[]);
-        if (target.folds && chosen.customerFacing) {
-          const waiting = tx
-            .select()
-            .from(outbox)
-            .where(and(sameLane(chosen), eq(outbox.state, 'pending'), sql`${outbox.id} > ${chosen.id}`))
-            .orderBy(asc(outbox.id))
-            .all();
-          const run: OutboxRow[] = [];
-          for (const r of waiting) {
-            if (!r.customerFacing) break;
-            run.push(r);
-          }
-          const newest = run.at(-1);
-          if (newest) {
-            const superseded = [chosen.id, ...run.slice(0, -1).map((r) => r.id)];
-            tx.update(outbox)
-              .set({ state: 'folded', foldedInto: newest.id, claimedUntil: null })
-              .where(inArray(outbox.id, superseded))
-              .run();
-            tx.update(outbox).set({ foldedInto: newest.id }).where(inArray(outbox.foldedInto, superseded)).run();
-            tx.update(outbox)
-              .set({ state: 'in_flight', attempts: sql`${outbox.attempts} + 1`, claimedUntil: leaseUntil })
-              .where(eq(outbox.id, newest.id))
-              .run();
-            chosen = tx.select().from(outbox).where(eq(outbox.id, newest.id)).get()!;
-          }
-        }
-        const folded = this.q.foldedCount.get(chosen.id)?.n ?? 0;
-        const previous = this.q.previousRef.get(chosen.target, chosen.incidentId);
-        return { row: chosen, folded, previousRemoteRef: previous?.remoteRef ?? null };
-      },
-      { behavior: 'immediate' },
-    );
-    if (!claimed) return null;
-    const { row, folded, previousRemoteRef } = claimed;
+    const res = this.q.claim.run(leaseUntil, head.id, now);
+    if (res.changes !== 1) return null;
+    let chosen = head;
+    chosen.state = 'in_flight';
+    chosen.attempts += 1;
+    chosen.claimedUntil = leaseUntil;
+    if (target.folds && chosen.customerFacing) {
+      const run: number[] = [];
+      for (const r of this.q.waitingBehind.iterate(chosen.target, chosen.incidentId, chosen.id)) {
+        if (!r.customerFacing) break;
+        run.push(r.id);
+      }
+      const newest = run.at(-1);
+      if (newest !== undefined) {
+        const superseded = [chosen.id, ...run.slice(0, -1)];
+        tx.update(outbox).set({ state: 'folded', foldedInto: newest, claimedUntil: null }).where(inArray(outbox.id, superseded)).run();
+        tx.update(outbox).set({ foldedInto: newest }).where(inArray(outbox.foldedInto, superseded)).run();
+        tx.update(outbox)
+          .set({ state: 'in_flight', attempts: sql`${outbox.attempts} + 1`, claimedUntil: leaseUntil })
+          .where(eq(outbox.id, newest))
+          .run();
+        for (const id of superseded) this.judged.delete(id);
+        chosen = outboxRow(this.q.rowById.raw().get(newest) as unknown[]);
+      }
+    }
+    const folded = this.q.foldedCount.get(chosen.id)?.n ?? 0;
+    const previous = this.q.previousRef.get(chosen.target, chosen.incidentId);
     return {
-      id: row.id,
-      deliveryId: row.deliveryId,
-      incidentId: row.incidentId,
-      target: row.target,
-      kind: row.kind,
-      payload: row.payload,
-      attempts: row.attempts,
-      createdAt: row.createdAt,
-      approvedAt: row.approvedAt,
+      id: chosen.id,
+      deliveryId: chosen.deliveryId,
+      incidentId: chosen.incidentId,
+      target: chosen.target,
+      kind: chosen.kind,
+      payload: chosen.payload,
+      attempts: chosen.attempts,
+      createdAt: chosen.createdAt,
+      approvedAt: chosen.approvedAt,
       folded,
       foldNotice: foldNoticeFor(folded),
-      delayNotice: row.customerFacing ? delayNoticeFor(row.approvedAt, now, this.options) : null,
-      previousRemoteRef,
+      delayNotice: chosen.customerFacing ? delayNoticeFor(chosen.approvedAt, now, this.options) : null,
+      previousRemoteRef: previous?.remoteRef ?? null,
     };
   }
 
-  private launch(msg: OutboxMessage, target: Target, key: string, lane: string): void {
+  // --- attempts and their outcomes --------------------------------------------------------------
+
+  private launch({ msg, target, key, lane }: Claimed): void {
     const ac = new AbortController();
     this.running.set(lane, { ac, key });
     const timeoutMs = this.options.attemptTimeoutMs;
     const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
     const log = this.deps.log;
-    log.debug({ deliveryId: msg.deliveryId, target: msg.target, incidentId: msg.incidentId, attempt: msg.attempts, folded: msg.folded }, 'delivering');
+    if (log.isLevelEnabled('debug')) {
+      log.debug({ deliveryId: msg.deliveryId, target: msg.target, incidentId: msg.incidentId, attempt: msg.attempts, folded: msg.folded }, 'delivering');
+    }
+    // Only these fields are kept while the attempt runs, not the message: its payload (a webhook's
+    // whole body) can go as soon as the target has rendered it, so a wide fan-out holds bodies
+    // only for attempts being started, not for every one in flight.
+    const sent: Sent = { id: msg.id, deliveryId: msg.deliveryId, target: msg.target, incidentId: msg.incidentId, attempts: msg.attempts, folded: msg.folded };
+    let attempt: Promise<DeliveryResult>;
+    try {
+      attempt = target.deliver(msg, ac.signal);
+    } catch (err) {
+      attempt = Promise.reject(err);
+    }
     const p = (async () => {
       let result: DeliveryResult;
       try {
-        result = await target.deliver(msg, ac.signal);
+        result = await attempt;
       } catch (err) {
         result = { kind: 'retry', error: `target failed unexpectedly: ${err instanceof Error ? err.message : String(err)}` };
       } finally {
@@ -471,52 +841,110 @@ export class OutboxWorker {
           ? { kind: 'retry', error: 'interrupted: the server stopped during the attempt', retryAfterMs: 0 }
           : { kind: 'retry', error: `no answer within ${Math.round(timeoutMs / 1000)} s` };
       }
-      try {
-        this.record(msg, result, key, stopping);
-      } catch (err) {
-        log.error({ err, deliveryId: msg.deliveryId, target: msg.target }, 'could not record delivery outcome');
-      }
+      await this.settle({ msg: sent, target, result, key, lane, stopping });
     })().finally(() => {
-      this.running.delete(lane);
       this.settled.delete(p);
-      this.kick();
     });
     this.settled.add(p);
   }
 
-  private record(msg: OutboxMessage, result: DeliveryResult, key: string, stopping: boolean): void {
-    const { log } = this.deps;
+  /**
+   * Outcomes that arrive close together (within RECORD_GATHER_MS) are recorded in one
+   * transaction, which also claims the rows that take their slots; the promise resolves once it
+   * has run. Until then the row stays in flight, and a crash in between leaves it to be reclaimed
+   * and re-sent with the same delivery id, as a crash mid-attempt does.
+   */
+  private settle(o: Outcome): Promise<void> {
+    this.outcomes.push(o);
+    return (this.flushing ??= new Promise<void>((resolve) => {
+      setTimeout(() => {
+        this.flushing = null;
+        try {
+          this.flush();
+        } catch (err) {
+          this.deps.log.error({ err }, 'could not record delivery outcomes');
+        } finally {
+          resolve();
+        }
+      }, RECORD_GATHER_MS);
+    }));
+  }
+
+  private flush(): void {
+    const batch = this.outcomes;
+    this.outcomes = [];
+    if (!batch.length) return;
     const now = this.deps.now();
+    // The slots are free whatever happens below: a row whose outcome could not be recorded stays
+    // in flight in the database, which keeps its lane closed until its lease runs out.
+    for (const o of batch) {
+      this.running.delete(o.lane);
+      this.release(o.key);
+    }
+    let wrote = false;
+    const recorded = this.atomically(() => {
+      const dead: Array<{ o: Outcome; reason: string; cause: DeadLetterCause }> = [];
+      for (const o of batch) {
+        try {
+          if (this.record(o, now, dead)) wrote = true;
+        } catch (err) {
+          this.deps.log.error({ err, deliveryId: o.msg.deliveryId, target: o.msg.target }, 'could not record delivery outcome');
+        }
+      }
+      for (const { o, reason, cause } of dead) {
+        try {
+          this.deadLetter(o.msg.id, 'in_flight', reason, cause);
+        } catch (err) {
+          this.deps.log.error({ err, deliveryId: o.msg.deliveryId, target: o.msg.target }, 'could not dead-letter delivery');
+        }
+      }
+      if (!this.started) return;
+      // Only the finished lanes are looked at again: a lane's next row becomes a candidate at
+      // once when it is due (a retry due later is found by the poll).
+      for (const o of batch) {
+        const next = this.q.laneHead.get(o.msg.target, o.msg.incidentId);
+        if (next && next.nextAttemptAt <= now) this.front.push({ id: next.id, target: o.msg.target, incidentId: o.msg.incidentId, lane: o.lane });
+      }
+      this.fill(now);
+    });
+    if (!recorded) this.deps.log.error({ count: batch.length }, 'delivery outcomes not recorded: the rows are re-sent with the same delivery ids after their lease');
+    if (recorded && (wrote || this.wroteInTransaction)) this.notifyWrite();
+    this.wroteInTransaction = false;
+  }
+
+  /** Writes one outcome (inside flush's transaction). True when a row reached its final state. */
+  private record(o: Outcome, now: number, dead: Array<{ o: Outcome; reason: string; cause: DeadLetterCause }>): boolean {
+    const { msg, result, key, stopping, target } = o;
+    const { log } = this.deps;
     const fields = { deliveryId: msg.deliveryId, target: msg.target, incidentId: msg.incidentId, attempt: msg.attempts };
     switch (result.kind) {
       case 'delivered':
         this.breakers.success(key);
         this.q.delivered.run(now, result.remoteRef ?? null, msg.id);
+        this.judged.delete(msg.id);
         log.info({ ...fields, folded: msg.folded }, 'delivered');
-        this.deps.onWrite?.();
-        return;
+        return true;
       case 'retry': {
         if (stopping || result.retryAfterMs !== undefined) this.breakers.neutral(key);
         else this.breakers.failure(key);
-        const target = this.targetFor(msg.target);
         const delay = stopping
           ? 0
-          : target?.nextRetryDelayMs
+          : target.nextRetryDelayMs
             ? target.nextRetryDelayMs(msg.attempts, result.retryAfterMs, this.options.random)
             : nextDelay(msg.attempts, result.retryAfterMs, this.options.backoff, this.options.random);
         if (delay === 'give-up') {
-          this.deadLetter(msg.id, 'in_flight', `failed through the whole retry schedule (${msg.attempts} attempts; last error: ${result.error})`, 'exhausted');
-          return;
+          dead.push({ o, reason: `failed through the whole retry schedule (${msg.attempts} attempts; last error: ${result.error})`, cause: 'exhausted' });
+          return false;
         }
         this.q.retry.run(now + delay, result.error, msg.id);
         log.warn({ ...fields, error: result.error, retryInMs: delay }, 'delivery will be retried');
-        return;
+        return false;
       }
       case 'failed':
         // A permanent refusal says nothing about the upstream being down: the breaker is not fed.
         this.breakers.neutral(key);
-        this.deadLetter(msg.id, 'in_flight', result.error, result.gone ? 'gone' : 'failed');
-        return;
+        dead.push({ o, reason: result.error, cause: result.gone ? 'gone' : 'failed' });
+        return false;
     }
   }
 }
