@@ -41,7 +41,9 @@ export async function run(spec: LoadSpec): Promise<LoadResult> {
       // A timer may fire up to a millisecond early (the loop's clock is coarse): a request sent
       // before its scheduled time counts from when it was sent, one sent late from its schedule.
       const now = performance.now();
-      const t0 = scheduled === undefined ? now : Math.max(scheduled, now);
+      // The earlier of the two: a late send (the client's own loop was busy, or the connection was
+      // still waiting for its previous answer) must count its wait, or the queueing is hidden.
+      const t0 = scheduled === undefined ? now : Math.min(scheduled, now);
       const req = request(spec.url, { agent, method: 'GET' }, (res) => {
         if (res.statusCode !== 200) non200++;
         res.on('data', () => undefined);
