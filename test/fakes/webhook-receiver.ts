@@ -41,7 +41,7 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(defaultAnswer: Answer = { status: 200 }, opts: { host?: string } = {}): Promise<WebhookReceiver> {
+export async function startWebhookReceiver(defaultAnswer: Answer = { status: 200 }, opts: { host?: string; port?: number } = {}): Promise<WebhookReceiver> {
   const host = opts.host ?? '127.0.0.1';
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) throw new Error(`webhook receiver: ${host} is not a loopback address`);
   const queue: Answer[] = [];
@@ -99,7 +99,10 @@ export async function startWebhookReceiver(defaultAnswer: Answer = { status: 200
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   const receiver: WebhookReceiver = {
