@@ -23,7 +23,7 @@ const INCIDENTS = 100;
 /** Every fifth incident is left open. */
 const OPEN = INCIDENTS / 5;
 const WARMUP = 3;
-const RUNS = 30;
+const RUNS = 20;
 const TARGET_TIMES = 1.5;
 
 const self = fileURLToPath(import.meta.url);

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createApp, startServer } from '../src/main.js';
 import { CHANNEL, CONNECTIONS, SECRET, type RoundResult, type RoundSpec } from './slack-ack-client.js';
+import type { BenchResult } from './result.js';
 import { startSlackSink } from './slack-sink.js';
 
 // How much does Sitrep cost on the Slack ack path? Signed `/incident note` slash commands go through
@@ -238,8 +239,8 @@ function startClientChild(): ClientChild {
   };
 }
 
-async function main(): Promise<number> {
-  const perRound = Math.max(200, Math.min(50_000, Number(process.argv[2]) || 3_000));
+export async function run(requestsPerRound = 3_000): Promise<BenchResult> {
+  const perRound = Math.max(200, Math.min(50_000, requestsPerRound));
   const sink = await startSinkChild();
   let sinkCalls = 0;
   const servers = {
@@ -288,29 +289,59 @@ async function main(): Promise<number> {
   const sitrep = sum('sitrep');
   const ratio = sitrep.rps / noop.rps;
   const f = (n: number) => n.toFixed(1);
-  const lines = [
-    `slack-ack: signed /incident note via the real receiver, ${CONNECTIONS} connections, ${ROUNDS}×${perRound} requests per app`,
-    `  no-op Bolt app:  ${f(noop.rps)} req/s  p50 ${f(noop.p50)} ms  p99 ${f(noop.p99)} ms`,
-    `  Sitrep:          ${f(sitrep.rps)} req/s  p50 ${f(sitrep.p50)} ms  p99 ${f(sitrep.p99)} ms`,
-    `  throughput ratio ${ratio.toFixed(2)}× (target ≥ 0.60) ${ratio >= 0.6 ? 'ok' : 'MISSED'}`,
-    `  ack p99 ${f(sitrep.p99)} ms (target < 50 ms) ${sitrep.p99 < 50 ? 'ok' : 'MISSED'}`,
-    `  acks ≥ 3 s: Sitrep ${sitrep.slow}, no-op ${noop.slow} (must be 0)${sitrep.errors + noop.errors ? `; non-200 answers: Sitrep ${sitrep.errors}, no-op ${noop.errors}` : ''}`,
-    `  time inside the server (request parsed → ack written): Sitrep p50 ${f(inside('sitrep', 50))} ms, p99 ${f(inside('sitrep', 99))} ms; no-op p50 ${f(inside('noop', 50))} ms, p99 ${f(inside('noop', 99))} ms`,
-    `  server event-loop delay during the rounds: Sitrep p99 ${f(Math.max(...loops.sitrep.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.sitrep.map((l) => l.loopMax)))} ms; no-op p99 ${f(Math.max(...loops.noop.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.noop.map((l) => l.loopMax)))} ms`,
-    `  new connections opened: Sitrep ${sitrep.connections}, no-op ${noop.connections} (${CONNECTIONS * ROUNDS} means none was re-opened)`,
-    `  Slack/response_url calls answered by the loopback sink: ${sinkCalls}`,
-  ];
-  process.stdout.write(lines.join('\n') + '\n');
-  return sitrep.slow + noop.slow + sitrep.errors + noop.errors === 0 ? 0 : 1;
+  const r2 = (n: number) => Math.round(n * 100) / 100;
+  if (sitrep.errors + noop.errors > 0) throw new Error(`non-200 answers: Sitrep ${sitrep.errors}, no-op ${noop.errors}`);
+  return {
+    name: 'Slack command ack',
+    setup: `signed /incident note through the real receiver (inbox commit before the ack), ${CONNECTIONS} keep-alive connections, ${ROUNDS} × ${perRound} requests per app, load generator in its own process, vs a no-op Bolt app on the same receiver`,
+    figures: [
+      {
+        label: 'acks per second',
+        value: Math.round(sitrep.rps),
+        unit: 'req/s',
+        baseline: Math.round(noop.rps),
+        ratio: r2(ratio),
+        target: '≥ 0.6× the no-op Bolt app',
+        met: ratio >= 0.6,
+      },
+      {
+        label: 'ack p99 latency (client side)',
+        value: r2(sitrep.p99),
+        unit: 'ms',
+        baseline: r2(noop.p99),
+        ratio: r2(noop.p99 / sitrep.p99),
+        target: '< 50 ms',
+        met: sitrep.p99 < 50,
+      },
+      {
+        label: 'acks taking 3 s or more',
+        value: sitrep.slow,
+        unit: 'requests',
+        baseline: noop.slow,
+        target: '0',
+        met: sitrep.slow === 0,
+      },
+    ],
+    notes: [
+      `no-op Bolt app: ${f(noop.rps)} req/s, p50 ${f(noop.p50)} ms, p99 ${f(noop.p99)} ms; Sitrep: ${f(sitrep.rps)} req/s, p50 ${f(sitrep.p50)} ms, p99 ${f(sitrep.p99)} ms`,
+      `time inside the server (request parsed → ack written): Sitrep p50 ${f(inside('sitrep', 50))} ms, p99 ${f(inside('sitrep', 99))} ms; no-op p50 ${f(inside('noop', 50))} ms, p99 ${f(inside('noop', 99))} ms`,
+      `server event-loop delay during the rounds: Sitrep p99 ${f(Math.max(...loops.sitrep.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.sitrep.map((l) => l.loopMax)))} ms; no-op p99 ${f(Math.max(...loops.noop.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.noop.map((l) => l.loopMax)))} ms`,
+      `connections opened: Sitrep ${sitrep.connections}, no-op ${noop.connections} (${CONNECTIONS * ROUNDS} means none was re-opened); Slack and response_url calls answered by the loopback sink: ${sinkCalls}`,
+    ],
+  };
+}
+
+function isMain(): boolean {
+  return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 }
 
 if (process.argv[2] === '--serve') {
   void serve(process.argv[3] as Kind, process.argv[4]!);
 } else if (process.argv[2] === '--sink') {
   void runSink();
-} else {
-  main().then(
-    (code) => process.exit(code),
+} else if (isMain()) {
+  run(Number(process.argv[2]) || undefined).then(
+    (r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'),
     (err: unknown) => {
       process.stderr.write(`slack-ack failed: ${(err as Error).stack ?? String(err)}\n`);
       process.exit(1);
