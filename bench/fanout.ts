@@ -101,10 +101,19 @@ interface FetchSpec {
 }
 
 /** A plain fetch loop: 256 requests at a time, each POSTing the same bytes Sitrep sent. Not tuned. */
-async function fetchLoop(spec: FetchSpec): Promise<{ ms: number; ok: number; failed: number }> {
+interface FetchRound {
+  ms: number;
+  ok: number;
+  failed: number;
+  peakRss: number;
+  cpuMs: number;
+}
+
+async function fetchLoop(spec: FetchSpec): Promise<FetchRound> {
   let next = 0;
   let ok = 0;
   let failed = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const lane = async () => {
     while (next < spec.urls.length) {
@@ -120,7 +129,9 @@ async function fetchLoop(spec: FetchSpec): Promise<{ ms: number; ok: number; fai
     }
   };
   await Promise.all(Array.from({ length: BASELINE_CONCURRENCY }, lane));
-  return { ms: performance.now() - t0, ok, failed };
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, ok, failed, peakRss: process.resourceUsage().maxRSS * 1024, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 function baseline(): void {
@@ -182,7 +193,7 @@ async function sitrep(): Promise<void> {
       run('declare "Database down" components:web-app=major');
       void startServer(app, 0, '127.0.0.1').then((s) => {
         server = s;
-        process.send?.({ ready: true });
+        process.send?.({ ready: true, rss: process.memoryUsage().rss });
       });
       return;
     }
@@ -268,7 +279,7 @@ export async function run(): Promise<BenchResult> {
     await reply(server, has('started'), 'Sitrep server');
     await reply(loop, has('ready'), 'fetch loop');
     server.send({ setup: urls });
-    await reply(server, has('ready'), 'Sitrep setup');
+    const { rss: setupRss } = (await reply(server, has('ready'), 'Sitrep setup')) as unknown as { rss: number };
 
     const stats = async () => {
       rx.send('stats');
@@ -280,7 +291,7 @@ export async function run(): Promise<BenchResult> {
     };
 
     const sitrepRounds: Array<SitrepRound & { received: number; distinct: number }> = [];
-    const baselineRounds: Array<{ ms: number; ok: number; failed: number }> = [];
+    const baselineRounds: FetchRound[] = [];
     let sample: ReceiverStats['sample'] = null;
     for (let r = 0; r < ROUNDS; r++) {
       await reset();
@@ -293,7 +304,7 @@ export async function run(): Promise<BenchResult> {
       await reset();
       // The same bytes and headers Sitrep sent (its first request's), to the same 5,000 URLs.
       loop.send({ urls, body: sample.body, headers: sample.headers } satisfies FetchSpec);
-      baselineRounds.push((await reply(loop, has('ok'), 'fetch loop round')) as unknown as { ms: number; ok: number; failed: number });
+      baselineRounds.push((await reply(loop, has('ok'), 'fetch loop round')) as unknown as FetchRound);
     }
 
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -323,9 +334,9 @@ export async function run(): Promise<BenchResult> {
       notes: [
         ...sitrepRounds.map(
           (r, i) =>
-            `round ${i + 1}: Sitrep ${(r.ms / 1000).toFixed(2)} s (approve command to the last row recorded delivered; ${r.delivered} delivered, ${r.notDelivered} not; ${(r.cpuMs / 1000).toFixed(2)} s of CPU; receivers saw ${r.received} requests, ${r.distinct} distinct webhook-ids), fetch loop ${(baselineRounds[i]!.ms / 1000).toFixed(2)} s (${baselineRounds[i]!.ok} ok, ${baselineRounds[i]!.failed} failed)`,
+            `round ${i + 1}: Sitrep ${(r.ms / 1000).toFixed(2)} s (approve command to the last row recorded delivered; ${r.delivered} delivered, ${r.notDelivered} not; ${(r.cpuMs / 1000).toFixed(2)} s of CPU; receivers saw ${r.received} requests, ${r.distinct} distinct webhook-ids), fetch loop ${(baselineRounds[i]!.ms / 1000).toFixed(2)} s (${baselineRounds[i]!.ok} ok, ${baselineRounds[i]!.failed} failed; ${(baselineRounds[i]!.cpuMs / 1000).toFixed(2)} s of CPU)`,
         ),
-        `peak RSS of the Sitrep server process: ${mb(peakRss)} (setup of ${SUBSCRIBERS.toLocaleString('en')} subscriptions included)`,
+        `peak RSS of the Sitrep server process: ${mb(peakRss)} (${mb(setupRss)} before the first round, with ${SUBSCRIBERS.toLocaleString('en')} subscriptions set up); of the fetch loop process: ${mb(Math.max(...baselineRounds.map((r) => r.peakRss)))}`,
         `floor for the baseline: ${SUBSCRIBERS.toLocaleString('en')} × ${ANSWER_MS} ms / ${BASELINE_CONCURRENCY} = ${((SUBSCRIBERS * ANSWER_MS) / BASELINE_CONCURRENCY / 1000).toFixed(2)} s`,
         ...(complete ? [] : ['INCOMPLETE: not every subscriber got exactly one delivery in every round (see the round lines)']),
       ],

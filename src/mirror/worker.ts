@@ -265,10 +265,12 @@ interface Outcome {
  *   yields is a list of candidate ids; anything may have changed since, so every claim re-checks
  *   the row in SQL (still pending, due, and the oldest unfinished row of its lane).
  * - Candidates are claimed many per transaction, as slots allow.
- * - When a delivery finishes, its outcome is recorded together with others that finished in the
- *   same turn (one transaction), and only its own lane is looked at again for a next row.
+ * - When a delivery finishes, its outcome is recorded together with the others that finished
+ *   within a few milliseconds, in one transaction that also claims the rows taking their slots;
+ *   only the finished lanes are looked at again, for their next row.
  * - A candidate whose upstream has no free slot waits in memory for that upstream's next finished
  *   delivery; one whose pace key has no free slot waits for a timer set to when the slot frees.
+ *   Pacing is this process's: two servers on one database each keep their own pace.
  */
 export class OutboxWorker {
   readonly breakers: CircuitBreakers;
@@ -359,7 +361,9 @@ export class OutboxWorker {
   /**
    * Look for work soon (after a write in this process, or a change noticed in the database). Only
    * marks the worker dirty: however many kicks arrive, one pass is scheduled. The worker's own
-   * writes (reported through onWrite) come back here too; those change nothing it does not know.
+   * writes (reported through onWrite, up to one per batch of outcomes) come back here too; they
+   * change nothing it does not know, so they cost no fresh look at the lanes. (Should a listener
+   * write outbox rows while being told of one of them, the next poll finds those.)
    */
   kick(): void {
     if (!this.started || this.ownWrite) return;
@@ -635,7 +639,11 @@ export class OutboxWorker {
     const timer = setTimeout(
       () => {
         this.paceTimer = null;
-        this.fill(this.deps.now());
+        try {
+          this.fill(this.deps.now());
+        } catch (err) {
+          this.deps.log.error({ err }, 'outbox pass failed');
+        }
       },
       Math.max(0, at - now),
     );
