@@ -86,6 +86,9 @@ export const envSchema = z.object({
   ),
   STATUSPAGE_API_KEY: optionalString,
   STATUSPAGE_PAGE_ID: optionalString,
+  // Atlassian allows one request a second per API key; a page on a plan with a higher limit (or a
+  // local stand-in) may say so. Sitrep paces to this instead of learning it from 429s.
+  STATUSPAGE_REQUESTS_PER_SECOND: positiveInt('STATUSPAGE_REQUESTS_PER_SECOND', 1, 1_000),
   STATUSPAGE_API_URL: url('STATUSPAGE_API_URL').transform((v) => (v ?? 'https://api.statuspage.io/v1').replace(/\/+$/, '')),
   SITREP_APPROVAL: optionalString.pipe(
     z.enum(APPROVAL_POLICIES, { message: 'SITREP_APPROVAL must be required, self or off' }).optional(),
@@ -135,7 +138,7 @@ export interface Config {
     socketMode: boolean;
   };
   teams: { appId?: string; appPassword?: string; tenantId?: string; appType: 'SingleTenant' | 'MultiTenant' | 'UserAssignedMSI' };
-  statuspage: { apiKey?: string; pageId?: string; apiUrl: string; enabled: boolean };
+  statuspage: { apiKey?: string; pageId?: string; apiUrl: string; enabled: boolean; requestsPerSecond: number };
   approval: (typeof APPROVAL_POLICIES)[number];
   webhookPublicOnly: boolean;
   webhookAllowLinkLocal: boolean;
@@ -189,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       apiKey: e.STATUSPAGE_API_KEY,
       pageId: e.STATUSPAGE_PAGE_ID,
       apiUrl: e.STATUSPAGE_API_URL,
+      requestsPerSecond: e.STATUSPAGE_REQUESTS_PER_SECOND,
       enabled: Boolean(e.STATUSPAGE_API_KEY && e.STATUSPAGE_PAGE_ID),
     },
     approval: e.SITREP_APPROVAL ?? 'required',

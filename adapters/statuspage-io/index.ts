@@ -19,6 +19,7 @@ export function createStatuspageIo(deps: MirrorDeps): { outlet: Outlet; target: 
       apiUrl: deps.config.apiUrl,
       apiKey: deps.config.apiKey ?? '',
       pageId: deps.config.pageId ?? '',
+      requestIntervalMs: Math.ceil(1000 / deps.config.requestsPerSecond),
     }),
   };
 }

@@ -15,6 +15,7 @@ describe('configuration', () => {
     expect(c.webhookPublicOnly).toBe(false);
     expect(c.teams.appType).toBe('SingleTenant');
     expect(c.slack.enabled).toBe(false);
+    expect(c.statuspage.requestsPerSecond).toBe(1);
   });
   const bad: Array<[Record<string, string>, string]> = [
     [{ PORT: 'abc' }, 'PORT'],
@@ -25,6 +26,8 @@ describe('configuration', () => {
     [{ SITREP_ADMINS: 'alice' }, 'SITREP_ADMINS'],
     [{ SLACK_API_URL: 'ftp://x' }, 'SLACK_API_URL'],
     [{ MICROSOFT_APP_TYPE: 'Whatever' }, 'MICROSOFT_APP_TYPE'],
+    [{ STATUSPAGE_REQUESTS_PER_SECOND: '0' }, 'STATUSPAGE_REQUESTS_PER_SECOND'],
+    [{ SITREP_OUTBOX_RETENTION_DAYS: 'forever' }, 'SITREP_OUTBOX_RETENTION_DAYS'],
   ];
   it.each(bad)('refuses %j naming the variable in one line', (env, name) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid configuration: ${name}`));

@@ -18,7 +18,7 @@ let app: App;
 let target: Target;
 
 function env(f: FakeStatuspage, key = f.apiKey) {
-  return { STATUSPAGE_API_KEY: key, STATUSPAGE_PAGE_ID: f.pageId, STATUSPAGE_API_URL: f.url, SITREP_APPROVAL: 'off' };
+  return { STATUSPAGE_API_KEY: key, STATUSPAGE_PAGE_ID: f.pageId, STATUSPAGE_API_URL: f.url, STATUSPAGE_REQUESTS_PER_SECOND: '100', SITREP_APPROVAL: 'off' };
 }
 
 beforeEach(async () => {
