@@ -457,8 +457,10 @@ export class OutboxWorker {
   /** Customer-facing rows are never dropped: past their deadline they are dead-lettered and reported. */
   private deadLetterOverdue(now: number): void {
     const deadline = sql`coalesce(${outbox.deadlineAt}, coalesce(${outbox.approvedAt}, ${outbox.createdAt}) + ${this.options.defaultDeadlineMs})`;
+    // What the reason needs, not the rows: a wide fan-out past its deadline is not read into
+    // memory body and all (each row is read on its own as it is dead-lettered).
     const overdue = this.deps.db
-      .select()
+      .select({ id: outbox.id, deadlineAt: outbox.deadlineAt, approvedAt: outbox.approvedAt, createdAt: outbox.createdAt, lastError: outbox.lastError, attempts: outbox.attempts })
       .from(outbox)
       .where(and(eq(outbox.state, 'pending'), eq(outbox.customerFacing, true), sql`${deadline} <= ${now}`))
       .orderBy(asc(outbox.id))
