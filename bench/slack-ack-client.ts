@@ -18,6 +18,13 @@ export interface RoundSpec {
   url: string;
   total: number;
   responseUrl: string;
+  /**
+   * Unset: each connection sends its next request as soon as it has the answer (saturation, for
+   * throughput). Set: requests start on a schedule at this total rate, spread over the
+   * connections, and latency counts from the scheduled start, so time spent waiting for a busy
+   * connection is not hidden.
+   */
+  ratePerSec?: number;
 }
 
 export interface RoundResult {
@@ -57,7 +64,7 @@ function post(agent: Agent, url: string, body: string): Promise<number> {
   });
 }
 
-async function round(url: string, total: number, responseUrl: string): Promise<RoundResult> {
+async function round({ url, total, responseUrl, ratePerSec }: RoundSpec): Promise<RoundResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   let connections = 0;
   agent.on('free', () => undefined);
@@ -71,9 +78,15 @@ async function round(url: string, total: number, responseUrl: string): Promise<R
   let slow = 0;
   let errors = 0;
   const started = performance.now();
+  const interval = ratePerSec ? (CONNECTIONS / ratePerSec) * 1000 : 0;
   await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
+    Array.from({ length: CONNECTIONS }, async (_, c) => {
+      let due = started + (interval * c) / CONNECTIONS;
       while (next < total && performance.now() - started < ROUND_CAP_MS) {
+        if (ratePerSec) {
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         const i = next++;
         const body = new URLSearchParams({
           token: 'legacy',
@@ -86,7 +99,10 @@ async function round(url: string, total: number, responseUrl: string): Promise<R
           response_url: responseUrl,
           trigger_id: `${i}.bench`,
         }).toString();
-        const t = performance.now();
+        // A paced request counts from its scheduled time, or from when it was sent if the timer
+        // fired a little early.
+        const t = ratePerSec ? Math.min(due, performance.now()) : performance.now();
+        due += interval;
         const status = await post(agent, url, body);
         const ms = performance.now() - t;
         latencies.push(ms);
@@ -102,7 +118,7 @@ async function round(url: string, total: number, responseUrl: string): Promise<R
 
 if (process.argv[2] === '--client') {
   process.on('message', (spec: RoundSpec) => {
-    round(spec.url, spec.total, spec.responseUrl).then(
+    round(spec).then(
       (r) => process.send?.(r),
       (e: unknown) => process.send?.({ error: String(e) }),
     );

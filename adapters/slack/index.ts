@@ -34,7 +34,10 @@ export function slackClientOptions(apiUrl: string) {
 export function toBoltLogger(log: App['log']): BoltLogger {
   const fmt = (m: unknown[]) => m.map((x) => (x instanceof Error ? x.message : typeof x === 'string' ? x : JSON.stringify(x))).join(' ');
   return {
-    debug: (...m) => log.debug({ platform: 'slack' }, fmt(m)),
+    // Bolt logs at debug on every event: nothing is formatted unless debug is on.
+    debug: (...m) => {
+      if (log.isLevelEnabled('debug')) log.debug({ platform: 'slack' }, fmt(m));
+    },
     info: (...m) => log.info({ platform: 'slack' }, fmt(m)),
     warn: (...m) => log.warn({ platform: 'slack' }, fmt(m)),
     error: (...m) => log.error({ platform: 'slack' }, fmt(m)),
@@ -170,6 +173,9 @@ async function wireBolt<R extends Receiver>(app: App, receiver: R, logger: BoltL
   const { botToken, inbox } = deps;
   const bolt: BoltApp = new Bolt({
     receiver,
+    // No conversation store: no listener keeps state per conversation, and the default one costs
+    // every event a failed lookup (a rejected promise with a fresh Error and its stack).
+    convoStore: false,
     // No auth.test: the bot token is all a listener needs, and mentions are found by their position.
     authorize: async () => ({ botToken }),
     // A copy: Bolt writes its logger into the options it is given, and the targets' client, made
