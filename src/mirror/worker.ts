@@ -239,7 +239,7 @@ interface Claimed {
 /** A row claimed in the open transaction, started once it commits. */
 interface Reserved extends Claimed {
   /** The pace slot it took, and the key's previous next-start, to give back on a rollback. */
-  pace: { key: string; before: number | undefined } | undefined;
+  pace: { key: string; intervalMs: number; before: number | undefined } | undefined;
 }
 
 /** What is kept of a message while its attempt runs and until its outcome is recorded. */
@@ -678,7 +678,12 @@ export class OutboxWorker {
     }
     const claimed = this.reserved;
     this.reserved = [];
-    for (const c of claimed) this.launch(c);
+    for (const c of claimed) {
+      // A paced key's next start counts from this start, not from when the pass began: however
+      // long the batch took, two starts are never closer than the interval.
+      if (c.pace) this.paceNext.set(c.pace.key, Math.max(this.paceNext.get(c.pace.key) ?? 0, this.deps.now() + c.pace.intervalMs));
+      this.launch(c);
+    }
     return true;
   }
 
@@ -741,7 +746,7 @@ export class OutboxWorker {
     this.perKey.set(j.key, (this.perKey.get(j.key) ?? 0) + 1);
     let pace: Reserved['pace'];
     if (j.pace) {
-      pace = { key: j.pace.key, before: this.paceNext.get(j.pace.key) };
+      pace = { key: j.pace.key, intervalMs: j.pace.intervalMs, before: this.paceNext.get(j.pace.key) };
       this.paceNext.set(j.pace.key, now + j.pace.intervalMs);
     }
     this.reserved.push({ msg, target: j.target, key: j.key, lane: c.lane, pace });
