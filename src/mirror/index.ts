@@ -7,7 +7,7 @@ import type { App } from '../main.js';
 import { createOutboxCollector } from './metrics.js';
 import { createOutboxPruner, DEFAULT_RETENTION } from './retention.js';
 import { disableSubscription, isWebhookLane, subscriptionOfTarget, subscriptionRef, type SubscriptionRow } from './subscriptions.js';
-import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
+import type { DeadLetterCause, Target } from './target.js';
 import { OutboxWorker, type OutboxRow } from './worker.js';
 
 export { OutboxWorker } from './worker.js';
@@ -24,29 +24,6 @@ export type WebhooksFactory = (deps: {
 
 /** How often retention looks for delivered rows past SITREP_OUTBOX_RETENTION_DAYS. */
 const RETENTION_INTERVAL_MS = 60 * 60_000;
-
-/**
- * A delivery that finds its subscription disabled is not sent. Rows waiting when it was disabled
- * are dead-lettered then; this catches the ones that were in flight in another lane at that moment
- * and came back to retry. Every other member of the target is passed through untouched (a Proxy,
- * so whatever the Target port grows later still reaches the worker).
- */
-function skipDisabled(db: Db, inner: Target): Target {
-  const deliver = (msg: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult> => {
-    const sub = subscriptionOfTarget(db, msg.target);
-    if (sub?.disabledAt != null) {
-      return Promise.resolve({ kind: 'failed', error: `not sent: ${subscriptionRef(sub.id)} is disabled (${sub.disabledReason ?? sub.disabledCause ?? 'disabled'})` });
-    }
-    return inner.deliver(msg, signal);
-  };
-  return new Proxy(inner, {
-    get(t, key) {
-      if (key === 'deliver') return deliver;
-      const v: unknown = Reflect.get(t, key, t);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  });
-}
 
 /** Whether this incident's thread was already told that this subscription was disabled (this time). */
 function toldAboutDisabling(tx: Tx, incidentId: number, sub: SubscriptionRow): boolean {
@@ -96,7 +73,9 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
       allowLinkLocal: config.webhookAllowLinkLocal,
     });
     app.outlets.push(webhooks.outlet);
-    app.targets.push(skipDisabled(app.db, webhooks.target));
+    // The webhook target refuses a disabled subscription's rows itself (a row that was in flight when
+    // its subscription was disabled comes back to retry and is refused there).
+    app.targets.push(webhooks.target);
   }
 
   const tell = (tx: Tx, incidentId: number, text: string, payload: Record<string, unknown>) => {
