@@ -144,10 +144,10 @@ function resultsMarkdown(outcomes: Outcome[], started: Date, totalMs: number, lo
     '## Machine',
     '',
     ...machine(),
-    `- load average (1 min) ${load.before[0]!.toFixed(2)} at the start, ${load.after[0]!.toFixed(2)} at the end${
-      Math.max(load.before[0]!, load.after[0]!) > cpus().length - 0.5
-        ? ': other work shared the CPUs (a benchmark alone keeps the load near its own process count), so the figures are noisy'
-        : ''
+    // The suite itself keeps two to four processes busy, so only the figure from before it started
+    // tells of other work on the machine.
+    `- load average (1 min) ${load.before[0]!.toFixed(2)} before the suite started (${load.after[0]!.toFixed(2)} at its end, its own processes included)${
+      load.before[0]! > cpus().length / 2 ? ': other work was sharing the CPUs, so the figures are noisy' : ''
     }`,
     '',
   ];
