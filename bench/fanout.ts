@@ -1,11 +1,15 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './result.js';
+import { has, printResult as print, reply as replyWithin, runDirectly, stop as stopWithin } from './ipc.js';
+
+const reply = <T,>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 15_000) => replyWithin(c, pick, what, timeoutMs);
+const stop = (c: ChildProcess) => stopWithin(c);
 
 // Fan-out: one approved update to 5,000 webhook subscribers on 50 hosts whose endpoints answer
 // 2xx after 100 ms, through the real path (the `approve` command publishes, the webhook outlet
@@ -229,45 +233,8 @@ function child(role: string, stderr: 'inherit' | 'ignore' = 'inherit'): ChildPro
   return fork(self, [role], { stdio: ['ignore', 'ignore', stderr, 'ipc'], execArgv });
 }
 
-/** The next message from `c` that `pick` accepts. */
-function reply<T>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 15_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (m: unknown) => {
-      if (pick(m)) done(null, m);
-    };
-    const onExit = (code: number | null) => done(new Error(`${what}: the process exited (${code})`));
-    const done = (err: Error | null, m?: T) => {
-      clearTimeout(timer);
-      c.off('message', onMessage);
-      c.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m as T);
-    };
-    c.on('message', onMessage);
-    c.once('exit', onExit);
-  });
-}
 
-const has =
-  <K extends string>(key: K) =>
-  (m: unknown): m is Record<K, unknown> =>
-    typeof m === 'object' && m !== null && key in m;
 
-async function stop(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      c.kill('SIGKILL');
-      resolve();
-    }, 5_000);
-    c.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    c.send('stop');
-  });
-}
 
 export async function run(): Promise<BenchResult> {
   const rx = child('--receivers');
@@ -346,24 +313,9 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-function print(r: BenchResult): void {
-  const lines = [`${r.name}: ${r.setup}`];
-  for (const f of r.figures) {
-    const vs = f.baseline !== undefined ? `  (baseline ${f.baseline} ${f.unit}, ratio ${f.ratio}×; target ${f.target}: ${f.met ? 'met' : 'MISSED'})` : '';
-    lines.push(`  ${f.label}: ${f.value} ${f.unit}${vs}`);
-  }
-  for (const n of r.notes ?? []) lines.push(`  ${n}`);
-  process.stdout.write(lines.join('\n') + '\n');
-}
 
 const role = process.argv[2];
-const direct = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(self);
-  } catch {
-    return false;
-  }
-})();
+const direct = runDirectly(self);
 if (direct && role === '--receivers') void receivers();
 else if (direct && role === '--fetch') baseline();
 else if (direct && role === '--sitrep') void sitrep();

@@ -1,11 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './result.js';
+import { has, printResult as print, reply as replyWithin, runDirectly, stop as stopWithin } from './ipc.js';
 
 // Outbox history: the worker's per-delivery cost and a /metrics scrape must not grow with the
 // delivered rows an outbox keeps (SITREP_OUTBOX_RETENTION_DAYS is 30 days of them). Two Sitrep
@@ -196,44 +197,8 @@ function child(args: string[]): ChildProcess {
   return fork(self, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
 
-function reply<T>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 60_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (m: unknown) => {
-      if (pick(m)) done(null, m);
-    };
-    const onExit = (code: number | null) => done(new Error(`${what}: the process exited (${code})`));
-    const done = (err: Error | null, m?: T) => {
-      clearTimeout(timer);
-      c.off('message', onMessage);
-      c.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m as T);
-    };
-    c.on('message', onMessage);
-    c.once('exit', onExit);
-  });
-}
 
-const has =
-  <K extends string>(key: K) =>
-  (m: unknown): m is Record<K, unknown> =>
-    typeof m === 'object' && m !== null && key in m;
 
-async function stop(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      c.kill('SIGKILL');
-      resolve();
-    }, 10_000);
-    c.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    c.send('stop');
-  });
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -340,23 +305,10 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-function print(r: BenchResult): void {
-  const lines = [`${r.name}: ${r.setup}`];
-  for (const f of r.figures) {
-    const vs = f.baseline !== undefined ? `  (baseline ${f.baseline} ${f.unit}, ratio ${f.ratio}×; target ${f.target}: ${f.met ? 'met' : 'MISSED'})` : '';
-    lines.push(`  ${f.label}: ${f.value} ${f.unit}${vs}`);
-  }
-  for (const n of r.notes ?? []) lines.push(`  ${n}`);
-  process.stdout.write(lines.join('\n') + '\n');
-}
 
-const direct = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(self);
-  } catch {
-    return false;
-  }
-})();
+const reply = <T,>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 60_000) => replyWithin(c, pick, what, timeoutMs);
+const stop = (c: ChildProcess) => stopWithin(c, 10_000);
+const direct = runDirectly(self);
 const role = process.argv[2];
 if (direct && role === '--receiver') void receiver();
 else if (direct && role === '--sitrep') void sitrep(process.argv[3] === 'history', process.argv[4]!);

@@ -1,11 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { App } from '../src/main.js';
 import { epochNow, startRateLimitedSlack, type Expectation, type SlackStats } from './ratelimit-slack.js';
 import type { BenchResult } from './result.js';
+import { printResult as print, runDirectly } from './ipc.js';
 
 // Rate-limited fan-out: one approved update to 200 Slack customer channels (`subscribe slack:C…`)
 // on a Slack that keeps its posting limit, about one message per second per channel, and answers
@@ -303,25 +304,9 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-function print(r: BenchResult): void {
-  const lines = [`${r.name}: ${r.setup}`];
-  for (const f of r.figures) {
-    const target = f.target !== undefined ? `target ${f.target}: ${f.met ? 'met' : 'MISSED'}` : '';
-    const vs = f.baseline !== undefined ? `  (vs ${f.baseline} ${f.unit}, ratio ${f.ratio}×${target ? `; ${target}` : ''})` : target ? `  (${target})` : '';
-    lines.push(`  ${f.label}: ${f.value} ${f.unit}${vs}`);
-  }
-  for (const n of r.notes ?? []) lines.push(`  ${n}`);
-  process.stdout.write(lines.join('\n') + '\n');
-}
 
 const role = process.argv[2];
-const direct = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(self);
-  } catch {
-    return false;
-  }
-})();
+const direct = runDirectly(self);
 if (direct && role === '--slack') void slackChild();
 else if (direct && role === '--sitrep') void sitrepChild(process.argv[3]!);
 else if (direct) {
