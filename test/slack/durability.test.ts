@@ -1,9 +1,8 @@
 import { Agent } from 'node:http';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
-import { ensureBuilt, freePort, signedSlash, startServerProcess, tempDir, type ServerProcess } from './process.js';
+import { ensureBuilt, freePort, noteIndex, readDb, signedSlash, startServerProcess, tempDir, type ServerProcess } from './process.js';
 
 // kill -9 in the middle of a stream of signed slash commands: every command that was answered 200
 // is on the timeline exactly once after a restart (Slack never resends a command it got a 200 for),
@@ -22,18 +21,6 @@ afterEach(async () => {
   await server?.kill9();
   await fake?.close();
 });
-
-/** Reads the database file the way a second process would, without disturbing the server. */
-function readDb<T>(file: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
-const noteIndex = (text: string) => Number(/^n-(\d+)$/.exec(text)?.[1] ?? NaN);
 
 describe('an acknowledged slash command survives kill -9', () => {
   it(`${KILLS} kills mid-stream: every command answered 200 is on the timeline exactly once, and replayed ones are answered on response_url`, async () => {

@@ -4,6 +4,7 @@ import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { SECRET, TOKEN, INCIDENTS, fixture, sign } from './harness.js';
 
 // The real server as a child process (`node dist/src/bin.js serve`) with Slack configured against
@@ -159,3 +160,16 @@ export function peakRss(pid: number): number {
   const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
   return kb * 1024;
 }
+
+/** Reads the database file the way a second process would, without disturbing the server. */
+export function readDb<T>(file: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The number of a streamed `note INC-1 n-<i>` back from its timeline text. */
+export const noteIndex = (text: string) => Number(/^n-(\d+)$/.exec(text)?.[1] ?? NaN);

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
 import { TOKEN, onSocketAck, slashEnvelope } from './harness.js';
-import { ensureBuilt, freePort, startServerProcess, tempDir, type ServerProcess } from './process.js';
+import { ensureBuilt, freePort, noteIndex, readDb, startServerProcess, tempDir, type ServerProcess } from './process.js';
 
 // kill -9 of a Socket Mode server (`node dist/src/bin.js serve` with SLACK_APP_TOKEN, connected to
 // the fake Slack's WebSocket on loopback) the moment an envelope ack reaches Slack, while slash
@@ -24,18 +23,6 @@ afterEach(async () => {
   await server?.kill9();
   await fake?.close();
 });
-
-/** Reads the database file the way a second process would, without disturbing the server. */
-function readDb<T>(file: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
-const noteIndex = (text: string) => Number(/^n-(\d+)$/.exec(text)?.[1] ?? NaN);
 
 describe('an acknowledged Socket Mode envelope survives kill -9', () => {
   it(`${KILLS} kills right after an ack: every acknowledged command is applied exactly once, in order, and replayed ones are answered on response_url`, async () => {
