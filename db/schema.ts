@@ -35,7 +35,11 @@ export const incidents = sqliteTable(
     publishedAt: integer('published_at'),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('incidents_status').on(t.status)],
+  (t) => [
+    index('incidents_status').on(t.status),
+    // Public incidents newest first (every status-page rebuild) without sorting them all.
+    index('incidents_published').on(t.publishedAt, t.id),
+  ],
 );
 
 export const components = sqliteTable('components', {
@@ -84,7 +88,12 @@ export const componentStatusHistory = sqliteTable(
     isPublic: integer('is_public', { mode: 'boolean' }).notNull(),
     at: integer('at').notNull(),
   },
-  (t) => [index('csh_component_at').on(t.componentId, t.at)],
+  (t) => [
+    index('csh_component_at').on(t.componentId, t.at),
+    // The status page's uptime window: public changes since a day, in order, by index seek
+    // instead of a scan and a sort of the whole history on every rebuild.
+    index('csh_public_at').on(t.isPublic, t.at, t.id),
+  ],
 );
 
 /** Append-only. Listed by occurred_at; recorded_at says when Sitrep learned of it. */

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { componentStatusHistory, components, customerUpdates, incidents, postmortems } from '../../db/schema.js';
 import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
@@ -117,12 +117,16 @@ function prepare(db: Db) {
       .where(and(eq(componentStatusHistory.isPublic, true), gte(componentStatusHistory.at, windowStart)))
       .orderBy(asc(componentStatusHistory.at), asc(componentStatusHistory.id))
       .prepare(),
-    // SQLite takes the bare columns of a max() aggregate from the row holding the max.
+    // Each component's last public change before the window: one index seek per component
+    // (csh_component_at, read backwards from the window's start), not a pass over all history.
     before: db
-      .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: sql<number>`max(${componentStatusHistory.at})` })
+      .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at })
       .from(componentStatusHistory)
-      .where(and(eq(componentStatusHistory.isPublic, true), lt(componentStatusHistory.at, windowStart)))
-      .groupBy(componentStatusHistory.componentId)
+      .where(
+        sql`${componentStatusHistory.id} in (select (select h.id from ${componentStatusHistory} h
+              where h.component_id = c.id and h.is_public = 1 and h.at < ${windowStart}
+              order by h.at desc, h.id desc limit 1) from ${components} c)`,
+      )
       .prepare(),
     incidents: db
       .select({
