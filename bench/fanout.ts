@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './result.js';
-import { has, printResult as print, reply as replyWithin, runDirectly, stop as stopWithin } from './ipc.js';
+import { has, reply as replyWithin, runDirectly, stop as stopWithin, runAndExit } from './ipc.js';
 
 const reply = <T,>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 15_000) => replyWithin(c, pick, what, timeoutMs);
 const stop = (c: ChildProcess) => stopWithin(c);
@@ -319,15 +319,4 @@ const direct = runDirectly(self);
 if (direct && role === '--receivers') void receivers();
 else if (direct && role === '--fetch') baseline();
 else if (direct && role === '--sitrep') void sitrep();
-else if (direct) {
-  run().then(
-    (r) => {
-      print(r);
-      process.exit(r.figures.every((f) => f.met !== false) ? 0 : 1);
-    },
-    (err: unknown) => {
-      process.stderr.write(`fanout failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+else if (direct) runAndExit('fanout', run);

@@ -68,3 +68,17 @@ export function runDirectly(self: string): boolean {
     return false;
   }
 }
+
+/** A benchmark run on its own: print its result and exit 1 when a target was missed or it failed. */
+export function runAndExit(name: string, run: () => Promise<BenchResult>): void {
+  run().then(
+    (r) => {
+      printResult(r);
+      process.exit(r.figures.every((f) => f.met !== false) ? 0 : 1);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${name} failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

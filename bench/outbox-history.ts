@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './result.js';
-import { has, printResult as print, reply as replyWithin, runDirectly, stop as stopWithin } from './ipc.js';
+import { has, reply as replyWithin, runDirectly, stop as stopWithin, runAndExit } from './ipc.js';
 
 // Outbox history: the worker's per-delivery cost and a /metrics scrape must not grow with the
 // delivered rows an outbox keeps (SITREP_OUTBOX_RETENTION_DAYS is 30 days of them). Two Sitrep
@@ -312,15 +312,4 @@ const direct = runDirectly(self);
 const role = process.argv[2];
 if (direct && role === '--receiver') void receiver();
 else if (direct && role === '--sitrep') void sitrep(process.argv[3] === 'history', process.argv[4]!);
-else if (direct) {
-  run().then(
-    (r) => {
-      print(r);
-      process.exit(r.figures.every((f) => f.met !== false) ? 0 : 1);
-    },
-    (err: unknown) => {
-      process.stderr.write(`outbox-history failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+else if (direct) runAndExit('outbox-history', run);

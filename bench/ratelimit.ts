@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { App } from '../src/main.js';
 import { epochNow, startRateLimitedSlack, type Expectation, type SlackStats } from './ratelimit-slack.js';
 import type { BenchResult } from './result.js';
-import { printResult as print, runDirectly } from './ipc.js';
+import { runDirectly, runAndExit, stop } from './ipc.js';
 
 // Rate-limited fan-out: one approved update to 200 Slack customer channels (`subscribe slack:C…`)
 // on a Slack that keeps its posting limit, about one message per second per channel, and answers
@@ -102,18 +102,7 @@ function startSlackChild(): Promise<SlackChild> {
       child.send('stats' satisfies ToSlack);
       return s;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve();
-        }, 5_000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.send('stop' satisfies ToSlack);
-      }),
+    stop: () => stop(child),
   }));
 }
 
@@ -309,15 +298,4 @@ const role = process.argv[2];
 const direct = runDirectly(self);
 if (direct && role === '--slack') void slackChild();
 else if (direct && role === '--sitrep') void sitrepChild(process.argv[3]!);
-else if (direct) {
-  run().then(
-    (r) => {
-      print(r);
-      process.exit(r.figures.every((f) => f.met !== false) ? 0 : 1);
-    },
-    (err: unknown) => {
-      process.stderr.write(`ratelimit failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+else if (direct) runAndExit('ratelimit', run);

@@ -14,6 +14,7 @@ import { createApp, startServer } from '../src/main.js';
 import { CHANNEL, CONNECTIONS, SECRET, type RoundResult, type RoundSpec } from './slack-ack-client.js';
 import type { BenchResult } from './result.js';
 import { startSlackSink } from './slack-sink.js';
+import { stop } from './ipc.js';
 
 // How much does Sitrep cost on the Slack ack path? Signed `/incident note` slash commands go through
 // the real receiver (bounded body read, signature check, the request committed to the inbox, Bolt,
@@ -185,19 +186,7 @@ function startChild(kind: Kind, apiUrl: string): Promise<{ child: ChildProcess; 
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve();
-    }, 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.send('stop');
-  });
-}
+const stopChild = (child: ChildProcess): Promise<void> => stop(child);
 
 interface LoopStats {
   loopP99: number;
