@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { outbox } from '../../db/schema.js';
 import type { Outlet } from '../commands/context.js';
@@ -41,9 +41,16 @@ export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams';
         components: incidentComponentRows(tx, inc.id).map((c) => ({ name: c.name, status: c.publicStatus ?? 'operational' })),
         zone: ctx.policy.timezone,
       };
+      // Channels that already have this incident's message: one query per 500 channels, not one each.
+      const started = new Set<string>();
+      for (let i = 0; i < subs.length; i += 500) {
+        const targets = subs.slice(i, i + 500).map((s) => s.target);
+        for (const r of tx.selectDistinct({ target: outbox.target }).from(outbox).where(and(eq(outbox.incidentId, update.incidentId), inArray(outbox.target, targets))).all()) {
+          started.add(r.target);
+        }
+      }
       for (const s of subs) {
-        const lane = and(eq(outbox.target, s.target), eq(outbox.incidentId, update.incidentId));
-        if (!tx.select({ id: outbox.id }).from(outbox).where(lane).limit(1).get()) {
+        if (!started.has(s.target)) {
           enqueue(tx, ctx.now(), { incidentId: update.incidentId, target: s.target, kind: `${platform}.customer_root`, payload });
         }
         enqueue(tx, ctx.now(), {
