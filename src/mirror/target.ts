@@ -56,6 +56,12 @@ export interface Target {
    */
   breakerKey?(target: string, message?: BreakerSubject): string;
   /**
+   * How many of this target's deliveries may be in flight to one upstream (breaker key) at once.
+   * Default: the worker's perUpstream. Larger for an upstream that is one host for many
+   * independent destinations whose own limits the target keeps (Slack: every channel).
+   */
+  upstreamShare?: number;
+  /**
    * When attempt `attempts + 1` may start after `attempts` failed ones, in ms from now; 'give-up'
    * when the target's retry schedule is exhausted (the row is then dead-lettered with cause
    * 'exhausted'). `retryAfterMs` is the upstream's Retry-After, which the answer must honour.

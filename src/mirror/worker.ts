@@ -15,7 +15,9 @@ export interface WorkerOptions {
   /**
    * Kicks (a write, a change noticed in the database) coalesce: at most one is scheduled at a
    * time, and a kicked pass runs at least this long after the previous one, so a burst of writes
-   * costs one look at the lanes, not one per write.
+   * costs one look at the lanes, not one per write. The first kick after a quiet spell runs at
+   * once; under a stream of commands (thousands a second), passes come at most this often, which
+   * is still far below anything a person or a subscriber notices.
    */
   kickGapMs: number;
   /**
@@ -60,7 +62,7 @@ export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerO
   const attemptTimeoutMs = over.attemptTimeoutMs ?? 30_000;
   return {
     pollMs: 1_000,
-    kickGapMs: 2,
+    kickGapMs: 10,
     concurrency: 1_024,
     perUpstream: 64,
     claimBatch: 64,
@@ -219,6 +221,8 @@ interface Candidate {
 interface Judgement {
   target: Target;
   key: string;
+  /** In-flight deliveries allowed to `key`. */
+  share: number;
   pace: { key: string; intervalMs: number } | undefined;
   /** The look at the lanes that last saw the row waiting; older entries are forgotten. */
   seen: number;
@@ -277,6 +281,8 @@ export class OutboxWorker {
   private options: WorkerOptions;
   private readonly running = new Map<string, Running>();
   private readonly perKey = new Map<string, number>();
+  /** Upstream keys whose target set its own share (upstreamShare); a handful of entries. */
+  private readonly shares = new Map<string, number>();
   private readonly settled = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private kickTimer: NodeJS.Timeout | null = null;
@@ -556,7 +562,7 @@ export class OutboxWorker {
   private unpark(now: number): void {
     for (const key of this.freed) {
       const parked = this.parkedByKey.get(key);
-      let room = this.options.perUpstream - (this.perKey.get(key) ?? 0);
+      let room = this.shareOf(key) - (this.perKey.get(key) ?? 0);
       while (parked?.length && room-- > 0) this.front.push(parked.shift()!);
       if (!parked?.length) this.parkedByKey.delete(key);
     }
@@ -579,7 +585,7 @@ export class OutboxWorker {
    * start, the candidate is parked until one frees (and false is returned).
    */
   private admit(c: Candidate, j: Judgement, now: number): boolean {
-    if ((this.perKey.get(j.key) ?? 0) >= this.options.perUpstream) {
+    if ((this.perKey.get(j.key) ?? 0) >= j.share) {
       this.park(this.parkedByKey, j.key, c);
       return false;
     }
@@ -609,7 +615,7 @@ export class OutboxWorker {
             // Known upstream: leave it waiting without reading the row when its slots are taken,
             // counting this batch's own picks too.
             const inBatch = counted.get(j.key) ?? 0;
-            if ((this.perKey.get(j.key) ?? 0) + inBatch >= this.options.perUpstream) {
+            if ((this.perKey.get(j.key) ?? 0) + inBatch >= j.share) {
               this.park(this.parkedByKey, j.key, c);
               continue;
             }
@@ -729,7 +735,10 @@ export class OutboxWorker {
     if (!j) {
       const target = this.targetFor(row.target);
       if (!target) return this.noTarget(row, now);
-      j = { target, key: this.breakerKey(target, row), pace: target.pace?.(row), seen: this.generation };
+      const key = this.breakerKey(target, row);
+      const share = Math.max(1, Math.min(this.options.concurrency, target.upstreamShare ?? this.options.perUpstream));
+      this.shares.set(key, share);
+      j = { target, key, share, pace: target.pace?.(row), seen: this.generation };
       this.judged.set(c.id, j);
     }
     // Checked again here, with the claims made earlier in this batch counted.
@@ -750,6 +759,11 @@ export class OutboxWorker {
       this.paceNext.set(j.pace.key, now + j.pace.intervalMs);
     }
     this.reserved.push({ msg, target: j.target, key: j.key, lane: c.lane, pace });
+  }
+
+  /** The in-flight share of an upstream key, as its target set it (perUpstream by default). */
+  private shareOf(key: string): number {
+    return this.shares.get(key) ?? this.options.perUpstream;
   }
 
   private release(key: string): void {
@@ -897,11 +911,15 @@ export class OutboxWorker {
       this.release(o.key);
     }
     let wrote = false;
+    let delivered = 0;
     const recorded = this.atomically(() => {
       const dead: Array<{ o: Outcome; reason: string; cause: DeadLetterCause }> = [];
       for (const o of batch) {
         try {
-          if (this.record(o, now, dead)) wrote = true;
+          if (this.record(o, now, dead)) {
+            wrote = true;
+            delivered += 1;
+          }
         } catch (err) {
           this.deps.log.error({ err, deliveryId: o.msg.deliveryId, target: o.msg.target }, 'could not record delivery outcome');
         }
@@ -923,6 +941,7 @@ export class OutboxWorker {
       this.fill(now);
     });
     if (!recorded) this.deps.log.error({ count: batch.length }, 'delivery outcomes not recorded: the rows are re-sent with the same delivery ids after their lease');
+    else if (delivered) this.deps.log.info({ count: delivered }, 'delivered');
     if (recorded && (wrote || this.wroteInTransaction)) this.notifyWrite();
     this.wroteInTransaction = false;
   }
@@ -937,7 +956,9 @@ export class OutboxWorker {
         this.breakers.success(key);
         this.q.delivered.run(now, result.remoteRef ?? null, msg.id);
         this.judged.delete(msg.id);
-        log.info({ ...fields, folded: msg.folded }, 'delivered');
+        // One line per delivery at debug; flush logs how many a batch delivered at info (a
+        // 5,000-wide fan-out is a few dozen lines, not 5,000). The outbox row is the record.
+        if (log.isLevelEnabled('debug')) log.debug({ ...fields, folded: msg.folded }, 'delivered');
         return true;
       case 'retry': {
         if (stopping || result.retryAfterMs !== undefined) this.breakers.neutral(key);
