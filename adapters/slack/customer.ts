@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { webApi } from '@slack/bolt';
+import { SlackApiError, type SlackWebApi } from './web-api.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import type { Block } from './blocks.js';
 import { dateToken, escapeMrkdwn } from './mrkdwn.js';
-import { SLACK_POST_INTERVAL_MS, channelPostGate, slackChannelPaceKey, toDeliveryResult } from './target.js';
+import { SLACK_POST_INTERVAL_MS, SLACK_UPSTREAM_SHARE, channelPostGate, slackChannelPaceKey, toDeliveryResult } from './target.js';
 import { raceAbort } from '../../src/mirror/target.js';
 import { customerPayload, type CustomerPayload } from '../../src/mirror/customer-channels.js';
 
@@ -109,16 +110,16 @@ class RootShown {
   }
 }
 
-export function createSlackCustomerTarget(client: webApi.WebClient): Target {
+export function createSlackCustomerTarget(client: SlackWebApi): Target {
   // Shared with the internal thread's target: both post through this client, maybe to one channel.
   const gate = channelPostGate(client);
   const shown = new RootShown();
-  const post = (args: Parameters<webApi.WebClient['chat']['postMessage']>[0], signal: AbortSignal) =>
-    gate.post(args.channel, signal, () => client.chat.postMessage(args));
+  const post = (args: webApi.ChatPostMessageArguments, signal: AbortSignal) => gate.post(args.channel, signal, () => client.chat.postMessage(args));
   const channelOf = (target: string) => target.slice('slack:'.length);
   return {
     folds: true,
     handles: isCustomerChannelTarget,
+    upstreamShare: SLACK_UPSTREAM_SHARE,
     // One message per row (the root, or the update's reply), so rows start one per interval.
     pace: (msg) => ({ key: slackChannelPaceKey(channelOf(msg.target)), intervalMs: SLACK_POST_INTERVAL_MS }),
     async deliver(msg, signal) {
@@ -145,7 +146,7 @@ export function createSlackCustomerTarget(client: webApi.WebClient): Target {
             await client.chat.update({ channel, ts, text: root.text, blocks: root.blocks as never }).then(
               () => shown.set(channel, ts, rootDigest),
               (err: unknown) => {
-                const code = (err as { data?: { error?: string } }).data?.error;
+                const code = err instanceof SlackApiError ? err.data?.error : undefined;
                 if (code === 'message_not_found' || code === 'cant_update_message' || code === 'edit_window_closed') return;
                 throw err;
               },

@@ -1,6 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import type { AllMiddlewareArgs, App as BoltApp, SlackActionMiddlewareArgs, SlackViewMiddlewareArgs, webApi } from '@slack/bolt';
+import type { AllMiddlewareArgs, App as BoltApp, SlackActionMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
+import { SlackApiError, type SlackWebApi } from './web-api.js';
 import type { Tx } from '../../db/client.js';
 import { components, incidentThreads, processedEvents } from '../../db/schema.js';
 import type { Scope } from '../../src/commands/context.js';
@@ -45,7 +46,7 @@ import { postToResponseUrl } from './respond.js';
 
 export interface HandlerDeps {
   app: App;
-  web: webApi.WebClient;
+  web: SlackWebApi;
   outlet: SlackOutlet;
   /** Where command work waits for its turn (a default bounded queue when absent). */
   queue?: WorkQueue;
@@ -237,6 +238,18 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     }
   }
 
+  /** The reply to a queued command once it has run (or failed to); null when another run applied it. */
+  async function replyFor(done: Promise<Result | 'duplicate'>): Promise<string | null> {
+    try {
+      const result = await done;
+      return result === 'duplicate' ? null : formatResult(result);
+    } catch (err) {
+      // The slice's transaction failed (e.g. the database stayed locked): nothing was written.
+      log.error({ platform: 'slack', err }, 'a slash command could not be applied');
+      return formatResult({ ok: false, error: { code: 'INTERNAL', message: 'this command could not be recorded and nothing was written; try again' } });
+    }
+  }
+
   /** Like App.run, for commands built from modal fields (no text to re-parse, no quoting games). */
   function runParsed(cmd: Command, actor: string, scope: Scope): Result {
     const result = runParsedCommand(app.contextFor(actor, scope), cmd, log, { platform: 'slack' });
@@ -252,7 +265,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       await web.views.open({ trigger_id: triggerId, view: view as never });
       return null;
     } catch (err) {
-      const code = (err as { data?: { error?: string } }).data?.error ?? (err as Error).message;
+      const code = slackErrorText(err);
       log.warn({ platform: 'slack', err: code }, 'views.open failed');
       return code;
     }
@@ -295,22 +308,26 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       }
       throw e;
     }
-    // Wait for room only when the queue is full; then queue the work and ack at once (the request
-    // is already in the inbox). The work runs from a later turn of the event loop, never before
-    // this ack is written.
+    // Not behind a replay: the command is applied first and acknowledged after its slice of the
+    // queue has committed (with the commands that arrived in the same few milliseconds: one
+    // commit), and the answer rides in the ack itself. Slack shows it to the person at once, with
+    // no response_url round trip and no inbox row; the command is short database work, and
+    // anything slow it causes goes out through the outbox.
+    if (entry && !entry.stored) {
+      await queue.room();
+      const applied = queue.run(() => app.run(text, actor, scopeFor(c.channel_id)));
+      entry.settled = true;
+      await ack(ephemeral((await replyFor(applied)) ?? ''));
+      return;
+    }
+    // Behind a replay (or with no inbox): acked at once, as the request is already in the inbox;
+    // the result follows on response_url. Wait for room only when the queue is full. The work
+    // runs from a later turn of the event loop, never before this ack is written.
     await queue.room();
     const done = apply(entry, () => app.run(text, actor, scopeFor(c.channel_id)));
     await ack();
-    let reply: string;
-    try {
-      const result = await done;
-      if (result === 'duplicate') return;
-      reply = formatResult(result);
-    } catch (err) {
-      // The slice's transaction failed (e.g. the database stayed locked): nothing was written.
-      log.error({ platform: 'slack', err }, 'a slash command could not be applied');
-      reply = formatResult({ ok: false, error: { code: 'INTERNAL', message: 'this command could not be recorded and nothing was written; try again' } });
-    }
+    const reply = await replyFor(done);
+    if (reply === null) return;
     // Ephemeral, to the person who typed it: this is the one place a webhook's signing secret
     // is shown (never in the channel, the outbox or a log line).
     if (c.response_url) {
@@ -589,7 +606,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (secretReply !== undefined) {
       await web.chat
         .postEphemeral({ channel: event.channel, user: event.user, text: secretReply, ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) })
-        .catch((err: unknown) => log.warn({ platform: 'slack', err: (err as { data?: { error?: string } }).data?.error ?? (err as Error).message }, 'chat.postEphemeral of a subscribe reply failed'));
+        .catch((err: unknown) => log.warn({ platform: 'slack', err: slackErrorText(err) }, 'chat.postEphemeral of a subscribe reply failed'));
     }
   });
 
@@ -639,4 +656,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       app.changes.notify();
     });
   });
+}
+
+/** Slack's error code for a failed call, or the failure's message. */
+function slackErrorText(err: unknown): string {
+  if (err instanceof SlackApiError) return err.data?.error ?? err.message;
+  return err instanceof Error ? err.message : String(err);
 }

@@ -14,7 +14,17 @@ import type { Logger } from '../../src/logger.js';
 
 /** One request on its way through Bolt, handed to the listeners as `context.sitrepInbox`. */
 export interface InboxEntry {
+  /** The inbox row's id; 0 while the request is not stored (see `stored`). */
   id: number;
+  /**
+   * False for a slash command that arrived while nothing was waiting to be replayed: its row is
+   * written only if the listener asks (`persist`), because the listener may instead apply the
+   * command before it acknowledges it, which makes the row pointless. A listener that acks such a
+   * request with lasting work still to do must persist it first.
+   */
+  stored: boolean;
+  /** Writes the row now (autocommit: durable when this returns); throws when it could not. */
+  persist(): void;
   /** True when this is a start-up replay: nobody is waiting for the ack, and trigger_ids are dead. */
   replay: boolean;
   /** Set once the work that applied it has committed (its row is gone). */
@@ -98,6 +108,8 @@ export class SlackIntake {
    * overtakes a replayed command.
    */
   private replayed: Promise<void> = Promise.resolve();
+  /** True from the start of a replay until every replayed request has its place in the queue. */
+  private replaying = false;
 
   constructor(private readonly opts: { inbox?: SlackInbox | undefined; log: Logger }) {}
 
@@ -110,10 +122,28 @@ export class SlackIntake {
    * inbox). Synchronous, so rows keep the order requests arrived in. Throws when the row could not
    * be committed: the request is then not durable, and must not be acknowledged.
    */
-  record(receivedAt: number, contentType: string, raw: string): InboxEntry | undefined {
+  record(receivedAt: number, contentType: string, raw: string, body: Record<string, unknown>): InboxEntry | undefined {
     const inbox = this.opts.inbox;
     if (!inbox) return undefined;
-    return { id: inbox.record(receivedAt, contentType, raw), replay: false, settled: false, queued: () => undefined };
+    const nothing = () => undefined;
+    // A slash command may be applied before its ack (handlers.ts): stored only if it is not. Not
+    // while a replay is in progress: then it must queue behind the replayed requests.
+    if (typeof body.command === 'string' && !this.replaying) {
+      const entry: InboxEntry = {
+        id: 0,
+        stored: false,
+        persist: () => {
+          if (entry.stored) return;
+          entry.id = inbox.record(receivedAt, contentType, raw);
+          entry.stored = true;
+        },
+        replay: false,
+        settled: false,
+        queued: nothing,
+      };
+      return entry;
+    }
+    return { id: inbox.record(receivedAt, contentType, raw), stored: true, persist: nothing, replay: false, settled: false, queued: nothing };
   }
 
   /** Resolves once every replayed request has its place in the work queue (at once when none). */
@@ -141,6 +171,7 @@ export class SlackIntake {
     if (!inbox || rows.length === 0) return Promise.resolve();
     this.opts.log.info({ platform: 'slack', requests: rows.length }, 'replaying acknowledged Slack requests left unapplied');
     const runs: Promise<void>[] = [];
+    this.replaying = true;
     this.replayed = (async () => {
       for (const row of rows) {
         let body: Record<string, unknown>;
@@ -152,20 +183,22 @@ export class SlackIntake {
         }
         let queued!: () => void;
         const inLine = new Promise<void>((resolve) => (queued = resolve));
-        const entry: InboxEntry = { id: row.id, replay: true, settled: false, queued };
+        const entry: InboxEntry = { id: row.id, stored: true, persist: () => undefined, replay: true, settled: false, queued };
         const run = this.dispatch({ body, ack: async () => undefined }, entry).catch((err: unknown) => {
           this.opts.log.error({ platform: 'slack', err }, 'replaying a Slack request failed');
         });
         runs.push(run);
         await Promise.race([inLine, run]);
       }
-    })();
+    })().finally(() => {
+      this.replaying = false;
+    });
     return this.replayed.then(() => Promise.all(runs)).then(() => undefined);
   }
 
   /** A request whose listeners are done without work that claimed it asked for nothing lasting. */
   private settle(entry: InboxEntry | undefined): void {
-    if (!entry || entry.settled) return;
+    if (!entry || entry.settled || !entry.stored) return;
     try {
       this.opts.inbox?.discard(entry.id);
     } catch (err) {

@@ -1,4 +1,5 @@
-import type { App as BoltApp, LogLevel, Logger as BoltLogger, Receiver, webApi } from '@slack/bolt';
+import type { App as BoltApp, LogLevel, Logger as BoltLogger, Receiver } from '@slack/bolt';
+import { createSlackWebApi, type SlackWebApi } from './web-api.js';
 import type { App } from '../../src/main.js';
 import { createSlackOutlet, type SlackOutlet } from './outlet.js';
 import type { SitrepSocketReceiver } from './socket-receiver.js';
@@ -17,9 +18,9 @@ import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.
 // Bolt (and the Web API client, Socket Mode, Express… it brings) takes a few hundred milliseconds
 // to load, and a CLI command never needs it: CLI writes only enqueue thread posts through the
 // outlet, which is plain SQL. So only the outlets are made at registration; Bolt, the receiver and
-// the listeners are loaded when the server starts, and the Web API client on the first delivery.
+// the listeners are loaded when the server starts. Web API calls go through web-api.ts, plain HTTP.
 
-/** The WebClient settings every Slack call uses: the outbox, not the client, retries and waits. */
+/** The settings of Bolt's own WebClient (Sitrep's calls go through web-api.ts): no retries, no waits. */
 export function slackClientOptions(apiUrl: string) {
   return {
     slackApiUrl: apiUrl,
@@ -47,49 +48,13 @@ export function toBoltLogger(log: App['log']): BoltLogger {
   };
 }
 
-/**
- * A WebClient for the targets that loads the SDK and makes the real client on its first call
- * (`client.chat.postMessage(…)` and the like: every method the targets use is two names deep).
- * One object, so everything keyed by the client (the per-channel post gate) stays shared.
- */
-export function lazyWebClient(make: () => Promise<webApi.WebClient>): webApi.WebClient {
-  let real: Promise<webApi.WebClient> | null = null;
-  const client = () => (real ??= make());
-  const namespaces = new Map<PropertyKey, object>();
-  const namespace = (ns: PropertyKey) =>
-    new Proxy(
-      {},
-      {
-        get: (_t, method) =>
-          method === 'then'
-            ? undefined
-            : async (...args: unknown[]) => {
-                const c = (await client()) as unknown as Record<PropertyKey, Record<PropertyKey, (...a: unknown[]) => unknown>>;
-                return c[ns]![method]!(...args);
-              },
-      },
-    );
-  return new Proxy(
-    {},
-    {
-      get: (_t, ns) => {
-        // Not a thenable: awaiting the client must not look for a `then` method on the SDK.
-        if (ns === 'then') return undefined;
-        let n = namespaces.get(ns);
-        if (!n) namespaces.set(ns, (n = namespace(ns)));
-        return n;
-      },
-    },
-  ) as webApi.WebClient;
-}
-
 export function registerSlack(app: App): void {
   const cfg = app.config.slack;
   if (!cfg.enabled || !cfg.botToken || !cfg.signingSecret) return;
   const botToken = cfg.botToken;
   const signingSecret = cfg.signingSecret;
   const clientOptions = slackClientOptions(cfg.apiUrl);
-  const web = lazyWebClient(async () => new (await import('@slack/bolt')).webApi.WebClient(botToken, { ...clientOptions }));
+  const web = createSlackWebApi({ token: botToken, apiUrl: cfg.apiUrl, timeoutMs: clientOptions.timeout });
   const outlet = createSlackOutlet(app.db);
   app.outlets.push(outlet);
   app.targets.push(createSlackTarget({ db: app.db, client: web, timezone: app.config.timezone, now: app.now }));
@@ -162,7 +127,7 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 interface BoltWiring {
   botToken: string;
   clientOptions: ReturnType<typeof slackClientOptions>;
-  web: webApi.WebClient;
+  web: SlackWebApi;
   outlet: SlackOutlet;
   inbox: SlackInbox;
 }

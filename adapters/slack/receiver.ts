@@ -113,7 +113,7 @@ export class SitrepReceiver implements Receiver {
     }
     let entry: InboxEntry | undefined;
     try {
-      entry = this.intake.record(nowMs, contentType, raw);
+      entry = this.intake.record(nowMs, contentType, raw, body);
     } catch (err) {
       // Not on disk, so not acknowledged: Slack shows the person an error and they can retry.
       this.opts.log.error({ platform: 'slack', err }, 'could not record a Slack request; answered 500');

@@ -60,7 +60,7 @@ export class SitrepSocketReceiver implements Receiver {
     let entry;
     try {
       // Before the first await: envelopes are committed in the order they came off the socket.
-      entry = this.intake.record(this.opts.now(), 'application/json', JSON.stringify(event.body));
+      entry = this.intake.record(this.opts.now(), 'application/json', JSON.stringify(event.body), event.body);
     } catch (err) {
       // Not on disk, so not acknowledged: the socket receiver logs the failure and sends no ack,
       // so Slack redelivers an event and shows the person an error for a command or a click.

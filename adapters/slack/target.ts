@@ -1,6 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import type { webApi } from '@slack/bolt';
 import type { Db } from '../../db/client.js';
 import { incidentThreads, outbox } from '../../db/schema.js';
 import { getIncident } from '../../src/commands/store.js';
@@ -8,11 +7,11 @@ import { loadIncidentView } from '../../src/commands/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { channelLink, rootMessage } from './blocks.js';
 import { SLACK_THREAD_PREFIX, slackThreadRows } from './outlet.js';
+import { SlackApiError, type SlackWebApi } from './web-api.js';
 
 // Delivers the rows the Slack outlet wrote. Tries once and says what happened; the outbox worker
-// owns retries (honouring Retry-After), ordering and deadlines. The WebClient it is given must be
-// built with retryConfig {retries: 0} and rejectRateLimitedCalls: true, or a 429 would stall the
-// whole client queue instead of coming back here as a `retry`.
+// owns retries (honouring Retry-After), ordering and deadlines; the client (web-api.ts) tries once
+// and hands a 429 straight back, so it comes back here as a `retry`.
 
 const blocksPayload = z.object({ text: z.string(), blocks: z.array(z.record(z.string(), z.unknown())) });
 const threadReplyPayload = blocksPayload.extend({ broadcast: z.boolean().default(false) });
@@ -21,7 +20,7 @@ const ephemeralPayload = z.object({ channel: z.string(), user: z.string(), text:
 
 export interface SlackTargetDeps {
   db: Db;
-  client: webApi.WebClient;
+  client: SlackWebApi;
   timezone: string;
   now: () => number;
 }
@@ -29,29 +28,26 @@ export interface SlackTargetDeps {
 /** Slack errors that are about Slack, not about the message: worth trying again. */
 const TRANSIENT = new Set(['ratelimited', 'rate_limited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'team_added_to_org']);
 
-/** Maps a WebClient error to a delivery result. Exported for tests. */
+/** Maps a failed Slack call to a delivery result. Exported for tests. */
 export function toDeliveryResult(err: unknown): DeliveryResult {
-  const e = err as { code?: string; retryAfter?: number; statusCode?: number; headers?: Record<string, unknown>; data?: { error?: string }; message?: string };
-  switch (e?.code) {
+  if (!(err instanceof SlackApiError)) return { kind: 'retry', error: err instanceof Error ? err.message : String(err) };
+  switch (err.code) {
     case 'slack_webapi_rate_limited_error':
-      return { kind: 'retry', error: 'rate limited (429)', retryAfterMs: Math.max(0, (e.retryAfter ?? 1) * 1000) };
+      return { kind: 'retry', error: 'rate limited (429)', retryAfterMs: Math.max(0, (err.retryAfter ?? 1) * 1000) };
     case 'slack_webapi_http_error': {
-      const status = e.statusCode ?? 0;
-      const ra = Number(e.headers?.['retry-after']);
+      const status = err.statusCode ?? 0;
+      const ra = Number(err.headers?.['retry-after']);
       if (status === 429 || status === 408 || status >= 500) {
         return { kind: 'retry', error: `HTTP ${status}`, ...(Number.isFinite(ra) && ra >= 0 ? { retryAfterMs: ra * 1000 } : {}) };
       }
       return { kind: 'failed', error: `HTTP ${status}` };
     }
     case 'slack_webapi_platform_error': {
-      const code = e.data?.error ?? 'unknown_error';
+      const code = err.data?.error ?? 'unknown_error';
       return TRANSIENT.has(code) ? { kind: 'retry', error: code } : { kind: 'failed', error: code };
     }
     case 'slack_webapi_request_error':
-    case 'slack_webapi_timeout_error':
-      return { kind: 'retry', error: e.message ?? 'request failed' };
-    default:
-      return { kind: 'retry', error: e?.message ?? String(err) };
+      return { kind: 'retry', error: err.message };
   }
 }
 
@@ -65,6 +61,13 @@ export { raceAbort };
  * the channel would refuse.
  */
 export const SLACK_POST_INTERVAL_MS = 1_000;
+/**
+ * Slack is one upstream for every channel, and its limits are per channel (kept by the pacing and
+ * the post gate below), so a fan-out to many channels may have more posts in flight than the
+ * worker's default share for one host. Still a share: a Slack that hangs leaves the other
+ * upstreams three quarters of the slots.
+ */
+export const SLACK_UPSTREAM_SHARE = 256;
 export const slackChannelPaceKey = (channel: string) => `slack:channel:${channel}`;
 
 /**
@@ -74,7 +77,7 @@ export const slackChannelPaceKey = (channel: string) => `slack:channel:${channel
  * the previous post to that channel. The answer comes after Slack counted that post, so two posts
  * can never arrive closer together than the interval. When the worker has paced the rows, this
  * waits only for the few milliseconds between the two clocks; posts to one channel are sent one
- * at a time. Shared by every target that uses the same WebClient (the internal thread and
+ * at a time. Shared by every target that uses the same client (the internal thread and
  * customer channels may post to the same channel). Exported for tests.
  */
 export class ChannelPostGate {
@@ -147,8 +150,8 @@ function untilAborted(p: Promise<void>, signal: AbortSignal | undefined): Promis
 
 const gates = new WeakMap<object, ChannelPostGate>();
 
-/** The one gate of a WebClient: every target posting through it shares the channels' spacing. */
-export function channelPostGate(client: webApi.WebClient): ChannelPostGate {
+/** The one gate of a client: every target posting through it shares the channels' spacing. */
+export function channelPostGate(client: SlackWebApi): ChannelPostGate {
   let g = gates.get(client);
   if (!g) gates.set(client, (g = new ChannelPostGate()));
   return g;
@@ -214,10 +217,9 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
       for (let attempt = 1; attempt <= 10 && !channelId; attempt++) {
         const name = attempt === 1 ? p.name : `${p.name.slice(0, 76)}-${attempt}`;
         try {
-          const res = await client.conversations.create({ name, is_private: false });
-          channelId = res.channel?.id;
+          channelId = (await client.conversations.create({ name, is_private: false })).channelId;
         } catch (err) {
-          if ((err as { data?: { error?: string } }).data?.error === 'name_taken') continue;
+          if (err instanceof SlackApiError && err.data?.error === 'name_taken') continue;
           throw err;
         }
       }
@@ -229,7 +231,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
       try {
         await client.conversations.invite({ channel: row.channel, users: p.users.join(',') });
       } catch (err) {
-        const code = (err as { data?: { error?: string } }).data?.error;
+        const code = err instanceof SlackApiError ? err.data?.error : undefined;
         // Already there, or the declarer is the bot itself: the channel is usable either way.
         if (!['already_in_channel', 'cant_invite_self', 'user_not_found'].includes(code ?? '')) throw err;
       }
@@ -330,6 +332,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
 
   return {
     handles: (target) => target.startsWith(SLACK_THREAD_PREFIX),
+    upstreamShare: SLACK_UPSTREAM_SHARE,
     pace(msg) {
       const channel = postsTo(msg);
       return channel ? { key: slackChannelPaceKey(channel), intervalMs: SLACK_POST_INTERVAL_MS } : undefined;

@@ -63,8 +63,18 @@ export interface FakeSlackApi {
   apiUrl: string;
   origin: string;
   calls: FakeCall[];
-  /** Posts received on response_url endpoints. */
-  responses: Array<{ id: string; body: Record<string, unknown>; at: number }>;
+  /**
+   * What a slash command's sender was shown, in arrival order: posts received on response_url
+   * endpoints, and messages carried by acks (`via: 'ack'`: an HTTP ack the test handed to
+   * recordAck, or a Socket Mode envelope ack whose command carried one of this fake's
+   * response_urls).
+   */
+  responses: Array<{ id: string; body: Record<string, unknown>; at: number; via?: 'ack' }>;
+  /**
+   * Keeps a slash command's HTTP ack body as a response when it carries a message. `responseId`
+   * is the id given to responseUrl, or the whole response_url.
+   */
+  recordAck(responseId: string, ackBody: string): void;
   messages: FakeMessage[];
   channels: Map<string, string>;
   /** Answers the next `times` calls of `method` with `failure`. */
@@ -196,12 +206,17 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
 
   let ws: { send(text: string): void } | null = null;
   const sockets = new Set<Socket>();
+  /** Socket Mode envelopes sent with a slash command: envelope_id → its response_url id. */
+  const envelopeResponses = new Map<string, string>();
   const fake: FakeSlackApi = {
     socket: {
       appToken: opts.appToken ?? 'xapp-test-token',
       connected: () => ws !== null,
       send: (envelope) => {
         if (!ws) throw new Error('no Socket Mode client is connected');
+        const payload = (envelope as { payload?: { response_url?: unknown } }).payload;
+        const m = typeof payload?.response_url === 'string' ? /\/response\/([^/?]+)$/.exec(payload.response_url) : null;
+        if (m) envelopeResponses.set(String((envelope as { envelope_id?: unknown }).envelope_id), decodeURIComponent(m[1]!));
         ws.send(JSON.stringify(envelope));
       },
       acks: [],
@@ -210,6 +225,19 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
     origin: '',
     calls: [],
     responses: [],
+    recordAck(responseIdOrUrl, ackBody) {
+      const m = /\/response\/([^/?]+)$/.exec(responseIdOrUrl);
+      const responseId = m ? decodeURIComponent(m[1]!) : responseIdOrUrl;
+      let body: unknown;
+      try {
+        body = JSON.parse(ackBody);
+      } catch {
+        return; // an empty ack
+      }
+      if (body && typeof body === 'object' && typeof (body as { text?: unknown }).text === 'string') {
+        fake.responses.push({ id: responseId, body: body as Record<string, unknown>, at: Date.now(), via: 'ack' });
+      }
+    },
     messages: [],
     channels: new Map(),
     failNext(method, failure, times = 1) {
@@ -359,7 +387,12 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
     const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
     sockets.add(socket);
-    const conn = wsAttach(socket, (text) => fake.socket.acks.push(JSON.parse(text) as Record<string, unknown>));
+    const conn = wsAttach(socket, (text) => {
+      const ack = JSON.parse(text) as Record<string, unknown>;
+      fake.socket.acks.push(ack);
+      const id = envelopeResponses.get(String(ack.envelope_id));
+      if (id !== undefined && ack.payload && typeof ack.payload === 'object') fake.recordAck(id, JSON.stringify(ack.payload));
+    });
     socket.on('close', () => {
       sockets.delete(socket);
       if (ws === conn) ws = null;

@@ -1,8 +1,7 @@
-import { webApi } from '@slack/bolt';
 import { openDatabase } from '../../db/client.js';
 import { incidentThreads, incidents } from '../../db/schema.js';
 import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
-import { slackClientOptions } from '../../adapters/slack/index.js';
+import { createSlackWebApi, type SlackWebApi } from '../../adapters/slack/web-api.js';
 import { createSlackTarget } from '../../adapters/slack/target.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
 import { describeTargetContract, type ContractUpstream } from '../mirror/target-contract.js';
@@ -27,7 +26,7 @@ describeTargetContract('slack thread', async () => {
   db.insert(incidents).values({ id: 1, title: 'Contract', status: 'investigating', severity: 3, createdBy: 'cli:t', startedAt: now, declaredAt: now, recordedAt: now, updatedAt: now }).run();
   fake.addMessage({ channel: 'C0INC', ts: '1700000000.000001', text: 'root' });
   db.insert(incidentThreads).values({ incidentId: 1, platform: 'slack', channel: 'C0INC', rootRef: '1700000000.000001', dedicated: false, createdAt: now }).run();
-  const web = new webApi.WebClient(TOKEN, slackClientOptions(fake.apiUrl));
+  const web = createSlackWebApi({ token: TOKEN, apiUrl: fake.apiUrl });
   let n = 0;
   return {
     target: createSlackTarget({ db, client: web, timezone: 'UTC', now: () => Date.now() }),
@@ -56,7 +55,7 @@ describeTargetContract('slack thread', async () => {
 
 describeTargetContract('slack customer channel', async () => {
   const fake = await startFakeSlackApi({ token: TOKEN });
-  const web = new webApi.WebClient(TOKEN, slackClientOptions(fake.apiUrl));
+  const web = createSlackWebApi({ token: TOKEN, apiUrl: fake.apiUrl });
   let n = 0;
   return {
     target: createSlackCustomerTarget(web),

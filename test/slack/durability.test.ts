@@ -30,7 +30,7 @@ describe('an acknowledged slash command survives kill -9', () => {
     const start = async () => (server = await startServerProcess({ db, port, apiUrl: fake!.apiUrl }));
     await start();
     const agent = new Agent({ keepAlive: true, maxSockets: STREAMS });
-    const declared = await signedSlash(server!.url, agent, 'declare Kill test sev:3', { responseUrl: fake.responseUrl('declare') });
+    const declared = await signedSlash(server!.url, agent, 'declare Kill test sev:3', { responseUrl: fake.responseUrl('declare'), fake });
     expect(declared.status).toBe(200);
     await fake.waitFor((f) => f.responses.some((r) => r.id === 'declare'));
 
@@ -49,7 +49,7 @@ describe('an acknowledged slash command survives kill -9', () => {
         while (!stop) {
           const i = next++;
           try {
-            const a = await signedSlash(server!.url, agent, `note INC-1 n-${i}`, { responseUrl: fake!.responseUrl(`n-${i}`) });
+            const a = await signedSlash(server!.url, agent, `note INC-1 n-${i}`, { responseUrl: fake!.responseUrl(`n-${i}`), fake: fake! });
             if (a.status === 200) {
               acked.add(i);
               ackedThisRound++;

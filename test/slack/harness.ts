@@ -89,8 +89,14 @@ export async function startHarness(env: Record<string, string> = {}, now?: () =>
       form.set('user_id', opts.user ?? 'U0ALICE');
       form.set('channel_id', opts.channel ?? 'C0GENERAL');
       form.set('trigger_id', `trigger.${++triggers}`);
-      form.set('response_url', fake.responseUrl(opts.responseId ?? `cmd-${triggers}`));
-      return post(form.toString(), 'application/x-www-form-urlencoded');
+      const responseId = opts.responseId ?? `cmd-${triggers}`;
+      form.set('response_url', fake.responseUrl(responseId));
+      // What the person sees comes back in the ack when the command is applied at once, or on
+      // response_url when it was queued: the fake keeps both, in the order they arrived.
+      return post(form.toString(), 'application/x-www-form-urlencoded').then((res) => {
+        fake.recordAck(responseId, res.text);
+        return res;
+      });
     },
     interaction(payload) {
       return post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { webApi } from '@slack/bolt';
 import { RollingLimit } from '../../bench/ratelimit-window.js';
 import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
-import { slackClientOptions } from '../../adapters/slack/index.js';
+import { createSlackWebApi, type SlackWebApi } from '../../adapters/slack/web-api.js';
 import type { Target } from '../../src/mirror/target.js';
 import { startFakeSlackApi, type FakeMessage, type FakeSlackApi } from '../fakes/slack-api.js';
 import { startHarness, waitUntil, type Harness } from '../mirror/helpers.js';
@@ -159,7 +158,7 @@ describe('Slack customer channels at the rate limit', () => {
 describe('the per-channel gate', () => {
   it('an attempt the worker gives up on while it waits for the channel never posts later', async () => {
     fake = await startFakeSlackApi({ token: TOKEN, rateLimit: { perChannel: 1 } });
-    const target = createSlackCustomerTarget(new webApi.WebClient(TOKEN, slackClientOptions(fake.apiUrl)));
+    const target = createSlackCustomerTarget(createSlackWebApi({ token: TOKEN, apiUrl: fake.apiUrl }));
     const payload = { incident: 'INC-1', title: 'Checkout errors', status: 'investigating', body: 'Looking into it.', at: Date.now(), url: 'http://127.0.0.1/incidents/INC-1', components: [], zone: 'UTC' };
     const base = { id: 1, deliveryId: 'msg_gate_1', incidentId: 1, target: 'slack:C0GATE', payload, attempts: 1, createdAt: Date.now(), approvedAt: Date.now(), folded: 0 };
     const root = await target.deliver({ ...base, kind: 'slack.customer_root' }, new AbortController().signal);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SECRET, TOKEN, INCIDENTS, fixture, sign } from './harness.js';
+import type { FakeSlackApi } from '../fakes/slack-api.js';
 
 // The real server as a child process (`node dist/src/bin.js serve`) with Slack configured against
 // a fake Slack on loopback, and a client that speaks to it the way Slack does (signed form posts
@@ -123,15 +124,21 @@ export interface Answer {
   body: string;
 }
 
-/** One signed slash command, as Slack sends it; rejects when the connection fails (no answer). */
-export function signedSlash(url: string, agent: Agent, text: string, opts: { responseUrl: string; user?: string; channel?: string }): Promise<Answer> {
+/**
+ * One signed slash command, as Slack sends it; rejects when the connection fails (no answer).
+ * With `fake`, a message carried by the ack joins the fake's responses, as Slack would show it.
+ */
+export function signedSlash(url: string, agent: Agent, text: string, opts: { responseUrl: string; user?: string; channel?: string; fake?: FakeSlackApi }): Promise<Answer> {
   const form = new URLSearchParams(fixture('slash_command-real.form.txt'));
   form.set('command', '/incident');
   form.set('text', text);
   form.set('user_id', opts.user ?? 'U0ALICE');
   form.set('channel_id', opts.channel ?? 'C0GENERAL');
   form.set('response_url', opts.responseUrl);
-  return signedPost(url, agent, form.toString(), 'application/x-www-form-urlencoded');
+  return signedPost(url, agent, form.toString(), 'application/x-www-form-urlencoded').then((answer) => {
+    opts.fake?.recordAck(opts.responseUrl, answer.body);
+    return answer;
+  });
 }
 
 export function signedPost(url: string, agent: Agent, body: string, contentType: string): Promise<Answer> {

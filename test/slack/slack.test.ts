@@ -50,7 +50,8 @@ describe('/incident', () => {
     const res = await h.slash('declare Checkout errors sev:2');
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(ACK_BOUND_MS);
-    expect(res.text).toBe(''); // nothing shown in the channel; the answer comes on response_url
+    // Nothing shown in the channel: the answer is ephemeral, in the ack (applied at once).
+    expect(res.json()).toMatchObject({ response_type: 'ephemeral' });
     await h.fake.waitFor((f) => f.responses.length === 1);
     expect(h.fake.responses[0]!.body).toMatchObject({ response_type: 'ephemeral' });
     expect(String(h.fake.responses[0]!.body.text)).toContain('INC-1 declared');

@@ -7,9 +7,9 @@ import { ensureBuilt, freePort, noteIndex, readDb, startServerProcess, tempDir, 
 // kill -9 of a Socket Mode server (`node dist/src/bin.js serve` with SLACK_APP_TOKEN, connected to
 // the fake Slack's WebSocket on loopback) the moment an envelope ack reaches Slack, while slash
 // command envelopes are still streaming in. Slack never redelivers an envelope it got an ack for,
-// so every acknowledged command must be applied after a restart, once, and in the order it was
-// sent; the ones a killed server acknowledged but had not applied still get their reply on
-// response_url from the server that applies them.
+// so every acknowledged command must be applied, once, and in the order it was sent: before its
+// ack when nothing waited ahead of it, or after a restart; the ones a killed server acknowledged
+// but had not applied still get their reply on response_url from the server that applies them.
 
 beforeAll(ensureBuilt, 180_000);
 
@@ -99,8 +99,11 @@ describe('an acknowledged Socket Mode envelope survives kill -9', () => {
     expect(outOfOrder).toEqual([]);
     expect([...acked].filter((i) => !applied.includes(i))).toEqual([]);
     expect(readDb(db, (d) => d.prepare('select count(*) as n from inbox').get())).toEqual({ n: 0 });
-    // The kills did land between acks and the work behind them (without that, the above proves little).
-    expect(replayed.size).toBeGreaterThan(0);
+    // The kills did land mid-stream, with envelopes sent and not yet acknowledged (without that,
+    // the above proves little). A command applied before its ack leaves nothing to replay; one
+    // that had to queue is in the inbox first and is replayed (socket-mode.test.ts replays such
+    // leftovers on purpose).
+    expect(next - acked.size).toBeGreaterThan(0);
 
     // Replies to commands applied by a replay still reach the person who typed them.
     await slack.waitFor((f) => [...replayed].every((i) => f.responses.some((r) => r.id === `n-${i}`)), 15_000);

@@ -1,0 +1,215 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { webApi } from '@slack/bolt';
+
+// The Slack Web API client the outbox targets and the listeners call: an HTTP POST per method with
+// the bot token as a Bearer header, over one keep-alive pool. Write methods take a JSON body (one
+// JSON.stringify of the blocks, nothing to URL-encode); read methods, which Slack does not accept
+// JSON for, are form-encoded as the SDK's own client sends them (objects and arrays as JSON). It tries once and reports what happened; the outbox worker
+// owns retries, Retry-After and deadlines. The SDK's WebClient does the same through axios, a
+// request queue and a retry layer, at about 1.3 ms of CPU per call, which made a 200-channel
+// fan-out wait on the client rather than on Slack's limit. Errors carry the SDK's codes and fields
+// (code, data.error, retryAfter, statusCode, headers) so callers read them one way.
+
+type Args = Record<string, unknown>;
+
+/** The calls Sitrep makes. Argument types are the SDK's own (type-only imports, nothing loaded). */
+export interface SlackWebApi {
+  call(method: string, args: Args, signal?: AbortSignal): Promise<SlackAnswer>;
+  chat: {
+    postMessage(args: webApi.ChatPostMessageArguments, signal?: AbortSignal): Promise<Posted>;
+    update(args: webApi.ChatUpdateArguments, signal?: AbortSignal): Promise<Posted>;
+    postEphemeral(args: webApi.ChatPostEphemeralArguments, signal?: AbortSignal): Promise<SlackAnswer>;
+  };
+  conversations: {
+    create(args: webApi.ConversationsCreateArguments, signal?: AbortSignal): Promise<{ channelId?: string }>;
+    invite(args: webApi.ConversationsInviteArguments, signal?: AbortSignal): Promise<SlackAnswer>;
+    /** The answer as Slack sent it: the caller validates what it reads. */
+    replies(args: webApi.ConversationsRepliesArguments, signal?: AbortSignal): Promise<SlackAnswer>;
+  };
+  views: {
+    open(args: webApi.ViewsOpenArguments, signal?: AbortSignal): Promise<SlackAnswer>;
+  };
+}
+
+/** What a post or an edit answers that Sitrep keeps: the message's ts. */
+export interface Posted {
+  ts?: string;
+}
+
+/** A parsed answer: Slack's JSON object, `ok` checked. */
+export type SlackAnswer = { ok: true } & Record<string, unknown>;
+
+export type SlackErrorCode = 'slack_webapi_platform_error' | 'slack_webapi_rate_limited_error' | 'slack_webapi_http_error' | 'slack_webapi_request_error';
+
+export class SlackApiError extends Error {
+  constructor(
+    readonly code: SlackErrorCode,
+    message: string,
+    readonly details: { data?: { error: string } & Record<string, unknown>; statusCode?: number; headers?: Record<string, string>; retryAfter?: number } = {},
+  ) {
+    super(message);
+    this.name = 'SlackApiError';
+  }
+  get data() {
+    return this.details.data;
+  }
+  get statusCode() {
+    return this.details.statusCode;
+  }
+  get headers() {
+    return this.details.headers;
+  }
+  /** Seconds, from Retry-After. */
+  get retryAfter() {
+    return this.details.retryAfter;
+  }
+}
+
+export interface SlackWebApiOptions {
+  token: string;
+  /** Ends in a slash: https://slack.com/api/ */
+  apiUrl: string;
+  timeoutMs?: number;
+  /** Sockets kept per origin. */
+  maxSockets?: number;
+}
+
+/** Answers bigger than this are refused (conversations.replies with limit 1 is a few KiB). */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Methods Slack accepts only form-encoded (or as a query): its read methods. */
+const FORM_ONLY = new Set(['conversations.replies', 'conversations.history', 'conversations.info', 'users.info', 'auth.test']);
+
+/** application/x-www-form-urlencoded, as Slack's own client sends it. */
+export function formBody(args: Args): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(args)) {
+    if (value === undefined) continue;
+    const text = typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+    parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(text)}`);
+  }
+  return parts.join('&');
+}
+
+export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
+  const base = new URL(opts.apiUrl.endsWith('/') ? opts.apiUrl : `${opts.apiUrl}/`);
+  const secure = base.protocol === 'https:';
+  if (!secure && base.protocol !== 'http:') throw new Error(`SLACK_API_URL must be http(s): ${opts.apiUrl}`);
+  const agent = new (secure ? https : http).Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 128, scheduling: 'lifo' });
+  const send = secure ? https.request : http.request;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const authorization = `Bearer ${opts.token}`;
+
+  const urls = new Map<string, URL>();
+  const urlOf = (method: string) => {
+    let url = urls.get(method);
+    if (!url) urls.set(method, (url = new URL(method, base)));
+    return url;
+  };
+
+  function call(method: string, args: Args, signal?: AbortSignal): Promise<SlackAnswer> {
+    const form = FORM_ONLY.has(method);
+    const body = Buffer.from(form ? formBody(args) : JSON.stringify(args));
+    return new Promise<SlackAnswer>((resolve, reject) => {
+      const fail = (message: string) => reject(new SlackApiError('slack_webapi_request_error', `${method}: ${message}`));
+      const req = send(
+        urlOf(method),
+        {
+          method: 'POST',
+          agent,
+          // Only when asked: an abort listener per request costs more than the request's headers.
+          ...(signal ? { signal } : {}),
+          headers: {
+            authorization,
+            'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json; charset=utf-8',
+            'content-length': body.length,
+            accept: 'application/json',
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_ANSWER_BYTES) {
+              res.destroy();
+              fail(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
+            } else chunks.push(c);
+          });
+          res.on('error', (err) => fail(err.message));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+            if (status === 429) {
+              const seconds = Number(headers['retry-after']);
+              reject(
+                new SlackApiError('slack_webapi_rate_limited_error', `${method}: rate limited`, {
+                  statusCode: 429,
+                  headers,
+                  retryAfter: Number.isFinite(seconds) && seconds >= 0 ? seconds : 1,
+                }),
+              );
+              return;
+            }
+            if (status !== 200) {
+              reject(new SlackApiError('slack_webapi_http_error', `${method}: HTTP ${status}`, { statusCode: status, headers }));
+              return;
+            }
+            let answer: unknown;
+            try {
+              answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              fail('the answer is not JSON');
+              return;
+            }
+            if (!isRecord(answer) || typeof answer.ok !== 'boolean') {
+              fail('the answer has no "ok"');
+              return;
+            }
+            const record = answer;
+            if (record.ok === true) {
+              resolve({ ...record, ok: true });
+              return;
+            }
+            const error = typeof record.error === 'string' ? record.error : 'unknown_error';
+            reject(new SlackApiError('slack_webapi_platform_error', `${method}: ${error}`, { data: { ...record, error }, statusCode: status, headers }));
+          });
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (err) => fail(err.message));
+      req.end(body);
+    });
+  }
+
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const posted = (a: SlackAnswer): Posted => {
+    const ts = text(a.ts);
+    return ts ? { ts } : {};
+  };
+  const plain = (method: string) => (args: object, signal?: AbortSignal) => call(method, { ...args }, signal);
+  return {
+    call,
+    chat: {
+      postMessage: async (args, signal) => posted(await call('chat.postMessage', { ...args }, signal)),
+      update: async (args, signal) => posted(await call('chat.update', { ...args }, signal)),
+      postEphemeral: plain('chat.postEphemeral'),
+    },
+    conversations: {
+      create: async (args, signal) => {
+        const channel = (await call('conversations.create', { ...args }, signal)).channel;
+        const id = isRecord(channel) ? text(channel.id) : undefined;
+        return id ? { channelId: id } : {};
+      },
+      invite: plain('conversations.invite'),
+      replies: plain('conversations.replies'),
+    },
+    views: { open: plain('views.open') },
+  };
+}
