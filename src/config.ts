@@ -1,7 +1,11 @@
-import { z } from 'zod';
 import { APPROVAL_POLICIES } from './domain/enums.js';
 
 // The only module that reads the environment. Everything else receives a Config.
+//
+// Each variable is read by a small function that returns its value or throws ConfigError with one
+// line naming it; they run in the order below, so the first bad variable is the one reported.
+// (Plain functions, not a schema library: every CLI command reads the configuration, and loading a
+// validation library costs more than the whole read `sitrep list` does.)
 
 function isValidZone(zone: string): boolean {
   try {
@@ -12,115 +16,125 @@ function isValidZone(zone: string): boolean {
   }
 }
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+type Env = Record<string, string | undefined>;
 
-const bool = (name: string, def: boolean) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return def;
-      const s = v.toLowerCase();
-      if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-      if (['0', 'false', 'no', 'off'].includes(s)) return false;
-      ctx.addIssue({ code: 'custom', message: `${name} must be true or false` });
-      return z.NEVER;
-    });
+function invalid(message: string): never {
+  throw new ConfigError(`invalid configuration: ${message}`);
+}
 
-const positiveInt = (name: string, def: number, max = 1_000_000, min = 1) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return def;
-      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number from ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return Number(v);
-    });
+/** The variable as given (the environment holds strings; anything else is refused). */
+function raw(env: Env, name: string): string | undefined {
+  const v: unknown = env[name];
+  if (v === undefined || typeof v === 'string') return v;
+  return invalid(`${name}: Invalid input: expected string, received ${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v}`);
+}
 
-const url = (name: string) =>
-  optionalString.refine(
-    (v) => {
-      if (v === undefined) return true;
-      try {
-        const u = new URL(v);
-        return u.protocol === 'http:' || u.protocol === 'https:';
-      } catch {
-        return false;
-      }
-    },
-    { message: `${name} must be an http(s) URL, e.g. https://status.example.com` },
-  );
+/** The variable trimmed, or undefined when it is unset or blank. */
+function optionalString(env: Env, name: string): string | undefined {
+  const v = raw(env, name);
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
 
-export const envSchema = z.object({
-  // 0 asks the system for a free port (tests, side-by-side runs).
-  PORT: positiveInt('PORT', 3000, 65535, 0),
-  SITREP_DB: optionalString.transform((v) => v ?? './data/sitrep.db'),
-  SITREP_TIMEZONE: optionalString
-    .transform((v) => v ?? 'UTC')
-    .refine(isValidZone, { message: 'SITREP_TIMEZONE must be an IANA time zone, e.g. America/Los_Angeles' }),
-  SITREP_ORG_NAME: optionalString.transform((v) => v ?? 'Sitrep'),
-  SITREP_PUBLIC_URL: url('SITREP_PUBLIC_URL'),
-  SLACK_SIGNING_SECRET: optionalString,
-  SLACK_BOT_TOKEN: optionalString,
-  SLACK_APP_TOKEN: optionalString,
-  SLACK_API_URL: url('SLACK_API_URL').transform((v) => {
-    const base = v ?? 'https://slack.com/api/';
+/** Exactly one of `values` (after trimming), or undefined when unset or blank. */
+function oneOf<const T extends readonly string[]>(env: Env, name: string, values: T, message: string): T[number] | undefined {
+  const v = optionalString(env, name);
+  if (v === undefined) return undefined;
+  if (!(values as readonly string[]).includes(v)) invalid(message);
+  return v as T[number];
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const v = raw(env, name);
+  if (v === undefined || v === '') return def;
+  const s = v.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  return invalid(`${name} must be true or false`);
+}
+
+function positiveInt(env: Env, name: string, def: number, max = 1_000_000, min = 1): number {
+  const v = raw(env, name);
+  if (v === undefined || v === '') return def;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) invalid(`${name} must be a whole number from ${min} to ${max}`);
+  return Number(v);
+}
+
+function url(env: Env, name: string): string | undefined {
+  const v = optionalString(env, name);
+  if (v === undefined) return undefined;
+  let ok: boolean;
+  try {
+    const u = new URL(v);
+    ok = u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    ok = false;
+  }
+  if (!ok) invalid(`${name} must be an http(s) URL, e.g. https://status.example.com`);
+  return v;
+}
+
+function admins(env: Env): string[] {
+  const v = optionalString(env, 'SITREP_ADMINS');
+  if (!v) return [];
+  const refs = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const r of refs) {
+    if (!/^(slack|teams|cli):.+$/.test(r)) invalid(`SITREP_ADMINS must be comma-separated user refs like slack:U123,cli:alice (got "${r}")`);
+  }
+  return refs;
+}
+
+const APP_TYPES = ['SingleTenant', 'MultiTenant', 'UserAssignedMSI'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Every variable read and checked, in this order (the first bad one is reported). */
+function readEnv(env: Env) {
+  const timezone = (e: Env) => {
+    const zone = optionalString(e, 'SITREP_TIMEZONE') ?? 'UTC';
+    if (!isValidZone(zone)) invalid('SITREP_TIMEZONE must be an IANA time zone, e.g. America/Los_Angeles');
+    return zone;
+  };
+  const slackApiUrl = (e: Env) => {
+    const base = url(e, 'SLACK_API_URL') ?? 'https://slack.com/api/';
     return base.endsWith('/') ? base : base + '/';
-  }),
-  SLACK_INCIDENTS_CHANNEL: optionalString,
-  MICROSOFT_APP_ID: optionalString,
-  MICROSOFT_APP_PASSWORD: optionalString,
-  MICROSOFT_APP_TENANT_ID: optionalString,
-  MICROSOFT_APP_TYPE: optionalString.pipe(
-    z
-      .enum(['SingleTenant', 'MultiTenant', 'UserAssignedMSI'], {
-        message: 'MICROSOFT_APP_TYPE must be SingleTenant, MultiTenant or UserAssignedMSI',
-      })
-      .optional(),
-  ),
-  STATUSPAGE_API_KEY: optionalString,
-  STATUSPAGE_PAGE_ID: optionalString,
-  // Atlassian allows one request a second per API key; a page on a plan with a higher limit (or a
-  // local stand-in) may say so. Sitrep paces to this instead of learning it from 429s.
-  STATUSPAGE_REQUESTS_PER_SECOND: positiveInt('STATUSPAGE_REQUESTS_PER_SECOND', 1, 1_000),
-  STATUSPAGE_API_URL: url('STATUSPAGE_API_URL').transform((v) => (v ?? 'https://api.statuspage.io/v1').replace(/\/+$/, '')),
-  SITREP_APPROVAL: optionalString.pipe(
-    z.enum(APPROVAL_POLICIES, { message: 'SITREP_APPROVAL must be required, self or off' }).optional(),
-  ),
-  SITREP_WEBHOOK_PUBLIC_ONLY: bool('SITREP_WEBHOOK_PUBLIC_ONLY', false),
-  SITREP_WEBHOOK_ALLOW_LINK_LOCAL: bool('SITREP_WEBHOOK_ALLOW_LINK_LOCAL', false),
-  SITREP_ADMINS: optionalString.transform((v, ctx) => {
-    if (!v) return [] as string[];
-    const refs = v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const r of refs) {
-      if (!/^(slack|teams|cli):.+$/.test(r)) {
-        ctx.addIssue({ code: 'custom', message: `SITREP_ADMINS must be comma-separated user refs like slack:U123,cli:alice (got "${r}")` });
-        return z.NEVER;
-      }
-    }
-    return refs;
-  }),
-  SITREP_DELAY_NOTICE_MINUTES: positiveInt('SITREP_DELAY_NOTICE_MINUTES', 5, 10_000),
-  SITREP_NUDGE_MINUTES: positiveInt('SITREP_NUDGE_MINUTES', 10, 10_000),
-  SITREP_DELIVERY_DEADLINE_MINUTES: positiveInt('SITREP_DELIVERY_DEADLINE_MINUTES', 60, 100_000),
-  SITREP_DELIVERY_TIMEOUT_SECONDS: positiveInt('SITREP_DELIVERY_TIMEOUT_SECONDS', 30, 600),
-  SITREP_OUTBOX_RETENTION_DAYS: positiveInt('SITREP_OUTBOX_RETENTION_DAYS', 30, 36_500),
-  LOG_LEVEL: optionalString.pipe(
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-    }).optional(),
-  ),
-  USER: optionalString,
-});
+  };
+  return {
+    // 0 asks the system for a free port (tests, side-by-side runs).
+    PORT: positiveInt(env, 'PORT', 3000, 65535, 0),
+    SITREP_DB: optionalString(env, 'SITREP_DB') ?? './data/sitrep.db',
+    SITREP_TIMEZONE: timezone(env),
+    SITREP_ORG_NAME: optionalString(env, 'SITREP_ORG_NAME') ?? 'Sitrep',
+    SITREP_PUBLIC_URL: url(env, 'SITREP_PUBLIC_URL'),
+    SLACK_SIGNING_SECRET: optionalString(env, 'SLACK_SIGNING_SECRET'),
+    SLACK_BOT_TOKEN: optionalString(env, 'SLACK_BOT_TOKEN'),
+    SLACK_APP_TOKEN: optionalString(env, 'SLACK_APP_TOKEN'),
+    SLACK_API_URL: slackApiUrl(env),
+    SLACK_INCIDENTS_CHANNEL: optionalString(env, 'SLACK_INCIDENTS_CHANNEL'),
+    MICROSOFT_APP_ID: optionalString(env, 'MICROSOFT_APP_ID'),
+    MICROSOFT_APP_PASSWORD: optionalString(env, 'MICROSOFT_APP_PASSWORD'),
+    MICROSOFT_APP_TENANT_ID: optionalString(env, 'MICROSOFT_APP_TENANT_ID'),
+    MICROSOFT_APP_TYPE: oneOf(env, 'MICROSOFT_APP_TYPE', APP_TYPES, 'MICROSOFT_APP_TYPE must be SingleTenant, MultiTenant or UserAssignedMSI'),
+    STATUSPAGE_API_KEY: optionalString(env, 'STATUSPAGE_API_KEY'),
+    STATUSPAGE_PAGE_ID: optionalString(env, 'STATUSPAGE_PAGE_ID'),
+    // Atlassian allows one request a second per API key; a page on a plan with a higher limit (or a
+    // local stand-in) may say so. Sitrep paces to this instead of learning it from 429s.
+    STATUSPAGE_REQUESTS_PER_SECOND: positiveInt(env, 'STATUSPAGE_REQUESTS_PER_SECOND', 1, 1_000),
+    STATUSPAGE_API_URL: (url(env, 'STATUSPAGE_API_URL') ?? 'https://api.statuspage.io/v1').replace(/\/+$/, ''),
+    SITREP_APPROVAL: oneOf(env, 'SITREP_APPROVAL', APPROVAL_POLICIES, 'SITREP_APPROVAL must be required, self or off'),
+    SITREP_WEBHOOK_PUBLIC_ONLY: bool(env, 'SITREP_WEBHOOK_PUBLIC_ONLY', false),
+    SITREP_WEBHOOK_ALLOW_LINK_LOCAL: bool(env, 'SITREP_WEBHOOK_ALLOW_LINK_LOCAL', false),
+    SITREP_ADMINS: admins(env),
+    SITREP_DELAY_NOTICE_MINUTES: positiveInt(env, 'SITREP_DELAY_NOTICE_MINUTES', 5, 10_000),
+    SITREP_NUDGE_MINUTES: positiveInt(env, 'SITREP_NUDGE_MINUTES', 10, 10_000),
+    SITREP_DELIVERY_DEADLINE_MINUTES: positiveInt(env, 'SITREP_DELIVERY_DEADLINE_MINUTES', 60, 100_000),
+    SITREP_DELIVERY_TIMEOUT_SECONDS: positiveInt(env, 'SITREP_DELIVERY_TIMEOUT_SECONDS', 30, 600),
+    SITREP_OUTBOX_RETENTION_DAYS: positiveInt(env, 'SITREP_OUTBOX_RETENTION_DAYS', 30, 36_500),
+    LOG_LEVEL: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'),
+    USER: optionalString(env, 'USER'),
+  };
+}
 
 export interface Config {
   port: number;
@@ -158,14 +172,7 @@ export class ConfigError extends Error {}
 
 /** Validates the environment; throws ConfigError with one line naming the variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const name = String(issue.path[0] ?? 'environment');
-    const msg = issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
-    throw new ConfigError(`invalid configuration: ${msg}`);
-  }
-  const e = parsed.data;
+  const e = readEnv(env);
   const slackEnabled = Boolean(e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN);
   return {
     port: e.PORT,

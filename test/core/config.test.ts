@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('configuration', () => {
   it('has the contract defaults', () => {
@@ -36,6 +36,45 @@ describe('configuration', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain('\n');
     }
+  });
+  // Exact messages, as the environment schema gave them: the first bad variable in the order the
+  // Config lists them (not the order of the environment), one line each.
+  const exact: Array<[Record<string, string>, string]> = [
+    [{ PORT: ' 80' }, 'PORT must be a whole number from 0 to 65535'],
+    [{ SITREP_NUDGE_MINUTES: 'x', PORT: 'abc' }, 'PORT must be a whole number from 0 to 65535'],
+    [{ LOG_LEVEL: 'loud', SITREP_TIMEZONE: 'Mars/Base' }, 'SITREP_TIMEZONE must be an IANA time zone, e.g. America/Los_Angeles'],
+    [{ MICROSOFT_APP_TYPE: 'singletenant' }, 'MICROSOFT_APP_TYPE must be SingleTenant, MultiTenant or UserAssignedMSI'],
+    [{ LOG_LEVEL: 'INFO' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ SITREP_ADMINS: 'slack:U1,bob' }, 'SITREP_ADMINS must be comma-separated user refs like slack:U123,cli:alice (got "bob")'],
+    [{ SITREP_WEBHOOK_PUBLIC_ONLY: ' true' }, 'SITREP_WEBHOOK_PUBLIC_ONLY must be true or false'],
+    [{ SITREP_PUBLIC_URL: 'javascript:alert(1)' }, 'SITREP_PUBLIC_URL must be an http(s) URL, e.g. https://status.example.com'],
+  ];
+  it.each(exact)('refuses %j with the message %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(new ConfigError(`invalid configuration: ${message}`));
+  });
+  it('trims text values, treats blank as unset, and normalises URLs', () => {
+    const c = loadConfig({
+      SITREP_TIMEZONE: ' Europe/Berlin ',
+      SLACK_API_URL: 'http://127.0.0.1:9/api',
+      STATUSPAGE_API_URL: 'http://x/v1///',
+      SITREP_PUBLIC_URL: ' https://a.b/// ',
+      SITREP_WEBHOOK_PUBLIC_ONLY: 'YES',
+      SITREP_APPROVAL: ' self ',
+      SITREP_ADMINS: ' , ',
+      USER: ' bob ',
+      SITREP_DB: '  ',
+    });
+    expect(c).toMatchObject({
+      timezone: 'Europe/Berlin',
+      slack: { apiUrl: 'http://127.0.0.1:9/api/' },
+      statuspage: { apiUrl: 'http://x/v1' },
+      publicUrl: 'https://a.b',
+      webhookPublicOnly: true,
+      approval: 'self',
+      admins: [],
+      user: 'bob',
+      dbFile: './data/sitrep.db',
+    });
   });
   it('enables Slack only with both secrets, Socket Mode with the app token', () => {
     expect(loadConfig({ SLACK_SIGNING_SECRET: 's' }).slack.enabled).toBe(false);
