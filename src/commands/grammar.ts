@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { COMPONENT_STATUS_ALIASES, INCIDENT_STATUS_ALIASES, ROLES } from '../domain/enums.js';
 import type { ComponentStatus, IncidentStatus, Role, Severity } from '../domain/enums.js';
 import { SitrepError } from '../domain/errors.js';
@@ -160,17 +159,10 @@ function checkText(what: string, text: string, max: number, verb: Verb, meter?: 
   return text;
 }
 
-const severitySchema = z.coerce
-  .number({ message: 'severity must be 1, 2, 3 or 4' })
-  .int()
-  .min(1)
-  .max(4)
-  .transform((n) => n as Severity);
-
 function parseSeverity(raw: string, verb: Verb): Severity {
-  const r = severitySchema.safeParse(/^\d$/.test(raw.replace(/^sev/i, '')) ? raw.replace(/^sev/i, '') : 'x');
-  if (!r.success) fail(`${shown(raw)} is not a severity; use 1 (worst) to 4, e.g. sev:2 (${usageHint(verb)})`);
-  return r.data as Severity;
+  const digits = raw.replace(/^sev/i, '');
+  if (!/^[1-4]$/.test(digits)) fail(`${shown(raw)} is not a severity; use 1 (worst) to 4, e.g. sev:2 (${usageHint(verb)})`);
+  return Number(digits) as Severity;
 }
 
 // Alias tables are plain objects: `own` keeps "constructor" or "__proto__" from reading as a status.
