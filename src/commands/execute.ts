@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { BUSY_TIMEOUT_MS, isBusyError } from '../../db/client.js';
-import { isSitrepError, type ErrorCode } from '../domain/errors.js';
-import { helpText } from './help.js';
+import { help } from './help.js';
 import type { CommandContext, Reply } from './context.js';
-import { parseCommand, type Command } from './grammar.js';
+import type { Command } from './grammar.js';
+import { runParsedWith, runTextWith, type Logger, type Result } from './run.js';
 import { declare } from './declare.js';
 import { update } from './update.js';
 import { resolve, reopen } from './resolve.js';
@@ -19,10 +17,10 @@ import { postmortem } from './postmortem.js';
 import { listSubscriptions, subscribe, unsubscribe } from './subscribe.js';
 import { deliveries } from './deliveries.js';
 
-export type Result =
-  | { ok: true; command: Command; reply: Reply }
-  | { ok: false; error: { code: ErrorCode; message: string; ref?: string } };
+export type { Logger, Result } from './run.js';
 
+// Every verb, loaded: the server and the console may run any of them. (The CLI runs one command
+// per process and loads only its verb: verbs.ts.)
 
 /** Runs one parsed command. Each verb authorises, validates, loads, decides, writes, replies. */
 export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
@@ -78,12 +76,8 @@ export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
     case 'postmortem':
       return postmortem(ctx, cmd);
     case 'help':
-      return { text: helpText(cmd.topic), data: { help: helpText(cmd.topic) } };
+      return help(ctx, cmd);
   }
-}
-
-export interface Logger {
-  error(obj: Record<string, unknown>, msg: string): void;
 }
 
 /**
@@ -92,32 +86,10 @@ export interface Logger {
  * that the user also sees, so a report can be matched to the log.
  */
 export function runParsedCommand(ctx: CommandContext, command: Command, log?: Logger, fields: Record<string, unknown> = {}): Result {
-  try {
-    return { ok: true, command, reply: executeCommand(ctx, command) };
-  } catch (e) {
-    return { ok: false, error: toResultError(e, log, fields) };
-  }
-}
-
-function toResultError(e: unknown, log: Logger | undefined, fields: Record<string, unknown>): Extract<Result, { ok: false }>['error'] {
-  if (isSitrepError(e)) return { code: e.code, message: e.message };
-  // Another process kept the write lock for the whole busy timeout: nothing was written (the
-  // transaction never began), and trying again is the whole remedy.
-  if (isBusyError(e)) {
-    return { code: 'CONFLICT', message: `the database is busy: another writer held it for over ${BUSY_TIMEOUT_MS / 1000} s; nothing was written, try again` };
-  }
-  const ref = `ERR-${randomBytes(4).toString('hex')}`;
-  log?.error({ errorRef: ref, err: e, ...fields }, 'command failed');
-  return { code: 'INTERNAL', message: `something went wrong on our side (reference ${ref})`, ref };
+  return runParsedWith(executeCommand, ctx, command, log, fields);
 }
 
 /** Text in, result out: the single entry point every surface uses for typed commands. */
 export function runCommandText(ctx: CommandContext, text: string, log?: Logger, fields: Record<string, unknown> = {}): Result {
-  let command: Command;
-  try {
-    command = parseCommand(text, { timezone: ctx.policy.timezone, now: ctx.now(), platform: ctx.scope.platform });
-  } catch (e) {
-    return { ok: false, error: toResultError(e, log, fields) };
-  }
-  return runParsedCommand(ctx, command, log, fields);
+  return runTextWith(executeCommand, ctx, text, log, fields);
 }

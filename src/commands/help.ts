@@ -1,3 +1,6 @@
+import type { CommandContext, Reply } from './context.js';
+import type { Command } from './grammar.js';
+
 // Usage lines and one example per command. `help` lists them; errors point at them.
 
 export interface Usage {
@@ -158,4 +161,9 @@ export function helpText(topic?: string): string {
 
 export function usageHint(verb: Verb): string {
   return `usage: ${USAGE[verb].usage} (e.g. ${USAGE[verb].example})`;
+}
+
+/** The `help` verb. */
+export function help(_ctx: CommandContext, cmd: Extract<Command, { verb: 'help' }>): Reply {
+  return { text: helpText(cmd.topic), data: { help: helpText(cmd.topic) } };
 }
