@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from './main.js';
+import { main } from './entry.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

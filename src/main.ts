@@ -1,18 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import { lt, sql } from 'drizzle-orm';
-import { openDatabase, type Db } from '../db/client.js';
 import { incidents, processedEvents } from '../db/schema.js';
-import { runCli } from '../adapters/console/cli.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import type { CommandContext, Outlet, Scope } from './commands/context.js';
-import { runCommandText, type Result } from './commands/execute.js';
+import { assembleApp, type App, type AppOptions } from './app.js';
+import type { Config } from './config.js';
+import { executeCommand } from './commands/execute.js';
 import { nudgeStaleDrafts } from './commands/nudge.js';
-import { createLogger, type Logger } from './logger.js';
-import { renderMetrics, type Collector } from './http/metrics.js';
+import { createLogger } from './logger.js';
+import { renderMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
-import { ChangeWatcher } from './watch.js';
 import { periodic } from './periodic.js';
-import type { Target } from './mirror/target.js';
 import { registerMirroring } from './mirror/index.js';
 import { createWebhooks } from '../adapters/webhook/index.js';
 import { registerSlack } from '../adapters/slack/index.js';
@@ -20,74 +16,18 @@ import { registerTeams } from '../adapters/teams/index.js';
 import { registerStatusPages } from './statuspage/index.js';
 import { createStatuspageIo } from '../adapters/statuspage-io/index.js';
 
-// The composition root: the only module that reads the environment (through loadConfig) and wires
-// database, outlets, adapters and the HTTP server together. Everything else receives what it needs.
+export type { App, AppOptions } from './app.js';
+// The process entry (`npx sitrep …`, `npm start`) lives in entry.ts, which loads this module only
+// for the server and the console.
+export { main } from './entry.js';
 
-export interface App {
-  config: Config;
-  db: Db;
-  log: Logger;
-  now: () => number;
-  outlets: Outlet[];
-  /** Delivery implementations the outbox worker uses (Slack, Teams, Statuspage, webhooks). */
-  targets: Target[];
-  /** Extra HTTP routes adapters contribute (Slack events, Teams messages, the status page). */
-  routes: Array<(router: Router) => void>;
-  /** Started with the server, stopped on shutdown (the outbox worker, nudges…). */
-  background: Array<{ start(): void; stop(): Promise<void> }>;
-  collectors: Collector[];
-  changes: ChangeWatcher;
-  contextFor(actor: string, scope: Scope): CommandContext;
-  /** Parses and runs one command as `actor`; notifies change listeners after a write. */
-  run(text: string, actor: string, scope: Scope): Result;
-  close(): void;
-}
-
-export interface AppOptions {
-  now?: () => number;
-  log?: Logger;
-}
+// The server's composition root: wires database, outlets, adapters and the HTTP server together.
+// Everything else receives what it needs. (The CLI's is entry.ts: a CLI command needs one verb and,
+// when it writes, the outlets, and loads nothing more.)
 
 export function createApp(config: Config, opts: AppOptions = {}): App {
-  const log = opts.log ?? createLogger(config.logLevel);
-  const db = openDatabase(config.dbFile);
-  const now = opts.now ?? (() => Date.now());
-  const outlets: Outlet[] = [];
-  const targets: Target[] = [];
-  const routes: App['routes'] = [];
-  const background: App['background'] = [];
-  const collectors: Collector[] = [];
-  const changes = new ChangeWatcher(db);
-  const policy = {
-    timezone: config.timezone,
-    orgName: config.orgName,
-    publicUrl: config.publicUrl,
-    approval: config.approval,
-    admins: config.admins,
-    ...(config.slack.incidentsChannel ? { slackIncidentsChannel: config.slack.incidentsChannel } : {}),
-  };
-  const app: App = {
-    config,
-    db,
-    log,
-    now,
-    outlets,
-    targets,
-    routes,
-    background,
-    collectors,
-    changes,
-    contextFor: (actor, scope) => ({ db, now, actor, scope, policy, outlets }),
-    run(text, actor, scope) {
-      const result = runCommandText(app.contextFor(actor, scope), text, log);
-      if (result.ok) changes.notify();
-      return result;
-    },
-    close() {
-      changes.stop();
-      db.$client.close();
-    },
-  };
+  const app = assembleApp(config, { ...opts, log: opts.log ?? createLogger(config.logLevel) }, executeCommand);
+  const { db, collectors, background } = app;
   // --- wiring: each capability registers its outlets, targets, routes and background work below,
   // one call each, in this order: mirroring (outbox worker, webhooks), status pages, Slack, Teams.
   registerMirroring(app, { webhooks: createWebhooks });
@@ -189,7 +129,8 @@ export async function startServer(app: App, port = app.config.port, host?: strin
   };
 }
 
-async function serve(config: Config): Promise<number> {
+/** `npx sitrep serve`, `npm start`: the server, until SIGINT or SIGTERM. */
+export async function serve(config: Config): Promise<number> {
   const app = createApp(config);
   const log = app.log;
   if (config.admins.length === 0) log.warn('SITREP_ADMINS is empty: everyone may manage approvers, subscriptions, components and channels');
@@ -219,25 +160,4 @@ async function serve(config: Config): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return new Promise<number>(() => undefined);
-}
-
-/** Entry point for `npx sitrep …` and `npm start`. Returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
-  const [first, ...rest] = argv;
-  if (first === 'serve') return serve(config);
-  // The CLI logs only warnings and worse, to stderr, so stdout stays clean for --json.
-  const quiet = { ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel };
-  // The interactive console (readline, history) is loaded only when asked for.
-  if (first === 'console') return (await import('../adapters/console/console.js')).runConsole(rest, { config: quiet, createApp: (c) => createApp(c) });
-  return runCli(argv, { config: quiet, createApp: (c) => createApp(c) });
 }

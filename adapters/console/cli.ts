@@ -70,17 +70,44 @@ export function actorFor(as: string | undefined, config: Config): string {
 }
 
 export function runCli(argv: string[], deps: CliDeps): number {
-  const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
-  const err = deps.err ?? ((s: string) => process.stderr.write(s + '\n'));
+  const line = commandLine(argv, deps);
+  if (typeof line === 'number') return line;
+  return report(deps.createApp(deps.config), line, deps);
+}
+
+export interface CommandCliDeps extends Omit<CliDeps, 'createApp'> {
+  /** Makes the app for this one command line, so that it may load only what that command needs. */
+  createApp: (config: Config, text: string) => Promise<App>;
+}
+
+/** runCli for the `sitrep` process: the same output and exit codes, one command line, one app. */
+export async function runCliCommand(argv: string[], deps: CommandCliDeps): Promise<number> {
+  const line = commandLine(argv, deps);
+  if (typeof line === 'number') return line;
+  return report(await deps.createApp(deps.config, line.text), line, deps);
+}
+
+interface CommandLine {
+  args: CliArgs;
+  text: string;
+}
+
+/** The command line to run, or the exit code when the arguments themselves are wrong. */
+function commandLine(argv: string[], deps: Pick<CliDeps, 'err'>): CommandLine | number {
   const args = parseCliArgs(argv);
   if ('error' in args) {
-    err(`sitrep: ${args.error}`);
+    (deps.err ?? stderr)(`sitrep: ${args.error}`);
     return 1;
   }
   if (!args.words.length) args.words.push('help');
-  const app = deps.createApp(deps.config);
+  return { args, text: joinArgs(args.words) };
+}
+
+function report(app: App, { args, text }: CommandLine, deps: Pick<CliDeps, 'config' | 'out' | 'err'>): number {
+  const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
+  const err = deps.err ?? stderr;
   try {
-    const result = app.run(joinArgs(args.words), actorFor(args.as, deps.config), { platform: 'cli' });
+    const result = app.run(text, actorFor(args.as, deps.config), { platform: 'cli' });
     if (result.ok) {
       out(args.json ? JSON.stringify(result.reply.data) : result.reply.text);
       return 0;
@@ -92,3 +119,5 @@ export function runCli(argv: string[], deps: CliDeps): number {
     app.close();
   }
 }
+
+const stderr = (s: string) => process.stderr.write(s + '\n');

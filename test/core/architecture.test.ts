@@ -46,10 +46,15 @@ describe('dependency direction', () => {
     expect(bad).toEqual([]);
   });
 
-  it('only the composition root imports adapters, and commands never import surfaces', () => {
+  // Two composition roots: src/main.ts wires the server's app; src/entry.ts is the process entry
+  // and wires the CLI's app (one verb and, for a write, the outlets), loading src/main.ts only for
+  // the server and the console.
+  const ROOTS = ['src/main.ts', 'src/entry.ts'];
+
+  it('only the composition roots import adapters, and commands never import surfaces', () => {
     const bad: string[] = [];
     for (const f of [...files('src'), ...files('db')]) {
-      if (f === 'src/main.ts') continue;
+      if (ROOTS.includes(f)) continue;
       for (const spec of imports(f)) {
         const target = resolveFrom(f, spec);
         if (target.startsWith('adapters/')) bad.push(`${f} → ${spec}`);
@@ -59,9 +64,9 @@ describe('dependency direction', () => {
     expect(bad).toEqual([]);
   });
 
-  it('only src/config.ts and src/main.ts read the environment', () => {
+  it('only src/config.ts and the process entry read the environment', () => {
     const bad = [...files('src'), ...files('adapters'), ...files('db')].filter(
-      (f) => f !== 'src/config.ts' && f !== 'src/main.ts' && /process\.env/.test(readFileSync(join(ROOT, f), 'utf8')),
+      (f) => f !== 'src/config.ts' && f !== 'src/entry.ts' && /process\.env/.test(readFileSync(join(ROOT, f), 'utf8')),
     );
     expect(bad).toEqual([]);
   });

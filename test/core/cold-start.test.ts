@@ -10,7 +10,8 @@ import { BIN, ensureBuilt } from '../slack/process.js';
 // A CLI command runs one read or one write: it must not load the platform SDKs (Bolt and the Web
 // API client, the Microsoft 365 Agents SDK and MSAL), which take most of a cold start. Checked on
 // the real `sitrep` process with every platform configured, by listing the files it loaded. A CLI
-// write still enqueues the Slack and Teams thread posts: the outlets are plain SQL.
+// write still enqueues the Slack and Teams thread posts: the outlets are plain SQL. A read loads no
+// outlet at all.
 
 const exec = promisify(execFile);
 
@@ -90,6 +91,10 @@ describe('CLI cold start', () => {
       const declared = await sitrep(env, 'declare', 'Checkout errors', 'sev:2', '--json');
       expect(JSON.parse(declared.stdout)).toMatchObject({ id: 'INC-1' });
       expect(declared.sdk).toEqual([]);
+      // The probe itself works: it saw the outlets the write ran and the database driver.
+      expect(declared.files.some((f) => f.endsWith('/dist/adapters/slack/outlet.js'))).toBe(true);
+      expect(declared.files.some((f) => f.endsWith('/dist/adapters/teams/outlet.js'))).toBe(true);
+      expect(declared.files.some((f) => f.includes('node_modules/better-sqlite3/'))).toBe(true);
       // The outlets ran: the posts wait in the outbox for the server's worker.
       const rows = new Database(db, { readonly: true });
       const targets = rows.prepare('select distinct target from outbox order by target').pluck().all();
@@ -99,9 +104,9 @@ describe('CLI cold start', () => {
       const listed = await sitrep(env, 'list', '--json');
       expect(JSON.parse(listed.stdout).incidents.map((i: { id: string }) => i.id)).toEqual(['INC-1']);
       expect(listed.sdk).toEqual([]);
-      // The probe itself works: it saw the CLI's own modules and the database driver.
-      expect(listed.files.some((f) => f.endsWith('/dist/adapters/slack/outlet.js'))).toBe(true);
-      expect(listed.files.some((f) => f.includes('node_modules/better-sqlite3/'))).toBe(true);
+      // A read loads its verb and no outlet: nothing it does can reach one.
+      expect(listed.files.some((f) => f.endsWith('/dist/src/commands/read.js'))).toBe(true);
+      expect(listed.files.filter((f) => /\/dist\/adapters\/(slack|teams)\/outlet\.js$/.test(f))).toEqual([]);
     });
   }
 
