@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { lt, sql } from 'drizzle-orm';
 import { incidents, processedEvents } from '../db/schema.js';
+import { createCheckpointer } from '../db/checkpointer.js';
 import { assembleApp, type App, type AppOptions } from './app.js';
 import type { Config } from './config.js';
 import { executeCommand } from './commands/execute.js';
@@ -37,6 +38,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   // (wiring-end)
 
   background.push(createNudger(app, config.nudgeMinutes * 60_000), createDedupePruner(app));
+  // WAL checkpoints on a thread of their own, not inside the commit of whichever command crossed
+  // the threshold (db/checkpointer.ts).
+  background.push(createCheckpointer(db, config.dbFile, { onError: (error) => app.log.warn({ error }, 'WAL checkpoint failed') }));
 
   collectors.push(() => {
     const open = db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;

@@ -100,7 +100,7 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
   const base = new URL(opts.apiUrl.endsWith('/') ? opts.apiUrl : `${opts.apiUrl}/`);
   const secure = base.protocol === 'https:';
   if (!secure && base.protocol !== 'http:') throw new Error(`SLACK_API_URL must be http(s): ${opts.apiUrl}`);
-  const agent = new (secure ? https : http).Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 128, scheduling: 'lifo' });
+  const agent = new (secure ? https : http).Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256, scheduling: 'lifo' });
   const send = secure ? https.request : http.request;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const authorization = `Bearer ${opts.token}`;

@@ -62,7 +62,7 @@ export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerO
   const attemptTimeoutMs = over.attemptTimeoutMs ?? 30_000;
   return {
     pollMs: 1_000,
-    kickGapMs: 10,
+    kickGapMs: 5,
     concurrency: 1_024,
     perUpstream: 64,
     claimBatch: 64,
