@@ -37,7 +37,7 @@ export function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'decl
       kind: 'declared',
       occurredAt: declaredAt,
       text: parts.join('; '),
-      payload: { title: cmd.title, severity: inc.severity, lead, startedAt, components: changes, scope: ctx.scope },
+      payload: { title: cmd.title, severity: inc.severity, lead, startedAt, components: changes, scope: ctx.scope, ...(cmd.dedicated ? { dedicated: true } : {}) },
     });
     touchIncident(tx, ctx, inc.id);
     const id = incRef(inc.id);

@@ -28,7 +28,7 @@ export interface ComponentChange {
 }
 
 export type Command =
-  | { verb: 'declare'; title: string; severity?: Severity; components?: ComponentChange[]; lead?: string; startedAt?: number; at?: number }
+  | { verb: 'declare'; title: string; severity?: Severity; components?: ComponentChange[]; lead?: string; startedAt?: number; at?: number; /** Slack's modal: the incident gets a channel of its own (no word in the command language). */ dedicated?: boolean }
   | { verb: 'update'; incident?: number; status?: IncidentStatus; components?: ComponentChange[]; text: string; at?: number }
   | { verb: 'draft'; incident?: number; status?: IncidentStatus; components?: ComponentChange[]; text: string; template?: string; at?: number }
   | { verb: 'approve'; draft: number; text?: string; at?: number }
