@@ -1,0 +1,156 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { BUSY_TIMEOUT_MS, isBusyError, openDatabase, type Db } from './client.js';
+import * as schema from './schema.js';
+
+// The storage port: what everything above db/ may assume about the database, whichever engine
+// holds it. A write is `await store.transaction(async (tx) => …)`: one transaction, committed when
+// the callback's promise resolves, rolled back when it rejects. Reads that need no transaction (the
+// status page, the worker's scans, listings) go through `store.read`.
+//
+// On SQLite (this file): one writer connection and, for a file, one read-only connection.
+// - Writes are serialised by an async mutex, so no other work runs on the writer connection while a
+//   transaction's callback awaits (the model of Kysely's SQLite driver). A transaction inside a
+//   transaction (same async context) is a savepoint of the outer one, not a deadlock.
+// - BEGIN IMMEDIATE takes the write lock up front. When another process holds it (a CLI writer), the
+//   begin is retried on timers until BUSY_TIMEOUT_MS has passed, instead of SQLite's busy handler
+//   sleeping on the event loop: acks and page views go on meanwhile. Past the deadline the busy
+//   error is thrown as before (isBusyError).
+// - Reads run on the read-only connection, so a long read never holds the writer, and a read never
+//   sees a transaction's uncommitted rows. An in-memory database has one connection: its reads
+//   wait for the mutex like writes.
+// A PostgreSQL implementation is the same interface over a pool: transaction = BEGIN on a pooled
+// client; read = any pooled client.
+
+export type WriteTx = Db;
+export type ReadConn = Db;
+
+export interface Store {
+  /** Runs `fn` in one write transaction; resolves with its result once committed. */
+  transaction<T>(fn: (tx: WriteTx) => Promise<T> | T): Promise<T>;
+  /** Runs `fn` against committed data; never blocks writers. */
+  read<T>(fn: (db: ReadConn) => Promise<T> | T): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A FIFO async mutex: run() waits for every earlier holder. */
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  private held = 0;
+
+  get locked(): boolean {
+    return this.held > 0;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const before = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    this.held += 1;
+    try {
+      await before;
+      return await fn();
+    } finally {
+      this.held -= 1;
+      release();
+    }
+  }
+}
+
+export interface SqliteStoreOptions {
+  /** How long a begin waits for another process's write lock (ms). */
+  busyTimeoutMs?: number;
+  /** First wait between two tries of a begin; doubles up to 50 ms. */
+  retryMs?: number;
+}
+
+export class SqliteStore implements Store {
+  readonly writer: Db;
+  private readonly reader: Db | null;
+  private readonly mutex = new Mutex();
+  /** Set inside a transaction's callback: a nested transaction becomes a savepoint. */
+  private readonly inside = new AsyncLocalStorage<{ depth: number }>();
+  private readonly busyTimeoutMs: number;
+  private readonly retryMs: number;
+  private savepoints = 0;
+
+  constructor(
+    readonly file: string,
+    opts: SqliteStoreOptions = {},
+  ) {
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    this.retryMs = opts.retryMs ?? 2;
+    this.writer = openDatabase(file);
+    // The begin is retried on timers below; SQLite's own busy handler would sleep on the event loop.
+    this.writer.$client.pragma('busy_timeout = 0');
+    if (file === ':memory:') this.reader = null;
+    else {
+      const raw = new Database(file, { readonly: true, fileMustExist: true });
+      raw.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      this.reader = drizzle(raw, { schema }) as Db;
+    }
+  }
+
+  async transaction<T>(fn: (tx: WriteTx) => Promise<T> | T): Promise<T> {
+    const outer = this.inside.getStore();
+    if (outer) return this.savepoint(outer.depth + 1, fn);
+    return this.mutex.run(async () => {
+      await this.begin();
+      const c = this.writer.$client;
+      try {
+        const result = await this.inside.run({ depth: 0 }, () => fn(this.writer));
+        c.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (c.inTransaction) c.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  async read<T>(fn: (db: ReadConn) => Promise<T> | T): Promise<T> {
+    if (this.reader) return fn(this.reader);
+    // One connection: wait for the writer, unless this read is inside its transaction.
+    if (this.inside.getStore()) return fn(this.writer);
+    return this.mutex.run(async () => fn(this.writer));
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.run(async () => {
+      this.reader?.$client.close();
+      this.writer.$client.close();
+    });
+  }
+
+  /** BEGIN IMMEDIATE, retried on timers while another connection holds the write lock. */
+  private async begin(): Promise<void> {
+    const deadline = performance.now() + this.busyTimeoutMs;
+    let wait = this.retryMs;
+    for (;;) {
+      try {
+        this.writer.$client.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (err) {
+        if (!isBusyError(err) || performance.now() + wait > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 50);
+    }
+  }
+
+  private async savepoint<T>(depth: number, fn: (tx: WriteTx) => Promise<T> | T): Promise<T> {
+    const name = `sp_${++this.savepoints}`;
+    const c = this.writer.$client;
+    c.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await this.inside.run({ depth }, () => fn(this.writer));
+      c.exec(`RELEASE ${name}`);
+      return result;
+    } catch (err) {
+      c.exec(`ROLLBACK TO ${name}`);
+      c.exec(`RELEASE ${name}`);
+      throw err;
+    }
+  }
+}
