@@ -1,5 +1,6 @@
 import type { Outlet } from '../../src/commands/context.js';
 import { getIncident, incidentComponentRows, incRef } from '../../src/commands/store.js';
+import { publicComponents } from '../../src/domain/publication.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import { STATUSPAGE_TARGET, type StatuspagePayload } from './payload.js';
 
@@ -13,9 +14,7 @@ export function createStatuspageOutlet(): Outlet {
     name: 'statuspage-io',
     onPublished(tx, rec, ctx) {
       const incident = getIncident(tx, rec.incidentId);
-      const components = incidentComponentRows(tx, rec.incidentId).flatMap((c) =>
-        c.publicStatus === null ? [] : [{ slug: c.slug, name: c.name, status: rec.status === 'resolved' ? 'operational' as const : c.publicStatus }],
-      );
+      const components = publicComponents(rec.status, incidentComponentRows(tx, rec.incidentId)).map((c) => ({ slug: c.slug, name: c.name, status: c.status }));
       const payload: StatuspagePayload = {
         incident: incRef(incident.id),
         name: incident.title,

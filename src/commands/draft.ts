@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { customerUpdates } from '../../db/schema.js';
 import { awaitingApprovalNote, checkApproval, checkRejection } from '../domain/approval.js';
 import { displayUser } from '../domain/actor.js';
+import { announcedComponents } from '../domain/publication.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -25,7 +26,7 @@ export function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft'
       incidentId: inc.id,
       body,
       status,
-      componentChanges: status === 'resolved' ? changes.map((c) => ({ ...c, status: 'operational' as const })) : changes,
+      componentChanges: announcedComponents(status, changes),
       displayAt: cmd.at ?? ctx.now(),
       template: cmd.template ?? null,
       label: status,

@@ -1,11 +1,11 @@
 import { and, eq } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { customerUpdates, incidentComponents, incidents, postmortems } from '../../db/schema.js';
-import type { ComponentStatus, IncidentStatus } from '../domain/enums.js';
-import { canTransition } from '../domain/lifecycle.js';
+import type { IncidentStatus } from '../domain/enums.js';
+import { planPublication } from '../domain/publication.js';
 import type { CommandContext, PublishedRecord } from './context.js';
 import type { ComponentChange } from './grammar.js';
-import { applyComponentChanges, componentsBySlug, getIncident, recomputeComponents, recordEvent, touchIncident } from './store.js';
+import { applyComponentChanges, componentsBySlug, getIncident, incidentComponentRows, recomputeComponents, recordEvent, touchIncident } from './store.js';
 import { changeStatus } from './status.js';
 
 type DraftRow = typeof customerUpdates.$inferSelect;
@@ -50,21 +50,17 @@ export function publishDraft(
     return pm;
   }
 
-  // The internal state follows what was announced when that is a legal step forward, so the
-  // thread and the page never disagree about whether an incident is resolved.
-  if (draft.status !== incident.status && canTransition(incident.status, draft.status)) {
-    changeStatus(tx, ctx, incident, draft.status, displayAt);
-  }
   const changes = draft.componentChanges as ComponentChange[];
-  if (changes.length && draft.status !== 'resolved') {
-    const current = getIncident(tx, draft.incidentId);
-    if (current.status !== 'resolved') applyComponentChanges(tx, draft.incidentId, changes, displayAt);
-  }
+  const plan = planPublication({
+    incident: { status: incident.status, components: incidentComponentRows(tx, draft.incidentId).map((c) => c.slug) },
+    update: { status: draft.status, components: changes, postmortem: false },
+  });
+  if (plan.moveTo) changeStatus(tx, ctx, incident, plan.moveTo, displayAt);
+  if (plan.internal.length) applyComponentChanges(tx, draft.incidentId, plan.internal, displayAt);
 
-  const bySlug = componentsBySlug(tx, changes.map((c) => c.slug));
-  for (const ch of changes) {
+  const bySlug = componentsBySlug(tx, plan.public.map((c) => c.slug));
+  for (const ch of plan.public) {
     const comp = bySlug.get(ch.slug)!;
-    const status: ComponentStatus = draft.status === 'resolved' ? 'operational' : ch.status;
     const existing = tx
       .select()
       .from(incidentComponents)
@@ -72,23 +68,17 @@ export function publishDraft(
       .get();
     if (existing) {
       tx.update(incidentComponents)
-        .set({ publicStatus: status, updatedAt: now })
+        .set({ publicStatus: ch.status, updatedAt: now })
         .where(and(eq(incidentComponents.incidentId, draft.incidentId), eq(incidentComponents.componentId, comp.id)))
         .run();
     } else {
       tx.insert(incidentComponents)
-        .values({ incidentId: draft.incidentId, componentId: comp.id, status: 'operational', publicStatus: status, updatedAt: now })
+        .values({ incidentId: draft.incidentId, componentId: comp.id, status: 'operational', publicStatus: ch.status, updatedAt: now })
         .run();
     }
   }
-  if (draft.status === 'resolved') {
-    tx.update(incidentComponents)
-      .set({ publicStatus: 'operational', updatedAt: now })
-      .where(eq(incidentComponents.incidentId, draft.incidentId))
-      .run();
-  }
   tx.update(incidents)
-    .set({ publicStatus: draft.status, publishedAt: incident.publishedAt ?? now, updatedAt: now })
+    .set({ publicStatus: plan.publicStatus ?? incident.publicStatus, publishedAt: incident.publishedAt ?? now, updatedAt: now })
     .where(eq(incidents.id, draft.incidentId))
     .run();
   const affected = tx

@@ -3,6 +3,7 @@ import { incidents } from '../../db/schema.js';
 import { awaitingApprovalNote } from '../domain/approval.js';
 import { SitrepError } from '../domain/errors.js';
 import { checkReopen, checkTransition } from '../domain/lifecycle.js';
+import { announcedComponents } from '../domain/publication.js';
 import { formatDuration } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -33,7 +34,7 @@ export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'reso
         incidentId: inc.id,
         body: cmd.text,
         status: 'resolved',
-        componentChanges: incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: 'operational' as const })),
+        componentChanges: announcedComponents('resolved', incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status }))),
         displayAt: at,
         label: 'resolved',
       });

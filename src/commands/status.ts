@@ -3,6 +3,7 @@ import type { Tx } from '../../db/client.js';
 import { incidentComponents, incidents } from '../../db/schema.js';
 import type { IncidentStatus } from '../domain/enums.js';
 import { milestoneFor } from '../domain/lifecycle.js';
+import { componentsReleasedTo } from '../domain/publication.js';
 import type { CommandContext } from './context.js';
 import { recomputeComponents, type IncidentRow } from './store.js';
 
@@ -16,9 +17,10 @@ export function changeStatus(tx: Tx, ctx: CommandContext, incident: IncidentRow,
   const milestone = milestoneFor(to);
   if (milestone && (incident[milestone] === null || to === 'resolved')) patch[milestone] = at;
   tx.update(incidents).set(patch).where(eq(incidents.id, incident.id)).run();
-  if (to === 'resolved') {
+  const released = componentsReleasedTo(to);
+  if (released !== null) {
     tx.update(incidentComponents)
-      .set({ status: 'operational', updatedAt: ctx.now() })
+      .set({ status: released, updatedAt: ctx.now() })
       .where(eq(incidentComponents.incidentId, incident.id))
       .run();
     const ids = tx

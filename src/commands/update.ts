@@ -1,5 +1,6 @@
 import { SitrepError } from '../domain/errors.js';
 import { checkTransition } from '../domain/lifecycle.js';
+import { setsComponents } from '../domain/publication.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { changeStatus } from './status.js';
@@ -20,7 +21,7 @@ export function update(ctx: CommandContext, cmd: Extract<Command, { verb: 'updat
       throw new SitrepError('INVALID', `at: is before ${id} started; updates cannot predate the incident`);
     }
     if (moves) changeStatus(tx, ctx, inc, cmd.status!, at);
-    const changes = cmd.components && cmd.status !== 'resolved' ? applyComponentChanges(tx, inc.id, cmd.components, at) : [];
+    const changes = cmd.components && setsComponents(cmd.status ?? inc.status) ? applyComponentChanges(tx, inc.id, cmd.components, at) : [];
     const prefix = [moves ? `[${inc.status} → ${cmd.status}]` : '', changes.length ? `[${describeChanges(changes)}]` : '']
       .filter(Boolean)
       .join(' ');

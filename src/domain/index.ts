@@ -4,3 +4,4 @@ export * from './actor.js';
 export * from './lifecycle.js';
 export * from './components.js';
 export * from './approval.js';
+export * from './publication.js';

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gte, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { componentStatusHistory, components, customerUpdates, incidents, postmortems } from '../../db/schema.js';
 import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
+import { componentStatusUnder } from '../domain/publication.js';
 import { COMPONENT_STATUSES, type ComponentStatus, type Impact, type IncidentStatus, type Severity } from '../domain/enums.js';
 import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
 
@@ -320,7 +321,8 @@ function assembleIncidents(incRows: IncidentRow[], updRows: UpdateRow[], pmRows:
       for (const ch of r.componentChanges) {
         const comp = bySlug.get(ch.slug);
         if (!comp) continue;
-        const newStatus = toComponentStatus(ch.status);
+        // Stored drafts already follow the publication rule; asking it again keeps the page from drifting.
+        const newStatus = componentStatusUnder(r.status, toComponentStatus(ch.status));
         affected.push({ code: comp.slug, name: comp.name, oldStatus: seen.get(comp.slug) ?? 'operational', newStatus });
         seen.set(comp.slug, newStatus);
         affectedIds.add(comp.id);
