@@ -1,16 +1,19 @@
+import type { ActionsBlock, Button, KnownBlock, MrkdwnElement, PlainTextElement } from '@slack/types';
 import type { EventKind } from '../../src/domain/enums.js';
 import { COMPONENT_STATUSES, INCIDENT_STATUSES } from '../../src/domain/enums.js';
 import type { IncidentView } from '../../src/render/incident.js';
 import { formatDuration } from '../../src/render/time.js';
+import { recordedLate, type DraftDecision, type DraftForApproval, type ThreadEvent } from '../../src/render/thread.js';
 import { clip, dateToken, escapeKeepingMentions, escapeMrkdwn, userMrkdwn } from './mrkdwn.js';
 
 // Block Kit for the incident's root message, its thread replies, the approval request and the
 // modals. Pure functions of their inputs (no db, no clock of their own) so tests can pin them.
 
+/** A modal or a modal's part (views.open); messages are typed with @slack/types' KnownBlock. */
 export type Block = Record<string, unknown>;
 export interface SlackMessage {
   text: string;
-  blocks: Block[];
+  blocks: KnownBlock[];
 }
 
 /** action_id / callback_id values: the manifest test and the handlers both use these. */
@@ -41,10 +44,10 @@ const STATUS_EMOJI: Record<string, string> = {
 };
 
 const label = (s: string) => s.replace(/_/g, ' ');
-const mrkdwn = (text: string) => ({ type: 'mrkdwn', text });
-const plain = (text: string, max = 75) => ({ type: 'plain_text', text: clip(text, max), emoji: true });
+const mrkdwn = (text: string): MrkdwnElement => ({ type: 'mrkdwn', text });
+const plain = (text: string, max = 75): PlainTextElement => ({ type: 'plain_text', text: clip(text, max), emoji: true });
 
-function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger'): Block {
+function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger'): Button {
   return { type: 'button', text: plain(text), action_id: actionId, value, ...(style ? { style } : {}) };
 }
 
@@ -64,7 +67,7 @@ export function rootMessage(v: IncidentView, zone: string, now: number): SlackMe
   const last = v.lastCustomerUpdate
     ? `*Last customer update* (${v.lastCustomerUpdate.id}, ${label(v.lastCustomerUpdate.status)}, ${dateToken(v.lastCustomerUpdate.at, zone)})\n>${escapeMrkdwn(clip(v.lastCustomerUpdate.body, 2500)).replace(/\n/g, '\n>')}`
     : '*Last customer update*\n_none yet: not public_';
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     { type: 'header', text: plain(`${STATUS_EMOJI[v.status] ?? ''} ${title}`, 150) },
     { type: 'section', fields },
     { type: 'section', text: mrkdwn(`*Components*\n${comps}`) },
@@ -76,7 +79,7 @@ export function rootMessage(v: IncidentView, zone: string, now: number): SlackMe
       elements: [mrkdwn(`Awaiting approval: ${v.pendingDrafts.map((d) => `${d.id} by ${userMrkdwn(d.author)}`).join(', ')}`)],
     });
   }
-  const buttons =
+  const buttons: ActionsBlock['elements'] =
     v.status === 'resolved'
       ? [button('Update', ACTIONS.openUpdate, v.id), button('Draft customer update', ACTIONS.openDraft, v.id), button('Reopen', ACTIONS.reopen, v.id)]
       : [button('Update', ACTIONS.openUpdate, v.id), button('Draft customer update', ACTIONS.openDraft, v.id), button('Resolve', ACTIONS.openResolve, v.id, 'primary')];
@@ -107,18 +110,9 @@ const KIND_LABEL: Partial<Record<EventKind, string>> = {
   delivery_failed: ':x: Delivery failed',
 };
 
-/** Status changes are broadcast to the channel as well as the thread. */
-export function isBroadcast(kind: EventKind): boolean {
-  return kind === 'status_changed' || kind === 'resolved' || kind === 'reopened';
-}
-
 /** One timeline event as a thread reply; the time is a date token (each reader's own zone). */
-export function threadReply(
-  e: { kind: EventKind; actor: string; text: string; occurredAt: number; recordedAt: number },
-  incidentRef: string,
-  zone: string,
-): SlackMessage {
-  const late = e.recordedAt - e.occurredAt > 120_000 ? ` · recorded ${dateToken(e.recordedAt, zone)}` : '';
+export function threadReply(e: ThreadEvent, incidentRef: string, zone: string): SlackMessage {
+  const late = recordedLate(e) ? ` · recorded ${dateToken(e.recordedAt, zone)}` : '';
   const head = `*${KIND_LABEL[e.kind] ?? label(e.kind)}* · ${dateToken(e.occurredAt, zone)} · ${userMrkdwn(e.actor)}${late}`;
   const body = escapeKeepingMentions(clip(e.text, 2800));
   return {
@@ -128,7 +122,7 @@ export function threadReply(
 }
 
 /** Posted in the thread when a customer-facing draft waits for approval. */
-export function approvalRequest(d: { id: string; incident: string; author: string; status: string; body: string }): SlackMessage {
+export function approvalRequest(d: DraftForApproval): SlackMessage {
   return {
     text: `${d.id} for ${d.incident} needs approval`,
     blocks: [
@@ -150,7 +144,7 @@ export function approvalRequest(d: { id: string; incident: string; author: strin
 }
 
 /** Replaces the approval request once decided, so its buttons cannot be pressed again. */
-export function approvalDecided(d: { id: string; decision: 'published' | 'rejected'; by: string | null; body: string; reason?: string }): SlackMessage {
+export function approvalDecided(d: DraftDecision): SlackMessage {
   const head =
     d.decision === 'published'
       ? `*:ballot_box_with_check: ${d.id} approved${d.by ? ` by ${userMrkdwn(d.by)}` : ''} and published*`

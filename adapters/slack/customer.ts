@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { webApi } from '@slack/bolt';
 import { SlackApiError, type SlackWebApi } from './web-api.js';
-import type { DeliveryResult, Target } from '../../src/mirror/target.js';
-import type { Block } from './blocks.js';
+import type { Target } from '../../src/mirror/target.js';
+import type { KnownBlock } from '@slack/types';
+import { slackCustomerMessage } from './messages.js';
 import { dateToken, escapeMrkdwn } from './mrkdwn.js';
 import { SLACK_POST_INTERVAL_MS, SLACK_UPSTREAM_SHARE, channelPostGate, slackChannelPaceKey, toDeliveryResult } from './target.js';
 import { raceAbort } from '../../src/mirror/target.js';
-import { customerPayload, type CustomerPayload } from '../../src/mirror/customer-channels.js';
+import { sendCustomerMessage, type CustomerPayload } from '../../src/mirror/customer-channels.js';
 
 // Customer channels (`subscribe slack:C123`, Slack Connect shared channels included): one message
 // per incident in each channel, kept current with chat.update, and each published update as a
@@ -61,7 +62,7 @@ const STATUS_LABEL = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 export function customerRoot(p: CustomerPayload) {
   const affected = p.components.filter((c) => c.status !== 'operational');
   const comps = affected.length ? affected.map((c) => `${escapeMrkdwn(c.name)}: ${c.status.replace(/_/g, ' ')}`).join(' · ') : 'No components affected';
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: `*${STATUS_EMOJI[p.status] ?? ''} ${escapeMrkdwn(p.title)}*\n*${STATUS_LABEL(p.status)}* · ${comps}` } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: `${p.incident} · last update ${dateToken(p.at, p.zone)} · <${p.url}|status page> · updates in the thread` }] },
   ];
@@ -71,9 +72,9 @@ export function customerRoot(p: CustomerPayload) {
 /** One published update, as a thread reply; long bodies become several sections. */
 export function customerReply(p: CustomerPayload, notices: string[]) {
   const sections = splitSections(escapeMrkdwn(p.body)).slice(0, 45);
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: `*${STATUS_LABEL(p.status)}*` } },
-    ...sections.map((t): Block => ({ type: 'section', text: { type: 'mrkdwn', text: t } })),
+    ...sections.map((t): KnownBlock => ({ type: 'section', text: { type: 'mrkdwn', text: t } })),
     { type: 'context', elements: [{ type: 'mrkdwn', text: `Posted ${dateToken(p.at, p.zone)}` }] },
   ];
   if (notices.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `_${notices.map(escapeMrkdwn).join(' ')}_` }] });
@@ -123,44 +124,36 @@ export function createSlackCustomerTarget(client: SlackWebApi): Target {
     // One message per row (the root, or the update's reply), so rows start one per interval.
     pace: (msg) => ({ key: slackChannelPaceKey(channelOf(msg.target)), intervalMs: SLACK_POST_INTERVAL_MS }),
     async deliver(msg, signal) {
-      const parsed = customerPayload.safeParse(msg.payload);
+      const parsed = slackCustomerMessage.safeParse({ kind: msg.kind, payload: msg.payload });
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
-      const p = parsed.data;
+      const { kind, payload: p } = parsed.data;
       const channel = channelOf(msg.target);
       const root = customerRoot(p);
       const rootDigest = RootShown.digest(root);
-      const attempt = (async (): Promise<DeliveryResult> => {
-        if (msg.kind === 'slack.customer_root') {
-          const res = await post({ channel, text: root.text, blocks: root.blocks as never, unfurl_links: false, unfurl_media: false }, signal);
-          if (!res.ts) return { kind: 'retry', error: 'chat.postMessage returned no ts' };
-          shown.set(channel, res.ts, rootDigest);
-          return { kind: 'delivered', remoteRef: res.ts };
-        }
-        const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n));
-        const reply = customerReply(p, notices);
-        let rootTs = msg.previousRemoteRef ?? null;
-        if (rootTs) {
-          // Edit first: a retry after a failed reply repeats an idempotent edit, never a post.
-          if (!shown.same(channel, rootTs, rootDigest)) {
-            const ts = rootTs;
-            await client.chat.update({ channel, ts, text: root.text, blocks: root.blocks as never }).then(
-              () => shown.set(channel, ts, rootDigest),
-              (err: unknown) => {
-                const code = err instanceof SlackApiError ? err.data?.error : undefined;
-                if (code === 'message_not_found' || code === 'cant_update_message' || code === 'edit_window_closed') return;
-                throw err;
-              },
-            );
-          }
-        } else {
-          // The root message could not be posted (dead-lettered): start the thread with this update.
-          const res = await post({ channel, text: root.text, blocks: root.blocks as never, unfurl_links: false, unfurl_media: false }, signal);
-          rootTs = res.ts ?? null;
-          if (rootTs) shown.set(channel, rootTs, rootDigest);
-        }
-        const res = await post({ channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: reply.text, blocks: reply.blocks as never, unfurl_links: false, unfurl_media: false }, signal);
-        return { kind: 'delivered', remoteRef: rootTs ?? res.ts ?? '' };
-      })().catch((err: unknown) => toDeliveryResult(err));
+      const attempt = sendCustomerMessage(msg, kind === 'slack.customer_root' ? 'root' : 'update', {
+        noReference: 'chat.postMessage returned no ts',
+        async postRoot() {
+          const res = await post({ channel, text: root.text, blocks: root.blocks, unfurl_links: false, unfurl_media: false }, signal);
+          if (res.ts) shown.set(channel, res.ts, rootDigest);
+          return res.ts;
+        },
+        async editRoot(ts) {
+          if (shown.same(channel, ts, rootDigest)) return;
+          await client.chat.update({ channel, ts, text: root.text, blocks: root.blocks }).then(
+            () => shown.set(channel, ts, rootDigest),
+            (err: unknown) => {
+              const code = err instanceof SlackApiError ? err.data?.error : undefined;
+              if (code === 'message_not_found' || code === 'cant_update_message' || code === 'edit_window_closed') return;
+              throw err;
+            },
+          );
+        },
+        async postUpdate(rootTs, notices) {
+          const reply = customerReply(p, notices);
+          const res = await post({ channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: reply.text, blocks: reply.blocks, unfurl_links: false, unfurl_media: false }, signal);
+          return res.ts;
+        },
+      }).catch((err: unknown) => toDeliveryResult(err));
       return raceAbort(attempt, signal);
     },
   };

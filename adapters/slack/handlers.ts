@@ -439,7 +439,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
 
   type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
 
-  function viewHandler(callbackId: string, build: (values: Record<string, Record<string, Record<string, unknown>>>, meta: z.infer<typeof metaSchema>, actor: string) => { cmd: Command; errorBlock: string; dedicated?: boolean } | { error: string; block: string }) {
+  function viewHandler(callbackId: string, build: (values: Record<string, Record<string, Record<string, unknown>>>, meta: z.infer<typeof metaSchema>, actor: string) => { cmd: Command; errorBlock: string } | { error: string; block: string }) {
     on.view(callbackId, async ({ ack, body, context }) => {
       const reply = ack as unknown as ViewAck;
       const parsedBody = viewBodySchema.safeParse(body);
@@ -469,7 +469,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         if (meta.incidentId !== undefined) scope.incidentId = meta.incidentId;
         return once(`view:${view.id}`, () => runParsed(built.cmd, actor, scope));
       };
-      const result = await apply(entryOf(context), () => (built.dedicated ? outlet.withDeclareOptions({ dedicated: true }, run) : run()));
+      const result = await apply(entryOf(context), run);
       if (result !== 'duplicate' && !result.ok) {
         await reply({ response_action: 'errors', errors: { [built.errorBlock]: result.error.message.slice(0, 2000) } });
         return;
@@ -500,7 +500,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (comps.size) cmd.components = [...comps].map(([slug, status]) => ({ slug, status }));
     cmd.lead = lead ? `slack:${lead}` : actor;
     if (started !== undefined) cmd.startedAt = started * 1000;
-    return { cmd, errorBlock: 'title', dedicated: field(values, 'dedicated').options.includes('yes') };
+    if (field(values, 'dedicated').options.includes('yes')) cmd.dedicated = true;
+    return { cmd, errorBlock: 'title' };
   });
 
   viewHandler(VIEWS.update, (values, meta) => {

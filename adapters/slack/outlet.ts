@@ -1,36 +1,24 @@
 import { and, eq } from 'drizzle-orm';
-import type { Db, DbOrTx, Tx } from '../../db/client.js';
-import { customerUpdates, incidentThreads } from '../../db/schema.js';
-import { draftDecisionOf } from '../../src/commands/views.js';
-import type { CommandContext, Outlet, TimelineRecord } from '../../src/commands/context.js';
-import { getIncident, getSetting, incRef } from '../../src/commands/store.js';
-import { enqueue } from '../../src/mirror/enqueue.js';
-import { approvalDecided, approvalRequest, isBroadcast, threadReply } from './blocks.js';
+import type { Db, DbOrTx } from '../../db/client.js';
+import { incidentThreads } from '../../db/schema.js';
+import type { CommandContext, Outlet } from '../../src/commands/context.js';
+import { getIncident, getSetting } from '../../src/commands/store.js';
+import { createThreadOutlet } from '../../src/mirror/thread.js';
+import type { ThreadRenderer } from '../../src/render/thread.js';
+import { approvalDecided, approvalRequest, threadReply } from './blocks.js';
+import type { SlackThreadMessage } from './messages.js';
 
-// Turns state changes into outbox rows for the incident's Slack thread. Runs inside the command's
-// transaction and never calls Slack: the outbox worker delivers through the SlackTarget.
-//
-// All of one incident's Slack messages (channel creation, root post, root edits, thread replies,
-// approval requests) share ONE target string, so the worker keeps them in order in one lane: a
-// reply can never overtake the root post it threads under.
+// The incident's Slack thread: the one chat-thread outlet (src/mirror/thread.ts) with Slack's
+// home channel, its opening rows (a dedicated channel when the declare command asks for one) and
+// Block Kit rendering. The outbox worker delivers through the SlackTarget.
 
 export const SLACK_THREAD_PREFIX = 'slack:thread:';
 export const threadTarget = (incidentsChannel: string) => `${SLACK_THREAD_PREFIX}${incidentsChannel}`;
 
-export type SlackKind = 'create_channel' | 'root_post' | 'root_update' | 'thread_reply' | 'link_post' | 'ephemeral' | 'approval_update';
+export type SlackKind = SlackThreadMessage['kind'];
 
-export interface DeclareOptions {
-  dedicated: boolean;
-}
-
-export interface SlackOutlet extends Outlet {
-  /**
-   * Runs `fn` (which declares an incident synchronously) with per-declaration options the command
-   * language has no word for (the modal's "create a dedicated channel"). better-sqlite3 commands
-   * are synchronous, so nothing else can run between setting and clearing them.
-   */
-  withDeclareOptions<T>(opts: DeclareOptions, fn: () => T): T;
-}
+/** Kept for the wiring's types: the Slack outlet is a plain outlet (a dedicated channel is a field of the declare command). */
+export type SlackOutlet = Outlet;
 
 /** The incidents channel: `channel incidents` wins over SLACK_INCIDENTS_CHANNEL. */
 export function incidentsChannel(db: DbOrTx, ctx: CommandContext): string | undefined {
@@ -59,110 +47,32 @@ export function channelName(id: number, title: string): string {
 
 const slackUserId = (ref: string | null | undefined) => (ref ? /^slack:([UW][A-Z0-9]+)$/.exec(ref)?.[1] : undefined);
 
+/** Block Kit for the thread's messages. */
+export const slackThreadRenderer: ThreadRenderer<SlackThreadMessage> = {
+  event: (m, zone) => ({ kind: 'thread_reply', payload: { ...threadReply(m.event, m.incident, zone), broadcast: m.broadcast, eventId: m.eventId } }),
+  approvalRequest: (m) => ({ kind: 'thread_reply', payload: { ...approvalRequest(m.draft), broadcast: false, draftId: m.draftId } }),
+  approvalDecided: (m) => ({ kind: 'approval_update', payload: { ...approvalDecided(m.decision), draftId: m.draftId } }),
+};
+
 export function createSlackOutlet(db: Db): SlackOutlet {
-  let pending: DeclareOptions | null = null;
-  // Hot path (every command on an incident): raw prepared statements on the same connection, so
-  // they run inside the command's transaction without drizzle re-preparing SQL each time.
-  const laneStmt = db.$client.prepare<[number], { channel: string; dedicated: number }>(
-    "select channel, dedicated from incident_threads where incident_id = ? and platform = 'slack'",
-  );
-  const stateStmt = db.$client.prepare<[number], { state: string; target: string }>('select state, target from outbox where id = ?');
-  const lastRootStmt = db.$client.prepare<[string, number], { id: number; state: string }>(
-    "select id, state from outbox where target = ? and incident_id = ? and kind in ('root_post', 'root_update') order by id desc limit 1",
-  );
-  /**
-   * The newest root post/edit row per incident, as this process last wrote it. Only a hint: a row
-   * that rolled back or was written by another process just costs one extra chat.update.
-   */
-  const lastRoot = new Map<number, number>();
-
-  function laneOf(_tx: Tx, incidentId: number): string | null {
-    const rows = laneStmt.all(incidentId);
-    const home = rows.find((r) => !r.dedicated) ?? rows[0];
-    return home ? threadTarget(home.channel) : null;
-  }
-
-  function rootPending(target: string, incidentId: number): boolean {
-    const hint = lastRoot.get(incidentId);
-    if (hint !== undefined) {
-      const row = stateStmt.get(hint);
-      if (row && row.target === target) return row.state === 'pending';
-    }
-    // Rows of a lane go out in id order, so only the newest root row can still be waiting.
-    const row = lastRootStmt.get(target, incidentId);
-    if (row) lastRoot.set(incidentId, row.id);
-    return row?.state === 'pending';
-  }
-
-  function onDeclared(tx: Tx, e: TimelineRecord, ctx: CommandContext): void {
-    const typedIn = ctx.scope.platform === 'slack' ? ctx.scope.channel : undefined;
-    const home = incidentsChannel(tx, ctx) ?? typedIn;
-    if (!home) return; // No Slack home for incidents: nothing to post.
-    const now = ctx.now();
-    const target = threadTarget(home);
-    tx.insert(incidentThreads).values({ incidentId: e.incidentId, platform: 'slack', channel: home, rootRef: null, dedicated: false, createdAt: now }).run();
-    if (pending?.dedicated) {
+  return createThreadOutlet<SlackThreadMessage>(db, {
+    platform: 'slack',
+    threadTarget,
+    home(tx, _e, ctx) {
+      const typedIn = ctx.scope.platform === 'slack' ? ctx.scope.channel : undefined;
+      return incidentsChannel(tx, ctx) ?? typedIn;
+    },
+    opening(tx, e): SlackThreadMessage[] {
+      if (e.payload.dedicated !== true) return [{ kind: 'root_post', payload: { dedicated: false } }];
       const inc = getIncident(tx, e.incidentId);
       const users = [...new Set([slackUserId(inc.createdBy), slackUserId(inc.lead)].filter((u): u is string => Boolean(u)))];
-      enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'create_channel', payload: { name: channelName(inc.id, inc.title), users } });
-      lastRoot.set(e.incidentId, enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'root_post', payload: { dedicated: true } }));
-      enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'link_post', payload: {} });
-    } else {
-      lastRoot.set(e.incidentId, enqueue(tx, now, { incidentId: e.incidentId, target, kind: 'root_post', payload: { dedicated: false } }));
-    }
-    reply(tx, target, e, ctx);
-  }
-
-  function reply(tx: Tx, target: string, e: TimelineRecord, ctx: CommandContext): void {
-    const msg = threadReply(e, incRef(e.incidentId), ctx.policy.timezone);
-    enqueue(tx, ctx.now(), {
-      incidentId: e.incidentId,
-      target,
-      kind: 'thread_reply',
-      payload: { ...msg, broadcast: isBroadcast(e.kind), eventId: e.id },
-    });
-  }
-
-  return {
-    name: 'slack',
-    withDeclareOptions(opts, fn) {
-      pending = opts;
-      try {
-        return fn();
-      } finally {
-        pending = null;
-      }
+      return [
+        { kind: 'create_channel', payload: { name: channelName(inc.id, inc.title), users } },
+        { kind: 'root_post', payload: { dedicated: true } },
+        { kind: 'link_post', payload: {} },
+      ];
     },
-    onEvent(tx, e, ctx) {
-      if (e.kind === 'declared') return onDeclared(tx, e, ctx);
-      const target = laneOf(tx, e.incidentId);
-      if (!target) return;
-      // The approval request (with its buttons) stands for the draft_created event in the thread.
-      if (e.kind === 'draft_created') return;
-      // A 📌 taken from the thread itself is already there; only the root card changes.
-      if (e.kind === 'pinned' && e.payload.source === 'slack') return;
-      reply(tx, target, e, ctx);
-      const decided = draftDecisionOf(tx, e);
-      if (decided) {
-        const { draftId, ...card } = decided;
-        enqueue(tx, ctx.now(), { incidentId: e.incidentId, target, kind: 'approval_update', payload: { ...approvalDecided(card), draftId } });
-      }
-    },
-    onIncidentChanged(tx, incidentId, ctx) {
-      const target = laneOf(tx, incidentId);
-      if (!target) return;
-      // The root card is rendered from the database when it is sent, so one waiting post/edit
-      // already carries this change: folding keeps a burst of changes under Slack's rate limit.
-      if (rootPending(target, incidentId)) return;
-      lastRoot.set(incidentId, enqueue(tx, ctx.now(), { incidentId, target, kind: 'root_update', payload: {} }));
-    },
-    onDraftCreated(tx, draftId, ctx) {
-      const d = tx.select().from(customerUpdates).where(eq(customerUpdates.id, draftId)).get();
-      if (!d) return;
-      const target = laneOf(tx, d.incidentId);
-      if (!target) return;
-      const msg = approvalRequest({ id: `D-${d.id}`, incident: incRef(d.incidentId), author: d.author, status: d.status, body: d.body });
-      enqueue(tx, ctx.now(), { incidentId: d.incidentId, target, kind: 'thread_reply', payload: { ...msg, broadcast: false, draftId } });
-    },
-  };
+    rootUpdate: { kind: 'root_update', payload: {} },
+    render: slackThreadRenderer,
+  });
 }

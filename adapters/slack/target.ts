@@ -8,15 +8,13 @@ import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../.
 import { channelLink, rootMessage } from './blocks.js';
 import { SLACK_THREAD_PREFIX, slackThreadRows } from './outlet.js';
 import { SlackApiError, type SlackWebApi } from './web-api.js';
+import { SLACK_THREAD_KINDS, slackThreadMessage, type SlackThreadMessage } from './messages.js';
 
 // Delivers the rows the Slack outlet wrote. Tries once and says what happened; the outbox worker
 // owns retries (honouring Retry-After), ordering and deadlines; the client (web-api.ts) tries once
 // and hands a 429 straight back, so it comes back here as a `retry`.
 
-const blocksPayload = z.object({ text: z.string(), blocks: z.array(z.record(z.string(), z.unknown())) });
-const threadReplyPayload = blocksPayload.extend({ broadcast: z.boolean().default(false) });
-const createChannelPayload = z.object({ name: z.string().min(1), users: z.array(z.string()).default([]) });
-const ephemeralPayload = z.object({ channel: z.string(), user: z.string(), text: z.string(), thread_ts: z.string().optional() });
+type Payload<K extends SlackThreadMessage['kind']> = Extract<SlackThreadMessage, { kind: K }>['payload'];
 
 export interface SlackTargetDeps {
   db: Db;
@@ -209,7 +207,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
       .run();
   }
 
-  async function createChannel(incidentId: number, p: z.infer<typeof createChannelPayload>): Promise<DeliveryResult> {
+  async function createChannel(incidentId: number, p: Payload<'create_channel'>): Promise<DeliveryResult> {
     let row = slackThreadRows(db, incidentId).find((r) => r.dedicated);
     // A retry after the channel was created (say, the invite failed) must not create a second one.
     if (!row) {
@@ -242,17 +240,19 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
   async function deliverOnce(msg: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult> {
     const incidentId = msg.incidentId;
     if (incidentId === null && msg.kind !== 'ephemeral') return { kind: 'failed', error: `${msg.kind} without an incident` };
-    switch (msg.kind) {
+    if (!SLACK_THREAD_KINDS.includes(msg.kind)) return { kind: 'failed', error: `unknown Slack message kind ${msg.kind}` };
+    const m = slackThreadMessage.parse({ kind: msg.kind, payload: msg.payload });
+    switch (m.kind) {
       case 'create_channel':
-        return createChannel(incidentId!, createChannelPayload.parse(msg.payload));
+        return createChannel(incidentId!, m.payload);
       case 'root_post': {
-        const dedicated = z.object({ dedicated: z.boolean().default(false) }).parse(msg.payload).dedicated;
+        const dedicated = m.payload.dedicated;
         const row = dedicated ? slackThreadRows(db, incidentId!).find((r) => r.dedicated) : slackThreadRows(db, incidentId!).find((r) => !r.dedicated);
         if (!row) return { kind: 'retry', error: 'the incident channel is not created yet' };
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
         const view = loadIncidentView(db, getIncident(db, incidentId!));
-        const m = rootMessage(view, deps.timezone, deps.now());
-        const res = await gate.post(row.channel, signal, () => client.chat.postMessage({ channel: row.channel, text: m.text, blocks: m.blocks as never, unfurl_links: false }));
+        const root = rootMessage(view, deps.timezone, deps.now());
+        const res = await gate.post(row.channel, signal, () => client.chat.postMessage({ channel: row.channel, text: root.text, blocks: root.blocks, unfurl_links: false }));
         if (!res.ts) return { kind: 'retry', error: 'chat.postMessage returned no ts' };
         setRoot(incidentId!, row.channel, res.ts);
         return { kind: 'delivered', remoteRef: res.ts };
@@ -262,12 +262,12 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         if (!row) return { kind: 'failed', error: 'the incident has no Slack thread' };
         if (!row.rootRef) return noRoot(incidentId!);
         const view = loadIncidentView(db, getIncident(db, incidentId!));
-        const m = rootMessage(view, deps.timezone, deps.now());
-        await client.chat.update({ channel: row.channel, ts: row.rootRef, text: m.text, blocks: m.blocks as never });
+        const root = rootMessage(view, deps.timezone, deps.now());
+        await client.chat.update({ channel: row.channel, ts: row.rootRef, text: root.text, blocks: root.blocks });
         return { kind: 'delivered', remoteRef: row.rootRef };
       }
       case 'thread_reply': {
-        const p = threadReplyPayload.parse(msg.payload);
+        const p = m.payload;
         const row = thread(incidentId!);
         if (!row) return { kind: 'failed', error: 'the incident has no Slack thread' };
         if (!row.rootRef) return noRoot(incidentId!);
@@ -277,7 +277,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
             channel: row.channel,
             thread_ts: rootRef,
             text: p.text,
-            blocks: p.blocks as never,
+            blocks: p.blocks,
             reply_broadcast: p.broadcast,
             unfurl_links: false,
           }),
@@ -292,14 +292,14 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         if (!own) return { kind: 'retry', error: 'the incident channel is not created yet' };
         if (home.rootRef) return { kind: 'delivered', remoteRef: home.rootRef };
         const inc = getIncident(db, incidentId!);
-        const m = channelLink(`INC-${inc.id}`, inc.title, own.channel);
-        const res = await gate.post(home.channel, signal, () => client.chat.postMessage({ channel: home.channel, text: m.text, blocks: m.blocks as never }));
+        const root = channelLink(`INC-${inc.id}`, inc.title, own.channel);
+        const res = await gate.post(home.channel, signal, () => client.chat.postMessage({ channel: home.channel, text: root.text, blocks: root.blocks }));
         // Replies under the link message count as the incident's thread too.
         if (res.ts) setRoot(incidentId!, home.channel, res.ts);
         return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
       }
       case 'approval_update': {
-        const p = blocksPayload.extend({ draftId: z.number() }).parse(msg.payload);
+        const p = m.payload;
         const row = thread(incidentId!);
         // The approval request is the delivered thread reply that carried this draft's buttons.
         const request = db
@@ -317,16 +317,14 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
           .orderBy(desc(outbox.id))
           .get();
         if (!row || !request?.ts) return { kind: 'delivered' }; // never posted: nothing to edit
-        await client.chat.update({ channel: row.channel, ts: request.ts, text: p.text, blocks: p.blocks as never });
+        await client.chat.update({ channel: row.channel, ts: request.ts, text: p.text, blocks: p.blocks });
         return { kind: 'delivered', remoteRef: request.ts };
       }
       case 'ephemeral': {
-        const p = ephemeralPayload.parse(msg.payload);
+        const p = m.payload;
         await client.chat.postEphemeral({ channel: p.channel, user: p.user, text: p.text, ...(p.thread_ts ? { thread_ts: p.thread_ts } : {}) });
         return { kind: 'delivered' };
       }
-      default:
-        return { kind: 'failed', error: `unknown Slack message kind ${msg.kind}` };
     }
   }
 

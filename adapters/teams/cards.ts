@@ -1,5 +1,6 @@
 import type { EventKind } from '../../src/domain/enums.js';
 import type { IncidentView } from '../../src/render/incident.js';
+import { recordedLate, type DraftDecision, type DraftForApproval, type ThreadEvent } from '../../src/render/thread.js';
 import { formatClock, formatDuration } from '../../src/render/time.js';
 
 // Adaptive Cards for the incident's root post, its thread replies, the approval request and the
@@ -10,7 +11,68 @@ import { formatClock, formatDuration } from '../../src/render/time.js';
 // is shown as typed and never becomes a link, a mention or formatting. The cards never carry
 // `msteams.entities`, so nothing in them can mention anyone.
 
-export type Card = Record<string, unknown>;
+// --- Adaptive Card types ------------------------------------------------------------------------
+// A precise local subset of the Adaptive Card 1.4 schema (adaptivecards.io/schemas/adaptive-card.json):
+// the elements and actions these cards use, with the values the schema allows. The `adaptivecards`
+// npm package is a renderer whose object model is classes, not these JSON shapes, so it is not used.
+
+type Spacing = 'None' | 'Small' | 'Default' | 'Medium' | 'Large' | 'ExtraLarge' | 'Padding';
+export interface TextBlock {
+  type: 'TextBlock';
+  text: string;
+  wrap?: boolean;
+  size?: 'Small' | 'Default' | 'Medium' | 'Large' | 'ExtraLarge';
+  weight?: 'Lighter' | 'Default' | 'Bolder';
+  color?: 'default' | 'dark' | 'light' | 'accent' | 'good' | 'warning' | 'attention';
+  isSubtle?: boolean;
+  spacing?: Spacing;
+}
+export interface FactSet {
+  type: 'FactSet';
+  facts: Array<{ title: string; value: string }>;
+}
+export interface Container {
+  type: 'Container';
+  style?: 'default' | 'emphasis' | 'good' | 'attention' | 'warning' | 'accent';
+  items: CardElement[];
+}
+export interface InputText {
+  type: 'Input.Text';
+  id: string;
+  isMultiline?: boolean;
+  placeholder?: string;
+  isRequired?: boolean;
+  maxLength?: number;
+}
+export type CardElement = TextBlock | FactSet | Container | InputText;
+
+export interface ActionExecute {
+  type: 'Action.Execute';
+  title: string;
+  verb: string;
+  data: Record<string, string>;
+  style?: 'default' | 'positive' | 'destructive';
+}
+export interface ActionShowCard {
+  type: 'Action.ShowCard';
+  title: string;
+  card: AdaptiveCard;
+}
+export interface ActionOpenUrl {
+  type: 'Action.OpenUrl';
+  title: string;
+  url: string;
+}
+export type CardAction = ActionExecute | ActionShowCard | ActionOpenUrl;
+
+export interface AdaptiveCard {
+  type: 'AdaptiveCard';
+  $schema: string;
+  version: string;
+  body: CardElement[];
+  actions?: CardAction[];
+}
+export type Card = AdaptiveCard;
 export const CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
 
 /** What our buttons send back (Action.Execute `data` / Action.Submit `value`). */
@@ -55,7 +117,7 @@ export function clip(text: string, max: number): string {
 
 const label = (s: string) => s.replace(/_/g, ' ');
 const STATUS_ICON: Record<string, string> = { investigating: '🔴', identified: '🟠', monitoring: '🔵', resolved: '✅', postmortem: '📚' };
-const STATUS_COLOR: Record<string, string> = { investigating: 'attention', identified: 'warning', monitoring: 'accent', resolved: 'good' };
+const STATUS_COLOR: Record<string, TextBlock['color']> = { investigating: 'attention', identified: 'warning', monitoring: 'accent', resolved: 'good' };
 
 /** A user ref as shown on a card: `teams:<id>` refs have no name we can trust, so the id stays plain. */
 export function userText(ref: string | null | undefined): string {
@@ -64,11 +126,11 @@ export function userText(ref: string | null | undefined): string {
   return md(ref);
 }
 
-function text(t: string, extra: Record<string, unknown> = {}): Card {
+function text(t: string, extra: Omit<Partial<TextBlock>, 'type' | 'text'> = {}): TextBlock {
   return { type: 'TextBlock', text: t, wrap: true, ...extra };
 }
 
-function card(body: Card[], actions: Card[] = []): Card {
+function card(body: CardElement[], actions: CardAction[] = []): AdaptiveCard {
   return {
     type: 'AdaptiveCard',
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
@@ -79,7 +141,7 @@ function card(body: Card[], actions: Card[] = []): Card {
 }
 
 /** A button that opens a small form (one text input) and sends `verb` with the typed text. */
-function formButton(title: string, verb: string, data: Record<string, unknown>, input: { id: string; placeholder: string; required: boolean }): Card {
+function formButton(title: string, verb: string, data: Record<string, string>, input: { id: string; placeholder: string; required: boolean }): ActionShowCard {
   return {
     type: 'Action.ShowCard',
     title,
@@ -106,7 +168,7 @@ export function rootCard(v: IncidentView, zone: string, now: number): Card {
         text(md(clip(v.lastCustomerUpdate.body, 2500)), { isSubtle: true }),
       ]
     : [text('**Last customer update**: none yet (not public)', { spacing: 'Medium' })];
-  const body: Card[] = [
+  const body: CardElement[] = [
     text(`${STATUS_ICON[v.status] ?? ''} ${v.id} · ${md(v.title)}`, { size: 'Large', weight: 'Bolder', color: STATUS_COLOR[v.status] ?? 'default' }),
     { type: 'FactSet', facts },
     text('**Components**', { spacing: 'Medium' }),
@@ -117,7 +179,7 @@ export function rootCard(v: IncidentView, zone: string, now: number): Card {
     body.push(text(`Awaiting approval: ${v.pendingDrafts.map((d) => `${d.id} by ${userText(d.author)}`).join(', ')}`, { isSubtle: true, size: 'Small' }));
   }
   const ref = { incident: v.id };
-  const actions =
+  const actions: CardAction[] =
     v.status === 'resolved'
       ? [
           formButton('Update', ACTIONS.update, ref, { id: 'text', placeholder: 'What changed? (internal)', required: true }),
@@ -154,8 +216,8 @@ const KIND_LABEL: Partial<Record<EventKind, string>> = {
 };
 
 /** One timeline event as a thread reply. */
-export function eventCard(e: { kind: EventKind; actor: string; text: string; occurredAt: number; recordedAt: number }, zone: string): Card {
-  const late = e.recordedAt - e.occurredAt > 120_000 ? ` · recorded ${formatClock(e.recordedAt, zone, true)}` : '';
+export function eventCard(e: ThreadEvent, zone: string): Card {
+  const late = recordedLate(e) ? ` · recorded ${formatClock(e.recordedAt, zone, true)}` : '';
   return card([
     text(`**${KIND_LABEL[e.kind] ?? label(e.kind)}** · ${formatClock(e.occurredAt, zone, true)} · ${userText(e.actor)}${late}`, { size: 'Small', isSubtle: true }),
     text(md(clip(e.text, 2800))),
@@ -163,7 +225,7 @@ export function eventCard(e: { kind: EventKind; actor: string; text: string; occ
 }
 
 /** Posted in the thread when a customer-facing draft waits for approval. */
-export function approvalCard(d: { id: string; incident: string; author: string; status: string; body: string }): Card {
+export function approvalCard(d: DraftForApproval): Card {
   return card(
     [
       text(`**✏️ ${d.id} needs approval** (customer-facing, ${label(d.status)}) for ${d.incident} by ${userText(d.author)}`),
@@ -177,7 +239,7 @@ export function approvalCard(d: { id: string; incident: string; author: string; 
 }
 
 /** The approval card once decided: buttons gone, the outcome shown. */
-export function approvalDecidedCard(d: { id: string; decision: 'published' | 'rejected'; by: string | null; body: string; reason?: string }): Card {
+export function approvalDecidedCard(d: DraftDecision): Card {
   const head = d.decision === 'published' ? `**📣 ${d.id} approved and published** by ${userText(d.by)}` : `**🚫 ${d.id} rejected** by ${userText(d.by)}`;
   return card([
     text(head),

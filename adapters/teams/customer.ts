@@ -5,7 +5,8 @@ import { customerRootCard, customerUpdateCard, summary } from './cards.js';
 import { INCIDENTS_CHANNEL_KEY, TEAMS_THREAD_PREFIX, loadConversationRef, threadConversationId } from './outlet.js';
 import { cardActivity, connectorFor, httpStatusOf, serviceHostKey, toDeliveryResult, type TokenSource } from './target.js';
 import { raceAbort } from '../../src/mirror/target.js';
-import { customerPayload } from '../../src/mirror/customer-channels.js';
+import { sendCustomerMessage } from '../../src/mirror/customer-channels.js';
+import { teamsCustomerMessage } from './messages.js';
 
 // Customer channels (`subscribe teams:19:…@thread.tacv2`): one card per incident in each
 // channel, kept current with updateActivity, and each published update as a reply in its thread.
@@ -33,36 +34,30 @@ export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target
     handles: isCustomerChannelTarget,
     breakerKey: (target) => serviceHostKey(serviceUrlFor(target.slice('teams:'.length))),
     async deliver(msg, signal) {
-      const parsed = customerPayload.safeParse(msg.payload);
+      const parsed = teamsCustomerMessage.safeParse({ kind: msg.kind, payload: msg.payload });
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
-      const p = parsed.data;
+      const { kind, payload: p } = parsed.data;
       const conversationId = msg.target.slice('teams:'.length);
       const serviceUrl = serviceUrlFor(conversationId);
       if (!serviceUrl) return { kind: 'failed', error: `no service URL known for ${conversationId}: mention the bot in that channel once` };
       const attempt = (async (): Promise<DeliveryResult> => {
         const root = await cardActivity(customerRootCard(p), summary(`${p.title}: ${p.status}`));
         const client = await connectorFor(serviceUrl, await deps.token());
-        if (msg.kind === 'teams.customer_root') {
-          const res = await client.sendToConversation(conversationId, root);
-          return res?.id ? { kind: 'delivered', remoteRef: res.id } : { kind: 'retry', error: 'Teams returned no activity id' };
-        }
-        const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n));
-        const reply = await cardActivity(customerUpdateCard(p, notices), summary(`${notices.length ? notices.join(' ') + ' ' : ''}${p.status}: ${p.body}`));
-        let rootId = msg.previousRemoteRef ?? null;
-        if (rootId) {
-          // Edit first: a retry after a failed reply repeats an idempotent edit, never a post.
-          root.id = rootId;
-          await client.updateActivity(conversationId, rootId, root).catch((err: unknown) => {
-            if (httpStatusOf(err) === 404) return; // the card was deleted: the reply still goes out
-            throw err;
-          });
-        } else {
-          // The card could not be posted (dead-lettered): start the thread with this update.
-          const res = await client.sendToConversation(conversationId, root);
-          rootId = res?.id ?? null;
-        }
-        const res = await client.sendToConversation(rootId ? threadConversationId(conversationId, rootId) : conversationId, reply);
-        return { kind: 'delivered', remoteRef: rootId ?? res?.id ?? '' };
+        return sendCustomerMessage(msg, kind === 'teams.customer_root' ? 'root' : 'update', {
+          noReference: 'Teams returned no activity id',
+          postRoot: async () => (await client.sendToConversation(conversationId, root))?.id,
+          async editRoot(rootId) {
+            root.id = rootId;
+            await client.updateActivity(conversationId, rootId, root).catch((err: unknown) => {
+              if (httpStatusOf(err) === 404) return; // the card was deleted: the reply still goes out
+              throw err;
+            });
+          },
+          async postUpdate(rootId, notices) {
+            const reply = await cardActivity(customerUpdateCard(p, notices), summary(`${notices.length ? notices.join(' ') + ' ' : ''}${p.status}: ${p.body}`));
+            return (await client.sendToConversation(rootId ? threadConversationId(conversationId, rootId) : conversationId, reply))?.id;
+          },
+        });
       })().catch((err: unknown) => toDeliveryResult(err));
       return raceAbort(attempt, signal);
     },

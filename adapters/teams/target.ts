@@ -4,8 +4,9 @@ import type { Db } from '../../db/client.js';
 import { incidentThreads, outbox, subscriptions } from '../../db/schema.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
-import type { BreakerSubject, DeliveryResult, Target } from '../../src/mirror/target.js';
+import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { CARD_CONTENT_TYPE, plain, rootCard, summary, type Card } from './cards.js';
+import { TEAMS_THREAD_KINDS, teamsThreadMessage, type TeamsThreadMessage } from './messages.js';
 import { loadSdk, type Activity, type ConnectorClient } from './sdk.js';
 import { TEAMS_THREAD_PREFIX, loadConversationRef, refKey, teamsThreadRow, threadConversationId } from './outlet.js';
 
@@ -70,8 +71,8 @@ export function toDeliveryResult(err: unknown): DeliveryResult {
     return { kind: 'failed', error: `HTTP ${status}: ${e.message.slice(0, 300)}` };
   }
   if (err instanceof z.ZodError) return { kind: 'failed', error: `bad payload: ${err.issues[0]?.message ?? 'invalid'}` };
-  const e = err as { message?: unknown } | null;
-  return { kind: 'retry', error: typeof e?.message === 'string' ? e.message : String(err) };
+  const message = typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string' ? err.message : String(err);
+  return { kind: 'retry', error: message };
 }
 
 import { raceAbort } from '../../src/mirror/target.js';
@@ -90,8 +91,10 @@ export async function textActivity(text: string): Promise<Activity> {
   return a;
 }
 
-const cardPayload = z.object({ card: z.record(z.string(), z.unknown()), summary: z.string().default('') });
-const replyPayload = z.object({ conversationId: z.string().min(1), serviceUrl: z.string().url(), text: z.string(), secretOf: z.number().int().optional() });
+/** The serviceUrl of a stored conversation reference, however the rest of it reads. */
+const storedServiceUrl = z.object({ serviceUrl: z.string().optional() });
+
+type ReplyPayload = Extract<TeamsThreadMessage, { kind: 'reply' }>['payload'];
 
 /**
  * Where a reply's webhook signing secret goes: the outbox row holds this marker and the id of the
@@ -131,7 +134,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
   const refStmt = db.$client.prepare<[string], { value: string }>('select value from settings where key = ?');
 
   /** The reply's text, with a webhook signing secret filled in from where signing keeps it. */
-  function replyText(p: z.infer<typeof replyPayload>): string {
+  function replyText(p: ReplyPayload): string {
     if (p.secretOf === undefined) return p.text;
     const secret = secretStmt.get(p.secretOf)?.secret;
     const shown = secret ?? `(not available: S-${p.secretOf} was removed before this reply was sent; subscribe again for a new secret)`;
@@ -146,7 +149,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     const raw = refStmt.get(refKey(target.slice(TEAMS_THREAD_PREFIX.length)))?.value;
     if (!raw) return 'teams';
     try {
-      return serviceHostKey((JSON.parse(raw) as { serviceUrl?: string }).serviceUrl);
+      return serviceHostKey(storedServiceUrl.safeParse(JSON.parse(raw)).data?.serviceUrl);
     } catch {
       return 'teams';
     }
@@ -179,10 +182,12 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     return cardActivity(rootCard(view, deps.timezone, deps.now()), summary(`${view.id} ${view.title}: ${view.status}, sev${view.severity}`));
   }
 
-  async function deliverOnce(msg: { incidentId: number | null; kind: string; payload: Record<string, unknown>; target: string }): Promise<DeliveryResult> {
-    if (msg.kind === 'reply') {
+  async function deliverOnce(msg: OutboxMessage): Promise<DeliveryResult> {
+    if (!TEAMS_THREAD_KINDS.includes(msg.kind)) return { kind: 'failed', error: `unknown Teams message kind ${msg.kind}` };
+    const m = teamsThreadMessage.parse({ kind: msg.kind, payload: msg.payload });
+    if (m.kind === 'reply') {
       // An answer to the person who typed a command, in the conversation (or thread) they used.
-      const p = replyPayload.parse(msg.payload);
+      const p = m.payload;
       const res = await (await client(p.serviceUrl)).sendToConversation(p.conversationId, await textActivity(replyText(p)));
       return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
     }
@@ -191,7 +196,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     const at = whereIs(incidentId);
     if ('error' in at) return at.error!;
     const { row, ref } = at;
-    switch (msg.kind) {
+    switch (m.kind) {
       case 'root_post': {
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
         // A new top-level post in the channel: its activity id names the thread from now on.
@@ -212,12 +217,12 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       }
       case 'thread_reply': {
         if (!row.rootRef) return noRoot(incidentId);
-        const p = cardPayload.parse(msg.payload);
+        const p = m.payload;
         const res = await (await client(ref.serviceUrl)).sendToConversation(threadConversationId(row.channel, row.rootRef), await cardActivity(p.card, p.summary));
         return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
       }
       case 'approval_update': {
-        const p = cardPayload.extend({ draftId: z.number() }).parse(msg.payload);
+        const p = m.payload;
         // The approval card is the delivered thread reply that carried this draft's buttons.
         const request = db
           .select({ ref: outbox.remoteRef })
@@ -239,8 +244,6 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
         await (await client(ref.serviceUrl)).updateActivity(threadConversationId(row.channel, row.rootRef), request.ref, a);
         return { kind: 'delivered', remoteRef: request.ref };
       }
-      default:
-        return { kind: 'failed', error: `unknown Teams message kind ${msg.kind}` };
     }
   }
 

@@ -2,6 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { outbox } from '../../db/schema.js';
 import type { Outlet } from '../commands/context.js';
+import type { DeliveryResult, OutboxMessage } from './target.js';
 import { getIncident, incRef, incidentComponentRows } from '../commands/store.js';
 import { enqueue } from './enqueue.js';
 import { subscribersFor } from './subscriptions.js';
@@ -66,4 +67,39 @@ export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams';
       }
     },
   };
+}
+
+/** How one chat platform sends to a customer channel; `sendCustomerMessage` decides what is sent. */
+export interface CustomerChannelSender {
+  /** Posts the incident's message in the channel; answers its reference (undefined: none came back). */
+  postRoot(): Promise<string | undefined>;
+  /** Edits the incident's message; a message deleted meanwhile is no failure (the reply still goes). */
+  editRoot(rootRef: string): Promise<void>;
+  /** Posts the update, in the thread under `rootRef` when there is one; answers its reference. */
+  postUpdate(rootRef: string | null, notices: string[]): Promise<string | undefined>;
+  /** What a root post that came back without a reference is retried with. */
+  noReference: string;
+}
+
+/**
+ * One customer-channel row: the incident's message (`root`), or one published update as a reply
+ * under it, carrying the worker's delay and fold notices. The incident's message is edited first,
+ * so a retry after a failed reply repeats an idempotent edit, never a post; when it could never be
+ * posted (dead-lettered), the update starts the thread itself.
+ */
+export async function sendCustomerMessage(
+  msg: Pick<OutboxMessage, 'delayNotice' | 'foldNotice' | 'previousRemoteRef'>,
+  part: 'root' | 'update',
+  send: CustomerChannelSender,
+): Promise<DeliveryResult> {
+  if (part === 'root') {
+    const ref = await send.postRoot();
+    return ref ? { kind: 'delivered', remoteRef: ref } : { kind: 'retry', error: send.noReference };
+  }
+  const notices = [msg.delayNotice, msg.foldNotice].filter((n): n is string => Boolean(n));
+  let rootRef = msg.previousRemoteRef ?? null;
+  if (rootRef) await send.editRoot(rootRef);
+  else rootRef = (await send.postRoot()) ?? null;
+  const ref = await send.postUpdate(rootRef, notices);
+  return { kind: 'delivered', remoteRef: rootRef ?? ref ?? '' };
 }

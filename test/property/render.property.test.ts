@@ -187,7 +187,8 @@ function teamsUserTexts(w: World): Array<{ shown: string; typed: string }> {
     { shown: textOf(customerUpdateCard(payload, []), 'body', 1, 'text'), typed: w.body },
     ...loadTimeline(db, 1).map((e) => ({ shown: textOf(eventCard(e, ZONE), 'body', 1, 'text'), typed: e.text })),
   ];
-  const facts = (root.body as Card[])[3]!.facts as Array<{ title: string }>;
+  const factSet = root.body[3];
+  const facts = factSet?.type === 'FactSet' ? factSet.facts : [];
   const fact = facts.find((f) => unmarkdown(f.title) === w.component);
   expect(fact, `component ${w.component} on the root card`).toBeDefined();
   out.push({ shown: fact!.title, typed: w.component });
