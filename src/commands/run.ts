@@ -8,9 +8,14 @@ import { parseCommand, type Command } from './grammar.js';
 // loaded (the server, the console), or the CLI with only the one verb its command line names
 // (verbs.ts). No verb is imported here.
 
-export type Result =
-  | { ok: true; command: Command; reply: Reply }
-  | { ok: false; error: { code: ErrorCode; message: string; ref?: string } };
+/** A failure as every surface shows it: a code, one line, and for an unexpected one its reference id. */
+export interface Failure {
+  code: ErrorCode;
+  message: string;
+  ref?: string;
+}
+
+export type Result = { ok: true; command: Command; reply: Reply } | { ok: false; error: Failure };
 
 /** Runs one parsed command: authorises, validates, loads, decides, writes, replies. */
 export type Execute = (ctx: CommandContext, cmd: Command) => Reply;
@@ -28,7 +33,7 @@ export function runParsedWith(execute: Execute, ctx: CommandContext, command: Co
   try {
     return { ok: true, command, reply: execute(ctx, command) };
   } catch (e) {
-    return { ok: false, error: toResultError(e, log, fields) };
+    return { ok: false, error: mapFailure(e, log, fields) };
   }
 }
 
@@ -48,7 +53,7 @@ export function parseText(ctx: ParseFrom, text: string): Parsed {
 
 /** Runs what parseText gave: a parse failure maps like any other. */
 export function runParsedText(execute: Execute, ctx: CommandContext, parsed: Parsed, log?: Logger, fields: Record<string, unknown> = {}): Result {
-  if (!parsed.ok) return { ok: false, error: toResultError(parsed.thrown, log, fields) };
+  if (!parsed.ok) return { ok: false, error: mapFailure(parsed.thrown, log, fields) };
   return runParsedWith(execute, ctx, parsed.command, log, fields);
 }
 
@@ -57,7 +62,11 @@ export function runTextWith(execute: Execute, ctx: CommandContext, text: string,
   return runParsedText(execute, ctx, parseText(ctx, text), log, fields);
 }
 
-function toResultError(e: unknown, log: Logger | undefined, fields: Record<string, unknown>): Extract<Result, { ok: false }>['error'] {
+/**
+ * The one mapping of a failure to what the person sees, for every surface: a SitrepError keeps its
+ * code and message; anything else is logged with a reference id that the message carries too.
+ */
+export function mapFailure(e: unknown, log: Logger | undefined, fields: Record<string, unknown> = {}): Failure {
   if (isSitrepError(e)) return { code: e.code, message: e.message };
   // Another process kept the write lock for the whole busy timeout: nothing was written (the
   // transaction never began), and trying again is the whole remedy.
