@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './result.js';
+import type { Target } from '../src/mirror/target.js';
 import { has, reply as replyWithin, runDirectly, stop as stopWithin, runAndExit } from './ipc.js';
 
 // Outbox history: the worker's per-delivery cost and a /metrics scrape must not grow with the
@@ -81,21 +82,20 @@ async function sitrep(withHistory: boolean, receiverUrl: string): Promise<void> 
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'sitrep-outbox-history-'));
   const config = loadConfig({ SITREP_DB: join(dir, 'bench.db'), SITREP_APPROVAL: 'off', LOG_LEVEL: 'silent', USER: 'bench' });
-  const app = createApp(config, { log: createLogger('silent') });
+  // An in-process target that accepts at once: the scheduling rounds measure the worker alone.
+  // Each lane is its own upstream, so no per-upstream share holds rows back.
+  const sink: Target = {
+    handles: (t) => t.startsWith('bench:'),
+    breakerKey: (t) => t,
+    deliver: async () => ({ kind: 'delivered', remoteRef: 'ok' }),
+  };
+  const app = createApp(config, { log: createLogger('silent'), targets: () => [sink] });
   const run = (text: string) => {
     const r = app.run(text, 'cli:bench', { platform: 'cli' });
     if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
     return r.reply;
   };
   const client = app.db.$client;
-
-  // An in-process target that accepts at once: the scheduling rounds measure the worker alone.
-  // Each lane is its own upstream, so no per-upstream share holds rows back.
-  app.targets.push({
-    handles: (t) => t.startsWith('bench:'),
-    breakerKey: (t) => t,
-    deliver: async () => ({ kind: 'delivered', remoteRef: 'ok' }),
-  });
 
   // Set-up, not measured: the same for both servers.
   run('component add Web App');

@@ -1,32 +1,36 @@
 import { openDatabase, type Db } from '../db/client.js';
+import type { Capability, Route, Service } from './capability.js';
 import type { Config } from './config.js';
 import type { CommandContext, Outlet, Policy, Scope } from './commands/context.js';
-import { parseText, runParsedText, type Execute, type ParseFrom, type Parsed, type Result } from './commands/run.js';
+import type { Result } from './commands/run.js';
+import type { Runner } from './commands/runner.js';
 import type { Logger } from './logger.js';
 import type { Collector } from './http/metrics.js';
-import type { Router } from './http/router.js';
 import type { Target } from './mirror/target.js';
 import { ChangeWatcher } from './watch.js';
 
-// What every Sitrep process holds, before any capability registers: the database, the clock, the
-// policy commands read, and one way to run a command. The server's app (src/main.ts: every verb,
-// every capability) and the CLI's (src/entry.ts: one verb, the outlets when it writes) are both
-// made here, so they cannot differ in how a command runs.
+// What a Sitrep process holds once its composition root has joined its parts: the database, the
+// clock, the runner, and every capability's outlets, targets, routes and background work, as
+// values. The server's app (src/main.ts: every verb, every capability) and the CLI's
+// (src/entry.ts: one verb, the outlets when it writes) are both joined here, so they cannot differ
+// in how a command runs. Nothing here is changed after it is made.
 
 export interface App {
-  config: Config;
-  db: Db;
-  log: Logger;
-  now: () => number;
-  outlets: Outlet[];
+  readonly config: Config;
+  readonly db: Db;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly runner: Runner;
+  readonly outlets: readonly Outlet[];
   /** Delivery implementations the outbox worker uses (Slack, Teams, Statuspage, webhooks). */
-  targets: Target[];
-  /** Extra HTTP routes adapters contribute (Slack events, Teams messages, the status page). */
-  routes: Array<(router: Router) => void>;
+  readonly targets: readonly Target[];
+  /** HTTP routes capabilities contribute (Slack events, Teams messages, the status page). */
+  readonly routes: readonly Route[];
   /** Started with the server, stopped on shutdown (the outbox worker, nudges…). */
-  background: Array<{ start(): void; stop(): Promise<void> }>;
-  collectors: Collector[];
-  changes: ChangeWatcher;
+  readonly background: readonly Service[];
+  /** Metrics for GET /metrics (a plain array: a test instruments each collector in place). */
+  readonly collectors: Collector[];
+  readonly changes: ChangeWatcher;
   contextFor(actor: string, scope: Scope): CommandContext;
   /** Parses and runs one command as `actor`; notifies change listeners after a write. */
   run(text: string, actor: string, scope: Scope): Result;
@@ -36,53 +40,58 @@ export interface App {
 export interface AppOptions {
   now?: () => number;
   log?: Logger;
+  /**
+   * Targets the outbox worker tries before every capability's, made with the app's database and
+   * clock (a test's webhook target with a fake resolver; a benchmark's in-process sink).
+   */
+  targets?: (base: Base) => Target[];
 }
 
-/**
- * Opens the database and makes the app; `execute` runs the verbs this process may run, and `parse`
- * parses a command line (the CLI's answers for its one line with what it parsed before).
- */
-export function assembleApp(
-  config: Config,
-  opts: { now?: () => number; log: Logger },
-  execute: Execute,
-  parse: (ctx: ParseFrom, text: string) => Parsed = parseText,
-): App {
-  const { log } = opts;
-  const db = openDatabase(config.dbFile);
-  const now = opts.now ?? (() => Date.now());
-  const outlets: Outlet[] = [];
-  const changes = new ChangeWatcher(db);
-  const policy: Policy = {
+/** The policy every command reads, from the configuration. */
+export function policyOf(config: Config): Policy {
+  return {
     timezone: config.timezone,
     orgName: config.orgName,
     publicUrl: config.publicUrl,
     approval: config.approval,
     admins: config.admins,
     ...(config.slack.incidentsChannel ? { slackIncidentsChannel: config.slack.incidentsChannel } : {}),
+    // Where `subscribe webhook:…` may point.
+    webhooks: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal },
   };
-  const app: App = {
-    config,
-    db,
-    log,
-    now,
-    outlets,
-    targets: [],
-    routes: [],
-    background: [],
-    collectors: [],
-    changes,
-    contextFor: (actor, scope) => ({ db, now, actor, scope, policy, outlets }),
-    run(text, actor, scope) {
-      const ctx = app.contextFor(actor, scope);
-      const result = runParsedText(execute, ctx, parse(ctx, text), log);
-      if (result.ok) changes.notify();
-      return result;
-    },
+}
+
+/** What every process opens first: the database, the clock, the log and the change watcher. */
+export interface Base {
+  config: Config;
+  db: Db;
+  log: Logger;
+  now: () => number;
+  changes: ChangeWatcher;
+}
+
+export function openBase(config: Config, opts: { now?: () => number; log: Logger }): Base {
+  const db = openDatabase(config.dbFile);
+  return { config, db, log: opts.log, now: opts.now ?? (() => Date.now()), changes: new ChangeWatcher(db) };
+}
+
+/** Joins a base, its runner and its capabilities (in order) into the app. */
+export function joinApp(base: Base, runner: Runner, capabilities: readonly Capability[]): App {
+  const { db, changes } = base;
+  for (const c of capabilities) if (c.onChange) changes.onChange(c.onChange);
+  return {
+    ...base,
+    runner,
+    outlets: capabilities.flatMap((c) => c.outlets),
+    targets: capabilities.flatMap((c) => c.targets),
+    routes: capabilities.flatMap((c) => c.routes),
+    background: capabilities.flatMap((c) => c.services),
+    collectors: capabilities.flatMap((c) => c.collectors ?? []),
+    contextFor: (actor, scope) => runner.context(actor, scope),
+    run: (text, actor, scope) => runner.run(text, actor, scope),
     close() {
       changes.stop();
       db.$client.close();
     },
   };
-  return app;
 }

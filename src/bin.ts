@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { main } from './entry.js';
 
-main(process.argv.slice(2)).then(
+// src/main.ts (the server: every capability, the worker, every verb) is loaded only for `serve`
+// and `console`; a CLI command never loads it.
+main(process.argv.slice(2), () => import('./main.js')).then(
   (code) => {
     process.exitCode = code;
   },

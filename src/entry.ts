@@ -1,21 +1,31 @@
-import type { Db } from '../db/client.js';
 import { runCliCommand } from '../adapters/console/cli.js';
-import { assembleApp, type App, type AppOptions } from './app.js';
+import { joinApp, openBase, policyOf, type App, type AppOptions } from './app.js';
+import type { Capability } from './capability.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Outlet } from './commands/context.js';
 import { parseText } from './commands/run.js';
+import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
 import { loadVerbs, onlyReads } from './commands/verbs.js';
+import type { Db } from '../db/client.js';
+import type { Logger } from './logger.js';
 import { createLazyLogger } from './logger.js';
 
 // The process entry (`npx sitrep …`, `npm start`): the only module besides src/config.ts that
 // reads the environment, and the CLI's composition root. `serve` and `console` get the whole app
-// from src/main.ts. A CLI command runs one command line and exits, and loading is most of its
-// time, so it gets an app made for that command line: its verb's module and nothing else, plus,
-// when the command writes, the outlets that turn what it wrote into outbox rows in the same
-// transaction (plain SQL: no platform SDK, no target, no server code).
+// from src/main.ts, which src/bin.ts hands in as a loader (so nothing here loads it for a CLI
+// command). A CLI command runs one command line and exits, and loading is most of its time, so it
+// gets an app made for that command line: its verb's module and nothing else, plus, when the
+// command writes, the outlets of the capabilities, which turn what it wrote into outbox rows in
+// the same transaction (plain SQL: no platform SDK is loaded, nothing is sent, no server code).
+
+/** What `serve` and `console` need of src/main.ts. */
+export interface Server {
+  serve(config: Config): Promise<number>;
+  createApp(config: Config, opts?: AppOptions): App;
+}
 
 /** Entry point for `npx sitrep …` and `npm start`. Returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], loadServer: () => Promise<Server>): Promise<number> {
   let config: Config;
   try {
     config = loadConfig(process.env);
@@ -27,12 +37,12 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const [first, ...rest] = argv;
-  if (first === 'serve') return (await import('./main.js')).serve(config);
+  if (first === 'serve') return (await loadServer()).serve(config);
   // The CLI logs only warnings and worse, to stderr, so stdout stays clean for --json.
   const quiet = { ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel };
   // The interactive console (readline, history) may run any command: it gets the whole app.
   if (first === 'console') {
-    const [{ runConsole }, { createApp }] = await Promise.all([import('../adapters/console/console.js'), import('./main.js')]);
+    const [{ runConsole }, { createApp }] = await Promise.all([import('../adapters/console/console.js'), loadServer()]);
     return runConsole(rest, { config: quiet, createApp: (c) => createApp(c) });
   }
   return runCliCommand(argv, { config: quiet, createApp: (c, text) => createCliApp(c, text) });
@@ -44,50 +54,68 @@ export async function main(argv: string[]): Promise<number> {
  */
 export async function createCliApp(config: Config, text: string, opts: AppOptions = {}): Promise<App> {
   const now = opts.now ?? (() => Date.now());
-  const parsed = parseText({ now, policy: { timezone: config.timezone }, scope: { platform: 'cli' } }, text);
+  const policy = policyOf(config);
+  const parsed = parseText({ now, policy, scope: { platform: 'cli' } }, text);
   const reads = parsed.ok && onlyReads(parsed.command);
-  const [execute, outlets] = await Promise.all([
+  const [execute, makeCapabilities] = await Promise.all([
     loadVerbs(parsed.ok ? [parsed.command.verb] : []),
-    parsed.ok && !reads ? loadCliOutlets(config) : null,
+    parsed.ok && !reads ? loadCliCapabilities(config) : null,
   ]);
-  const app = assembleApp(config, { now, log: opts.log ?? createLazyLogger(config.logLevel) }, execute, (ctx, line) =>
-    line === text && ctx.scope.platform === 'cli' ? parsed : parseText(ctx, line),
+  const base = openBase(config, { now, log: opts.log ?? createLazyLogger(config.logLevel) });
+  const late = forwardRunner();
+  // Only the outlets are taken: the CLI sends nothing, serves nothing and runs no background work.
+  const outlets: readonly Outlet[] = makeCapabilities
+    ? makeCapabilities({ runner: late.runner, db: base.db, now, log: base.log }).flatMap((c) => c.outlets)
+    : parsed.ok
+      ? refusingOutlets(parsed.command.verb)
+      : [];
+  const runner = late.bind(
+    createRunner({
+      db: base.db,
+      now,
+      log: base.log,
+      policy,
+      outlets,
+      execute,
+      onChange: () => base.changes.notify(),
+      parse: (line, platform) => (line === text && platform === 'cli' ? parsed : parseText({ now, policy, scope: { platform } }, line)),
+    }),
   );
-  // Where `subscribe webhook:…` may point (the server's mirroring sets the same).
-  app.contextFor('cli', { platform: 'cli' }).policy.webhooks = { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal };
-  if (outlets) app.outlets.push(...outlets(app.db));
-  if (reads) {
-    // A read never reaches the outlets; if one ever did, it fails (inside its transaction, so
-    // nothing is written) instead of writing something no outlet heard of.
-    app.outlets[Symbol.iterator] = () => {
-      throw new Error(`\`${parsed.command.verb}\` only reads, yet it reached for the outlets`);
-    };
-  }
-  return app;
+  return joinApp(base, runner, [{ outlets: makeCapabilities ? outlets : [], targets: [], routes: [], services: [] }]);
 }
 
 /**
- * The outlets src/main.ts's createApp registers, in the same order, without what else each
- * capability registers (targets, routes, the worker): webhooks (mirroring), Atlassian Statuspage
- * when configured, Slack's thread and customer channels when configured, Teams' thread and
- * customer channels. (The status page's outlet only invalidates the server's in-memory snapshot.)
- * test/core/cli-app.test.ts holds the two lists equal.
+ * A read never reaches the outlets; if one ever did, it fails (inside its transaction, so nothing
+ * is written) instead of writing something no outlet heard of.
  */
-async function loadCliOutlets(config: Config): Promise<(db: Db) => Outlet[]> {
+function refusingOutlets(verb: string): readonly Outlet[] {
+  const refuse: Outlet[] = [];
+  refuse[Symbol.iterator] = () => {
+    throw new Error(`\`${verb}\` only reads, yet it reached for the outlets`);
+  };
+  return refuse;
+}
+
+/**
+ * The capabilities src/main.ts makes, in the same order, whose outlets a CLI write needs:
+ * webhooks, Atlassian Statuspage (when configured), Slack (when configured), Teams. Not the
+ * built-in status page: its outlet only invalidates the server's in-memory snapshot.
+ * test/core/cli-app.test.ts holds the two lists of outlets equal. Each factory loads no SDK
+ * (they are loaded when a server first needs them).
+ */
+async function loadCliCapabilities(config: Config): Promise<(deps: { runner: Runner; db: Db; now: () => number; log: Logger }) => Capability[]> {
   const slack = Boolean(config.slack.enabled && config.slack.botToken && config.slack.signingSecret);
-  const deadlineMs = config.deliveryDeadlineMinutes * 60_000;
-  const [webhook, statuspage, customer, slackOutlet, teams] = await Promise.all([
-    import('../adapters/webhook/outlet.js'),
-    config.statuspage.enabled ? import('../adapters/statuspage-io/outlet.js') : null,
-    import('./mirror/customer-channels.js'),
-    slack ? import('../adapters/slack/outlet.js') : null,
-    import('../adapters/teams/outlet.js'),
+  const [webhook, statuspage, slackCap, teams] = await Promise.all([
+    import('../adapters/webhook/index.js'),
+    config.statuspage.enabled ? import('../adapters/statuspage-io/index.js') : null,
+    slack ? import('../adapters/slack/index.js') : null,
+    import('../adapters/teams/index.js'),
   ]);
-  return (db) => [
-    webhook.createWebhookOutlet(),
-    ...(statuspage ? [statuspage.createStatuspageOutlet()] : []),
-    ...(slackOutlet ? [slackOutlet.createSlackOutlet(db), customer.createCustomerChannelOutlet({ platform: 'slack', deadlineMs })] : []),
-    teams.createTeamsOutlet(db),
-    customer.createCustomerChannelOutlet({ platform: 'teams', deadlineMs }),
+  const chat = { timezone: config.timezone, deliveryDeadlineMs: config.deliveryDeadlineMinutes * 60_000 };
+  return ({ runner, db, now, log }) => [
+    webhook.createWebhooks({ db, now, config: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal } }),
+    ...(statuspage ? [statuspage.createStatuspageIo({ db, log, now, config: config.statuspage })] : []),
+    ...(slackCap ? [slackCap.createSlack({ runner, db, now, log, config: { slack: config.slack, ...chat } })] : []),
+    teams.createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),
   ];
 }

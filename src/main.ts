@@ -2,74 +2,108 @@ import { createServer, type Server } from 'node:http';
 import { lt, sql } from 'drizzle-orm';
 import { incidents, processedEvents } from '../db/schema.js';
 import { createCheckpointer } from '../db/checkpointer.js';
-import { assembleApp, type App, type AppOptions } from './app.js';
+import { joinApp, openBase, policyOf, type App, type AppOptions, type Base } from './app.js';
+import type { Capability } from './capability.js';
 import type { Config } from './config.js';
 import { executeCommand } from './commands/execute.js';
 import { nudgeStaleDrafts } from './commands/nudge.js';
+import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
+import { main as entryMain } from './entry.js';
 import { createLogger } from './logger.js';
 import { renderMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { periodic } from './periodic.js';
-import { registerMirroring } from './mirror/index.js';
+import { createMirroring } from './mirror/index.js';
+import { createStatusPage } from './statuspage/index.js';
 import { createWebhooks } from '../adapters/webhook/index.js';
-import { registerSlack } from '../adapters/slack/index.js';
-import { registerTeams } from '../adapters/teams/index.js';
-import { registerStatusPages } from './statuspage/index.js';
 import { createStatuspageIo } from '../adapters/statuspage-io/index.js';
+import { createSlack } from '../adapters/slack/index.js';
+import { createTeams } from '../adapters/teams/index.js';
 
 export type { App, AppOptions } from './app.js';
-// The process entry (`npx sitrep …`, `npm start`) lives in entry.ts, which loads this module only
-// for the server and the console.
-export { main } from './entry.js';
 
-// The server's composition root: wires database, outlets, adapters and the HTTP server together.
-// Everything else receives what it needs. (The CLI's is entry.ts: a CLI command needs one verb and,
-// when it writes, the outlets, and loads nothing more.)
+// The server's composition root, and the only module that joins the parts: configuration →
+// database → runner → capabilities → outbox worker → HTTP server. Each capability is a value its
+// factory returns from the little it needs; none registers itself anywhere. (The CLI takes just
+// the outlets of the same factories: src/entry.ts.)
+
+/** `npx sitrep …` with the server at hand (src/bin.ts runs the same through entry.ts). */
+export function main(argv: string[]): Promise<number> {
+  return entryMain(argv, async () => ({ serve, createApp }));
+}
+
+/**
+ * The capabilities whose outlets every process that writes needs, in the order their outlets run:
+ * webhooks, the built-in status page, Atlassian Statuspage, Slack, Teams. The CLI makes the same
+ * list (minus the status page, whose outlet only invalidates this process's snapshot) in
+ * src/entry.ts; test/core/cli-app.test.ts holds the two equal.
+ */
+function capabilities(base: Base, runner: Runner): Capability[] {
+  const { config, db, log, now } = base;
+  const chat = { timezone: config.timezone, deliveryDeadlineMs: config.deliveryDeadlineMinutes * 60_000 };
+  return [
+    createWebhooks({ db, now, config: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal } }),
+    createStatusPage({ db, now, config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl } }),
+    createStatuspageIo({ db, log, now, config: config.statuspage }),
+    createSlack({ runner, db, now, log, config: { slack: config.slack, ...chat } }),
+    createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),
+  ];
+}
 
 export function createApp(config: Config, opts: AppOptions = {}): App {
-  const app = assembleApp(config, { ...opts, log: opts.log ?? createLogger(config.logLevel) }, executeCommand);
-  const { db, collectors, background } = app;
-  // --- wiring: each capability registers its outlets, targets, routes and background work below,
-  // one call each, in this order: mirroring (outbox worker, webhooks), status pages, Slack, Teams.
-  registerMirroring(app, { webhooks: createWebhooks });
-  registerStatusPages(app, { statuspageIo: createStatuspageIo });
-  registerSlack(app);
-  registerTeams(app);
-  // (wiring-end)
-
-  background.push(createNudger(app, config.nudgeMinutes * 60_000), createDedupePruner(app));
-  // WAL checkpoints on a thread of their own, not inside the commit of whichever command crossed
-  // the threshold (db/checkpointer.ts).
-  background.push(createCheckpointer(db, config.dbFile, { onError: (error) => app.log.warn({ error }, 'WAL checkpoint failed') }));
-
-  collectors.push(() => {
-    const open = db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
-    return [{ name: 'sitrep_incidents_open', help: 'Incidents not yet resolved', type: 'gauge', values: [{ value: open }] }];
-  });
-  return app;
+  const base = openBase(config, { ...opts, log: opts.log ?? createLogger(config.logLevel) });
+  const { db, log, now, changes } = base;
+  // The capabilities get the runner when they are made; the runner gets their outlets.
+  const late = forwardRunner();
+  const parts = capabilities(base, late.runner);
+  const runner = late.bind(
+    createRunner({ db, now, log, policy: policyOf(config), outlets: parts.flatMap((c) => c.outlets), execute: executeCommand, onChange: () => changes.notify() }),
+  );
+  // The worker, made last, with every target there is.
+  const extra: Capability = { outlets: [], targets: opts.targets?.(base) ?? [], routes: [], services: [] };
+  const mirroring = createMirroring({ db, log, now, runner, targets: [extra, ...parts].flatMap((c) => c.targets), config });
+  const housekeeping: Capability = {
+    outlets: [],
+    targets: [],
+    routes: [],
+    services: [
+      createNudger(base, runner, config.nudgeMinutes * 60_000),
+      createDedupePruner(base),
+      // WAL checkpoints on a thread of their own, not inside the commit of whichever command
+      // crossed the threshold (db/checkpointer.ts).
+      createCheckpointer(db, config.dbFile, { onError: (error) => log.warn({ error }, 'WAL checkpoint failed') }),
+    ],
+    collectors: [
+      () => {
+        const open = db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
+        return [{ name: 'sitrep_incidents_open', help: 'Incidents not yet resolved', type: 'gauge', values: [{ value: open }] }];
+      },
+    ],
+  };
+  return joinApp(base, runner, [mirroring, extra, ...parts, housekeeping]);
 }
 
 /** Reminds approvers of drafts left waiting (SITREP_NUDGE_MINUTES), checking every 30 s. */
-function createNudger(app: App, afterMs: number) {
+function createNudger(base: Base, runner: Runner, afterMs: number) {
   return periodic(30_000, () => {
     try {
-      if (nudgeStaleDrafts(app.contextFor('system:sitrep', { platform: 'cli' }), afterMs) > 0) app.changes.notify();
+      if (nudgeStaleDrafts(runner.context('system:sitrep', { platform: 'cli' }), afterMs) > 0) runner.notify();
     } catch (err) {
-      app.log.error({ err }, 'nudging stale drafts failed');
+      base.log.error({ err }, 'nudging stale drafts failed');
     }
   });
 }
 
 /** Slack and Teams redeliver for minutes, not days: processed ids older than a day are dropped. */
-function createDedupePruner(app: App) {
+function createDedupePruner(base: Base) {
   const keepMs = 24 * 60 * 60_000;
   return periodic(
     60 * 60_000,
     () => {
       try {
-        app.db.delete(processedEvents).where(lt(processedEvents.at, app.now() - keepMs)).run();
+        base.db.delete(processedEvents).where(lt(processedEvents.at, base.now() - keepMs)).run();
       } catch (err) {
-        app.log.warn({ err }, 'could not prune processed platform events');
+        base.log.warn({ err }, 'could not prune processed platform events');
       }
     },
     { runAtStart: true },

@@ -1,11 +1,21 @@
 import type { Config } from '../../src/config.js';
-import type { App } from '../../src/main.js';
+import type { Scope } from '../../src/commands/context.js';
+import type { Result } from '../../src/commands/run.js';
 import type { ErrorCode } from '../../src/domain/errors.js';
 import { OPTION_KEYS } from '../../src/commands/grammar.js';
 
+/**
+ * What the CLI and the console need of an app: the runner's one entry for a command line (it
+ * maps every failure, an unexpected one with a reference id that is also in the log), and close.
+ */
+export interface CommandApp {
+  run(text: string, actor: string, scope: Scope): Result;
+  close(): void;
+}
+
 export interface CliDeps {
   config: Config;
-  createApp: (config: Config) => App;
+  createApp: (config: Config) => CommandApp;
   out?: (s: string) => void;
   err?: (s: string) => void;
 }
@@ -77,7 +87,7 @@ export function runCli(argv: string[], deps: CliDeps): number {
 
 export interface CommandCliDeps extends Omit<CliDeps, 'createApp'> {
   /** Makes the app for this one command line, so that it may load only what that command needs. */
-  createApp: (config: Config, text: string) => Promise<App>;
+  createApp: (config: Config, text: string) => Promise<CommandApp>;
 }
 
 /** runCli for the `sitrep` process: the same output and exit codes, one command line, one app. */
@@ -103,7 +113,7 @@ function commandLine(argv: string[], deps: Pick<CliDeps, 'err'>): CommandLine | 
   return { args, text: joinArgs(args.words) };
 }
 
-function report(app: App, { args, text }: CommandLine, deps: Pick<CliDeps, 'config' | 'out' | 'err'>): number {
+function report(app: CommandApp, { args, text }: CommandLine, deps: Pick<CliDeps, 'config' | 'out' | 'err'>): number {
   const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const err = deps.err ?? stderr;
   try {

@@ -2,17 +2,19 @@ import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { AllMiddlewareArgs, App as BoltApp, SlackActionMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
 import { SlackApiError, type SlackWebApi } from './web-api.js';
-import type { Tx } from '../../db/client.js';
-import { components, incidentThreads, processedEvents } from '../../db/schema.js';
+import type { Db, Tx } from '../../db/client.js';
+import { components, incidentThreads } from '../../db/schema.js';
 import type { Scope } from '../../src/commands/context.js';
-import { runParsedCommand, type Result } from '../../src/commands/execute.js';
-import { MAX_CUSTOMER_TEXT, MAX_TEXT, MAX_TITLE, checkInputText, parseCommand, type Command } from '../../src/commands/grammar.js';
+import type { Runner } from '../../src/commands/runner.js';
+import type { Result } from '../../src/commands/run.js';
+import { MAX_CUSTOMER_TEXT, MAX_TEXT, MAX_TITLE, checkInputText, type Command } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
-import { getDraft, getIncident, incRef, recordEvent, touchIncident } from '../../src/commands/store.js';
+import { pin } from '../../src/commands/pin.js';
+import { getDraft, getIncident, incRef } from '../../src/commands/store.js';
 import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Severity } from '../../src/domain/enums.js';
 import { isSitrepError } from '../../src/domain/errors.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
-import type { App } from '../../src/main.js';
+import type { Logger } from '../../src/logger.js';
 import {
   ACTIONS,
   VIEWS,
@@ -45,7 +47,10 @@ import { postToResponseUrl } from './respond.js';
 // it leaves nothing to replay, so an acknowledged command is applied exactly once.
 
 export interface HandlerDeps {
-  app: App;
+  runner: Runner;
+  db: Db;
+  now: () => number;
+  log: Logger;
   web: SlackWebApi;
   outlet: SlackOutlet;
   /** Where command work waits for its turn (a default bounded queue when absent). */
@@ -165,18 +170,11 @@ function field(values: Record<string, Record<string, Record<string, unknown>>>, 
   };
 }
 
-class Rollback extends Error {
-  constructor(readonly result: Result) {
-    super('rollback');
-  }
-}
-
 export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
-  const { app, web, outlet, inbox } = deps;
-  const log = app.log;
+  const { runner, db, now, log, web, outlet, inbox } = deps;
   // One IMMEDIATE transaction per slice: one commit for a burst of commands (each still in its own
   // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
-  const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => app.db.$client.transaction(slice).immediate() });
+  const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => db.$client.transaction(slice).immediate() });
 
   /**
    * Queues the work that applies a request. It claims the request's inbox row first, in the same
@@ -205,11 +203,11 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     view: (id: string | RegExp, fn: ViewFn) => void viewFns.push([id, fn]),
   };
 
-  const threadsOfChannel = app.db.$client.prepare<[string], { incidentId: number; rootRef: string | null; dedicated: number }>(
+  const threadsOfChannel = db.$client.prepare<[string], { incidentId: number; rootRef: string | null; dedicated: number }>(
     "select incident_id as incidentId, root_ref as rootRef, dedicated from incident_threads where platform = 'slack' and channel = ?",
   );
 
-  const ownPost = app.db.$client.prepare<[string], { id: number }>("select id from outbox where remote_ref = ? and target like 'slack:%' limit 1");
+  const ownPost = db.$client.prepare<[string], { id: number }>("select id from outbox where remote_ref = ? and target like 'slack:%' limit 1");
 
   /** The incident a channel (and thread) belongs to, if any. */
   function scopeFor(channel: string, threadTs?: string): Scope {
@@ -223,19 +221,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
    * so a retried event or a double click is applied exactly once. A failed command rolls its key
    * back, so a corrected resubmission (same modal) still works.
    */
-  function once(key: string, fn: (tx: Tx) => Result, opts: { keepRefused?: boolean } = {}): Result | 'duplicate' {
-    try {
-      return app.db.transaction((tx) => {
-        const ins = tx.insert(processedEvents).values({ platform: 'slack', eventId: key, at: app.now() }).onConflictDoNothing().run();
-        if (ins.changes === 0) return 'duplicate' as const;
-        const result = fn(tx);
-        if (!result.ok && !opts.keepRefused) throw new Rollback(result);
-        return result;
-      });
-    } catch (e) {
-      if (e instanceof Rollback) return e.result;
-      throw e;
-    }
+  function once<R extends { ok: boolean }>(key: string, fn: (tx: Tx) => R, opts: { keepRefused?: boolean } = {}): R | 'duplicate' {
+    return runner.once({ platform: 'slack', id: key }, fn, opts);
   }
 
   /** The reply to a queued command once it has run (or failed to); null when another run applied it. */
@@ -244,19 +231,16 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       const result = await done;
       return result === 'duplicate' ? null : formatResult(result);
     } catch (err) {
-      // The slice's transaction failed (e.g. the database stayed locked): nothing was written.
-      log.error({ platform: 'slack', err }, 'a slash command could not be applied');
-      return formatResult({ ok: false, error: { code: 'INTERNAL', message: 'this command could not be recorded and nothing was written; try again' } });
+      // The slice's transaction failed (e.g. the database stayed locked): nothing was written. The
+      // person reads one line, with the reference id the log line carries.
+      return formatResult(runner.failure(err, { platform: 'slack', what: 'a slash command could not be applied' }));
     }
   }
 
-  /** Like App.run, for commands built from modal fields (no text to re-parse, no quoting games). */
+  /** A command built from modal fields or a button (no text to re-parse, no quoting games). */
   function runParsed(cmd: Command, actor: string, scope: Scope): Result {
-    const result = runParsedCommand(app.contextFor(actor, scope), cmd, log, { platform: 'slack' });
-    if (result.ok) app.changes.notify();
-    return result;
+    return runner.run({ command: cmd }, actor, scope);
   }
-
 
   /** Opens a modal; returns null or why not. A replayed click opens nothing: its trigger_id died 3 s after it. */
   async function openView(triggerId: string, view: Block, entry: InboxEntry | undefined): Promise<string | null> {
@@ -272,7 +256,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
   function catalogue() {
-    return app.db.select({ slug: components.slug, name: components.name }).from(components).orderBy(asc(components.position)).all();
+    return db.select({ slug: components.slug, name: components.name }).from(components).orderBy(asc(components.position)).all();
   }
 
   // --- /incident ------------------------------------------------------------------------------
@@ -298,15 +282,11 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       if (failed) await respond(ephemeral(`:warning: Could not open the declare form (${failed}). Type \`/incident declare <title> [sev:N]\` instead.`));
       return;
     }
-    // Parsing is pure and fast; a typo is answered in the ack itself.
-    try {
-      parseCommand(text, { timezone: app.config.timezone, now: app.now(), platform: 'slack' });
-    } catch (e) {
-      if (isSitrepError(e)) {
-        await ack(ephemeral(formatResult({ ok: false, error: { code: e.code, message: e.message } })));
-        return;
-      }
-      throw e;
+    // Parsing is pure and fast; a typo is answered in the ack itself, and the parse is what runs.
+    const line = runner.parse(text, 'slack');
+    if (!line.ok) {
+      await ack(ephemeral(formatResult(runner.failure(line.thrown, { platform: 'slack' }))));
+      return;
     }
     // Not behind a replay: the command is applied first and acknowledged after its slice of the
     // queue has committed (with the commands that arrived in the same few milliseconds: one
@@ -315,7 +295,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // anything slow it causes goes out through the outbox.
     if (entry && !entry.stored) {
       await queue.room();
-      const applied = queue.run(() => app.run(text, actor, scopeFor(c.channel_id)));
+      const applied = queue.run(() => runner.run({ parsed: line }, actor, scopeFor(c.channel_id)));
       entry.settled = true;
       await ack(ephemeral((await replyFor(applied)) ?? ''));
       return;
@@ -324,7 +304,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // the result follows on response_url. Wait for room only when the queue is full. The work
     // runs from a later turn of the event loop, never before this ack is written.
     await queue.room();
-    const done = apply(entry, () => app.run(text, actor, scopeFor(c.channel_id)));
+    const done = apply(entry, () => runner.run({ parsed: line }, actor, scopeFor(c.channel_id)));
     await ack();
     const reply = await replyFor(done);
     if (reply === null) return;
@@ -359,8 +339,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
   const openers: Array<[string, (incidentId: number, meta: ViewMeta) => Block]> = [
-    [ACTIONS.openUpdate, (id, meta) => updateModal(incRef(id), getIncident(app.db, id).status, meta)],
-    [ACTIONS.openDraft, (id, meta) => draftModal(incRef(id), getIncident(app.db, id).status, meta)],
+    [ACTIONS.openUpdate, (id, meta) => updateModal(incRef(id), getIncident(db, id).status, meta)],
+    [ACTIONS.openDraft, (id, meta) => draftModal(incRef(id), getIncident(db, id).status, meta)],
     [ACTIONS.openResolve, (id, meta) => resolveModal(incRef(id), meta)],
   ];
   for (const [actionId, build] of openers) {
@@ -374,8 +354,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       try {
         view = build(id, { ...meta, incidentId: id });
       } catch (e) {
-        if (!isSitrepError(e)) throw e;
-        await reportAction(b.response_url, respond, { ok: false, error: { code: e.code, message: e.message } });
+        await reportAction(b.response_url, respond, runner.failure(e, { platform: 'slack' }));
         return;
       }
       const failed = await openView(b.trigger_id, view, entry);
@@ -391,10 +370,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const id = draftIdOf(a.value);
     let d;
     try {
-      d = getDraft(app.db, id);
+      d = getDraft(db, id);
     } catch (e) {
-      if (!isSitrepError(e)) throw e;
-      await reportAction(b.response_url, respond, { ok: false, error: { code: e.code, message: e.message } });
+      await reportAction(b.response_url, respond, runner.failure(e, { platform: 'slack' }));
       return;
     }
     await openView(b.trigger_id, approveEditModal(`D-${id}`, d.body, { ...meta, draftId: id, incidentId: d.incidentId }), entry);
@@ -495,7 +473,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     }
     const lead = field(values, 'lead').user;
     const started = field(values, 'started').dateTime;
-    if (started !== undefined && started * 1000 > app.now() + 60_000) return { error: 'The start time is in the future', block: 'started' };
+    if (started !== undefined && started * 1000 > now() + 60_000) return { error: 'The start time is in the future', block: 'started' };
     const cmd: Command = { verb: 'declare', title, severity: ([1, 2, 3, 4].includes(sev) ? sev : 3) as Severity };
     if (comps.size) cmd.components = [...comps].map(([slug, status]) => ({ slug, status }));
     cmd.lead = lead ? `slack:${lead}` : actor;
@@ -576,14 +554,14 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     let secretReply: string | undefined;
     await apply(entryOf(context), () => {
       const scope = scopeFor(event.channel, event.thread_ts);
-      const lane = app.db
+      const lane = db
         .select({ channel: incidentThreads.channel })
         .from(incidentThreads)
         .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.incidentId, scope.incidentId ?? -1), eq(incidentThreads.dedicated, false)))
         .get()?.channel ?? event.channel;
       once(eventKey(parsed.data, `mention:${event.channel}:${event.ts}`), (tx) => {
         const result: Result = text
-          ? app.run(text, actor, scope)
+          ? runner.run(text, actor, scope)
           : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
         // A reply with a webhook's signing secret must not sit in the outbox: it is posted
         // ephemerally once this commits (if the process dies first, the secret is simply never
@@ -593,7 +571,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
           return result;
         }
         // The person who asked sees the answer (or what to type instead) privately, in place.
-        enqueue(tx, app.now(), {
+        enqueue(tx, now(), {
           incidentId: scope.incidentId ?? null,
           target: threadTarget(lane),
           kind: 'ephemeral',
@@ -630,7 +608,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     await apply(entry, () => {
       const scope = scopeFor(channel, msg.thread_ts);
       if (scope.incidentId === undefined) return;
-      const root = app.db
+      const root = db
         .select({ rootRef: incidentThreads.rootRef })
         .from(incidentThreads)
         .where(and(eq(incidentThreads.incidentId, scope.incidentId), eq(incidentThreads.channel, channel)))
@@ -641,20 +619,14 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       const incidentId = scope.incidentId;
       const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
       // One pin per message, whoever adds the reaction and however often Slack redelivers it.
-      once(`pin:${channel}:${ts}`, (tx) => {
-        const ctx = app.contextFor(`slack:${event.user}`, scope);
-        recordEvent(tx, ctx, {
-          incidentId,
-          kind: 'pinned',
-          actor: author,
-          occurredAt: Math.min(tsToMs(msg.ts), app.now()),
-          text: fromSlackText(msg.text),
-          payload: { source: 'slack', channel, ts, pinnedBy: `slack:${event.user}` },
-        });
-        touchIncident(tx, ctx, incidentId);
-        return { ok: true, command: { verb: 'help' }, reply: { text: '', data: {} } };
-      });
-      app.changes.notify();
+      const pinned = once(`pin:${channel}:${ts}`, () =>
+        runner.invoke(
+          (ctx) => pin(ctx, { incidentId, author, postedAt: tsToMs(msg.ts), text: fromSlackText(msg.text), source: { source: 'slack', channel, ts } }),
+          `slack:${event.user}`,
+          scope,
+        ),
+      );
+      if (pinned !== 'duplicate' && !pinned.ok) log.warn({ platform: 'slack', incidentId, error: pinned.error }, 'a pinned message could not be put on the timeline');
     });
   });
 }

@@ -1,6 +1,10 @@
 import type { App as BoltApp, LogLevel, Logger as BoltLogger, Receiver } from '@slack/bolt';
 import { createSlackWebApi, type SlackWebApi } from './web-api.js';
-import type { App } from '../../src/main.js';
+import type { Db } from '../../db/client.js';
+import type { Capability, Route, Service } from '../../src/capability.js';
+import type { Runner } from '../../src/commands/runner.js';
+import type { Config } from '../../src/config.js';
+import type { Logger } from '../../src/logger.js';
 import { createSlackOutlet, type SlackOutlet } from './outlet.js';
 import type { SitrepSocketReceiver } from './socket-receiver.js';
 import { SlackInbox } from './inbox.js';
@@ -8,7 +12,7 @@ import { createSlackTarget } from './target.js';
 import { createSlackCustomerTarget } from './customer.js';
 import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.js';
 
-// Slack wiring: one call from src/main.ts. HTTP mode serves POST /slack/events on Sitrep's one
+// Slack as a capability: createSlack(deps) from src/main.ts (and, for its outlets, src/entry.ts). HTTP mode serves POST /slack/events on Sitrep's one
 // server; Socket Mode (SLACK_APP_TOKEN) connects out instead. Every Web API call goes to
 // SLACK_API_URL, and nothing is called at start-up except, in Socket Mode, apps.connections.open
 // there: the authorize function hands Bolt the bot token without an auth.test round trip.
@@ -18,7 +22,7 @@ import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.
 // Bolt (and the Web API client, Socket Mode, Express… it brings) takes a few hundred milliseconds
 // to load, and a CLI command never needs it: CLI writes only enqueue thread posts through the
 // outlet, which is plain SQL. So only the outlets are made at registration; Bolt, the receiver and
-// the listeners are loaded when the server starts. Web API calls go through web-api.ts, plain HTTP.
+// the listeners are loaded when the server starts (or the first request comes). Web API calls go through web-api.ts, plain HTTP.
 
 /** The settings of Bolt's own WebClient (Sitrep's calls go through web-api.ts): no retries, no waits. */
 export function slackClientOptions(apiUrl: string) {
@@ -32,7 +36,7 @@ export function slackClientOptions(apiUrl: string) {
   };
 }
 
-export function toBoltLogger(log: App['log']): BoltLogger {
+export function toBoltLogger(log: Logger): BoltLogger {
   const fmt = (m: unknown[]) => m.map((x) => (x instanceof Error ? x.message : typeof x === 'string' ? x : JSON.stringify(x))).join(' ');
   return {
     // Bolt logs at debug on every event: nothing is formatted unless debug is on.
@@ -48,38 +52,58 @@ export function toBoltLogger(log: App['log']): BoltLogger {
   };
 }
 
-export function registerSlack(app: App): void {
-  const cfg = app.config.slack;
-  if (!cfg.enabled || !cfg.botToken || !cfg.signingSecret) return;
+export interface SlackDeps {
+  runner: Runner;
+  db: Db;
+  now: () => number;
+  log: Logger;
+  config: {
+    slack: Config['slack'];
+    timezone: string;
+    /** SITREP_DELIVERY_DEADLINE_MINUTES, for customer channels. */
+    deliveryDeadlineMs: number;
+  };
+}
+
+const NOTHING: Capability = { outlets: [], targets: [], routes: [], services: [] };
+
+/**
+ * Slack's outlets (thread, customer channels), targets, POST /slack/events (HTTP mode) and the
+ * receiver's background work; nothing when Slack is not configured.
+ */
+export function createSlack(deps: SlackDeps): Capability {
+  const cfg = deps.config.slack;
+  if (!cfg.enabled || !cfg.botToken || !cfg.signingSecret) return NOTHING;
+  const { db, log, now } = deps;
   const botToken = cfg.botToken;
   const signingSecret = cfg.signingSecret;
   const clientOptions = slackClientOptions(cfg.apiUrl);
   const web = createSlackWebApi({ token: botToken, apiUrl: cfg.apiUrl, timeoutMs: clientOptions.timeout });
-  const outlet = createSlackOutlet(app.db);
-  app.outlets.push(outlet);
-  app.targets.push(createSlackTarget({ db: app.db, client: web, timezone: app.config.timezone, now: app.now }));
+  const outlet = createSlackOutlet(db);
   // Customer channels (`subscribe slack:C123`) hear published updates only, fully escaped.
-  app.outlets.push(createCustomerChannelOutlet({ platform: 'slack', deadlineMs: app.config.deliveryDeadlineMinutes * 60_000 }));
-  app.targets.push(createSlackCustomerTarget(web));
+  const outlets = [outlet, createCustomerChannelOutlet({ platform: 'slack', deadlineMs: deps.config.deliveryDeadlineMs })];
+  const targets = [createSlackTarget({ db, client: web, timezone: deps.config.timezone, now }), createSlackCustomerTarget(web)];
 
   // Both receivers commit every request to the inbox before it is answered (inbox.ts).
-  const inbox = new SlackInbox(app.db);
-  const wiring: BoltWiring = { botToken, clientOptions, web, outlet, inbox };
-  const logger = toBoltLogger(app.log);
+  const inbox = new SlackInbox(db);
+  const wiring: BoltWiring = { botToken, clientOptions, web, outlet, inbox, runner: deps.runner, db, now, log };
+  const logger = toBoltLogger(log);
 
   // Requests a killed process acknowledged but did not apply. Started before the server listens
   // (HTTP) or the socket connects, so the replayed commands take their places in the work queue
   // ahead of anything new.
   let replaying: Promise<void> = Promise.resolve();
-  const failed = (what: string) => (err: unknown) => app.log.error({ platform: 'slack', err }, what);
+  const failed = (what: string) => (err: unknown) => log.error({ platform: 'slack', err }, what);
+  const routes: Route[] = [];
+  const services: Service[] = [];
   if (!(cfg.socketMode && cfg.appToken)) {
     const http = once(async () => {
       const { SitrepReceiver } = await import('./receiver.js');
-      return wireBolt(app, new SitrepReceiver({ signingSecret, now: app.now, log: app.log, inbox }), logger, wiring);
+      return wireBolt(new SitrepReceiver({ signingSecret, now, log, inbox }), logger, wiring);
     });
     // A request that comes in while Bolt is still loading waits for it (and so for the replay).
-    app.routes.push((r) => r.add('POST', '/slack/events', async (req, res) => (await http()).handle(req, res)));
-    app.background.push({
+    routes.push((r) => r.add('POST', '/slack/events', async (req, res) => (await http()).handle(req, res)));
+    services.push({
       start: () => {
         replaying = http()
           .then((receiver) => receiver.replay())
@@ -91,11 +115,11 @@ export function registerSlack(app: App): void {
     const appToken = cfg.appToken;
     const socket = once(async () => {
       const { SitrepSocketReceiver } = await import('./socket-receiver.js');
-      return wireBolt(app, new SitrepSocketReceiver({ appToken, apiUrl: cfg.apiUrl, now: app.now, log: app.log, logger, inbox }), logger, wiring);
+      return wireBolt(new SitrepSocketReceiver({ appToken, apiUrl: cfg.apiUrl, now, log, logger, inbox }), logger, wiring);
     });
     let started: Promise<SitrepSocketReceiver | null> = Promise.resolve(null);
     let stopping = false;
-    app.background.push({
+    services.push({
       start: () => {
         started = socket().then(
           (receiver) => {
@@ -117,6 +141,7 @@ export function registerSlack(app: App): void {
       },
     });
   }
+  return { outlets, targets, routes, services };
 }
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {
@@ -130,10 +155,14 @@ interface BoltWiring {
   web: SlackWebApi;
   outlet: SlackOutlet;
   inbox: SlackInbox;
+  runner: Runner;
+  db: Db;
+  now: () => number;
+  log: Logger;
 }
 
 /** Loads Bolt and the listeners, and puts them behind `receiver`. */
-async function wireBolt<R extends Receiver>(app: App, receiver: R, logger: BoltLogger, deps: BoltWiring): Promise<R> {
+async function wireBolt<R extends Receiver>(receiver: R, logger: BoltLogger, deps: BoltWiring): Promise<R> {
   const [{ App: Bolt }, { registerHandlers }] = await Promise.all([import('@slack/bolt'), import('./handlers.js')]);
   const { botToken, inbox } = deps;
   const bolt: BoltApp = new Bolt({
@@ -149,6 +178,6 @@ async function wireBolt<R extends Receiver>(app: App, receiver: R, logger: BoltL
     clientOptions: { ...deps.clientOptions },
     logger,
   });
-  registerHandlers(bolt, { app, web: deps.web, outlet: deps.outlet, inbox });
+  registerHandlers(bolt, { runner: deps.runner, db: deps.db, now: deps.now, log: deps.log, web: deps.web, outlet: deps.outlet, inbox });
   return receiver;
 }

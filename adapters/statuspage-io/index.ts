@@ -1,6 +1,7 @@
-import type { MirrorDeps } from '../../src/statuspage/index.js';
-import type { Outlet } from '../../src/commands/context.js';
-import type { Target } from '../../src/mirror/target.js';
+import type { Db } from '../../db/client.js';
+import type { Capability } from '../../src/capability.js';
+import type { Config } from '../../src/config.js';
+import type { Logger } from '../../src/logger.js';
 import { createStatuspageOutlet } from './outlet.js';
 import { createStatuspageTarget } from './target.js';
 
@@ -8,18 +9,30 @@ export { createStatuspageOutlet } from './outlet.js';
 export { createStatuspageTarget } from './target.js';
 export { STATUSPAGE_TARGET } from './payload.js';
 
-/** The Atlassian Statuspage mirror: an outlet that enqueues and a target that sends. */
-export function createStatuspageIo(deps: MirrorDeps): { outlet: Outlet; target: Target } {
+export interface StatuspageIoDeps {
+  db: Db;
+  log: Logger;
+  now: () => number;
+  config: Config['statuspage'];
+}
+
+/** The Atlassian Statuspage mirror (when configured): an outlet that enqueues and a target that sends. */
+export function createStatuspageIo(deps: StatuspageIoDeps): Capability {
+  if (!deps.config.enabled) return { outlets: [], targets: [], routes: [], services: [] };
   return {
-    outlet: createStatuspageOutlet(),
-    target: createStatuspageTarget({
-      db: deps.db,
-      log: deps.log,
-      now: deps.now,
-      apiUrl: deps.config.apiUrl,
-      apiKey: deps.config.apiKey ?? '',
-      pageId: deps.config.pageId ?? '',
-      requestIntervalMs: Math.ceil(1000 / deps.config.requestsPerSecond),
-    }),
+    outlets: [createStatuspageOutlet()],
+    targets: [
+      createStatuspageTarget({
+        db: deps.db,
+        log: deps.log,
+        now: deps.now,
+        apiUrl: deps.config.apiUrl,
+        apiKey: deps.config.apiKey ?? '',
+        pageId: deps.config.pageId ?? '',
+        requestIntervalMs: Math.ceil(1000 / deps.config.requestsPerSecond),
+      }),
+    ],
+    routes: [],
+    services: [],
   };
 }

@@ -1,14 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { Tx } from '../../db/client.js';
-import { processedEvents } from '../../db/schema.js';
+import type { Db, Tx } from '../../db/client.js';
 import type { Scope } from '../../src/commands/context.js';
-import { runParsedCommand, type Result } from '../../src/commands/execute.js';
+import type { Runner } from '../../src/commands/runner.js';
+import type { Result } from '../../src/commands/run.js';
 import { MAX_CUSTOMER_TEXT, MAX_TEXT, checkInputText, type Command } from '../../src/commands/grammar.js';
 import { isSitrepError } from '../../src/domain/errors.js';
 import { helpText } from '../../src/commands/help.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
-import type { App } from '../../src/main.js';
 import { ACTIONS } from './cards.js';
 import { isLoopbackServiceUrl } from './local.js';
 import { saveConversationRef, splitConversationId, threadTarget } from './outlet.js';
@@ -130,12 +129,14 @@ export function serviceUrlMatches(claim: unknown, serviceUrl: string): boolean {
 const actorOf = (a: InboundActivity) => `teams:${a.from.id}`;
 
 export interface InboundDeps {
-  app: App;
+  runner: Runner;
+  db: Db;
+  now: () => number;
 }
 
-export function createInbound({ app }: InboundDeps) {
-  const log = app.log;
-  const threadByRoot = app.db.$client.prepare<[string, string], { incidentId: number }>(
+export function createInbound(deps: InboundDeps) {
+  const { runner, db, now } = deps;
+  const threadByRoot = db.$client.prepare<[string, string], { incidentId: number }>(
     "select incident_id as incidentId from incident_threads where platform = 'teams' and channel = ? and root_ref = ? limit 1",
   );
 
@@ -161,16 +162,18 @@ export function createInbound({ app }: InboundDeps) {
   }
 
   /** Runs `fn` once per activity: the processed_events row and the command's writes commit together. */
+  // A refused command keeps its key (and its answer): a redelivery would only be refused again,
+  // and answered twice.
   function once(a: InboundActivity, fn: (tx: Tx) => Result): Result | 'duplicate' {
-    const key = a.id ? `${a.conversation.id}|${a.type}|${a.id}` : null;
-    return app.db.transaction((tx) => {
-      if (key) {
-        const ins = tx.insert(processedEvents).values({ platform: 'teams', eventId: key, at: app.now() }).onConflictDoNothing().run();
-        if (ins.changes === 0) return 'duplicate' as const;
-      }
-      remember(tx, a);
-      return fn(tx);
-    }, { behavior: 'immediate' });
+    const key = a.id ? { platform: 'teams' as const, id: `${a.conversation.id}|${a.type}|${a.id}` } : null;
+    return runner.once(
+      key,
+      (tx) => {
+        remember(tx, a);
+        return fn(tx);
+      },
+      { keepRefused: true, immediate: true },
+    );
   }
 
   /** Keeps the conversation's serviceUrl (and the channel's, for proactive posts there). */
@@ -178,9 +181,9 @@ export function createInbound({ app }: InboundDeps) {
     const tenantId = a.conversation.tenantId ?? a.channelData?.tenant?.id;
     const { channel } = splitConversationId(a.conversation.id);
     const ref = (conversationId: string) => ({ serviceUrl: a.serviceUrl, conversationId, ...(tenantId ? { tenantId } : {}) });
-    saveConversationRef(tx, ref(channel), actorOf(a), app.now());
+    saveConversationRef(tx, ref(channel), actorOf(a), now());
     const teamChannel = a.channelData?.channel?.id;
-    if (teamChannel && teamChannel !== channel) saveConversationRef(tx, ref(teamChannel), actorOf(a), app.now());
+    if (teamChannel && teamChannel !== channel) saveConversationRef(tx, ref(teamChannel), actorOf(a), now());
   }
 
   function userRef(teamsId: string): string {
@@ -203,7 +206,7 @@ export function createInbound({ app }: InboundDeps) {
         secretOf = n;
       }
     }
-    enqueue(tx, app.now(), {
+    enqueue(tx, now(), {
       incidentId: scope.incidentId ?? null,
       // The conversation's lane: in an incident's thread, the same lane as its root card and replies.
       target: threadTarget(splitConversationId(a.conversation.id).channel),
@@ -211,13 +214,6 @@ export function createInbound({ app }: InboundDeps) {
       payload: { conversationId: a.conversation.id, serviceUrl: a.serviceUrl, text, ...(secretOf !== undefined ? { secretOf } : {}) },
     });
   }
-
-  function runParsed(cmd: Command, actor: string, scope: Scope): Result {
-    const result = runParsedCommand(app.contextFor(actor, scope), cmd, log, { platform: 'teams' });
-    if (result.ok) app.changes.notify();
-    return result;
-  }
-
 
   const num = (ref: string | undefined) => Number(ref?.replace(/^\D+-/, '') ?? NaN);
 
@@ -285,7 +281,7 @@ export function createInbound({ app }: InboundDeps) {
       });
     }
     return once(a, (tx) => {
-      const result = runParsed(cmd, actorOf(a), scope);
+      const result = runner.run({ command: cmd }, actorOf(a), scope);
       answer?.(tx, scope, result);
       return result;
     });
@@ -300,7 +296,7 @@ export function createInbound({ app }: InboundDeps) {
     }
     const text = commandText(a, userRef);
     once(a, (tx) => {
-      const result: Result = text ? app.run(text, actorOf(a), scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+      const result: Result = text ? runner.run(text, actorOf(a), scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
       replyRow(tx, a, scope, result);
       // Keep the key (and the answer) even for a refused command: a redelivery would only be
       // refused again, and answered twice.
@@ -313,7 +309,14 @@ export function createInbound({ app }: InboundDeps) {
     if (a.name !== 'adaptiveCard/action') return { status: 200, body: {} };
     const v = executeValue.safeParse(a.value);
     if (!v.success) return { status: 400, body: { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'no action in this invoke' } } };
-    const result = cardAction(a, v.data.action.data);
+    let result: ReturnType<typeof cardAction>;
+    try {
+      result = cardAction(a, v.data.action.data);
+    } catch (err) {
+      // The invoke's answer is the only place the person reads: an unexpected failure (nothing
+      // was written) is shown as one line with the reference id that is also in the log.
+      result = runner.failure(err, { platform: 'teams' });
+    }
     const message =
       result === null ? 'This button is not one of Sitrep\'s.' : result === 'duplicate' ? 'Already done.' : formatResult(result);
     return { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: message } };
@@ -358,7 +361,7 @@ export function createInbound({ app }: InboundDeps) {
         return;
       }
       case 'conversationUpdate':
-        app.db.transaction((tx) => remember(tx, a), { behavior: 'immediate' });
+        db.transaction((tx) => remember(tx, a), { behavior: 'immediate' });
         break;
       default:
         break;

@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthConfiguration, CloudAdapter } from '@microsoft/agents-hosting';
+import type { Db } from '../../db/client.js';
+import type { Capability } from '../../src/capability.js';
+import type { Runner } from '../../src/commands/runner.js';
 import type { Config } from '../../src/config.js';
 import { BodyTooLargeError, readBody, refuseTooLarge } from '../../src/http/router.js';
-import type { App } from '../../src/main.js';
+import type { Logger } from '../../src/logger.js';
 import { createTeamsCustomerTarget } from './customer.js';
 import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.js';
 import { createInbound } from './inbound.js';
@@ -11,7 +14,7 @@ import { createTeamsOutlet } from './outlet.js';
 import { loadSdk } from './sdk.js';
 import { createTeamsTarget, noToken, type TokenSource } from './target.js';
 
-// Teams wiring: one call from src/main.ts. POST /api/messages is always served. With
+// Teams as a capability: createTeams(deps) from src/main.ts (and, for its outlets, src/entry.ts). POST /api/messages is always served. With
 // MICROSOFT_APP_ID set, every request must carry a valid Bot Framework JWT (checked by the
 // Microsoft 365 Agents SDK) and outbound calls carry the SDK's MSAL token; with it unset, inbound
 // auth is off (local testing only; start-up warns): an activity is then accepted only from a
@@ -34,7 +37,17 @@ export function authConfigFor(teams: Config['teams']): AuthConfiguration | null 
   };
 }
 
-export interface TeamsOptions {
+export interface TeamsDeps {
+  runner: Runner;
+  db: Db;
+  now: () => number;
+  log: Logger;
+  config: {
+    teams: Config['teams'];
+    timezone: string;
+    /** SITREP_DELIVERY_DEADLINE_MINUTES, for customer channels. */
+    deliveryDeadlineMs: number;
+  };
   /** Overrides the outbound token (tests); by default '' with auth off, the SDK's MSAL token with it on. */
   token?: TokenSource;
 }
@@ -57,14 +70,19 @@ function middlewareResponse() {
   return { res, out };
 }
 
-export function registerTeams(app: App, opts: TeamsOptions = {}): void {
-  const auth = authConfigFor(app.config.teams);
+/**
+ * Teams' outlets (thread, customer channels), targets and POST /api/messages. Always made: with no
+ * MICROSOFT_APP_ID, inbound auth is off and only loopback is served (local mode).
+ */
+export function createTeams(deps: TeamsDeps): Capability {
+  const { db, log, now } = deps;
+  const auth = authConfigFor(deps.config.teams);
   // With auth on: the SDK's adapter (its JWT middleware) and MSAL token provider, made on first use.
   let adapter: Promise<CloudAdapter> | null = null;
   const adapterFor = (a: AuthConfiguration) => (adapter ??= loadSdk().then((sdk) => new sdk.CloudAdapter(a)));
   let provider: Promise<{ getAccessToken(a: AuthConfiguration, scope: string): Promise<string> }> | null = null;
   const token: TokenSource =
-    opts.token ??
+    deps.token ??
     (auth
       ? async () => {
           const p = await (provider ??= loadSdk().then((sdk) => new sdk.MsalTokenProvider(auth)));
@@ -72,13 +90,11 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
         }
       : noToken);
 
-  app.outlets.push(createTeamsOutlet(app.db));
-  app.targets.push(createTeamsTarget({ db: app.db, token, timezone: app.config.timezone, now: app.now }));
   // Customer channels (`subscribe teams:<conversation id>`) hear published updates only, fully escaped.
-  app.outlets.push(createCustomerChannelOutlet({ platform: 'teams', deadlineMs: app.config.deliveryDeadlineMinutes * 60_000 }));
-  app.targets.push(createTeamsCustomerTarget({ db: app.db, token }));
+  const outlets = [createTeamsOutlet(db), createCustomerChannelOutlet({ platform: 'teams', deadlineMs: deps.config.deliveryDeadlineMs })];
+  const targets = [createTeamsTarget({ db, token, timezone: deps.config.timezone, now }), createTeamsCustomerTarget({ db, token })];
 
-  const handle = createInbound({ app });
+  const handle = createInbound({ runner: deps.runner, db, now });
 
   /** Runs the SDK's JWT check; answers the request itself (401) and returns null when it fails. */
   async function authorized(req: IncomingMessage, res: ServerResponse): Promise<{ claims?: Record<string, unknown> } | null> {
@@ -95,7 +111,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
         ok = true;
       });
     } catch (err) {
-      app.log.warn({ platform: 'teams', err }, 'Teams request authorization failed');
+      log.warn({ platform: 'teams', err }, 'Teams request authorization failed');
       ok = false;
     }
     if (!ok) {
@@ -111,7 +127,7 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
     res.once('finish', () => res.socket?.destroy());
   }
 
-  app.routes.push((r) =>
+  const route = (r: Parameters<Capability['routes'][number]>[0]) =>
     r.add('POST', '/api/messages', async (req, res) => {
       // Local mode trusts nothing but where the connection comes from: the socket's own peer
       // address, never a header a caller (or a proxy) could set.
@@ -134,18 +150,18 @@ export function registerTeams(app: App, opts: TeamsOptions = {}): void {
         return;
       }
       await handle(res, raw, { ...(granted.claims ? { claims: granted.claims } : {}), localOnly: !auth });
-    }),
-  );
+    });
 
-  app.background.push({
+  const warning = {
     start: () => {
       if (!auth) {
-        app.log.warn(
+        log.warn(
           { platform: 'teams' },
           'MICROSOFT_APP_ID is not set: POST /api/messages accepts unauthenticated requests (local testing only: from loopback addresses, with a loopback serviceUrl)',
         );
       }
     },
     stop: async () => undefined,
-  });
+  };
+  return { outlets, targets, routes: [route], services: [warning] };
 }

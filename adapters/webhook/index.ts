@@ -1,6 +1,5 @@
 import type { Db } from '../../db/client.js';
-import type { Outlet } from '../../src/commands/context.js';
-import type { Target } from '../../src/mirror/target.js';
+import type { Capability } from '../../src/capability.js';
 import { createWebhookOutlet } from './outlet.js';
 import { createWebhookTarget } from './target.js';
 
@@ -10,14 +9,18 @@ export { createWebhookTarget } from './target.js';
 export interface WebhookDeps {
   db: Db;
   now: () => number;
-  publicOnly: boolean;
-  allowLinkLocal: boolean;
+  /** SITREP_WEBHOOK_PUBLIC_ONLY, SITREP_WEBHOOK_ALLOW_LINK_LOCAL. */
+  config: { publicOnly: boolean; allowLinkLocal: boolean };
 }
 
 /** Signed outgoing webhooks: the outlet that enqueues on publish and the Target that sends. */
-export function createWebhooks(deps: WebhookDeps): { outlet: Outlet; target: Target } {
+export function createWebhooks(deps: WebhookDeps): Capability {
   return {
-    outlet: createWebhookOutlet(),
-    target: createWebhookTarget({ db: deps.db, now: deps.now, publicOnly: deps.publicOnly, allowLinkLocal: deps.allowLinkLocal }),
+    outlets: [createWebhookOutlet()],
+    // The webhook target refuses a disabled subscription's rows itself (a row that was in flight
+    // when its subscription was disabled comes back to retry and is refused there).
+    targets: [createWebhookTarget({ db: deps.db, now: deps.now, publicOnly: deps.config.publicOnly, allowLinkLocal: deps.config.allowLinkLocal })],
+    routes: [],
+    services: [],
   };
 }

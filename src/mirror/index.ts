@@ -1,9 +1,11 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
 import { timelineEvents } from '../../db/schema.js';
-import type { Outlet } from '../commands/context.js';
+import type { Capability } from '../capability.js';
+import type { Runner } from '../commands/runner.js';
 import { recordEvent } from '../commands/store.js';
-import type { App } from '../main.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import { createOutboxCollector } from './metrics.js';
 import { createOutboxPruner, DEFAULT_RETENTION } from './retention.js';
 import { disableSubscription, isWebhookLane, subscriptionOfTarget, subscriptionRef, type SubscriptionRow } from './subscriptions.js';
@@ -14,13 +16,16 @@ export { OutboxWorker } from './worker.js';
 export type { DeliveryResult, OutboxMessage, Target } from './target.js';
 export { enqueue } from './enqueue.js';
 
-/** The webhook adapter, passed in by the composition root (src/ never imports adapters/). */
-export type WebhooksFactory = (deps: {
+export interface MirroringDeps {
   db: Db;
+  log: Logger;
   now: () => number;
-  publicOnly: boolean;
-  allowLinkLocal: boolean;
-}) => { outlet: Outlet; target: Target };
+  /** The context a dead letter's note in the incident's thread is recorded in; told of the worker's writes. */
+  runner: Pick<Runner, 'context' | 'notify'>;
+  /** Every target of every capability: the worker delivers to these and no others. */
+  targets: readonly Target[];
+  config: Pick<Config, 'deliveryTimeoutSeconds' | 'delayNoticeMinutes' | 'deliveryDeadlineMinutes' | 'timezone' | 'outboxRetentionDays'>;
+}
 
 /** How often retention looks for delivered rows past SITREP_OUTBOX_RETENTION_DAYS. */
 const RETENTION_INTERVAL_MS = 60 * 60_000;
@@ -54,32 +59,15 @@ function keptNote(kept: number[], ref: string): string {
 }
 
 /**
- * Mirroring: the outbox worker (started with the server, never by the CLI), signed webhooks
- * (outlet + target), outbox retention, the delivery metrics, and the webhook URL policy commands
- * check.
+ * Mirroring: the outbox worker (started with the server, never by the CLI), outbox retention and
+ * the delivery metrics. Made last by the composition root, with every other capability's targets.
  */
-export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFactory } = {}): OutboxWorker {
-  const { config } = app;
-  // main.ts builds the policy before capabilities register; `subscribe` reads the URL policy here.
-  app.contextFor('sitrep', { platform: 'cli' }).policy.webhooks = {
-    publicOnly: config.webhookPublicOnly,
-    allowLinkLocal: config.webhookAllowLinkLocal,
-  };
-  if (adapters.webhooks) {
-    const webhooks = adapters.webhooks({
-      db: app.db,
-      now: app.now,
-      publicOnly: config.webhookPublicOnly,
-      allowLinkLocal: config.webhookAllowLinkLocal,
-    });
-    app.outlets.push(webhooks.outlet);
-    // The webhook target refuses a disabled subscription's rows itself (a row that was in flight when
-    // its subscription was disabled comes back to retry and is refused there).
-    app.targets.push(webhooks.target);
-  }
+export function createMirroring(deps: MirroringDeps): Capability & { worker: OutboxWorker } {
+  const { config, runner } = deps;
+  const app = { db: deps.db, log: deps.log, now: deps.now };
 
   const tell = (tx: Tx, incidentId: number, text: string, payload: Record<string, unknown>) => {
-    const ctx = app.contextFor('sitrep', { platform: 'cli', incidentId });
+    const ctx = runner.context('sitrep', { platform: 'cli', incidentId });
     recordEvent(tx, ctx, { incidentId, kind: 'delivery_failed', actor: 'sitrep', text, payload });
   };
 
@@ -147,9 +135,9 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
       db: app.db,
       log: app.log,
       now: app.now,
-      targets: app.targets,
+      targets: deps.targets,
       onDeadLetter,
-      onWrite: () => app.changes.notify(),
+      onWrite: () => runner.notify(),
     },
     {
       attemptTimeoutMs: config.deliveryTimeoutSeconds * 1000,
@@ -159,16 +147,19 @@ export function registerMirroring(app: App, adapters: { webhooks?: WebhooksFacto
       timezone: config.timezone,
     },
   );
-  app.changes.onChange(() => worker.kick());
-  app.background.push(worker);
-  app.background.push(
-    createOutboxPruner(
-      { db: app.db, log: app.log, now: app.now },
-      // A webhook's remote reference is only "HTTP 200": nothing later edits or threads under it.
-      { ...DEFAULT_RETENTION, retentionMs: config.outboxRetentionDays * 24 * 3_600_000, keepsReference: (target) => !isWebhookLane(target) },
-      RETENTION_INTERVAL_MS,
-    ),
+  const pruner = createOutboxPruner(
+    { db: app.db, log: app.log, now: app.now },
+    // A webhook's remote reference is only "HTTP 200": nothing later edits or threads under it.
+    { ...DEFAULT_RETENTION, retentionMs: config.outboxRetentionDays * 24 * 3_600_000, keepsReference: (target) => !isWebhookLane(target) },
+    RETENTION_INTERVAL_MS,
   );
-  app.collectors.push(createOutboxCollector(app.db, () => worker.breakers));
-  return worker;
+  return {
+    worker,
+    outlets: [],
+    targets: [],
+    routes: [],
+    services: [worker, pruner],
+    collectors: [createOutboxCollector(app.db, () => worker.breakers)],
+    onChange: () => worker.kick(),
+  };
 }

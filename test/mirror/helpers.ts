@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { asc } from 'drizzle-orm';
 import { outbox } from '../../db/schema.js';
 import { loadConfig } from '../../src/config.js';
-import { createApp, startServer, type App, type RunningServer } from '../../src/main.js';
+import { createApp, startServer, type App, type AppOptions, type RunningServer } from '../../src/main.js';
 import { createLogger } from '../../src/logger.js';
 import { OutboxWorker, type WorkerOptions } from '../../src/mirror/worker.js';
 
@@ -35,9 +35,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}, opts: { now?: () => number; tune?: Partial<WorkerOptions> } = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  opts: { now?: () => number; tune?: Partial<WorkerOptions>; targets?: AppOptions['targets'] } = {},
+): Promise<Harness> {
   const config = loadConfig({ SITREP_DB: tempDb(), LOG_LEVEL: 'silent', SITREP_APPROVAL: 'off', USER: 'admin', ...env });
-  const app = createApp(config, { log: createLogger('silent'), ...(opts.now ? { now: opts.now } : {}) });
+  const app = createApp(config, { log: createLogger('silent'), ...(opts.now ? { now: opts.now } : {}), ...(opts.targets ? { targets: opts.targets } : {}) });
   const worker = app.background.find((b): b is OutboxWorker => b instanceof OutboxWorker);
   if (!worker) throw new Error('mirroring is not wired: no OutboxWorker in app.background');
   worker.tune({ ...FAST, ...opts.tune });

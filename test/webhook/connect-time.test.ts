@@ -63,11 +63,11 @@ function fakeDns(answers: Record<string, string[]>) {
 /** A running server whose webhook target uses `dns` (the worker picks the first target that handles a row). */
 async function setup(dns: ReturnType<typeof fakeDns>, env: Record<string, string> = {}) {
   rx = await startWebhookReceiver();
-  h = await startHarness(env);
-  const { config } = h.app;
-  h.app.targets.unshift(
-    createWebhookTarget({ db: h.app.db, now: h.app.now, publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal, resolve: dns.resolve }),
-  );
+  h = await startHarness(env, {
+    targets: ({ db, now, config }) => [
+      createWebhookTarget({ db, now, publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal, resolve: dns.resolve }),
+    ],
+  });
   h.run('component add Web App');
   h.run('declare "Database down" components:web-app=major');
   return { rx, h };
