@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
-import { customerPayload } from '../../src/mirror/customer-channels.js';
+import { customerChannelMessage } from '../../src/mirror/customer-channels.js';
 
 // Every outbox message Slack's outlets write and Slack's targets deliver: one `kind`, one payload
 // shape. The outlets build these; the targets parse the stored row back with the same schemas, so
@@ -37,10 +37,7 @@ export type SlackThreadKind = SlackThreadMessage['kind'];
 export const SLACK_THREAD_KINDS: readonly string[] = slackThreadMessage.options.map((o) => o.shape.kind.value);
 
 /** Customer channels: lane `slack:<channel id>` (adapters/slack/customer.ts). */
-export const slackCustomerMessage = z.discriminatedUnion('kind', [
-  message('slack.customer_root', customerPayload),
-  message('slack.customer_update', customerPayload.extend({ updateId: z.string().optional() })),
-]);
+export const slackCustomerMessage = customerChannelMessage('slack');
 export type SlackCustomerMessage = z.infer<typeof slackCustomerMessage>;
 
 export type SlackOutboxMessage = SlackThreadMessage | SlackCustomerMessage;

@@ -1,9 +1,7 @@
-import { and, eq } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../../db/client.js';
-import { incidentThreads } from '../../db/schema.js';
 import type { CommandContext, Outlet } from '../../src/commands/context.js';
 import { getIncident, getSetting } from '../../src/commands/store.js';
-import { createThreadOutlet } from '../../src/mirror/thread.js';
+import { createThreadOutlet, threadRows } from '../../src/mirror/thread.js';
 import type { ThreadRenderer } from '../../src/render/thread.js';
 import { approvalDecided, approvalRequest, threadReply } from './blocks.js';
 import type { SlackThreadMessage } from './messages.js';
@@ -25,13 +23,7 @@ export function incidentsChannel(db: DbOrTx, ctx: CommandContext): string | unde
   return getSetting(db, 'incidents_channel:slack') ?? ctx.policy.slackIncidentsChannel ?? undefined;
 }
 
-export function slackThreadRows(db: DbOrTx, incidentId: number) {
-  return db
-    .select()
-    .from(incidentThreads)
-    .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, 'slack')))
-    .all();
-}
+export const slackThreadRows = (db: DbOrTx, incidentId: number) => threadRows(db, incidentId, 'slack');
 
 /** Channel slug for inc-<n>-<slug>: lowercase, a-z0-9 and dashes, at most 80 characters in all. */
 export function channelName(id: number, title: string): string {

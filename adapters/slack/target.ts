@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { incidentThreads, outbox } from '../../db/schema.js';
@@ -7,6 +7,7 @@ import { loadIncidentView } from '../../src/commands/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { channelLink, rootMessage } from './blocks.js';
 import { SLACK_THREAD_PREFIX, slackThreadRows } from './outlet.js';
+import { approvalRequestRef } from '../../src/mirror/thread.js';
 import { SlackApiError, type SlackWebApi } from './web-api.js';
 import { SLACK_THREAD_KINDS, slackThreadMessage, type SlackThreadMessage } from './messages.js';
 
@@ -301,24 +302,10 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
       case 'approval_update': {
         const p = m.payload;
         const row = thread(incidentId!);
-        // The approval request is the delivered thread reply that carried this draft's buttons.
-        const request = db
-          .select({ ts: outbox.remoteRef })
-          .from(outbox)
-          .where(
-            and(
-              eq(outbox.target, msg.target),
-              eq(outbox.incidentId, incidentId!),
-              eq(outbox.kind, 'thread_reply'),
-              eq(outbox.state, 'delivered'),
-              sql`json_extract(${outbox.payload}, '$.draftId') = ${p.draftId}`,
-            ),
-          )
-          .orderBy(desc(outbox.id))
-          .get();
-        if (!row || !request?.ts) return { kind: 'delivered' }; // never posted: nothing to edit
-        await client.chat.update({ channel: row.channel, ts: request.ts, text: p.text, blocks: p.blocks });
-        return { kind: 'delivered', remoteRef: request.ts };
+        const requestTs = approvalRequestRef(db, msg.target, incidentId!, p.draftId);
+        if (!row || !requestTs) return { kind: 'delivered' }; // the approval request was never posted: nothing to edit
+        await client.chat.update({ channel: row.channel, ts: requestTs, text: p.text, blocks: p.blocks });
+        return { kind: 'delivered', remoteRef: requestTs };
       }
       case 'ephemeral': {
         const p = m.payload;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { customerPayload } from '../../src/mirror/customer-channels.js';
+import { customerChannelMessage } from '../../src/mirror/customer-channels.js';
 import type { AdaptiveCard } from './cards.js';
 
 // Every outbox message Teams' outlets write and Teams' targets deliver: one `kind`, one payload
@@ -34,10 +34,7 @@ export type TeamsThreadMessage = z.infer<typeof teamsThreadMessage>;
 export const TEAMS_THREAD_KINDS: readonly string[] = teamsThreadMessage.options.map((o) => o.shape.kind.value);
 
 /** Customer channels: lane `teams:<conversation id>` (adapters/teams/customer.ts). */
-export const teamsCustomerMessage = z.discriminatedUnion('kind', [
-  message('teams.customer_root', customerPayload),
-  message('teams.customer_update', customerPayload.extend({ updateId: z.string().optional() })),
-]);
+export const teamsCustomerMessage = customerChannelMessage('teams');
 export type TeamsCustomerMessage = z.infer<typeof teamsCustomerMessage>;
 
 export type TeamsOutboxMessage = TeamsThreadMessage | TeamsCustomerMessage;

@@ -1,10 +1,9 @@
-import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db, DbOrTx, Tx } from '../../db/client.js';
-import { incidentThreads, settings } from '../../db/schema.js';
+import { settings } from '../../db/schema.js';
 import type { Outlet } from '../../src/commands/context.js';
 import { getSetting } from '../../src/commands/store.js';
-import { createThreadOutlet } from '../../src/mirror/thread.js';
+import { createThreadOutlet, threadRows } from '../../src/mirror/thread.js';
 import { kindWords, type ThreadRenderer } from '../../src/render/thread.js';
 import { approvalCard, approvalDecidedCard, eventCard, summary } from './cards.js';
 import type { TeamsThreadMessage } from './messages.js';
@@ -52,13 +51,8 @@ export function loadConversationRef(db: DbOrTx, conversationId: string): Convers
   }
 }
 
-export function teamsThreadRow(db: DbOrTx, incidentId: number) {
-  return db
-    .select()
-    .from(incidentThreads)
-    .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, 'teams')))
-    .get();
-}
+/** The incident's one Teams thread row. */
+export const teamsThreadRow = (db: DbOrTx, incidentId: number) => threadRows(db, incidentId, 'teams')[0];
 
 /** Adaptive Cards for the thread's messages. */
 export const teamsThreadRenderer: ThreadRenderer<TeamsThreadMessage> = {

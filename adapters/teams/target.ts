@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { incidentThreads, outbox, subscriptions } from '../../db/schema.js';
@@ -9,6 +9,7 @@ import { CARD_CONTENT_TYPE, plain, rootCard, summary, type Card } from './cards.
 import { TEAMS_THREAD_KINDS, teamsThreadMessage, type TeamsThreadMessage } from './messages.js';
 import { loadSdk, type Activity, type ConnectorClient } from './sdk.js';
 import { TEAMS_THREAD_PREFIX, loadConversationRef, refKey, teamsThreadRow, threadConversationId } from './outlet.js';
+import { approvalRequestRef } from '../../src/mirror/thread.js';
 
 // Delivers the rows the Teams outlet wrote, through the Bot Connector REST API (the SDK's
 // ConnectorClient). Tries once and says what happened; the outbox worker owns retries (honouring
@@ -223,26 +224,12 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       }
       case 'approval_update': {
         const p = m.payload;
-        // The approval card is the delivered thread reply that carried this draft's buttons.
-        const request = db
-          .select({ ref: outbox.remoteRef })
-          .from(outbox)
-          .where(
-            and(
-              eq(outbox.target, msg.target),
-              eq(outbox.incidentId, incidentId),
-              eq(outbox.kind, 'thread_reply'),
-              eq(outbox.state, 'delivered'),
-              sql`json_extract(${outbox.payload}, '$.draftId') = ${p.draftId}`,
-            ),
-          )
-          .orderBy(desc(outbox.id))
-          .get();
-        if (!row.rootRef || !request?.ref) return { kind: 'delivered' }; // never posted: nothing to edit
+        const requestRef = approvalRequestRef(db, msg.target, incidentId, p.draftId);
+        if (!row.rootRef || !requestRef) return { kind: 'delivered' }; // the approval card was never posted: nothing to edit
         const a = await cardActivity(p.card, p.summary);
-        a.id = request.ref;
-        await (await client(ref.serviceUrl)).updateActivity(threadConversationId(row.channel, row.rootRef), request.ref, a);
-        return { kind: 'delivered', remoteRef: request.ref };
+        a.id = requestRef;
+        await (await client(ref.serviceUrl)).updateActivity(threadConversationId(row.channel, row.rootRef), requestRef, a);
+        return { kind: 'delivered', remoteRef: requestRef };
       }
     }
   }

@@ -3,6 +3,7 @@ import { enqueue } from '../../src/mirror/enqueue.js';
 import { NO_DEADLINE } from '../../src/mirror/policy.js';
 import { subscribersFor } from '../../src/mirror/subscriptions.js';
 import { buildIncidentWebhookBody } from './body.js';
+import type { WebhookMessage } from './messages.js';
 
 /** The outbox target value of a webhook subscription: `webhook:S-3`. */
 export const webhookTargetOf = (subscriptionId: number) => `webhook:S-${subscriptionId}`;
@@ -23,12 +24,13 @@ export function createWebhookOutlet(): Outlet {
       if (!matching.length) return;
       const now = ctx.now();
       const body = buildIncidentWebhookBody(tx, update.incidentId, { publicUrl: ctx.policy.publicUrl, orgName: ctx.policy.orgName, now });
+      const message: WebhookMessage = { kind: update.isPostmortem ? 'webhook.postmortem' : 'webhook.incident_update', payload: { body, updateId: `D-${update.updateId}` } };
       for (const s of matching) {
         enqueue(tx, now, {
           incidentId: update.incidentId,
           target: webhookTargetOf(s.id),
-          kind: update.isPostmortem ? 'webhook.postmortem' : 'webhook.incident_update',
-          payload: { body, updateId: `D-${update.updateId}` },
+          kind: message.kind,
+          payload: message.payload,
           customerFacing: true,
           approvedAt: update.approvedAt,
           deadlineAt: NO_DEADLINE,

@@ -9,6 +9,7 @@ import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/a
 import { signWebhook } from '../../src/mirror/signing.js';
 import { scheduledRetryDelay } from '../../src/mirror/policy.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
+import { storedObject, webhookMessage } from './messages.js';
 
 // Signed outgoing webhooks. One attempt per call: the worker owns retries, order and the 30 s
 // budget (it aborts `signal`), on the Standard Webhooks schedule given here. 2xx is success. 410
@@ -184,10 +185,11 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
       }
 
       // Rendered and signed once per attempt.
-      const stored = msg.payload.body;
-      const base = stored && typeof stored === 'object' ? (stored as Record<string, unknown>) : {};
+      const parsed = webhookMessage.safeParse({ kind: msg.kind, payload: msg.payload });
+      if (!parsed.success) return { kind: 'failed', error: `unknown webhook message kind ${msg.kind}` };
+      const { body: base, updateId } = parsed.data.payload;
       const now = deps.now();
-      const meta = base.meta && typeof base.meta === 'object' ? (base.meta as Record<string, unknown>) : {};
+      const meta = storedObject.parse(base.meta);
       const body = JSON.stringify({
         ...base,
         meta: { ...meta, generated_at: new Date(now).toISOString() },
@@ -195,7 +197,7 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
         sitrep: {
           delivery_id: msg.deliveryId,
           incident_id: msg.incidentId === null ? null : `INC-${msg.incidentId}`,
-          update_id: typeof msg.payload.updateId === 'string' ? msg.payload.updateId : null,
+          update_id: updateId,
           folded: msg.folded,
           fold_notice: msg.foldNotice ?? null,
           delayed: Boolean(msg.delayNotice),

@@ -24,6 +24,17 @@ export const customerPayload = z.object({
 });
 export type CustomerPayload = z.infer<typeof customerPayload>;
 
+/**
+ * A chat platform's customer-channel outbox messages (its messages.ts names them): the incident's
+ * message in the channel, and one published update (`updateId` D-n; rows of older versions lack it).
+ */
+export function customerChannelMessage<P extends 'slack' | 'teams'>(platform: P) {
+  return z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal(`${platform}.customer_root`), payload: customerPayload }),
+    z.object({ kind: z.literal(`${platform}.customer_update`), payload: customerPayload.extend({ updateId: z.string().optional() }) }),
+  ]);
+}
+
 export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams'; deadlineMs: number }): Outlet {
   const { platform } = opts;
   return {

@@ -1,6 +1,6 @@
-import { eq } from 'drizzle-orm';
-import type { Db, Tx } from '../../db/client.js';
-import { customerUpdates, incidentThreads } from '../../db/schema.js';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { Db, DbOrTx, Tx } from '../../db/client.js';
+import { customerUpdates, incidentThreads, outbox } from '../../db/schema.js';
 import { draftDecisionOf } from '../commands/views.js';
 import type { CommandContext, Outlet, TimelineRecord } from '../commands/context.js';
 import { incRef } from '../commands/store.js';
@@ -19,6 +19,37 @@ import { enqueue } from './enqueue.js';
 export interface ThreadOutboxMessage {
   kind: string;
   payload: Record<string, unknown>;
+}
+
+/** An incident's thread rows on one platform (Slack: the incidents channel, and a dedicated channel). */
+export function threadRows(db: DbOrTx, incidentId: number, platform: 'slack' | 'teams') {
+  return db
+    .select()
+    .from(incidentThreads)
+    .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, platform)))
+    .all();
+}
+
+/**
+ * The platform's reference of a draft's approval request: the delivered thread reply in `target`'s
+ * lane that carried the draft's buttons. Undefined when it was never posted (nothing to edit).
+ */
+export function approvalRequestRef(db: DbOrTx, target: string, incidentId: number, draftId: number): string | undefined {
+  const request = db
+    .select({ ref: outbox.remoteRef })
+    .from(outbox)
+    .where(
+      and(
+        eq(outbox.target, target),
+        eq(outbox.incidentId, incidentId),
+        eq(outbox.kind, 'thread_reply'),
+        eq(outbox.state, 'delivered'),
+        sql`json_extract(${outbox.payload}, '$.draftId') = ${draftId}`,
+      ),
+    )
+    .orderBy(desc(outbox.id))
+    .get();
+  return request?.ref ?? undefined;
 }
 
 export interface ThreadPlatform<M extends ThreadOutboxMessage> {
