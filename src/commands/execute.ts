@@ -1,7 +1,6 @@
 import { help } from './help.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { runParsedWith, runTextWith, type Logger, type Result } from './run.js';
 import { declare } from './declare.js';
 import { update } from './update.js';
 import { resolve, reopen } from './resolve.js';
@@ -19,8 +18,8 @@ import { deliveries } from './deliveries.js';
 
 export type { Logger, Result } from './run.js';
 
-// Every verb, loaded: the server and the console may run any of them. (The CLI runs one command
-// per process and loads only its verb: verbs.ts.)
+// Every verb, loaded: the server and the console may run any of them, through the runner
+// (runner.ts). (The CLI runs one command per process and loads only its verb: verbs.ts.)
 
 /** Runs one parsed command. Each verb authorises, validates, loads, decides, writes, replies. */
 export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
@@ -78,18 +77,4 @@ export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
     case 'help':
       return help(ctx, cmd);
   }
-}
-
-/**
- * Runs an already-built command (a modal or card submission) and maps failures once for every
- * surface: SitrepErrors keep their code and message; anything else is logged with a reference id
- * that the user also sees, so a report can be matched to the log.
- */
-export function runParsedCommand(ctx: CommandContext, command: Command, log?: Logger, fields: Record<string, unknown> = {}): Result {
-  return runParsedWith(executeCommand, ctx, command, log, fields);
-}
-
-/** Text in, result out: the single entry point every surface uses for typed commands. */
-export function runCommandText(ctx: CommandContext, text: string, log?: Logger, fields: Record<string, unknown> = {}): Result {
-  return runTextWith(executeCommand, ctx, text, log, fields);
 }

@@ -6,7 +6,7 @@ import { parseCommand, type Command } from './grammar.js';
 
 // Running a command and mapping its failures, whatever runs the verbs: execute.ts with every verb
 // loaded (the server, the console), or the CLI with only the one verb its command line names
-// (verbs.ts). No verb is imported here.
+// (verbs.ts). The runner (runner.ts) is what surfaces call; no verb is imported here.
 
 /** A failure as every surface shows it: a code, one line, and for an unexpected one its reference id. */
 export interface Failure {
@@ -55,11 +55,6 @@ export function parseText(ctx: ParseFrom, text: string): Parsed {
 export function runParsedText(execute: Execute, ctx: CommandContext, parsed: Parsed, log?: Logger, fields: Record<string, unknown> = {}): Result {
   if (!parsed.ok) return { ok: false, error: mapFailure(parsed.thrown, log, fields) };
   return runParsedWith(execute, ctx, parsed.command, log, fields);
-}
-
-/** Text in, result out. */
-export function runTextWith(execute: Execute, ctx: CommandContext, text: string, log?: Logger, fields: Record<string, unknown> = {}): Result {
-  return runParsedText(execute, ctx, parseText(ctx, text), log, fields);
 }
 
 /**
