@@ -5,3 +5,4 @@ export * from './lifecycle.js';
 export * from './components.js';
 export * from './approval.js';
 export * from './publication.js';
+export * from './events.js';
