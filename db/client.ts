@@ -43,6 +43,15 @@ function createPrivately(file: string): void {
   }
 }
 
+// The connection each handle (database or transaction) runs on, so queries in db/queries/ can keep
+// prepared statements per connection without reaching into drizzle's session.
+const connections = new WeakMap<object, Database.Database>();
+
+/** The SQLite connection a handle from openDatabase (or one of its transactions) runs on. */
+export function connectionOf(db: DbOrTx): Database.Database | undefined {
+  return connections.get(db);
+}
+
 /**
  * Opens (creating and migrating on first use) the SQLite database. WAL + busy_timeout let the CLI
  * and a running server share one file: a writer waits for the other instead of failing at once.
@@ -61,7 +70,12 @@ export function openDatabase(file: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   const db = drizzle(sqlite, { schema }) as Db;
   const deferred = db.transaction.bind(db);
-  db.transaction = ((fn, config) => deferred(fn, { behavior: 'immediate', ...config })) as Db['transaction'];
+  connections.set(db, sqlite);
+  db.transaction = ((fn, config) =>
+    deferred((tx) => {
+      connections.set(tx, sqlite);
+      return fn(tx);
+    }, { behavior: 'immediate', ...config })) as Db['transaction'];
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return db;
 }

@@ -8,7 +8,7 @@ import type { ComponentChange } from './grammar.js';
 import { applyComponentChanges, componentsBySlug, getIncident, incidentComponentRows, recomputeComponents, recordEvent, touchIncident } from './store.js';
 import { changeStatus } from './status.js';
 
-type DraftRow = typeof customerUpdates.$inferSelect;
+import { toDraftRow, type DraftRow } from '../../db/queries/drafts.js';
 
 /**
  * Publishing is one transaction: the update becomes published, the incident's public status and
@@ -50,7 +50,7 @@ export function publishDraft(
     return pm;
   }
 
-  const changes = draft.componentChanges as ComponentChange[];
+  const changes = draft.componentChanges;
   const plan = planPublication({
     incident: { status: incident.status, components: incidentComponentRows(tx, draft.incidentId).map((c) => c.slug) },
     update: { status: draft.status, components: changes, postmortem: false },
@@ -128,7 +128,7 @@ export interface Proposal {
  */
 export function proposeUpdate(tx: Tx, ctx: CommandContext, p: Proposal): { draft: DraftRow; published: boolean } {
   const now = ctx.now();
-  const row = tx
+  const inserted = tx
     .insert(customerUpdates)
     .values({
       incidentId: p.incidentId,
@@ -144,6 +144,7 @@ export function proposeUpdate(tx: Tx, ctx: CommandContext, p: Proposal): { draft
     })
     .returning()
     .get();
+  const row = toDraftRow(inserted);
   if (ctx.policy.approval === 'off') {
     publishDraft(tx, ctx, row, { approver: null });
     return { draft: row, published: true };

@@ -30,7 +30,7 @@ export function update(ctx: CommandContext, cmd: Extract<Command, { verb: 'updat
       kind: moves ? 'status_changed' : 'update',
       occurredAt: at,
       text: prefix ? `${prefix} ${cmd.text}` : cmd.text,
-      payload: { body: cmd.text, from: inc.status, to: moves ? cmd.status : inc.status, components: changes },
+      payload: { body: cmd.text, from: inc.status, to: moves && cmd.status ? cmd.status : inc.status, components: changes },
     });
     touchIncident(tx, ctx, inc.id);
     return {

@@ -1,0 +1,208 @@
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../client.js';
+import { componentStatusHistory, components, incidentComponents, incidents } from '../schema.js';
+import { rollUp } from '../../src/domain/components.js';
+import { INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus } from '../../src/domain/enums.js';
+import { SitrepError } from '../../src/domain/errors.js';
+import type { ComponentStatusChange } from '../../src/domain/publication.js';
+import { prepared } from './prepared.js';
+
+export type IncidentRow = typeof incidents.$inferSelect;
+export type ComponentRow = typeof components.$inferSelect;
+
+export const incRef = (id: number) => `INC-${id}`;
+
+// Columns are named in SQL and each value is checked on the way out, so a row read back is an
+// IncidentRow because it was checked, not because it was cast.
+const incidentSelect =
+  'select id, title, status, severity, lead, commander, comms, scribe, created_by as createdBy, started_at as startedAt, ' +
+  'declared_at as declaredAt, identified_at as identifiedAt, monitoring_at as monitoringAt, resolved_at as resolvedAt, ' +
+  'recorded_at as recordedAt, public_status as publicStatus, published_at as publishedAt, updated_at as updatedAt from incidents';
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+function bad(field: string): never {
+  throw new Error(`incidents row has an unreadable ${field}`);
+}
+function int(r: Record<string, unknown>, k: string): number {
+  const v = r[k];
+  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : bad(k);
+}
+function intOrNull(r: Record<string, unknown>, k: string): number | null {
+  return r[k] === null || r[k] === undefined ? null : int(r, k);
+}
+function text(r: Record<string, unknown>, k: string): string {
+  const v = r[k];
+  return typeof v === 'string' ? v : bad(k);
+}
+function textOrNull(r: Record<string, unknown>, k: string): string | null {
+  return r[k] === null || r[k] === undefined ? null : text(r, k);
+}
+function incidentStatus(r: Record<string, unknown>, k: string): IncidentStatus {
+  return INCIDENT_STATUSES.find((s) => s === r[k]) ?? bad(k);
+}
+
+export function toIncidentRow(raw: unknown): IncidentRow {
+  if (!isRecord(raw)) return bad('shape');
+  return {
+    id: int(raw, 'id'),
+    title: text(raw, 'title'),
+    status: incidentStatus(raw, 'status'),
+    severity: int(raw, 'severity'),
+    lead: textOrNull(raw, 'lead'),
+    commander: textOrNull(raw, 'commander'),
+    comms: textOrNull(raw, 'comms'),
+    scribe: textOrNull(raw, 'scribe'),
+    createdBy: text(raw, 'createdBy'),
+    startedAt: int(raw, 'startedAt'),
+    declaredAt: int(raw, 'declaredAt'),
+    identifiedAt: intOrNull(raw, 'identifiedAt'),
+    monitoringAt: intOrNull(raw, 'monitoringAt'),
+    resolvedAt: intOrNull(raw, 'resolvedAt'),
+    recordedAt: int(raw, 'recordedAt'),
+    publicStatus: raw.publicStatus === null || raw.publicStatus === undefined ? null : incidentStatus(raw, 'publicStatus'),
+    publishedAt: intOrNull(raw, 'publishedAt'),
+    updatedAt: int(raw, 'updatedAt'),
+  };
+}
+
+export function findIncident(db: DbOrTx, id: number): IncidentRow | undefined {
+  const raw: unknown = prepared(db, `${incidentSelect} where id = ?`).get(id);
+  return raw === undefined ? undefined : toIncidentRow(raw);
+}
+
+export function getIncident(db: DbOrTx, id: number): IncidentRow {
+  const row = findIncident(db, id);
+  if (!row) throw new SitrepError('NOT_FOUND', `there is no ${incRef(id)}; \`list all\` shows every incident`);
+  return row;
+}
+
+/** Open incidents, oldest first. */
+export function openIncidents(db: DbOrTx): IncidentRow[] {
+  return prepared(db, `${incidentSelect} where status != 'resolved' order by id asc`).all().map(toIncidentRow);
+}
+
+/** The most recently declared incident, open or not. */
+export function latestIncident(db: DbOrTx): IncidentRow | undefined {
+  const raw: unknown = prepared(db, `${incidentSelect} order by id desc limit 1`).get();
+  return raw === undefined ? undefined : toIncidentRow(raw);
+}
+
+export function touchIncidentRow(tx: Tx, incidentId: number, at: number): void {
+  prepared(tx, 'update incidents set updated_at = ? where id = ?').run(at, incidentId);
+}
+
+/** Looks up catalogue components by slug; unknown slugs are an error naming them. */
+export function componentsBySlug(db: DbOrTx, slugs: string[]): Map<string, ComponentRow> {
+  const rows = slugs.length ? db.select().from(components).where(inArray(components.slug, slugs)).all() : [];
+  const map = new Map(rows.map((r) => [r.slug, r]));
+  const missing = slugs.filter((s) => !map.has(s));
+  if (missing.length) {
+    const known = db.select({ slug: components.slug }).from(components).orderBy(asc(components.position)).all().map((c) => c.slug);
+    throw new SitrepError(
+      'NOT_FOUND',
+      `unknown component${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ${
+        known.length ? `known: ${known.join(', ')}` : 'the catalogue is empty'
+      } (add one with \`component add <name>\`)`,
+    );
+  }
+  return map;
+}
+
+/** Recomputes rolled-up (internal or public) statuses of the given components from open incidents. */
+export function recomputeComponents(
+  tx: Tx,
+  componentIds: number[],
+  which: 'internal' | 'public',
+  at: number,
+  incidentId: number | null,
+): void {
+  if (!componentIds.length) return;
+  const rows =
+    which === 'internal'
+      ? tx
+          .select({ componentId: incidentComponents.componentId, status: incidentComponents.status })
+          .from(incidentComponents)
+          .innerJoin(incidents, eq(incidents.id, incidentComponents.incidentId))
+          .where(and(inArray(incidentComponents.componentId, componentIds), ne(incidents.status, 'resolved')))
+          .all()
+      : tx
+          .select({ componentId: incidentComponents.componentId, status: incidentComponents.publicStatus })
+          .from(incidentComponents)
+          .innerJoin(incidents, eq(incidents.id, incidentComponents.incidentId))
+          .where(
+            and(
+              inArray(incidentComponents.componentId, componentIds),
+              sql`${incidents.publicStatus} IS NOT NULL AND ${incidents.publicStatus} != 'resolved'`,
+              sql`${incidentComponents.publicStatus} IS NOT NULL`,
+            ),
+          )
+          .all();
+  const rolled = rollUp(rows.filter((r): r is { componentId: number; status: ComponentStatus } => r.status !== null));
+  for (const id of componentIds) {
+    const status = rolled.get(id) ?? 'operational';
+    const current = tx.select().from(components).where(eq(components.id, id)).get();
+    if (!current) continue;
+    const before = which === 'internal' ? current.status : current.publicStatus;
+    if (which === 'internal') tx.update(components).set({ status, updatedAt: at }).where(eq(components.id, id)).run();
+    else tx.update(components).set({ publicStatus: status, updatedAt: at }).where(eq(components.id, id)).run();
+    if (before !== status || incidentId !== null) {
+      const own = incidentId === null ? null : tx.select().from(incidentComponents)
+        .where(and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, id))).get();
+      tx.insert(componentStatusHistory)
+        .values({
+          componentId: id,
+          incidentId,
+          status: (which === 'internal' ? own?.status : own?.publicStatus) ?? status,
+          rolledUp: status,
+          isPublic: which === 'public',
+          at,
+        })
+        .run();
+    }
+  }
+}
+
+/** Sets the statuses this incident gives its components (internal view) and rolls them up. */
+export function applyComponentChanges(tx: Tx, incidentId: number, changes: readonly ComponentStatusChange[], at: number): Array<{ slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus }> {
+  const bySlug = componentsBySlug(tx, changes.map((c) => c.slug));
+  const out: Array<{ slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus }> = [];
+  for (const ch of changes) {
+    const comp = bySlug.get(ch.slug)!;
+    const prev = tx
+      .select()
+      .from(incidentComponents)
+      .where(and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, comp.id)))
+      .get();
+    if (prev) {
+      tx.update(incidentComponents)
+        .set({ status: ch.status, updatedAt: at })
+        .where(and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, comp.id)))
+        .run();
+    } else {
+      tx.insert(incidentComponents).values({ incidentId, componentId: comp.id, status: ch.status, updatedAt: at }).run();
+    }
+    out.push({ slug: comp.slug, name: comp.name, from: prev?.status ?? null, to: ch.status });
+  }
+  recomputeComponents(tx, [...bySlug.values()].map((c) => c.id), 'internal', at, incidentId);
+  return out;
+}
+
+export function incidentComponentRows(db: DbOrTx, incidentId: number) {
+  return db
+    .select({
+      id: components.id,
+      slug: components.slug,
+      name: components.name,
+      group: components.groupName,
+      position: components.position,
+      status: incidentComponents.status,
+      publicStatus: incidentComponents.publicStatus,
+      current: components.status,
+    })
+    .from(incidentComponents)
+    .innerJoin(components, eq(components.id, incidentComponents.componentId))
+    .where(eq(incidentComponents.incidentId, incidentId))
+    .orderBy(asc(components.position))
+    .all();
+}

@@ -1,0 +1,18 @@
+import { eq } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../client.js';
+import { approvers, settings } from '../schema.js';
+
+export function listApprovers(db: DbOrTx): string[] {
+  return db.select().from(approvers).all().map((a) => a.userRef);
+}
+
+export function getSetting(db: DbOrTx, key: string): string | undefined {
+  return db.select().from(settings).where(eq(settings.key, key)).get()?.value;
+}
+
+export function setSetting(tx: Tx, key: string, value: string, by: string, at: number): void {
+  tx.insert(settings)
+    .values({ key, value, updatedBy: by, updatedAt: at })
+    .onConflictDoUpdate({ target: settings.key, set: { value, updatedBy: by, updatedAt: at } })
+    .run();
+}

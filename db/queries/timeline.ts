@@ -1,0 +1,51 @@
+import { asc, eq } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../client.js';
+import { timelineEvents } from '../schema.js';
+import { parseTimelineEvent, type EventRecord, type TimelineEvent } from '../../src/domain/events.js';
+import type { TimelineEntry } from '../../src/render/incident.js';
+import { prepared } from './prepared.js';
+
+export type NewEvent = TimelineEvent & { incidentId: number; actor: string; text: string; occurredAt: number; recordedAt: number };
+
+/**
+ * Appends one event. The record handed back is the stored one, read back through the same check
+ * as any reader's (the payload as JSON stores it: undefined fields gone).
+ */
+export function insertEvent(tx: Tx, e: NewEvent): EventRecord {
+  const json = JSON.stringify(e.payload);
+  const info = prepared(tx, 'insert into timeline_events (incident_id, occurred_at, recorded_at, actor, kind, text, payload) values (?, ?, ?, ?, ?, ?, ?)').run(
+    e.incidentId,
+    e.occurredAt,
+    e.recordedAt,
+    e.actor,
+    e.kind,
+    e.text,
+    json,
+  );
+  const stored: unknown = JSON.parse(json);
+  const typed = parseTimelineEvent(e.kind, stored);
+  if (!typed) throw new Error(`a ${e.kind} event's payload does not have its kind's shape`);
+  return { id: Number(info.lastInsertRowid), incidentId: e.incidentId, occurredAt: e.occurredAt, recordedAt: e.recordedAt, actor: e.actor, text: e.text, ...typed };
+}
+
+/** An incident's events with their payloads, by when they happened; unreadable payloads are skipped. */
+export function loadEvents(db: DbOrTx, incidentId: number): EventRecord[] {
+  const t = timelineEvents;
+  const rows = db.select().from(t).where(eq(t.incidentId, incidentId)).orderBy(asc(t.occurredAt), asc(t.id)).all();
+  return rows.flatMap((r) => {
+    const typed = parseTimelineEvent(r.kind, r.payload);
+    return typed ? [{ id: r.id, incidentId: r.incidentId, occurredAt: r.occurredAt, recordedAt: r.recordedAt, actor: r.actor, text: r.text, ...typed }] : [];
+  });
+}
+
+export function loadTimeline(db: DbOrTx, incidentId: number): TimelineEntry[] {
+  // Only the fields a timeline shows: a long incident has tens of thousands of events, and every
+  // other column (the JSON payload above all) would be read and decoded for nothing.
+  const e = timelineEvents;
+  return db
+    .select({ kind: e.kind, actor: e.actor, text: e.text, occurredAt: e.occurredAt, recordedAt: e.recordedAt })
+    .from(e)
+    .where(eq(e.incidentId, incidentId))
+    .orderBy(asc(e.occurredAt), asc(e.id))
+    .all();
+}

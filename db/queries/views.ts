@@ -1,0 +1,52 @@
+import type { DbOrTx } from '../client.js';
+import type { TimelineEvent } from '../../src/domain/events.js';
+import type { IncidentView } from '../../src/render/incident.js';
+import { findDraft, lastPublishedUpdate, pendingDrafts } from './drafts.js';
+import { incidentComponentRows, incRef, type IncidentRow } from './incidents.js';
+
+export function loadIncidentView(db: DbOrTx, inc: IncidentRow): IncidentView {
+  const last = lastPublishedUpdate(db, inc.id);
+  const drafts = pendingDrafts(db, inc.id);
+  return {
+    id: incRef(inc.id),
+    number: inc.id,
+    title: inc.title,
+    status: inc.status,
+    severity: inc.severity,
+    lead: inc.lead,
+    roles: { commander: inc.commander, comms: inc.comms, scribe: inc.scribe },
+    startedAt: inc.startedAt,
+    declaredAt: inc.declaredAt,
+    identifiedAt: inc.identifiedAt,
+    monitoringAt: inc.monitoringAt,
+    resolvedAt: inc.resolvedAt,
+    publicStatus: inc.publicStatus,
+    components: incidentComponentRows(db, inc.id).map((c) => ({ slug: c.slug, name: c.name, status: c.status, publicStatus: c.publicStatus })),
+    lastCustomerUpdate: last ? { id: `D-${last.id}`, body: last.body, status: last.status, at: last.displayAt } : null,
+    pendingDrafts: drafts.map((d) => ({ id: `D-${d.id}`, author: d.author, status: d.status, body: d.body })),
+  };
+}
+
+export interface DraftDecision {
+  draftId: number;
+  id: string;
+  decision: 'published' | 'rejected';
+  by: string | null;
+  body: string;
+  reason?: string;
+}
+
+/** For a `published` or `draft_rejected` event: the draft and who decided, for chat approval cards. */
+export function draftDecisionOf(db: DbOrTx, e: TimelineEvent): DraftDecision | null {
+  if (e.kind !== 'published' && e.kind !== 'draft_rejected') return null;
+  const d = findDraft(db, e.payload.draftId);
+  if (!d) return null;
+  return {
+    draftId: d.id,
+    id: `D-${d.id}`,
+    decision: e.kind === 'published' ? 'published' : 'rejected',
+    by: d.approver,
+    body: d.body,
+    ...(d.rejectReason ? { reason: d.rejectReason } : {}),
+  };
+}
