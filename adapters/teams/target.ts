@@ -170,11 +170,10 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
 
   function whereIs(incidentId: number) {
     const row = teamsThreadRow(db, incidentId);
-    if (!row) return { error: { kind: 'failed', error: 'the incident has no Teams thread' } as DeliveryResult };
+    const failed = (error: string): { error: DeliveryResult } => ({ error: { kind: 'failed', error } });
+    if (!row) return failed('the incident has no Teams thread');
     const ref = loadConversationRef(db, row.channel);
-    if (!ref) {
-      return { error: { kind: 'failed', error: `no service URL known for ${row.channel}: mention the bot in that channel once (e.g. \`channel incidents\`)` } as DeliveryResult };
-    }
+    if (!ref) return failed(`no service URL known for ${row.channel}: mention the bot in that channel once (e.g. \`channel incidents\`)`);
     return { row, ref };
   }
 
@@ -195,7 +194,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     const incidentId = msg.incidentId;
     if (incidentId === null) return { kind: 'failed', error: `${msg.kind} without an incident` };
     const at = whereIs(incidentId);
-    if ('error' in at) return at.error!;
+    if ('error' in at) return at.error;
     const { row, ref } = at;
     switch (m.kind) {
       case 'root_post': {

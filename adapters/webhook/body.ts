@@ -16,6 +16,9 @@ export interface BodyOptions {
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
+/** A stored severity (1 to 4 by the grammar) as the domain's type; 1 and 4 bound anything else. */
+const severityOf = (n: number): Severity => (n <= 1 ? 1 : n === 2 ? 2 : n === 3 ? 3 : 4);
+
 export const pageIdOf = (orgName: string) => orgName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'sitrep';
 
 export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: BodyOptions): Record<string, unknown> {
@@ -86,7 +89,7 @@ export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: B
     .all();
   const indicator = overallIndicator(
     catalogue.map((c) => c.publicStatus),
-    openPublic.map((i) => impactForSeverity(i.severity as Severity)),
+    openPublic.map((i) => impactForSeverity(severityOf(i.severity))),
   );
   const last = published.at(-1);
   const publicStatus = inc.publicStatus ?? last?.status ?? inc.status;
@@ -111,7 +114,7 @@ export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: B
       updated_at: iso(last?.publishedAt ?? inc.updatedAt),
       monitoring_at: iso(monitoringAt),
       resolved_at: iso(resolvedAt),
-      impact: impactForSeverity(inc.severity as Severity),
+      impact: impactForSeverity(severityOf(inc.severity)),
       shortlink: `${opts.publicUrl}/incidents/${incRef}`,
       postmortem_ignored: false,
       postmortem_body: null,
