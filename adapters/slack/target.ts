@@ -151,8 +151,10 @@ const gates = new WeakMap<object, ChannelPostGate>();
 
 /** The one gate of a client: every target posting through it shares the channels' spacing. */
 export function channelPostGate(client: SlackWebApi): ChannelPostGate {
-  let g = gates.get(client);
-  if (!g) gates.set(client, (g = new ChannelPostGate()));
+  const known = gates.get(client);
+  if (known) return known;
+  const g = new ChannelPostGate();
+  gates.set(client, g);
   return g;
 }
 

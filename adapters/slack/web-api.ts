@@ -107,8 +107,10 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
 
   const urls = new Map<string, URL>();
   const urlOf = (method: string) => {
-    let url = urls.get(method);
-    if (!url) urls.set(method, (url = new URL(method, base)));
+    const known = urls.get(method);
+    if (known) return known;
+    const url = new URL(method, base);
+    urls.set(method, url);
     return url;
   };
 

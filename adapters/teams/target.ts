@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { incidentThreads, outbox, subscriptions } from '../../db/schema.js';
+import { incidentThreads, outbox } from '../../db/schema.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';

@@ -24,7 +24,10 @@ export function createWebhookOutlet(): Outlet {
       if (!matching.length) return;
       const now = ctx.now();
       const body = buildIncidentWebhookBody(tx, update.incidentId, { publicUrl: ctx.policy.publicUrl, orgName: ctx.policy.orgName, now });
-      const message: WebhookMessage = { kind: update.isPostmortem ? 'webhook.postmortem' : 'webhook.incident_update', payload: { body, updateId: `D-${update.updateId}` } };
+      const message: WebhookMessage = {
+        kind: update.isPostmortem ? 'webhook.postmortem' : 'webhook.incident_update',
+        payload: { body, updateId: `D-${update.updateId}` },
+      };
       for (const s of matching) {
         enqueue(tx, now, {
           incidentId: update.incidentId,

@@ -153,7 +153,7 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
     },
     async deliver(msg: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult> {
       const sub = subscriptionFor(msg.target);
-      if (!sub || sub.kind !== 'webhook' || !sub.secret) {
+      if (sub?.kind !== 'webhook' || !sub.secret) {
         return { kind: 'failed', error: `${msg.target.slice('webhook:'.length)} no longer exists (unsubscribed)` };
       }
       // Disabled (410 Gone, or a whole failed schedule) while this row waited in another lane.

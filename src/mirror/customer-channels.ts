@@ -57,7 +57,11 @@ export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams';
       const started = new Set<string>();
       for (let i = 0; i < subs.length; i += 500) {
         const targets = subs.slice(i, i + 500).map((s) => s.target);
-        for (const r of tx.selectDistinct({ target: outbox.target }).from(outbox).where(and(eq(outbox.incidentId, update.incidentId), inArray(outbox.target, targets))).all()) {
+        for (const r of tx
+          .selectDistinct({ target: outbox.target })
+          .from(outbox)
+          .where(and(eq(outbox.incidentId, update.incidentId), inArray(outbox.target, targets)))
+          .all()) {
           started.add(r.target);
         }
       }

@@ -112,7 +112,9 @@ export function createThreadOutlet<M extends ThreadOutboxMessage>(db: Db, p: Thr
     const home = p.home(tx, e, ctx);
     if (!home) return; // No home for incidents on this platform: nothing to post.
     const target = p.threadTarget(home);
-    tx.insert(incidentThreads).values({ incidentId: e.incidentId, platform: p.platform, channel: home, rootRef: null, dedicated: false, createdAt: ctx.now() }).run();
+    tx.insert(incidentThreads)
+      .values({ incidentId: e.incidentId, platform: p.platform, channel: home, rootRef: null, dedicated: false, createdAt: ctx.now() })
+      .run();
     for (const m of p.opening(tx, e)) {
       const id = put(tx, ctx, e.incidentId, target, m);
       if (m.kind === 'root_post') lastRoot.set(e.incidentId, id);

@@ -8,8 +8,14 @@ import { webhookMessage } from '../../adapters/webhook/messages.js';
 describe('outbox message unions', () => {
   it('Slack: payloads of older versions get their defaults', () => {
     expect(slackThreadMessage.parse({ kind: 'root_post', payload: {} })).toEqual({ kind: 'root_post', payload: { dedicated: false } });
-    expect(slackThreadMessage.parse({ kind: 'create_channel', payload: { name: 'inc-1' } })).toEqual({ kind: 'create_channel', payload: { name: 'inc-1', users: [] } });
-    const reply = slackThreadMessage.parse({ kind: 'thread_reply', payload: { text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 't' } }] } });
+    expect(slackThreadMessage.parse({ kind: 'create_channel', payload: { name: 'inc-1' } })).toEqual({
+      kind: 'create_channel',
+      payload: { name: 'inc-1', users: [] },
+    });
+    const reply = slackThreadMessage.parse({
+      kind: 'thread_reply',
+      payload: { text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 't' } }] },
+    });
     expect(reply.kind === 'thread_reply' && reply.payload.broadcast).toBe(false);
     expect(slackThreadMessage.safeParse({ kind: 'thread_reply', payload: { text: 't', blocks: [{ text: 'no type' }] } }).success).toBe(false);
     expect(SLACK_THREAD_KINDS).toEqual(['create_channel', 'root_post', 'root_update', 'thread_reply', 'link_post', 'approval_update', 'ephemeral']);
@@ -30,7 +36,10 @@ describe('outbox message unions', () => {
   });
 
   it('webhooks: a body or meta that is not an object reads as empty, a missing update id as null', () => {
-    expect(webhookMessage.parse({ kind: 'webhook.incident_update', payload: { body: 'x' } })).toEqual({ kind: 'webhook.incident_update', payload: { body: {}, updateId: null } });
+    expect(webhookMessage.parse({ kind: 'webhook.incident_update', payload: { body: 'x' } })).toEqual({
+      kind: 'webhook.incident_update',
+      payload: { body: {}, updateId: null },
+    });
     const body = { meta: { unsubscribe: 'u' }, incident: { id: 'INC-1' } };
     expect(webhookMessage.parse({ kind: 'webhook.postmortem', payload: { body, updateId: 'D-2' } }).payload).toEqual({ body, updateId: 'D-2' });
   });
