@@ -34,8 +34,8 @@ import { WorkQueue } from './queue.js';
 import { postToResponseUrl } from './respond.js';
 
 // What Slack users do, turned into commands. Every listener acknowledges first (Slack gives up after
-// 3 s), then works. Commands run through the same executor as every other surface; their effects
-// on Slack are outbox rows written by the Slack outlet, delivered by the worker.
+// 3 s), then works. Commands run through the runner every surface uses (src/commands/runner.ts);
+// their effects on Slack are outbox rows written by the Slack outlet, delivered by the worker.
 //
 // Every command Slack asks for (slash commands, buttons, modal submissions, mentions, pins) runs
 // through one WorkQueue: in arrival order, so commands about one incident never overtake each other,
