@@ -60,7 +60,9 @@ function seedHistory(file: string): void {
   const app = createApp(config, { log: createLogger('silent'), now: () => t });
   try {
     const groups = ['Apps', 'Telephony', 'Platform'];
-    COMPONENTS.forEach((n, i) => must(app, `component add "${n}" group:${groups[i % 3]}`));
+    COMPONENTS.forEach((n, i) => {
+      must(app, `component add "${n}" group:${groups[i % 3]}`);
+    });
     for (let i = 0; i < PAST_INCIDENTS; i++) {
       t = start + i * step;
       const name = COMPONENTS[i % COMPONENTS.length]!;

@@ -10,7 +10,7 @@ import { EVENT_KINDS } from '../src/domain/enums.js';
 import { createLogger } from '../src/logger.js';
 import { createApp } from '../src/main.js';
 import { renderTimeline, type TimelineEntry } from '../src/render/incident.js';
-import type { BenchFigure, BenchResult } from './result.js';
+import type { BenchResult } from './result.js';
 
 // Timeline reads: 100,000 timeline events across 100 incidents, then one incident's 10,000-event
 // timeline read again and again, through Sitrep's read path against raw better-sqlite3 prepared

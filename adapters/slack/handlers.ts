@@ -28,7 +28,7 @@ import {
   type ViewMeta,
 } from './blocks.js';
 import { escapeKeepingMentions, fromSlackText, tsToMs } from './mrkdwn.js';
-import { threadTarget, type SlackOutlet } from './outlet.js';
+import { threadTarget } from './outlet.js';
 import type { InboxEntry, SlackInbox } from './inbox.js';
 import { WorkQueue } from './queue.js';
 import { postToResponseUrl } from './respond.js';
@@ -52,7 +52,6 @@ export interface HandlerDeps {
   now: () => number;
   log: Logger;
   web: SlackWebApi;
-  outlet: SlackOutlet;
   /** Where command work waits for its turn (a default bounded queue when absent). */
   queue?: WorkQueue;
   /** The inbox the receiver (HTTP or Socket Mode) commits requests to. */
@@ -171,7 +170,7 @@ function field(values: Record<string, Record<string, Record<string, unknown>>>, 
 }
 
 export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
-  const { runner, db, now, log, web, outlet, inbox } = deps;
+  const { runner, db, now, log, web, inbox } = deps;
   // One IMMEDIATE transaction per slice: one commit for a burst of commands (each still in its own
   // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
   const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => db.$client.transaction(slice).immediate() });
@@ -368,7 +367,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (entry?.replay) return;
     const { b, a, meta } = parseAction(body);
     const id = draftIdOf(a.value);
-    let d;
+    let d: ReturnType<typeof getDraft>;
     try {
       d = getDraft(db, id);
     } catch (e) {

@@ -5,7 +5,7 @@ import type { Capability, Route, Service } from '../../src/capability.js';
 import type { Runner } from '../../src/commands/runner.js';
 import type { Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
-import { createSlackOutlet, type SlackOutlet } from './outlet.js';
+import { createSlackOutlet } from './outlet.js';
 import type { SitrepSocketReceiver } from './socket-receiver.js';
 import { SlackInbox } from './inbox.js';
 import { createSlackTarget } from './target.js';
@@ -86,7 +86,7 @@ export function createSlack(deps: SlackDeps): Capability {
 
   // Both receivers commit every request to the inbox before it is answered (inbox.ts).
   const inbox = new SlackInbox(db);
-  const wiring: BoltWiring = { botToken, clientOptions, web, outlet, inbox, runner: deps.runner, db, now, log };
+  const wiring: BoltWiring = { botToken, clientOptions, web, inbox, runner: deps.runner, db, now, log };
   const logger = toBoltLogger(log);
 
   // Requests a killed process acknowledged but did not apply. Started before the server listens
@@ -153,7 +153,6 @@ interface BoltWiring {
   botToken: string;
   clientOptions: ReturnType<typeof slackClientOptions>;
   web: SlackWebApi;
-  outlet: SlackOutlet;
   inbox: SlackInbox;
   runner: Runner;
   db: Db;
@@ -178,6 +177,6 @@ async function wireBolt<R extends Receiver>(receiver: R, logger: BoltLogger, dep
     clientOptions: { ...deps.clientOptions },
     logger,
   });
-  registerHandlers(bolt, { runner: deps.runner, db: deps.db, now: deps.now, log: deps.log, web: deps.web, outlet: deps.outlet, inbox });
+  registerHandlers(bolt, { runner: deps.runner, db: deps.db, now: deps.now, log: deps.log, web: deps.web, inbox });
   return receiver;
 }

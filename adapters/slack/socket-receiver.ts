@@ -1,6 +1,6 @@
 import { SocketModeReceiver, type App as BoltApp, type Logger as BoltLogger, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../../src/logger.js';
-import { SlackIntake, type SlackInbox } from './inbox.js';
+import { SlackIntake, type InboxEntry, type SlackInbox } from './inbox.js';
 
 // Socket Mode (SLACK_APP_TOKEN): Bolt's SocketModeReceiver keeps the WebSocket (apps.connections.open,
 // hello, pings, reconnects) and turns each envelope into an event whose ack is the envelope reply.
@@ -57,7 +57,7 @@ export class SitrepSocketReceiver implements Receiver {
   }
 
   private async process(event: ReceiverEvent): Promise<void> {
-    let entry;
+    let entry: InboxEntry | undefined;
     try {
       // Before the first await: envelopes are committed in the order they came off the socket.
       entry = this.intake.record(this.opts.now(), 'application/json', JSON.stringify(event.body), event.body);

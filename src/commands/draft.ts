@@ -7,7 +7,7 @@ import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { proposeUpdate, publishDraft } from './publish.js';
-import { componentsBySlug, getDraft, getIncident, incRef, incidentComponentRows, listApprovers, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { componentsBySlug, getDraft, incRef, incidentComponentRows, listApprovers, recordEvent, resolveIncident, touchIncident } from './store.js';
 import { renderTemplate, templateStatus } from './template.js';
 
 /**

@@ -40,7 +40,9 @@ export class Router {
       }
       const params: Record<string, string> = {};
       try {
-        r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+        r.keys.forEach((k, i) => {
+          params[k] = decodeURIComponent(m[i + 1]!);
+        });
       } catch {
         // A malformed escape (`/incidents/%E0`) names nothing we have.
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');

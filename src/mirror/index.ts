@@ -79,7 +79,10 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
   function disable(tx: Tx, row: OutboxRow, sub: SubscriptionRow, reason: string, cause: 'gone' | 'exhausted'): void {
     const why = cause === 'gone' ? 'the endpoint answered 410 Gone' : 'it failed through the whole retry schedule';
     const d = disableSubscription(tx, sub, cause, why, app.now());
-    if (!d.newly) return straggler(tx, row, d.sub, reason);
+    if (!d.newly) {
+      straggler(tx, row, d.sub, reason);
+      return;
+    }
     const ref = subscriptionRef(sub.id);
     const stamp = { disabledSubscription: sub.id, disabledAt: d.sub.disabledAt, cause, target: row.target };
     const byIncident = new Map<number, number[]>();
@@ -119,8 +122,14 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
 
   function onDeadLetter(tx: Tx, row: OutboxRow, reason: string, cause: DeadLetterCause): void {
     const sub = isWebhookLane(row.target) ? subscriptionOfTarget(tx, row.target) : undefined;
-    if (sub && (cause === 'gone' || cause === 'exhausted')) return disable(tx, row, sub, reason, cause);
-    if (sub && sub.disabledAt !== null) return straggler(tx, row, sub, reason);
+    if (sub && (cause === 'gone' || cause === 'exhausted')) {
+      disable(tx, row, sub, reason, cause);
+      return;
+    }
+    if (sub && sub.disabledAt !== null) {
+      straggler(tx, row, sub, reason);
+      return;
+    }
     if (!row.customerFacing || row.incidentId === null) return;
     tell(tx, row.incidentId, `${whatOf(row)} did not reach ${row.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`, {
       outboxId: row.id,

@@ -195,10 +195,6 @@ const RECORD_GATHER_MS = 5;
 
 const laneOf = (r: { target: string; incidentId: number | null }) => `${r.target}\u0000${r.incidentId ?? ''}`;
 
-/** Rows of the same lane as `r` (same target and incident; NULL incidents form one lane). */
-const sameLane = (r: { target: string; incidentId: number | null }) =>
-  and(eq(outbox.target, r.target), r.incidentId === null ? sql`${outbox.incidentId} IS NULL` : eq(outbox.incidentId, r.incidentId));
-
 export function foldNoticeFor(folded: number): string | null {
   if (folded <= 0) return null;
   return `This message folds in ${folded} earlier update${folded === 1 ? '' : 's'}.`;
@@ -734,7 +730,10 @@ export class OutboxWorker {
     let j = this.judged.get(c.id);
     if (!j) {
       const target = this.targetFor(row.target);
-      if (!target) return this.noTarget(row, now);
+      if (!target) {
+        this.noTarget(row, now);
+        return;
+      }
       const key = this.breakerKey(target, row);
       const share = Math.max(1, Math.min(this.options.concurrency, target.upstreamShare ?? this.options.perUpstream));
       this.shares.set(key, share);

@@ -97,7 +97,7 @@ function posted(ms: number, s: PublicState): string {
   return `<p class="posted">Posted <time datetime="${esc(toIso(ms, s.zone))}">${esc(formatPosted(ms, s.zone))}</time></p>`;
 }
 
-function componentItem(s: PublicState, c: PublicComponent, heading: 'h3' | 'h4'): string {
+function componentItem(_s: PublicState, c: PublicComponent, heading: 'h3' | 'h4'): string {
   const worstDays = c.uptime.days.filter((d) => d.worst !== 'operational').length;
   const cells = c.uptime.days
     .map((d) => {

@@ -26,7 +26,10 @@ afterEach(() => {
 });
 
 const config = (env: Record<string, string>, db = ':memory:') => loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'tester', ...env });
-const keep = <T extends App>(app: T) => (open.push(app), app);
+const keep = <T extends App>(app: T) => {
+  open.push(app);
+  return app;
+};
 const serverApp = (env: Record<string, string>, db?: string, now?: () => number) =>
   keep(createApp(config(env, db), { log: createLogger('silent'), ...(now ? { now } : {}) }));
 const cliApp = async (env: Record<string, string>, text: string, db?: string, now?: () => number) =>

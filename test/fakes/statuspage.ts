@@ -80,7 +80,9 @@ export function validate(value: unknown, schema: Schema, path: string, out: stri
       out.push(`${path}: expected an array`);
       return;
     }
-    value.forEach((v, i) => s.items && validate(v, s.items, `${path}[${i}]`, out));
+    value.forEach((v, i) => {
+      if (s.items) validate(v, s.items, `${path}[${i}]`, out);
+    });
     return;
   }
   if (s.type === 'string') {

@@ -31,7 +31,7 @@ function samples(text: string) {
 
 const value = (text: string, name: string, kind: string) => samples(text).find((s) => s.name === name && s.labels.kind === kind)?.value;
 
-const closers: Array<() => Promise<unknown> | void> = [];
+const closers: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });

@@ -166,7 +166,10 @@ describe('outbox retention', () => {
     const file = tempDb();
     process.env.SITREP_OUTBOX_RETENTION_DAYS = 'thirty';
     process.env.SITREP_DB = file;
-    process.stderr.write = ((s: string) => (written.push(String(s)), true)) as typeof process.stderr.write;
+    process.stderr.write = ((s: string) => {
+      written.push(String(s));
+      return true;
+    }) as typeof process.stderr.write;
     try {
       expect(await main(['serve'])).toBe(1);
     } finally {

@@ -224,7 +224,11 @@ describe('outbox worker at fan-out width', () => {
       },
     };
     let fastDone = 0;
-    const fast: Target = { handles: (t) => t.startsWith('fast:'), breakerKey: () => 'fast', deliver: async () => (fastDone++, { kind: 'delivered' }) };
+    const fast: Target = { handles: (t) => t.startsWith('fast:'), breakerKey: () => 'fast', deliver: async () => {
+        fastDone++;
+        return { kind: 'delivered' };
+      },
+    };
     const worker = makeWorker(db, [slow, fast], { attemptTimeoutMs: 60_000, concurrency: 40, perUpstream: 10, scanPage: 64, claimBatch: 16 });
     worker.start();
     await waitUntil(() => fastDone === 50 && worker.inFlight === 10, 10_000, 'the other upstream drained');

@@ -34,6 +34,7 @@ export const INJECTIONS = [
   '1. item',
   '[click](https://evil.example)',
   '<at>everyone</at>',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a hostile input that looks like a template
   '${process.env.HOME}',
   '{{title}}',
   '{{components}}',

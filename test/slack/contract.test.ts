@@ -1,7 +1,7 @@
 import { openDatabase } from '../../db/client.js';
 import { incidentThreads, incidents } from '../../db/schema.js';
 import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
-import { createSlackWebApi, type SlackWebApi } from '../../adapters/slack/web-api.js';
+import { createSlackWebApi, } from '../../adapters/slack/web-api.js';
 import { createSlackTarget } from '../../adapters/slack/target.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
 import { describeTargetContract, type ContractUpstream } from '../mirror/target-contract.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RollingLimit } from '../../bench/ratelimit-window.js';
 import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
-import { createSlackWebApi, type SlackWebApi } from '../../adapters/slack/web-api.js';
+import { createSlackWebApi, } from '../../adapters/slack/web-api.js';
 import type { Target } from '../../src/mirror/target.js';
 import { startFakeSlackApi, type FakeMessage, type FakeSlackApi } from '../fakes/slack-api.js';
 import { startHarness, waitUntil, type Harness } from '../mirror/helpers.js';

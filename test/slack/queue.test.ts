@@ -8,7 +8,12 @@ describe('WorkQueue', () => {
   it('runs jobs later, one at a time, in the order they were queued', async () => {
     const q = new WorkQueue({ sliceMs: 0 });
     const order: number[] = [];
-    const done = [1, 2, 3, 4, 5].map((n) => q.run(() => (order.push(n), n * 10)));
+    const done = [1, 2, 3, 4, 5].map((n) =>
+      q.run(() => {
+        order.push(n);
+        return n * 10;
+      }),
+    );
     expect(order).toEqual([]);
     expect(await Promise.all(done)).toEqual([10, 20, 30, 40, 50]);
     expect(order).toEqual([1, 2, 3, 4, 5]);

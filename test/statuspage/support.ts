@@ -162,7 +162,9 @@ export function compareShape(ours: unknown, ref: unknown, path = '$', problems: 
   }
   if (k === 'array') {
     const refItem = (ref as unknown[])[0];
-    if (refItem !== undefined) (ours as unknown[]).forEach((item, i) => compareShape(item, refItem, `${path}[${i}]`, problems));
+    if (refItem !== undefined) (ours as unknown[]).forEach((item, i) => {
+        compareShape(item, refItem, `${path}[${i}]`, problems);
+      });
     return problems;
   }
   if (k === 'object') {

@@ -109,11 +109,15 @@ describe('webhook address policy at connection time', () => {
   it('refuses every name resolving to a blocked address, in every spelling, and reports each one', async () => {
     const dns = fakeDns(Object.fromEntries(BLOCKED.map(([, addresses], i) => [`n${i}.test`, addresses])));
     const { rx, h } = await setup(dns);
-    BLOCKED.forEach((_, i) => h.run(`subscribe webhook:http://n${i}.test:${rx.port}/hooks/sitrep`));
+    BLOCKED.forEach((_, i) => {
+      h.run(`subscribe webhook:http://n${i}.test:${rx.port}/hooks/sitrep`);
+    });
     h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => h.rows().length === BLOCKED.length && h.rows().every((r) => r.state === 'dead'), 10_000, 'every delivery refused');
     const byTarget = new Map(h.rows().map((r) => [r.target, r.lastError ?? '']));
-    BLOCKED.forEach(([what, , why], i) => expect(byTarget.get(`webhook:S-${i + 1}`), what).toMatch(why));
+    BLOCKED.forEach(([what, , why], i) => {
+      expect(byTarget.get(`webhook:S-${i + 1}`), what).toMatch(why);
+    });
     expect(rx.requests).toHaveLength(0);
     expect(new Set(dns.asked)).toEqual(new Set(BLOCKED.map((_, i) => `n${i}.test`)));
     expect(timelineFailures(h)).toHaveLength(BLOCKED.length);
@@ -134,7 +138,9 @@ describe('webhook address policy at connection time', () => {
     const spellings = ['127.0.0.1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::FFFF:7F00:0001'];
     const dns = fakeDns(Object.fromEntries(spellings.map((a, i) => [`lo${i}.test`, [a]])));
     const { rx, h } = await setup(dns, { SITREP_WEBHOOK_PUBLIC_ONLY: 'true' });
-    spellings.forEach((_, i) => h.run(`subscribe webhook:http://lo${i}.test:${rx.port}/hooks/sitrep`));
+    spellings.forEach((_, i) => {
+      h.run(`subscribe webhook:http://lo${i}.test:${rx.port}/hooks/sitrep`);
+    });
     h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => h.rows().length === spellings.length && h.rows().every((r) => r.state === 'dead'), 10_000, 'every delivery refused');
     for (const r of h.rows()) expect(r.lastError).toMatch(/loopback address and SITREP_WEBHOOK_PUBLIC_ONLY=true refuses those/);

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/logger.js';
 import { WEBHOOK_RETRY_SCHEDULE_MS } from '../../src/mirror/policy.js';
 import type { WorkerOptions } from '../../src/mirror/worker.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../fakes/webhook-receiver.js';
+import { startWebhookReceiver, } from '../fakes/webhook-receiver.js';
 import { startHarness, waitUntil, type Harness } from '../mirror/helpers.js';
 import { frozenClock, skipUntil, type Clock } from './schedule-clock.js';
 
