@@ -95,7 +95,11 @@ function loadedPackages(dir: string, c: Command): Map<string, number> {
   const out = join(dir, 'loaded.txt');
   writeFileSync(out, '');
   time({ ...c, args: ['--import', join(dir, 'preload.mjs'), ...c.args], env: { ...c.env, SITREP_BENCH_LOADED: out } });
-  const files = new Set(readFileSync(out, 'utf8').split('\n').filter((f) => f && !f.startsWith('node:')));
+  const files = new Set(
+    readFileSync(out, 'utf8')
+      .split('\n')
+      .filter((f) => f && !f.startsWith('node:')),
+  );
   const counts = new Map<string, number>();
   for (const f of files) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f);
@@ -129,7 +133,9 @@ export async function run(runs = RUNS): Promise<BenchResult> {
     ];
     // Each printed what it read: the baseline every row, `sitrep list` the open incidents.
     commands.forEach((c, i) => {
-      const lines = time(c).stdout.split('\n').filter((l) => /INC-\d+/.test(l)).length;
+      const lines = time(c)
+        .stdout.split('\n')
+        .filter((l) => /INC-\d+/.test(l)).length;
       const expected = i === 0 ? INCIDENTS : OPEN;
       if (lines !== expected) throw new Error(`${c.name} printed ${lines} incidents, expected ${expected}`);
     });
@@ -160,7 +166,10 @@ export async function run(runs = RUNS): Promise<BenchResult> {
       setup: `\`sitrep list\` (the ${OPEN} open incidents of ${INCIDENTS}), whole process, vs a bare node process reading the incidents table with better-sqlite3 + drizzle; ${WARMUP} warm-up and ${runs} interleaved runs each`,
       figures,
       notes: [
-        ...sitrep.map((s, i) => `${commands[i + 1]!.name}: ${round2(s.median / bare!.median)}× the bare read's time (median ${round1(s.median)} ms, min ${round1(s.min)} ms; bare median ${round1(bare!.median)} ms, min ${round1(bare!.min)} ms)`),
+        ...sitrep.map(
+          (s, i) =>
+            `${commands[i + 1]!.name}: ${round2(s.median / bare!.median)}× the bare read's time (median ${round1(s.median)} ms, min ${round1(s.min)} ms; bare median ${round1(bare!.median)} ms, min ${round1(bare!.min)} ms)`,
+        ),
         `platform SDKs loaded by \`sitrep list\` with Slack and Teams configured: ${sdks.length ? sdks.join(', ') : 'none'}`,
         `files loaded by \`sitrep list\`: ${[...packages].map(([p, n]) => `${p} ${n}`).join(', ')}`,
         `files loaded by the bare read: ${[...baselinePackages].map(([p, n]) => `${p} ${n}`).join(', ')}`,

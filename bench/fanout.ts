@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './result.js';
 import { has, reply as replyWithin, runDirectly, stop as stopWithin, runAndExit } from './ipc.js';
 
-const reply = <T,>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 15_000) => replyWithin(c, pick, what, timeoutMs);
+const reply = <T>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 15_000) => replyWithin(c, pick, what, timeoutMs);
 const stop = (c: ChildProcess) => stopWithin(c);
 
 // Fan-out: one approved update to 5,000 webhook subscribers on 50 hosts whose endpoints answer
@@ -215,7 +215,13 @@ async function sitrep(): Promise<void> {
       const delivered = byState.get('delivered') ?? 0;
       const total = [...byState.values()].reduce((a, n) => a + n, 0);
       const cpu = process.cpuUsage(cpu0);
-      process.send?.({ ms, delivered, notDelivered: total - delivered, peakRss: process.resourceUsage().maxRSS * 1024, cpuMs: (cpu.user + cpu.system) / 1000 } satisfies SitrepRound);
+      process.send?.({
+        ms,
+        delivered,
+        notDelivered: total - delivered,
+        peakRss: process.resourceUsage().maxRSS * 1024,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      } satisfies SitrepRound);
     };
     setTimeout(done, 5);
   });
@@ -232,9 +238,6 @@ function child(role: string, stderr: 'inherit' | 'ignore' = 'inherit'): ChildPro
   const execArgv = profDir ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', profDir] : process.execArgv;
   return fork(self, [role], { stdio: ['ignore', 'ignore', stderr, 'ipc'], execArgv });
 }
-
-
-
 
 export async function run(): Promise<BenchResult> {
   const rx = child('--receivers');
@@ -281,7 +284,9 @@ export async function run(): Promise<BenchResult> {
     const baselineRate = (SUBSCRIBERS * ROUNDS) / (baselineMs / 1000);
     const ratio = sitrepRate / baselineRate;
     const peakRss = Math.max(...sitrepRounds.map((r) => r.peakRss));
-    const complete = sitrepRounds.every((r) => r.delivered === SUBSCRIBERS && r.notDelivered === 0 && r.distinct === SUBSCRIBERS) && baselineRounds.every((r) => r.ok === SUBSCRIBERS);
+    const complete =
+      sitrepRounds.every((r) => r.delivered === SUBSCRIBERS && r.notDelivered === 0 && r.distinct === SUBSCRIBERS) &&
+      baselineRounds.every((r) => r.ok === SUBSCRIBERS);
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
     return {
       name: 'fanout',
@@ -312,7 +317,6 @@ export async function run(): Promise<BenchResult> {
     await Promise.all([stop(server), stop(loop), stop(rx)]);
   }
 }
-
 
 const role = process.argv[2];
 const direct = runDirectly(self);

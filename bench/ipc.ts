@@ -53,7 +53,8 @@ export function printResult(r: BenchResult): void {
   const lines = [`${r.name}: ${r.setup}`];
   for (const f of r.figures) {
     const target = f.target !== undefined ? `target ${f.target}: ${f.met ? 'met' : 'MISSED'}` : '';
-    const vs = f.baseline !== undefined ? `  (baseline ${f.baseline} ${f.unit}, ratio ${f.ratio}×${target ? `; ${target}` : ''})` : target ? `  (${target})` : '';
+    const vs =
+      f.baseline !== undefined ? `  (baseline ${f.baseline} ${f.unit}, ratio ${f.ratio}×${target ? `; ${target}` : ''})` : target ? `  (${target})` : '';
     lines.push(`  ${f.label}: ${f.value} ${f.unit}${vs}`);
   }
   for (const n of r.notes ?? []) lines.push(`  ${n}`);

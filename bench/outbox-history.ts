@@ -123,7 +123,10 @@ async function sitrep(withHistory: boolean, receiverUrl: string): Promise<void> 
       `insert into outbox (delivery_id, incident_id, target, kind, payload, customer_facing, state, attempts, next_attempt_at, remote_ref, approved_at, created_at, delivered_at)
        values (?, ?, ?, ?, ?, 1, 'delivered', 1, ?, ?, ?, ?, ?)`,
     );
-    const payload = JSON.stringify({ updateId: 'D-1', body: { incident: { id: 'INC-1', name: 'Past incident', incident_updates: [{ body: 'We are investigating.' }] } } });
+    const payload = JSON.stringify({
+      updateId: 'D-1',
+      body: { incident: { id: 'INC-1', name: 'Past incident', incident_updates: [{ body: 'We are investigating.' }] } },
+    });
     client.transaction(() => {
       for (let i = 0; i < HISTORY_ROWS; i++) {
         const incident = 1 + (i % (INCIDENTS + 1));
@@ -175,7 +178,9 @@ async function sitrep(withHistory: boolean, receiverUrl: string): Promise<void> 
     }
     round += 1;
     if (m === 'webhooks') {
-      void measure(SUBSCRIBERS, () => run(`draft INC-1 "Update ${round}: we are rerouting traffic away from the failing database cluster."`)).then((r) => process.send?.(r));
+      void measure(SUBSCRIBERS, () => run(`draft INC-1 "Update ${round}: we are rerouting traffic away from the failing database cluster."`)).then((r) =>
+        process.send?.(r),
+      );
       return;
     }
     void measure(SCHEDULED_ROWS, () => {
@@ -196,9 +201,6 @@ async function sitrep(withHistory: boolean, receiverUrl: string): Promise<void> 
 function child(args: string[]): ChildProcess {
   return fork(self, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
-
-
-
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -283,8 +285,20 @@ export async function run(): Promise<BenchResult> {
     };
     const us = (ms: number) => ms * 1000;
     const figures = [
-      fig('webhook delivery, server CPU per delivery, 1M delivered rows vs none', us(perDelivery(results.history.webhooks, 'cpuMs')), us(perDelivery(results.empty.webhooks, 'cpuMs')), 'µs', 1),
-      fig('worker scheduling, server CPU per row, 1M delivered rows vs none', us(perDelivery(results.history.scheduling, 'cpuMs')), us(perDelivery(results.empty.scheduling, 'cpuMs')), 'µs', 1),
+      fig(
+        'webhook delivery, server CPU per delivery, 1M delivered rows vs none',
+        us(perDelivery(results.history.webhooks, 'cpuMs')),
+        us(perDelivery(results.empty.webhooks, 'cpuMs')),
+        'µs',
+        1,
+      ),
+      fig(
+        'worker scheduling, server CPU per row, 1M delivered rows vs none',
+        us(perDelivery(results.history.scheduling, 'cpuMs')),
+        us(perDelivery(results.empty.scheduling, 'cpuMs')),
+        'µs',
+        1,
+      ),
       fig('/metrics scrape latency (median), 1M delivered rows vs none', median(results.history.scrapes), median(results.empty.scrapes), 'ms', 3),
     ];
     const wall = (k: 'empty' | 'history', kind: 'webhooks' | 'scheduling') => `${us(perDelivery(results[k][kind], 'ms')).toFixed(0)} µs`;
@@ -305,8 +319,7 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-
-const reply = <T,>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 60_000) => replyWithin(c, pick, what, timeoutMs);
+const reply = <T>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 60_000) => replyWithin(c, pick, what, timeoutMs);
 const stop = (c: ChildProcess) => stopWithin(c, 10_000);
 const direct = runDirectly(self);
 const role = process.argv[2];

@@ -183,7 +183,21 @@ export async function startRateLimitedSlack(opts: { token: string; perChannel?: 
       firstPerChannel.sort((a, b) => a - b);
       lastPerChannel.sort((a, b) => a - b);
       spreadPerChannel.sort((a, b) => a - b);
-      return { accepted, refused: limit.refusedTotal, updates, lost, duplicated, elsewhere, firstAt, lastAt, minSpacingMs, completeAt, firstPerChannel, lastPerChannel, spreadPerChannel };
+      return {
+        accepted,
+        refused: limit.refusedTotal,
+        updates,
+        lost,
+        duplicated,
+        elsewhere,
+        firstAt,
+        lastAt,
+        minSpacingMs,
+        completeAt,
+        firstPerChannel,
+        lastPerChannel,
+        spreadPerChannel,
+      };
     },
     close: () =>
       new Promise<void>((resolve) => {

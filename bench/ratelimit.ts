@@ -293,7 +293,6 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-
 const role = process.argv[2];
 const direct = runDirectly(self);
 if (direct && role === '--slack') void slackChild();

@@ -166,7 +166,14 @@ function resultsMarkdown(outcomes: Outcome[], started: Date, totalMs: number, lo
       );
       if (f.met === false) missed.push(`- ${o.bench.title}: ${f.label}: ${num(f.value)} ${f.unit} against ${f.target}`);
     }
-    details.push(`### ${o.bench.title}`, '', `${o.result.setup} (bench/${o.bench.id}.ts, ${(o.ms / 1000).toFixed(1)} s)`, '', ...(o.result.notes ?? []).map((n) => `- ${n}`), '');
+    details.push(
+      `### ${o.bench.title}`,
+      '',
+      `${o.result.setup} (bench/${o.bench.id}.ts, ${(o.ms / 1000).toFixed(1)} s)`,
+      '',
+      ...(o.result.notes ?? []).map((n) => `- ${n}`),
+      '',
+    );
   }
   out.push('## Figures', '', ...rows, '', '## Missed targets', '', ...(missed.length ? missed : ['None.']), '', '## Notes', '', ...details);
   return out.join('\n');

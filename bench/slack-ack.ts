@@ -112,10 +112,11 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
       loop.reset();
       inServer = [];
     }
-    if (m === 'stop') void stop().finally(() => {
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(0);
-    });
+    if (m === 'stop')
+      void stop().finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(0);
+      });
   });
 }
 
@@ -251,7 +252,8 @@ export async function run(requestsPerRound = 3_000): Promise<BenchResult> {
   const results: Record<Kind, RoundResult[]> = { noop: [], sitrep: [] };
   const loops: Record<Kind, LoopStats[]> = { noop: [], sitrep: [] };
   const client = startClientChild();
-  const round = (url: string, total: number, responseUrl: string, ratePerSec?: number) => client.round({ url, total, responseUrl, ...(ratePerSec ? { ratePerSec } : {}) });
+  const round = (url: string, total: number, responseUrl: string, ratePerSec?: number) =>
+    client.round({ url, total, responseUrl, ...(ratePerSec ? { ratePerSec } : {}) });
   const paced: Record<Kind, RoundResult[]> = { noop: [], sitrep: [] };
   try {
     // Warm both (JIT, SQLite pages, keep-alive sockets), then alternate so drift hits both alike.
@@ -290,10 +292,18 @@ export async function run(requestsPerRound = 3_000): Promise<BenchResult> {
       requests,
     };
   };
-  const pacedP = (kind: Kind, p: number) => percentile(paced[kind].flatMap((r) => r.latencies).sort((a, b) => a - b), p);
+  const pacedP = (kind: Kind, p: number) =>
+    percentile(
+      paced[kind].flatMap((r) => r.latencies).sort((a, b) => a - b),
+      p,
+    );
   const pacedSlow = (kind: Kind) => paced[kind].reduce((a, r) => a + r.slow + r.errors, 0);
   const cpuPerRequest = (kind: Kind) => loops[kind].reduce((a, l) => a + l.cpuMs, 0) / results[kind].reduce((a, r) => a + r.requests, 0);
-  const inside = (kind: Kind, p: number) => percentile(loops[kind].flatMap((l) => l.inServer).sort((a, b) => a - b), p);
+  const inside = (kind: Kind, p: number) =>
+    percentile(
+      loops[kind].flatMap((l) => l.inServer).sort((a, b) => a - b),
+      p,
+    );
   const noop = sum('noop');
   const sitrep = sum('sitrep');
   const ratio = sitrep.rps / noop.rps;

@@ -41,7 +41,20 @@ const DAY_MS = 86_400_000;
 
 const self = fileURLToPath(import.meta.url);
 
-const COMPONENTS = ['Web App', 'Mobile Apps', 'Desktop App', 'Phone Call Routing', 'SMS Routing', 'Fax', 'API', 'Webhooks', 'Notifications', 'Video Calls', 'Search', 'Billing'];
+const COMPONENTS = [
+  'Web App',
+  'Mobile Apps',
+  'Desktop App',
+  'Phone Call Routing',
+  'SMS Routing',
+  'Fax',
+  'API',
+  'Webhooks',
+  'Notifications',
+  'Video Calls',
+  'Search',
+  'Billing',
+];
 const SLUGS = COMPONENTS.map((n) => n.toLowerCase().replace(/\s+/g, '-'));
 
 function must(app: App, text: string, actor = 'cli:bench'): Record<string, unknown> {

@@ -78,10 +78,9 @@ export async function run(reads = READS): Promise<BenchResult> {
       if (!r.ok) throw new Error(r.error.message);
     }
     const target = INCIDENTS / 2;
-    const existing = (app.db.$client.prepare('select incident_id as id, count(*) as n from timeline_events group by incident_id').all() as Array<{ id: number; n: number }>).reduce(
-      (m, r) => m.set(r.id, r.n),
-      new Map<number, number>(),
-    );
+    const existing = (
+      app.db.$client.prepare('select incident_id as id, count(*) as n from timeline_events group by incident_id').all() as Array<{ id: number; n: number }>
+    ).reduce((m, r) => m.set(r.id, r.n), new Map<number, number>());
     // How many events each incident gets: the target's timeline exactly ONE_TIMELINE long, the rest
     // shared out so that the table holds exactly EVENTS.
     const total = [...existing.values()].reduce((a, n) => a + n, 0);
@@ -90,7 +89,9 @@ export async function run(reads = READS): Promise<BenchResult> {
     const share = Math.floor(rest / (INCIDENTS - 1));
     let extra = rest - share * (INCIDENTS - 1);
     for (let i = 1; i <= INCIDENTS; i++) want.set(i, i === target ? ONE_TIMELINE - (existing.get(i) ?? 0) : share + (extra-- > 0 ? 1 : 0));
-    const insert = app.db.$client.prepare('insert into timeline_events (incident_id, occurred_at, recorded_at, actor, kind, text, payload) values (?, ?, ?, ?, ?, ?, ?)');
+    const insert = app.db.$client.prepare(
+      'insert into timeline_events (incident_id, occurred_at, recorded_at, actor, kind, text, payload) values (?, ?, ?, ?, ?, ?, ?)',
+    );
     let written = 0;
     app.db.$client.transaction(() => {
       for (let n = 0; [...want.values()].some((w) => w > 0); n++) {
@@ -116,7 +117,9 @@ export async function run(reads = READS): Promise<BenchResult> {
     sqlite = new Database(file, { readonly: true, fileMustExist: true });
     const raw: Raw = {
       incident: sqlite.prepare('select id, title, status, started_at, resolved_at from incidents where id = ?'),
-      events: sqlite.prepare('select kind, actor, text, occurred_at as occurredAt, recorded_at as recordedAt from timeline_events where incident_id = ? order by occurred_at, id'),
+      events: sqlite.prepare(
+        'select kind, actor, text, occurred_at as occurredAt, recorded_at as recordedAt from timeline_events where incident_id = ? order by occurred_at, id',
+      ),
     };
     const view = () => {
       const inc = getIncident(app.db, target);

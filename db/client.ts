@@ -72,10 +72,13 @@ export function openDatabase(file: string): Db {
   const deferred = db.transaction.bind(db);
   connections.set(db, sqlite);
   db.transaction = ((fn, config) =>
-    deferred((tx) => {
-      connections.set(tx, sqlite);
-      return fn(tx);
-    }, { behavior: 'immediate', ...config })) as Db['transaction'];
+    deferred(
+      (tx) => {
+        connections.set(tx, sqlite);
+        return fn(tx);
+      },
+      { behavior: 'immediate', ...config },
+    )) as Db['transaction'];
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return db;
 }

@@ -1,13 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import {
-  COMPONENT_STATUSES,
-  EVENT_KINDS,
-  FOLLOWUP_STATES,
-  INCIDENT_STATUSES,
-  OUTBOX_STATES,
-  UPDATE_STATES,
-} from '../src/domain/enums.js';
+import { COMPONENT_STATUSES, EVENT_KINDS, FOLLOWUP_STATES, INCIDENT_STATUSES, OUTBOX_STATES, UPDATE_STATES } from '../src/domain/enums.js';
 
 // Every time is integer milliseconds since the epoch (UTC). Rendering in SITREP_TIMEZONE is the
 // renderer's job; storing instants keeps ordering and arithmetic trivial.
@@ -125,10 +118,7 @@ export const customerUpdates = sqliteTable(
     state: text('state', { enum: UPDATE_STATES }).notNull(),
     body: text('body').notNull(),
     status: text('status', { enum: INCIDENT_STATUSES }).notNull(),
-    componentChanges: text('component_changes', { mode: 'json' })
-      .$type<Array<{ slug: string; status: string }>>()
-      .notNull()
-      .default(sql`'[]'`),
+    componentChanges: text('component_changes', { mode: 'json' }).$type<Array<{ slug: string; status: string }>>().notNull().default(sql`'[]'`),
     template: text('template'),
     author: text('author').notNull(),
     approver: text('approver'),
@@ -208,10 +198,7 @@ export const incidentThreads = sqliteTable(
     dedicated: integer('dedicated', { mode: 'boolean' }).notNull().default(false),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.incidentId, t.platform, t.channel] }),
-    index('threads_channel_root').on(t.platform, t.channel, t.rootRef),
-  ],
+  (t) => [primaryKey({ columns: [t.incidentId, t.platform, t.channel] }), index('threads_channel_root').on(t.platform, t.channel, t.rootRef)],
 );
 
 /**

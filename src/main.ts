@@ -57,7 +57,15 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const late = forwardRunner();
   const parts = capabilities(base, late.runner);
   const runner = late.bind(
-    createRunner({ db, now, log, policy: policyOf(config), outlets: parts.flatMap((c) => c.outlets), execute: executeCommand, onChange: () => changes.notify() }),
+    createRunner({
+      db,
+      now,
+      log,
+      policy: policyOf(config),
+      outlets: parts.flatMap((c) => c.outlets),
+      execute: executeCommand,
+      onChange: () => changes.notify(),
+    }),
   );
   // The worker, made last, with every target there is.
   const extra: Capability = { outlets: [], targets: opts.targets?.(base) ?? [], routes: [], services: [] };
@@ -101,7 +109,10 @@ function createDedupePruner(base: Base) {
     60 * 60_000,
     () => {
       try {
-        base.db.delete(processedEvents).where(lt(processedEvents.at, base.now() - keepMs)).run();
+        base.db
+          .delete(processedEvents)
+          .where(lt(processedEvents.at, base.now() - keepMs))
+          .run();
       } catch (err) {
         base.log.warn({ err }, 'could not prune processed platform events');
       }
@@ -175,10 +186,7 @@ export async function serve(config: Config): Promise<number> {
   const running = await startServer(app);
   const port = new URL(running.url).port;
   const base = config.port === 0 ? `http://localhost:${port}` : config.publicUrl;
-  const chat = [
-    config.slack.enabled ? (config.slack.socketMode ? 'Slack (Socket Mode)' : 'Slack') : null,
-    config.teams.appId ? 'Teams' : null,
-  ].filter(Boolean);
+  const chat = [config.slack.enabled ? (config.slack.socketMode ? 'Slack (Socket Mode)' : 'Slack') : null, config.teams.appId ? 'Teams' : null].filter(Boolean);
   const lines = [
     `Sitrep is running on port ${port}${chat.length ? ` with ${chat.join(' and ')}` : ' in local mode (no chat credentials set)'}.`,
     `  status page:  ${base}/`,

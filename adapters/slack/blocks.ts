@@ -61,9 +61,7 @@ export function rootMessage(v: IncidentView, zone: string, now: number): SlackMe
     mrkdwn(`*Lead*\n${userMrkdwn(v.lead)}`),
     mrkdwn(`*Duration*\n${duration} (started ${dateToken(v.startedAt, zone)})`),
   ];
-  const comps = v.components.length
-    ? v.components.map((c) => `• ${escapeMrkdwn(c.name)}: ${label(c.status)}`).join('\n')
-    : '_none affected_';
+  const comps = v.components.length ? v.components.map((c) => `• ${escapeMrkdwn(c.name)}: ${label(c.status)}`).join('\n') : '_none affected_';
   const last = v.lastCustomerUpdate
     ? `*Last customer update* (${v.lastCustomerUpdate.id}, ${label(v.lastCustomerUpdate.status)}, ${dateToken(v.lastCustomerUpdate.at, zone)})\n>${escapeMrkdwn(clip(v.lastCustomerUpdate.body, 2500)).replace(/\n/g, '\n>')}`
     : '*Last customer update*\n_none yet: not public_';
@@ -82,7 +80,11 @@ export function rootMessage(v: IncidentView, zone: string, now: number): SlackMe
   const buttons: ActionsBlock['elements'] =
     v.status === 'resolved'
       ? [button('Update', ACTIONS.openUpdate, v.id), button('Draft customer update', ACTIONS.openDraft, v.id), button('Reopen', ACTIONS.reopen, v.id)]
-      : [button('Update', ACTIONS.openUpdate, v.id), button('Draft customer update', ACTIONS.openDraft, v.id), button('Resolve', ACTIONS.openResolve, v.id, 'primary')];
+      : [
+          button('Update', ACTIONS.openUpdate, v.id),
+          button('Draft customer update', ACTIONS.openDraft, v.id),
+          button('Resolve', ACTIONS.openResolve, v.id, 'primary'),
+        ];
   blocks.push({ type: 'actions', block_id: 'sitrep_root_actions', elements: buttons });
   // `text` is what notifications and screen readers get; it must not ping either.
   return { text: `${title}: ${label(v.status)}, sev${v.severity}`.replace(/[<>&]/g, ' '), blocks };
@@ -128,7 +130,9 @@ export function approvalRequest(d: DraftForApproval): SlackMessage {
     blocks: [
       {
         type: 'section',
-        text: mrkdwn(`*:pencil2: ${d.id} needs approval* (customer-facing, ${label(d.status)}) by ${userMrkdwn(d.author)}\n>${escapeMrkdwn(clip(d.body, 2500)).replace(/\n/g, '\n>')}`),
+        text: mrkdwn(
+          `*:pencil2: ${d.id} needs approval* (customer-facing, ${label(d.status)}) by ${userMrkdwn(d.author)}\n>${escapeMrkdwn(clip(d.body, 2500)).replace(/\n/g, '\n>')}`,
+        ),
       },
       {
         type: 'actions',
@@ -221,7 +225,9 @@ export function declareModal(components: Array<{ slug: string; name: string }>, 
     }),
   ];
   if (groups.length) {
-    blocks.push(input('components', 'Affected components', { type: 'multi_static_select', option_groups: groups }, true, 'Pick a status for each affected component'));
+    blocks.push(
+      input('components', 'Affected components', { type: 'multi_static_select', option_groups: groups }, true, 'Pick a status for each affected component'),
+    );
   }
   const lead = /^slack:([UW][A-Z0-9]+)$/.exec(declarer)?.[1];
   blocks.push(
@@ -233,33 +239,77 @@ export function declareModal(components: Array<{ slug: string; name: string }>, 
 }
 
 export function updateModal(incident: string, status: string, meta: ViewMeta): Block {
-  return modal(VIEWS.update, `Update ${incident}`, 'Post update', [
-    input('status', 'Status', statusSelect(false, status)),
-    input('text', 'Internal update', { type: 'plain_text_input', multiline: true, max_length: 3000 }, false, 'Goes to the timeline and this thread only; never to customers'),
-  ], meta);
+  return modal(
+    VIEWS.update,
+    `Update ${incident}`,
+    'Post update',
+    [
+      input('status', 'Status', statusSelect(false, status)),
+      input(
+        'text',
+        'Internal update',
+        { type: 'plain_text_input', multiline: true, max_length: 3000 },
+        false,
+        'Goes to the timeline and this thread only; never to customers',
+      ),
+    ],
+    meta,
+  );
 }
 
 export function draftModal(incident: string, status: string, meta: ViewMeta): Block {
-  return modal(VIEWS.draft, `Customer update`, 'Submit draft', [
-    input('status', 'Status shown to customers', statusSelect(false, status)),
-    input('text', `What customers read (${incident})`, { type: 'plain_text_input', multiline: true, max_length: 3000 }, false, 'Published once an approver approves it'),
-  ], meta);
+  return modal(
+    VIEWS.draft,
+    `Customer update`,
+    'Submit draft',
+    [
+      input('status', 'Status shown to customers', statusSelect(false, status)),
+      input(
+        'text',
+        `What customers read (${incident})`,
+        { type: 'plain_text_input', multiline: true, max_length: 3000 },
+        false,
+        'Published once an approver approves it',
+      ),
+    ],
+    meta,
+  );
 }
 
 export function resolveModal(incident: string, meta: ViewMeta): Block {
-  return modal(VIEWS.resolve, `Resolve ${incident}`, 'Resolve', [
-    input('text', 'Customer-facing message', { type: 'plain_text_input', multiline: true, max_length: 3000 }, true, 'Optional; it follows the approval policy'),
-  ], meta);
+  return modal(
+    VIEWS.resolve,
+    `Resolve ${incident}`,
+    'Resolve',
+    [
+      input(
+        'text',
+        'Customer-facing message',
+        { type: 'plain_text_input', multiline: true, max_length: 3000 },
+        true,
+        'Optional; it follows the approval policy',
+      ),
+    ],
+    meta,
+  );
 }
 
 export function approveEditModal(draftId: string, body: string, meta: ViewMeta): Block {
-  return modal(VIEWS.approveEdit, `Approve ${draftId}`, 'Approve', [
-    input('text', 'Customer-facing text', { type: 'plain_text_input', multiline: true, max_length: 3000, initial_value: clip(body, 3000) }),
-  ], meta);
+  return modal(
+    VIEWS.approveEdit,
+    `Approve ${draftId}`,
+    'Approve',
+    [input('text', 'Customer-facing text', { type: 'plain_text_input', multiline: true, max_length: 3000, initial_value: clip(body, 3000) })],
+    meta,
+  );
 }
 
 export function rejectModal(draftId: string, meta: ViewMeta): Block {
-  return modal(VIEWS.reject, `Reject ${draftId}`, 'Reject', [
-    input('reason', 'Why (the author is told)', { type: 'plain_text_input', multiline: true, max_length: 2000 }),
-  ], meta);
+  return modal(
+    VIEWS.reject,
+    `Reject ${draftId}`,
+    'Reject',
+    [input('reason', 'Why (the author is told)', { type: 'plain_text_input', multiline: true, max_length: 2000 })],
+    meta,
+  );
 }

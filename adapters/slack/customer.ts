@@ -57,14 +57,16 @@ export function splitSections(text: string, max = 3000): string[] {
 
 const STATUS_LABEL = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-
 /** The incident's one message in the channel: title, current public status, affected components. */
 export function customerRoot(p: CustomerPayload) {
   const affected = p.components.filter((c) => c.status !== 'operational');
   const comps = affected.length ? affected.map((c) => `${escapeMrkdwn(c.name)}: ${c.status.replace(/_/g, ' ')}`).join(' · ') : 'No components affected';
   const blocks: KnownBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: `*${STATUS_EMOJI[p.status] ?? ''} ${escapeMrkdwn(p.title)}*\n*${STATUS_LABEL(p.status)}* · ${comps}` } },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: `${p.incident} · last update ${dateToken(p.at, p.zone)} · <${p.url}|status page> · updates in the thread` }] },
+    {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `${p.incident} · last update ${dateToken(p.at, p.zone)} · <${p.url}|status page> · updates in the thread` }],
+    },
   ];
   return { text: `${p.title}: ${STATUS_LABEL(p.status)}`.replace(/[<>&]/g, ' '), blocks };
 }
@@ -82,7 +84,6 @@ export function customerReply(p: CustomerPayload, notices: string[]) {
   return { text, blocks };
 }
 
-
 /**
  * What each root message was last made to show, so an edit that would change nothing is not sent.
  * The first update of an incident is enqueued with the root post in the same transaction, from the
@@ -96,7 +97,9 @@ class RootShown {
   constructor(private readonly max = 20_000) {}
 
   static digest(root: { text: string; blocks: unknown }): string {
-    return createHash('sha256').update(JSON.stringify([root.text, root.blocks])).digest('base64');
+    return createHash('sha256')
+      .update(JSON.stringify([root.text, root.blocks]))
+      .digest('base64');
   }
 
   same(channel: string, ts: string, digest: string): boolean {
@@ -150,7 +153,10 @@ export function createSlackCustomerTarget(client: SlackWebApi): Target {
         },
         async postUpdate(rootTs, notices) {
           const reply = customerReply(p, notices);
-          const res = await post({ channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: reply.text, blocks: reply.blocks, unfurl_links: false, unfurl_media: false }, signal);
+          const res = await post(
+            { channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: reply.text, blocks: reply.blocks, unfurl_links: false, unfurl_media: false },
+            signal,
+          );
           return res.ts;
         },
       }).catch((err: unknown) => toDeliveryResult(err));

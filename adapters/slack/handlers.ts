@@ -15,18 +15,7 @@ import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type Incid
 import { isSitrepError } from '../../src/domain/errors.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import type { Logger } from '../../src/logger.js';
-import {
-  ACTIONS,
-  VIEWS,
-  approveEditModal,
-  declareModal,
-  draftModal,
-  rejectModal,
-  resolveModal,
-  updateModal,
-  type Block,
-  type ViewMeta,
-} from './blocks.js';
+import { ACTIONS, VIEWS, approveEditModal, declareModal, draftModal, rejectModal, resolveModal, updateModal, type Block, type ViewMeta } from './blocks.js';
 import { escapeKeepingMentions, fromSlackText, tsToMs } from './mrkdwn.js';
 import { threadTarget } from './outlet.js';
 import type { InboxEntry, SlackInbox } from './inbox.js';
@@ -153,7 +142,11 @@ const reactionSchema = z.object({
 });
 
 const repliesSchema = z.object({
-  messages: z.array(z.object({ ts: z.string(), thread_ts: z.string().optional(), user: z.string().optional(), bot_id: z.string().optional(), text: z.string().default('') })).default([]),
+  messages: z
+    .array(
+      z.object({ ts: z.string(), thread_ts: z.string().optional(), user: z.string().optional(), bot_id: z.string().optional(), text: z.string().default('') }),
+    )
+    .default([]),
 });
 
 /** View state values: { block_id: { action_id: element state } }. Our inputs use action_id "value". */
@@ -163,7 +156,13 @@ function field(values: Record<string, Record<string, Record<string, unknown>>>, 
   return {
     text: z.string().nullish().catch(null).parse(el.value) ?? undefined,
     option: opt.nullish().catch(null).parse(el.selected_option)?.value,
-    options: z.array(opt).nullish().catch(null).parse(el.selected_options)?.map((o) => o.value) ?? [],
+    options:
+      z
+        .array(opt)
+        .nullish()
+        .catch(null)
+        .parse(el.selected_options)
+        ?.map((o) => o.value) ?? [],
     user: z.string().nullish().catch(null).parse(el.selected_user) ?? undefined,
     dateTime: z.number().nullish().catch(null).parse(el.selected_date_time) ?? undefined,
   };
@@ -268,7 +267,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       return;
     }
     const c = parsed.data;
-    const text = fromSlackText(c.text).trim().replace(/^incident\s+/i, '');
+    const text = fromSlackText(c.text)
+      .trim()
+      .replace(/^incident\s+/i, '');
     const actor = `slack:${c.user_id}`;
     if (!text || /^help$/i.test(text)) {
       await ack(ephemeral(escapeKeepingMentions(helpText())));
@@ -357,7 +358,11 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         return;
       }
       const failed = await openView(b.trigger_id, view, entry);
-      if (failed) await reportAction(b.response_url, respond, { ok: false, error: { code: 'INTERNAL', message: `could not open the form (${failed}); use /incident instead` } });
+      if (failed)
+        await reportAction(b.response_url, respond, {
+          ok: false,
+          error: { code: 'INTERNAL', message: `could not open the form (${failed}); use /incident instead` },
+        });
     });
   }
 
@@ -416,7 +421,14 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
 
   type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
 
-  function viewHandler(callbackId: string, build: (values: Record<string, Record<string, Record<string, unknown>>>, meta: z.infer<typeof metaSchema>, actor: string) => { cmd: Command; errorBlock: string } | { error: string; block: string }) {
+  function viewHandler(
+    callbackId: string,
+    build: (
+      values: Record<string, Record<string, Record<string, unknown>>>,
+      meta: z.infer<typeof metaSchema>,
+      actor: string,
+    ) => { cmd: Command; errorBlock: string } | { error: string; block: string },
+  ) {
     on.view(callbackId, async ({ ack, body, context }) => {
       const reply = ack as unknown as ViewAck;
       const parsedBody = viewBodySchema.safeParse(body);
@@ -455,7 +467,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     });
   }
 
-  const statusOf = (v: string | undefined): IncidentStatus | undefined => (INCIDENT_STATUSES as readonly string[]).includes(v ?? '') ? (v as IncidentStatus) : undefined;
+  const statusOf = (v: string | undefined): IncidentStatus | undefined =>
+    (INCIDENT_STATUSES as readonly string[]).includes(v ?? '') ? (v as IncidentStatus) : undefined;
 
   viewHandler(VIEWS.declare, (values, _meta, actor) => {
     const checked = checkedField('the title', field(values, 'title').text, MAX_TITLE, 'title');
@@ -487,7 +500,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const text = checked.text;
     if (!text) return { error: 'Write the update', block: 'text' };
     const status = statusOf(field(values, 'status').option);
-    return { cmd: { verb: 'update', text, ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(status ? { status } : {}) }, errorBlock: 'text' };
+    return {
+      cmd: { verb: 'update', text, ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(status ? { status } : {}) },
+      errorBlock: 'text',
+    };
   });
 
   viewHandler(VIEWS.draft, (values, meta) => {
@@ -496,7 +512,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const text = checked.text;
     if (!text) return { error: 'Write what customers will read', block: 'text' };
     const status = statusOf(field(values, 'status').option);
-    return { cmd: { verb: 'draft', text, ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(status ? { status } : {}) }, errorBlock: 'text' };
+    return {
+      cmd: { verb: 'draft', text, ...(meta.incidentId !== undefined ? { incident: meta.incidentId } : {}), ...(status ? { status } : {}) },
+      errorBlock: 'text',
+    };
   });
 
   viewHandler(VIEWS.resolve, (values, meta) => {
@@ -532,11 +551,27 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
   bolt.action(/^/, async (args) => {
     const id = (args.action as { action_id?: string }).action_id ?? '';
-    await all(actionFns.filter(([c]) => matches(c, id)).map(([, fn]) => () => fn(args)));
+    await all(
+      actionFns
+        .filter(([c]) => matches(c, id))
+        .map(
+          ([, fn]) =>
+            () =>
+              fn(args),
+        ),
+    );
   });
   bolt.view(/^/, async (args) => {
     const id = args.view.callback_id;
-    await all(viewFns.filter(([c]) => matches(c, id)).map(([, fn]) => () => fn(args)));
+    await all(
+      viewFns
+        .filter(([c]) => matches(c, id))
+        .map(
+          ([, fn]) =>
+            () =>
+              fn(args),
+        ),
+    );
   });
 
   // --- events -----------------------------------------------------------------------------------
@@ -548,38 +583,43 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const parsed = mentionSchema.safeParse(body);
     if (!parsed.success) return;
     const { event } = parsed.data;
-    const text = fromSlackText(event.text.replace(/^\s*(<@[UW][A-Z0-9]+(\|[^>]*)?>\s*)+/, '')).trim().replace(/^incident\s+/i, '');
+    const text = fromSlackText(event.text.replace(/^\s*(<@[UW][A-Z0-9]+(\|[^>]*)?>\s*)+/, ''))
+      .trim()
+      .replace(/^incident\s+/i, '');
     const actor = `slack:${event.user}`;
     let secretReply: string | undefined;
     await apply(entryOf(context), () => {
       const scope = scopeFor(event.channel, event.thread_ts);
-      const lane = db
-        .select({ channel: incidentThreads.channel })
-        .from(incidentThreads)
-        .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.incidentId, scope.incidentId ?? -1), eq(incidentThreads.dedicated, false)))
-        .get()?.channel ?? event.channel;
-      once(eventKey(parsed.data, `mention:${event.channel}:${event.ts}`), (tx) => {
-        const result: Result = text
-          ? runner.run(text, actor, scope)
-          : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
-        // A reply with a webhook's signing secret must not sit in the outbox: it is posted
-        // ephemerally once this commits (if the process dies first, the secret is simply never
-        // shown; `unsubscribe` and `subscribe` again make a new one).
-        if (carriesSecret(result)) {
-          secretReply = formatResult(result);
+      const lane =
+        db
+          .select({ channel: incidentThreads.channel })
+          .from(incidentThreads)
+          .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.incidentId, scope.incidentId ?? -1), eq(incidentThreads.dedicated, false)))
+          .get()?.channel ?? event.channel;
+      once(
+        eventKey(parsed.data, `mention:${event.channel}:${event.ts}`),
+        (tx) => {
+          const result: Result = text ? runner.run(text, actor, scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+          // A reply with a webhook's signing secret must not sit in the outbox: it is posted
+          // ephemerally once this commits (if the process dies first, the secret is simply never
+          // shown; `unsubscribe` and `subscribe` again make a new one).
+          if (carriesSecret(result)) {
+            secretReply = formatResult(result);
+            return result;
+          }
+          // The person who asked sees the answer (or what to type instead) privately, in place.
+          enqueue(tx, now(), {
+            incidentId: scope.incidentId ?? null,
+            target: threadTarget(lane),
+            kind: 'ephemeral',
+            payload: { channel: event.channel, user: event.user, text: formatResult(result), ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) },
+          });
           return result;
-        }
-        // The person who asked sees the answer (or what to type instead) privately, in place.
-        enqueue(tx, now(), {
-          incidentId: scope.incidentId ?? null,
-          target: threadTarget(lane),
-          kind: 'ephemeral',
-          payload: { channel: event.channel, user: event.user, text: formatResult(result), ...(event.thread_ts ? { thread_ts: event.thread_ts } : {}) },
-        });
-        return result;
-        // Keep the key (and the ephemeral answer) even for a refused command: a retry would only be
-        // refused again, and answered twice.
-      }, { keepRefused: true });
+          // Keep the key (and the ephemeral answer) even for a refused command: a retry would only be
+          // refused again, and answered twice.
+        },
+        { keepRefused: true },
+      );
     });
     if (secretReply !== undefined) {
       await web.chat
@@ -625,7 +665,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
           scope,
         ),
       );
-      if (pinned !== 'duplicate' && !pinned.ok) log.warn({ platform: 'slack', incidentId, error: pinned.error }, 'a pinned message could not be put on the timeline');
+      if (pinned !== 'duplicate' && !pinned.ok)
+        log.warn({ platform: 'slack', incidentId, error: pinned.error }, 'a pinned message could not be put on the timeline');
     });
   });
 }

@@ -71,7 +71,9 @@ export class SitrepReceiver implements Receiver {
     }
     const buffered = Object.assign(req, { rawBody }) as BufferedRequest;
     const raw = rawBody.toString('utf8');
-    const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const contentType = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     // Slack's SSL check carries no signature; answer it without looking at anything else.
     if (contentType === 'application/x-www-form-urlencoded' && new URLSearchParams(raw).get('ssl_check') === '1') {
       HTTPModuleFunctions.buildSSLCheckResponse(res);

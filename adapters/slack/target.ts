@@ -255,7 +255,9 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
         const view = loadIncidentView(db, getIncident(db, incidentId!));
         const root = rootMessage(view, deps.timezone, deps.now());
-        const res = await gate.post(row.channel, signal, () => client.chat.postMessage({ channel: row.channel, text: root.text, blocks: root.blocks, unfurl_links: false }));
+        const res = await gate.post(row.channel, signal, () =>
+          client.chat.postMessage({ channel: row.channel, text: root.text, blocks: root.blocks, unfurl_links: false }),
+        );
         if (!res.ts) return { kind: 'retry', error: 'chat.postMessage returned no ts' };
         setRoot(incidentId!, row.channel, res.ts);
         return { kind: 'delivered', remoteRef: res.ts };

@@ -100,7 +100,10 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 export class StatuspageClient {
   private readonly bucket: KeyBucket;
 
-  constructor(private readonly opts: StatuspageClientOptions, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly opts: StatuspageClientOptions,
+    private readonly now: () => number = Date.now,
+  ) {
     this.bucket = opts.bucket ?? new KeyBucket();
   }
 

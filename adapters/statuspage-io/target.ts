@@ -61,7 +61,15 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
     const row = deps.db
       .select({ ref: outbox.remoteRef })
       .from(outbox)
-      .where(and(eq(outbox.target, msg.target), eq(outbox.incidentId, msg.incidentId), eq(outbox.state, 'delivered'), isNotNull(outbox.remoteRef), lt(outbox.id, msg.id)))
+      .where(
+        and(
+          eq(outbox.target, msg.target),
+          eq(outbox.incidentId, msg.incidentId),
+          eq(outbox.state, 'delivered'),
+          isNotNull(outbox.remoteRef),
+          lt(outbox.id, msg.id),
+        ),
+      )
       .orderBy(desc(outbox.id))
       .limit(1)
       .get();

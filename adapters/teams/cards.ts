@@ -93,14 +93,17 @@ const ZWSP = '\u200B';
  * leading list/heading/quote marker on a line is escaped too.
  */
 export function md(text: string): string {
-  return text
-    .replace(/[\\`*_[\]~]/g, (c) => `\\${c}`)
-    .replace(/</g, `<${ZWSP}`)
-    // Teams expands {{DATE(…)}} and {{TIME(…)}} in TextBlocks: approved text must read as approved.
-    .replace(/\{\{/g, `{${ZWSP}{`)
-    // A backslash escapes punctuation only: a list number keeps its digits and escapes the dot.
-    .replace(/^(\s*)(?:([#>+-])|(\d+)\.)/gm, (_m, sp: string, mark: string | undefined, num: string | undefined) =>
-      mark !== undefined ? `${sp}\\${mark}` : `${sp}${num}\\.`);
+  return (
+    text
+      .replace(/[\\`*_[\]~]/g, (c) => `\\${c}`)
+      .replace(/</g, `<${ZWSP}`)
+      // Teams expands {{DATE(…)}} and {{TIME(…)}} in TextBlocks: approved text must read as approved.
+      .replace(/\{\{/g, `{${ZWSP}{`)
+      // A backslash escapes punctuation only: a list number keeps its digits and escapes the dot.
+      .replace(/^(\s*)(?:([#>+-])|(\d+)\.)/gm, (_m, sp: string, mark: string | undefined, num: string | undefined) =>
+        mark !== undefined ? `${sp}\\${mark}` : `${sp}${num}\\.`,
+      )
+  );
 }
 
 /**
@@ -161,10 +164,15 @@ export function rootCard(v: IncidentView, zone: string, now: number): Card {
     { title: 'Lead', value: userText(v.lead) },
     { title: 'Duration', value: `${duration} (started ${formatClock(v.startedAt, zone, true)})` },
   ];
-  const comps = v.components.length ? v.components.map((c) => ({ title: md(c.name), value: label(c.status) })) : [{ title: 'Components', value: 'none affected' }];
+  const comps = v.components.length
+    ? v.components.map((c) => ({ title: md(c.name), value: label(c.status) }))
+    : [{ title: 'Components', value: 'none affected' }];
   const last = v.lastCustomerUpdate
     ? [
-        text(`**Last customer update** (${v.lastCustomerUpdate.id}, ${label(v.lastCustomerUpdate.status)}, ${formatClock(v.lastCustomerUpdate.at, zone, true)})`, { spacing: 'Medium' }),
+        text(
+          `**Last customer update** (${v.lastCustomerUpdate.id}, ${label(v.lastCustomerUpdate.status)}, ${formatClock(v.lastCustomerUpdate.at, zone, true)})`,
+          { spacing: 'Medium' },
+        ),
         text(md(clip(v.lastCustomerUpdate.body, 2500)), { isSubtle: true }),
       ]
     : [text('**Last customer update**: none yet (not public)', { spacing: 'Medium' })];
@@ -219,7 +227,10 @@ const KIND_LABEL: Partial<Record<EventKind, string>> = {
 export function eventCard(e: ThreadEvent, zone: string): Card {
   const late = recordedLate(e) ? ` · recorded ${formatClock(e.recordedAt, zone, true)}` : '';
   return card([
-    text(`**${KIND_LABEL[e.kind] ?? label(e.kind)}** · ${formatClock(e.occurredAt, zone, true)} · ${userText(e.actor)}${late}`, { size: 'Small', isSubtle: true }),
+    text(`**${KIND_LABEL[e.kind] ?? label(e.kind)}** · ${formatClock(e.occurredAt, zone, true)} · ${userText(e.actor)}${late}`, {
+      size: 'Small',
+      isSubtle: true,
+    }),
     text(md(clip(e.text, 2800))),
   ]);
 }

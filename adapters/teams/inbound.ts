@@ -26,7 +26,11 @@ import { secretSlot } from './target.js';
 
 const account = z.object({ id: z.string().min(1), name: z.string().optional(), aadObjectId: z.string().optional() });
 
-const entity = z.looseObject({ type: z.string(), text: z.string().optional(), mentioned: z.object({ id: z.string(), name: z.string().optional() }).optional() });
+const entity = z.looseObject({
+  type: z.string(),
+  text: z.string().optional(),
+  mentioned: z.object({ id: z.string(), name: z.string().optional() }).optional(),
+});
 
 export const activitySchema = z.object({
   type: z.string().min(1),
@@ -58,8 +62,14 @@ export type InboundActivity = z.infer<typeof activitySchema>;
 /** What our card buttons send (Action.Submit `value`, Action.Execute `value.action.data`), inputs merged in. */
 const cardData = z.object({
   sitrep: z.enum(Object.values(ACTIONS) as [string, ...string[]]),
-  incident: z.string().regex(/^INC-\d{1,9}$/).optional(),
-  draft: z.string().regex(/^D-\d{1,9}$/).optional(),
+  incident: z
+    .string()
+    .regex(/^INC-\d{1,9}$/)
+    .optional(),
+  draft: z
+    .string()
+    .regex(/^D-\d{1,9}$/)
+    .optional(),
   // Lengths and characters are checked by the grammar's own rules in toCommand, so an over-long
   // or malformed input gets the same one-line answer as the typed command would.
   text: z.string().optional(),
@@ -111,7 +121,10 @@ export function commandText(a: InboundActivity, userRef: (teamsId: string) => st
     const id = byTag.get(tag.toLowerCase())?.shift();
     return id === undefined || id === botId ? ' ' : ` ${userRef(id)} `;
   });
-  return replaced.replace(/&nbsp;/g, ' ').replace(/\s+/g, ' ').trim();
+  return replaced
+    .replace(/&nbsp;/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** No claim (auth off, or a token without one) passes; otherwise the hosts must be the same. */
@@ -258,7 +271,7 @@ export function createInbound(deps: InboundDeps) {
         return reason ? { verb: 'reject', draft, reason } : { error: 'write a reason in the Reject box' };
       }
       default:
-        return { error: 'this button is not one of Sitrep\'s' };
+        return { error: "this button is not one of Sitrep's" };
     }
   }
 
@@ -308,7 +321,11 @@ export function createInbound(deps: InboundDeps) {
   function onInvoke(a: InboundActivity): { status: number; body: Record<string, unknown> } {
     if (a.name !== 'adaptiveCard/action') return { status: 200, body: {} };
     const v = executeValue.safeParse(a.value);
-    if (!v.success) return { status: 400, body: { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'no action in this invoke' } } };
+    if (!v.success)
+      return {
+        status: 400,
+        body: { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'no action in this invoke' } },
+      };
     let result: ReturnType<typeof cardAction>;
     try {
       result = cardAction(a, v.data.action.data);
@@ -317,8 +334,7 @@ export function createInbound(deps: InboundDeps) {
       // was written) is shown as one line with the reference id that is also in the log.
       result = runner.failure(err, { platform: 'teams' });
     }
-    const message =
-      result === null ? 'This button is not one of Sitrep\'s.' : result === 'duplicate' ? 'Already done.' : formatResult(result);
+    const message = result === null ? "This button is not one of Sitrep's." : result === 'duplicate' ? 'Already done.' : formatResult(result);
     return { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: message } };
   }
 
@@ -339,12 +355,16 @@ export function createInbound(deps: InboundDeps) {
     const parsed = activitySchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `not an activity: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim() }) + '\n');
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: `not an activity: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim() }) + '\n');
       return;
     }
     const a = parsed.data;
     if (opts.localOnly && !isLoopbackServiceUrl(a.serviceUrl)) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"inbound auth is off (MICROSOFT_APP_ID is not set): only a loopback serviceUrl is accepted"}\n');
+      res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end('{"error":"inbound auth is off (MICROSOFT_APP_ID is not set): only a loopback serviceUrl is accepted"}\n');
       return;
     }
     if (!serviceUrlMatches(claims?.serviceurl, a.serviceUrl)) {

@@ -161,7 +161,14 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     const waiting = db
       .select({ id: outbox.id })
       .from(outbox)
-      .where(and(eq(outbox.incidentId, incidentId), eq(outbox.kind, 'root_post'), sql`${outbox.target} like 'teams:thread:%'`, sql`${outbox.state} in ('pending', 'in_flight')`))
+      .where(
+        and(
+          eq(outbox.incidentId, incidentId),
+          eq(outbox.kind, 'root_post'),
+          sql`${outbox.target} like 'teams:thread:%'`,
+          sql`${outbox.state} in ('pending', 'in_flight')`,
+        ),
+      )
       .get();
     return waiting
       ? { kind: 'retry', error: 'the root card is not posted yet' }
@@ -218,7 +225,10 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       case 'thread_reply': {
         if (!row.rootRef) return noRoot(incidentId);
         const p = m.payload;
-        const res = await (await client(ref.serviceUrl)).sendToConversation(threadConversationId(row.channel, row.rootRef), await cardActivity(p.card, p.summary));
+        const res = await (await client(ref.serviceUrl)).sendToConversation(
+          threadConversationId(row.channel, row.rootRef),
+          await cardActivity(p.card, p.summary),
+        );
         return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
       }
       case 'approval_update': {

@@ -19,7 +19,11 @@ const iso = (ms: number | null | undefined) => (ms === null || ms === undefined 
 /** A stored severity (1 to 4 by the grammar) as the domain's type; 1 and 4 bound anything else. */
 const severityOf = (n: number): Severity => (n <= 1 ? 1 : n === 2 ? 2 : n === 3 ? 3 : 4);
 
-export const pageIdOf = (orgName: string) => orgName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'sitrep';
+export const pageIdOf = (orgName: string) =>
+  orgName
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '') || 'sitrep';
 
 export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: BodyOptions): Record<string, unknown> {
   const inc = db.select().from(incidents).where(eq(incidents.id, incidentId)).get();

@@ -98,7 +98,12 @@ export function componentsBySlug(db: DbOrTx, slugs: string[]): Map<string, Compo
   const map = new Map(rows.map((r) => [r.slug, r]));
   const missing = slugs.filter((s) => !map.has(s));
   if (missing.length) {
-    const known = db.select({ slug: components.slug }).from(components).orderBy(asc(components.position)).all().map((c) => c.slug);
+    const known = db
+      .select({ slug: components.slug })
+      .from(components)
+      .orderBy(asc(components.position))
+      .all()
+      .map((c) => c.slug);
     throw new SitrepError(
       'NOT_FOUND',
       `unknown component${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ${
@@ -110,13 +115,7 @@ export function componentsBySlug(db: DbOrTx, slugs: string[]): Map<string, Compo
 }
 
 /** Recomputes rolled-up (internal or public) statuses of the given components from open incidents. */
-export function recomputeComponents(
-  tx: Tx,
-  componentIds: number[],
-  which: 'internal' | 'public',
-  at: number,
-  incidentId: number | null,
-): void {
+export function recomputeComponents(tx: Tx, componentIds: number[], which: 'internal' | 'public', at: number, incidentId: number | null): void {
   if (!componentIds.length) return;
   const rows =
     which === 'internal'
@@ -147,8 +146,14 @@ export function recomputeComponents(
     if (which === 'internal') tx.update(components).set({ status, updatedAt: at }).where(eq(components.id, id)).run();
     else tx.update(components).set({ publicStatus: status, updatedAt: at }).where(eq(components.id, id)).run();
     if (before !== status || incidentId !== null) {
-      const own = incidentId === null ? null : tx.select().from(incidentComponents)
-        .where(and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, id))).get();
+      const own =
+        incidentId === null
+          ? null
+          : tx
+              .select()
+              .from(incidentComponents)
+              .where(and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, id)))
+              .get();
       tx.insert(componentStatusHistory)
         .values({
           componentId: id,
@@ -164,8 +169,16 @@ export function recomputeComponents(
 }
 
 /** Sets the statuses this incident gives its components (internal view) and rolls them up. */
-export function applyComponentChanges(tx: Tx, incidentId: number, changes: readonly ComponentStatusChange[], at: number): Array<{ slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus }> {
-  const bySlug = componentsBySlug(tx, changes.map((c) => c.slug));
+export function applyComponentChanges(
+  tx: Tx,
+  incidentId: number,
+  changes: readonly ComponentStatusChange[],
+  at: number,
+): Array<{ slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus }> {
+  const bySlug = componentsBySlug(
+    tx,
+    changes.map((c) => c.slug),
+  );
   const out: Array<{ slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus }> = [];
   for (const ch of changes) {
     const comp = bySlug.get(ch.slug)!;
@@ -184,7 +197,13 @@ export function applyComponentChanges(tx: Tx, incidentId: number, changes: reado
     }
     out.push({ slug: comp.slug, name: comp.name, from: prev?.status ?? null, to: ch.status });
   }
-  recomputeComponents(tx, [...bySlug.values()].map((c) => c.id), 'internal', at, incidentId);
+  recomputeComponents(
+    tx,
+    [...bySlug.values()].map((c) => c.id),
+    'internal',
+    at,
+    incidentId,
+  );
   return out;
 }
 

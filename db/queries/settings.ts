@@ -3,7 +3,11 @@ import type { DbOrTx, Tx } from '../client.js';
 import { approvers, settings } from '../schema.js';
 
 export function listApprovers(db: DbOrTx): string[] {
-  return db.select().from(approvers).all().map((a) => a.userRef);
+  return db
+    .select()
+    .from(approvers)
+    .all()
+    .map((a) => a.userRef);
 }
 
 export function getSetting(db: DbOrTx, key: string): string | undefined {

@@ -25,7 +25,15 @@ export function insertEvent(tx: Tx, e: NewEvent): EventRecord {
   const stored: unknown = JSON.parse(json);
   const typed = parseTimelineEvent(e.kind, stored);
   if (!typed) throw new Error(`a ${e.kind} event's payload does not have its kind's shape`);
-  return { id: Number(info.lastInsertRowid), incidentId: e.incidentId, occurredAt: e.occurredAt, recordedAt: e.recordedAt, actor: e.actor, text: e.text, ...typed };
+  return {
+    id: Number(info.lastInsertRowid),
+    incidentId: e.incidentId,
+    occurredAt: e.occurredAt,
+    recordedAt: e.recordedAt,
+    actor: e.actor,
+    text: e.text,
+    ...typed,
+  };
 }
 
 /** An incident's events with their payloads, by when they happened; unreadable payloads are skipped. */

@@ -11,7 +11,9 @@ export function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'app
     case 'list': {
       const rows = ctx.db.select().from(approvers).orderBy(asc(approvers.userRef)).all();
       return {
-        text: rows.length ? `Approvers: ${rows.map((r) => displayUser(r.userRef)).join(', ')}` : 'No approvers yet, so no customer-facing update can be approved; an admin adds one with `approver add @user`.',
+        text: rows.length
+          ? `Approvers: ${rows.map((r) => displayUser(r.userRef)).join(', ')}`
+          : 'No approvers yet, so no customer-facing update can be approved; an admin adds one with `approver add @user`.',
         data: { approvers: rows.map((r) => r.userRef) },
       };
     }

@@ -24,7 +24,11 @@ export function component(ctx: CommandContext, cmd: Extract<Command, { verb: 'co
       return ctx.db.transaction((tx) => {
         const existing = tx.select().from(components).where(eq(components.slug, slug)).get();
         if (existing) throw new SitrepError('CONFLICT', `component ${slug} already exists ("${existing.name}")`);
-        const pos = tx.select({ m: sql<number>`coalesce(max(${components.position}), 0)` }).from(components).get()?.m ?? 0;
+        const pos =
+          tx
+            .select({ m: sql<number>`coalesce(max(${components.position}), 0)` })
+            .from(components)
+            .get()?.m ?? 0;
         const now = ctx.now();
         tx.insert(components)
           .values({ slug, name: cmd.name, groupName: cmd.group ?? null, position: pos + 1, createdAt: now, updatedAt: now })

@@ -9,9 +9,14 @@ export function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'decl
   const now = ctx.now();
   const declaredAt = cmd.at ?? now;
   const startedAt = cmd.startedAt ?? declaredAt;
-  if (startedAt > declaredAt) throw new SitrepError('INVALID', 'started: is after the declaration time; the impact cannot begin after the incident was declared');
+  if (startedAt > declaredAt)
+    throw new SitrepError('INVALID', 'started: is after the declaration time; the impact cannot begin after the incident was declared');
   return ctx.db.transaction((tx) => {
-    if (cmd.components) componentsBySlug(tx, cmd.components.map((c) => c.slug)); // validate before writing
+    if (cmd.components)
+      componentsBySlug(
+        tx,
+        cmd.components.map((c) => c.slug),
+      ); // validate before writing
     const lead = cmd.lead ?? ctx.actor;
     const inc = tx
       .insert(incidents)
@@ -37,7 +42,15 @@ export function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'decl
       kind: 'declared',
       occurredAt: declaredAt,
       text: parts.join('; '),
-      payload: { title: cmd.title, severity: inc.severity, lead, startedAt, components: changes, scope: ctx.scope, ...(cmd.dedicated ? { dedicated: true } : {}) },
+      payload: {
+        title: cmd.title,
+        severity: inc.severity,
+        lead,
+        startedAt,
+        components: changes,
+        scope: ctx.scope,
+        ...(cmd.dedicated ? { dedicated: true } : {}),
+      },
     });
     touchIncident(tx, ctx, inc.id);
     const id = incRef(inc.id);

@@ -26,11 +26,7 @@ export function deliveries(ctx: CommandContext, cmd: Extract<Command, { verb: 'd
 function listDeliveries(ctx: CommandContext, incidentId: number | undefined): Reply {
   if (incidentId !== undefined) getIncident(ctx.db, incidentId);
   const q = ctx.db.select().from(outbox);
-  const rows = (incidentId === undefined ? q : q.where(eq(outbox.incidentId, incidentId)))
-    .orderBy(desc(outbox.id))
-    .limit(LIST_LIMIT)
-    .all()
-    .reverse();
+  const rows = (incidentId === undefined ? q : q.where(eq(outbox.incidentId, incidentId))).orderBy(desc(outbox.id)).limit(LIST_LIMIT).all().reverse();
   const now = ctx.now();
   const zone = ctx.policy.timezone;
   const where = incidentId === undefined ? '' : ` for ${incRef(incidentId)}`;
@@ -128,7 +124,9 @@ function retryDelivery(ctx: CommandContext, id: number): Reply {
         .map((r) => `#${r.id}`);
       enabled =
         ` ${subscriptionRef(sub.id)} was disabled (${sub.disabledReason ?? 'disabled'}) and is enabled again.` +
-        (others.length ? ` ${others.length} more dead deliver${others.length === 1 ? 'y' : 'ies'} to it: ${others.join(', ')} (\`deliveries retry <id>\` each).` : '');
+        (others.length
+          ? ` ${others.length} more dead deliver${others.length === 1 ? 'y' : 'ies'} to it: ${others.join(', ')} (\`deliveries retry <id>\` each).`
+          : '');
     }
     return {
       text: `Delivery #${id} to ${row.target} is queued again; a running server sends it shortly.${note}${enabled}`,

@@ -19,7 +19,11 @@ export function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft'
     const inc = resolveIncident(ctx, tx, cmd.incident, 'draft');
     const id = incRef(inc.id);
     const status = cmd.status ?? (cmd.template ? templateStatus(tx, cmd.template) : null) ?? inc.status;
-    if (cmd.components) componentsBySlug(tx, cmd.components.map((c) => c.slug));
+    if (cmd.components)
+      componentsBySlug(
+        tx,
+        cmd.components.map((c) => c.slug),
+      );
     const changes = cmd.components ?? incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status }));
     const body = cmd.template ? renderTemplate(tx, ctx, cmd.template, inc, status, cmd.text) : cmd.text;
     const { draft: row, published } = proposeUpdate(tx, ctx, {

@@ -33,8 +33,17 @@ export function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'fol
         const fid = `F-${cmd.id}`;
         if (!row) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
         if (row.state === 'done') throw new SitrepError('CONFLICT', `${fid} is already done`);
-        tx.update(followups).set({ state: 'done', doneAt: cmd.at ?? now }).where(eq(followups.id, cmd.id)).run();
-        recordEvent(tx, ctx, { incidentId: row.incidentId, kind: 'followup_done', occurredAt: cmd.at ?? now, text: `Follow-up ${fid} done: ${row.text}`, payload: { followupId: row.id } });
+        tx.update(followups)
+          .set({ state: 'done', doneAt: cmd.at ?? now })
+          .where(eq(followups.id, cmd.id))
+          .run();
+        recordEvent(tx, ctx, {
+          incidentId: row.incidentId,
+          kind: 'followup_done',
+          occurredAt: cmd.at ?? now,
+          text: `Follow-up ${fid} done: ${row.text}`,
+          payload: { followupId: row.id },
+        });
         return { text: `${fid} done.`, data: { id: fid, state: 'done' } };
       }
     }

@@ -28,7 +28,16 @@ export interface ComponentChange {
 }
 
 export type Command =
-  | { verb: 'declare'; title: string; severity?: Severity; components?: ComponentChange[]; lead?: string; startedAt?: number; at?: number; /** Slack's modal: the incident gets a channel of its own (no word in the command language). */ dedicated?: boolean }
+  | {
+      verb: 'declare';
+      title: string;
+      severity?: Severity;
+      components?: ComponentChange[];
+      lead?: string;
+      startedAt?: number;
+      at?: number /** Slack's modal: the incident gets a channel of its own (no word in the command language). */;
+      dedicated?: boolean;
+    }
   | { verb: 'update'; incident?: number; status?: IncidentStatus; components?: ComponentChange[]; text: string; at?: number }
   | { verb: 'draft'; incident?: number; status?: IncidentStatus; components?: ComponentChange[]; text: string; template?: string; at?: number }
   | { verb: 'approve'; draft: number; text?: string; at?: number }
@@ -74,7 +83,18 @@ export interface ParseContext {
 
 /** Verbs that change something (and so accept at:). */
 const RECORDING_VERBS = new Set<Verb>([
-  'declare', 'update', 'draft', 'approve', 'reject', 'resolve', 'reopen', 'note', 'severity', 'assign', 'components', 'followup',
+  'declare',
+  'update',
+  'draft',
+  'approve',
+  'reject',
+  'resolve',
+  'reopen',
+  'note',
+  'severity',
+  'assign',
+  'components',
+  'followup',
 ]);
 
 const ALLOWED_OPTIONS: Record<Verb, readonly OptionKey[]> = {
@@ -186,7 +206,10 @@ const SLUG = /^[a-z0-9][a-z0-9-]{0,59}$/;
 
 export function parseComponentChanges(raw: string, verb: Verb, meter?: ParseMeter): ComponentChange[] {
   if (meter) meter.steps += raw.length;
-  const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (!parts.length) fail(`components needs slug=status pairs, e.g. components:web-app=major (${usageHint(verb)})`);
   const seen = new Set<string>();
   return parts.map((p) => {
@@ -354,9 +377,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       const { incident, rest } = leadingIncident(p);
       const body = text(p, rest);
       const c: Extract<Command, { verb: 'update' | 'draft' }> =
-        verb === 'draft'
-          ? { verb, text: body, ...(p.options.template ? { template: templateName(p.options.template, verb) } : {}) }
-          : { verb, text: body };
+        verb === 'draft' ? { verb, text: body, ...(p.options.template ? { template: templateName(p.options.template, verb) } : {}) } : { verb, text: body };
       if (verb === 'draft' && c.verb === 'draft' && c.template && !body) c.text = '';
       else checkText(verb === 'draft' ? 'the customer-facing text' : 'the update text', body, verb === 'draft' ? MAX_CUSTOMER_TEXT : MAX_TEXT, verb, p.meter);
       if (incident !== undefined) c.incident = incident;
@@ -417,7 +438,10 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
     }
     case 'components': {
       const { incident, rest } = leadingIncident(p);
-      const raw = p.words.slice(rest).map((w) => w.value).join(',');
+      const raw = p.words
+        .slice(rest)
+        .map((w) => w.value)
+        .join(',');
       if (!raw) fail(`give slug=status pairs; ${usageHint(verb)}`);
       const c: Command = { verb, changes: parseComponentChanges(raw, verb, p.meter) };
       if (incident !== undefined) c.incident = incident;
@@ -455,7 +479,10 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       checkInputText('the target', target!, MAX_TARGET);
       if (verb === 'unsubscribe') return { verb, target: target! };
       const comps = p.options.components
-        ? p.options.components.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+        ? p.options.components
+            .split(',')
+            .map((s) => s.trim().toLowerCase())
+            .filter(Boolean)
         : [];
       for (const s of comps) if (!SLUG.test(s)) fail(`${shown(s)} is not a component slug; see \`component list\``);
       return { verb, target: target!, components: comps };

@@ -27,7 +27,8 @@ export const USAGE = {
   },
   approve: {
     usage: 'approve D-n [replacement text]',
-    summary: 'approve a draft (optionally rewording it); it is then published. Only approvers may (`approver list`); an incident role such as lead grants no approval power',
+    summary:
+      'approve a draft (optionally rewording it); it is then published. Only approvers may (`approver list`); an incident role such as lead grants no approval power',
     example: 'approve D-7',
   },
   reject: {

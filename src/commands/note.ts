@@ -38,7 +38,10 @@ export function assign(ctx: CommandContext, cmd: Extract<Command, { verb: 'assig
     const inc = resolveIncident(ctx, tx, cmd.incident, 'assign');
     const id = incRef(inc.id);
     if (inc[cmd.role] === cmd.user) throw new SitrepError('CONFLICT', `${displayUser(cmd.user)} is already ${cmd.role} of ${id}`);
-    tx.update(incidents).set({ [cmd.role]: cmd.user, updatedAt: ctx.now() }).where(eq(incidents.id, inc.id)).run();
+    tx.update(incidents)
+      .set({ [cmd.role]: cmd.user, updatedAt: ctx.now() })
+      .where(eq(incidents.id, inc.id))
+      .run();
     recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: 'role_assigned',
@@ -56,7 +59,10 @@ export function setComponents(ctx: CommandContext, cmd: Extract<Command, { verb:
     const inc = resolveIncident(ctx, tx, cmd.incident, 'components');
     const id = incRef(inc.id);
     if (inc.status === 'resolved') throw new SitrepError('CONFLICT', `${id} is resolved; \`reopen ${id}\` before changing its components`);
-    componentsBySlug(tx, cmd.changes.map((c) => c.slug));
+    componentsBySlug(
+      tx,
+      cmd.changes.map((c) => c.slug),
+    );
     const at = cmd.at ?? ctx.now();
     const changes = applyComponentChanges(tx, inc.id, cmd.changes, at);
     recordEvent(tx, ctx, {

@@ -74,7 +74,9 @@ export function buildPostmortem(db: DbOrTx, ctx: CommandContext, inc: IncidentRo
     '',
     '## Follow-up actions',
     '',
-    ...(fus.length ? fus.map((f) => `- [${f.state === 'done' ? 'x' : ' '}] F-${f.id} ${f.text}${f.owner ? ` (owner ${displayUser(f.owner)})` : ''}`) : ['- None yet: `followup add <text> owner:@someone`.']),
+    ...(fus.length
+      ? fus.map((f) => `- [${f.state === 'done' ? 'x' : ' '}] F-${f.id} ${f.text}${f.owner ? ` (owner ${displayUser(f.owner)})` : ''}`)
+      : ['- None yet: `followup add <text> owner:@someone`.']),
     '',
     '## Root cause',
     '',

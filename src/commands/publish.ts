@@ -37,7 +37,15 @@ export function publishDraft(
       .values({ incidentId: draft.incidentId, markdown: '', publicBody: body, publishedAt: displayAt, updatedAt: now })
       .onConflictDoUpdate({ target: postmortems.incidentId, set: { publicBody: body, publishedAt: displayAt, updatedAt: now } })
       .run();
-    const pm: PublishedRecord = { updateId: draft.id, incidentId: draft.incidentId, status: draft.status, body, displayAt, approvedAt: now, isPostmortem: true };
+    const pm: PublishedRecord = {
+      updateId: draft.id,
+      incidentId: draft.incidentId,
+      status: draft.status,
+      body,
+      displayAt,
+      approvedAt: now,
+      isPostmortem: true,
+    };
     recordEvent(tx, ctx, {
       incidentId: draft.incidentId,
       kind: 'postmortem_published',
@@ -58,7 +66,10 @@ export function publishDraft(
   if (plan.moveTo) changeStatus(tx, ctx, incident, plan.moveTo, displayAt);
   if (plan.internal.length) applyComponentChanges(tx, draft.incidentId, plan.internal, displayAt);
 
-  const bySlug = componentsBySlug(tx, plan.public.map((c) => c.slug));
+  const bySlug = componentsBySlug(
+    tx,
+    plan.public.map((c) => c.slug),
+  );
   for (const ch of plan.public) {
     const comp = bySlug.get(ch.slug)!;
     const existing = tx

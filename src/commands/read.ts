@@ -17,7 +17,14 @@ export function list(ctx: CommandContext, cmd: Extract<Command, { verb: 'list' }
         : q.orderBy(desc(incidents.id))
   ).all();
   const zone = ctx.policy.timezone;
-  const items = rows.map((r) => ({ id: incRef(r.id), title: r.title, status: r.status, severity: r.severity, startedAt: r.startedAt, resolvedAt: r.resolvedAt }));
+  const items = rows.map((r) => ({
+    id: incRef(r.id),
+    title: r.title,
+    status: r.status,
+    severity: r.severity,
+    startedAt: r.startedAt,
+    resolvedAt: r.resolvedAt,
+  }));
   return {
     text: renderList(items, zone, ctx.now(), cmd.filter),
     data: {

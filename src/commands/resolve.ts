@@ -34,12 +34,17 @@ export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'reso
         incidentId: inc.id,
         body: cmd.text,
         status: 'resolved',
-        componentChanges: announcedComponents('resolved', incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status }))),
+        componentChanges: announcedComponents(
+          'resolved',
+          incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status })),
+        ),
         displayAt: at,
         label: 'resolved',
       });
       draftId = `D-${draft.id}`;
-      draftNote = published ? ` Customer update ${draftId} published.` : ` Customer update ${draftId} awaits approval: ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: listApprovers(tx), author: ctx.actor, draftId })}.`;
+      draftNote = published
+        ? ` Customer update ${draftId} published.`
+        : ` Customer update ${draftId} awaits approval: ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: listApprovers(tx), author: ctx.actor, draftId })}.`;
     }
     touchIncident(tx, ctx, inc.id);
     return {

@@ -36,7 +36,12 @@ export function stats(ctx: CommandContext, cmd: Extract<Command, { verb: 'stats'
   const lines = [`Incidents${cmd.since !== undefined ? ` since ${toIso(cmd.since, ctx.policy.timezone)}` : ''}: ${rows.length}`];
   for (const s of out) {
     if (!s.incidents) continue;
-    lines.push(`sev${s.severity}: ${s.incidents} incident(s), ${s.resolved} resolved · median time to identify ${f(s.median_time_to_identify_ms)} · median time to resolve ${f(s.median_time_to_resolve_ms)}`);
+    lines.push(
+      `sev${s.severity}: ${s.incidents} incident(s), ${s.resolved} resolved · median time to identify ${f(s.median_time_to_identify_ms)} · median time to resolve ${f(s.median_time_to_resolve_ms)}`,
+    );
   }
-  return { text: lines.join('\n'), data: { since: cmd.since === undefined ? null : toIso(cmd.since, ctx.policy.timezone), total: rows.length, by_severity: out } };
+  return {
+    text: lines.join('\n'),
+    data: { since: cmd.since === undefined ? null : toIso(cmd.since, ctx.policy.timezone), total: rows.length, by_severity: out },
+  };
 }

@@ -19,10 +19,7 @@ export function changeStatus(tx: Tx, ctx: CommandContext, incident: IncidentRow,
   tx.update(incidents).set(patch).where(eq(incidents.id, incident.id)).run();
   const released = componentsReleasedTo(to);
   if (released !== null) {
-    tx.update(incidentComponents)
-      .set({ status: released, updatedAt: ctx.now() })
-      .where(eq(incidentComponents.incidentId, incident.id))
-      .run();
+    tx.update(incidentComponents).set({ status: released, updatedAt: ctx.now() }).where(eq(incidentComponents.incidentId, incident.id)).run();
     const ids = tx
       .select({ id: incidentComponents.componentId })
       .from(incidentComponents)

@@ -76,11 +76,7 @@ export function subscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'su
     }
     return {
       kind: 'created' as const,
-      row: tx
-        .insert(subscriptions)
-        .values({ target, kind, components: cmd.components, secret, createdBy: ctx.actor, createdAt: ctx.now() })
-        .returning()
-        .get(),
+      row: tx.insert(subscriptions).values({ target, kind, components: cmd.components, secret, createdBy: ctx.actor, createdAt: ctx.now() }).returning().get(),
     };
   });
   if (outcome.kind === 'reenabled') return outcome.reply;
@@ -122,7 +118,10 @@ function reenable(ctx: CommandContext, tx: Tx, sub: typeof subscriptions.$inferS
     `Enabled ${subRef(sub.id)} again: ${sub.target} hears customer-facing updates for ${scope}. It was disabled ${toIso(sub.disabledAt ?? ctx.now(), ctx.policy.timezone)} (${sub.disabledReason ?? 'disabled'}).`,
   ];
   if (sub.kind === 'webhook') lines.push('Its signing secret is unchanged.');
-  if (dead.length) lines.push(`${dead.length} dead deliver${dead.length === 1 ? 'y is' : 'ies are'} kept (${dead.map((id) => `#${id}`).join(', ')}); \`deliveries retry <id>\` sends one again.`);
+  if (dead.length)
+    lines.push(
+      `${dead.length} dead deliver${dead.length === 1 ? 'y is' : 'ies are'} kept (${dead.map((id) => `#${id}`).join(', ')}); \`deliveries retry <id>\` sends one again.`,
+    );
   return {
     text: lines.join('\n'),
     data: { id: subRef(sub.id), target: sub.target, secret: null, kind: sub.kind, components: sub.components, reenabled: true, dead },
@@ -132,7 +131,12 @@ function reenable(ctx: CommandContext, tx: Tx, sub: typeof subscriptions.$inferS
 /** Accepts the target as subscribed or its S-n id. */
 function findSubscription(ctx: CommandContext, raw: string) {
   const byId = /^S-(\d+)$/i.exec(raw);
-  if (byId) return ctx.db.select().from(subscriptions).where(eq(subscriptions.id, Number(byId[1]))).get();
+  if (byId)
+    return ctx.db
+      .select()
+      .from(subscriptions)
+      .where(eq(subscriptions.id, Number(byId[1])))
+      .get();
   const exact = ctx.db.select().from(subscriptions).where(eq(subscriptions.target, raw)).get();
   if (exact) return exact;
   try {
@@ -169,9 +173,17 @@ export function listSubscriptions(ctx: CommandContext, _cmd: Extract<Command, { 
   const rows = ctx.db.select().from(subscriptions).orderBy(asc(subscriptions.id)).all();
   const zone = ctx.policy.timezone;
   const disabled = (r: (typeof rows)[number]) =>
-    r.disabledAt === null ? '' : `  DISABLED ${toIso(r.disabledAt, zone)}: ${r.disabledReason ?? r.disabledCause ?? 'disabled'} (\`subscribe ${r.target}\` or \`deliveries retry <id>\` enables it again)`;
+    r.disabledAt === null
+      ? ''
+      : `  DISABLED ${toIso(r.disabledAt, zone)}: ${r.disabledReason ?? r.disabledCause ?? 'disabled'} (\`subscribe ${r.target}\` or \`deliveries retry <id>\` enables it again)`;
   const text = rows.length
-    ? ['Subscriptions:', ...rows.map((r) => `${subRef(r.id)}  ${r.target}  components: ${r.components.length ? r.components.join(', ') : 'all'}  (by ${displayUser(r.createdBy)})${disabled(r)}`)].join('\n')
+    ? [
+        'Subscriptions:',
+        ...rows.map(
+          (r) =>
+            `${subRef(r.id)}  ${r.target}  components: ${r.components.length ? r.components.join(', ') : 'all'}  (by ${displayUser(r.createdBy)})${disabled(r)}`,
+        ),
+      ].join('\n')
     : 'No subscriptions yet; `subscribe webhook:https://… [components:slug,…]` adds one.';
   // The signing secret is never shown again: it was printed once at `subscribe`.
   return {

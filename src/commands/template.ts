@@ -30,7 +30,14 @@ function lookup(tx: Tx, name: string): { body: string; status: IncidentStatus | 
   const own = tx.select().from(templates).where(eq(templates.name, name)).get();
   if (own) return { body: own.body, status: own.status };
   if (isBuiltIn(name)) return { body: BUILT_IN_TEMPLATES[name], status: name };
-  const names = [...Object.keys(BUILT_IN_TEMPLATES), ...tx.select({ n: templates.name }).from(templates).all().map((r) => r.n)];
+  const names = [
+    ...Object.keys(BUILT_IN_TEMPLATES),
+    ...tx
+      .select({ n: templates.name })
+      .from(templates)
+      .all()
+      .map((r) => r.n),
+  ];
   const guess = nearest(name, names);
   throw new SitrepError('NOT_FOUND', `there is no template "${name}"${guess ? `; did you mean template:${guess}?` : ''} (\`template list\`)`);
 }
@@ -77,7 +84,9 @@ export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'tem
         if (tx.select().from(templates).where(eq(templates.name, cmd.name)).get()) {
           throw new SitrepError('CONFLICT', `template ${cmd.name} already exists; \`template remove ${cmd.name}\` first`);
         }
-        tx.insert(templates).values({ name: cmd.name, status: cmd.status ?? null, body: cmd.text, createdBy: ctx.actor, createdAt: ctx.now() }).run();
+        tx.insert(templates)
+          .values({ name: cmd.name, status: cmd.status ?? null, body: cmd.text, createdBy: ctx.actor, createdAt: ctx.now() })
+          .run();
         return {
           text: `Template ${cmd.name} added${isBuiltIn(cmd.name) ? ' (it replaces the built-in one)' : ''}; use it with \`draft template:${cmd.name}\`.`,
           data: { name: cmd.name, status: cmd.status ?? null, body: cmd.text },
@@ -90,7 +99,9 @@ export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'tem
         if (!tx.select().from(templates).where(eq(templates.name, cmd.name)).get()) {
           throw new SitrepError(
             isBuiltIn(cmd.name) ? 'CONFLICT' : 'NOT_FOUND',
-            isBuiltIn(cmd.name) ? `${cmd.name} is a built-in template and cannot be removed` : `there is no template "${cmd.name}" of your own (\`template list\`)`,
+            isBuiltIn(cmd.name)
+              ? `${cmd.name} is a built-in template and cannot be removed`
+              : `there is no template "${cmd.name}" of your own (\`template list\`)`,
           );
         }
         tx.delete(templates).where(eq(templates.name, cmd.name)).run();

@@ -16,15 +16,17 @@ export function update(ctx: CommandContext, cmd: Extract<Command, { verb: 'updat
     if (cmd.components && inc.status === 'resolved') {
       throw new SitrepError('CONFLICT', `${id} is resolved; \`reopen ${id}\` before changing its components`);
     }
-    if (cmd.components) componentsBySlug(tx, cmd.components.map((c) => c.slug));
+    if (cmd.components)
+      componentsBySlug(
+        tx,
+        cmd.components.map((c) => c.slug),
+      );
     if (at < inc.declaredAt && at < inc.startedAt) {
       throw new SitrepError('INVALID', `at: is before ${id} started; updates cannot predate the incident`);
     }
     if (moves) changeStatus(tx, ctx, inc, cmd.status!, at);
     const changes = cmd.components && setsComponents(cmd.status ?? inc.status) ? applyComponentChanges(tx, inc.id, cmd.components, at) : [];
-    const prefix = [moves ? `[${inc.status} → ${cmd.status}]` : '', changes.length ? `[${describeChanges(changes)}]` : '']
-      .filter(Boolean)
-      .join(' ');
+    const prefix = [moves ? `[${inc.status} → ${cmd.status}]` : '', changes.length ? `[${describeChanges(changes)}]` : ''].filter(Boolean).join(' ');
     recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: moves ? 'status_changed' : 'update',

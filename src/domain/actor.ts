@@ -2,10 +2,7 @@
 export const PLATFORMS = ['slack', 'teams', 'cli'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
-export type Actor =
-  | { platform: 'slack'; id: string; teamId?: string }
-  | { platform: 'teams'; id: string; name?: string }
-  | { platform: 'cli'; id: string };
+export type Actor = { platform: 'slack'; id: string; teamId?: string } | { platform: 'teams'; id: string; name?: string } | { platform: 'cli'; id: string };
 
 export type UserRef = `${Platform}:${string}`;
 

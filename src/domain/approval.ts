@@ -25,10 +25,7 @@ export function checkApproval(c: ApprovalCheck): void {
     );
   }
   if (c.policy === 'required' && c.actor === c.author) {
-    throw new SitrepError(
-      'FORBIDDEN',
-      `you wrote ${c.draftId}; another approver must approve it (two-person rule, SITREP_APPROVAL=required)`,
-    );
+    throw new SitrepError('FORBIDDEN', `you wrote ${c.draftId}; another approver must approve it (two-person rule, SITREP_APPROVAL=required)`);
   }
 }
 

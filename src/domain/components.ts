@@ -24,9 +24,7 @@ export function worstStatus(statuses: Iterable<ComponentStatus>): ComponentStatu
  * A component's current status is the worst that any open incident affecting it has set.
  * Resolving one incident removes only its own contribution.
  */
-export function rollUp(
-  contributions: ReadonlyArray<{ componentId: number; status: ComponentStatus }>,
-): Map<number, ComponentStatus> {
+export function rollUp(contributions: ReadonlyArray<{ componentId: number; status: ComponentStatus }>): Map<number, ComponentStatus> {
   const out = new Map<number, ComponentStatus>();
   for (const c of contributions) {
     const prev = out.get(c.componentId) ?? 'operational';
@@ -70,10 +68,7 @@ export function impactForComponentStatus(status: ComponentStatus): Impact {
  * The overall indicator the way Statuspage derives it: the worst of the unresolved incidents'
  * impacts and the components' statuses.
  */
-export function overallIndicator(
-  componentStatuses: Iterable<ComponentStatus>,
-  openIncidentImpacts: Iterable<Impact>,
-): Impact {
+export function overallIndicator(componentStatuses: Iterable<ComponentStatus>, openIncidentImpacts: Iterable<Impact>): Impact {
   let worst: Impact = 'none';
   for (const s of componentStatuses) {
     const i = impactForComponentStatus(s);

@@ -5,13 +5,7 @@ export const INCIDENT_STATUSES = ['investigating', 'identified', 'monitoring', '
 export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
 export const OPEN_STATUSES: readonly IncidentStatus[] = ['investigating', 'identified', 'monitoring'];
 
-export const COMPONENT_STATUSES = [
-  'operational',
-  'under_maintenance',
-  'degraded_performance',
-  'partial_outage',
-  'major_outage',
-] as const;
+export const COMPONENT_STATUSES = ['operational', 'under_maintenance', 'degraded_performance', 'partial_outage', 'major_outage'] as const;
 export type ComponentStatus = (typeof COMPONENT_STATUSES)[number];
 
 export const COMPONENT_STATUS_ALIASES: Readonly<Record<string, ComponentStatus>> = {

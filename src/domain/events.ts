@@ -1,13 +1,4 @@
-import {
-  COMPONENT_STATUSES,
-  EVENT_KINDS,
-  INCIDENT_STATUSES,
-  ROLES,
-  type ComponentStatus,
-  type EventKind,
-  type IncidentStatus,
-  type Role,
-} from './enums.js';
+import { COMPONENT_STATUSES, EVENT_KINDS, INCIDENT_STATUSES, ROLES, type ComponentStatus, type EventKind, type IncidentStatus, type Role } from './enums.js';
 import type { ComponentStatusChange } from './publication.js';
 
 // The timeline as a typed union: one payload shape per event kind. recordEvent takes a
@@ -110,11 +101,26 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const str: Check = (v) => typeof v === 'string';
 const num: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const bool: Check = (v) => typeof v === 'boolean';
-const nullable = (c: Check): Check => (v) => v === null || c(v);
-const optional = (c: Check): Check => (v) => v === undefined || c(v);
-const oneOf = (values: readonly unknown[]): Check => (v) => values.includes(v);
-const arrayOf = (c: Check): Check => (v) => Array.isArray(v) && v.every(c);
-const shape = (fields: Record<string, Check>): Check => (v) => isObj(v) && Object.entries(fields).every(([k, c]) => c(v[k]));
+const nullable =
+  (c: Check): Check =>
+  (v) =>
+    v === null || c(v);
+const optional =
+  (c: Check): Check =>
+  (v) =>
+    v === undefined || c(v);
+const oneOf =
+  (values: readonly unknown[]): Check =>
+  (v) =>
+    values.includes(v);
+const arrayOf =
+  (c: Check): Check =>
+  (v) =>
+    Array.isArray(v) && v.every(c);
+const shape =
+  (fields: Record<string, Check>): Check =>
+  (v) =>
+    isObj(v) && Object.entries(fields).every(([k, c]) => c(v[k]));
 
 const incidentStatus = oneOf(INCIDENT_STATUSES);
 const componentStatus = oneOf(COMPONENT_STATUSES);
@@ -129,7 +135,13 @@ const PAYLOADS: Readonly<Record<EventKind, Record<string, Check>>> = {
     lead: str,
     startedAt: num,
     components: arrayOf(move),
-    scope: shape({ platform: oneOf(['slack', 'teams', 'cli']), channel: optional(str), threadRef: optional(str), incidentId: optional(num), shared: optional(bool) }),
+    scope: shape({
+      platform: oneOf(['slack', 'teams', 'cli']),
+      channel: optional(str),
+      threadRef: optional(str),
+      incidentId: optional(num),
+      shared: optional(bool),
+    }),
     dedicated: optional(oneOf([true])),
   },
   status_changed: statusUpdate,

@@ -33,10 +33,7 @@ export function checkTransition(ref: string, from: IncidentStatus, to: IncidentS
   }
   const next = TRANSITIONS[from].filter((s) => s !== 'resolved');
   const hint = next.length ? `status:${next[0]}` : `resolve ${ref}`;
-  throw new SitrepError(
-    'CONFLICT',
-    `${ref} is ${from}; it cannot go to ${to} from there (next: ${hint}, or \`resolve ${ref}\`)`,
-  );
+  throw new SitrepError('CONFLICT', `${ref} is ${from}; it cannot go to ${to} from there (next: ${hint}, or \`resolve ${ref}\`)`);
 }
 
 export function checkReopen(ref: string, from: IncidentStatus): void {

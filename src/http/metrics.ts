@@ -16,9 +16,12 @@ export function renderMetrics(collectors: readonly Collector[]): string {
     for (const s of c()) {
       lines.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`);
       for (const v of s.values) {
-        const labels = v.labels && Object.keys(v.labels).length
-          ? `{${Object.entries(v.labels).map(([k, x]) => `${k}="${esc(x)}"`).join(',')}}`
-          : '';
+        const labels =
+          v.labels && Object.keys(v.labels).length
+            ? `{${Object.entries(v.labels)
+                .map(([k, x]) => `${k}="${esc(x)}"`)
+                .join(',')}}`
+            : '';
         lines.push(`${s.name}${labels} ${v.value}`);
       }
     }

@@ -82,7 +82,11 @@ export type ParsedIp = { family: 4 | 6; bytes: Bytes };
 
 /** A literal address, however written (brackets and a zone id allowed), or null for a name. */
 export function parseIp(ip: string): ParsedIp | null {
-  const bare = ip.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
+  const bare = ip
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '')
+    .toLowerCase();
   if (!bare) return null;
   if (!bare.includes(':')) {
     const v4 = parseV4(bare);
@@ -98,7 +102,7 @@ const inV4 = (b: Bytes, net: string, bits: number) => {
   const n = parseV4(net)!;
   const value = (x: Bytes) => ((x[0]! << 24) | (x[1]! << 16) | (x[2]! << 8) | x[3]!) >>> 0;
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((value(b) & mask) >>> 0) === ((value(n) & mask) >>> 0);
+  return (value(b) & mask) >>> 0 === (value(n) & mask) >>> 0;
 };
 
 const prefixIs = (b: Bytes, prefix: Bytes) => prefix.every((x, i) => b[i] === x);

@@ -49,7 +49,8 @@ function toldAboutDisabling(tx: Tx, incidentId: number, sub: SubscriptionRow): b
   );
 }
 
-const whatOf = (row: Pick<OutboxRow, 'payload'>) => (typeof row.payload.updateId === 'string' ? `Customer update ${row.payload.updateId}` : 'A customer-facing message');
+const whatOf = (row: Pick<OutboxRow, 'payload'>) =>
+  typeof row.payload.updateId === 'string' ? `Customer update ${row.payload.updateId}` : 'A customer-facing message';
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /** "Kept as delivery #7; `deliveries retry 7` sends it again and enables S-1 again." (or several) */
@@ -116,7 +117,16 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       tx,
       row.incidentId,
       `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is disabled (${sub.disabledReason ?? 'disabled'}). ${keptNote([row.id], ref)}`,
-      { disabledSubscription: sub.id, disabledAt: sub.disabledAt, cause: sub.disabledCause, target: row.target, outboxId: row.id, deliveryId: row.deliveryId, reason, kept: [row.id] },
+      {
+        disabledSubscription: sub.id,
+        disabledAt: sub.disabledAt,
+        cause: sub.disabledCause,
+        target: row.target,
+        outboxId: row.id,
+        deliveryId: row.deliveryId,
+        reason,
+        kept: [row.id],
+      },
     );
   }
 
@@ -131,12 +141,17 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       return;
     }
     if (!row.customerFacing || row.incidentId === null) return;
-    tell(tx, row.incidentId, `${whatOf(row)} did not reach ${row.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`, {
-      outboxId: row.id,
-      deliveryId: row.deliveryId,
-      target: row.target,
-      reason,
-    });
+    tell(
+      tx,
+      row.incidentId,
+      `${whatOf(row)} did not reach ${row.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`,
+      {
+        outboxId: row.id,
+        deliveryId: row.deliveryId,
+        target: row.target,
+        reason,
+      },
+    );
   }
 
   const worker = new OutboxWorker(

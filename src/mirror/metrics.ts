@@ -73,10 +73,25 @@ export function createOutboxCollector(db: Db, breakers: () => CircuitBreakers): 
     const values = (m: Map<Kind, number>) => [...m.entries()].map(([kind, value]) => ({ labels: { kind }, value }));
     const samples: Sample[] = [
       { name: 'sitrep_deliveries_pending', help: 'Outbox messages waiting or being sent, by target kind', type: 'gauge', values: values(pending) },
-      { name: 'sitrep_deliveries_failed', help: 'Outbox messages dead-lettered (deadline passed or refused) and not retried, by target kind', type: 'gauge', values: values(dead) },
+      {
+        name: 'sitrep_deliveries_failed',
+        help: 'Outbox messages dead-lettered (deadline passed or refused) and not retried, by target kind',
+        type: 'gauge',
+        values: values(dead),
+      },
       { name: 'sitrep_deliveries_delivered_total', help: 'Outbox messages this process delivered, by target kind', type: 'counter', values: values(delivered) },
-      { name: 'sitrep_deliveries_folded_total', help: 'Customer messages this process folded into a newer one sent in their place, by target kind', type: 'counter', values: values(folded) },
-      { name: 'sitrep_delivery_breakers_open', help: 'Upstreams whose circuit breaker is open (probed, not hammered), by target kind', type: 'gauge', values: values(open) },
+      {
+        name: 'sitrep_deliveries_folded_total',
+        help: 'Customer messages this process folded into a newer one sent in their place, by target kind',
+        type: 'counter',
+        values: values(folded),
+      },
+      {
+        name: 'sitrep_delivery_breakers_open',
+        help: 'Upstreams whose circuit breaker is open (probed, not hammered), by target kind',
+        type: 'gauge',
+        values: values(open),
+      },
     ];
     return samples;
   };

@@ -80,7 +80,12 @@ export interface Cursor {
  * them, in one short transaction. Returns how many rows went and where the next batch starts, or
  * null for the cursor when nothing past it is old enough.
  */
-export function pruneBatch(db: Db, now: number, opts: Pick<RetentionOptions, 'retentionMs' | 'batchSize' | 'keepsReference'>, cursor: Cursor | null): { deleted: number; cursor: Cursor | null } {
+export function pruneBatch(
+  db: Db,
+  now: number,
+  opts: Pick<RetentionOptions, 'retentionMs' | 'batchSize' | 'keepsReference'>,
+  cursor: Cursor | null,
+): { deleted: number; cursor: Cursor | null } {
   const q = prepare(db);
   const cutoff = now - opts.retentionMs;
   return db.transaction(

@@ -41,7 +41,8 @@ export const subscriptionRef = (id: number) => `S-${id}`;
  * The outbox lane value of a subscription. A webhook's lane names its id (`webhook:S-3`), so the
  * URL, which may carry a token, is never copied into the outbox; chat channels are their target.
  */
-export const outboxTargetOf = (sub: Pick<SubscriptionRow, 'id' | 'kind' | 'target'>) => (sub.kind === 'webhook' ? `webhook:${subscriptionRef(sub.id)}` : sub.target);
+export const outboxTargetOf = (sub: Pick<SubscriptionRow, 'id' | 'kind' | 'target'>) =>
+  sub.kind === 'webhook' ? `webhook:${subscriptionRef(sub.id)}` : sub.target;
 
 /** Webhook rows follow the Standard Webhooks schedule instead of the chat delivery deadline. */
 export const isWebhookLane = (target: string) => /^webhook:S-\d+$/.test(target);
@@ -49,7 +50,12 @@ export const isWebhookLane = (target: string) => /^webhook:S-\d+$/.test(target);
 /** The subscription an outbox row is for, if it is for one (not a thread, root card or Statuspage). */
 export function subscriptionOfTarget(db: DbOrTx, target: string): SubscriptionRow | undefined {
   const webhook = /^webhook:S-(\d+)$/.exec(target);
-  if (webhook) return db.select().from(subscriptions).where(eq(subscriptions.id, Number(webhook[1]))).get();
+  if (webhook)
+    return db
+      .select()
+      .from(subscriptions)
+      .where(eq(subscriptions.id, Number(webhook[1])))
+      .get();
   if (!/^(slack|teams):/.test(target)) return undefined;
   return db.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
 }
@@ -86,7 +92,15 @@ export function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: Disable
   if (swept.length) {
     tx.update(outbox)
       .set({ state: 'dead', claimedUntil: null, lastError: `not sent: ${subscriptionRef(sub.id)} was disabled (${reason})` })
-      .where(and(inArray(outbox.id, swept.map((r) => r.id)), eq(outbox.state, 'pending')))
+      .where(
+        and(
+          inArray(
+            outbox.id,
+            swept.map((r) => r.id),
+          ),
+          eq(outbox.state, 'pending'),
+        ),
+      )
       .run();
   }
   return { sub: current, newly: true, swept };

@@ -328,7 +328,12 @@ export class OutboxWorker {
   /** Adjusts timing (tests use short timeouts and backoff). Call before start(). */
   tune(over: Partial<WorkerOptions>): void {
     const attemptTimeoutMs = over.attemptTimeoutMs ?? this.options.attemptTimeoutMs;
-    this.options = { ...this.options, ...over, attemptTimeoutMs, leaseMs: over.leaseMs ?? (over.attemptTimeoutMs ? attemptTimeoutMs * 2 + 1_000 : this.options.leaseMs) };
+    this.options = {
+      ...this.options,
+      ...over,
+      attemptTimeoutMs,
+      leaseMs: over.leaseMs ?? (over.attemptTimeoutMs ? attemptTimeoutMs * 2 + 1_000 : this.options.leaseMs),
+    };
     (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.deps.now);
   }
 
@@ -429,7 +434,7 @@ export class OutboxWorker {
   }
 
   private breakerKey(t: Target, row: OutboxRow): string {
-    return t.breakerKey ? t.breakerKey(row.target, row) : row.target.split(':')[0] ?? row.target;
+    return t.breakerKey ? t.breakerKey(row.target, row) : (row.target.split(':')[0] ?? row.target);
   }
 
   /** Reports a write of this worker's to the app without taking its own kick back as news. */
@@ -462,13 +467,22 @@ export class OutboxWorker {
     // What the reason needs, not the rows: a wide fan-out past its deadline is not read into
     // memory body and all (each row is read on its own as it is dead-lettered).
     const overdue = this.deps.db
-      .select({ id: outbox.id, deadlineAt: outbox.deadlineAt, approvedAt: outbox.approvedAt, createdAt: outbox.createdAt, lastError: outbox.lastError, attempts: outbox.attempts })
+      .select({
+        id: outbox.id,
+        deadlineAt: outbox.deadlineAt,
+        approvedAt: outbox.approvedAt,
+        createdAt: outbox.createdAt,
+        lastError: outbox.lastError,
+        attempts: outbox.attempts,
+      })
       .from(outbox)
       .where(and(eq(outbox.state, 'pending'), eq(outbox.customerFacing, true), sql`${deadline} <= ${now}`))
       .orderBy(asc(outbox.id))
       .all();
     for (const row of overdue) {
-      const minutes = Math.round(((row.deadlineAt ?? (row.approvedAt ?? row.createdAt) + this.options.defaultDeadlineMs) - (row.approvedAt ?? row.createdAt)) / 60_000);
+      const minutes = Math.round(
+        ((row.deadlineAt ?? (row.approvedAt ?? row.createdAt) + this.options.defaultDeadlineMs) - (row.approvedAt ?? row.createdAt)) / 60_000,
+      );
       const reason = `not delivered within ${minutes} min${row.lastError ? ` (last error: ${row.lastError})` : row.attempts === 0 ? ' (never attempted: earlier messages to this target were still waiting)' : ''}`;
       this.deadLetter(row.id, 'pending', reason, 'deadline');
     }
@@ -939,7 +953,8 @@ export class OutboxWorker {
       }
       this.fill(now);
     });
-    if (!recorded) this.deps.log.error({ count: batch.length }, 'delivery outcomes not recorded: the rows are re-sent with the same delivery ids after their lease');
+    if (!recorded)
+      this.deps.log.error({ count: batch.length }, 'delivery outcomes not recorded: the rows are re-sent with the same delivery ids after their lease');
     else if (delivered) this.deps.log.info({ count: delivered }, 'delivered');
     if (recorded && (wrote || this.wroteInTransaction)) this.notifyWrite();
     this.wroteInTransaction = false;

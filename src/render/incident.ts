@@ -63,10 +63,7 @@ function when(ms: number, v: { startedAt: number; resolvedAt: number | null }, z
 }
 
 export function renderShow(v: IncidentView, zone: string, now: number): string {
-  const lines = [
-    `${v.id} · ${v.title}`,
-    `Status: ${v.status} · Severity: sev${v.severity} · Lead: ${displayUser(v.lead)}`,
-  ];
+  const lines = [`${v.id} · ${v.title}`, `Status: ${v.status} · Severity: sev${v.severity} · Lead: ${displayUser(v.lead)}`];
   const roles = (['commander', 'comms', 'scribe'] as const).filter((r) => v.roles[r]).map((r) => `${r} ${displayUser(v.roles[r])}`);
   if (roles.length) lines.push(`Roles: ${roles.join(', ')}`);
   lines.push(`Started: ${formatPosted(v.startedAt, zone)}`);
@@ -82,7 +79,9 @@ export function renderShow(v: IncidentView, zone: string, now: number): string {
     lines.push('Components: none affected');
   }
   if (v.lastCustomerUpdate) {
-    lines.push(`Last customer update (${v.lastCustomerUpdate.id}, ${v.lastCustomerUpdate.status}, ${formatPosted(v.lastCustomerUpdate.at, zone)}): ${v.lastCustomerUpdate.body}`);
+    lines.push(
+      `Last customer update (${v.lastCustomerUpdate.id}, ${v.lastCustomerUpdate.status}, ${formatPosted(v.lastCustomerUpdate.at, zone)}): ${v.lastCustomerUpdate.body}`,
+    );
   } else {
     lines.push('Not public yet: no customer-facing update has been published.');
   }
@@ -90,7 +89,12 @@ export function renderShow(v: IncidentView, zone: string, now: number): string {
   return lines.join('\n');
 }
 
-export function renderTimeline(v: { id: string; title: string; startedAt: number; resolvedAt: number | null }, events: TimelineEntry[], zone: string, now: number): string {
+export function renderTimeline(
+  v: { id: string; title: string; startedAt: number; resolvedAt: number | null },
+  events: TimelineEntry[],
+  zone: string,
+  now: number,
+): string {
   const lines = [`${v.id} · ${v.title} — timeline (${zone})`];
   for (const e of events) {
     const late = e.recordedAt - e.occurredAt > 120_000 ? ` (recorded ${when(e.recordedAt, v, zone, now)})` : '';

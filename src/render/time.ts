@@ -27,9 +27,7 @@ export function parseTime(input: string, zone: string, now: number): number {
   }
   if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(s)) {
     const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(s) && s.length > 10;
-    const dt = hasZone
-      ? DateTime.fromISO(s.replace(' ', 'T'), { setZone: true })
-      : DateTime.fromISO(s.replace(' ', 'T'), { zone });
+    const dt = hasZone ? DateTime.fromISO(s.replace(' ', 'T'), { setZone: true }) : DateTime.fromISO(s.replace(' ', 'T'), { zone });
     if (!dt.isValid) throw new SitrepError('INVALID', `"${input}" is not a valid date or time; ${TIME_HELP}`);
     return dt.toMillis();
   }
@@ -46,7 +44,16 @@ function zoneName(ms: number, zone: string): string {
   let f = zoneNameFormats.get(zone);
   if (f === undefined) {
     try {
-      f = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'short', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+      f = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone,
+        timeZoneName: 'short',
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+      });
     } catch {
       // A zone luxon knows and Intl does not (a fixed offset such as UTC+3): luxon names it.
       f = null;

@@ -25,7 +25,11 @@ function pageJson(s: PublicState) {
   return { id: s.pageId, name: s.orgName, url: s.publicUrl, time_zone: s.zone, updated_at: apiTime(s.updatedAt, s.zone) };
 }
 
-const groupId = (name: string) => `group-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '')}`;
+const groupId = (name: string) =>
+  `group-${name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')}`;
 
 function componentJson(s: PublicState, c: PublicComponent) {
   return {

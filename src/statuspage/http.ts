@@ -49,7 +49,11 @@ export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): v
   const GET = ['GET', 'HEAD'] as const;
 
   router.add(GET, '/', (req, res) => {
-    send(req, res, snap.artifact('home', (s) => ({ contentType: 'text/html; charset=utf-8', body: renderHome(s), extraHeaders: HTML_HEADERS })));
+    send(
+      req,
+      res,
+      snap.artifact('home', (s) => ({ contentType: 'text/html; charset=utf-8', body: renderHome(s), extraHeaders: HTML_HEADERS })),
+    );
   });
 
   router.add(GET, '/incidents/:id', (req, res, params) => {
@@ -75,13 +79,21 @@ export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): v
   });
 
   router.add(GET, '/history.atom', (req, res) => {
-    send(req, res, snap.artifact('atom', (s) => ({ contentType: 'application/atom+xml; charset=utf-8', body: renderAtom(s), extraHeaders: API_HEADERS })));
+    send(
+      req,
+      res,
+      snap.artifact('atom', (s) => ({ contentType: 'application/atom+xml; charset=utf-8', body: renderAtom(s), extraHeaders: API_HEADERS })),
+    );
   });
 
   for (const path of API_PATHS) {
     const p: ApiPath = path;
     router.add(GET, `/api/v2/${p}`, (req, res) => {
-      send(req, res, snap.artifact(`api:${p}`, (s) => ({ contentType: 'application/json; charset=utf-8', body: renderApi(s, p), extraHeaders: API_HEADERS })));
+      send(
+        req,
+        res,
+        snap.artifact(`api:${p}`, (s) => ({ contentType: 'application/json; charset=utf-8', body: renderApi(s, p), extraHeaders: API_HEADERS })),
+      );
     });
     router.add('OPTIONS', `/api/v2/${p}`, (_req, res) => {
       res

@@ -160,7 +160,9 @@ function prepare(db: Db) {
     postmortems: db
       .select({ incidentId: postmortems.incidentId, body: postmortems.publicBody, publishedAt: postmortems.publishedAt })
       .from(postmortems)
-      .where(sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL AND ${postmortems.incidentId} in (select value from json_each(${ids}))`)
+      .where(
+        sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL AND ${postmortems.incidentId} in (select value from json_each(${ids}))`,
+      )
       .prepare(),
   };
 }
@@ -250,11 +252,7 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
     publicComponents.map((c) => c.status),
     open.map((i) => i.impact),
   );
-  const updatedAt = Math.max(
-    0,
-    ...publicComponents.map((c) => c.updatedAt),
-    ...publicIncidents.map((i) => i.updatedAt),
-  );
+  const updatedAt = Math.max(0, ...publicComponents.map((c) => c.updatedAt), ...publicIncidents.map((i) => i.updatedAt));
   const historyDays = win.labels.slice(-HISTORY_DAYS).reverse();
   return {
     builtAt: now,
@@ -391,7 +389,10 @@ export function loadArchivedIncident(db: Db, state: PublicState, id: number): Pu
 const IMPACT_ORDER: readonly Impact[] = ['none', 'minor', 'major', 'critical'];
 
 function pageIdFor(orgName: string): string {
-  const s = orgName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const s = orgName
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return s || 'sitrep';
 }
 

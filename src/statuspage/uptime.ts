@@ -65,11 +65,7 @@ export function uptimeWindow(now: number, zone: string, days: number): WindowSpe
  * `before` is the status in force when the window opens (the last change before it); `changes`
  * are the rolled-up public statuses inside the window, in time order.
  */
-export function computeUptime(
-  win: WindowSpec,
-  before: ComponentStatus,
-  changes: ReadonlyArray<{ at: number; status: ComponentStatus }>,
-): Uptime {
+export function computeUptime(win: WindowSpec, before: ComponentStatus, changes: ReadonlyArray<{ at: number; status: ComponentStatus }>): Uptime {
   const start = win.dayStarts[0] ?? win.end;
   const points: Array<{ at: number; status: ComponentStatus }> = [{ at: start, status: before }];
   for (const c of changes) if (c.at >= start && c.at <= win.end) points.push(c);

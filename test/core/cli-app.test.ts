@@ -143,7 +143,9 @@ describe("the CLI's app", () => {
 
 /** Every row of every table, with what is random (delivery ids, signing secrets) blanked. */
 function dump(db: Db): Record<string, unknown[]> {
-  const tables = db.all<{ name: string }>(sql`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '__drizzle%' order by name`);
+  const tables = db.all<{ name: string }>(
+    sql`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '__drizzle%' order by name`,
+  );
   const out: Record<string, unknown[]> = {};
   for (const { name } of tables) {
     out[name] = db.all<Record<string, unknown>>(sql.raw(`select * from "${name}" order by rowid`)).map((r) => normalise(r) as Record<string, unknown>);

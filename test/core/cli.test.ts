@@ -38,7 +38,15 @@ describe('CLI', () => {
     expect(Object.keys(list.incidents[0]).sort()).toEqual(expect.arrayContaining(['id', 'title', 'status', 'severity', 'started_at', 'resolved_at']));
 
     const show = run('show', 'INC-1', '--json').json();
-    expect(show).toMatchObject({ id: 'INC-1', title: 'DB down', status: 'investigating', severity: 2, lead: 'cli:tester', resolved_at: null, components: [{ slug: 'sms-routing', name: 'SMS Routing', status: 'major_outage' }] });
+    expect(show).toMatchObject({
+      id: 'INC-1',
+      title: 'DB down',
+      status: 'investigating',
+      severity: 2,
+      lead: 'cli:tester',
+      resolved_at: null,
+      components: [{ slug: 'sms-routing', name: 'SMS Routing', status: 'major_outage' }],
+    });
     expect(show.started_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
 
     const tl = run('timeline', 'INC-1', '--json').json();

@@ -85,7 +85,9 @@ describe('CLI cold start', () => {
       // from Teams itself, so it is bound here the way that leaves it.
       await sitrep(env, 'help');
       const seed = new Database(db);
-      seed.prepare('insert into settings (key, value, updated_by, updated_at) values (?, ?, ?, ?)').run('incidents_channel:teams', TEAMS_CHANNEL, 'teams:test', Date.now());
+      seed
+        .prepare('insert into settings (key, value, updated_by, updated_at) values (?, ?, ?, ?)')
+        .run('incidents_channel:teams', TEAMS_CHANNEL, 'teams:test', Date.now());
       seed.close();
 
       const declared = await sitrep(env, 'declare', 'Checkout errors', 'sev:2', '--json');
@@ -130,7 +132,11 @@ describe('CLI cold start', () => {
     });
     try {
       // An unsigned request reaches the Slack receiver, which Bolt's module provides, and is refused.
-      const res = await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST', body: 'command=%2Fincident', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await fetch(`http://127.0.0.1:${port}/slack/events`, {
+        method: 'POST',
+        body: 'command=%2Fincident',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(res.status).toBe(401);
     } finally {
       const exited = new Promise((r) => child.once('exit', r));

@@ -110,7 +110,10 @@ describe('incident commands', () => {
     expect(fail(app, 'approve D-1', 'cli:eve')).toMatchObject({ code: 'FORBIDDEN' });
     expect(run(app, 'show').data).toMatchObject({ public_status: null });
     run(app, 'approve D-1', 'cli:lee');
-    expect(run(app, 'show').data).toMatchObject({ public_status: 'investigating', last_customer_update: { id: 'D-1', body: 'We are investigating SMS delays.' } });
+    expect(run(app, 'show').data).toMatchObject({
+      public_status: 'investigating',
+      last_customer_update: { id: 'D-1', body: 'We are investigating SMS delays.' },
+    });
     expect(fail(app, 'approve D-1', 'cli:lee').message).toMatch(/immutable/);
     run(app, 'draft status:identified Found it', 'cli:alice');
     run(app, 'reject D-2 too vague', 'cli:lee');

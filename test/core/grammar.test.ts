@@ -27,7 +27,12 @@ describe('the command language', () => {
 
   it('keeps line breaks in multi-line text', () => {
     const c = parse('update INC-1 status:monitoring Quick update:\n- App notifications are delayed.\n- Fax remains functional');
-    expect(c).toMatchObject({ verb: 'update', incident: 1, status: 'monitoring', text: 'Quick update:\n- App notifications are delayed.\n- Fax remains functional' });
+    expect(c).toMatchObject({
+      verb: 'update',
+      incident: 1,
+      status: 'monitoring',
+      text: 'Quick update:\n- App notifications are delayed.\n- Fax remains functional',
+    });
   });
 
   it('reads times in SITREP_TIMEZONE', () => {
@@ -58,11 +63,21 @@ describe('the command language', () => {
   });
 
   it('parses the commands whose effect comes later', () => {
-    expect(parse('subscribe webhook:https://example.com/h components:web-app')).toEqual({ verb: 'subscribe', target: 'webhook:https://example.com/h', components: ['web-app'] });
+    expect(parse('subscribe webhook:https://example.com/h components:web-app')).toEqual({
+      verb: 'subscribe',
+      target: 'webhook:https://example.com/h',
+      components: ['web-app'],
+    });
     expect(parse('postmortem publish INC-3')).toEqual({ verb: 'postmortem', action: 'publish', incident: 3 });
     expect(parse('followup add INC-3 Alert on lag owner:@bob')).toMatchObject({ action: 'add', incident: 3, text: 'Alert on lag', owner: 'cli:bob' });
     expect(parse('deliveries retry 12')).toEqual({ verb: 'deliveries', action: 'retry', id: 12 });
-    expect(parse('template add calm status:identified We found it.')).toEqual({ verb: 'template', action: 'add', name: 'calm', status: 'identified', text: 'We found it.' });
+    expect(parse('template add calm status:identified We found it.')).toEqual({
+      verb: 'template',
+      action: 'add',
+      name: 'calm',
+      status: 'identified',
+      text: 'We found it.',
+    });
     expect(parse('stats since:2021-12-01')).toMatchObject({ verb: 'stats' });
   });
 

@@ -80,7 +80,9 @@ describe('the command runner', () => {
     expect(out.ok).toBe(true);
     expect(changes()).toBe(2);
     const events = runner.run('timeline INC-1', 'slack:U1', { platform: 'slack' });
-    expect(events.ok && events.reply.data.events).toContainEqual(expect.objectContaining({ kind: 'pinned', actor: 'slack:U2', text: 'failover done', occurred_at: expect.any(String) }));
+    expect(events.ok && events.reply.data.events).toContainEqual(
+      expect.objectContaining({ kind: 'pinned', actor: 'slack:U2', text: 'failover done', occurred_at: expect.any(String) }),
+    );
   });
 
   it('a forward runner refuses use before it is bound, and is bound once', () => {

@@ -13,22 +13,63 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
       expect(r.code).toBe(0);
       return r;
     };
-    const comp = () => Object.fromEntries(ok('component', 'list', '--json').json().components.map((c: any) => [c.slug, c.status]));
+    const comp = () =>
+      Object.fromEntries(
+        ok('component', 'list', '--json')
+          .json()
+          .components.map((c: any) => [c.slug, c.status]),
+      );
 
     for (const name of ['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']) ok('component', 'add', name);
 
-    const d = ok('declare', 'Spruce system availability issues', 'sev:1', 'started:2021-12-07T07:32', 'at:2021-12-07T07:32',
-      'components:web-app=degraded,phone-call-routing=major,sms-routing=major', '--json');
+    const d = ok(
+      'declare',
+      'Spruce system availability issues',
+      'sev:1',
+      'started:2021-12-07T07:32',
+      'at:2021-12-07T07:32',
+      'components:web-app=degraded,phone-call-routing=major,sms-routing=major',
+      '--json',
+    );
     expect(d.json().id).toBe('INC-1');
-    expect(comp()).toEqual({ 'web-app': 'degraded_performance', 'mobile-apps': 'operational', 'phone-call-routing': 'major_outage', 'sms-routing': 'major_outage' });
+    expect(comp()).toEqual({
+      'web-app': 'degraded_performance',
+      'mobile-apps': 'operational',
+      'phone-call-routing': 'major_outage',
+      'sms-routing': 'major_outage',
+    });
 
-    ok('update', 'at:2021-12-07T08:02', 'We are currently investigating error rates for inbound calls and SMS, and the Spruce inbox potentially being slow to load.');
-    ok('update', 'at:2021-12-07T08:06', 'It appears to be an issue with our underlying cloud service provider, AWS, that is experiencing an outage. See https://downdetector.com/status/aws-amazon-web-services/');
-    ok('update', 'status:identified', 'components:mobile-apps=degraded', 'at:2021-12-07T08:43', 'Given the underlying AWS issue, the system is impacted:\n- Spruce inbox may be slow to load\n- Inbound calls are not being directed');
+    ok(
+      'update',
+      'at:2021-12-07T08:02',
+      'We are currently investigating error rates for inbound calls and SMS, and the Spruce inbox potentially being slow to load.',
+    );
+    ok(
+      'update',
+      'at:2021-12-07T08:06',
+      'It appears to be an issue with our underlying cloud service provider, AWS, that is experiencing an outage. See https://downdetector.com/status/aws-amazon-web-services/',
+    );
+    ok(
+      'update',
+      'status:identified',
+      'components:mobile-apps=degraded',
+      'at:2021-12-07T08:43',
+      'Given the underlying AWS issue, the system is impacted:\n- Spruce inbox may be slow to load\n- Inbound calls are not being directed',
+    );
     expect(comp()['mobile-apps']).toBe('degraded_performance');
     ok('update', 'components:sms-routing=partial', 'at:2021-12-07T08:54', 'Inbound SMS is being accepted by our system now.');
-    ok('update', 'components:phone-call-routing=partial', 'at:2021-12-07T09:07', 'In our testing, inbound calls are routing to the appropriate agents at this time.');
-    expect(comp()).toEqual({ 'web-app': 'degraded_performance', 'mobile-apps': 'degraded_performance', 'phone-call-routing': 'partial_outage', 'sms-routing': 'partial_outage' });
+    ok(
+      'update',
+      'components:phone-call-routing=partial',
+      'at:2021-12-07T09:07',
+      'In our testing, inbound calls are routing to the appropriate agents at this time.',
+    );
+    expect(comp()).toEqual({
+      'web-app': 'degraded_performance',
+      'mobile-apps': 'degraded_performance',
+      'phone-call-routing': 'partial_outage',
+      'sms-routing': 'partial_outage',
+    });
     ok('update', 'status:monitoring', 'at:2021-12-07T09:39', 'Quick update on overall health of system thus far:\n- App notifications are delayed.');
     ok('update', 'at:2021-12-07T11:07', 'Still monitoring. Only known system wide impact at this time is delayed notifications.');
     ok('update', 'at:2021-12-07T13:21', 'Notifications continue to get delivered in a delayed fashion.');
@@ -41,7 +82,16 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
     expect(times[0]).toBe('2021-12-07T07:32:00-08:00');
     expect(times.at(-1)).toBe('2021-12-07T14:28:00-08:00');
     expect(tl.events.map((e: any) => e.kind)).toEqual([
-      'declared', 'update', 'update', 'status_changed', 'update', 'update', 'status_changed', 'update', 'update', 'resolved',
+      'declared',
+      'update',
+      'update',
+      'status_changed',
+      'update',
+      'update',
+      'status_changed',
+      'update',
+      'update',
+      'resolved',
     ]);
     // Recorded now, happened then: both are kept.
     expect(tl.events.every((e: any) => e.recorded_at > e.occurred_at)).toBe(true);

@@ -61,12 +61,21 @@ describe('processed platform events', () => {
     const now = Date.parse('2026-01-02T00:00:00Z');
     const app = testApp({}, () => now);
     const day = 24 * 60 * 60_000;
-    app.db.insert(processedEvents).values([
-      { platform: 'slack', eventId: 'old', at: now - day - 1 },
-      { platform: 'teams', eventId: 'old', at: now - day - 1 },
-      { platform: 'slack', eventId: 'recent', at: now - 60_000 },
-    ]).run();
+    app.db
+      .insert(processedEvents)
+      .values([
+        { platform: 'slack', eventId: 'old', at: now - day - 1 },
+        { platform: 'teams', eventId: 'old', at: now - day - 1 },
+        { platform: 'slack', eventId: 'recent', at: now - 60_000 },
+      ])
+      .run();
     running = await startServer(app, 0, '127.0.0.1');
-    expect(app.db.select().from(processedEvents).all().map((r) => `${r.platform}:${r.eventId}`)).toEqual(['slack:recent']);
+    expect(
+      app.db
+        .select()
+        .from(processedEvents)
+        .all()
+        .map((r) => `${r.platform}:${r.eventId}`),
+    ).toEqual(['slack:recent']);
   });
 });

@@ -4,7 +4,14 @@ import { draftIdOf, parseTimelineEvent, type TimelineEvent } from '../../src/dom
 const good: TimelineEvent[] = [
   {
     kind: 'declared',
-    payload: { title: 'DB down', severity: 2, lead: 'cli:ann', startedAt: 1, components: [{ slug: 'web', name: 'Web', from: null, to: 'major_outage' }], scope: { platform: 'cli' } },
+    payload: {
+      title: 'DB down',
+      severity: 2,
+      lead: 'cli:ann',
+      startedAt: 1,
+      components: [{ slug: 'web', name: 'Web', from: null, to: 'major_outage' }],
+      scope: { platform: 'cli' },
+    },
   },
   { kind: 'update', payload: { body: 'x', from: 'investigating', to: 'identified', components: [] } },
   { kind: 'severity_changed', payload: { from: 3, to: 1 } },

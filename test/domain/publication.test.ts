@@ -39,7 +39,9 @@ describe('the publication rule: component status under an incident status', () =
       { slug: 'web', publicStatus: 'partial_outage' as ComponentStatus | null },
       { slug: 'api', publicStatus: null },
     ];
-    expect(publicComponents(status, rows)).toEqual([{ slug: 'web', publicStatus: 'partial_outage', status: status === 'resolved' ? 'operational' : 'partial_outage' }]);
+    expect(publicComponents(status, rows)).toEqual([
+      { slug: 'web', publicStatus: 'partial_outage', status: status === 'resolved' ? 'operational' : 'partial_outage' },
+    ]);
   });
 });
 
@@ -47,7 +49,13 @@ describe('planPublication: incident statuses × announced statuses × components
   const componentSets: Array<[string, Array<{ slug: string; status: ComponentStatus }>]> = [
     ['no components', []],
     ['one degraded', [{ slug: 'web', status: 'degraded_performance' }]],
-    ['one major, one maintenance', [{ slug: 'web', status: 'major_outage' }, { slug: 'sms', status: 'under_maintenance' }]],
+    [
+      'one major, one maintenance',
+      [
+        { slug: 'web', status: 'major_outage' },
+        { slug: 'sms', status: 'under_maintenance' },
+      ],
+    ],
   ];
   const cases = INCIDENT_STATUSES.flatMap((from) =>
     INCIDENT_STATUSES.flatMap((announced) => componentSets.map(([label, comps]) => [from, announced, label, comps] as const)),
@@ -59,7 +67,8 @@ describe('planPublication: incident statuses × announced statuses × components
       incident: { status: from, components: ['web', 'db'] },
       update: { status: announced, components: comps, postmortem: false },
     });
-    const legalStep = from !== announced && (announced === 'resolved' ? from !== 'resolved' : OPEN.indexOf(announced) === OPEN.indexOf(from) + 1 && from !== 'resolved');
+    const legalStep =
+      from !== announced && (announced === 'resolved' ? from !== 'resolved' : OPEN.indexOf(announced) === OPEN.indexOf(from) + 1 && from !== 'resolved');
     expect(plan.moveTo).toBe(legalStep ? announced : null);
     const after = plan.moveTo ?? from;
     expect(plan.internal).toEqual(announced !== 'resolved' && after !== 'resolved' ? comps : []);

@@ -139,7 +139,14 @@ describe('customer-facing wording: draft, approval, publication', () => {
     expect(hook.json.incident.incident_updates.map((u: { body: string }) => u.body)).toEqual([APPROVED]);
 
     // Nothing internal, nothing rejected, and nothing for a subscriber of another component.
-    const everything = [page.text, JSON.stringify(api), summary && JSON.stringify(summary), feed.text, JSON.stringify(statuspage.requests.map((r) => r.body)), hook.body].join('\n');
+    const everything = [
+      page.text,
+      JSON.stringify(api),
+      summary && JSON.stringify(summary),
+      feed.text,
+      JSON.stringify(statuspage.requests.map((r) => r.body)),
+      hook.body,
+    ].join('\n');
     expect(everything).not.toContain('INTERNAL-7731');
     expect(everything).not.toContain('lookng');
     expect(everything).not.toContain('mallory was here');

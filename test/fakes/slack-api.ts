@@ -99,7 +99,9 @@ export interface FakeSlackApi {
 }
 
 function loadRequired(): Record<string, string[]> {
-  const spec = JSON.parse(readFileSync(SPEC, 'utf8')) as { paths: Record<string, Record<string, { parameters?: Array<{ name: string; required?: boolean }> }>> };
+  const spec = JSON.parse(readFileSync(SPEC, 'utf8')) as {
+    paths: Record<string, Record<string, { parameters?: Array<{ name: string; required?: boolean }> }>>;
+  };
   const out: Record<string, string[]> = {};
   for (const m of IMPLEMENTED) {
     const path = spec.paths[`/${m}`];
@@ -138,13 +140,18 @@ function parseParams(req: IncomingMessage, raw: string, url: URL): Record<string
 
 function encodeFrame(opcode: number, payload: Buffer): Buffer {
   const len = payload.length;
-  const head = len < 126 ? Buffer.from([0x80 | opcode, len]) : len < 65536 ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255]) : (() => {
-    const b = Buffer.alloc(10);
-    b[0] = 0x80 | opcode;
-    b[1] = 127;
-    b.writeBigUInt64BE(BigInt(len), 2);
-    return b;
-  })();
+  const head =
+    len < 126
+      ? Buffer.from([0x80 | opcode, len])
+      : len < 65536
+        ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255])
+        : (() => {
+            const b = Buffer.alloc(10);
+            b[0] = 0x80 | opcode;
+            b[1] = 127;
+            b.writeBigUInt64BE(BigInt(len), 2);
+            return b;
+          })();
   return Buffer.concat([head, payload]);
 }
 
@@ -353,7 +360,11 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
       const missing = (required[method] ?? []).filter((k) => params[k] === undefined || params[k] === '');
       if (missing.length) {
         call.valid = false;
-        return send(200, { ok: false, error: 'invalid_arguments', response_metadata: { messages: missing.map((k) => `[ERROR] missing required field: ${k}`) } });
+        return send(200, {
+          ok: false,
+          error: 'invalid_arguments',
+          response_metadata: { messages: missing.map((k) => `[ERROR] missing required field: ${k}`) },
+        });
       }
       const scripted = failures.get(method)?.shift();
       if (scripted) {
@@ -384,7 +395,9 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
   });
   server.on('upgrade', (req, socket: Socket) => {
     const key = String(req.headers['sec-websocket-key'] ?? '');
-    const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    const accept = createHash('sha1')
+      .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+      .digest('base64');
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
     sockets.add(socket);
     const conn = wsAttach(socket, (text) => {
@@ -399,7 +412,14 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
     });
     socket.on('error', () => undefined);
     ws = conn;
-    conn.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake', approximate_connection_time: 3600 }, connection_info: { app_id: 'A0FAKE' } }));
+    conn.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: 1,
+        debug_info: { host: 'fake', approximate_connection_time: 3600 },
+        connection_info: { app_id: 'A0FAKE' },
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

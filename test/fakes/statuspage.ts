@@ -159,7 +159,12 @@ export interface FakeStatuspage {
   close(): Promise<void>;
 }
 
-const id12 = () => randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x').slice(0, 12);
+const id12 = () =>
+  randomBytes(9)
+    .toString('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x')
+    .slice(0, 12);
 
 export interface FakeStatuspageOptions {
   apiKey?: string;
@@ -274,7 +279,14 @@ export async function startFakeStatuspage(opts: FakeStatuspageOptions = {}): Pro
         if (!/^application\/json/.test(req.headers['content-type'] ?? '')) problems.push('content-type is not application/json');
       }
       const route = table.find((r) => r.pattern.test(path)) ?? null;
-      const rec: RecordedRequest = { method: req.method ?? 'GET', path, query: Object.fromEntries(url.searchParams), headers: req.headers, body, template: route?.template ?? null };
+      const rec: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body,
+        template: route?.template ?? null,
+      };
       fake.requests.push(rec);
       const where = `${rec.method} ${path}`;
       const op = route ? spec().paths[route.template]?.[rec.method.toLowerCase()] : undefined;
@@ -310,7 +322,10 @@ export async function startFakeStatuspage(opts: FakeStatuspageOptions = {}): Pro
       } else if (raw) problems.push('this operation takes no body');
       // Statuspage: "All top-level values in the object [metadata] must also be objects."
       const meta = body?.incident?.metadata;
-      if (meta !== undefined && (typeof meta !== 'object' || meta === null || Object.values(meta).some((v) => typeof v !== 'object' || v === null || Array.isArray(v)))) {
+      if (
+        meta !== undefined &&
+        (typeof meta !== 'object' || meta === null || Object.values(meta).some((v) => typeof v !== 'object' || v === null || Array.isArray(v)))
+      ) {
         problems.push('body.incident.metadata: top-level values must be objects');
       }
       if (problems.length) {

@@ -146,7 +146,15 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
       const conversationId = decodeURIComponent(m[1]!);
       const activityId = m[2] ? decodeURIComponent(m[2]) : undefined;
       let body: Record<string, any> = {};
-      const call: ConnectorCall = { method, conversationId, ...(activityId ? { activityId } : {}), body, status: 200, at: Date.now(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+      const call: ConnectorCall = {
+        method,
+        conversationId,
+        ...(activityId ? { activityId } : {}),
+        body,
+        status: 200,
+        at: Date.now(),
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      };
       calls.push(call);
       try {
         body = JSON.parse(raw) as Record<string, any>;
@@ -157,7 +165,9 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
         send(400, { error: { code: 'BadArgument', message: call.error } });
         return;
       }
-      const problem = validate(body, { $ref: '#/definitions/Activity' }) ?? (body.type === 'message' ? null : `$.type: expected "message" (got ${JSON.stringify(body.type)})`);
+      const problem =
+        validate(body, { $ref: '#/definitions/Activity' }) ??
+        (body.type === 'message' ? null : `$.type: expected "message" (got ${JSON.stringify(body.type)})`);
       if (problem) {
         call.status = 400;
         call.error = problem;
@@ -172,7 +182,11 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
         }
         call.status = failure.status;
         const code = failure.status === 429 ? 'Throttled' : failure.status === 412 ? 'PreconditionFailed' : 'ServiceError';
-        send(failure.status, { error: { code, message: 'scripted failure' } }, failure.retryAfter !== undefined ? { 'retry-after': String(failure.retryAfter) } : {});
+        send(
+          failure.status,
+          { error: { code, message: 'scripted failure' } },
+          failure.retryAfter !== undefined ? { 'retry-after': String(failure.retryAfter) } : {},
+        );
         return;
       }
       if (method === 'PUT') {
@@ -219,7 +233,8 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
     async waitFor(pred, ms = 10_000) {
       const end = Date.now() + ms;
       while (!pred(fake)) {
-        if (Date.now() > end) throw new Error(`fake connector: condition not met; calls: ${JSON.stringify(calls.map((c) => [c.method, c.conversationId, c.status, c.error]))}`);
+        if (Date.now() > end)
+          throw new Error(`fake connector: condition not met; calls: ${JSON.stringify(calls.map((c) => [c.method, c.conversationId, c.status, c.error]))}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },

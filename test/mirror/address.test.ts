@@ -86,11 +86,15 @@ describe('address classes, whatever the spelling', () => {
 
   it('names the IPv4 address a disguised IPv6 one stands for', () => {
     const p = { publicOnly: false, allowLinkLocal: false };
-    expect(refuseAddress('::ffff:a9fe:a9fe', 'hooks.example.com', p)).toBe('hooks.example.com (::ffff:a9fe:a9fe, that is 169.254.169.254) is a cloud metadata address; webhooks may never point there');
+    expect(refuseAddress('::ffff:a9fe:a9fe', 'hooks.example.com', p)).toBe(
+      'hooks.example.com (::ffff:a9fe:a9fe, that is 169.254.169.254) is a cloud metadata address; webhooks may never point there',
+    );
     const r = checkWebhookUrl('http://[::169.254.169.254]/latest/', p);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toBe('[::a9fe:a9fe] (169.254.169.254) is a cloud metadata address; webhooks may never point there');
-    expect(refuseAddress('::1', 'localhost', { publicOnly: true, allowLinkLocal: false })).toBe('localhost (::1) is a loopback address and SITREP_WEBHOOK_PUBLIC_ONLY=true refuses those');
+    expect(refuseAddress('::1', 'localhost', { publicOnly: true, allowLinkLocal: false })).toBe(
+      'localhost (::1) is a loopback address and SITREP_WEBHOOK_PUBLIC_ONLY=true refuses those',
+    );
   });
 
   it('reads odd IPv4 forms of a host the way a URL parser does', () => {

@@ -88,7 +88,11 @@ describe('/metrics labels', () => {
     await rx.waitFor((r) => r.accepted().length === 1);
     await waitUntil(
       () => {
-        const kinds = new Set(rows().filter((r) => r.state === 'delivered').map((r) => r.target.split(':')[0]));
+        const kinds = new Set(
+          rows()
+            .filter((r) => r.state === 'delivered')
+            .map((r) => r.target.split(':')[0]),
+        );
         return KINDS.every((k) => kinds.has(k)) && down.requests.length >= 1 && worker.breakers.openKeys().length >= 1;
       },
       15_000,
@@ -148,14 +152,18 @@ describe('/metrics cost', () => {
     const client = app.db.$client;
     const seen: Array<{ sql: string; rows: number }> = [];
     let scraping = false;
-    app.collectors.splice(0, app.collectors.length, ...app.collectors.map((c) => () => {
-      scraping = true;
-      try {
-        return c();
-      } finally {
-        scraping = false;
-      }
-    }));
+    app.collectors.splice(
+      0,
+      app.collectors.length,
+      ...app.collectors.map((c) => () => {
+        scraping = true;
+        try {
+          return c();
+        } finally {
+          scraping = false;
+        }
+      }),
+    );
     const prepare = client.prepare.bind(client);
     client.prepare = ((source: string) => {
       const stmt = prepare(source) as Statement;
@@ -168,7 +176,13 @@ describe('/metrics cost', () => {
           seen.push(entry);
           if (method === 'all') entry.rows += (out as unknown[]).length;
           else if (method === 'get') entry.rows += out === undefined ? 0 : 1;
-          else return (function* () { for (const r of out as Iterable<unknown>) { entry.rows++; yield r; } })();
+          else
+            return (function* () {
+              for (const r of out as Iterable<unknown>) {
+                entry.rows++;
+                yield r;
+              }
+            })();
           return out;
         };
       }

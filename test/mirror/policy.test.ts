@@ -16,7 +16,13 @@ import { delayNoticeFor, foldNoticeFor } from '../../src/mirror/worker.js';
 describe('backoff', () => {
   const opts = { baseMs: 1_000, maxMs: 60_000, jitter: 0.5 };
   it('doubles per attempt within the jitter band and stops at the cap', () => {
-    for (const [attempts, full] of [[1, 1_000], [2, 2_000], [3, 4_000], [7, 60_000], [40, 60_000]] as const) {
+    for (const [attempts, full] of [
+      [1, 1_000],
+      [2, 2_000],
+      [3, 4_000],
+      [7, 60_000],
+      [40, 60_000],
+    ] as const) {
       expect(nextDelay(attempts, undefined, opts, () => 0)).toBe(full);
       expect(nextDelay(attempts, undefined, opts, () => 1)).toBe(full / 2);
     }
@@ -41,7 +47,7 @@ describe('Standard Webhooks retry schedule', () => {
   // The wait after failed attempt n (attempt 1 is immediate): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
   const WAITS = [5 * S, 5 * M, 30 * M, 2 * H, 5 * H, 10 * H, 14 * H, 20 * H, 24 * H];
 
-  it('is the contract\'s schedule: ten attempts over about three days', () => {
+  it("is the contract's schedule: ten attempts over about three days", () => {
     expect(WEBHOOK_RETRY_SCHEDULE_MS).toEqual(WAITS);
     expect(SCHEDULE_JITTER).toBe(0.1);
     const total = WAITS.reduce((a, b) => a + b, 0);
@@ -156,12 +162,14 @@ describe('webhook address policy', () => {
 });
 
 describe('Standard Webhooks signature', () => {
-  it('matches the specification\'s example', () => {
+  it("matches the specification's example", () => {
     // From the Standard Webhooks reference libraries' tests.
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
     const sig = signWebhook(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
     expect(sig).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
-    expect(verifyWebhook(secret, { id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: '1614265330', signature: `v1,bogus ${sig}` }, '{"test": 2432232314}')).toBe(true);
+    expect(verifyWebhook(secret, { id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: '1614265330', signature: `v1,bogus ${sig}` }, '{"test": 2432232314}')).toBe(
+      true,
+    );
     expect(verifyWebhook(secret, { id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: '1614265330', signature: sig }, '{"test": 2432232315}')).toBe(false);
   });
 });

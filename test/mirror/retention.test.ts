@@ -49,7 +49,16 @@ function seed(db: Db, rows: Record<string, Seed>): Map<string, number> {
   const ids = new Map<string, number>();
   for (const [name, r] of Object.entries(rows)) {
     const at = T - r.age * DAY;
-    const info = insert.run(`msg_${name}`, r.incident === undefined ? 1 : r.incident, r.target, r.state, at, r.ref ?? null, at, r.state === 'delivered' ? at : null);
+    const info = insert.run(
+      `msg_${name}`,
+      r.incident === undefined ? 1 : r.incident,
+      r.target,
+      r.state,
+      at,
+      r.ref ?? null,
+      at,
+      r.state === 'delivered' ? at : null,
+    );
     ids.set(name, Number(info.lastInsertRowid));
   }
   for (const [name, r] of Object.entries(rows)) {
@@ -59,7 +68,14 @@ function seed(db: Db, rows: Record<string, Seed>): Map<string, number> {
 }
 
 const remaining = (db: Db, ids: Map<string, number>) => {
-  const left = new Set(db.select({ id: outbox.id }).from(outbox).orderBy(asc(outbox.id)).all().map((r) => r.id));
+  const left = new Set(
+    db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .orderBy(asc(outbox.id))
+      .all()
+      .map((r) => r.id),
+  );
   return [...ids.entries()].filter(([, id]) => left.has(id)).map(([name]) => name);
 };
 
@@ -83,7 +99,7 @@ const ROWS: Record<string, Seed> = {
 };
 
 describe('outbox retention', () => {
-  it('deletes delivered rows past the retention period and the rows folded into them; keeps dead letters, waiting rows, recent history and each lane\'s newest remote reference', async () => {
+  it("deletes delivered rows past the retention period and the rows folded into them; keeps dead letters, waiting rows, recent history and each lane's newest remote reference", async () => {
     const file = tempDb();
     const db = openDatabase(file);
     dbs.push(db);
@@ -137,7 +153,12 @@ describe('outbox retention', () => {
     first.run('declare "Database down" components:web-app=major');
     first.run('draft INC-1 "Investigating"');
     await waitUntil(() => first.rows().every((r) => r.state === 'delivered' || r.state === 'dead'), 5_000, 'settled');
-    expect(first.rows().map((r) => r.state).sort()).toEqual(['dead', 'delivered']);
+    expect(
+      first
+        .rows()
+        .map((r) => r.state)
+        .sort(),
+    ).toEqual(['dead', 'delivered']);
     await first.close();
 
     clock.advance(3 * DAY);
@@ -157,7 +178,9 @@ describe('outbox retention', () => {
     expect(loadConfig({ SITREP_OUTBOX_RETENTION_DAYS: '7' }).outboxRetentionDays).toBe(7);
     for (const bad of ['0', '-1', 'thirty', '1.5', '99999999']) {
       expect(() => loadConfig({ SITREP_OUTBOX_RETENTION_DAYS: bad }), bad).toThrow(ConfigError);
-      expect(() => loadConfig({ SITREP_OUTBOX_RETENTION_DAYS: bad })).toThrow(/^invalid configuration: SITREP_OUTBOX_RETENTION_DAYS must be a whole number from 1 to 36500$/);
+      expect(() => loadConfig({ SITREP_OUTBOX_RETENTION_DAYS: bad })).toThrow(
+        /^invalid configuration: SITREP_OUTBOX_RETENTION_DAYS must be a whole number from 1 to 36500$/,
+      );
     }
     // Through the real entry point: nothing starts, exit code 1, the one line on stderr.
     const saved = { days: process.env.SITREP_OUTBOX_RETENTION_DAYS, db: process.env.SITREP_DB };
@@ -174,7 +197,10 @@ describe('outbox retention', () => {
       expect(await main(['serve'])).toBe(1);
     } finally {
       process.stderr.write = write;
-      for (const [k, v] of [['SITREP_OUTBOX_RETENTION_DAYS', saved.days], ['SITREP_DB', saved.db]] as const) {
+      for (const [k, v] of [
+        ['SITREP_OUTBOX_RETENTION_DAYS', saved.days],
+        ['SITREP_DB', saved.db],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

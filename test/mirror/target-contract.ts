@@ -75,9 +75,12 @@ export function describeTargetContract(name: string, setup: () => Promise<Contra
       expect((r as DeliveryResult).kind).not.toBe('delivered');
     });
 
-    it('delivers a folded, late message too (the notices are the target\'s to show)', async () => {
+    it("delivers a folded, late message too (the notices are the target's to show)", async () => {
       h.upstream.ok();
-      const r = await h.target.deliver(h.message({ folded: 2, foldNotice: 'This message folds in 2 earlier updates.', delayNotice: 'Delayed: originally posted 08:54 PST' }), never());
+      const r = await h.target.deliver(
+        h.message({ folded: 2, foldNotice: 'This message folds in 2 earlier updates.', delayNotice: 'Delayed: originally posted 08:54 PST' }),
+        never(),
+      );
       expect(r.kind).toBe('delivered');
     });
   });

@@ -77,7 +77,9 @@ describe('outbox worker at fan-out width', () => {
     const UPSTREAMS = 30;
     const random = seeded(10);
     db.transaction((tx) => {
-      for (let n = 1; n <= 3; n++) for (let lane = 0; lane < LANES; lane++) enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
+      for (let n = 1; n <= 3; n++)
+        for (let lane = 0; lane < LANES; lane++)
+          enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
     });
     const meter = inFlightMeter();
     const keyOf = (target: string) => `up-${Number(target.slice(2)) % UPSTREAMS}`;
@@ -91,7 +93,8 @@ describe('outbox worker at fan-out width', () => {
         const key = keyOf(msg.target);
         meter.enter(key);
         // Rows claimed (in flight in the database) never exceed the slots.
-        if (checks++ % 50 === 0) mostClaimed = Math.max(mostClaimed, (db.$client.prepare("select count(*) as n from outbox where state = 'in_flight'").get() as { n: number }).n);
+        if (checks++ % 50 === 0)
+          mostClaimed = Math.max(mostClaimed, (db.$client.prepare("select count(*) as n from outbox where state = 'in_flight'").get() as { n: number }).n);
         try {
           await new Promise((r) => setTimeout(r, Math.floor(random() * 15)));
           const ok = random() > 0.1;
@@ -130,7 +133,8 @@ describe('outbox worker at fan-out width', () => {
     const LANES = 400;
     const put = (n: number) =>
       db.transaction((tx) => {
-        for (let lane = 0; lane < LANES; lane++) enqueue(tx, Date.now(), { incidentId: null, target: `c:${lane}`, kind: 'test', payload: { n }, customerFacing: true, approvedAt: Date.now() });
+        for (let lane = 0; lane < LANES; lane++)
+          enqueue(tx, Date.now(), { incidentId: null, target: `c:${lane}`, kind: 'test', payload: { n }, customerFacing: true, approvedAt: Date.now() });
       });
     put(1);
     // Every first attempt is held until the newer updates are written behind it; then even lanes
@@ -165,12 +169,18 @@ describe('outbox worker at fan-out width', () => {
       const newest = laneRows.at(-1)!;
       if (lane % 2 === 0) {
         // Row 1 went out; rows 2 and 3 waited behind it and are folded into row 4.
-        expect(mine.map((s) => [s.n, s.folded, s.ok])).toEqual([[1, 0, true], [4, 2, true]]);
+        expect(mine.map((s) => [s.n, s.folded, s.ok])).toEqual([
+          [1, 0, true],
+          [4, 2, true],
+        ]);
         expect(mine[1]!.notice).toBe('This message folds in 2 earlier updates.');
         expect(laneRows.map((r) => r.state)).toEqual(['delivered', 'folded', 'folded', 'delivered']);
       } else {
         // Row 1 failed; on its retry it was folded in too: row 4 carries all three before it.
-        expect(mine.map((s) => [s.n, s.folded, s.ok])).toEqual([[1, 0, false], [4, 3, true]]);
+        expect(mine.map((s) => [s.n, s.folded, s.ok])).toEqual([
+          [1, 0, false],
+          [4, 3, true],
+        ]);
         expect(mine[1]!.notice).toBe('This message folds in 3 earlier updates.');
         expect(laneRows.map((r) => r.state)).toEqual(['folded', 'folded', 'folded', 'delivered']);
       }
@@ -184,7 +194,9 @@ describe('outbox worker at fan-out width', () => {
     const b = open(file);
     const LANES = 600;
     a.transaction((tx) => {
-      for (let n = 1; n <= 2; n++) for (let lane = 0; lane < LANES; lane++) enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
+      for (let n = 1; n <= 2; n++)
+        for (let lane = 0; lane < LANES; lane++)
+          enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
     });
     const sent: Array<{ deliveryId: string; target: string; n: unknown; by: string }> = [];
     const mk = (by: string): Target => ({
@@ -224,7 +236,10 @@ describe('outbox worker at fan-out width', () => {
       },
     };
     let fastDone = 0;
-    const fast: Target = { handles: (t) => t.startsWith('fast:'), breakerKey: () => 'fast', deliver: async () => {
+    const fast: Target = {
+      handles: (t) => t.startsWith('fast:'),
+      breakerKey: () => 'fast',
+      deliver: async () => {
         fastDone++;
         return { kind: 'delivered' };
       },

@@ -99,7 +99,11 @@ describe('pacing', () => {
     await waitUntil(() => rowsOf(db).filter((r) => r.state === 'delivered').length === 7, 10_000, 'one A row and every unpaced row delivered');
     // Four A rows wait for a slot a minute away; the six unpaced rows used the two slots meanwhile.
     expect(t.starts.filter((s) => s.channel === 'A')).toHaveLength(1);
-    expect(rowsOf(db).filter((r) => r.state === 'pending').map((r) => r.target)).toEqual(['chan:A-2', 'chan:A-3', 'chan:A-4', 'chan:A-5']);
+    expect(
+      rowsOf(db)
+        .filter((r) => r.state === 'pending')
+        .map((r) => r.target),
+    ).toEqual(['chan:A-2', 'chan:A-3', 'chan:A-4', 'chan:A-5']);
   });
 
   it('a waiting row is started by its slot freeing, without a poll or a kick, and without spinning until then', async () => {

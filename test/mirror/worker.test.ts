@@ -18,7 +18,11 @@ interface Call {
   end?: number;
 }
 
-function fakeTarget(prefix: string, answer: (msg: OutboxMessage, n: number, signal: AbortSignal) => Promise<DeliveryResult> | DeliveryResult, extra: Partial<Target> = {}) {
+function fakeTarget(
+  prefix: string,
+  answer: (msg: OutboxMessage, n: number, signal: AbortSignal) => Promise<DeliveryResult> | DeliveryResult,
+  extra: Partial<Target> = {},
+) {
   const calls: Call[] = [];
   const target: Target = {
     handles: (t) => t.startsWith(prefix),
@@ -36,7 +40,8 @@ function fakeTarget(prefix: string, answer: (msg: OutboxMessage, n: number, sign
   return { target, calls };
 }
 
-const hang = (signal: AbortSignal) => new Promise<DeliveryResult>((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'retry', error: 'aborted' })));
+const hang = (signal: AbortSignal) =>
+  new Promise<DeliveryResult>((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'retry', error: 'aborted' })));
 
 const workers: OutboxWorker[] = [];
 const dbs: Db[] = [];
@@ -50,7 +55,13 @@ afterEach(async () => {
 function makeWorker(db: Db, targets: Target[], over: Partial<WorkerOptions> = {}) {
   const reports: string[] = [];
   const w = new OutboxWorker(
-    { db, log: createLogger('silent'), now: () => Date.now(), targets, onDeadLetter: (_tx, row, reason) => void (row.customerFacing && row.incidentId !== null && reports.push(`${row.id}:${reason}`)) },
+    {
+      db,
+      log: createLogger('silent'),
+      now: () => Date.now(),
+      targets,
+      onDeadLetter: (_tx, row, reason) => void (row.customerFacing && row.incidentId !== null && reports.push(`${row.id}:${reason}`)),
+    },
     { ...FAST, ...over },
   );
   workers.push(w);
@@ -64,7 +75,11 @@ function open(file = ':memory:') {
 }
 
 const put = (db: Db, target: string, n: number, customerFacing = true) =>
-  db.transaction((tx) => Array.from({ length: n }, (_, i) => enqueue(tx, Date.now(), { incidentId: null, target, kind: 'test', payload: { n: i + 1 }, customerFacing, approvedAt: Date.now() })));
+  db.transaction((tx) =>
+    Array.from({ length: n }, (_, i) =>
+      enqueue(tx, Date.now(), { incidentId: null, target, kind: 'test', payload: { n: i + 1 }, customerFacing, approvedAt: Date.now() }),
+    ),
+  );
 
 const rowsOf = (db: Db) => db.select().from(outbox).orderBy(asc(outbox.id)).all();
 
@@ -72,13 +87,17 @@ describe('outbox worker', () => {
   it('a non-folding target (status page) gets every row, in order, each retried until delivered', async () => {
     const db = open();
     const seen = new Set<number>();
-    const sp = fakeTarget('statuspage', (msg) => {
-      if (!seen.has(msg.id)) {
-        seen.add(msg.id);
-        return { kind: 'retry', error: 'HTTP 503' };
-      }
-      return { kind: 'delivered', remoteRef: `ref-${msg.payload.n}` };
-    }, { folds: false });
+    const sp = fakeTarget(
+      'statuspage',
+      (msg) => {
+        if (!seen.has(msg.id)) {
+          seen.add(msg.id);
+          return { kind: 'retry', error: 'HTTP 503' };
+        }
+        return { kind: 'delivered', remoteRef: `ref-${msg.payload.n}` };
+      },
+      { folds: false },
+    );
     put(db, 'statuspage', 5);
     const { worker } = makeWorker(db, [sp.target]);
     worker.start();
@@ -98,7 +117,10 @@ describe('outbox worker', () => {
     const { worker } = makeWorker(db, [ch.target]);
     worker.start();
     await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered' || r.state === 'folded'), 5_000, 'settled');
-    expect(ch.calls.map((c) => [c.msg.target, c.msg.payload.n, c.msg.folded]).sort()).toEqual([['chan:a', 4, 3], ['chan:b', 1, 0]]);
+    expect(ch.calls.map((c) => [c.msg.target, c.msg.payload.n, c.msg.folded]).sort()).toEqual([
+      ['chan:a', 4, 3],
+      ['chan:b', 1, 0],
+    ]);
     expect(ch.calls.find((c) => c.msg.target === 'chan:a')!.msg.foldNotice).toBe('This message folds in 3 earlier updates.');
     expect(rowsOf(db).map((r) => r.state)).toEqual(['folded', 'folded', 'folded', 'delivered', 'delivered']);
   });
@@ -113,7 +135,11 @@ describe('outbox worker', () => {
     worker.start();
     await waitUntil(() => fast.calls.length === 3, 3_000, 'fast lane drained');
     expect(slow.calls).toHaveLength(1);
-    expect(rowsOf(db).filter((r) => r.target === 'slow:x').map((r) => r.state)).toEqual(['in_flight', 'pending']);
+    expect(
+      rowsOf(db)
+        .filter((r) => r.target === 'slow:x')
+        .map((r) => r.state),
+    ).toEqual(['in_flight', 'pending']);
   });
 
   it('a hanging upstream holds at most its share of delivery slots', async () => {
@@ -136,7 +162,11 @@ describe('outbox worker', () => {
     put(db, 'up:a', 1);
     put(db, 'up:b', 1);
     put(db, 'up:c', 1);
-    const { worker } = makeWorker(db, [up.target], { backoff: { baseMs: 10, maxMs: 10, jitter: 0 }, breaker: { threshold: 3, cooldownMs: 400, maxCooldownMs: 800 }, concurrency: 1 });
+    const { worker } = makeWorker(db, [up.target], {
+      backoff: { baseMs: 10, maxMs: 10, jitter: 0 },
+      breaker: { threshold: 3, cooldownMs: 400, maxCooldownMs: 800 },
+      concurrency: 1,
+    });
     worker.start();
     await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered'), 5_000, 'recovered');
     const [, , third, probe] = up.calls;
@@ -173,13 +203,19 @@ describe('outbox worker', () => {
     const { worker } = makeWorker(db, [t.target]);
     worker.start();
     await waitUntil(() => rowsOf(db)[1]!.state === 'delivered', 5_000, 'second delivered');
-    expect(rowsOf(db).map((r) => [r.state, r.lastError])).toEqual([['dead', 'channel archived'], ['delivered', null]]);
+    expect(rowsOf(db).map((r) => [r.state, r.lastError])).toEqual([
+      ['dead', 'channel archived'],
+      ['delivered', null],
+    ]);
   });
 
   it('a row left in flight by a dead process is re-sent with the same delivery id after its lease', async () => {
     const db = open();
     const [id] = put(db, 'w:1', 1);
-    db.update(outbox).set({ state: 'in_flight', attempts: 1, claimedUntil: Date.now() - 1 }).where(eq(outbox.id, id!)).run();
+    db.update(outbox)
+      .set({ state: 'in_flight', attempts: 1, claimedUntil: Date.now() - 1 })
+      .where(eq(outbox.id, id!))
+      .run();
     const t = fakeTarget('w:', () => ({ kind: 'delivered' }));
     const { worker } = makeWorker(db, [t.target]);
     worker.start();
@@ -213,10 +249,20 @@ describe('outbox worker', () => {
     const at = Date.now();
     for (const id of [1, 2, 3]) {
       db.$client
-        .prepare("insert into incidents (id, title, status, severity, created_by, started_at, declared_at, recorded_at, updated_at) values (?, 'x', 'investigating', 3, 'cli:a', ?, ?, ?, ?)")
+        .prepare(
+          "insert into incidents (id, title, status, severity, created_by, started_at, declared_at, recorded_at, updated_at) values (?, 'x', 'investigating', 3, 'cli:a', ?, ?, ?, ?)",
+        )
         .run(id, at, at, at, at);
     }
-    const lanes: Array<[string, number | null]> = [['a:x', null], ['a:x', 1], ['a:x', 3], ['a:y', 2], ['b:z', null], ['b:z', 2], ['b:z', 3]];
+    const lanes: Array<[string, number | null]> = [
+      ['a:x', null],
+      ['a:x', 1],
+      ['a:x', 3],
+      ['a:y', 2],
+      ['b:z', null],
+      ['b:z', 2],
+      ['b:z', 3],
+    ];
     // History first: delivered rows of the same lanes must not hide their later pending rows.
     db.transaction((tx) => {
       for (let i = 0; i < 200; i++) {

@@ -70,7 +70,17 @@ describe('parseCommand on hostile text', () => {
   it('refuses any refused character anywhere in an otherwise valid command', () => {
     const refused = ODD_CHARACTERS.filter((c) => refusedAt(c) >= 0);
     expect(refused.length).toBeGreaterThan(10);
-    const valid = ['declare DB down sev:2', 'note INC-1 we are on it', 'draft status:identified Found it', 'component add Web App group:Core', 'approve D-1 New words', 'reject D-1 too vague', 'followup add Alert owner:@bob', 'template add calm We know.', 'subscribe slack:C0123'];
+    const valid = [
+      'declare DB down sev:2',
+      'note INC-1 we are on it',
+      'draft status:identified Found it',
+      'component add Web App group:Core',
+      'approve D-1 New words',
+      'reject D-1 too vague',
+      'followup add Alert owner:@bob',
+      'template add calm We know.',
+      'subscribe slack:C0123',
+    ];
     fc.assert(
       fc.property(fc.constantFrom(...valid), fc.constantFrom(...refused), fc.nat(), (command, bad, at) => {
         expect(attempt(command).ok).toBe(true);
@@ -137,9 +147,12 @@ describe('the tokenizer', () => {
   it('splits exactly as the language defines, for any mix of quotes, spaces and words', () => {
     const alphabet = fc.constantFrom(...QUOTES, ' ', '\n', '\u00a0', 'a', 'b', ':', 'sev:', '😀', '\uD800');
     fc.assert(
-      fc.property(fc.array(alphabet, { maxLength: 40 }).map((a) => a.join('')), (input) => {
-        expect(tokenize(input)).toEqual(referenceTokenize(input));
-      }),
+      fc.property(
+        fc.array(alphabet, { maxLength: 40 }).map((a) => a.join('')),
+        (input) => {
+          expect(tokenize(input)).toEqual(referenceTokenize(input));
+        },
+      ),
       runs(3000),
     );
   });
@@ -169,9 +182,9 @@ const FAMILIES: Record<string, (length: number) => string> = {
   'alternating openers': (n) => 'note ' + '„“'.repeat((n - 5) / 2),
   'straight quote pairs': (n) => 'note ' + '""'.repeat((n - 5) / 2),
   'an unclosed straight quote then words': (n) => 'note "' + 'a '.repeat((n - 6) / 2),
-  'whitespace': (n) => 'note x' + ' '.repeat(n - 7) + 'y',
+  whitespace: (n) => 'note x' + ' '.repeat(n - 7) + 'y',
   'line breaks': (n) => 'update x' + '\n'.repeat(n - 9) + 'y',
-  'colons': (n) => 'note ' + ':'.repeat(n - 5),
+  colons: (n) => 'note ' + ':'.repeat(n - 5),
   'key:value words': (n) => 'note ' + 'a:b '.repeat((n - 5) / 4),
   'option-like words': (n) => 'note ' + 'sevx:1 '.repeat((n - 5) / 7),
   'many words': (n) => 'note ' + 'a '.repeat((n - 5) / 2),
@@ -179,7 +192,11 @@ const FAMILIES: Record<string, (length: number) => string> = {
   'one huge unknown verb': (n) => 'x'.repeat(n),
   'one huge help topic': (n) => 'help ' + 'y'.repeat(n - 5),
   'component pairs': (n) => 'components ' + 'a=b,'.repeat((n - 11) / 4),
-  'injection': (n) => 'note ' + INJECTIONS.join(' ').repeat(n).slice(0, n - 5),
+  injection: (n) =>
+    'note ' +
+    INJECTIONS.join(' ')
+      .repeat(n)
+      .slice(0, n - 5),
 };
 
 describe('parse work', () => {

@@ -51,18 +51,90 @@ export const INJECTIONS = [
 
 /** Characters Sitrep refuses, and their harmless neighbours. */
 export const ODD_CHARACTERS = [
-  '\u0000', '\u0007', '\u001b[31m', '\u007f', '\u0085', '\u009b', '\u2028', '\u2029',
-  '\uFFFE', '\uFFFF', '\uFDD0', '\uFDEF', '\u{1FFFE}', '\u{10FFFF}', '\uD800', '\uDBFF', '\uDC00', '\uDFFF',
-  '\uFFFD', '\uFDCF', '\uFDF0', '\u00a0', '\u200b', '\u202e', '\uFEFF', '😀', '👩‍👩‍👧', 'é', '失敗', 'ß',
+  '\u0000',
+  '\u0007',
+  '\u001b[31m',
+  '\u007f',
+  '\u0085',
+  '\u009b',
+  '\u2028',
+  '\u2029',
+  '\uFFFE',
+  '\uFFFF',
+  '\uFDD0',
+  '\uFDEF',
+  '\u{1FFFE}',
+  '\u{10FFFF}',
+  '\uD800',
+  '\uDBFF',
+  '\uDC00',
+  '\uDFFF',
+  '\uFFFD',
+  '\uFDCF',
+  '\uFDF0',
+  '\u00a0',
+  '\u200b',
+  '\u202e',
+  '\uFEFF',
+  '😀',
+  '👩‍👩‍👧',
+  'é',
+  '失敗',
+  'ß',
 ];
 
 /** Words the grammar gives meaning to, including ones that name every object's properties. */
 export const GRAMMAR_WORDS = [
-  'INC-1', 'INC-2', 'INC-999999999', 'D-1', 'D-2', 'F-1', '#INC-1', '@bob', '@alice', 'slack:U0ABC', 'teams:29:1x', 'cli:root',
-  'lead', 'comms', 'web-app', 'web-app=major', 'web-app=ok,api=partial', 'major', 'ok', 'identified', 'monitoring',
-  'add', 'list', 'remove', 'done', 'publish', 'retry', 'map', 'incidents', 'open', 'all',
-  '7:32am', '07:32', '2021-12-07T07:32', '2099-01-01T00:00', 'https://example.com/hook', 'webhook:https://example.com/h',
-  'constructor', '__proto__', 'toString', 'hasOwnProperty', 'web-app=__proto__', 'api=constructor', 'web-app=toString', 'sev', ':', '::', 'a:b', 'Cause:', 'x'.repeat(70),
+  'INC-1',
+  'INC-2',
+  'INC-999999999',
+  'D-1',
+  'D-2',
+  'F-1',
+  '#INC-1',
+  '@bob',
+  '@alice',
+  'slack:U0ABC',
+  'teams:29:1x',
+  'cli:root',
+  'lead',
+  'comms',
+  'web-app',
+  'web-app=major',
+  'web-app=ok,api=partial',
+  'major',
+  'ok',
+  'identified',
+  'monitoring',
+  'add',
+  'list',
+  'remove',
+  'done',
+  'publish',
+  'retry',
+  'map',
+  'incidents',
+  'open',
+  'all',
+  '7:32am',
+  '07:32',
+  '2021-12-07T07:32',
+  '2099-01-01T00:00',
+  'https://example.com/hook',
+  'webhook:https://example.com/h',
+  'constructor',
+  '__proto__',
+  'toString',
+  'hasOwnProperty',
+  'web-app=__proto__',
+  'api=constructor',
+  'web-app=toString',
+  'sev',
+  ':',
+  '::',
+  'a:b',
+  'Cause:',
+  'x'.repeat(70),
 ];
 
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((n) => String.fromCharCode(n));
@@ -128,14 +200,16 @@ export const PREFIXES = [
   'unsubscribe',
 ];
 
-export const commandText = fc
-  .tuple(fc.constantFrom(...PREFIXES), separator, hostileText())
-  .map(([prefix, sep, text]) => prefix + (sep || ' ') + text);
+export const commandText = fc.tuple(fc.constantFrom(...PREFIXES), separator, hostileText()).map(([prefix, sep, text]) => prefix + (sep || ' ') + text);
 
 /** A piece repeated up to the command-line limit: the shapes that used to cost quadratic time. */
 export const hugeText = (limit: number) =>
   fc
-    .tuple(fc.constantFrom(...PREFIXES), fc.constantFrom(...QUOTES, ...INJECTIONS, ...GRAMMAR_WORDS, ' ', ':', '\n', '„x ', '“ ', 'a ', 'sev:1 '), fc.integer({ min: 100, max: limit }))
+    .tuple(
+      fc.constantFrom(...PREFIXES),
+      fc.constantFrom(...QUOTES, ...INJECTIONS, ...GRAMMAR_WORDS, ' ', ':', '\n', '„x ', '“ ', 'a ', 'sev:1 '),
+      fc.integer({ min: 100, max: limit }),
+    )
     .map(([prefix, unit, length]) => {
       const head = prefix + ' ';
       return head + unit.repeat(Math.ceil((length - head.length) / unit.length)).slice(0, Math.max(0, length - head.length));

@@ -126,7 +126,16 @@ function expectInertMrkdwn(text: string, where: 'internal' | 'customer'): void {
 function slackMessages(w: World) {
   const db = w.app.db;
   const view = loadIncidentView(db, getIncident(db, 1));
-  const payload: CustomerPayload = { incident: 'INC-1', title: w.title, status: 'identified', body: w.body, at: w.app.now(), url: `${PUBLIC_URL}/incidents/INC-1`, components: [{ name: w.component, status: 'partial_outage' }], zone: ZONE };
+  const payload: CustomerPayload = {
+    incident: 'INC-1',
+    title: w.title,
+    status: 'identified',
+    body: w.body,
+    at: w.app.now(),
+    url: `${PUBLIC_URL}/incidents/INC-1`,
+    components: [{ name: w.component, status: 'partial_outage' }],
+    zone: ZONE,
+  };
   const internal = [
     rootMessage(view, ZONE, w.app.now()),
     ...loadTimeline(db, 1).map((e) => threadReply(e, 'INC-1', ZONE)),
@@ -173,14 +182,26 @@ const textOf = (card: Card, ...path: Array<string | number>): string => path.red
 function teamsUserTexts(w: World): Array<{ shown: string; typed: string }> {
   const db = w.app.db;
   const view = loadIncidentView(db, getIncident(db, 1));
-  const payload: CustomerPayload = { incident: 'INC-1', title: w.title, status: 'identified', body: w.body, at: w.app.now(), url: `${PUBLIC_URL}/incidents/INC-1`, components: [{ name: w.component, status: 'partial_outage' }], zone: ZONE };
+  const payload: CustomerPayload = {
+    incident: 'INC-1',
+    title: w.title,
+    status: 'identified',
+    body: w.body,
+    at: w.app.now(),
+    url: `${PUBLIC_URL}/incidents/INC-1`,
+    components: [{ name: w.component, status: 'partial_outage' }],
+    zone: ZONE,
+  };
   const root = rootCard(view, ZONE, w.app.now());
   const rejected = approvalDecidedCard({ id: 'D-2', decision: 'rejected', by: 'cli:bob', body: w.body, reason: w.reason });
   const customerRootTitle = textOf(customerRootCard(payload), 'body', 0, 'text');
   const out = [
     { shown: textOf(root, 'body', 0, 'text').split(' · ').slice(1).join(' · '), typed: w.title },
     { shown: textOf(root, 'body', 5, 'text'), typed: w.body },
-    { shown: textOf(approvalCard({ id: 'D-1', incident: 'INC-1', author: 'cli:alice', status: 'identified', body: w.body }), 'body', 1, 'items', 0, 'text'), typed: w.body },
+    {
+      shown: textOf(approvalCard({ id: 'D-1', incident: 'INC-1', author: 'cli:alice', status: 'identified', body: w.body }), 'body', 1, 'items', 0, 'text'),
+      typed: w.body,
+    },
     { shown: textOf(rejected, 'body', 1, 'items', 0, 'text'), typed: w.body },
     { shown: textOf(rejected, 'body', 2, 'text').replace(/^Reason: /, ''), typed: w.reason },
     { shown: customerRootTitle.slice(customerRootTitle.indexOf(' ') + 1), typed: w.title },
@@ -239,7 +260,14 @@ describe('accepted hostile text renders as text', () => {
             expect(unmarkdown(shown)).toBe(typed);
           }
           for (const [path, s] of stringsIn(rootCard(loadIncidentView(w.app.db, getIncident(w.app.db, 1)), ZONE, w.app.now()))) {
-            if (s.includes('<')) expect(s.split('<').slice(1).every((after) => after.startsWith(ZWSP)), `${path}: ${s}`).toBe(true);
+            if (s.includes('<'))
+              expect(
+                s
+                  .split('<')
+                  .slice(1)
+                  .every((after) => after.startsWith(ZWSP)),
+                `${path}: ${s}`,
+              ).toBe(true);
           }
         } finally {
           w.app.close();

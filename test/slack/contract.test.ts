@@ -1,7 +1,7 @@
 import { openDatabase } from '../../db/client.js';
 import { incidentThreads, incidents } from '../../db/schema.js';
 import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
-import { createSlackWebApi, } from '../../adapters/slack/web-api.js';
+import { createSlackWebApi } from '../../adapters/slack/web-api.js';
 import { createSlackTarget } from '../../adapters/slack/target.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
 import { describeTargetContract, type ContractUpstream } from '../mirror/target-contract.js';
@@ -23,9 +23,23 @@ describeTargetContract('slack thread', async () => {
   const fake = await startFakeSlackApi({ token: TOKEN });
   const db = openDatabase(':memory:');
   const now = Date.now();
-  db.insert(incidents).values({ id: 1, title: 'Contract', status: 'investigating', severity: 3, createdBy: 'cli:t', startedAt: now, declaredAt: now, recordedAt: now, updatedAt: now }).run();
+  db.insert(incidents)
+    .values({
+      id: 1,
+      title: 'Contract',
+      status: 'investigating',
+      severity: 3,
+      createdBy: 'cli:t',
+      startedAt: now,
+      declaredAt: now,
+      recordedAt: now,
+      updatedAt: now,
+    })
+    .run();
   fake.addMessage({ channel: 'C0INC', ts: '1700000000.000001', text: 'root' });
-  db.insert(incidentThreads).values({ incidentId: 1, platform: 'slack', channel: 'C0INC', rootRef: '1700000000.000001', dedicated: false, createdAt: now }).run();
+  db.insert(incidentThreads)
+    .values({ incidentId: 1, platform: 'slack', channel: 'C0INC', rootRef: '1700000000.000001', dedicated: false, createdAt: now })
+    .run();
   const web = createSlackWebApi({ token: TOKEN, apiUrl: fake.apiUrl });
   let n = 0;
   return {

@@ -83,7 +83,11 @@ describe('an acknowledged slash command survives kill -9', () => {
 
     expect(refused).toEqual([]);
     // The restarted server applies what was left before anything new, and then everything else.
-    const noteRows = () => readDb(db, (d) => d.prepare<[], { id: number; text: string }>("select id, text from timeline_events where kind = 'note' order by id").all()).map((r) => ({ id: r.id, i: noteIndex(r.text) }));
+    const noteRows = () =>
+      readDb(db, (d) => d.prepare<[], { id: number; text: string }>("select id, text from timeline_events where kind = 'note' order by id").all()).map((r) => ({
+        id: r.id,
+        i: noteIndex(r.text),
+      }));
     const notes = () => noteRows().map((r) => r.i);
     const end = Date.now() + 30_000;
     while (![...acked].every((i) => notes().includes(i)) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));

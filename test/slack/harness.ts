@@ -127,17 +127,36 @@ export async function startHarness(env: Record<string, string> = {}, now?: () =>
         if (!row) return;
         const target = app.targets.find((t) => t.handles(row.target))!;
         const result = await target.deliver(
-          { id: row.id, deliveryId: row.deliveryId, incidentId: row.incidentId, target: row.target, kind: row.kind, payload: row.payload, attempts: row.attempts, createdAt: row.createdAt, approvedAt: row.approvedAt, folded: 0 },
+          {
+            id: row.id,
+            deliveryId: row.deliveryId,
+            incidentId: row.incidentId,
+            target: row.target,
+            kind: row.kind,
+            payload: row.payload,
+            attempts: row.attempts,
+            createdAt: row.createdAt,
+            approvedAt: row.approvedAt,
+            folded: 0,
+          },
           new AbortController().signal,
         );
         if (result.kind === 'retry') {
-          app.db.update(outbox).set({ attempts: row.attempts + 1, lastError: result.error }).where(eq(outbox.id, row.id)).run();
+          app.db
+            .update(outbox)
+            .set({ attempts: row.attempts + 1, lastError: result.error })
+            .where(eq(outbox.id, row.id))
+            .run();
           await new Promise((r) => setTimeout(r, Math.min(result.retryAfterMs ?? 50, 2_000)));
           continue;
         }
         app.db
           .update(outbox)
-          .set(result.kind === 'delivered' ? { state: 'delivered', remoteRef: result.remoteRef ?? null, deliveredAt: Date.now() } : { state: 'dead', lastError: result.error })
+          .set(
+            result.kind === 'delivered'
+              ? { state: 'delivered', remoteRef: result.remoteRef ?? null, deliveredAt: Date.now() }
+              : { state: 'dead', lastError: result.error },
+          )
           .where(eq(outbox.id, row.id))
           .run();
       }
@@ -155,7 +174,13 @@ export async function startHarness(env: Record<string, string> = {}, now?: () =>
 export function blockAction(opts: { user?: string; actionId: string; value: string; channel: string; messageTs: string; threadTs?: string }) {
   const p = jsonFixture('block_actions-button-thread-message.json');
   p.user = { ...p.user, id: opts.user ?? 'U0ALICE' };
-  p.container = { type: 'message', message_ts: opts.messageTs, channel_id: opts.channel, is_ephemeral: false, ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}) };
+  p.container = {
+    type: 'message',
+    message_ts: opts.messageTs,
+    channel_id: opts.channel,
+    is_ephemeral: false,
+    ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
+  };
   p.channel = { id: opts.channel, name: 'incidents' };
   p.trigger_id = `trig.${Math.random().toString(36).slice(2)}`;
   p.response_url = 'http://127.0.0.1:1/unused';
@@ -165,7 +190,13 @@ export function blockAction(opts: { user?: string; actionId: string; value: stri
 }
 
 /** A view_submission shaped like the captured one, carrying our modal's callback and state. */
-export function viewSubmission(opts: { user?: string; callbackId: string; viewId?: string; meta?: Record<string, unknown>; values: Record<string, Record<string, unknown>> }) {
+export function viewSubmission(opts: {
+  user?: string;
+  callbackId: string;
+  viewId?: string;
+  meta?: Record<string, unknown>;
+  values: Record<string, Record<string, unknown>>;
+}) {
   const p = jsonFixture('view_submission-static_select-datepicker-plain_text_input.json');
   p.user = { ...p.user, id: opts.user ?? 'U0ALICE' };
   p.view = {

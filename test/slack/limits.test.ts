@@ -26,7 +26,9 @@ afterEach(async () => {
 function rowCounts(file: string): Record<string, number> {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const tables = db.prepare<[], { name: string }>("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '__drizzle%'").all();
+    const tables = db
+      .prepare<[], { name: string }>("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '__drizzle%'")
+      .all();
     return Object.fromEntries(tables.map(({ name }) => [name, (db.prepare(`select count(*) as n from "${name}"`).get() as { n: number }).n]));
   } finally {
     db.close();
@@ -94,7 +96,7 @@ describe('request body limits on POST /slack/events', () => {
     const headers = `x-slack-request-timestamp: ${ts}\r\nx-slack-signature: ${sign('', ts)}\r\ncontent-type: application/x-www-form-urlencoded\r\nhost: 127.0.0.1\r\n`;
     // Says 200 MB and waits with the body: refused on the head alone, nothing of the body read.
     const declared = await upload(port, `POST /slack/events HTTP/1.1\r\n${headers}content-length: ${200 * MiB}\r\n\r\n`, 0, false);
-    expect(declared.status, "declared Content-Length").toBe(413);
+    expect(declared.status, 'declared Content-Length').toBe(413);
     // Chunked, no length, 50 MB on its way: the server reads past 1 MiB, answers 413, discards a
     // bounded amount more so the client reads the answer before the connection closes, and closes.
     // Every attempt must see the 413, not a bare connection reset.
@@ -105,7 +107,7 @@ describe('request body limits on POST /slack/events', () => {
       // The server stopped reading: the client could not push the whole 50 MB into it.
       expect(streamed.sent).toBeLessThan(50 * MiB);
     }
-    expect(outcomes, "chunked upload outcomes").toEqual([413, 413, 413, 413, 413]);
+    expect(outcomes, 'chunked upload outcomes').toEqual([413, 413, 413, 413, 413]);
 
     const grew = peakRss(server.child.pid!) - peakBefore;
     expect(grew, `peak RSS grew by ${(grew / MiB).toFixed(1)} MiB`).toBeLessThan(16 * MiB);

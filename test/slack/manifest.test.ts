@@ -16,7 +16,9 @@ const sources = readdirSync(new URL('adapters/slack/', ROOT))
 /** Listeners the code registers with Bolt, and Web API methods it calls. */
 const registeredCommands = [...sources.matchAll(/bolt\.command\('([^']+)'/g)].map((m) => m[1]!);
 const registeredEvents = [...sources.matchAll(/bolt\.event\('([^']+)'/g)].map((m) => m[1]!);
-const calledMethods = [...new Set([...sources.matchAll(/\b(?:client|web)\.(chat|views|conversations|reactions|users|auth)\.(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`))];
+const calledMethods = [
+  ...new Set([...sources.matchAll(/\b(?:client|web)\.(chat|views|conversations|reactions|users|auth)\.(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`)),
+];
 
 describe('manifest.yml', () => {
   it('is a complete app manifest: display info, bot user, interactivity and events on /slack/events', () => {

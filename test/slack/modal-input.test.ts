@@ -22,7 +22,14 @@ afterEach(async () => {
 
 /** Each modal's free-text field: the block it sits in, what the typed command calls it, and its limit there. */
 const MODALS = [
-  { callbackId: 'sitrep_declare', block: 'title', what: 'the title', max: MAX_TITLE, meta: { channel: 'C0GENERAL' }, extra: { severity: { type: 'static_select', selected_option: { value: '3' } } } },
+  {
+    callbackId: 'sitrep_declare',
+    block: 'title',
+    what: 'the title',
+    max: MAX_TITLE,
+    meta: { channel: 'C0GENERAL' },
+    extra: { severity: { type: 'static_select', selected_option: { value: '3' } } },
+  },
   { callbackId: 'sitrep_update', block: 'text', what: 'the update text', max: MAX_TEXT, meta: { incidentId: 1 } },
   { callbackId: 'sitrep_draft', block: 'text', what: 'the customer-facing text', max: MAX_CUSTOMER_TEXT, meta: { incidentId: 1 } },
   { callbackId: 'sitrep_resolve', block: 'text', what: 'the customer-facing text', max: MAX_CUSTOMER_TEXT, meta: { incidentId: 1 } },
@@ -60,7 +67,11 @@ describe('modal fields go through the typed commands’ text checks', () => {
         const before = rowCounts(h.app.db);
         const calls = h.fake.calls.length;
         const res = await h.interaction(
-          viewSubmission({ callbackId: m.callbackId, meta: m.meta, values: { [m.block]: { type: 'plain_text_input', value }, ...('extra' in m ? m.extra : {}) } }),
+          viewSubmission({
+            callbackId: m.callbackId,
+            meta: m.meta,
+            values: { [m.block]: { type: 'plain_text_input', value }, ...('extra' in m ? m.extra : {}) },
+          }),
         );
         expect(res.status, what).toBe(200);
         const body = res.json();
@@ -79,7 +90,11 @@ describe('modal fields go through the typed commands’ text checks', () => {
 
   it('ordinary text with tabs and line breaks still goes through', async () => {
     const res = await h.interaction(
-      viewSubmission({ callbackId: 'sitrep_update', meta: { incidentId: 1 }, values: { text: { type: 'plain_text_input', value: 'Step 1:\tfailover\nStep 2:\tverify — done ✅' } } }),
+      viewSubmission({
+        callbackId: 'sitrep_update',
+        meta: { incidentId: 1 },
+        values: { text: { type: 'plain_text_input', value: 'Step 1:\tfailover\nStep 2:\tverify — done ✅' } },
+      }),
     );
     expect(res.status).toBe(200);
     expect(res.text).toBe('');

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RollingLimit } from '../../bench/ratelimit-window.js';
 import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
-import { createSlackWebApi, } from '../../adapters/slack/web-api.js';
+import { createSlackWebApi } from '../../adapters/slack/web-api.js';
 import type { Target } from '../../src/mirror/target.js';
 import { startFakeSlackApi, type FakeMessage, type FakeSlackApi } from '../fakes/slack-api.js';
 import { startHarness, waitUntil, type Harness } from '../mirror/helpers.js';
@@ -146,7 +146,10 @@ describe('Slack customer channels at the rate limit', () => {
     h.run('declare "Database failover" sev:2');
     const target = (t: string): Target => h.app.targets.find((x) => x.handles(t))!;
     const customer = target('slack:C0CUST0001');
-    expect(customer.pace?.({ target: 'slack:C0CUST0001', kind: 'slack.customer_update', payload: {}, incidentId: 1 })).toEqual({ key: 'slack:channel:C0CUST0001', intervalMs: 1_000 });
+    expect(customer.pace?.({ target: 'slack:C0CUST0001', kind: 'slack.customer_update', payload: {}, incidentId: 1 })).toEqual({
+      key: 'slack:channel:C0CUST0001',
+      intervalMs: 1_000,
+    });
     const thread = target(`slack:thread:${INCIDENTS}`);
     const row = (kind: string) => ({ target: `slack:thread:${INCIDENTS}`, kind, payload: {}, incidentId: 1 });
     expect(thread.pace?.(row('root_post'))).toEqual({ key: `slack:channel:${INCIDENTS}`, intervalMs: 1_000 });
@@ -159,14 +162,36 @@ describe('the per-channel gate', () => {
   it('an attempt the worker gives up on while it waits for the channel never posts later', async () => {
     fake = await startFakeSlackApi({ token: TOKEN, rateLimit: { perChannel: 1 } });
     const target = createSlackCustomerTarget(createSlackWebApi({ token: TOKEN, apiUrl: fake.apiUrl }));
-    const payload = { incident: 'INC-1', title: 'Checkout errors', status: 'investigating', body: 'Looking into it.', at: Date.now(), url: 'http://127.0.0.1/incidents/INC-1', components: [], zone: 'UTC' };
-    const base = { id: 1, deliveryId: 'msg_gate_1', incidentId: 1, target: 'slack:C0GATE', payload, attempts: 1, createdAt: Date.now(), approvedAt: Date.now(), folded: 0 };
+    const payload = {
+      incident: 'INC-1',
+      title: 'Checkout errors',
+      status: 'investigating',
+      body: 'Looking into it.',
+      at: Date.now(),
+      url: 'http://127.0.0.1/incidents/INC-1',
+      components: [],
+      zone: 'UTC',
+    };
+    const base = {
+      id: 1,
+      deliveryId: 'msg_gate_1',
+      incidentId: 1,
+      target: 'slack:C0GATE',
+      payload,
+      attempts: 1,
+      createdAt: Date.now(),
+      approvedAt: Date.now(),
+      folded: 0,
+    };
     const root = await target.deliver({ ...base, kind: 'slack.customer_root' }, new AbortController().signal);
     expect(root.kind).toBe('delivered');
 
     // The update comes at once (as if nothing paced the rows): it has to wait for the channel…
     const ac = new AbortController();
-    const update = target.deliver({ ...base, id: 2, deliveryId: 'msg_gate_2', kind: 'slack.customer_update', previousRemoteRef: (root as { remoteRef: string }).remoteRef }, ac.signal);
+    const update = target.deliver(
+      { ...base, id: 2, deliveryId: 'msg_gate_2', kind: 'slack.customer_update', previousRemoteRef: (root as { remoteRef: string }).remoteRef },
+      ac.signal,
+    );
     setTimeout(() => ac.abort(new Error('timeout')), 50);
     expect((await update).kind).toBe('retry');
     // … and, given up on, it does not go out in the background once the channel has room.

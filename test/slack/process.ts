@@ -128,7 +128,12 @@ export interface Answer {
  * One signed slash command, as Slack sends it; rejects when the connection fails (no answer).
  * With `fake`, a message carried by the ack joins the fake's responses, as Slack would show it.
  */
-export function signedSlash(url: string, agent: Agent, text: string, opts: { responseUrl: string; user?: string; channel?: string; fake?: FakeSlackApi }): Promise<Answer> {
+export function signedSlash(
+  url: string,
+  agent: Agent,
+  text: string,
+  opts: { responseUrl: string; user?: string; channel?: string; fake?: FakeSlackApi },
+): Promise<Answer> {
   const form = new URLSearchParams(fixture('slash_command-real.form.txt'));
   form.set('command', '/incident');
   form.set('text', text);
@@ -147,7 +152,12 @@ export function signedPost(url: string, agent: Agent, body: string, contentType:
     const req = request(`${url}/slack/events`, {
       method: 'POST',
       agent,
-      headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign(body, ts) },
+      headers: {
+        'content-type': contentType,
+        'content-length': Buffer.byteLength(body),
+        'x-slack-request-timestamp': String(ts),
+        'x-slack-signature': sign(body, ts),
+      },
     });
     req.on('response', (res) => {
       let text = '';

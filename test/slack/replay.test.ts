@@ -50,13 +50,30 @@ describe('start-up replays acknowledged requests a killed server left unapplied'
     replies = await startFakeSlackApi({ token: 'unused' });
     const mention = jsonFixture('event_callback-app_mention-channel.json');
     mention.event_id = 'Ev0REPLAY';
-    mention.event = { ...mention.event, text: '<@U02P23SK0SV> note INC-1 r-mention', user: 'U0CAROL', channel: INCIDENTS, ts: `${Date.now() / 1000}`, thread_ts: rootTs };
+    mention.event = {
+      ...mention.event,
+      text: '<@U02P23SK0SV> note INC-1 r-mention',
+      user: 'U0CAROL',
+      channel: INCIDENTS,
+      ts: `${Date.now() / 1000}`,
+      thread_ts: rootTs,
+    };
     delete mention.event.blocks;
     const approve = blockAction({ user: 'U0BOB', actionId: 'sitrep_approve', value: 'D-1', channel: INCIDENTS, messageTs: rootTs });
     approve.response_url = replies.responseUrl('approve');
     const rows: Array<[string, string]> = [
       ['application/x-www-form-urlencoded', slashForm('note INC-1 r-slash-1', replies.responseUrl('slash-1'))],
-      ['application/x-www-form-urlencoded', interactionForm(viewSubmission({ callbackId: 'sitrep_update', viewId: 'V0REPLAY', meta: { incidentId: 1 }, values: { text: { type: 'plain_text_input', value: 'r-modal' } } }))],
+      [
+        'application/x-www-form-urlencoded',
+        interactionForm(
+          viewSubmission({
+            callbackId: 'sitrep_update',
+            viewId: 'V0REPLAY',
+            meta: { incidentId: 1 },
+            values: { text: { type: 'plain_text_input', value: 'r-modal' } },
+          }),
+        ),
+      ],
       ['application/json', JSON.stringify(mention)],
       ['application/x-www-form-urlencoded', interactionForm(approve)],
       ['application/x-www-form-urlencoded', slashForm('declare', replies.responseUrl('declare-form'))],
@@ -76,7 +93,11 @@ describe('start-up replays acknowledged requests a killed server left unapplied'
     await second.fake.waitFor((f) => f.responses.some((r) => r.id === 'new'));
 
     const timeline = () =>
-      second.app.db.$client.prepare<[], { kind: string; text: string }>("select kind, text from timeline_events where incident_id = 1 and kind in ('note', 'update', 'published') order by id").all();
+      second.app.db.$client
+        .prepare<[], { kind: string; text: string }>(
+          "select kind, text from timeline_events where incident_id = 1 and kind in ('note', 'update', 'published') order by id",
+        )
+        .all();
     expect(timeline()).toEqual([
       { kind: 'note', text: 'r-slash-1' },
       { kind: 'update', text: 'r-modal' },
@@ -85,7 +106,7 @@ describe('start-up replays acknowledged requests a killed server left unapplied'
       { kind: 'note', text: 'r-slash-2' },
       { kind: 'note', text: 'new-after-restart' },
     ]);
-    expect(second.app.db.$client.prepare("select state from customer_updates where id = 1").get()).toEqual({ state: 'published' });
+    expect(second.app.db.$client.prepare('select state from customer_updates where id = 1').get()).toEqual({ state: 'published' });
     expect(second.app.db.$client.prepare('select count(*) as n from inbox').get()).toEqual({ n: 0 });
     // Replies to the person, ephemeral, as if nothing had happened in between.
     for (const id of ['slash-1', 'approve', 'slash-2']) {
@@ -106,6 +127,12 @@ describe('start-up replays acknowledged requests a killed server left unapplied'
     const third = await startHarness({ SITREP_DB: file });
     harnesses.push(third);
     await new Promise((r) => setTimeout(r, 100));
-    expect(third.app.db.$client.prepare<[], { kind: string; text: string }>("select kind, text from timeline_events where incident_id = 1 and kind in ('note', 'update', 'published') order by id").all()).toHaveLength(6);
+    expect(
+      third.app.db.$client
+        .prepare<[], { kind: string; text: string }>(
+          "select kind, text from timeline_events where incident_id = 1 and kind in ('note', 'update', 'published') order by id",
+        )
+        .all(),
+    ).toHaveLength(6);
   });
 });

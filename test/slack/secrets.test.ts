@@ -40,7 +40,12 @@ function tablesHolding(dbFile: string, secret: string): { file: string[]; wal: s
   let pageSize: number;
   try {
     pageSize = Number(db.pragma('page_size', { simple: true }));
-    owner = new Map(db.prepare<[], { name: string; pageno: number }>('select name, pageno from dbstat').all().map((r) => [r.pageno, r.name]));
+    owner = new Map(
+      db
+        .prepare<[], { name: string; pageno: number }>('select name, pageno from dbstat')
+        .all()
+        .map((r) => [r.pageno, r.name]),
+    );
   } finally {
     db.close();
   }
@@ -87,7 +92,13 @@ describe('webhook signing secrets from Slack', () => {
     // 2. A mention in a channel: answered with chat.postEphemeral to the person who asked.
     const env = jsonFixture('event_callback-app_mention-channel.json');
     env.event_id = 'Ev0SUBSCRIBE';
-    env.event = { ...env.event, text: '<@U02P23SK0SV> subscribe webhook:http://127.0.0.1:9/hook-two', user: 'U0ALICE', channel: 'C0GENERAL', ts: `${Date.now() / 1000}` };
+    env.event = {
+      ...env.event,
+      text: '<@U02P23SK0SV> subscribe webhook:http://127.0.0.1:9/hook-two',
+      user: 'U0ALICE',
+      channel: 'C0GENERAL',
+      ts: `${Date.now() / 1000}`,
+    };
     delete env.event.blocks;
     expect((await signedPost(server.url, agent, JSON.stringify(env), 'application/json')).status).toBe(200);
     await fake.waitFor((f) => f.callsOf('chat.postEphemeral').length > 0);
@@ -107,8 +118,16 @@ describe('webhook signing secrets from Slack', () => {
       // Row by row: only subscriptions.secret holds it; nothing waits in the inbox.
       const rows = new Database(db, { readonly: true, fileMustExist: true });
       try {
-        const tables = rows.prepare<[], { name: string }>("select name from sqlite_master where type = 'table'").all().map((t) => t.name);
-        const holders = tables.filter((t) => rows.prepare(`select * from "${t}"`).all().some((r) => JSON.stringify(r).includes(secret)));
+        const tables = rows
+          .prepare<[], { name: string }>("select name from sqlite_master where type = 'table'")
+          .all()
+          .map((t) => t.name);
+        const holders = tables.filter((t) =>
+          rows
+            .prepare(`select * from "${t}"`)
+            .all()
+            .some((r) => JSON.stringify(r).includes(secret)),
+        );
         expect(holders).toEqual(['subscriptions']);
         expect(rows.prepare('select count(*) as n from inbox').get()).toEqual({ n: 0 });
       } finally {

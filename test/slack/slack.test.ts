@@ -168,7 +168,10 @@ describe('/incident', () => {
         values: {
           title: { type: 'plain_text_input', value: 'Payments "slow" <!here>' },
           severity: { type: 'static_select', selected_option: { value: '1' } },
-          components: { type: 'multi_static_select', selected_options: [{ value: 'api=partial_outage' }, { value: 'api=major_outage' }, { value: 'web-app=degraded_performance' }] },
+          components: {
+            type: 'multi_static_select',
+            selected_options: [{ value: 'api=partial_outage' }, { value: 'api=major_outage' }, { value: 'web-app=degraded_performance' }],
+          },
           lead: { type: 'users_select', selected_user: 'U0BOB' },
           started: { type: 'datetimepicker', selected_date_time: startedSec },
           dedicated: { type: 'checkboxes', selected_options: [] },
@@ -253,7 +256,10 @@ describe('buttons and modals on the root message', () => {
       viewSubmission({
         callbackId: 'sitrep_update',
         meta: JSON.parse(view.private_metadata),
-        values: { status: { type: 'static_select', selected_option: { value: 'identified' } }, text: { type: 'plain_text_input', value: 'Found it: a bad deploy' } },
+        values: {
+          status: { type: 'static_select', selected_option: { value: 'identified' } },
+          text: { type: 'plain_text_input', value: 'Found it: a bad deploy' },
+        },
       }),
     );
     expect(sub.status).toBe(200);
@@ -270,7 +276,10 @@ describe('buttons and modals on the root message', () => {
       viewSubmission({
         callbackId: 'sitrep_draft',
         meta: { incidentId: 1, channel: INCIDENTS, threadTs: r.ts },
-        values: { status: { type: 'static_select', selected_option: { value: 'investigating' } }, text: { type: 'plain_text_input', value: 'We are looking into checkout errors.' } },
+        values: {
+          status: { type: 'static_select', selected_option: { value: 'investigating' } },
+          text: { type: 'plain_text_input', value: 'We are looking into checkout errors.' },
+        },
       }),
     );
     expect(sub.status).toBe(200);
@@ -303,13 +312,20 @@ describe('buttons and modals on the root message', () => {
     h.app.run('draft INC-1 We r looking', 'slack:U0ALICE', { platform: 'slack' });
     await h.drain();
     const request = replies(r.ts).find((m) => blocksText(m).includes('sitrep_edit_approve'))!;
-    await h.interaction(blockAction({ user: 'U0BOB', actionId: 'sitrep_edit_approve', value: 'D-1', channel: INCIDENTS, messageTs: request.ts, threadTs: r.ts }));
+    await h.interaction(
+      blockAction({ user: 'U0BOB', actionId: 'sitrep_edit_approve', value: 'D-1', channel: INCIDENTS, messageTs: request.ts, threadTs: r.ts }),
+    );
     await h.fake.waitFor((f) => f.callsOf('views.open').length === 1);
     const view = h.fake.callsOf('views.open')[0]!.params.view as any;
     expect(view.callback_id).toBe('sitrep_approve_edit');
     expect(view.blocks[0].element.initial_value).toBe('We r looking');
     const sub = await h.interaction(
-      viewSubmission({ user: 'U0BOB', callbackId: 'sitrep_approve_edit', meta: JSON.parse(view.private_metadata), values: { text: { type: 'plain_text_input', value: 'We are looking into it.' } } }),
+      viewSubmission({
+        user: 'U0BOB',
+        callbackId: 'sitrep_approve_edit',
+        meta: JSON.parse(view.private_metadata),
+        values: { text: { type: 'plain_text_input', value: 'We are looking into it.' } },
+      }),
     );
     expect(sub.status).toBe(200);
     await h.drain();
@@ -327,7 +343,13 @@ describe('buttons and modals on the root message', () => {
     await h.fake.waitFor((f) => f.callsOf('views.open').length === 1);
     const view = h.fake.callsOf('views.open')[0]!.params.view as any;
     expect(view.callback_id).toBe('sitrep_reject');
-    const sub = await h.interaction(viewSubmission({ callbackId: 'sitrep_reject', meta: JSON.parse(view.private_metadata), values: { reason: { type: 'plain_text_input', value: 'it is not fine' } } }));
+    const sub = await h.interaction(
+      viewSubmission({
+        callbackId: 'sitrep_reject',
+        meta: JSON.parse(view.private_metadata),
+        values: { reason: { type: 'plain_text_input', value: 'it is not fine' } },
+      }),
+    );
     expect(sub.status).toBe(200);
     await h.drain();
     const decided = h.fake.messages.find((m) => m.ts === request.ts)!;
@@ -341,7 +363,9 @@ describe('buttons and modals on the root message', () => {
     await h.fake.waitFor((f) => f.callsOf('views.open').length === 1);
     const view = h.fake.callsOf('views.open')[0]!.params.view as any;
     expect(view.callback_id).toBe('sitrep_resolve');
-    await h.interaction(viewSubmission({ callbackId: 'sitrep_resolve', meta: JSON.parse(view.private_metadata), values: { text: { type: 'plain_text_input', value: null } } }));
+    await h.interaction(
+      viewSubmission({ callbackId: 'sitrep_resolve', meta: JSON.parse(view.private_metadata), values: { text: { type: 'plain_text_input', value: null } } }),
+    );
     expect(h.app.db.select().from(incidents).get()!.status).toBe('resolved');
     await h.drain();
     expect(replies(r.ts).at(-1)!.reply_broadcast).toBe(true);
@@ -422,7 +446,11 @@ describe('captured payloads we do not act on', () => {
       expect(res.status).toBe(200);
       expect(res.ms).toBeLessThan(ACK_BOUND_MS);
     }
-    for (const f of ['block_actions-button-docs.json', 'view_submission-org-plain_text_input-datepicker-timepicker.json', 'view_submission-static_select-datepicker-plain_text_input.json']) {
+    for (const f of [
+      'block_actions-button-docs.json',
+      'view_submission-org-plain_text_input-datepicker-timepicker.json',
+      'view_submission-static_select-datepicker-plain_text_input.json',
+    ]) {
       const res = await h.interaction(jsonFixture(f));
       expect(res.status).toBe(200);
       expect(res.ms).toBeLessThan(ACK_BOUND_MS);

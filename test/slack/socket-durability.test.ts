@@ -83,7 +83,10 @@ describe('an acknowledged Socket Mode envelope survives kill -9', () => {
       await start();
     }
 
-    const notes = () => readDb(db, (d) => d.prepare<[], { text: string }>("select text from timeline_events where kind = 'note' order by id").all()).map((r) => noteIndex(r.text));
+    const notes = () =>
+      readDb(db, (d) => d.prepare<[], { text: string }>("select text from timeline_events where kind = 'note' order by id").all()).map((r) =>
+        noteIndex(r.text),
+      );
     // Give the last server time to apply what it acknowledged; the check below says what is missing.
     await slack
       .waitFor(() => {
@@ -108,6 +111,8 @@ describe('an acknowledged Socket Mode envelope survives kill -9', () => {
     // Replies to commands applied by a replay still reach the person who typed them.
     await slack.waitFor((f) => [...replayed].every((i) => f.responses.some((r) => r.id === `n-${i}`)), 15_000);
     for (const i of replayed) expect(slack.responses.find((r) => r.id === `n-${i}`)!.body).toMatchObject({ response_type: 'ephemeral' });
-    process.stdout.write(`Socket Mode kill -9 test: ${next} sent, ${acked.size} acknowledged, ${replayed.size} of them applied by a replay after ${KILLS} kills\n`);
+    process.stdout.write(
+      `Socket Mode kill -9 test: ${next} sent, ${acked.size} acknowledged, ${replayed.size} of them applied by a replay after ${KILLS} kills\n`,
+    );
   }, 120_000);
 });

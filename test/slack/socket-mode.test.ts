@@ -53,7 +53,14 @@ describe('Socket Mode', () => {
     // An event over the socket: a mention in the incident's thread.
     const env = jsonFixture('event_callback-app_mention-channel.json');
     env.event_id = 'Ev0SOCKET';
-    env.event = { ...env.event, text: '<@U02P23SK0SV> note over the socket', user: 'U0BOB', channel: INCIDENTS, ts: `${Date.now() / 1000}`, thread_ts: root.ts };
+    env.event = {
+      ...env.event,
+      text: '<@U02P23SK0SV> note over the socket',
+      user: 'U0BOB',
+      channel: INCIDENTS,
+      ts: `${Date.now() / 1000}`,
+      thread_ts: root.ts,
+    };
     h.fake.socket.send({ envelope_id: 'env-2', type: 'events_api', accepts_response_payload: false, payload: env });
     await h.fake.waitFor((f) => f.socket.acks.some((a) => a.envelope_id === 'env-2'));
     await h.fake.waitFor((f) => f.messages.some((m) => m.thread_ts === root.ts && JSON.stringify(m.blocks).includes('over the socket')));
@@ -133,13 +140,25 @@ describe('Socket Mode', () => {
     const slash = (text: string, id: string) => slashEnvelope(id, text, replies!.responseUrl(id)).payload;
     const mention = jsonFixture('event_callback-app_mention-channel.json');
     mention.event_id = 'Ev0SOCKETREPLAY';
-    mention.event = { ...mention.event, text: '<@U02P23SK0SV> note INC-1 r-mention', user: 'U0CAROL', channel: INCIDENTS, ts: `${Date.now() / 1000}`, thread_ts: rootTs };
+    mention.event = {
+      ...mention.event,
+      text: '<@U02P23SK0SV> note INC-1 r-mention',
+      user: 'U0CAROL',
+      channel: INCIDENTS,
+      ts: `${Date.now() / 1000}`,
+      thread_ts: rootTs,
+    };
     delete mention.event.blocks;
     const approve = blockAction({ user: 'U0BOB', actionId: 'sitrep_approve', value: 'D-1', channel: INCIDENTS, messageTs: rootTs });
     approve.response_url = replies.responseUrl('approve');
     const payloads: Array<Record<string, unknown>> = [
       slash('note INC-1 r-slash-1', 'slash-1'),
-      viewSubmission({ callbackId: 'sitrep_update', viewId: 'V0SOCKETREPLAY', meta: { incidentId: 1 }, values: { text: { type: 'plain_text_input', value: 'r-modal' } } }),
+      viewSubmission({
+        callbackId: 'sitrep_update',
+        viewId: 'V0SOCKETREPLAY',
+        meta: { incidentId: 1 },
+        values: { text: { type: 'plain_text_input', value: 'r-modal' } },
+      }),
       mention,
       approve,
       slash('declare', 'declare-form'),
@@ -157,7 +176,11 @@ describe('Socket Mode', () => {
     await h.fake.waitFor((f) => f.responses.some((r) => r.id === 'new'));
     await replies.waitFor((f) => ['slash-1', 'approve', 'slash-2'].every((id) => f.responses.some((r) => r.id === id)));
 
-    const timeline = h.app.db.$client.prepare<[], { kind: string; text: string }>("select kind, text from timeline_events where incident_id = 1 and kind in ('note', 'update', 'published') order by id").all();
+    const timeline = h.app.db.$client
+      .prepare<[], { kind: string; text: string }>(
+        "select kind, text from timeline_events where incident_id = 1 and kind in ('note', 'update', 'published') order by id",
+      )
+      .all();
     expect(timeline).toEqual([
       { kind: 'note', text: 'r-slash-1' },
       { kind: 'update', text: 'r-modal' },

@@ -61,7 +61,11 @@ describe('Slack delivery results', () => {
 
 describe('the Slack client on the wire', () => {
   /** A stand-in that answers every call with the given status and bytes. */
-  async function answering(status: number, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ url: string; server: Server; seen: Array<{ auth?: string; type?: string; body: string }> }> {
+  async function answering(
+    status: number,
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<{ url: string; server: Server; seen: Array<{ auth?: string; type?: string; body: string }> }> {
     const seen: Array<{ auth?: string; type?: string; body: string }> = [];
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -100,7 +104,9 @@ describe('the Slack client on the wire', () => {
     it(`${name} is a retry, not a crash`, async () => {
       const raw = await answering(status, body);
       try {
-        const err = await createSlackWebApi({ token: TOKEN, apiUrl: raw.url }).chat.postMessage({ channel: 'C0X', text: 'x' }).catch((e: unknown) => e);
+        const err = await createSlackWebApi({ token: TOKEN, apiUrl: raw.url })
+          .chat.postMessage({ channel: 'C0X', text: 'x' })
+          .catch((e: unknown) => e);
         expect(toDeliveryResult(err).kind).toBe('retry');
       } finally {
         raw.server.close();

@@ -149,7 +149,10 @@ describe('HTTP caching and methods', () => {
     expect(await head.text()).toBe('');
     expect((await fetch(`${url}/`, { method: 'HEAD' })).status).toBe(200);
 
-    const pre = await fetch(`${url}/api/v2/status.json`, { method: 'OPTIONS', headers: { origin: 'https://example.com', 'access-control-request-method': 'GET' } });
+    const pre = await fetch(`${url}/api/v2/status.json`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://example.com', 'access-control-request-method': 'GET' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-methods')).toContain('GET');
 
@@ -196,7 +199,12 @@ describe('the front page during an incident', () => {
     runOk(app, 'draft status:identified Latest words.', 'cli:alice');
     const lines = visibleLines(await (await fetch(`${url}/`)).text());
     expect(lines[0]).toBe('Major System Outage');
-    expect(lines.slice(1, 5)).toEqual(['Active incidents', 'Checkout down', 'Identified - Latest words.', expect.stringMatching(/^Posted [A-Z][a-z]{2} \d{2}, \d{4} - \d{2}:\d{2} /)]);
+    expect(lines.slice(1, 5)).toEqual([
+      'Active incidents',
+      'Checkout down',
+      'Identified - Latest words.',
+      expect.stringMatching(/^Posted [A-Z][a-z]{2} \d{2}, \d{4} - \d{2}:\d{2} /),
+    ]);
     expect(lines).not.toContain('First words.');
     const comp = lines.indexOf('Components');
     expect(lines.slice(comp + 1, comp + 5)).toEqual(['Shop', 'Checkout', 'Major outage', expect.stringContaining('% uptime')]);
@@ -225,7 +233,10 @@ describe('changes made by another process', () => {
     expect(run('declare', 'Login broken', 'components:web-app=major').code).toBe(0);
     expect(run('draft', 'We are investigating failed logins.').code).toBe(0);
     await expect
-      .poll(async () => ((await (await fetch(`${url}/api/v2/summary.json`)).json()) as any).incidents.map((i: any) => i.name), { timeout: 5_000, interval: 100 })
+      .poll(async () => ((await (await fetch(`${url}/api/v2/summary.json`)).json()) as any).incidents.map((i: any) => i.name), {
+        timeout: 5_000,
+        interval: 100,
+      })
       .toEqual(['Login broken']);
     expect((await fetch(`${url}/incidents/INC-1`)).status).toBe(200);
   });

@@ -48,10 +48,23 @@ describe('Statuspage requests are paced per API key', () => {
 
     const f = fake;
     const x = h;
-    await waitUntil(() => x.rows().filter((r) => r.target === 'statuspage').every((r) => r.state === 'delivered'), 50_000, 'every Statuspage row delivered');
+    await waitUntil(
+      () =>
+        x
+          .rows()
+          .filter((r) => r.target === 'statuspage')
+          .every((r) => r.state === 'delivered'),
+      50_000,
+      'every Statuspage row delivered',
+    );
     expect(f.rateLimited()).toBe(0);
     expect(f.violations).toEqual([]);
-    expect(x.rows().filter((r) => r.target === 'statuspage').every((r) => r.attempts === 1)).toBe(true);
+    expect(
+      x
+        .rows()
+        .filter((r) => r.target === 'statuspage')
+        .every((r) => r.attempts === 1),
+    ).toBe(true);
     expect(f.incidents).toHaveLength(2);
     const updates = (name: string) => f.incidents.find((i) => i.name === name)!.incident_updates.map((u) => u.status);
     expect(updates('Inbound SMS failing')).toEqual(['investigating', 'identified', 'resolved']);

@@ -73,14 +73,28 @@ describe('the v2 API after the replay', () => {
     });
     expect(inc.incident_updates.map((u: any) => u.body)).toEqual(seed.updates.map((u) => u.body));
     expect(inc.incident_updates.map((u: any) => u.status)).toEqual([
-      'resolved', 'monitoring', 'monitoring', 'monitoring', 'identified', 'identified', 'identified', 'investigating', 'investigating',
+      'resolved',
+      'monitoring',
+      'monitoring',
+      'monitoring',
+      'identified',
+      'identified',
+      'identified',
+      'investigating',
+      'investigating',
     ]);
     expect(inc.incident_updates.at(-1).display_at).toBe('2021-12-07T08:02:00.000-08:00');
     expect(inc.incident_updates[0].affected_components.map((a: any) => [a.name, a.new_status])).toEqual([
-      ['Web App', 'operational'], ['Mobile Apps', 'operational'], ['Phone Call Routing', 'operational'], ['SMS Routing', 'operational'],
+      ['Web App', 'operational'],
+      ['Mobile Apps', 'operational'],
+      ['Phone Call Routing', 'operational'],
+      ['SMS Routing', 'operational'],
     ]);
     expect(inc.incident_updates.at(-1).affected_components.find((a: any) => a.code === 'sms-routing')).toEqual({
-      code: 'sms-routing', name: 'SMS Routing', old_status: 'operational', new_status: 'major_outage',
+      code: 'sms-routing',
+      name: 'SMS Routing',
+      old_status: 'operational',
+      new_status: 'major_outage',
     });
     expect(inc.components.map((c: any) => c.name)).toEqual(['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']);
   });
@@ -102,7 +116,16 @@ describe('the v2 API after the replay', () => {
 
 describe('internal updates and notes made during the replay', () => {
   it('appear nowhere public: pages, every API document, the feed', async () => {
-    const paths = ['/', '/incidents/INC-1', '/history.atom', '/api/v2/summary.json', '/api/v2/incidents.json', '/api/v2/incidents/unresolved.json', '/api/v2/components.json', '/api/v2/status.json'];
+    const paths = [
+      '/',
+      '/incidents/INC-1',
+      '/history.atom',
+      '/api/v2/summary.json',
+      '/api/v2/incidents.json',
+      '/api/v2/incidents/unresolved.json',
+      '/api/v2/components.json',
+      '/api/v2/status.json',
+    ];
     for (const p of paths) {
       const body = await (await get(p)).text();
       expect(body).not.toContain('INTERNAL-');

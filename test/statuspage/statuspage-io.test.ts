@@ -34,7 +34,12 @@ afterEach(async () => {
 
 /** One worker step: the oldest waiting `statuspage` row, tried once, its outcome recorded. */
 async function attempt(t: Target = target, signal: AbortSignal = new AbortController().signal): Promise<DeliveryResult> {
-  const row = app.db.select().from(outbox).where(and(eq(outbox.target, 'statuspage'), eq(outbox.state, 'pending'))).orderBy(asc(outbox.id)).get();
+  const row = app.db
+    .select()
+    .from(outbox)
+    .where(and(eq(outbox.target, 'statuspage'), eq(outbox.state, 'pending')))
+    .orderBy(asc(outbox.id))
+    .get();
   if (!row) throw new Error('nothing to deliver');
   const previous = app.db
     .select({ ref: outbox.remoteRef })
@@ -212,7 +217,19 @@ describe('Statuspage target', () => {
     const outlet = createStatuspageOutlet();
     const ctx = app.contextFor('cli:alice', { platform: 'cli' });
     app.db.transaction((tx) =>
-      outlet.onPublished!(tx, { updateId: 99, incidentId: 1, status: 'resolved', body: 'What happened and what we changed.', displayAt: app.now(), approvedAt: app.now(), isPostmortem: true }, ctx),
+      outlet.onPublished!(
+        tx,
+        {
+          updateId: 99,
+          incidentId: 1,
+          status: 'resolved',
+          body: 'What happened and what we changed.',
+          displayAt: app.now(),
+          approvedAt: app.now(),
+          isPostmortem: true,
+        },
+        ctx,
+      ),
     );
     expect((await attempt()).kind).toBe('delivered');
     expect(fake.incidents[0]).toMatchObject({ postmortem_body: 'What happened and what we changed.', postmortem_published: true });
@@ -221,7 +238,14 @@ describe('Statuspage target', () => {
 
   it('looks the component list up again for a name it does not know once the list is a minute old', async () => {
     const clock = { now: Date.now() };
-    const t = createStatuspageTarget({ db: app.db, log: createLogger('silent'), now: () => clock.now, apiUrl: fake.url, apiKey: fake.apiKey, pageId: fake.pageId });
+    const t = createStatuspageTarget({
+      db: app.db,
+      log: createLogger('silent'),
+      now: () => clock.now,
+      apiUrl: fake.url,
+      apiKey: fake.apiKey,
+      pageId: fake.pageId,
+    });
     fake.components = fake.components.filter((c) => c.name !== 'Mobile Apps');
     runOk(app, 'declare "Checkout errors" components:web-app=major,mobile-apps=partial', 'cli:alice');
     runOk(app, 'draft Looking into it.', 'cli:alice');
@@ -270,7 +294,13 @@ describe('the fake Statuspage holds requests to the OpenAPI spec', () => {
       expect.stringContaining('no such operation'),
       expect.stringContaining('Authorization is not "OAuth <key>"'),
     ]);
-    expect((await call('POST', `${page}/incidents`, { incident: { name: 'x', components: { abcdefabcdef: 'major_outage' }, metadata: { sitrep: { incident_id: 'INC-1' } } } })).status).toBe(201);
+    expect(
+      (
+        await call('POST', `${page}/incidents`, {
+          incident: { name: 'x', components: { abcdefabcdef: 'major_outage' }, metadata: { sitrep: { incident_id: 'INC-1' } } },
+        })
+      ).status,
+    ).toBe(201);
     expect(fake.violations).toHaveLength(7);
   });
 });

@@ -9,7 +9,12 @@ import { describeTargetContract } from '../mirror/target-contract.js';
 // The Statuspage target through the real outbox worker (ordering per lane, Retry-After, retries),
 // and through the contract every Target implementation runs.
 
-const envFor = (f: FakeStatuspage) => ({ STATUSPAGE_API_KEY: f.apiKey, STATUSPAGE_PAGE_ID: f.pageId, STATUSPAGE_API_URL: f.url, STATUSPAGE_REQUESTS_PER_SECOND: '100' });
+const envFor = (f: FakeStatuspage) => ({
+  STATUSPAGE_API_KEY: f.apiKey,
+  STATUSPAGE_PAGE_ID: f.pageId,
+  STATUSPAGE_API_URL: f.url,
+  STATUSPAGE_REQUESTS_PER_SECOND: '100',
+});
 
 describeTargetContract('Atlassian Statuspage', async () => {
   const fake = await startFakeStatuspage();

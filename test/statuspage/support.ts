@@ -7,7 +7,12 @@ import type { App } from '../../src/main.js';
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 export const SEED_FILE = `${FIXTURES}seed/spruce-health-2021-12-07.txt`;
 export const ZONE = 'America/Los_Angeles';
-export const SEED_ENV = { SITREP_TIMEZONE: ZONE, SITREP_ORG_NAME: 'Spruce Health', SITREP_APPROVAL: 'required', SITREP_PUBLIC_URL: 'https://status.spruce.example' };
+export const SEED_ENV = {
+  SITREP_TIMEZONE: ZONE,
+  SITREP_ORG_NAME: 'Spruce Health',
+  SITREP_APPROVAL: 'required',
+  SITREP_PUBLIC_URL: 'https://status.spruce.example',
+};
 /** The day after the seed incident, so every `at:` is in the past and Dec 07 is in the bars. */
 export const SEED_NOW = Date.parse('2021-12-09T18:00:00Z');
 
@@ -86,7 +91,8 @@ export function replaySeed(app: App, opts: { internalNoise?: boolean } = {}): Se
       runOk(app, `update at:${at} INTERNAL-UPDATE-${at} db primary failover at 10.0.0.7`, 'cli:alice');
       runOk(app, `note at:${at} INTERNAL-NOTE-${at} customer Acme angry`, 'cli:alice');
     }
-    const reply = status === 'resolved' ? runOk(app, `resolve at:${at} ${u.body}`, 'cli:alice') : runOk(app, `draft status:${status} at:${at} ${u.body}`, 'cli:alice');
+    const reply =
+      status === 'resolved' ? runOk(app, `resolve at:${at} ${u.body}`, 'cli:alice') : runOk(app, `draft status:${status} at:${at} ${u.body}`, 'cli:alice');
     const draftId = String(reply.data.draft ?? reply.data.id);
     runOk(app, `approve ${draftId}`, 'cli:bob');
   }
@@ -162,7 +168,8 @@ export function compareShape(ours: unknown, ref: unknown, path = '$', problems: 
   }
   if (k === 'array') {
     const refItem = (ref as unknown[])[0];
-    if (refItem !== undefined) (ours as unknown[]).forEach((item, i) => {
+    if (refItem !== undefined)
+      (ours as unknown[]).forEach((item, i) => {
         compareShape(item, refItem, `${path}[${i}]`, problems);
       });
     return problems;
@@ -182,15 +189,22 @@ export function compareShape(ours: unknown, ref: unknown, path = '$', problems: 
   if (k === 'string' && typeof ref === 'string') {
     const s = ours as string;
     if (ISO_TIME.test(ref) && !ISO_TIME.test(s)) problems.push(`${path}: "${s}" is not an ISO timestamp`);
-    const last = path.split('.').at(-1)!.replace(/\[\d+\]$/, '');
+    const last = path
+      .split('.')
+      .at(-1)!
+      .replace(/\[\d+\]$/, '');
     const set =
-      last === 'indicator' ? ENUMS.indicator
-      : last === 'impact' ? ENUMS.impact
-      : ['old_status', 'new_status'].includes(last) || (last === 'status' && /components\[\d+\]$/.test(path.split('.').slice(0, -1).join('.')))
-        ? ENUMS.component_status
-      : last === 'status' && /incidents\[\d+\]$/.test(path.split('.').slice(0, -1).join('.')) ? ENUMS.incident_status
-      : last === 'status' && /incident_updates\[\d+\]$/.test(path.split('.').slice(0, -1).join('.')) ? ENUMS.incident_status
-      : null;
+      last === 'indicator'
+        ? ENUMS.indicator
+        : last === 'impact'
+          ? ENUMS.impact
+          : ['old_status', 'new_status'].includes(last) || (last === 'status' && /components\[\d+\]$/.test(path.split('.').slice(0, -1).join('.')))
+            ? ENUMS.component_status
+            : last === 'status' && /incidents\[\d+\]$/.test(path.split('.').slice(0, -1).join('.'))
+              ? ENUMS.incident_status
+              : last === 'status' && /incident_updates\[\d+\]$/.test(path.split('.').slice(0, -1).join('.'))
+                ? ENUMS.incident_status
+                : null;
     if (set && !set.includes(s)) problems.push(`${path}: "${s}" is not one of ${set.join(', ')}`);
   }
   return problems;

@@ -35,13 +35,19 @@ describe('uptime bars', () => {
   it('carries a status across midnight and from before the window', () => {
     const u = computeUptime(win, 'partial_outage', [{ at: at('2021-09-20T12:00:00Z'), status: 'operational' }]);
     expect(u.days[0]!.worst).toBe('partial_outage');
-    const o = computeUptime(win, 'operational', [{ at: at('2021-12-08T07:00:00Z'), status: 'major_outage' }, { at: at('2021-12-08T09:00:00Z'), status: 'operational' }]);
+    const o = computeUptime(win, 'operational', [
+      { at: at('2021-12-08T07:00:00Z'), status: 'major_outage' },
+      { at: at('2021-12-08T09:00:00Z'), status: 'operational' },
+    ]);
     expect(o.days.filter((d) => d.worst === 'major_outage').map((d) => d.date)).toEqual(['2021-12-07', '2021-12-08']);
   });
 
   it('a status set and replaced at the same instant still marks its day', () => {
     const t = at('2021-12-08T20:00:00Z');
-    const u = computeUptime(win, 'operational', [{ at: t, status: 'major_outage' }, { at: t, status: 'operational' }]);
+    const u = computeUptime(win, 'operational', [
+      { at: t, status: 'major_outage' },
+      { at: t, status: 'operational' },
+    ]);
     expect(u.days.find((d) => d.date === '2021-12-08')!.worst).toBe('major_outage');
     expect(u.percent).toBe(100);
   });

@@ -23,7 +23,12 @@ describe('inbound auth on (MICROSOFT_APP_ID set)', () => {
     ['a malformed header', { authorization: 'Basic abc' }],
     ['a bearer token that is not a JWT', { authorization: 'Bearer not-a-jwt' }],
     // (audience mismatch is decided before any key lookup, so no JWKS fetch leaves the machine)
-    ['a JWT for another bot', { authorization: `Bearer ${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"aud":"another-bot","iss":"https://api.botframework.com"}').toString('base64url')}.` }],
+    [
+      'a JWT for another bot',
+      {
+        authorization: `Bearer ${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"aud":"another-bot","iss":"https://api.botframework.com"}').toString('base64url')}.`,
+      },
+    ],
   ])('refuses %s with 401 and writes nothing', async (_name, headers) => {
     h = await startHarness(AUTH_ENV);
     const before = rowCounts(h.app.db);
@@ -36,7 +41,11 @@ describe('inbound auth on (MICROSOFT_APP_ID set)', () => {
   });
 
   it('UserAssignedMSI configures too, and still refuses unauthenticated requests', async () => {
-    h = await startHarness({ MICROSOFT_APP_ID: '00000000-0000-0000-0000-00000000b07', MICROSOFT_APP_TYPE: 'UserAssignedMSI', MICROSOFT_APP_TENANT_ID: AUTH_ENV.MICROSOFT_APP_TENANT_ID });
+    h = await startHarness({
+      MICROSOFT_APP_ID: '00000000-0000-0000-0000-00000000b07',
+      MICROSOFT_APP_TYPE: 'UserAssignedMSI',
+      MICROSOFT_APP_TENANT_ID: AUTH_ENV.MICROSOFT_APP_TENANT_ID,
+    });
     const before = rowCounts(h.app.db);
     expect((await h.send(h.mention('help'))).status).toBe(401);
     expect(rowCounts(h.app.db)).toEqual(before);

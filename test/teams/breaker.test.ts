@@ -66,7 +66,7 @@ describe('Teams deliveries are isolated per serviceUrl host', () => {
     expect(worker.breakers.isOpen('teams:127.0.0.1')).toBe(false);
   });
 
-  it('cards in a bound channel use the host of the channel\'s serviceUrl', async () => {
+  it("cards in a bound channel use the host of the channel's serviceUrl", async () => {
     h = await startHarness();
     bad = await startFakeConnector({ host: '127.0.0.2' });
     const worker = workerOf(h);

@@ -25,10 +25,24 @@ function upstream(fake: FakeConnector): ContractUpstream {
 
 function seed(db: Db, fake: FakeConnector): void {
   const now = Date.now();
-  db.insert(incidents).values({ id: 1, title: 'Contract', status: 'investigating', severity: 3, createdBy: 'cli:t', startedAt: now, declaredAt: now, recordedAt: now, updatedAt: now }).run();
+  db.insert(incidents)
+    .values({
+      id: 1,
+      title: 'Contract',
+      status: 'investigating',
+      severity: 3,
+      createdBy: 'cli:t',
+      startedAt: now,
+      declaredAt: now,
+      recordedAt: now,
+      updatedAt: now,
+    })
+    .run();
   db.insert(incidentThreads).values({ incidentId: 1, platform: 'teams', channel: CHANNEL, rootRef: ROOT, dedicated: false, createdAt: now }).run();
   for (const c of [CHANNEL, CUSTOMERS]) {
-    db.insert(settings).values({ key: `teams:ref:${c}`, value: JSON.stringify({ serviceUrl: fake.serviceUrl, conversationId: c }), updatedBy: 't', updatedAt: now }).run();
+    db.insert(settings)
+      .values({ key: `teams:ref:${c}`, value: JSON.stringify({ serviceUrl: fake.serviceUrl, conversationId: c }), updatedBy: 't', updatedAt: now })
+      .run();
   }
 }
 
@@ -136,7 +150,10 @@ describe('Teams target specifics', () => {
 
   it('a customer update shows the delay and fold notices the worker hands it', async () => {
     const c = createTeamsCustomerTarget({ db, token: noToken });
-    const r = await c.deliver(customerMessage({ folded: 2, foldNotice: 'This message folds in 2 earlier updates.', delayNotice: 'Delayed: originally posted 08:54 PST' }), never());
+    const r = await c.deliver(
+      customerMessage({ folded: 2, foldNotice: 'This message folds in 2 earlier updates.', delayNotice: 'Delayed: originally posted 08:54 PST' }),
+      never(),
+    );
     expect(r.kind).toBe('delivered');
     const reply = fake.messages.find((m) => m.conversationId.includes(';messageid='))!;
     const text = JSON.stringify(reply.body.attachments);
@@ -145,10 +162,15 @@ describe('Teams target specifics', () => {
     expect(reply.body.summary).toContain('Delayed');
   });
 
-  it('breaker keys name the Bot Connector host: the reply\'s serviceUrl, else the conversation\'s remembered one', () => {
+  it("breaker keys name the Bot Connector host: the reply's serviceUrl, else the conversation's remembered one", () => {
     const t = createTeamsTarget({ db, token: noToken, timezone: 'UTC', now: () => Date.now() });
     const c = createTeamsCustomerTarget({ db, token: noToken });
-    const reply = { target: `teams:thread:${CHANNEL}`, kind: 'reply', incidentId: null, payload: { conversationId: CHANNEL, serviceUrl: 'https://smba.trafficmanager.net/emea/', text: 'hi' } };
+    const reply = {
+      target: `teams:thread:${CHANNEL}`,
+      kind: 'reply',
+      incidentId: null,
+      payload: { conversationId: CHANNEL, serviceUrl: 'https://smba.trafficmanager.net/emea/', text: 'hi' },
+    };
     expect(t.breakerKey!(reply.target, reply)).toBe('teams:smba.trafficmanager.net');
     expect(t.breakerKey!(`teams:thread:${CHANNEL}`, threadMessage())).toBe('teams:127.0.0.1'); // the channel's reference (the fake)
     expect(c.breakerKey!(`teams:${CUSTOMERS}`, customerMessage())).toBe('teams:127.0.0.1');

@@ -52,7 +52,10 @@ describe('customer channels', () => {
     expect(h.fake.posts(CUSTOMERS)).toHaveLength(1); // still one card…
     expect(h.fake.messages.find((m) => m.id === posts[0]!.id)!.edits).toBeGreaterThanOrEqual(1); // …kept current
     expect(cardText(h.fake.messages.find((m) => m.id === posts[0]!.id))).toContain('Resolved');
-    expect(h.fake.replies(CUSTOMERS, posts[0]!.id).map((m) => cardText(m))).toEqual([expect.stringContaining('We are looking into it.'), expect.stringContaining('All fixed.')]);
+    expect(h.fake.replies(CUSTOMERS, posts[0]!.id).map((m) => cardText(m))).toEqual([
+      expect.stringContaining('We are looking into it.'),
+      expect.stringContaining('All fixed.'),
+    ]);
   });
 });
 

@@ -89,7 +89,10 @@ export function activityBuilders(serviceUrl: string): ActivityBuilders {
     },
     submit(value, opts) {
       // The docs' messageBack example, minus its stray trailing comma, retargeted at our thread.
-      const a = JSON.parse(fixture('message-value-messageBack-channel-thread-docs.INVALID-trailing-comma.json').replace(/,\s*}\s*$/, '\n}')) as Record<string, any>;
+      const a = JSON.parse(fixture('message-value-messageBack-channel-thread-docs.INVALID-trailing-comma.json').replace(/,\s*}\s*$/, '\n}')) as Record<
+        string,
+        any
+      >;
       const channel = opts.channel ?? CHANNEL;
       a.serviceUrl = serviceUrl;
       a.from = { ...(opts.from ?? ALICE) };

@@ -149,7 +149,13 @@ describe('bodies over 1 MiB are refused with 413 before parsing', () => {
   function postRaw(opts: { headers: Record<string, string | number>; chunks: Buffer[] }): Promise<number> {
     return new Promise((resolve, reject) => {
       const u = new URL(`${h.url}/api/messages`);
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...opts.headers } });
+      const req = request({
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...opts.headers },
+      });
       req.on('response', (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);

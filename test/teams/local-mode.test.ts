@@ -144,7 +144,10 @@ function setUpNetns(): Netns | null {
 
 function tearDownNetns(name: string, veth: string): void {
   // Deleting the namespace deletes its end of the pair, and with it this end.
-  for (const args of [['netns', 'del', name], ['link', 'del', `${veth}a`]]) {
+  for (const args of [
+    ['netns', 'del', name],
+    ['link', 'del', `${veth}a`],
+  ]) {
     try {
       execFileSync('ip', args, { stdio: 'ignore' });
     } catch {
@@ -157,7 +160,8 @@ const netns = setUpNetns();
 
 /** Sends one request from inside the namespace; resolves with the HTTP status the server gave. */
 async function fromPeer(ns: Netns, url: string, init: { method: string; headers?: Record<string, string>; body?: string }): Promise<number> {
-  const script = 'fetch(process.argv[1], JSON.parse(process.argv[2])).then(async (r) => { await r.text(); console.log(r.status); }, (e) => { console.log("error " + e.message); process.exitCode = 1; })';
+  const script =
+    'fetch(process.argv[1], JSON.parse(process.argv[2])).then(async (r) => { await r.text(); console.log(r.status); }, (e) => { console.log("error " + e.message); process.exitCode = 1; })';
   const out = await ns.exec([process.execPath, '-e', script, url, JSON.stringify(init)]);
   return Number(out.trim());
 }

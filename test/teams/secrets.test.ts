@@ -100,7 +100,12 @@ describe('subscribe webhook: from Teams', () => {
 
     // The raw files (database, write-ahead log, shared memory) as bytes: the search does see
     // the secret (it is stored in clear, for signing), next to the outbox's reference.
-    const raw = Buffer.concat(['', '-wal', '-shm'].map((s) => db + s).filter(existsSync).map((f) => readFileSync(f)));
+    const raw = Buffer.concat(
+      ['', '-wal', '-shm']
+        .map((s) => db + s)
+        .filter(existsSync)
+        .map((f) => readFileSync(f)),
+    );
     expect(raw.includes(secret!)).toBe(true);
     expect(raw.includes('[signing secret of S-1]')).toBe(true);
 

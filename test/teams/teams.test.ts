@@ -71,7 +71,11 @@ describe('commands by @mention and in personal chat', () => {
     await bindChannel();
     const bound = h.app.db.select().from(settings).where(eq(settings.key, 'incidents_channel:teams')).get();
     expect(bound?.value).toBe(CHANNEL);
-    const ref = h.app.db.select().from(settings).where(eq(settings.key, `teams:ref:${CHANNEL}`)).get();
+    const ref = h.app.db
+      .select()
+      .from(settings)
+      .where(eq(settings.key, `teams:ref:${CHANNEL}`))
+      .get();
     expect(JSON.parse(ref!.value)).toMatchObject({ serviceUrl: h.fake.serviceUrl, conversationId: CHANNEL });
     expect(textReplies()[0]!.body.text).toContain('New incidents will post their root message');
   });
@@ -90,7 +94,10 @@ describe('commands by @mention and in personal chat', () => {
   });
 
   it('replays the captured thread-reply activity verbatim (auth off): accepted, answered in its thread', async () => {
-    const raw = fixture('message-channel-thread-reply-mention.json').replace('https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/', h.fake.serviceUrl);
+    const raw = fixture('message-channel-thread-reply-mention.json').replace(
+      'https://smba.trafficmanager.net/amer/50612dbb-0237-4969-b378-8d42590f9c00/',
+      h.fake.serviceUrl,
+    );
     const res = await h.post(raw);
     expect(res.status).toBe(200);
     await h.drain();
@@ -124,14 +131,22 @@ describe('the incident in the bound channel', () => {
     await h.send(h.mention('update status:identified Primary failed over', { rootId: root.id }));
     await h.drain();
     const events = h.fake.replies(CHANNEL, root.id).filter((m) => m.body.attachments);
-    expect(events.map((m) => cardText(m))).toEqual([expect.stringContaining('Declared'), expect.stringContaining('DB failover started'), expect.stringContaining('Primary failed over')]);
+    expect(events.map((m) => cardText(m))).toEqual([
+      expect.stringContaining('Declared'),
+      expect.stringContaining('DB failover started'),
+      expect.stringContaining('Primary failed over'),
+    ]);
     // The root card was edited in place with the new status.
     const edits = h.fake.calls.filter((c) => c.method === 'PUT' && c.activityId === root.id && c.status === 200);
     expect(edits.length).toBeGreaterThanOrEqual(1);
     expect(edits.at(-1)!.conversationId).toBe(CHANNEL);
     expect(cardText(h.fake.messages.find((m) => m.id === root.id))).toContain('identified');
     // One lane: every row of the incident shares one target.
-    const lanes = new Set(teamsRows(h.app).filter((r) => r.incidentId === 1).map((r) => r.target));
+    const lanes = new Set(
+      teamsRows(h.app)
+        .filter((r) => r.incidentId === 1)
+        .map((r) => r.target),
+    );
     expect([...lanes]).toEqual([`teams:thread:${CHANNEL}`]);
   });
 
@@ -191,7 +206,13 @@ describe('the incident in the bound channel', () => {
     await h.drain();
     const notes = h.app.db.select().from(timelineEvents).where(eq(timelineEvents.kind, 'note')).all();
     expect(notes).toHaveLength(1);
-    expect(h.app.db.select().from(processedEvents).all().filter((e) => e.eventId.endsWith(`|${a.id}`))).toHaveLength(1);
+    expect(
+      h.app.db
+        .select()
+        .from(processedEvents)
+        .all()
+        .filter((e) => e.eventId.endsWith(`|${a.id}`)),
+    ).toHaveLength(1);
   });
 
   it('reject via the Reject form (Action.Submit with the reason input)', async () => {
@@ -210,7 +231,10 @@ describe('escaping', () => {
     const root = await declare('declare [click](http://evil) <at>everyone</at> *bold*');
     await h.send(h.mention('note see [click](http://evil) and <at>everyone</at>', { rootId: root.id }));
     await h.drain();
-    const all = h.fake.messages.filter((m) => m.body.attachments).map((m) => cardText(m)).join('\n');
+    const all = h.fake.messages
+      .filter((m) => m.body.attachments)
+      .map((m) => cardText(m))
+      .join('\n');
     expect(all).not.toContain('[click](http://evil)');
     expect(all).not.toContain('<at>everyone</at>');
     expect(all).not.toContain('"entities"'); // no mention entities: nothing can ping anyone
@@ -235,7 +259,9 @@ describe('mentions of people', () => {
     await bindChannel();
     await h.send(h.mention('declare <at>everyone</at> is down'));
     await h.drain();
-    const texts = textReplies().map((m) => m.body.text as string).join('\n');
+    const texts = textReplies()
+      .map((m) => m.body.text as string)
+      .join('\n');
     expect(texts).toContain('INC-1');
     expect(texts).not.toContain('<at>everyone</at>');
   });
@@ -258,10 +284,17 @@ describe('malformed and unexpected input', () => {
 
   it('replays the captured Action.Execute invoke (not one of our buttons): answered, nothing written', async () => {
     const before = rowCounts(h.app.db);
-    const raw = fixture('invoke-adaptiveCard_action-Action.Execute-personal.json').replace('https://smba.trafficmanager.net/amer/56653e9d-2158-46ee-90d7-675c39642038/', h.fake.serviceUrl);
+    const raw = fixture('invoke-adaptiveCard_action-Action.Execute-personal.json').replace(
+      'https://smba.trafficmanager.net/amer/56653e9d-2158-46ee-90d7-675c39642038/',
+      h.fake.serviceUrl,
+    );
     const res = await h.post(raw);
     expect(res.status).toBe(200);
-    expect(res.json()).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: expect.stringContaining('not one of Sitrep') });
+    expect(res.json()).toMatchObject({
+      statusCode: 200,
+      type: 'application/vnd.microsoft.activity.message',
+      value: expect.stringContaining('not one of Sitrep'),
+    });
     expect(rowCounts(h.app.db)).toEqual(before);
   });
 

@@ -21,10 +21,24 @@ const CUSTOMERS = '19:customers@thread.tacv2';
 
 function seed(db: Db, fake: FakeConnector): void {
   const now = Date.now();
-  db.insert(incidents).values({ id: 1, title: 'Throttled', status: 'investigating', severity: 3, createdBy: 'cli:t', startedAt: now, declaredAt: now, recordedAt: now, updatedAt: now }).run();
+  db.insert(incidents)
+    .values({
+      id: 1,
+      title: 'Throttled',
+      status: 'investigating',
+      severity: 3,
+      createdBy: 'cli:t',
+      startedAt: now,
+      declaredAt: now,
+      recordedAt: now,
+      updatedAt: now,
+    })
+    .run();
   db.insert(incidentThreads).values({ incidentId: 1, platform: 'teams', channel: CHANNEL, rootRef: '1700000000001', dedicated: false, createdAt: now }).run();
   for (const c of [CHANNEL, CUSTOMERS]) {
-    db.insert(settings).values({ key: `teams:ref:${c}`, value: JSON.stringify({ serviceUrl: fake.serviceUrl, conversationId: c }), updatedBy: 't', updatedAt: now }).run();
+    db.insert(settings)
+      .values({ key: `teams:ref:${c}`, value: JSON.stringify({ serviceUrl: fake.serviceUrl, conversationId: c }), updatedBy: 't', updatedAt: now })
+      .run();
   }
 }
 
@@ -45,7 +59,16 @@ const customerUpdate: OutboxMessage = {
   ...threadReply,
   target: `teams:${CUSTOMERS}`,
   kind: 'teams.customer_update',
-  payload: { incident: 'INC-1', title: 'Throttled', status: 'investigating', body: 'Looking into it.', at: Date.now(), url: 'http://127.0.0.1/incidents/INC-1', components: [], zone: 'UTC' },
+  payload: {
+    incident: 'INC-1',
+    title: 'Throttled',
+    status: 'investigating',
+    body: 'Looking into it.',
+    at: Date.now(),
+    url: 'http://127.0.0.1/incidents/INC-1',
+    components: [],
+    zone: 'UTC',
+  },
   approvedAt: Date.now(),
   previousRemoteRef: null,
 };
@@ -75,7 +98,11 @@ describe('Bot Connector throttling answers, per target', () => {
     ['502 Bad Gateway', () => ({ status: 502 }), (r) => expect(r).toEqual({ kind: 'retry', error: 'HTTP 502' })],
     ['504 Gateway Timeout', () => ({ status: 504 }), (r) => expect(r).toEqual({ kind: 'retry', error: 'HTTP 504' })],
     ['429 with Retry-After: 3', () => ({ status: 429, retryAfter: 3 }), (r) => expect(r).toEqual({ kind: 'retry', error: 'HTTP 429', retryAfterMs: 3_000 })],
-    ['429 with Retry-After: 1.5', () => ({ status: 429, retryAfter: '1.5' }), (r) => expect(r).toEqual({ kind: 'retry', error: 'HTTP 429', retryAfterMs: 1_500 })],
+    [
+      '429 with Retry-After: 1.5',
+      () => ({ status: 429, retryAfter: '1.5' }),
+      (r) => expect(r).toEqual({ kind: 'retry', error: 'HTTP 429', retryAfterMs: 1_500 }),
+    ],
     [
       '429 with Retry-After as an HTTP date',
       () => ({ status: 429, retryAfter: inFive() }),

@@ -15,7 +15,9 @@ const BIN = new URL('../../dist/src/bin.js', import.meta.url).pathname;
 
 async function sitrep(db: string, env: Record<string, string>, ...args: string[]) {
   try {
-    const r = await exec(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', USER: 'admin', SITREP_DB: db, ...env } });
+    const r = await exec(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', USER: 'admin', SITREP_DB: db, ...env },
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -58,7 +60,13 @@ const METADATA = [
   'http://metadata.google.internal/',
 ];
 
-const LINK_LOCAL = ['http://[fe80::1]/', 'http://[FE80:0:0:0:0:0:0:1]/', 'http://[::ffff:169.254.10.1]/', 'http://[64:ff9b::a9fe:a01]/', 'http://169.254.10.1/'];
+const LINK_LOCAL = [
+  'http://[fe80::1]/',
+  'http://[FE80:0:0:0:0:0:0:1]/',
+  'http://[::ffff:169.254.10.1]/',
+  'http://[64:ff9b::a9fe:a01]/',
+  'http://169.254.10.1/',
+];
 
 // Not URLs at all (a zone id, an over-long group): refused all the same.
 const MALFORMED = ['http://[fe80::1%25eth0]/', 'http://[::ffff:a9fe:a9fe%25en0]/', 'http://[00000::ffff:a9fe:a9fe]/'];

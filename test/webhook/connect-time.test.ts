@@ -73,7 +73,8 @@ async function setup(dns: ReturnType<typeof fakeDns>, env: Record<string, string
   return { rx, h };
 }
 
-const timelineFailures = (h: Harness) => (h.run('timeline INC-1').data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
+const timelineFailures = (h: Harness) =>
+  (h.run('timeline INC-1').data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 
 describe('webhook address policy at connection time', () => {
   it('refuses a name whose DNS changed after it was subscribed to a cloud metadata address, without connecting', async () => {

@@ -82,7 +82,12 @@ function operator(db: string) {
 function cli(db: string, ...argv: string[]) {
   let out = '';
   const config = loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'ops', SITREP_APPROVAL: 'off' });
-  const code = runCli([...argv, '--json'], { config, createApp: (c) => createApp(c, { log: createLogger('silent') }), out: (s) => (out += s), err: (s) => (out += s) });
+  const code = runCli([...argv, '--json'], {
+    config,
+    createApp: (c) => createApp(c, { log: createLogger('silent') }),
+    out: (s) => (out += s),
+    err: (s) => (out += s),
+  });
   if (code !== 0) throw new Error(`sitrep ${argv.join(' ')} exited ${code}: ${out}`);
   return JSON.parse(out);
 }
@@ -123,7 +128,11 @@ describe('crash safety at fan-out width', () => {
     try {
       const first = await serve(db);
       cli(db, 'draft', 'INC-1', 'We are rerouting traffic away from the failing database.');
-      await waitFor('1,000 deliveries held in flight and the others recorded delivered', () => held() === IN_FLIGHT && count('delivered') === SUBSCRIBERS - IN_FLIGHT, 60_000);
+      await waitFor(
+        '1,000 deliveries held in flight and the others recorded delivered',
+        () => held() === IN_FLIGHT && count('delivered') === SUBSCRIBERS - IN_FLIGHT,
+        60_000,
+      );
       expect(count('in_flight')).toBe(IN_FLIGHT);
       const before = new Map(all().map((q) => [q.path, q.id]));
       expect(before.size).toBe(SUBSCRIBERS);
@@ -141,13 +150,20 @@ describe('crash safety at fan-out width', () => {
       expect(byPath.size).toBe(SUBSCRIBERS);
       const repeated = [...byPath].filter(([, qs]) => qs.length > 1).map(([path]) => path);
       // The only repeats are the 1,000 that were in flight …
-      expect(repeated.sort()).toEqual(urls.filter((u) => u.includes('/slow-')).map((u) => new URL(u).pathname).sort());
+      expect(repeated.sort()).toEqual(
+        urls
+          .filter((u) => u.includes('/slow-'))
+          .map((u) => new URL(u).pathname)
+          .sort(),
+      );
       for (const [path, qs] of byPath) {
         // … each sent twice (held, then answered), both times under the id it had before the kill.
         expect(qs.map((q) => q.id)).toEqual(Array(path.includes('/slow-') ? 2 : 1).fill(before.get(path)));
         // Every subscriber got the update, exactly once answered.
         expect(qs.filter((q) => q.answeredAt !== undefined && typeof q.answer === 'object' && q.answer.status === 200)).toHaveLength(1);
-        expect(qs.at(-1)!.json.incident.incident_updates.map((u: { body: string }) => u.body)).toEqual(['We are rerouting traffic away from the failing database.']);
+        expect(qs.at(-1)!.json.incident.incident_updates.map((u: { body: string }) => u.body)).toEqual([
+          'We are rerouting traffic away from the failing database.',
+        ]);
       }
       // And what the database says matches what the receivers saw.
       const ids = file.prepare("select delivery_id as id from outbox where state = 'delivered'").all() as Array<{ id: string }>;

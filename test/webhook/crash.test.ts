@@ -18,7 +18,9 @@ const BIN = `${ROOT}dist/src/bin.js`;
 beforeAll(() => {
   // `npm test` builds first (pretest); this keeps a lone `vitest run test/webhook` honest too.
   const built = `${ROOT}dist/src/mirror/worker.js`;
-  const stale = !existsSync(built) || ['src/mirror/worker.ts', 'src/mirror/index.ts', 'adapters/webhook/target.ts'].some((f) => statSync(`${ROOT}${f}`).mtimeMs > statSync(built).mtimeMs);
+  const stale =
+    !existsSync(built) ||
+    ['src/mirror/worker.ts', 'src/mirror/index.ts', 'adapters/webhook/target.ts'].some((f) => statSync(`${ROOT}${f}`).mtimeMs > statSync(built).mtimeMs);
   if (stale) execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.json`], { stdio: 'inherit' });
 }, 180_000);
 

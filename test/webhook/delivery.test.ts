@@ -83,13 +83,23 @@ describe('webhook delivery', () => {
     // Every failed attempt of a message used that message's id: the receiver can dedupe.
     for (const r of rx.requests) expect(accepted.map((a) => a.id)).toContain(r.id);
     const firstId = accepted[0]!.id;
-    expect(rx.requests.filter((r) => r.id === firstId).map((r) => (typeof r.answer === 'object' ? r.answer.status : r.answer))).toEqual([500, 429, 'hang', 'close', 200]);
+    expect(rx.requests.filter((r) => r.id === firstId).map((r) => (typeof r.answer === 'object' ? r.answer.status : r.answer))).toEqual([
+      500,
+      429,
+      'hang',
+      'close',
+      200,
+    ]);
     // The fifth attempt came after four waits of the schedule (over two and a half hours): it says it is late.
     expect(accepted[0]!.json.sitrep).toMatchObject({ folded: 0, delayed: true });
     for (const r of accepted) expect(r.json.sitrep).toMatchObject({ folded: 0 });
     await waitUntil(() => h!.rows().every((r) => r.state === 'delivered'), 5_000, 'all delivered');
     const rows = h.run('deliveries INC-1').data.deliveries as any[];
-    expect(rows.map((r) => [r.state, r.attempts])).toEqual([['delivered', 5], ['delivered', 3], ['delivered', 1]]);
+    expect(rows.map((r) => [r.state, r.attempts])).toEqual([
+      ['delivered', 5],
+      ['delivered', 3],
+      ['delivered', 1],
+    ]);
     expect(rows[0].last_error).toBeNull();
   });
 
@@ -194,7 +204,12 @@ describe('webhook delivery', () => {
       await rx.waitFor((r) => r.accepted().length === 2);
       await new Promise((r) => setTimeout(r, 200));
       expect(sms.accepted().map((r) => r.json.incident.id)).toEqual(['INC-2']);
-      expect(h.rows().filter((r) => r.target === 'webhook:S-2').map((r) => r.incidentId)).toEqual([2]);
+      expect(
+        h
+          .rows()
+          .filter((r) => r.target === 'webhook:S-2')
+          .map((r) => r.incidentId),
+      ).toEqual([2]);
     } finally {
       await sms.close();
     }

@@ -101,9 +101,14 @@ describe('webhooks at fan-out width', () => {
     const first = await receiver({ status: 200 }, { host: '127.0.0.1', port: second.port });
     const answers: Record<string, string[]> = { 'hooks.test': ['127.0.0.1'] };
     const resolve: Resolver = async (hostname) => (answers[hostname] ?? []).map((address): LookupAddress => ({ address, family: isIP(address) as 4 | 6 }));
-    h = await startHarness({}, {
-      targets: ({ db, now, config }) => [createWebhookTarget({ db, now, publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal, resolve })],
-    });
+    h = await startHarness(
+      {},
+      {
+        targets: ({ db, now, config }) => [
+          createWebhookTarget({ db, now, publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal, resolve }),
+        ],
+      },
+    );
     h.run('component add Web App');
     h.run(`subscribe webhook:http://hooks.test:${second.port}/hooks/sitrep`);
     h.run('declare "Database down" components:web-app=major');

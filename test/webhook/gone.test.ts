@@ -37,13 +37,23 @@ async function setup() {
 function cli(h: Harness, ...argv: string[]): { code: number; json: any } {
   let out = '';
   const config = loadConfig({ SITREP_DB: h.app.config.dbFile, LOG_LEVEL: 'silent', USER: 'admin', SITREP_ADMINS: 'cli:admin' });
-  const code = runCli([...argv, '--json'], { config, createApp: (c) => createApp(c, { log: createLogger('silent') }), out: (s) => (out += s), err: (s) => (out += s) });
+  const code = runCli([...argv, '--json'], {
+    config,
+    createApp: (c) => createApp(c, { log: createLogger('silent') }),
+    out: (s) => (out += s),
+    err: (s) => (out += s),
+  });
   return { code, json: JSON.parse(out) };
 }
 
 const rowOf = (h: Harness, id: number): Row => h.rows().find((r) => r.id === id)!;
-const newest = (h: Harness, incidentId: number) => h.rows().filter((r) => r.target === 'webhook:S-1' && r.incidentId === incidentId).at(-1)!;
-const failures = (h: Harness, inc: string) => (h.run(`timeline ${inc}`).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
+const newest = (h: Harness, incidentId: number) =>
+  h
+    .rows()
+    .filter((r) => r.target === 'webhook:S-1' && r.incidentId === incidentId)
+    .at(-1)!;
+const failures = (h: Harness, inc: string) =>
+  (h.run(`timeline ${inc}`).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 const settled = (h: Harness, id: number, attempts: number) =>
   waitUntil(() => rowOf(h, id).attempts === attempts && rowOf(h, id).state !== 'in_flight', 10_000, `attempt ${attempts} of #${id} recorded`);
 

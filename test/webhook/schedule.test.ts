@@ -6,7 +6,7 @@ import { createLogger } from '../../src/logger.js';
 import { WEBHOOK_RETRY_SCHEDULE_MS } from '../../src/mirror/policy.js';
 import type { WorkerOptions } from '../../src/mirror/worker.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
-import { startWebhookReceiver, } from '../fakes/webhook-receiver.js';
+import { startWebhookReceiver } from '../fakes/webhook-receiver.js';
 import { startHarness, waitUntil, type Harness } from '../mirror/helpers.js';
 import { frozenClock, skipUntil, type Clock } from './schedule-clock.js';
 
@@ -42,19 +42,29 @@ async function setup(env: Record<string, string> = {}, clock: Clock = frozenCloc
 function cli(h: Harness, ...argv: string[]): { code: number; json: any } {
   let out = '';
   const config = loadConfig({ SITREP_DB: h.app.config.dbFile, LOG_LEVEL: 'silent', USER: 'admin', SITREP_ADMINS: 'cli:admin' });
-  const code = runCli([...argv, '--json'], { config, createApp: (c) => createApp(c, { log: createLogger('silent') }), out: (s) => (out += s), err: (s) => (out += s) });
+  const code = runCli([...argv, '--json'], {
+    config,
+    createApp: (c) => createApp(c, { log: createLogger('silent') }),
+    out: (s) => (out += s),
+    err: (s) => (out += s),
+  });
   return { code, json: JSON.parse(out) };
 }
 
 const rowOf = (h: Harness, id: number): Row => h.rows().find((r) => r.id === id)!;
-const failures = (h: Harness, inc: string) => (h.run(`timeline ${inc}`).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
+const failures = (h: Harness, inc: string) =>
+  (h.run(`timeline ${inc}`).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 
 /** Waits until attempt `n` of row `id` has been answered and recorded. */
 async function attempted(h: Harness, id: number, n: number): Promise<Row> {
-  await waitUntil(() => {
-    const r = rowOf(h, id);
-    return r.attempts === n && r.state !== 'in_flight';
-  }, 10_000, `attempt ${n} of #${id} recorded`);
+  await waitUntil(
+    () => {
+      const r = rowOf(h, id);
+      return r.attempts === n && r.state !== 'in_flight';
+    },
+    10_000,
+    `attempt ${n} of #${id} recorded`,
+  );
   return rowOf(h, id);
 }
 
@@ -141,10 +151,15 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
 
     // `subscriptions` (from the CLI) shows it disabled, why and when.
     const subs = cli(h, 'subscriptions').json.subscriptions as any[];
-    expect(subs.map((s) => [s.id, s.disabled])).toEqual([['S-1', true], ['S-2', false]]);
+    expect(subs.map((s) => [s.id, s.disabled])).toEqual([
+      ['S-1', true],
+      ['S-2', false],
+    ]);
     expect(subs[0]).toMatchObject({ disabled_cause: 'exhausted', disabled_reason: 'it failed through the whole retry schedule' });
     expect(Math.abs(Date.parse(subs[0].disabled_at) - clock.now())).toBeLessThan(1_000);
-    expect(h.run('subscriptions').text).toMatch(/S-1 {2}webhook:http:\/\/127\.0\.0\.1:\d+\/hooks\/sitrep .* DISABLED \S+: it failed through the whole retry schedule/);
+    expect(h.run('subscriptions').text).toMatch(
+      /S-1 {2}webhook:http:\/\/127\.0\.0\.1:\d+\/hooks\/sitrep .* DISABLED \S+: it failed through the whole retry schedule/,
+    );
 
     // Told once per incident, in one event that names every kept delivery.
     const inc1 = failures(h, 'INC-1');

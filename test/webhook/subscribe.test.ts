@@ -15,7 +15,12 @@ function cli(db: string, env: Record<string, string> = {}) {
     let stdout = '';
     let stderr = '';
     const config = loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'admin', SITREP_APPROVAL: 'off', SITREP_ADMINS: 'cli:admin', ...env });
-    const code = runCli(argv, { config, createApp: (c) => createApp(c, { log: createLogger('silent') }), out: (s) => (stdout += s + '\n'), err: (s) => (stderr += s + '\n') });
+    const code = runCli(argv, {
+      config,
+      createApp: (c) => createApp(c, { log: createLogger('silent') }),
+      out: (s) => (stdout += s + '\n'),
+      err: (s) => (stderr += s + '\n'),
+    });
     return { code, stdout, stderr, json: () => JSON.parse(stdout) };
   };
 }
@@ -42,7 +47,11 @@ describe('subscribe / unsubscribe / subscriptions', () => {
     const r = sitrep('subscribe', 'webhook:https://hooks.example.com/sitrep?token=abc', 'components:web-app', '--json');
     expect(r.code).toBe(0);
     const j = r.json();
-    expect(j).toMatchObject({ id: 'S-1', target: 'webhook:https://hooks.example.com/sitrep?token=abc', secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{32}$/) });
+    expect(j).toMatchObject({
+      id: 'S-1',
+      target: 'webhook:https://hooks.example.com/sitrep?token=abc',
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{32}$/),
+    });
     expect(Buffer.from(j.secret.slice(6), 'base64')).toHaveLength(24);
     const text = sitrep('subscribe', 'webhook:http://10.0.0.5/hook');
     expect(text.code).toBe(0);
@@ -62,7 +71,11 @@ describe('subscribe / unsubscribe / subscriptions', () => {
 
     expect(sitrep('unsubscribe', 'webhook:http://10.0.0.5/hook').code).toBe(0);
     expect(sitrep('unsubscribe', 'S-4').code).toBe(0);
-    expect(sitrep('subscriptions', '--json').json().subscriptions.map((s: { id: string }) => s.id)).toEqual(['S-1', 'S-3']);
+    expect(
+      sitrep('subscriptions', '--json')
+        .json()
+        .subscriptions.map((s: { id: string }) => s.id),
+    ).toEqual(['S-1', 'S-3']);
   });
 
   it.each([
