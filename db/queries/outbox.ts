@@ -18,8 +18,7 @@ export interface OutboxInsert {
 /**
  * Writes one pending outbox row in the caller's transaction and returns its id. Every command
  * writes some, so the insert is prepared once per connection; values are encoded by the schema's
- * columns, times are epoch milliseconds. src/mirror/enqueue.ts can call this instead of reaching
- * into drizzle's session for the connection.
+ * columns, times are epoch milliseconds. src/mirror/enqueue.ts is this.
  */
 export function insertOutboxRow(tx: Tx, now: number, input: OutboxInsert): number {
   const info = prepared(

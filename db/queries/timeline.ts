@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { timelineEvents } from '../schema.js';
 import { parseTimelineEvent, type EventRecord, type TimelineEvent } from '../../src/domain/events.js';
@@ -56,4 +56,20 @@ export function loadTimeline(db: DbOrTx, incidentId: number): TimelineEntry[] {
     .where(eq(e.incidentId, incidentId))
     .orderBy(asc(e.occurredAt), asc(e.id))
     .all();
+}
+
+/**
+ * Whether an incident's timeline already holds a delivery_failed event that disabled this
+ * subscription at this time (a null time matches nothing). The payloads are compared here rather
+ * than in SQL, so the query needs no engine's JSON functions; an incident has few such events.
+ */
+export function hasDisablingNotice(db: DbOrTx, incidentId: number, subscriptionId: number, disabledAt: number | null): boolean {
+  if (disabledAt === null) return false;
+  const t = timelineEvents;
+  return db
+    .select({ payload: t.payload })
+    .from(t)
+    .where(and(eq(t.incidentId, incidentId), eq(t.kind, 'delivery_failed')))
+    .all()
+    .some((r) => r.payload.disabledSubscription === subscriptionId && r.payload.disabledAt === disabledAt);
 }

@@ -1,6 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
-import { timelineEvents } from '../../db/schema.js';
+import { hasDisablingNotice } from '../../db/queries/timeline.js';
 import type { Capability } from '../capability.js';
 import type { Runner } from '../commands/runner.js';
 import { recordEvent } from '../commands/store.js';
@@ -32,21 +31,7 @@ const RETENTION_INTERVAL_MS = 60 * 60_000;
 
 /** Whether this incident's thread was already told that this subscription was disabled (this time). */
 function toldAboutDisabling(tx: Tx, incidentId: number, sub: SubscriptionRow): boolean {
-  return Boolean(
-    tx
-      .select({ id: timelineEvents.id })
-      .from(timelineEvents)
-      .where(
-        and(
-          eq(timelineEvents.incidentId, incidentId),
-          eq(timelineEvents.kind, 'delivery_failed'),
-          sql`json_extract(${timelineEvents.payload}, '$.disabledSubscription') = ${sub.id}`,
-          sql`json_extract(${timelineEvents.payload}, '$.disabledAt') = ${sub.disabledAt}`,
-        ),
-      )
-      .limit(1)
-      .get(),
-  );
+  return hasDisablingNotice(tx, incidentId, sub.id, sub.disabledAt);
 }
 
 const whatOf = (row: Pick<OutboxRow, 'payload'>) =>
