@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import type { Db, DbOrTx, Tx } from '../../db/client.js';
-import { settings } from '../../db/schema.js';
+import { getSetting, setSetting } from '../../db/queries/settings.js';
 import type { Outlet } from '../../src/commands/context.js';
-import { getSetting } from '../../src/commands/store.js';
 import { createThreadOutlet, threadRows } from '../../src/mirror/thread.js';
 import { kindWords, type ThreadRenderer } from '../../src/render/thread.js';
 import { approvalCard, approvalDecidedCard, eventCard, summary } from './cards.js';
@@ -33,11 +32,7 @@ export type ConversationRef = z.infer<typeof conversationRef>;
 export const refKey = (conversationId: string) => `teams:ref:${conversationId}`;
 
 export function saveConversationRef(tx: Tx, ref: ConversationRef, by: string, at: number): void {
-  const value = JSON.stringify(ref);
-  tx.insert(settings)
-    .values({ key: refKey(ref.conversationId), value, updatedBy: by, updatedAt: at })
-    .onConflictDoUpdate({ target: settings.key, set: { value, updatedBy: by, updatedAt: at } })
-    .run();
+  setSetting(tx, refKey(ref.conversationId), JSON.stringify(ref), by, at);
 }
 
 export function loadConversationRef(db: DbOrTx, conversationId: string): ConversationRef | null {

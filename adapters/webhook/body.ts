@@ -1,6 +1,7 @@
-import { and, asc, eq, isNotNull, ne } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
-import { components, customerUpdates, incidentComponents, incidents } from '../../db/schema.js';
+import { listComponents, publiclyAffectedComponentIds } from '../../db/queries/components.js';
+import { publishedUpdates } from '../../db/queries/drafts.js';
+import { findIncident, openPublicSeverities } from '../../db/queries/incidents.js';
 import type { ComponentStatus, Severity } from '../../src/domain/enums.js';
 import { impactForSeverity, indicatorDescription, overallIndicator } from '../../src/domain/components.js';
 
@@ -26,12 +27,12 @@ export const pageIdOf = (orgName: string) =>
     .replace(/^-|-$/g, '') || 'sitrep';
 
 export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: BodyOptions): Record<string, unknown> {
-  const inc = db.select().from(incidents).where(eq(incidents.id, incidentId)).get();
+  const inc = findIncident(db, incidentId);
   if (!inc) throw new Error(`no incident ${incidentId}`);
   const pageId = pageIdOf(opts.orgName);
   const incRef = `INC-${inc.id}`;
 
-  const catalogue = db.select().from(components).orderBy(asc(components.position)).all();
+  const catalogue = listComponents(db);
   const bySlug = new Map(catalogue.map((c) => [c.slug, c]));
   const toComponent = (c: (typeof catalogue)[number], status: ComponentStatus) => ({
     status,
@@ -47,15 +48,10 @@ export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: B
   });
 
   // Oldest first to know each update's old_status, then reversed: Statuspage lists newest first.
-  const published = db
-    .select()
-    .from(customerUpdates)
-    .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'published')))
-    .orderBy(asc(customerUpdates.publishedAt), asc(customerUpdates.id))
-    .all();
+  const published = publishedUpdates(db, incidentId);
   const seen = new Map<string, string>();
   const updates = published.map((u) => {
-    const affected = (u.componentChanges ?? []).map((ch) => {
+    const affected = u.componentChanges.map((ch) => {
       const old = seen.get(ch.slug) ?? 'operational';
       const next = u.status === 'resolved' ? 'operational' : ch.status;
       seen.set(ch.slug, next);
@@ -78,22 +74,13 @@ export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: B
   });
   updates.reverse();
 
-  const affectedRows = db
-    .select({ componentId: incidentComponents.componentId, publicStatus: incidentComponents.publicStatus })
-    .from(incidentComponents)
-    .where(and(eq(incidentComponents.incidentId, incidentId), isNotNull(incidentComponents.publicStatus)))
-    .all();
-  const affectedIds = new Set(affectedRows.map((r) => r.componentId));
+  const affectedIds = new Set(publiclyAffectedComponentIds(db, incidentId));
   const incidentComponentsOut = catalogue.filter((c) => affectedIds.has(c.id)).map((c) => toComponent(c, c.publicStatus));
 
-  const openPublic = db
-    .select({ severity: incidents.severity })
-    .from(incidents)
-    .where(and(isNotNull(incidents.publicStatus), ne(incidents.publicStatus, 'resolved')))
-    .all();
+  const openPublic = openPublicSeverities(db);
   const indicator = overallIndicator(
     catalogue.map((c) => c.publicStatus),
-    openPublic.map((i) => impactForSeverity(severityOf(i.severity))),
+    openPublic.map((s) => impactForSeverity(severityOf(s))),
   );
   const last = published.at(-1);
   const publicStatus = inc.publicStatus ?? last?.status ?? inc.status;

@@ -58,3 +58,14 @@ export function pendingDrafts(db: DbOrTx, incidentId: number): DraftRow[] {
     .all()
     .map(toDraftRow);
 }
+
+/** The incident's published updates, oldest first (by when they were published). */
+export function publishedUpdates(db: DbOrTx, incidentId: number): DraftRow[] {
+  return db
+    .select()
+    .from(customerUpdates)
+    .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'published')))
+    .orderBy(asc(customerUpdates.publishedAt), asc(customerUpdates.id))
+    .all()
+    .map(toDraftRow);
+}

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { componentStatusHistory, components, incidentComponents, incidents } from '../schema.js';
 import { rollUp } from '../../src/domain/components.js';
@@ -86,6 +86,16 @@ export function openIncidents(db: DbOrTx): IncidentRow[] {
 export function latestIncident(db: DbOrTx): IncidentRow | undefined {
   const raw: unknown = prepared(db, `${incidentSelect} order by id desc limit 1`).get();
   return raw === undefined ? undefined : toIncidentRow(raw);
+}
+
+/** The severities of the incidents shown publicly and not yet resolved there. */
+export function openPublicSeverities(db: DbOrTx): number[] {
+  return db
+    .select({ severity: incidents.severity })
+    .from(incidents)
+    .where(and(isNotNull(incidents.publicStatus), ne(incidents.publicStatus, 'resolved')))
+    .all()
+    .map((r) => r.severity);
 }
 
 export function touchIncidentRow(tx: Tx, incidentId: number, at: number): void {
