@@ -242,6 +242,34 @@ describe('changes made by another process', () => {
   });
 });
 
+describe('a database file, read right after writes', () => {
+  it('answers with what was just written: every read sent after a change sees it, concurrent ones included', async () => {
+    const file = tempDbFile();
+    app = testApp({ SITREP_DB: file, SITREP_APPROVAL: 'off' });
+    server = await startServer(app, 0, '127.0.0.1');
+    const url = server.url;
+    const summary = async () => (await (await fetch(`${url}/api/v2/summary.json`)).json()) as any;
+    expect((await summary()).incidents).toEqual([]);
+    runOk(app, 'component add "Web App"', 'cli:admin');
+    runOk(app, 'declare "Login broken" components:web-app=major', 'cli:alice');
+    runOk(app, 'draft INC-1 We are investigating failed logins.', 'cli:alice');
+    let s = await summary();
+    expect(s.incidents.map((i: any) => [i.name, i.status])).toEqual([['Login broken', 'investigating']]);
+    expect(s.components.map((c: any) => [c.name, c.status])).toEqual([['Web App', 'major_outage']]);
+    // Concurrent readers around a change: none of those sent after it sees the old state.
+    runOk(app, 'draft INC-1 status:resolved Logins work again.', 'cli:alice');
+    const after = await Promise.all(Array.from({ length: 20 }, () => summary()));
+    for (s of after) {
+      expect(s.incidents).toEqual([]);
+      expect(s.components.map((c: any) => c.status)).toEqual(['operational']);
+    }
+    const page = await fetch(`${url}/incidents/INC-1`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Logins work again.');
+    expect((await fetch(`${url}/incidents/INC-2`)).status).toBe(404);
+  });
+});
+
 describe('years of history', () => {
   it('keeps old incident reports reachable while the snapshot holds only recent ones', async () => {
     const clock = { now: Date.parse('2026-01-05T12:00:00Z') };
