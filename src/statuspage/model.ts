@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gte, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
+import { publicFingerprint as fingerprintOf } from '../../db/queries/statuspage.js';
 import { componentStatusHistory, components, customerUpdates, incidents, postmortems } from '../../db/schema.js';
 import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
 import { componentStatusUnder } from '../domain/publication.js';
@@ -168,23 +169,9 @@ function prepare(db: Db) {
 }
 const prepared = new WeakMap<Db, ReturnType<typeof prepare>>();
 
-/**
- * A cheap digest of everything the public state is built from. Most writes (deliveries recorded
- * by the outbox worker, internal updates, notes, drafts) change none of it; comparing digests
- * lets a change notification skip the full rebuild in the middle of a refresh storm.
- */
+/** A cheap digest of everything the public state is built from (db/queries/statuspage.ts). */
 export function publicFingerprint(db: Db): string {
-  const row = db.get<{ f: string | null }>(sql`select
-    (select count(*) || ':' || coalesce(max(${customerUpdates.id}), 0) || ':' || coalesce(sum(${customerUpdates.displayAt} % 1000003), 0)
-       from ${customerUpdates} where ${customerUpdates.state} = 'published')
-    || '|' || (select coalesce(group_concat(${components.id} || ',' || ${components.name} || ',' || coalesce(${components.groupName}, '') || ',' || coalesce(${components.description}, '') || ',' || ${components.publicStatus} || ',' || ${components.position}, ';'), '') from ${components})
-    || '|' || (select count(*) || ':' || coalesce(max(${componentStatusHistory.id}), 0) from ${componentStatusHistory} where ${componentStatusHistory.isPublic} = 1)
-    || '|' || (select count(*) || ':' || coalesce(max(${incidents.id}), 0) || ':' || coalesce(sum(length(${incidents.title}) * ${incidents.id}), 0) || ':'
-       || coalesce(sum(${incidents.id} * (case ${incidents.publicStatus} when 'investigating' then 1 when 'identified' then 2 when 'monitoring' then 3 else 5 end)), 0)
-       from ${incidents} where ${incidents.publishedAt} is not null)
-    || '|' || (select count(*) || ':' || coalesce(max(${postmortems.publishedAt}), 0) || ':' || coalesce(sum(length(${postmortems.publicBody})), 0) from ${postmortems} where ${postmortems.publishedAt} is not null)
-    as f`);
-  return row?.f ?? '';
+  return fingerprintOf(db);
 }
 
 export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
