@@ -1,9 +1,10 @@
-import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { AllMiddlewareArgs, App as BoltApp, SlackActionMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
 import { SlackApiError, type SlackWebApi } from './web-api.js';
-import type { Db, Tx } from '../../db/client.js';
-import { components, incidentThreads } from '../../db/schema.js';
+import { inImmediateTransaction, type Db, type Tx } from '../../db/client.js';
+import { componentNames } from '../../db/queries/components.js';
+import { isOwnPost } from '../../db/queries/outbox.js';
+import { homeThreadChannel, threadRootIn, threadsInChannel } from '../../db/queries/threads.js';
 import type { Scope } from '../../src/commands/context.js';
 import type { Runner } from '../../src/commands/runner.js';
 import type { Result } from '../../src/commands/run.js';
@@ -172,7 +173,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   const { runner, db, now, log, web, inbox } = deps;
   // One IMMEDIATE transaction per slice: one commit for a burst of commands (each still in its own
   // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
-  const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => db.$client.transaction(slice).immediate() });
+  const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => inImmediateTransaction(db, slice) });
 
   /**
    * Queues the work that applies a request. It claims the request's inbox row first, in the same
@@ -201,15 +202,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     view: (id: string | RegExp, fn: ViewFn) => void viewFns.push([id, fn]),
   };
 
-  const threadsOfChannel = db.$client.prepare<[string], { incidentId: number; rootRef: string | null; dedicated: number }>(
-    "select incident_id as incidentId, root_ref as rootRef, dedicated from incident_threads where platform = 'slack' and channel = ?",
-  );
-
-  const ownPost = db.$client.prepare<[string], { id: number }>("select id from outbox where remote_ref = ? and target like 'slack:%' limit 1");
-
   /** The incident a channel (and thread) belongs to, if any. */
   function scopeFor(channel: string, threadTs?: string): Scope {
-    const rows = threadsOfChannel.all(channel);
+    const rows = threadsInChannel(db, 'slack', channel);
     const hit = (threadTs ? rows.find((r) => r.rootRef === threadTs) : undefined) ?? rows.find((r) => r.dedicated);
     return { platform: 'slack', channel, ...(threadTs ? { threadRef: threadTs } : {}), ...(hit ? { incidentId: hit.incidentId } : {}) };
   }
@@ -254,7 +249,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
   function catalogue() {
-    return db.select({ slug: components.slug, name: components.name }).from(components).orderBy(asc(components.position)).all();
+    return componentNames(db);
   }
 
   // --- /incident ------------------------------------------------------------------------------
@@ -590,12 +585,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     let secretReply: string | undefined;
     await apply(entryOf(context), () => {
       const scope = scopeFor(event.channel, event.thread_ts);
-      const lane =
-        db
-          .select({ channel: incidentThreads.channel })
-          .from(incidentThreads)
-          .where(and(eq(incidentThreads.platform, 'slack'), eq(incidentThreads.incidentId, scope.incidentId ?? -1), eq(incidentThreads.dedicated, false)))
-          .get()?.channel ?? event.channel;
+      const lane = homeThreadChannel(db, 'slack', scope.incidentId ?? -1) ?? event.channel;
       once(
         eventKey(parsed.data, `mention:${event.channel}:${event.ts}`),
         (tx) => {
@@ -647,14 +637,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     await apply(entry, () => {
       const scope = scopeFor(channel, msg.thread_ts);
       if (scope.incidentId === undefined) return;
-      const root = db
-        .select({ rootRef: incidentThreads.rootRef })
-        .from(incidentThreads)
-        .where(and(eq(incidentThreads.incidentId, scope.incidentId), eq(incidentThreads.channel, channel)))
-        .get();
-      if (root?.rootRef === ts) return; // the root card itself is not an event
+      if (threadRootIn(db, scope.incidentId, channel) === ts) return; // the root card itself is not an event
       // Sitrep's own thread replies already are timeline events.
-      if (ownPost.get(ts)) return;
+      if (isOwnPost(db, ts, 'slack:')) return;
       const incidentId = scope.incidentId;
       const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
       // One pin per message, whoever adds the reaction and however often Slack redelivers it.

@@ -1,6 +1,7 @@
 import { parse as parseQuery } from 'node:querystring';
 import type { App as BoltApp, ReceiverEvent } from '@slack/bolt';
 import type { Db } from '../../db/client.js';
+import { deleteInboxRequest, inboxRequests, insertInboxRequest, type StoredRequest } from '../../db/queries/inbox.js';
 import type { Logger } from '../../src/logger.js';
 
 // The durable inbox for Slack requests. Slack never resends a slash command or an interaction it
@@ -36,27 +37,14 @@ export interface InboxEntry {
   queued(): void;
 }
 
-export interface StoredRequest {
-  id: number;
-  contentType: string;
-  body: string;
-}
+export type { StoredRequest };
 
 export class SlackInbox {
-  private readonly insert;
-  private readonly remove;
-  private readonly list;
-
-  constructor(db: Db) {
-    const c = db.$client;
-    this.insert = c.prepare<[number, string, string]>("insert into inbox (platform, received_at, content_type, body) values ('slack', ?, ?, ?)");
-    this.remove = c.prepare<[number]>('delete from inbox where id = ?');
-    this.list = c.prepare<[], StoredRequest>("select id, content_type as contentType, body from inbox where platform = 'slack' order by id");
-  }
+  constructor(private readonly db: Db) {}
 
   /** Commits the raw request; returns its id. Autocommit: the row is durable when this returns. */
   record(receivedAt: number, contentType: string, body: string): number {
-    return Number(this.insert.run(receivedAt, contentType, body).lastInsertRowid);
+    return insertInboxRequest(this.db, 'slack', receivedAt, contentType, body);
   }
 
   /**
@@ -64,17 +52,17 @@ export class SlackInbox {
    * applies the request: false means the request was already applied, and the work must not run.
    */
   claim(id: number): boolean {
-    return this.remove.run(id).changes === 1;
+    return deleteInboxRequest(this.db, id);
   }
 
   /** Drops the row of a request that turned out to ask for no lasting work (help, a typo, a form to open). */
   discard(id: number): void {
-    this.remove.run(id);
+    deleteInboxRequest(this.db, id);
   }
 
   /** Rows left by a previous run, oldest first. */
   pending(): StoredRequest[] {
-    return this.list.all();
+    return inboxRequests(this.db, 'slack');
   }
 }
 

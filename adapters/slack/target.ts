@@ -1,7 +1,7 @@
-import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { incidentThreads, outbox } from '../../db/schema.js';
+import { hasRowOnItsWay } from '../../db/queries/outbox.js';
+import { insertThread, setThreadRoot, threadChannels } from '../../db/queries/threads.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
@@ -162,14 +162,11 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
   const { db, client } = deps;
   const gate = channelPostGate(client);
   // The worker asks for a pace key for every due head, so the lookup is prepared once.
-  const threadsStmt = db.$client.prepare<[number], { channel: string; dedicated: number }>(
-    "select channel, dedicated from incident_threads where incident_id = ? and platform = 'slack'",
-  );
 
   /** The channel a row posts a message to, if it posts one and the channel is known yet. */
   function postsTo(msg: BreakerSubject): string | undefined {
     if (msg.incidentId === null) return undefined;
-    const rows = threadsStmt.all(msg.incidentId);
+    const rows = threadChannels(db, msg.incidentId, 'slack');
     const home = rows.find((r) => !r.dedicated);
     const own = rows.find((r) => r.dedicated);
     switch (msg.kind) {
@@ -193,21 +190,13 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
 
   /** No root ts yet: worth waiting for only while its post (or channel) is still on its way. */
   function noRoot(incidentId: number): DeliveryResult {
-    const waiting = db
-      .select({ id: outbox.id })
-      .from(outbox)
-      .where(and(eq(outbox.incidentId, incidentId), sql`${outbox.kind} in ('root_post', 'create_channel')`, sql`${outbox.state} in ('pending', 'in_flight')`))
-      .get();
-    return waiting
+    return hasRowOnItsWay(db, incidentId, ['root_post', 'create_channel'])
       ? { kind: 'retry', error: 'the root message is not posted yet' }
       : { kind: 'failed', error: 'the incident has no root message in Slack (its post failed; `deliveries` lists it)' };
   }
 
   function setRoot(incidentId: number, channel: string, ts: string): void {
-    db.update(incidentThreads)
-      .set({ rootRef: ts })
-      .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, 'slack'), eq(incidentThreads.channel, channel)))
-      .run();
+    setThreadRoot(db, incidentId, 'slack', channel, ts);
   }
 
   async function createChannel(incidentId: number, p: Payload<'create_channel'>): Promise<DeliveryResult> {
@@ -225,7 +214,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         }
       }
       if (!channelId) return { kind: 'failed', error: `name_taken: ${p.name} and 9 variants are taken` };
-      db.insert(incidentThreads).values({ incidentId, platform: 'slack', channel: channelId, rootRef: null, dedicated: true, createdAt: deps.now() }).run();
+      insertThread(db, { incidentId, platform: 'slack', channel: channelId, rootRef: null, dedicated: true, createdAt: deps.now() });
       row = slackThreadRows(db, incidentId).find((r) => r.dedicated)!;
     }
     if (p.users.length) {

@@ -1,7 +1,7 @@
-import { and, desc, eq, inArray, isNotNull, lt } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { components, outbox } from '../../db/schema.js';
+import { statuspageIdsBySlug } from '../../db/queries/components.js';
+import { laneHasEarlierRow, lastDeliveredRemoteRef } from '../../db/queries/outbox.js';
 import type { Logger } from '../../src/logger.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { KeyBucket, STATUSPAGE_REQUEST_INTERVAL_MS, StatuspageClient, keyFingerprint, type ApiOutcome } from './client.js';
@@ -58,22 +58,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   function knownRemoteId(msg: OutboxMessage): string | null {
     if (msg.previousRemoteRef !== undefined) return msg.previousRemoteRef;
     if (msg.incidentId === null) return null;
-    const row = deps.db
-      .select({ ref: outbox.remoteRef })
-      .from(outbox)
-      .where(
-        and(
-          eq(outbox.target, msg.target),
-          eq(outbox.incidentId, msg.incidentId),
-          eq(outbox.state, 'delivered'),
-          isNotNull(outbox.remoteRef),
-          lt(outbox.id, msg.id),
-        ),
-      )
-      .orderBy(desc(outbox.id))
-      .limit(1)
-      .get();
-    return row?.ref ?? null;
+    return lastDeliveredRemoteRef(deps.db, msg.target, msg.incidentId, msg.id);
   }
 
   /** Looks for an incident carrying our metadata: a create whose answer we never saw may have worked. */
@@ -90,11 +75,9 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
 
   /** Statuspage component ids: `component map` first, else the page's component of the same name. */
   async function componentIds(p: StatuspagePayload, signal: AbortSignal): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
     const slugs = p.components.map((c) => c.slug);
+    const out = statuspageIdsBySlug(deps.db, slugs);
     if (!slugs.length) return out;
-    const mapped = deps.db.select({ slug: components.slug, id: components.statuspageId }).from(components).where(inArray(components.slug, slugs)).all();
-    for (const m of mapped) if (m.id) out.set(m.slug, m.id);
     const missing = p.components.filter((c) => !out.has(c.slug));
     if (!missing.length) return out;
     const now = deps.now();
@@ -177,13 +160,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   /** Whether no earlier row of this lane exists (so no create can have happened before). */
   function isFirstOfLane(msg: OutboxMessage): boolean {
     if (msg.incidentId === null) return true;
-    const earlier = deps.db
-      .select({ id: outbox.id })
-      .from(outbox)
-      .where(and(eq(outbox.target, msg.target), eq(outbox.incidentId, msg.incidentId), lt(outbox.id, msg.id)))
-      .limit(1)
-      .get();
-    return !earlier;
+    return !laneHasEarlierRow(deps.db, msg.target, msg.incidentId, msg.id);
   }
 
   return {

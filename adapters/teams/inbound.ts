@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Db, Tx } from '../../db/client.js';
+import { incidentOfThreadRoot } from '../../db/queries/threads.js';
 import type { Scope } from '../../src/commands/context.js';
 import type { Runner } from '../../src/commands/runner.js';
 import type { Result } from '../../src/commands/run.js';
@@ -149,9 +150,6 @@ export interface InboundDeps {
 
 export function createInbound(deps: InboundDeps) {
   const { runner, db, now } = deps;
-  const threadByRoot = db.$client.prepare<[string, string], { incidentId: number }>(
-    "select incident_id as incidentId from incident_threads where platform = 'teams' and channel = ? and root_ref = ? limit 1",
-  );
 
   /**
    * Where a command was typed. Only a team channel is a `channel` (so `channel incidents` in a
@@ -161,7 +159,7 @@ export function createInbound(deps: InboundDeps) {
   function scopeFor(a: InboundActivity): Scope {
     const { channel, messageId } = splitConversationId(a.conversation.id);
     const inChannel = a.conversation.conversationType === 'channel' || a.channelData?.channel !== undefined;
-    const hit = messageId ? threadByRoot.get(channel, messageId) : undefined;
+    const hitId = messageId ? incidentOfThreadRoot(db, 'teams', channel, messageId) : undefined;
     // A group chat is not a channel (nothing binds there) but everyone in it reads the answers;
     // only a conversation Teams calls personal is one person's.
     const shared = inChannel || a.conversation.conversationType !== 'personal';
@@ -170,7 +168,7 @@ export function createInbound(deps: InboundDeps) {
       ...(inChannel ? { channel } : {}),
       ...(shared ? { shared: true } : {}),
       ...(messageId ? { threadRef: messageId } : {}),
-      ...(hit ? { incidentId: hit.incidentId } : {}),
+      ...(hitId !== undefined ? { incidentId: hitId } : {}),
     };
   }
 

@@ -1,7 +1,9 @@
-import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { incidentThreads, outbox } from '../../db/schema.js';
+import { hasRowOnItsWay } from '../../db/queries/outbox.js';
+import { readSetting } from '../../db/queries/settings.js';
+import { subscriptionSecret } from '../../db/queries/subscriptions.js';
+import { setThreadRoot } from '../../db/queries/threads.js';
 import { getIncident } from '../../src/commands/store.js';
 import { loadIncidentView } from '../../src/commands/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
@@ -130,14 +132,13 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     return connectorFor(serviceUrl, await deps.token());
   }
 
-  // The worker asks for a breaker key for every due head, so the lookups are prepared once.
-  const secretStmt = db.$client.prepare<[number], { secret: string | null }>('select secret from subscriptions where id = ?');
-  const refStmt = db.$client.prepare<[string], { value: string }>('select value from settings where key = ?');
+  // The worker asks for a breaker key for every due head, so these lookups are prepared once per
+  // connection (db/queries).
 
   /** The reply's text, with a webhook signing secret filled in from where signing keeps it. */
   function replyText(p: ReplyPayload): string {
     if (p.secretOf === undefined) return p.text;
-    const secret = secretStmt.get(p.secretOf)?.secret;
+    const secret = subscriptionSecret(db, p.secretOf);
     const shown = secret ?? `(not available: S-${p.secretOf} was removed before this reply was sent; subscribe again for a new secret)`;
     return p.text.split(secretSlot(p.secretOf)).join(shown);
   }
@@ -147,7 +148,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       const url = msg.payload.serviceUrl;
       return serviceHostKey(typeof url === 'string' ? url : null);
     }
-    const raw = refStmt.get(refKey(target.slice(TEAMS_THREAD_PREFIX.length)))?.value;
+    const raw = readSetting(db, refKey(target.slice(TEAMS_THREAD_PREFIX.length)));
     if (!raw) return 'teams';
     try {
       return serviceHostKey(storedServiceUrl.safeParse(JSON.parse(raw)).data?.serviceUrl);
@@ -158,19 +159,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
 
   /** No root id yet: worth waiting for only while its post is still on its way. */
   function noRoot(incidentId: number): DeliveryResult {
-    const waiting = db
-      .select({ id: outbox.id })
-      .from(outbox)
-      .where(
-        and(
-          eq(outbox.incidentId, incidentId),
-          eq(outbox.kind, 'root_post'),
-          sql`${outbox.target} like 'teams:thread:%'`,
-          sql`${outbox.state} in ('pending', 'in_flight')`,
-        ),
-      )
-      .get();
-    return waiting
+    return hasRowOnItsWay(db, incidentId, ['root_post'], TEAMS_THREAD_PREFIX)
       ? { kind: 'retry', error: 'the root card is not posted yet' }
       : { kind: 'failed', error: 'the incident has no root card in Teams (its post failed; `deliveries` lists it)' };
   }
@@ -209,10 +198,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
         // A new top-level post in the channel: its activity id names the thread from now on.
         const res = await (await client(ref.serviceUrl)).sendToConversation(row.channel, await rootActivity(incidentId));
         if (!res?.id) return { kind: 'retry', error: 'Teams returned no activity id for the root card' };
-        db.update(incidentThreads)
-          .set({ rootRef: res.id })
-          .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, 'teams'), eq(incidentThreads.channel, row.channel)))
-          .run();
+        setThreadRoot(db, incidentId, 'teams', row.channel, res.id);
         return { kind: 'delivered', remoteRef: res.id };
       }
       case 'root_update': {

@@ -2,9 +2,8 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { Agent as HttpAgent, request as httpRequest, type AgentOptions, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { subscriptions } from '../../db/schema.js';
+import { subscriptionLookup } from '../../db/queries/subscriptions.js';
 import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/address.js';
 import { signWebhook } from '../../src/mirror/signing.js';
 import { scheduledRetryDelay } from '../../src/mirror/policy.js';
@@ -114,14 +113,10 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
   const agents = { http: new PinnedHttpAgent(POOL), https: new PinnedHttpsAgent(POOL) };
   // Prepared once: the worker asks for the breaker key of every row, and every attempt reads the
   // subscription again (it may have been removed meanwhile).
-  const bySubscriptionId = deps.db
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.id, sql.placeholder('id')))
-    .prepare();
+  const bySubscriptionId = subscriptionLookup(deps.db);
   const subscriptionFor = (target: string) => {
     const id = subscriptionIdOf(target);
-    return id === null ? undefined : bySubscriptionId.get({ id });
+    return id === null ? undefined : bySubscriptionId(id);
   };
 
   /** The host name's addresses now, or why it may not be connected to (failed) or not resolved (retry). */

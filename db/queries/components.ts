@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { components, incidentComponents } from '../schema.js';
 import type { ComponentRow } from './incidents.js';
@@ -17,4 +17,18 @@ export function publiclyAffectedComponentIds(db: DbOrTx, incidentId: number): nu
     .where(and(eq(ic.incidentId, incidentId), isNotNull(ic.publicStatus)))
     .all()
     .map((r) => r.componentId);
+}
+
+/** The Statuspage component ids `component map` gave these components (those given one). */
+export function statuspageIdsBySlug(db: DbOrTx, slugs: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!slugs.length) return out;
+  for (const m of db.select({ slug: components.slug, id: components.statuspageId }).from(components).where(inArray(components.slug, slugs)).all())
+    if (m.id) out.set(m.slug, m.id);
+  return out;
+}
+
+/** The catalogue's slugs and names, in display order. */
+export function componentNames(db: DbOrTx): { slug: string; name: string }[] {
+  return db.select({ slug: components.slug, name: components.name }).from(components).orderBy(asc(components.position)).all();
 }

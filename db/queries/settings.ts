@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { approvers, settings } from '../schema.js';
+import { prepared } from './prepared.js';
 
 export function listApprovers(db: DbOrTx): string[] {
   return db
@@ -19,4 +20,11 @@ export function setSetting(tx: Tx, key: string, value: string, by: string, at: n
     .values({ key, value, updatedBy: by, updatedAt: at })
     .onConflictDoUpdate({ target: settings.key, set: { value, updatedBy: by, updatedAt: at } })
     .run();
+}
+
+/** getSetting with its statement prepared once per connection, for lookups on a hot path (the Teams target's breaker key). */
+export function readSetting(db: DbOrTx, key: string): string | undefined {
+  const row: unknown = prepared(db, 'select value from settings where key = ?').get(key);
+  if (typeof row !== 'object' || row === null || !('value' in row)) return undefined;
+  return typeof row.value === 'string' ? row.value : undefined;
 }

@@ -1,0 +1,103 @@
+import { and, eq } from 'drizzle-orm';
+import type { DbOrTx } from '../client.js';
+import { incidentThreads } from '../schema.js';
+import { prepared } from './prepared.js';
+
+export type ThreadPlatform = 'slack' | 'teams';
+export type ThreadRow = typeof incidentThreads.$inferSelect;
+
+/** An incident's threads on one platform (its incidents-channel thread and, on Slack, its own channel). */
+export function threadRows(db: DbOrTx, incidentId: number, platform: ThreadPlatform): ThreadRow[] {
+  return db
+    .select()
+    .from(incidentThreads)
+    .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, platform)))
+    .all();
+}
+
+export interface ThreadChannel {
+  channel: string;
+  dedicated: boolean;
+}
+
+function toThreadChannel(r: unknown): ThreadChannel[] {
+  if (typeof r !== 'object' || r === null || !('channel' in r) || !('dedicated' in r)) return [];
+  const { channel, dedicated } = r;
+  return typeof channel === 'string' ? [{ channel, dedicated: Boolean(dedicated) }] : [];
+}
+
+/**
+ * The channels of an incident's threads on one platform. The worker asks for these for every due
+ * head (its pace key), so the statement is prepared once per connection.
+ */
+export function threadChannels(db: DbOrTx, incidentId: number, platform: ThreadPlatform): ThreadChannel[] {
+  return prepared(db, 'select channel, dedicated from incident_threads where incident_id = ? and platform = ?')
+    .all(incidentId, platform)
+    .flatMap(toThreadChannel);
+}
+
+/** Remembers the platform's reference of a thread's root message. */
+export function setThreadRoot(db: DbOrTx, incidentId: number, platform: ThreadPlatform, channel: string, rootRef: string): void {
+  db.update(incidentThreads)
+    .set({ rootRef })
+    .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, platform), eq(incidentThreads.channel, channel)))
+    .run();
+}
+
+export function insertThread(
+  db: DbOrTx,
+  row: { incidentId: number; platform: ThreadPlatform; channel: string; rootRef: string | null; dedicated: boolean; createdAt: number },
+): void {
+  db.insert(incidentThreads).values(row).run();
+}
+
+export interface ChannelThread {
+  incidentId: number;
+  rootRef: string | null;
+  dedicated: boolean;
+}
+
+function toChannelThread(r: unknown): ChannelThread[] {
+  if (typeof r !== 'object' || r === null || !('incidentId' in r) || !('rootRef' in r) || !('dedicated' in r)) return [];
+  const { incidentId, rootRef, dedicated } = r;
+  if (typeof incidentId !== 'number' || (rootRef !== null && typeof rootRef !== 'string')) return [];
+  return [{ incidentId, rootRef, dedicated: Boolean(dedicated) }];
+}
+
+/** The incident threads in one channel of a platform. On Slack's ack path: prepared once per connection. */
+export function threadsInChannel(db: DbOrTx, platform: ThreadPlatform, channel: string): ChannelThread[] {
+  return prepared(db, 'select incident_id as incidentId, root_ref as rootRef, dedicated from incident_threads where platform = ? and channel = ?')
+    .all(platform, channel)
+    .flatMap(toChannelThread);
+}
+
+/** The incident whose thread in `channel` starts at the root message `rootRef`, if any (prepared: every inbound Teams message asks). */
+export function incidentOfThreadRoot(db: DbOrTx, platform: ThreadPlatform, channel: string, rootRef: string): number | undefined {
+  const row: unknown = prepared(db, 'select incident_id as incidentId from incident_threads where platform = ? and channel = ? and root_ref = ? limit 1').get(
+    platform,
+    channel,
+    rootRef,
+  );
+  if (typeof row !== 'object' || row === null || !('incidentId' in row)) return undefined;
+  return typeof row.incidentId === 'number' ? row.incidentId : undefined;
+}
+
+/** The channel of an incident's thread in the platform's incidents channel (not its own channel), if any. */
+export function homeThreadChannel(db: DbOrTx, platform: ThreadPlatform, incidentId: number): string | undefined {
+  const t = incidentThreads;
+  return db
+    .select({ channel: t.channel })
+    .from(t)
+    .where(and(eq(t.platform, platform), eq(t.incidentId, incidentId), eq(t.dedicated, false)))
+    .get()?.channel;
+}
+
+/** The root message reference of an incident's thread in one channel (any platform), if any. */
+export function threadRootIn(db: DbOrTx, incidentId: number, channel: string): string | null | undefined {
+  const t = incidentThreads;
+  return db
+    .select({ rootRef: t.rootRef })
+    .from(t)
+    .where(and(eq(t.incidentId, incidentId), eq(t.channel, channel)))
+    .get()?.rootRef;
+}
