@@ -1,5 +1,6 @@
 import type { Db, Tx } from '../../db/client.js';
-import type { ApprovalPolicy, EventKind, IncidentStatus } from '../domain/enums.js';
+import type { ApprovalPolicy, IncidentStatus } from '../domain/enums.js';
+import type { EventRecord } from '../domain/events.js';
 
 /** What a surface knows about where a command was typed (an incident's thread or channel). */
 export interface Scope {
@@ -31,16 +32,11 @@ export interface Policy {
   webhooks?: { publicOnly: boolean; allowLinkLocal: boolean };
 }
 
-export interface TimelineRecord {
-  id: number;
-  incidentId: number;
-  kind: EventKind;
-  actor: string;
-  text: string;
-  occurredAt: number;
-  recordedAt: number;
-  payload: Record<string, unknown>;
-}
+/** A stored timeline event as outlets see it: narrow on `kind` to read its payload. */
+export type TimelineRecord = EventRecord;
+
+/** The record of a declaration (the event that opens an incident's thread). */
+export type DeclaredRecord = Extract<TimelineRecord, { kind: 'declared' }>;
 
 export interface PublishedRecord {
   updateId: number;

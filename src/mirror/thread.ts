@@ -2,7 +2,7 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { customerUpdates, incidentThreads, outbox } from '../../db/schema.js';
 import { draftDecisionOf } from '../commands/views.js';
-import type { CommandContext, Outlet, TimelineRecord } from '../commands/context.js';
+import type { CommandContext, DeclaredRecord, Outlet, TimelineRecord } from '../commands/context.js';
 import { incRef } from '../commands/store.js';
 import { isBroadcast, repliesInThread, type ThreadRenderer } from '../render/thread.js';
 import { enqueue } from './enqueue.js';
@@ -57,9 +57,9 @@ export interface ThreadPlatform<M extends ThreadOutboxMessage> {
   /** The lane of an incident whose thread lives under `channel`. */
   threadTarget(channel: string): string;
   /** Where a newly declared incident's thread goes; nothing is posted without one. */
-  home(tx: Tx, e: TimelineRecord, ctx: CommandContext): string | null | undefined;
+  home(tx: Tx, e: DeclaredRecord, ctx: CommandContext): string | null | undefined;
   /** The rows that open the thread, in order; the one of kind `root_post` is the root card. */
-  opening(tx: Tx, e: TimelineRecord): M[];
+  opening(tx: Tx, e: DeclaredRecord): M[];
   /** The edit that re-renders the root card from the database when it is sent. */
   rootUpdate: M;
   render: ThreadRenderer<M>;
@@ -108,7 +108,7 @@ export function createThreadOutlet<M extends ThreadOutboxMessage>(db: Db, p: Thr
     put(tx, ctx, e.incidentId, target, m);
   }
 
-  function onDeclared(tx: Tx, e: TimelineRecord, ctx: CommandContext): void {
+  function onDeclared(tx: Tx, e: DeclaredRecord, ctx: CommandContext): void {
     const home = p.home(tx, e, ctx);
     if (!home) return; // No home for incidents on this platform: nothing to post.
     const target = p.threadTarget(home);
