@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { components, incidentComponents } from '../schema.js';
 import type { ComponentRow } from './incidents.js';
@@ -31,4 +31,29 @@ export function statuspageIdsBySlug(db: DbOrTx, slugs: string[]): Map<string, st
 /** The catalogue's slugs and names, in display order. */
 export function componentNames(db: DbOrTx): { slug: string; name: string }[] {
   return db.select({ slug: components.slug, name: components.name }).from(components).orderBy(asc(components.position)).all();
+}
+
+export function findComponentBySlug(db: DbOrTx, slug: string): ComponentRow | undefined {
+  return db.select().from(components).where(eq(components.slug, slug)).get();
+}
+
+/** The highest position in the catalogue (0 when it is empty). */
+export function lastComponentPosition(db: DbOrTx): number {
+  return (
+    db
+      .select({ m: sql<number>`coalesce(max(${components.position}), 0)` })
+      .from(components)
+      .get()?.m ?? 0
+  );
+}
+
+export function insertComponent(
+  db: DbOrTx,
+  c: { slug: string; name: string; groupName: string | null; position: number; createdAt: number; updatedAt: number },
+): void {
+  db.insert(components).values(c).run();
+}
+
+export function setComponentStatuspageId(db: DbOrTx, id: number, statuspageId: string, updatedAt: number): void {
+  db.update(components).set({ statuspageId, updatedAt }).where(eq(components.id, id)).run();
 }

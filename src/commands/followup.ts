@@ -1,5 +1,4 @@
-import { eq } from 'drizzle-orm';
-import { followups } from '../../db/schema.js';
+import { findFollowup, insertFollowup, markFollowupDone } from '../../db/queries/followups.js';
 import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
@@ -12,11 +11,7 @@ export function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'fol
     switch (cmd.action) {
       case 'add': {
         const inc = resolveIncident(ctx, tx, cmd.incident, 'followup add');
-        const row = tx
-          .insert(followups)
-          .values({ incidentId: inc.id, text: cmd.text, owner: cmd.owner ?? null, createdBy: ctx.actor, createdAt: now })
-          .returning()
-          .get();
+        const row = insertFollowup(tx, { incidentId: inc.id, text: cmd.text, owner: cmd.owner ?? null, createdBy: ctx.actor, createdAt: now });
         const fid = `F-${row.id}`;
         recordEvent(tx, ctx, {
           incidentId: inc.id,
@@ -29,14 +24,11 @@ export function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'fol
         return { text: `${fid} added to ${incRef(inc.id)}.`, data: { id: fid, incident: incRef(inc.id), text: cmd.text, owner: cmd.owner ?? null } };
       }
       case 'done': {
-        const row = tx.select().from(followups).where(eq(followups.id, cmd.id)).get();
+        const row = findFollowup(tx, cmd.id);
         const fid = `F-${cmd.id}`;
         if (!row) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
         if (row.state === 'done') throw new SitrepError('CONFLICT', `${fid} is already done`);
-        tx.update(followups)
-          .set({ state: 'done', doneAt: cmd.at ?? now })
-          .where(eq(followups.id, cmd.id))
-          .run();
+        markFollowupDone(tx, cmd.id, cmd.at ?? now);
         recordEvent(tx, ctx, {
           incidentId: row.incidentId,
           kind: 'followup_done',
