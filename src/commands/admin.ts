@@ -1,5 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
-import { approvers } from '../../db/schema.js';
+import { deleteApprover, findApprover, insertApprover, listApproverRows } from '../../db/queries/approvers.js';
 import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
@@ -9,7 +8,7 @@ import { requireAdmin, setSetting } from './store.js';
 export function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'approver' }>): Reply {
   switch (cmd.action) {
     case 'list': {
-      const rows = ctx.db.select().from(approvers).orderBy(asc(approvers.userRef)).all();
+      const rows = listApproverRows(ctx.db);
       return {
         text: rows.length
           ? `Approvers: ${rows.map((r) => displayUser(r.userRef)).join(', ')}`
@@ -21,14 +20,14 @@ export function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'app
     case 'remove': {
       requireAdmin(ctx, 'manage approvers');
       return ctx.db.transaction((tx) => {
-        const existing = tx.select().from(approvers).where(eq(approvers.userRef, cmd.user)).get();
+        const existing = findApprover(tx, cmd.user);
         if (cmd.action === 'add') {
           if (existing) throw new SitrepError('CONFLICT', `${displayUser(cmd.user)} is already an approver`);
-          tx.insert(approvers).values({ userRef: cmd.user, addedBy: ctx.actor, addedAt: ctx.now() }).run();
+          insertApprover(tx, { userRef: cmd.user, addedBy: ctx.actor, addedAt: ctx.now() });
           return { text: `${displayUser(cmd.user)} may now approve customer-facing updates.`, data: { user: cmd.user, approver: true } };
         }
         if (!existing) throw new SitrepError('NOT_FOUND', `${displayUser(cmd.user)} is not an approver (see \`approver list\`)`);
-        tx.delete(approvers).where(eq(approvers.userRef, cmd.user)).run();
+        deleteApprover(tx, cmd.user);
         return { text: `${displayUser(cmd.user)} is no longer an approver.`, data: { user: cmd.user, approver: false } };
       });
     }
