@@ -4,8 +4,8 @@ import type { ComponentStatusChange } from './publication.js';
 // The timeline as a typed union: one payload shape per event kind. recordEvent takes a
 // TimelineEvent, so a verb cannot write a payload its readers do not expect; what comes back from
 // the database goes through parseTimelineEvent, so no reader trusts a stored payload blindly.
-// Payloads are type aliases (not interfaces) so that a record still fits the loose
-// `{ kind, payload: Record<string, unknown> }` shape older readers take.
+// Outlets receive the same union (TimelineRecord), so a payload is read only after narrowing on
+// its kind.
 
 /** A component an event moved: its status under this incident before (null: newly affected) and after. */
 export type ComponentMove = { slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus };
