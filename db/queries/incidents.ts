@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { componentStatusHistory, components, incidentComponents, incidents } from '../schema.js';
 import { rollUp } from '../../src/domain/components.js';
-import { INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus } from '../../src/domain/enums.js';
+import { INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Role } from '../../src/domain/enums.js';
 import { SitrepError } from '../../src/domain/errors.js';
 import type { ComponentStatusChange } from '../../src/domain/publication.js';
 import { prepared } from './prepared.js';
@@ -96,6 +96,18 @@ export function openPublicSeverities(db: DbOrTx): number[] {
     .where(and(isNotNull(incidents.publicStatus), ne(incidents.publicStatus, 'resolved')))
     .all()
     .map((r) => r.severity);
+}
+
+export function setIncidentSeverity(tx: Tx, incidentId: number, severity: number, at: number): void {
+  tx.update(incidents).set({ severity, updatedAt: at }).where(eq(incidents.id, incidentId)).run();
+}
+
+/** Gives `role` (lead, comms …) of the incident to `user`. */
+export function setIncidentRole(tx: Tx, incidentId: number, role: Role, user: string, at: number): void {
+  tx.update(incidents)
+    .set({ [role]: user, updatedAt: at })
+    .where(eq(incidents.id, incidentId))
+    .run();
 }
 
 export function touchIncidentRow(tx: Tx, incidentId: number, at: number): void {

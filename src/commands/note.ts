@@ -1,5 +1,4 @@
-import { eq } from 'drizzle-orm';
-import { incidents } from '../../db/schema.js';
+import { setIncidentRole, setIncidentSeverity } from '../../db/queries/incidents.js';
 import { SitrepError } from '../domain/errors.js';
 import { displayUser } from '../domain/actor.js';
 import type { CommandContext, Reply } from './context.js';
@@ -20,7 +19,7 @@ export function severity(ctx: CommandContext, cmd: Extract<Command, { verb: 'sev
     const inc = resolveIncident(ctx, tx, cmd.incident, 'severity');
     const id = incRef(inc.id);
     if (inc.severity === cmd.severity) throw new SitrepError('CONFLICT', `${id} is already sev${cmd.severity}`);
-    tx.update(incidents).set({ severity: cmd.severity, updatedAt: ctx.now() }).where(eq(incidents.id, inc.id)).run();
+    setIncidentSeverity(tx, inc.id, cmd.severity, ctx.now());
     recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: 'severity_changed',
@@ -38,10 +37,7 @@ export function assign(ctx: CommandContext, cmd: Extract<Command, { verb: 'assig
     const inc = resolveIncident(ctx, tx, cmd.incident, 'assign');
     const id = incRef(inc.id);
     if (inc[cmd.role] === cmd.user) throw new SitrepError('CONFLICT', `${displayUser(cmd.user)} is already ${cmd.role} of ${id}`);
-    tx.update(incidents)
-      .set({ [cmd.role]: cmd.user, updatedAt: ctx.now() })
-      .where(eq(incidents.id, inc.id))
-      .run();
+    setIncidentRole(tx, inc.id, cmd.role, cmd.user, ctx.now());
     recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: 'role_assigned',

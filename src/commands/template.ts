@@ -1,6 +1,5 @@
-import { asc, eq } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
-import { templates } from '../../db/schema.js';
+import { deleteTemplate, findTemplate, insertTemplate, listTemplates } from '../../db/queries/templates.js';
 import type { IncidentStatus } from '../domain/enums.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
@@ -27,17 +26,10 @@ export function joinNames(names: string[]): string {
 }
 
 function lookup(tx: Tx, name: string): { body: string; status: IncidentStatus | null } {
-  const own = tx.select().from(templates).where(eq(templates.name, name)).get();
+  const own = findTemplate(tx, name);
   if (own) return { body: own.body, status: own.status };
   if (isBuiltIn(name)) return { body: BUILT_IN_TEMPLATES[name], status: name };
-  const names = [
-    ...Object.keys(BUILT_IN_TEMPLATES),
-    ...tx
-      .select({ n: templates.name })
-      .from(templates)
-      .all()
-      .map((r) => r.n),
-  ];
+  const names = [...Object.keys(BUILT_IN_TEMPLATES), ...listTemplates(tx).map((t) => t.name)];
   const guess = nearest(name, names);
   throw new SitrepError('NOT_FOUND', `there is no template "${name}"${guess ? `; did you mean template:${guess}?` : ''} (\`template list\`)`);
 }
@@ -63,7 +55,7 @@ export function renderTemplate(tx: Tx, ctx: CommandContext, name: string, inc: I
 export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'template' }>): Reply {
   switch (cmd.action) {
     case 'list': {
-      const own = ctx.db.select().from(templates).orderBy(asc(templates.name)).all();
+      const own = listTemplates(ctx.db);
       const ownNames = new Set(own.map((t) => t.name));
       const list = [
         ...Object.entries(BUILT_IN_TEMPLATES)
@@ -81,12 +73,10 @@ export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'tem
       const unknown = [...cmd.text.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].map((m) => m[1]).filter((k) => !['title', 'components', 'org'].includes(k!));
       if (unknown.length) throw new SitrepError('INVALID', `unknown placeholder {{${unknown[0]}}}; use {{title}}, {{components}} or {{org}}`);
       return ctx.db.transaction((tx) => {
-        if (tx.select().from(templates).where(eq(templates.name, cmd.name)).get()) {
+        if (findTemplate(tx, cmd.name)) {
           throw new SitrepError('CONFLICT', `template ${cmd.name} already exists; \`template remove ${cmd.name}\` first`);
         }
-        tx.insert(templates)
-          .values({ name: cmd.name, status: cmd.status ?? null, body: cmd.text, createdBy: ctx.actor, createdAt: ctx.now() })
-          .run();
+        insertTemplate(tx, { name: cmd.name, status: cmd.status ?? null, body: cmd.text, createdBy: ctx.actor, createdAt: ctx.now() });
         return {
           text: `Template ${cmd.name} added${isBuiltIn(cmd.name) ? ' (it replaces the built-in one)' : ''}; use it with \`draft template:${cmd.name}\`.`,
           data: { name: cmd.name, status: cmd.status ?? null, body: cmd.text },
@@ -96,7 +86,7 @@ export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'tem
     case 'remove': {
       requireAdmin(ctx, 'manage templates');
       return ctx.db.transaction((tx) => {
-        if (!tx.select().from(templates).where(eq(templates.name, cmd.name)).get()) {
+        if (!findTemplate(tx, cmd.name)) {
           throw new SitrepError(
             isBuiltIn(cmd.name) ? 'CONFLICT' : 'NOT_FOUND',
             isBuiltIn(cmd.name)
@@ -104,7 +94,7 @@ export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'tem
               : `there is no template "${cmd.name}" of your own (\`template list\`)`,
           );
         }
-        tx.delete(templates).where(eq(templates.name, cmd.name)).run();
+        deleteTemplate(tx, cmd.name);
         return { text: `Template ${cmd.name} removed.`, data: { name: cmd.name, removed: true } };
       });
     }
