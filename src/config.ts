@@ -171,6 +171,11 @@ export interface Config {
 export class ConfigError extends Error {}
 
 /** Validates the environment; throws ConfigError with one line naming the variable. */
+/** The process's own configuration: loadConfig over its environment (the one place that reads it). */
+export function loadProcessConfig(): Config {
+  return loadConfig(process.env);
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const e = readEnv(env);
   const slackEnabled = Boolean(e.SLACK_SIGNING_SECRET && e.SLACK_BOT_TOKEN);

@@ -1,7 +1,7 @@
 import { runCliCommand } from '../adapters/console/cli.js';
 import { joinApp, openBase, policyOf, type App, type AppOptions } from './app.js';
 import type { Capability } from './capability.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadProcessConfig, type Config } from './config.js';
 import type { Outlet } from './commands/context.js';
 import { parseText } from './commands/run.js';
 import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
@@ -28,7 +28,7 @@ export interface Server {
 export async function main(argv: string[], loadServer: () => Promise<Server>): Promise<number> {
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadProcessConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
