@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createApp } from '../src/main.js';
 import type { BenchFigure, BenchResult } from './result.js';
+import { writeLoadedFilesProbe } from './loaded-files.js';
 
 // CLI cold start: `sitrep list` as a whole process (node start-up, loading, configuration, opening
 // and migrating the database, the read, the rendering, exit) against a bare `node` process that
@@ -29,27 +30,6 @@ const TARGET_TIMES = 1.5;
 const self = fileURLToPath(import.meta.url);
 const BIN = fileURLToPath(new URL('../src/bin.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('./cold-start-baseline.js', import.meta.url));
-
-// The loaded-files probe: ES modules as the loader hook (its own thread) sees them, CommonJS ones
-// from require's cache at exit.
-const HOOKS = `
-import { appendFileSync } from 'node:fs';
-let out;
-export function initialize(data) { out = data.out; }
-export async function load(url, context, next) {
-  appendFileSync(out, url + '\\n');
-  return next(url, context);
-}
-`;
-const PRELOAD = `
-import { appendFileSync } from 'node:fs';
-import { createRequire, register } from 'node:module';
-const out = process.env.SITREP_BENCH_LOADED;
-register(new URL('./hooks.mjs', import.meta.url), { data: { out } });
-process.on('exit', () => {
-  appendFileSync(out, Object.keys(createRequire(import.meta.url).cache).join('\\n') + '\\n');
-});
-`;
 
 interface Command {
   name: string;
@@ -90,8 +70,7 @@ const median = (xs: number[]) => {
 
 /** Which packages a command's process loaded, by number of files (its own code as "sitrep"). */
 function loadedPackages(dir: string, c: Command): Map<string, number> {
-  writeFileSync(join(dir, 'hooks.mjs'), HOOKS);
-  writeFileSync(join(dir, 'preload.mjs'), PRELOAD);
+  writeLoadedFilesProbe(dir, 'SITREP_BENCH_LOADED');
   const out = join(dir, 'loaded.txt');
   writeFileSync(out, '');
   time({ ...c, args: ['--import', join(dir, 'preload.mjs'), ...c.args], env: { ...c.env, SITREP_BENCH_LOADED: out } });

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ensureBuilt } from '../slack/process.js';
+import { writeLoadedFilesProbe } from '../../bench/loaded-files.js';
 
 // A CLI command runs one read or one write: it must not load the platform SDKs (Bolt and the Web
 // API client, the Microsoft 365 Agents SDK and MSAL), which take most of a cold start. Checked on
@@ -14,27 +15,6 @@ import { BIN, ensureBuilt } from '../slack/process.js';
 // outlet at all.
 
 const exec = promisify(execFile);
-
-// Every module file the process loads: ES modules as the loader hook (its own thread) sees them,
-// CommonJS ones (both SDKs are CommonJS) from require's cache at exit.
-const HOOKS = `
-import { appendFileSync } from 'node:fs';
-let out;
-export function initialize(data) { out = data.out; }
-export async function load(url, context, next) {
-  appendFileSync(out, url + '\\n');
-  return next(url, context);
-}
-`;
-const PRELOAD = `
-import { appendFileSync } from 'node:fs';
-import { createRequire, register } from 'node:module';
-const out = process.env.SITREP_TEST_LOADED;
-register(new URL('./hooks.mjs', import.meta.url), { data: { out } });
-process.on('exit', () => {
-  appendFileSync(out, Object.keys(createRequire(import.meta.url).cache).join('\\n') + '\\n');
-});
-`;
 
 const SDK_PATHS = ['node_modules/@slack/', 'node_modules/@microsoft/', 'node_modules/@azure/'];
 const TEAMS_CHANNEL = '19:incidents@thread.tacv2';
@@ -55,8 +35,7 @@ async function sitrep(env: Record<string, string>, ...argv: string[]) {
 beforeAll(() => {
   ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'sitrep-cold-'));
-  writeFileSync(join(dir, 'hooks.mjs'), HOOKS);
-  writeFileSync(join(dir, 'preload.mjs'), PRELOAD);
+  writeLoadedFilesProbe(dir, 'SITREP_TEST_LOADED');
 });
 
 afterAll(() => {
