@@ -86,8 +86,10 @@ describe('Statuspage through the outbox worker', () => {
     expect(f.incidents[0]!.components).toEqual({ [f.components[1]!.id]: 'operational' });
     expect(f.violations).toEqual([]);
 
-    const rows = h.rows().filter((r) => r.target === 'statuspage');
-    expect(rows.map((r) => r.state)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    // The fake has the last request once it answered it; the worker records that answer a moment later.
+    const statuspageRows = () => h!.rows().filter((r) => r.target === 'statuspage');
+    await expect.poll(() => statuspageRows().map((r) => r.state), { timeout: 5_000 }).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    const rows = statuspageRows();
     expect(rows[0]!.attempts).toBeGreaterThanOrEqual(3);
     expect(new Set(rows.map((r) => r.remoteRef))).toEqual(new Set([f.incidents[0]!.id]));
     // 429, 502, then the create; every later update PATCHed the one incident.
