@@ -1,6 +1,7 @@
 import type { Db, DbOrTx } from '../../db/client.js';
 import type { CommandContext, Outlet } from '../../src/commands/context.js';
-import { getIncident, getSetting } from '../../src/commands/store.js';
+import { getIncident } from '../../db/queries/incidents.js';
+import { getSetting } from '../../db/queries/settings.js';
 import { createThreadOutlet, threadRows } from '../../src/mirror/thread.js';
 import type { ThreadRenderer } from '../../src/render/thread.js';
 import { approvalDecided, approvalRequest, threadReply } from './blocks.js';
@@ -14,9 +15,6 @@ export const SLACK_THREAD_PREFIX = 'slack:thread:';
 export const threadTarget = (incidentsChannel: string) => `${SLACK_THREAD_PREFIX}${incidentsChannel}`;
 
 export type SlackKind = SlackThreadMessage['kind'];
-
-/** Kept for the wiring's types: the Slack outlet is a plain outlet (a dedicated channel is a field of the declare command). */
-export type SlackOutlet = Outlet;
 
 /** The incidents channel: `channel incidents` wins over SLACK_INCIDENTS_CHANNEL. */
 export function incidentsChannel(db: DbOrTx, ctx: CommandContext): string | undefined {
@@ -46,7 +44,7 @@ export const slackThreadRenderer: ThreadRenderer<SlackThreadMessage> = {
   approvalDecided: (m) => ({ kind: 'approval_update', payload: { ...approvalDecided(m.decision), draftId: m.draftId } }),
 };
 
-export function createSlackOutlet(db: Db): SlackOutlet {
+export function createSlackOutlet(db: Db): Outlet {
   return createThreadOutlet<SlackThreadMessage>(db, {
     platform: 'slack',
     threadTarget,

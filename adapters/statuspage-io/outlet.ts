@@ -1,5 +1,5 @@
 import type { Outlet } from '../../src/commands/context.js';
-import { getIncident, incidentComponentRows, incRef } from '../../src/commands/store.js';
+import { getIncident, incidentComponentRows, incRef } from '../../db/queries/incidents.js';
 import { publicComponents } from '../../src/domain/publication.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import { STATUSPAGE_TARGET, type StatuspagePayload } from './payload.js';

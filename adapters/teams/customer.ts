@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.js';
-import { getSetting } from '../../src/commands/store.js';
+import { getSetting } from '../../db/queries/settings.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import { customerRootCard, customerUpdateCard, summary } from './cards.js';
 import { INCIDENTS_CHANNEL_KEY, TEAMS_THREAD_PREFIX, loadConversationRef, threadConversationId } from './outlet.js';

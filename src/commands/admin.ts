@@ -3,7 +3,8 @@ import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { requireAdmin, setSetting } from './store.js';
+import { requireAdmin } from './store.js';
+import { setSetting } from '../../db/queries/settings.js';
 
 export function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'approver' }>): Reply {
   switch (cmd.action) {

@@ -4,7 +4,8 @@ import { SitrepError } from '../domain/errors.js';
 import { statusLabel } from '../render/incident.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { componentsBySlug, requireAdmin } from './store.js';
+import { requireAdmin } from './store.js';
+import { componentsBySlug } from '../../db/queries/incidents.js';
 
 export function component(ctx: CommandContext, cmd: Extract<Command, { verb: 'component' }>): Reply {
   switch (cmd.action) {

@@ -3,7 +3,8 @@ import { SitrepError } from '../domain/errors.js';
 import { formatPosted } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { applyComponentChanges, componentsBySlug, describeChanges, incRef, recordEvent, touchIncident } from './store.js';
+import { describeChanges, recordEvent, touchIncident } from './store.js';
+import { applyComponentChanges, componentsBySlug, incRef } from '../../db/queries/incidents.js';
 
 export function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'declare' }>): Reply {
   const now = ctx.now();

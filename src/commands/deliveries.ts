@@ -6,7 +6,8 @@ import { enableSubscription, isWebhookLane, subscriptionOfTarget, subscriptionRe
 import { formatDuration, toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { getIncident, incRef, requireAdmin } from './store.js';
+import { requireAdmin } from './store.js';
+import { getIncident, incRef } from '../../db/queries/incidents.js';
 
 // Visibility into the outbox: what left, what waits, what failed and why. Read-only except
 // `deliveries retry`, which puts a dead-lettered row back in its lane.

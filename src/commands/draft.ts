@@ -7,7 +7,10 @@ import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { proposeUpdate, publishDraft } from './publish.js';
-import { componentsBySlug, getDraft, incRef, incidentComponentRows, listApprovers, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { recordEvent, resolveIncident, touchIncident } from './store.js';
+import { componentsBySlug, incRef, incidentComponentRows } from '../../db/queries/incidents.js';
+import { getDraft } from '../../db/queries/drafts.js';
+import { listApprovers } from '../../db/queries/settings.js';
 import { renderTemplate, templateStatus } from './template.js';
 
 /**

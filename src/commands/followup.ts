@@ -3,7 +3,8 @@ import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { incRef, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { recordEvent, resolveIncident, touchIncident } from './store.js';
+import { incRef } from '../../db/queries/incidents.js';
 
 export function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'followup' }>): Reply {
   return ctx.db.transaction((tx) => {

@@ -3,7 +3,8 @@ import { SitrepError } from '../domain/errors.js';
 import { displayUser } from '../domain/actor.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { applyComponentChanges, componentsBySlug, describeChanges, incRef, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { describeChanges, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { applyComponentChanges, componentsBySlug, incRef } from '../../db/queries/incidents.js';
 
 export function note(ctx: CommandContext, cmd: Extract<Command, { verb: 'note' }>): Reply {
   return ctx.db.transaction((tx) => {

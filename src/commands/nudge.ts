@@ -2,7 +2,8 @@ import { and, eq, isNull, lte } from 'drizzle-orm';
 import { customerUpdates } from '../../db/schema.js';
 import { displayUser } from '../domain/actor.js';
 import type { CommandContext } from './context.js';
-import { listApprovers, recordEvent } from './store.js';
+import { recordEvent } from './store.js';
+import { listApprovers } from '../../db/queries/settings.js';
 
 /**
  * Reminds approvers of drafts that have waited longer than `afterMs`. Each draft is nudged once:

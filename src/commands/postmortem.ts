@@ -11,9 +11,11 @@ import { formatClock, formatDuration, formatPosted, sameDay } from '../render/ti
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { proposeUpdate } from './publish.js';
-import { incRef, listApprovers, resolveIncident, type IncidentRow } from './store.js';
+import { resolveIncident } from './store.js';
+import { incRef, type IncidentRow } from '../../db/queries/incidents.js';
+import { listApprovers } from '../../db/queries/settings.js';
 import { joinNames } from './template.js';
-import { loadTimeline } from './views.js';
+import { loadTimeline } from '../../db/queries/timeline.js';
 
 /** The worst status each component reached during the incident, in catalogue order. */
 function impactByComponent(db: DbOrTx, incidentId: number): Array<{ name: string; worst: ComponentStatus }> {

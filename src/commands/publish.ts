@@ -5,7 +5,8 @@ import type { IncidentStatus } from '../domain/enums.js';
 import { planPublication } from '../domain/publication.js';
 import type { CommandContext, PublishedRecord } from './context.js';
 import type { ComponentChange } from './grammar.js';
-import { applyComponentChanges, componentsBySlug, getIncident, incidentComponentRows, recomputeComponents, recordEvent, touchIncident } from './store.js';
+import { recordEvent, touchIncident } from './store.js';
+import { applyComponentChanges, componentsBySlug, getIncident, incidentComponentRows, recomputeComponents } from '../../db/queries/incidents.js';
 import { changeStatus } from './status.js';
 
 import { toDraftRow, type DraftRow } from '../../db/queries/drafts.js';
@@ -25,6 +26,16 @@ export function publishDraft(
   const body = opts.body ?? draft.body;
   const displayAt = opts.displayAt ?? draft.displayAt;
   const incident = getIncident(tx, draft.incidentId);
+  // What the outlets are told once this update is public.
+  const record: PublishedRecord = {
+    updateId: draft.id,
+    incidentId: draft.incidentId,
+    status: draft.status,
+    body,
+    displayAt,
+    approvedAt: now,
+    isPostmortem: draft.isPostmortem,
+  };
 
   tx.update(customerUpdates)
     .set({ state: 'published', body, approver: opts.approver, approvedAt: now, publishedAt: now, displayAt })
@@ -37,15 +48,6 @@ export function publishDraft(
       .values({ incidentId: draft.incidentId, markdown: '', publicBody: body, publishedAt: displayAt, updatedAt: now })
       .onConflictDoUpdate({ target: postmortems.incidentId, set: { publicBody: body, publishedAt: displayAt, updatedAt: now } })
       .run();
-    const pm: PublishedRecord = {
-      updateId: draft.id,
-      incidentId: draft.incidentId,
-      status: draft.status,
-      body,
-      displayAt,
-      approvedAt: now,
-      isPostmortem: true,
-    };
     recordEvent(tx, ctx, {
       incidentId: draft.incidentId,
       kind: 'postmortem_published',
@@ -53,9 +55,9 @@ export function publishDraft(
       text: `Published postmortem D-${draft.id}: ${body}`,
       payload: { draftId: draft.id, approver: opts.approver },
     });
-    for (const o of ctx.outlets) o.onPublished?.(tx, pm, ctx);
+    for (const o of ctx.outlets) o.onPublished?.(tx, record, ctx);
     touchIncident(tx, ctx, draft.incidentId);
-    return pm;
+    return record;
   }
 
   const changes = draft.componentChanges;
@@ -100,15 +102,6 @@ export function publishDraft(
     .map((r) => r.componentId);
   recomputeComponents(tx, affected, 'public', displayAt, draft.incidentId);
 
-  const record: PublishedRecord = {
-    updateId: draft.id,
-    incidentId: draft.incidentId,
-    status: draft.status,
-    body,
-    displayAt,
-    approvedAt: now,
-    isPostmortem: draft.isPostmortem,
-  };
   recordEvent(tx, ctx, {
     incidentId: draft.incidentId,
     kind: 'published',

@@ -4,8 +4,10 @@ import { renderList, renderShow, renderTimeline, toShowJson } from '../render/in
 import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { incRef, resolveIncident } from './store.js';
-import { loadIncidentView, loadTimeline } from './views.js';
+import { resolveIncident } from './store.js';
+import { incRef } from '../../db/queries/incidents.js';
+import { loadIncidentView } from '../../db/queries/views.js';
+import { loadTimeline } from '../../db/queries/timeline.js';
 
 export function list(ctx: CommandContext, cmd: Extract<Command, { verb: 'list' }>): Reply {
   const q = ctx.db.select().from(incidents);

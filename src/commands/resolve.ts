@@ -9,7 +9,9 @@ import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { proposeUpdate } from './publish.js';
 import { changeStatus } from './status.js';
-import { incidentComponentRows, incRef, listApprovers, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { recordEvent, resolveIncident, touchIncident } from './store.js';
+import { incidentComponentRows, incRef } from '../../db/queries/incidents.js';
+import { listApprovers } from '../../db/queries/settings.js';
 
 export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'resolve' }>): Reply {
   return ctx.db.transaction((tx) => {

@@ -5,7 +5,7 @@ import type { IncidentStatus } from '../domain/enums.js';
 import { milestoneFor } from '../domain/lifecycle.js';
 import { componentsReleasedTo } from '../domain/publication.js';
 import type { CommandContext } from './context.js';
-import { recomputeComponents, type IncidentRow } from './store.js';
+import { recomputeComponents, type IncidentRow } from '../../db/queries/incidents.js';
 
 /**
  * Moves an incident to a (checked) status, stamping the first time each milestone was reached.

@@ -7,20 +7,7 @@ import type { EventRecord, TimelineEvent } from '../domain/events.js';
 import type { CommandContext } from './context.js';
 
 // The queries live in db/queries/; src/commands keeps what needs a command's context (which
-// incident a command means, who is an admin, telling the outlets). The re-exports below keep
-// older import paths (adapters, src/mirror) working.
-export {
-  applyComponentChanges,
-  componentsBySlug,
-  getIncident,
-  incidentComponentRows,
-  incRef,
-  recomputeComponents,
-  type ComponentRow,
-  type IncidentRow,
-} from '../../db/queries/incidents.js';
-export { getDraft } from '../../db/queries/drafts.js';
-export { getSetting, listApprovers, setSetting } from '../../db/queries/settings.js';
+// incident a command means, who is an admin, telling the outlets).
 
 /**
  * Which incident a command is about: the one named, else the thread's, else the only open one.

@@ -9,7 +9,8 @@ import { enableSubscription, outboxTargetOf } from '../mirror/subscriptions.js';
 import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { componentsBySlug, requireAdmin } from './store.js';
+import { requireAdmin } from './store.js';
+import { componentsBySlug } from '../../db/queries/incidents.js';
 
 // Customer channels: who hears about incidents outside the company. Only admins manage them
 // (a webhook URL is where customer-facing text goes, and may carry a token in its query).

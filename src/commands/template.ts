@@ -6,7 +6,8 @@ import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { MAX_CUSTOMER_TEXT } from './grammar.js';
 import { nearest } from './tokenize.js';
-import { incidentComponentRows, requireAdmin, type IncidentRow } from './store.js';
+import { requireAdmin } from './store.js';
+import { incidentComponentRows, type IncidentRow } from '../../db/queries/incidents.js';
 
 /** Starting texts in the voice status pages use; a team's own template of the same name wins. */
 export const BUILT_IN_TEMPLATES: Readonly<Record<IncidentStatus, string>> = {

@@ -4,7 +4,8 @@ import { setsComponents } from '../domain/publication.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { changeStatus } from './status.js';
-import { applyComponentChanges, componentsBySlug, describeChanges, incRef, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { describeChanges, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { applyComponentChanges, componentsBySlug, incRef } from '../../db/queries/incidents.js';
 
 /** Internal update: timeline and thread only. It never reaches the status page or customers. */
 export function update(ctx: CommandContext, cmd: Extract<Command, { verb: 'update' }>): Reply {

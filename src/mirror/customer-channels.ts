@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { outbox } from '../../db/schema.js';
 import type { Outlet } from '../commands/context.js';
 import type { DeliveryResult, OutboxMessage } from './target.js';
-import { getIncident, incRef, incidentComponentRows } from '../commands/store.js';
+import { getIncident, incRef, incidentComponentRows } from '../../db/queries/incidents.js';
 import { enqueue } from './enqueue.js';
 import { subscribersFor } from './subscriptions.js';
 

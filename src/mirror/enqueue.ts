@@ -1,13 +1,11 @@
 import type { Tx } from '../../db/client.js';
 import { insertOutboxRow, type OutboxInsert } from '../../db/queries/outbox.js';
 
-export type EnqueueInput = OutboxInsert;
-
 /**
  * Writes an outbox row inside the caller's transaction. Never sends anything itself. The insert
  * (prepared once per connection, values encoded by the schema's columns) lives in
  * db/queries/outbox.ts.
  */
-export function enqueue(tx: Tx, now: number, input: EnqueueInput): number {
+export function enqueue(tx: Tx, now: number, input: OutboxInsert): number {
   return insertOutboxRow(tx, now, input);
 }

@@ -1,9 +1,9 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Db, DbOrTx, Tx } from '../../db/client.js';
 import { customerUpdates, incidentThreads, outbox } from '../../db/schema.js';
-import { draftDecisionOf } from '../commands/views.js';
+import { draftDecisionOf } from '../../db/queries/views.js';
 import type { CommandContext, DeclaredRecord, Outlet, TimelineRecord } from '../commands/context.js';
-import { incRef } from '../commands/store.js';
+import { incRef } from '../../db/queries/incidents.js';
 import { isBroadcast, repliesInThread, type ThreadRenderer } from '../render/thread.js';
 import { enqueue } from './enqueue.js';
 
