@@ -37,20 +37,20 @@ interface Command {
   env: NodeJS.ProcessEnv;
 }
 
-function seed(db: string): void {
+async function seed(db: string): Promise<void> {
   const app = createApp(loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'bench' }), { log: createLogger('silent') });
   try {
     for (let i = 1; i <= INCIDENTS; i++) {
-      const r = app.run(`declare "Incident ${i}: elevated error rates on the API" sev:${1 + (i % 4)}`, 'cli:bench', { platform: 'cli' });
+      const r = await app.run(`declare "Incident ${i}: elevated error rates on the API" sev:${1 + (i % 4)}`, 'cli:bench', { platform: 'cli' });
       if (!r.ok) throw new Error(r.error.message);
       // Most incidents of a real history are over; `sitrep list` shows the open ones.
       if (i % 5 !== 0) {
-        const done = app.run(`resolve INC-${i} Resolved.`, 'cli:bench', { platform: 'cli' });
+        const done = await app.run(`resolve INC-${i} Resolved.`, 'cli:bench', { platform: 'cli' });
         if (!done.ok) throw new Error(done.error.message);
       }
     }
   } finally {
-    app.close();
+    await app.close();
   }
 }
 
@@ -92,7 +92,7 @@ export async function run(runs = RUNS): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sitrep-bench-cold-'));
   try {
     const db = join(dir, 'sitrep.db');
-    seed(db);
+    await seed(db);
     const base: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: dir, USER: 'bench' };
     const cli: NodeJS.ProcessEnv = { ...base, SITREP_DB: db };
     const platforms: NodeJS.ProcessEnv = {

@@ -167,8 +167,8 @@ async function sitrep(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sitrep-fanout-'));
   const config = loadConfig({ SITREP_DB: join(dir, 'bench.db'), LOG_LEVEL: 'info', USER: 'bench' });
   const app = createApp(config, { log: createLogger('info') });
-  const run = (text: string, actor = 'cli:bench') => {
-    const r = app.run(text, actor, { platform: 'cli' });
+  const run = async (text: string, actor = 'cli:bench') => {
+    const r = await app.run(text, actor, { platform: 'cli' });
     if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
     return r.reply;
   };
@@ -179,35 +179,30 @@ async function sitrep(): Promise<void> {
 
   let server: Awaited<ReturnType<typeof startServer>> | null = null;
   let round = 0;
-  process.on('message', (m: { setup: string[] } | 'round' | 'stop') => {
+  const handle = async (m: { setup: string[] } | 'round' | 'stop'): Promise<void> => {
     if (m === 'stop') {
-      void (async () => {
-        await server?.close();
-        app.close();
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      })();
-      return;
+      await server?.close();
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
     }
     if (typeof m === 'object') {
       // Setup, not measured: the subscriptions, an incident, and an approver other than the author.
-      run('component add Web App');
-      for (const url of m.setup) run(`subscribe webhook:${url}`);
-      run('approver add cli:approver');
-      run('declare "Database down" components:web-app=major');
-      void startServer(app, 0, '127.0.0.1').then((s) => {
-        server = s;
-        process.send?.({ ready: true, rss: process.memoryUsage().rss });
-      });
+      await run('component add Web App');
+      for (const url of m.setup) await run(`subscribe webhook:${url}`);
+      await run('approver add cli:approver');
+      await run('declare "Database down" components:web-app=major');
+      server = await startServer(app, 0, '127.0.0.1');
+      process.send?.({ ready: true, rss: process.memoryUsage().rss });
       return;
     }
     round += 1;
-    const drafted = run(`draft INC-1 "Update ${round}: we are rerouting traffic away from the failing database cluster."`);
+    const drafted = await run(`draft INC-1 "Update ${round}: we are rerouting traffic away from the failing database cluster."`);
     const draftRef = String((drafted.data as { id?: string } | undefined)?.id ?? `D-${round}`);
     const before = (lastId.get() as { id: number }).id;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    run(`approve ${draftRef}`, 'cli:approver');
+    await run(`approve ${draftRef}`, 'cli:approver');
     const done = () => {
       if ((unfinished.get() as { busy: number }).busy && performance.now() - t0 < ROUND_CAP_MS) return void setTimeout(done, 5);
       const ms = performance.now() - t0;
@@ -224,6 +219,14 @@ async function sitrep(): Promise<void> {
       } satisfies SitrepRound);
     };
     setTimeout(done, 5);
+  };
+  // The orchestrator sends one message at a time and waits for its answer. A failure ends this
+  // process, which the orchestrator reports (the process exited) as it did when the handler threw.
+  process.on('message', (m: { setup: string[] } | 'round' | 'stop') => {
+    handle(m).catch((err: unknown) => {
+      process.stderr.write(`fanout Sitrep server failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    });
   });
   process.send?.({ started: true });
 }

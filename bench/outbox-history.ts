@@ -90,17 +90,17 @@ async function sitrep(withHistory: boolean, receiverUrl: string): Promise<void> 
     deliver: async () => ({ kind: 'delivered', remoteRef: 'ok' }),
   };
   const app = createApp(config, { log: createLogger('silent'), targets: () => [sink] });
-  const run = (text: string) => {
-    const r = app.run(text, 'cli:bench', { platform: 'cli' });
+  const run = async (text: string) => {
+    const r = await app.run(text, 'cli:bench', { platform: 'cli' });
     if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
     return r.reply;
   };
   const client = app.db.$client;
 
   // Set-up, not measured: the same for both servers.
-  run('component add Web App');
-  for (let i = 1; i <= SUBSCRIBERS; i++) run(`subscribe webhook:${receiverUrl}/${i}`);
-  run('declare "Database down" components:web-app=major');
+  await run('component add Web App');
+  for (let i = 1; i <= SUBSCRIBERS; i++) await run(`subscribe webhook:${receiverUrl}/${i}`);
+  await run('declare "Database down" components:web-app=major');
   const now = Date.now();
   const pastIncident = client.prepare(
     `insert into incidents (title, status, severity, created_by, started_at, declared_at, resolved_at, recorded_at, public_status, published_at, updated_at)
@@ -150,12 +150,12 @@ async function sitrep(withHistory: boolean, receiverUrl: string): Promise<void> 
   const deliveredSince = client.prepare<[number], { n: number }>("select count(*) as n from outbox where id > ? and state = 'delivered'");
   const lastId = client.prepare<[], { id: number }>('select coalesce(max(id), 0) as id from outbox');
 
-  const measure = (expected: number, start: () => void) =>
-    new Promise<RoundResult>((resolve) => {
-      const before = lastId.get()!.id;
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      start();
+  const measure = async (expected: number, start: () => Promise<unknown>): Promise<RoundResult> => {
+    const before = lastId.get()!.id;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await start();
+    return new Promise<RoundResult>((resolve) => {
       const done = () => {
         if (unfinished.get()!.n > 0 && performance.now() - t0 < ROUND_CAP_MS) return void setTimeout(done, 1);
         const ms = performance.now() - t0;
@@ -164,33 +164,38 @@ async function sitrep(withHistory: boolean, receiverUrl: string): Promise<void> 
       };
       setTimeout(done, 1);
     });
+  };
 
   let round = 0;
-  process.on('message', (m: 'webhooks' | 'scheduling' | 'stop') => {
+  const handle = async (m: 'webhooks' | 'scheduling' | 'stop'): Promise<void> => {
     if (m === 'stop') {
-      void (async () => {
-        await server.close();
-        app.close();
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      })();
-      return;
+      await server.close();
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
     }
     round += 1;
     if (m === 'webhooks') {
-      void measure(SUBSCRIBERS, () => run(`draft INC-1 "Update ${round}: we are rerouting traffic away from the failing database cluster."`)).then((r) =>
-        process.send?.(r),
-      );
+      process.send?.(await measure(SUBSCRIBERS, () => run(`draft INC-1 "Update ${round}: we are rerouting traffic away from the failing database cluster."`)));
       return;
     }
-    void measure(SCHEDULED_ROWS, () => {
-      app.db.transaction((tx) => {
+    const r = await measure(SCHEDULED_ROWS, async () => {
+      await app.store.transaction(async (tx) => {
         for (let i = 0; i < SCHEDULED_ROWS; i++) {
-          enqueue(tx, app.now(), { incidentId: 1, target: `bench:lane-${i % SCHEDULED_LANES}`, kind: 'bench', payload: { round, i } });
+          await enqueue(tx, app.now(), { incidentId: 1, target: `bench:lane-${i % SCHEDULED_LANES}`, kind: 'bench', payload: { round, i } });
         }
       });
       app.changes.notify();
-    }).then((r) => process.send?.(r));
+    });
+    process.send?.(r);
+  };
+  // The orchestrator sends one message at a time and waits for its answer. A failure ends this
+  // process, which the orchestrator reports (the process exited).
+  process.on('message', (m: 'webhooks' | 'scheduling' | 'stop') => {
+    handle(m).catch((err: unknown) => {
+      process.stderr.write(`outbox-history server failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    });
   });
   const rows = client.prepare<[], { n: number }>('select count(*) as n from outbox').get()!.n;
   process.send?.({ ready: true, url: server.url, insertMs, rows });

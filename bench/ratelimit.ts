@@ -118,8 +118,8 @@ interface OutboxSummary {
   maxAttempts: number;
 }
 
-function must(app: App, text: string): void {
-  const r = app.run(text, 'cli:bench', { platform: 'cli' });
+async function must(app: App, text: string): Promise<void> {
+  const r = await app.run(text, 'cli:bench', { platform: 'cli' });
   if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
 }
 
@@ -148,23 +148,23 @@ async function sitrepChild(apiUrl: string): Promise<void> {
   const steps: Record<ToSitrep, () => Promise<FromSitrep>> = {
     // One channel, one update: the Slack client gets loaded and the path warmed before the clock runs.
     'warm-up': async () => {
-      must(app, 'approver add @bench');
-      must(app, 'subscribe slack:C0WARMUP');
-      must(app, 'declare "Warm-up incident" sev:3');
-      must(app, 'draft INC-1 status:investigating Warming up.');
-      must(app, 'approve D-1');
+      await must(app, 'approver add @bench');
+      await must(app, 'subscribe slack:C0WARMUP');
+      await must(app, 'declare "Warm-up incident" sev:3');
+      await must(app, 'draft INC-1 status:investigating Warming up.');
+      await must(app, 'approve D-1');
       return { done: 'warm-up' };
     },
     prepare: async () => {
-      must(app, 'unsubscribe slack:C0WARMUP');
-      for (let i = 1; i <= CHANNELS; i++) must(app, `subscribe slack:${channelId(i)}`);
-      must(app, 'declare "Checkout errors" sev:2');
-      must(app, 'draft INC-2 status:investigating We are investigating errors at checkout. Card payments may fail; retrying usually works.');
+      await must(app, 'unsubscribe slack:C0WARMUP');
+      for (let i = 1; i <= CHANNELS; i++) await must(app, `subscribe slack:${channelId(i)}`);
+      await must(app, 'declare "Checkout errors" sev:2');
+      await must(app, 'draft INC-2 status:investigating We are investigating errors at checkout. Card payments may fail; retrying usually works.');
       return { done: 'prepare' };
     },
     approve: async () => {
       const t0 = epochNow();
-      must(app, 'approve D-2');
+      await must(app, 'approve D-2');
       return { done: 'approve', t0 };
     },
     rows: async () => {
@@ -175,7 +175,7 @@ async function sitrepChild(apiUrl: string): Promise<void> {
     },
     stop: async () => {
       await server.close();
-      app.close();
+      await app.close();
       rmSync(dir, { recursive: true, force: true });
       return { done: 'stop' };
     },

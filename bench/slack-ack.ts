@@ -56,14 +56,14 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
       SLACK_INCIDENTS_CHANNEL: CHANNEL,
     });
     const app = createApp(config, { log: createLogger('silent') });
-    const declared = app.run('declare Benchmark incident sev:3', 'slack:U0BENCH', { platform: 'slack', channel: CHANNEL });
+    const declared = await app.run('declare Benchmark incident sev:3', 'slack:U0BENCH', { platform: 'slack', channel: CHANNEL });
     if (!declared.ok) throw new Error(declared.error.message);
     const running = await startServer(app, 0, '127.0.0.1');
     url = running.url;
     httpServer = running.server;
     stop = async () => {
       await running.close();
-      app.close();
+      await app.close();
     };
   } else {
     const receiver = new SitrepReceiver({ signingSecret: SECRET, now: () => Date.now(), log: createLogger('silent') });

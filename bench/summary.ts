@@ -57,14 +57,14 @@ const COMPONENTS = [
 ];
 const SLUGS = COMPONENTS.map((n) => n.toLowerCase().replace(/\s+/g, '-'));
 
-function must(app: App, text: string, actor = 'cli:bench'): Record<string, unknown> {
-  const r = app.run(text, actor, { platform: 'cli' });
+async function must(app: App, text: string, actor = 'cli:bench'): Promise<Record<string, unknown>> {
+  const r = await app.run(text, actor, { platform: 'cli' });
   if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
   return r.reply.data;
 }
 
 /** A year of history: PAST_INCIDENTS incidents, each with its updates published at the time. */
-function seedHistory(file: string): void {
+async function seedHistory(file: string): Promise<void> {
   const end = Date.now() - DAY_MS;
   const start = end - 365 * DAY_MS;
   const step = (365 * DAY_MS) / PAST_INCIDENTS;
@@ -73,25 +73,23 @@ function seedHistory(file: string): void {
   const app = createApp(config, { log: createLogger('silent'), now: () => t });
   try {
     const groups = ['Apps', 'Telephony', 'Platform'];
-    COMPONENTS.forEach((n, i) => {
-      must(app, `component add "${n}" group:${groups[i % 3]}`);
-    });
+    for (const [i, n] of COMPONENTS.entries()) await must(app, `component add "${n}" group:${groups[i % 3]}`);
     for (let i = 0; i < PAST_INCIDENTS; i++) {
       t = start + i * step;
       const name = COMPONENTS[i % COMPONENTS.length]!;
       const a = SLUGS[i % SLUGS.length]!;
       const b = SLUGS[(i * 7 + 3) % SLUGS.length]!;
       const affected = a === b ? `${a}=major` : `${a}=major,${b}=degraded`;
-      const id = String(must(app, `declare "Past incident ${i + 1}: ${name} errors" sev:${1 + (i % 4)} components:${affected}`).id);
+      const id = String((await must(app, `declare "Past incident ${i + 1}: ${name} errors" sev:${1 + (i % 4)} components:${affected}`)).id);
       t += 12 * 60_000;
-      must(app, `draft ${id} status:identified We found the cause of the errors on ${name} and are rolling out a fix.`);
+      await must(app, `draft ${id} status:identified We found the cause of the errors on ${name} and are rolling out a fix.`);
       t += 25 * 60_000;
-      must(app, `draft ${id} status:monitoring A fix has been rolled out and we are watching the error rates recover.`);
+      await must(app, `draft ${id} status:monitoring A fix has been rolled out and we are watching the error rates recover.`);
       t += 30 * 60_000;
-      must(app, `resolve ${id} This incident has been resolved; the error rates are back to normal.`);
+      await must(app, `resolve ${id} This incident has been resolved; the error rates are back to normal.`);
     }
   } finally {
-    app.close();
+    await app.close();
   }
 }
 
@@ -157,15 +155,16 @@ export async function run(): Promise<BenchResult> {
   try {
     const file = join(dir, 'bench.db');
     const seedStarted = performance.now();
-    seedHistory(file);
+    await seedHistory(file);
     const seedMs = performance.now() - seedStarted;
     const config = loadConfig({ SITREP_DB: file, SITREP_APPROVAL: 'required', SITREP_ORG_NAME: 'Bench', LOG_LEVEL: 'silent', USER: 'bench' });
     const app = createApp(config, { log: createLogger('silent') });
     closers.push(() => app.close());
-    must(app, 'approver add cli:approver');
+    await must(app, 'approver add cli:approver');
     // The outage customers are refreshing for, with its first update out.
-    const current = String(must(app, 'declare "Notifications delayed" components:notifications=degraded,mobile-apps=degraded').id);
-    must(app, `approve ${String(must(app, `draft ${current} status:investigating We are investigating delayed notifications.`).id)}`, 'cli:approver');
+    const current = String((await must(app, 'declare "Notifications delayed" components:notifications=degraded,mobile-apps=degraded')).id);
+    const firstDraft = String((await must(app, `draft ${current} status:investigating We are investigating delayed notifications.`)).id);
+    await must(app, `approve ${firstDraft}`, 'cli:approver');
 
     const sitrep = await startServer(app, 0, '127.0.0.1');
     closers.unshift(() => sitrep.close());
@@ -206,11 +205,17 @@ export async function run(): Promise<BenchResult> {
     ];
     const commandMs: number[] = [];
     let refused = 0;
-    publisher = setInterval(() => {
+    // One command at a time, as when they were synchronous: a tick that finds the last command
+    // still running is skipped (each step needs the previous one's incident or draft). A command's
+    // time is from its start to its result; here (one process, no outbox rows) the store's awaits
+    // inside it are microtasks with no I/O, so that is still the time it holds the event loop.
+    let inFlight: Promise<void> | null = null;
+    let commandFailure: unknown = null;
+    const command = async (): Promise<void> => {
       const step = tick % steps.length;
       const [text, actor] = steps[step]!();
       const t0 = performance.now();
-      const r = app.run(text, actor, { platform: 'cli' });
+      const r = await app.run(text, actor, { platform: 'cli' });
       commandMs.push(performance.now() - t0);
       tick++;
       if (!r.ok) {
@@ -220,7 +225,21 @@ export async function run(): Promise<BenchResult> {
       if (step === 0) rolling = String(r.reply.data.id);
       else if (text.startsWith('approve ')) published++;
       else draft = String(r.reply.data.draft ?? r.reply.data.id);
+    };
+    publisher = setInterval(() => {
+      if (inFlight !== null) return;
+      inFlight = command()
+        .catch((err: unknown) => {
+          commandFailure ??= err;
+        })
+        .finally(() => {
+          inFlight = null;
+        });
     }, COMMAND_EVERY_MS);
+    closers.unshift(async () => {
+      clearInterval(publisher);
+      await inFlight;
+    });
 
     const c = startClient();
     client = c.child;
@@ -247,6 +266,9 @@ export async function run(): Promise<BenchResult> {
       add(steady.sitrep, await load(spec(sitrepUrl, PHASE_MS, PACED_RATE)));
     }
     clearInterval(publisher);
+    await inFlight;
+    // A command that threw (not one refused with an error result) voids the measurement.
+    if (commandFailure) throw commandFailure;
     const publishedDuring = published - publishedBefore;
     const metrics = await (await fetch(`${sitrep.url}/metrics`)).text();
     const metric = (name: string) => Number(new RegExp(`${name} ([0-9.e+-]+)`).exec(metrics)?.[1] ?? NaN);

@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url';
 import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
-/** What a transaction callback receives; synchronous by construction (better-sqlite3). */
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-export type DbOrTx = Db | Tx;
+/** What drizzle's own (synchronous) transaction callback receives. */
+type DrizzleTx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** A handle queries write through: the Store's writer inside its transaction, or drizzle's transaction. */
+export type Tx = Db | DrizzleTx;
+export type DbOrTx = Tx;
 
 /** The package root, found from this file whether it runs from db/ (tests) or dist/db/ (built). */
 function packageRoot(): string {
@@ -50,6 +52,18 @@ const connections = new WeakMap<object, Database.Database>();
 /** The SQLite connection a handle from openDatabase (or one of its transactions) runs on. */
 export function connectionOf(db: DbOrTx): Database.Database | undefined {
   return connections.get(db);
+}
+
+/**
+ * A read-only connection to a database openDatabase made (and migrated): committed data only, so a
+ * long read never holds the writer. Its handle gets prepared statements like the writer's.
+ */
+export function openReadOnly(file: string): Db {
+  const raw = new Database(file, { readonly: true, fileMustExist: true });
+  raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const db = drizzle(raw, { schema }) as Db;
+  connections.set(db, raw);
+  return db;
 }
 
 /**

@@ -1,8 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { BUSY_TIMEOUT_MS, isBusyError, openDatabase, type Db } from './client.js';
-import * as schema from './schema.js';
+import { BUSY_TIMEOUT_MS, dataVersion, isBusyError, openDatabase, openReadOnly, type Db } from './client.js';
 
 // The storage port: what everything above db/ may assume about the database, whichever engine
 // holds it. A write is `await store.transaction(async (tx) => …)`: one transaction, committed when
@@ -23,7 +20,9 @@ import * as schema from './schema.js';
 // A PostgreSQL implementation is the same interface over a pool: transaction = BEGIN on a pooled
 // client; read = any pooled client.
 
+/** What a write transaction's callback gets: hand it to db/queries, nothing else. */
 export type WriteTx = Db;
+/** What a read gets: committed data, for db/queries' read functions. */
 export type ReadConn = Db;
 
 export interface Store {
@@ -31,6 +30,8 @@ export interface Store {
   transaction<T>(fn: (tx: WriteTx) => Promise<T> | T): Promise<T>;
   /** Runs `fn` against committed data; never blocks writers. */
   read<T>(fn: (db: ReadConn) => Promise<T> | T): Promise<T>;
+  /** A number that changes when any connection (another process included) commits. */
+  version(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -78,18 +79,17 @@ export class SqliteStore implements Store {
   constructor(
     readonly file: string,
     opts: SqliteStoreOptions = {},
+    writer?: Db,
   ) {
     this.busyTimeoutMs = opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
     this.retryMs = opts.retryMs ?? 2;
-    this.writer = openDatabase(file);
-    // The begin is retried on timers below; SQLite's own busy handler would sleep on the event loop.
-    this.writer.$client.pragma('busy_timeout = 0');
-    if (file === ':memory:') this.reader = null;
-    else {
-      const raw = new Database(file, { readonly: true, fileMustExist: true });
-      raw.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-      this.reader = drizzle(raw, { schema }) as Db;
-    }
+    this.writer = writer ?? openDatabase(file);
+    this.reader = file === ':memory:' ? null : openReadOnly(file);
+  }
+
+  /** Takes ownership of an open writer (and its file's read-only companion). */
+  static over(writer: Db, file: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    return new SqliteStore(file, opts, writer);
   }
 
   async transaction<T>(fn: (tx: WriteTx) => Promise<T> | T): Promise<T> {
@@ -116,6 +116,10 @@ export class SqliteStore implements Store {
     return this.mutex.run(async () => fn(this.writer));
   }
 
+  async version(): Promise<number> {
+    return dataVersion(this.reader ?? this.writer);
+  }
+
   async close(): Promise<void> {
     await this.mutex.run(async () => {
       this.reader?.$client.close();
@@ -123,16 +127,24 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** BEGIN IMMEDIATE, retried on timers while another connection holds the write lock. */
+  /**
+   * BEGIN IMMEDIATE, retried on timers while another connection holds the write lock. SQLite's own
+   * busy handler (which would sleep on the event loop) is off for the begin only: once the write
+   * lock is held, nothing inside the transaction waits for another connection.
+   */
   private async begin(): Promise<void> {
     const deadline = performance.now() + this.busyTimeoutMs;
+    const c = this.writer.$client;
     let wait = this.retryMs;
     for (;;) {
+      c.pragma('busy_timeout = 0');
       try {
-        this.writer.$client.exec('BEGIN IMMEDIATE');
+        c.exec('BEGIN IMMEDIATE');
         return;
       } catch (err) {
         if (!isBusyError(err) || performance.now() + wait > deadline) throw err;
+      } finally {
+        c.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       }
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * 2, 50);

@@ -1,4 +1,5 @@
-import { openDatabase, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
+import { SqliteStore, type Store } from '../db/store.js';
 import type { Capability, Route, Service } from './capability.js';
 import type { Config } from './config.js';
 import type { CommandContext, Outlet, Policy, Scope } from './commands/context.js';
@@ -17,6 +18,9 @@ import { ChangeWatcher } from './watch.js';
 
 export interface App {
   readonly config: Config;
+  /** The storage port: every command runs in `store.transaction`. */
+  readonly store: Store;
+  /** The writer connection, for the parts that still run synchronous SQLite (the outbox worker, the status page's read model). */
   readonly db: Db;
   readonly log: Logger;
   readonly now: () => number;
@@ -33,8 +37,9 @@ export interface App {
   readonly changes: ChangeWatcher;
   contextFor(actor: string, scope: Scope): CommandContext;
   /** Parses and runs one command as `actor`; notifies change listeners after a write. */
-  run(text: string, actor: string, scope: Scope): Result;
-  close(): void;
+  run(text: string, actor: string, scope: Scope): Promise<Result>;
+  /** Stops watching for changes and closes the database (after any transaction in progress). */
+  close(): Promise<void>;
 }
 
 export interface AppOptions {
@@ -64,6 +69,7 @@ export function policyOf(config: Config): Policy {
 /** What every process opens first: the database, the clock, the log and the change watcher. */
 export interface Base {
   config: Config;
+  store: Store;
   db: Db;
   log: Logger;
   now: () => number;
@@ -71,13 +77,14 @@ export interface Base {
 }
 
 export function openBase(config: Config, opts: { now?: () => number; log: Logger }): Base {
-  const db = openDatabase(config.dbFile);
-  return { config, db, log: opts.log, now: opts.now ?? (() => Date.now()), changes: new ChangeWatcher(db) };
+  const store = new SqliteStore(config.dbFile);
+  const db = store.writer;
+  return { config, store, db, log: opts.log, now: opts.now ?? (() => Date.now()), changes: new ChangeWatcher(db) };
 }
 
 /** Joins a base, its runner and its capabilities (in order) into the app. */
 export function joinApp(base: Base, runner: Runner, capabilities: readonly Capability[]): App {
-  const { db, changes } = base;
+  const { store, changes } = base;
   for (const c of capabilities) if (c.onChange) changes.onChange(c.onChange);
   return {
     ...base,
@@ -89,9 +96,9 @@ export function joinApp(base: Base, runner: Runner, capabilities: readonly Capab
     collectors: capabilities.flatMap((c) => c.collectors ?? []),
     contextFor: (actor, scope) => runner.context(actor, scope),
     run: (text, actor, scope) => runner.run(text, actor, scope),
-    close() {
+    async close() {
       changes.stop();
-      db.$client.close();
+      await store.close();
     },
   };
 }

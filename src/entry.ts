@@ -7,6 +7,7 @@ import { parseText } from './commands/run.js';
 import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
 import { loadVerbs, onlyReads } from './commands/verbs.js';
 import type { Db } from '../db/client.js';
+import type { Store } from '../db/store.js';
 import type { Logger } from './logger.js';
 import { createLazyLogger } from './logger.js';
 
@@ -65,13 +66,13 @@ export async function createCliApp(config: Config, text: string, opts: AppOption
   const late = forwardRunner();
   // Only the outlets are taken: the CLI sends nothing, serves nothing and runs no background work.
   const outlets: readonly Outlet[] = makeCapabilities
-    ? makeCapabilities({ runner: late.runner, db: base.db, now, log: base.log }).flatMap((c) => c.outlets)
+    ? makeCapabilities({ runner: late.runner, store: base.store, db: base.db, now, log: base.log }).flatMap((c) => c.outlets)
     : parsed.ok
       ? refusingOutlets(parsed.command.verb)
       : [];
   const runner = late.bind(
     createRunner({
-      db: base.db,
+      store: base.store,
       now,
       log: base.log,
       policy,
@@ -103,7 +104,7 @@ function refusingOutlets(verb: string): readonly Outlet[] {
  * test/core/cli-app.test.ts holds the two lists of outlets equal. Each factory loads no SDK
  * (they are loaded when a server first needs them).
  */
-async function loadCliCapabilities(config: Config): Promise<(deps: { runner: Runner; db: Db; now: () => number; log: Logger }) => Capability[]> {
+async function loadCliCapabilities(config: Config): Promise<(deps: { runner: Runner; store: Store; db: Db; now: () => number; log: Logger }) => Capability[]> {
   const slack = Boolean(config.slack.enabled && config.slack.botToken && config.slack.signingSecret);
   const [webhook, statuspage, slackCap, teams] = await Promise.all([
     import('../adapters/webhook/index.js'),
@@ -112,10 +113,10 @@ async function loadCliCapabilities(config: Config): Promise<(deps: { runner: Run
     import('../adapters/teams/index.js'),
   ]);
   const chat = { timezone: config.timezone, deliveryDeadlineMs: config.deliveryDeadlineMinutes * 60_000 };
-  return ({ runner, db, now, log }) => [
+  return ({ runner, store, db, now, log }) => [
     webhook.createWebhooks({ db, now, config: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal } }),
     ...(statuspage ? [statuspage.createStatuspageIo({ db, log, now, config: config.statuspage })] : []),
-    ...(slackCap ? [slackCap.createSlack({ runner, db, now, log, config: { slack: config.slack, ...chat } })] : []),
+    ...(slackCap ? [slackCap.createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } })] : []),
     teams.createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),
   ];
 }

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { lt, sql } from 'drizzle-orm';
-import { incidents, processedEvents } from '../db/schema.js';
+import { sql } from 'drizzle-orm';
+import { incidents } from '../db/schema.js';
+import { pruneProcessedEvents } from '../db/queries/inbox.js';
 import { createCheckpointer } from '../db/checkpointer.js';
 import { joinApp, openBase, policyOf, type App, type AppOptions, type Base } from './app.js';
 import type { Capability } from './capability.js';
@@ -39,13 +40,13 @@ export function main(argv: string[]): Promise<number> {
  * src/entry.ts; test/core/cli-app.test.ts holds the two equal.
  */
 function capabilities(base: Base, runner: Runner): Capability[] {
-  const { config, db, log, now } = base;
+  const { config, store, db, log, now } = base;
   const chat = { timezone: config.timezone, deliveryDeadlineMs: config.deliveryDeadlineMinutes * 60_000 };
   return [
     createWebhooks({ db, now, config: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal } }),
     createStatusPage({ db, now, config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl } }),
     createStatuspageIo({ db, log, now, config: config.statuspage }),
-    createSlack({ runner, db, now, log, config: { slack: config.slack, ...chat } }),
+    createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } }),
     createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),
   ];
 }
@@ -58,7 +59,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const parts = capabilities(base, late.runner);
   const runner = late.bind(
     createRunner({
-      db,
+      store: base.store,
       now,
       log,
       policy: policyOf(config),
@@ -69,7 +70,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   );
   // The worker, made last, with every target there is.
   const extra: Capability = { outlets: [], targets: opts.targets?.(base) ?? [], routes: [], services: [] };
-  const mirroring = createMirroring({ db, log, now, runner, targets: [extra, ...parts].flatMap((c) => c.targets), config });
+  const mirroring = createMirroring({ db, store: base.store, log, now, runner, targets: [extra, ...parts].flatMap((c) => c.targets), config });
   const housekeeping: Capability = {
     outlets: [],
     targets: [],
@@ -93,9 +94,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
 
 /** Reminds approvers of drafts left waiting (SITREP_NUDGE_MINUTES), checking every 30 s. */
 function createNudger(base: Base, runner: Runner, afterMs: number) {
-  return periodic(30_000, () => {
+  return periodic(30_000, async () => {
     try {
-      if (nudgeStaleDrafts(runner.context('system:sitrep', { platform: 'cli' }), afterMs) > 0) runner.notify();
+      if ((await nudgeStaleDrafts(runner.context('system:sitrep', { platform: 'cli' }), afterMs)) > 0) runner.notify();
     } catch (err) {
       base.log.error({ err }, 'nudging stale drafts failed');
     }
@@ -107,12 +108,9 @@ function createDedupePruner(base: Base) {
   const keepMs = 24 * 60 * 60_000;
   return periodic(
     60 * 60_000,
-    () => {
+    async () => {
       try {
-        base.db
-          .delete(processedEvents)
-          .where(lt(processedEvents.at, base.now() - keepMs))
-          .run();
+        await base.store.transaction((tx) => pruneProcessedEvents(tx, base.now() - keepMs));
       } catch (err) {
         base.log.warn({ err }, 'could not prune processed platform events');
       }
@@ -198,10 +196,10 @@ export async function serve(config: Config): Promise<number> {
   process.stdout.write(lines.join('\n') + '\n');
   const stop = () => {
     log.info('shutting down');
-    void running.close().then(() => {
-      app.close();
-      process.exit(0);
-    });
+    void running
+      .close()
+      .then(() => app.close())
+      .then(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

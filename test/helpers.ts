@@ -39,11 +39,11 @@ export interface CliRun {
 
 /** Runs the real CLI entry (argument joining, --as, --json, exit codes) in-process against a file DB. */
 export function cli(dbFile: string, env: Record<string, string> = {}) {
-  return (...argv: string[]): CliRun => {
+  return async (...argv: string[]): Promise<CliRun> => {
     let stdout = '';
     let stderr = '';
     const config = loadConfig({ SITREP_DB: dbFile, LOG_LEVEL: 'silent', USER: 'tester', ...env });
-    const code = runCli(argv, {
+    const code = await runCli(argv, {
       config,
       createApp: (c) => createApp(c, { log: createLogger('silent') }),
       out: (s) => (stdout += s + '\n'),

@@ -9,8 +9,8 @@ import { OPTION_KEYS } from '../../src/commands/grammar.js';
  * maps every failure, an unexpected one with a reference id that is also in the log), and close.
  */
 export interface CommandApp {
-  run(text: string, actor: string, scope: Scope): Result;
-  close(): void;
+  run(text: string, actor: string, scope: Scope): Promise<Result>;
+  close(): Promise<void>;
 }
 
 export interface CliDeps {
@@ -79,7 +79,7 @@ export function actorFor(as: string | undefined, config: Config): string {
   return `cli:${name.replace(/^@/, '')}`;
 }
 
-export function runCli(argv: string[], deps: CliDeps): number {
+export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
   const line = commandLine(argv, deps);
   if (typeof line === 'number') return line;
   return report(deps.createApp(deps.config), line, deps);
@@ -113,11 +113,11 @@ function commandLine(argv: string[], deps: Pick<CliDeps, 'err'>): CommandLine | 
   return { args, text: joinArgs(args.words) };
 }
 
-function report(app: CommandApp, { args, text }: CommandLine, deps: Pick<CliDeps, 'config' | 'out' | 'err'>): number {
+async function report(app: CommandApp, { args, text }: CommandLine, deps: Pick<CliDeps, 'config' | 'out' | 'err'>): Promise<number> {
   const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const err = deps.err ?? stderr;
   try {
-    const result = app.run(text, actorFor(args.as, deps.config), { platform: 'cli' });
+    const result = await app.run(text, actorFor(args.as, deps.config), { platform: 'cli' });
     if (result.ok) {
       out(args.json ? JSON.stringify(result.reply.data) : result.reply.text);
       return 0;
@@ -126,7 +126,7 @@ function report(app: CommandApp, { args, text }: CommandLine, deps: Pick<CliDeps
     else err(`sitrep: ${result.error.message}`);
     return exitCodeFor(result.error.code);
   } finally {
-    app.close();
+    await app.close();
   }
 }
 

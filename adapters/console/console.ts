@@ -41,13 +41,13 @@ export async function runConsole(argv: string[], deps: CliDeps): Promise<number>
           // history is a convenience; a read-only directory must not stop the console
         }
       }
-      const result = app.run(text, actor, { platform: 'cli' });
+      const result = await app.run(text, actor, { platform: 'cli' });
       if (result.ok) print(args.json ? JSON.stringify(result.reply.data) : result.reply.text);
       else print(args.json ? JSON.stringify({ error: { code: result.error.code, message: result.error.message } }) : `error: ${result.error.message}`);
     }
     if (interactive) rl.prompt();
   }
   rl.close();
-  app.close();
+  await app.close();
   return 0;
 }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { AllMiddlewareArgs, App as BoltApp, SlackActionMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
 import { SlackApiError, type SlackWebApi } from './web-api.js';
-import { inImmediateTransaction, type Db, type Tx } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
+import type { Store, WriteTx } from '../../db/store.js';
 import { componentNames } from '../../db/queries/components.js';
 import { isOwnPost } from '../../db/queries/outbox.js';
 import { homeThreadChannel, threadRootIn, threadsInChannel } from '../../db/queries/threads.js';
@@ -40,6 +41,7 @@ import { postToResponseUrl } from './respond.js';
 export interface HandlerDeps {
   runner: Runner;
   db: Db;
+  store: Store;
   now: () => number;
   log: Logger;
   web: SlackWebApi;
@@ -171,10 +173,10 @@ function field(values: Record<string, Record<string, Record<string, unknown>>>, 
 }
 
 export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
-  const { runner, db, now, log, web, inbox } = deps;
+  const { runner, db, store, now, log, web, inbox } = deps;
   // One IMMEDIATE transaction per slice: one commit for a burst of commands (each still in its own
   // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
-  const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => inImmediateTransaction(db, slice) });
+  const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => store.transaction(slice) });
 
   /**
    * Queues the work that applies a request. It claims the request's inbox row first, in the same
@@ -182,8 +184,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
    * claimed means the request was applied by another run (a second process replaying the same
    * file), and the work is skipped ('duplicate': nothing to reply, the other run replied).
    */
-  function apply<T>(entry: InboxEntry | undefined, fn: () => T): Promise<T | 'duplicate'> {
-    const done = queue.run(() => (entry && inbox && !inbox.claim(entry.id) ? ('duplicate' as const) : fn()));
+  function apply<T>(entry: InboxEntry | undefined, fn: () => Promise<T>): Promise<T | 'duplicate'> {
+    const done = queue.run<T | 'duplicate'>(() => (entry && inbox && !inbox.claim(entry.id) ? ('duplicate' as const) : fn()));
     entry?.queued();
     return done.then((value) => {
       if (entry) entry.settled = true;
@@ -204,8 +206,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   };
 
   /** The incident a channel (and thread) belongs to, if any. */
-  function scopeFor(channel: string, threadTs?: string): Scope {
-    const rows = threadsInChannel(db, 'slack', channel);
+  async function scopeFor(channel: string, threadTs?: string): Promise<Scope> {
+    const rows = await threadsInChannel(db, 'slack', channel);
     const hit = (threadTs ? rows.find((r) => r.rootRef === threadTs) : undefined) ?? rows.find((r) => r.dedicated);
     return { platform: 'slack', channel, ...(threadTs ? { threadRef: threadTs } : {}), ...(hit ? { incidentId: hit.incidentId } : {}) };
   }
@@ -215,7 +217,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
    * so a retried event or a double click is applied exactly once. A failed command rolls its key
    * back, so a corrected resubmission (same modal) still works.
    */
-  function once<R extends { ok: boolean }>(key: string, fn: (tx: Tx) => R, opts: { keepRefused?: boolean } = {}): R | 'duplicate' {
+  function once<R extends { ok: boolean }>(key: string, fn: (tx: WriteTx) => Promise<R>, opts: { keepRefused?: boolean } = {}): Promise<R | 'duplicate'> {
     return runner.once({ platform: 'slack', id: key }, fn, opts);
   }
 
@@ -232,7 +234,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
   /** A command built from modal fields or a button (no text to re-parse, no quoting games). */
-  function runParsed(cmd: Command, actor: string, scope: Scope): Result {
+  function runParsed(cmd: Command, actor: string, scope: Scope): Promise<Result> {
     return runner.run({ command: cmd }, actor, scope);
   }
 
@@ -249,8 +251,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     }
   }
 
-  function catalogue() {
-    return componentNames(db);
+  async function catalogue() {
+    return await componentNames(db);
   }
 
   // --- /incident ------------------------------------------------------------------------------
@@ -274,7 +276,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (/^declare$/i.test(text)) {
       // The trigger_id dies 3 s after the click: ack, then open the modal before anything slow.
       await ack();
-      const failed = await openView(c.trigger_id, declareModal(catalogue(), actor, { channel: c.channel_id }), entry);
+      const failed = await openView(c.trigger_id, declareModal(await catalogue(), actor, { channel: c.channel_id }), entry);
       if (failed) await respond(ephemeral(`:warning: Could not open the declare form (${failed}). Type \`/incident declare <title> [sev:N]\` instead.`));
       return;
     }
@@ -291,7 +293,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // anything slow it causes goes out through the outbox.
     if (entry && !entry.stored) {
       await queue.room();
-      const applied = queue.run(() => runner.run({ parsed: line }, actor, scopeFor(c.channel_id)));
+      const applied = queue.run(async () => runner.run({ parsed: line }, actor, await scopeFor(c.channel_id)));
       entry.settled = true;
       await ack(ephemeral((await replyFor(applied)) ?? ''));
       return;
@@ -300,7 +302,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // the result follows on response_url. Wait for room only when the queue is full. The work
     // runs from a later turn of the event loop, never before this ack is written.
     await queue.room();
-    const done = apply(entry, () => runner.run({ parsed: line }, actor, scopeFor(c.channel_id)));
+    const done = apply(entry, async () => runner.run({ parsed: line }, actor, await scopeFor(c.channel_id)));
     await ack();
     const reply = await replyFor(done);
     if (reply === null) return;
@@ -334,10 +336,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     await respond(ephemeral(formatResult(result))).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
   }
 
-  const openers: Array<[string, (incidentId: number, meta: ViewMeta) => Block]> = [
-    [ACTIONS.openUpdate, (id, meta) => updateModal(incRef(id), getIncident(db, id).status, meta)],
-    [ACTIONS.openDraft, (id, meta) => draftModal(incRef(id), getIncident(db, id).status, meta)],
-    [ACTIONS.openResolve, (id, meta) => resolveModal(incRef(id), meta)],
+  const openers: Array<[string, (incidentId: number, meta: ViewMeta) => Promise<Block>]> = [
+    [ACTIONS.openUpdate, async (id, meta) => updateModal(incRef(id), (await getIncident(db, id)).status, meta)],
+    [ACTIONS.openDraft, async (id, meta) => draftModal(incRef(id), (await getIncident(db, id)).status, meta)],
+    [ACTIONS.openResolve, async (id, meta) => resolveModal(incRef(id), meta)],
   ];
   for (const [actionId, build] of openers) {
     on.action(actionId, async ({ ack, body, respond, context }) => {
@@ -348,7 +350,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       const id = incidentIdOf(a.value);
       let view: Block;
       try {
-        view = build(id, { ...meta, incidentId: id });
+        view = await build(id, { ...meta, incidentId: id });
       } catch (e) {
         await reportAction(b.response_url, respond, runner.failure(e, { platform: 'slack' }));
         return;
@@ -368,9 +370,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (entry?.replay) return;
     const { b, a, meta } = parseAction(body);
     const id = draftIdOf(a.value);
-    let d: ReturnType<typeof getDraft>;
+    let d: Awaited<ReturnType<typeof getDraft>>;
     try {
-      d = getDraft(db, id);
+      d = await getDraft(db, id);
     } catch (e) {
       await reportAction(b.response_url, respond, runner.failure(e, { platform: 'slack' }));
       return;
@@ -395,8 +397,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       const { b, a, actor, channel, threadTs } = parseAction(body);
       // A double click sends two actions with different action_ts: the second one meets an
       // already-published draft and is told so. A redelivery of the same action is dropped here.
-      const result = await apply(entryOf(context), () => {
-        const scope = channel ? scopeFor(channel, threadTs) : ({ platform: 'slack' } as Scope);
+      const result = await apply(entryOf(context), async () => {
+        const scope = channel ? await scopeFor(channel, threadTs) : ({ platform: 'slack' } as Scope);
         return once(`action:${b.user.id}:${a.action_id}:${a.value}:${a.action_ts}`, () => runParsed(toCommand(a.value), actor, scope));
       });
       await reportAction(b.response_url, respond, result);
@@ -449,8 +451,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       // Running before the ack is deliberate and cheap (one synchronous SQLite transaction, behind at
       // most a bounded queue of others): a refusal must be shown in the still-open modal, and only
       // the ack can do that.
-      const run = () => {
-        const scope: Scope = { platform: 'slack', ...(meta.channel ? scopeFor(meta.channel, meta.threadTs) : {}) };
+      const run = async () => {
+        const scope: Scope = { platform: 'slack', ...(meta.channel ? await scopeFor(meta.channel, meta.threadTs) : {}) };
         if (meta.incidentId !== undefined) scope.incidentId = meta.incidentId;
         return once(`view:${view.id}`, () => runParsed(built.cmd, actor, scope));
       };
@@ -584,13 +586,13 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       .replace(/^incident\s+/i, '');
     const actor = `slack:${event.user}`;
     let secretReply: string | undefined;
-    await apply(entryOf(context), () => {
-      const scope = scopeFor(event.channel, event.thread_ts);
-      const lane = homeThreadChannel(db, 'slack', scope.incidentId ?? -1) ?? event.channel;
-      once(
+    await apply(entryOf(context), async () => {
+      const scope = await scopeFor(event.channel, event.thread_ts);
+      const lane = (await homeThreadChannel(db, 'slack', scope.incidentId ?? -1)) ?? event.channel;
+      await once(
         eventKey(parsed.data, `mention:${event.channel}:${event.ts}`),
-        (tx) => {
-          const result: Result = text ? runner.run(text, actor, scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+        async (tx) => {
+          const result: Result = text ? await runner.run(text, actor, scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
           // A reply with a webhook's signing secret must not sit in the outbox: it is posted
           // ephemerally once this commits (if the process dies first, the secret is simply never
           // shown; `unsubscribe` and `subscribe` again make a new one).
@@ -599,7 +601,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
             return result;
           }
           // The person who asked sees the answer (or what to type instead) privately, in place.
-          enqueue(tx, now(), {
+          await enqueue(tx, now(), {
             incidentId: scope.incidentId ?? null,
             target: threadTarget(lane),
             kind: 'ephemeral',
@@ -635,16 +637,16 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const res = repliesSchema.parse(await web.conversations.replies({ channel, ts, inclusive: true, limit: 1 }));
     const msg = res.messages.find((m) => m.ts === ts);
     if (!msg) return;
-    await apply(entry, () => {
-      const scope = scopeFor(channel, msg.thread_ts);
+    await apply(entry, async () => {
+      const scope = await scopeFor(channel, msg.thread_ts);
       if (scope.incidentId === undefined) return;
-      if (threadRootIn(db, scope.incidentId, channel) === ts) return; // the root card itself is not an event
+      if ((await threadRootIn(db, scope.incidentId, channel)) === ts) return; // the root card itself is not an event
       // Sitrep's own thread replies already are timeline events.
-      if (isOwnPost(db, ts, 'slack:')) return;
+      if (await isOwnPost(db, ts, 'slack:')) return;
       const incidentId = scope.incidentId;
       const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
       // One pin per message, whoever adds the reaction and however often Slack redelivers it.
-      const pinned = once(`pin:${channel}:${ts}`, () =>
+      const pinned = await once(`pin:${channel}:${ts}`, () =>
         runner.invoke(
           (ctx) => pin(ctx, { incidentId, author, postedAt: tsToMs(msg.ts), text: fromSlackText(msg.text), source: { source: 'slack', channel, ts } }),
           `slack:${event.user}`,

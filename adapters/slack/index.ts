@@ -1,6 +1,7 @@
 import type { App as BoltApp, LogLevel, Logger as BoltLogger, Receiver } from '@slack/bolt';
 import { createSlackWebApi, type SlackWebApi } from './web-api.js';
 import type { Db } from '../../db/client.js';
+import type { Store } from '../../db/store.js';
 import type { Capability, Route, Service } from '../../src/capability.js';
 import type { Runner } from '../../src/commands/runner.js';
 import type { Config } from '../../src/config.js';
@@ -54,6 +55,7 @@ export function toBoltLogger(log: Logger): BoltLogger {
 
 export interface SlackDeps {
   runner: Runner;
+  store: Store;
   db: Db;
   now: () => number;
   log: Logger;
@@ -79,14 +81,14 @@ export function createSlack(deps: SlackDeps): Capability {
   const signingSecret = cfg.signingSecret;
   const clientOptions = slackClientOptions(cfg.apiUrl);
   const web = createSlackWebApi({ token: botToken, apiUrl: cfg.apiUrl, timeoutMs: clientOptions.timeout });
-  const outlet = createSlackOutlet(db);
+  const outlet = createSlackOutlet();
   // Customer channels (`subscribe slack:C123`) hear published updates only, fully escaped.
   const outlets = [outlet, createCustomerChannelOutlet({ platform: 'slack', deadlineMs: deps.config.deliveryDeadlineMs })];
   const targets = [createSlackTarget({ db, client: web, timezone: deps.config.timezone, now }), createSlackCustomerTarget(web)];
 
   // Both receivers commit every request to the inbox before it is answered (inbox.ts).
   const inbox = new SlackInbox(db);
-  const wiring: BoltWiring = { botToken, clientOptions, web, inbox, runner: deps.runner, db, now, log };
+  const wiring: BoltWiring = { botToken, clientOptions, web, inbox, runner: deps.runner, store: deps.store, db, now, log };
   const logger = toBoltLogger(log);
 
   // Requests a killed process acknowledged but did not apply. Started before the server listens
@@ -155,6 +157,7 @@ interface BoltWiring {
   web: SlackWebApi;
   inbox: SlackInbox;
   runner: Runner;
+  store: Store;
   db: Db;
   now: () => number;
   log: Logger;
@@ -177,6 +180,6 @@ async function wireBolt<R extends Receiver>(receiver: R, logger: BoltLogger, dep
     clientOptions: { ...deps.clientOptions },
     logger,
   });
-  registerHandlers(bolt, { runner: deps.runner, db: deps.db, now: deps.now, log: deps.log, web: deps.web, inbox });
+  registerHandlers(bolt, { runner: deps.runner, store: deps.store, db: deps.db, now: deps.now, log: deps.log, web: deps.web, inbox });
   return receiver;
 }

@@ -1,8 +1,9 @@
-import type { Db, DbOrTx } from '../../db/client.js';
+import type { ReadConn } from '../../db/store.js';
 import type { CommandContext, Outlet } from '../../src/commands/context.js';
 import { getIncident } from '../../db/queries/incidents.js';
 import { getSetting } from '../../db/queries/settings.js';
-import { createThreadOutlet, threadRows } from '../../src/mirror/thread.js';
+import { threadRows } from '../../db/queries/threads.js';
+import { createThreadOutlet } from '../../src/mirror/thread.js';
 import type { ThreadRenderer } from '../../src/render/thread.js';
 import { approvalDecided, approvalRequest, threadReply } from './blocks.js';
 import type { SlackThreadMessage } from './messages.js';
@@ -17,11 +18,11 @@ export const threadTarget = (incidentsChannel: string) => `${SLACK_THREAD_PREFIX
 export type SlackKind = SlackThreadMessage['kind'];
 
 /** The incidents channel: `channel incidents` wins over SLACK_INCIDENTS_CHANNEL. */
-export function incidentsChannel(db: DbOrTx, ctx: CommandContext): string | undefined {
-  return getSetting(db, 'incidents_channel:slack') ?? ctx.policy.slackIncidentsChannel ?? undefined;
+export async function incidentsChannel(db: ReadConn, ctx: CommandContext): Promise<string | undefined> {
+  return (await getSetting(db, 'incidents_channel:slack')) ?? ctx.policy.slackIncidentsChannel ?? undefined;
 }
 
-export const slackThreadRows = (db: DbOrTx, incidentId: number) => threadRows(db, incidentId, 'slack');
+export const slackThreadRows = (db: ReadConn, incidentId: number) => threadRows(db, incidentId, 'slack');
 
 /** Channel slug for inc-<n>-<slug>: lowercase, a-z0-9 and dashes, at most 80 characters in all. */
 export function channelName(id: number, title: string): string {
@@ -44,17 +45,17 @@ export const slackThreadRenderer: ThreadRenderer<SlackThreadMessage> = {
   approvalDecided: (m) => ({ kind: 'approval_update', payload: { ...approvalDecided(m.decision), draftId: m.draftId } }),
 };
 
-export function createSlackOutlet(db: Db): Outlet {
-  return createThreadOutlet<SlackThreadMessage>(db, {
+export function createSlackOutlet(): Outlet {
+  return createThreadOutlet<SlackThreadMessage>({
     platform: 'slack',
     threadTarget,
-    home(tx, _e, ctx) {
+    async home(tx, _e, ctx) {
       const typedIn = ctx.scope.platform === 'slack' ? ctx.scope.channel : undefined;
-      return incidentsChannel(tx, ctx) ?? typedIn;
+      return (await incidentsChannel(tx, ctx)) ?? typedIn;
     },
-    opening(tx, e): SlackThreadMessage[] {
+    async opening(tx, e): Promise<SlackThreadMessage[]> {
       if (e.payload.dedicated !== true) return [{ kind: 'root_post', payload: { dedicated: false } }];
-      const inc = getIncident(tx, e.incidentId);
+      const inc = await getIncident(tx, e.incidentId);
       const users = [...new Set([slackUserId(inc.createdBy), slackUserId(inc.lead)].filter((u): u is string => Boolean(u)))];
       return [
         { kind: 'create_channel', payload: { name: channelName(inc.id, inc.title), users } },

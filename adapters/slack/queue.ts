@@ -15,13 +15,16 @@ export interface WorkQueueOptions {
   max: number;
   /** A slice stops starting jobs after this long (it always runs at least one). */
   sliceMs: number;
-  /** Runs each slice (e.g. in one transaction); must call `slice` exactly once, synchronously. */
-  wrap?: (slice: () => void) => void;
+  /**
+   * Runs each slice (e.g. in one transaction); must call `slice` exactly once and settle after
+   * it. Jobs await only the database, so a slice still runs in one turn of the event loop.
+   */
+  wrap?: (slice: () => Promise<void>) => Promise<void>;
 }
 
-/** Runs the job; returns how to settle its promise (after the slice's wrapper returned). */
+/** Runs the job; resolves with how to settle its promise (after the slice's wrapper returned). */
 interface Job {
-  run(): () => void;
+  run(): Promise<() => void>;
   fail(err: unknown): void;
 }
 
@@ -49,12 +52,12 @@ export class WorkQueue {
   }
 
   /** Queues `fn`; the promise settles with its result once it has run (never in this tick). */
-  run<T>(fn: () => T): Promise<T> {
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.jobs.push({
-        run: () => {
+        run: async () => {
           try {
-            const value = fn();
+            const value = await fn();
             return () => resolve(value);
           } catch (err) {
             return () => reject(err);
@@ -67,28 +70,38 @@ export class WorkQueue {
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.running) return;
     this.scheduled = true;
     setImmediate(this.slice);
   }
 
   private readonly slice = (): void => {
     this.scheduled = false;
+    this.running = this.runSlice().finally(() => {
+      this.running = null;
+      if (this.size > 0) this.schedule();
+    });
+  };
+
+  /** The slice in progress (the next waits for it: slices never overlap). */
+  private running: Promise<void> | null = null;
+
+  private async runSlice(): Promise<void> {
     const until = performance.now() + this.opts.sliceMs;
     const waiting = this.size;
     const ran: Job[] = [];
     const settle: Array<() => void> = [];
-    const slice = () => {
+    const slice = async () => {
       do {
         const job = this.jobs[this.head]!;
         this.jobs[this.head++] = undefined;
         ran.push(job);
-        settle.push(job.run());
+        settle.push(await job.run());
       } while (this.size > 0 && ran.length < waiting && performance.now() < until);
     };
     try {
-      if (this.opts.wrap) this.opts.wrap(slice);
-      else slice();
+      if (this.opts.wrap) await this.opts.wrap(slice);
+      else await slice();
       for (const s of settle) s();
     } catch (err) {
       for (const job of ran) job.fail(err);
@@ -100,6 +113,5 @@ export class WorkQueue {
     // Waiters queue in the order they arrived; each resumes (and queues its job) before new I/O.
     let free = this.opts.max - this.size;
     while (free-- > 0 && this.waiters.length) this.waiters.shift()!();
-    if (this.size > 0) this.schedule();
-  };
+  }
 }

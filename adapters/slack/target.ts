@@ -7,7 +7,7 @@ import { loadIncidentView } from '../../db/queries/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { channelLink, rootMessage } from './blocks.js';
 import { SLACK_THREAD_PREFIX, slackThreadRows } from './outlet.js';
-import { approvalRequestRef } from '../../src/mirror/thread.js';
+import { approvalRequestRef } from '../../db/queries/outbox.js';
 import { SlackApiError, type SlackWebApi } from './web-api.js';
 import { SLACK_THREAD_KINDS, slackThreadMessage, type SlackThreadMessage } from './messages.js';
 
@@ -183,24 +183,24 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
   }
 
   /** Where the incident's thread lives: its dedicated channel once created, else the incidents channel. */
-  function thread(incidentId: number) {
-    const rows = slackThreadRows(db, incidentId);
+  async function thread(incidentId: number) {
+    const rows = await slackThreadRows(db, incidentId);
     return rows.find((r) => r.dedicated) ?? rows.find((r) => !r.dedicated);
   }
 
   /** No root ts yet: worth waiting for only while its post (or channel) is still on its way. */
-  function noRoot(incidentId: number): DeliveryResult {
-    return hasRowOnItsWay(db, incidentId, ['root_post', 'create_channel'])
+  async function noRoot(incidentId: number): Promise<DeliveryResult> {
+    return await hasRowOnItsWay(db, incidentId, ['root_post', 'create_channel'])
       ? { kind: 'retry', error: 'the root message is not posted yet' }
       : { kind: 'failed', error: 'the incident has no root message in Slack (its post failed; `deliveries` lists it)' };
   }
 
-  function setRoot(incidentId: number, channel: string, ts: string): void {
-    setThreadRoot(db, incidentId, 'slack', channel, ts);
+  async function setRoot(incidentId: number, channel: string, ts: string): Promise<void> {
+    await setThreadRoot(db, incidentId, 'slack', channel, ts);
   }
 
   async function createChannel(incidentId: number, p: Payload<'create_channel'>): Promise<DeliveryResult> {
-    let row = slackThreadRows(db, incidentId).find((r) => r.dedicated);
+    let row = (await slackThreadRows(db, incidentId)).find((r) => r.dedicated);
     // A retry after the channel was created (say, the invite failed) must not create a second one.
     if (!row) {
       let channelId: string | undefined;
@@ -214,8 +214,8 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         }
       }
       if (!channelId) return { kind: 'failed', error: `name_taken: ${p.name} and 9 variants are taken` };
-      insertThread(db, { incidentId, platform: 'slack', channel: channelId, rootRef: null, dedicated: true, createdAt: deps.now() });
-      row = slackThreadRows(db, incidentId).find((r) => r.dedicated)!;
+      await insertThread(db, { incidentId, platform: 'slack', channel: channelId, rootRef: null, dedicated: true, createdAt: deps.now() });
+      row = (await slackThreadRows(db, incidentId)).find((r) => r.dedicated)!;
     }
     if (p.users.length) {
       try {
@@ -239,32 +239,32 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         return createChannel(incidentId!, m.payload);
       case 'root_post': {
         const dedicated = m.payload.dedicated;
-        const row = dedicated ? slackThreadRows(db, incidentId!).find((r) => r.dedicated) : slackThreadRows(db, incidentId!).find((r) => !r.dedicated);
+        const row = dedicated ? (await slackThreadRows(db, incidentId!)).find((r) => r.dedicated) : (await slackThreadRows(db, incidentId!)).find((r) => !r.dedicated);
         if (!row) return { kind: 'retry', error: 'the incident channel is not created yet' };
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
-        const view = loadIncidentView(db, getIncident(db, incidentId!));
+        const view = await loadIncidentView(db, await getIncident(db, incidentId!));
         const root = rootMessage(view, deps.timezone, deps.now());
         const res = await gate.post(row.channel, signal, () =>
           client.chat.postMessage({ channel: row.channel, text: root.text, blocks: root.blocks, unfurl_links: false }),
         );
         if (!res.ts) return { kind: 'retry', error: 'chat.postMessage returned no ts' };
-        setRoot(incidentId!, row.channel, res.ts);
+        await setRoot(incidentId!, row.channel, res.ts);
         return { kind: 'delivered', remoteRef: res.ts };
       }
       case 'root_update': {
-        const row = thread(incidentId!);
+        const row = await thread(incidentId!);
         if (!row) return { kind: 'failed', error: 'the incident has no Slack thread' };
-        if (!row.rootRef) return noRoot(incidentId!);
-        const view = loadIncidentView(db, getIncident(db, incidentId!));
+        if (!row.rootRef) return await noRoot(incidentId!);
+        const view = await loadIncidentView(db, await getIncident(db, incidentId!));
         const root = rootMessage(view, deps.timezone, deps.now());
         await client.chat.update({ channel: row.channel, ts: row.rootRef, text: root.text, blocks: root.blocks });
         return { kind: 'delivered', remoteRef: row.rootRef };
       }
       case 'thread_reply': {
         const p = m.payload;
-        const row = thread(incidentId!);
+        const row = await thread(incidentId!);
         if (!row) return { kind: 'failed', error: 'the incident has no Slack thread' };
-        if (!row.rootRef) return noRoot(incidentId!);
+        if (!row.rootRef) return await noRoot(incidentId!);
         const rootRef = row.rootRef;
         const res = await gate.post(row.channel, signal, () =>
           client.chat.postMessage({
@@ -279,23 +279,23 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
       }
       case 'link_post': {
-        const rows = slackThreadRows(db, incidentId!);
+        const rows = await slackThreadRows(db, incidentId!);
         const home = rows.find((r) => !r.dedicated);
         const own = rows.find((r) => r.dedicated);
         if (!home) return { kind: 'failed', error: 'the incident has no incidents-channel row' };
         if (!own) return { kind: 'retry', error: 'the incident channel is not created yet' };
         if (home.rootRef) return { kind: 'delivered', remoteRef: home.rootRef };
-        const inc = getIncident(db, incidentId!);
+        const inc = await getIncident(db, incidentId!);
         const root = channelLink(`INC-${inc.id}`, inc.title, own.channel);
         const res = await gate.post(home.channel, signal, () => client.chat.postMessage({ channel: home.channel, text: root.text, blocks: root.blocks }));
         // Replies under the link message count as the incident's thread too.
-        if (res.ts) setRoot(incidentId!, home.channel, res.ts);
+        if (res.ts) await setRoot(incidentId!, home.channel, res.ts);
         return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
       }
       case 'approval_update': {
         const p = m.payload;
-        const row = thread(incidentId!);
-        const requestTs = approvalRequestRef(db, msg.target, incidentId!, p.draftId);
+        const row = await thread(incidentId!);
+        const requestTs = await approvalRequestRef(db, msg.target, incidentId!, p.draftId);
         if (!row || !requestTs) return { kind: 'delivered' }; // the approval request was never posted: nothing to edit
         await client.chat.update({ channel: row.channel, ts: requestTs, text: p.text, blocks: p.blocks });
         return { kind: 'delivered', remoteRef: requestTs };

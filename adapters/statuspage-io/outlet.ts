@@ -12,9 +12,9 @@ import { STATUSPAGE_TARGET, type StatuspagePayload } from './payload.js';
 export function createStatuspageOutlet(): Outlet {
   return {
     name: 'statuspage-io',
-    onPublished(tx, rec, ctx) {
-      const incident = getIncident(tx, rec.incidentId);
-      const components = publicComponents(rec.status, incidentComponentRows(tx, rec.incidentId)).map((c) => ({ slug: c.slug, name: c.name, status: c.status }));
+    async onPublished(tx, rec, ctx) {
+      const incident = await getIncident(tx, rec.incidentId);
+      const components = publicComponents(rec.status, await incidentComponentRows(tx, rec.incidentId)).map((c) => ({ slug: c.slug, name: c.name, status: c.status }));
       const payload: StatuspagePayload = {
         incident: incRef(incident.id),
         name: incident.title,
@@ -23,7 +23,7 @@ export function createStatuspageOutlet(): Outlet {
         postmortem: rec.isPostmortem,
         components,
       };
-      enqueue(tx, ctx.now(), {
+      await enqueue(tx, ctx.now(), {
         incidentId: rec.incidentId,
         target: STATUSPAGE_TARGET,
         kind: rec.isPostmortem ? 'statuspage.postmortem' : 'statuspage.incident',

@@ -55,10 +55,10 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   let componentCache: { at: number; byName: Map<string, string> } | null = null;
 
   /** The Statuspage incident this lane already created, if the worker did not say. */
-  function knownRemoteId(msg: OutboxMessage): string | null {
+  async function knownRemoteId(msg: OutboxMessage): Promise<string | null> {
     if (msg.previousRemoteRef !== undefined) return msg.previousRemoteRef;
     if (msg.incidentId === null) return null;
-    return lastDeliveredRemoteRef(deps.db, msg.target, msg.incidentId, msg.id);
+    return await lastDeliveredRemoteRef(deps.db, msg.target, msg.incidentId, msg.id);
   }
 
   /** Looks for an incident carrying our metadata: a create whose answer we never saw may have worked. */
@@ -76,7 +76,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   /** Statuspage component ids: `component map` first, else the page's component of the same name. */
   async function componentIds(p: StatuspagePayload, signal: AbortSignal): Promise<Map<string, string>> {
     const slugs = p.components.map((c) => c.slug);
-    const out = statuspageIdsBySlug(deps.db, slugs);
+    const out = await statuspageIdsBySlug(deps.db, slugs);
     if (!slugs.length) return out;
     const missing = p.components.filter((c) => !out.has(c.slug));
     if (!missing.length) return out;
@@ -109,10 +109,10 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   }
 
   async function deliverParsed(msg: OutboxMessage, p: StatuspagePayload, signal: AbortSignal): Promise<DeliveryResult> {
-    let remoteId = knownRemoteId(msg);
+    let remoteId = await knownRemoteId(msg);
     // A first attempt of the lane's first message cannot have created anything yet; any other
     // message without a known remote incident might follow a create whose outcome is unknown.
-    if (!remoteId && (msg.attempts > 1 || !isFirstOfLane(msg))) {
+    if (!remoteId && (msg.attempts > 1 || !await isFirstOfLane(msg))) {
       remoteId = await findByMetadata(p.incident, signal);
     }
     if (p.postmortem) {
@@ -158,9 +158,9 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   }
 
   /** Whether no earlier row of this lane exists (so no create can have happened before). */
-  function isFirstOfLane(msg: OutboxMessage): boolean {
+  async function isFirstOfLane(msg: OutboxMessage): Promise<boolean> {
     if (msg.incidentId === null) return true;
-    return !laneHasEarlierRow(deps.db, msg.target, msg.incidentId, msg.id);
+    return !await laneHasEarlierRow(deps.db, msg.target, msg.incidentId, msg.id);
   }
 
   return {

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.js';
-import { getSetting } from '../../db/queries/settings.js';
+import { readSetting } from '../../db/queries/settings.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
 import { customerRootCard, customerUpdateCard, summary } from './cards.js';
 import { INCIDENTS_CHANNEL_KEY, TEAMS_THREAD_PREFIX, loadConversationRef, threadConversationId } from './outlet.js';
@@ -25,7 +25,7 @@ export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target
   function serviceUrlFor(conversationId: string): string | null {
     const own = loadConversationRef(deps.db, conversationId);
     if (own) return own.serviceUrl;
-    const home = getSetting(deps.db, INCIDENTS_CHANNEL_KEY);
+    const home = readSetting(deps.db, INCIDENTS_CHANNEL_KEY);
     return (home ? loadConversationRef(deps.db, home)?.serviceUrl : undefined) ?? null;
   }
 
@@ -38,7 +38,7 @@ export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
       const { kind, payload: p } = parsed.data;
       const conversationId = msg.target.slice('teams:'.length);
-      const serviceUrl = serviceUrlFor(conversationId);
+      const serviceUrl = await serviceUrlFor(conversationId);
       if (!serviceUrl) return { kind: 'failed', error: `no service URL known for ${conversationId}: mention the bot in that channel once` };
       const attempt = (async (): Promise<DeliveryResult> => {
         const root = await cardActivity(customerRootCard(p), summary(`${p.title}: ${p.status}`));

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { Db, Tx } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
+import type { WriteTx } from '../../db/store.js';
 import { incidentOfThreadRoot } from '../../db/queries/threads.js';
 import type { Scope } from '../../src/commands/context.js';
 import type { Runner } from '../../src/commands/runner.js';
@@ -156,10 +157,10 @@ export function createInbound(deps: InboundDeps) {
    * personal or group chat is refused with a pointer to a channel); a reply in an incident's
    * thread carries that incident.
    */
-  function scopeFor(a: InboundActivity): Scope {
+  async function scopeFor(a: InboundActivity): Promise<Scope> {
     const { channel, messageId } = splitConversationId(a.conversation.id);
     const inChannel = a.conversation.conversationType === 'channel' || a.channelData?.channel !== undefined;
-    const hitId = messageId ? incidentOfThreadRoot(db, 'teams', channel, messageId) : undefined;
+    const hitId = messageId ? await incidentOfThreadRoot(db, 'teams', channel, messageId) : undefined;
     // A group chat is not a channel (nothing binds there) but everyone in it reads the answers;
     // only a conversation Teams calls personal is one person's.
     const shared = inChannel || a.conversation.conversationType !== 'personal';
@@ -175,26 +176,26 @@ export function createInbound(deps: InboundDeps) {
   /** Runs `fn` once per activity: the processed_events row and the command's writes commit together. */
   // A refused command keeps its key (and its answer): a redelivery would only be refused again,
   // and answered twice.
-  function once(a: InboundActivity, fn: (tx: Tx) => Result): Result | 'duplicate' {
+  function once(a: InboundActivity, fn: (tx: WriteTx) => Promise<Result>): Promise<Result | 'duplicate'> {
     const key = a.id ? { platform: 'teams' as const, id: `${a.conversation.id}|${a.type}|${a.id}` } : null;
     return runner.once(
       key,
-      (tx) => {
-        remember(tx, a);
+      async (tx) => {
+        await remember(tx, a);
         return fn(tx);
       },
-      { keepRefused: true, immediate: true },
+      { keepRefused: true },
     );
   }
 
   /** Keeps the conversation's serviceUrl (and the channel's, for proactive posts there). */
-  function remember(tx: Tx, a: InboundActivity): void {
+  async function remember(tx: WriteTx, a: InboundActivity): Promise<void> {
     const tenantId = a.conversation.tenantId ?? a.channelData?.tenant?.id;
     const { channel } = splitConversationId(a.conversation.id);
     const ref = (conversationId: string) => ({ serviceUrl: a.serviceUrl, conversationId, ...(tenantId ? { tenantId } : {}) });
-    saveConversationRef(tx, ref(channel), actorOf(a), now());
+    await saveConversationRef(tx, ref(channel), actorOf(a), now());
     const teamChannel = a.channelData?.channel?.id;
-    if (teamChannel && teamChannel !== channel) saveConversationRef(tx, ref(teamChannel), actorOf(a), now());
+    if (teamChannel && teamChannel !== channel) await saveConversationRef(tx, ref(teamChannel), actorOf(a), now());
   }
 
   function userRef(teamsId: string): string {
@@ -206,7 +207,7 @@ export function createInbound(deps: InboundDeps) {
    * row names the subscription instead and the Teams target reads the secret from the
    * subscriptions table (where signing keeps it anyway) when it sends the reply.
    */
-  function replyRow(tx: Tx, a: InboundActivity, scope: Scope, result: Result): void {
+  async function replyRow(tx: WriteTx, a: InboundActivity, scope: Scope, result: Result): Promise<void> {
     let text = formatResult(result);
     let secretOf: number | undefined;
     if (result.ok && result.command.verb === 'subscribe') {
@@ -217,7 +218,7 @@ export function createInbound(deps: InboundDeps) {
         secretOf = n;
       }
     }
-    enqueue(tx, now(), {
+    await enqueue(tx, now(), {
       incidentId: scope.incidentId ?? null,
       // The conversation's lane: in an incident's thread, the same lane as its root card and replies.
       target: threadTarget(splitConversationId(a.conversation.id).channel),
@@ -278,37 +279,43 @@ export function createInbound(deps: InboundDeps) {
    * Input that cannot make a command is refused before anything is written, unless `answer` must
    * record the refusal (an Action.Submit has no response body to carry it).
    */
-  function cardAction(a: InboundActivity, raw: unknown, answer?: (tx: Tx, scope: Scope, result: Result) => void): Result | 'duplicate' | null {
+  async function cardAction(
+    a: InboundActivity,
+    raw: unknown,
+    answer?: (tx: WriteTx, scope: Scope, result: Result) => Promise<void>,
+  ): Promise<Result | 'duplicate' | null> {
     const data = cardData.safeParse(raw);
     if (!data.success) return null;
-    const scope = scopeFor(a);
+    const scope = await scopeFor(a);
     const cmd = toCommand(data.data);
     if ('error' in cmd) {
       const refused: Result = { ok: false, error: { code: 'INVALID', message: cmd.error } };
       if (!answer) return refused;
-      return once(a, (tx) => {
-        answer(tx, scope, refused);
+      return once(a, async (tx) => {
+        await answer(tx, scope, refused);
         return refused;
       });
     }
-    return once(a, (tx) => {
-      const result = runner.run({ command: cmd }, actorOf(a), scope);
-      answer?.(tx, scope, result);
+    return once(a, async (tx) => {
+      const result = await runner.run({ command: cmd }, actorOf(a), scope);
+      await answer?.(tx, scope, result);
       return result;
     });
   }
 
-  function onMessage(a: InboundActivity): void {
-    const scope = scopeFor(a);
+  async function onMessage(a: InboundActivity): Promise<void> {
+    const scope = await scopeFor(a);
     // Action.Submit: a message whose `value` holds the button's data and the inputs.
     if (a.value !== undefined && a.value !== null) {
-      cardAction(a, a.value, (tx, s, result) => replyRow(tx, a, s, result));
+      await cardAction(a, a.value, (tx, s, result) => replyRow(tx, a, s, result));
       return;
     }
     const text = commandText(a, userRef);
-    once(a, (tx) => {
-      const result: Result = text ? runner.run(text, actorOf(a), scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
-      replyRow(tx, a, scope, result);
+    await once(a, async (tx) => {
+      const result: Result = text
+        ? await runner.run(text, actorOf(a), scope)
+        : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+      await replyRow(tx, a, scope, result);
       // Keep the key (and the answer) even for a refused command: a redelivery would only be
       // refused again, and answered twice.
       return result;
@@ -316,7 +323,7 @@ export function createInbound(deps: InboundDeps) {
   }
 
   /** Answers an Action.Execute invoke: the result as a message (Universal Actions response). */
-  function onInvoke(a: InboundActivity): { status: number; body: Record<string, unknown> } {
+  async function onInvoke(a: InboundActivity): Promise<{ status: number; body: Record<string, unknown> }> {
     if (a.name !== 'adaptiveCard/action') return { status: 200, body: {} };
     const v = executeValue.safeParse(a.value);
     if (!v.success)
@@ -324,9 +331,9 @@ export function createInbound(deps: InboundDeps) {
         status: 400,
         body: { statusCode: 400, type: 'application/vnd.microsoft.error', value: { code: 'BadRequest', message: 'no action in this invoke' } },
       };
-    let result: ReturnType<typeof cardAction>;
+    let result: Awaited<ReturnType<typeof cardAction>>;
     try {
-      result = cardAction(a, v.data.action.data);
+      result = await cardAction(a, v.data.action.data);
     } catch (err) {
       // The invoke's answer is the only place the person reads: an unexpected failure (nothing
       // was written) is shown as one line with the reference id that is also in the log.
@@ -371,15 +378,18 @@ export function createInbound(deps: InboundDeps) {
     }
     switch (a.type) {
       case 'message':
-        onMessage(a);
+        await onMessage(a);
         break;
       case 'invoke': {
-        const out = onInvoke(a);
+        const out = await onInvoke(a);
         res.writeHead(out.status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
         return;
       }
       case 'conversationUpdate':
-        db.transaction((tx) => remember(tx, a), { behavior: 'immediate' });
+        await runner.once(null, async (tx) => {
+          await remember(tx, a);
+          return { ok: true };
+        });
         break;
       default:
         break;

@@ -91,7 +91,7 @@ export function createTeams(deps: TeamsDeps): Capability {
       : noToken);
 
   // Customer channels (`subscribe teams:<conversation id>`) hear published updates only, fully escaped.
-  const outlets = [createTeamsOutlet(db), createCustomerChannelOutlet({ platform: 'teams', deadlineMs: deps.config.deliveryDeadlineMs })];
+  const outlets = [createTeamsOutlet(), createCustomerChannelOutlet({ platform: 'teams', deadlineMs: deps.config.deliveryDeadlineMs })];
   const targets = [createTeamsTarget({ db, token, timezone: deps.config.timezone, now }), createTeamsCustomerTarget({ db, token })];
 
   const handle = createInbound({ runner: deps.runner, db, now });

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { Db, DbOrTx, Tx } from '../../db/client.js';
-import { getSetting, setSetting } from '../../db/queries/settings.js';
+import type { ReadConn, WriteTx } from '../../db/store.js';
+import { threadRows } from '../../db/queries/threads.js';
+import { getSetting, readSetting, setSetting } from '../../db/queries/settings.js';
 import type { Outlet } from '../../src/commands/context.js';
-import { createThreadOutlet, threadRows } from '../../src/mirror/thread.js';
+import { createThreadOutlet } from '../../src/mirror/thread.js';
 import { kindWords, type ThreadRenderer } from '../../src/render/thread.js';
 import { approvalCard, approvalDecidedCard, eventCard, summary } from './cards.js';
 import type { TeamsThreadMessage } from './messages.js';
@@ -31,12 +32,13 @@ export const conversationRef = z.object({ serviceUrl: z.string().url(), conversa
 export type ConversationRef = z.infer<typeof conversationRef>;
 export const refKey = (conversationId: string) => `teams:ref:${conversationId}`;
 
-export function saveConversationRef(tx: Tx, ref: ConversationRef, by: string, at: number): void {
-  setSetting(tx, refKey(ref.conversationId), JSON.stringify(ref), by, at);
+export async function saveConversationRef(tx: WriteTx, ref: ConversationRef, by: string, at: number): Promise<void> {
+  return await setSetting(tx, refKey(ref.conversationId), JSON.stringify(ref), by, at);
 }
 
-export function loadConversationRef(db: DbOrTx, conversationId: string): ConversationRef | null {
-  const raw = getSetting(db, refKey(conversationId));
+/** Synchronous (readSetting): the Teams targets' breaker keys ask for it in the worker's claim path. */
+export function loadConversationRef(db: ReadConn, conversationId: string): ConversationRef | null {
+  const raw = readSetting(db, refKey(conversationId));
   if (!raw) return null;
   try {
     const parsed = conversationRef.safeParse(JSON.parse(raw));
@@ -47,7 +49,7 @@ export function loadConversationRef(db: DbOrTx, conversationId: string): Convers
 }
 
 /** The incident's one Teams thread row. */
-export const teamsThreadRow = (db: DbOrTx, incidentId: number) => threadRows(db, incidentId, 'teams')[0];
+export const teamsThreadRow = async (db: ReadConn, incidentId: number) => (await threadRows(db, incidentId, 'teams'))[0];
 
 /** Adaptive Cards for the thread's messages. */
 export const teamsThreadRenderer: ThreadRenderer<TeamsThreadMessage> = {
@@ -66,13 +68,13 @@ export const teamsThreadRenderer: ThreadRenderer<TeamsThreadMessage> = {
 };
 
 /** The incident's Teams thread: the one chat-thread outlet (src/mirror/thread.ts) in the bound incidents channel. */
-export function createTeamsOutlet(db: Db): Outlet {
-  return createThreadOutlet<TeamsThreadMessage>(db, {
+export function createTeamsOutlet(): Outlet {
+  return createThreadOutlet<TeamsThreadMessage>({
     platform: 'teams',
     threadTarget,
     // No Teams incidents channel bound: nothing to post.
     home: (tx) => getSetting(tx, INCIDENTS_CHANNEL_KEY),
-    opening: () => [{ kind: 'root_post', payload: {} }],
+    opening: async () => [{ kind: 'root_post', payload: {} }],
     rootUpdate: { kind: 'root_update', payload: {} },
     render: teamsThreadRenderer,
   });

@@ -11,7 +11,7 @@ import { CARD_CONTENT_TYPE, plain, rootCard, summary, type Card } from './cards.
 import { TEAMS_THREAD_KINDS, teamsThreadMessage, type TeamsThreadMessage } from './messages.js';
 import { loadSdk, type Activity, type ConnectorClient } from './sdk.js';
 import { TEAMS_THREAD_PREFIX, loadConversationRef, refKey, teamsThreadRow, threadConversationId } from './outlet.js';
-import { approvalRequestRef } from '../../src/mirror/thread.js';
+import { approvalRequestRef } from '../../db/queries/outbox.js';
 
 // Delivers the rows the Teams outlet wrote, through the Bot Connector REST API (the SDK's
 // ConnectorClient). Tries once and says what happened; the outbox worker owns retries (honouring
@@ -136,9 +136,9 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
   // connection (db/queries).
 
   /** The reply's text, with a webhook signing secret filled in from where signing keeps it. */
-  function replyText(p: ReplyPayload): string {
+  async function replyText(p: ReplyPayload): Promise<string> {
     if (p.secretOf === undefined) return p.text;
-    const secret = subscriptionSecret(db, p.secretOf);
+    const secret = await subscriptionSecret(db, p.secretOf);
     const shown = secret ?? `(not available: S-${p.secretOf} was removed before this reply was sent; subscribe again for a new secret)`;
     return p.text.split(secretSlot(p.secretOf)).join(shown);
   }
@@ -158,14 +158,14 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
   }
 
   /** No root id yet: worth waiting for only while its post is still on its way. */
-  function noRoot(incidentId: number): DeliveryResult {
-    return hasRowOnItsWay(db, incidentId, ['root_post'], TEAMS_THREAD_PREFIX)
+  async function noRoot(incidentId: number): Promise<DeliveryResult> {
+    return await hasRowOnItsWay(db, incidentId, ['root_post'], TEAMS_THREAD_PREFIX)
       ? { kind: 'retry', error: 'the root card is not posted yet' }
       : { kind: 'failed', error: 'the incident has no root card in Teams (its post failed; `deliveries` lists it)' };
   }
 
-  function whereIs(incidentId: number) {
-    const row = teamsThreadRow(db, incidentId);
+  async function whereIs(incidentId: number) {
+    const row = await teamsThreadRow(db, incidentId);
     const failed = (error: string): { error: DeliveryResult } => ({ error: { kind: 'failed', error } });
     if (!row) return failed('the incident has no Teams thread');
     const ref = loadConversationRef(db, row.channel);
@@ -173,8 +173,8 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     return { row, ref };
   }
 
-  function rootActivity(incidentId: number): Promise<Activity> {
-    const view = loadIncidentView(db, getIncident(db, incidentId));
+  async function rootActivity(incidentId: number): Promise<Activity> {
+    const view = await loadIncidentView(db, await getIncident(db, incidentId));
     return cardActivity(rootCard(view, deps.timezone, deps.now()), summary(`${view.id} ${view.title}: ${view.status}, sev${view.severity}`));
   }
 
@@ -184,12 +184,12 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     if (m.kind === 'reply') {
       // An answer to the person who typed a command, in the conversation (or thread) they used.
       const p = m.payload;
-      const res = await (await client(p.serviceUrl)).sendToConversation(p.conversationId, await textActivity(replyText(p)));
+      const res = await (await client(p.serviceUrl)).sendToConversation(p.conversationId, await textActivity(await replyText(p)));
       return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
     }
     const incidentId = msg.incidentId;
     if (incidentId === null) return { kind: 'failed', error: `${msg.kind} without an incident` };
-    const at = whereIs(incidentId);
+    const at = await whereIs(incidentId);
     if ('error' in at) return at.error;
     const { row, ref } = at;
     switch (m.kind) {
@@ -198,18 +198,18 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
         // A new top-level post in the channel: its activity id names the thread from now on.
         const res = await (await client(ref.serviceUrl)).sendToConversation(row.channel, await rootActivity(incidentId));
         if (!res?.id) return { kind: 'retry', error: 'Teams returned no activity id for the root card' };
-        setThreadRoot(db, incidentId, 'teams', row.channel, res.id);
+        await setThreadRoot(db, incidentId, 'teams', row.channel, res.id);
         return { kind: 'delivered', remoteRef: res.id };
       }
       case 'root_update': {
-        if (!row.rootRef) return noRoot(incidentId);
+        if (!row.rootRef) return await noRoot(incidentId);
         const a = await rootActivity(incidentId);
         a.id = row.rootRef;
         await (await client(ref.serviceUrl)).updateActivity(row.channel, row.rootRef, a);
         return { kind: 'delivered', remoteRef: row.rootRef };
       }
       case 'thread_reply': {
-        if (!row.rootRef) return noRoot(incidentId);
+        if (!row.rootRef) return await noRoot(incidentId);
         const p = m.payload;
         const res = await (await client(ref.serviceUrl)).sendToConversation(
           threadConversationId(row.channel, row.rootRef),
@@ -219,7 +219,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       }
       case 'approval_update': {
         const p = m.payload;
-        const requestRef = approvalRequestRef(db, msg.target, incidentId, p.draftId);
+        const requestRef = await approvalRequestRef(db, msg.target, incidentId, p.draftId);
         if (!row.rootRef || !requestRef) return { kind: 'delivered' }; // the approval card was never posted: nothing to edit
         const a = await cardActivity(p.card, p.summary);
         a.id = requestRef;

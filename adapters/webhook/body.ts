@@ -26,13 +26,13 @@ export const pageIdOf = (orgName: string) =>
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '') || 'sitrep';
 
-export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: BodyOptions): Record<string, unknown> {
-  const inc = findIncident(db, incidentId);
+export async function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: BodyOptions): Promise<Record<string, unknown>> {
+  const inc = await findIncident(db, incidentId);
   if (!inc) throw new Error(`no incident ${incidentId}`);
   const pageId = pageIdOf(opts.orgName);
   const incRef = `INC-${inc.id}`;
 
-  const catalogue = listComponents(db);
+  const catalogue = await listComponents(db);
   const bySlug = new Map(catalogue.map((c) => [c.slug, c]));
   const toComponent = (c: (typeof catalogue)[number], status: ComponentStatus) => ({
     status,
@@ -48,7 +48,7 @@ export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: B
   });
 
   // Oldest first to know each update's old_status, then reversed: Statuspage lists newest first.
-  const published = publishedUpdates(db, incidentId);
+  const published = await publishedUpdates(db, incidentId);
   const seen = new Map<string, string>();
   const updates = published.map((u) => {
     const affected = u.componentChanges.map((ch) => {
@@ -74,10 +74,10 @@ export function buildIncidentWebhookBody(db: DbOrTx, incidentId: number, opts: B
   });
   updates.reverse();
 
-  const affectedIds = new Set(publiclyAffectedComponentIds(db, incidentId));
+  const affectedIds = new Set(await publiclyAffectedComponentIds(db, incidentId));
   const incidentComponentsOut = catalogue.filter((c) => affectedIds.has(c.id)).map((c) => toComponent(c, c.publicStatus));
 
-  const openPublic = openPublicSeverities(db);
+  const openPublic = await openPublicSeverities(db);
   const indicator = overallIndicator(
     catalogue.map((c) => c.publicStatus),
     openPublic.map((s) => impactForSeverity(severityOf(s))),

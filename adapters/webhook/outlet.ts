@@ -1,7 +1,7 @@
 import type { Outlet } from '../../src/commands/context.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import { NO_DEADLINE } from '../../src/mirror/policy.js';
-import { subscribersFor } from '../../src/mirror/subscriptions.js';
+import { subscribersFor } from '../../db/queries/subscriptions.js';
 import { buildIncidentWebhookBody } from './body.js';
 import type { WebhookMessage } from './messages.js';
 
@@ -19,17 +19,17 @@ export const webhookTargetOf = (subscriptionId: number) => `webhook:S-${subscrip
 export function createWebhookOutlet(): Outlet {
   return {
     name: 'webhooks',
-    onPublished(tx, update, ctx) {
-      const matching = subscribersFor(tx, update.incidentId, 'webhook');
+    async onPublished(tx, update, ctx) {
+      const matching = await subscribersFor(tx, update.incidentId, 'webhook');
       if (!matching.length) return;
       const now = ctx.now();
-      const body = buildIncidentWebhookBody(tx, update.incidentId, { publicUrl: ctx.policy.publicUrl, orgName: ctx.policy.orgName, now });
+      const body = await buildIncidentWebhookBody(tx, update.incidentId, { publicUrl: ctx.policy.publicUrl, orgName: ctx.policy.orgName, now });
       const message: WebhookMessage = {
         kind: update.isPostmortem ? 'webhook.postmortem' : 'webhook.incident_update',
         payload: { body, updateId: `D-${update.updateId}` },
       };
       for (const s of matching) {
-        enqueue(tx, now, {
+        await enqueue(tx, now, {
           incidentId: update.incidentId,
           target: webhookTargetOf(s.id),
           kind: message.kind,

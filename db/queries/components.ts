@@ -4,12 +4,12 @@ import { components, incidentComponents } from '../schema.js';
 import type { ComponentRow } from './incidents.js';
 
 /** The whole component catalogue, in its display order. */
-export function listComponents(db: DbOrTx): ComponentRow[] {
+export async function listComponents(db: DbOrTx): Promise<ComponentRow[]> {
   return db.select().from(components).orderBy(asc(components.position)).all();
 }
 
 /** The ids of the components an incident affects publicly (those given a public status). */
-export function publiclyAffectedComponentIds(db: DbOrTx, incidentId: number): number[] {
+export async function publiclyAffectedComponentIds(db: DbOrTx, incidentId: number): Promise<number[]> {
   const ic = incidentComponents;
   return db
     .select({ componentId: ic.componentId })
@@ -20,7 +20,7 @@ export function publiclyAffectedComponentIds(db: DbOrTx, incidentId: number): nu
 }
 
 /** The Statuspage component ids `component map` gave these components (those given one). */
-export function statuspageIdsBySlug(db: DbOrTx, slugs: string[]): Map<string, string> {
+export async function statuspageIdsBySlug(db: DbOrTx, slugs: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (!slugs.length) return out;
   for (const m of db.select({ slug: components.slug, id: components.statuspageId }).from(components).where(inArray(components.slug, slugs)).all())
@@ -29,16 +29,16 @@ export function statuspageIdsBySlug(db: DbOrTx, slugs: string[]): Map<string, st
 }
 
 /** The catalogue's slugs and names, in display order. */
-export function componentNames(db: DbOrTx): { slug: string; name: string }[] {
+export async function componentNames(db: DbOrTx): Promise<{ slug: string; name: string }[]> {
   return db.select({ slug: components.slug, name: components.name }).from(components).orderBy(asc(components.position)).all();
 }
 
-export function findComponentBySlug(db: DbOrTx, slug: string): ComponentRow | undefined {
+export async function findComponentBySlug(db: DbOrTx, slug: string): Promise<ComponentRow | undefined> {
   return db.select().from(components).where(eq(components.slug, slug)).get();
 }
 
 /** The highest position in the catalogue (0 when it is empty). */
-export function lastComponentPosition(db: DbOrTx): number {
+export async function lastComponentPosition(db: DbOrTx): Promise<number> {
   return (
     db
       .select({ m: sql<number>`coalesce(max(${components.position}), 0)` })
@@ -47,13 +47,13 @@ export function lastComponentPosition(db: DbOrTx): number {
   );
 }
 
-export function insertComponent(
+export async function insertComponent(
   db: DbOrTx,
   c: { slug: string; name: string; groupName: string | null; position: number; createdAt: number; updatedAt: number },
-): void {
+): Promise<void> {
   db.insert(components).values(c).run();
 }
 
-export function setComponentStatuspageId(db: DbOrTx, id: number, statuspageId: string, updatedAt: number): void {
+export async function setComponentStatuspageId(db: DbOrTx, id: number, statuspageId: string, updatedAt: number): Promise<void> {
   db.update(components).set({ statuspageId, updatedAt }).where(eq(components.id, id)).run();
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, lte } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { customerUpdates } from '../schema.js';
 import { COMPONENT_STATUSES } from '../../src/domain/enums.js';
@@ -26,19 +26,19 @@ export function toDraftRow(row: StoredDraft): DraftRow {
   return { ...row, componentChanges: toComponentChanges(row.componentChanges) };
 }
 
-export function findDraft(db: DbOrTx, id: number): DraftRow | undefined {
+export async function findDraft(db: DbOrTx, id: number): Promise<DraftRow | undefined> {
   const row = db.select().from(customerUpdates).where(eq(customerUpdates.id, id)).get();
   return row ? toDraftRow(row) : undefined;
 }
 
-export function getDraft(db: DbOrTx, id: number): DraftRow {
-  const row = findDraft(db, id);
+export async function getDraft(db: DbOrTx, id: number): Promise<DraftRow> {
+  const row = await findDraft(db, id);
   if (!row) throw new SitrepError('NOT_FOUND', `there is no D-${id}; drafts are listed in \`show INC-n\``);
   return row;
 }
 
 /** The incident's latest published update (by when it is shown), if any. */
-export function lastPublishedUpdate(db: DbOrTx, incidentId: number): DraftRow | undefined {
+export async function lastPublishedUpdate(db: DbOrTx, incidentId: number): Promise<DraftRow | undefined> {
   const row = db
     .select()
     .from(customerUpdates)
@@ -49,7 +49,7 @@ export function lastPublishedUpdate(db: DbOrTx, incidentId: number): DraftRow | 
 }
 
 /** The incident's drafts awaiting a decision, oldest first. */
-export function pendingDrafts(db: DbOrTx, incidentId: number): DraftRow[] {
+export async function pendingDrafts(db: DbOrTx, incidentId: number): Promise<DraftRow[]> {
   return db
     .select()
     .from(customerUpdates)
@@ -60,7 +60,7 @@ export function pendingDrafts(db: DbOrTx, incidentId: number): DraftRow[] {
 }
 
 /** The incident's published updates, oldest first (by when they were published). */
-export function publishedUpdates(db: DbOrTx, incidentId: number): DraftRow[] {
+export async function publishedUpdates(db: DbOrTx, incidentId: number): Promise<DraftRow[]> {
   return db
     .select()
     .from(customerUpdates)
@@ -68,4 +68,61 @@ export function publishedUpdates(db: DbOrTx, incidentId: number): DraftRow[] {
     .orderBy(asc(customerUpdates.publishedAt), asc(customerUpdates.id))
     .all()
     .map(toDraftRow);
+}
+
+/** Drafts still waiting for approval that were created at or before `before` and never nudged. */
+export async function unnudgedDraftsBefore(db: DbOrTx, before: number): Promise<DraftRow[]> {
+  return db
+    .select()
+    .from(customerUpdates)
+    .where(and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before)))
+    .all()
+    .map(toDraftRow);
+}
+
+/**
+ * Marks a waiting draft nudged; false when it was nudged (or decided) already. The condition in the
+ * update makes two servers, or a restart, never nudge twice.
+ */
+export async function claimDraftNudge(tx: DbOrTx, id: number, at: number): Promise<boolean> {
+  return (
+    tx
+      .update(customerUpdates)
+      .set({ nudgedAt: at })
+      .where(and(eq(customerUpdates.id, id), eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt)))
+      .run().changes === 1
+  );
+}
+
+export type NewDraft = Pick<
+  typeof customerUpdates.$inferInsert,
+  'incidentId' | 'body' | 'status' | 'template' | 'isPostmortem' | 'author' | 'createdAt' | 'displayAt'
+> & { componentChanges: ComponentStatusChange[] };
+
+/** Stores customer-facing wording as a draft awaiting approval. */
+export async function insertDraft(tx: DbOrTx, d: NewDraft): Promise<DraftRow> {
+  return toDraftRow(
+    tx
+      .insert(customerUpdates)
+      .values({ ...d, state: 'draft' })
+      .returning()
+      .get(),
+  );
+}
+
+/** Marks a draft published with its final wording and time. */
+export async function markDraftPublished(
+  tx: DbOrTx,
+  id: number,
+  p: { body: string; approver: string | null; at: number; displayAt: number },
+): Promise<void> {
+  tx.update(customerUpdates)
+    .set({ state: 'published', body: p.body, approver: p.approver, approvedAt: p.at, publishedAt: p.at, displayAt: p.displayAt })
+    .where(eq(customerUpdates.id, id))
+    .run();
+}
+
+/** Marks a draft rejected, with the reason its author is told. */
+export async function markDraftRejected(tx: DbOrTx, id: number, p: { reason: string; by: string; at: number }): Promise<void> {
+  tx.update(customerUpdates).set({ state: 'rejected', rejectReason: p.reason, approver: p.by, rejectedAt: p.at }).where(eq(customerUpdates.id, id)).run();
 }

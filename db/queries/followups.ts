@@ -1,18 +1,22 @@
-import { eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { followups } from '../schema.js';
 
 export type FollowupRow = typeof followups.$inferSelect;
 
 /** A new follow-up on an incident, open until marked done. */
-export function insertFollowup(db: DbOrTx, f: { incidentId: number; text: string; owner: string | null; createdBy: string; createdAt: number }): FollowupRow {
+export async function insertFollowup(db: DbOrTx, f: { incidentId: number; text: string; owner: string | null; createdBy: string; createdAt: number }): Promise<FollowupRow> {
   return db.insert(followups).values(f).returning().get();
 }
 
-export function findFollowup(db: DbOrTx, id: number): FollowupRow | undefined {
+export async function findFollowup(db: DbOrTx, id: number): Promise<FollowupRow | undefined> {
   return db.select().from(followups).where(eq(followups.id, id)).get();
 }
 
-export function markFollowupDone(db: DbOrTx, id: number, doneAt: number): void {
+export async function markFollowupDone(db: DbOrTx, id: number, doneAt: number): Promise<void> {
   db.update(followups).set({ state: 'done', doneAt }).where(eq(followups.id, id)).run();
+}
+
+export async function incidentFollowups(db: DbOrTx, incidentId: number): Promise<FollowupRow[]> {
+  return db.select().from(followups).where(eq(followups.incidentId, incidentId)).orderBy(asc(followups.id)).all();
 }

@@ -1,8 +1,12 @@
 import type { DbOrTx } from '../client.js';
+import { lt } from 'drizzle-orm';
+import { processedEvents } from '../schema.js';
 import { prepared } from './prepared.js';
 
 // The inbox: raw platform requests committed before they are acknowledged, deleted by the
 // transaction that applies them. On the ack path, so every statement is prepared once per connection.
+// Synchronous: a request is committed before anything can acknowledge it, in the order requests
+// arrive, and claimed inside the transaction that applies it (Slack's receiver, SQLite).
 
 export interface StoredRequest {
   id: number;
@@ -30,4 +34,17 @@ function toStoredRequest(r: unknown): StoredRequest[] {
 /** A platform's stored requests, oldest first. */
 export function inboxRequests(db: DbOrTx, platform: string): StoredRequest[] {
   return prepared(db, 'select id, content_type as contentType, body from inbox where platform = ? order by id').all(platform).flatMap(toStoredRequest);
+}
+
+/**
+ * Records that a platform's request `id` was applied; false when it was recorded before (a
+ * redelivery or a double click), in which case nothing else should be applied.
+ */
+export async function recordProcessedEvent(tx: DbOrTx, platform: string, id: string, at: number): Promise<boolean> {
+  return tx.insert(processedEvents).values({ platform, eventId: id, at }).onConflictDoNothing().run().changes > 0;
+}
+
+/** Forgets processed request ids older than `before` (platforms redeliver for minutes, not days). */
+export async function pruneProcessedEvents(tx: DbOrTx, before: number): Promise<void> {
+  tx.delete(processedEvents).where(lt(processedEvents.at, before)).run();
 }

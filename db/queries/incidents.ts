@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { componentStatusHistory, components, incidentComponents, incidents } from '../schema.js';
 import { rollUp } from '../../src/domain/components.js';
@@ -66,30 +66,30 @@ export function toIncidentRow(raw: unknown): IncidentRow {
   };
 }
 
-export function findIncident(db: DbOrTx, id: number): IncidentRow | undefined {
+export async function findIncident(db: DbOrTx, id: number): Promise<IncidentRow | undefined> {
   const raw: unknown = prepared(db, `${incidentSelect} where id = ?`).get(id);
   return raw === undefined ? undefined : toIncidentRow(raw);
 }
 
-export function getIncident(db: DbOrTx, id: number): IncidentRow {
-  const row = findIncident(db, id);
+export async function getIncident(db: DbOrTx, id: number): Promise<IncidentRow> {
+  const row = await findIncident(db, id);
   if (!row) throw new SitrepError('NOT_FOUND', `there is no ${incRef(id)}; \`list all\` shows every incident`);
   return row;
 }
 
 /** Open incidents, oldest first. */
-export function openIncidents(db: DbOrTx): IncidentRow[] {
+export async function openIncidents(db: DbOrTx): Promise<IncidentRow[]> {
   return prepared(db, `${incidentSelect} where status != 'resolved' order by id asc`).all().map(toIncidentRow);
 }
 
 /** The most recently declared incident, open or not. */
-export function latestIncident(db: DbOrTx): IncidentRow | undefined {
+export async function latestIncident(db: DbOrTx): Promise<IncidentRow | undefined> {
   const raw: unknown = prepared(db, `${incidentSelect} order by id desc limit 1`).get();
   return raw === undefined ? undefined : toIncidentRow(raw);
 }
 
 /** The severities of the incidents shown publicly and not yet resolved there. */
-export function openPublicSeverities(db: DbOrTx): number[] {
+export async function openPublicSeverities(db: DbOrTx): Promise<number[]> {
   return db
     .select({ severity: incidents.severity })
     .from(incidents)
@@ -98,24 +98,24 @@ export function openPublicSeverities(db: DbOrTx): number[] {
     .map((r) => r.severity);
 }
 
-export function setIncidentSeverity(tx: Tx, incidentId: number, severity: number, at: number): void {
+export async function setIncidentSeverity(tx: Tx, incidentId: number, severity: number, at: number): Promise<void> {
   tx.update(incidents).set({ severity, updatedAt: at }).where(eq(incidents.id, incidentId)).run();
 }
 
 /** Gives `role` (lead, comms …) of the incident to `user`. */
-export function setIncidentRole(tx: Tx, incidentId: number, role: Role, user: string, at: number): void {
+export async function setIncidentRole(tx: Tx, incidentId: number, role: Role, user: string, at: number): Promise<void> {
   tx.update(incidents)
     .set({ [role]: user, updatedAt: at })
     .where(eq(incidents.id, incidentId))
     .run();
 }
 
-export function touchIncidentRow(tx: Tx, incidentId: number, at: number): void {
+export async function touchIncidentRow(tx: Tx, incidentId: number, at: number): Promise<void> {
   prepared(tx, 'update incidents set updated_at = ? where id = ?').run(at, incidentId);
 }
 
 /** Looks up catalogue components by slug; unknown slugs are an error naming them. */
-export function componentsBySlug(db: DbOrTx, slugs: string[]): Map<string, ComponentRow> {
+export async function componentsBySlug(db: DbOrTx, slugs: string[]): Promise<Map<string, ComponentRow>> {
   const rows = slugs.length ? db.select().from(components).where(inArray(components.slug, slugs)).all() : [];
   const map = new Map(rows.map((r) => [r.slug, r]));
   const missing = slugs.filter((s) => !map.has(s));
@@ -137,7 +137,7 @@ export function componentsBySlug(db: DbOrTx, slugs: string[]): Map<string, Compo
 }
 
 /** Recomputes rolled-up (internal or public) statuses of the given components from open incidents. */
-export function recomputeComponents(tx: Tx, componentIds: number[], which: 'internal' | 'public', at: number, incidentId: number | null): void {
+export async function recomputeComponents(tx: Tx, componentIds: number[], which: 'internal' | 'public', at: number, incidentId: number | null): Promise<void> {
   if (!componentIds.length) return;
   const rows =
     which === 'internal'
@@ -191,13 +191,13 @@ export function recomputeComponents(tx: Tx, componentIds: number[], which: 'inte
 }
 
 /** Sets the statuses this incident gives its components (internal view) and rolls them up. */
-export function applyComponentChanges(
+export async function applyComponentChanges(
   tx: Tx,
   incidentId: number,
   changes: readonly ComponentStatusChange[],
   at: number,
-): Array<{ slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus }> {
-  const bySlug = componentsBySlug(
+): Promise<Array<{ slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus }>> {
+  const bySlug = await componentsBySlug(
     tx,
     changes.map((c) => c.slug),
   );
@@ -219,7 +219,7 @@ export function applyComponentChanges(
     }
     out.push({ slug: comp.slug, name: comp.name, from: prev?.status ?? null, to: ch.status });
   }
-  recomputeComponents(
+  await recomputeComponents(
     tx,
     [...bySlug.values()].map((c) => c.id),
     'internal',
@@ -229,7 +229,7 @@ export function applyComponentChanges(
   return out;
 }
 
-export function incidentComponentRows(db: DbOrTx, incidentId: number) {
+export async function incidentComponentRows(db: DbOrTx, incidentId: number) {
   return db
     .select({
       id: components.id,
@@ -246,4 +246,75 @@ export function incidentComponentRows(db: DbOrTx, incidentId: number) {
     .where(eq(incidentComponents.incidentId, incidentId))
     .orderBy(asc(components.position))
     .all();
+}
+
+export type NewIncident = Pick<typeof incidents.$inferInsert, 'title' | 'severity' | 'lead' | 'createdBy' | 'startedAt' | 'declaredAt' | 'recordedAt'>;
+
+/** Opens an incident (status investigating); the stored row. */
+export async function insertIncident(tx: Tx, values: NewIncident): Promise<IncidentRow> {
+  return tx
+    .insert(incidents)
+    .values({ ...values, status: 'investigating', updatedAt: values.recordedAt })
+    .returning()
+    .get();
+}
+
+/** Incidents for `list`: open ones oldest first, resolved or all newest first. */
+export async function listIncidents(db: DbOrTx, filter: 'open' | 'resolved' | 'all'): Promise<IncidentRow[]> {
+  const q = db.select().from(incidents);
+  return (
+    filter === 'open'
+      ? q.where(ne(incidents.status, 'resolved')).orderBy(asc(incidents.id))
+      : filter === 'resolved'
+        ? q.where(eq(incidents.status, 'resolved')).orderBy(desc(incidents.id))
+        : q.orderBy(desc(incidents.id))
+  ).all();
+}
+
+/** Every incident whose impact began at or after `since` (all of them without it). */
+export async function incidentsStartedSince(db: DbOrTx, since: number | undefined): Promise<IncidentRow[]> {
+  return db
+    .select()
+    .from(incidents)
+    .where(since !== undefined ? gte(incidents.startedAt, since) : undefined)
+    .all();
+}
+
+export type IncidentPatch = Partial<Pick<IncidentRow, 'status' | 'identifiedAt' | 'monitoringAt' | 'resolvedAt' | 'publicStatus' | 'publishedAt'>>;
+
+/** Changes an incident's status fields. */
+export async function patchIncident(tx: Tx, incidentId: number, patch: IncidentPatch, at: number): Promise<void> {
+  tx.update(incidents)
+    .set({ ...patch, updatedAt: at })
+    .where(eq(incidents.id, incidentId))
+    .run();
+}
+
+/** Sets every component of the incident (internal view) to `status`; the component ids. */
+export async function releaseIncidentComponents(tx: Tx, incidentId: number, status: ComponentStatus, at: number): Promise<number[]> {
+  tx.update(incidentComponents).set({ status, updatedAt: at }).where(eq(incidentComponents.incidentId, incidentId)).run();
+  return tx
+    .select({ id: incidentComponents.componentId })
+    .from(incidentComponents)
+    .where(eq(incidentComponents.incidentId, incidentId))
+    .all()
+    .map((r) => r.id);
+}
+
+/** Sets the public status this incident gives one component (adding the component to it if new). */
+export async function setIncidentComponentPublicStatus(tx: Tx, incidentId: number, componentId: number, status: ComponentStatus, at: number): Promise<void> {
+  const where = and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, componentId));
+  const existing = tx.select().from(incidentComponents).where(where).get();
+  if (existing) tx.update(incidentComponents).set({ publicStatus: status, updatedAt: at }).where(where).run();
+  else tx.insert(incidentComponents).values({ incidentId, componentId, status: 'operational', publicStatus: status, updatedAt: at }).run();
+}
+
+/** The ids of the components this incident affects (or affected). */
+export async function incidentComponentIds(db: DbOrTx, incidentId: number): Promise<number[]> {
+  return db
+    .select({ componentId: incidentComponents.componentId })
+    .from(incidentComponents)
+    .where(eq(incidentComponents.incidentId, incidentId))
+    .all()
+    .map((r) => r.componentId);
 }

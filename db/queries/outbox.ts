@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, inArray, isNotNull, like, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, like, lt } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { outbox } from '../schema.js';
 import { prepared } from './prepared.js';
@@ -21,7 +21,7 @@ export interface OutboxInsert {
  * writes some, so the insert is prepared once per connection; values are encoded by the schema's
  * columns, times are epoch milliseconds. src/mirror/enqueue.ts is this.
  */
-export function insertOutboxRow(tx: Tx, now: number, input: OutboxInsert): number {
+export async function insertOutboxRow(tx: Tx, now: number, input: OutboxInsert): Promise<number> {
   const info = prepared(
     tx,
     `insert into outbox (delivery_id, incident_id, target, kind, payload, customer_facing, state, attempts, next_attempt_at, approved_at, deadline_at, created_at)
@@ -42,7 +42,7 @@ export function insertOutboxRow(tx: Tx, now: number, input: OutboxInsert): numbe
 }
 
 /** Whether an incident has a row of one of these kinds still on its way (pending or in flight), optionally only in lanes starting with `targetPrefix`. */
-export function hasRowOnItsWay(db: DbOrTx, incidentId: number, kinds: readonly string[], targetPrefix?: string): boolean {
+export async function hasRowOnItsWay(db: DbOrTx, incidentId: number, kinds: readonly string[], targetPrefix?: string): Promise<boolean> {
   const row = db
     .select({ id: outbox.id })
     .from(outbox)
@@ -59,7 +59,7 @@ export function hasRowOnItsWay(db: DbOrTx, incidentId: number, kinds: readonly s
 }
 
 /** The remote reference of the latest delivered row before `beforeId` in one incident's lane of a target. */
-export function lastDeliveredRemoteRef(db: DbOrTx, target: string, incidentId: number, beforeId: number): string | null {
+export async function lastDeliveredRemoteRef(db: DbOrTx, target: string, incidentId: number, beforeId: number): Promise<string | null> {
   const row = db
     .select({ ref: outbox.remoteRef })
     .from(outbox)
@@ -73,7 +73,7 @@ export function lastDeliveredRemoteRef(db: DbOrTx, target: string, incidentId: n
 }
 
 /** Whether one incident's lane of a target has any row before `beforeId`. */
-export function laneHasEarlierRow(db: DbOrTx, target: string, incidentId: number, beforeId: number): boolean {
+export async function laneHasEarlierRow(db: DbOrTx, target: string, incidentId: number, beforeId: number): Promise<boolean> {
   const row = db
     .select({ id: outbox.id })
     .from(outbox)
@@ -84,6 +84,116 @@ export function laneHasEarlierRow(db: DbOrTx, target: string, incidentId: number
 }
 
 /** Whether a platform message reference is one of our own delivered posts (lanes starting with `targetPrefix`). Prepared: every pinned-reaction event asks. */
-export function isOwnPost(db: DbOrTx, remoteRef: string, targetPrefix: string): boolean {
+export async function isOwnPost(db: DbOrTx, remoteRef: string, targetPrefix: string): Promise<boolean> {
   return prepared(db, 'select id from outbox where remote_ref = ? and target like ? limit 1').get(remoteRef, `${targetPrefix}%`) !== undefined;
+}
+
+export type OutboxRow = typeof outbox.$inferSelect;
+
+/** The latest `limit` rows (of one incident, or all), oldest first. */
+export async function recentOutboxRows(db: DbOrTx, incidentId: number | undefined, limit: number): Promise<OutboxRow[]> {
+  const q = db.select().from(outbox);
+  return (incidentId === undefined ? q : q.where(eq(outbox.incidentId, incidentId))).orderBy(desc(outbox.id)).limit(limit).all().reverse();
+}
+
+export async function findOutboxRow(db: DbOrTx, id: number): Promise<OutboxRow | undefined> {
+  return db.select().from(outbox).where(eq(outbox.id, id)).get();
+}
+
+/** The ids of a lane's dead letters, oldest first. */
+export async function deadRowIds(db: DbOrTx, target: string): Promise<number[]> {
+  return db
+    .select({ id: outbox.id })
+    .from(outbox)
+    .where(and(eq(outbox.target, target), eq(outbox.state, 'dead')))
+    .orderBy(asc(outbox.id))
+    .all()
+    .map((r) => r.id);
+}
+
+/** Puts a dead letter back in its lane, due now; false when it is no longer dead. */
+export async function requeueDeadRow(tx: Tx, id: number, p: { now: number; deadlineAt: number | null; note: string }): Promise<boolean> {
+  return (
+    tx
+      .update(outbox)
+      .set({ state: 'pending', attempts: 0, nextAttemptAt: p.now, claimedUntil: null, deadlineAt: p.deadlineAt, lastError: p.note })
+      .where(and(eq(outbox.id, id), eq(outbox.state, 'dead')))
+      .run().changes === 1
+  );
+}
+
+/** The first row after `afterId` in the same lane that was already delivered, if any. */
+export async function deliveredAfter(db: DbOrTx, target: string, incidentId: number | null, afterId: number): Promise<number | undefined> {
+  return db
+    .select({ id: outbox.id })
+    .from(outbox)
+    .where(
+      and(
+        eq(outbox.target, target),
+        incidentId === null ? isNull(outbox.incidentId) : eq(outbox.incidentId, incidentId),
+        eq(outbox.state, 'delivered'),
+        gt(outbox.id, afterId),
+      ),
+    )
+    .orderBy(asc(outbox.id))
+    .get()?.id;
+}
+
+/** A row's state and lane (undefined when it is gone: pruned, or never committed). */
+export async function outboxRowState(db: DbOrTx, id: number): Promise<{ state: string; target: string } | undefined> {
+  const row: unknown = prepared(db, 'select state, target from outbox where id = ?').get(id);
+  if (typeof row !== 'object' || row === null || !('state' in row) || !('target' in row)) return undefined;
+  return typeof row.state === 'string' && typeof row.target === 'string' ? { state: row.state, target: row.target } : undefined;
+}
+
+/** The newest root post or edit of an incident's thread lane: rows of a lane go out in id order. */
+export async function lastRootRow(db: DbOrTx, target: string, incidentId: number): Promise<{ id: number; state: string } | undefined> {
+  const row: unknown = prepared(
+    db,
+    "select id, state from outbox where target = ? and incident_id = ? and kind in ('root_post', 'root_update') order by id desc limit 1",
+  ).get(target, incidentId);
+  if (typeof row !== 'object' || row === null || !('id' in row) || !('state' in row)) return undefined;
+  return typeof row.id === 'number' && typeof row.state === 'string' ? { id: row.id, state: row.state } : undefined;
+}
+
+/**
+ * The platform's reference of a draft's approval request: the delivered thread reply in `target`'s
+ * lane that carried the draft's buttons. Undefined when it was never posted (nothing to edit). The
+ * payloads are compared here, not in SQL, so the query needs no engine's JSON functions; a lane has
+ * few delivered replies per incident next to what a command already reads.
+ */
+export async function approvalRequestRef(db: DbOrTx, target: string, incidentId: number, draftId: number): Promise<string | undefined> {
+  const rows = db
+    .select({ ref: outbox.remoteRef, payload: outbox.payload })
+    .from(outbox)
+    .where(and(eq(outbox.target, target), eq(outbox.incidentId, incidentId), eq(outbox.kind, 'thread_reply'), eq(outbox.state, 'delivered')))
+    .orderBy(desc(outbox.id))
+    .all();
+  return rows.find((r) => r.payload.draftId === draftId)?.ref ?? undefined;
+}
+
+/** Which of `targets` already have a row for the incident (one query per 500 targets). */
+export async function targetsWithRows(db: DbOrTx, incidentId: number, targets: readonly string[]): Promise<Set<string>> {
+  const started = new Set<string>();
+  for (let i = 0; i < targets.length; i += 500) {
+    const chunk = targets.slice(i, i + 500);
+    for (const r of db
+      .selectDistinct({ target: outbox.target })
+      .from(outbox)
+      .where(and(eq(outbox.incidentId, incidentId), inArray(outbox.target, chunk)))
+      .all())
+      started.add(r.target);
+  }
+  return started;
+}
+
+/** Dead-letters one row if it is still in state `from`; the row as it now stands, else undefined. */
+export async function markDead(tx: Tx, id: number, from: 'pending' | 'in_flight', reason: string): Promise<OutboxRow | undefined> {
+  const res = tx
+    .update(outbox)
+    .set({ state: 'dead', lastError: reason, claimedUntil: null })
+    .where(and(eq(outbox.id, id), eq(outbox.state, from)))
+    .run();
+  if (res.changes !== 1) return undefined;
+  return tx.select().from(outbox).where(eq(outbox.id, id)).get();
 }

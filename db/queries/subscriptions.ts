@@ -1,15 +1,16 @@
-import { eq, sql } from 'drizzle-orm';
-import type { Db, DbOrTx } from '../client.js';
-import { subscriptions } from '../schema.js';
+import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import type { Db, DbOrTx, Tx } from '../client.js';
+import { components, incidentComponents, outbox, subscriptions } from '../schema.js';
+import { outboxTargetOf, subscriptionRef } from '../../src/domain/subscriptions.js';
 import { prepared } from './prepared.js';
 
-export type SubscriptionRecord = typeof subscriptions.$inferSelect;
 
 /**
  * A lookup of one subscription by id, prepared once: the webhook target asks for it for the breaker
  * key of every row and on every attempt (a subscription may have been removed meanwhile).
+ * Synchronous: the outbox worker's claim path (SQLite) asks it between two statements of a claim.
  */
-export function subscriptionLookup(db: Db): (id: number) => SubscriptionRecord | undefined {
+export function subscriptionLookup(db: Db): (id: number) => SubscriptionRow | undefined {
   const stmt = db
     .select()
     .from(subscriptions)
@@ -22,8 +23,144 @@ export function subscriptionLookup(db: Db): (id: number) => SubscriptionRecord |
  * A subscription's signing secret: undefined when there is no such subscription (or no secret).
  * Prepared once per connection (the Teams target fills it into replies on its hot path).
  */
-export function subscriptionSecret(db: DbOrTx, id: number): string | undefined {
+export async function subscriptionSecret(db: DbOrTx, id: number): Promise<string | undefined> {
   const row: unknown = prepared(db, 'select secret from subscriptions where id = ?').get(id);
   if (typeof row !== 'object' || row === null || !('secret' in row)) return undefined;
   return typeof row.secret === 'string' ? row.secret : undefined;
+}
+
+export type SubscriptionRow = typeof subscriptions.$inferSelect;
+export type DisabledCause = NonNullable<SubscriptionRow['disabledCause']>;
+
+
+/** Slugs of every component the incident affects (internally or publicly). */
+export async function affectedSlugs(db: DbOrTx, incidentId: number): Promise<Set<string>> {
+  return new Set(
+    db
+      .select({ slug: components.slug })
+      .from(incidentComponents)
+      .innerJoin(components, eq(components.id, incidentComponents.componentId))
+      .where(eq(incidentComponents.incidentId, incidentId))
+      .all()
+      .map((r) => r.slug),
+  );
+}
+
+/**
+ * The customer channels that hear about an incident: enabled subscriptions of `kind` whose
+ * component filter meets the incident's components (an empty filter hears everything). Shared by
+ * every customer-channel outlet (webhooks here; Slack and Teams channels use it too). A disabled
+ * subscription hears nothing: its endpoint said it is gone, or failed for days.
+ */
+export async function subscribersFor(db: DbOrTx, incidentId: number, kind: SubscriptionRow['kind']): Promise<SubscriptionRow[]> {
+  const subs = db
+    .select()
+    .from(subscriptions)
+    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
+    .all();
+  if (!subs.length) return [];
+  const affected = await affectedSlugs(db, incidentId);
+  return subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
+}
+
+/** The subscription an outbox row is for, if it is for one (not a thread, root card or Statuspage). */
+export async function subscriptionOfTarget(db: DbOrTx, target: string): Promise<SubscriptionRow | undefined> {
+  const webhook = /^webhook:S-(\d+)$/.exec(target);
+  if (webhook)
+    return db
+      .select()
+      .from(subscriptions)
+      .where(eq(subscriptions.id, Number(webhook[1])))
+      .get();
+  if (!/^(slack|teams):/.test(target)) return undefined;
+  return db.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
+}
+
+export interface Disabling {
+  sub: SubscriptionRow;
+  /** False when it was already disabled: the thread was told then, and nothing more is swept. */
+  newly: boolean;
+  /** Rows that were still waiting for it, now dead-lettered too (kept, retryable). */
+  swept: Array<{ id: number; incidentId: number | null; customerFacing: boolean }>;
+}
+
+/**
+ * Disables a subscription in the caller's transaction and dead-letters what still waits for it,
+ * so nothing is attempted against an endpoint that is gone and nothing is dropped either: every
+ * row stays visible in `deliveries` and `deliveries retry` sends it again.
+ */
+export async function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: DisabledCause, reason: string, now: number): Promise<Disabling> {
+  if (sub.disabledAt !== null) return { sub, newly: false, swept: [] };
+  const changed = tx
+    .update(subscriptions)
+    .set({ disabledAt: now, disabledCause: cause, disabledReason: reason })
+    .where(and(eq(subscriptions.id, sub.id), isNull(subscriptions.disabledAt)))
+    .run().changes;
+  const current = tx.select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get() ?? sub;
+  if (changed !== 1) return { sub: current, newly: false, swept: [] };
+  const lane = outboxTargetOf(sub);
+  const swept = tx
+    .select({ id: outbox.id, incidentId: outbox.incidentId, customerFacing: outbox.customerFacing })
+    .from(outbox)
+    .where(and(eq(outbox.target, lane), eq(outbox.state, 'pending')))
+    .orderBy(asc(outbox.id))
+    .all();
+  if (swept.length) {
+    tx.update(outbox)
+      .set({ state: 'dead', claimedUntil: null, lastError: `not sent: ${subscriptionRef(sub.id)} was disabled (${reason})` })
+      .where(
+        and(
+          inArray(
+            outbox.id,
+            swept.map((r) => r.id),
+          ),
+          eq(outbox.state, 'pending'),
+        ),
+      )
+      .run();
+  }
+  return { sub: current, newly: true, swept };
+}
+
+/** Enables a disabled subscription again (an admin retried its dead letters or subscribed it anew). */
+export async function enableSubscription(tx: Tx, id: number): Promise<boolean> {
+  return (
+    tx
+      .update(subscriptions)
+      .set({ disabledAt: null, disabledCause: null, disabledReason: null })
+      .where(and(eq(subscriptions.id, id), isNotNull(subscriptions.disabledAt)))
+      .run().changes === 1
+  );
+}
+
+/** Every subscription, oldest first. */
+export async function listSubscriptionRows(db: DbOrTx): Promise<SubscriptionRow[]> {
+  return db.select().from(subscriptions).orderBy(asc(subscriptions.id)).all();
+}
+
+export async function findSubscriptionById(db: DbOrTx, id: number): Promise<SubscriptionRow | undefined> {
+  return db.select().from(subscriptions).where(eq(subscriptions.id, id)).get();
+}
+
+export async function findSubscriptionByTarget(db: DbOrTx, target: string): Promise<SubscriptionRow | undefined> {
+  return db.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
+}
+
+export type NewSubscription = Pick<typeof subscriptions.$inferInsert, 'target' | 'kind' | 'components' | 'secret' | 'createdBy' | 'createdAt'>;
+
+export async function insertSubscription(tx: Tx, s: NewSubscription): Promise<SubscriptionRow> {
+  return tx.insert(subscriptions).values(s).returning().get();
+}
+
+/**
+ * Removes a subscription. Messages still waiting for it are not sent after it was removed; they
+ * stay visible in `deliveries` as dead with `reason`. The number of such messages.
+ */
+export async function deleteSubscription(tx: Tx, sub: SubscriptionRow, reason: string): Promise<number> {
+  tx.delete(subscriptions).where(eq(subscriptions.id, sub.id)).run();
+  return tx
+    .update(outbox)
+    .set({ state: 'dead', lastError: reason })
+    .where(and(eq(outbox.target, outboxTargetOf(sub)), inArray(outbox.state, ['pending'])))
+    .run().changes;
 }

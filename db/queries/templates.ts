@@ -13,19 +13,19 @@ export interface TemplateRow {
 
 const columns = { name: templates.name, status: templates.status, body: templates.body };
 
-export function findTemplate(db: DbOrTx, name: string): TemplateRow | undefined {
+export async function findTemplate(db: DbOrTx, name: string): Promise<TemplateRow | undefined> {
   return db.select(columns).from(templates).where(eq(templates.name, name)).get();
 }
 
 /** Every template of the organisation's own, by name. */
-export function listTemplates(db: DbOrTx): TemplateRow[] {
+export async function listTemplates(db: DbOrTx): Promise<TemplateRow[]> {
   return db.select(columns).from(templates).orderBy(asc(templates.name)).all();
 }
 
-export function insertTemplate(tx: Tx, t: TemplateRow & { createdBy: string; createdAt: number }): void {
+export async function insertTemplate(tx: Tx, t: TemplateRow & { createdBy: string; createdAt: number }): Promise<void> {
   tx.insert(templates).values({ name: t.name, status: t.status, body: t.body, createdBy: t.createdBy, createdAt: t.createdAt }).run();
 }
 
-export function deleteTemplate(tx: Tx, name: string): void {
+export async function deleteTemplate(tx: Tx, name: string): Promise<void> {
   tx.delete(templates).where(eq(templates.name, name)).run();
 }

@@ -7,7 +7,7 @@ export type ThreadPlatform = 'slack' | 'teams';
 export type ThreadRow = typeof incidentThreads.$inferSelect;
 
 /** An incident's threads on one platform (its incidents-channel thread and, on Slack, its own channel). */
-export function threadRows(db: DbOrTx, incidentId: number, platform: ThreadPlatform): ThreadRow[] {
+export async function threadRows(db: DbOrTx, incidentId: number, platform: ThreadPlatform): Promise<ThreadRow[]> {
   return db
     .select()
     .from(incidentThreads)
@@ -29,6 +29,7 @@ function toThreadChannel(r: unknown): ThreadChannel[] {
 /**
  * The channels of an incident's threads on one platform. The worker asks for these for every due
  * head (its pace key), so the statement is prepared once per connection.
+ * Synchronous: the outbox worker's claim path (SQLite) asks it between two statements of a claim.
  */
 export function threadChannels(db: DbOrTx, incidentId: number, platform: ThreadPlatform): ThreadChannel[] {
   return prepared(db, 'select channel, dedicated from incident_threads where incident_id = ? and platform = ?')
@@ -37,17 +38,17 @@ export function threadChannels(db: DbOrTx, incidentId: number, platform: ThreadP
 }
 
 /** Remembers the platform's reference of a thread's root message. */
-export function setThreadRoot(db: DbOrTx, incidentId: number, platform: ThreadPlatform, channel: string, rootRef: string): void {
+export async function setThreadRoot(db: DbOrTx, incidentId: number, platform: ThreadPlatform, channel: string, rootRef: string): Promise<void> {
   db.update(incidentThreads)
     .set({ rootRef })
     .where(and(eq(incidentThreads.incidentId, incidentId), eq(incidentThreads.platform, platform), eq(incidentThreads.channel, channel)))
     .run();
 }
 
-export function insertThread(
+export async function insertThread(
   db: DbOrTx,
   row: { incidentId: number; platform: ThreadPlatform; channel: string; rootRef: string | null; dedicated: boolean; createdAt: number },
-): void {
+): Promise<void> {
   db.insert(incidentThreads).values(row).run();
 }
 
@@ -65,14 +66,14 @@ function toChannelThread(r: unknown): ChannelThread[] {
 }
 
 /** The incident threads in one channel of a platform. On Slack's ack path: prepared once per connection. */
-export function threadsInChannel(db: DbOrTx, platform: ThreadPlatform, channel: string): ChannelThread[] {
+export async function threadsInChannel(db: DbOrTx, platform: ThreadPlatform, channel: string): Promise<ChannelThread[]> {
   return prepared(db, 'select incident_id as incidentId, root_ref as rootRef, dedicated from incident_threads where platform = ? and channel = ?')
     .all(platform, channel)
     .flatMap(toChannelThread);
 }
 
 /** The incident whose thread in `channel` starts at the root message `rootRef`, if any (prepared: every inbound Teams message asks). */
-export function incidentOfThreadRoot(db: DbOrTx, platform: ThreadPlatform, channel: string, rootRef: string): number | undefined {
+export async function incidentOfThreadRoot(db: DbOrTx, platform: ThreadPlatform, channel: string, rootRef: string): Promise<number | undefined> {
   const row: unknown = prepared(db, 'select incident_id as incidentId from incident_threads where platform = ? and channel = ? and root_ref = ? limit 1').get(
     platform,
     channel,
@@ -83,7 +84,7 @@ export function incidentOfThreadRoot(db: DbOrTx, platform: ThreadPlatform, chann
 }
 
 /** The channel of an incident's thread in the platform's incidents channel (not its own channel), if any. */
-export function homeThreadChannel(db: DbOrTx, platform: ThreadPlatform, incidentId: number): string | undefined {
+export async function homeThreadChannel(db: DbOrTx, platform: ThreadPlatform, incidentId: number): Promise<string | undefined> {
   const t = incidentThreads;
   return db
     .select({ channel: t.channel })
@@ -93,7 +94,7 @@ export function homeThreadChannel(db: DbOrTx, platform: ThreadPlatform, incident
 }
 
 /** The root message reference of an incident's thread in one channel (any platform), if any. */
-export function threadRootIn(db: DbOrTx, incidentId: number, channel: string): string | null | undefined {
+export async function threadRootIn(db: DbOrTx, incidentId: number, channel: string): Promise<string | null | undefined> {
   const t = incidentThreads;
   return db
     .select({ rootRef: t.rootRef })

@@ -11,7 +11,7 @@ export type NewEvent = TimelineEvent & { incidentId: number; actor: string; text
  * Appends one event. The record handed back is the stored one, read back through the same check
  * as any reader's (the payload as JSON stores it: undefined fields gone).
  */
-export function insertEvent(tx: Tx, e: NewEvent): EventRecord {
+export async function insertEvent(tx: Tx, e: NewEvent): Promise<EventRecord> {
   const json = JSON.stringify(e.payload);
   const info = prepared(tx, 'insert into timeline_events (incident_id, occurred_at, recorded_at, actor, kind, text, payload) values (?, ?, ?, ?, ?, ?, ?)').run(
     e.incidentId,
@@ -37,7 +37,7 @@ export function insertEvent(tx: Tx, e: NewEvent): EventRecord {
 }
 
 /** An incident's events with their payloads, by when they happened; unreadable payloads are skipped. */
-export function loadEvents(db: DbOrTx, incidentId: number): EventRecord[] {
+export async function loadEvents(db: DbOrTx, incidentId: number): Promise<EventRecord[]> {
   const t = timelineEvents;
   const rows = db.select().from(t).where(eq(t.incidentId, incidentId)).orderBy(asc(t.occurredAt), asc(t.id)).all();
   return rows.flatMap((r) => {
@@ -46,7 +46,7 @@ export function loadEvents(db: DbOrTx, incidentId: number): EventRecord[] {
   });
 }
 
-export function loadTimeline(db: DbOrTx, incidentId: number): TimelineEntry[] {
+export async function loadTimeline(db: DbOrTx, incidentId: number): Promise<TimelineEntry[]> {
   // Only the fields a timeline shows: a long incident has tens of thousands of events, and every
   // other column (the JSON payload above all) would be read and decoded for nothing.
   const e = timelineEvents;
@@ -63,7 +63,7 @@ export function loadTimeline(db: DbOrTx, incidentId: number): TimelineEntry[] {
  * subscription at this time (a null time matches nothing). The payloads are compared here rather
  * than in SQL, so the query needs no engine's JSON functions; an incident has few such events.
  */
-export function hasDisablingNotice(db: DbOrTx, incidentId: number, subscriptionId: number, disabledAt: number | null): boolean {
+export async function hasDisablingNotice(db: DbOrTx, incidentId: number, subscriptionId: number, disabledAt: number | null): Promise<boolean> {
   if (disabledAt === null) return false;
   const t = timelineEvents;
   return db

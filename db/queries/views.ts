@@ -4,9 +4,9 @@ import type { IncidentView } from '../../src/render/incident.js';
 import { findDraft, lastPublishedUpdate, pendingDrafts } from './drafts.js';
 import { incidentComponentRows, incRef, type IncidentRow } from './incidents.js';
 
-export function loadIncidentView(db: DbOrTx, inc: IncidentRow): IncidentView {
-  const last = lastPublishedUpdate(db, inc.id);
-  const drafts = pendingDrafts(db, inc.id);
+export async function loadIncidentView(db: DbOrTx, inc: IncidentRow): Promise<IncidentView> {
+  const last = await lastPublishedUpdate(db, inc.id);
+  const drafts = await pendingDrafts(db, inc.id);
   return {
     id: incRef(inc.id),
     number: inc.id,
@@ -21,7 +21,7 @@ export function loadIncidentView(db: DbOrTx, inc: IncidentRow): IncidentView {
     monitoringAt: inc.monitoringAt,
     resolvedAt: inc.resolvedAt,
     publicStatus: inc.publicStatus,
-    components: incidentComponentRows(db, inc.id).map((c) => ({ slug: c.slug, name: c.name, status: c.status, publicStatus: c.publicStatus })),
+    components: (await incidentComponentRows(db, inc.id)).map((c) => ({ slug: c.slug, name: c.name, status: c.status, publicStatus: c.publicStatus })),
     lastCustomerUpdate: last ? { id: `D-${last.id}`, body: last.body, status: last.status, at: last.displayAt } : null,
     pendingDrafts: drafts.map((d) => ({ id: `D-${d.id}`, author: d.author, status: d.status, body: d.body })),
   };
@@ -37,9 +37,9 @@ export interface DraftDecision {
 }
 
 /** For a `published` or `draft_rejected` event: the draft and who decided, for chat approval cards. */
-export function draftDecisionOf(db: DbOrTx, e: TimelineEvent): DraftDecision | null {
+export async function draftDecisionOf(db: DbOrTx, e: TimelineEvent): Promise<DraftDecision | null> {
   if (e.kind !== 'published' && e.kind !== 'draft_rejected') return null;
-  const d = findDraft(db, e.payload.draftId);
+  const d = await findDraft(db, e.payload.draftId);
   if (!d) return null;
   return {
     draftId: d.id,

@@ -6,10 +6,10 @@ import type { Command } from './grammar.js';
 import { requireAdmin } from './store.js';
 import { setSetting } from '../../db/queries/settings.js';
 
-export function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'approver' }>): Reply {
+export async function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'approver' }>): Promise<Reply> {
   switch (cmd.action) {
     case 'list': {
-      const rows = listApproverRows(ctx.db);
+      const rows = await ctx.store.read((db) => listApproverRows(db));
       return {
         text: rows.length
           ? `Approvers: ${rows.map((r) => displayUser(r.userRef)).join(', ')}`
@@ -20,27 +20,27 @@ export function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'app
     case 'add':
     case 'remove': {
       requireAdmin(ctx, 'manage approvers');
-      return ctx.db.transaction((tx) => {
-        const existing = findApprover(tx, cmd.user);
+      return ctx.store.transaction(async (tx) => {
+        const existing = await findApprover(tx, cmd.user);
         if (cmd.action === 'add') {
           if (existing) throw new SitrepError('CONFLICT', `${displayUser(cmd.user)} is already an approver`);
-          insertApprover(tx, { userRef: cmd.user, addedBy: ctx.actor, addedAt: ctx.now() });
+          await insertApprover(tx, { userRef: cmd.user, addedBy: ctx.actor, addedAt: ctx.now() });
           return { text: `${displayUser(cmd.user)} may now approve customer-facing updates.`, data: { user: cmd.user, approver: true } };
         }
         if (!existing) throw new SitrepError('NOT_FOUND', `${displayUser(cmd.user)} is not an approver (see \`approver list\`)`);
-        deleteApprover(tx, cmd.user);
+        await deleteApprover(tx, cmd.user);
         return { text: `${displayUser(cmd.user)} is no longer an approver.`, data: { user: cmd.user, approver: false } };
       });
     }
   }
 }
 
-export function channel(ctx: CommandContext, _cmd: Extract<Command, { verb: 'channel' }>): Reply {
+export async function channel(ctx: CommandContext, _cmd: Extract<Command, { verb: 'channel' }>): Promise<Reply> {
   const { platform, channel: where } = ctx.scope;
   if (platform === 'cli' || !where) {
     throw new SitrepError('INVALID', '`channel incidents` binds the channel it is typed in; run it in a Slack or Teams channel');
   }
   requireAdmin(ctx, 'choose the incidents channel');
-  ctx.db.transaction((tx) => setSetting(tx, `incidents_channel:${platform}`, where, ctx.actor, ctx.now()));
+  await ctx.store.transaction((tx) => setSetting(tx, `incidents_channel:${platform}`, where, ctx.actor, ctx.now()));
   return { text: `New incidents will post their root message and thread here (${where}).`, data: { platform, channel: where } };
 }

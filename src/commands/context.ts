@@ -1,4 +1,4 @@
-import type { Db, Tx } from '../../db/client.js';
+import type { Store, WriteTx } from '../../db/store.js';
 import type { ApprovalPolicy, IncidentStatus } from '../domain/enums.js';
 import type { EventRecord } from '../domain/events.js';
 
@@ -50,19 +50,20 @@ export interface PublishedRecord {
 
 /**
  * A place messages go when state changes (a chat thread, the status page, customer channels).
- * Outlets run inside the command's transaction and may only write rows (outbox, read models):
- * they never call the network. That is what makes an upstream outage lose nothing.
+ * Outlets run inside the command's transaction and may only write rows (outbox, read models)
+ * through db/queries: they never call the network or wait on a timer. That is what makes an
+ * upstream outage lose nothing.
  */
 export interface Outlet {
   readonly name: string;
-  onEvent?(tx: Tx, event: TimelineRecord, ctx: CommandContext): void;
-  onIncidentChanged?(tx: Tx, incidentId: number, ctx: CommandContext): void;
-  onPublished?(tx: Tx, update: PublishedRecord, ctx: CommandContext): void;
-  onDraftCreated?(tx: Tx, draftId: number, ctx: CommandContext): void;
+  onEvent?(tx: WriteTx, event: TimelineRecord, ctx: CommandContext): Promise<void>;
+  onIncidentChanged?(tx: WriteTx, incidentId: number, ctx: CommandContext): Promise<void>;
+  onPublished?(tx: WriteTx, update: PublishedRecord, ctx: CommandContext): Promise<void>;
+  onDraftCreated?(tx: WriteTx, draftId: number, ctx: CommandContext): Promise<void>;
 }
 
 export interface CommandContext {
-  db: Db;
+  store: Store;
   now: () => number;
   actor: string;
   scope: Scope;

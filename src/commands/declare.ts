@@ -1,44 +1,29 @@
-import { incidents } from '../../db/schema.js';
 import { SitrepError } from '../domain/errors.js';
 import { formatPosted } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { describeChanges, recordEvent, touchIncident } from './store.js';
-import { applyComponentChanges, componentsBySlug, incRef } from '../../db/queries/incidents.js';
+import { applyComponentChanges, componentsBySlug, incRef, insertIncident } from '../../db/queries/incidents.js';
 
-export function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'declare' }>): Reply {
+export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'declare' }>): Promise<Reply> {
   const now = ctx.now();
   const declaredAt = cmd.at ?? now;
   const startedAt = cmd.startedAt ?? declaredAt;
   if (startedAt > declaredAt)
     throw new SitrepError('INVALID', 'started: is after the declaration time; the impact cannot begin after the incident was declared');
-  return ctx.db.transaction((tx) => {
+  return ctx.store.transaction(async (tx) => {
     if (cmd.components)
-      componentsBySlug(
+      await componentsBySlug(
         tx,
         cmd.components.map((c) => c.slug),
       ); // validate before writing
     const lead = cmd.lead ?? ctx.actor;
-    const inc = tx
-      .insert(incidents)
-      .values({
-        title: cmd.title,
-        status: 'investigating',
-        severity: cmd.severity ?? 3,
-        lead,
-        createdBy: ctx.actor,
-        startedAt,
-        declaredAt,
-        recordedAt: now,
-        updatedAt: now,
-      })
-      .returning()
-      .get();
-    const changes = cmd.components ? applyComponentChanges(tx, inc.id, cmd.components, declaredAt) : [];
+    const inc = await insertIncident(tx, { title: cmd.title, severity: cmd.severity ?? 3, lead, createdBy: ctx.actor, startedAt, declaredAt, recordedAt: now });
+    const changes = cmd.components ? await applyComponentChanges(tx, inc.id, cmd.components, declaredAt) : [];
     const parts = [`Declared "${cmd.title}" (sev${inc.severity}, investigating)`];
     if (startedAt !== declaredAt) parts.push(`impact began ${formatPosted(startedAt, ctx.policy.timezone)}`);
     if (changes.length) parts.push(describeChanges(changes));
-    recordEvent(tx, ctx, {
+    await recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: 'declared',
       occurredAt: declaredAt,
@@ -53,7 +38,7 @@ export function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'decl
         ...(cmd.dedicated ? { dedicated: true } : {}),
       },
     });
-    touchIncident(tx, ctx, inc.id);
+    await touchIncident(tx, ctx, inc.id);
     const id = incRef(inc.id);
     return {
       text: `${id} declared: ${cmd.title} (sev${inc.severity}, investigating, lead ${lead})`,

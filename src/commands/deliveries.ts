@@ -1,8 +1,8 @@
-import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
-import { outbox } from '../../db/schema.js';
+import { deadRowIds, deliveredAfter, findOutboxRow, recentOutboxRows, requeueDeadRow } from '../../db/queries/outbox.js';
+import { enableSubscription, subscriptionOfTarget } from '../../db/queries/subscriptions.js';
 import { SitrepError } from '../domain/errors.js';
 import { NO_DEADLINE } from '../mirror/policy.js';
-import { enableSubscription, isWebhookLane, subscriptionOfTarget, subscriptionRef } from '../mirror/subscriptions.js';
+import { isWebhookLane, subscriptionRef } from '../domain/subscriptions.js';
 import { formatDuration, toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -15,7 +15,7 @@ import { getIncident, incRef } from '../../db/queries/incidents.js';
 const LIST_LIMIT = 100;
 const DEFAULT_DEADLINE_MS = 60 * 60_000;
 
-export function deliveries(ctx: CommandContext, cmd: Extract<Command, { verb: 'deliveries' }>): Reply {
+export async function deliveries(ctx: CommandContext, cmd: Extract<Command, { verb: 'deliveries' }>): Promise<Reply> {
   switch (cmd.action) {
     case 'list':
       return listDeliveries(ctx, cmd.incident ?? ctx.scope.incidentId);
@@ -24,10 +24,11 @@ export function deliveries(ctx: CommandContext, cmd: Extract<Command, { verb: 'd
   }
 }
 
-function listDeliveries(ctx: CommandContext, incidentId: number | undefined): Reply {
-  if (incidentId !== undefined) getIncident(ctx.db, incidentId);
-  const q = ctx.db.select().from(outbox);
-  const rows = (incidentId === undefined ? q : q.where(eq(outbox.incidentId, incidentId))).orderBy(desc(outbox.id)).limit(LIST_LIMIT).all().reverse();
+async function listDeliveries(ctx: CommandContext, incidentId: number | undefined): Promise<Reply> {
+  const rows = await ctx.store.read(async (db) => {
+    if (incidentId !== undefined) await getIncident(db, incidentId);
+    return recentOutboxRows(db, incidentId, LIST_LIMIT);
+  });
   const now = ctx.now();
   const zone = ctx.policy.timezone;
   const where = incidentId === undefined ? '' : ` for ${incRef(incidentId)}`;
@@ -72,11 +73,11 @@ function listDeliveries(ctx: CommandContext, incidentId: number | undefined): Re
   };
 }
 
-function retryDelivery(ctx: CommandContext, id: number): Reply {
+async function retryDelivery(ctx: CommandContext, id: number): Promise<Reply> {
   requireAdmin(ctx, 'retry deliveries');
   const now = ctx.now();
-  return ctx.db.transaction((tx) => {
-    const row = tx.select().from(outbox).where(eq(outbox.id, id)).get();
+  return ctx.store.transaction(async (tx) => {
+    const row = await findOutboxRow(tx, id);
     if (!row) throw new SitrepError('NOT_FOUND', `there is no delivery #${id}; \`deliveries\` lists them`);
     if (row.state !== 'dead') {
       throw new SitrepError('CONFLICT', `delivery #${id} is ${row.state}; only dead deliveries can be retried`);
@@ -86,43 +87,19 @@ function retryDelivery(ctx: CommandContext, id: number): Reply {
     const from = row.approvedAt ?? row.createdAt;
     const window = row.deadlineAt !== null ? Math.max(60_000, row.deadlineAt - from) : DEFAULT_DEADLINE_MS;
     const webhook = isWebhookLane(row.target);
-    tx.update(outbox)
-      .set({
-        state: 'pending',
-        attempts: 0,
-        nextAttemptAt: now,
-        claimedUntil: null,
-        deadlineAt: webhook ? NO_DEADLINE : row.customerFacing || row.deadlineAt !== null ? now + window : null,
-        lastError: `retried by ${ctx.actor} (was: ${row.lastError ?? 'unknown'})`,
-      })
-      .where(and(eq(outbox.id, id), eq(outbox.state, 'dead')))
-      .run();
-    const newer = tx
-      .select({ id: outbox.id })
-      .from(outbox)
-      .where(
-        and(
-          eq(outbox.target, row.target),
-          row.incidentId === null ? sql`${outbox.incidentId} IS NULL` : eq(outbox.incidentId, row.incidentId),
-          eq(outbox.state, 'delivered'),
-          gt(outbox.id, row.id),
-        ),
-      )
-      .orderBy(asc(outbox.id))
-      .get();
-    const note = newer ? ` Note: #${newer.id}, a newer message to the same target, was already delivered; this one arrives after it.` : '';
+    await requeueDeadRow(tx, id, {
+      now,
+      deadlineAt: webhook ? NO_DEADLINE : row.customerFacing || row.deadlineAt !== null ? now + window : null,
+      note: `retried by ${ctx.actor} (was: ${row.lastError ?? 'unknown'})`,
+    });
+    const newer = await deliveredAfter(tx, row.target, row.incidentId, row.id);
+    const note = newer !== undefined ? ` Note: #${newer}, a newer message to the same target, was already delivered; this one arrives after it.` : '';
     // Retrying a dead letter of a disabled subscription says the endpoint is back: it is enabled
     // again, so later updates reach it too. Its other dead letters are named, not re-sent unasked.
     let enabled = '';
-    const sub = webhook ? subscriptionOfTarget(tx, row.target) : undefined;
-    if (sub && sub.disabledAt !== null && enableSubscription(tx, sub.id)) {
-      const others = tx
-        .select({ id: outbox.id })
-        .from(outbox)
-        .where(and(eq(outbox.target, row.target), eq(outbox.state, 'dead')))
-        .orderBy(asc(outbox.id))
-        .all()
-        .map((r) => `#${r.id}`);
+    const sub = webhook ? await subscriptionOfTarget(tx, row.target) : undefined;
+    if (sub && sub.disabledAt !== null && await enableSubscription(tx, sub.id)) {
+      const others = (await deadRowIds(tx, row.target)).map((r) => `#${r}`);
       enabled =
         ` ${subscriptionRef(sub.id)} was disabled (${sub.disabledReason ?? 'disabled'}) and is enabled again.` +
         (others.length

@@ -1,5 +1,3 @@
-import { eq } from 'drizzle-orm';
-import { customerUpdates } from '../../db/schema.js';
 import { awaitingApprovalNote, checkApproval, checkRejection } from '../domain/approval.js';
 import { displayUser } from '../domain/actor.js';
 import { announcedComponents } from '../domain/publication.js';
@@ -9,7 +7,7 @@ import type { Command } from './grammar.js';
 import { proposeUpdate, publishDraft } from './publish.js';
 import { recordEvent, resolveIncident, touchIncident } from './store.js';
 import { componentsBySlug, incRef, incidentComponentRows } from '../../db/queries/incidents.js';
-import { getDraft } from '../../db/queries/drafts.js';
+import { getDraft, markDraftRejected } from '../../db/queries/drafts.js';
 import { listApprovers } from '../../db/queries/settings.js';
 import { renderTemplate, templateStatus } from './template.js';
 
@@ -17,19 +15,19 @@ import { renderTemplate, templateStatus } from './template.js';
  * Proposes customer-facing wording. Without `components:` the draft carries the incident's current
  * component statuses, so the approver sees exactly what customers will be shown.
  */
-export function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const inc = resolveIncident(ctx, tx, cmd.incident, 'draft');
+export async function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const inc = await resolveIncident(ctx, tx, cmd.incident, 'draft');
     const id = incRef(inc.id);
-    const status = cmd.status ?? (cmd.template ? templateStatus(tx, cmd.template) : null) ?? inc.status;
+    const status = cmd.status ?? (cmd.template ? await templateStatus(tx, cmd.template) : null) ?? inc.status;
     if (cmd.components)
-      componentsBySlug(
+      await componentsBySlug(
         tx,
         cmd.components.map((c) => c.slug),
       );
-    const changes = cmd.components ?? incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status }));
-    const body = cmd.template ? renderTemplate(tx, ctx, cmd.template, inc, status, cmd.text) : cmd.text;
-    const { draft: row, published } = proposeUpdate(tx, ctx, {
+    const changes = cmd.components ?? (await incidentComponentRows(tx, inc.id)).map((c) => ({ slug: c.slug, status: c.status }));
+    const body = cmd.template ? await renderTemplate(tx, ctx, cmd.template, inc, status, cmd.text) : cmd.text;
+    const { draft: row, published } = await proposeUpdate(tx, ctx, {
       incidentId: inc.id,
       body,
       status,
@@ -43,7 +41,7 @@ export function draft(ctx: CommandContext, cmd: Extract<Command, { verb: 'draft'
       return { text: `${did} published for ${id} (SITREP_APPROVAL=off).`, data: { id: did, incident: id, state: 'published', body } };
     }
     return {
-      text: `${did} drafted for ${id}; ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: listApprovers(tx), author: ctx.actor, draftId: did })}.`,
+      text: `${did} drafted for ${id}; ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: await listApprovers(tx), author: ctx.actor, draftId: did })}.`,
       data: { id: did, incident: id, state: 'draft', body },
     };
   });
@@ -57,20 +55,20 @@ function checkPending(d: { id: number; state: string }): void {
   if (d.state === 'rejected') throw new SitrepError('CONFLICT', `${did} was rejected; draft a new update instead`);
 }
 
-export function approve(ctx: CommandContext, cmd: Extract<Command, { verb: 'approve' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const d = getDraft(tx, cmd.draft);
+export async function approve(ctx: CommandContext, cmd: Extract<Command, { verb: 'approve' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const d = await getDraft(tx, cmd.draft);
     const did = `D-${d.id}`;
     checkPending(d);
-    checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: d.author, approvers: listApprovers(tx), draftId: did });
+    checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: d.author, approvers: await listApprovers(tx), draftId: did });
     const at = cmd.at;
-    const pub = publishDraft(tx, ctx, d, {
+    const pub = await publishDraft(tx, ctx, d, {
       approver: ctx.actor,
       ...(cmd.text ? { body: cmd.text } : {}),
       ...(at !== undefined ? { displayAt: at } : {}),
     });
     if (cmd.text) {
-      recordEvent(tx, ctx, {
+      await recordEvent(tx, ctx, {
         incidentId: d.incidentId,
         kind: 'draft_approved',
         text: `${did} approved with rewording by ${displayUser(ctx.actor)} (was: ${d.body})`,
@@ -84,25 +82,22 @@ export function approve(ctx: CommandContext, cmd: Extract<Command, { verb: 'appr
   });
 }
 
-export function reject(ctx: CommandContext, cmd: Extract<Command, { verb: 'reject' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const d = getDraft(tx, cmd.draft);
+export async function reject(ctx: CommandContext, cmd: Extract<Command, { verb: 'reject' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const d = await getDraft(tx, cmd.draft);
     const did = `D-${d.id}`;
     checkPending(d);
-    checkRejection({ actor: ctx.actor, author: d.author, approvers: listApprovers(tx), draftId: did });
+    checkRejection({ actor: ctx.actor, author: d.author, approvers: await listApprovers(tx), draftId: did });
     const now = ctx.now();
-    tx.update(customerUpdates)
-      .set({ state: 'rejected', rejectReason: cmd.reason, approver: ctx.actor, rejectedAt: now })
-      .where(eq(customerUpdates.id, d.id))
-      .run();
-    recordEvent(tx, ctx, {
+    await markDraftRejected(tx, d.id, { reason: cmd.reason, by: ctx.actor, at: now });
+    await recordEvent(tx, ctx, {
       incidentId: d.incidentId,
       kind: 'draft_rejected',
       occurredAt: cmd.at ?? now,
       text: `${did} by ${displayUser(d.author)} rejected: ${cmd.reason}`,
       payload: { draftId: d.id, author: d.author, reason: cmd.reason },
     });
-    touchIncident(tx, ctx, d.incidentId);
+    await touchIncident(tx, ctx, d.incidentId);
     return { text: `${did} rejected; ${displayUser(d.author)} is told why.`, data: { id: did, state: 'rejected', author: d.author, reason: cmd.reason } };
   });
 }

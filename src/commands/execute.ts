@@ -22,7 +22,7 @@ export type { Logger, Result } from './run.js';
 // (runner.ts). (The CLI runs one command per process and loads only its verb: verbs.ts.)
 
 /** Runs one parsed command. Each verb authorises, validates, loads, decides, writes, replies. */
-export function executeCommand(ctx: CommandContext, cmd: Command): Reply {
+export function executeCommand(ctx: CommandContext, cmd: Command): Promise<Reply> {
   switch (cmd.verb) {
     case 'declare':
       return declare(ctx, cmd);

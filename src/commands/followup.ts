@@ -6,31 +6,31 @@ import type { Command } from './grammar.js';
 import { recordEvent, resolveIncident, touchIncident } from './store.js';
 import { incRef } from '../../db/queries/incidents.js';
 
-export function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'followup' }>): Reply {
-  return ctx.db.transaction((tx) => {
+export async function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'followup' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
     const now = ctx.now();
     switch (cmd.action) {
       case 'add': {
-        const inc = resolveIncident(ctx, tx, cmd.incident, 'followup add');
-        const row = insertFollowup(tx, { incidentId: inc.id, text: cmd.text, owner: cmd.owner ?? null, createdBy: ctx.actor, createdAt: now });
+        const inc = await resolveIncident(ctx, tx, cmd.incident, 'followup add');
+        const row = await insertFollowup(tx, { incidentId: inc.id, text: cmd.text, owner: cmd.owner ?? null, createdBy: ctx.actor, createdAt: now });
         const fid = `F-${row.id}`;
-        recordEvent(tx, ctx, {
+        await recordEvent(tx, ctx, {
           incidentId: inc.id,
           kind: 'followup_added',
           occurredAt: cmd.at ?? now,
           text: `Follow-up ${fid}: ${cmd.text}${cmd.owner ? ` (owner ${displayUser(cmd.owner)})` : ''}`,
           payload: { followupId: row.id, owner: cmd.owner ?? null },
         });
-        touchIncident(tx, ctx, inc.id);
+        await touchIncident(tx, ctx, inc.id);
         return { text: `${fid} added to ${incRef(inc.id)}.`, data: { id: fid, incident: incRef(inc.id), text: cmd.text, owner: cmd.owner ?? null } };
       }
       case 'done': {
-        const row = findFollowup(tx, cmd.id);
+        const row = await findFollowup(tx, cmd.id);
         const fid = `F-${cmd.id}`;
         if (!row) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
         if (row.state === 'done') throw new SitrepError('CONFLICT', `${fid} is already done`);
-        markFollowupDone(tx, cmd.id, cmd.at ?? now);
-        recordEvent(tx, ctx, {
+        await markFollowupDone(tx, cmd.id, cmd.at ?? now);
+        await recordEvent(tx, ctx, {
           incidentId: row.incidentId,
           kind: 'followup_done',
           occurredAt: cmd.at ?? now,

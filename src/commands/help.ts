@@ -165,6 +165,6 @@ export function usageHint(verb: Verb): string {
 }
 
 /** The `help` verb. */
-export function help(_ctx: CommandContext, cmd: Extract<Command, { verb: 'help' }>): Reply {
+export async function help(_ctx: CommandContext, cmd: Extract<Command, { verb: 'help' }>): Promise<Reply> {
   return { text: helpText(cmd.topic), data: { help: helpText(cmd.topic) } };
 }

@@ -6,70 +6,70 @@ import type { Command } from './grammar.js';
 import { describeChanges, recordEvent, resolveIncident, touchIncident } from './store.js';
 import { applyComponentChanges, componentsBySlug, incRef } from '../../db/queries/incidents.js';
 
-export function note(ctx: CommandContext, cmd: Extract<Command, { verb: 'note' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const inc = resolveIncident(ctx, tx, cmd.incident, 'note');
-    recordEvent(tx, ctx, { incidentId: inc.id, kind: 'note', occurredAt: cmd.at ?? ctx.now(), text: cmd.text, payload: {} });
-    touchIncident(tx, ctx, inc.id);
+export async function note(ctx: CommandContext, cmd: Extract<Command, { verb: 'note' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const inc = await resolveIncident(ctx, tx, cmd.incident, 'note');
+    await recordEvent(tx, ctx, { incidentId: inc.id, kind: 'note', occurredAt: cmd.at ?? ctx.now(), text: cmd.text, payload: {} });
+    await touchIncident(tx, ctx, inc.id);
     return { text: `Noted on ${incRef(inc.id)}.`, data: { id: incRef(inc.id) } };
   });
 }
 
-export function severity(ctx: CommandContext, cmd: Extract<Command, { verb: 'severity' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const inc = resolveIncident(ctx, tx, cmd.incident, 'severity');
+export async function severity(ctx: CommandContext, cmd: Extract<Command, { verb: 'severity' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const inc = await resolveIncident(ctx, tx, cmd.incident, 'severity');
     const id = incRef(inc.id);
     if (inc.severity === cmd.severity) throw new SitrepError('CONFLICT', `${id} is already sev${cmd.severity}`);
-    setIncidentSeverity(tx, inc.id, cmd.severity, ctx.now());
-    recordEvent(tx, ctx, {
+    await setIncidentSeverity(tx, inc.id, cmd.severity, ctx.now());
+    await recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: 'severity_changed',
       occurredAt: cmd.at ?? ctx.now(),
       text: `Severity sev${inc.severity} → sev${cmd.severity}`,
       payload: { from: inc.severity, to: cmd.severity },
     });
-    touchIncident(tx, ctx, inc.id);
+    await touchIncident(tx, ctx, inc.id);
     return { text: `${id} is now sev${cmd.severity}.`, data: { id, severity: cmd.severity } };
   });
 }
 
-export function assign(ctx: CommandContext, cmd: Extract<Command, { verb: 'assign' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const inc = resolveIncident(ctx, tx, cmd.incident, 'assign');
+export async function assign(ctx: CommandContext, cmd: Extract<Command, { verb: 'assign' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const inc = await resolveIncident(ctx, tx, cmd.incident, 'assign');
     const id = incRef(inc.id);
     if (inc[cmd.role] === cmd.user) throw new SitrepError('CONFLICT', `${displayUser(cmd.user)} is already ${cmd.role} of ${id}`);
-    setIncidentRole(tx, inc.id, cmd.role, cmd.user, ctx.now());
-    recordEvent(tx, ctx, {
+    await setIncidentRole(tx, inc.id, cmd.role, cmd.user, ctx.now());
+    await recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: 'role_assigned',
       occurredAt: cmd.at ?? ctx.now(),
       text: `${displayUser(cmd.user)} is now ${cmd.role}${inc[cmd.role] ? ` (was ${displayUser(inc[cmd.role])})` : ''}`,
       payload: { role: cmd.role, user: cmd.user, previous: inc[cmd.role] },
     });
-    touchIncident(tx, ctx, inc.id);
+    await touchIncident(tx, ctx, inc.id);
     return { text: `${displayUser(cmd.user)} is ${cmd.role} of ${id}.`, data: { id, role: cmd.role, user: cmd.user } };
   });
 }
 
-export function setComponents(ctx: CommandContext, cmd: Extract<Command, { verb: 'components' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const inc = resolveIncident(ctx, tx, cmd.incident, 'components');
+export async function setComponents(ctx: CommandContext, cmd: Extract<Command, { verb: 'components' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const inc = await resolveIncident(ctx, tx, cmd.incident, 'components');
     const id = incRef(inc.id);
     if (inc.status === 'resolved') throw new SitrepError('CONFLICT', `${id} is resolved; \`reopen ${id}\` before changing its components`);
-    componentsBySlug(
+    await componentsBySlug(
       tx,
       cmd.changes.map((c) => c.slug),
     );
     const at = cmd.at ?? ctx.now();
-    const changes = applyComponentChanges(tx, inc.id, cmd.changes, at);
-    recordEvent(tx, ctx, {
+    const changes = await applyComponentChanges(tx, inc.id, cmd.changes, at);
+    await recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: 'components_changed',
       occurredAt: at,
       text: `Components: ${describeChanges(changes)}`,
       payload: { components: changes },
     });
-    touchIncident(tx, ctx, inc.id);
+    await touchIncident(tx, ctx, inc.id);
     return { text: `${id}: ${describeChanges(changes)}. Internal until a customer update is published.`, data: { id, components: changes } };
   });
 }

@@ -16,9 +16,9 @@ export interface Pin {
   source: Record<string, unknown>;
 }
 
-export function pin(ctx: CommandContext, p: Pin): Reply {
-  return ctx.db.transaction((tx) => {
-    recordEvent(tx, ctx, {
+export async function pin(ctx: CommandContext, p: Pin): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    await recordEvent(tx, ctx, {
       incidentId: p.incidentId,
       kind: 'pinned',
       actor: p.author,
@@ -26,7 +26,7 @@ export function pin(ctx: CommandContext, p: Pin): Reply {
       text: p.text,
       payload: { ...p.source, pinnedBy: ctx.actor },
     });
-    touchIncident(tx, ctx, p.incidentId);
+    await touchIncident(tx, ctx, p.incidentId);
     return { text: '', data: {} };
   });
 }

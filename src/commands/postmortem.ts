@@ -1,6 +1,6 @@
-import { and, asc, eq } from 'drizzle-orm';
-import type { DbOrTx } from '../../db/client.js';
-import { componentStatusHistory, components, customerUpdates, followups, postmortems } from '../../db/schema.js';
+import type { ReadConn } from '../../db/store.js';
+import { incidentFollowups } from '../../db/queries/followups.js';
+import { internalComponentHistory, publishedCustomerUpdates, savePostmortemMarkdown } from '../../db/queries/postmortems.js';
 import { displayUser } from '../domain/actor.js';
 import { worstStatus } from '../domain/components.js';
 import type { ComponentStatus } from '../domain/enums.js';
@@ -18,34 +18,23 @@ import { joinNames } from './template.js';
 import { loadTimeline } from '../../db/queries/timeline.js';
 
 /** The worst status each component reached during the incident, in catalogue order. */
-function impactByComponent(db: DbOrTx, incidentId: number): Array<{ name: string; worst: ComponentStatus }> {
-  const rows = db
-    .select({ name: components.name, position: components.position, status: componentStatusHistory.status })
-    .from(componentStatusHistory)
-    .innerJoin(components, eq(components.id, componentStatusHistory.componentId))
-    .where(and(eq(componentStatusHistory.incidentId, incidentId), eq(componentStatusHistory.isPublic, false)))
-    .orderBy(asc(components.position))
-    .all();
+async function impactByComponent(db: ReadConn, incidentId: number): Promise<Array<{ name: string; worst: ComponentStatus }>> {
+  const rows = await internalComponentHistory(db, incidentId);
   const by = new Map<string, ComponentStatus[]>();
   for (const r of rows) by.set(r.name, [...(by.get(r.name) ?? []), r.status]);
   return [...by.entries()].map(([name, s]) => ({ name, worst: worstStatus(s) })).filter((c) => c.worst !== 'operational');
 }
 
 /** The markdown postmortem draft: facts from the timeline, headings for what only people know. */
-export function buildPostmortem(db: DbOrTx, ctx: CommandContext, inc: IncidentRow): string {
+export async function buildPostmortem(db: ReadConn, ctx: CommandContext, inc: IncidentRow): Promise<string> {
   const zone = ctx.policy.timezone;
   const now = ctx.now();
   const end = inc.resolvedAt ?? now;
   const at = (ms: number) => (sameDay(inc.startedAt, end, zone) ? formatClock(ms, zone, false) : formatClock(ms, zone, true));
-  const impact = impactByComponent(db, inc.id);
-  const published = db
-    .select()
-    .from(customerUpdates)
-    .where(and(eq(customerUpdates.incidentId, inc.id), eq(customerUpdates.state, 'published'), eq(customerUpdates.isPostmortem, false)))
-    .orderBy(asc(customerUpdates.displayAt))
-    .all();
-  const fus = db.select().from(followups).where(eq(followups.incidentId, inc.id)).orderBy(asc(followups.id)).all();
-  const events = loadTimeline(db, inc.id);
+  const impact = await impactByComponent(db, inc.id);
+  const published = await publishedCustomerUpdates(db, inc.id);
+  const fus = await incidentFollowups(db, inc.id);
+  const events = await loadTimeline(db, inc.id);
   const metric = (label: string, ms: number | null) => `| ${label} | ${ms === null ? '—' : formatDuration(ms)} |`;
   const lines = [
     `# Postmortem: ${inc.title} (${incRef(inc.id)})`,
@@ -92,16 +81,10 @@ export function buildPostmortem(db: DbOrTx, ctx: CommandContext, inc: IncidentRo
 }
 
 /** The customer-facing part, in the shape status pages use (incident time, summary, impact). */
-export function publicSummary(db: DbOrTx, ctx: CommandContext, inc: IncidentRow): string {
+export async function publicSummary(db: ReadConn, ctx: CommandContext, inc: IncidentRow): Promise<string> {
   const zone = ctx.policy.timezone;
-  const impact = impactByComponent(db, inc.id);
-  const last = db
-    .select()
-    .from(customerUpdates)
-    .where(and(eq(customerUpdates.incidentId, inc.id), eq(customerUpdates.state, 'published'), eq(customerUpdates.isPostmortem, false)))
-    .orderBy(asc(customerUpdates.displayAt))
-    .all()
-    .at(-1);
+  const impact = await impactByComponent(db, inc.id);
+  const last = (await publishedCustomerUpdates(db, inc.id)).at(-1);
   return [
     `Incident time: ${formatPosted(inc.startedAt, zone)} – ${formatPosted(inc.resolvedAt!, zone)} (${formatDuration(inc.resolvedAt! - inc.startedAt)})`,
     '',
@@ -110,22 +93,19 @@ export function publicSummary(db: DbOrTx, ctx: CommandContext, inc: IncidentRow)
   ].join('\n');
 }
 
-export function postmortem(ctx: CommandContext, cmd: Extract<Command, { verb: 'postmortem' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const inc = resolveIncident(ctx, tx, cmd.incident, 'postmortem', { latestIfNoneOpen: true });
+export async function postmortem(ctx: CommandContext, cmd: Extract<Command, { verb: 'postmortem' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const inc = await resolveIncident(ctx, tx, cmd.incident, 'postmortem', { latestIfNoneOpen: true });
     const id = incRef(inc.id);
     const now = ctx.now();
-    const markdown = buildPostmortem(tx, ctx, inc);
-    tx.insert(postmortems)
-      .values({ incidentId: inc.id, markdown, updatedAt: now })
-      .onConflictDoUpdate({ target: postmortems.incidentId, set: { markdown, updatedAt: now } })
-      .run();
+    const markdown = await buildPostmortem(tx, ctx, inc);
+    await savePostmortemMarkdown(tx, inc.id, markdown, now);
     if (cmd.action === 'draft') return { text: markdown, data: { id, markdown } };
 
     if (inc.status !== 'resolved') throw new SitrepError('CONFLICT', `${id} is still ${inc.status}; resolve it before publishing its postmortem`);
     if (inc.publicStatus === null) throw new SitrepError('CONFLICT', `${id} was never public (no published update), so there is no public postmortem to add`);
-    const body = cmd.text ?? publicSummary(tx, ctx, inc);
-    const { draft, published } = proposeUpdate(tx, ctx, {
+    const body = cmd.text ?? (await publicSummary(tx, ctx, inc));
+    const { draft, published } = await proposeUpdate(tx, ctx, {
       incidentId: inc.id,
       body,
       status: inc.publicStatus,
@@ -139,7 +119,7 @@ export function postmortem(ctx: CommandContext, cmd: Extract<Command, { verb: 'p
       return { text: `Postmortem for ${id} published (${did}).`, data: { id: did, incident: id, state: 'published', body, markdown } };
     }
     return {
-      text: `Public postmortem ${did} drafted for ${id}; ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: listApprovers(tx), author: ctx.actor, draftId: did })}.\n\n${body}`,
+      text: `Public postmortem ${did} drafted for ${id}; ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: await listApprovers(tx), author: ctx.actor, draftId: did })}.\n\n${body}`,
       data: { id: did, incident: id, state: 'draft', body, markdown },
     };
   });

@@ -1,23 +1,14 @@
-import { asc, desc, eq, ne } from 'drizzle-orm';
-import { incidents } from '../../db/schema.js';
 import { renderList, renderShow, renderTimeline, toShowJson } from '../render/incident.js';
 import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { resolveIncident } from './store.js';
-import { incRef } from '../../db/queries/incidents.js';
+import { incRef, listIncidents } from '../../db/queries/incidents.js';
 import { loadIncidentView } from '../../db/queries/views.js';
 import { loadTimeline } from '../../db/queries/timeline.js';
 
-export function list(ctx: CommandContext, cmd: Extract<Command, { verb: 'list' }>): Reply {
-  const q = ctx.db.select().from(incidents);
-  const rows = (
-    cmd.filter === 'open'
-      ? q.where(ne(incidents.status, 'resolved')).orderBy(asc(incidents.id))
-      : cmd.filter === 'resolved'
-        ? q.where(eq(incidents.status, 'resolved')).orderBy(desc(incidents.id))
-        : q.orderBy(desc(incidents.id))
-  ).all();
+export async function list(ctx: CommandContext, cmd: Extract<Command, { verb: 'list' }>): Promise<Reply> {
+  const rows = await ctx.store.read((db) => listIncidents(db, cmd.filter));
   const zone = ctx.policy.timezone;
   const items = rows.map((r) => ({
     id: incRef(r.id),
@@ -43,15 +34,16 @@ export function list(ctx: CommandContext, cmd: Extract<Command, { verb: 'list' }
   };
 }
 
-export function show(ctx: CommandContext, cmd: Extract<Command, { verb: 'show' }>): Reply {
-  const inc = resolveIncident(ctx, ctx.db, cmd.incident, 'show', { latestIfNoneOpen: true });
-  const view = loadIncidentView(ctx.db, inc);
+export async function show(ctx: CommandContext, cmd: Extract<Command, { verb: 'show' }>): Promise<Reply> {
+  const view = await ctx.store.read(async (db) => await loadIncidentView(db, await resolveIncident(ctx, db, cmd.incident, 'show', { latestIfNoneOpen: true })));
   return { text: renderShow(view, ctx.policy.timezone, ctx.now()), data: toShowJson(view, ctx.policy.timezone) };
 }
 
-export function timeline(ctx: CommandContext, cmd: Extract<Command, { verb: 'timeline' }>): Reply {
-  const inc = resolveIncident(ctx, ctx.db, cmd.incident, 'timeline', { latestIfNoneOpen: true });
-  const events = loadTimeline(ctx.db, inc.id);
+export async function timeline(ctx: CommandContext, cmd: Extract<Command, { verb: 'timeline' }>): Promise<Reply> {
+  const { inc, events } = await ctx.store.read(async (db) => {
+    const inc = await resolveIncident(ctx, db, cmd.incident, 'timeline', { latestIfNoneOpen: true });
+    return { inc, events: await loadTimeline(db, inc.id) };
+  });
   const zone = ctx.policy.timezone;
   return {
     text: renderTimeline({ id: incRef(inc.id), title: inc.title, startedAt: inc.startedAt, resolvedAt: inc.resolvedAt }, events, zone, ctx.now()),

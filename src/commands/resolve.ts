@@ -1,5 +1,3 @@
-import { eq } from 'drizzle-orm';
-import { incidents } from '../../db/schema.js';
 import { awaitingApprovalNote } from '../domain/approval.js';
 import { SitrepError } from '../domain/errors.js';
 import { checkReopen, checkTransition } from '../domain/lifecycle.js';
@@ -10,18 +8,18 @@ import type { Command } from './grammar.js';
 import { proposeUpdate } from './publish.js';
 import { changeStatus } from './status.js';
 import { recordEvent, resolveIncident, touchIncident } from './store.js';
-import { incidentComponentRows, incRef } from '../../db/queries/incidents.js';
+import { incidentComponentRows, incRef, patchIncident } from '../../db/queries/incidents.js';
 import { listApprovers } from '../../db/queries/settings.js';
 
-export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'resolve' }>): Reply {
-  return ctx.db.transaction((tx) => {
-    const inc = resolveIncident(ctx, tx, cmd.incident, 'resolve');
+export async function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'resolve' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
+    const inc = await resolveIncident(ctx, tx, cmd.incident, 'resolve');
     const id = incRef(inc.id);
     checkTransition(id, inc.status, 'resolved');
     const at = cmd.at ?? ctx.now();
     if (at < inc.startedAt) throw new SitrepError('INVALID', `at: is before ${id} started`);
-    changeStatus(tx, ctx, inc, 'resolved', at);
-    recordEvent(tx, ctx, {
+    await changeStatus(tx, ctx, inc, 'resolved', at);
+    await recordEvent(tx, ctx, {
       incidentId: inc.id,
       kind: 'resolved',
       occurredAt: at,
@@ -32,13 +30,13 @@ export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'reso
     let draftId: string | undefined;
     if (cmd.text) {
       // Customer text on resolve follows the same approval policy as any draft.
-      const { draft, published } = proposeUpdate(tx, ctx, {
+      const { draft, published } = await proposeUpdate(tx, ctx, {
         incidentId: inc.id,
         body: cmd.text,
         status: 'resolved',
         componentChanges: announcedComponents(
           'resolved',
-          incidentComponentRows(tx, inc.id).map((c) => ({ slug: c.slug, status: c.status })),
+          (await incidentComponentRows(tx, inc.id)).map((c) => ({ slug: c.slug, status: c.status })),
         ),
         displayAt: at,
         label: 'resolved',
@@ -46,9 +44,9 @@ export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'reso
       draftId = `D-${draft.id}`;
       draftNote = published
         ? ` Customer update ${draftId} published.`
-        : ` Customer update ${draftId} awaits approval: ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: listApprovers(tx), author: ctx.actor, draftId })}.`;
+        : ` Customer update ${draftId} awaits approval: ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: await listApprovers(tx), author: ctx.actor, draftId })}.`;
     }
-    touchIncident(tx, ctx, inc.id);
+    await touchIncident(tx, ctx, inc.id);
     return {
       text: `${id} resolved after ${formatDuration(at - inc.startedAt)}.${draftNote}`,
       data: { id, status: 'resolved', ...(draftId ? { draft: draftId } : {}) },
@@ -56,20 +54,20 @@ export function resolve(ctx: CommandContext, cmd: Extract<Command, { verb: 'reso
   });
 }
 
-export function reopen(ctx: CommandContext, cmd: Extract<Command, { verb: 'reopen' }>): Reply {
-  return ctx.db.transaction((tx) => {
+export async function reopen(ctx: CommandContext, cmd: Extract<Command, { verb: 'reopen' }>): Promise<Reply> {
+  return ctx.store.transaction(async (tx) => {
     if (cmd.incident === undefined && ctx.scope.incidentId === undefined) {
       throw new SitrepError('INVALID', 'say which incident: `reopen INC-n`');
     }
-    const inc = resolveIncident(ctx, tx, cmd.incident, 'reopen');
+    const inc = await resolveIncident(ctx, tx, cmd.incident, 'reopen');
     const id = incRef(inc.id);
     checkReopen(id, inc.status);
     const at = cmd.at ?? ctx.now();
-    changeStatus(tx, ctx, { ...inc, resolvedAt: null }, 'investigating', at);
+    await changeStatus(tx, ctx, { ...inc, resolvedAt: null }, 'investigating', at);
     // resolved_at is kept in the timeline; the open incident has none.
-    tx.update(incidents).set({ resolvedAt: null }).where(eq(incidents.id, inc.id)).run();
-    recordEvent(tx, ctx, { incidentId: inc.id, kind: 'reopened', occurredAt: at, text: 'Reopened: back to investigating', payload: {} });
-    touchIncident(tx, ctx, inc.id);
+    await patchIncident(tx, inc.id, { resolvedAt: null }, ctx.now());
+    await recordEvent(tx, ctx, { incidentId: inc.id, kind: 'reopened', occurredAt: at, text: 'Reopened: back to investigating', payload: {} });
+    await touchIncident(tx, ctx, inc.id);
     return { text: `${id} reopened (investigating). Set affected components again with \`components ${id} …\`.`, data: { id, status: 'investigating' } };
   });
 }

@@ -18,7 +18,7 @@ export interface Failure {
 export type Result = { ok: true; command: Command; reply: Reply } | { ok: false; error: Failure };
 
 /** Runs one parsed command: authorises, validates, loads, decides, writes, replies. */
-export type Execute = (ctx: CommandContext, cmd: Command) => Reply;
+export type Execute = (ctx: CommandContext, cmd: Command) => Promise<Reply>;
 
 export interface Logger {
   error(obj: Record<string, unknown>, msg: string): void;
@@ -29,9 +29,15 @@ export interface Logger {
  * code and message; anything else is logged with a reference id that the user also sees, so a
  * report can be matched to the log.
  */
-export function runParsedWith(execute: Execute, ctx: CommandContext, command: Command, log?: Logger, fields: Record<string, unknown> = {}): Result {
+export async function runParsedWith(
+  execute: Execute,
+  ctx: CommandContext,
+  command: Command,
+  log?: Logger,
+  fields: Record<string, unknown> = {},
+): Promise<Result> {
   try {
-    return { ok: true, command, reply: execute(ctx, command) };
+    return { ok: true, command, reply: await execute(ctx, command) };
   } catch (e) {
     return { ok: false, error: mapFailure(e, log, fields) };
   }
@@ -52,7 +58,13 @@ export function parseText(ctx: ParseFrom, text: string): Parsed {
 }
 
 /** Runs what parseText gave: a parse failure maps like any other. */
-export function runParsedText(execute: Execute, ctx: CommandContext, parsed: Parsed, log?: Logger, fields: Record<string, unknown> = {}): Result {
+export async function runParsedText(
+  execute: Execute,
+  ctx: CommandContext,
+  parsed: Parsed,
+  log?: Logger,
+  fields: Record<string, unknown> = {},
+): Promise<Result> {
   if (!parsed.ok) return { ok: false, error: mapFailure(parsed.thrown, log, fields) };
   return runParsedWith(execute, ctx, parsed.command, log, fields);
 }

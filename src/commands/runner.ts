@@ -1,5 +1,5 @@
-import type { Db, Tx } from '../../db/client.js';
-import { processedEvents } from '../../db/schema.js';
+import { recordProcessedEvent } from '../../db/queries/inbox.js';
+import type { Store, WriteTx } from '../../db/store.js';
 import type { CommandContext, Outlet, Policy, Reply, Scope } from './context.js';
 import type { Command } from './grammar.js';
 import { mapFailure, parseText, runParsedText, type Execute, type Failure, type Logger, type Parsed, type Result } from './run.js';
@@ -29,17 +29,17 @@ export interface Runner {
   context(actor: string, scope: Scope): CommandContext;
   /** Parses a command line as typed on `platform`; the result may be handed to `run`. */
   parse(text: string, platform: Scope['platform']): Parsed;
-  /** Runs one command as `actor`; notifies change listeners after a write. Never throws. */
-  run(input: RunInput, actor: string, scope: Scope, fields?: Record<string, unknown>): Result;
-  /** Runs an internal verb (a function of the context) like any other command. Never throws. */
-  invoke(verb: (ctx: CommandContext) => Reply, actor: string, scope: Scope, fields?: Record<string, unknown>): Outcome;
+  /** Runs one command as `actor`; notifies change listeners after a write. Never rejects. */
+  run(input: RunInput, actor: string, scope: Scope, fields?: Record<string, unknown>): Promise<Result>;
+  /** Runs an internal verb (a function of the context) like any other command. Never rejects. */
+  invoke(verb: (ctx: CommandContext) => Promise<Reply>, actor: string, scope: Scope, fields?: Record<string, unknown>): Promise<Outcome>;
   /**
    * Runs `fn` in one transaction with the row that records `key` (none when `key` is null): a
    * request seen before is 'duplicate' and runs nothing. A refused result rolls its key back
    * (so a corrected resubmission works) unless `keepRefused`, when the refusal (and its answer)
    * is kept and a redelivery would only be refused and answered again.
    */
-  once<R extends { ok: boolean }>(key: DedupeKey | null, fn: (tx: Tx) => R, opts?: { keepRefused?: boolean; immediate?: boolean }): R | 'duplicate';
+  once<R extends { ok: boolean }>(key: DedupeKey | null, fn: (tx: WriteTx) => Promise<R>, opts?: { keepRefused?: boolean }): Promise<R | 'duplicate'>;
   /** A failure outside any command (a transaction that could not commit), mapped like a command's. */
   failure(thrown: unknown, fields?: Record<string, unknown>): Extract<Result, { ok: false }>;
   /** Tells change listeners that something was written outside `run` (e.g. the outbox worker). */
@@ -47,7 +47,7 @@ export interface Runner {
 }
 
 export interface RunnerDeps {
-  db: Db;
+  store: Store;
   now: () => number;
   log: Logger;
   policy: Policy;
@@ -67,47 +67,41 @@ class Rollback<R> extends Error {
 }
 
 export function createRunner(deps: RunnerDeps): Runner {
-  const { db, now, log, policy, outlets, execute } = deps;
+  const { store, now, log, policy, outlets, execute } = deps;
   const notify = deps.onChange ?? (() => undefined);
   const parse = deps.parse ?? ((text: string, platform: Scope['platform']) => parseText({ now, policy, scope: { platform } }, text));
-  const context = (actor: string, scope: Scope): CommandContext => ({ db, now, actor, scope, policy, outlets });
+  const context = (actor: string, scope: Scope): CommandContext => ({ store, now, actor, scope, policy, outlets });
   const parsedOf = (input: RunInput, platform: Scope['platform']): Parsed =>
     typeof input === 'string' ? parse(input, platform) : 'parsed' in input ? input.parsed : { ok: true, command: input.command };
   return {
     policy,
     context,
     parse,
-    run(input, actor, scope, fields = {}) {
-      const result = runParsedText(execute, context(actor, scope), parsedOf(input, scope.platform), log, { platform: scope.platform, ...fields });
+    async run(input, actor, scope, fields = {}) {
+      const result = await runParsedText(execute, context(actor, scope), parsedOf(input, scope.platform), log, { platform: scope.platform, ...fields });
       if (result.ok) notify();
       return result;
     },
-    invoke(verb, actor, scope, fields = {}) {
+    async invoke(verb, actor, scope, fields = {}) {
       let outcome: Outcome;
       try {
-        outcome = { ok: true, reply: verb(context(actor, scope)) };
+        outcome = { ok: true, reply: await verb(context(actor, scope)) };
       } catch (e) {
         return { ok: false, error: mapFailure(e, log, { platform: scope.platform, ...fields }) };
       }
       notify();
       return outcome;
     },
-    once(key, fn, opts = {}) {
+    async once<R extends { ok: boolean }>(key: DedupeKey | null, fn: (tx: WriteTx) => Promise<R>, opts: { keepRefused?: boolean } = {}) {
       try {
-        return db.transaction(
-          (tx) => {
-            if (key) {
-              const ins = tx.insert(processedEvents).values({ platform: key.platform, eventId: key.id, at: now() }).onConflictDoNothing().run();
-              if (ins.changes === 0) return 'duplicate' as const;
-            }
-            const result = fn(tx);
-            if (!result.ok && !opts.keepRefused) throw new Rollback(result);
-            return result;
-          },
-          opts.immediate ? { behavior: 'immediate' } : undefined,
-        );
+        return await store.transaction(async (tx) => {
+          if (key && !(await recordProcessedEvent(tx, key.platform, key.id, now()))) return 'duplicate' as const;
+          const result = await fn(tx);
+          if (!result.ok && !opts.keepRefused) throw new Rollback(result);
+          return result;
+        });
       } catch (e) {
-        if (e instanceof Rollback) return e.result as ReturnType<typeof fn>;
+        if (e instanceof Rollback) return e.result as R;
         throw e;
       }
     },

@@ -1,5 +1,4 @@
-import { and, gte, isNotNull } from 'drizzle-orm';
-import { incidents } from '../../db/schema.js';
+import { incidentsStartedSince } from '../../db/queries/incidents.js';
 import { formatDuration, toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -12,12 +11,8 @@ function median(xs: number[]): number | null {
 }
 
 /** Time to identify and to resolve per severity, measured from when impact began. */
-export function stats(ctx: CommandContext, cmd: Extract<Command, { verb: 'stats' }>): Reply {
-  const rows = ctx.db
-    .select()
-    .from(incidents)
-    .where(cmd.since !== undefined ? and(isNotNull(incidents.id), gte(incidents.startedAt, cmd.since)) : isNotNull(incidents.id))
-    .all();
+export async function stats(ctx: CommandContext, cmd: Extract<Command, { verb: 'stats' }>): Promise<Reply> {
+  const rows = await ctx.store.read((db) => incidentsStartedSince(db, cmd.since));
   const out = [1, 2, 3, 4].map((sev) => {
     const of = rows.filter((r) => r.severity === sev);
     const tti = of.filter((r) => r.identifiedAt !== null).map((r) => r.identifiedAt! - r.startedAt);

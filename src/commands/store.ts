@@ -1,4 +1,4 @@
-import type { DbOrTx, Tx } from '../../db/client.js';
+import type { ReadConn, WriteTx } from '../../db/store.js';
 import { latestIncident, openIncidents, getIncident, incRef, touchIncidentRow, type IncidentRow } from '../../db/queries/incidents.js';
 import { insertEvent } from '../../db/queries/timeline.js';
 import type { ComponentStatus } from '../domain/enums.js';
@@ -12,20 +12,20 @@ import type { CommandContext } from './context.js';
 /**
  * Which incident a command is about: the one named, else the thread's, else the only open one.
  */
-export function resolveIncident(
+export async function resolveIncident(
   ctx: CommandContext,
-  db: DbOrTx,
+  db: ReadConn,
   explicit: number | undefined,
   verb: string,
   opts: { latestIfNoneOpen?: boolean } = {},
-): IncidentRow {
-  if (explicit !== undefined) return getIncident(db, explicit);
-  if (ctx.scope.incidentId !== undefined) return getIncident(db, ctx.scope.incidentId);
-  const open = openIncidents(db);
+): Promise<IncidentRow> {
+  if (explicit !== undefined) return await getIncident(db, explicit);
+  if (ctx.scope.incidentId !== undefined) return await getIncident(db, ctx.scope.incidentId);
+  const open = await openIncidents(db);
   if (open.length === 1) return open[0]!;
   if (open.length === 0) {
     // Read-only views of "the incident" right after it was resolved mean the latest one.
-    const latest = opts.latestIfNoneOpen ? latestIncident(db) : undefined;
+    const latest = opts.latestIfNoneOpen ? await latestIncident(db) : undefined;
     if (latest) return latest;
     throw new SitrepError('INVALID', `no incident is open; name one (\`${verb} INC-n …\`) or \`declare\` a new one`);
   }
@@ -49,16 +49,16 @@ export function requireAdmin(ctx: CommandContext, what: string): void {
 export type EventInput = TimelineEvent & { incidentId: number; text: string; occurredAt?: number; actor?: string };
 
 /** Appends a timeline event and lets every outlet react to it, in the caller's transaction. */
-export function recordEvent(tx: Tx, ctx: CommandContext, e: EventInput): EventRecord {
+export async function recordEvent(tx: WriteTx, ctx: CommandContext, e: EventInput): Promise<EventRecord> {
   const now = ctx.now();
-  const rec = insertEvent(tx, { ...e, occurredAt: e.occurredAt ?? now, recordedAt: now, actor: e.actor ?? ctx.actor });
-  for (const o of ctx.outlets) o.onEvent?.(tx, rec, ctx);
+  const rec = await insertEvent(tx, { ...e, occurredAt: e.occurredAt ?? now, recordedAt: now, actor: e.actor ?? ctx.actor });
+  for (const o of ctx.outlets) await o.onEvent?.(tx, rec, ctx);
   return rec;
 }
 
-export function touchIncident(tx: Tx, ctx: CommandContext, incidentId: number): void {
-  touchIncidentRow(tx, incidentId, ctx.now());
-  for (const o of ctx.outlets) o.onIncidentChanged?.(tx, incidentId, ctx);
+export async function touchIncident(tx: WriteTx, ctx: CommandContext, incidentId: number): Promise<void> {
+  await touchIncidentRow(tx, incidentId, ctx.now());
+  for (const o of ctx.outlets) await o.onIncidentChanged?.(tx, incidentId, ctx);
 }
 
 export function describeChanges(changes: Array<{ name: string; to: ComponentStatus }>): string {

@@ -1,11 +1,19 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
-import type { Tx } from '../../db/client.js';
-import { outbox, subscriptions } from '../../db/schema.js';
+import type { WriteTx } from '../../db/store.js';
+import { deadRowIds } from '../../db/queries/outbox.js';
+import {
+  deleteSubscription,
+  enableSubscription,
+  findSubscriptionById,
+  findSubscriptionByTarget,
+  insertSubscription,
+  listSubscriptionRows,
+  type SubscriptionRow,
+} from '../../db/queries/subscriptions.js';
 import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import { checkWebhookUrl } from '../mirror/address.js';
 import { generateWebhookSecret } from '../mirror/signing.js';
-import { enableSubscription, outboxTargetOf } from '../mirror/subscriptions.js';
+import { outboxTargetOf } from '../domain/subscriptions.js';
 import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -15,7 +23,7 @@ import { componentsBySlug } from '../../db/queries/incidents.js';
 // Customer channels: who hears about incidents outside the company. Only admins manage them
 // (a webhook URL is where customer-facing text goes, and may carry a token in its query).
 
-type Kind = (typeof subscriptions.$inferSelect)['kind'];
+type Kind = SubscriptionRow['kind'];
 
 const TARGET_HELP = 'write slack:C123, teams:<conversation id> or webhook:https://…';
 export const subRef = (id: number) => `S-${id}`;
@@ -63,21 +71,21 @@ function refuseSecretInSharedConversation(ctx: CommandContext, raw: string): voi
   );
 }
 
-export function subscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'subscribe' }>): Reply {
+export async function subscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'subscribe' }>): Promise<Reply> {
   requireAdmin(ctx, 'manage subscriptions');
   refuseSecretInSharedConversation(ctx, cmd.target);
   const { kind, target } = parseSubscriptionTarget(cmd.target, ctx);
-  componentsBySlug(ctx.db, cmd.components);
   const secret = kind === 'webhook' ? generateWebhookSecret() : null;
-  const outcome = ctx.db.transaction((tx) => {
-    const existing = tx.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
-    if (existing && existing.disabledAt !== null) return { kind: 'reenabled' as const, reply: reenable(ctx, tx, existing, cmd.components) };
+  const outcome = await ctx.store.transaction(async (tx) => {
+    await componentsBySlug(tx, cmd.components);
+    const existing = await findSubscriptionByTarget(tx, target);
+    if (existing && existing.disabledAt !== null) return { kind: 'reenabled' as const, reply: await reenable(ctx, tx, existing, cmd.components) };
     if (existing) {
       throw new SitrepError('CONFLICT', `${target} is already subscribed as ${subRef(existing.id)}; \`unsubscribe ${target}\` first to change it`);
     }
     return {
       kind: 'created' as const,
-      row: tx.insert(subscriptions).values({ target, kind, components: cmd.components, secret, createdBy: ctx.actor, createdAt: ctx.now() }).returning().get(),
+      row: await insertSubscription(tx, { target, kind, components: cmd.components, secret, createdBy: ctx.actor, createdAt: ctx.now() }),
     };
   });
   if (outcome.kind === 'reenabled') return outcome.reply;
@@ -98,7 +106,7 @@ export function subscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'su
  * it again, keeping its id, filter and signing secret: the receiver already holds the secret, and
  * a new one would break its verification. What was dead-lettered stays dead until retried.
  */
-function reenable(ctx: CommandContext, tx: Tx, sub: typeof subscriptions.$inferSelect, components: string[]): Reply {
+async function reenable(ctx: CommandContext, tx: WriteTx, sub: SubscriptionRow, components: string[]): Promise<Reply> {
   const same = components.length === 0 || (components.length === sub.components.length && components.every((c) => sub.components.includes(c)));
   if (!same) {
     throw new SitrepError(
@@ -106,14 +114,8 @@ function reenable(ctx: CommandContext, tx: Tx, sub: typeof subscriptions.$inferS
       `${sub.target} is subscribed as ${subRef(sub.id)} (disabled) with components: ${sub.components.length ? sub.components.join(', ') : 'all'}; \`subscribe ${sub.target}\` without components enables it again, or \`unsubscribe ${sub.target}\` first to change them`,
     );
   }
-  enableSubscription(tx, sub.id);
-  const dead = tx
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(and(eq(outbox.target, outboxTargetOf(sub)), eq(outbox.state, 'dead')))
-    .orderBy(asc(outbox.id))
-    .all()
-    .map((r) => r.id);
+  await enableSubscription(tx, sub.id);
+  const dead = await deadRowIds(tx, outboxTargetOf(sub));
   const scope = sub.components.length ? `incidents affecting ${sub.components.join(', ')}` : 'every incident';
   const lines = [
     `Enabled ${subRef(sub.id)} again: ${sub.target} hears customer-facing updates for ${scope}. It was disabled ${toIso(sub.disabledAt ?? ctx.now(), ctx.policy.timezone)} (${sub.disabledReason ?? 'disabled'}).`,
@@ -130,38 +132,28 @@ function reenable(ctx: CommandContext, tx: Tx, sub: typeof subscriptions.$inferS
 }
 
 /** Accepts the target as subscribed or its S-n id. */
-function findSubscription(ctx: CommandContext, raw: string) {
+async function findSubscription(ctx: CommandContext, tx: WriteTx, raw: string): Promise<SubscriptionRow | undefined> {
   const byId = /^S-(\d+)$/i.exec(raw);
-  if (byId)
-    return ctx.db
-      .select()
-      .from(subscriptions)
-      .where(eq(subscriptions.id, Number(byId[1])))
-      .get();
-  const exact = ctx.db.select().from(subscriptions).where(eq(subscriptions.target, raw)).get();
+  if (byId) return findSubscriptionById(tx, Number(byId[1]));
+  const exact = await findSubscriptionByTarget(tx, raw);
   if (exact) return exact;
+  let target: string;
   try {
-    const { target } = parseSubscriptionTarget(raw, { ...ctx, policy: { ...ctx.policy, webhooks: { publicOnly: false, allowLinkLocal: true } } });
-    return ctx.db.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
+    target = parseSubscriptionTarget(raw, { ...ctx, policy: { ...ctx.policy, webhooks: { publicOnly: false, allowLinkLocal: true } } }).target;
   } catch {
     return undefined;
   }
+  return findSubscriptionByTarget(tx, target);
 }
 
-export function unsubscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'unsubscribe' }>): Reply {
+export async function unsubscribe(ctx: CommandContext, cmd: Extract<Command, { verb: 'unsubscribe' }>): Promise<Reply> {
   requireAdmin(ctx, 'manage subscriptions');
-  const sub = findSubscription(ctx, cmd.target);
-  if (!sub) throw new SitrepError('NOT_FOUND', `${cmd.target} is not subscribed; \`subscriptions\` lists what is`);
-  const dropped = ctx.db.transaction((tx) => {
-    tx.delete(subscriptions).where(eq(subscriptions.id, sub.id)).run();
+  const { sub, dropped } = await ctx.store.transaction(async (tx) => {
+    const sub = await findSubscription(ctx, tx, cmd.target);
+    if (!sub) throw new SitrepError('NOT_FOUND', `${cmd.target} is not subscribed; \`subscriptions\` lists what is`);
     // Messages still waiting for this channel are not sent after it was removed; they stay
     // visible in `deliveries` as dead with the reason.
-    const lane = outboxTargetOf(sub);
-    return tx
-      .update(outbox)
-      .set({ state: 'dead', lastError: `unsubscribed by ${displayUser(ctx.actor)} before delivery` })
-      .where(and(eq(outbox.target, lane), inArray(outbox.state, ['pending'])))
-      .run().changes;
+    return { sub, dropped: await deleteSubscription(tx, sub, `unsubscribed by ${displayUser(ctx.actor)} before delivery`) };
   });
   return {
     text: `Unsubscribed ${subRef(sub.id)} (${sub.target}).${dropped ? ` ${dropped} waiting deliver${dropped === 1 ? 'y' : 'ies'} will not be sent.` : ''}`,
@@ -169,9 +161,9 @@ export function unsubscribe(ctx: CommandContext, cmd: Extract<Command, { verb: '
   };
 }
 
-export function listSubscriptions(ctx: CommandContext, _cmd: Extract<Command, { verb: 'subscriptions' }>): Reply {
+export async function listSubscriptions(ctx: CommandContext, _cmd: Extract<Command, { verb: 'subscriptions' }>): Promise<Reply> {
   requireAdmin(ctx, 'see subscriptions');
-  const rows = ctx.db.select().from(subscriptions).orderBy(asc(subscriptions.id)).all();
+  const rows = await ctx.store.read((db) => listSubscriptionRows(db));
   const zone = ctx.policy.timezone;
   const disabled = (r: (typeof rows)[number]) =>
     r.disabledAt === null

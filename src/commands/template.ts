@@ -1,4 +1,4 @@
-import type { Tx } from '../../db/client.js';
+import type { ReadConn } from '../../db/store.js';
 import { deleteTemplate, findTemplate, insertTemplate, listTemplates } from '../../db/queries/templates.js';
 import type { IncidentStatus } from '../domain/enums.js';
 import { SitrepError } from '../domain/errors.js';
@@ -26,24 +26,31 @@ export function joinNames(names: string[]): string {
   return `${names.slice(0, -1).join(', ')}, and ${names.at(-1)}`;
 }
 
-function lookup(tx: Tx, name: string): { body: string; status: IncidentStatus | null } {
-  const own = findTemplate(tx, name);
+async function lookup(tx: ReadConn, name: string): Promise<{ body: string; status: IncidentStatus | null }> {
+  const own = await findTemplate(tx, name);
   if (own) return { body: own.body, status: own.status };
   if (isBuiltIn(name)) return { body: BUILT_IN_TEMPLATES[name], status: name };
-  const names = [...Object.keys(BUILT_IN_TEMPLATES), ...listTemplates(tx).map((t) => t.name)];
+  const names = [...Object.keys(BUILT_IN_TEMPLATES), ...(await listTemplates(tx)).map((t) => t.name)];
   const guess = nearest(name, names);
   throw new SitrepError('NOT_FOUND', `there is no template "${name}"${guess ? `; did you mean template:${guess}?` : ''} (\`template list\`)`);
 }
 
 /** The status a template implies, so `draft template:identified` needs no status: of its own. */
-export function templateStatus(tx: Tx, name: string): IncidentStatus | null {
-  return lookup(tx, name).status;
+export async function templateStatus(tx: ReadConn, name: string): Promise<IncidentStatus | null> {
+  return (await lookup(tx, name)).status;
 }
 
 /** Fills {{title}}, {{components}} and {{org}}; text typed after the template is added as a paragraph. */
-export function renderTemplate(tx: Tx, ctx: CommandContext, name: string, inc: IncidentRow, _status: IncidentStatus, extra: string): string {
-  const { body } = lookup(tx, name);
-  const affected = incidentComponentRows(tx, inc.id).filter((c) => c.status !== 'operational');
+export async function renderTemplate(
+  tx: ReadConn,
+  ctx: CommandContext,
+  name: string,
+  inc: IncidentRow,
+  _status: IncidentStatus,
+  extra: string,
+): Promise<string> {
+  const { body } = await lookup(tx, name);
+  const affected = (await incidentComponentRows(tx, inc.id)).filter((c) => c.status !== 'operational');
   const components = affected.length ? joinNames(affected.map((c) => c.name)) : 'our services';
   const filled = body.replace(/\{\{\s*(title|components|org)\s*\}\}/g, (_m, key: string) =>
     key === 'title' ? inc.title : key === 'components' ? components : ctx.policy.orgName,
@@ -53,10 +60,10 @@ export function renderTemplate(tx: Tx, ctx: CommandContext, name: string, inc: I
   return text;
 }
 
-export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'template' }>): Reply {
+export async function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'template' }>): Promise<Reply> {
   switch (cmd.action) {
     case 'list': {
-      const own = listTemplates(ctx.db);
+      const own = await ctx.store.read((db) => listTemplates(db));
       const ownNames = new Set(own.map((t) => t.name));
       const list = [
         ...Object.entries(BUILT_IN_TEMPLATES)
@@ -73,11 +80,11 @@ export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'tem
       requireAdmin(ctx, 'manage templates');
       const unknown = [...cmd.text.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].map((m) => m[1]).filter((k) => !['title', 'components', 'org'].includes(k!));
       if (unknown.length) throw new SitrepError('INVALID', `unknown placeholder {{${unknown[0]}}}; use {{title}}, {{components}} or {{org}}`);
-      return ctx.db.transaction((tx) => {
-        if (findTemplate(tx, cmd.name)) {
+      return ctx.store.transaction(async (tx) => {
+        if (await findTemplate(tx, cmd.name)) {
           throw new SitrepError('CONFLICT', `template ${cmd.name} already exists; \`template remove ${cmd.name}\` first`);
         }
-        insertTemplate(tx, { name: cmd.name, status: cmd.status ?? null, body: cmd.text, createdBy: ctx.actor, createdAt: ctx.now() });
+        await insertTemplate(tx, { name: cmd.name, status: cmd.status ?? null, body: cmd.text, createdBy: ctx.actor, createdAt: ctx.now() });
         return {
           text: `Template ${cmd.name} added${isBuiltIn(cmd.name) ? ' (it replaces the built-in one)' : ''}; use it with \`draft template:${cmd.name}\`.`,
           data: { name: cmd.name, status: cmd.status ?? null, body: cmd.text },
@@ -86,8 +93,8 @@ export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'tem
     }
     case 'remove': {
       requireAdmin(ctx, 'manage templates');
-      return ctx.db.transaction((tx) => {
-        if (!findTemplate(tx, cmd.name)) {
+      return ctx.store.transaction(async (tx) => {
+        if (!await findTemplate(tx, cmd.name)) {
           throw new SitrepError(
             isBuiltIn(cmd.name) ? 'CONFLICT' : 'NOT_FOUND',
             isBuiltIn(cmd.name)
@@ -95,7 +102,7 @@ export function template(ctx: CommandContext, cmd: Extract<Command, { verb: 'tem
               : `there is no template "${cmd.name}" of your own (\`template list\`)`,
           );
         }
-        deleteTemplate(tx, cmd.name);
+        await deleteTemplate(tx, cmd.name);
         return { text: `Template ${cmd.name} removed.`, data: { name: cmd.name, removed: true } };
       });
     }

@@ -8,7 +8,7 @@ import type { Execute } from './run.js';
 // per verb, so each entry must return the handler of its own command.
 
 type Verb = Command['verb'];
-type Handler<V extends Verb> = (ctx: CommandContext, cmd: Extract<Command, { verb: V }>) => Reply;
+type Handler<V extends Verb> = (ctx: CommandContext, cmd: Extract<Command, { verb: V }>) => Promise<Reply>;
 
 const LOAD: { [V in Verb]: () => Promise<Handler<V>> } = {
   declare: async () => (await import('./declare.js')).declare,

@@ -1,11 +1,10 @@
-import { and, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
-import { outbox } from '../../db/schema.js';
+import { targetsWithRows } from '../../db/queries/outbox.js';
+import { subscribersFor } from '../../db/queries/subscriptions.js';
 import type { Outlet } from '../commands/context.js';
 import type { DeliveryResult, OutboxMessage } from './target.js';
 import { getIncident, incRef, incidentComponentRows } from '../../db/queries/incidents.js';
 import { enqueue } from './enqueue.js';
-import { subscribersFor } from './subscriptions.js';
 
 // Chat customer channels (Slack, Teams) share one shape: one message per incident in each channel,
 // posted once ahead of its first update in the same lane (so no reply can overtake it, and never
@@ -39,10 +38,10 @@ export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams';
   const { platform } = opts;
   return {
     name: `${platform}-customer-channels`,
-    onPublished(tx, update, ctx) {
-      const subs = subscribersFor(tx, update.incidentId, platform);
+    async onPublished(tx, update, ctx) {
+      const subs = await subscribersFor(tx, update.incidentId, platform);
       if (!subs.length) return;
-      const inc = getIncident(tx, update.incidentId);
+      const inc = await getIncident(tx, update.incidentId);
       const payload: CustomerPayload = {
         incident: incRef(inc.id),
         title: inc.title,
@@ -50,26 +49,20 @@ export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams';
         body: update.body,
         at: update.displayAt,
         url: `${ctx.policy.publicUrl}/incidents/${incRef(inc.id)}`,
-        components: incidentComponentRows(tx, inc.id).map((c) => ({ name: c.name, status: c.publicStatus ?? 'operational' })),
+        components: (await incidentComponentRows(tx, inc.id)).map((c) => ({ name: c.name, status: c.publicStatus ?? 'operational' })),
         zone: ctx.policy.timezone,
       };
       // Channels that already have this incident's message: one query per 500 channels, not one each.
-      const started = new Set<string>();
-      for (let i = 0; i < subs.length; i += 500) {
-        const targets = subs.slice(i, i + 500).map((s) => s.target);
-        for (const r of tx
-          .selectDistinct({ target: outbox.target })
-          .from(outbox)
-          .where(and(eq(outbox.incidentId, update.incidentId), inArray(outbox.target, targets)))
-          .all()) {
-          started.add(r.target);
-        }
-      }
+      const started = await targetsWithRows(
+        tx,
+        update.incidentId,
+        subs.map((s) => s.target),
+      );
       for (const s of subs) {
         if (!started.has(s.target)) {
-          enqueue(tx, ctx.now(), { incidentId: update.incidentId, target: s.target, kind: `${platform}.customer_root`, payload });
+          await enqueue(tx, ctx.now(), { incidentId: update.incidentId, target: s.target, kind: `${platform}.customer_root`, payload });
         }
-        enqueue(tx, ctx.now(), {
+        await enqueue(tx, ctx.now(), {
           incidentId: update.incidentId,
           target: s.target,
           kind: `${platform}.customer_update`,

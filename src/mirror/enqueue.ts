@@ -1,4 +1,4 @@
-import type { Tx } from '../../db/client.js';
+import type { WriteTx } from '../../db/store.js';
 import { insertOutboxRow, type OutboxInsert } from '../../db/queries/outbox.js';
 
 /**
@@ -6,6 +6,6 @@ import { insertOutboxRow, type OutboxInsert } from '../../db/queries/outbox.js';
  * (prepared once per connection, values encoded by the schema's columns) lives in
  * db/queries/outbox.ts.
  */
-export function enqueue(tx: Tx, now: number, input: OutboxInsert): number {
+export function enqueue(tx: WriteTx, now: number, input: OutboxInsert): Promise<number> {
   return insertOutboxRow(tx, now, input);
 }

@@ -1,4 +1,6 @@
-import type { Db, Tx } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
+import type { Store, WriteTx } from '../../db/store.js';
+import { disableSubscription, subscriptionOfTarget, type SubscriptionRow } from '../../db/queries/subscriptions.js';
 import { hasDisablingNotice } from '../../db/queries/timeline.js';
 import type { Capability } from '../capability.js';
 import type { Runner } from '../commands/runner.js';
@@ -7,7 +9,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createOutboxCollector } from './metrics.js';
 import { createOutboxPruner, DEFAULT_RETENTION } from './retention.js';
-import { disableSubscription, isWebhookLane, subscriptionOfTarget, subscriptionRef, type SubscriptionRow } from './subscriptions.js';
+import { isWebhookLane, subscriptionRef } from '../domain/subscriptions.js';
 import type { DeadLetterCause, Target } from './target.js';
 import { OutboxWorker, type OutboxRow } from './worker.js';
 
@@ -17,6 +19,7 @@ export { enqueue } from './enqueue.js';
 
 export interface MirroringDeps {
   db: Db;
+  store: Store;
   log: Logger;
   now: () => number;
   /** The context a dead letter's note in the incident's thread is recorded in; told of the worker's writes. */
@@ -30,7 +33,7 @@ export interface MirroringDeps {
 const RETENTION_INTERVAL_MS = 60 * 60_000;
 
 /** Whether this incident's thread was already told that this subscription was disabled (this time). */
-function toldAboutDisabling(tx: Tx, incidentId: number, sub: SubscriptionRow): boolean {
+function toldAboutDisabling(tx: WriteTx, incidentId: number, sub: SubscriptionRow): Promise<boolean> {
   return hasDisablingNotice(tx, incidentId, sub.id, sub.disabledAt);
 }
 
@@ -52,9 +55,9 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
   const { config, runner } = deps;
   const app = { db: deps.db, log: deps.log, now: deps.now };
 
-  const tell = (tx: Tx, incidentId: number, text: string, payload: Record<string, unknown>) => {
+  const tell = async (tx: WriteTx, incidentId: number, text: string, payload: Record<string, unknown>) => {
     const ctx = runner.context('sitrep', { platform: 'cli', incidentId });
-    recordEvent(tx, ctx, { incidentId, kind: 'delivery_failed', actor: 'sitrep', text, payload });
+    await recordEvent(tx, ctx, { incidentId, kind: 'delivery_failed', actor: 'sitrep', text, payload });
   };
 
   /**
@@ -62,11 +65,11 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
    * as dead letters, and each incident with a message that did not reach it is told once, in one
    * event naming every kept delivery, not once per row.
    */
-  function disable(tx: Tx, row: OutboxRow, sub: SubscriptionRow, reason: string, cause: 'gone' | 'exhausted'): void {
+  async function disable(tx: WriteTx, row: OutboxRow, sub: SubscriptionRow, reason: string, cause: 'gone' | 'exhausted'): Promise<void> {
     const why = cause === 'gone' ? 'the endpoint answered 410 Gone' : 'it failed through the whole retry schedule';
-    const d = disableSubscription(tx, sub, cause, why, app.now());
+    const d = await disableSubscription(tx, sub, cause, why, app.now());
     if (!d.newly) {
-      straggler(tx, row, d.sub, reason);
+      await straggler(tx, row, d.sub, reason);
       return;
     }
     const ref = subscriptionRef(sub.id);
@@ -77,7 +80,7 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       const more = byIncident.get(row.incidentId) ?? [];
       byIncident.delete(row.incidentId);
       const kept = [row.id, ...more];
-      tell(
+      await tell(
         tx,
         row.incidentId,
         `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is now disabled (${why}): nothing more is sent to it. ${keptNote(kept, ref)}`,
@@ -85,7 +88,7 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       );
     }
     for (const [incidentId, kept] of byIncident) {
-      tell(
+      await tell(
         tx,
         incidentId,
         `${ref} (${row.target}) is now disabled (${why}; last error: ${reason}): ${plural(kept.length, 'customer update', 'customer updates')} for this incident will not be sent. ${keptNote(kept, ref)}`,
@@ -95,10 +98,10 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
   }
 
   /** A row of an already disabled subscription: its incident hears once, if it has not yet. */
-  function straggler(tx: Tx, row: OutboxRow, sub: SubscriptionRow, reason: string): void {
-    if (row.incidentId === null || !row.customerFacing || toldAboutDisabling(tx, row.incidentId, sub)) return;
+  async function straggler(tx: WriteTx, row: OutboxRow, sub: SubscriptionRow, reason: string): Promise<void> {
+    if (row.incidentId === null || !row.customerFacing || (await toldAboutDisabling(tx, row.incidentId, sub))) return;
     const ref = subscriptionRef(sub.id);
-    tell(
+    await tell(
       tx,
       row.incidentId,
       `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is disabled (${sub.disabledReason ?? 'disabled'}). ${keptNote([row.id], ref)}`,
@@ -115,18 +118,18 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
     );
   }
 
-  function onDeadLetter(tx: Tx, row: OutboxRow, reason: string, cause: DeadLetterCause): void {
-    const sub = isWebhookLane(row.target) ? subscriptionOfTarget(tx, row.target) : undefined;
+  async function onDeadLetter(tx: WriteTx, row: OutboxRow, reason: string, cause: DeadLetterCause): Promise<void> {
+    const sub = isWebhookLane(row.target) ? await subscriptionOfTarget(tx, row.target) : undefined;
     if (sub && (cause === 'gone' || cause === 'exhausted')) {
-      disable(tx, row, sub, reason, cause);
+      await disable(tx, row, sub, reason, cause);
       return;
     }
     if (sub && sub.disabledAt !== null) {
-      straggler(tx, row, sub, reason);
+      await straggler(tx, row, sub, reason);
       return;
     }
     if (!row.customerFacing || row.incidentId === null) return;
-    tell(
+    await tell(
       tx,
       row.incidentId,
       `${whatOf(row)} did not reach ${row.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`,
@@ -142,6 +145,7 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
   const worker = new OutboxWorker(
     {
       db: app.db,
+      store: deps.store,
       log: app.log,
       now: app.now,
       targets: deps.targets,

@@ -1,6 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.js';
+import { markDead } from '../../db/queries/outbox.js';
+import type { Store, WriteTx } from '../../db/store.js';
 import { outbox } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
 import { formatClock, sameDay } from '../render/time.js';
@@ -81,6 +83,8 @@ export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerO
 
 export interface WorkerDeps {
   db: Db;
+  /** Dead letters are written through the store: telling the incident runs the outlets. */
+  store: Store;
   log: Logger;
   now: () => number;
   targets: readonly Target[];
@@ -89,7 +93,7 @@ export interface WorkerDeps {
    * (its timeline, hence its thread) about a customer-facing one, and for 'gone' / 'exhausted'
    * disables the subscription the row was for.
    */
-  onDeadLetter(tx: Tx, row: OutboxRow, reason: string, cause: DeadLetterCause): void;
+  onDeadLetter(tx: WriteTx, row: OutboxRow, reason: string, cause: DeadLetterCause): Promise<void>;
   /** Called after the worker wrote something other processes' readers may care about. */
   onWrite?(): void;
 }
@@ -312,6 +316,8 @@ export class OutboxWorker {
   private readonly freed = new Set<string>();
 
   private inTransaction = false;
+  /** Dead-letter batches still being written (housekeeping does not start another meanwhile). */
+  private deadLettering = 0;
   private wroteInTransaction = false;
   private reserved: Reserved[] = [];
   private outcomes: Outcome[] = [];
@@ -463,6 +469,7 @@ export class OutboxWorker {
 
   /** Customer-facing rows are never dropped: past their deadline they are dead-lettered and reported. */
   private deadLetterOverdue(now: number): void {
+    if (this.deadLettering) return;
     const deadline = sql`coalesce(${outbox.deadlineAt}, coalesce(${outbox.approvedAt}, ${outbox.createdAt}) + ${this.options.defaultDeadlineMs})`;
     // What the reason needs, not the rows: a wide fan-out past its deadline is not read into
     // memory body and all (each row is read on its own as it is dead-lettered).
@@ -479,13 +486,43 @@ export class OutboxWorker {
       .where(and(eq(outbox.state, 'pending'), eq(outbox.customerFacing, true), sql`${deadline} <= ${now}`))
       .orderBy(asc(outbox.id))
       .all();
-    for (const row of overdue) {
+    if (!overdue.length) return;
+    const dead = overdue.map((row) => {
       const minutes = Math.round(
         ((row.deadlineAt ?? (row.approvedAt ?? row.createdAt) + this.options.defaultDeadlineMs) - (row.approvedAt ?? row.createdAt)) / 60_000,
       );
       const reason = `not delivered within ${minutes} min${row.lastError ? ` (last error: ${row.lastError})` : row.attempts === 0 ? ' (never attempted: earlier messages to this target were still waiting)' : ''}`;
-      this.deadLetter(row.id, 'pending', reason, 'deadline');
+      return { id: row.id, from: 'pending' as const, reason, cause: 'deadline' as const };
+    });
+    this.track(this.deadLetterAll(dead));
+  }
+
+  /** Keeps `p` among what stop() waits for. */
+  private track(p: Promise<void>): void {
+    this.settled.add(p);
+    void p.finally(() => this.settled.delete(p));
+  }
+
+  /**
+   * Dead-letters rows one transaction each, through the store: the incident is told in the same
+   * transaction (its timeline event and the outlets' rows). A row whose outcome was a dead letter
+   * stays in flight until then; a crash in between leaves it to be reclaimed after its lease and
+   * tried once more, so the notice is never lost.
+   */
+  private async deadLetterAll(dead: ReadonlyArray<{ id: number; from: 'pending' | 'in_flight'; reason: string; cause: DeadLetterCause }>): Promise<void> {
+    this.deadLettering++;
+    try {
+      for (const d of dead) {
+        try {
+          await this.deadLetter(d.id, d.from, d.reason, d.cause);
+        } catch (err) {
+          this.deps.log.error({ err, outboxId: d.id }, 'could not dead-letter delivery');
+        }
+      }
+    } finally {
+      this.deadLettering--;
     }
+    if (this.started) this.kick();
   }
 
   /** Pace keys whose slot is long free, and judgements of rows no longer seen waiting, are dropped. */
@@ -494,29 +531,16 @@ export class OutboxWorker {
     for (const [id, j] of this.judged) if (j.seen < this.generation - 1) this.judged.delete(id);
   }
 
-  private deadLetter(id: number, from: 'pending' | 'in_flight', reason: string, cause: DeadLetterCause): void {
-    let reported = undefined as OutboxRow | undefined;
-    this.deps.db.transaction(
-      (tx) => {
-        const res = tx
-          .update(outbox)
-          .set({ state: 'dead', lastError: reason, claimedUntil: null })
-          .where(and(eq(outbox.id, id), eq(outbox.state, from)))
-          .run();
-        if (res.changes !== 1) return;
-        const row = tx.select().from(outbox).where(eq(outbox.id, id)).get()!;
-        reported = row;
-        this.deps.onDeadLetter(tx, row, reason, cause);
-      },
-      { behavior: 'immediate' },
-    );
+  private async deadLetter(id: number, from: 'pending' | 'in_flight', reason: string, cause: DeadLetterCause): Promise<void> {
+    const row = await this.deps.store.transaction(async (tx) => {
+      const row = await markDead(tx, id, from, reason);
+      if (row) await this.deps.onDeadLetter(tx, row, reason, cause);
+      return row;
+    });
     this.judged.delete(id);
-    const row = reported;
     if (!row) return;
     this.deps.log.warn({ deliveryId: row.deliveryId, incidentId: row.incidentId, target: row.target, reason }, 'delivery dead-lettered');
-    // Inside the outcome transaction, others hear of it once that has committed.
-    if (this.inTransaction) this.wroteInTransaction = true;
-    else this.notifyWrite();
+    this.notifyWrite();
   }
 
   // --- finding candidates -----------------------------------------------------------------------
@@ -937,13 +961,7 @@ export class OutboxWorker {
           this.deps.log.error({ err, deliveryId: o.msg.deliveryId, target: o.msg.target }, 'could not record delivery outcome');
         }
       }
-      for (const { o, reason, cause } of dead) {
-        try {
-          this.deadLetter(o.msg.id, 'in_flight', reason, cause);
-        } catch (err) {
-          this.deps.log.error({ err, deliveryId: o.msg.deliveryId, target: o.msg.target }, 'could not dead-letter delivery');
-        }
-      }
+      if (dead.length) this.track(this.deadLetterAll(dead.map(({ o, reason, cause }) => ({ id: o.msg.id, from: 'in_flight' as const, reason, cause }))));
       if (!this.started) return;
       // Only the finished lanes are looked at again: a lane's next row becomes a candidate at
       // once when it is due (a retry due later is found by the poll).

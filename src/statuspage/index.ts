@@ -21,8 +21,8 @@ export function createStatusPage(deps: StatusPageDeps): Capability & { snapshot:
     outlets: [
       {
         name: 'status-page',
-        onPublished: () => snapshot.invalidate(),
-        onIncidentChanged: () => snapshot.invalidate(),
+        onPublished: async () => snapshot.invalidate(),
+        onIncidentChanged: async () => snapshot.invalidate(),
       },
     ],
     targets: [],

@@ -32,12 +32,12 @@ describe.skipIf(!haveChromium && !inCi)('status page in a browser', () => {
   beforeAll(async () => {
     if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run should have installed chromium`);
     app = testApp(SEED_ENV, seedNow);
-    seed = replaySeed(app);
+    seed = await replaySeed(app);
     // A second, open incident so the front page has something active to show.
-    runOk(app, 'component add "Video Calls"', 'cli:admin');
-    runOk(app, 'declare "Video calls <b>dropping</b>" components:video-calls=partial at:2021-12-09T09:00', 'cli:alice');
+    await runOk(app, 'component add "Video Calls"', 'cli:admin');
+    await runOk(app, 'declare "Video calls <b>dropping</b>" components:video-calls=partial at:2021-12-09T09:00', 'cli:alice');
     const d = runOk(app, 'draft status:identified at:2021-12-09T09:10 Some video calls drop after a minute. We have found the cause.', 'cli:alice');
-    runOk(app, `approve ${String(d.data.id)}`, 'cli:bob');
+    await runOk(app, `approve ${String(d.data.id)}`, 'cli:bob');
     server = await startServer(app, 0, '127.0.0.1');
     mkdirSync(ARTIFACTS, { recursive: true });
     profile = mkdtempSync(join(tmpdir(), 'sitrep-chromium-'));
@@ -58,7 +58,7 @@ describe.skipIf(!haveChromium && !inCi)('status page in a browser', () => {
   afterAll(async () => {
     await context?.close();
     await server?.close();
-    app?.close();
+    await app?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 

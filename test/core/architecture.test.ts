@@ -105,18 +105,18 @@ describe('dependency direction', () => {
     expect(found.filter((v) => v.rule === rule && !allowed.has(show(v))).map(show)).toEqual([]);
   });
 
-  it('the allow-list names only violations that still exist (delete the line of one that is gone)', () => {
+  it('the allow-list names only violations that still exist (delete the line of one that is gone)', async () => {
     const standing = new Set(found.map((v) => `${v.rule}: ${show(v)}`));
     const gone = Object.entries(ALLOWED_TODAY).flatMap(([rule, list]) => list.map((e) => `${rule}: ${e}`).filter((e) => !standing.has(e)));
     expect(gone).toEqual([]);
   });
 
-  it('reads the imports of every source folder', () => {
+  it('reads the imports of every source folder', async () => {
     for (const dir of ['src', 'adapters', 'db', 'bench', 'test']) expect([...tree.keys()].some((f) => under(f, dir))).toBe(true);
     expect(tree.has('src/main.ts') && tree.has('src/bin.ts')).toBe(true);
   });
 
-  it('only src/config.ts reads the environment', () => {
+  it('only src/config.ts reads the environment', async () => {
     const bad = [...tree.keys()].filter(
       (f) => ['src', 'adapters', 'db'].some((d) => under(f, d)) && f !== 'src/config.ts' && /process\.env/.test(tree.get(f)!),
     );
@@ -125,7 +125,7 @@ describe('dependency direction', () => {
 });
 
 describe('the layering checker', () => {
-  it('reports exactly the planted violation in a fixture tree: an adapter importing db/schema', () => {
+  it('reports exactly the planted violation in a fixture tree: an adapter importing db/schema', async () => {
     const fixture = join(ROOT, 'test/fixtures/architecture/adapter-imports-schema');
     expect(checkLayering(loadTree(fixture))).toEqual([{ rule: 'adapters never import db/schema', file: 'adapters/slack/outlet.ts', target: 'db/schema.ts' }]);
   });
@@ -148,7 +148,7 @@ describe('the layering checker', () => {
     expect(checkLayering(tree).map((v) => v.rule)).toEqual([rule]);
   });
 
-  it('lets through what the layering allows', () => {
+  it('lets through what the layering allows', async () => {
     const tree = new Map([
       ['src/bin.ts', "import { main } from './main.js';"],
       ['src/main.ts', "import { createSlack } from '../adapters/slack/index.js';\nimport { runner } from './commands/runner.js';"],
@@ -168,7 +168,7 @@ describe('the layering checker', () => {
 describe('the suite stands alone', () => {
   // A fresh clone has nothing beside it: every file a test reads lives in the repository
   // (test/fixtures and test/*/fixtures, each with a README saying where it came from).
-  it('no test or its configuration reaches outside the repository', () => {
+  it('no test or its configuration reaches outside the repository', async () => {
     const sources = [...loadTree(ROOT, (p) => !(p === 'test' || under(p, 'test'))).keys(), 'vitest.config.ts'];
     const bad = sources.filter((f) => /\.\.\/\.\.\/\.\.\/|['"`]\.\.\/shared|shared\/(reference|seed)/.test(readFileSync(join(ROOT, f), 'utf8')));
     expect(bad).toEqual([]);

@@ -21,8 +21,8 @@ const STATUSPAGE = { STATUSPAGE_API_KEY: 'key', STATUSPAGE_PAGE_ID: 'page' };
 const EVERYTHING = { ...SLACK, ...TEAMS, ...STATUSPAGE, SITREP_WEBHOOK_PUBLIC_ONLY: 'true', SITREP_ADMINS: 'cli:root' };
 
 const open: App[] = [];
-afterEach(() => {
-  for (const app of open.splice(0)) app.close();
+afterEach(async () => {
+  for (const app of open.splice(0)) await app.close();
 });
 
 const config = (env: Record<string, string>, db = ':memory:') => loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'tester', ...env });
@@ -128,7 +128,7 @@ describe("the CLI's app", () => {
       try {
         got = normalise(cli.run(line, `cli:${who}`, scope));
       } finally {
-        cli.close();
+        await cli.close();
       }
       expect(got, line).toEqual(expected);
       i++;

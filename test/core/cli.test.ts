@@ -20,24 +20,24 @@ async function sitrep(env: Record<string, string>, ...args: string[]) {
 }
 
 describe('CLI', () => {
-  it('joins arguments: an argument with spaces counts as quoted', () => {
+  it('joins arguments: an argument with spaces counts as quoted', async () => {
     expect(joinArgs(['declare', 'DB', 'down', 'sev:2'])).toBe('declare DB down sev:2');
     expect(joinArgs(['declare', 'DB down', 'sev:2'])).toBe('declare "DB down" sev:2');
     expect(joinArgs(['note', 'started:2021-12-07 07:32'])).toBe('note started:"2021-12-07 07:32"');
   });
 
-  it('prints --json shapes from the contract with ids of created things', () => {
+  it('prints --json shapes from the contract with ids of created things', async () => {
     const run = cli(tempDbFile());
-    expect(run('component', 'add', 'SMS Routing').code).toBe(0);
+    expect((await run('component', 'add', 'SMS Routing')).code).toBe(0);
     const d = run('declare', 'DB down', 'sev:2', 'components:sms-routing=major', '--json');
     expect(d.code).toBe(0);
     expect(d.json()).toMatchObject({ id: 'INC-1' });
-    expect(run('declare', 'DB', 'down', 'again', '--json').json()).toMatchObject({ id: 'INC-2', title: 'DB down again' });
+    expect((await run('declare', 'DB', 'down', 'again', '--json')).json()).toMatchObject({ id: 'INC-2', title: 'DB down again' });
 
-    const list = run('list', '--json').json();
+    const list = (await run('list', '--json')).json();
     expect(Object.keys(list.incidents[0]).sort()).toEqual(expect.arrayContaining(['id', 'title', 'status', 'severity', 'started_at', 'resolved_at']));
 
-    const show = run('show', 'INC-1', '--json').json();
+    const show = (await run('show', 'INC-1', '--json')).json();
     expect(show).toMatchObject({
       id: 'INC-1',
       title: 'DB down',
@@ -49,23 +49,23 @@ describe('CLI', () => {
     });
     expect(show.started_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
 
-    const tl = run('timeline', 'INC-1', '--json').json();
+    const tl = (await run('timeline', 'INC-1', '--json')).json();
     expect(tl.id).toBe('INC-1');
     expect(Object.keys(tl.events[0]).sort()).toEqual(['actor', 'kind', 'occurred_at', 'recorded_at', 'text']);
 
-    const comps = run('component', 'list', '--json').json();
+    const comps = (await run('component', 'list', '--json')).json();
     expect(comps.components[0]).toMatchObject({ slug: 'sms-routing', name: 'SMS Routing', group: null, status: 'major_outage' });
 
     const f = run('followup', 'add', 'INC-1', 'Alert on lag', 'owner:@bob', '--json');
     expect(f.json()).toMatchObject({ id: 'F-1' });
   });
 
-  it('acts as --as, and exits 1 for bad input and 3 when not permitted', () => {
+  it('acts as --as, and exits 1 for bad input and 3 when not permitted', async () => {
     const run = cli(tempDbFile(), { SITREP_ADMINS: 'cli:root' });
     const forbidden = run('component', 'add', 'Web App', '--as', 'alice', '--json');
     expect(forbidden.code).toBe(3);
     expect(forbidden.json()).toEqual({ error: { code: 'FORBIDDEN', message: expect.stringContaining('only admins') } });
-    expect(run('component', 'add', 'Web App', '--as', 'root').code).toBe(0);
+    expect((await run('component', 'add', 'Web App', '--as', 'root')).code).toBe(0);
     const bad = run('declare', '--json');
     expect(bad.code).toBe(1);
     expect(bad.json().error.code).toBe('INVALID');
@@ -73,9 +73,9 @@ describe('CLI', () => {
     expect(plain.code).toBe(1);
     expect(plain.stderr.trim().split('\n')).toHaveLength(1);
     const d = run('declare', 'X', '--as', 'alice', '--json');
-    expect(run('show', '--json').json().lead).toBe('cli:alice');
+    expect((await run('show', '--json')).json().lead).toBe('cli:alice');
     expect(d.code).toBe(0);
-    expect(run('declare', '--as').code).toBe(1);
+    expect((await run('declare', '--as')).code).toBe(1);
   });
 
   it('runs as a real process against a database a server could share', async () => {

@@ -32,13 +32,13 @@ async function sitrep(env: Record<string, string>, ...argv: string[]) {
   return { stdout, files, sdk: files.filter((f) => SDK_PATHS.some((p) => f.includes(p))) };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'sitrep-cold-'));
   writeLoadedFilesProbe(dir, 'SITREP_TEST_LOADED');
 });
 
-afterAll(() => {
+afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 

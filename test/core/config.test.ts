@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('configuration', () => {
-  it('has the contract defaults', () => {
+  it('has the contract defaults', async () => {
     const c = loadConfig({});
     expect(c.port).toBe(3000);
     expect(c.dbFile).toBe('./data/sitrep.db');
@@ -52,7 +52,7 @@ describe('configuration', () => {
   it.each(exact)('refuses %j with the message %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(`invalid configuration: ${message}`));
   });
-  it('trims text values, treats blank as unset, and normalises URLs', () => {
+  it('trims text values, treats blank as unset, and normalises URLs', async () => {
     const c = loadConfig({
       SITREP_TIMEZONE: ' Europe/Berlin ',
       SLACK_API_URL: 'http://127.0.0.1:9/api',
@@ -76,7 +76,7 @@ describe('configuration', () => {
       dbFile: './data/sitrep.db',
     });
   });
-  it('enables Slack only with both secrets, Socket Mode with the app token', () => {
+  it('enables Slack only with both secrets, Socket Mode with the app token', async () => {
     expect(loadConfig({ SLACK_SIGNING_SECRET: 's' }).slack.enabled).toBe(false);
     const c = loadConfig({ SLACK_SIGNING_SECRET: 's', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' });
     expect(c.slack.enabled).toBe(true);

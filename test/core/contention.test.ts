@@ -52,7 +52,7 @@ function lockHolder(db: string, holdMs: number, gapMs: number): Promise<ChildPro
 }
 
 const children: ChildProcess[] = [];
-afterEach(() => {
+afterEach(async () => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 

@@ -7,7 +7,7 @@ const ctx = { timezone: 'America/Los_Angeles', now: NOW, platform: 'cli' as cons
 const parse = (s: string) => parseCommand(s, ctx);
 
 describe('the command language', () => {
-  it('parses declare with options anywhere and a quoted title', () => {
+  it('parses declare with options anywhere and a quoted title', async () => {
     expect(parse('declare sev:2 "Checkout errors" components:web-app=partial,sms-routing=major lead:@alice')).toEqual({
       verb: 'declare',
       title: 'Checkout errors',
@@ -20,12 +20,12 @@ describe('the command language', () => {
     } satisfies Command);
   });
 
-  it('treats unknown key:value words, URLs and clock times as text', () => {
+  it('treats unknown key:value words, URLs and clock times as text', async () => {
     const c = parse('note INC-3 see https://status.aws.amazon.com/ at 7:32am Cause: unknown');
     expect(c).toEqual({ verb: 'note', incident: 3, text: 'see https://status.aws.amazon.com/ at 7:32am Cause: unknown' });
   });
 
-  it('keeps line breaks in multi-line text', () => {
+  it('keeps line breaks in multi-line text', async () => {
     const c = parse('update INC-1 status:monitoring Quick update:\n- App notifications are delayed.\n- Fax remains functional');
     expect(c).toMatchObject({
       verb: 'update',
@@ -35,7 +35,7 @@ describe('the command language', () => {
     });
   });
 
-  it('reads times in SITREP_TIMEZONE', () => {
+  it('reads times in SITREP_TIMEZONE', async () => {
     const c = parse('declare DB down started:7:32am at:2021-12-07T08:02') as Extract<Command, { verb: 'declare' }>;
     expect(new Date(c.startedAt!).toISOString()).toBe('2021-12-07T15:32:00.000Z');
     expect(new Date(c.at!).toISOString()).toBe('2021-12-07T16:02:00.000Z');
@@ -45,7 +45,7 @@ describe('the command language', () => {
     expect(new Date(clock.at!).toISOString()).toBe('2021-12-07T22:28:00.000Z');
   });
 
-  it('understands status aliases and optional incident ids', () => {
+  it('understands status aliases and optional incident ids', async () => {
     expect(parse('components sms-routing=ok,web-app=degraded')).toEqual({
       verb: 'components',
       changes: [
@@ -62,7 +62,7 @@ describe('the command language', () => {
     expect(parse('incident list all')).toEqual({ verb: 'list', filter: 'all' });
   });
 
-  it('parses the commands whose effect comes later', () => {
+  it('parses the commands whose effect comes later', async () => {
     expect(parse('subscribe webhook:https://example.com/h components:web-app')).toEqual({
       verb: 'subscribe',
       target: 'webhook:https://example.com/h',
@@ -143,7 +143,7 @@ describe('the command language', () => {
     expect((err as { code: string }).code).toBe('INVALID');
   });
 
-  it('quotes titles with straight, English and German/Polish quotes, and leaves an unclosed quote as text', () => {
+  it('quotes titles with straight, English and German/Polish quotes, and leaves an unclosed quote as text', async () => {
     expect(parse('declare "Checkout errors" sev:2')).toMatchObject({ title: 'Checkout errors', severity: 2 });
     expect(parse('declare “Checkout errors” sev:2')).toMatchObject({ title: 'Checkout errors' });
     expect(parse('declare „Zahlungen schlagen fehl“ sev:2')).toMatchObject({ title: 'Zahlungen schlagen fehl' });
@@ -161,17 +161,17 @@ describe('the command language', () => {
     expect(parse('note he said "hi')).toEqual({ verb: 'note', text: 'he said "hi' });
   });
 
-  it('keeps a line break that sat where an option was taken out', () => {
+  it('keeps a line break that sat where an option was taken out', async () => {
     expect(parse('update first line\nstatus:monitoring\nsecond line')).toMatchObject({ status: 'monitoring', text: 'first line\nsecond line' });
     expect(parse('update first status:monitoring second')).toMatchObject({ text: 'first second' });
   });
 
-  it('accepts emoji, other scripts and the characters next to the refused ranges', () => {
+  it('accepts emoji, other scripts and the characters next to the refused ranges', async () => {
     const body = 'Zahlungen 😀 失敗 \uFDCF\uFDF0\uFFFD \u{1FFFD} tab\there';
     expect(parse(`note ${body}`)).toEqual({ verb: 'note', text: body });
   });
 
-  it('keeps errors about huge words short', () => {
+  it('keeps errors about huge words short', async () => {
     let message = '';
     try {
       parse('declair' + 'x'.repeat(20_000));
@@ -182,7 +182,7 @@ describe('the command language', () => {
     expect(message.length).toBeLessThan(200);
   });
 
-  it('has help for every command, with an example', () => {
+  it('has help for every command, with an example', async () => {
     expect(helpText()).toContain('declare <title>');
     expect(helpText('declare')).toMatch(/example: declare /);
   });

@@ -8,28 +8,28 @@ afterEach(async () => {
   server = null;
 });
 
-function run(app: App, text: string, actor = 'cli:alice') {
-  const r = app.run(text, actor, { platform: 'cli' });
+async function run(app: App, text: string, actor = 'cli:alice') {
+  const r = await app.run(text, actor, { platform: 'cli' });
   if (!r.ok) throw new Error(`${text} → ${r.error.code}: ${r.error.message}`);
   return r.reply;
 }
 
-function replay(app: App) {
-  for (const c of ['Web App', 'SMS Routing']) run(app, `component add "${c}"`);
-  run(app, 'approver add @lee');
-  run(app, 'declare "SMS delays" sev:2 components:sms-routing=major started:2021-12-07T07:32 at:2021-12-07T07:40');
-  run(app, 'draft at:2021-12-07T08:02 We are investigating delayed SMS.');
-  run(app, 'approve D-1', 'cli:lee');
-  run(app, 'update status:identified components:sms-routing=partial at:2021-12-07T08:43 Twilio upstream');
-  run(app, 'followup add Alert on SMS queue depth owner:@bob');
-  run(app, 'resolve at:2021-12-07T14:28');
+async function replay(app: App) {
+  for (const c of ['Web App', 'SMS Routing']) await run(app, `component add "${c}"`);
+  await run(app, 'approver add @lee');
+  await run(app, 'declare "SMS delays" sev:2 components:sms-routing=major started:2021-12-07T07:32 at:2021-12-07T07:40');
+  await run(app, 'draft at:2021-12-07T08:02 We are investigating delayed SMS.');
+  await run(app, 'approve D-1', 'cli:lee');
+  await run(app, 'update status:identified components:sms-routing=partial at:2021-12-07T08:43 Twilio upstream');
+  await run(app, 'followup add Alert on SMS queue depth owner:@bob');
+  await run(app, 'resolve at:2021-12-07T14:28');
 }
 
 describe('postmortem', () => {
-  it('drafts markdown from the timeline: metrics, impact, timeline, follow-ups', () => {
+  it('drafts markdown from the timeline: metrics, impact, timeline, follow-ups', async () => {
     const app = testApp({ SITREP_TIMEZONE: 'America/Los_Angeles' });
-    replay(app);
-    const md = run(app, 'postmortem INC-1').data.markdown as string;
+    await replay(app);
+    const md = (await run(app, 'postmortem INC-1')).data.markdown as string;
     expect(md).toContain('# Postmortem: SMS delays (INC-1)');
     expect(md).toContain('- **Impact:** Dec 07, 2021 - 07:32 PST – Dec 07, 2021 - 14:28 PST (6h 56m)');
     expect(md).toContain('| Time to detect (impact → declared) | 8m |');
@@ -42,29 +42,29 @@ describe('postmortem', () => {
 
   it('publishes its customer-facing part only after approval, above the updates on the page', async () => {
     const app = testApp({ SITREP_TIMEZONE: 'America/Los_Angeles' });
-    replay(app);
-    const d = run(app, 'postmortem publish INC-1 A queue filled up when our SMS provider slowed down; we now alert on it.').data;
+    await replay(app);
+    const d = (await run(app, 'postmortem publish INC-1 A queue filled up when our SMS provider slowed down; we now alert on it.')).data;
     expect(d).toMatchObject({ id: 'D-2', state: 'draft' });
     server = await startServer(app, 0, '127.0.0.1');
     const before = await (await fetch(`${server.url}/incidents/INC-1`)).text();
     expect(before).not.toContain('A queue filled up');
-    run(app, 'approve D-2', 'cli:lee');
+    await run(app, 'approve D-2', 'cli:lee');
     const html = await (await fetch(`${server.url}/incidents/INC-1`)).text();
     expect(html.indexOf('A queue filled up')).toBeGreaterThan(-1);
     expect(html.indexOf('A queue filled up')).toBeLessThan(html.indexOf('We are investigating delayed SMS.'));
-    expect(run(app, 'show INC-1').data).toMatchObject({ status: 'resolved', public_status: 'investigating' });
+    expect((await run(app, 'show INC-1')).data).toMatchObject({ status: 'resolved', public_status: 'investigating' });
   });
 
-  it('refuses to publish for an open or never-public incident, writing nothing', () => {
+  it('refuses to publish for an open or never-public incident, writing nothing', async () => {
     const app = testApp();
-    run(app, 'declare "Quiet one"');
+    await run(app, 'declare "Quiet one"');
     const before = rowCounts(app.db);
-    const open = app.run('postmortem publish', 'cli:alice', { platform: 'cli' });
+    const open = await app.run('postmortem publish', 'cli:alice', { platform: 'cli' });
     expect(open.ok || open.error.message).toMatch(/still investigating; resolve it/);
     expect(rowCounts(app.db)).toEqual(before);
-    run(app, 'resolve');
+    await run(app, 'resolve');
     const before2 = rowCounts(app.db);
-    const never = app.run('postmortem publish INC-1', 'cli:alice', { platform: 'cli' });
+    const never = await app.run('postmortem publish INC-1', 'cli:alice', { platform: 'cli' });
     expect(never.ok || never.error.message).toMatch(/never public/);
     expect(rowCounts(app.db)).toEqual(before2);
   });

@@ -9,7 +9,7 @@ import { testConfig } from '../helpers.js';
 
 // The runner every surface uses (src/commands/runner.ts): one parse, one mapping of failures.
 
-function setup(execute = executeCommand) {
+async function setup(execute = executeCommand) {
   const config = testConfig({ SITREP_ADMINS: '' });
   const db = openDatabase(':memory:');
   const logged: Array<Record<string, unknown>> = [];
@@ -27,21 +27,21 @@ function setup(execute = executeCommand) {
 }
 
 describe('the command runner', () => {
-  it('runs a parse it handed out, and notifies once per successful command', () => {
-    const { runner, changes } = setup();
+  it('runs a parse it handed out, and notifies once per successful command', async () => {
+    const { runner, changes } = await setup();
     const line = runner.parse('declare "DB down" sev:2', 'slack');
     expect(line.ok).toBe(true);
-    expect(runner.run({ parsed: line }, 'slack:U1', { platform: 'slack' })).toMatchObject({ ok: true, reply: { data: { id: 'INC-1' } } });
+    expect(await runner.run({ parsed: line }, 'slack:U1', { platform: 'slack' })).toMatchObject({ ok: true, reply: { data: { id: 'INC-1' } } });
     expect(changes()).toBe(1);
-    expect(runner.run('bogus', 'slack:U1', { platform: 'slack' })).toMatchObject({ ok: false, error: { code: 'INVALID' } });
+    expect(await runner.run('bogus', 'slack:U1', { platform: 'slack' })).toMatchObject({ ok: false, error: { code: 'INVALID' } });
     expect(changes()).toBe(1);
   });
 
-  it('answers an unexpected failure with one line carrying the reference id the log line has', () => {
+  it('answers an unexpected failure with one line carrying the reference id the log line has', async () => {
     const { runner, logged } = setup(() => {
       throw new Error('disk on fire');
     });
-    const result = runner.run('list', 'cli:a', { platform: 'cli' });
+    const result = await runner.run('list', 'cli:a', { platform: 'cli' });
     if (result.ok) throw new Error('expected a failure');
     expect(result.error.code).toBe('INTERNAL');
     expect(result.error.message).not.toContain('\n');
@@ -54,8 +54,8 @@ describe('the command runner', () => {
     expect(logged[1]).toMatchObject({ errorRef: outside.error.ref, platform: 'slack' });
   });
 
-  it('applies a platform request once; a refused one rolls its key back unless kept', () => {
-    const { runner } = setup();
+  it('applies a platform request once; a refused one rolls its key back unless kept', async () => {
+    const { runner } = await setup();
     const key = { platform: 'slack' as const, id: 'event:1' };
     const declare: Command = { verb: 'declare', title: 'DB down', severity: 2 };
     expect(runner.once(key, () => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: true });
@@ -68,9 +68,9 @@ describe('the command runner', () => {
     expect(runner.once(kept, () => runner.run('note retried', 'teams:29:a', { platform: 'teams' }), { keepRefused: true })).toBe('duplicate');
   });
 
-  it('runs the pin verb: the message on the timeline, by its author, at its time', () => {
-    const { runner, changes } = setup();
-    runner.run('declare "DB down"', 'slack:U1', { platform: 'slack' });
+  it('runs the pin verb: the message on the timeline, by its author, at its time', async () => {
+    const { runner, changes } = await setup();
+    await runner.run('declare "DB down"', 'slack:U1', { platform: 'slack' });
     const posted = Date.parse('2021-12-07T15:00:00Z');
     const out = runner.invoke(
       (ctx) => pin(ctx, { incidentId: 1, author: 'slack:U2', postedAt: posted, text: 'failover done', source: { source: 'slack', channel: 'C1', ts: '1.2' } }),
@@ -79,16 +79,16 @@ describe('the command runner', () => {
     );
     expect(out.ok).toBe(true);
     expect(changes()).toBe(2);
-    const events = runner.run('timeline INC-1', 'slack:U1', { platform: 'slack' });
+    const events = await runner.run('timeline INC-1', 'slack:U1', { platform: 'slack' });
     expect(events.ok && events.reply.data.events).toContainEqual(
       expect.objectContaining({ kind: 'pinned', actor: 'slack:U2', text: 'failover done', occurred_at: expect.any(String) }),
     );
   });
 
-  it('a forward runner refuses use before it is bound, and is bound once', () => {
+  it('a forward runner refuses use before it is bound, and is bound once', async () => {
     const late = forwardRunner();
     expect(() => late.runner.parse('list', 'cli')).toThrow(/before the composition root made it/);
-    const { runner } = setup();
+    const { runner } = await setup();
     late.bind(runner);
     expect(late.runner.parse('list', 'cli').ok).toBe(true);
     expect(() => late.bind(runner)).toThrow(/bound once/);

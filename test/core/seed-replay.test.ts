@@ -5,7 +5,7 @@ import { cli, tempDbFile } from '../helpers.js';
 const env = { SITREP_TIMEZONE: 'America/Los_Angeles', SITREP_ORG_NAME: 'Spruce Health' };
 
 describe('seed replay: Spruce Health, Dec 07 2021', () => {
-  it('keeps order, statuses, roll-up and local times', () => {
+  it('keeps order, statuses, roll-up and local times', async () => {
     const run = cli(tempDbFile(), env);
     const ok = (...args: string[]) => {
       const r = run(...args);
@@ -20,7 +20,7 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
           .components.map((c: any) => [c.slug, c.status]),
       );
 
-    for (const name of ['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']) ok('component', 'add', name);
+    for (const name of ['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']) await ok('component', 'add', name);
 
     const d = ok(
       'declare',
@@ -39,17 +39,17 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
       'sms-routing': 'major_outage',
     });
 
-    ok(
+    await ok(
       'update',
       'at:2021-12-07T08:02',
       'We are currently investigating error rates for inbound calls and SMS, and the Spruce inbox potentially being slow to load.',
     );
-    ok(
+    await ok(
       'update',
       'at:2021-12-07T08:06',
       'It appears to be an issue with our underlying cloud service provider, AWS, that is experiencing an outage. See https://downdetector.com/status/aws-amazon-web-services/',
     );
-    ok(
+    await ok(
       'update',
       'status:identified',
       'components:mobile-apps=degraded',
@@ -57,8 +57,8 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
       'Given the underlying AWS issue, the system is impacted:\n- Spruce inbox may be slow to load\n- Inbound calls are not being directed',
     );
     expect(comp()['mobile-apps']).toBe('degraded_performance');
-    ok('update', 'components:sms-routing=partial', 'at:2021-12-07T08:54', 'Inbound SMS is being accepted by our system now.');
-    ok(
+    await ok('update', 'components:sms-routing=partial', 'at:2021-12-07T08:54', 'Inbound SMS is being accepted by our system now.');
+    await ok(
       'update',
       'components:phone-call-routing=partial',
       'at:2021-12-07T09:07',
@@ -70,13 +70,13 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
       'phone-call-routing': 'partial_outage',
       'sms-routing': 'partial_outage',
     });
-    ok('update', 'status:monitoring', 'at:2021-12-07T09:39', 'Quick update on overall health of system thus far:\n- App notifications are delayed.');
-    ok('update', 'at:2021-12-07T11:07', 'Still monitoring. Only known system wide impact at this time is delayed notifications.');
-    ok('update', 'at:2021-12-07T13:21', 'Notifications continue to get delivered in a delayed fashion.');
-    ok('resolve', 'at:2021-12-07T14:28');
+    await ok('update', 'status:monitoring', 'at:2021-12-07T09:39', 'Quick update on overall health of system thus far:\n- App notifications are delayed.');
+    await ok('update', 'at:2021-12-07T11:07', 'Still monitoring. Only known system wide impact at this time is delayed notifications.');
+    await ok('update', 'at:2021-12-07T13:21', 'Notifications continue to get delivered in a delayed fashion.');
+    await ok('resolve', 'at:2021-12-07T14:28');
     expect(comp()).toEqual({ 'web-app': 'operational', 'mobile-apps': 'operational', 'phone-call-routing': 'operational', 'sms-routing': 'operational' });
 
-    const tl = ok('timeline', '--json').json();
+    const tl = (await ok('timeline', '--json')).json();
     const times = tl.events.map((e: any) => e.occurred_at);
     expect(times).toEqual([...times].sort());
     expect(times[0]).toBe('2021-12-07T07:32:00-08:00');
@@ -96,29 +96,29 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
     // Recorded now, happened then: both are kept.
     expect(tl.events.every((e: any) => e.recorded_at > e.occurred_at)).toBe(true);
 
-    const show = ok('show', 'INC-1', '--json').json();
+    const show = (await ok('show', 'INC-1', '--json')).json();
     expect(show).toMatchObject({ status: 'resolved', severity: 1, started_at: '2021-12-07T07:32:00-08:00', resolved_at: '2021-12-07T14:28:00-08:00' });
     expect(show.identified_at).toBe('2021-12-07T08:43:00-08:00');
     expect(show.monitoring_at).toBe('2021-12-07T09:39:00-08:00');
 
-    const text = ok('show', 'INC-1').stdout;
+    const text = (await ok('show', 'INC-1')).stdout;
     expect(text).toContain('Started: Dec 07, 2021 - 07:32 PST');
     expect(text).toContain('Resolved: Dec 07, 2021 - 14:28 PST · Duration: 6h 56m');
     expect(text).toContain('Identified: 08:43 PST (1h 11m after start)');
 
-    const timeline = ok('timeline', 'INC-1').stdout.split('\n');
+    const timeline = (await ok('timeline', 'INC-1')).stdout.split('\n');
     expect(timeline[1]).toMatch(/^07:32 PST\s+declared/);
     expect(timeline.at(-2)).toMatch(/^14:28 PST\s+resolved/);
   });
 
-  it('shows dates when an incident crosses midnight', () => {
+  it('shows dates when an incident crosses midnight', async () => {
     const run = cli(tempDbFile(), env);
-    run('declare', 'Overnight batch failure', 'started:2021-12-07T23:10', 'at:2021-12-07T23:15');
-    run('update', 'status:identified', 'at:2021-12-08T00:40', 'Found the stuck job');
-    run('resolve', 'at:2021-12-08T01:05');
-    const lines = run('timeline').stdout.split('\n');
+    await run('declare', 'Overnight batch failure', 'started:2021-12-07T23:10', 'at:2021-12-07T23:15');
+    await run('update', 'status:identified', 'at:2021-12-08T00:40', 'Found the stuck job');
+    await run('resolve', 'at:2021-12-08T01:05');
+    const lines = (await run('timeline')).stdout.split('\n');
     expect(lines[1]).toMatch(/^Dec 07 23:15 PST\s+declared/);
     expect(lines[2]).toMatch(/^Dec 08 00:40 PST\s+status_changed/);
-    expect(run('show').stdout).toContain('Duration: 1h 55m');
+    expect((await run('show')).stdout).toContain('Duration: 1h 55m');
   });
 });

@@ -13,7 +13,7 @@ afterEach(async () => {
 describe('HTTP server in local mode', () => {
   it('answers /healthz and /metrics', async () => {
     const app = testApp();
-    app.run('declare "DB down"', 'cli:alice', { platform: 'cli' });
+    await app.run('declare "DB down"', 'cli:alice', { platform: 'cli' });
     running = await startServer(app, 0, '127.0.0.1');
     const h = await fetch(`${running.url}/healthz`);
     expect(h.status).toBe(200);

@@ -12,7 +12,7 @@ import { openDatabase, type Db } from '../../db/client.js';
 
 const dirs: string[] = [];
 const dbs: Db[] = [];
-afterEach(() => {
+afterEach(async () => {
   for (const db of dbs.splice(0)) db.$client.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });

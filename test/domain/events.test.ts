@@ -42,11 +42,11 @@ describe('timeline events read back from storage', () => {
     expect(parseTimelineEvent(kind, payload)).toBeNull();
   });
 
-  it('keeps fields it does not know', () => {
+  it('keeps fields it does not know', async () => {
     expect(parseTimelineEvent('note', { extra: 1 })).toEqual({ kind: 'note', payload: { extra: 1 } });
   });
 
-  it('names the draft an event is about', () => {
+  it('names the draft an event is about', async () => {
     expect(good.map(draftIdOf)).toEqual([null, null, null, null, null, 4, 4, 4, null, null]);
   });
 });

@@ -21,7 +21,7 @@ describe('lifecycle transition table', () => {
     expect(canTransition(from, to)).toBe(ok);
   });
 
-  it('explains an illegal step and what to type instead', () => {
+  it('explains an illegal step and what to type instead', async () => {
     expect(() => checkTransition('INC-4', 'resolved', 'resolved')).toThrow('INC-4 is already resolved; use `reopen INC-4`');
     expect(() => checkTransition('INC-4', 'resolved', 'identified')).toThrow(/reopen INC-4/);
     expect(() => checkTransition('INC-4', 'investigating', 'monitoring')).toThrow(/status:identified/);
@@ -31,7 +31,7 @@ describe('lifecycle transition table', () => {
 });
 
 describe('component roll-up', () => {
-  it('takes the worst status any open incident set', () => {
+  it('takes the worst status any open incident set', async () => {
     const m = rollUp([
       { componentId: 1, status: 'degraded_performance' },
       { componentId: 1, status: 'major_outage' },
@@ -43,7 +43,7 @@ describe('component roll-up', () => {
     expect(worstStatus(['partial_outage', 'degraded_performance'])).toBe('partial_outage');
   });
 
-  it('derives the overall indicator as Statuspage does', () => {
+  it('derives the overall indicator as Statuspage does', async () => {
     expect(overallIndicator(['operational'], [])).toBe('none');
     expect(overallIndicator(['degraded_performance'], [])).toBe('minor');
     expect(overallIndicator(['partial_outage'], ['minor'])).toBe('major');
@@ -51,7 +51,7 @@ describe('component roll-up', () => {
     expect(overallIndicator(['operational'], ['critical'])).toBe('critical');
   });
 
-  it('slugs names', () => {
+  it('slugs names', async () => {
     expect(slugify('SMS Routing')).toBe('sms-routing');
     expect(slugify('  Phone Call Routing!! ')).toBe('phone-call-routing');
     expect(slugify('Café API')).toBe('cafe-api');
@@ -61,15 +61,15 @@ describe('component roll-up', () => {
 
 describe('approval policy', () => {
   const base = { actor: 'cli:bob', author: 'cli:alice', approvers: ['cli:bob'], draftId: 'D-1' } as const;
-  it('lets an approver approve someone else’s draft', () => {
+  it('lets an approver approve someone else’s draft', async () => {
     expect(() => checkApproval({ ...base, policy: 'required' })).not.toThrow();
   });
-  it('refuses non-approvers and, under required, the author', () => {
+  it('refuses non-approvers and, under required, the author', async () => {
     expect(() => checkApproval({ ...base, actor: 'cli:eve', policy: 'required' })).toThrow(/may not approve D-1/);
     expect(() => checkApproval({ ...base, actor: 'cli:bob', author: 'cli:bob', policy: 'required' })).toThrow(/two-person/);
     expect(() => checkApproval({ ...base, actor: 'cli:bob', author: 'cli:bob', policy: 'self' })).not.toThrow();
   });
-  it('gives no approval power to anyone not listed, and says how to list someone when nobody is', () => {
+  it('gives no approval power to anyone not listed, and says how to list someone when nobody is', async () => {
     expect(() => checkApproval({ ...base, actor: 'cli:lee', policy: 'self' })).toThrow(/only approvers may/);
     expect(() => checkApproval({ ...base, actor: 'cli:lee', approvers: [], policy: 'required' })).toThrow(/nobody is an approver yet.*approver add @user/);
   });

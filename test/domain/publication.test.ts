@@ -28,7 +28,7 @@ describe('the publication rule: component status under an incident status', () =
     },
   );
 
-  it('keeps the other fields of what it maps', () => {
+  it('keeps the other fields of what it maps', async () => {
     expect(announcedComponents('resolved', [{ slug: 'sms', name: 'SMS', status: 'major_outage' as ComponentStatus }])).toEqual([
       { slug: 'sms', name: 'SMS', status: 'operational' },
     ]);
@@ -95,7 +95,7 @@ describe('planPublication: incident statuses × announced statuses × components
     },
   );
 
-  it('a resolve names each component once, announced ones first', () => {
+  it('a resolve names each component once, announced ones first', async () => {
     const plan = planPublication({
       incident: { status: 'monitoring', components: ['db', 'web'] },
       update: { status: 'resolved', components: [{ slug: 'web', status: 'major_outage' }], postmortem: false },

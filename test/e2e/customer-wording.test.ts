@@ -48,7 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  app?.close();
+  await app?.close();
   await Promise.all([statuspage?.close(), subscribed?.close(), otherComponent?.close()]);
 });
 
@@ -58,24 +58,24 @@ const get = async (path: string) => {
 };
 
 describe('customer-facing wording: draft, approval, publication', () => {
-  it('sets up the catalogue, approvers and subscriptions as an admin', () => {
-    expect(run('component', 'add', 'Web App', '--as', 'admin').code).toBe(0);
-    expect(run('component', 'add', 'SMS Routing', '--as', 'admin').code).toBe(0);
-    expect(run('approver', 'add', '@bob', '--as', 'admin').code).toBe(0);
-    expect(run('approver', 'add', '@carol', '--as', 'admin').code).toBe(0);
+  it('sets up the catalogue, approvers and subscriptions as an admin', async () => {
+    expect((await run('component', 'add', 'Web App', '--as', 'admin')).code).toBe(0);
+    expect((await run('component', 'add', 'SMS Routing', '--as', 'admin')).code).toBe(0);
+    expect((await run('approver', 'add', '@bob', '--as', 'admin')).code).toBe(0);
+    expect((await run('approver', 'add', '@carol', '--as', 'admin')).code).toBe(0);
     // Only admins grant approval power, also to themselves.
-    expect(run('approver', 'add', '@mallory', '--as', 'mallory').code).toBe(3);
+    expect((await run('approver', 'add', '@mallory', '--as', 'mallory')).code).toBe(3);
     const sub = run('subscribe', `webhook:${subscribed.url}`, 'components:web-app', '--as', 'admin', '--json');
     expect(sub.code).toBe(0);
     secret = sub.json().secret;
-    expect(run('subscribe', `webhook:${otherComponent.url}`, 'components:sms-routing', '--as', 'admin').code).toBe(0);
+    expect((await run('subscribe', `webhook:${otherComponent.url}`, 'components:sms-routing', '--as', 'admin')).code).toBe(0);
     // Only admins manage subscriptions.
-    expect(run('subscribe', 'webhook:http://127.0.0.1:9/x', '--as', 'alice').code).toBe(3);
+    expect((await run('subscribe', 'webhook:http://127.0.0.1:9/x', '--as', 'alice')).code).toBe(3);
   });
 
-  it('keeps internal updates inside and refuses the wrong approvers', () => {
-    expect(run('declare', 'Checkout failing', 'sev:2', 'components:web-app=major', 'lead:@carol', '--as', 'alice', '--json').json().id).toBe('INC-1');
-    expect(run('update', INTERNAL, '--as', 'alice').code).toBe(0);
+  it('keeps internal updates inside and refuses the wrong approvers', async () => {
+    expect((await run('declare', 'Checkout failing', 'sev:2', 'components:web-app=major', 'lead:@carol', '--as', 'alice', '--json')).json().id).toBe('INC-1');
+    expect((await run('update', INTERNAL, '--as', 'alice')).code).toBe(0);
     const d1 = run('draft', REJECTED, '--as', 'bob', '--json');
     expect(d1.json()).toMatchObject({ id: 'D-1', state: 'draft' });
 
@@ -87,15 +87,15 @@ describe('customer-facing wording: draft, approval, publication', () => {
     expect(own.stderr).toMatch(/another approver must approve it/);
 
     // A self-made lead gets no approval power: the role is anyone's to take, the approvers list is not.
-    expect(run('assign', 'lead', '@mallory', '--as', 'mallory').code).toBe(0);
+    expect((await run('assign', 'lead', '@mallory', '--as', 'mallory')).code).toBe(0);
     const selfMade = run('approve', 'D-1', 'mallory was here', '--as', 'mallory', '--json');
     expect(selfMade.code).toBe(3);
     expect(selfMade.json().error.code).toBe('FORBIDDEN');
-    expect(run('reject', 'D-1', 'not yours to reject', '--as', 'mallory').code).toBe(3);
-    expect(run('assign', 'lead', '@carol', '--as', 'alice').code).toBe(0);
+    expect((await run('reject', 'D-1', 'not yours to reject', '--as', 'mallory')).code).toBe(3);
+    expect((await run('assign', 'lead', '@carol', '--as', 'alice')).code).toBe(0);
 
-    expect(run('reject', 'D-1', 'typo, and say that invoices work', '--as', 'carol').code).toBe(0);
-    const tl = run('timeline', '--json').json().events;
+    expect((await run('reject', 'D-1', 'typo, and say that invoices work', '--as', 'carol')).code).toBe(0);
+    const tl = (await run('timeline', '--json')).json().events;
     expect(tl.at(-1)).toMatchObject({ kind: 'draft_rejected', text: expect.stringContaining('typo, and say that invoices work') });
     expect(tl.at(-1).text).toContain('@bob');
   });
@@ -106,7 +106,7 @@ describe('customer-facing wording: draft, approval, publication', () => {
   });
 
   it('publishes exactly the approved text everywhere once an approver approves', async () => {
-    expect(run('draft', APPROVED, '--as', 'bob', '--json').json().id).toBe('D-2');
+    expect((await run('draft', APPROVED, '--as', 'bob', '--json')).json().id).toBe('D-2');
     const ok = run('approve', 'D-2', '--as', 'carol', '--json');
     expect(ok.code).toBe(0);
     expect(ok.json()).toMatchObject({ id: 'D-2', state: 'published' });
@@ -161,7 +161,7 @@ describe('customer-facing wording: draft, approval, publication', () => {
     expect(draftId).toBe('D-3');
     // Resolved inside, still open outside until the wording is approved.
     expect(JSON.parse((await get('/api/v2/incidents/unresolved.json')).text).incidents).toHaveLength(1);
-    expect(run('approve', draftId, '--as', 'bob').code).toBe(0);
+    expect((await run('approve', draftId, '--as', 'bob')).code).toBe(0);
     await waitUntil(() => statuspage.incidents[0]?.status === 'resolved' && subscribed.accepted().length === 2, 15_000, 'resolution mirrored');
     let unresolved: unknown[] = [1];
     const until = Date.now() + 5_000;

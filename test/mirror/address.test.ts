@@ -75,7 +75,7 @@ describe('address classes, whatever the spelling', () => {
     expect(classifyHost(ip.includes(':') && !ip.startsWith('[') ? `[${ip}]` : ip)).toBe(cls);
   });
 
-  it('cloud metadata stays refused with SITREP_WEBHOOK_ALLOW_LINK_LOCAL; other link-local addresses become allowed', () => {
+  it('cloud metadata stays refused with SITREP_WEBHOOK_ALLOW_LINK_LOCAL; other link-local addresses become allowed', async () => {
     const linkLocal = { publicOnly: false, allowLinkLocal: true };
     for (const ip of METADATA) expect(refuseAddress(ip.replace(/^\[|\]$/g, ''), 'hooks.example.com', linkLocal), ip).toMatch(/cloud metadata address/);
     expect(refuseAddress('169.254.10.1', 'hooks.example.com', linkLocal)).toBeNull();
@@ -84,7 +84,7 @@ describe('address classes, whatever the spelling', () => {
     expect(checkWebhookUrl('http://[::ffff:169.254.169.254]/', linkLocal).ok).toBe(false);
   });
 
-  it('names the IPv4 address a disguised IPv6 one stands for', () => {
+  it('names the IPv4 address a disguised IPv6 one stands for', async () => {
     const p = { publicOnly: false, allowLinkLocal: false };
     expect(refuseAddress('::ffff:a9fe:a9fe', 'hooks.example.com', p)).toBe(
       'hooks.example.com (::ffff:a9fe:a9fe, that is 169.254.169.254) is a cloud metadata address; webhooks may never point there',
@@ -97,7 +97,7 @@ describe('address classes, whatever the spelling', () => {
     );
   });
 
-  it('reads odd IPv4 forms of a host the way a URL parser does', () => {
+  it('reads odd IPv4 forms of a host the way a URL parser does', async () => {
     expect(classifyHost('0xA9FEA9FE')).toBe('metadata');
     expect(classifyHost('0251.0376.0251.0376')).toBe('metadata');
     expect(classifyHost('2852039166')).toBe('metadata');

@@ -29,8 +29,8 @@ export interface Harness {
   app: App;
   worker: OutboxWorker;
   server: RunningServer;
-  run(text: string, actor?: string): any;
-  fail(text: string, actor?: string): { code: string; message: string };
+  run(text: string, actor?: string): Promise<Reply>;
+  fail(text: string, actor?: string): Promise<{ code: string; message: string }>;
   rows(): Array<typeof outbox.$inferSelect>;
   close(): Promise<void>;
 }
@@ -49,20 +49,20 @@ export async function startHarness(
     app,
     worker,
     server,
-    run(text, actor = 'cli:admin') {
-      const r = app.run(text, actor, { platform: 'cli' });
+    async run(text, actor = 'cli:admin') {
+      const r = await app.run(text, actor, { platform: 'cli' });
       if (!r.ok) throw new Error(`${text} → ${r.error.code}: ${r.error.message}`);
       return r.reply;
     },
-    fail(text, actor = 'cli:admin') {
-      const r = app.run(text, actor, { platform: 'cli' });
+    async fail(text, actor = 'cli:admin') {
+      const r = await app.run(text, actor, { platform: 'cli' });
       if (r.ok) throw new Error(`${text} unexpectedly succeeded: ${r.reply.text}`);
       return r.error;
     },
     rows: () => app.db.select().from(outbox).orderBy(asc(outbox.id)).all(),
     async close() {
       await server.close();
-      app.close();
+      await app.close();
     },
   };
 }

@@ -6,7 +6,7 @@ import { webhookMessage } from '../../adapters/webhook/messages.js';
 // Rows an older version stored must still parse: the outbox may hold them across an upgrade.
 
 describe('outbox message unions', () => {
-  it('Slack: payloads of older versions get their defaults', () => {
+  it('Slack: payloads of older versions get their defaults', async () => {
     expect(slackThreadMessage.parse({ kind: 'root_post', payload: {} })).toEqual({ kind: 'root_post', payload: { dedicated: false } });
     expect(slackThreadMessage.parse({ kind: 'create_channel', payload: { name: 'inc-1' } })).toEqual({
       kind: 'create_channel',
@@ -21,13 +21,13 @@ describe('outbox message unions', () => {
     expect(SLACK_THREAD_KINDS).toEqual(['create_channel', 'root_post', 'root_update', 'thread_reply', 'link_post', 'approval_update', 'ephemeral']);
   });
 
-  it('customer channels: an update without updateId still parses; another platform’s kind does not', () => {
+  it('customer channels: an update without updateId still parses; another platform’s kind does not', async () => {
     const payload = { incident: 'INC-1', title: 'T', status: 'identified', body: 'b', at: 1, url: 'http://x/incidents/INC-1', components: [], zone: 'UTC' };
     expect(slackCustomerMessage.safeParse({ kind: 'slack.customer_update', payload }).success).toBe(true);
     expect(slackCustomerMessage.safeParse({ kind: 'teams.customer_update', payload }).success).toBe(false);
   });
 
-  it('Teams: a card reply without summary, and a card that is not an Adaptive Card', () => {
+  it('Teams: a card reply without summary, and a card that is not an Adaptive Card', async () => {
     const card = { type: 'AdaptiveCard', $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', version: '1.4', body: [] };
     const m = teamsThreadMessage.parse({ kind: 'thread_reply', payload: { card } });
     expect(m.kind === 'thread_reply' && m.payload.summary).toBe('');
@@ -35,7 +35,7 @@ describe('outbox message unions', () => {
     expect(TEAMS_THREAD_KINDS).toEqual(['root_post', 'root_update', 'thread_reply', 'approval_update', 'reply']);
   });
 
-  it('webhooks: a body or meta that is not an object reads as empty, a missing update id as null', () => {
+  it('webhooks: a body or meta that is not an object reads as empty, a missing update id as null', async () => {
     expect(webhookMessage.parse({ kind: 'webhook.incident_update', payload: { body: 'x' } })).toEqual({
       kind: 'webhook.incident_update',
       payload: { body: {}, updateId: null },

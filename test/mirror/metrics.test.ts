@@ -70,7 +70,7 @@ describe('/metrics labels', () => {
     await h.send(h.mention('channel incidents')); // binds the Teams incidents channel; learns its serviceUrl
     await h.drain();
     const run = (text: string) => {
-      const r = h.app.run(text, 'cli:admin', { platform: 'cli' });
+      const r = await h.app.run(text, 'cli:admin', { platform: 'cli' });
       if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
       return r;
     };
@@ -209,14 +209,14 @@ describe('/metrics cost', () => {
       for (let i = 0; i < 3; i++) insert.run(`msg_waiting_${i}`, 'webhook:S-999', 'pending', Date.now() + 3_600_000, t0, null);
       for (let i = 0; i < 2; i++) insert.run(`msg_dead_${i}`, 'teams:19:dead@thread.tacv2', 'dead', t0, t0, null);
     })();
-    seed.close();
+    await seed.close();
 
     const app = createApp(config, { log: createLogger('silent') });
     const { seen, explain } = recordScrapes(app);
     const running: RunningServer = await startServer(app, 0, '127.0.0.1');
     closers.push(async () => {
       await running.close();
-      app.close();
+      await app.close();
     });
 
     const before = seen.length;

@@ -15,7 +15,7 @@ import { delayNoticeFor, foldNoticeFor } from '../../src/mirror/worker.js';
 
 describe('backoff', () => {
   const opts = { baseMs: 1_000, maxMs: 60_000, jitter: 0.5 };
-  it('doubles per attempt within the jitter band and stops at the cap', () => {
+  it('doubles per attempt within the jitter band and stops at the cap', async () => {
     for (const [attempts, full] of [
       [1, 1_000],
       [2, 2_000],
@@ -27,11 +27,11 @@ describe('backoff', () => {
       expect(nextDelay(attempts, undefined, opts, () => 1)).toBe(full / 2);
     }
   });
-  it('never retries sooner than Retry-After, and caps an absurd one', () => {
+  it('never retries sooner than Retry-After, and caps an absurd one', async () => {
     expect(nextDelay(1, 30_000, opts, () => 0)).toBe(30_000);
     expect(nextDelay(1, 10 * 24 * 3600_000, opts, () => 0)).toBe(MAX_RETRY_AFTER_MS);
   });
-  it('reads Retry-After as seconds or as an HTTP date', () => {
+  it('reads Retry-After as seconds or as an HTTP date', async () => {
     const now = Date.parse('2026-11-25T12:00:00Z');
     expect(parseRetryAfter('120', now)).toBe(120_000);
     expect(parseRetryAfter('Wed, 25 Nov 2026 12:00:30 GMT', now)).toBe(30_000);
@@ -47,7 +47,7 @@ describe('Standard Webhooks retry schedule', () => {
   // The wait after failed attempt n (attempt 1 is immediate): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
   const WAITS = [5 * S, 5 * M, 30 * M, 2 * H, 5 * H, 10 * H, 14 * H, 20 * H, 24 * H];
 
-  it("is the contract's schedule: ten attempts over about three days", () => {
+  it("is the contract's schedule: ten attempts over about three days", async () => {
     expect(WEBHOOK_RETRY_SCHEDULE_MS).toEqual(WAITS);
     expect(SCHEDULE_JITTER).toBe(0.1);
     const total = WAITS.reduce((a, b) => a + b, 0);
@@ -65,18 +65,18 @@ describe('Standard Webhooks retry schedule', () => {
     }
   });
 
-  it('gives up after the tenth attempt', () => {
+  it('gives up after the tenth attempt', async () => {
     expect(scheduledRetryDelay(9, undefined, () => 0.5)).toBe(24 * H);
     expect(scheduledRetryDelay(10, undefined, () => 0.5)).toBe('give-up');
     expect(scheduledRetryDelay(11, 5 * S, () => 0.5)).toBe('give-up');
   });
 
-  it('spreads a fan-out: many rows failing together come back at different times', () => {
+  it('spreads a fan-out: many rows failing together come back at different times', async () => {
     const seen = new Set(Array.from({ length: 1_000 }, () => scheduledRetryDelay(2, undefined, Math.random)));
     expect(seen.size).toBeGreaterThan(900);
   });
 
-  it('honours Retry-After: never sooner than asked, even past the step, and a bogus huge one is capped', () => {
+  it('honours Retry-After: never sooner than asked, even past the step, and a bogus huge one is capped', async () => {
     expect(scheduledRetryDelay(2, 10 * M, () => 0.5)).toBe(10 * M); // asked for more than the 5 min step
     expect(scheduledRetryDelay(2, 10 * M, () => 0.999)).toBe(10 * M);
     expect(scheduledRetryDelay(3, 1 * S, () => 0.5)).toBe(30 * M); // asked for less: the step stands
@@ -87,7 +87,7 @@ describe('Standard Webhooks retry schedule', () => {
 });
 
 describe('circuit breaker', () => {
-  it('opens after the threshold, lets one probe through after the cooldown, closes on success', () => {
+  it('opens after the threshold, lets one probe through after the cooldown, closes on success', async () => {
     let t = 0;
     const b = new CircuitBreakers({ threshold: 2, cooldownMs: 100, maxCooldownMs: 400 }, () => t);
     expect(b.tryAcquire('k')).toBe(true);
@@ -112,7 +112,7 @@ describe('circuit breaker', () => {
 });
 
 describe('notices', () => {
-  it('fold and delay wording', () => {
+  it('fold and delay wording', async () => {
     expect(foldNoticeFor(0)).toBeNull();
     expect(foldNoticeFor(1)).toBe('This message folds in 1 earlier update.');
     const approved = Date.parse('2021-12-07T16:54:00Z'); // 08:54 PST
@@ -145,14 +145,14 @@ describe('webhook address policy', () => {
   ])('%s is %s', (ip, cls) => {
     expect(classifyIp(ip)).toBe(cls);
   });
-  it('knows metadata and loopback names without resolving them', () => {
+  it('knows metadata and loopback names without resolving them', async () => {
     expect(classifyHost('metadata.google.internal')).toBe('metadata');
     expect(classifyHost('METADATA.GOOGLE.INTERNAL.')).toBe('metadata');
     expect(classifyHost('api.localhost')).toBe('loopback');
     expect(classifyHost('[::1]')).toBe('loopback');
     expect(classifyHost('hooks.example.com')).toBe('public');
   });
-  it('normalises odd IPv4 spellings before judging them', () => {
+  it('normalises odd IPv4 spellings before judging them', async () => {
     const p = { publicOnly: false, allowLinkLocal: false };
     expect(checkWebhookUrl('http://0xA9FEA9FE/', p).ok).toBe(false);
     expect(checkWebhookUrl('http://169.254.169.254.', p).ok).toBe(false);
@@ -162,7 +162,7 @@ describe('webhook address policy', () => {
 });
 
 describe('Standard Webhooks signature', () => {
-  it("matches the specification's example", () => {
+  it("matches the specification's example", async () => {
     // From the Standard Webhooks reference libraries' tests.
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
     const sig = signWebhook(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');

@@ -5,7 +5,7 @@ import { outbox } from '../../db/schema.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { main } from '../../src/main.js';
 import { pruneBatch, pruneOutbox, type RetentionOptions } from '../../src/mirror/retention.js';
-import { isWebhookLane } from '../../src/mirror/subscriptions.js';
+import { isWebhookLane } from '../../src/domain/subscriptions.js';
 import { startWebhookReceiver } from '../fakes/webhook-receiver.js';
 import { movableClock, startHarness, tempDb, waitUntil } from './helpers.js';
 
@@ -116,7 +116,7 @@ describe('outbox retention', () => {
     expect(remaining(db, ids).sort()).toEqual(['deadHook', 'foldedIntoDead', 'waitingOld', 'inFlightOld', 'slackNewest', 'spNewest'].sort());
   });
 
-  it('goes in small batches, each its own transaction, oldest first, never past the cutoff', () => {
+  it('goes in small batches, each its own transaction, oldest first, never past the cutoff', async () => {
     const db = openDatabase(tempDb());
     dbs.push(db);
     const ids = seed(db, ROWS);
@@ -147,11 +147,11 @@ describe('outbox retention', () => {
     closers.push(() => gone.close());
     const env = { SITREP_DB: file, SITREP_OUTBOX_RETENTION_DAYS: '2' };
     const first = await startHarness(env, { now: clock.now });
-    first.run('component add Web App');
-    first.run(`subscribe webhook:${ok.url}`);
-    first.run(`subscribe webhook:${gone.url}`);
-    first.run('declare "Database down" components:web-app=major');
-    first.run('draft INC-1 "Investigating"');
+    await first.run('component add Web App');
+    await first.run(`subscribe webhook:${ok.url}`);
+    await first.run(`subscribe webhook:${gone.url}`);
+    await first.run('declare "Database down" components:web-app=major');
+    await first.run('draft INC-1 "Investigating"');
     await waitUntil(() => first.rows().every((r) => r.state === 'delivered' || r.state === 'dead'), 5_000, 'settled');
     expect(
       first
@@ -167,7 +167,7 @@ describe('outbox retention', () => {
     await waitUntil(() => second.rows().length === 1, 5_000, 'the delivered row pruned at start');
     expect(second.rows()[0]!.state).toBe('dead');
     // Newer deliveries are untouched.
-    second.run('draft INC-1 "Cause found"');
+    await second.run('draft INC-1 "Cause found"');
     await ok.waitFor((r) => r.accepted().length === 2);
     await waitUntil(() => second.rows().some((r) => r.state === 'delivered'), 5_000, 'delivered');
     expect(second.rows().map((r) => r.state)).toEqual(['dead', 'delivered']);

@@ -38,7 +38,7 @@ export function describeTargetContract(name: string, setup: () => Promise<Contra
       await h.close();
     });
 
-    it('claims its own target values only', () => {
+    it('claims its own target values only', async () => {
       expect(h.target.handles(h.handled)).toBe(true);
       expect(h.target.handles(h.unhandled)).toBe(false);
       expect(h.target.folds === undefined || typeof h.target.folds === 'boolean').toBe(true);

@@ -79,7 +79,7 @@ describe('outbox worker at fan-out width', () => {
     db.transaction((tx) => {
       for (let n = 1; n <= 3; n++)
         for (let lane = 0; lane < LANES; lane++)
-          enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
+          void enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
     });
     const meter = inFlightMeter();
     const keyOf = (target: string) => `up-${Number(target.slice(2)) % UPSTREAMS}`;
@@ -134,7 +134,7 @@ describe('outbox worker at fan-out width', () => {
     const put = (n: number) =>
       db.transaction((tx) => {
         for (let lane = 0; lane < LANES; lane++)
-          enqueue(tx, Date.now(), { incidentId: null, target: `c:${lane}`, kind: 'test', payload: { n }, customerFacing: true, approvedAt: Date.now() });
+          void enqueue(tx, Date.now(), { incidentId: null, target: `c:${lane}`, kind: 'test', payload: { n }, customerFacing: true, approvedAt: Date.now() });
       });
     put(1);
     // Every first attempt is held until the newer updates are written behind it; then even lanes
@@ -196,7 +196,7 @@ describe('outbox worker at fan-out width', () => {
     a.transaction((tx) => {
       for (let n = 1; n <= 2; n++)
         for (let lane = 0; lane < LANES; lane++)
-          enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
+          void enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
     });
     const sent: Array<{ deliveryId: string; target: string; n: unknown; by: string }> = [];
     const mk = (by: string): Target => ({
@@ -223,8 +223,8 @@ describe('outbox worker at fan-out width', () => {
     const db = open();
     // The hanging upstream's lanes come first (oldest), more of them than a scan page holds.
     db.transaction((tx) => {
-      for (let i = 0; i < 300; i++) enqueue(tx, Date.now(), { incidentId: null, target: `slow:${i}`, kind: 'test', payload: {}, customerFacing: false });
-      for (let i = 0; i < 50; i++) enqueue(tx, Date.now(), { incidentId: null, target: `fast:${i}`, kind: 'test', payload: {}, customerFacing: false });
+      for (let i = 0; i < 300; i++) void enqueue(tx, Date.now(), { incidentId: null, target: `slow:${i}`, kind: 'test', payload: {}, customerFacing: false });
+      for (let i = 0; i < 50; i++) void enqueue(tx, Date.now(), { incidentId: null, target: `fast:${i}`, kind: 'test', payload: {}, customerFacing: false });
     });
     let slowCalls = 0;
     const slow: Target = {

@@ -267,12 +267,12 @@ describe('outbox worker', () => {
     db.transaction((tx) => {
       for (let i = 0; i < 200; i++) {
         const [target, incidentId] = lanes[i % lanes.length]!;
-        enqueue(tx, at, { incidentId, target, kind: 'old', payload: { n: 0 } });
+        void enqueue(tx, at, { incidentId, target, kind: 'old', payload: { n: 0 } });
       }
     });
     db.update(outbox).set({ state: 'delivered' }).run();
     db.transaction((tx) => {
-      for (let n = 1; n <= 3; n++) for (const [target, incidentId] of lanes) enqueue(tx, at, { incidentId, target, kind: 'test', payload: { n } });
+      for (let n = 1; n <= 3; n++) for (const [target, incidentId] of lanes) void enqueue(tx, at, { incidentId, target, kind: 'test', payload: { n } });
     });
     const sent: Array<{ lane: string; n: unknown }> = [];
     const t = fakeTarget('', async (msg) => {

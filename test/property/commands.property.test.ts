@@ -18,30 +18,30 @@ function scopeOf(actor: string): Scope {
   return { platform: 'cli' };
 }
 
-function must(app: App, text: string, actor: string): void {
-  const r = app.run(text, actor, { platform: 'cli' });
+async function must(app: App, text: string, actor: string): Promise<void> {
+  const r = await app.run(text, actor, { platform: 'cli' });
   if (!r.ok) throw new Error(`${text} → ${r.error.message}`);
 }
 
 /** A small world for the verbs to act on: a catalogue, an approver, an open incident with a draft. */
-function seededApp(): App {
+async function seededApp(): Promise<App> {
   const app = testApp({ SITREP_APPROVAL: 'required', SITREP_ADMINS: 'cli:admin' });
-  must(app, 'component add "Web App" group:Core', 'cli:admin');
-  must(app, 'component add API', 'cli:admin');
-  must(app, 'approver add @bob', 'cli:admin');
-  must(app, 'declare "Checkout errors" sev:2 components:web-app=major', 'cli:alice');
-  must(app, 'draft status:identified We found the cause.', 'cli:alice');
-  must(app, 'followup add Alert on lag owner:@bob', 'cli:alice');
-  must(app, 'template add calm We are looking into {{components}}.', 'cli:admin');
+  await must(app, 'component add "Web App" group:Core', 'cli:admin');
+  await must(app, 'component add API', 'cli:admin');
+  await must(app, 'approver add @bob', 'cli:admin');
+  await must(app, 'declare "Checkout errors" sev:2 components:web-app=major', 'cli:alice');
+  await must(app, 'draft status:identified We found the cause.', 'cli:alice');
+  await must(app, 'followup add Alert on lag owner:@bob', 'cli:alice');
+  await must(app, 'template add calm We are looking into {{components}}.', 'cli:admin');
   return app;
 }
 
 const REFUSALS = new Set(['INVALID', 'NOT_FOUND', 'FORBIDDEN', 'CONFLICT']);
 
 /** Runs one command; a refusal must be one clean line and leave every table as it was. */
-function runChecked(app: App, text: string, actor: string): boolean {
+async function runChecked(app: App, text: string, actor: string): Promise<boolean> {
   const before = JSON.stringify(rowCounts(app.db));
-  const r = app.run(text, actor, scopeOf(actor));
+  const r = await app.run(text, actor, scopeOf(actor));
   if (r.ok) return true;
   const { code, message } = r.error;
   const problem = !REFUSALS.has(code)
@@ -61,7 +61,7 @@ function runChecked(app: App, text: string, actor: string): boolean {
 }
 
 describe('every verb on hostile command text', () => {
-  it('never fails internally, and a refused command writes nothing', () => {
+  it('never fails internally, and a refused command writes nothing', async () => {
     let accepted = 0;
     let refused = 0;
     fc.assert(
@@ -69,11 +69,11 @@ describe('every verb on hostile command text', () => {
         const app = seededApp();
         try {
           for (const [text, actor] of steps) {
-            if (runChecked(app, text, actor)) accepted++;
+            if (await runChecked(app, text, actor)) accepted++;
             else refused++;
           }
         } finally {
-          app.close();
+          await app.close();
         }
       }),
       runs(80),
@@ -83,7 +83,7 @@ describe('every verb on hostile command text', () => {
     expect(refused).toBeGreaterThan(60);
   });
 
-  it('does the same for every verb with every grammar word, alone and as every option value', () => {
+  it('does the same for every verb with every grammar word, alone and as every option value', async () => {
     // The grammar's refusals are covered by its own property test; these reach the verbs.
     const ctx = { timezone: 'UTC', now: Date.now(), platform: 'cli' as const };
     const all = grammarCombinations().filter((text) => {
@@ -100,24 +100,24 @@ describe('every verb on hostile command text', () => {
       all.forEach((text, i) => {
         // A fresh world now and then, so later commands still find the seeded incident and draft.
         if (i % 400 === 0) {
-          app.close();
+          await app.close();
           app = seededApp();
         }
-        runChecked(app, text, ACTORS[i % ACTORS.length]!);
+        await runChecked(app, text, ACTORS[i % ACTORS.length]!);
       });
     } finally {
-      app.close();
+      await app.close();
     }
   });
 
-  it('handles inputs up to the size limits the same way', () => {
+  it('handles inputs up to the size limits the same way', async () => {
     fc.assert(
       fc.property(hugeText(30_050), fc.constantFrom(...ACTORS), (text, actor) => {
         const app = seededApp();
         try {
-          runChecked(app, text, actor);
+          await runChecked(app, text, actor);
         } finally {
-          app.close();
+          await app.close();
         }
       }),
       runs(25),

@@ -40,7 +40,7 @@ function expectOneClearLine(error: unknown, input = ''): void {
 }
 
 describe('parseCommand on hostile text', () => {
-  it('either refuses with one clear INVALID line or returns a command holding only clean text', () => {
+  it('either refuses with one clear INVALID line or returns a command holding only clean text', async () => {
     const anyString = fc.oneof(commandText, fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ maxLength: 60 }));
     fc.assert(
       fc.property(anyString, (input) => {
@@ -56,7 +56,7 @@ describe('parseCommand on hostile text', () => {
     );
   });
 
-  it('does the same for every verb with every grammar word, alone and as every option value', () => {
+  it('does the same for every verb with every grammar word, alone and as every option value', async () => {
     for (const input of grammarCombinations()) {
       const r = attempt(input);
       if (!r.ok) {
@@ -67,7 +67,7 @@ describe('parseCommand on hostile text', () => {
     }
   });
 
-  it('refuses any refused character anywhere in an otherwise valid command', () => {
+  it('refuses any refused character anywhere in an otherwise valid command', async () => {
     const refused = ODD_CHARACTERS.filter((c) => refusedAt(c) >= 0);
     expect(refused.length).toBeGreaterThan(10);
     const valid = [
@@ -96,7 +96,7 @@ describe('parseCommand on hostile text', () => {
     );
   });
 
-  it('refuses or accepts huge inputs up to the line limit with the same one-line errors', () => {
+  it('refuses or accepts huge inputs up to the line limit with the same one-line errors', async () => {
     fc.assert(
       fc.property(hugeText(MAX_LINE + 50), (input) => {
         const r = attempt(input);
@@ -144,7 +144,7 @@ function indexOfAny(s: string, chars: string[], from: number): number {
 }
 
 describe('the tokenizer', () => {
-  it('splits exactly as the language defines, for any mix of quotes, spaces and words', () => {
+  it('splits exactly as the language defines, for any mix of quotes, spaces and words', async () => {
     const alphabet = fc.constantFrom(...QUOTES, ' ', '\n', '\u00a0', 'a', 'b', ':', 'sev:', '😀', '\uD800');
     fc.assert(
       fc.property(
@@ -210,7 +210,7 @@ describe('parse work', () => {
     expect(big).toBeLessThanOrEqual(2.2 * stepsFor(build(half)) + FIXED_STEPS);
   });
 
-  it('is linear for 30,000 unclosed „ and “ handed to the tokenizer directly', () => {
+  it('is linear for 30,000 unclosed „ and “ handed to the tokenizer directly', async () => {
     for (const quote of ['„', '“']) {
       const meter = { steps: 0 };
       const tokens = tokenize(quote.repeat(30_000), meter);
@@ -219,7 +219,7 @@ describe('parse work', () => {
     }
   });
 
-  it('is linear for random hostile text of any length up to the limit', () => {
+  it('is linear for random hostile text of any length up to the limit', async () => {
     fc.assert(
       fc.property(fc.oneof(hugeText(MAX_LINE), commandText), (input) => {
         expect(stepsFor(input)).toBeLessThanOrEqual(STEPS_PER_CHARACTER * input.length + FIXED_STEPS);
@@ -228,7 +228,7 @@ describe('parse work', () => {
     );
   });
 
-  it('counts nothing, and shares nothing, when no meter is given', () => {
+  it('counts nothing, and shares nothing, when no meter is given', async () => {
     const a = { steps: 0 };
     const b = { steps: 0 };
     attempt('note hello world', a);

@@ -29,8 +29,8 @@ interface World {
   reason: string;
 }
 
-function run(app: App, text: string, actor: string) {
-  return app.run(text, actor, { platform: 'cli' });
+async function run(app: App, text: string, actor: string) {
+  return await app.run(text, actor, { platform: 'cli' });
 }
 
 /**
@@ -38,27 +38,27 @@ function run(app: App, text: string, actor: string) {
  * approved and published, notes `note`, and rejects a second draft for `reason`. Returns null
  * when the grammar or a verb refused one of the hostile texts (that is its right).
  */
-function world(t: { title: string; body: string; component: string; note: string; reason: string }): World | null {
+async function world(t: { title: string; body: string; component: string; note: string; reason: string }): Promise<World | null> {
   const app = testApp({ SITREP_APPROVAL: 'required', SITREP_ADMINS: 'cli:admin', SITREP_ORG_NAME: ORG, SITREP_PUBLIC_URL: PUBLIC_URL, SITREP_TIMEZONE: ZONE });
   const ok = (text: string, actor: string) => {
     const r = run(app, text, actor);
     if (!r.ok) throw new Error(`${text} → ${r.error.message}`);
     return r;
   };
-  ok('component add "Web App"', 'cli:admin');
-  ok('approver add @bob', 'cli:admin');
+  await ok('component add "Web App"', 'cli:admin');
+  await ok('approver add @bob', 'cli:admin');
   const added = run(app, `component add ${t.component}`, 'cli:admin');
-  const comps = ok('component list', 'cli:admin').reply.data.components as Array<{ slug: string; name: string }>;
+  const comps = (await ok('component list', 'cli:admin')).reply.data.components as Array<{ slug: string; name: string }>;
   const extra = added.ok ? comps.find((c) => c.slug !== 'web-app') : undefined;
   const declared = run(app, `declare ${t.title} components:web-app=major${extra ? `,${extra.slug}=partial` : ''}`, 'cli:alice');
-  const drafted = declared.ok ? run(app, `draft status:identified ${t.body}`, 'cli:alice') : null;
+  const drafted = declared.ok ? await run(app, `draft status:identified ${t.body}`, 'cli:alice') : null;
   if (!declared.ok || !drafted?.ok) {
-    app.close();
+    await app.close();
     return null;
   }
-  ok('approve D-1', 'cli:bob');
-  run(app, `note ${t.note}`, 'cli:alice');
-  ok('draft A second wording', 'cli:alice');
+  await ok('approve D-1', 'cli:bob');
+  await run(app, `note ${t.note}`, 'cli:alice');
+  await ok('draft A second wording', 'cli:alice');
   const rejected = run(app, `reject D-2 ${t.reason}`, 'cli:bob');
   return {
     app,
@@ -229,14 +229,14 @@ const texts = fc.record({
 });
 
 let pageShapes: Set<string>;
-beforeAll(() => {
+beforeAll(async () => {
   const plain = world({ title: 'Checkout errors', body: 'We found the cause.', component: 'Payments API', note: 'watching', reason: 'too vague' })!;
   pageShapes = new Set(statusPages(plain).flatMap((p) => [...tagShapes(p)]));
   plain.app.close();
 });
 
 describe('accepted hostile text renders as text', () => {
-  it('on the status page, in Slack and in Teams', () => {
+  it('on the status page, in Slack and in Teams', async () => {
     let rendered = 0;
     fc.assert(
       fc.property(texts, (t) => {
@@ -271,7 +271,7 @@ describe('accepted hostile text renders as text', () => {
               ).toBe(true);
           }
         } finally {
-          w.app.close();
+          await w.app.close();
         }
       }),
       runs(40),
@@ -283,7 +283,7 @@ describe('accepted hostile text renders as text', () => {
 
 describe('the checks above', () => {
   // They would pass anything if they were too lax; each must reject the unescaped rendering.
-  it('reject markup that was not escaped', () => {
+  it('reject markup that was not escaped', async () => {
     const page = `<!doctype html><html><body><h1>fine</h1></body></html>`;
     const shapes = tagShapes(page);
     expect(() => expectTextOnly(page, shapes)).not.toThrow();

@@ -163,7 +163,7 @@ export async function startHarness(env: Record<string, string> = {}, now?: () =>
     },
     async close() {
       await server.close();
-      app.close();
+      await app.close();
       await fake.close();
     },
   };

@@ -21,7 +21,7 @@ const calledMethods = [
 ];
 
 describe('manifest.yml', () => {
-  it('is a complete app manifest: display info, bot user, interactivity and events on /slack/events', () => {
+  it('is a complete app manifest: display info, bot user, interactivity and events on /slack/events', async () => {
     expect(manifest._metadata.major_version).toBe(1);
     expect(manifest.display_information.name).toBe('Sitrep');
     expect(manifest.display_information.description.length).toBeGreaterThan(10);
@@ -32,7 +32,7 @@ describe('manifest.yml', () => {
     expect(manifest.settings.event_subscriptions.request_url).toMatch(/^https:\/\/[^/]+\/slack\/events$/);
   });
 
-  it('declares exactly the slash command the app registers, escaped', () => {
+  it('declares exactly the slash command the app registers, escaped', async () => {
     expect(registeredCommands).toEqual(['/incident']);
     const cmds = manifest.features.slash_commands;
     expect(cmds.map((c: any) => c.command)).toEqual(registeredCommands);
@@ -41,12 +41,12 @@ describe('manifest.yml', () => {
     expect(cmds[0].usage_hint).toContain('declare');
   });
 
-  it('subscribes to exactly the events the app listens to', () => {
+  it('subscribes to exactly the events the app listens to', async () => {
     expect([...manifest.settings.event_subscriptions.bot_events].sort()).toEqual([...registeredEvents].sort());
     expect(Object.keys(USED_SCOPES.events).sort()).toEqual([...registeredEvents].sort());
   });
 
-  it('asks for exactly the bot scopes the code uses', () => {
+  it('asks for exactly the bot scopes the code uses', async () => {
     // Every method the code calls has its scopes listed, and nothing else is asked for.
     expect(calledMethods.sort()).toEqual(Object.keys(USED_SCOPES.methods).sort());
     const needed = new Set<string>([

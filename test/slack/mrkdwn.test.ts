@@ -17,20 +17,20 @@ describe('fromSlackText (what Slack sends → what the grammar reads)', () => {
 });
 
 describe('escaping for mrkdwn', () => {
-  it('escapeMrkdwn neutralises every control sequence', () => {
+  it('escapeMrkdwn neutralises every control sequence', async () => {
     expect(escapeMrkdwn('<!channel> & <@U1> <https://x|y>')).toBe('&lt;!channel&gt; &amp; &lt;@U1&gt; &lt;https://x|y&gt;');
   });
-  it('escapeKeepingMentions keeps people and channels, nothing else', () => {
+  it('escapeKeepingMentions keeps people and channels, nothing else', async () => {
     expect(escapeKeepingMentions('ask <@U0BOB|bob> in <#C0OPS|ops>, not <!here> or <!subteam^S1>; slack:U0CAROL & cli:dave')).toBe(
       'ask <@U0BOB> in <#C0OPS>, not &lt;!here&gt; or &lt;!subteam^S1&gt;; <@U0CAROL> &amp; cli:dave',
     );
   });
-  it('userMrkdwn', () => {
+  it('userMrkdwn', async () => {
     expect(userMrkdwn('slack:U0BOB')).toBe('<@U0BOB>');
     expect(userMrkdwn('cli:<alice>')).toBe('@&lt;alice&gt;');
     expect(userMrkdwn(null)).toBe('—');
   });
-  it('dateToken carries the instant and a fallback without | or >', () => {
+  it('dateToken carries the instant and a fallback without | or >', async () => {
     const t = dateToken(Date.UTC(2021, 11, 7, 22, 28), 'America/Los_Angeles');
     expect(t).toBe('<!date^1638916080^{date_short_pretty} {time}|Dec 07, 2021, 14:28 PST>');
   });
@@ -47,7 +47,7 @@ describe('channelName', () => {
 });
 
 describe('long customer updates split into sections', () => {
-  it('never cuts an escaped entity or a surrogate pair in half, even in text without spaces', () => {
+  it('never cuts an escaped entity or a surrogate pair in half, even in text without spaces', async () => {
     for (let pad = 0; pad < 12; pad++) {
       const body = 'x'.repeat(2995 + pad) + '&&&&' + '😀'.repeat(10) + 'y'.repeat(4000);
       const sections = splitSections(escapeMrkdwn(body));

@@ -202,7 +202,7 @@ describe('the per-channel gate', () => {
 });
 
 describe('the limit the fakes keep', () => {
-  it('at most `limit` accepted per window, counted on arrival; a refusal does not count and says when to come back', () => {
+  it('at most `limit` accepted per window, counted on arrival; a refusal does not count and says when to come back', async () => {
     let now = 0;
     const l = new RollingLimit({ limit: 1, windowMs: 1_000, now: () => now });
     expect(l.admit('C1')).toEqual({ ok: true });

@@ -142,8 +142,8 @@ describe('/incident', () => {
   });
 
   it('/incident declare with no title opens the declare modal; submitting it declares', async () => {
-    h.app.run('component add API', 'cli:admin', { platform: 'cli' });
-    h.app.run('component add Web App', 'cli:admin', { platform: 'cli' });
+    await h.app.run('component add API', 'cli:admin', { platform: 'cli' });
+    await h.app.run('component add Web App', 'cli:admin', { platform: 'cli' });
     const res = await h.slash('declare');
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(ACK_BOUND_MS);
@@ -271,7 +271,7 @@ describe('buttons and modals on the root message', () => {
 
   it('Draft customer update → approval request in the thread → Approve publishes it; a double click is harmless', async () => {
     const r = await declare();
-    expect(h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
+    expect(await h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
     const sub = await h.interaction(
       viewSubmission({
         callbackId: 'sitrep_draft',
@@ -308,8 +308,8 @@ describe('buttons and modals on the root message', () => {
 
   it('Edit & approve opens the draft text for rewording; submitting publishes the new wording', async () => {
     const r = await declare();
-    h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' });
-    h.app.run('draft INC-1 We r looking', 'slack:U0ALICE', { platform: 'slack' });
+    await h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' });
+    await h.app.run('draft INC-1 We r looking', 'slack:U0ALICE', { platform: 'slack' });
     await h.drain();
     const request = replies(r.ts).find((m) => blocksText(m).includes('sitrep_edit_approve'))!;
     await h.interaction(
@@ -335,7 +335,7 @@ describe('buttons and modals on the root message', () => {
 
   it('Reject opens a modal for the reason; the request then says who rejected it and why', async () => {
     const r = await declare();
-    h.app.run('draft INC-1 Everything is fine <!here>', 'slack:U0ALICE', { platform: 'slack' });
+    await h.app.run('draft INC-1 Everything is fine <!here>', 'slack:U0ALICE', { platform: 'slack' });
     await h.drain();
     const request = replies(r.ts).find((m) => blocksText(m).includes('sitrep_reject'))!;
     expect(blocksText(request)).not.toContain('<!here>');
@@ -390,7 +390,7 @@ describe('events', () => {
 
   it('@Sitrep in an incident thread runs the command for that incident; a retried event is applied once', async () => {
     const r = await declare();
-    h.app.run('declare Another one', 'cli:x', { platform: 'cli' }); // two open incidents: the thread decides
+    await h.app.run('declare Another one', 'cli:x', { platform: 'cli' }); // two open incidents: the thread decides
     const env = mention('<@U02P23SK0SV> note DB failover done &amp; verified', r.ts, 'Ev0MENTION1');
     const first = await h.event(env);
     expect(first.status).toBe(200);
@@ -531,16 +531,16 @@ describe('customer channels', () => {
   const textOf = (m: { blocks?: unknown[]; text: string }) => JSON.stringify(m.blocks ?? []) + m.text;
 
   it('one message per incident, kept current with chat.update, each approved update a reply in its thread; nothing pings', async () => {
-    expect(h.app.run('subscribe slack:C0CUSTOMERS', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
+    expect(await h.app.run('subscribe slack:C0CUSTOMERS', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
     await declare();
-    h.app.run('update INC-1 internal detail: db-7 is on fire', 'slack:U0ALICE', { platform: 'slack' });
-    const d = h.app.run('draft INC-1 We are investigating errors <!channel> at checkout <@U0ALICE>.', 'slack:U0ALICE', { platform: 'slack' });
+    await h.app.run('update INC-1 internal detail: db-7 is on fire', 'slack:U0ALICE', { platform: 'slack' });
+    const d = await h.app.run('draft INC-1 We are investigating errors <!channel> at checkout <@U0ALICE>.', 'slack:U0ALICE', { platform: 'slack' });
     expect(d.ok).toBe(true);
     await h.drain();
     expect(inChannel()).toEqual([]);
-    expect(h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(false); // not an approver
-    h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' });
-    expect(h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
+    expect(await h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(false); // not an approver
+    await h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' });
+    expect(await h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
     await h.drain();
     let posted = inChannel();
     expect(posted).toHaveLength(2);
@@ -558,8 +558,8 @@ describe('customer channels', () => {
 
     // A second update edits the one message and replies in its thread; a long body is split.
     const long = Array.from({ length: 80 }, (_, i) => `Line ${i}: the payment processor is recovering region by region.`).join('\n');
-    h.app.run(`draft INC-1 status:identified ${long}`, 'slack:U0ALICE', { platform: 'slack' });
-    expect(h.app.run('approve D-2', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
+    await h.app.run(`draft INC-1 status:identified ${long}`, 'slack:U0ALICE', { platform: 'slack' });
+    expect(await h.app.run('approve D-2', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
     await h.drain();
     posted = inChannel();
     expect(posted.filter((m) => !m.thread_ts)).toHaveLength(1);

@@ -15,7 +15,7 @@ let app: App | null = null;
 let server: RunningServer | null = null;
 afterEach(async () => {
   await server?.close();
-  app?.close();
+  await app?.close();
   server = null;
   app = null;
 });
@@ -45,10 +45,10 @@ describe('the Atom feed with characters XML forbids already in the database', ()
   it('still parses as XML 1.0, keeping every allowed character of the update and the title', async () => {
     const file = tempDbFile();
     const run = cli(file, { SITREP_APPROVAL: 'required' });
-    expect(run('approver', 'add', '@bob').stderr).toBe('');
-    expect(run('declare', 'Checkout down', '--as', 'alice').stderr).toBe('');
-    expect(run('draft', 'status:identified', 'We found it.', '--as', 'alice').stderr).toBe('');
-    expect(run('approve', 'D-1', '--as', 'bob').stderr).toBe('');
+    expect((await run('approver', 'add', '@bob')).stderr).toBe('');
+    expect((await run('declare', 'Checkout down', '--as', 'alice')).stderr).toBe('');
+    expect((await run('draft', 'status:identified', 'We found it.', '--as', 'alice')).stderr).toBe('');
+    expect((await run('approve', 'D-1', '--as', 'bob')).stderr).toBe('');
 
     // Written the way an older version or a hand-edit could have: straight into the SQLite file.
     // char() builds the code points; the blob cast stores the UTF-8-style bytes of a lone
@@ -74,7 +74,7 @@ describe('the Atom feed with characters XML forbids already in the database', ()
     expect(texts.get('title')).toContain('Checkout down: Identified');
   });
 
-  it('drops lone surrogates and other forbidden characters but keeps emoji and escaped markup', () => {
+  it('drops lone surrogates and other forbidden characters but keeps emoji and escaped markup', async () => {
     expect(xmlText('a\uD800b\uDC00c')).toBe('abc');
     expect(xmlText('ok 😀 \u0000\u000b\uFFFE\uFFFF done')).toBe('ok 😀  done');
     expect(xmlText('<script>&\'"\t\n')).toBe('&lt;script&gt;&amp;&#39;&quot;\t\n');

@@ -10,7 +10,7 @@ let app: App | null = null;
 let server: RunningServer | null = null;
 afterEach(async () => {
   await server?.close();
-  app?.close();
+  await app?.close();
   server = null;
   app = null;
 });
@@ -18,7 +18,7 @@ afterEach(async () => {
 async function start(env: Record<string, string> = {}) {
   app = testApp({ SITREP_APPROVAL: 'required', SITREP_ORG_NAME: 'Acme', ...env });
   server = await startServer(app, 0, '127.0.0.1');
-  runOk(app, 'approver add @bob', 'cli:admin');
+  await runOk(app, 'approver add @bob', 'cli:admin');
   return { app, url: server.url };
 }
 
@@ -43,11 +43,11 @@ async function everythingPublic(url: string): Promise<string> {
 describe('what is public, and when', () => {
   it('an incident is 404 until its first approved update; drafts, internal updates and notes never appear anywhere', async () => {
     const { app, url } = await start();
-    runOk(app, 'component add "Payments API"', 'cli:admin');
-    runOk(app, 'declare "SECRET-TITLE-leak?" components:payments-api=major', 'cli:alice');
-    runOk(app, 'update status:identified SECRET-UPDATE the primary DB at 10.1.2.3 is wedged', 'cli:alice');
-    runOk(app, 'note SECRET-NOTE customer Initech escalated', 'cli:alice');
-    runOk(app, 'draft SECRET-DRAFT not approved yet', 'cli:alice');
+    await runOk(app, 'component add "Payments API"', 'cli:admin');
+    await runOk(app, 'declare "SECRET-TITLE-leak?" components:payments-api=major', 'cli:alice');
+    await runOk(app, 'update status:identified SECRET-UPDATE the primary DB at 10.1.2.3 is wedged', 'cli:alice');
+    await runOk(app, 'note SECRET-NOTE customer Initech escalated', 'cli:alice');
+    await runOk(app, 'draft SECRET-DRAFT not approved yet', 'cli:alice');
 
     expect((await fetch(`${url}/incidents/INC-1`)).status).toBe(404);
     const before = await everythingPublic(url);
@@ -58,11 +58,11 @@ describe('what is public, and when', () => {
     expect(summary.components[0].status).toBe('operational');
     expect(summary.incidents).toEqual([]);
 
-    runOk(app, 'reject D-1 SECRET-REJECTED wording', 'cli:bob');
+    await runOk(app, 'reject D-1 SECRET-REJECTED wording', 'cli:bob');
     const d = runOk(app, 'draft status:identified We found the cause of failed payments.', 'cli:alice');
-    runOk(app, `approve ${String(d.data.id)}`, 'cli:bob');
-    runOk(app, 'update SECRET-LATER internal chatter after publishing', 'cli:alice');
-    runOk(app, 'note SECRET-LATER-NOTE', 'cli:alice');
+    await runOk(app, `approve ${String(d.data.id)}`, 'cli:bob');
+    await runOk(app, 'update SECRET-LATER internal chatter after publishing', 'cli:alice');
+    await runOk(app, 'note SECRET-LATER-NOTE', 'cli:alice');
 
     const page = await fetch(`${url}/incidents/INC-1`);
     expect(page.status).toBe(200);
@@ -80,15 +80,15 @@ describe('what is public, and when', () => {
 
   it('an internal resolve changes nothing public until resolved text is approved', async () => {
     const { app, url } = await start();
-    runOk(app, 'component add "Payments API"', 'cli:admin');
-    runOk(app, 'declare "Payments failing" components:payments-api=major', 'cli:alice');
-    runOk(app, `approve ${String(runOk(app, 'draft Investigating failed payments.', 'cli:alice').data.id)}`, 'cli:bob');
-    runOk(app, 'resolve', 'cli:alice');
+    await runOk(app, 'component add "Payments API"', 'cli:admin');
+    await runOk(app, 'declare "Payments failing" components:payments-api=major', 'cli:alice');
+    await runOk(app, `approve ${String((await runOk(app, 'draft Investigating failed payments.', 'cli:alice')).data.id)}`, 'cli:bob');
+    await runOk(app, 'resolve', 'cli:alice');
     let s: any = await (await fetch(`${url}/api/v2/summary.json`)).json();
     expect(s.incidents.map((i: any) => i.status)).toEqual(['investigating']);
     expect(s.components[0].status).toBe('major_outage');
     const r = runOk(app, 'draft INC-1 status:resolved Payments work again.', 'cli:alice');
-    runOk(app, `approve ${String(r.data.id)}`, 'cli:bob');
+    await runOk(app, `approve ${String(r.data.id)}`, 'cli:bob');
     s = await (await fetch(`${url}/api/v2/summary.json`)).json();
     expect(s.incidents).toEqual([]);
     expect(s.components[0].status).toBe('operational');
@@ -100,9 +100,9 @@ describe('safety', () => {
   it('every user string is escaped in HTML and the feed, raw in JSON; a CSP forbids scripts', async () => {
     const { app, url } = await start({ SITREP_APPROVAL: 'off' });
     const evil = '<img src=x onerror=alert(1)>';
-    const slug = String(runOk(app, `component add "${evil} DB" group:<b>Core</b>`, 'cli:admin').data.slug);
-    runOk(app, `declare "${evil}" components:${slug}=major`, 'cli:alice');
-    runOk(app, 'draft <script>alert(2)</script> & more', 'cli:alice');
+    const slug = String((await runOk(app, `component add "${evil} DB" group:<b>Core</b>`, 'cli:admin')).data.slug);
+    await runOk(app, `declare "${evil}" components:${slug}=major`, 'cli:alice');
+    await runOk(app, 'draft <script>alert(2)</script> & more', 'cli:alice');
 
     for (const path of ['/', '/incidents/INC-1']) {
       const res = await fetch(url + path);
@@ -129,7 +129,7 @@ describe('safety', () => {
 describe('HTTP caching and methods', () => {
   it('ETag + If-None-Match gives 304; a publish changes the ETag; HEAD has headers and no body; CORS for GET', async () => {
     const { app, url } = await start({ SITREP_APPROVAL: 'off' });
-    runOk(app, 'component add "API"', 'cli:admin');
+    await runOk(app, 'component add "API"', 'cli:admin');
     const first = await fetch(`${url}/api/v2/summary.json`);
     const etag = first.headers.get('etag')!;
     expect(etag).toMatch(/^".+"$/);
@@ -156,8 +156,8 @@ describe('HTTP caching and methods', () => {
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-methods')).toContain('GET');
 
-    runOk(app, 'declare "API slow" components:api=degraded', 'cli:alice');
-    runOk(app, 'draft We are looking into slow API responses.', 'cli:alice');
+    await runOk(app, 'declare "API slow" components:api=degraded', 'cli:alice');
+    await runOk(app, 'draft We are looking into slow API responses.', 'cli:alice');
     const changed = await fetch(`${url}/api/v2/summary.json`, { headers: { 'if-none-match': etag } });
     expect(changed.status).toBe(200);
     expect(changed.headers.get('etag')).not.toBe(etag);
@@ -167,7 +167,7 @@ describe('HTTP caching and methods', () => {
 
   it('answers from the snapshot: many requests, one database load per change', async () => {
     const { app, url } = await start({ SITREP_APPROVAL: 'off' });
-    runOk(app, 'component add "API"', 'cli:admin');
+    await runOk(app, 'component add "API"', 'cli:admin');
     const rebuilds = async () => Number(/sitrep_statuspage_snapshot_rebuilds_total (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())![1]);
     await fetch(`${url}/api/v2/summary.json`).then((r) => r.text());
     const before = await rebuilds();
@@ -176,13 +176,13 @@ describe('HTTP caching and methods', () => {
       await (await fetch(url + path)).text();
     }
     expect(await rebuilds()).toBe(before);
-    runOk(app, 'declare "API slow" components:api=degraded', 'cli:alice');
-    runOk(app, 'draft Looking.', 'cli:alice');
+    await runOk(app, 'declare "API slow" components:api=degraded', 'cli:alice');
+    await runOk(app, 'draft Looking.', 'cli:alice');
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/api/v2/summary.json`).then((r) => r.text())));
     expect(await rebuilds()).toBe(before + 1);
     // Internal writes (updates, notes, drafts awaiting approval) change nothing public: no rebuild.
-    runOk(app, 'update components:api=major internal only', 'cli:alice');
-    runOk(app, 'note internal only', 'cli:alice');
+    await runOk(app, 'update components:api=major internal only', 'cli:alice');
+    await runOk(app, 'note internal only', 'cli:alice');
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/api/v2/summary.json`).then((r) => r.text())));
     expect(await rebuilds()).toBe(before + 1);
   });
@@ -191,12 +191,12 @@ describe('HTTP caching and methods', () => {
 describe('the front page during an incident', () => {
   it('shows the banner, the active incident with its latest update, and grouped components', async () => {
     const { app, url } = await start({ SITREP_APPROVAL: 'off', SITREP_TIMEZONE: 'Europe/Berlin' });
-    runOk(app, 'component add "Checkout" group:Shop', 'cli:admin');
-    runOk(app, 'component add "Search" group:Shop', 'cli:admin');
-    runOk(app, 'component add "Docs"', 'cli:admin');
-    runOk(app, 'declare "Checkout down" components:checkout=major', 'cli:alice');
-    runOk(app, 'draft status:investigating First words.', 'cli:alice');
-    runOk(app, 'draft status:identified Latest words.', 'cli:alice');
+    await runOk(app, 'component add "Checkout" group:Shop', 'cli:admin');
+    await runOk(app, 'component add "Search" group:Shop', 'cli:admin');
+    await runOk(app, 'component add "Docs"', 'cli:admin');
+    await runOk(app, 'declare "Checkout down" components:checkout=major', 'cli:alice');
+    await runOk(app, 'draft status:investigating First words.', 'cli:alice');
+    await runOk(app, 'draft status:identified Latest words.', 'cli:alice');
     const lines = visibleLines(await (await fetch(`${url}/`)).text());
     expect(lines[0]).toBe('Major System Outage');
     expect(lines.slice(1, 5)).toEqual([
@@ -229,9 +229,9 @@ describe('changes made by another process', () => {
     const url = server.url;
     expect(((await (await fetch(`${url}/api/v2/summary.json`)).json()) as any).incidents).toEqual([]);
     const run = cli(file, env);
-    expect(run('component', 'add', 'Web App').code).toBe(0);
-    expect(run('declare', 'Login broken', 'components:web-app=major').code).toBe(0);
-    expect(run('draft', 'We are investigating failed logins.').code).toBe(0);
+    expect((await run('component', 'add', 'Web App')).code).toBe(0);
+    expect((await run('declare', 'Login broken', 'components:web-app=major')).code).toBe(0);
+    expect((await run('draft', 'We are investigating failed logins.')).code).toBe(0);
     await expect
       .poll(async () => ((await (await fetch(`${url}/api/v2/summary.json`)).json()) as any).incidents.map((i: any) => i.name), {
         timeout: 5_000,
@@ -250,14 +250,14 @@ describe('a database file, read right after writes', () => {
     const url = server.url;
     const summary = async () => (await (await fetch(`${url}/api/v2/summary.json`)).json()) as any;
     expect((await summary()).incidents).toEqual([]);
-    runOk(app, 'component add "Web App"', 'cli:admin');
-    runOk(app, 'declare "Login broken" components:web-app=major', 'cli:alice');
-    runOk(app, 'draft INC-1 We are investigating failed logins.', 'cli:alice');
+    await runOk(app, 'component add "Web App"', 'cli:admin');
+    await runOk(app, 'declare "Login broken" components:web-app=major', 'cli:alice');
+    await runOk(app, 'draft INC-1 We are investigating failed logins.', 'cli:alice');
     let s = await summary();
     expect(s.incidents.map((i: any) => [i.name, i.status])).toEqual([['Login broken', 'investigating']]);
     expect(s.components.map((c: any) => [c.name, c.status])).toEqual([['Web App', 'major_outage']]);
     // Concurrent readers around a change: none of those sent after it sees the old state.
-    runOk(app, 'draft INC-1 status:resolved Logins work again.', 'cli:alice');
+    await runOk(app, 'draft INC-1 status:resolved Logins work again.', 'cli:alice');
     const after = await Promise.all(Array.from({ length: 20 }, () => summary()));
     for (s of after) {
       expect(s.incidents).toEqual([]);
@@ -277,12 +277,12 @@ describe('years of history', () => {
     server = await startServer(app, 0, '127.0.0.1');
     const url = server.url;
     for (let i = 1; i <= 103; i++) {
-      runOk(app, `declare "Old incident ${i}"`, 'cli:alice');
-      runOk(app, `draft INC-${i} status:resolved Old incident ${i} was fixed.`, 'cli:alice');
+      await runOk(app, `declare "Old incident ${i}"`, 'cli:alice');
+      await runOk(app, `draft INC-${i} status:resolved Old incident ${i} was fixed.`, 'cli:alice');
       clock.now += 60_000;
     }
     clock.now += 120 * 86_400_000;
-    runOk(app, 'component add "API"', 'cli:admin'); // a change, so the snapshot is rebuilt at the new time
+    await runOk(app, 'component add "API"', 'cli:admin'); // a change, so the snapshot is rebuilt at the new time
     const list: any = await (await fetch(`${url}/api/v2/incidents.json`)).json();
     expect(list.incidents).toHaveLength(50);
     expect(list.incidents[0].name).toBe('Old incident 103');

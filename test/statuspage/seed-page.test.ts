@@ -13,12 +13,12 @@ let seed: Seed;
 
 beforeAll(async () => {
   app = testApp(SEED_ENV, seedNow);
-  seed = replaySeed(app, { internalNoise: true });
+  seed = await replaySeed(app, { internalNoise: true });
   server = await startServer(app, 0, '127.0.0.1');
 });
 afterAll(async () => {
   await server.close();
-  app.close();
+  await app.close();
 });
 
 const get = (path: string, init?: RequestInit) => fetch(`${server.url}${path}`, init);

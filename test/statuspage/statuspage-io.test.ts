@@ -25,10 +25,10 @@ beforeEach(async () => {
   fake = await startFakeStatuspage({ components: ['Web App', 'Mobile Apps', 'SMS Routing'] });
   app = testApp(env(fake));
   target = app.targets.find((t) => t.handles('statuspage'))!;
-  for (const name of ['Web App', 'Mobile Apps', 'SMS Routing']) runOk(app, `component add "${name}"`, 'cli:admin');
+  for (const name of ['Web App', 'Mobile Apps', 'SMS Routing']) await runOk(app, `component add "${name}"`, 'cli:admin');
 });
 afterEach(async () => {
-  app.close();
+  await app.close();
   await fake.close();
 });
 
@@ -75,9 +75,9 @@ const compId = (name: string) => fake.components.find((c) => c.name === name)!.i
 
 describe('Statuspage target', () => {
   it('creates the incident on the first published update, tagged with our id, components mapped by name', async () => {
-    runOk(app, 'declare "Checkout errors" components:web-app=major,sms-routing=partial', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors" components:web-app=major,sms-routing=partial', 'cli:alice');
     expect(app.db.select().from(outbox).where(eq(outbox.target, 'statuspage')).all()).toHaveLength(0);
-    runOk(app, 'draft status:investigating We are investigating errors at checkout.', 'cli:alice');
+    await runOk(app, 'draft status:investigating We are investigating errors at checkout.', 'cli:alice');
 
     const r = await attempt();
     expect(r.kind).toBe('delivered');
@@ -99,13 +99,13 @@ describe('Statuspage target', () => {
   });
 
   it('PATCHes later updates (status, body, components) and resolves; `component map` wins over the name', async () => {
-    runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
-    runOk(app, 'draft status:investigating Looking into it.', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
+    await runOk(app, 'draft status:investigating Looking into it.', 'cli:alice');
     await attempt();
-    runOk(app, 'component map mobile-apps mobilexxxxx1', 'cli:admin');
-    runOk(app, 'draft status:identified components:web-app=partial,mobile-apps=degraded Found a bad deploy.', 'cli:alice');
+    await runOk(app, 'component map mobile-apps mobilexxxxx1', 'cli:admin');
+    await runOk(app, 'draft status:identified components:web-app=partial,mobile-apps=degraded Found a bad deploy.', 'cli:alice');
     expect((await attempt()).kind).toBe('delivered');
-    runOk(app, 'resolve All fixed.', 'cli:alice');
+    await runOk(app, 'resolve All fixed.', 'cli:alice');
     expect((await attempt()).kind).toBe('delivered');
 
     expect(fake.violations).toEqual([]);
@@ -129,11 +129,11 @@ describe('Statuspage target', () => {
   });
 
   it('internal updates and notes never reach Statuspage', async () => {
-    runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
-    runOk(app, 'update status:identified SECRET internal detail', 'cli:alice');
-    runOk(app, 'note SECRET note', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
+    await runOk(app, 'update status:identified SECRET internal detail', 'cli:alice');
+    await runOk(app, 'note SECRET note', 'cli:alice');
     expect(app.db.select().from(outbox).where(eq(outbox.target, 'statuspage')).all()).toHaveLength(0);
-    runOk(app, 'draft Public words only.', 'cli:alice');
+    await runOk(app, 'draft Public words only.', 'cli:alice');
     await attempt();
     expect(JSON.stringify(fake.requests.map((r) => r.body))).not.toContain('SECRET');
   });
@@ -142,8 +142,8 @@ describe('Statuspage target', () => {
     [429, '7', 7000],
     [420, '3', 3000],
   ] as const)('%i is a rate limit: retry after Retry-After (%s s), then succeed', async (status, header, ms) => {
-    runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
-    runOk(app, 'draft Looking into it.', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
+    await runOk(app, 'draft Looking into it.', 'cli:alice');
     fake.script({ status, retryAfter: header });
     const first = await attempt();
     expect(first).toEqual({ kind: 'retry', error: expect.stringContaining(`rate limited (${status})`), retryAfterMs: ms });
@@ -152,15 +152,15 @@ describe('Statuspage target', () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it('Retry-After may be an HTTP date', () => {
+  it('Retry-After may be an HTTP date', async () => {
     const now = Date.parse('2026-11-25T12:00:00Z');
     expect(parseRetryAfter('Wed, 25 Nov 2026 12:00:30 GMT', now)).toBe(30_000);
     expect(parseRetryAfter('nonsense', now)).toBeUndefined();
   });
 
   it('5xx answers are retried', async () => {
-    runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
-    runOk(app, 'draft Looking into it.', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
+    await runOk(app, 'draft Looking into it.', 'cli:alice');
     fake.script({ status: 500 }, { status: 503 });
     expect((await attempt()).kind).toBe('retry');
     expect((await attempt()).kind).toBe('retry');
@@ -169,8 +169,8 @@ describe('Statuspage target', () => {
   });
 
   it('a create whose answer never came is looked up by metadata before creating again: no duplicate incident', async () => {
-    runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
-    runOk(app, 'draft status:investigating Looking into it.', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
+    await runOk(app, 'draft status:investigating Looking into it.', 'cli:alice');
     // Statuspage creates the incident but the answer never arrives; the attempt times out.
     fake.script({ hang: true, apply: true, method: 'POST' });
     const ac = new AbortController();
@@ -188,8 +188,8 @@ describe('Statuspage target', () => {
   });
 
   it('a timeout before Statuspage acted: the retry finds nothing and creates once', async () => {
-    runOk(app, 'declare "Checkout errors"', 'cli:alice');
-    runOk(app, 'draft Looking into it.', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors"', 'cli:alice');
+    await runOk(app, 'draft Looking into it.', 'cli:alice');
     fake.script({ hang: true, method: 'POST' });
     const ac = new AbortController();
     const pending = attempt(target, ac.signal);
@@ -203,16 +203,16 @@ describe('Statuspage target', () => {
 
   it('a wrong API key fails without retrying (401)', async () => {
     const bad = createStatuspageTarget({ db: app.db, log: createLogger('silent'), now: app.now, apiUrl: fake.url, apiKey: 'wrong', pageId: fake.pageId });
-    runOk(app, 'declare "Checkout errors"', 'cli:alice');
-    runOk(app, 'draft Looking into it.', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors"', 'cli:alice');
+    await runOk(app, 'draft Looking into it.', 'cli:alice');
     const r = await attempt(bad);
     expect(r).toEqual({ kind: 'failed', error: expect.stringContaining('401') });
     expect(fake.violations).toEqual([expect.stringContaining('Authorization is not "OAuth <key>"')]);
   });
 
   it('a published postmortem is put on the Statuspage incident and published', async () => {
-    runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
-    runOk(app, 'draft Looking into it.', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors" components:web-app=major', 'cli:alice');
+    await runOk(app, 'draft Looking into it.', 'cli:alice');
     await attempt();
     const outlet = createStatuspageOutlet();
     const ctx = app.contextFor('cli:alice', { platform: 'cli' });
@@ -247,25 +247,25 @@ describe('Statuspage target', () => {
       pageId: fake.pageId,
     });
     fake.components = fake.components.filter((c) => c.name !== 'Mobile Apps');
-    runOk(app, 'declare "Checkout errors" components:web-app=major,mobile-apps=partial', 'cli:alice');
-    runOk(app, 'draft Looking into it.', 'cli:alice');
+    await runOk(app, 'declare "Checkout errors" components:web-app=major,mobile-apps=partial', 'cli:alice');
+    await runOk(app, 'draft Looking into it.', 'cli:alice');
     await attempt(t);
     expect(fake.incidents[0]!.components).toEqual({ [compId('Web App')]: 'major_outage' });
     fake.components.push({ id: 'mobilenew001', name: 'Mobile Apps', status: 'operational' });
     clock.now += 2 * 60_000;
-    runOk(app, 'draft Still looking.', 'cli:alice');
+    await runOk(app, 'draft Still looking.', 'cli:alice');
     await attempt(t);
     expect(fake.incidents[0]!.components).toEqual({ [compId('Web App')]: 'major_outage', mobilenew001: 'partial_outage' });
     expect(fake.requests.filter((r) => r.path.endsWith('/components'))).toHaveLength(2);
   });
 
-  it('is not registered without STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID', () => {
+  it('is not registered without STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID', async () => {
     const plain = testApp({ SITREP_APPROVAL: 'off' });
     expect(plain.targets.some((t) => t.handles('statuspage'))).toBe(false);
-    runOk(plain, 'declare "X"', 'cli:a');
-    runOk(plain, 'draft words', 'cli:a');
+    await runOk(plain, 'declare "X"', 'cli:a');
+    await runOk(plain, 'draft words', 'cli:a');
     expect(plain.db.select().from(outbox).where(eq(outbox.target, 'statuspage')).all()).toHaveLength(0);
-    plain.close();
+    await plain.close();
   });
 });
 

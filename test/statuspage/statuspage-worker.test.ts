@@ -45,7 +45,7 @@ describeTargetContract('Atlassian Statuspage', async () => {
       hang: () => fake.script({ hang: true }),
     },
     close: async () => {
-      app.close();
+      await app.close();
       await fake.close();
     },
   };
@@ -64,15 +64,15 @@ describe('Statuspage through the outbox worker', () => {
   it('sends every published update in order (create, PATCHes, resolve), after a rate limit and a server error', async () => {
     fake = await startFakeStatuspage({ components: ['Web App', 'SMS Routing'] });
     h = await startHarness(envFor(fake));
-    h.run('component add "Web App"');
-    h.run('component add "SMS Routing"');
+    await h.run('component add "Web App"');
+    await h.run('component add "SMS Routing"');
     // Statuspage is rate limiting, then failing, when the incident starts: nothing may be lost or reordered.
     fake.script({ status: 429, retryAfter: '1', method: 'POST' }, { status: 502, method: 'POST' });
-    h.run('declare "Inbound SMS failing" components:sms-routing=major');
-    h.run('draft status:investigating at:2021-12-07T08:02 We are investigating failed inbound SMS.');
-    h.run('draft status:identified We found the cause: our carrier is down.');
-    h.run('draft status:monitoring components:sms-routing=degraded A fix is in place; we are monitoring.');
-    h.run('resolve SMS works again.');
+    await h.run('declare "Inbound SMS failing" components:sms-routing=major');
+    await h.run('draft status:investigating at:2021-12-07T08:02 We are investigating failed inbound SMS.');
+    await h.run('draft status:identified We found the cause: our carrier is down.');
+    await h.run('draft status:monitoring components:sms-routing=degraded A fix is in place; we are monitoring.');
+    await h.run('resolve SMS works again.');
 
     const f = fake;
     await expect.poll(() => f.incidents[0]?.status, { timeout: 15_000 }).toBe('resolved');
@@ -95,7 +95,7 @@ describe('Statuspage through the outbox worker', () => {
     // 429, 502, then the create; every later update PATCHed the one incident.
     const posts = f.requests.filter((r) => r.method === 'POST');
     expect(posts).toHaveLength(3);
-    const deliveries = h.run('deliveries INC-1').data.deliveries as Array<{ target: string; state: string }>;
+    const deliveries = (await h.run('deliveries INC-1')).data.deliveries as Array<{ target: string; state: string }>;
     expect(deliveries.filter((d) => d.target === 'statuspage').map((d) => d.state)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
   });
 });

@@ -61,8 +61,8 @@ export function postedToMillis(posted: string): number {
 
 const isoLocal = (ms: number) => DateTime.fromMillis(ms, { zone: ZONE }).toFormat("yyyy-LL-dd'T'HH:mm");
 
-export function runOk(app: App, text: string, actor: string) {
-  const r = app.run(text, actor, { platform: 'cli' });
+export async function runOk(app: App, text: string, actor: string) {
+  const r = await app.run(text, actor, { platform: 'cli' });
   if (!r.ok) throw new Error(`${text.slice(0, 60)} → ${r.error.message}`);
   return r.reply;
 }
@@ -72,13 +72,13 @@ export function runOk(app: App, text: string, actor: string) {
  * approves it; internal updates and notes happen along the way and must never show. The
  * postmortem is published last.
  */
-export function replaySeed(app: App, opts: { internalNoise?: boolean } = {}): Seed {
+export async function replaySeed(app: App, opts: { internalNoise?: boolean } = {}): Promise<Seed> {
   const seed = readSeed();
-  for (const name of ['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']) runOk(app, `component add "${name}"`, 'cli:admin');
-  runOk(app, 'approver add @bob', 'cli:admin');
+  for (const name of ['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']) await runOk(app, `component add "${name}"`, 'cli:admin');
+  await runOk(app, 'approver add @bob', 'cli:admin');
   const oldestFirst = [...seed.updates].reverse();
   const first = postedToMillis(oldestFirst[0]!.posted);
-  runOk(
+  await runOk(
     app,
     `declare "${seed.title}" sev:1 components:web-app=degraded,mobile-apps=degraded,phone-call-routing=major,sms-routing=major started:2021-12-07T07:32 at:${isoLocal(first)}`,
     'cli:alice',
@@ -88,15 +88,15 @@ export function replaySeed(app: App, opts: { internalNoise?: boolean } = {}): Se
     const at = isoLocal(postedToMillis(u.posted));
     if (u.label !== 'Update') status = u.label.toLowerCase();
     if (opts.internalNoise) {
-      runOk(app, `update at:${at} INTERNAL-UPDATE-${at} db primary failover at 10.0.0.7`, 'cli:alice');
-      runOk(app, `note at:${at} INTERNAL-NOTE-${at} customer Acme angry`, 'cli:alice');
+      await runOk(app, `update at:${at} INTERNAL-UPDATE-${at} db primary failover at 10.0.0.7`, 'cli:alice');
+      await runOk(app, `note at:${at} INTERNAL-NOTE-${at} customer Acme angry`, 'cli:alice');
     }
     const reply =
       status === 'resolved' ? runOk(app, `resolve at:${at} ${u.body}`, 'cli:alice') : runOk(app, `draft status:${status} at:${at} ${u.body}`, 'cli:alice');
     const draftId = String(reply.data.draft ?? reply.data.id);
-    runOk(app, `approve ${draftId}`, 'cli:bob');
+    await runOk(app, `approve ${draftId}`, 'cli:bob');
   }
-  publishPostmortem(app, seed.postmortem.body, postedToMillis(seed.postmortem.posted));
+  await publishPostmortem(app, seed.postmortem.body, postedToMillis(seed.postmortem.posted));
   return seed;
 }
 
@@ -112,12 +112,12 @@ export const seedNow = () => seedClock;
  * approval policy: alice proposes it, and bob (an approver) approves it when the policy asks.
  * The app must run on seedNow.
  */
-export function publishPostmortem(app: App, body: string, at: number): void {
+export async function publishPostmortem(app: App, body: string, at: number): Promise<void> {
   if (app.now() !== seedClock) throw new Error('publishPostmortem needs an app created with seedNow as its clock');
   seedClock = at;
   try {
     const reply = runOk(app, `postmortem publish INC-1 ${body}`, 'cli:alice');
-    if (reply.data.state !== 'published') runOk(app, `approve ${String(reply.data.id)}`, 'cli:bob');
+    if (reply.data.state !== 'published') await runOk(app, `approve ${String(reply.data.id)}`, 'cli:bob');
   } finally {
     seedClock = SEED_NOW;
   }

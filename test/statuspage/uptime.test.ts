@@ -9,14 +9,14 @@ describe('uptime bars', () => {
   const now = at('2021-12-09T18:00:00Z');
   const win = uptimeWindow(now, ZONE, 90);
 
-  it('has 90 days ending today in the zone, labelled like the page', () => {
+  it('has 90 days ending today in the zone, labelled like the page', async () => {
     expect(win.dayStarts).toHaveLength(90);
     expect(win.dates.at(-1)).toBe('2021-12-09');
     expect(win.labels.at(-3)).toBe('Dec 07, 2021');
     expect(win.tomorrow).toBe(at('2021-12-10T08:00:00Z'));
   });
 
-  it('marks each day with the worst status it saw and weights partial outages at 30%', () => {
+  it('marks each day with the worst status it saw and weights partial outages at 30%', async () => {
     const u = computeUptime(win, 'operational', [
       { at: at('2021-12-07T16:00:00Z'), status: 'major_outage' }, // 08:00 PST
       { at: at('2021-12-07T17:00:00Z'), status: 'partial_outage' },
@@ -32,7 +32,7 @@ describe('uptime bars', () => {
     expect(u.percent).toBe(Math.floor((1 - 96 / minutes) * 10_000) / 100);
   });
 
-  it('carries a status across midnight and from before the window', () => {
+  it('carries a status across midnight and from before the window', async () => {
     const u = computeUptime(win, 'partial_outage', [{ at: at('2021-09-20T12:00:00Z'), status: 'operational' }]);
     expect(u.days[0]!.worst).toBe('partial_outage');
     const o = computeUptime(win, 'operational', [
@@ -42,7 +42,7 @@ describe('uptime bars', () => {
     expect(o.days.filter((d) => d.worst === 'major_outage').map((d) => d.date)).toEqual(['2021-12-07', '2021-12-08']);
   });
 
-  it('a status set and replaced at the same instant still marks its day', () => {
+  it('a status set and replaced at the same instant still marks its day', async () => {
     const t = at('2021-12-08T20:00:00Z');
     const u = computeUptime(win, 'operational', [
       { at: t, status: 'major_outage' },

@@ -162,7 +162,7 @@ describe('Teams target specifics', () => {
     expect(reply.body.summary).toContain('Delayed');
   });
 
-  it("breaker keys name the Bot Connector host: the reply's serviceUrl, else the conversation's remembered one", () => {
+  it("breaker keys name the Bot Connector host: the reply's serviceUrl, else the conversation's remembered one", async () => {
     const t = createTeamsTarget({ db, token: noToken, timezone: 'UTC', now: () => Date.now() });
     const c = createTeamsCustomerTarget({ db, token: noToken });
     const reply = {

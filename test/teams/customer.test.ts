@@ -16,8 +16,8 @@ afterEach(async () => {
 
 const cardText = (m: { body: Record<string, any> } | undefined) => JSON.stringify(m?.body.attachments ?? []);
 
-function run(text: string) {
-  const r = h.app.run(text, 'cli:admin', { platform: 'cli' });
+async function run(text: string) {
+  const r = await h.app.run(text, 'cli:admin', { platform: 'cli' });
   if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
   return r;
 }
@@ -26,10 +26,10 @@ describe('customer channels', () => {
   it('a published update posts the incident card once, then each update as a reply under it, escaped', async () => {
     await h.send(h.mention('channel incidents')); // the bot learns the tenant's serviceUrl here
     await h.drain();
-    run('component add Web App');
-    run(`subscribe teams:${CUSTOMERS}`);
-    run('declare [click](http://evil) <at>everyone</at> sev:2 components:web-app=major');
-    run('draft INC-1 We are looking into it. <at>everyone</at> [click](http://evil)');
+    await run('component add Web App');
+    await run(`subscribe teams:${CUSTOMERS}`);
+    await run('declare [click](http://evil) <at>everyone</at> sev:2 components:web-app=major');
+    await run('draft INC-1 We are looking into it. <at>everyone</at> [click](http://evil)');
     await h.drain();
 
     const posts = h.fake.posts(CUSTOMERS);
@@ -47,7 +47,7 @@ describe('customer channels', () => {
     // internal timeline detail never reaches the customer channel
     expect(all).not.toContain('Declared');
 
-    run('resolve INC-1 All fixed.');
+    await run('resolve INC-1 All fixed.');
     await h.drain();
     expect(h.fake.posts(CUSTOMERS)).toHaveLength(1); // still one card…
     expect(h.fake.messages.find((m) => m.id === posts[0]!.id)!.edits).toBeGreaterThanOrEqual(1); // …kept current
@@ -84,7 +84,7 @@ describe('delivery through the outbox worker', () => {
     expect(h.fake.posts(CHANNEL).filter((m) => m.body.attachments)).toHaveLength(1);
 
     h.fake.failNext({ status: 403 });
-    run('note INC-1 forbidden one');
+    await run('note INC-1 forbidden one');
     await h.drain();
     const dead = teamsRows(h.app).filter((r) => r.state !== 'delivered');
     expect(dead).toHaveLength(1);

@@ -22,8 +22,8 @@ afterEach(async () => {
 /** Plain replies to people (not cards). */
 const textReplies = () => h.fake.messages.filter((m) => typeof m.body.text === 'string').map((m) => m.body.text as string);
 
-function run(text: string) {
-  const r = h.app.run(text, 'cli:admin', { platform: 'cli' });
+async function run(text: string) {
+  const r = await h.app.run(text, 'cli:admin', { platform: 'cli' });
   if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
   return r;
 }
@@ -37,7 +37,7 @@ const domain = () => ({
 
 describe('mention entities cannot amplify the text', () => {
   it('five one-letter mention entities with 100-character ids: answered 200, the note is stored as typed', async () => {
-    run('declare Checkout errors');
+    await run('declare Checkout errors');
     const text = 'note INC-1 a banana at a bazaar';
     const a = h.personal(text);
     // Replacing every "a" by an id full of "a"s, entity after entity, used to grow the text a
@@ -52,7 +52,7 @@ describe('mention entities cannot amplify the text', () => {
   });
 
   it('many entities for one mention tag, on a text of many tags: each tag is replaced once, output bounded', async () => {
-    run('declare Checkout errors');
+    await run('declare Checkout errors');
     const tags = Array.from({ length: 400 }, () => '<at>a</at>').join(' ');
     const a = h.personal(`note INC-1 ${tags}`);
     // Teams sends one entity per mention in the text; 30 of them name a long id.
@@ -67,12 +67,12 @@ describe('mention entities cannot amplify the text', () => {
   });
 
   it('a mention whose id would inject words into the command names nobody', async () => {
-    run('declare Checkout errors');
+    await run('declare Checkout errors');
     const a = h.personal('assign INC-1 lead <at>Bob</at>');
     a.entities = [{ type: 'mention', text: '<at>Bob</at>', mentioned: { id: '29:bob lead:@mallory', name: 'Bob' } }];
     await h.send(a);
     await h.drain();
-    const r = h.app.run('show INC-1', 'cli:admin', { platform: 'cli' });
+    const r = await h.app.run('show INC-1', 'cli:admin', { platform: 'cli' });
     expect(JSON.stringify(r.ok && r.reply.data)).not.toContain('mallory');
     expect(textReplies().at(-1)).toMatch(/^⚠️ /);
   });
@@ -89,7 +89,7 @@ describe('card inputs go through the typed command text checks', () => {
   ];
 
   it.each(BAD)('Action.Execute Update with %s: one clear line in the invoke answer, nothing written', async (_name, text, cp) => {
-    run('declare Checkout errors');
+    await run('declare Checkout errors');
     const before = rowCounts(h.app.db);
     const res = await h.send(h.execute({ sitrep: 'sitrep.update', incident: 'INC-1', text }, { rootId: '1' }));
     expect(res.status).toBe(200);
@@ -101,7 +101,7 @@ describe('card inputs go through the typed command text checks', () => {
   });
 
   it('an over-long Update is refused with its length and the limit; nothing written', async () => {
-    run('declare Checkout errors');
+    await run('declare Checkout errors');
     const before = rowCounts(h.app.db);
     const res = await h.send(h.execute({ sitrep: 'sitrep.update', incident: 'INC-1', text: 'x'.repeat(MAX_TEXT + 1) }, { rootId: '1' }));
     expect(res.json().value).toMatch(new RegExp(`^⚠️ the update text is ${MAX_TEXT + 1} characters; the limit is ${MAX_TEXT}`));
@@ -109,7 +109,7 @@ describe('card inputs go through the typed command text checks', () => {
   });
 
   it('a customer-facing Draft has the customer-text limit, as typed: a 20,000-character draft is accepted, one over the limit is not', async () => {
-    run('declare Checkout errors');
+    await run('declare Checkout errors');
     const ok = await h.send(h.execute({ sitrep: 'sitrep.draft', incident: 'INC-1', text: 'y'.repeat(20_000) }, { rootId: '1' }));
     expect(ok.json().value).toMatch(/D-1/);
     const before = domain();
@@ -123,8 +123,8 @@ describe('card inputs go through the typed command text checks', () => {
     ['Resolve', { sitrep: 'sitrep.resolve', incident: 'INC-1', text: 'Fixed\u0000' }, /the customer-facing text contains U\+0000/],
     ['Reject', { sitrep: 'sitrep.reject', draft: 'D-1', reason: 'too \ud83d vague' }, /the reason contains U\+D83D/],
   ])('Action.Submit %s with bad input: the one-line answer reaches the thread, nothing else changes', async (_name, value, line) => {
-    run('declare Checkout errors');
-    run('draft INC-1 We are investigating.');
+    await run('declare Checkout errors');
+    await run('draft INC-1 We are investigating.');
     await h.send(h.mention('channel incidents'));
     await h.drain();
     const before = domain();

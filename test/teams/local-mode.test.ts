@@ -129,7 +129,7 @@ function setUpNetns(): Netns | null {
   }
   const cleanup = () => tearDownNetns(name, veth);
   process.once('exit', cleanup);
-  afterAll(() => {
+  afterAll(async () => {
     process.removeListener('exit', cleanup);
     cleanup();
   });

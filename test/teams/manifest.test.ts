@@ -28,7 +28,7 @@ function hint(summary: string): string {
 }
 
 describe('Teams app manifest', () => {
-  it('is a v1.17+ manifest with a bot in team, personal and groupChat scopes, app id as a placeholder', () => {
+  it('is a v1.17+ manifest with a bot in team, personal and groupChat scopes, app id as a placeholder', async () => {
     expect(manifest.$schema).toMatch(/teams\/v1\.(1[7-9]|[2-9]\d)\/MicrosoftTeams\.schema\.json$/);
     expect(Number(manifest.manifestVersion.split('.')[1])).toBeGreaterThanOrEqual(17);
     expect(manifest.id).toBe('{{MICROSOFT_APP_ID}}');
@@ -41,12 +41,12 @@ describe('Teams app manifest', () => {
     expect(manifest.description.full.length).toBeLessThanOrEqual(4000);
   });
 
-  it('ships the icons Teams requires (192×192 colour, 32×32 outline)', () => {
+  it('ships the icons Teams requires (192×192 colour, 32×32 outline)', async () => {
     expect(pngSize(manifest.icons.color)).toEqual([192, 192]);
     expect(pngSize(manifest.icons.outline)).toEqual([32, 32]);
   });
 
-  it('hints only real commands, described as `help` describes them, within Teams limits', () => {
+  it('hints only real commands, described as `help` describes them, within Teams limits', async () => {
     const lists = manifest.bots[0].commandLists as Array<{ scopes: string[]; commands: Array<{ title: string; description: string }> }>;
     expect(lists.length).toBeGreaterThanOrEqual(1);
     expect(lists.length).toBeLessThanOrEqual(3);

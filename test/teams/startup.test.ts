@@ -11,7 +11,7 @@ let running: RunningServer | undefined;
 let app: App | undefined;
 afterEach(async () => {
   await running?.close();
-  app?.close();
+  await app?.close();
   running = app = undefined;
 });
 

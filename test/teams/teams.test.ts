@@ -26,8 +26,8 @@ async function bindChannel() {
 }
 
 /** Approval power comes from the approvers list alone, which an admin (here the CLI) changes. */
-function makeApprover(who = ALICE) {
-  const r = h.app.run(`approver add teams:${who.id}`, 'cli:admin', { platform: 'cli' });
+async function makeApprover(who = ALICE) {
+  const r = await h.app.run(`approver add teams:${who.id}`, 'cli:admin', { platform: 'cli' });
   expect(r.ok).toBe(true);
 }
 
@@ -161,7 +161,7 @@ describe('the incident in the bound channel', () => {
 
   it('approve a draft via Action.Submit: approval card posted, decided, root shows the customer update', async () => {
     const root = await declare();
-    makeApprover(ALICE);
+    await makeApprover(ALICE);
     await h.send(h.mention('draft We are investigating elevated checkout errors.', { rootId: root.id, from: BOB }));
     await h.drain();
     const approval = h.fake.replies(CHANNEL, root.id).find((m) => cardText(m).includes('needs approval'))!;
@@ -184,7 +184,7 @@ describe('the incident in the bound channel', () => {
 
   it('approve via Action.Execute invoke; a retried invoke is applied once', async () => {
     const root = await declare();
-    makeApprover(ALICE);
+    await makeApprover(ALICE);
     await h.send(h.mention('draft Checkout is degraded.', { rootId: root.id, from: BOB }));
     await h.drain();
     const invoke = h.execute({ sitrep: 'sitrep.approve', draft: 'D-1' }, { rootId: root.id, from: ALICE });
@@ -217,7 +217,7 @@ describe('the incident in the bound channel', () => {
 
   it('reject via the Reject form (Action.Submit with the reason input)', async () => {
     const root = await declare();
-    makeApprover(ALICE);
+    await makeApprover(ALICE);
     await h.send(h.mention('draft Too much detail here.', { rootId: root.id, from: BOB }));
     await h.drain();
     await h.send(h.submit({ sitrep: 'sitrep.reject', draft: 'D-1', reason: 'too internal' }, { rootId: root.id, from: ALICE }));
@@ -251,7 +251,7 @@ describe('mentions of people', () => {
     a.entities.push({ type: 'mention', text: '<at>Bob</at>', mentioned: { id: BOB.id, name: 'Bob' } });
     await h.send(a);
     await h.drain();
-    const r = h.app.run('show INC-1', 'cli:admin', { platform: 'cli' });
+    const r = await h.app.run('show INC-1', 'cli:admin', { platform: 'cli' });
     expect(r.ok && JSON.stringify(r.reply.data)).toContain('teams:29:bob');
   });
 

@@ -126,7 +126,7 @@ describe('Bot Connector throttling answers, per target', () => {
     });
   }
 
-  it('a Retry-After that is missing, empty or unreadable is not "retry in 0 s"', () => {
+  it('a Retry-After that is missing, empty or unreadable is not "retry in 0 s"', async () => {
     expect(retryAfterMs(null)).toBeUndefined();
     expect(retryAfterMs('')).toBeUndefined();
     expect(retryAfterMs('  ')).toBeUndefined();
@@ -136,7 +136,7 @@ describe('Bot Connector throttling answers, per target', () => {
     expect(retryAfterMs('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:29:00 GMT'))).toBe(0);
   });
 
-  it('what the worker makes of these: a jittered, growing delay without Retry-After, never below it with one', () => {
+  it('what the worker makes of these: a jittered, growing delay without Retry-After, never below it with one', async () => {
     // The worker's schedule for a retry result (the one OutboxWorker.record uses for Teams rows).
     const low = () => 0;
     const high = () => 0.999;

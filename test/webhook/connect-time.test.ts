@@ -21,7 +21,7 @@ import { startHarness, waitUntil, type Harness } from '../mirror/helpers.js';
 const stopped: string[] = [];
 const originalEmit = Socket.prototype.emit;
 const isLoopback = (ip: string) => /^(127\.|::1$|::ffff:127\.)/.test(ip);
-beforeAll(() => {
+beforeAll(async () => {
   Socket.prototype.emit = function (this: Socket, event: string | symbol, ...args: unknown[]) {
     if (event === 'lookup') {
       const ip = args[1];
@@ -34,7 +34,7 @@ beforeAll(() => {
     return originalEmit.apply(this, [event, ...args] as Parameters<typeof originalEmit>);
   } as typeof Socket.prototype.emit;
 });
-afterAll(() => {
+afterAll(async () => {
   Socket.prototype.emit = originalEmit;
 });
 
@@ -68,25 +68,25 @@ async function setup(dns: ReturnType<typeof fakeDns>, env: Record<string, string
       createWebhookTarget({ db, now, publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal, resolve: dns.resolve }),
     ],
   });
-  h.run('component add Web App');
-  h.run('declare "Database down" components:web-app=major');
+  await h.run('component add Web App');
+  await h.run('declare "Database down" components:web-app=major');
   return { rx, h };
 }
 
 const timelineFailures = (h: Harness) =>
-  (h.run('timeline INC-1').data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
+  ((await h.run('timeline INC-1')).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 
 describe('webhook address policy at connection time', () => {
   it('refuses a name whose DNS changed after it was subscribed to a cloud metadata address, without connecting', async () => {
     const dns = fakeDns({ 'hooks.test': ['127.0.0.1'] });
     const { rx, h } = await setup(dns);
-    h.run(`subscribe webhook:http://hooks.test:${rx.port}/hooks/sitrep`);
-    h.run('draft INC-1 "We are investigating"');
+    await h.run(`subscribe webhook:http://hooks.test:${rx.port}/hooks/sitrep`);
+    await h.run('draft INC-1 "We are investigating"');
     await rx.waitFor((r) => r.accepted().length === 1);
     await waitUntil(() => h.rows()[0]!.state === 'delivered', 5_000, 'first delivery recorded');
 
     dns.answers['hooks.test'] = ['::ffff:a9fe:a9fe'];
-    h.run('draft INC-1 "We found the cause"');
+    await h.run('draft INC-1 "We found the cause"');
     await waitUntil(() => h.rows()[1]?.state === 'dead', 5_000, 'second delivery refused');
     expect(h.rows()[1]!.lastError).toBe('hooks.test (::ffff:a9fe:a9fe, that is 169.254.169.254) is a cloud metadata address; webhooks may never point there');
     expect(h.rows()[1]!.attempts).toBe(1);
@@ -111,9 +111,9 @@ describe('webhook address policy at connection time', () => {
     const dns = fakeDns(Object.fromEntries(BLOCKED.map(([, addresses], i) => [`n${i}.test`, addresses])));
     const { rx, h } = await setup(dns);
     BLOCKED.forEach((_, i) => {
-      h.run(`subscribe webhook:http://n${i}.test:${rx.port}/hooks/sitrep`);
+      await h.run(`subscribe webhook:http://n${i}.test:${rx.port}/hooks/sitrep`);
     });
-    h.run('draft INC-1 "We are investigating"');
+    await h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => h.rows().length === BLOCKED.length && h.rows().every((r) => r.state === 'dead'), 10_000, 'every delivery refused');
     const byTarget = new Map(h.rows().map((r) => [r.target, r.lastError ?? '']));
     BLOCKED.forEach(([what, , why], i) => {
@@ -127,8 +127,8 @@ describe('webhook address policy at connection time', () => {
   it('SITREP_WEBHOOK_ALLOW_LINK_LOCAL lets link-local names through but still refuses metadata at connection time', async () => {
     const dns = fakeDns({ 'meta.test': ['::ffff:169.254.169.254'] });
     const { rx, h } = await setup(dns, { SITREP_WEBHOOK_ALLOW_LINK_LOCAL: 'true' });
-    h.run(`subscribe webhook:http://meta.test:${rx.port}/hooks/sitrep`);
-    h.run('draft INC-1 "We are investigating"');
+    await h.run(`subscribe webhook:http://meta.test:${rx.port}/hooks/sitrep`);
+    await h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => h.rows()[0]?.state === 'dead', 5_000, 'refused');
     expect(h.rows()[0]!.lastError).toMatch(/cloud metadata address; webhooks may never point there/);
     expect(rx.requests).toHaveLength(0);
@@ -140,9 +140,9 @@ describe('webhook address policy at connection time', () => {
     const dns = fakeDns(Object.fromEntries(spellings.map((a, i) => [`lo${i}.test`, [a]])));
     const { rx, h } = await setup(dns, { SITREP_WEBHOOK_PUBLIC_ONLY: 'true' });
     spellings.forEach((_, i) => {
-      h.run(`subscribe webhook:http://lo${i}.test:${rx.port}/hooks/sitrep`);
+      await h.run(`subscribe webhook:http://lo${i}.test:${rx.port}/hooks/sitrep`);
     });
-    h.run('draft INC-1 "We are investigating"');
+    await h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => h.rows().length === spellings.length && h.rows().every((r) => r.state === 'dead'), 10_000, 'every delivery refused');
     for (const r of h.rows()) expect(r.lastError).toMatch(/loopback address and SITREP_WEBHOOK_PUBLIC_ONLY=true refuses those/);
     expect(rx.requests).toHaveLength(0);
@@ -161,7 +161,7 @@ describe('webhook address policy at connection time', () => {
       err: (s) => (out += s),
     });
     expect(code, out).toBe(0);
-    h.run('draft INC-1 "We are investigating"');
+    await h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => h.rows()[0]?.state === 'dead', 5_000, 'refused');
     expect(h.rows()[0]!.lastError).toBe('[::ffff:7f00:1] (127.0.0.1) is a loopback address and SITREP_WEBHOOK_PUBLIC_ONLY=true refuses those');
     expect(rx.requests).toHaveLength(0);

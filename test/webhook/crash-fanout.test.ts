@@ -70,8 +70,8 @@ function operator(db: string) {
   const config = loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'ops', SITREP_APPROVAL: 'off' });
   const app = createApp(config, { log: createLogger('silent') });
   return {
-    run(text: string) {
-      const r = app.run(text, 'cli:ops', { platform: 'cli' });
+    async run(text: string) {
+      const r = await app.run(text, 'cli:ops', { platform: 'cli' });
       if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
       return r.reply;
     },
@@ -112,13 +112,13 @@ describe('crash safety at fan-out width', () => {
     // Each subscriber is its own path on a receiver; the fast ones are subscribed first, so they
     // are claimed first and recorded before the kill.
     const ops = operator(db);
-    ops.run('component add Web App');
+    await ops.run('component add Web App');
     const urls: string[] = [];
     for (const [i, r] of fast.entries()) for (let k = 0; k < FAST_PER_RECEIVER; k++) urls.push(`http://127.0.0.1:${r.port}/hooks/fast-${i}-${k}`);
     for (const [i, r] of slow.entries()) for (let k = 0; k < SLOW_PER_RECEIVER; k++) urls.push(`http://127.0.0.1:${r.port}/hooks/slow-${i}-${k}`);
-    for (const url of urls) ops.run(`subscribe webhook:${url}`);
-    ops.run('declare "Database down" components:web-app=major');
-    ops.close();
+    for (const url of urls) await ops.run(`subscribe webhook:${url}`);
+    await ops.run('declare "Database down" components:web-app=major');
+    await ops.close();
 
     const file = new Database(db, { readonly: true });
     const count = (state: string) => (file.prepare('select count(*) as n from outbox where state = ?').get(state) as { n: number }).n;

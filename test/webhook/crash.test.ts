@@ -15,7 +15,7 @@ import { tempDb } from '../mirror/helpers.js';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = `${ROOT}dist/src/bin.js`;
 
-beforeAll(() => {
+beforeAll(async () => {
   // `npm test` builds first (pretest); this keeps a lone `vitest run test/webhook` honest too.
   const built = `${ROOT}dist/src/mirror/worker.js`;
   const stale =

@@ -24,10 +24,10 @@ const updateBodies = (r: { json: any }) => (r.json.incident.incident_updates as 
 async function setup(env: Record<string, string> = {}, now?: () => number) {
   rx = await startWebhookReceiver();
   h = await startHarness(env, now ? { now } : {});
-  h.run('component add Web App');
-  h.run('component add SMS Routing');
-  const sub = h.run(`subscribe webhook:${rx.url}`).data as { id: string; target: string; secret: string };
-  h.run('declare "Database down" components:web-app=major');
+  await h.run('component add Web App');
+  await h.run('component add SMS Routing');
+  const sub = (await h.run(`subscribe webhook:${rx.url}`)).data as { id: string; target: string; secret: string };
+  await h.run('declare "Database down" components:web-app=major');
   return { rx, h, sub };
 }
 
@@ -36,7 +36,7 @@ describe('webhook delivery', () => {
     const { rx, h, sub } = await setup();
     expect(sub.id).toMatch(/^S-\d+$/);
     expect(sub.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
-    h.run('draft INC-1 status:identified components:web-app=partial "We found the cause"');
+    await h.run('draft INC-1 status:identified components:web-app=partial "We found the cause"');
     await rx.waitFor((r) => r.accepted().length === 1);
     const got = rx.requests[0]!;
     expect(verifyWebhook(sub.secret, got, got.body)).toBe(true);
@@ -57,7 +57,7 @@ describe('webhook delivery', () => {
     expect(b.incident.components.map((c: any) => [c.name, c.status])).toEqual([['Web App', 'partial_outage']]);
     expect(b.sitrep).toMatchObject({ folded: 0, fold_notice: null, delayed: false, delay_notice: null });
     await waitUntil(() => h!.rows()[0]!.state === 'delivered', 5_000, 'delivered recorded');
-    const list = h.run('deliveries INC-1').data.deliveries;
+    const list = (await h.run('deliveries INC-1')).data.deliveries;
     expect(list).toEqual([expect.objectContaining({ target: 'webhook:S-1', state: 'delivered', attempts: 1, last_error: null })]);
   });
 
@@ -69,7 +69,7 @@ describe('webhook delivery', () => {
     const ff = fastForward(h, clock);
     try {
       for (const [i, text] of texts.entries()) {
-        h.run(`draft INC-1 "${text}"`);
+        await h.run(`draft INC-1 "${text}"`);
         await rx.waitFor((r) => r.accepted().length === i + 1, 15_000);
         if (i === 0) rx.script({ status: 503 }, 'close');
       }
@@ -94,7 +94,7 @@ describe('webhook delivery', () => {
     expect(accepted[0]!.json.sitrep).toMatchObject({ folded: 0, delayed: true });
     for (const r of accepted) expect(r.json.sitrep).toMatchObject({ folded: 0 });
     await waitUntil(() => h!.rows().every((r) => r.state === 'delivered'), 5_000, 'all delivered');
-    const rows = h.run('deliveries INC-1').data.deliveries as any[];
+    const rows = (await h.run('deliveries INC-1')).data.deliveries as any[];
     expect(rows.map((r) => [r.state, r.attempts])).toEqual([
       ['delivered', 5],
       ['delivered', 3],
@@ -107,10 +107,10 @@ describe('webhook delivery', () => {
     const clock = movableClock();
     const { rx, h } = await setup({}, clock.now);
     rx.setDefault({ status: 500 });
-    h.run('draft INC-1 "Investigating"');
+    await h.run('draft INC-1 "Investigating"');
     await rx.waitFor((r) => r.requests.length >= 1);
-    h.run('draft INC-1 status:identified "Identified"');
-    h.run('draft INC-1 status:monitoring "Monitoring a fix"');
+    await h.run('draft INC-1 status:identified "Identified"');
+    await h.run('draft INC-1 status:monitoring "Monitoring a fix"');
     await skipToNextAttempt(h, clock);
     // Only once an attempt carrying the newest update failed: no older attempt can still be answered 200.
     await rx.waitFor((r) => r.requests.some((q) => updateBodies(q)[0] === 'Monitoring a fix'));
@@ -128,23 +128,23 @@ describe('webhook delivery', () => {
     expect(rows.map((r) => r.state)).toEqual(['folded', 'folded', 'delivered']);
     expect(rows[0]!.foldedInto).toBe(rows[2]!.id);
     expect(rows[1]!.foldedInto).toBe(rows[2]!.id);
-    const text = h.run('deliveries INC-1').text as string;
+    const text = (await h.run('deliveries INC-1')).text as string;
     expect(text).toContain(`folded into #${rows[2]!.id}`);
   });
 
   it('says "Delayed: originally posted …" only when delivered more than the notice period after approval', async () => {
     const clock = movableClock();
     const { rx, h } = await setup({ SITREP_TIMEZONE: 'America/Los_Angeles', SITREP_DELAY_NOTICE_MINUTES: '5' }, clock.now);
-    h.run('draft INC-1 "On time"');
+    await h.run('draft INC-1 "On time"');
     await rx.waitFor((r) => r.accepted().length === 1);
     expect(rx.accepted()[0]!.json.sitrep).toMatchObject({ delayed: false, delay_notice: null });
 
     rx.setDefault({ status: 500 });
-    h.run('draft INC-1 "Late"');
+    await h.run('draft INC-1 "Late"');
     const approvedAt = h.rows()[1]!.approvedAt!;
     await rx.waitFor((r) => r.requests.some((q) => updateBodies(q)[0] === 'Late'));
     clock.advance(4 * 60_000); // inside the notice period: still on time
-    h.run('draft INC-1 "Still on time"');
+    await h.run('draft INC-1 "Still on time"');
     await rx.waitFor((r) => r.requests.some((q) => updateBodies(q)[0] === 'Still on time'));
     rx.setDefault({ status: 200 });
     await skipToNextAttempt(h, clock);
@@ -152,7 +152,7 @@ describe('webhook delivery', () => {
     expect(rx.accepted()[1]!.json.sitrep).toMatchObject({ delayed: false, delay_notice: null, folded: 1 });
 
     rx.setDefault({ status: 500 });
-    h.run('draft INC-1 "Very late"');
+    await h.run('draft INC-1 "Very late"');
     const late = h.rows()[3]!;
     await rx.waitFor((r) => r.requests.some((q) => updateBodies(q)[0] === 'Very late'));
     await skipToNextAttempt(h, clock);
@@ -174,12 +174,12 @@ describe('webhook delivery', () => {
     const other = await startWebhookReceiver();
     try {
       rx.setDefault('hang');
-      h.run(`subscribe webhook:${other.url}`);
-      h.run('draft INC-1 "Only the second receiver answers"');
+      await h.run(`subscribe webhook:${other.url}`);
+      await h.run('draft INC-1 "Only the second receiver answers"');
       await other.waitFor((r) => r.accepted().length === 1);
       expect(rx.accepted()).toHaveLength(0);
-      h.run('declare "Second incident"');
-      h.run('draft INC-2 "Second incident update"');
+      await h.run('declare "Second incident"');
+      await h.run('draft INC-2 "Second incident update"');
       await other.waitFor((r) => r.accepted().length === 2);
       // The hung lane to the first receiver is retried (with the same id) but nothing was lost.
       const lane1 = h.rows().filter((r) => r.target === 'webhook:S-1');
@@ -195,11 +195,11 @@ describe('webhook delivery', () => {
     const { rx, h } = await setup();
     const sms = await startWebhookReceiver();
     try {
-      h.run(`subscribe webhook:${sms.url} components:sms-routing`);
-      h.run('draft INC-1 "Web App trouble"'); // INC-1 affects web-app only
+      await h.run(`subscribe webhook:${sms.url} components:sms-routing`);
+      await h.run('draft INC-1 "Web App trouble"'); // INC-1 affects web-app only
       await rx.waitFor((r) => r.accepted().length === 1);
-      h.run('declare "Texts delayed" components:sms-routing=degraded');
-      h.run('draft INC-2 "SMS trouble"');
+      await h.run('declare "Texts delayed" components:sms-routing=degraded');
+      await h.run('draft INC-2 "SMS trouble"');
       await sms.waitFor((r) => r.accepted().length === 1);
       await rx.waitFor((r) => r.accepted().length === 2);
       await new Promise((r) => setTimeout(r, 200));
@@ -217,15 +217,15 @@ describe('webhook delivery', () => {
 
   it('internal updates never leave; unsubscribe stops waiting deliveries', async () => {
     const { rx, h } = await setup();
-    h.run('update INC-1 "internal only: db01 is on fire"');
-    h.run('note INC-1 "paged the DBA"');
+    await h.run('update INC-1 "internal only: db01 is on fire"');
+    await h.run('note INC-1 "paged the DBA"');
     await new Promise((r) => setTimeout(r, 200));
     expect(rx.requests).toHaveLength(0);
     expect(h.rows()).toHaveLength(0);
     rx.setDefault({ status: 500 });
-    h.run('draft INC-1 "Public words"');
+    await h.run('draft INC-1 "Public words"');
     await rx.waitFor((r) => r.requests.length >= 1);
-    h.run(`unsubscribe webhook:${rx.url}`);
+    await h.run(`unsubscribe webhook:${rx.url}`);
     await waitUntil(() => h.rows()[0]!.state === 'dead', 5_000, 'dropped');
     expect(h.rows()[0]!.lastError).toMatch(/unsubscribed/);
     expect(JSON.stringify(rx.requests.map((r) => r.json))).not.toContain('on fire');

@@ -51,19 +51,19 @@ describe('webhooks at fan-out width', () => {
   it('hundreds of subscribers on a few hosts get their signed update over kept-alive connections; the next update opens no new one', async () => {
     const rxs = [await receiver(), await receiver(), await receiver()];
     h = await startHarness();
-    h.run('component add Web App');
+    await h.run('component add Web App');
     const secrets = subscribe(h, rxs, 100);
-    h.run('declare "Database down" components:web-app=major');
+    await h.run('declare "Database down" components:web-app=major');
     const all = () => rxs.flatMap((r) => r.accepted());
 
-    h.run('draft INC-1 "We are investigating"');
+    await h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => all().length === 300, 20_000, 'first update everywhere');
     const perUpstream = h.worker.settings.perUpstream;
     const opened = rxs.map((r) => r.connections());
     // At most one connection per delivery slot of the host, far fewer than the requests.
     for (const n of opened) expect(n).toBeLessThanOrEqual(perUpstream);
 
-    h.run('draft INC-1 "We found the cause"');
+    await h.run('draft INC-1 "We found the cause"');
     await waitUntil(() => all().length === 600, 20_000, 'second update everywhere');
     expect(rxs.map((r) => r.connections())).toEqual(opened);
 
@@ -80,12 +80,12 @@ describe('webhooks at fan-out width', () => {
     const hanging = await receiver('hang');
     const fine = await receiver();
     h = await startHarness({}, { tune: { attemptTimeoutMs: 120_000 } });
-    h.run('component add Web App');
+    await h.run('component add Web App');
     // The hanging host's lanes come first: they are claimed first.
     subscribe(h, [hanging], 100);
     subscribe(h, [fine], 50);
-    h.run('declare "Database down" components:web-app=major');
-    h.run('draft INC-1 "We are investigating"');
+    await h.run('declare "Database down" components:web-app=major');
+    await h.run('draft INC-1 "We are investigating"');
     const share = h.worker.settings.perUpstream;
     await fine.waitFor((r) => r.accepted().length === 50 && hanging.requests.length >= share, 20_000);
     // Given time, the hanging host still gets no more than its share.
@@ -109,15 +109,15 @@ describe('webhooks at fan-out width', () => {
         ],
       },
     );
-    h.run('component add Web App');
-    h.run(`subscribe webhook:http://hooks.test:${second.port}/hooks/sitrep`);
-    h.run('declare "Database down" components:web-app=major');
-    h.run('draft INC-1 "We are investigating"');
+    await h.run('component add Web App');
+    await h.run(`subscribe webhook:http://hooks.test:${second.port}/hooks/sitrep`);
+    await h.run('declare "Database down" components:web-app=major');
+    await h.run('draft INC-1 "We are investigating"');
     await first.waitFor((r) => r.accepted().length === 1);
     await waitUntil(() => h!.rows()[0]!.state === 'delivered', 5_000, 'first recorded');
 
     answers['hooks.test'] = ['127.0.0.2'];
-    h.run('draft INC-1 "We found the cause"');
+    await h.run('draft INC-1 "We found the cause"');
     await second.waitFor((r) => r.accepted().length === 1);
     expect(first.requests).toHaveLength(1);
     expect(updateBodies(second.accepted()[0]!)[0]).toBe('We found the cause');
@@ -127,16 +127,16 @@ describe('webhooks at fan-out width', () => {
     const rxs = [await receiver({ status: 500 }), await receiver({ status: 500 }), await receiver({ status: 500 }), await receiver({ status: 500 })];
     const clock = movableClock();
     h = await startHarness({}, { now: clock.now });
-    h.run('component add Web App');
+    await h.run('component add Web App');
     subscribe(h, rxs, 50);
-    h.run('declare "Database down" components:web-app=major');
+    await h.run('declare "Database down" components:web-app=major');
     const all = () => rxs.flatMap((r) => r.requests);
 
-    h.run('draft INC-1 "Investigating"');
+    await h.run('draft INC-1 "Investigating"');
     await waitUntil(() => all().length === 200, 20_000, 'every first attempt failed');
     await waitUntil(() => h!.rows().every((r) => r.state === 'pending'), 5_000, 'every first attempt recorded');
-    h.run('draft INC-1 status:identified "Identified"');
-    h.run('draft INC-1 status:monitoring "Monitoring a fix"');
+    await h.run('draft INC-1 status:identified "Identified"');
+    await h.run('draft INC-1 status:monitoring "Monitoring a fix"');
     for (const r of rxs) r.setDefault({ status: 200 });
     // Past the schedule's first wait (5 s ± 10%): every lane's head is due again.
     clock.advance(6_000);

@@ -27,14 +27,14 @@ async function setup() {
   closers.push(() => rx.close());
   const h = await startHarness({ SITREP_ADMINS: 'cli:admin' }, { now: clock.now });
   closers.push(() => h.close());
-  h.run('component add Web App');
-  const sub = h.run(`subscribe webhook:${rx.url}`).data as { id: string; secret: string };
-  h.run('declare "Database down" components:web-app=major');
-  h.run('declare "Texts delayed" components:web-app=degraded');
+  await h.run('component add Web App');
+  const sub = (await h.run(`subscribe webhook:${rx.url}`)).data as { id: string; secret: string };
+  await h.run('declare "Database down" components:web-app=major');
+  await h.run('declare "Texts delayed" components:web-app=degraded');
   return { clock, rx, h, sub };
 }
 
-function cli(h: Harness, ...argv: string[]): { code: number; json: any } {
+async function cli(h: Harness, ...argv: string[]): Promise<{ code: number; json: any }> {
   let out = '';
   const config = loadConfig({ SITREP_DB: h.app.config.dbFile, LOG_LEVEL: 'silent', USER: 'admin', SITREP_ADMINS: 'cli:admin' });
   const code = runCli([...argv, '--json'], {
@@ -53,7 +53,7 @@ const newest = (h: Harness, incidentId: number) =>
     .filter((r) => r.target === 'webhook:S-1' && r.incidentId === incidentId)
     .at(-1)!;
 const failures = (h: Harness, inc: string) =>
-  (h.run(`timeline ${inc}`).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
+  ((await h.run(`timeline ${inc}`)).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 const settled = (h: Harness, id: number, attempts: number) =>
   waitUntil(() => rowOf(h, id).attempts === attempts && rowOf(h, id).state !== 'in_flight', 10_000, `attempt ${attempts} of #${id} recorded`);
 
@@ -61,12 +61,12 @@ describe('410 Gone', () => {
   it('disables the subscription: shown in `subscriptions`, what waits is kept dead, each incident told once, nothing more enqueued; `subscribe` of the same target enables it again with the same secret', async () => {
     const { clock, rx, h, sub } = await setup();
     // INC-2's row fails twice (waits 5 min), INC-1's once (waits 5 s); then the endpoint is gone.
-    h.run('draft INC-2 "SMS is slow"');
+    await h.run('draft INC-2 "SMS is slow"');
     const waiting = newest(h, 2);
     await settled(h, waiting.id, 1);
     clock.advance(rowOf(h, waiting.id).nextAttemptAt - clock.now());
     await settled(h, waiting.id, 2);
-    h.run('draft INC-1 "Investigating"');
+    await h.run('draft INC-1 "Investigating"');
     const gone = newest(h, 1);
     await settled(h, gone.id, 1);
     rx.setDefault({ status: 410 });
@@ -77,11 +77,11 @@ describe('410 Gone', () => {
     expect(rowOf(h, waiting.id)).toMatchObject({ attempts: 2, lastError: 'not sent: S-1 was disabled (the endpoint answered 410 Gone)' });
     expect(rx.requests.map((q) => (typeof q.answer === 'object' ? q.answer.status : q.answer))).toEqual([500, 500, 500, 410]);
 
-    const listed = cli(h, 'subscriptions').json.subscriptions[0];
+    const listed = (await cli(h, 'subscriptions')).json.subscriptions[0];
     expect(listed).toMatchObject({ id: 'S-1', disabled: true, disabled_cause: 'gone', disabled_reason: 'the endpoint answered 410 Gone' });
     expect(Math.abs(Date.parse(listed.disabled_at) - clock.now())).toBeLessThan(1_000);
-    expect(h.run('subscriptions').text).toContain('DISABLED');
-    expect(h.run('subscriptions').text).toContain('the endpoint answered 410 Gone');
+    expect((await h.run('subscriptions')).text).toContain('DISABLED');
+    expect((await h.run('subscriptions')).text).toContain('the endpoint answered 410 Gone');
 
     const inc1 = failures(h, 'INC-1');
     expect(inc1).toHaveLength(1);
@@ -94,7 +94,7 @@ describe('410 Gone', () => {
 
     // Nothing more is enqueued, and nothing more is sent, however long it waits.
     const count = h.rows().length;
-    h.run('draft INC-1 "Cause found"');
+    await h.run('draft INC-1 "Cause found"');
     expect(h.rows()).toHaveLength(count);
     clock.advance(80 * H);
     await new Promise((r) => setTimeout(r, 150));
@@ -104,20 +104,20 @@ describe('410 Gone', () => {
     const refused = cli(h, 'subscribe', `webhook:${rx.url}`, 'components:web-app');
     expect(refused.code).toBe(1);
     expect(refused.json.error.code).toBe('CONFLICT');
-    expect(cli(h, 'subscriptions').json.subscriptions[0].disabled).toBe(true);
+    expect((await cli(h, 'subscriptions')).json.subscriptions[0].disabled).toBe(true);
     rx.setDefault({ status: 200 });
     const again = cli(h, 'subscribe', `webhook:${rx.url}`);
     expect(again.code).toBe(0);
     expect(again.json).toMatchObject({ id: 'S-1', secret: null, reenabled: true, dead: [waiting.id, gone.id] });
-    expect(cli(h, 'subscriptions').json.subscriptions[0]).toMatchObject({ disabled: false, disabled_cause: null, disabled_reason: null });
-    h.run('draft INC-1 "Fix deployed"');
+    expect((await cli(h, 'subscriptions')).json.subscriptions[0]).toMatchObject({ disabled: false, disabled_cause: null, disabled_reason: null });
+    await h.run('draft INC-1 "Fix deployed"');
     await rx.waitFor((r) => r.accepted().length === 1);
     const got = rx.accepted()[0]!;
     expect(got.json.incident.incident_updates.map((u: { body: string }) => u.body)).toEqual(['Fix deployed', 'Cause found', 'Investigating']);
     expect(verifyWebhook(sub.secret, got, got.body)).toBe(true); // the secret the receiver holds still verifies
     // The dead letters stay dead until retried, and are retryable.
     expect(rowOf(h, gone.id).state).toBe('dead');
-    expect(cli(h, 'deliveries', 'retry', String(gone.id)).code).toBe(0);
+    expect((await cli(h, 'deliveries', 'retry', String(gone.id))).code).toBe(0);
     await waitUntil(() => rowOf(h, gone.id).state === 'delivered', 5_000, 'dead letter delivered');
     expect(rx.accepted().map((q) => q.id)).toContain(gone.deliveryId);
     expect(failures(h, 'INC-1')).toHaveLength(1);
@@ -126,12 +126,12 @@ describe('410 Gone', () => {
   it('a row in flight in another lane when the 410 came is not sent again, and its incident is told once', async () => {
     const { clock, rx, h } = await setup();
     rx.script('hang', { status: 410 });
-    h.run('draft INC-1 "Investigating"');
-    h.run('draft INC-2 "SMS is slow"');
+    await h.run('draft INC-1 "Investigating"');
+    await h.run('draft INC-2 "SMS is slow"');
     await rx.waitFor((r) => r.requests.length === 2);
     const [hung, refused] = rx.requests[0]!.json.incident.id === 'INC-1' ? [newest(h, 1), newest(h, 2)] : [newest(h, 2), newest(h, 1)];
     await waitUntil(() => rowOf(h, refused.id).state === 'dead', 5_000, 'the 410 recorded');
-    expect(h.run('subscriptions').data.subscriptions[0].disabled).toBe(true);
+    expect((await h.run('subscriptions')).data.subscriptions[0].disabled).toBe(true);
     // The hung attempt times out, comes back to retry, and finds S-1 disabled when it is due.
     await skipUntil(h, clock, () => rowOf(h, hung.id).state === 'dead');
     expect(rowOf(h, hung.id).lastError).toBe('not sent: S-1 is disabled (the endpoint answered 410 Gone)');

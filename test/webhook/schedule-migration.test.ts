@@ -14,7 +14,7 @@ import { tempDb } from '../mirror/helpers.js';
 // they are not dead-lettered an hour after approval; chat rows and finished rows keep theirs.
 
 describe('migration to the webhook schedule', () => {
-  it('takes the chat deadline off waiting webhook rows only', () => {
+  it('takes the chat deadline off waiting webhook rows only', async () => {
     const file = tempDb();
     // The migrations as they stood before it: the first three.
     const before = mkdtempSync(join(tmpdir(), 'sitrep-migrations-'));

@@ -32,14 +32,14 @@ async function setup(env: Record<string, string> = {}, clock: Clock = frozenCloc
   closers.push(() => rx.close());
   const h = await startHarness({ SITREP_ADMINS: 'cli:admin', ...env }, { now: clock.now, tune });
   closers.push(() => h.close());
-  h.run('component add Web App');
-  const sub = h.run(`subscribe webhook:${rx.url}`).data as { id: string; secret: string };
-  h.run('declare "Database down" components:web-app=major');
+  await h.run('component add Web App');
+  const sub = (await h.run(`subscribe webhook:${rx.url}`)).data as { id: string; secret: string };
+  await h.run('declare "Database down" components:web-app=major');
   return { rx, h, clock, sub };
 }
 
 /** The CLI against the server's database file, as an operator runs it beside the server. */
-function cli(h: Harness, ...argv: string[]): { code: number; json: any } {
+async function cli(h: Harness, ...argv: string[]): Promise<{ code: number; json: any }> {
   let out = '';
   const config = loadConfig({ SITREP_DB: h.app.config.dbFile, LOG_LEVEL: 'silent', USER: 'admin', SITREP_ADMINS: 'cli:admin' });
   const code = runCli([...argv, '--json'], {
@@ -53,7 +53,7 @@ function cli(h: Harness, ...argv: string[]): { code: number; json: any } {
 
 const rowOf = (h: Harness, id: number): Row => h.rows().find((r) => r.id === id)!;
 const failures = (h: Harness, inc: string) =>
-  (h.run(`timeline ${inc}`).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
+  ((await h.run(`timeline ${inc}`)).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 
 /** Waits until attempt `n` of row `id` has been answered and recorded. */
 async function attempted(h: Harness, id: number, n: number): Promise<Row> {
@@ -71,7 +71,7 @@ async function attempted(h: Harness, id: number, n: number): Promise<Row> {
 describe('webhook retries on the Standard Webhooks schedule', () => {
   it('tries at once, then waits 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h, each within ±10%, always with the same webhook-id; gives up after the tenth attempt', async () => {
     const { rx, h, clock } = await setup();
-    h.run('draft INC-1 "Investigating"');
+    await h.run('draft INC-1 "Investigating"');
     const id = h.rows()[0]!.id;
     const enqueuedAt = clock.now();
     const waits: number[] = [];
@@ -107,7 +107,7 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
     const { rx, h, clock } = await setup();
     rx.script({ status: 500 }, { status: 429, headers: { 'retry-after': '600' } }, { status: 503, headers: { 'retry-after': '1' } });
     rx.setDefault({ status: 200 });
-    h.run('draft INC-1 "Investigating"');
+    await h.run('draft INC-1 "Investigating"');
     const id = h.rows()[0]!.id;
     const waits: number[] = [];
     for (let n = 1; n <= 3; n++) {
@@ -130,16 +130,16 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
     const { rx, h, clock } = await setup({}, frozenClock(), { random: () => 0.5 });
     const ok = await startWebhookReceiver();
     closers.push(() => ok.close());
-    h.run(`subscribe webhook:${ok.url}`); // S-2: a healthy subscriber, unaffected throughout
-    h.run('draft INC-1 "Investigating"');
+    await h.run(`subscribe webhook:${ok.url}`); // S-2: a healthy subscriber, unaffected throughout
+    await h.run('draft INC-1 "Investigating"');
     const first = h.rows().find((r) => r.target === 'webhook:S-1')!;
     // Halfway through the first row's schedule a second incident gets an update to the same endpoint.
     for (let n = 1; n <= 5; n++) {
       const r = await attempted(h, first.id, n);
       if (n < 5) clock.advance(r.nextAttemptAt - clock.now());
     }
-    h.run('declare "Texts delayed" components:web-app=degraded');
-    h.run('draft INC-2 "SMS is slow"');
+    await h.run('declare "Texts delayed" components:web-app=degraded');
+    await h.run('draft INC-2 "SMS is slow"');
     const second = h.rows().find((r) => r.target === 'webhook:S-1' && r.incidentId === 2)!;
     await attempted(h, second.id, 1);
     await skipUntil(h, clock, () => rowOf(h, first.id).state === 'dead');
@@ -150,14 +150,14 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
     const requestsWhenDisabled = rx.requests.length;
 
     // `subscriptions` (from the CLI) shows it disabled, why and when.
-    const subs = cli(h, 'subscriptions').json.subscriptions as any[];
+    const subs = (await cli(h, 'subscriptions')).json.subscriptions as any[];
     expect(subs.map((s) => [s.id, s.disabled])).toEqual([
       ['S-1', true],
       ['S-2', false],
     ]);
     expect(subs[0]).toMatchObject({ disabled_cause: 'exhausted', disabled_reason: 'it failed through the whole retry schedule' });
     expect(Math.abs(Date.parse(subs[0].disabled_at) - clock.now())).toBeLessThan(1_000);
-    expect(h.run('subscriptions').text).toMatch(
+    expect((await h.run('subscriptions')).text).toMatch(
       /S-1 {2}webhook:http:\/\/127\.0\.0\.1:\d+\/hooks\/sitrep .* DISABLED \S+: it failed through the whole retry schedule/,
     );
 
@@ -174,7 +174,7 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
 
     // Nothing more is enqueued for S-1; S-2 still hears every update.
     const before = h.rows().length;
-    h.run('draft INC-1 "Fix deployed"');
+    await h.run('draft INC-1 "Fix deployed"');
     const added = h.rows().slice(before);
     expect(added.map((r) => r.target)).toEqual(['webhook:S-2']);
     await ok.waitFor((r) => r.accepted().length === 3);
@@ -190,11 +190,11 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
     await rx.waitFor((r) => r.accepted().length === 1);
     await waitUntil(() => rowOf(h, first.id).state === 'delivered', 5_000, 'retried delivery recorded');
     expect(rx.accepted()[0]!.id).toBe(first.deliveryId);
-    expect(cli(h, 'subscriptions').json.subscriptions[0]).toMatchObject({ id: 'S-1', disabled: false, disabled_at: null });
-    expect(cli(h, 'deliveries', 'retry', String(second.id)).code).toBe(0);
+    expect((await cli(h, 'subscriptions')).json.subscriptions[0]).toMatchObject({ id: 'S-1', disabled: false, disabled_at: null });
+    expect((await cli(h, 'deliveries', 'retry', String(second.id))).code).toBe(0);
     await waitUntil(() => rowOf(h, second.id).state === 'delivered', 5_000, 'second dead letter delivered');
     // …and later updates reach it again.
-    h.run('draft INC-1 "Monitoring"');
+    await h.run('draft INC-1 "Monitoring"');
     await rx.waitFor((r) => r.accepted().some((q) => q.json.incident.incident_updates[0].body === 'Monitoring'));
     expect(failures(h, 'INC-1')).toHaveLength(1);
   }, 30_000);
@@ -212,8 +212,8 @@ describe('deadlines', () => {
       SLACK_API_URL: slack.apiUrl,
       SLACK_INCIDENTS_CHANNEL: 'C0INCIDENTS',
     });
-    h.run('subscribe slack:C0CUSTOMERS');
-    h.run('draft INC-1 "Customers cannot log in"');
+    await h.run('subscribe slack:C0CUSTOMERS');
+    await h.run('draft INC-1 "Customers cannot log in"');
     const chat = h.rows().find((r) => r.target === 'slack:C0CUSTOMERS' && r.customerFacing)!;
     const hook = h.rows().find((r) => r.target === 'webhook:S-1')!;
     expect(chat.deadlineAt).toBe(chat.approvedAt! + 60_000);
@@ -237,7 +237,7 @@ describe('deadlines', () => {
     expect(r.attempts).toBeGreaterThanOrEqual(4);
     expect(r.lastError).toBe('HTTP 500');
     expect(failures(h, 'INC-1')).toHaveLength(1);
-    expect(h.run('subscriptions').data.subscriptions.map((s: any) => s.disabled)).toEqual([false, false]);
+    expect((await h.run('subscriptions')).data.subscriptions.map((s: any) => s.disabled)).toEqual([false, false]);
     expect(rx.requests.length).toBeGreaterThanOrEqual(4);
   }, 30_000);
 });

@@ -40,7 +40,7 @@ function counts(file: string) {
 }
 
 describe('subscribe / unsubscribe / subscriptions', () => {
-  it('subscribes a webhook, prints its secret once, and never shows it again', () => {
+  it('subscribes a webhook, prints its secret once, and never shows it again', async () => {
     const db = tempDb();
     const sitrep = cli(db);
     expect(sitrep('component', 'add', 'Web App').code).toBe(0);
@@ -105,7 +105,7 @@ describe('subscribe / unsubscribe / subscriptions', () => {
     expect(counts(db)).toEqual(before);
   });
 
-  it('refuses an unknown component, a duplicate, and a non-admin, writing nothing', () => {
+  it('refuses an unknown component, a duplicate, and a non-admin, writing nothing', async () => {
     const db = tempDb();
     const sitrep = cli(db);
     sitrep('component', 'add', 'Web App');
@@ -131,7 +131,7 @@ describe('subscribe / unsubscribe / subscriptions', () => {
     expect(counts(db)).toEqual(before);
   });
 
-  it('SITREP_WEBHOOK_PUBLIC_ONLY refuses loopback and private addresses; SITREP_WEBHOOK_ALLOW_LINK_LOCAL allows link-local but not cloud metadata', () => {
+  it('SITREP_WEBHOOK_PUBLIC_ONLY refuses loopback and private addresses; SITREP_WEBHOOK_ALLOW_LINK_LOCAL allows link-local but not cloud metadata', async () => {
     const db = tempDb();
     const strict = cli(db, { SITREP_WEBHOOK_PUBLIC_ONLY: 'true' });
     for (const url of ['http://127.0.0.1:8080/h', 'http://localhost/h', 'http://10.1.2.3/h', 'http://192.168.1.10/h', 'http://[::1]/h', 'http://0.0.0.0/h']) {
@@ -151,7 +151,7 @@ describe('subscribe / unsubscribe / subscriptions', () => {
     expect(metadata.stderr).toMatch(/cloud metadata address/);
   });
 
-  it('deliveries lists id, target, state, attempts, last error and age; --json has the contract shape', () => {
+  it('deliveries lists id, target, state, attempts, last error and age; --json has the contract shape', async () => {
     const db = tempDb();
     const sitrep = cli(db);
     sitrep('subscribe', 'webhook:https://hooks.example.com/a');

@@ -1,0 +1,21 @@
+// How a subscription names its outbox lane; its queries are in db/queries/subscriptions.ts.
+
+/** What naming a subscription's lane reads of it. */
+export interface SubscriptionKey {
+  id: number;
+  kind: 'webhook' | 'slack' | 'teams';
+  target: string;
+}
+
+export const subscriptionRef = (id: number) => `S-${id}`;
+
+/**
+ * The outbox lane value of a subscription. A webhook's lane names its id (`webhook:S-3`), so the
+ * URL, which may carry a token, is never copied into the outbox; chat channels are their target.
+ */
+export const outboxTargetOf = (sub: SubscriptionKey) =>
+  sub.kind === 'webhook' ? `webhook:${subscriptionRef(sub.id)}` : sub.target;
+
+/** Webhook rows follow the Standard Webhooks schedule instead of the chat delivery deadline. */
+export const isWebhookLane = (target: string) => /^webhook:S-\d+$/.test(target);
+
