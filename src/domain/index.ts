@@ -7,3 +7,4 @@ export * from './approval.js';
 export * from './publication.js';
 export * from './events.js';
 export * from './maintenance.js';
+export * from './visibility.js';
