@@ -95,7 +95,8 @@ export function checkMaintenanceTransition(ref: string, from: MaintenanceStatus,
 
 /**
  * The action `maintenance update M-n [status:S] <text>` stands for on a maintenance in `current`:
- * without a status, or with the status it already has, a plain update; otherwise the step to S.
+ * without a status, or with the status it already has, a plain update; otherwise the step to S
+ * (back to scheduled is never one: INVALID).
  */
 export function updateAction(current: MaintenanceStatus, status?: MaintenanceStatus): MaintenanceAction {
   if (status === undefined || status === current) return 'update';
