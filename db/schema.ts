@@ -1,6 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import { COMPONENT_STATUSES, EVENT_KINDS, FOLLOWUP_STATES, INCIDENT_STATUSES, OUTBOX_STATES, UPDATE_STATES } from '../src/domain/enums.js';
+import {
+  COMPONENT_STATUSES,
+  EVENT_KINDS,
+  FOLLOWUP_STATES,
+  INCIDENT_STATUSES,
+  MAINTENANCE_STATUSES,
+  OUTBOX_STATES,
+  UPDATE_STATES,
+  VISIBILITIES,
+} from '../src/domain/enums.js';
 
 // Every time is integer milliseconds since the epoch (UTC). Rendering in SITREP_TIMEZONE is the
 // renderer's job; storing instants keeps ordering and arithmetic trivial.
@@ -27,6 +36,11 @@ export const incidents = sqliteTable(
     publicStatus: text('public_status', { enum: INCIDENT_STATUSES }),
     publishedAt: integer('published_at'),
     updatedAt: integer('updated_at').notNull(),
+    // Set once by `declare … visibility:private` and never changed: a private incident cannot be
+    // made public. Nothing public reads a private incident (src/domain/visibility.ts).
+    visibility: text('visibility', { enum: VISIBILITIES }).notNull().default('public'),
+    // The Slack private channel Sitrep created for a private incident (its id, once created).
+    privateChannel: text('private_channel'),
   },
   (t) => [
     index('incidents_status').on(t.status),
@@ -132,6 +146,64 @@ export const customerUpdates = sqliteTable(
     nudgedAt: integer('nudged_at'),
   },
   (t) => [index('updates_incident').on(t.incidentId, t.state)],
+);
+
+/**
+ * Scheduled maintenance: M-<id>. scheduled → in_progress → verifying (optional) → completed, or
+ * scheduled → cancelled (the table is src/domain/maintenance.ts). The automatic start at starts_at
+ * and completion at ends_at are the status change itself, made conditionally on the status it
+ * leaves (`where status = 'scheduled'`) in the transaction that writes its notice: a restart, a
+ * late scheduler or a second replica then finds it already done, and started_at / completed_at say
+ * when it happened (the scheduled instant for an automatic one, however late it was applied).
+ */
+export const maintenances = sqliteTable(
+  'maintenances',
+  {
+    id: integer('id').primaryKey(), // M-<id>
+    title: text('title').notNull(),
+    status: text('status', { enum: MAINTENANCE_STATUSES }).notNull(),
+    startsAt: integer('starts_at').notNull(), // the window, as scheduled
+    endsAt: integer('ends_at').notNull(),
+    // Statuspage's scheduled_auto_in_progress / scheduled_auto_completed.
+    autoStart: integer('auto_start', { mode: 'boolean' }).notNull().default(true),
+    autoComplete: integer('auto_complete', { mode: 'boolean' }).notNull().default(true),
+    createdBy: text('created_by').notNull(),
+    scheduledAt: integer('scheduled_at').notNull(), // when it was scheduled (`at:`)
+    recordedAt: integer('recorded_at').notNull(),
+    // When each status was first reached (null until then).
+    startedAt: integer('started_at'),
+    verifyingAt: integer('verifying_at'),
+    completedAt: integer('completed_at'),
+    cancelledAt: integer('cancelled_at'),
+    // Public state: what its last published customer-facing text said (null until the announcement
+    // is published), and when the first one was.
+    publicStatus: text('public_status', { enum: MAINTENANCE_STATUSES }),
+    publishedAt: integer('published_at'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    // The scheduler's two questions, by index seek: scheduled ones whose start has come, and ones
+    // in progress or verifying whose end has.
+    index('maintenances_due_start').on(t.status, t.startsAt),
+    index('maintenances_due_end').on(t.status, t.endsAt),
+    // Public maintenances newest first, like incidents_published.
+    index('maintenances_published').on(t.publishedAt, t.id),
+  ],
+);
+
+/** The components a maintenance puts under_maintenance while it is in progress. */
+export const maintenanceComponents = sqliteTable(
+  'maintenance_components',
+  {
+    maintenanceId: integer('maintenance_id')
+      .notNull()
+      .references(() => maintenances.id),
+    componentId: integer('component_id')
+      .notNull()
+      .references(() => components.id),
+  },
+  // By component too: recomputing a component's roll-up asks which maintenances hold it.
+  (t) => [primaryKey({ columns: [t.maintenanceId, t.componentId] }), index('maintenance_components_component').on(t.componentId)],
 );
 
 export const subscriptions = sqliteTable('subscriptions', {

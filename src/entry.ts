@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js';
 import type { Store } from '../db/store.js';
 import type { Logger } from './logger.js';
 import { createLazyLogger } from './logger.js';
+import { packageVersion } from './version.js';
 
 // The process entry (`npx sitrep …`, `npm start`): the only module besides src/config.ts that
 // reads the environment, and the CLI's composition root. `serve` and `console` get the whole app
@@ -27,6 +28,11 @@ export interface Server {
 
 /** Entry point for `npx sitrep …` and `npm start`. Returns the process exit code. */
 export async function main(argv: string[], loadServer: () => Promise<Server>): Promise<number> {
+  // Before the configuration is read: the version is printed whatever the environment holds.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   let config: Config;
   try {
     config = loadProcessConfig();

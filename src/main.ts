@@ -14,6 +14,7 @@ import { createLogger } from './logger.js';
 import { renderMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { periodic } from './periodic.js';
+import { packageVersion } from './version.js';
 import { createMirroring } from './mirror/index.js';
 import { createStatusPage } from './statuspage/index.js';
 import { createWebhooks } from '../adapters/webhook/index.js';
@@ -121,12 +122,13 @@ function createDedupePruner(base: Base) {
 
 export function createRouter(app: App): Router {
   const router = new Router();
+  const version = packageVersion();
   router.add(['GET', 'HEAD'], '/healthz', (_req, res) => {
     try {
       app.db.get(sql`select 1`);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}\n');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: true, version })}\n`);
     } catch {
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"ok":false,"error":"database unreachable"}\n');
+      res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: false, version, error: 'database unreachable' })}\n`);
     }
   });
   router.add('GET', '/metrics', (_req, res) => {

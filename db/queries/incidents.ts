@@ -17,6 +17,7 @@ export const incRef = (id: number) => `INC-${id}`;
 const incidentSelect =
   'select id, title, status, severity, lead, commander, comms, scribe, created_by as createdBy, started_at as startedAt, ' +
   'declared_at as declaredAt, identified_at as identifiedAt, monitoring_at as monitoringAt, resolved_at as resolvedAt, ' +
+  'visibility, private_channel as privateChannel, ' +
   'recorded_at as recordedAt, public_status as publicStatus, published_at as publishedAt, updated_at as updatedAt from incidents';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -63,6 +64,8 @@ export function toIncidentRow(raw: unknown): IncidentRow {
     publicStatus: raw.publicStatus === null || raw.publicStatus === undefined ? null : incidentStatus(raw, 'publicStatus'),
     publishedAt: intOrNull(raw, 'publishedAt'),
     updatedAt: int(raw, 'updatedAt'),
+    visibility: raw.visibility === 'private' ? 'private' : raw.visibility === 'public' ? 'public' : bad('visibility'),
+    privateChannel: textOrNull(raw, 'privateChannel'),
   };
 }
 

@@ -15,6 +15,7 @@ import { template } from './template.js';
 import { postmortem } from './postmortem.js';
 import { listSubscriptions, subscribe, unsubscribe } from './subscribe.js';
 import { deliveries } from './deliveries.js';
+import { maintenanceUnavailable } from './verbs.js';
 
 export type { Logger, Result } from './run.js';
 
@@ -74,6 +75,8 @@ export function executeCommand(ctx: CommandContext, cmd: Command): Promise<Reply
       return deliveries(ctx, cmd);
     case 'postmortem':
       return postmortem(ctx, cmd);
+    case 'maintenance':
+      return maintenanceUnavailable(ctx, cmd);
     case 'help':
       return help(ctx, cmd);
   }

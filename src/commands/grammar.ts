@@ -1,9 +1,10 @@
-import { COMPONENT_STATUS_ALIASES, INCIDENT_STATUS_ALIASES, ROLES } from '../domain/enums.js';
-import type { ComponentStatus, IncidentStatus, Role, Severity } from '../domain/enums.js';
+import { COMPONENT_STATUS_ALIASES, INCIDENT_STATUS_ALIASES, MAINTENANCE_STATUS_ALIASES, ROLES } from '../domain/enums.js';
+import type { ComponentStatus, IncidentStatus, MaintenanceStatus, Role, Severity, Visibility } from '../domain/enums.js';
 import { SitrepError } from '../domain/errors.js';
 import { isUserRef } from '../domain/actor.js';
+import { checkSchedule, parseMaintenanceRef } from '../domain/maintenance.js';
 import { parseTime } from '../render/time.js';
-import { USAGE, VERBS, usageHint, type Verb } from './help.js';
+import { USAGE, VERBS, maintenanceHint, usageHint, type MaintenanceForm, type Verb } from './help.js';
 import { joinText, nearest, tokenize, type ParseMeter, type Token } from './tokenize.js';
 
 export type { ParseMeter } from './tokenize.js';
@@ -11,7 +12,21 @@ export type { ParseMeter } from './tokenize.js';
 // The one grammar every surface shares. Text in, a typed Command out, or a SitrepError('INVALID')
 // whose message says what was wrong and how to write it.
 
-export const OPTION_KEYS = ['sev', 'components', 'lead', 'started', 'at', 'status', 'template', 'owner', 'since', 'group'] as const;
+export const OPTION_KEYS = [
+  'sev',
+  'components',
+  'lead',
+  'started',
+  'at',
+  'status',
+  'template',
+  'owner',
+  'since',
+  'group',
+  'starts',
+  'ends',
+  'visibility',
+] as const;
 export type OptionKey = (typeof OPTION_KEYS)[number];
 
 export const MAX_TITLE = 200;
@@ -37,6 +52,8 @@ export type Command =
       startedAt?: number;
       at?: number /** Slack's modal: the incident gets a channel of its own (no word in the command language). */;
       dedicated?: boolean;
+      /** `visibility:private`: off every public surface, in a private channel (see src/domain/visibility.ts). */
+      visibility?: Visibility;
     }
   | { verb: 'update'; incident?: number; status?: IncidentStatus; components?: ComponentChange[]; text: string; at?: number }
   | { verb: 'draft'; incident?: number; status?: IncidentStatus; components?: ComponentChange[]; text: string; template?: string; at?: number }
@@ -67,6 +84,21 @@ export type Command =
   | { verb: 'followup'; action: 'add'; incident?: number; text: string; owner?: string; at?: number }
   | { verb: 'followup'; action: 'done'; id: number; at?: number }
   | { verb: 'stats'; since?: number }
+  | {
+      verb: 'maintenance';
+      action: 'schedule';
+      title: string;
+      startsAt: number;
+      endsAt: number;
+      /** Slugs; each is under_maintenance while the maintenance is in progress. */
+      components: string[];
+      /** The customer-facing announcement. */
+      text: string;
+      at?: number;
+    }
+  | { verb: 'maintenance'; action: 'list' }
+  | { verb: 'maintenance'; action: 'update'; maintenance: number; status?: MaintenanceStatus; text: string; at?: number }
+  | { verb: 'maintenance'; action: 'start' | 'complete' | 'cancel'; maintenance: number; at?: number }
   | { verb: 'template'; action: 'add'; name: string; status?: IncidentStatus; text: string }
   | { verb: 'template'; action: 'list' }
   | { verb: 'template'; action: 'remove'; name: string }
@@ -95,10 +127,11 @@ const RECORDING_VERBS = new Set<Verb>([
   'assign',
   'components',
   'followup',
+  'maintenance',
 ]);
 
 const ALLOWED_OPTIONS: Record<Verb, readonly OptionKey[]> = {
-  declare: ['sev', 'components', 'lead', 'started', 'at'],
+  declare: ['sev', 'components', 'lead', 'started', 'visibility', 'at'],
   update: ['status', 'components', 'at'],
   draft: ['status', 'components', 'template', 'at'],
   approve: ['at'],
@@ -121,6 +154,7 @@ const ALLOWED_OPTIONS: Record<Verb, readonly OptionKey[]> = {
   deliveries: [],
   postmortem: [],
   followup: ['owner', 'at'],
+  maintenance: ['starts', 'ends', 'components', 'status', 'at'],
   stats: ['since'],
   template: ['status'],
   help: [],
@@ -191,6 +225,19 @@ export function parseIncidentStatus(raw: string): IncidentStatus {
   const s = own(INCIDENT_STATUS_ALIASES, key) ? INCIDENT_STATUS_ALIASES[key] : undefined;
   if (!s) fail(`${shown(raw)} is not an incident status; use investigating, identified, monitoring or resolved`);
   return s!;
+}
+
+export function parseMaintenanceStatus(raw: string): MaintenanceStatus {
+  const key = raw.toLowerCase();
+  const s = own(MAINTENANCE_STATUS_ALIASES, key) ? MAINTENANCE_STATUS_ALIASES[key] : undefined;
+  if (!s) fail(`${shown(raw)} is not a maintenance status; use in_progress, verifying, completed or cancelled`);
+  return s!;
+}
+
+function parseVisibility(raw: string): Visibility {
+  const v = raw.toLowerCase();
+  if (v !== 'private' && v !== 'public') fail(`${shown(raw)} is not a visibility; write visibility:private (incidents are public unless declared so)`);
+  return v as Visibility;
 }
 
 export function parseComponentStatus(raw: string): ComponentStatus {
@@ -338,6 +385,18 @@ function time(p: Parsed, key: 'at' | 'started' | 'since', ctx: ParseContext): nu
   return ms;
 }
 
+/**
+ * `starts:` / `ends:`: times still to come. A bare clock time is its next occurrence at or after
+ * `from` (now for starts:, the start for ends:, so `starts:23:00 ends:01:00` spans midnight).
+ */
+function windowTime(p: Parsed, key: 'starts' | 'ends', ctx: ParseContext, from: number): number | undefined {
+  const raw = p.options[key];
+  if (raw === undefined) return undefined;
+  cost(p, raw.length);
+  if (raw.length > MAX_TIME) fail(`${key}:${shown(raw)} is not a time; write a time like 22:00, 2021-12-07T22:00 or 2021-12-08T06:00:00Z`);
+  return parseTime(raw, ctx.timezone, from, 'future');
+}
+
 function leadingIncident(p: Parsed): { incident?: number; rest: number } {
   const first = p.words[0];
   const n = first ? parseIncidentRef(first.value) : null;
@@ -348,6 +407,128 @@ function noExtraWords(p: Parsed, from: number): void {
   const extra = p.words.slice(from);
   cost(p, extra.length);
   if (extra.length) fail(`unexpected ${shown(extra.map((w) => w.value).join(' '))}; ${usageHint(p.verb)}`);
+}
+
+/** The options each form of `maintenance` takes. */
+const MAINTENANCE_OPTIONS: Readonly<Record<MaintenanceForm, readonly OptionKey[]>> = {
+  schedule: ['starts', 'ends', 'components', 'at'],
+  list: [],
+  update: ['status', 'at'],
+  start: ['at'],
+  complete: ['at'],
+  cancel: ['at'],
+};
+
+function maintenanceId(p: Parsed, form: MaintenanceForm): number {
+  const raw = p.words[1]?.value;
+  const n = raw === undefined ? null : parseMaintenanceRef(raw);
+  if (n === null) fail(`maintenance ${form} needs an M-n id${raw ? ` (got ${shown(raw)})` : ''}; ${maintenanceHint(form)}`);
+  return n!;
+}
+
+function noExtraMaintenanceWords(p: Parsed, from: number, form: MaintenanceForm): void {
+  const extra = p.words.slice(from);
+  cost(p, extra.length);
+  if (extra.length) fail(`unexpected ${shown(extra.map((w) => w.value).join(' '))}; ${maintenanceHint(form)}`);
+}
+
+/** `components:api,web-app`: slugs only, since a maintenance puts each under_maintenance while it runs. */
+function maintenanceComponents(raw: string, meter?: ParseMeter): string[] {
+  if (meter) meter.steps += raw.length;
+  const parts = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!parts.length) fail(`components: needs component slugs, e.g. components:api,web-app (${maintenanceHint('schedule')})`);
+  const seen = new Set<string>();
+  return parts.map((part) => {
+    const eq = part.indexOf('=');
+    if (eq >= 0) {
+      fail(`${shown(part)}: a maintenance's components take no status (they are under maintenance while it runs); write components:${part.slice(0, eq)}`);
+    }
+    const slug = part.toLowerCase();
+    if (!SLUG.test(slug)) fail(`${shown(part)} is not a component slug; see \`component list\``);
+    if (seen.has(slug)) fail(`component ${slug} is listed twice`);
+    seen.add(slug);
+    return slug;
+  });
+}
+
+/**
+ * Splits `maintenance schedule`'s words into the title and the customer-facing text: a title in
+ * quotes is the first word; otherwise the title is what comes before the first option and the text
+ * what comes after it.
+ */
+function scheduleTitleAndText(p: Parsed): { title: string; text: string } {
+  const hint = maintenanceHint('schedule');
+  const rest = p.words.slice(1);
+  cost(p, p.tokens.length);
+  const first = rest[0];
+  if (!first) return fail(`the title is missing; ${hint}`);
+  let titleWords = [first];
+  let textWords = rest.slice(1);
+  if (!(first.quoted && first.bare === 0)) {
+    const words = new Set(p.words);
+    // tokens[0] is the verb; every other token that is not a word is an option.
+    const firstOption = p.tokens.find((t, k) => k > 0 && !words.has(t));
+    titleWords = firstOption ? rest.filter((w) => w.start < firstOption.start) : rest;
+    textWords = firstOption ? rest.filter((w) => w.start > firstOption.start) : [];
+  }
+  if (!titleWords.length) fail(`the title is missing: write it before starts:, or in quotes; ${hint}`);
+  const title = checkText('the title', joinText(p.input, p.tokens, new Set(titleWords), p.meter), MAX_TITLE, p.verb, p.meter);
+  if (/\n/.test(title)) fail('the title must be one line');
+  const text = joinText(p.input, p.tokens, new Set(textWords), p.meter);
+  if (!text) fail(`the customer-facing text is missing: write it after the options, with the title in quotes or before starts:; ${hint}`);
+  return { title, text: checkText('the customer-facing text', text, MAX_CUSTOMER_TEXT, p.verb, p.meter) };
+}
+
+function parseMaintenance(p: Parsed, ctx: ParseContext, at: number | undefined): Extract<Command, { verb: 'maintenance' }> {
+  const verb = 'maintenance';
+  const raw = p.words[0]?.value;
+  const key = raw?.toLowerCase() ?? '';
+  if (!own(MAINTENANCE_OPTIONS, key)) {
+    return fail(`maintenance needs schedule, list, update, start, complete or cancel${raw ? ` (got ${shown(raw)})` : ''}; ${usageHint(verb)}`);
+  }
+  const form: MaintenanceForm = key;
+  const allowed = MAINTENANCE_OPTIONS[form];
+  for (const k of OPTION_KEYS) {
+    if (p.options[k] === undefined || allowed.includes(k)) continue;
+    fail(`maintenance ${form} does not take ${k}:${allowed.length ? ` (it takes ${allowed.map((a) => a + ':').join(' ')})` : ''}; ${maintenanceHint(form)}`);
+  }
+  const withAt = <T extends object>(c: T): T => (at === undefined ? c : { ...c, at });
+  switch (form) {
+    case 'list':
+      noExtraMaintenanceWords(p, 1, form);
+      return { verb, action: form };
+    case 'start':
+    case 'complete':
+    case 'cancel': {
+      const maintenance = maintenanceId(p, form);
+      noExtraMaintenanceWords(p, 2, form);
+      return withAt({ verb, action: form, maintenance });
+    }
+    case 'update': {
+      const maintenance = maintenanceId(p, form);
+      const body = text(p, 2);
+      if (!body) fail(`the customer-facing text is missing; ${maintenanceHint(form)}`);
+      const c: Extract<Command, { verb: 'maintenance'; action: 'update' }> = {
+        verb,
+        action: form,
+        maintenance,
+        text: checkText('the customer-facing text', body, MAX_CUSTOMER_TEXT, verb, p.meter),
+      };
+      if (p.options.status) c.status = parseMaintenanceStatus(p.options.status);
+      return withAt(c);
+    }
+    case 'schedule': {
+      const startsAt = windowTime(p, 'starts', ctx, ctx.now);
+      const endsAt = windowTime(p, 'ends', ctx, startsAt ?? ctx.now);
+      const window = checkSchedule({ startsAt, endsAt, now: ctx.now });
+      const { title, text: body } = scheduleTitleAndText(p);
+      const components = p.options.components ? maintenanceComponents(p.options.components, p.meter) : [];
+      return withAt({ verb, action: form, title, ...window, components, text: body });
+    }
+  }
 }
 
 /** Text → Command. Throws SitrepError('INVALID') with a one-line explanation. */
@@ -369,6 +550,7 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       if (p.options.sev) c.severity = parseSeverity(p.options.sev, verb);
       if (p.options.components) c.components = parseComponentChanges(p.options.components, verb, p.meter);
       if (p.options.lead) c.lead = parseUser(p.options.lead, ctx.platform);
+      if (p.options.visibility) c.visibility = parseVisibility(p.options.visibility);
       if (startedAt !== undefined) c.startedAt = startedAt;
       return withAt(c);
     }
@@ -566,6 +748,8 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       }
       return fail(`followup needs add or done; ${usageHint(verb)}`);
     }
+    case 'maintenance':
+      return parseMaintenance(p, ctx, at);
     case 'stats': {
       noExtraWords(p, 0);
       const since = time(p, 'since', ctx);

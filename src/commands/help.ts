@@ -11,7 +11,7 @@ export interface Usage {
 
 export const USAGE = {
   declare: {
-    usage: 'declare <title> [sev:1-4] [components:slug=status,…] [lead:@user] [started:<time>] [at:<time>]',
+    usage: 'declare <title> [sev:1-4] [components:slug=status,…] [lead:@user] [started:<time>] [visibility:private] [at:<time>]',
     summary: 'open a new incident (status investigating)',
     example: 'declare "Checkout errors" sev:2 components:web-app=partial lead:@alice started:7:32am',
   },
@@ -126,6 +126,13 @@ export const USAGE = {
     summary: 'follow-up actions, listed in the postmortem',
     example: 'followup add INC-4 Alert on replica lag owner:@bob',
   },
+  maintenance: {
+    usage:
+      'maintenance schedule <title> starts:<time> ends:<time> [components:slug,…] <customer text> · list · update M-n [status:S] <text> · start|complete|cancel M-n',
+    summary:
+      'scheduled maintenance M-n: it starts and completes by itself at starts: and ends:, its components under maintenance meanwhile; its texts are customer-facing (approval applies)',
+    example: 'maintenance schedule "DB upgrade" starts:22:00 ends:23:30 components:api We are upgrading our database.',
+  },
   stats: {
     usage: 'stats [since:<date>]',
     summary: 'time to identify and to resolve, per severity',
@@ -142,6 +149,28 @@ export const USAGE = {
     example: 'help declare',
   },
 } as const satisfies Record<string, Usage>;
+
+/** `maintenance` takes several forms; an error about one of them shows that one. */
+export const MAINTENANCE_USAGE = {
+  schedule: {
+    usage: 'maintenance schedule <title> starts:<time> ends:<time> [components:slug,…] <customer text> [at:<time>]',
+    example: USAGE.maintenance.example,
+  },
+  list: { usage: 'maintenance list', example: 'maintenance list' },
+  update: {
+    usage: 'maintenance update M-n [status:in_progress|verifying|completed|cancelled] <customer text> [at:<time>]',
+    example: 'maintenance update M-3 status:verifying The upgrade is done; we are checking that everything works.',
+  },
+  start: { usage: 'maintenance start M-n [at:<time>]', example: 'maintenance start M-3' },
+  complete: { usage: 'maintenance complete M-n [at:<time>]', example: 'maintenance complete M-3' },
+  cancel: { usage: 'maintenance cancel M-n [at:<time>]', example: 'maintenance cancel M-3' },
+} as const satisfies Record<string, Omit<Usage, 'summary'>>;
+
+export type MaintenanceForm = keyof typeof MAINTENANCE_USAGE;
+
+export function maintenanceHint(form: MaintenanceForm): string {
+  return `usage: ${MAINTENANCE_USAGE[form].usage} (e.g. ${MAINTENANCE_USAGE[form].example})`;
+}
 
 export type Verb = keyof typeof USAGE;
 export const VERBS = Object.keys(USAGE) as Verb[];

@@ -1,3 +1,4 @@
+import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { help } from './help.js';
@@ -9,6 +10,14 @@ import type { Execute } from './run.js';
 
 type Verb = Command['verb'];
 type Handler<V extends Verb> = (ctx: CommandContext, cmd: Extract<Command, { verb: V }>) => Promise<Reply>;
+
+/**
+ * Stands in for the maintenance verb until src/commands/maintenance.ts exists: the grammar already
+ * parses `maintenance …`, and running it is refused in one line, writing nothing.
+ */
+export function maintenanceUnavailable(_ctx: CommandContext, _cmd: Extract<Command, { verb: 'maintenance' }>): never {
+  throw new SitrepError('INVALID', 'scheduled maintenance is not available yet in this version; nothing was written');
+}
 
 const LOAD: { [V in Verb]: () => Promise<Handler<V>> } = {
   declare: async () => (await import('./declare.js')).declare,
@@ -36,6 +45,7 @@ const LOAD: { [V in Verb]: () => Promise<Handler<V>> } = {
   subscriptions: async () => (await import('./subscribe.js')).listSubscriptions,
   deliveries: async () => (await import('./deliveries.js')).deliveries,
   postmortem: async () => (await import('./postmortem.js')).postmortem,
+  maintenance: async () => maintenanceUnavailable,
   help: async () => help,
 };
 
@@ -71,6 +81,7 @@ export function onlyReads(cmd: Command): boolean {
     case 'approver':
     case 'deliveries':
     case 'template':
+    case 'maintenance':
       return cmd.action === 'list';
     default:
       return false;

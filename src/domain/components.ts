@@ -21,8 +21,9 @@ export function worstStatus(statuses: Iterable<ComponentStatus>): ComponentStatu
 }
 
 /**
- * A component's current status is the worst that any open incident affecting it has set.
- * Resolving one incident removes only its own contribution.
+ * A component's current status is the worst that any open incident affecting it has set, or any
+ * maintenance in progress on it (maintenanceContributions in maintenance.ts). Resolving one
+ * incident, or completing one maintenance, removes only its own contribution.
  */
 export function rollUp(contributions: ReadonlyArray<{ componentId: number; status: ComponentStatus }>): Map<number, ComponentStatus> {
   const out = new Map<number, ComponentStatus>();

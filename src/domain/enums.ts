@@ -75,3 +75,25 @@ export type OutboxState = (typeof OUTBOX_STATES)[number];
 
 export const FOLLOWUP_STATES = ['open', 'done'] as const;
 export type FollowupState = (typeof FOLLOWUP_STATES)[number];
+
+/** Statuspage's scheduled-maintenance statuses, plus cancelled (which /api/v2 shows as completed). */
+export const MAINTENANCE_STATUSES = ['scheduled', 'in_progress', 'verifying', 'completed', 'cancelled'] as const;
+export type MaintenanceStatus = (typeof MAINTENANCE_STATUSES)[number];
+
+export const MAINTENANCE_STATUS_ALIASES: Readonly<Record<string, MaintenanceStatus>> = {
+  scheduled: 'scheduled',
+  in_progress: 'in_progress',
+  'in-progress': 'in_progress',
+  started: 'in_progress',
+  verifying: 'verifying',
+  verify: 'verifying',
+  completed: 'completed',
+  complete: 'completed',
+  cancelled: 'cancelled',
+  canceled: 'cancelled',
+  cancel: 'cancelled',
+};
+
+/** A private incident never reaches anything public; see src/domain/private.ts for who may see it. */
+export const VISIBILITIES = ['public', 'private'] as const;
+export type Visibility = (typeof VISIBILITIES)[number];

@@ -6,3 +6,5 @@ export * from './components.js';
 export * from './approval.js';
 export * from './publication.js';
 export * from './events.js';
+export * from './maintenance.js';
+export * from './visibility.js';

@@ -5,9 +5,10 @@ const TIME_HELP = 'write a time like 7:32am, 07:32, 2021-12-07T07:32 or 2021-12-
 
 /**
  * Parses `started:` / `at:` values. A time without a zone is in `zone`. A bare clock time means its
- * most recent occurrence (so at 00:10, `11:50pm` is last night, not tonight).
+ * most recent occurrence (so at 00:10, `11:50pm` is last night, not tonight); with `prefer` future
+ * (`starts:` / `ends:`, times still to come) it means its next occurrence at or after `now`.
  */
-export function parseTime(input: string, zone: string, now: number): number {
+export function parseTime(input: string, zone: string, now: number, prefer: 'past' | 'future' = 'past'): number {
   const s = input.trim();
   const clock = /^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$/i.exec(s);
   if (clock) {
@@ -22,7 +23,7 @@ export function parseTime(input: string, zone: string, now: number): number {
     }
     if (hour > 23 || minute > 59) throw new SitrepError('INVALID', `"${input}" is not a time; ${TIME_HELP}`);
     const today = DateTime.fromMillis(now, { zone }).set({ hour, minute, second: 0, millisecond: 0 });
-    const t = today.toMillis() > now ? today.minus({ days: 1 }) : today;
+    const t = prefer === 'past' ? (today.toMillis() > now ? today.minus({ days: 1 }) : today) : today.toMillis() < now ? today.plus({ days: 1 }) : today;
     return t.toMillis();
   }
   if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(s)) {

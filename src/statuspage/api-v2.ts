@@ -21,7 +21,7 @@ export function apiTime(ms: number, zone: string): string {
 }
 const timeCache = new Map<string, string>();
 
-function pageJson(s: PublicState) {
+export function pageJson(s: PublicState) {
   return { id: s.pageId, name: s.orgName, url: s.publicUrl, time_zone: s.zone, updated_at: apiTime(s.updatedAt, s.zone) };
 }
 
@@ -31,7 +31,7 @@ const groupId = (name: string) =>
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')}`;
 
-function componentJson(s: PublicState, c: PublicComponent) {
+export function componentJson(s: PublicState, c: PublicComponent) {
   return {
     id: c.code,
     name: c.name,

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testApp, tempDbFile } from '../helpers.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 
 const BIN = new URL('../../dist/src/bin.js', import.meta.url).pathname;
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 let running: RunningServer | null = null;
 afterEach(async () => {
   await running?.close();
@@ -17,7 +19,7 @@ describe('HTTP server in local mode', () => {
     running = await startServer(app, 0, '127.0.0.1');
     const h = await fetch(`${running.url}/healthz`);
     expect(h.status).toBe(200);
-    expect(await h.json()).toEqual({ ok: true });
+    expect(await h.json()).toEqual({ ok: true, version: PACKAGE_VERSION });
     const m = await (await fetch(`${running.url}/metrics`)).text();
     expect(m).toContain('sitrep_incidents_open 1');
     expect((await fetch(`${running.url}/nope`)).status).toBe(404);

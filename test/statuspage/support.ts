@@ -146,6 +146,8 @@ const ENUMS: Record<string, readonly string[]> = {
   impact: ['none', 'maintenance', 'minor', 'major', 'critical'],
   component_status: ['operational', 'under_maintenance', 'degraded_performance', 'partial_outage', 'major_outage'],
   incident_status: ['investigating', 'identified', 'monitoring', 'resolved', 'postmortem'],
+  // A scheduled maintenance and its updates (Statuspage has no cancelled).
+  maintenance_status: ['scheduled', 'in_progress', 'verifying', 'completed'],
 };
 
 function kind(v: unknown): string {
@@ -205,7 +207,9 @@ export function compareShape(ours: unknown, ref: unknown, path = '$', problems: 
               : last === 'status' && /incident_updates\[\d+\]$/.test(path.split('.').slice(0, -1).join('.'))
                 ? ENUMS.incident_status
                 : null;
-    if (set && !set.includes(s)) problems.push(`${path}: "${s}" is not one of ${set.join(', ')}`);
+    const inMaintenance = last === 'status' && /scheduled_maintenances\[\d+\](\.incident_updates\[\d+\])?\.status$/.test(path);
+    const allowed = inMaintenance ? ENUMS.maintenance_status : set;
+    if (allowed && !allowed.includes(s)) problems.push(`${path}: "${s}" is not one of ${allowed.join(', ')}`);
   }
   return problems;
 }
