@@ -70,8 +70,19 @@ export class SqliteStore implements Store {
   readonly writer: Db;
   private readonly reader: Db | null;
   private readonly mutex = new Mutex();
-  /** Set inside a transaction's callback: a nested transaction becomes a savepoint. */
-  private readonly inside = new AsyncLocalStorage<{ depth: number }>();
+  /**
+   * Set inside a transaction's callback: a nested transaction becomes a savepoint. Timers and
+   * promises made inside the callback inherit it, so it also says whether that transaction is
+   * still open: work they start after the commit (a worker pass a command kicked) gets a
+   * transaction of its own, not a savepoint of one that is gone.
+   */
+  private readonly inside = new AsyncLocalStorage<{ depth: number; open: boolean }>();
+
+  /** The open transaction this code runs inside, if any. */
+  private current(): { depth: number; open: boolean } | undefined {
+    const ctx = this.inside.getStore();
+    return ctx?.open ? ctx : undefined;
+  }
   private readonly busyTimeoutMs: number;
   private readonly retryMs: number;
   private savepoints = 0;
@@ -93,15 +104,20 @@ export class SqliteStore implements Store {
   }
 
   async transaction<T>(fn: (tx: WriteTx) => Promise<T> | T): Promise<T> {
-    const outer = this.inside.getStore();
+    const outer = this.current();
     if (outer) return this.savepoint(outer.depth + 1, fn);
     return this.mutex.run(async () => {
       await this.begin();
       const c = this.writer.$client;
       try {
-        const result = await this.inside.run({ depth: 0 }, () => fn(this.writer));
-        c.exec('COMMIT');
-        return result;
+        const ctx = { depth: 0, open: true };
+        try {
+          const result = await this.inside.run(ctx, () => fn(this.writer));
+          c.exec('COMMIT');
+          return result;
+        } finally {
+          ctx.open = false;
+        }
       } catch (err) {
         if (c.inTransaction) c.exec('ROLLBACK');
         throw err;
@@ -112,8 +128,17 @@ export class SqliteStore implements Store {
   async read<T>(fn: (db: ReadConn) => Promise<T> | T): Promise<T> {
     if (this.reader) return fn(this.reader);
     // One connection: wait for the writer, unless this read is inside its transaction.
-    if (this.inside.getStore()) return fn(this.writer);
+    if (this.current()) return fn(this.writer);
     return this.mutex.run(async () => fn(this.writer));
+  }
+
+  /**
+   * The read-only connection as a synchronous handle (the writer for an in-memory database), for
+   * the read models that run synchronous SQLite by design (the built-in status page's snapshot).
+   * It sees committed data only, like `read`.
+   */
+  get readHandle(): Db {
+    return this.reader ?? this.writer;
   }
 
   async version(): Promise<number> {
@@ -156,7 +181,13 @@ export class SqliteStore implements Store {
     const c = this.writer.$client;
     c.exec(`SAVEPOINT ${name}`);
     try {
-      const result = await this.inside.run({ depth }, () => fn(this.writer));
+      const ctx = { depth, open: true };
+      let result: T;
+      try {
+        result = await this.inside.run(ctx, () => fn(this.writer));
+      } finally {
+        ctx.open = false;
+      }
       c.exec(`RELEASE ${name}`);
       return result;
     } catch (err) {
