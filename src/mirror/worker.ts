@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
-import type { Db, Tx } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
 import { markDead } from '../../db/queries/outbox.js';
 import type { Store, WriteTx } from '../../db/store.js';
 import { outbox } from '../../db/schema.js';
@@ -318,6 +318,8 @@ export class OutboxWorker {
   private inTransaction = false;
   /** Dead-letter batches still being written (housekeeping does not start another meanwhile). */
   private deadLettering = 0;
+  /** Pending rows past their deadline whose dead-lettering has begun: no claim may send them. */
+  private readonly dying = new Set<number>();
   private wroteInTransaction = false;
   private reserved: Reserved[] = [];
   private outcomes: Outcome[] = [];
@@ -487,6 +489,7 @@ export class OutboxWorker {
       .orderBy(asc(outbox.id))
       .all();
     if (!overdue.length) return;
+    for (const row of overdue) this.dying.add(row.id);
     const dead = overdue.map((row) => {
       const minutes = Math.round(
         ((row.deadlineAt ?? (row.approvedAt ?? row.createdAt) + this.options.defaultDeadlineMs) - (row.approvedAt ?? row.createdAt)) / 60_000,
@@ -517,11 +520,14 @@ export class OutboxWorker {
           await this.deadLetter(d.id, d.from, d.reason, d.cause);
         } catch (err) {
           this.deps.log.error({ err, outboxId: d.id }, 'could not dead-letter delivery');
+        } finally {
+          this.dying.delete(d.id);
         }
       }
     } finally {
       this.deadLettering--;
     }
+    // The dead rows' lanes have a new head: the kicked pass looks at the lanes afresh.
     if (this.started) this.kick();
   }
 
@@ -825,6 +831,8 @@ export class OutboxWorker {
    * run of waiting customer-facing rows behind it into the newest one, which is then what gets sent.
    */
   private claim(head: OutboxRow, target: Target, now: number): OutboxMessage | null {
+    // Past its deadline and about to be dead-lettered (deadLetterAll): not sent late instead.
+    if (this.dying.has(head.id)) return null;
     const tx = this.deps.db;
     const leaseUntil = now + this.options.leaseMs;
     const res = this.q.claim.run(leaseUntil, head.id, now);
