@@ -71,6 +71,8 @@ export interface Base {
   config: Config;
   store: Store;
   db: Db;
+  /** The store's read-only connection, for the read models that run synchronous SQLite (the status page). */
+  readDb: Db;
   log: Logger;
   now: () => number;
   changes: ChangeWatcher;
@@ -79,7 +81,7 @@ export interface Base {
 export function openBase(config: Config, opts: { now?: () => number; log: Logger }): Base {
   const store = new SqliteStore(config.dbFile);
   const db = store.writer;
-  return { config, store, db, log: opts.log, now: opts.now ?? (() => Date.now()), changes: new ChangeWatcher(db) };
+  return { config, store, db, readDb: store.readHandle, log: opts.log, now: opts.now ?? (() => Date.now()), changes: new ChangeWatcher(db) };
 }
 
 /** Joins a base, its runner and its capabilities (in order) into the app. */

@@ -70,7 +70,7 @@ export class WorkQueue {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running) return;
+    if (this.scheduled || this.running !== null) return;
     this.scheduled = true;
     setImmediate(this.slice);
   }

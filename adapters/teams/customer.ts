@@ -38,7 +38,7 @@ export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
       const { kind, payload: p } = parsed.data;
       const conversationId = msg.target.slice('teams:'.length);
-      const serviceUrl = await serviceUrlFor(conversationId);
+      const serviceUrl = serviceUrlFor(conversationId);
       if (!serviceUrl) return { kind: 'failed', error: `no service URL known for ${conversationId}: mention the bot in that channel once` };
       const attempt = (async (): Promise<DeliveryResult> => {
         const root = await cardActivity(customerRootCard(p), summary(`${p.title}: ${p.status}`));

@@ -15,7 +15,7 @@ type Handler<V extends Verb> = (ctx: CommandContext, cmd: Extract<Command, { ver
  * Stands in for the maintenance verb until src/commands/maintenance.ts exists: the grammar already
  * parses `maintenance …`, and running it is refused in one line, writing nothing.
  */
-export function maintenanceUnavailable(_ctx: CommandContext, _cmd: Extract<Command, { verb: 'maintenance' }>): never {
+export async function maintenanceUnavailable(_ctx: CommandContext, _cmd: Extract<Command, { verb: 'maintenance' }>): Promise<never> {
   throw new SitrepError('INVALID', 'scheduled maintenance is not available yet in this version; nothing was written');
 }
 

@@ -278,7 +278,7 @@ describe('the maintenance command', () => {
     const run = await loadVerbs(['maintenance']);
     // The stand-in refuses before it looks at anything, so it needs no database.
     const ctx = {} as CommandContext;
-    expect(() => run(ctx, parse('maintenance list'))).toThrow(/^scheduled maintenance is not available yet in this version; nothing was written$/);
+    await expect(run(ctx, parse('maintenance list'))).rejects.toThrow(/^scheduled maintenance is not available yet in this version; nothing was written$/);
   });
 
   it('accepts at: to backfill on every form that records something', () => {
