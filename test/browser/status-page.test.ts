@@ -36,7 +36,7 @@ describe.skipIf(!haveChromium && !inCi)('status page in a browser', () => {
     // A second, open incident so the front page has something active to show.
     await runOk(app, 'component add "Video Calls"', 'cli:admin');
     await runOk(app, 'declare "Video calls <b>dropping</b>" components:video-calls=partial at:2021-12-09T09:00', 'cli:alice');
-    const d = runOk(app, 'draft status:identified at:2021-12-09T09:10 Some video calls drop after a minute. We have found the cause.', 'cli:alice');
+    const d = await runOk(app, 'draft status:identified at:2021-12-09T09:10 Some video calls drop after a minute. We have found the cause.', 'cli:alice');
     await runOk(app, `approve ${String(d.data.id)}`, 'cli:bob');
     server = await startServer(app, 0, '127.0.0.1');
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -55,7 +55,7 @@ describe("the CLI's app", () => {
 
   it('for a read, loads no outlet, and a read that reached for one would fail writing nothing', async () => {
     const cli = await cliApp(EVERYTHING, 'list all');
-    expect(cli.run('list all', 'cli:root', { platform: 'cli' })).toMatchObject({ ok: true });
+    expect(await cli.run('list all', 'cli:root', { platform: 'cli' })).toMatchObject({ ok: true });
     expect(() => [...cli.contextFor('cli:root', { platform: 'cli' }).outlets]).toThrow(/`list` only reads, yet it reached for the outlets/);
   });
 
@@ -122,11 +122,11 @@ describe("the CLI's app", () => {
     const server = serverApp(EVERYTHING, serverDb, now);
     for (const [who, line] of lines) {
       const scope = { platform: 'cli' as const };
-      const expected = normalise(server.run(line, `cli:${who}`, scope));
+      const expected = normalise(await server.run(line, `cli:${who}`, scope));
       const cli = await createCliApp(config(EVERYTHING, cliDb), line, { now, log: createLogger('silent') });
       let got: unknown;
       try {
-        got = normalise(cli.run(line, `cli:${who}`, scope));
+        got = normalise(await cli.run(line, `cli:${who}`, scope));
       } finally {
         await cli.close();
       }

@@ -29,7 +29,7 @@ describe('CLI', () => {
   it('prints --json shapes from the contract with ids of created things', async () => {
     const run = cli(tempDbFile());
     expect((await run('component', 'add', 'SMS Routing')).code).toBe(0);
-    const d = run('declare', 'DB down', 'sev:2', 'components:sms-routing=major', '--json');
+    const d = await run('declare', 'DB down', 'sev:2', 'components:sms-routing=major', '--json');
     expect(d.code).toBe(0);
     expect(d.json()).toMatchObject({ id: 'INC-1' });
     expect((await run('declare', 'DB', 'down', 'again', '--json')).json()).toMatchObject({ id: 'INC-2', title: 'DB down again' });
@@ -56,23 +56,23 @@ describe('CLI', () => {
     const comps = (await run('component', 'list', '--json')).json();
     expect(comps.components[0]).toMatchObject({ slug: 'sms-routing', name: 'SMS Routing', group: null, status: 'major_outage' });
 
-    const f = run('followup', 'add', 'INC-1', 'Alert on lag', 'owner:@bob', '--json');
+    const f = await run('followup', 'add', 'INC-1', 'Alert on lag', 'owner:@bob', '--json');
     expect(f.json()).toMatchObject({ id: 'F-1' });
   });
 
   it('acts as --as, and exits 1 for bad input and 3 when not permitted', async () => {
     const run = cli(tempDbFile(), { SITREP_ADMINS: 'cli:root' });
-    const forbidden = run('component', 'add', 'Web App', '--as', 'alice', '--json');
+    const forbidden = await run('component', 'add', 'Web App', '--as', 'alice', '--json');
     expect(forbidden.code).toBe(3);
     expect(forbidden.json()).toEqual({ error: { code: 'FORBIDDEN', message: expect.stringContaining('only admins') } });
     expect((await run('component', 'add', 'Web App', '--as', 'root')).code).toBe(0);
-    const bad = run('declare', '--json');
+    const bad = await run('declare', '--json');
     expect(bad.code).toBe(1);
     expect(bad.json().error.code).toBe('INVALID');
-    const plain = run('update', 'INC-5', 'hello');
+    const plain = await run('update', 'INC-5', 'hello');
     expect(plain.code).toBe(1);
     expect(plain.stderr.trim().split('\n')).toHaveLength(1);
-    const d = run('declare', 'X', '--as', 'alice', '--json');
+    const d = await run('declare', 'X', '--as', 'alice', '--json');
     expect((await run('show', '--json')).json().lead).toBe('cli:alice');
     expect(d.code).toBe(0);
     expect((await run('declare', '--as')).code).toBe(1);

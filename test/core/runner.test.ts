@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/client.js';
+import { SqliteStore } from '../../db/store.js';
 import { policyOf } from '../../src/app.js';
 import type { Command } from '../../src/commands/grammar.js';
 import { pin } from '../../src/commands/pin.js';
@@ -12,10 +13,11 @@ import { testConfig } from '../helpers.js';
 async function setup(execute = executeCommand) {
   const config = testConfig({ SITREP_ADMINS: '' });
   const db = openDatabase(':memory:');
+  const store = SqliteStore.over(db, ':memory:');
   const logged: Array<Record<string, unknown>> = [];
   let changes = 0;
   const runner = createRunner({
-    db,
+    store,
     now: () => Date.parse('2021-12-07T16:00:00Z'),
     log: { error: (obj) => void logged.push(obj) },
     policy: policyOf(config),
@@ -38,7 +40,7 @@ describe('the command runner', () => {
   });
 
   it('answers an unexpected failure with one line carrying the reference id the log line has', async () => {
-    const { runner, logged } = setup(() => {
+    const { runner, logged } = await setup(() => {
       throw new Error('disk on fire');
     });
     const result = await runner.run('list', 'cli:a', { platform: 'cli' });
@@ -58,21 +60,21 @@ describe('the command runner', () => {
     const { runner } = await setup();
     const key = { platform: 'slack' as const, id: 'event:1' };
     const declare: Command = { verb: 'declare', title: 'DB down', severity: 2 };
-    expect(runner.once(key, () => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: true });
-    expect(runner.once(key, () => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }))).toBe('duplicate');
+    expect(await runner.once(key, () => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: true });
+    expect(await runner.once(key, () => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }))).toBe('duplicate');
     const refused = { platform: 'slack' as const, id: 'view:1' };
-    expect(runner.once(refused, () => runner.run('reopen INC-9', 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: false });
-    expect(runner.once(refused, () => runner.run('note retried', 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: true });
+    expect(await runner.once(refused, () => runner.run('reopen INC-9', 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: false });
+    expect(await runner.once(refused, () => runner.run('note retried', 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: true });
     const kept = { platform: 'teams' as const, id: 'a|message|1' };
-    expect(runner.once(kept, () => runner.run('reopen INC-9', 'teams:29:a', { platform: 'teams' }), { keepRefused: true })).toMatchObject({ ok: false });
-    expect(runner.once(kept, () => runner.run('note retried', 'teams:29:a', { platform: 'teams' }), { keepRefused: true })).toBe('duplicate');
+    expect(await runner.once(kept, () => runner.run('reopen INC-9', 'teams:29:a', { platform: 'teams' }), { keepRefused: true })).toMatchObject({ ok: false });
+    expect(await runner.once(kept, () => runner.run('note retried', 'teams:29:a', { platform: 'teams' }), { keepRefused: true })).toBe('duplicate');
   });
 
   it('runs the pin verb: the message on the timeline, by its author, at its time', async () => {
     const { runner, changes } = await setup();
     await runner.run('declare "DB down"', 'slack:U1', { platform: 'slack' });
     const posted = Date.parse('2021-12-07T15:00:00Z');
-    const out = runner.invoke(
+    const out = await runner.invoke(
       (ctx) => pin(ctx, { incidentId: 1, author: 'slack:U2', postedAt: posted, text: 'failover done', source: { source: 'slack', channel: 'C1', ts: '1.2' } }),
       'slack:U3',
       { platform: 'slack', incidentId: 1 },

@@ -7,22 +7,17 @@ const env = { SITREP_TIMEZONE: 'America/Los_Angeles', SITREP_ORG_NAME: 'Spruce H
 describe('seed replay: Spruce Health, Dec 07 2021', () => {
   it('keeps order, statuses, roll-up and local times', async () => {
     const run = cli(tempDbFile(), env);
-    const ok = (...args: string[]) => {
-      const r = run(...args);
+    const ok = async (...args: string[]) => {
+      const r = await run(...args);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       return r;
     };
-    const comp = () =>
-      Object.fromEntries(
-        ok('component', 'list', '--json')
-          .json()
-          .components.map((c: any) => [c.slug, c.status]),
-      );
+    const comp = async () => Object.fromEntries((await ok('component', 'list', '--json')).json().components.map((c: any) => [c.slug, c.status]));
 
     for (const name of ['Web App', 'Mobile Apps', 'Phone Call Routing', 'SMS Routing']) await ok('component', 'add', name);
 
-    const d = ok(
+    const d = await ok(
       'declare',
       'Spruce system availability issues',
       'sev:1',
@@ -32,7 +27,7 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
       '--json',
     );
     expect(d.json().id).toBe('INC-1');
-    expect(comp()).toEqual({
+    expect(await comp()).toEqual({
       'web-app': 'degraded_performance',
       'mobile-apps': 'operational',
       'phone-call-routing': 'major_outage',
@@ -56,7 +51,7 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
       'at:2021-12-07T08:43',
       'Given the underlying AWS issue, the system is impacted:\n- Spruce inbox may be slow to load\n- Inbound calls are not being directed',
     );
-    expect(comp()['mobile-apps']).toBe('degraded_performance');
+    expect((await comp())['mobile-apps']).toBe('degraded_performance');
     await ok('update', 'components:sms-routing=partial', 'at:2021-12-07T08:54', 'Inbound SMS is being accepted by our system now.');
     await ok(
       'update',
@@ -64,7 +59,7 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
       'at:2021-12-07T09:07',
       'In our testing, inbound calls are routing to the appropriate agents at this time.',
     );
-    expect(comp()).toEqual({
+    expect(await comp()).toEqual({
       'web-app': 'degraded_performance',
       'mobile-apps': 'degraded_performance',
       'phone-call-routing': 'partial_outage',
@@ -74,7 +69,7 @@ describe('seed replay: Spruce Health, Dec 07 2021', () => {
     await ok('update', 'at:2021-12-07T11:07', 'Still monitoring. Only known system wide impact at this time is delayed notifications.');
     await ok('update', 'at:2021-12-07T13:21', 'Notifications continue to get delivered in a delayed fashion.');
     await ok('resolve', 'at:2021-12-07T14:28');
-    expect(comp()).toEqual({ 'web-app': 'operational', 'mobile-apps': 'operational', 'phone-call-routing': 'operational', 'sms-routing': 'operational' });
+    expect(await comp()).toEqual({ 'web-app': 'operational', 'mobile-apps': 'operational', 'phone-call-routing': 'operational', 'sms-routing': 'operational' });
 
     const tl = (await ok('timeline', '--json')).json();
     const times = tl.events.map((e: any) => e.occurred_at);

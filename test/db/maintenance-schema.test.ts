@@ -18,7 +18,7 @@ import { tempDb } from '../mirror/helpers.js';
 const T = Date.parse('2026-12-07T20:00:00Z');
 
 describe('migration 0006: maintenance and private incidents', () => {
-  it('upgrades an existing database: its incidents are public, with no private channel', () => {
+  it('upgrades an existing database: its incidents are public, with no private channel', async () => {
     const file = tempDb();
     const before = mkdtempSync(join(tmpdir(), 'sitrep-migrations-'));
     cpSync(MIGRATIONS_DIR, before, { recursive: true });
@@ -38,13 +38,13 @@ describe('migration 0006: maintenance and private incidents', () => {
     old.close();
 
     const db = openDatabase(file);
-    expect(findIncident(db, 1)).toMatchObject({ id: 1, title: 'DB down', visibility: 'public', privateChannel: null });
+    expect(await findIncident(db, 1)).toMatchObject({ id: 1, title: 'DB down', visibility: 'public', privateChannel: null });
     const tables = (db.$client.prepare(`select name from sqlite_master where type = 'table'`).all() as Array<{ name: string }>).map((t) => t.name);
     expect(tables).toEqual(expect.arrayContaining(['maintenances', 'maintenance_components']));
     db.$client.close();
   });
 
-  it('keeps a private incident private and its channel', () => {
+  it('keeps a private incident private and its channel', async () => {
     const db = openDatabase(':memory:');
     db.insert(incidents)
       .values({
@@ -60,7 +60,7 @@ describe('migration 0006: maintenance and private incidents', () => {
         privateChannel: 'C0PRIVATE',
       })
       .run();
-    expect(findIncident(db, 1)).toMatchObject({ visibility: 'private', privateChannel: 'C0PRIVATE' });
+    expect(await findIncident(db, 1)).toMatchObject({ visibility: 'private', privateChannel: 'C0PRIVATE' });
     db.$client.close();
   });
 

@@ -65,7 +65,7 @@ describe('customer-facing wording: draft, approval, publication', () => {
     expect((await run('approver', 'add', '@carol', '--as', 'admin')).code).toBe(0);
     // Only admins grant approval power, also to themselves.
     expect((await run('approver', 'add', '@mallory', '--as', 'mallory')).code).toBe(3);
-    const sub = run('subscribe', `webhook:${subscribed.url}`, 'components:web-app', '--as', 'admin', '--json');
+    const sub = await run('subscribe', `webhook:${subscribed.url}`, 'components:web-app', '--as', 'admin', '--json');
     expect(sub.code).toBe(0);
     secret = sub.json().secret;
     expect((await run('subscribe', `webhook:${otherComponent.url}`, 'components:sms-routing', '--as', 'admin')).code).toBe(0);
@@ -76,19 +76,19 @@ describe('customer-facing wording: draft, approval, publication', () => {
   it('keeps internal updates inside and refuses the wrong approvers', async () => {
     expect((await run('declare', 'Checkout failing', 'sev:2', 'components:web-app=major', 'lead:@carol', '--as', 'alice', '--json')).json().id).toBe('INC-1');
     expect((await run('update', INTERNAL, '--as', 'alice')).code).toBe(0);
-    const d1 = run('draft', REJECTED, '--as', 'bob', '--json');
+    const d1 = await run('draft', REJECTED, '--as', 'bob', '--json');
     expect(d1.json()).toMatchObject({ id: 'D-1', state: 'draft' });
 
-    const stranger = run('approve', 'D-1', '--as', 'eve', '--json');
+    const stranger = await run('approve', 'D-1', '--as', 'eve', '--json');
     expect(stranger.code).toBe(3);
     expect(stranger.json().error.code).toBe('FORBIDDEN');
-    const own = run('approve', 'D-1', '--as', 'bob'); // bob is an approver, but wrote it
+    const own = await run('approve', 'D-1', '--as', 'bob'); // bob is an approver, but wrote it
     expect(own.code).toBe(3);
     expect(own.stderr).toMatch(/another approver must approve it/);
 
     // A self-made lead gets no approval power: the role is anyone's to take, the approvers list is not.
     expect((await run('assign', 'lead', '@mallory', '--as', 'mallory')).code).toBe(0);
-    const selfMade = run('approve', 'D-1', 'mallory was here', '--as', 'mallory', '--json');
+    const selfMade = await run('approve', 'D-1', 'mallory was here', '--as', 'mallory', '--json');
     expect(selfMade.code).toBe(3);
     expect(selfMade.json().error.code).toBe('FORBIDDEN');
     expect((await run('reject', 'D-1', 'not yours to reject', '--as', 'mallory')).code).toBe(3);
@@ -107,7 +107,7 @@ describe('customer-facing wording: draft, approval, publication', () => {
 
   it('publishes exactly the approved text everywhere once an approver approves', async () => {
     expect((await run('draft', APPROVED, '--as', 'bob', '--json')).json().id).toBe('D-2');
-    const ok = run('approve', 'D-2', '--as', 'carol', '--json');
+    const ok = await run('approve', 'D-2', '--as', 'carol', '--json');
     expect(ok.code).toBe(0);
     expect(ok.json()).toMatchObject({ id: 'D-2', state: 'published' });
 
@@ -155,7 +155,7 @@ describe('customer-facing wording: draft, approval, publication', () => {
   });
 
   it('resolves with customer text under the same policy', async () => {
-    const r = run('resolve', 'Payments are working again.', '--as', 'alice', '--json');
+    const r = await run('resolve', 'Payments are working again.', '--as', 'alice', '--json');
     expect(r.code).toBe(0);
     const draftId = r.json().draft;
     expect(draftId).toBe('D-3');

@@ -410,6 +410,10 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
       sockets.delete(socket);
       if (ws === conn) ws = null;
     });
+    // An upgraded socket stays half open (the HTTP server's allowHalfOpen): a client that is gone
+    // (killed with nothing unread, so its kernel sent FIN rather than RST) would otherwise still
+    // look connected.
+    socket.on('end', () => socket.destroy());
     socket.on('error', () => undefined);
     ws = conn;
     conn.send(

@@ -107,8 +107,8 @@ export interface FakeConnector {
   serviceUrl: string;
   calls: ConnectorCall[];
   messages: ConnectorMessage[];
-  /** Answers the next `times` calls (any endpoint) with `failure`. */
-  failNext(failure: ConnectorFailure, times?: number): void;
+  /** Answers the next `times` calls (any endpoint, or only those `when` accepts) with `failure`. */
+  failNext(failure: ConnectorFailure, times?: number, when?: (call: ConnectorCall) => boolean): void;
   /** Top-level posts in a channel. */
   posts(channel: string): ConnectorMessage[];
   /** Replies in the thread under `rootId`. */
@@ -127,7 +127,7 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
   const host = opts.host ?? '127.0.0.1';
   const calls: ConnectorCall[] = [];
   const messages: ConnectorMessage[] = [];
-  const failures: ConnectorFailure[] = [];
+  const failures: Array<{ failure: ConnectorFailure; when?: (call: ConnectorCall) => boolean }> = [];
   const sockets = new Set<Socket>();
   let seq = 1_700_000_000_000;
 
@@ -174,7 +174,8 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
         send(400, { error: { code: 'BadArgument', message: problem } });
         return;
       }
-      const failure = failures.shift();
+      const at = failures.findIndex((f) => !f.when || f.when(call));
+      const failure = at < 0 ? undefined : failures.splice(at, 1)[0]!.failure;
       if (failure) {
         if ('hang' in failure) {
           call.status = 0;
@@ -225,8 +226,8 @@ export async function startFakeConnector(opts: { host?: string } = {}): Promise<
     serviceUrl: `http://${host.includes(':') ? `[${host}]` : host}:${port}/amer/`,
     calls,
     messages,
-    failNext(failure, times = 1) {
-      for (let i = 0; i < times; i++) failures.push(failure);
+    failNext(failure, times = 1, when) {
+      for (let i = 0; i < times; i++) failures.push(when ? { failure, when } : { failure });
     },
     posts: (channel) => messages.filter((x) => x.conversationId === channel),
     replies: (channel, rootId) => messages.filter((x) => x.conversationId === `${channel};messageid=${rootId}`),

@@ -29,7 +29,7 @@ export interface Harness {
   app: App;
   worker: OutboxWorker;
   server: RunningServer;
-  run(text: string, actor?: string): Promise<Reply>;
+  run(text: string, actor?: string): Promise<any>;
   fail(text: string, actor?: string): Promise<{ code: string; message: string }>;
   rows(): Array<typeof outbox.$inferSelect>;
   close(): Promise<void>;

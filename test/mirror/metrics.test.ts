@@ -69,20 +69,20 @@ describe('/metrics labels', () => {
 
     await h.send(h.mention('channel incidents')); // binds the Teams incidents channel; learns its serviceUrl
     await h.drain();
-    const run = (text: string) => {
+    const run = async (text: string) => {
       const r = await h.app.run(text, 'cli:admin', { platform: 'cli' });
       if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
       return r;
     };
-    run('component add Web App');
-    run(`subscribe teams:${CUSTOMERS_TEAMS}`);
-    run(`subscribe slack:${CUSTOMERS_SLACK}`);
-    run(`subscribe webhook:${rx.url}`);
-    run(`subscribe webhook:${down.url}`);
-    run(`declare "${TITLE}" sev:2 components:web-app=major`);
-    run('draft INC-1 "We are looking into failed payments."');
-    run(`declare "${SECRET_TITLE}" visibility:private`);
-    run('note INC-2 "board meets Friday"');
+    await run('component add Web App');
+    await run(`subscribe teams:${CUSTOMERS_TEAMS}`);
+    await run(`subscribe slack:${CUSTOMERS_SLACK}`);
+    await run(`subscribe webhook:${rx.url}`);
+    await run(`subscribe webhook:${down.url}`);
+    await run(`declare "${TITLE}" sev:2 components:web-app=major`);
+    await run('draft INC-1 "We are looking into failed payments."');
+    await run(`declare "${SECRET_TITLE}" visibility:private`);
+    await run('note INC-2 "board meets Friday"');
 
     const rows = () => h.app.db.$client.prepare('select target, state from outbox').all() as Array<{ target: string; state: string }>;
     await rx.waitFor((r) => r.accepted().length === 1);

@@ -1,6 +1,7 @@
 import { asc } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../db/client.js';
+import { SqliteStore } from '../../db/store.js';
 import { outbox } from '../../db/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
@@ -14,22 +15,28 @@ import { FAST, tempDb, waitUntil } from './helpers.js';
 // share, and the rows claimed at once never exceed the slots (so bodies in memory stay bounded).
 
 const workers: OutboxWorker[] = [];
-const dbs: Db[] = [];
+const stores = new Map<Db, SqliteStore>();
 afterEach(async () => {
   await Promise.all(workers.map((w) => w.stop()));
   workers.length = 0;
-  for (const d of dbs) d.$client.close();
-  dbs.length = 0;
+  for (const s of stores.values()) await s.close();
+  stores.clear();
 });
 
+/** A connection with its store (the worker writes dead letters through it); afterEach closes both. */
 function open(file = tempDb()) {
   const db = openDatabase(file);
-  dbs.push(db);
+  stores.set(db, SqliteStore.over(db, file));
   return db;
 }
 
+const storeOf = (db: Db) => stores.get(db)!;
+
 function makeWorker(db: Db, targets: Target[], over: Partial<WorkerOptions> = {}) {
-  const w = new OutboxWorker({ db, log: createLogger('silent'), now: () => Date.now(), targets, onDeadLetter: () => undefined }, { ...FAST, ...over });
+  const w = new OutboxWorker(
+    { db, store: storeOf(db), log: createLogger('silent'), now: () => Date.now(), targets, onDeadLetter: async () => undefined },
+    { ...FAST, ...over },
+  );
   workers.push(w);
   return w;
 }
@@ -76,10 +83,10 @@ describe('outbox worker at fan-out width', () => {
     const LANES = 1_500;
     const UPSTREAMS = 30;
     const random = seeded(10);
-    db.transaction((tx) => {
+    await storeOf(db).transaction(async (tx) => {
       for (let n = 1; n <= 3; n++)
         for (let lane = 0; lane < LANES; lane++)
-          void enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
+          await enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
     });
     const meter = inFlightMeter();
     const keyOf = (target: string) => `up-${Number(target.slice(2)) % UPSTREAMS}`;
@@ -132,11 +139,11 @@ describe('outbox worker at fan-out width', () => {
     const db = open();
     const LANES = 400;
     const put = (n: number) =>
-      db.transaction((tx) => {
+      storeOf(db).transaction(async (tx) => {
         for (let lane = 0; lane < LANES; lane++)
-          void enqueue(tx, Date.now(), { incidentId: null, target: `c:${lane}`, kind: 'test', payload: { n }, customerFacing: true, approvedAt: Date.now() });
+          await enqueue(tx, Date.now(), { incidentId: null, target: `c:${lane}`, kind: 'test', payload: { n }, customerFacing: true, approvedAt: Date.now() });
       });
-    put(1);
+    await put(1);
     // Every first attempt is held until the newer updates are written behind it; then even lanes
     // are answered delivered, odd ones are told to retry (their first row is folded in as well).
     let hold!: () => void;
@@ -156,9 +163,9 @@ describe('outbox worker at fan-out width', () => {
     const worker = makeWorker(db, [target], { backoff: { baseMs: 5, maxMs: 10, jitter: 0 } });
     worker.start();
     await waitUntil(() => rowsOf(db).filter((r) => r.state === 'in_flight').length === LANES, 10_000, 'every first row in flight');
-    put(2);
-    put(3);
-    put(4);
+    await put(2);
+    await put(3);
+    await put(4);
     hold();
     await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered' || r.state === 'folded'), 30_000, 'settled');
 
@@ -193,10 +200,10 @@ describe('outbox worker at fan-out width', () => {
     const a = open(file);
     const b = open(file);
     const LANES = 600;
-    a.transaction((tx) => {
+    await storeOf(a).transaction(async (tx) => {
       for (let n = 1; n <= 2; n++)
         for (let lane = 0; lane < LANES; lane++)
-          void enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
+          await enqueue(tx, Date.now(), { incidentId: null, target: `t:${lane}`, kind: 'test', payload: { n }, customerFacing: false });
     });
     const sent: Array<{ deliveryId: string; target: string; n: unknown; by: string }> = [];
     const mk = (by: string): Target => ({
@@ -222,9 +229,9 @@ describe('outbox worker at fan-out width', () => {
   it('a hanging upstream with many lanes holds its share of the slots only; lanes behind it in the scan still go', async () => {
     const db = open();
     // The hanging upstream's lanes come first (oldest), more of them than a scan page holds.
-    db.transaction((tx) => {
-      for (let i = 0; i < 300; i++) void enqueue(tx, Date.now(), { incidentId: null, target: `slow:${i}`, kind: 'test', payload: {}, customerFacing: false });
-      for (let i = 0; i < 50; i++) void enqueue(tx, Date.now(), { incidentId: null, target: `fast:${i}`, kind: 'test', payload: {}, customerFacing: false });
+    await storeOf(db).transaction(async (tx) => {
+      for (let i = 0; i < 300; i++) await enqueue(tx, Date.now(), { incidentId: null, target: `slow:${i}`, kind: 'test', payload: {}, customerFacing: false });
+      for (let i = 0; i < 50; i++) await enqueue(tx, Date.now(), { incidentId: null, target: `fast:${i}`, kind: 'test', payload: {}, customerFacing: false });
     });
     let slowCalls = 0;
     const slow: Target = {

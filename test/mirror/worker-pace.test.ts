@@ -1,6 +1,7 @@
 import { asc } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../db/client.js';
+import { SqliteStore } from '../../db/store.js';
 import { outbox } from '../../db/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
@@ -14,12 +15,12 @@ import { FAST, tempDb, waitUntil } from './helpers.js';
 // `channel` in the payload, as a chat target paces per channel.
 
 const workers: OutboxWorker[] = [];
-const dbs: Db[] = [];
+const stores = new Map<Db, SqliteStore>();
 afterEach(async () => {
   await Promise.all(workers.map((w) => w.stop()));
   workers.length = 0;
-  for (const d of dbs) d.$client.close();
-  dbs.length = 0;
+  for (const s of stores.values()) await s.close();
+  stores.clear();
 });
 
 interface Start {
@@ -44,25 +45,28 @@ function pacedTarget(intervalMs: number, answer: (msg: OutboxMessage) => Deliver
 }
 
 function setup(targets: Target[], over: Partial<WorkerOptions> = {}) {
-  const db = openDatabase(tempDb());
-  dbs.push(db);
+  const file = tempDb();
+  const db = openDatabase(file);
+  const store = SqliteStore.over(db, file);
+  stores.set(db, store);
   let nowCalls = 0;
   const worker = new OutboxWorker(
     {
       db,
+      store,
       log: createLogger('silent'),
       now: () => {
         nowCalls += 1;
         return Date.now();
       },
       targets,
-      onDeadLetter: () => undefined,
+      onDeadLetter: async () => undefined,
     },
     { ...FAST, ...over },
   );
   workers.push(worker);
   const put = (target: string, channel: string, n: number) =>
-    db.transaction((tx) => enqueue(tx, Date.now(), { incidentId: null, target, kind: 'test', payload: { channel, n }, customerFacing: false }));
+    store.transaction((tx) => enqueue(tx, Date.now(), { incidentId: null, target, kind: 'test', payload: { channel, n }, customerFacing: false }));
   return { db, worker, put, nowCalls: () => nowCalls };
 }
 
@@ -75,9 +79,9 @@ describe('pacing', () => {
     const t = pacedTarget(INTERVAL);
     const { db, worker, put } = setup([t.target]);
     // Four lanes (four incidents' threads, say) into channel A, one into B, one unpaced.
-    for (let lane = 1; lane <= 4; lane++) put(`chan:A-${lane}`, 'A', lane);
-    put('chan:B-1', 'B', 1);
-    put('chan:U-1', 'unpaced', 1);
+    for (let lane = 1; lane <= 4; lane++) await put(`chan:A-${lane}`, 'A', lane);
+    await put('chan:B-1', 'B', 1);
+    await put('chan:U-1', 'unpaced', 1);
     worker.start();
     await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered'), 15_000, 'all delivered');
 
@@ -93,8 +97,8 @@ describe('pacing', () => {
   it('rows waiting for a pace slot take no delivery slot', async () => {
     const t = pacedTarget(60_000);
     const { db, worker, put } = setup([t.target], { concurrency: 2, perUpstream: 2 });
-    for (let lane = 1; lane <= 5; lane++) put(`chan:A-${lane}`, 'A', lane);
-    for (let lane = 1; lane <= 6; lane++) put(`chan:U-${lane}`, 'unpaced', lane);
+    for (let lane = 1; lane <= 5; lane++) await put(`chan:A-${lane}`, 'A', lane);
+    for (let lane = 1; lane <= 6; lane++) await put(`chan:U-${lane}`, 'unpaced', lane);
     worker.start();
     await waitUntil(() => rowsOf(db).filter((r) => r.state === 'delivered').length === 7, 10_000, 'one A row and every unpaced row delivered');
     // Four A rows wait for a slot a minute away; the six unpaced rows used the two slots meanwhile.
@@ -111,8 +115,8 @@ describe('pacing', () => {
     const t = pacedTarget(INTERVAL);
     // The poll is far away: after the first pass, only the pace timer can start the second row.
     const { db, worker, put, nowCalls } = setup([t.target], { pollMs: 600_000 });
-    put('chan:A-1', 'A', 1);
-    put('chan:A-2', 'A', 2);
+    await put('chan:A-1', 'A', 1);
+    await put('chan:A-2', 'A', 2);
     worker.start();
     await waitUntil(() => t.starts.length === 1, 5_000, 'first start');
     const callsAfterFirst = nowCalls();
@@ -135,8 +139,8 @@ describe('pacing', () => {
       return { kind: 'delivered' };
     });
     const { db, worker, put } = setup([t.target], { backoff: { baseMs: 1, maxMs: 1, jitter: 0 } });
-    put('chan:A-1', 'A', 1);
-    put('chan:A-1', 'A', 2);
+    await put('chan:A-1', 'A', 1);
+    await put('chan:A-1', 'A', 2);
     worker.start();
     await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered'), 10_000, 'all delivered');
     expect(t.starts.map((s) => s.n)).toEqual([1, 1, 2]);

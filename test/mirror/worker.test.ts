@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../db/client.js';
+import { SqliteStore } from '../../db/store.js';
 import { outbox } from '../../db/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
@@ -44,12 +45,12 @@ const hang = (signal: AbortSignal) =>
   new Promise<DeliveryResult>((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'retry', error: 'aborted' })));
 
 const workers: OutboxWorker[] = [];
-const dbs: Db[] = [];
+const stores = new Map<Db, SqliteStore>();
 afterEach(async () => {
   await Promise.all(workers.map((w) => w.stop()));
   workers.length = 0;
-  for (const d of dbs) d.$client.close();
-  dbs.length = 0;
+  for (const s of stores.values()) await s.close();
+  stores.clear();
 });
 
 function makeWorker(db: Db, targets: Target[], over: Partial<WorkerOptions> = {}) {
@@ -57,10 +58,11 @@ function makeWorker(db: Db, targets: Target[], over: Partial<WorkerOptions> = {}
   const w = new OutboxWorker(
     {
       db,
+      store: storeOf(db),
       log: createLogger('silent'),
       now: () => Date.now(),
       targets,
-      onDeadLetter: (_tx, row, reason) => void (row.customerFacing && row.incidentId !== null && reports.push(`${row.id}:${reason}`)),
+      onDeadLetter: async (_tx, row, reason) => void (row.customerFacing && row.incidentId !== null && reports.push(`${row.id}:${reason}`)),
     },
     { ...FAST, ...over },
   );
@@ -68,18 +70,23 @@ function makeWorker(db: Db, targets: Target[], over: Partial<WorkerOptions> = {}
   return { worker: w, reports };
 }
 
+/** A connection with its store (the worker writes dead letters through it); afterEach closes both. */
 function open(file = ':memory:') {
   const db = openDatabase(file);
-  dbs.push(db);
+  stores.set(db, SqliteStore.over(db, file));
   return db;
 }
 
+const storeOf = (db: Db) => stores.get(db)!;
+
 const put = (db: Db, target: string, n: number, customerFacing = true) =>
-  db.transaction((tx) =>
-    Array.from({ length: n }, (_, i) =>
-      enqueue(tx, Date.now(), { incidentId: null, target, kind: 'test', payload: { n: i + 1 }, customerFacing, approvedAt: Date.now() }),
-    ),
-  );
+  storeOf(db).transaction(async (tx) => {
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) {
+      ids.push(await enqueue(tx, Date.now(), { incidentId: null, target, kind: 'test', payload: { n: i + 1 }, customerFacing, approvedAt: Date.now() }));
+    }
+    return ids;
+  });
 
 const rowsOf = (db: Db) => db.select().from(outbox).orderBy(asc(outbox.id)).all();
 
@@ -98,7 +105,7 @@ describe('outbox worker', () => {
       },
       { folds: false },
     );
-    put(db, 'statuspage', 5);
+    await put(db, 'statuspage', 5);
     const { worker } = makeWorker(db, [sp.target]);
     worker.start();
     await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered'), 10_000, 'all delivered');
@@ -112,8 +119,8 @@ describe('outbox worker', () => {
   it('a folding target gets only the newest of the waiting customer messages, told how many it folds', async () => {
     const db = open();
     const ch = fakeTarget('chan:', () => ({ kind: 'delivered' }), { folds: true });
-    put(db, 'chan:a', 4);
-    put(db, 'chan:b', 1);
+    await put(db, 'chan:a', 4);
+    await put(db, 'chan:b', 1);
     const { worker } = makeWorker(db, [ch.target]);
     worker.start();
     await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered' || r.state === 'folded'), 5_000, 'settled');
@@ -129,8 +136,8 @@ describe('outbox worker', () => {
     const db = open();
     const slow = fakeTarget('slow:', (_m, _n, signal) => hang(signal));
     const fast = fakeTarget('fast:', () => ({ kind: 'delivered' }));
-    put(db, 'slow:x', 2, false);
-    put(db, 'fast:y', 3, false);
+    await put(db, 'slow:x', 2, false);
+    await put(db, 'fast:y', 3, false);
     const { worker } = makeWorker(db, [slow.target, fast.target], { attemptTimeoutMs: 5_000 });
     worker.start();
     await waitUntil(() => fast.calls.length === 3, 3_000, 'fast lane drained');
@@ -146,8 +153,8 @@ describe('outbox worker', () => {
     const db = open();
     const slow = fakeTarget('slow:', (_m, _n, signal) => hang(signal), { breakerKey: () => 'slow' });
     const fast = fakeTarget('fast:', () => ({ kind: 'delivered' }));
-    for (let i = 0; i < 6; i++) put(db, `slow:${i}`, 1, false);
-    put(db, 'fast:y', 2, false);
+    for (let i = 0; i < 6; i++) await put(db, `slow:${i}`, 1, false);
+    await put(db, 'fast:y', 2, false);
     const { worker } = makeWorker(db, [slow.target, fast.target], { attemptTimeoutMs: 5_000, concurrency: 3, perUpstream: 2 });
     worker.start();
     await waitUntil(() => fast.calls.length === 2, 3_000, 'fast lane drained');
@@ -159,9 +166,9 @@ describe('outbox worker', () => {
     const db = open();
     let failures = 3;
     const up = fakeTarget('up:', () => (failures-- > 0 ? { kind: 'retry', error: 'HTTP 500' } : { kind: 'delivered' }), { breakerKey: () => 'up' });
-    put(db, 'up:a', 1);
-    put(db, 'up:b', 1);
-    put(db, 'up:c', 1);
+    await put(db, 'up:a', 1);
+    await put(db, 'up:b', 1);
+    await put(db, 'up:c', 1);
     const { worker } = makeWorker(db, [up.target], {
       backoff: { baseMs: 10, maxMs: 10, jitter: 0 },
       breaker: { threshold: 3, cooldownMs: 400, maxCooldownMs: 800 },
@@ -185,8 +192,8 @@ describe('outbox worker', () => {
       }
       return { kind: 'delivered' };
     });
-    put(db, 'nobody:x', 1, false);
-    put(db, 'boom:y', 1, false);
+    await put(db, 'nobody:x', 1, false);
+    await put(db, 'boom:y', 1, false);
     const { worker } = makeWorker(db, [boom.target]);
     worker.start();
     await waitUntil(() => rowsOf(db)[1]!.state === 'delivered', 5_000, 'boom delivered');
@@ -199,7 +206,7 @@ describe('outbox worker', () => {
   it('a permanent failure dead-letters a customer-facing row and reports it; later rows of the lane go on', async () => {
     const db = open();
     const t = fakeTarget('x:', (msg) => (msg.payload.n === 1 ? { kind: 'failed', error: 'channel archived' } : { kind: 'delivered' }), { folds: false });
-    put(db, 'x:1', 2);
+    await put(db, 'x:1', 2);
     const { worker } = makeWorker(db, [t.target]);
     worker.start();
     await waitUntil(() => rowsOf(db)[1]!.state === 'delivered', 5_000, 'second delivered');
@@ -211,7 +218,7 @@ describe('outbox worker', () => {
 
   it('a row left in flight by a dead process is re-sent with the same delivery id after its lease', async () => {
     const db = open();
-    const [id] = put(db, 'w:1', 1);
+    const [id] = await put(db, 'w:1', 1);
     db.update(outbox)
       .set({ state: 'in_flight', attempts: 1, claimedUntil: Date.now() - 1 })
       .where(eq(outbox.id, id!))
@@ -228,7 +235,7 @@ describe('outbox worker', () => {
     const file = tempDb();
     const a = open(file);
     const b = open(file);
-    for (let lane = 0; lane < 10; lane++) put(a, `t:${lane}`, 3, false);
+    for (let lane = 0; lane < 10; lane++) await put(a, `t:${lane}`, 3, false);
     const sent: Array<{ deliveryId: string; target: string; n: unknown }> = [];
     const mk = () =>
       fakeTarget('t:', async (msg) => {
@@ -264,15 +271,15 @@ describe('outbox worker', () => {
       ['b:z', 3],
     ];
     // History first: delivered rows of the same lanes must not hide their later pending rows.
-    db.transaction((tx) => {
+    await storeOf(db).transaction(async (tx) => {
       for (let i = 0; i < 200; i++) {
         const [target, incidentId] = lanes[i % lanes.length]!;
-        void enqueue(tx, at, { incidentId, target, kind: 'old', payload: { n: 0 } });
+        await enqueue(tx, at, { incidentId, target, kind: 'old', payload: { n: 0 } });
       }
     });
     db.update(outbox).set({ state: 'delivered' }).run();
-    db.transaction((tx) => {
-      for (let n = 1; n <= 3; n++) for (const [target, incidentId] of lanes) void enqueue(tx, at, { incidentId, target, kind: 'test', payload: { n } });
+    await storeOf(db).transaction(async (tx) => {
+      for (let n = 1; n <= 3; n++) for (const [target, incidentId] of lanes) await enqueue(tx, at, { incidentId, target, kind: 'test', payload: { n } });
     });
     const sent: Array<{ lane: string; n: unknown }> = [];
     const t = fakeTarget('', async (msg) => {

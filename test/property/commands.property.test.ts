@@ -64,9 +64,9 @@ describe('every verb on hostile command text', () => {
   it('never fails internally, and a refused command writes nothing', async () => {
     let accepted = 0;
     let refused = 0;
-    fc.assert(
-      fc.property(fc.array(fc.tuple(commandText, fc.constantFrom(...ACTORS)), { minLength: 1, maxLength: 8 }), (steps) => {
-        const app = seededApp();
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(commandText, fc.constantFrom(...ACTORS)), { minLength: 1, maxLength: 8 }), async (steps) => {
+        const app = await seededApp();
         try {
           for (const [text, actor] of steps) {
             if (await runChecked(app, text, actor)) accepted++;
@@ -95,25 +95,25 @@ describe('every verb on hostile command text', () => {
       }
     });
     expect(all.length).toBeGreaterThan(1000);
-    let app = seededApp();
+    let app = await seededApp();
     try {
-      all.forEach((text, i) => {
+      for (const [i, text] of all.entries()) {
         // A fresh world now and then, so later commands still find the seeded incident and draft.
         if (i % 400 === 0) {
           await app.close();
-          app = seededApp();
+          app = await seededApp();
         }
         await runChecked(app, text, ACTORS[i % ACTORS.length]!);
-      });
+      }
     } finally {
       await app.close();
     }
   });
 
   it('handles inputs up to the size limits the same way', async () => {
-    fc.assert(
-      fc.property(hugeText(30_050), fc.constantFrom(...ACTORS), (text, actor) => {
-        const app = seededApp();
+    await fc.assert(
+      fc.asyncProperty(hugeText(30_050), fc.constantFrom(...ACTORS), async (text, actor) => {
+        const app = await seededApp();
         try {
           await runChecked(app, text, actor);
         } finally {

@@ -40,17 +40,17 @@ async function run(app: App, text: string, actor: string) {
  */
 async function world(t: { title: string; body: string; component: string; note: string; reason: string }): Promise<World | null> {
   const app = testApp({ SITREP_APPROVAL: 'required', SITREP_ADMINS: 'cli:admin', SITREP_ORG_NAME: ORG, SITREP_PUBLIC_URL: PUBLIC_URL, SITREP_TIMEZONE: ZONE });
-  const ok = (text: string, actor: string) => {
-    const r = run(app, text, actor);
+  const ok = async (text: string, actor: string) => {
+    const r = await run(app, text, actor);
     if (!r.ok) throw new Error(`${text} → ${r.error.message}`);
     return r;
   };
   await ok('component add "Web App"', 'cli:admin');
   await ok('approver add @bob', 'cli:admin');
-  const added = run(app, `component add ${t.component}`, 'cli:admin');
+  const added = await run(app, `component add ${t.component}`, 'cli:admin');
   const comps = (await ok('component list', 'cli:admin')).reply.data.components as Array<{ slug: string; name: string }>;
   const extra = added.ok ? comps.find((c) => c.slug !== 'web-app') : undefined;
-  const declared = run(app, `declare ${t.title} components:web-app=major${extra ? `,${extra.slug}=partial` : ''}`, 'cli:alice');
+  const declared = await run(app, `declare ${t.title} components:web-app=major${extra ? `,${extra.slug}=partial` : ''}`, 'cli:alice');
   const drafted = declared.ok ? await run(app, `draft status:identified ${t.body}`, 'cli:alice') : null;
   if (!declared.ok || !drafted?.ok) {
     await app.close();
@@ -59,7 +59,7 @@ async function world(t: { title: string; body: string; component: string; note: 
   await ok('approve D-1', 'cli:bob');
   await run(app, `note ${t.note}`, 'cli:alice');
   await ok('draft A second wording', 'cli:alice');
-  const rejected = run(app, `reject D-2 ${t.reason}`, 'cli:bob');
+  const rejected = await run(app, `reject D-2 ${t.reason}`, 'cli:bob');
   return {
     app,
     title: (declared.command as { title: string }).title,
@@ -124,9 +124,9 @@ function expectInertMrkdwn(text: string, where: 'internal' | 'customer'): void {
   expect(rest, text).not.toMatch(/&(?!amp;|lt;|gt;)/);
 }
 
-function slackMessages(w: World) {
+async function slackMessages(w: World) {
   const db = w.app.db;
-  const view = loadIncidentView(db, getIncident(db, 1));
+  const view = await loadIncidentView(db, await getIncident(db, 1));
   const payload: CustomerPayload = {
     incident: 'INC-1',
     title: w.title,
@@ -139,7 +139,7 @@ function slackMessages(w: World) {
   };
   const internal = [
     rootMessage(view, ZONE, w.app.now()),
-    ...loadTimeline(db, 1).map((e) => threadReply(e, 'INC-1', ZONE)),
+    ...(await loadTimeline(db, 1)).map((e) => threadReply(e, 'INC-1', ZONE)),
     approvalRequest({ id: 'D-1', incident: 'INC-1', author: 'cli:alice', status: 'identified', body: w.body }),
     approvalDecided({ id: 'D-1', decision: 'published', by: 'cli:bob', body: w.body }),
     approvalDecided({ id: 'D-2', decision: 'rejected', by: 'cli:bob', body: w.body, reason: w.reason }),
@@ -180,9 +180,9 @@ const unmarkdown = (s: string) => s.replace(/\\(.)/gs, '$1').split(`<${ZWSP}`).j
 
 const textOf = (card: Card, ...path: Array<string | number>): string => path.reduce<any>((v, k) => v[k], card) as string;
 
-function teamsUserTexts(w: World): Array<{ shown: string; typed: string }> {
+async function teamsUserTexts(w: World): Promise<Array<{ shown: string; typed: string }>> {
   const db = w.app.db;
-  const view = loadIncidentView(db, getIncident(db, 1));
+  const view = await loadIncidentView(db, await getIncident(db, 1));
   const payload: CustomerPayload = {
     incident: 'INC-1',
     title: w.title,
@@ -207,7 +207,7 @@ function teamsUserTexts(w: World): Array<{ shown: string; typed: string }> {
     { shown: textOf(rejected, 'body', 2, 'text').replace(/^Reason: /, ''), typed: w.reason },
     { shown: customerRootTitle.slice(customerRootTitle.indexOf(' ') + 1), typed: w.title },
     { shown: textOf(customerUpdateCard(payload, []), 'body', 1, 'text'), typed: w.body },
-    ...loadTimeline(db, 1).map((e) => ({ shown: textOf(eventCard(e, ZONE), 'body', 1, 'text'), typed: e.text })),
+    ...(await loadTimeline(db, 1)).map((e) => ({ shown: textOf(eventCard(e, ZONE), 'body', 1, 'text'), typed: e.text })),
   ];
   const factSet = root.body[3];
   const facts = factSet?.type === 'FactSet' ? factSet.facts : [];
@@ -230,17 +230,17 @@ const texts = fc.record({
 
 let pageShapes: Set<string>;
 beforeAll(async () => {
-  const plain = world({ title: 'Checkout errors', body: 'We found the cause.', component: 'Payments API', note: 'watching', reason: 'too vague' })!;
+  const plain = (await world({ title: 'Checkout errors', body: 'We found the cause.', component: 'Payments API', note: 'watching', reason: 'too vague' }))!;
   pageShapes = new Set(statusPages(plain).flatMap((p) => [...tagShapes(p)]));
-  plain.app.close();
+  await plain.app.close();
 });
 
 describe('accepted hostile text renders as text', () => {
   it('on the status page, in Slack and in Teams', async () => {
     let rendered = 0;
-    fc.assert(
-      fc.property(texts, (t) => {
-        const w = world(t);
+    await fc.assert(
+      fc.asyncProperty(texts, async (t) => {
+        const w = await world(t);
         if (!w) return;
         rendered++;
         try {
@@ -250,17 +250,17 @@ describe('accepted hostile text renders as text', () => {
           expect(report).toContain(`<div class="body">${esc(w.body)}</div>`);
           expect(home).toContain(esc(w.component));
 
-          const slack = slackMessages(w);
+          const slack = await slackMessages(w);
           for (const m of slack.internal) for (const text of mrkdwnTexts(m.blocks)) expectInertMrkdwn(text, 'internal');
           for (const m of slack.customer) for (const text of mrkdwnTexts(m.blocks)) expectInertMrkdwn(text, 'customer');
           // Notification text (what a phone shows) cannot ping either.
           for (const m of [...slack.internal, ...slack.customer]) expect(m.text).not.toMatch(/[<>]/);
 
-          for (const { shown, typed } of teamsUserTexts(w)) {
+          for (const { shown, typed } of await teamsUserTexts(w)) {
             expectInertMarkdown(shown);
             expect(unmarkdown(shown)).toBe(typed);
           }
-          for (const [path, s] of stringsIn(rootCard(loadIncidentView(w.app.db, getIncident(w.app.db, 1)), ZONE, w.app.now()))) {
+          for (const [path, s] of stringsIn(rootCard(await loadIncidentView(w.app.db, await getIncident(w.app.db, 1)), ZONE, w.app.now()))) {
             if (s.includes('<'))
               expect(
                 s

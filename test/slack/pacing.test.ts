@@ -33,7 +33,7 @@ async function start(env: Record<string, string> = {}) {
     SITREP_APPROVAL: 'self',
     ...env,
   });
-  h.run('approver add @admin');
+  await h.run('approver add @admin');
   return { fake, h };
 }
 
@@ -56,10 +56,10 @@ describe('Slack customer channels at the rate limit', () => {
   it('200 channels, one approved update: every channel gets its message and the update once, with no 429 provoked', { timeout: 120_000 }, async () => {
     const { fake, h } = await start();
     const N = 200;
-    for (let i = 1; i <= N; i++) h.run(`subscribe slack:${channelName(i)}`);
-    h.run('declare "Checkout errors" sev:2');
-    h.run('draft status:investigating We are investigating errors at checkout.');
-    h.run('approve D-1');
+    for (let i = 1; i <= N; i++) await h.run(`subscribe slack:${channelName(i)}`);
+    await h.run('declare "Checkout errors" sev:2');
+    await h.run('draft status:investigating We are investigating errors at checkout.');
+    await h.run('approve D-1');
 
     await waitUntil(() => settled(h) && slackRows(h).length === 2 * N, 100_000, 'every customer-channel row delivered');
     const rows = slackRows(h);
@@ -86,15 +86,15 @@ describe('Slack customer channels at the rate limit', () => {
 
   it('a later update edits the root and replies in its thread, still within the limit; folded updates are sent once', { timeout: 60_000 }, async () => {
     const { fake, h } = await start();
-    for (let i = 1; i <= 3; i++) h.run(`subscribe slack:${channelName(i)}`);
-    h.run('component add "Web App"');
-    h.run('declare "Checkout errors" sev:2 components:web-app=major');
-    h.run('draft status:investigating First update.');
-    h.run('approve D-1');
-    h.run('draft status:identified Second update.');
-    h.run('approve D-2');
-    h.run('draft status:monitoring Third update.');
-    h.run('approve D-3');
+    for (let i = 1; i <= 3; i++) await h.run(`subscribe slack:${channelName(i)}`);
+    await h.run('component add "Web App"');
+    await h.run('declare "Checkout errors" sev:2 components:web-app=major');
+    await h.run('draft status:investigating First update.');
+    await h.run('approve D-1');
+    await h.run('draft status:identified Second update.');
+    await h.run('approve D-2');
+    await h.run('draft status:monitoring Third update.');
+    await h.run('approve D-3');
 
     await waitUntil(() => settled(h) && slackRows(h).filter((r) => r.state === 'delivered').length >= 3 * 2, 50_000, 'updates delivered');
     expect(fake.rateLimited()).toBe(0);
@@ -112,12 +112,12 @@ describe('Slack customer channels at the rate limit', () => {
 
   it('a 429 that Slack answers anyway is still honoured: retried after Retry-After, delivered once', { timeout: 30_000 }, async () => {
     const { fake, h } = await start();
-    h.run(`subscribe slack:${channelName(1)}`);
+    await h.run(`subscribe slack:${channelName(1)}`);
     // Another client of the same workspace used up the channel's allowance.
     fake.failNext('chat.postMessage', { status: 429, retryAfter: 2 });
-    h.run('declare "Checkout errors" sev:2');
-    h.run('draft status:investigating We are investigating.');
-    h.run('approve D-1');
+    await h.run('declare "Checkout errors" sev:2');
+    await h.run('draft status:investigating We are investigating.');
+    await h.run('approve D-1');
 
     await waitUntil(() => settled(h) && slackRows(h).length === 2, 20_000, 'delivered');
     const posts = fake.calls.filter((c) => c.method === 'chat.postMessage');
@@ -131,8 +131,8 @@ describe('Slack customer channels at the rate limit', () => {
 
   it('the incident thread is paced too: root and replies in one channel, in order, with no 429', { timeout: 60_000 }, async () => {
     const { fake, h } = await start({ SLACK_INCIDENTS_CHANNEL: INCIDENTS });
-    h.run('declare "Database failover" sev:2');
-    for (let i = 1; i <= 4; i++) h.run(`note INC-1 Note number ${i}`);
+    await h.run('declare "Database failover" sev:2');
+    for (let i = 1; i <= 4; i++) await h.run(`note INC-1 Note number ${i}`);
 
     await waitUntil(() => settled(h) && fake.messages.filter((m) => /Note number 4/.test(m.text)).length === 1, 50_000, 'notes posted');
     expect(fake.rateLimited()).toBe(0);
@@ -143,7 +143,7 @@ describe('Slack customer channels at the rate limit', () => {
 
   it('rows say which channel they post to; edits, ephemeral messages and channel creation are not paced', async () => {
     const { h } = await start({ SLACK_INCIDENTS_CHANNEL: INCIDENTS });
-    h.run('declare "Database failover" sev:2');
+    await h.run('declare "Database failover" sev:2');
     const target = (t: string): Target => h.app.targets.find((x) => x.handles(t))!;
     const customer = target('slack:C0CUST0001');
     expect(customer.pace?.({ target: 'slack:C0CUST0001', kind: 'slack.customer_update', payload: {}, incidentId: 1 })).toEqual({

@@ -62,8 +62,8 @@ describe('WorkQueue', () => {
   it('a failing job fails alone; a failing slice wrapper fails every job of the slice', async () => {
     let failWrap = false;
     const q = new WorkQueue({
-      wrap: (slice) => {
-        slice();
+      wrap: async (slice) => {
+        await slice();
         if (failWrap) throw new Error('commit failed');
       },
     });

@@ -40,7 +40,7 @@ describe('start-up replays acknowledged requests a killed server left unapplied'
     expect((await first.slash('declare Replay test sev:2')).status).toBe(200);
     expect((await first.slash('draft INC-1 We are looking into it')).status).toBe(200);
     await first.fake.waitFor((f) => f.responses.length === 2);
-    expect(await first.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
+    expect((await first.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' })).ok).toBe(true);
     await first.drain();
     const rootTs = first.fake.messages.find((m) => m.channel === INCIDENTS && !m.thread_ts)!.ts;
     await first.close();

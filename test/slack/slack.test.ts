@@ -271,7 +271,7 @@ describe('buttons and modals on the root message', () => {
 
   it('Draft customer update → approval request in the thread → Approve publishes it; a double click is harmless', async () => {
     const r = await declare();
-    expect(await h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
+    expect((await h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' })).ok).toBe(true);
     const sub = await h.interaction(
       viewSubmission({
         callbackId: 'sitrep_draft',
@@ -531,16 +531,16 @@ describe('customer channels', () => {
   const textOf = (m: { blocks?: unknown[]; text: string }) => JSON.stringify(m.blocks ?? []) + m.text;
 
   it('one message per incident, kept current with chat.update, each approved update a reply in its thread; nothing pings', async () => {
-    expect(await h.app.run('subscribe slack:C0CUSTOMERS', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
+    expect((await h.app.run('subscribe slack:C0CUSTOMERS', 'cli:admin', { platform: 'cli' })).ok).toBe(true);
     await declare();
     await h.app.run('update INC-1 internal detail: db-7 is on fire', 'slack:U0ALICE', { platform: 'slack' });
     const d = await h.app.run('draft INC-1 We are investigating errors <!channel> at checkout <@U0ALICE>.', 'slack:U0ALICE', { platform: 'slack' });
     expect(d.ok).toBe(true);
     await h.drain();
     expect(inChannel()).toEqual([]);
-    expect(await h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(false); // not an approver
+    expect((await h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' })).ok).toBe(false); // not an approver
     await h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' });
-    expect(await h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
+    expect((await h.app.run('approve D-1', 'slack:U0BOB', { platform: 'slack' })).ok).toBe(true);
     await h.drain();
     let posted = inChannel();
     expect(posted).toHaveLength(2);
@@ -559,7 +559,7 @@ describe('customer channels', () => {
     // A second update edits the one message and replies in its thread; a long body is split.
     const long = Array.from({ length: 80 }, (_, i) => `Line ${i}: the payment processor is recovering region by region.`).join('\n');
     await h.app.run(`draft INC-1 status:identified ${long}`, 'slack:U0ALICE', { platform: 'slack' });
-    expect(await h.app.run('approve D-2', 'slack:U0BOB', { platform: 'slack' }).ok).toBe(true);
+    expect((await h.app.run('approve D-2', 'slack:U0BOB', { platform: 'slack' })).ok).toBe(true);
     await h.drain();
     posted = inChannel();
     expect(posted.filter((m) => !m.thread_ts)).toHaveLength(1);

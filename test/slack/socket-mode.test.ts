@@ -70,7 +70,7 @@ describe('Socket Mode', () => {
     const file = tempDbFile();
     h = await startHarness({ SLACK_APP_TOKEN: 'xapp-test-token', SITREP_DB: file });
     await h.fake.waitFor((f) => f.socket.connected());
-    expect(await h.app.run('declare Socket durability sev:2', 'slack:U0ALICE', { platform: 'slack', channel: 'C0GENERAL' }).ok).toBe(true);
+    expect((await h.app.run('declare Socket durability sev:2', 'slack:U0ALICE', { platform: 'slack', channel: 'C0GENERAL' })).ok).toBe(true);
     // A second connection, as another process would read the file: it sees committed rows only.
     reader = new Database(file, { readonly: true, fileMustExist: true });
     const inboxBodies = reader.prepare<[], { body: string }>("select body from inbox where platform = 'slack'");
@@ -126,10 +126,10 @@ describe('Socket Mode', () => {
   it('start-up replays the envelopes a killed process left in the inbox, once each, in arrival order, ahead of new ones', async () => {
     const file = tempDbFile();
     h = await startHarness({ SLACK_APP_TOKEN: 'xapp-test-token', SITREP_DB: file });
-    const run = (text: string) => expect(await h!.app.run(text, 'slack:U0ALICE', { platform: 'slack', channel: 'C0GENERAL' }).ok).toBe(true);
-    run('declare Socket replay sev:2');
-    run('draft INC-1 We are looking into it');
-    expect(await h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' }).ok).toBe(true);
+    const run = async (text: string) => expect((await h!.app.run(text, 'slack:U0ALICE', { platform: 'slack', channel: 'C0GENERAL' })).ok).toBe(true);
+    await run('declare Socket replay sev:2');
+    await run('draft INC-1 We are looking into it');
+    expect((await h.app.run('approver add slack:U0BOB', 'cli:admin', { platform: 'cli' })).ok).toBe(true);
     await h.drain();
     const rootTs = h.fake.messages.find((m) => m.channel === INCIDENTS && !m.thread_ts)!.ts;
     await h.close();

@@ -59,7 +59,7 @@ describe('what is public, and when', () => {
     expect(summary.incidents).toEqual([]);
 
     await runOk(app, 'reject D-1 SECRET-REJECTED wording', 'cli:bob');
-    const d = runOk(app, 'draft status:identified We found the cause of failed payments.', 'cli:alice');
+    const d = await runOk(app, 'draft status:identified We found the cause of failed payments.', 'cli:alice');
     await runOk(app, `approve ${String(d.data.id)}`, 'cli:bob');
     await runOk(app, 'update SECRET-LATER internal chatter after publishing', 'cli:alice');
     await runOk(app, 'note SECRET-LATER-NOTE', 'cli:alice');
@@ -87,7 +87,7 @@ describe('what is public, and when', () => {
     let s: any = await (await fetch(`${url}/api/v2/summary.json`)).json();
     expect(s.incidents.map((i: any) => i.status)).toEqual(['investigating']);
     expect(s.components[0].status).toBe('major_outage');
-    const r = runOk(app, 'draft INC-1 status:resolved Payments work again.', 'cli:alice');
+    const r = await runOk(app, 'draft INC-1 status:resolved Payments work again.', 'cli:alice');
     await runOk(app, `approve ${String(r.data.id)}`, 'cli:bob');
     s = await (await fetch(`${url}/api/v2/summary.json`)).json();
     expect(s.incidents).toEqual([]);

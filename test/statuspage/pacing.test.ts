@@ -34,17 +34,17 @@ describe('Statuspage requests are paced per API key', () => {
     // A row may wait in the bucket behind the other lane's requests: give attempts the production
     // budget's order of magnitude rather than the fast tests' 1.5 s, so none is cut short.
     h = await startHarness(envFor(fake), { tune: { attemptTimeoutMs: 15_000 } });
-    h.run('component add "Web App"');
-    h.run('component add "SMS Routing"');
+    await h.run('component add "Web App"');
+    await h.run('component add "SMS Routing"');
     // Two incidents are two lanes the worker may run side by side: they share the key's bucket.
-    h.run('declare "Inbound SMS failing" components:sms-routing=major');
-    h.run('declare "Checkout errors" components:web-app=partial');
-    h.run('draft INC-1 status:investigating We are investigating failed inbound SMS.');
-    h.run('draft INC-2 status:investigating We are investigating checkout errors.');
-    h.run('draft INC-1 status:identified Our carrier is down.');
-    h.run('draft INC-2 status:identified A bad deploy.');
-    h.run('resolve INC-1 SMS works again.');
-    h.run('resolve INC-2 Checkout works again.');
+    await h.run('declare "Inbound SMS failing" components:sms-routing=major');
+    await h.run('declare "Checkout errors" components:web-app=partial');
+    await h.run('draft INC-1 status:investigating We are investigating failed inbound SMS.');
+    await h.run('draft INC-2 status:investigating We are investigating checkout errors.');
+    await h.run('draft INC-1 status:identified Our carrier is down.');
+    await h.run('draft INC-2 status:identified A bad deploy.');
+    await h.run('resolve INC-1 SMS works again.');
+    await h.run('resolve INC-2 Checkout works again.');
 
     const f = fake;
     const x = h;

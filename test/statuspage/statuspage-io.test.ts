@@ -216,7 +216,7 @@ describe('Statuspage target', () => {
     await attempt();
     const outlet = createStatuspageOutlet();
     const ctx = app.contextFor('cli:alice', { platform: 'cli' });
-    app.db.transaction((tx) =>
+    await app.store.transaction((tx) =>
       outlet.onPublished!(
         tx,
         {

@@ -92,7 +92,9 @@ export async function replaySeed(app: App, opts: { internalNoise?: boolean } = {
       await runOk(app, `note at:${at} INTERNAL-NOTE-${at} customer Acme angry`, 'cli:alice');
     }
     const reply =
-      status === 'resolved' ? runOk(app, `resolve at:${at} ${u.body}`, 'cli:alice') : runOk(app, `draft status:${status} at:${at} ${u.body}`, 'cli:alice');
+      status === 'resolved'
+        ? await runOk(app, `resolve at:${at} ${u.body}`, 'cli:alice')
+        : await runOk(app, `draft status:${status} at:${at} ${u.body}`, 'cli:alice');
     const draftId = String(reply.data.draft ?? reply.data.id);
     await runOk(app, `approve ${draftId}`, 'cli:bob');
   }
@@ -116,7 +118,7 @@ export async function publishPostmortem(app: App, body: string, at: number): Pro
   if (app.now() !== seedClock) throw new Error('publishPostmortem needs an app created with seedNow as its clock');
   seedClock = at;
   try {
-    const reply = runOk(app, `postmortem publish INC-1 ${body}`, 'cli:alice');
+    const reply = await runOk(app, `postmortem publish INC-1 ${body}`, 'cli:alice');
     if (reply.data.state !== 'published') await runOk(app, `approve ${String(reply.data.id)}`, 'cli:bob');
   } finally {
     seedClock = SEED_NOW;

@@ -76,7 +76,7 @@ describe('Teams deliveries are isolated per serviceUrl host', () => {
     const bind = h.mention('channel incidents');
     bind.serviceUrl = bad.serviceUrl;
     await h.send(bind);
-    for (let i = 0; i < worker.settings.perUpstream; i++) h.app.run(`declare Outage ${i}`, 'cli:admin', { platform: 'cli' });
+    for (let i = 0; i < worker.settings.perUpstream; i++) await h.app.run(`declare Outage ${i}`, 'cli:admin', { platform: 'cli' });
     await bad.waitFor((f) => f.calls.length === worker.settings.perUpstream);
     // … so its root cards hang there, and a personal chat on the other host is still answered.
     expect((await h.send(chat(h, 100, h.fake.serviceUrl))).status).toBe(200);

@@ -73,7 +73,7 @@ async function setup(dns: ReturnType<typeof fakeDns>, env: Record<string, string
   return { rx, h };
 }
 
-const timelineFailures = (h: Harness) =>
+const timelineFailures = async (h: Harness) =>
   ((await h.run('timeline INC-1')).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 
 describe('webhook address policy at connection time', () => {
@@ -93,7 +93,7 @@ describe('webhook address policy at connection time', () => {
     expect(rx.requests).toHaveLength(1);
     expect(dns.asked).toEqual(['hooks.test', 'hooks.test']);
     // Refused, never dropped silently: the incident's thread is told.
-    expect(timelineFailures(h)).toEqual([expect.objectContaining({ text: expect.stringContaining('cloud metadata address') })]);
+    expect(await timelineFailures(h)).toEqual([expect.objectContaining({ text: expect.stringContaining('cloud metadata address') })]);
   });
 
   const BLOCKED: Array<[string, string[], RegExp]> = [
@@ -110,9 +110,9 @@ describe('webhook address policy at connection time', () => {
   it('refuses every name resolving to a blocked address, in every spelling, and reports each one', async () => {
     const dns = fakeDns(Object.fromEntries(BLOCKED.map(([, addresses], i) => [`n${i}.test`, addresses])));
     const { rx, h } = await setup(dns);
-    BLOCKED.forEach((_, i) => {
+    for (const [i] of BLOCKED.entries()) {
       await h.run(`subscribe webhook:http://n${i}.test:${rx.port}/hooks/sitrep`);
-    });
+    }
     await h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => h.rows().length === BLOCKED.length && h.rows().every((r) => r.state === 'dead'), 10_000, 'every delivery refused');
     const byTarget = new Map(h.rows().map((r) => [r.target, r.lastError ?? '']));
@@ -121,7 +121,7 @@ describe('webhook address policy at connection time', () => {
     });
     expect(rx.requests).toHaveLength(0);
     expect(new Set(dns.asked)).toEqual(new Set(BLOCKED.map((_, i) => `n${i}.test`)));
-    expect(timelineFailures(h)).toHaveLength(BLOCKED.length);
+    expect(await timelineFailures(h)).toHaveLength(BLOCKED.length);
   });
 
   it('SITREP_WEBHOOK_ALLOW_LINK_LOCAL lets link-local names through but still refuses metadata at connection time', async () => {
@@ -139,9 +139,9 @@ describe('webhook address policy at connection time', () => {
     const spellings = ['127.0.0.1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::FFFF:7F00:0001'];
     const dns = fakeDns(Object.fromEntries(spellings.map((a, i) => [`lo${i}.test`, [a]])));
     const { rx, h } = await setup(dns, { SITREP_WEBHOOK_PUBLIC_ONLY: 'true' });
-    spellings.forEach((_, i) => {
+    for (const [i] of spellings.entries()) {
       await h.run(`subscribe webhook:http://lo${i}.test:${rx.port}/hooks/sitrep`);
-    });
+    }
     await h.run('draft INC-1 "We are investigating"');
     await waitUntil(() => h.rows().length === spellings.length && h.rows().every((r) => r.state === 'dead'), 10_000, 'every delivery refused');
     for (const r of h.rows()) expect(r.lastError).toMatch(/loopback address and SITREP_WEBHOOK_PUBLIC_ONLY=true refuses those/);
@@ -154,7 +154,7 @@ describe('webhook address policy at connection time', () => {
     // The subscription was made by a CLI run without the setting, on the same database file.
     const config = loadConfig({ SITREP_DB: h.app.config.dbFile, LOG_LEVEL: 'silent', USER: 'admin' });
     let out = '';
-    const code = runCli(['subscribe', `webhook:http://[::ffff:127.0.0.1]:${rx.port}/hooks/sitrep`, '--json'], {
+    const code = await runCli(['subscribe', `webhook:http://[::ffff:127.0.0.1]:${rx.port}/hooks/sitrep`, '--json'], {
       config,
       createApp: (c) => createApp(c, { log: createLogger('silent') }),
       out: (s) => (out += s),

@@ -79,10 +79,10 @@ function operator(db: string) {
   };
 }
 
-function cli(db: string, ...argv: string[]) {
+async function cli(db: string, ...argv: string[]) {
   let out = '';
   const config = loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'ops', SITREP_APPROVAL: 'off' });
-  const code = runCli([...argv, '--json'], {
+  const code = await runCli([...argv, '--json'], {
     config,
     createApp: (c) => createApp(c, { log: createLogger('silent') }),
     out: (s) => (out += s),
@@ -127,7 +127,7 @@ describe('crash safety at fan-out width', () => {
 
     try {
       const first = await serve(db);
-      cli(db, 'draft', 'INC-1', 'We are rerouting traffic away from the failing database.');
+      await cli(db, 'draft', 'INC-1', 'We are rerouting traffic away from the failing database.');
       await waitFor(
         '1,000 deliveries held in flight and the others recorded delivered',
         () => held() === IN_FLIGHT && count('delivered') === SUBSCRIBERS - IN_FLIGHT,

@@ -33,11 +33,11 @@ afterEach(async () => {
 });
 
 function cli(db: string) {
-  return (...argv: string[]) => {
+  return async (...argv: string[]) => {
     let out = '';
     let err = '';
     const config = loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'ops', SITREP_APPROVAL: 'off' });
-    const code = runCli([...argv, '--json'], {
+    const code = await runCli([...argv, '--json'], {
       config,
       createApp: (c) => createApp(c, { log: createLogger('silent') }),
       out: (s) => (out += s),
@@ -83,12 +83,12 @@ describe('crash safety', () => {
     const db = tempDb();
     const sitrep = cli(db);
     rx = await startWebhookReceiver('hang');
-    sitrep('component', 'add', 'Web App');
-    const { secret } = sitrep('subscribe', `webhook:${rx.url}`);
+    await sitrep('component', 'add', 'Web App');
+    const { secret } = await sitrep('subscribe', `webhook:${rx.url}`);
     expect(secret).toMatch(/^whsec_/);
     for (const n of [1, 2, 3]) {
-      sitrep('declare', `Outage ${n}`, 'components:web-app=major');
-      sitrep('draft', `INC-${n}`, `Update one for incident ${n}`);
+      await sitrep('declare', `Outage ${n}`, 'components:web-app=major');
+      await sitrep('draft', `INC-${n}`, `Update one for incident ${n}`);
     }
 
     const first = await serve(db);
@@ -97,8 +97,8 @@ describe('crash safety', () => {
     await kill9(first);
 
     // While no server runs, the CLI keeps enqueueing.
-    sitrep('draft', 'INC-2', 'Update two for incident 2');
-    const waiting = sitrep('deliveries').deliveries as Array<{ state: string }>;
+    await sitrep('draft', 'INC-2', 'Update two for incident 2');
+    const waiting = (await sitrep('deliveries')).deliveries as Array<{ state: string }>;
     expect(waiting).toHaveLength(4);
     expect(waiting.filter((d) => d.state === 'in_flight' || d.state === 'pending')).toHaveLength(4);
 
@@ -118,7 +118,7 @@ describe('crash safety', () => {
     const inc2 = accepted.find((q) => q.json.incident.id === 'INC-2')!;
     expect(inc2.json.incident.incident_updates.map((u: { body: string }) => u.body)).toEqual(['Update two for incident 2', 'Update one for incident 2']);
 
-    const after = sitrep('deliveries').deliveries as Array<{ state: string; incident: string }>;
+    const after = (await sitrep('deliveries')).deliveries as Array<{ state: string; incident: string }>;
     expect(after.map((d) => d.state).sort()).toEqual(['delivered', 'delivered', 'delivered', 'folded']);
   }, 90_000);
 });

@@ -35,12 +35,12 @@ function byPath(requests: ReceivedWebhook[]): Map<string, ReceivedWebhook[]> {
 }
 
 /** `per` subscribers on each receiver, each under its own path; returns path → secret. */
-function subscribe(x: Harness, rxs: WebhookReceiver[], per: number, host = '127.0.0.1'): Map<string, string> {
+async function subscribe(x: Harness, rxs: WebhookReceiver[], per: number, host = '127.0.0.1'): Promise<Map<string, string>> {
   const secrets = new Map<string, string>();
   for (const [i, rx] of rxs.entries()) {
     for (let k = 0; k < per; k++) {
       const path = `/hooks/${rx.port}-${i}-${k}`;
-      const sub = x.run(`subscribe webhook:http://${host}:${rx.port}${path}`).data as { secret: string };
+      const sub = (await x.run(`subscribe webhook:http://${host}:${rx.port}${path}`)).data as { secret: string };
       secrets.set(path, sub.secret);
     }
   }
@@ -52,7 +52,7 @@ describe('webhooks at fan-out width', () => {
     const rxs = [await receiver(), await receiver(), await receiver()];
     h = await startHarness();
     await h.run('component add Web App');
-    const secrets = subscribe(h, rxs, 100);
+    const secrets = await subscribe(h, rxs, 100);
     await h.run('declare "Database down" components:web-app=major');
     const all = () => rxs.flatMap((r) => r.accepted());
 
@@ -82,8 +82,8 @@ describe('webhooks at fan-out width', () => {
     h = await startHarness({}, { tune: { attemptTimeoutMs: 120_000 } });
     await h.run('component add Web App');
     // The hanging host's lanes come first: they are claimed first.
-    subscribe(h, [hanging], 100);
-    subscribe(h, [fine], 50);
+    await subscribe(h, [hanging], 100);
+    await subscribe(h, [fine], 50);
     await h.run('declare "Database down" components:web-app=major');
     await h.run('draft INC-1 "We are investigating"');
     const share = h.worker.settings.perUpstream;
@@ -128,7 +128,7 @@ describe('webhooks at fan-out width', () => {
     const clock = movableClock();
     h = await startHarness({}, { now: clock.now });
     await h.run('component add Web App');
-    subscribe(h, rxs, 50);
+    await subscribe(h, rxs, 50);
     await h.run('declare "Database down" components:web-app=major');
     const all = () => rxs.flatMap((r) => r.requests);
 

@@ -37,7 +37,7 @@ async function setup() {
 async function cli(h: Harness, ...argv: string[]): Promise<{ code: number; json: any }> {
   let out = '';
   const config = loadConfig({ SITREP_DB: h.app.config.dbFile, LOG_LEVEL: 'silent', USER: 'admin', SITREP_ADMINS: 'cli:admin' });
-  const code = runCli([...argv, '--json'], {
+  const code = await runCli([...argv, '--json'], {
     config,
     createApp: (c) => createApp(c, { log: createLogger('silent') }),
     out: (s) => (out += s),
@@ -52,7 +52,7 @@ const newest = (h: Harness, incidentId: number) =>
     .rows()
     .filter((r) => r.target === 'webhook:S-1' && r.incidentId === incidentId)
     .at(-1)!;
-const failures = (h: Harness, inc: string) =>
+const failures = async (h: Harness, inc: string) =>
   ((await h.run(`timeline ${inc}`)).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 const settled = (h: Harness, id: number, attempts: number) =>
   waitUntil(() => rowOf(h, id).attempts === attempts && rowOf(h, id).state !== 'in_flight', 10_000, `attempt ${attempts} of #${id} recorded`);
@@ -83,12 +83,12 @@ describe('410 Gone', () => {
     expect((await h.run('subscriptions')).text).toContain('DISABLED');
     expect((await h.run('subscriptions')).text).toContain('the endpoint answered 410 Gone');
 
-    const inc1 = failures(h, 'INC-1');
+    const inc1 = await failures(h, 'INC-1');
     expect(inc1).toHaveLength(1);
     expect(inc1[0]!.text).toContain('did not reach webhook:S-1: HTTP 410 Gone');
     expect(inc1[0]!.text).toContain('S-1 is now disabled (the endpoint answered 410 Gone): nothing more is sent to it');
     expect(inc1[0]!.text).toContain(`Kept as delivery #${gone.id}`);
-    const inc2 = failures(h, 'INC-2');
+    const inc2 = await failures(h, 'INC-2');
     expect(inc2).toHaveLength(1);
     expect(inc2[0]!.text).toContain(`Kept as delivery #${waiting.id}`);
 
@@ -101,12 +101,12 @@ describe('410 Gone', () => {
     expect(rx.requests).toHaveLength(4);
 
     // A changed filter is refused and writes nothing; the same target as before enables it.
-    const refused = cli(h, 'subscribe', `webhook:${rx.url}`, 'components:web-app');
+    const refused = await cli(h, 'subscribe', `webhook:${rx.url}`, 'components:web-app');
     expect(refused.code).toBe(1);
     expect(refused.json.error.code).toBe('CONFLICT');
     expect((await cli(h, 'subscriptions')).json.subscriptions[0].disabled).toBe(true);
     rx.setDefault({ status: 200 });
-    const again = cli(h, 'subscribe', `webhook:${rx.url}`);
+    const again = await cli(h, 'subscribe', `webhook:${rx.url}`);
     expect(again.code).toBe(0);
     expect(again.json).toMatchObject({ id: 'S-1', secret: null, reenabled: true, dead: [waiting.id, gone.id] });
     expect((await cli(h, 'subscriptions')).json.subscriptions[0]).toMatchObject({ disabled: false, disabled_cause: null, disabled_reason: null });
@@ -120,7 +120,7 @@ describe('410 Gone', () => {
     expect((await cli(h, 'deliveries', 'retry', String(gone.id))).code).toBe(0);
     await waitUntil(() => rowOf(h, gone.id).state === 'delivered', 5_000, 'dead letter delivered');
     expect(rx.accepted().map((q) => q.id)).toContain(gone.deliveryId);
-    expect(failures(h, 'INC-1')).toHaveLength(1);
+    expect(await failures(h, 'INC-1')).toHaveLength(1);
   }, 30_000);
 
   it('a row in flight in another lane when the 410 came is not sent again, and its incident is told once', async () => {
@@ -136,13 +136,13 @@ describe('410 Gone', () => {
     await skipUntil(h, clock, () => rowOf(h, hung.id).state === 'dead');
     expect(rowOf(h, hung.id).lastError).toBe('not sent: S-1 is disabled (the endpoint answered 410 Gone)');
     expect(rx.requests).toHaveLength(2);
-    for (const inc of ['INC-1', 'INC-2']) expect(failures(h, inc), inc).toHaveLength(1);
-    const told = failures(h, `INC-${hung.incidentId}`)[0]!.text;
+    for (const inc of ['INC-1', 'INC-2']) expect(await failures(h, inc), inc).toHaveLength(1);
+    const told = (await failures(h, `INC-${hung.incidentId}`))[0]!.text;
     expect(told).toContain('S-1 is disabled (the endpoint answered 410 Gone)');
     expect(told).toContain(`deliveries retry ${hung.id}\` sends it again and enables S-1 again`);
     // `deliveries retry` enables it and sends the row that never got through.
     rx.setDefault({ status: 200 });
-    const retried = cli(h, 'deliveries', 'retry', String(hung.id));
+    const retried = await cli(h, 'deliveries', 'retry', String(hung.id));
     expect(retried.json).toMatchObject({ reenabled: true, subscription: 'S-1' });
     await waitUntil(() => rowOf(h, hung.id).state === 'delivered', 5_000, 'delivered after retry');
     expect(rx.accepted().map((q) => q.id)).toEqual([hung.deliveryId]);

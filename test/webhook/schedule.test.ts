@@ -42,7 +42,7 @@ async function setup(env: Record<string, string> = {}, clock: Clock = frozenCloc
 async function cli(h: Harness, ...argv: string[]): Promise<{ code: number; json: any }> {
   let out = '';
   const config = loadConfig({ SITREP_DB: h.app.config.dbFile, LOG_LEVEL: 'silent', USER: 'admin', SITREP_ADMINS: 'cli:admin' });
-  const code = runCli([...argv, '--json'], {
+  const code = await runCli([...argv, '--json'], {
     config,
     createApp: (c) => createApp(c, { log: createLogger('silent') }),
     out: (s) => (out += s),
@@ -52,7 +52,7 @@ async function cli(h: Harness, ...argv: string[]): Promise<{ code: number; json:
 }
 
 const rowOf = (h: Harness, id: number): Row => h.rows().find((r) => r.id === id)!;
-const failures = (h: Harness, inc: string) =>
+const failures = async (h: Harness, inc: string) =>
   ((await h.run(`timeline ${inc}`)).data.events as Array<{ kind: string; text: string }>).filter((e) => e.kind === 'delivery_failed');
 
 /** Waits until attempt `n` of row `id` has been answered and recorded. */
@@ -162,12 +162,12 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
     );
 
     // Told once per incident, in one event that names every kept delivery.
-    const inc1 = failures(h, 'INC-1');
+    const inc1 = await failures(h, 'INC-1');
     expect(inc1).toHaveLength(1);
     expect(inc1[0]!.text).toContain('did not reach webhook:S-1: failed through the whole retry schedule');
     expect(inc1[0]!.text).toContain('S-1 is now disabled');
     expect(inc1[0]!.text).toContain(`#${first.id}`);
-    const inc2 = failures(h, 'INC-2');
+    const inc2 = await failures(h, 'INC-2');
     expect(inc2).toHaveLength(1);
     expect(inc2[0]!.text).toMatch(/S-1 \(webhook:S-1\) is now disabled/);
     expect(inc2[0]!.text).toContain(`#${second.id}`);
@@ -184,7 +184,7 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
 
     // The endpoint is back: the operator retries a dead letter, which enables S-1 again.
     rx.setDefault({ status: 200 });
-    const retried = cli(h, 'deliveries', 'retry', String(first.id));
+    const retried = await cli(h, 'deliveries', 'retry', String(first.id));
     expect(retried.code).toBe(0);
     expect(retried.json).toMatchObject({ id: first.id, state: 'pending', subscription: 'S-1', reenabled: true });
     await rx.waitFor((r) => r.accepted().length === 1);
@@ -196,7 +196,7 @@ describe('webhook retries on the Standard Webhooks schedule', () => {
     // …and later updates reach it again.
     await h.run('draft INC-1 "Monitoring"');
     await rx.waitFor((r) => r.accepted().some((q) => q.json.incident.incident_updates[0].body === 'Monitoring'));
-    expect(failures(h, 'INC-1')).toHaveLength(1);
+    expect(await failures(h, 'INC-1')).toHaveLength(1);
   }, 30_000);
 });
 
@@ -223,7 +223,7 @@ describe('deadlines', () => {
     clock.advance(61 * S);
     await waitUntil(() => rowOf(h, chat.id).state === 'dead', 5_000, 'chat row dead at its deadline');
     expect(rowOf(h, chat.id).lastError).toMatch(/^not delivered within 1 min/);
-    expect(failures(h, 'INC-1').map((e) => e.text)).toEqual([expect.stringContaining('did not reach slack:C0CUSTOMERS: not delivered within 1 min')]);
+    expect((await failures(h, 'INC-1')).map((e) => e.text)).toEqual([expect.stringContaining('did not reach slack:C0CUSTOMERS: not delivered within 1 min')]);
 
     // The webhook row is still being retried on its schedule, hours past the chat deadline.
     await attempted(h, hook.id, 2); // its 5 s step passed with the minute
@@ -236,7 +236,7 @@ describe('deadlines', () => {
     expect(r.state === 'pending' || r.state === 'in_flight').toBe(true);
     expect(r.attempts).toBeGreaterThanOrEqual(4);
     expect(r.lastError).toBe('HTTP 500');
-    expect(failures(h, 'INC-1')).toHaveLength(1);
+    expect(await failures(h, 'INC-1')).toHaveLength(1);
     expect((await h.run('subscriptions')).data.subscriptions.map((s: any) => s.disabled)).toEqual([false, false]);
     expect(rx.requests.length).toBeGreaterThanOrEqual(4);
   }, 30_000);

@@ -11,11 +11,11 @@ import { tempDb } from '../mirror/helpers.js';
 // shapes, and "nothing written" checked with row counts of every table.
 
 function cli(db: string, env: Record<string, string> = {}) {
-  return (...argv: string[]) => {
+  return async (...argv: string[]) => {
     let stdout = '';
     let stderr = '';
     const config = loadConfig({ SITREP_DB: db, LOG_LEVEL: 'silent', USER: 'admin', SITREP_APPROVAL: 'off', SITREP_ADMINS: 'cli:admin', ...env });
-    const code = runCli(argv, {
+    const code = await runCli(argv, {
       config,
       createApp: (c) => createApp(c, { log: createLogger('silent') }),
       out: (s) => (stdout += s + '\n'),
@@ -43,8 +43,8 @@ describe('subscribe / unsubscribe / subscriptions', () => {
   it('subscribes a webhook, prints its secret once, and never shows it again', async () => {
     const db = tempDb();
     const sitrep = cli(db);
-    expect(sitrep('component', 'add', 'Web App').code).toBe(0);
-    const r = sitrep('subscribe', 'webhook:https://hooks.example.com/sitrep?token=abc', 'components:web-app', '--json');
+    expect((await sitrep('component', 'add', 'Web App')).code).toBe(0);
+    const r = await sitrep('subscribe', 'webhook:https://hooks.example.com/sitrep?token=abc', 'components:web-app', '--json');
     expect(r.code).toBe(0);
     const j = r.json();
     expect(j).toMatchObject({
@@ -53,29 +53,25 @@ describe('subscribe / unsubscribe / subscriptions', () => {
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{32}$/),
     });
     expect(Buffer.from(j.secret.slice(6), 'base64')).toHaveLength(24);
-    const text = sitrep('subscribe', 'webhook:http://10.0.0.5/hook');
+    const text = await sitrep('subscribe', 'webhook:http://10.0.0.5/hook');
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/S-2/);
     expect(text.stdout).toMatch(/whsec_\S+/);
-    expect(sitrep('subscribe', 'slack:C0123ABCD').json).toBeDefined();
-    const slack = sitrep('subscribe', 'teams:19:abc123@thread.tacv2', '--json').json();
+    expect((await sitrep('subscribe', 'slack:C0123ABCD')).json).toBeDefined();
+    const slack = (await sitrep('subscribe', 'teams:19:abc123@thread.tacv2', '--json')).json();
     expect(slack).toMatchObject({ id: 'S-4', target: 'teams:19:abc123@thread.tacv2', secret: null });
 
-    const list = sitrep('subscriptions');
+    const list = await sitrep('subscriptions');
     expect(list.stdout).toContain('webhook:https://hooks.example.com/sitrep?token=abc');
     expect(list.stdout).toContain('components: web-app');
     expect(list.stdout).not.toContain('whsec_');
-    const lj = sitrep('subscriptions', '--json');
+    const lj = await sitrep('subscriptions', '--json');
     expect(lj.stdout).not.toContain('whsec_');
     expect(lj.json().subscriptions.map((s: { id: string }) => s.id)).toEqual(['S-1', 'S-2', 'S-3', 'S-4']);
 
-    expect(sitrep('unsubscribe', 'webhook:http://10.0.0.5/hook').code).toBe(0);
-    expect(sitrep('unsubscribe', 'S-4').code).toBe(0);
-    expect(
-      sitrep('subscriptions', '--json')
-        .json()
-        .subscriptions.map((s: { id: string }) => s.id),
-    ).toEqual(['S-1', 'S-3']);
+    expect((await sitrep('unsubscribe', 'webhook:http://10.0.0.5/hook')).code).toBe(0);
+    expect((await sitrep('unsubscribe', 'S-4')).code).toBe(0);
+    expect((await sitrep('subscriptions', '--json')).json().subscriptions.map((s: { id: string }) => s.id)).toEqual(['S-1', 'S-3']);
   });
 
   it.each([
@@ -93,12 +89,12 @@ describe('subscribe / unsubscribe / subscriptions', () => {
     ['slack:#general', /Slack channel ID/],
     ['teams:', /Teams conversation/],
     ['email:ops@example.com', /not a subscription target/],
-  ])('refuses %s with one line and writes nothing', (target, why) => {
+  ])('refuses %s with one line and writes nothing', async (target, why) => {
     const db = tempDb();
     const sitrep = cli(db);
-    sitrep('component', 'add', 'Web App');
+    await sitrep('component', 'add', 'Web App');
     const before = counts(db);
-    const r = sitrep('subscribe', target);
+    const r = await sitrep('subscribe', target);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(why);
@@ -108,26 +104,26 @@ describe('subscribe / unsubscribe / subscriptions', () => {
   it('refuses an unknown component, a duplicate, and a non-admin, writing nothing', async () => {
     const db = tempDb();
     const sitrep = cli(db);
-    sitrep('component', 'add', 'Web App');
-    sitrep('subscribe', 'webhook:https://hooks.example.com/a');
+    await sitrep('component', 'add', 'Web App');
+    await sitrep('subscribe', 'webhook:https://hooks.example.com/a');
     const before = counts(db);
-    const unknown = sitrep('subscribe', 'webhook:https://hooks.example.com/b', 'components:web-app,billing', '--json');
+    const unknown = await sitrep('subscribe', 'webhook:https://hooks.example.com/b', 'components:web-app,billing', '--json');
     expect(unknown.code).toBe(1);
     expect(unknown.json().error.message).toMatch(/unknown component billing/);
-    const dup = sitrep('subscribe', 'webhook:https://hooks.example.com/a');
+    const dup = await sitrep('subscribe', 'webhook:https://hooks.example.com/a');
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/already subscribed as S-1/);
-    const bob = sitrep('subscribe', 'webhook:https://hooks.example.com/c', '--as', 'bob', '--json');
+    const bob = await sitrep('subscribe', 'webhook:https://hooks.example.com/c', '--as', 'bob', '--json');
     expect(bob.code).toBe(3);
     expect(bob.json().error.code).toBe('FORBIDDEN');
-    expect(sitrep('unsubscribe', 'S-1', '--as', 'bob').code).toBe(3);
-    expect(sitrep('subscriptions', '--as', 'bob').code).toBe(3);
-    expect(sitrep('deliveries', 'retry', '1', '--as', 'bob').code).toBe(3);
-    const missing = sitrep('unsubscribe', 'webhook:https://nowhere.example.com/');
+    expect((await sitrep('unsubscribe', 'S-1', '--as', 'bob')).code).toBe(3);
+    expect((await sitrep('subscriptions', '--as', 'bob')).code).toBe(3);
+    expect((await sitrep('deliveries', 'retry', '1', '--as', 'bob')).code).toBe(3);
+    const missing = await sitrep('unsubscribe', 'webhook:https://nowhere.example.com/');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/not subscribed/);
-    expect(sitrep('deliveries', 'retry', '99').code).toBe(1);
-    expect(sitrep('deliveries', 'INC-7').code).toBe(1);
+    expect((await sitrep('deliveries', 'retry', '99')).code).toBe(1);
+    expect((await sitrep('deliveries', 'INC-7')).code).toBe(1);
     expect(counts(db)).toEqual(before);
   });
 
@@ -135,18 +131,18 @@ describe('subscribe / unsubscribe / subscriptions', () => {
     const db = tempDb();
     const strict = cli(db, { SITREP_WEBHOOK_PUBLIC_ONLY: 'true' });
     for (const url of ['http://127.0.0.1:8080/h', 'http://localhost/h', 'http://10.1.2.3/h', 'http://192.168.1.10/h', 'http://[::1]/h', 'http://0.0.0.0/h']) {
-      const r = strict('subscribe', `webhook:${url}`);
+      const r = await strict('subscribe', `webhook:${url}`);
       expect(r.code, url).toBe(1);
       expect(r.stderr).toMatch(/SITREP_WEBHOOK_PUBLIC_ONLY/);
     }
-    expect(strict('subscribe', 'webhook:https://hooks.example.com/h').code).toBe(0);
+    expect((await strict('subscribe', 'webhook:https://hooks.example.com/h')).code).toBe(0);
     const relaxed = cli(db);
-    expect(relaxed('subscribe', 'webhook:http://127.0.0.1:8080/h').code).toBe(0);
-    expect(relaxed('subscribe', 'webhook:http://169.254.169.254/').code).toBe(1);
+    expect((await relaxed('subscribe', 'webhook:http://127.0.0.1:8080/h')).code).toBe(0);
+    expect((await relaxed('subscribe', 'webhook:http://169.254.169.254/')).code).toBe(1);
     const linkLocal = cli(db, { SITREP_WEBHOOK_ALLOW_LINK_LOCAL: 'true' });
-    expect(linkLocal('subscribe', 'webhook:http://169.254.10.1/').code).toBe(0);
+    expect((await linkLocal('subscribe', 'webhook:http://169.254.10.1/')).code).toBe(0);
     // Cloud metadata addresses stay refused whatever the setting.
-    const metadata = linkLocal('subscribe', 'webhook:http://169.254.169.254/');
+    const metadata = await linkLocal('subscribe', 'webhook:http://169.254.169.254/');
     expect(metadata.code).toBe(1);
     expect(metadata.stderr).toMatch(/cloud metadata address/);
   });
@@ -154,13 +150,13 @@ describe('subscribe / unsubscribe / subscriptions', () => {
   it('deliveries lists id, target, state, attempts, last error and age; --json has the contract shape', async () => {
     const db = tempDb();
     const sitrep = cli(db);
-    sitrep('subscribe', 'webhook:https://hooks.example.com/a');
-    sitrep('declare', 'DB down');
-    sitrep('draft', 'We are investigating');
-    const j = sitrep('deliveries', '--json').json();
+    await sitrep('subscribe', 'webhook:https://hooks.example.com/a');
+    await sitrep('declare', 'DB down');
+    await sitrep('draft', 'We are investigating');
+    const j = (await sitrep('deliveries', '--json')).json();
     expect(j.deliveries).toEqual([expect.objectContaining({ id: expect.any(Number), target: 'webhook:S-1', state: 'pending', attempts: 0, last_error: null })]);
-    const t = sitrep('deliveries', 'INC-1');
+    const t = await sitrep('deliveries', 'INC-1');
     expect(t.stdout).toMatch(/#\d+ +webhook:S-1 +pending +attempts 0 +age \d+m/);
-    expect(sitrep('deliveries', 'retry', String(j.deliveries[0].id)).stderr).toMatch(/only dead deliveries can be retried/);
+    expect((await sitrep('deliveries', 'retry', String(j.deliveries[0].id))).stderr).toMatch(/only dead deliveries can be retried/);
   });
 });
