@@ -190,7 +190,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
 
   /** No root ts yet: worth waiting for only while its post (or channel) is still on its way. */
   async function noRoot(incidentId: number): Promise<DeliveryResult> {
-    return await hasRowOnItsWay(db, incidentId, ['root_post', 'create_channel'])
+    return (await hasRowOnItsWay(db, incidentId, ['root_post', 'create_channel']))
       ? { kind: 'retry', error: 'the root message is not posted yet' }
       : { kind: 'failed', error: 'the incident has no root message in Slack (its post failed; `deliveries` lists it)' };
   }
@@ -239,7 +239,9 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         return createChannel(incidentId!, m.payload);
       case 'root_post': {
         const dedicated = m.payload.dedicated;
-        const row = dedicated ? (await slackThreadRows(db, incidentId!)).find((r) => r.dedicated) : (await slackThreadRows(db, incidentId!)).find((r) => !r.dedicated);
+        const row = dedicated
+          ? (await slackThreadRows(db, incidentId!)).find((r) => r.dedicated)
+          : (await slackThreadRows(db, incidentId!)).find((r) => !r.dedicated);
         if (!row) return { kind: 'retry', error: 'the incident channel is not created yet' };
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
         const view = await loadIncidentView(db, await getIncident(db, incidentId!));

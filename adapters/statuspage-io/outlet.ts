@@ -14,7 +14,11 @@ export function createStatuspageOutlet(): Outlet {
     name: 'statuspage-io',
     async onPublished(tx, rec, ctx) {
       const incident = await getIncident(tx, rec.incidentId);
-      const components = publicComponents(rec.status, await incidentComponentRows(tx, rec.incidentId)).map((c) => ({ slug: c.slug, name: c.name, status: c.status }));
+      const components = publicComponents(rec.status, await incidentComponentRows(tx, rec.incidentId)).map((c) => ({
+        slug: c.slug,
+        name: c.name,
+        status: c.status,
+      }));
       const payload: StatuspagePayload = {
         incident: incRef(incident.id),
         name: incident.title,

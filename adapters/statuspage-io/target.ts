@@ -112,7 +112,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
     let remoteId = await knownRemoteId(msg);
     // A first attempt of the lane's first message cannot have created anything yet; any other
     // message without a known remote incident might follow a create whose outcome is unknown.
-    if (!remoteId && (msg.attempts > 1 || !await isFirstOfLane(msg))) {
+    if (!remoteId && (msg.attempts > 1 || !(await isFirstOfLane(msg)))) {
       remoteId = await findByMetadata(p.incident, signal);
     }
     if (p.postmortem) {
@@ -160,7 +160,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   /** Whether no earlier row of this lane exists (so no create can have happened before). */
   async function isFirstOfLane(msg: OutboxMessage): Promise<boolean> {
     if (msg.incidentId === null) return true;
-    return !await laneHasEarlierRow(deps.db, msg.target, msg.incidentId, msg.id);
+    return !(await laneHasEarlierRow(deps.db, msg.target, msg.incidentId, msg.id));
   }
 
   return {

@@ -159,7 +159,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
 
   /** No root id yet: worth waiting for only while its post is still on its way. */
   async function noRoot(incidentId: number): Promise<DeliveryResult> {
-    return await hasRowOnItsWay(db, incidentId, ['root_post'], TEAMS_THREAD_PREFIX)
+    return (await hasRowOnItsWay(db, incidentId, ['root_post'], TEAMS_THREAD_PREFIX))
       ? { kind: 'retry', error: 'the root card is not posted yet' }
       : { kind: 'failed', error: 'the incident has no root card in Teams (its post failed; `deliveries` lists it)' };
   }

@@ -111,11 +111,7 @@ export async function insertDraft(tx: DbOrTx, d: NewDraft): Promise<DraftRow> {
 }
 
 /** Marks a draft published with its final wording and time. */
-export async function markDraftPublished(
-  tx: DbOrTx,
-  id: number,
-  p: { body: string; approver: string | null; at: number; displayAt: number },
-): Promise<void> {
+export async function markDraftPublished(tx: DbOrTx, id: number, p: { body: string; approver: string | null; at: number; displayAt: number }): Promise<void> {
   tx.update(customerUpdates)
     .set({ state: 'published', body: p.body, approver: p.approver, approvedAt: p.at, publishedAt: p.at, displayAt: p.displayAt })
     .where(eq(customerUpdates.id, id))

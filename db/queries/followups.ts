@@ -5,7 +5,10 @@ import { followups } from '../schema.js';
 export type FollowupRow = typeof followups.$inferSelect;
 
 /** A new follow-up on an incident, open until marked done. */
-export async function insertFollowup(db: DbOrTx, f: { incidentId: number; text: string; owner: string | null; createdBy: string; createdAt: number }): Promise<FollowupRow> {
+export async function insertFollowup(
+  db: DbOrTx,
+  f: { incidentId: number; text: string; owner: string | null; createdBy: string; createdAt: number },
+): Promise<FollowupRow> {
   return db.insert(followups).values(f).returning().get();
 }
 

@@ -4,7 +4,6 @@ import { components, incidentComponents, outbox, subscriptions } from '../schema
 import { outboxTargetOf, subscriptionRef } from '../../src/domain/subscriptions.js';
 import { prepared } from './prepared.js';
 
-
 /**
  * A lookup of one subscription by id, prepared once: the webhook target asks for it for the breaker
  * key of every row and on every attempt (a subscription may have been removed meanwhile).
@@ -31,7 +30,6 @@ export async function subscriptionSecret(db: DbOrTx, id: number): Promise<string
 
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type DisabledCause = NonNullable<SubscriptionRow['disabledCause']>;
-
 
 /** Slugs of every component the incident affects (internally or publicly). */
 export async function affectedSlugs(db: DbOrTx, incidentId: number): Promise<Set<string>> {

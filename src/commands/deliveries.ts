@@ -98,7 +98,7 @@ async function retryDelivery(ctx: CommandContext, id: number): Promise<Reply> {
     // again, so later updates reach it too. Its other dead letters are named, not re-sent unasked.
     let enabled = '';
     const sub = webhook ? await subscriptionOfTarget(tx, row.target) : undefined;
-    if (sub && sub.disabledAt !== null && await enableSubscription(tx, sub.id)) {
+    if (sub && sub.disabledAt !== null && (await enableSubscription(tx, sub.id))) {
       const others = (await deadRowIds(tx, row.target)).map((r) => `#${r}`);
       enabled =
         ` ${subscriptionRef(sub.id)} was disabled (${sub.disabledReason ?? 'disabled'}) and is enabled again.` +

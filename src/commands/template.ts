@@ -94,7 +94,7 @@ export async function template(ctx: CommandContext, cmd: Extract<Command, { verb
     case 'remove': {
       requireAdmin(ctx, 'manage templates');
       return ctx.store.transaction(async (tx) => {
-        if (!await findTemplate(tx, cmd.name)) {
+        if (!(await findTemplate(tx, cmd.name))) {
           throw new SitrepError(
             isBuiltIn(cmd.name) ? 'CONFLICT' : 'NOT_FOUND',
             isBuiltIn(cmd.name)

@@ -13,9 +13,7 @@ export const subscriptionRef = (id: number) => `S-${id}`;
  * The outbox lane value of a subscription. A webhook's lane names its id (`webhook:S-3`), so the
  * URL, which may carry a token, is never copied into the outbox; chat channels are their target.
  */
-export const outboxTargetOf = (sub: SubscriptionKey) =>
-  sub.kind === 'webhook' ? `webhook:${subscriptionRef(sub.id)}` : sub.target;
+export const outboxTargetOf = (sub: SubscriptionKey) => (sub.kind === 'webhook' ? `webhook:${subscriptionRef(sub.id)}` : sub.target);
 
 /** Webhook rows follow the Standard Webhooks schedule instead of the chat delivery deadline. */
 export const isWebhookLane = (target: string) => /^webhook:S-\d+$/.test(target);
-
