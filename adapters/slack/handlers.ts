@@ -46,7 +46,7 @@ export interface HandlerDeps {
   log: Logger;
   web: SlackWebApi;
   /** Where command work waits for its turn (a default bounded queue when absent). */
-  queue?: WorkQueue;
+  queue?: WorkQueue<WriteTx>;
   /** The inbox the receiver (HTTP or Socket Mode) commits requests to. */
   inbox?: SlackInbox;
 }
@@ -176,7 +176,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   const { runner, db, store, now, log, web, inbox } = deps;
   // One IMMEDIATE transaction per slice: one commit for a burst of commands (each still in its own
   // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
-  const queue = deps.queue ?? new WorkQueue({ wrap: (slice) => store.transaction(slice) });
+  const queue = deps.queue ?? new WorkQueue<WriteTx>({ wrap: (slice) => store.transaction(slice) });
 
   /**
    * Queues the work that applies a request. It claims the request's inbox row first, in the same
@@ -184,8 +184,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
    * claimed means the request was applied by another run (a second process replaying the same
    * file), and the work is skipped ('duplicate': nothing to reply, the other run replied).
    */
-  function apply<T>(entry: InboxEntry | undefined, fn: () => Promise<T>): Promise<T | 'duplicate'> {
-    const done = queue.run<T | 'duplicate'>(() => (entry && inbox && !inbox.claim(entry.id) ? ('duplicate' as const) : fn()));
+  function apply<T>(entry: InboxEntry | undefined, fn: (within: WriteTx | undefined) => Promise<T>): Promise<T | 'duplicate'> {
+    const done = queue.run<T | 'duplicate'>((within) => (entry && inbox && !inbox.claim(entry.id) ? ('duplicate' as const) : fn(within)));
     entry?.queued();
     return done.then((value) => {
       if (entry) entry.settled = true;
@@ -217,8 +217,13 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
    * so a retried event or a double click is applied exactly once. A failed command rolls its key
    * back, so a corrected resubmission (same modal) still works.
    */
-  function once<R extends { ok: boolean }>(key: string, fn: (tx: WriteTx) => Promise<R>, opts: { keepRefused?: boolean } = {}): Promise<R | 'duplicate'> {
-    return runner.once({ platform: 'slack', id: key }, fn, opts);
+  function once<R extends { ok: boolean }>(
+    within: WriteTx | undefined,
+    key: string,
+    fn: (tx: WriteTx) => Promise<R>,
+    opts: { keepRefused?: boolean } = {},
+  ): Promise<R | 'duplicate'> {
+    return runner.once({ platform: 'slack', id: key }, fn, { ...opts, within });
   }
 
   /** The reply to a queued command once it has run (or failed to); null when another run applied it. */
@@ -234,8 +239,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
   /** A command built from modal fields or a button (no text to re-parse, no quoting games). */
-  function runParsed(cmd: Command, actor: string, scope: Scope): Promise<Result> {
-    return runner.run({ command: cmd }, actor, scope);
+  function runParsed(cmd: Command, actor: string, scope: Scope, within: WriteTx): Promise<Result> {
+    return runner.run({ command: cmd }, actor, scope, {}, within);
   }
 
   /** Opens a modal; returns null or why not. A replayed click opens nothing: its trigger_id died 3 s after it. */
@@ -293,7 +298,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // anything slow it causes goes out through the outbox.
     if (entry && !entry.stored) {
       await queue.room();
-      const applied = queue.run(async () => runner.run({ parsed: line }, actor, await scopeFor(c.channel_id)));
+      const applied = queue.run(async (within) => runner.run({ parsed: line }, actor, await scopeFor(c.channel_id), {}, within));
       entry.settled = true;
       await ack(ephemeral((await replyFor(applied)) ?? ''));
       return;
@@ -302,7 +307,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // the result follows on response_url. Wait for room only when the queue is full. The work
     // runs from a later turn of the event loop, never before this ack is written.
     await queue.room();
-    const done = apply(entry, async () => runner.run({ parsed: line }, actor, await scopeFor(c.channel_id)));
+    const done = apply(entry, async (within) => runner.run({ parsed: line }, actor, await scopeFor(c.channel_id), {}, within));
     await ack();
     const reply = await replyFor(done);
     if (reply === null) return;
@@ -397,9 +402,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       const { b, a, actor, channel, threadTs } = parseAction(body);
       // A double click sends two actions with different action_ts: the second one meets an
       // already-published draft and is told so. A redelivery of the same action is dropped here.
-      const result = await apply(entryOf(context), async () => {
+      const result = await apply(entryOf(context), async (within) => {
         const scope = channel ? await scopeFor(channel, threadTs) : ({ platform: 'slack' } as Scope);
-        return once(`action:${b.user.id}:${a.action_id}:${a.value}:${a.action_ts}`, () => runParsed(toCommand(a.value), actor, scope));
+        return once(within, `action:${b.user.id}:${a.action_id}:${a.value}:${a.action_ts}`, (tx) => runParsed(toCommand(a.value), actor, scope, tx));
       });
       await reportAction(b.response_url, respond, result);
     });
@@ -451,10 +456,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       // Running before the ack is deliberate and cheap (one synchronous SQLite transaction, behind at
       // most a bounded queue of others): a refusal must be shown in the still-open modal, and only
       // the ack can do that.
-      const run = async () => {
+      const run = async (within: WriteTx | undefined) => {
         const scope: Scope = { platform: 'slack', ...(meta.channel ? await scopeFor(meta.channel, meta.threadTs) : {}) };
         if (meta.incidentId !== undefined) scope.incidentId = meta.incidentId;
-        return once(`view:${view.id}`, () => runParsed(built.cmd, actor, scope));
+        return once(within, `view:${view.id}`, (tx) => runParsed(built.cmd, actor, scope, tx));
       };
       const result = await apply(entryOf(context), run);
       if (result !== 'duplicate' && !result.ok) {
@@ -586,13 +591,16 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       .replace(/^incident\s+/i, '');
     const actor = `slack:${event.user}`;
     let secretReply: string | undefined;
-    await apply(entryOf(context), async () => {
+    await apply(entryOf(context), async (within) => {
       const scope = await scopeFor(event.channel, event.thread_ts);
       const lane = (await homeThreadChannel(db, 'slack', scope.incidentId ?? -1)) ?? event.channel;
       await once(
+        within,
         eventKey(parsed.data, `mention:${event.channel}:${event.ts}`),
         async (tx) => {
-          const result: Result = text ? await runner.run(text, actor, scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+          const result: Result = text
+            ? await runner.run(text, actor, scope, {}, tx)
+            : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
           // A reply with a webhook's signing secret must not sit in the outbox: it is posted
           // ephemerally once this commits (if the process dies first, the secret is simply never
           // shown; `unsubscribe` and `subscribe` again make a new one).
@@ -637,7 +645,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const res = repliesSchema.parse(await web.conversations.replies({ channel, ts, inclusive: true, limit: 1 }));
     const msg = res.messages.find((m) => m.ts === ts);
     if (!msg) return;
-    await apply(entry, async () => {
+    await apply(entry, async (within) => {
       const scope = await scopeFor(channel, msg.thread_ts);
       if (scope.incidentId === undefined) return;
       if ((await threadRootIn(db, scope.incidentId, channel)) === ts) return; // the root card itself is not an event
@@ -646,11 +654,13 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       const incidentId = scope.incidentId;
       const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
       // One pin per message, whoever adds the reaction and however often Slack redelivers it.
-      const pinned = await once(`pin:${channel}:${ts}`, () =>
+      const pinned = await once(within, `pin:${channel}:${ts}`, (tx) =>
         runner.invoke(
           (ctx) => pin(ctx, { incidentId, author, postedAt: tsToMs(msg.ts), text: fromSlackText(msg.text), source: { source: 'slack', channel, ts } }),
           `slack:${event.user}`,
           scope,
+          {},
+          tx,
         ),
       );
       if (pinned !== 'duplicate' && !pinned.ok)

@@ -10,7 +10,7 @@
 // each of which still runs in its own savepoint); results are handed out only after the wrapper
 // returned, and if it throws, every job of the slice fails with its error.
 
-export interface WorkQueueOptions {
+export interface WorkQueueOptions<C = undefined> {
   /** Jobs waiting at most; a request that finds the queue full waits for room before its ack. */
   max: number;
   /** A slice stops starting jobs after this long (it always runs at least one). */
@@ -19,24 +19,24 @@ export interface WorkQueueOptions {
    * Runs each slice (e.g. in one transaction); must call `slice` exactly once and settle after
    * it. Jobs await only the database, so a slice still runs in one turn of the event loop.
    */
-  wrap?: (slice: () => Promise<void>) => Promise<void>;
+  wrap?: (slice: (within: C) => Promise<void>) => Promise<void>;
 }
 
 /** Runs the job; resolves with how to settle its promise (after the slice's wrapper returned). */
-interface Job {
-  run(): Promise<() => void>;
+interface Job<C> {
+  run(within: C | undefined): Promise<() => void>;
   fail(err: unknown): void;
 }
 
-export class WorkQueue {
-  private jobs: Array<Job | undefined> = [];
+export class WorkQueue<C = undefined> {
+  private jobs: Array<Job<C> | undefined> = [];
   private head = 0;
   private scheduled = false;
   private readonly waiters: Array<() => void> = [];
 
-  private readonly opts: WorkQueueOptions;
+  private readonly opts: WorkQueueOptions<C>;
 
-  constructor(opts: Partial<WorkQueueOptions> = {}) {
+  constructor(opts: Partial<WorkQueueOptions<C>> = {}) {
     this.opts = { max: 256, sliceMs: 4, ...opts };
   }
 
@@ -51,13 +51,16 @@ export class WorkQueue {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Queues `fn`; the promise settles with its result once it has run (never in this tick). */
-  run<T>(fn: () => Promise<T> | T): Promise<T> {
+  /**
+   * Queues `fn`; the promise settles with its result once it has run (never in this tick). `fn`
+   * gets what the wrapper hands the slice (its open transaction), undefined without a wrapper.
+   */
+  run<T>(fn: (within: C | undefined) => Promise<T> | T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.jobs.push({
-        run: async () => {
+        run: async (within) => {
           try {
-            const value = await fn();
+            const value = await fn(within);
             return () => resolve(value);
           } catch (err) {
             return () => reject(err);
@@ -89,19 +92,19 @@ export class WorkQueue {
   private async runSlice(): Promise<void> {
     const until = performance.now() + this.opts.sliceMs;
     const waiting = this.size;
-    const ran: Job[] = [];
+    const ran: Job<C>[] = [];
     const settle: Array<() => void> = [];
-    const slice = async () => {
+    const slice = async (within: C | undefined) => {
       do {
         const job = this.jobs[this.head]!;
         this.jobs[this.head++] = undefined;
         ran.push(job);
-        settle.push(await job.run());
+        settle.push(await job.run(within));
       } while (this.size > 0 && ran.length < waiting && performance.now() < until);
     };
     try {
       if (this.opts.wrap) await this.opts.wrap(slice);
-      else await slice();
+      else await slice(undefined);
       for (const s of settle) s();
     } catch (err) {
       for (const job of ran) job.fail(err);

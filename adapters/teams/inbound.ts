@@ -297,7 +297,7 @@ export function createInbound(deps: InboundDeps) {
       });
     }
     return once(a, async (tx) => {
-      const result = await runner.run({ command: cmd }, actorOf(a), scope);
+      const result = await runner.run({ command: cmd }, actorOf(a), scope, {}, tx);
       await answer?.(tx, scope, result);
       return result;
     });
@@ -312,7 +312,9 @@ export function createInbound(deps: InboundDeps) {
     }
     const text = commandText(a, userRef);
     await once(a, async (tx) => {
-      const result: Result = text ? await runner.run(text, actorOf(a), scope) : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
+      const result: Result = text
+        ? await runner.run(text, actorOf(a), scope, {}, tx)
+        : { ok: true, command: { verb: 'help' }, reply: { text: helpText(), data: {} } };
       await replyRow(tx, a, scope, result);
       // Keep the key (and the answer) even for a refused command: a redelivery would only be
       // refused again, and answered twice.

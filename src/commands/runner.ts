@@ -25,21 +25,29 @@ export interface DedupeKey {
 export interface Runner {
   /** The policy every command of this process reads. */
   readonly policy: Policy;
-  /** The context a verb (or an outlet's follow-up, e.g. a dead letter's note) runs in. */
-  context(actor: string, scope: Scope): CommandContext;
+  /**
+   * The context a verb (or an outlet's follow-up, e.g. a dead letter's note) runs in; `within` an
+   * open transaction, the verb's own transaction is a savepoint of it.
+   */
+  context(actor: string, scope: Scope, within?: WriteTx): CommandContext;
   /** Parses a command line as typed on `platform`; the result may be handed to `run`. */
   parse(text: string, platform: Scope['platform']): Parsed;
   /** Runs one command as `actor`; notifies change listeners after a write. Never rejects. */
-  run(input: RunInput, actor: string, scope: Scope, fields?: Record<string, unknown>): Promise<Result>;
+  run(input: RunInput, actor: string, scope: Scope, fields?: Record<string, unknown>, within?: WriteTx): Promise<Result>;
   /** Runs an internal verb (a function of the context) like any other command. Never rejects. */
-  invoke(verb: (ctx: CommandContext) => Promise<Reply>, actor: string, scope: Scope, fields?: Record<string, unknown>): Promise<Outcome>;
+  invoke(verb: (ctx: CommandContext) => Promise<Reply>, actor: string, scope: Scope, fields?: Record<string, unknown>, within?: WriteTx): Promise<Outcome>;
   /**
    * Runs `fn` in one transaction with the row that records `key` (none when `key` is null): a
    * request seen before is 'duplicate' and runs nothing. A refused result rolls its key back
    * (so a corrected resubmission works) unless `keepRefused`, when the refusal (and its answer)
-   * is kept and a redelivery would only be refused and answered again.
+   * is kept and a redelivery would only be refused and answered again. `within` an open
+   * transaction (Slack's group commit), it is a savepoint of that one.
    */
-  once<R extends { ok: boolean }>(key: DedupeKey | null, fn: (tx: WriteTx) => Promise<R>, opts?: { keepRefused?: boolean }): Promise<R | 'duplicate'>;
+  once<R extends { ok: boolean }>(
+    key: DedupeKey | null,
+    fn: (tx: WriteTx) => Promise<R>,
+    opts?: { keepRefused?: boolean; within?: WriteTx | undefined },
+  ): Promise<R | 'duplicate'>;
   /** A failure outside any command (a transaction that could not commit), mapped like a command's. */
   failure(thrown: unknown, fields?: Record<string, unknown>): Extract<Result, { ok: false }>;
   /** Tells change listeners that something was written outside `run` (e.g. the outbox worker). */
@@ -70,31 +78,42 @@ export function createRunner(deps: RunnerDeps): Runner {
   const { store, now, log, policy, outlets, execute } = deps;
   const notify = deps.onChange ?? (() => undefined);
   const parse = deps.parse ?? ((text: string, platform: Scope['platform']) => parseText({ now, policy, scope: { platform } }, text));
-  const context = (actor: string, scope: Scope): CommandContext => ({ store, now, actor, scope, policy, outlets });
+  const context = (actor: string, scope: Scope, within?: WriteTx): CommandContext => ({
+    store: within ? store.nested(within) : store,
+    now,
+    actor,
+    scope,
+    policy,
+    outlets,
+  });
   const parsedOf = (input: RunInput, platform: Scope['platform']): Parsed =>
     typeof input === 'string' ? parse(input, platform) : 'parsed' in input ? input.parsed : { ok: true, command: input.command };
   return {
     policy,
     context,
     parse,
-    async run(input, actor, scope, fields = {}) {
-      const result = await runParsedText(execute, context(actor, scope), parsedOf(input, scope.platform), log, { platform: scope.platform, ...fields });
+    async run(input, actor, scope, fields = {}, within) {
+      const result = await runParsedText(execute, context(actor, scope, within), parsedOf(input, scope.platform), log, { platform: scope.platform, ...fields });
       if (result.ok) notify();
       return result;
     },
-    async invoke(verb, actor, scope, fields = {}) {
+    async invoke(verb, actor, scope, fields = {}, within) {
       let outcome: Outcome;
       try {
-        outcome = { ok: true, reply: await verb(context(actor, scope)) };
+        outcome = { ok: true, reply: await verb(context(actor, scope, within)) };
       } catch (e) {
         return { ok: false, error: mapFailure(e, log, { platform: scope.platform, ...fields }) };
       }
       notify();
       return outcome;
     },
-    async once<R extends { ok: boolean }>(key: DedupeKey | null, fn: (tx: WriteTx) => Promise<R>, opts: { keepRefused?: boolean } = {}) {
+    async once<R extends { ok: boolean }>(
+      key: DedupeKey | null,
+      fn: (tx: WriteTx) => Promise<R>,
+      opts: { keepRefused?: boolean; within?: WriteTx | undefined } = {},
+    ) {
       try {
-        return await store.transaction(async (tx) => {
+        return await (opts.within ? store.nested(opts.within) : store).transaction(async (tx) => {
           if (key && !(await recordProcessedEvent(tx, key.platform, key.id, now()))) return 'duplicate' as const;
           const result = await fn(tx);
           if (!result.ok && !opts.keepRefused) throw new Rollback(result);
@@ -127,10 +146,10 @@ export function forwardRunner(): { runner: Runner; bind(r: Runner): Runner } {
     get policy() {
       return get().policy;
     },
-    context: (actor, scope) => get().context(actor, scope),
+    context: (actor, scope, within) => get().context(actor, scope, within),
     parse: (text, platform) => get().parse(text, platform),
-    run: (input, actor, scope, fields) => get().run(input, actor, scope, fields),
-    invoke: (verb, actor, scope, fields) => get().invoke(verb, actor, scope, fields),
+    run: (input, actor, scope, fields, within) => get().run(input, actor, scope, fields, within),
+    invoke: (verb, actor, scope, fields, within) => get().invoke(verb, actor, scope, fields, within),
     once: (key, fn, opts) => get().once(key, fn, opts),
     failure: (thrown, fields) => get().failure(thrown, fields),
     notify: () => get().notify(),

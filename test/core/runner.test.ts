@@ -60,14 +60,16 @@ describe('the command runner', () => {
     const { runner } = await setup();
     const key = { platform: 'slack' as const, id: 'event:1' };
     const declare: Command = { verb: 'declare', title: 'DB down', severity: 2 };
-    expect(await runner.once(key, () => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: true });
-    expect(await runner.once(key, () => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }))).toBe('duplicate');
+    expect(await runner.once(key, (tx) => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }, {}, tx))).toMatchObject({ ok: true });
+    expect(await runner.once(key, (tx) => runner.run({ command: declare }, 'slack:U1', { platform: 'slack' }, {}, tx))).toBe('duplicate');
     const refused = { platform: 'slack' as const, id: 'view:1' };
-    expect(await runner.once(refused, () => runner.run('reopen INC-9', 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: false });
-    expect(await runner.once(refused, () => runner.run('note retried', 'slack:U1', { platform: 'slack' }))).toMatchObject({ ok: true });
+    expect(await runner.once(refused, (tx) => runner.run('reopen INC-9', 'slack:U1', { platform: 'slack' }, {}, tx))).toMatchObject({ ok: false });
+    expect(await runner.once(refused, (tx) => runner.run('note retried', 'slack:U1', { platform: 'slack' }, {}, tx))).toMatchObject({ ok: true });
     const kept = { platform: 'teams' as const, id: 'a|message|1' };
-    expect(await runner.once(kept, () => runner.run('reopen INC-9', 'teams:29:a', { platform: 'teams' }), { keepRefused: true })).toMatchObject({ ok: false });
-    expect(await runner.once(kept, () => runner.run('note retried', 'teams:29:a', { platform: 'teams' }), { keepRefused: true })).toBe('duplicate');
+    expect(await runner.once(kept, (tx) => runner.run('reopen INC-9', 'teams:29:a', { platform: 'teams' }, {}, tx), { keepRefused: true })).toMatchObject({
+      ok: false,
+    });
+    expect(await runner.once(kept, (tx) => runner.run('note retried', 'teams:29:a', { platform: 'teams' }, {}, tx), { keepRefused: true })).toBe('duplicate');
   });
 
   it('runs the pin verb: the message on the timeline, by its author, at its time', async () => {

@@ -5,10 +5,9 @@ import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../db/store.js';
 
-// A timer or promise made inside a transaction's callback keeps that callback's async context
-// after the transaction committed (a command that kicks the outbox worker does this). Work it
-// starts later must get a transaction of its own, behind the writer's lock, and not become a
-// savepoint of whatever transaction happens to be open on the connection by then.
+// Nesting is explicit (store.nested(tx)). Work a transaction starts for later (a command that
+// kicks the outbox worker) gets a transaction of its own, behind the writer's lock, and never
+// becomes part of whatever transaction happens to be open on the connection by then.
 
 const dirs: string[] = [];
 const stores: SqliteStore[] = [];
@@ -56,12 +55,12 @@ describe('work started from inside a finished transaction', () => {
     expect(values(store)).toEqual(['first', 'from the timer']);
   });
 
-  it('is still a savepoint of its transaction while that transaction is open', async () => {
+  it('a nested transaction commits with its outer one, or not at all', async () => {
     const store = open();
     await expect(
       store.transaction(async (tx) => {
         tx.run(sql`insert into t (v) values ('outer')`);
-        await store.transaction(async (inner) => {
+        await store.nested(tx).transaction(async (inner) => {
           inner.run(sql`insert into t (v) values ('inner')`);
         });
         throw new Error('outer fails');

@@ -80,17 +80,18 @@ describe('the SQLite store', () => {
     expect(await store.read(count)).toBe(1);
   });
 
-  it('a transaction inside a transaction is a savepoint: its failure undoes only its own writes', async () => {
+  it('a transaction nested in a transaction is a savepoint: its failure undoes only its own writes', async () => {
     const store = open();
     await store.transaction(async (tx) => {
       tx.run(sql`insert into t (v) values ('outer')`);
       await store
+        .nested(tx)
         .transaction(async (inner) => {
           inner.run(sql`insert into t (v) values ('inner')`);
           throw new Error('inner refused');
         })
         .catch(() => undefined);
-      await store.transaction((inner) => inner.run(sql`insert into t (v) values ('inner ok')`));
+      await store.nested(tx).transaction((inner) => inner.run(sql`insert into t (v) values ('inner ok')`));
     });
     const rows = await store.read((db) => db.all<{ v: string }>(sql`select v from t order by id`));
     expect(rows.map((r) => r.v)).toEqual(['outer', 'inner ok']);

@@ -63,7 +63,7 @@ describe('WorkQueue', () => {
     let failWrap = false;
     const q = new WorkQueue({
       wrap: async (slice) => {
-        await slice();
+        await slice(undefined);
         if (failWrap) throw new Error('commit failed');
       },
     });
