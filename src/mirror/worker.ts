@@ -1,15 +1,22 @@
-import type { Statement } from 'better-sqlite3';
-import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { markDead } from '../../db/queries/outbox.js';
+import {
+  foldInto,
+  inClaimTransaction,
+  overdueCustomerFacing,
+  postponePending,
+  reclaimExpired,
+  workerStatements,
+  type OutboxRow,
+  type WorkerStatements,
+} from '../../db/queries/worker.js';
 import type { Store, WriteTx } from '../../db/store.js';
-import { outbox } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
 import { formatClock, sameDay } from '../render/time.js';
 import { CircuitBreakers, DEFAULT_BACKOFF, DEFAULT_BREAKER, nextDelay, type BackoffOptions, type BreakerOptions } from './policy.js';
 import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
 
-export type OutboxRow = typeof outbox.$inferSelect;
+export type { OutboxRow };
 
 export interface WorkerOptions {
   /** How often due rows are looked for when nothing wakes the worker earlier. */
@@ -96,102 +103,6 @@ export interface WorkerDeps {
   onDeadLetter(tx: WriteTx, row: OutboxRow, reason: string, cause: DeadLetterCause): Promise<void>;
   /** Called after the worker wrote something other processes' readers may care about. */
   onWrite?(): void;
-}
-
-// The statements every delivery runs are prepared once (raw SQL on the worker's connection, rows
-// decoded by the schema's own columns, exactly as drizzle would return them); the rare paths
-// (folding, dead letters, housekeeping) stay with drizzle.
-const outboxColumns = Object.entries(getTableColumns(outbox));
-const outboxSelect = outboxColumns.map(([, c]) => `"${c.name}"`).join(', ');
-
-/**
- * A row as drizzle would return it, except that the payload (a webhook's whole body) is parsed
- * only when something reads it: a row looked at and then left waiting costs no JSON parse.
- */
-function outboxRow(raw: unknown[]): OutboxRow {
-  const row: Record<string, unknown> = {};
-  outboxColumns.forEach(([key, col], i) => {
-    const v = raw[i];
-    if (key === 'payload' && typeof v === 'string') {
-      let parsed: unknown;
-      Object.defineProperty(row, key, {
-        enumerable: true,
-        configurable: true,
-        get: () => (parsed ??= col.mapFromDriverValue(v)),
-        set: (value: unknown) => void (parsed = value),
-      });
-      return;
-    }
-    row[key] = v === null || v === undefined ? null : col.mapFromDriverValue(v);
-  });
-  return row as OutboxRow;
-}
-
-interface Statements {
-  dueHeads: Statement<[number, number, number, number, number]>;
-  rowById: Statement<[number]>;
-  claim: Statement<[number, number, number]>;
-  waitingBehind: Statement<[string, number | null, number], { id: number; customerFacing: number }>;
-  laneHead: Statement<[string, number | null], { id: number; nextAttemptAt: number }>;
-  foldedCount: Statement<[number], { n: number }>;
-  previousRef: Statement<[string, number | null], { remoteRef: string }>;
-  delivered: Statement<[number, string | null, number]>;
-  retry: Statement<[number, string, number]>;
-}
-
-function prepareStatements(client: Db['$client']): Statements {
-  return {
-    // The heads of due lanes: see OutboxWorker.loadPage. Only what picking a row needs is read.
-    dueHeads: client.prepare(`
-      with recursive lanes(id) as (
-        select (select id from outbox where state = 'pending' order by state, target, incident_id, id limit 1)
-        union all
-        select coalesce(
-          (select n.id from outbox n
-            where n.state = 'pending' and n.target = o.target
-              and n.incident_id > coalesce(o.incident_id, -9223372036854775808)
-            order by n.state, n.target, n.incident_id, n.id limit 1),
-          (select n.id from outbox n
-            where n.state = 'pending' and n.target > o.target
-            order by n.state, n.target, n.incident_id, n.id limit 1))
-        from lanes l join outbox o on o.id = l.id
-      )
-      select h.id, h.target, h.incident_id, h.next_attempt_at from lanes l join outbox h on h.id = l.id
-      where h.next_attempt_at <= ?
-        and (h.next_attempt_at > ? or (h.next_attempt_at = ? and h.id > ?))
-        and not exists (
-          select 1 from outbox p
-          where p.state = 'in_flight' and p.target = h.target and p.incident_id is h.incident_id and p.id < h.id)
-      order by h.next_attempt_at, h.id
-      limit ?`),
-    rowById: client.prepare(`select ${outboxSelect} from outbox where id = ?`),
-    claim: client.prepare(`
-      update outbox set state = 'in_flight', attempts = attempts + 1, claimed_until = ?
-      where id = ? and state = 'pending' and next_attempt_at <= ?
-        and not exists (
-          select 1 from outbox p
-          where p.target = outbox.target and p.incident_id is outbox.incident_id
-            and p.state in ('pending', 'in_flight') and p.id < outbox.id)`),
-    waitingBehind: client.prepare(`
-      select id, customer_facing as customerFacing from outbox
-      where state = 'pending' and target = ? and incident_id is ? and id > ?
-      order by id`),
-    laneHead: client.prepare(`
-      select id, next_attempt_at as nextAttemptAt from outbox
-      where state = 'pending' and target = ? and incident_id is ?
-      order by id limit 1`),
-    foldedCount: client.prepare('select count(*) as n from outbox where folded_into = ?'),
-    previousRef: client.prepare(`
-      select remote_ref as remoteRef from outbox
-      where target = ? and incident_id is ? and state = 'delivered' and remote_ref is not null
-      order by id desc limit 1`),
-    delivered: client.prepare(
-      "update outbox set state = 'delivered', delivered_at = ?, remote_ref = ?, claimed_until = null, last_error = null where id = ? and state = 'in_flight'",
-    ),
-    retry: client.prepare(
-      "update outbox set state = 'pending', next_attempt_at = ?, last_error = ?, claimed_until = null where id = ? and state = 'in_flight'",
-    ),
-  };
 }
 
 /** How long finished attempts are gathered before their outcomes are recorded together. */
@@ -295,7 +206,7 @@ export class OutboxWorker {
   private ownWrite = false;
   /** Another writer changed something: the next pass looks at the lanes afresh. */
   private dirty = true;
-  private stmts: Statements | null = null;
+  private stmts: WorkerStatements | null = null;
 
   // Candidates: `front` first (ones whose slot just freed, next rows of finished lanes), then the
   // current page of the lane scan, then further pages from `cursor`.
@@ -345,8 +256,8 @@ export class OutboxWorker {
     (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.deps.now);
   }
 
-  private get q(): Statements {
-    return (this.stmts ??= prepareStatements(this.deps.db.$client));
+  private get q(): WorkerStatements {
+    return (this.stmts ??= workerStatements(this.deps.db));
   }
 
   get settings(): Readonly<WorkerOptions> {
@@ -458,36 +369,19 @@ export class OutboxWorker {
 
   /** Rows left in flight by a process that died (lease expired) go back to pending. */
   private reclaimExpired(now: number): void {
-    const res = this.deps.db
-      .update(outbox)
-      .set({ state: 'pending', claimedUntil: null, lastError: 'outcome unknown: the sending process stopped; re-sending with the same delivery id' })
-      .where(and(eq(outbox.state, 'in_flight'), sql`${outbox.claimedUntil} < ${now}`))
-      .run();
-    if (res.changes) {
+    const reclaimed = reclaimExpired(this.deps.db, now, 'outcome unknown: the sending process stopped; re-sending with the same delivery id');
+    if (reclaimed) {
       this.dirty = true;
-      this.deps.log.warn({ count: res.changes }, 'reclaimed deliveries whose worker stopped mid-send');
+      this.deps.log.warn({ count: reclaimed }, 'reclaimed deliveries whose worker stopped mid-send');
     }
   }
 
   /** Customer-facing rows are never dropped: past their deadline they are dead-lettered and reported. */
   private deadLetterOverdue(now: number): void {
     if (this.deadLettering) return;
-    const deadline = sql`coalesce(${outbox.deadlineAt}, coalesce(${outbox.approvedAt}, ${outbox.createdAt}) + ${this.options.defaultDeadlineMs})`;
     // What the reason needs, not the rows: a wide fan-out past its deadline is not read into
     // memory body and all (each row is read on its own as it is dead-lettered).
-    const overdue = this.deps.db
-      .select({
-        id: outbox.id,
-        deadlineAt: outbox.deadlineAt,
-        approvedAt: outbox.approvedAt,
-        createdAt: outbox.createdAt,
-        lastError: outbox.lastError,
-        attempts: outbox.attempts,
-      })
-      .from(outbox)
-      .where(and(eq(outbox.state, 'pending'), eq(outbox.customerFacing, true), sql`${deadline} <= ${now}`))
-      .orderBy(asc(outbox.id))
-      .all();
+    const overdue = overdueCustomerFacing(this.deps.db, now, this.options.defaultDeadlineMs);
     if (!overdue.length) return;
     for (const row of overdue) this.dying.add(row.id);
     const dead = overdue.map((row) => {
@@ -579,7 +473,7 @@ export class OutboxWorker {
     this.readyAt = 0;
     if (!c) return;
     const limit = Math.max(1, this.options.scanPage);
-    const rows = this.q.dueHeads.raw().all(this.scanNow, c.at, c.at, c.id, limit) as Array<[number, string, number | null, number]>;
+    const rows = this.q.dueHeads(this.scanNow, c.at, c.id, limit);
     for (const [id, target, incidentId] of rows) {
       const cand = { id, target, incidentId, lane: laneOf({ target, incidentId }) };
       if (this.running.has(cand.lane)) continue;
@@ -714,7 +608,7 @@ export class OutboxWorker {
     }
     this.inTransaction = true;
     try {
-      this.deps.db.transaction(() => fn(), { behavior: 'immediate' });
+      inClaimTransaction(this.deps.db, fn);
     } catch (err) {
       this.unreserve();
       this.deps.log.error({ err }, 'outbox transaction failed');
@@ -767,9 +661,8 @@ export class OutboxWorker {
   }
 
   private claimCandidate(c: Candidate, now: number): void {
-    const raw = this.q.rowById.raw().get(c.id) as unknown[] | undefined;
-    if (!raw) return;
-    const row = outboxRow(raw);
+    const row = this.q.rowById(c.id);
+    if (!row) return;
     if (row.state !== 'pending' || row.nextAttemptAt > now) return;
     let j = this.judged.get(c.id);
     if (!j) {
@@ -819,11 +712,7 @@ export class OutboxWorker {
   private noTarget(head: OutboxRow, now: number): void {
     // Kept, not dropped: a target may be configured later (credentials added, server restarted).
     // Customer-facing rows still reach their deadline and are reported.
-    this.deps.db
-      .update(outbox)
-      .set({ lastError: `nothing delivers to ${head.target} (is it configured?)`, nextAttemptAt: now + 60_000 })
-      .where(and(eq(outbox.id, head.id), eq(outbox.state, 'pending')))
-      .run();
+    postponePending(this.deps.db, head.id, `nothing delivers to ${head.target} (is it configured?)`, now + 60_000);
   }
 
   /**
@@ -833,35 +722,28 @@ export class OutboxWorker {
   private claim(head: OutboxRow, target: Target, now: number): OutboxMessage | null {
     // Past its deadline and about to be dead-lettered (deadLetterAll): not sent late instead.
     if (this.dying.has(head.id)) return null;
-    const tx = this.deps.db;
     const leaseUntil = now + this.options.leaseMs;
-    const res = this.q.claim.run(leaseUntil, head.id, now);
-    if (res.changes !== 1) return null;
+    if (!this.q.claim(leaseUntil, head.id, now)) return null;
     let chosen = head;
     chosen.state = 'in_flight';
     chosen.attempts += 1;
     chosen.claimedUntil = leaseUntil;
     if (target.folds && chosen.customerFacing) {
       const run: number[] = [];
-      for (const r of this.q.waitingBehind.iterate(chosen.target, chosen.incidentId, chosen.id)) {
+      for (const r of this.q.waitingBehind(chosen.target, chosen.incidentId, chosen.id)) {
         if (!r.customerFacing) break;
         run.push(r.id);
       }
       const newest = run.at(-1);
       if (newest !== undefined) {
         const superseded = [chosen.id, ...run.slice(0, -1)];
-        tx.update(outbox).set({ state: 'folded', foldedInto: newest, claimedUntil: null }).where(inArray(outbox.id, superseded)).run();
-        tx.update(outbox).set({ foldedInto: newest }).where(inArray(outbox.foldedInto, superseded)).run();
-        tx.update(outbox)
-          .set({ state: 'in_flight', attempts: sql`${outbox.attempts} + 1`, claimedUntil: leaseUntil })
-          .where(eq(outbox.id, newest))
-          .run();
+        foldInto(this.deps.db, superseded, newest, leaseUntil);
         for (const id of superseded) this.judged.delete(id);
-        chosen = outboxRow(this.q.rowById.raw().get(newest) as unknown[]);
+        chosen = this.q.rowById(newest)!;
       }
     }
-    const folded = this.q.foldedCount.get(chosen.id)?.n ?? 0;
-    const previous = this.q.previousRef.get(chosen.target, chosen.incidentId);
+    const folded = this.q.foldedCount(chosen.id);
+    const previousRemoteRef = this.q.previousRef(chosen.target, chosen.incidentId);
     return {
       id: chosen.id,
       deliveryId: chosen.deliveryId,
@@ -875,7 +757,7 @@ export class OutboxWorker {
       folded,
       foldNotice: foldNoticeFor(folded),
       delayNotice: chosen.customerFacing ? delayNoticeFor(chosen.approvedAt, now, this.options) : null,
-      previousRemoteRef: previous?.remoteRef ?? null,
+      previousRemoteRef,
     };
   }
 
@@ -974,7 +856,7 @@ export class OutboxWorker {
       // Only the finished lanes are looked at again: a lane's next row becomes a candidate at
       // once when it is due (a retry due later is found by the poll).
       for (const o of batch) {
-        const next = this.q.laneHead.get(o.msg.target, o.msg.incidentId);
+        const next = this.q.laneHead(o.msg.target, o.msg.incidentId);
         if (next && next.nextAttemptAt <= now) this.front.push({ id: next.id, target: o.msg.target, incidentId: o.msg.incidentId, lane: o.lane });
       }
       this.fill(now);
@@ -994,7 +876,7 @@ export class OutboxWorker {
     switch (result.kind) {
       case 'delivered':
         this.breakers.success(key);
-        this.q.delivered.run(now, result.remoteRef ?? null, msg.id);
+        this.q.delivered(now, result.remoteRef ?? null, msg.id);
         this.judged.delete(msg.id);
         // One line per delivery at debug; flush logs how many a batch delivered at info (a
         // 5,000-wide fan-out is a few dozen lines, not 5,000). The outbox row is the record.
@@ -1012,7 +894,7 @@ export class OutboxWorker {
           dead.push({ o, reason: `failed through the whole retry schedule (${msg.attempts} attempts; last error: ${result.error})`, cause: 'exhausted' });
           return false;
         }
-        this.q.retry.run(now + delay, result.error, msg.id);
+        this.q.retry(now + delay, result.error, msg.id);
         log.warn({ ...fields, error: result.error, retryInMs: delay }, 'delivery will be retried');
         return false;
       }
