@@ -321,7 +321,7 @@ export class OutboxWorker {
 
   /**
    * One full pass (on the poll timer): housekeeping, a fresh look at the lanes, then claims.
-   * Synchronous: every database step is a short better-sqlite3 transaction.
+   * Synchronous: every database step is a short synchronous transaction (db/queries/worker.ts).
    */
   tick(): void {
     this.pass(true);
