@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
@@ -101,6 +102,11 @@ export function openDatabase(file: string): Db {
 export function isBusyError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED');
+}
+
+/** Throws when the database cannot answer a trivial query (/healthz). Synchronous: it is one round trip. */
+export function pingDatabase(db: Db): void {
+  db.get(sql`select 1`);
 }
 
 /** The largest rowid change counter: lets a server notice writes made by another process. */

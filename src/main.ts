@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { sql } from 'drizzle-orm';
-import { incidents } from '../db/schema.js';
+import { pingDatabase } from '../db/client.js';
+import { countOpenIncidents } from '../db/queries/incidents.js';
 import { pruneProcessedEvents } from '../db/queries/inbox.js';
 import { createCheckpointer } from '../db/checkpointer.js';
 import { joinApp, openBase, policyOf, type App, type AppOptions, type Base } from './app.js';
@@ -86,7 +86,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     ],
     collectors: [
       () => {
-        const open = db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
+        const open = countOpenIncidents(db);
         return [{ name: 'sitrep_incidents_open', help: 'Incidents not yet resolved', type: 'gauge', values: [{ value: open }] }];
       },
     ],
@@ -126,7 +126,7 @@ export function createRouter(app: App): Router {
   const version = packageVersion();
   router.add(['GET', 'HEAD'], '/healthz', (_req, res) => {
     try {
-      app.db.get(sql`select 1`);
+      pingDatabase(app.db);
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: true, version })}\n`);
     } catch {
       res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: false, version, error: 'database unreachable' })}\n`);

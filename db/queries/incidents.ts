@@ -85,6 +85,14 @@ export async function openIncidents(db: DbOrTx): Promise<IncidentRow[]> {
   return prepared(db, `${incidentSelect} where status != 'resolved' order by id asc`).all().map(toIncidentRow);
 }
 
+/**
+ * How many incidents are not yet resolved (the sitrep_incidents_open gauge). Synchronous, as a
+ * Prometheus collector is: a scrape reads one count.
+ */
+export function countOpenIncidents(db: DbOrTx): number {
+  return db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
+}
+
 /** The most recently declared incident, open or not. */
 export async function latestIncident(db: DbOrTx): Promise<IncidentRow | undefined> {
   const raw: unknown = prepared(db, `${incidentSelect} order by id desc limit 1`).get();

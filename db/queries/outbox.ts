@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, like, lt } from 'drizzle-orm';
-import type { DbOrTx, Tx } from '../client.js';
+import type { Statement } from 'better-sqlite3';
+import type { Db, DbOrTx, Tx } from '../client.js';
 import { outbox } from '../schema.js';
 import { prepared } from './prepared.js';
 
@@ -196,4 +197,54 @@ export async function markDead(tx: Tx, id: number, from: 'pending' | 'in_flight'
     .run();
   if (res.changes !== 1) return undefined;
   return tx.select().from(outbox).where(eq(outbox.id, id)).get();
+}
+
+// /metrics for deliveries (src/mirror/metrics.ts). A scrape's cost does not grow with outbox
+// history: pending and dead rows are counted through the (state, …) index, and delivered and
+// folded rows are never counted but added up as they happen, by a temporary trigger that adds to a
+// temporary table in the same transaction as the change (this connection's transitions only).
+// Synchronous, as a Prometheus collector is: a scrape reads two small results on the connection.
+
+// A target's kind in SQL (src/mirror/metrics.ts kindOf), so rows are grouped by kind without
+// reading their targets out.
+const KIND_SQL = (col: string) => `case when instr(${col}, ':') > 0 then substr(${col}, 1, instr(${col}, ':') - 1) else ${col} end`;
+
+const DELIVERY_COUNTS_SETUP = [
+  `create temp table if not exists delivery_counts (kind text not null, outcome text not null, n integer not null, primary key (kind, outcome))`,
+  `create temp trigger if not exists delivery_counts_on_outcome after update of state on main.outbox
+     when new.state <> old.state and new.state in ('delivered', 'folded')
+     begin
+       insert into temp.delivery_counts (kind, outcome, n) values (${KIND_SQL('new.target')}, new.state, 1)
+         on conflict (kind, outcome) do update set n = n + 1;
+     end`,
+];
+
+interface DeliveryCountQueries {
+  live: Statement<[], { kind: string; state: string; n: number }>;
+  counted: Statement<[], { kind: string; outcome: string; n: number }>;
+}
+
+/**
+ * Starts counting this connection's deliveries (the temporary table and trigger) and returns the
+ * scrape: rows waiting, being sent or dead by kind and state (`live`), and this connection's
+ * delivered and folded transitions by kind and outcome (`counted`). Kinds are the targets' prefixes
+ * as stored; the statements are prepared on the first scrape and kept.
+ */
+export function openDeliveryCounts(db: Db): () => {
+  live: Array<{ kind: string; state: string; n: number }>;
+  counted: Array<{ kind: string; outcome: string; n: number }>;
+} {
+  const client = db.$client;
+  for (const stmt of DELIVERY_COUNTS_SETUP) client.exec(stmt);
+  let q: DeliveryCountQueries | null = null;
+  const queries = (): DeliveryCountQueries =>
+    (q ??= {
+      // One index range per state: only rows waiting, being sent or dead-lettered are read.
+      live: client.prepare(`
+        select ${KIND_SQL('target')} as kind, state, count(*) as n from outbox
+        where state in ('pending', 'in_flight', 'dead')
+        group by 1, 2`),
+      counted: client.prepare('select kind, outcome, n from temp.delivery_counts'),
+    });
+  return () => ({ live: queries().live.all(), counted: queries().counted.all() });
 }

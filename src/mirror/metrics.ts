@@ -1,5 +1,5 @@
-import type { Statement } from 'better-sqlite3';
 import type { Db } from '../../db/client.js';
+import { openDeliveryCounts } from '../../db/queries/outbox.js';
 import type { Collector, Sample } from '../http/metrics.js';
 import type { CircuitBreakers } from './policy.js';
 
@@ -9,7 +9,8 @@ import type { CircuitBreakers } from './policy.js';
 // - A scrape's cost does not grow with outbox history. Pending and dead rows are counted through
 //   the (state, …) index, so only those rows are read. Delivered and folded rows, which pile up
 //   as history, are never counted: this connection's own transitions are counted as they happen,
-//   by a temporary trigger that adds to a temporary table in the same transaction as the change.
+//   by a temporary trigger that adds to a temporary table in the same transaction as the change
+//   (db/queries/outbox.ts).
 //   The worker delivers on this connection, so these are this process's counters (they start at
 //   zero with it, as Prometheus counters do; several servers each report their own).
 
@@ -22,38 +23,9 @@ export function kindOf(targetOrKey: string): Kind {
   return (KINDS as readonly string[]).includes(prefix) ? (prefix as Kind) : 'other';
 }
 
-// The same rule in SQL, so rows are grouped by kind without reading their targets out.
-const KIND_SQL = (col: string) => `case when instr(${col}, ':') > 0 then substr(${col}, 1, instr(${col}, ':') - 1) else ${col} end`;
-
-const SETUP = [
-  `create temp table if not exists delivery_counts (kind text not null, outcome text not null, n integer not null, primary key (kind, outcome))`,
-  `create temp trigger if not exists delivery_counts_on_outcome after update of state on main.outbox
-     when new.state <> old.state and new.state in ('delivered', 'folded')
-     begin
-       insert into temp.delivery_counts (kind, outcome, n) values (${KIND_SQL('new.target')}, new.state, 1)
-         on conflict (kind, outcome) do update set n = n + 1;
-     end`,
-];
-
-interface Queries {
-  live: Statement<[], { kind: string; state: string; n: number }>;
-  counted: Statement<[], { kind: string; outcome: string; n: number }>;
-}
-
 /** /metrics: deliveries by kind and outcome, and how many upstreams of each kind have an open breaker. */
 export function createOutboxCollector(db: Db, breakers: () => CircuitBreakers): Collector {
-  const client = db.$client;
-  for (const stmt of SETUP) client.exec(stmt);
-  let q: Queries | null = null;
-  const queries = (): Queries =>
-    (q ??= {
-      // One index range per state: only rows waiting, being sent or dead-lettered are read.
-      live: client.prepare(`
-        select ${KIND_SQL('target')} as kind, state, count(*) as n from outbox
-        where state in ('pending', 'in_flight', 'dead')
-        group by 1, 2`),
-      counted: client.prepare('select kind, outcome, n from temp.delivery_counts'),
-    });
+  const scrape = openDeliveryCounts(db);
 
   return () => {
     const zero = () => new Map<Kind, number>(KINDS.map((k) => [k, 0]));
@@ -65,8 +37,9 @@ export function createOutboxCollector(db: Db, breakers: () => CircuitBreakers): 
       const k = kindOf(kind);
       m.set(k, (m.get(k) ?? 0) + n);
     };
-    for (const r of queries().live.all()) add(r.state === 'dead' ? dead : pending, r.kind, r.n);
-    for (const r of queries().counted.all()) add(r.outcome === 'delivered' ? delivered : folded, r.kind, r.n);
+    const { live, counted } = scrape();
+    for (const r of live) add(r.state === 'dead' ? dead : pending, r.kind, r.n);
+    for (const r of counted) add(r.outcome === 'delivered' ? delivered : folded, r.kind, r.n);
     const open = zero();
     for (const key of breakers().openKeys()) add(open, key, 1);
 

@@ -1,5 +1,5 @@
-import type { Statement } from 'better-sqlite3';
 import type { Db } from '../../db/client.js';
+import { pruneDeliveredBatch, type Cursor } from '../../db/queries/retention.js';
 import type { Logger } from '../logger.js';
 import { periodic } from '../periodic.js';
 
@@ -25,60 +25,15 @@ export interface RetentionOptions {
   keepsReference(target: string): boolean;
 }
 
+export type { Cursor };
+
 export const DEFAULT_RETENTION: Omit<RetentionOptions, 'retentionMs' | 'keepsReference'> = { batchSize: 500, pauseMs: 5 };
-
-interface Candidate {
-  id: number;
-  target: string;
-  incidentId: number | null;
-  remoteRef: string | null;
-  deliveredAt: number;
-}
-
-interface Statements {
-  candidates: Statement<[number, number, number, number, number], Candidate>;
-  newerReference: Statement<[string, number | null, number], { one: number }>;
-  deleteFolded: Statement<[string]>;
-  deleteRows: Statement<[string]>;
-}
-
-const statements = new WeakMap<Db, Statements>();
-
-function prepare(db: Db): Statements {
-  let s = statements.get(db);
-  if (s) return s;
-  const c = db.$client;
-  s = {
-    // Seeks the delivered rows' age index from the cursor: reads only rows past their age. Named,
-    // because the planner, without statistics, would rather walk (state, next_attempt_at) and sort
-    // every delivered row; and naming it makes this fail to prepare should the index go.
-    candidates: c.prepare(`
-      select id, target, incident_id as incidentId, remote_ref as remoteRef, delivered_at as deliveredAt from outbox indexed by outbox_delivered_age
-      where state = 'delivered' and delivered_at >= ? and delivered_at < ?
-        and not (delivered_at = ? and id <= ?)
-      order by delivered_at, id
-      limit ?`),
-    newerReference: c.prepare(`
-      select 1 as one from outbox
-      where target = ? and incident_id is ? and id > ? and state = 'delivered' and remote_ref is not null
-      limit 1`),
-    // Ids come from the query above as integers; passed as one JSON array to keep one statement.
-    deleteFolded: c.prepare(`delete from outbox where state = 'folded' and folded_into in (select value from json_each(?))`),
-    deleteRows: c.prepare(`delete from outbox where state = 'delivered' and id in (select value from json_each(?))`),
-  };
-  statements.set(db, s);
-  return s;
-}
-
-export interface Cursor {
-  deliveredAt: number;
-  id: number;
-}
 
 /**
  * One batch: deletes delivered rows older than the cutoff (after `cursor`) and the rows folded into
- * them, in one short transaction. Returns how many rows went and where the next batch starts, or
- * null for the cursor when nothing past it is old enough.
+ * them, in one short transaction (db/queries/retention.ts). Returns how many rows went and where
+ * the next batch starts, or null for the cursor when nothing past it is old enough. Synchronous:
+ * a batch is one short write transaction, and the pause between batches is where it yields.
  */
 export function pruneBatch(
   db: Db,
@@ -86,21 +41,7 @@ export function pruneBatch(
   opts: Pick<RetentionOptions, 'retentionMs' | 'batchSize' | 'keepsReference'>,
   cursor: Cursor | null,
 ): { deleted: number; cursor: Cursor | null } {
-  const q = prepare(db);
-  const cutoff = now - opts.retentionMs;
-  return db.transaction(
-    () => {
-      const from = cursor ?? { deliveredAt: Number.MIN_SAFE_INTEGER, id: Number.MIN_SAFE_INTEGER };
-      const rows = q.candidates.all(from.deliveredAt, cutoff, from.deliveredAt, from.id, opts.batchSize);
-      const last = rows.at(-1);
-      if (!last) return { deleted: 0, cursor: null };
-      const doomed = rows.filter((r) => !(r.remoteRef !== null && opts.keepsReference(r.target) && !q.newerReference.get(r.target, r.incidentId, r.id)));
-      const folded = q.deleteFolded.run(JSON.stringify(rows.map((r) => r.id))).changes;
-      const deleted = doomed.length ? q.deleteRows.run(JSON.stringify(doomed.map((r) => r.id))).changes : 0;
-      return { deleted: deleted + folded, cursor: { deliveredAt: last.deliveredAt, id: last.id } };
-    },
-    { behavior: 'immediate' },
-  );
+  return pruneDeliveredBatch(db, now - opts.retentionMs, opts.batchSize, (target) => opts.keepsReference(target), cursor);
 }
 
 /** Prunes everything past its age, batch by batch; `shouldStop` is checked between batches. */

@@ -1,7 +1,16 @@
-import { and, asc, desc, eq, gte, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { publicFingerprint as fingerprintOf } from '../../db/queries/statuspage.js';
-import { componentStatusHistory, components, customerUpdates, incidents, postmortems } from '../../db/schema.js';
+import {
+  publicFingerprint as fingerprintOf,
+  publicComponentRows,
+  publicHistorySince,
+  publicIncidentHead,
+  publicStatusBefore,
+  publishedIncidentRows,
+  publishedUpdatesAndPostmortems,
+  type PublicPostmortemRow,
+  type PublishedIncidentRow,
+  type PublishedUpdateRow,
+} from '../../db/queries/statuspage.js';
 import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
 import { componentStatusUnder } from '../domain/publication.js';
 import { COMPONENT_STATUSES, type ComponentStatus, type Impact, type IncidentStatus, type Severity } from '../domain/enums.js';
@@ -10,9 +19,9 @@ import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
 // The public read model: everything the built-in page, the v2 API and the feed may show, loaded
 // in one go from the public columns only (published updates, public statuses, public history).
 // No internal text or status (notes, internal updates, drafts, internal component and incident
-// statuses) is ever selected here, which is what keeps it off the page: a renderer cannot leak
-// what it never received. (Severity is read only to give an incident that names no component
-// an impact.)
+// statuses) is ever selected (db/queries/statuspage.ts), which is what keeps it off the page: a
+// renderer cannot leak what it never received. (Severity is read only to give an incident that
+// names no component an impact.)
 
 export const UPTIME_DAYS = 90;
 export const HISTORY_DAYS = 14;
@@ -104,92 +113,27 @@ export interface LoadOptions {
 
 export const statusTitle = (s: string) => s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, ' ');
 
-/**
- * The queries, prepared once per database: a rebuild runs on every published change while
- * customers are polling, so query building must not be paid again each time.
- */
-function prepare(db: Db) {
-  const windowStart = sql.placeholder('windowStart');
-  const ids = sql.placeholder('ids'); // a JSON array of incident ids
-  return {
-    components: db.select().from(components).orderBy(asc(components.position), asc(components.id)).prepare(),
-    history: db
-      .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at })
-      .from(componentStatusHistory)
-      .where(and(eq(componentStatusHistory.isPublic, true), gte(componentStatusHistory.at, windowStart)))
-      .orderBy(asc(componentStatusHistory.at), asc(componentStatusHistory.id))
-      .prepare(),
-    // Each component's last public change before the window: one index seek per component
-    // (csh_component_at, read backwards from the window's start), not a pass over all history.
-    before: db
-      .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at })
-      .from(componentStatusHistory)
-      .where(
-        sql`${componentStatusHistory.id} in (select (select h.id from ${componentStatusHistory} h
-              where h.component_id = c.id and h.is_public = 1 and h.at < ${windowStart}
-              order by h.at desc, h.id desc limit 1) from ${components} c)`,
-      )
-      .prepare(),
-    incidents: db
-      .select({
-        id: incidents.id,
-        title: incidents.title,
-        severity: incidents.severity,
-        publicStatus: incidents.publicStatus,
-        publishedAt: incidents.publishedAt,
-        updatedAt: incidents.updatedAt,
-      })
-      .from(incidents)
-      .where(isNotNull(incidents.publishedAt))
-      .orderBy(desc(incidents.publishedAt), desc(incidents.id))
-      .prepare(),
-    updates: db
-      .select({
-        id: customerUpdates.id,
-        incidentId: customerUpdates.incidentId,
-        status: customerUpdates.status,
-        body: customerUpdates.body,
-        componentChanges: customerUpdates.componentChanges,
-        displayAt: customerUpdates.displayAt,
-        publishedAt: customerUpdates.publishedAt,
-        isPostmortem: customerUpdates.isPostmortem,
-      })
-      .from(customerUpdates)
-      .where(and(eq(customerUpdates.state, 'published'), sql`${customerUpdates.incidentId} in (select value from json_each(${ids}))`))
-      .orderBy(asc(customerUpdates.displayAt), asc(customerUpdates.id))
-      .prepare(),
-    postmortems: db
-      .select({ incidentId: postmortems.incidentId, body: postmortems.publicBody, publishedAt: postmortems.publishedAt })
-      .from(postmortems)
-      .where(
-        sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL AND ${postmortems.incidentId} in (select value from json_each(${ids}))`,
-      )
-      .prepare(),
-  };
-}
-const prepared = new WeakMap<Db, ReturnType<typeof prepare>>();
-
 /** A cheap digest of everything the public state is built from (db/queries/statuspage.ts). */
 export function publicFingerprint(db: Db): string {
   return fingerprintOf(db);
 }
 
+/**
+ * The public state as of now. Synchronous, unlike the store's verbs: the status page builds its
+ * snapshot synchronously on the store's read-only connection (a page view never waits for a
+ * writer), so its queries (db/queries/statuspage.ts) are plain synchronous reads, prepared once.
+ */
 export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   const { now, zone } = opts;
-  let q = prepared.get(db);
-  if (!q) {
-    q = prepare(db);
-    prepared.set(db, q);
-  }
   const win = uptimeWindow(now, zone, UPTIME_DAYS);
   const windowStart = win.dayStarts[0] ?? now;
 
-  const compRows = q.components.all();
+  const compRows = publicComponentRows(db);
   const bySlug = new Map(compRows.map((c) => [c.slug, c]));
 
-  const history = q.history.all({ windowStart });
+  const history = publicHistorySince(db, windowStart);
   // The status in force when the window opens: each component's last public change before it.
-  const beforeRows = q.before.all({ windowStart });
+  const beforeRows = publicStatusBefore(db, windowStart);
   const before = new Map<number, ComponentStatus>();
   for (const r of beforeRows) before.set(r.componentId, r.status);
   const lastPublicChange = new Map<number, number>();
@@ -218,20 +162,23 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   // Only what the page, the API and the feed list is loaded on every rebuild: open incidents,
   // those active within the uptime window, and the most recent ones. Older reports are loaded
   // when someone asks for one (once per snapshot), so a rebuild does not grow with years of history.
-  const incRows = q.incidents.all();
+  const incRows = publishedIncidentRows(db);
   const hot: typeof incRows = [];
   const coldIds = new Set<number>();
   incRows.forEach((r, i) => {
     if (i < HOT_RECENT || r.publicStatus !== 'resolved' || r.updatedAt >= windowStart) hot.push(r);
     else coldIds.add(r.id);
   });
-  const ids = JSON.stringify(hot.map((r) => r.id));
   // Incidents older than the window are never listed by day: skip luxon for them.
   const dayLabelOf = (ms: number): string => {
     for (let d = win.dayStarts.length - 1; d >= 0; d--) if (ms >= win.dayStarts[d]!) return win.labels[d]!;
     return '';
   };
-  const publicIncidents = assembleIncidents(hot, q.updates.all({ ids }), q.postmortems.all({ ids }), { bySlug, positionOf, dayLabelOf });
+  const { updates, postmortems } = publishedUpdatesAndPostmortems(
+    db,
+    hot.map((r) => r.id),
+  );
+  const publicIncidents = assembleIncidents(hot, updates, postmortems, { bySlug, positionOf, dayLabelOf });
   publicIncidents.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
 
   const open = publicIncidents.filter((i) => i.status !== 'resolved');
@@ -259,18 +206,9 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   };
 }
 
-type IncidentRow = { id: number; title: string; severity: number; publicStatus: IncidentStatus | null };
-type UpdateRow = {
-  id: number;
-  incidentId: number;
-  status: IncidentStatus;
-  body: string;
-  componentChanges: Array<{ slug: string; status: string }>;
-  displayAt: number;
-  publishedAt: number | null;
-  isPostmortem: boolean;
-};
-type PostmortemRow = { incidentId: number; body: string | null; publishedAt: number | null };
+type IncidentRow = Pick<PublishedIncidentRow, 'id' | 'title' | 'severity' | 'publicStatus'>;
+type UpdateRow = PublishedUpdateRow;
+type PostmortemRow = PublicPostmortemRow;
 interface AssembleContext {
   bySlug: ReadonlyMap<string, { id: number; slug: string; name: string }>;
   positionOf: ReadonlyMap<number, number>;
@@ -356,21 +294,12 @@ function assembleIncidents(incRows: IncidentRow[], updRows: UpdateRow[], pmRows:
 /** The report of an incident too old to be in every snapshot (one query set, cached by the caller). */
 export function loadArchivedIncident(db: Db, state: PublicState, id: number): PublicIncident | null {
   if (!state.archivedIncidentIds.has(id)) return null;
-  let q = prepared.get(db);
-  if (!q) {
-    q = prepare(db);
-    prepared.set(db, q);
-  }
-  const inc = db
-    .select({ id: incidents.id, title: incidents.title, severity: incidents.severity, publicStatus: incidents.publicStatus })
-    .from(incidents)
-    .where(eq(incidents.id, id))
-    .get();
+  const inc = publicIncidentHead(db, id);
   if (!inc) return null;
-  const ids = JSON.stringify([id]);
+  const { updates, postmortems } = publishedUpdatesAndPostmortems(db, [id]);
   const bySlug = new Map(state.components.map((c) => [c.code, { id: c.id, slug: c.code, name: c.name }]));
   const positionOf = new Map(state.components.map((c) => [c.id, c.position]));
-  return assembleIncidents([inc], q.updates.all({ ids }), q.postmortems.all({ ids }), { bySlug, positionOf, dayLabelOf: () => '' })[0] ?? null;
+  return assembleIncidents([inc], updates, postmortems, { bySlug, positionOf, dayLabelOf: () => '' })[0] ?? null;
 }
 
 const IMPACT_ORDER: readonly Impact[] = ['none', 'minor', 'major', 'critical'];
