@@ -72,7 +72,16 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   );
   // The worker, made last, with every target there is.
   const extra: Capability = { outlets: [], targets: opts.targets?.(base) ?? [], routes: [], services: [] };
-  const mirroring = createMirroring({ db, store: base.store, log, now, runner, targets: [extra, ...parts].flatMap((c) => c.targets), config });
+  const mirroring = createMirroring({
+    db,
+    readDb: base.readDb,
+    store: base.store,
+    log,
+    now,
+    runner,
+    targets: [extra, ...parts].flatMap((c) => c.targets),
+    config,
+  });
   const housekeeping: Capability = {
     outlets: [],
     targets: [],

@@ -59,10 +59,8 @@ interface Statements {
   retry: Statement<[number, string, number]>;
 }
 
-function prepareStatements(client: Db['$client']): Statements {
-  return {
-    // The heads of due lanes: see OutboxWorker.loadPage. Only what picking a row needs is read.
-    dueHeads: client.prepare(`
+// The heads of due lanes: see OutboxWorker.loadPage. Only what picking a row needs is read.
+const DUE_HEADS = `
       with recursive lanes(id) as (
         select (select id from outbox where state = 'pending' order by state, target, incident_id, id limit 1)
         union all
@@ -83,7 +81,11 @@ function prepareStatements(client: Db['$client']): Statements {
           select 1 from outbox p
           where p.state = 'in_flight' and p.target = h.target and p.incident_id is h.incident_id and p.id < h.id)
       order by h.next_attempt_at, h.id
-      limit ?`),
+      limit ?`;
+
+function prepareStatements(client: Db['$client']): Statements {
+  return {
+    dueHeads: client.prepare(DUE_HEADS),
     rowById: client.prepare(`select ${outboxSelect} from outbox where id = ?`),
     claim: client.prepare(`
       update outbox set state = 'in_flight', attempts = attempts + 1, claimed_until = ?
@@ -145,11 +147,17 @@ export interface WorkerStatements {
   retry(nextAttemptAt: number, error: string, id: number): void;
 }
 
-/** Prepares the worker's statements on `db`'s connection: call once per connection and keep the result. */
-export function workerStatements(db: Db): WorkerStatements {
+/**
+ * Prepares the worker's statements on `db`'s connection: call once per connection and keep the
+ * result. The lane scan (`dueHeads`) runs on `scanDb`, the store's read-only connection, when
+ * given: it reads committed rows only, which is all it needs, since a row it offers is claimed by
+ * the conditional `claim` on the writer (a head claimed meanwhile simply is not claimed again).
+ */
+export function workerStatements(db: Db, scanDb: Db = db): WorkerStatements {
   const q = prepareStatements(db.$client);
+  const scan: Statements['dueHeads'] = scanDb === db ? q.dueHeads : scanDb.$client.prepare(DUE_HEADS);
   return {
-    dueHeads: (now, afterAt, afterId, limit) => q.dueHeads.raw().all(now, afterAt, afterAt, afterId, limit) as DueHead[],
+    dueHeads: (now, afterAt, afterId, limit) => scan.raw().all(now, afterAt, afterAt, afterId, limit) as DueHead[],
     rowById: (id) => {
       const raw = q.rowById.raw().get(id) as unknown[] | undefined;
       return raw ? outboxRow(raw) : undefined;

@@ -19,6 +19,8 @@ export { enqueue } from './enqueue.js';
 
 export interface MirroringDeps {
   db: Db;
+  /** The store's read-only connection: the worker's lane scan reads there. */
+  readDb?: Db;
   store: Store;
   log: Logger;
   now: () => number;
@@ -145,6 +147,7 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
   const worker = new OutboxWorker(
     {
       db: app.db,
+      ...(deps.readDb ? { readDb: deps.readDb } : {}),
       store: deps.store,
       log: app.log,
       now: app.now,

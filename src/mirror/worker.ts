@@ -90,6 +90,8 @@ export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerO
 
 export interface WorkerDeps {
   db: Db;
+  /** The store's read-only connection, for the lane scan (the writer when absent). */
+  readDb?: Db;
   /** Dead letters are written through the store: telling the incident runs the outlets. */
   store: Store;
   log: Logger;
@@ -257,7 +259,7 @@ export class OutboxWorker {
   }
 
   private get q(): WorkerStatements {
-    return (this.stmts ??= workerStatements(this.deps.db));
+    return (this.stmts ??= workerStatements(this.deps.db, this.deps.readDb));
   }
 
   get settings(): Readonly<WorkerOptions> {
