@@ -119,6 +119,16 @@ function prepareStatements(client: Db['$client']): Statements {
 /** A due lane head as the scan reads it: [id, target, incidentId, nextAttemptAt]. Ids only, no body. */
 export type DueHead = [id: number, target: string, incidentId: number | null, nextAttemptAt: number];
 
+/** A due head as the scan returns it (id, target, incident_id, next_attempt_at), checked. */
+function dueHead(raw: unknown): DueHead {
+  if (Array.isArray(raw) && raw.length === 4) {
+    const [id, target, incidentId, at]: unknown[] = raw;
+    if (typeof id === 'number' && typeof target === 'string' && (incidentId === null || typeof incidentId === 'number') && typeof at === 'number')
+      return [id, target, incidentId, at];
+  }
+  throw new Error('the outbox lane scan returned an unreadable row');
+}
+
 /** The worker's hot statements, prepared on one connection. A lane is (target, incidentId); NULL incidents form one lane. */
 export interface WorkerStatements {
   /**
@@ -157,10 +167,10 @@ export function workerStatements(db: Db, scanDb: Db = db): WorkerStatements {
   const q = prepareStatements(db.$client);
   const scan: Statements['dueHeads'] = scanDb === db ? q.dueHeads : scanDb.$client.prepare(DUE_HEADS);
   return {
-    dueHeads: (now, afterAt, afterId, limit) => scan.raw().all(now, afterAt, afterAt, afterId, limit) as DueHead[],
+    dueHeads: (now, afterAt, afterId, limit) => scan.raw().all(now, afterAt, afterAt, afterId, limit).map(dueHead),
     rowById: (id) => {
-      const raw = q.rowById.raw().get(id) as unknown[] | undefined;
-      return raw ? outboxRow(raw) : undefined;
+      const raw: unknown = q.rowById.raw().get(id);
+      return Array.isArray(raw) ? outboxRow(raw) : undefined;
     },
     claim: (leaseUntil, id, now) => q.claim.run(leaseUntil, id, now).changes === 1,
     waitingBehind: (target, incidentId, afterId) => q.waitingBehind.iterate(target, incidentId, afterId),
