@@ -43,18 +43,23 @@ export function zip(entries: readonly ZipEntry[]): Buffer {
     const [method, body] = deflated.length < data.length ? [DEFLATE, deflated] : [STORE, Buffer.from(data)];
     const crc = crc32(data);
     if (body.length > 0xffffffff || data.length > 0xffffffff || entries.length > 0xffff) throw new Error('zip: too large for a zip without zip64');
+    // The fields the local header and the central directory entry share, in the same order:
+    // method, time, date, CRC-32, compressed and uncompressed size, name length.
+    const writeEntryFields = (header: Buffer, at: number) => {
+      header.writeUInt16LE(method, at);
+      header.writeUInt16LE(DOS_TIME, at + 2);
+      header.writeUInt16LE(DOS_DATE, at + 4);
+      header.writeUInt32LE(crc, at + 6);
+      header.writeUInt32LE(body.length, at + 10);
+      header.writeUInt32LE(data.length, at + 14);
+      header.writeUInt16LE(nameBytes.length, at + 18);
+    };
 
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4); // version needed: 2.0 (deflate)
     local.writeUInt16LE(UTF8_NAMES, 6);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt16LE(DOS_TIME, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
+    writeEntryFields(local, 8);
     local.writeUInt16LE(0, 28); // extra field length
     locals.push(local, nameBytes, body);
 
@@ -63,13 +68,7 @@ export function zip(entries: readonly ZipEntry[]): Buffer {
     central.writeUInt16LE(20, 4); // made by: 2.0, MS-DOS attributes
     central.writeUInt16LE(20, 6);
     central.writeUInt16LE(UTF8_NAMES, 8);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt16LE(DOS_TIME, 12);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBytes.length, 28);
+    writeEntryFields(central, 10);
     // extra length, comment length, disk number, internal and external attributes: all 0
     central.writeUInt32LE(offset, 42);
     centrals.push(central, nameBytes);

@@ -304,12 +304,7 @@ export async function patchIncident(tx: Tx, incidentId: number, patch: IncidentP
 /** Sets every component of the incident (internal view) to `status`; the component ids. */
 export async function releaseIncidentComponents(tx: Tx, incidentId: number, status: ComponentStatus, at: number): Promise<number[]> {
   tx.update(incidentComponents).set({ status, updatedAt: at }).where(eq(incidentComponents.incidentId, incidentId)).run();
-  return tx
-    .select({ id: incidentComponents.componentId })
-    .from(incidentComponents)
-    .where(eq(incidentComponents.incidentId, incidentId))
-    .all()
-    .map((r) => r.id);
+  return incidentComponentIds(tx, incidentId);
 }
 
 /** Sets the public status this incident gives one component (adding the component to it if new). */
