@@ -1,10 +1,11 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { type AnySQLiteColumn, check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import {
   COMPONENT_STATUSES,
   EVENT_KINDS,
   FOLLOWUP_STATES,
   INCIDENT_STATUSES,
+  MAINTENANCE_EVENT_KINDS,
   MAINTENANCE_STATUSES,
   OUTBOX_STATES,
   UPDATE_STATES,
@@ -121,17 +122,23 @@ export const timelineEvents = sqliteTable(
   (t) => [index('timeline_incident_occurred').on(t.incidentId, t.occurredAt, t.id)],
 );
 
-/** Customer-facing updates: D-<id>. draft → approved → published, or draft → rejected. */
+/**
+ * Customer-facing texts: D-<id>. draft → approved → published, or draft → rejected. Each belongs to
+ * an incident (incident_id and status set) or to a scheduled maintenance (maintenance_id and
+ * maintenance_status set), never both: one numbering and one approval path for every word that
+ * reaches customers.
+ */
 export const customerUpdates = sqliteTable(
   'customer_updates',
   {
     id: integer('id').primaryKey(),
-    incidentId: integer('incident_id')
-      .notNull()
-      .references(() => incidents.id),
+    incidentId: integer('incident_id').references(() => incidents.id),
+    maintenanceId: integer('maintenance_id').references((): AnySQLiteColumn => maintenances.id),
     state: text('state', { enum: UPDATE_STATES }).notNull(),
     body: text('body').notNull(),
-    status: text('status', { enum: INCIDENT_STATUSES }).notNull(),
+    status: text('status', { enum: INCIDENT_STATUSES }),
+    // The status a maintenance's text announces (and moves it to, when published).
+    maintenanceStatus: text('maintenance_status', { enum: MAINTENANCE_STATUSES }),
     componentChanges: text('component_changes', { mode: 'json' }).$type<Array<{ slug: string; status: string }>>().notNull().default(sql`'[]'`),
     template: text('template'),
     author: text('author').notNull(),
@@ -145,7 +152,16 @@ export const customerUpdates = sqliteTable(
     displayAt: integer('display_at').notNull(), // the `at:` time shown as "Posted …"
     nudgedAt: integer('nudged_at'),
   },
-  (t) => [index('updates_incident').on(t.incidentId, t.state)],
+  (t) => [
+    index('updates_incident').on(t.incidentId, t.state),
+    index('updates_maintenance').on(t.maintenanceId, t.state),
+    check(
+      'updates_owner',
+      sql.raw(
+        '(incident_id is not null and status is not null and maintenance_id is null and maintenance_status is null) or (incident_id is null and status is null and maintenance_id is not null and maintenance_status is not null)',
+      ),
+    ),
+  ],
 );
 
 /**
@@ -204,6 +220,27 @@ export const maintenanceComponents = sqliteTable(
   },
   // By component too: recomputing a component's roll-up asks which maintenances hold it.
   (t) => [primaryKey({ columns: [t.maintenanceId, t.componentId] }), index('maintenance_components_component').on(t.componentId)],
+);
+
+/**
+ * A maintenance's timeline, append-only, like timeline_events for an incident: scheduled, drafts
+ * and their decisions, published texts, status changes (by hand or when due).
+ */
+export const maintenanceEvents = sqliteTable(
+  'maintenance_events',
+  {
+    id: integer('id').primaryKey(),
+    maintenanceId: integer('maintenance_id')
+      .notNull()
+      .references(() => maintenances.id),
+    occurredAt: integer('occurred_at').notNull(),
+    recordedAt: integer('recorded_at').notNull(),
+    actor: text('actor').notNull(),
+    kind: text('kind', { enum: MAINTENANCE_EVENT_KINDS }).notNull(),
+    text: text('text').notNull(),
+    payload: text('payload', { mode: 'json' }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+  },
+  (t) => [index('maintenance_events_occurred').on(t.maintenanceId, t.occurredAt, t.id)],
 );
 
 export const subscriptions = sqliteTable('subscriptions', {

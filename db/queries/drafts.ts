@@ -1,13 +1,18 @@
-import { and, asc, desc, eq, isNull, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, isNull, lte } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { customerUpdates } from '../schema.js';
-import { COMPONENT_STATUSES } from '../../src/domain/enums.js';
+import { COMPONENT_STATUSES, type IncidentStatus, type MaintenanceStatus } from '../../src/domain/enums.js';
 import { SitrepError } from '../../src/domain/errors.js';
 import type { ComponentStatusChange } from '../../src/domain/publication.js';
 
 type StoredDraft = typeof customerUpdates.$inferSelect;
-/** A customer update (draft or published) with its component changes checked on the way out. */
-export type DraftRow = Omit<StoredDraft, 'componentChanges'> & { componentChanges: ComponentStatusChange[] };
+type Common = Omit<StoredDraft, 'componentChanges' | 'incidentId' | 'status' | 'maintenanceId' | 'maintenanceStatus'>;
+/** An incident's customer update (draft or published) with its component changes checked on the way out. */
+export type DraftRow = Common & { incidentId: number; status: IncidentStatus; componentChanges: ComponentStatusChange[] };
+/** A scheduled maintenance's customer-facing text (its announcement, an update, a notice). */
+export type MaintenanceTextRow = Common & { maintenanceId: number; maintenanceStatus: MaintenanceStatus };
+/** Any D-n: whose it is decides how it is approved and where it goes. */
+export type CustomerText = { owner: 'incident'; row: DraftRow } | { owner: 'maintenance'; row: MaintenanceTextRow };
 
 /** The stored component changes of a draft, each checked; an entry that is not one is dropped. */
 export function toComponentChanges(v: unknown): ComponentStatusChange[] {
@@ -22,13 +27,43 @@ export function toComponentChanges(v: unknown): ComponentStatusChange[] {
   return out;
 }
 
-export function toDraftRow(row: StoredDraft): DraftRow {
-  return { ...row, componentChanges: toComponentChanges(row.componentChanges) };
+/** The stored row as what it is; the table's CHECK makes every row exactly one of the two. */
+export function toCustomerText(stored: StoredDraft): CustomerText {
+  const { incidentId, status, maintenanceId, maintenanceStatus, componentChanges, ...rest } = stored;
+  if (incidentId !== null && status !== null) return { owner: 'incident', row: { ...rest, incidentId, status, componentChanges: toComponentChanges(componentChanges) } };
+  if (maintenanceId !== null && maintenanceStatus !== null) return { owner: 'maintenance', row: { ...rest, maintenanceId, maintenanceStatus } };
+  throw new Error(`D-${stored.id} belongs to neither an incident nor a maintenance`);
 }
 
-export async function findDraft(db: DbOrTx, id: number): Promise<DraftRow | undefined> {
+/** A row selected by an incident's id, as an incident's update. */
+export function toDraftRow(stored: StoredDraft): DraftRow {
+  const t = toCustomerText(stored);
+  if (t.owner !== 'incident') throw new Error(`D-${stored.id} is a maintenance's text, not an incident's update`);
+  return t.row;
+}
+
+export function toMaintenanceTextRow(stored: StoredDraft): MaintenanceTextRow {
+  const t = toCustomerText(stored);
+  if (t.owner !== 'maintenance') throw new Error(`D-${stored.id} is an incident's update, not a maintenance's text`);
+  return t.row;
+}
+
+/** Any D-n, incident's or maintenance's. */
+export async function findCustomerText(db: DbOrTx, id: number): Promise<CustomerText | undefined> {
   const row = db.select().from(customerUpdates).where(eq(customerUpdates.id, id)).get();
-  return row ? toDraftRow(row) : undefined;
+  return row ? toCustomerText(row) : undefined;
+}
+
+export async function getCustomerText(db: DbOrTx, id: number): Promise<CustomerText> {
+  const t = await findCustomerText(db, id);
+  if (!t) throw new SitrepError('NOT_FOUND', `there is no D-${id}; drafts are listed in \`show INC-n\` and \`maintenance list\``);
+  return t;
+}
+
+/** An incident's D-n (undefined for an unknown id or a maintenance's text). */
+export async function findDraft(db: DbOrTx, id: number): Promise<DraftRow | undefined> {
+  const t = await findCustomerText(db, id);
+  return t?.owner === 'incident' ? t.row : undefined;
 }
 
 export async function getDraft(db: DbOrTx, id: number): Promise<DraftRow> {
@@ -75,7 +110,7 @@ export async function unnudgedDraftsBefore(db: DbOrTx, before: number): Promise<
   return db
     .select()
     .from(customerUpdates)
-    .where(and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before)))
+    .where(and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before), isNotNull(customerUpdates.incidentId)))
     .all()
     .map(toDraftRow);
 }
@@ -94,10 +129,11 @@ export async function claimDraftNudge(tx: DbOrTx, id: number, at: number): Promi
   );
 }
 
-export type NewDraft = Pick<
-  typeof customerUpdates.$inferInsert,
-  'incidentId' | 'body' | 'status' | 'template' | 'isPostmortem' | 'author' | 'createdAt' | 'displayAt'
-> & { componentChanges: ComponentStatusChange[] };
+export type NewDraft = Pick<typeof customerUpdates.$inferInsert, 'body' | 'template' | 'isPostmortem' | 'author' | 'createdAt' | 'displayAt'> & {
+  incidentId: number;
+  status: IncidentStatus;
+  componentChanges: ComponentStatusChange[];
+};
 
 /** Stores customer-facing wording as a draft awaiting approval. */
 export async function insertDraft(tx: DbOrTx, d: NewDraft): Promise<DraftRow> {
@@ -108,6 +144,33 @@ export async function insertDraft(tx: DbOrTx, d: NewDraft): Promise<DraftRow> {
       .returning()
       .get(),
   );
+}
+
+export type NewMaintenanceText = Pick<typeof customerUpdates.$inferInsert, 'body' | 'author' | 'createdAt' | 'displayAt'> & {
+  maintenanceId: number;
+  maintenanceStatus: MaintenanceStatus;
+};
+
+/** Stores a maintenance's customer-facing text as a draft awaiting approval. */
+export async function insertMaintenanceText(tx: DbOrTx, d: NewMaintenanceText): Promise<MaintenanceTextRow> {
+  return toMaintenanceTextRow(
+    tx
+      .insert(customerUpdates)
+      .values({ ...d, state: 'draft' })
+      .returning()
+      .get(),
+  );
+}
+
+/** The maintenance's texts, oldest first; `state` narrows to drafts or published ones. */
+export async function maintenanceTexts(db: DbOrTx, maintenanceId: number, state?: 'draft' | 'published'): Promise<MaintenanceTextRow[]> {
+  return db
+    .select()
+    .from(customerUpdates)
+    .where(and(eq(customerUpdates.maintenanceId, maintenanceId), state ? eq(customerUpdates.state, state) : undefined))
+    .orderBy(asc(customerUpdates.id))
+    .all()
+    .map(toMaintenanceTextRow);
 }
 
 /** Marks a draft published with its final wording and time. */

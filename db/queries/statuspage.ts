@@ -149,7 +149,9 @@ export function publishedIncidentRows(db: Db): PublishedIncidentRow[] {
 export function publishedUpdatesAndPostmortems(db: Db, incidentIds: readonly number[]): { updates: PublishedUpdateRow[]; postmortems: PublicPostmortemRow[] } {
   const q = queries(db);
   const ids = JSON.stringify(incidentIds);
-  return { updates: q.updates.all({ ids }), postmortems: q.postmortems.all({ ids }) };
+  // Selected by incident id, so every row is an incident's (incident_id and status set).
+  const updates = q.updates.all({ ids }).flatMap(({ incidentId, status, ...u }) => (incidentId !== null && status !== null ? [{ ...u, incidentId, status }] : []));
+  return { updates, postmortems: q.postmortems.all({ ids }) };
 }
 
 /** One incident's public head (for an archived report), undefined when there is none. Synchronous: see prepare(). */

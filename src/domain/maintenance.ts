@@ -285,3 +285,27 @@ export function isUpcomingMaintenance(s: MaintenanceStatus): boolean {
 export function isActiveMaintenance(s: MaintenanceStatus): boolean {
   return s === 'in_progress' || s === 'verifying';
 }
+
+// --- outbox lanes ----------------------------------------------------------------------------------
+
+/**
+ * The outbox keeps one lane per (incident, target). A maintenance has no incident, so its rows
+ * name their lane in the target value: `statuspage|M-3`. Each maintenance then has lanes of its
+ * own: its messages keep their order, fold only into each other, and edit or thread under their own
+ * earlier messages (a Statuspage scheduled incident, a channel's first notice), never another's.
+ * The worker hands a Target the plain target (`statuspage`) and the maintenance's id.
+ */
+const LANE_MARK = '|M-';
+
+export function maintenanceLane(target: string, maintenanceId: number): string {
+  return `${target}${LANE_MARK}${maintenanceId}`;
+}
+
+/** `statuspage|M-3` → { target: 'statuspage', maintenanceId: 3 }; any other value is its own target. */
+export function splitLane(stored: string): { target: string; maintenanceId: number | null } {
+  const at = stored.lastIndexOf(LANE_MARK);
+  if (at < 0) return { target: stored, maintenanceId: null };
+  const n = stored.slice(at + LANE_MARK.length);
+  if (!/^\d{1,9}$/.test(n)) return { target: stored, maintenanceId: null };
+  return { target: stored.slice(0, at), maintenanceId: Number(n) };
+}

@@ -18,6 +18,9 @@ export interface OutboxMessage {
   /** Stable across retries; sent to the upstream (webhook-id) so repeats can be recognised. */
   deliveryId: string;
   incidentId: number | null;
+  /** Set for a scheduled maintenance's message (its incidentId is null): M-<maintenanceId>. */
+  maintenanceId?: number | null;
+  /** The target, without the maintenance lane's mark (`statuspage`, not `statuspage|M-3`). */
   target: string;
   kind: string;
   payload: Record<string, unknown>;

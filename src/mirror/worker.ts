@@ -13,6 +13,7 @@ import {
 import type { Store, WriteTx } from '../../db/store.js';
 import type { Logger } from '../logger.js';
 import { formatClock, sameDay } from '../render/time.js';
+import { maintenanceLane, splitLane } from '../domain/maintenance.js';
 import { CircuitBreakers, DEFAULT_BACKOFF, DEFAULT_BREAKER, nextDelay, type BackoffOptions, type BreakerOptions } from './policy.js';
 import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
 
@@ -668,15 +669,18 @@ export class OutboxWorker {
     if (row.state !== 'pending' || row.nextAttemptAt > now) return;
     let j = this.judged.get(c.id);
     if (!j) {
-      const target = this.targetFor(row.target);
+      const plain = splitLane(row.target).target;
+      const target = this.targetFor(plain);
       if (!target) {
         this.noTarget(row, now);
         return;
       }
-      const key = this.breakerKey(target, row);
+      // A maintenance's lane shares its upstream, breaker and pace with the plain target's.
+      const subject = plain === row.target ? row : { ...row, target: plain };
+      const key = this.breakerKey(target, subject);
       const share = Math.max(1, Math.min(this.options.concurrency, target.upstreamShare ?? this.options.perUpstream));
       this.shares.set(key, share);
-      j = { target, key, share, pace: target.pace?.(row), seen: this.generation };
+      j = { target, key, share, pace: target.pace?.(subject), seen: this.generation };
       this.judged.set(c.id, j);
     }
     // Checked again here, with the claims made earlier in this batch counted.
@@ -746,11 +750,13 @@ export class OutboxWorker {
     }
     const folded = this.q.foldedCount(chosen.id);
     const previousRemoteRef = this.q.previousRef(chosen.target, chosen.incidentId);
+    const lane = splitLane(chosen.target);
     return {
       id: chosen.id,
       deliveryId: chosen.deliveryId,
       incidentId: chosen.incidentId,
-      target: chosen.target,
+      maintenanceId: lane.maintenanceId,
+      target: lane.target,
       kind: chosen.kind,
       payload: chosen.payload,
       attempts: chosen.attempts,
@@ -777,7 +783,9 @@ export class OutboxWorker {
     // Only these fields are kept while the attempt runs, not the message: its payload (a webhook's
     // whole body) can go as soon as the target has rendered it, so a wide fan-out holds bodies
     // only for attempts being started, not for every one in flight.
-    const sent: Sent = { id: msg.id, deliveryId: msg.deliveryId, target: msg.target, incidentId: msg.incidentId, attempts: msg.attempts, folded: msg.folded };
+    // The stored target: a maintenance's lane is named in it (src/domain/maintenance.ts).
+    const stored = msg.maintenanceId == null ? msg.target : maintenanceLane(msg.target, msg.maintenanceId);
+    const sent: Sent = { id: msg.id, deliveryId: msg.deliveryId, target: stored, incidentId: msg.incidentId, attempts: msg.attempts, folded: msg.folded };
     let attempt: Promise<DeliveryResult>;
     try {
       attempt = target.deliver(msg, ac.signal);
