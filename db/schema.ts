@@ -137,8 +137,10 @@ export const customerUpdates = sqliteTable(
     state: text('state', { enum: UPDATE_STATES }).notNull(),
     body: text('body').notNull(),
     status: text('status', { enum: INCIDENT_STATUSES }),
-    // The status a maintenance's text announces (and moves it to, when published).
+    // The status a maintenance's text announces; with moves_status, the status it moves the
+    // maintenance to when published (`maintenance update M-n status:verifying …`).
     maintenanceStatus: text('maintenance_status', { enum: MAINTENANCE_STATUSES }),
+    movesStatus: integer('moves_status', { mode: 'boolean' }).notNull().default(false),
     componentChanges: text('component_changes', { mode: 'json' }).$type<Array<{ slug: string; status: string }>>().notNull().default(sql`'[]'`),
     template: text('template'),
     author: text('author').notNull(),

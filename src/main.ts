@@ -8,6 +8,8 @@ import type { Capability } from './capability.js';
 import type { Config } from './config.js';
 import { executeCommand } from './commands/execute.js';
 import { nudgeStaleDrafts } from './commands/nudge.js';
+import { runDueMaintenance } from './commands/maintenance.js';
+import { dueMaintenanceIds } from '../db/queries/maintenances.js';
 import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
 import { main as entryMain } from './entry.js';
 import { createLogger } from './logger.js';
@@ -88,6 +90,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     routes: [],
     services: [
       createNudger(base, runner, config.nudgeMinutes * 60_000),
+      createMaintenanceScheduler(base, runner),
       createDedupePruner(base),
       // WAL checkpoints on a thread of their own, not inside the commit of whichever command
       // crossed the threshold (db/checkpointer.ts).
@@ -112,6 +115,27 @@ function createNudger(base: Base, runner: Runner, afterMs: number) {
       base.log.error({ err }, 'nudging stale drafts failed');
     }
   });
+}
+
+/**
+ * Starts and completes scheduled maintenance when due. Each tick asks the database what is due by
+ * now (two index seeks), so nothing depends on being up at the scheduled second: after a restart,
+ * or on a server that was down at the time, the first tick applies what fell due meanwhile, each
+ * change dated at its scheduled time.
+ */
+function createMaintenanceScheduler(base: Base, runner: Runner) {
+  return periodic(
+    1_000,
+    async () => {
+      try {
+        const due = dueMaintenanceIds(base.readDb, base.now());
+        if (due.length && (await runDueMaintenance(runner.context('system:sitrep', { platform: 'cli' }), due)) > 0) runner.notify();
+      } catch (err) {
+        base.log.error({ err }, 'starting or completing scheduled maintenance failed');
+      }
+    },
+    { runAtStart: true },
+  );
 }
 
 /** Slack and Teams redeliver for minutes, not days: processed ids older than a day are dropped. */

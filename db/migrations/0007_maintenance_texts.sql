@@ -20,6 +20,7 @@ CREATE TABLE `__new_customer_updates` (
 	`body` text NOT NULL,
 	`status` text,
 	`maintenance_status` text,
+	`moves_status` integer DEFAULT false NOT NULL,
 	`component_changes` text DEFAULT '[]' NOT NULL,
 	`template` text,
 	`author` text NOT NULL,

@@ -30,7 +30,8 @@ export function toComponentChanges(v: unknown): ComponentStatusChange[] {
 /** The stored row as what it is; the table's CHECK makes every row exactly one of the two. */
 export function toCustomerText(stored: StoredDraft): CustomerText {
   const { incidentId, status, maintenanceId, maintenanceStatus, componentChanges, ...rest } = stored;
-  if (incidentId !== null && status !== null) return { owner: 'incident', row: { ...rest, incidentId, status, componentChanges: toComponentChanges(componentChanges) } };
+  if (incidentId !== null && status !== null)
+    return { owner: 'incident', row: { ...rest, incidentId, status, componentChanges: toComponentChanges(componentChanges) } };
   if (maintenanceId !== null && maintenanceStatus !== null) return { owner: 'maintenance', row: { ...rest, maintenanceId, maintenanceStatus } };
   throw new Error(`D-${stored.id} belongs to neither an incident nor a maintenance`);
 }
@@ -110,7 +111,9 @@ export async function unnudgedDraftsBefore(db: DbOrTx, before: number): Promise<
   return db
     .select()
     .from(customerUpdates)
-    .where(and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before), isNotNull(customerUpdates.incidentId)))
+    .where(
+      and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before), isNotNull(customerUpdates.incidentId)),
+    )
     .all()
     .map(toDraftRow);
 }
@@ -146,7 +149,7 @@ export async function insertDraft(tx: DbOrTx, d: NewDraft): Promise<DraftRow> {
   );
 }
 
-export type NewMaintenanceText = Pick<typeof customerUpdates.$inferInsert, 'body' | 'author' | 'createdAt' | 'displayAt'> & {
+export type NewMaintenanceText = Pick<typeof customerUpdates.$inferInsert, 'body' | 'author' | 'createdAt' | 'displayAt' | 'movesStatus'> & {
   maintenanceId: number;
   maintenanceStatus: MaintenanceStatus;
 };
@@ -160,6 +163,29 @@ export async function insertMaintenanceText(tx: DbOrTx, d: NewMaintenanceText): 
       .returning()
       .get(),
   );
+}
+
+/** Stores a maintenance's text that is published as it is written (a fixed notice: nobody's words). */
+export async function insertPublishedMaintenanceText(tx: DbOrTx, d: NewMaintenanceText & { publishedAt: number }): Promise<MaintenanceTextRow> {
+  return toMaintenanceTextRow(
+    tx
+      .insert(customerUpdates)
+      .values({ ...d, state: 'published', approvedAt: d.publishedAt })
+      .returning()
+      .get(),
+  );
+}
+
+/** Marks a maintenance's draft published with its final wording, status and time. */
+export async function markMaintenanceTextPublished(
+  tx: DbOrTx,
+  id: number,
+  p: { body: string; status: MaintenanceStatus; approver: string | null; at: number; displayAt: number },
+): Promise<void> {
+  tx.update(customerUpdates)
+    .set({ state: 'published', body: p.body, maintenanceStatus: p.status, approver: p.approver, approvedAt: p.at, publishedAt: p.at, displayAt: p.displayAt })
+    .where(eq(customerUpdates.id, id))
+    .run();
 }
 
 /** The maintenance's texts, oldest first; `state` narrows to drafts or published ones. */

@@ -6,6 +6,8 @@ import { INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Role
 import { SitrepError } from '../../src/domain/errors.js';
 import type { ComponentStatusChange } from '../../src/domain/publication.js';
 import { prepared } from './prepared.js';
+import { maintenanceHolds } from './maintenances.js';
+import { maintenanceContributions } from '../../src/domain/maintenance.js';
 
 export type IncidentRow = typeof incidents.$inferSelect;
 export type ComponentRow = typeof components.$inferSelect;
@@ -147,7 +149,7 @@ export async function componentsBySlug(db: DbOrTx, slugs: string[]): Promise<Map
   return map;
 }
 
-/** Recomputes rolled-up (internal or public) statuses of the given components from open incidents. */
+/** Recomputes rolled-up (internal or public) statuses of the given components from open incidents and maintenance under way. */
 export async function recomputeComponents(tx: Tx, componentIds: number[], which: 'internal' | 'public', at: number, incidentId: number | null): Promise<void> {
   if (!componentIds.length) return;
   const rows =
@@ -170,7 +172,9 @@ export async function recomputeComponents(tx: Tx, componentIds: number[], which:
             ),
           )
           .all();
-  const rolled = rollUp(rows.filter((r): r is { componentId: number; status: ComponentStatus } => r.status !== null));
+  // Maintenance under way holds its components under_maintenance; rollUp ranks any outage above it.
+  const held = maintenanceContributions(maintenanceHolds(tx, componentIds, which).map((h) => ({ status: h.status, componentIds: [h.componentId] })));
+  const rolled = rollUp([...rows.filter((r): r is { componentId: number; status: ComponentStatus } => r.status !== null), ...held]);
   for (const id of componentIds) {
     const status = rolled.get(id) ?? 'operational';
     const current = tx.select().from(components).where(eq(components.id, id)).get();

@@ -150,7 +150,9 @@ export function publishedUpdatesAndPostmortems(db: Db, incidentIds: readonly num
   const q = queries(db);
   const ids = JSON.stringify(incidentIds);
   // Selected by incident id, so every row is an incident's (incident_id and status set).
-  const updates = q.updates.all({ ids }).flatMap(({ incidentId, status, ...u }) => (incidentId !== null && status !== null ? [{ ...u, incidentId, status }] : []));
+  const updates = q.updates
+    .all({ ids })
+    .flatMap(({ incidentId, status, ...u }) => (incidentId !== null && status !== null ? [{ ...u, incidentId, status }] : []));
   return { updates, postmortems: q.postmortems.all({ ids }) };
 }
 

@@ -1,5 +1,5 @@
 import type { Store, WriteTx } from '../../db/store.js';
-import type { ApprovalPolicy, IncidentStatus } from '../domain/enums.js';
+import type { ApprovalPolicy, IncidentStatus, MaintenanceEventKind, MaintenanceStatus } from '../domain/enums.js';
 import type { EventRecord } from '../domain/events.js';
 
 /** What a surface knows about where a command was typed (an incident's thread or channel). */
@@ -48,6 +48,31 @@ export interface PublishedRecord {
   isPostmortem: boolean;
 }
 
+/** A maintenance's timeline event as outlets see it (for its thread in the incidents channel). */
+export interface MaintenanceEventRecord {
+  id: number;
+  maintenanceId: number;
+  kind: MaintenanceEventKind;
+  actor: string;
+  text: string;
+  occurredAt: number;
+  payload: Record<string, unknown>;
+}
+
+/** A maintenance's customer-facing text that has just become public. */
+export interface MaintenancePublishedRecord {
+  /** D-n. */
+  updateId: number;
+  maintenanceId: number;
+  /** The status this text announces (scheduled for the announcement). */
+  status: MaintenanceStatus;
+  body: string;
+  displayAt: number;
+  approvedAt: number;
+  /** The first text customers see of this maintenance: the announcement. */
+  first: boolean;
+}
+
 /**
  * A place messages go when state changes (a chat thread, the status page, customer channels).
  * Outlets run inside the command's transaction and may only write rows (outbox, read models)
@@ -60,6 +85,9 @@ export interface Outlet {
   onIncidentChanged?(tx: WriteTx, incidentId: number, ctx: CommandContext): Promise<void>;
   onPublished?(tx: WriteTx, update: PublishedRecord, ctx: CommandContext): Promise<void>;
   onDraftCreated?(tx: WriteTx, draftId: number, ctx: CommandContext): Promise<void>;
+  /** Scheduled maintenance: every event of its timeline (its thread), and every text made public. */
+  onMaintenanceEvent?(tx: WriteTx, event: MaintenanceEventRecord, ctx: CommandContext): Promise<void>;
+  onMaintenancePublished?(tx: WriteTx, text: MaintenancePublishedRecord, ctx: CommandContext): Promise<void>;
 }
 
 export interface CommandContext {

@@ -7,7 +7,8 @@ import type { Command } from './grammar.js';
 import { proposeUpdate, publishDraft } from './publish.js';
 import { recordEvent, resolveIncident, touchIncident } from './store.js';
 import { componentsBySlug, incRef, incidentComponentRows } from '../../db/queries/incidents.js';
-import { getDraft, markDraftRejected } from '../../db/queries/drafts.js';
+import { getCustomerText, markDraftRejected } from '../../db/queries/drafts.js';
+import { approveMaintenanceText, rejectMaintenanceText } from './maintenance.js';
 import { listApprovers } from '../../db/queries/settings.js';
 import { renderTemplate, templateStatus } from './template.js';
 
@@ -57,7 +58,10 @@ function checkPending(d: { id: number; state: string }): void {
 
 export async function approve(ctx: CommandContext, cmd: Extract<Command, { verb: 'approve' }>): Promise<Reply> {
   return ctx.store.transaction(async (tx) => {
-    const d = await getDraft(tx, cmd.draft);
+    const t = await getCustomerText(tx, cmd.draft);
+    if (t.owner === 'maintenance')
+      return approveMaintenanceText(tx, ctx, t.row, { ...(cmd.text ? { text: cmd.text } : {}), ...(cmd.at !== undefined ? { at: cmd.at } : {}) });
+    const d = t.row;
     const did = `D-${d.id}`;
     checkPending(d);
     checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: d.author, approvers: await listApprovers(tx), draftId: did });
@@ -84,7 +88,9 @@ export async function approve(ctx: CommandContext, cmd: Extract<Command, { verb:
 
 export async function reject(ctx: CommandContext, cmd: Extract<Command, { verb: 'reject' }>): Promise<Reply> {
   return ctx.store.transaction(async (tx) => {
-    const d = await getDraft(tx, cmd.draft);
+    const t = await getCustomerText(tx, cmd.draft);
+    if (t.owner === 'maintenance') return rejectMaintenanceText(tx, ctx, t.row, { reason: cmd.reason, ...(cmd.at !== undefined ? { at: cmd.at } : {}) });
+    const d = t.row;
     const did = `D-${d.id}`;
     checkPending(d);
     checkRejection({ actor: ctx.actor, author: d.author, approvers: await listApprovers(tx), draftId: did });

@@ -15,7 +15,7 @@ import { template } from './template.js';
 import { postmortem } from './postmortem.js';
 import { listSubscriptions, subscribe, unsubscribe } from './subscribe.js';
 import { deliveries } from './deliveries.js';
-import { maintenanceUnavailable } from './verbs.js';
+import { maintenance } from './maintenance.js';
 
 export type { Logger, Result } from './run.js';
 
@@ -76,7 +76,7 @@ export function executeCommand(ctx: CommandContext, cmd: Command): Promise<Reply
     case 'postmortem':
       return postmortem(ctx, cmd);
     case 'maintenance':
-      return maintenanceUnavailable(ctx, cmd);
+      return maintenance(ctx, cmd);
     case 'help':
       return help(ctx, cmd);
   }

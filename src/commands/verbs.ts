@@ -1,4 +1,3 @@
-import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { help } from './help.js';
@@ -10,14 +9,6 @@ import type { Execute } from './run.js';
 
 type Verb = Command['verb'];
 type Handler<V extends Verb> = (ctx: CommandContext, cmd: Extract<Command, { verb: V }>) => Promise<Reply>;
-
-/**
- * Stands in for the maintenance verb until src/commands/maintenance.ts exists: the grammar already
- * parses `maintenance …`, and running it is refused in one line, writing nothing.
- */
-export async function maintenanceUnavailable(_ctx: CommandContext, _cmd: Extract<Command, { verb: 'maintenance' }>): Promise<never> {
-  throw new SitrepError('INVALID', 'scheduled maintenance is not available yet in this version; nothing was written');
-}
 
 const LOAD: { [V in Verb]: () => Promise<Handler<V>> } = {
   declare: async () => (await import('./declare.js')).declare,
@@ -45,7 +36,7 @@ const LOAD: { [V in Verb]: () => Promise<Handler<V>> } = {
   subscriptions: async () => (await import('./subscribe.js')).listSubscriptions,
   deliveries: async () => (await import('./deliveries.js')).deliveries,
   postmortem: async () => (await import('./postmortem.js')).postmortem,
-  maintenance: async () => maintenanceUnavailable,
+  maintenance: async () => (await import('./maintenance.js')).maintenance,
   help: async () => help,
 };
 

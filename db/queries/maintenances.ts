@@ -1,0 +1,197 @@
+import { and, asc, desc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../client.js';
+import { components, maintenanceComponents, maintenanceEvents, maintenances } from '../schema.js';
+import type { MaintenanceEventKind, MaintenanceStatus } from '../../src/domain/enums.js';
+import { SitrepError } from '../../src/domain/errors.js';
+import { maintenanceRef } from '../../src/domain/maintenance.js';
+
+// Scheduled maintenance's rows: the maintenance, the components it holds, its timeline. Status
+// changes are conditional on the status they leave, so a change that lost a race (a second
+// replica's scheduler, a hand-typed `maintenance start` at the scheduled second) changes nothing
+// and says so.
+
+export type MaintenanceRow = typeof maintenances.$inferSelect;
+export type MaintenanceEventRow = typeof maintenanceEvents.$inferSelect;
+
+/** A maintenance with the components it puts under maintenance (catalogue order). */
+export interface MaintenanceView extends MaintenanceRow {
+  ref: string;
+  components: Array<{ id: number; slug: string; name: string }>;
+}
+
+export type NewMaintenance = Pick<typeof maintenances.$inferInsert, 'title' | 'startsAt' | 'endsAt' | 'createdBy' | 'scheduledAt' | 'recordedAt'>;
+
+export async function insertMaintenance(tx: Tx, m: NewMaintenance, componentIds: readonly number[]): Promise<MaintenanceRow> {
+  const row = tx
+    .insert(maintenances)
+    .values({ ...m, status: 'scheduled', updatedAt: m.recordedAt })
+    .returning()
+    .get();
+  if (componentIds.length) {
+    tx.insert(maintenanceComponents)
+      .values(componentIds.map((componentId) => ({ maintenanceId: row.id, componentId })))
+      .run();
+  }
+  return row;
+}
+
+export async function findMaintenance(db: DbOrTx, id: number): Promise<MaintenanceRow | undefined> {
+  return db.select().from(maintenances).where(eq(maintenances.id, id)).get();
+}
+
+export async function getMaintenance(db: DbOrTx, id: number): Promise<MaintenanceRow> {
+  const m = await findMaintenance(db, id);
+  if (!m) throw new SitrepError('NOT_FOUND', `there is no ${maintenanceRef(id)}; \`maintenance list\` shows scheduled maintenance`);
+  return m;
+}
+
+/** The components of these maintenances, in catalogue order, by maintenance. */
+async function componentsOf(db: DbOrTx, ids: readonly number[]): Promise<Map<number, MaintenanceView['components']>> {
+  const out = new Map<number, MaintenanceView['components']>();
+  if (!ids.length) return out;
+  const rows = db
+    .select({ maintenanceId: maintenanceComponents.maintenanceId, id: components.id, slug: components.slug, name: components.name })
+    .from(maintenanceComponents)
+    .innerJoin(components, eq(components.id, maintenanceComponents.componentId))
+    .where(inArray(maintenanceComponents.maintenanceId, [...ids]))
+    .orderBy(asc(components.position), asc(components.id))
+    .all();
+  for (const { maintenanceId, ...c } of rows) out.set(maintenanceId, [...(out.get(maintenanceId) ?? []), c]);
+  return out;
+}
+
+export async function loadMaintenanceView(db: DbOrTx, id: number): Promise<MaintenanceView> {
+  const m = await getMaintenance(db, id);
+  return { ...m, ref: maintenanceRef(m.id), components: (await componentsOf(db, [m.id])).get(m.id) ?? [] };
+}
+
+/** Every maintenance still to come or under way, then the finished ones of the last `recentMs`, by start. */
+export async function listMaintenances(db: DbOrTx, opts: { finishedSince: number }): Promise<MaintenanceView[]> {
+  const rows = db
+    .select()
+    .from(maintenances)
+    .where(
+      sql`${maintenances.status} in ('scheduled', 'in_progress', 'verifying') or coalesce(${maintenances.completedAt}, ${maintenances.cancelledAt}, 0) >= ${opts.finishedSince}`,
+    )
+    .orderBy(asc(maintenances.startsAt), asc(maintenances.id))
+    .all();
+  const comps = await componentsOf(
+    db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((m) => ({ ...m, ref: maintenanceRef(m.id), components: comps.get(m.id) ?? [] }));
+}
+
+/**
+ * Moves a maintenance from `from` to `to`, dated `at`; false when it is no longer in `from` (someone
+ * else moved it first). The first time a status is reached, its column records when.
+ */
+export async function moveMaintenance(tx: Tx, id: number, from: MaintenanceStatus, to: MaintenanceStatus, at: number, now: number): Promise<boolean> {
+  const stamp =
+    to === 'in_progress'
+      ? { startedAt: sql`coalesce(${maintenances.startedAt}, ${at})` }
+      : to === 'verifying'
+        ? { verifyingAt: sql`coalesce(${maintenances.verifyingAt}, ${at})` }
+        : to === 'completed'
+          ? { completedAt: at }
+          : to === 'cancelled'
+            ? { cancelledAt: at }
+            : {};
+  return (
+    tx
+      .update(maintenances)
+      .set({ status: to, updatedAt: now, ...stamp })
+      .where(and(eq(maintenances.id, id), eq(maintenances.status, from)))
+      .run().changes === 1
+  );
+}
+
+/** What customers have been told: the status of its last published text, and when it first was. */
+export async function setMaintenancePublic(tx: Tx, id: number, status: MaintenanceStatus, at: number): Promise<void> {
+  tx.update(maintenances)
+    .set({ publicStatus: status, publishedAt: sql`coalesce(${maintenances.publishedAt}, ${at})`, updatedAt: at })
+    .where(eq(maintenances.id, id))
+    .run();
+}
+
+/**
+ * Maintenances with something due by `now`: scheduled ones with an automatic start whose start has
+ * come, and ones under way with an automatic completion whose end has. Two index seeks
+ * (maintenances_due_start, maintenances_due_end), however long the history.
+ */
+export function dueMaintenanceIds(db: DbOrTx, now: number): number[] {
+  const starting = db
+    .select({ id: maintenances.id })
+    .from(maintenances)
+    .where(and(eq(maintenances.status, 'scheduled'), lte(maintenances.startsAt, now), eq(maintenances.autoStart, true)))
+    .all();
+  const ending = db
+    .select({ id: maintenances.id })
+    .from(maintenances)
+    .where(and(inArray(maintenances.status, ['in_progress', 'verifying']), lte(maintenances.endsAt, now), eq(maintenances.autoComplete, true)))
+    .all();
+  return [...new Set([...starting, ...ending].map((r) => r.id))].sort((a, b) => a - b);
+}
+
+/**
+ * The components each maintenance under way holds, for the roll-up: by its internal status, or by
+ * what customers were told (its public status) for the public roll-up.
+ */
+export function maintenanceHolds(
+  db: DbOrTx,
+  componentIds: readonly number[],
+  which: 'internal' | 'public',
+): Array<{ componentId: number; status: MaintenanceStatus }> {
+  if (!componentIds.length) return [];
+  const col = which === 'internal' ? maintenances.status : maintenances.publicStatus;
+  return db
+    .select({ componentId: maintenanceComponents.componentId, status: col })
+    .from(maintenanceComponents)
+    .innerJoin(maintenances, eq(maintenances.id, maintenanceComponents.maintenanceId))
+    .where(and(inArray(maintenanceComponents.componentId, [...componentIds]), inArray(col, ['in_progress', 'verifying'])))
+    .all()
+    .flatMap((r) => (r.status ? [{ componentId: r.componentId, status: r.status }] : []));
+}
+
+export async function maintenanceComponentIds(db: DbOrTx, id: number): Promise<number[]> {
+  return db
+    .select({ id: maintenanceComponents.componentId })
+    .from(maintenanceComponents)
+    .where(eq(maintenanceComponents.maintenanceId, id))
+    .all()
+    .map((r) => r.id);
+}
+
+// --- its timeline ----------------------------------------------------------------------------------
+
+export interface NewMaintenanceEvent {
+  maintenanceId: number;
+  kind: MaintenanceEventKind;
+  actor: string;
+  text: string;
+  occurredAt: number;
+  recordedAt: number;
+  payload?: Record<string, unknown>;
+}
+
+export async function insertMaintenanceEvent(tx: Tx, e: NewMaintenanceEvent): Promise<MaintenanceEventRow> {
+  return tx
+    .insert(maintenanceEvents)
+    .values({ ...e, payload: e.payload ?? {} })
+    .returning()
+    .get();
+}
+
+export async function loadMaintenanceEvents(db: DbOrTx, maintenanceId: number): Promise<MaintenanceEventRow[]> {
+  return db
+    .select()
+    .from(maintenanceEvents)
+    .where(eq(maintenanceEvents.maintenanceId, maintenanceId))
+    .orderBy(asc(maintenanceEvents.occurredAt), asc(maintenanceEvents.id))
+    .all();
+}
+
+/** Public maintenances (a published text), newest first: for the public read model. */
+export function publishedMaintenanceRows(db: DbOrTx): MaintenanceRow[] {
+  return db.select().from(maintenances).where(isNotNull(maintenances.publishedAt)).orderBy(desc(maintenances.publishedAt), desc(maintenances.id)).all();
+}
