@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand, type Command } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
-import { loadVerbs, onlyReads } from '../../src/commands/verbs.js';
-import type { CommandContext } from '../../src/commands/context.js';
+import { onlyReads } from '../../src/commands/verbs.js';
 
 const NOW = Date.parse('2021-12-07T22:30:00Z'); // 14:30 PST
 const ctx = { timezone: 'America/Los_Angeles', now: NOW, platform: 'cli' as const };

@@ -8,7 +8,6 @@ import type { App } from '../../src/main.js';
 
 const scope = { platform: 'cli' as const };
 const T0 = Date.parse('2026-12-07T12:00:00Z');
-const HOUR = 3_600_000;
 
 async function run(app: App, text: string, actor = 'cli:alice') {
   const r = await app.run(text, actor, scope);
