@@ -118,6 +118,16 @@ export async function unnudgedDraftsBefore(db: DbOrTx, before: number): Promise<
     .map(toDraftRow);
 }
 
+/** Maintenance texts still waiting for approval, created at or before `before` and never nudged. */
+export async function unnudgedMaintenanceTextsBefore(db: DbOrTx, before: number): Promise<MaintenanceTextRow[]> {
+  return db
+    .select()
+    .from(customerUpdates)
+    .where(and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before), isNotNull(customerUpdates.maintenanceId)))
+    .all()
+    .map(toMaintenanceTextRow);
+}
+
 /**
  * Marks a waiting draft nudged; false when it was nudged (or decided) already. The condition in the
  * update makes two servers, or a restart, never nudge twice.

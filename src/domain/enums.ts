@@ -81,7 +81,16 @@ export const MAINTENANCE_STATUSES = ['scheduled', 'in_progress', 'verifying', 'c
 export type MaintenanceStatus = (typeof MAINTENANCE_STATUSES)[number];
 
 /** What a maintenance's timeline records. */
-export const MAINTENANCE_EVENT_KINDS = ['scheduled', 'draft_created', 'draft_approved', 'draft_rejected', 'published', 'status_changed', 'note'] as const;
+export const MAINTENANCE_EVENT_KINDS = [
+  'scheduled',
+  'draft_created',
+  'draft_approved',
+  'draft_rejected',
+  'draft_nudged',
+  'published',
+  'status_changed',
+  'note',
+] as const;
 export type MaintenanceEventKind = (typeof MAINTENANCE_EVENT_KINDS)[number];
 
 export const MAINTENANCE_STATUS_ALIASES: Readonly<Record<string, MaintenanceStatus>> = {

@@ -175,4 +175,18 @@ describe('maintenance', () => {
     expect(await status(app)).toBe('completed');
     expect(await component(app, 'web-app')).toMatchObject({ status: 'operational', public_status: 'operational' });
   });
+
+  it('nudges the approvers once about a maintenance text left waiting', async () => {
+    const clock = { t: T0 };
+    const app = open({}, clock);
+    await setUp(app);
+    await run(app, 'maintenance schedule Upgrade starts:2026-12-07T23:00 ends:2026-12-07T23:30 Down for a bit.');
+    const { nudgeStaleDrafts } = await import('../../src/commands/nudge.js');
+    const ctx = app.contextFor('system:sitrep', { platform: 'cli' });
+    clock.t += 11 * 60_000;
+    expect(await nudgeStaleDrafts(ctx, 10 * 60_000)).toBe(1);
+    expect(await nudgeStaleDrafts(ctx, 10 * 60_000)).toBe(0);
+    const nudges = app.db.$client.prepare("select text from maintenance_events where kind = 'draft_nudged'").all() as any[];
+    expect(nudges).toEqual([{ text: expect.stringMatching(/^D-1 has waited 11 min for approval: @carol — `approve D-1`/) }]);
+  });
 });
