@@ -218,6 +218,7 @@ const KIND_LABEL: Partial<Record<EventKind, string>> = {
   reopened: '🔁 Reopened',
   followup_added: '📋 Follow-up',
   followup_done: '✔️ Follow-up done',
+  followup_edited: '✏️ Follow-up edited',
   pinned: '📌 Pinned',
   postmortem_published: '📚 Postmortem',
   delivery_failed: '❌ Delivery failed',

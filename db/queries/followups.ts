@@ -23,3 +23,14 @@ export async function markFollowupDone(db: DbOrTx, id: number, doneAt: number): 
 export async function incidentFollowups(db: DbOrTx, incidentId: number): Promise<FollowupRow[]> {
   return db.select().from(followups).where(eq(followups.incidentId, incidentId)).orderBy(asc(followups.id)).all();
 }
+
+/** Rewords a follow-up or gives it another owner. */
+export async function editFollowup(db: DbOrTx, id: number, patch: { text: string; owner: string | null }): Promise<void> {
+  db.update(followups).set(patch).where(eq(followups.id, id)).run();
+}
+
+/** Follow-ups of one incident or of all, oldest first (by id). */
+export async function listFollowups(db: DbOrTx, incidentId?: number): Promise<FollowupRow[]> {
+  const q = db.select().from(followups);
+  return (incidentId === undefined ? q : q.where(eq(followups.incidentId, incidentId))).orderBy(asc(followups.id)).all();
+}

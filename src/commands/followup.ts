@@ -1,12 +1,31 @@
-import { findFollowup, insertFollowup, markFollowupDone } from '../../db/queries/followups.js';
+import { editFollowup, findFollowup, insertFollowup, listFollowups, markFollowupDone } from '../../db/queries/followups.js';
+import type { ReadConn } from '../../db/store.js';
 import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { recordEvent, resolveIncident, touchIncident } from './store.js';
-import { incRef } from '../../db/queries/incidents.js';
+import { getIncident, incRef } from '../../db/queries/incidents.js';
+
+async function listOf(db: ReadConn, incident: number | undefined): Promise<Reply> {
+  const id = incident === undefined ? undefined : (await getIncident(db, incident)).id;
+  const rows = await listFollowups(db, id);
+  const items = rows.map((f) => ({ id: `F-${f.id}`, incident: incRef(f.incidentId), text: f.text, owner: f.owner, done: f.state === 'done' }));
+  const text = items.length
+    ? items
+        .map((f) => `${f.id.padEnd(5)} ${f.incident.padEnd(7)} ${f.done ? 'done' : 'open'}  ${f.text}${f.owner ? ` (owner ${displayUser(f.owner)})` : ''}`)
+        .join('\n')
+    : incident === undefined
+      ? 'No follow-ups.'
+      : `No follow-ups on ${incRef(incident)}.`;
+  return { text, data: { followups: items } };
+}
 
 export async function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'followup' }>): Promise<Reply> {
+  if (cmd.action === 'list') {
+    const incident = cmd.incident;
+    return ctx.store.read((db) => listOf(db, incident));
+  }
   return ctx.store.transaction(async (tx) => {
     const now = ctx.now();
     switch (cmd.action) {
@@ -23,6 +42,29 @@ export async function followup(ctx: CommandContext, cmd: Extract<Command, { verb
         });
         await touchIncident(tx, ctx, inc.id);
         return { text: `${fid} added to ${incRef(inc.id)}.`, data: { id: fid, incident: incRef(inc.id), text: cmd.text, owner: cmd.owner ?? null } };
+      }
+      case 'edit': {
+        const row = await findFollowup(tx, cmd.id);
+        const fid = `F-${cmd.id}`;
+        if (!row) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
+        const next = { text: cmd.text ?? row.text, owner: cmd.owner ?? row.owner };
+        if (next.text === row.text && next.owner === row.owner) throw new SitrepError('CONFLICT', `${fid} already says that; nothing changed`);
+        await editFollowup(tx, cmd.id, next);
+        const changed = [
+          next.text !== row.text ? `now: ${next.text}` : null,
+          next.owner !== row.owner ? `owner ${next.owner ? displayUser(next.owner) : 'none'}` : null,
+        ]
+          .filter(Boolean)
+          .join('; ');
+        await recordEvent(tx, ctx, {
+          incidentId: row.incidentId,
+          kind: 'followup_edited',
+          occurredAt: cmd.at ?? now,
+          text: `Follow-up ${fid} edited (${changed}; was: ${row.text})`,
+          payload: { followupId: row.id, previous: row.text, owner: next.owner, previousOwner: row.owner },
+        });
+        await touchIncident(tx, ctx, row.incidentId);
+        return { text: `${fid} edited.`, data: { id: fid, incident: incRef(row.incidentId), text: next.text, owner: next.owner } };
       }
       case 'done': {
         const row = await findFollowup(tx, cmd.id);

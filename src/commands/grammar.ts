@@ -83,6 +83,8 @@ export type Command =
   | { verb: 'postmortem'; action: 'publish'; incident?: number; text?: string }
   | { verb: 'followup'; action: 'add'; incident?: number; text: string; owner?: string; at?: number }
   | { verb: 'followup'; action: 'done'; id: number; at?: number }
+  | { verb: 'followup'; action: 'edit'; id: number; text?: string; owner?: string; at?: number }
+  | { verb: 'followup'; action: 'list'; incident?: number }
   | { verb: 'stats'; since?: number }
   | {
       verb: 'maintenance';
@@ -746,7 +748,24 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
         if (p.options.owner) c.owner = parseUser(p.options.owner, ctx.platform);
         return withAt(c);
       }
-      return fail(`followup needs add or done; ${usageHint(verb)}`);
+      if (action === 'edit') {
+        const id = parseRef(p.words[1]?.value, 'F', verb);
+        const sub = { ...p, words: p.words.slice(2) };
+        const body = text(sub, 0);
+        const c: Command = { verb, action, id };
+        if (body) c.text = checkText('the follow-up', body, 2000, verb, p.meter);
+        if (p.options.owner) c.owner = parseUser(p.options.owner, ctx.platform);
+        if (c.text === undefined && c.owner === undefined) fail(`followup edit F-${id} needs the new text or owner:@user; ${usageHint(verb)}`);
+        return withAt(c);
+      }
+      if (action === 'list') {
+        const sub = { ...p, words: p.words.slice(1) };
+        const { incident, rest } = leadingIncident(sub);
+        noExtraWords(sub, rest);
+        if (p.options.at !== undefined || p.options.owner !== undefined) fail(`followup list takes no options; ${usageHint(verb)}`);
+        return incident !== undefined ? { verb, action, incident } : { verb, action };
+      }
+      return fail(`followup needs add, done, edit or list; ${usageHint(verb)}`);
     }
     case 'maintenance':
       return parseMaintenance(p, ctx, at);

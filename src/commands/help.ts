@@ -122,7 +122,7 @@ export const USAGE = {
     example: 'postmortem INC-4',
   },
   followup: {
-    usage: 'followup add [INC-n] <text> [owner:@user] · followup done F-n',
+    usage: 'followup add [INC-n] <text> [owner:@user] · followup done F-n · followup edit F-n [text] [owner:@user] · followup list [INC-n]',
     summary: 'follow-up actions, listed in the postmortem',
     example: 'followup add INC-4 Alert on replica lag owner:@bob',
   },

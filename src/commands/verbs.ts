@@ -73,6 +73,7 @@ export function onlyReads(cmd: Command): boolean {
     case 'deliveries':
     case 'template':
     case 'maintenance':
+    case 'followup':
       return cmd.action === 'list';
     default:
       return false;

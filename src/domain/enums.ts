@@ -64,6 +64,7 @@ export const EVENT_KINDS = [
   'reopened',
   'followup_added',
   'followup_done',
+  'followup_edited',
   'pinned',
   'postmortem_published',
   'delivery_failed',
