@@ -313,6 +313,13 @@ async function transition(ctx: CommandContext, cmd: Extract<MaintenanceCommand, 
     const m = await getMaintenance(tx, cmd.maintenance);
     const ref = maintenanceRef(m.id);
     const to = checkMaintenanceTransition(ref, m.status, cmd.action);
+    // Once announced, the change tells customers (a fixed notice): that is an approver's to say.
+    if (m.publishedAt !== null && ctx.policy.approval !== 'off' && !(await listApprovers(tx)).includes(ctx.actor)) {
+      throw new SitrepError(
+        'FORBIDDEN',
+        `${ref} is announced, so this tells customers, which only approvers may do; draft it instead: \`maintenance update ${ref} status:${to} <text>\``,
+      );
+    }
     const at = cmd.at ?? ctx.now();
     if (!(await move(tx, ctx, m, cmd.action, to, at, { actor: ctx.actor, auto: false, notice: true }))) {
       throw new SitrepError('CONFLICT', `${ref} changed while this ran; look again with \`maintenance list\``);

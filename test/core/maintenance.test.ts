@@ -164,14 +164,14 @@ describe('maintenance', () => {
     await setUp(app);
     await run(app, 'maintenance schedule Upgrade starts:2026-12-07T12:30 ends:2026-12-07T16:00 components:web-app Soon.');
     await run(app, 'approve D-1', 'cli:carol');
-    await run(app, 'maintenance start M-1');
+    await run(app, 'maintenance start M-1', 'cli:carol');
     expect(await status(app)).toBe('in_progress');
     const u = await run(app, 'maintenance update M-1 status:verifying Checking the results.');
     expect(u.data).toMatchObject({ id: 'D-3', maintenance: 'M-1', state: 'draft', status: 'verifying' });
     expect(await status(app)).toBe('in_progress');
     await run(app, 'approve D-3', 'cli:carol');
     expect(await status(app)).toBe('verifying');
-    await run(app, 'maintenance complete M-1');
+    await run(app, 'maintenance complete M-1', 'cli:carol');
     expect(await status(app)).toBe('completed');
     expect(await component(app, 'web-app')).toMatchObject({ status: 'operational', public_status: 'operational' });
   });
@@ -188,5 +188,28 @@ describe('maintenance', () => {
     expect(await nudgeStaleDrafts(ctx, 10 * 60_000)).toBe(0);
     const nudges = app.db.$client.prepare("select text from maintenance_events where kind = 'draft_nudged'").all() as any[];
     expect(nudges).toEqual([{ text: expect.stringMatching(/^D-1 has waited 11 min for approval: @carol — `approve D-1`/) }]);
+  });
+
+  it('lets only an approver start, complete or cancel by hand once customers would be told', async () => {
+    const clock = { t: T0 };
+    const app = open({}, clock);
+    await setUp(app);
+    await run(app, 'maintenance schedule Quiet starts:2026-12-07T23:00 ends:2026-12-07T23:30 Soon.');
+    await run(app, 'maintenance schedule Loud starts:2026-12-07T23:00 ends:2026-12-07T23:30 Soon.');
+    await run(app, 'approve D-2', 'cli:carol');
+    // Not announced: nothing reaches customers, so any responder may move it.
+    await run(app, 'maintenance cancel M-1', 'cli:bob');
+    const before = rowCounts(app.db);
+    const e = await fail(app, 'maintenance cancel M-2', 'cli:bob');
+    expect(e).toMatchObject({ code: 'FORBIDDEN' });
+    expect(e.message).toBe(
+      'M-2 is announced, so this tells customers, which only approvers may do; draft it instead: `maintenance update M-2 status:cancelled <text>`',
+    );
+    expect(rowCounts(app.db)).toEqual(before);
+    // The draft goes through approval; the approver may cancel directly.
+    await run(app, 'maintenance update M-2 status:cancelled Postponed to next week.', 'cli:bob');
+    expect(await status(app, 'M-2')).toBe('scheduled');
+    await run(app, 'approve D-3', 'cli:carol');
+    expect(await status(app, 'M-2')).toBe('cancelled');
   });
 });
