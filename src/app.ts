@@ -6,7 +6,7 @@ import type { CommandContext, Outlet, Policy, Scope } from './commands/context.j
 import type { Result } from './commands/run.js';
 import type { Runner } from './commands/runner.js';
 import type { Logger } from './logger.js';
-import type { Collector } from './http/metrics.js';
+import type { Collector, Metrics } from './http/metrics.js';
 import type { Target } from './mirror/target.js';
 import { ChangeWatcher } from './watch.js';
 
@@ -34,6 +34,11 @@ export interface App {
   readonly background: readonly Service[];
   /** Metrics for GET /metrics (a plain array: a test instruments each collector in place). */
   readonly collectors: Collector[];
+  /**
+   * The registry /metrics renders: the collectors' samples and what the runner and the worker
+   * observed. The server's app has one; the CLI's does not load prom-client at all.
+   */
+  readonly metrics?: Metrics;
   readonly changes: ChangeWatcher;
   contextFor(actor: string, scope: Scope): CommandContext;
   /** Parses and runs one command as `actor`; notifies change listeners after a write. */
@@ -85,9 +90,11 @@ export function openBase(config: Config, opts: { now?: () => number; log: Logger
 }
 
 /** Joins a base, its runner and its capabilities (in order) into the app. */
-export function joinApp(base: Base, runner: Runner, capabilities: readonly Capability[]): App {
+export function joinApp(base: Base, runner: Runner, capabilities: readonly Capability[], metrics?: Metrics): App {
   const { store, changes } = base;
   for (const c of capabilities) if (c.onChange) changes.onChange(c.onChange);
+  const collectors = capabilities.flatMap((c) => c.collectors ?? []);
+  metrics?.collectFrom(collectors);
   return {
     ...base,
     runner,
@@ -95,7 +102,8 @@ export function joinApp(base: Base, runner: Runner, capabilities: readonly Capab
     targets: capabilities.flatMap((c) => c.targets),
     routes: capabilities.flatMap((c) => c.routes),
     background: capabilities.flatMap((c) => c.services),
-    collectors: capabilities.flatMap((c) => c.collectors ?? []),
+    collectors,
+    ...(metrics ? { metrics } : {}),
     contextFor: (actor, scope) => runner.context(actor, scope),
     run: (text, actor, scope) => runner.run(text, actor, scope),
     async close() {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { pingDatabase } from '../db/client.js';
-import { countOpenIncidents } from '../db/queries/incidents.js';
+import { countIncidentsBySeverity } from '../db/queries/incidents.js';
+import { SEVERITIES } from './domain/enums.js';
 import { pruneProcessedEvents } from '../db/queries/inbox.js';
 import { createCheckpointer } from '../db/checkpointer.js';
 import { joinApp, openBase, policyOf, type App, type AppOptions, type Base } from './app.js';
@@ -13,7 +14,7 @@ import { dueMaintenanceIds } from '../db/queries/maintenances.js';
 import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
 import { main as entryMain } from './entry.js';
 import { createLogger } from './logger.js';
-import { renderMetrics } from './http/metrics.js';
+import { Metrics } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { periodic } from './periodic.js';
 import { packageVersion } from './version.js';
@@ -61,6 +62,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   // The capabilities get the runner when they are made; the runner gets their outlets.
   const late = forwardRunner();
   const parts = capabilities(base, late.runner);
+  const metrics = new Metrics();
   const runner = late.bind(
     createRunner({
       store: base.store,
@@ -70,6 +72,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       outlets: parts.flatMap((c) => c.outlets),
       execute: executeCommand,
       onChange: () => changes.notify(),
+      onCommand: (surface, seconds) => metrics.command(surface, seconds),
     }),
   );
   // The worker, made last, with every target there is.
@@ -82,6 +85,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     now,
     runner,
     targets: [extra, ...parts].flatMap((c) => c.targets),
+    observe: metrics,
     config,
   });
   const housekeeping: Capability = {
@@ -98,12 +102,16 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     ],
     collectors: [
       () => {
-        const open = countOpenIncidents(db);
-        return [{ name: 'sitrep_incidents_open', help: 'Incidents not yet resolved', type: 'gauge', values: [{ value: open }] }];
+        const rows = new Map(countIncidentsBySeverity(db).map((r) => [r.severity, r]));
+        const per = (k: 'declared' | 'open') => SEVERITIES.map((s) => ({ labels: { severity: String(s) }, value: rows.get(s)?.[k] ?? 0 }));
+        return [
+          { name: 'sitrep_incidents_declared_total', help: 'Incidents declared, by severity', type: 'counter', values: per('declared') },
+          { name: 'sitrep_incidents_open', help: 'Incidents not yet resolved, by severity', type: 'gauge', values: per('open') },
+        ];
       },
     ],
   };
-  return joinApp(base, runner, [mirroring, extra, ...parts, housekeeping]);
+  return joinApp(base, runner, [mirroring, extra, ...parts, housekeeping], metrics);
 }
 
 /** Reminds approvers of drafts left waiting (SITREP_NUDGE_MINUTES), checking every 30 s. */
@@ -154,6 +162,18 @@ function createDedupePruner(base: Base) {
   );
 }
 
+const fallback = new WeakMap<App, Metrics>();
+/** An app joined without a registry (not createApp's) still answers /metrics from its collectors. */
+function fallbackMetrics(app: App): Metrics {
+  let m = fallback.get(app);
+  if (!m) {
+    m = new Metrics();
+    m.collectFrom(app.collectors);
+    fallback.set(app, m);
+  }
+  return m;
+}
+
 export function createRouter(app: App): Router {
   const router = new Router();
   const version = packageVersion();
@@ -166,7 +186,14 @@ export function createRouter(app: App): Router {
     }
   });
   router.add('GET', '/metrics', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(renderMetrics(app.collectors));
+    const metrics = app.metrics ?? fallbackMetrics(app);
+    metrics.render().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      (err: unknown) => {
+        app.log.error({ err }, 'metrics scrape failed');
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n');
+      },
+    );
   });
   for (const add of app.routes) add(router);
   return router;

@@ -88,11 +88,20 @@ export async function openIncidents(db: DbOrTx): Promise<IncidentRow[]> {
 }
 
 /**
- * How many incidents are not yet resolved (the sitrep_incidents_open gauge). Synchronous, as a
- * Prometheus collector is: a scrape reads one count.
+ * Incidents by severity: how many were ever declared and how many are not yet resolved (the
+ * sitrep_incidents_declared_total counter and sitrep_incidents_open gauge). Synchronous, as a
+ * Prometheus collector is. Counts only: no id or title leaves here.
  */
-export function countOpenIncidents(db: DbOrTx): number {
-  return db.select({ n: sql<number>`count(*)` }).from(incidents).where(sql`${incidents.status} != 'resolved'`).get()?.n ?? 0;
+export function countIncidentsBySeverity(db: DbOrTx): Array<{ severity: number; declared: number; open: number }> {
+  return db
+    .select({
+      severity: incidents.severity,
+      declared: sql<number>`count(*)`,
+      open: sql<number>`coalesce(sum(${incidents.status} != 'resolved'), 0)`,
+    })
+    .from(incidents)
+    .groupBy(incidents.severity)
+    .all();
 }
 
 /** The most recently declared incident, open or not. */

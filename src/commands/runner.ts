@@ -66,6 +66,8 @@ export interface RunnerDeps {
   onChange?: () => void;
   /** Parses a command line (the CLI's answers for its one line with what it parsed before). */
   parse?: (text: string, platform: Scope['platform']) => Parsed;
+  /** Told how long each command took, by surface (the sitrep_command_duration_seconds histogram). */
+  onCommand?: (surface: Scope['platform'], seconds: number) => void;
 }
 
 class Rollback<R> extends Error {
@@ -93,7 +95,9 @@ export function createRunner(deps: RunnerDeps): Runner {
     context,
     parse,
     async run(input, actor, scope, fields = {}, within) {
+      const started = performance.now();
       const result = await runParsedText(execute, context(actor, scope, within), parsedOf(input, scope.platform), log, { platform: scope.platform, ...fields });
+      deps.onCommand?.(scope.platform, (performance.now() - started) / 1000);
       if (result.ok) notify();
       return result;
     },

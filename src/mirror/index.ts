@@ -7,7 +7,8 @@ import type { Runner } from '../commands/runner.js';
 import { recordEvent } from '../commands/store.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createOutboxCollector } from './metrics.js';
+import { createOutboxCollector, kindOf } from './metrics.js';
+import type { Observer } from '../http/metrics.js';
 import { createOutboxPruner, DEFAULT_RETENTION } from './retention.js';
 import { isWebhookLane, subscriptionRef } from '../domain/subscriptions.js';
 import type { DeadLetterCause, Target } from './target.js';
@@ -28,7 +29,15 @@ export interface MirroringDeps {
   runner: Pick<Runner, 'context' | 'notify'>;
   /** Every target of every capability: the worker delivers to these and no others. */
   targets: readonly Target[];
+  /** Told of every delivery attempt (kind, outcome, duration) for /metrics. */
+  observe?: Pick<Observer, 'delivery'>;
   config: Pick<Config, 'deliveryTimeoutSeconds' | 'delayNoticeMinutes' | 'deliveryDeadlineMinutes' | 'timezone' | 'outboxRetentionDays'>;
+}
+
+/** An attempt as /metrics counts it: by target kind (never the target itself) and outcome. */
+function observeAttempt(observe: Pick<Observer, 'delivery'>) {
+  const outcomes = { delivered: 'delivered', retry: 'retried', failed: 'failed' } as const;
+  return (target: string, outcome: 'delivered' | 'retry' | 'failed', seconds: number) => observe.delivery(kindOf(target), outcomes[outcome], seconds);
 }
 
 /** How often retention looks for delivered rows past SITREP_OUTBOX_RETENTION_DAYS. */
@@ -154,6 +163,7 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       targets: deps.targets,
       onDeadLetter,
       onWrite: () => runner.notify(),
+      ...(deps.observe ? { onAttempt: observeAttempt(deps.observe) } : {}),
     },
     {
       attemptTimeoutMs: config.deliveryTimeoutSeconds * 1000,

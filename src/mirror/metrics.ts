@@ -60,6 +60,12 @@ export function createOutboxCollector(db: Db, breakers: () => CircuitBreakers): 
         values: values(folded),
       },
       {
+        name: 'sitrep_upstream_breaker_open',
+        help: 'Upstreams whose circuit breaker is open, by target kind (0 when every breaker of the kind is closed)',
+        type: 'gauge',
+        values: values(open),
+      },
+      {
         name: 'sitrep_delivery_breakers_open',
         help: 'Upstreams whose circuit breaker is open (probed, not hammered), by target kind',
         type: 'gauge',

@@ -106,6 +106,8 @@ export interface WorkerDeps {
   onDeadLetter(tx: WriteTx, row: OutboxRow, reason: string, cause: DeadLetterCause): Promise<void>;
   /** Called after the worker wrote something other processes' readers may care about. */
   onWrite?(): void;
+  /** Told of every attempt as it ends: its target (plain), how it went, and how long it took. */
+  onAttempt?(target: string, outcome: DeliveryResult['kind'], seconds: number): void;
 }
 
 /** How long finished attempts are gathered before their outcomes are recorded together. */
@@ -787,6 +789,7 @@ export class OutboxWorker {
     const stored = msg.maintenanceId == null ? msg.target : maintenanceLane(msg.target, msg.maintenanceId);
     const sent: Sent = { id: msg.id, deliveryId: msg.deliveryId, target: stored, incidentId: msg.incidentId, attempts: msg.attempts, folded: msg.folded };
     let attempt: Promise<DeliveryResult>;
+    const started = performance.now();
     try {
       attempt = target.deliver(msg, ac.signal);
     } catch (err) {
@@ -807,6 +810,7 @@ export class OutboxWorker {
           ? { kind: 'retry', error: 'interrupted: the server stopped during the attempt', retryAfterMs: 0 }
           : { kind: 'retry', error: `no answer within ${Math.round(timeoutMs / 1000)} s` };
       }
+      this.deps.onAttempt?.(msg.target, result.kind, (performance.now() - started) / 1000);
       await this.settle({ msg: sent, target, result, key, lane, stopping });
     })().finally(() => {
       this.settled.delete(p);

@@ -21,7 +21,7 @@ describe('HTTP server in local mode', () => {
     expect(h.status).toBe(200);
     expect(await h.json()).toEqual({ ok: true, version: PACKAGE_VERSION });
     const m = await (await fetch(`${running.url}/metrics`)).text();
-    expect(m).toContain('sitrep_incidents_open 1');
+    expect(m).toContain('sitrep_incidents_open{severity="3"} 1');
     expect((await fetch(`${running.url}/nope`)).status).toBe(404);
   });
 
