@@ -1,10 +1,12 @@
 import { and, asc, desc, eq, gte, isNotNull, sql } from 'drizzle-orm';
-import type { ComponentStatus, IncidentStatus } from '../../src/domain/enums.js';
+import type { ComponentStatus, IncidentStatus, MaintenanceStatus } from '../../src/domain/enums.js';
 import type { Db, DbOrTx } from '../client.js';
-import { componentStatusHistory, components, customerUpdates, incidents, postmortems } from '../schema.js';
+import { componentStatusHistory, components, customerUpdates, incidents, maintenanceComponents, maintenances, postmortems } from '../schema.js';
 import { prepared } from './prepared.js';
 
-// The status page's change check: a cheap digest of everything the public state is built from.
+// The status page's change check: a cheap digest of everything the public state is built from
+// (public maintenances included: their heads and components here, their texts with the other
+// published customer_updates rows).
 // Most writes (deliveries recorded by the outbox worker, internal updates, notes, drafts) change
 // none of it; comparing digests lets a change notification skip the full rebuild in the middle of
 // a refresh storm. It runs on every change notification, so it is prepared once per connection.
@@ -17,6 +19,12 @@ const FINGERPRINT = `select
      || coalesce(sum(id * (case public_status when 'investigating' then 1 when 'identified' then 2 when 'monitoring' then 3 else 5 end)), 0)
      from incidents where published_at is not null)
   || '|' || (select count(*) || ':' || coalesce(max(published_at), 0) || ':' || coalesce(sum(length(public_body)), 0) from postmortems where published_at is not null)
+  || '|' || (select count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(length(title) * id), 0) || ':'
+     || coalesce(sum((starts_at + ends_at) % 1000003), 0) || ':'
+     || coalesce(sum(id * (case public_status when 'scheduled' then 1 when 'in_progress' then 2 when 'verifying' then 3 when 'completed' then 4 else 6 end)), 0)
+     from maintenances where published_at is not null)
+  || '|' || (select count(*) || ':' || coalesce(sum(mc.component_id * mc.maintenance_id), 0)
+     from maintenance_components mc join maintenances m on m.id = mc.maintenance_id where m.published_at is not null)
   as f`;
 
 export function publicFingerprint(db: DbOrTx): string {
@@ -85,6 +93,50 @@ function prepare(db: Db) {
       .where(
         sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL AND ${postmortems.incidentId} in (select value from json_each(${ids}))`,
       )
+      .prepare(),
+    // Public maintenances: announced ones (published_at set), their public status only.
+    maintenances: db
+      .select({
+        id: maintenances.id,
+        title: maintenances.title,
+        publicStatus: maintenances.publicStatus,
+        startsAt: maintenances.startsAt,
+        endsAt: maintenances.endsAt,
+        publishedAt: maintenances.publishedAt,
+      })
+      .from(maintenances)
+      .where(isNotNull(maintenances.publishedAt))
+      .orderBy(desc(maintenances.publishedAt), desc(maintenances.id))
+      .prepare(),
+    maintenanceHead: db
+      .select({
+        id: maintenances.id,
+        title: maintenances.title,
+        publicStatus: maintenances.publicStatus,
+        startsAt: maintenances.startsAt,
+        endsAt: maintenances.endsAt,
+        publishedAt: maintenances.publishedAt,
+      })
+      .from(maintenances)
+      .where(and(eq(maintenances.id, sql.placeholder('id')), isNotNull(maintenances.publishedAt)))
+      .prepare(),
+    maintenanceTexts: db
+      .select({
+        id: customerUpdates.id,
+        maintenanceId: customerUpdates.maintenanceId,
+        status: customerUpdates.maintenanceStatus,
+        body: customerUpdates.body,
+        displayAt: customerUpdates.displayAt,
+        publishedAt: customerUpdates.publishedAt,
+      })
+      .from(customerUpdates)
+      .where(and(eq(customerUpdates.state, 'published'), sql`${customerUpdates.maintenanceId} in (select value from json_each(${ids}))`))
+      .orderBy(asc(customerUpdates.displayAt), asc(customerUpdates.id))
+      .prepare(),
+    maintenanceComponents: db
+      .select({ maintenanceId: maintenanceComponents.maintenanceId, componentId: maintenanceComponents.componentId })
+      .from(maintenanceComponents)
+      .where(sql`${maintenanceComponents.maintenanceId} in (select value from json_each(${ids}))`)
       .prepare(),
   };
 }
@@ -163,4 +215,51 @@ export function publicIncidentHead(db: Db, id: number): Pick<PublishedIncidentRo
     .from(incidents)
     .where(eq(incidents.id, id))
     .get();
+}
+
+export type PublishedMaintenanceRow = {
+  id: number;
+  title: string;
+  publicStatus: MaintenanceStatus | null;
+  startsAt: number;
+  endsAt: number;
+  publishedAt: number | null;
+};
+export type PublishedMaintenanceTextRow = {
+  id: number;
+  maintenanceId: number;
+  status: MaintenanceStatus;
+  body: string;
+  displayAt: number;
+  publishedAt: number | null;
+};
+
+/**
+ * Every announced maintenance (its first text published), newest announcement first: title,
+ * window and public status only, never its internal status. Synchronous: see prepare().
+ */
+export function publishedMaintenanceHeads(db: Db): PublishedMaintenanceRow[] {
+  return queries(db).maintenances.all();
+}
+
+/** One announced maintenance's public head, undefined when there is none. Synchronous: see prepare(). */
+export function publishedMaintenanceHead(db: Db, id: number): PublishedMaintenanceRow | undefined {
+  return queries(db).maintenanceHead.get({ id });
+}
+
+/**
+ * The published texts (oldest first; never a draft) and the component ids of these maintenances,
+ * their ids as one JSON array like publishedUpdatesAndPostmortems. Synchronous: see prepare().
+ */
+export function publishedMaintenanceTextsAndComponents(
+  db: Db,
+  maintenanceIds: readonly number[],
+): { texts: PublishedMaintenanceTextRow[]; components: Array<{ maintenanceId: number; componentId: number }> } {
+  const q = queries(db);
+  const ids = JSON.stringify(maintenanceIds);
+  // Selected by maintenance id, so every row is a maintenance's (maintenance_id and its status set).
+  const texts = q.maintenanceTexts
+    .all({ ids })
+    .flatMap(({ maintenanceId, status, ...t }) => (maintenanceId !== null && status !== null ? [{ ...t, maintenanceId, status }] : []));
+  return { texts, components: q.maintenanceComponents.all({ ids }) };
 }

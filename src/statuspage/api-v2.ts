@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import { worstStatus } from '../domain/components.js';
+import { maintenanceDocument, summaryScheduledMaintenances } from './maintenance-json.js';
 import type { PublicComponent, PublicIncident, PublicState } from './model.js';
 import { API_INCIDENT_LIMIT } from './model.js';
 
@@ -137,13 +138,19 @@ export const API_PATHS = [
 ] as const;
 export type ApiPath = (typeof API_PATHS)[number];
 
-/** The body of /api/v2/<path>. Sitrep has no scheduled maintenance yet: those lists are empty. */
+/** The body of /api/v2/<path>. Scheduled maintenance is rendered by maintenance-json.ts. */
 export function renderApi(s: PublicState, path: ApiPath): string {
   const page = pageJson(s);
   const unresolved = () => s.incidents.filter((i) => i.status !== 'resolved').map((i) => incidentJson(s, i));
   switch (path) {
     case 'summary.json':
-      return JSON.stringify({ page, components: componentsJson(s), incidents: unresolved(), scheduled_maintenances: [], status: statusJson(s) });
+      return JSON.stringify({
+        page,
+        components: componentsJson(s),
+        incidents: unresolved(),
+        scheduled_maintenances: summaryScheduledMaintenances(s, s.maintenances),
+        status: statusJson(s),
+      });
     case 'status.json':
       return JSON.stringify({ page, status: statusJson(s) });
     case 'components.json':
@@ -155,6 +162,6 @@ export function renderApi(s: PublicState, path: ApiPath): string {
     case 'scheduled-maintenances.json':
     case 'scheduled-maintenances/active.json':
     case 'scheduled-maintenances/upcoming.json':
-      return JSON.stringify({ page, scheduled_maintenances: [] });
+      return JSON.stringify(maintenanceDocument(s, s.maintenances, path));
   }
 }

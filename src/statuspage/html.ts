@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { ComponentStatus } from '../domain/enums.js';
-import { formatPosted, toIso } from '../render/time.js';
+import { COMPONENT_STATUSES, type ComponentStatus, type MaintenanceStatus } from '../domain/enums.js';
+import { isActiveMaintenance, isMaintenanceOpen, isUpcomingMaintenance } from '../domain/maintenance.js';
+import { formatClock, formatPosted, sameDay, toIso } from '../render/time.js';
+import type { PublicMaintenance } from './maintenance-json.js';
 import type { PublicComponent, PublicIncident, PublicState } from './model.js';
 import { statusTitle, UPTIME_DAYS } from './model.js';
 
@@ -54,6 +56,15 @@ h3{font-size:1.05rem;margin:.75rem 0 .25rem}
 .affected{color:var(--muted);margin-top:1rem}
 .day h3{border-bottom:1px solid var(--line);padding-bottom:.25rem}
 .none{color:var(--muted)}
+.maint-banner{border:2px solid var(--maint);border-left-width:.5rem;border-radius:6px;padding:.75rem 1rem;margin:1rem 0}
+.maint-banner>h2{color:var(--maint);margin:0 0 .25rem}
+.maint-banner .card{border:0;padding:.25rem 0;margin:.5rem 0;background:none}
+.window{margin:.25rem 0}
+.held{margin:.25rem 0}.held .st-under_maintenance{font-weight:600}
+.key{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;margin:.5rem 0;padding:0;color:var(--muted);font-size:.8rem}
+.sw{display:inline-block;width:.75rem;height:.75rem;border-radius:2px;margin-right:.35rem;vertical-align:-.1rem}
+.sw-operational{background:var(--ok)}.sw-under_maintenance{background:var(--maint)}.sw-degraded_performance{background:var(--degraded)}
+.sw-partial_outage{background:var(--partial)}.sw-major_outage{background:var(--major)}
 footer{color:var(--muted);font-size:.875rem;border-top:1px solid var(--line)}
 `.trim();
 
@@ -159,8 +170,11 @@ export function renderHome(s: PublicState): string {
     })
     .join('\n');
   const content = `<div class="banner ind-${s.indicator}" role="status"><h1>${esc(s.description)}</h1></div>
+${maintenanceBanner(s)}
 ${active}
+${upcomingMaintenance(s)}
 ${componentsSection(s)}
+${colourKey(s)}
 <section aria-labelledby="past-h"><h2 id="past-h">Past incidents</h2>
 ${days}
 </section>`;
@@ -198,6 +212,94 @@ ${updates}
 </ol>
 ${names.length ? `<p class="affected">This incident affected: ${esc(affectedSentence(names))}.</p>` : ''}`;
   return layout(s, `${i.title} - ${s.orgName} Status`, content);
+}
+
+// --- scheduled maintenance ---------------------------------------------------------------------------
+
+/** The maintenance's components in catalogue order. */
+function componentsOfMaintenance(s: PublicState, m: PublicMaintenance): PublicComponent[] {
+  const ids = new Set(m.componentIds);
+  return s.components.filter((c) => ids.has(c.id));
+}
+
+const timeTag = (ms: number, text: string, s: PublicState) => `<time datetime="${esc(toIso(ms, s.zone))}">${esc(text)}</time>`;
+
+/** "Scheduled for Dec 07, 2026 - 22:00 PST – 23:30 PST" (the end's date only when it is another day). */
+function maintenanceWindow(s: PublicState, m: PublicMaintenance): string {
+  const end = sameDay(m.scheduledFor, m.scheduledUntil, s.zone) ? formatClock(m.scheduledUntil, s.zone, false) : formatPosted(m.scheduledUntil, s.zone);
+  return `<p class="window">Scheduled for ${timeTag(m.scheduledFor, formatPosted(m.scheduledFor, s.zone), s)} – ${timeTag(m.scheduledUntil, end, s)}</p>`;
+}
+
+const maintenanceStatusTitle = (st: MaintenanceStatus) => statusTitle(st);
+
+/** One maintenance on the front page: its link, window, components and latest published text. */
+function maintenanceCard(s: PublicState, m: PublicMaintenance): string {
+  const latest = m.updates[0]!;
+  const comps = componentsOfMaintenance(s, m);
+  const held = isActiveMaintenance(m.status);
+  const names = comps.map((c) =>
+    held ? `<span class="st-under_maintenance"><span class="sw sw-under_maintenance"></span>${esc(c.name)}</span>` : esc(c.name),
+  );
+  const list = names.length ? `<p class="held">${held ? 'Under maintenance' : 'Components'}: ${names.join(', ')}</p>` : '';
+  return `<article class="card maint" id="${esc(m.ref)}">
+<h3><a href="/maintenances/${esc(m.ref)}">${esc(m.title)}</a></h3>
+${maintenanceWindow(s, m)}
+${list}
+<p class="body"><strong>${esc(maintenanceStatusTitle(latest.status))}</strong> - ${esc(latest.body)}</p>
+${posted(latest.displayAt, s)}
+</article>`;
+}
+
+const soonestFirst = (a: PublicMaintenance, b: PublicMaintenance) => a.scheduledFor - b.scheduledFor || a.id - b.id;
+
+/** The in-progress banner: maintenance under way, its components in maintenance colour. */
+function maintenanceBanner(s: PublicState): string {
+  const active = s.maintenances.filter((m) => isActiveMaintenance(m.status)).sort(soonestFirst);
+  if (!active.length) return '';
+  return `<section class="maint-banner" aria-labelledby="maint-active-h"><h2 id="maint-active-h">Maintenance in progress</h2>
+${active.map((m) => maintenanceCard(s, m)).join('\n')}
+</section>`;
+}
+
+function upcomingMaintenance(s: PublicState): string {
+  const upcoming = s.maintenances.filter((m) => isUpcomingMaintenance(m.status)).sort(soonestFirst);
+  if (!upcoming.length) return '';
+  return `<section aria-labelledby="maint-upcoming-h"><h2 id="maint-upcoming-h">Upcoming maintenance</h2>
+${upcoming.map((m) => maintenanceCard(s, m)).join('\n')}
+</section>`;
+}
+
+/** What the colours of statuses and uptime bars mean. */
+function colourKey(s: PublicState): string {
+  if (!s.components.length) return '';
+  const items = COMPONENT_STATUSES.map((st) => `<li><span class="sw sw-${st}"></span>${esc(statusLabel(st))}</li>`).join('');
+  return `<ul class="key" aria-label="Status colours">${items}</ul>`;
+}
+
+/** A maintenance's page, in the incident report's layout: its texts newest first, then what it affects. */
+export function renderMaintenance(s: PublicState, m: PublicMaintenance): string {
+  const names = componentsOfMaintenance(s, m).map((c) => c.name);
+  // Oldest first to label each text ("Update" when the status did not change), then newest first.
+  const oldestFirst = [...m.updates].sort((a, b) => a.displayAt - b.displayAt || a.id - b.id);
+  let prev: MaintenanceStatus | null = null;
+  const items = oldestFirst.map((u) => {
+    const label = prev === u.status ? 'Update' : maintenanceStatusTitle(u.status);
+    prev = u.status;
+    return `<li class="update" id="${esc(u.ref)}"><h2>${esc(label)}</h2>
+<div class="body">${esc(u.body)}</div>
+${posted(u.displayAt, s)}
+</li>`;
+  });
+  const verb = isMaintenanceOpen(m.status) ? 'affects' : 'affected';
+  const content = `<h1>${esc(m.title)}</h1>
+<p class="subtitle">Scheduled Maintenance Report for ${esc(s.orgName)}</p>
+<p class="maint-status">Status: <strong>${esc(maintenanceStatusTitle(m.status))}</strong></p>
+${maintenanceWindow(s, m)}
+<ol class="updates" aria-label="Updates, newest first">
+${items.reverse().join('\n')}
+</ol>
+${names.length ? `<p class="affected">This scheduled maintenance ${verb}: ${esc(affectedSentence(names))}.</p>` : ''}`;
+  return layout(s, `${m.title} - ${s.orgName} Status`, content);
 }
 
 export function renderNotFound(s: PublicState, what: string): string {

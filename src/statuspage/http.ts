@@ -2,7 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Router } from '../http/router.js';
 import { API_PATHS, renderApi, type ApiPath } from './api-v2.js';
 import { renderAtom } from './atom.js';
-import { CONTENT_SECURITY_POLICY, renderHome, renderIncident, renderNotFound } from './html.js';
+import { CONTENT_SECURITY_POLICY, renderHome, renderIncident, renderMaintenance, renderNotFound } from './html.js';
 import type { Artifact, StatusPageSnapshot } from './snapshot.js';
 
 // Short freshness plus ETag: browsers and CDNs may reuse a copy for a few seconds and then
@@ -72,6 +72,28 @@ export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): v
               status: 404,
               contentType: 'text/html; charset=utf-8',
               body: renderNotFound(s, 'There is no public incident report at this address.'),
+              extraHeaders: HTML_HEADERS,
+            };
+      }),
+    );
+  });
+
+  router.add(GET, '/maintenances/:id', (req, res, params) => {
+    const m = /^M-(\d{1,9})$/i.exec(params.id ?? '');
+    const n = m ? Number(m[1]) : NaN;
+    // Only announced maintenances are public: one whose announcement awaits approval is 404, like an unknown id.
+    const key = snap.isPublicMaintenance(n) ? `maintenance:${n}` : 'maintenance:404';
+    send(
+      req,
+      res,
+      snap.artifact(key, (s) => {
+        const found = key === 'maintenance:404' ? null : snap.maintenance(n);
+        return found
+          ? { contentType: 'text/html; charset=utf-8', body: renderMaintenance(s, found), extraHeaders: HTML_HEADERS }
+          : {
+              status: 404,
+              contentType: 'text/html; charset=utf-8',
+              body: renderNotFound(s, 'There is no public maintenance at this address.'),
               extraHeaders: HTML_HEADERS,
             };
       }),

@@ -6,14 +6,20 @@ import {
   publicIncidentHead,
   publicStatusBefore,
   publishedIncidentRows,
+  publishedMaintenanceHead,
+  publishedMaintenanceHeads,
+  publishedMaintenanceTextsAndComponents,
   publishedUpdatesAndPostmortems,
   type PublicPostmortemRow,
   type PublishedIncidentRow,
+  type PublishedMaintenanceRow,
   type PublishedUpdateRow,
 } from '../../db/queries/statuspage.js';
 import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
 import { componentStatusUnder } from '../domain/publication.js';
 import { COMPONENT_STATUSES, type ComponentStatus, type Impact, type IncidentStatus, type Severity } from '../domain/enums.js';
+import { isMaintenanceOpen } from '../domain/maintenance.js';
+import type { PublicMaintenance, PublicMaintenanceUpdate } from './maintenance-json.js';
 import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
 
 // The public read model: everything the built-in page, the v2 API and the feed may show, loaded
@@ -21,7 +27,9 @@ import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
 // No internal text or status (notes, internal updates, drafts, internal component and incident
 // statuses) is ever selected (db/queries/statuspage.ts), which is what keeps it off the page: a
 // renderer cannot leak what it never received. (Severity is read only to give an incident that
-// names no component an impact.)
+// names no component an impact.) Scheduled maintenance is public from its announcement on, with
+// its public status and published texts only: a draft, or a maintenance whose announcement is
+// still waiting for approval, is never loaded.
 
 export const UPTIME_DAYS = 90;
 export const HISTORY_DAYS = 14;
@@ -98,6 +106,13 @@ export interface PublicState {
   incidents: PublicIncident[];
   /** Older public incidents: their reports load on request (loadArchivedIncident). */
   archivedIncidentIds: ReadonlySet<number>;
+  /**
+   * Announced maintenances, newest announcement first: every one still scheduled or under way, and
+   * the HOT_RECENT most recent others.
+   */
+  maintenances: PublicMaintenance[];
+  /** Older finished maintenances: their pages load on request (loadArchivedMaintenance). */
+  archivedMaintenanceIds: ReadonlySet<number>;
   indicator: Impact;
   description: string;
   /** Labels ("Dec 07, 2021") of the last HISTORY_DAYS days, newest first. */
@@ -181,12 +196,27 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   const publicIncidents = assembleIncidents(hot, updates, postmortems, { bySlug, positionOf, dayLabelOf });
   publicIncidents.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
 
+  // Maintenances the same way: open ones and the most recent in every snapshot, older ones on request.
+  const mRows = publishedMaintenanceHeads(db);
+  const hotMaintenances: PublishedMaintenanceRow[] = [];
+  const coldMaintenanceIds = new Set<number>();
+  mRows.forEach((r, i) => {
+    if (i < HOT_RECENT || r.publicStatus === null || isMaintenanceOpen(r.publicStatus)) hotMaintenances.push(r);
+    else coldMaintenanceIds.add(r.id);
+  });
+  const publicMaintenances = assembleMaintenances(db, hotMaintenances, positionOf);
+
   const open = publicIncidents.filter((i) => i.status !== 'resolved');
   const indicator = overallIndicator(
     publicComponents.map((c) => c.status),
     open.map((i) => i.impact),
   );
-  const updatedAt = Math.max(0, ...publicComponents.map((c) => c.updatedAt), ...publicIncidents.map((i) => i.updatedAt));
+  const updatedAt = Math.max(
+    0,
+    ...publicComponents.map((c) => c.updatedAt),
+    ...publicIncidents.map((i) => i.updatedAt),
+    ...publicMaintenances.map((m) => m.updates[0]?.displayAt ?? 0),
+  );
   const historyDays = win.labels.slice(-HISTORY_DAYS).reverse();
   return {
     builtAt: now,
@@ -200,6 +230,8 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
     components: publicComponents,
     incidents: publicIncidents,
     archivedIncidentIds: coldIds,
+    maintenances: publicMaintenances,
+    archivedMaintenanceIds: coldMaintenanceIds,
     indicator,
     description: indicatorDescription(indicator),
     historyDays,
@@ -300,6 +332,74 @@ export function loadArchivedIncident(db: Db, state: PublicState, id: number): Pu
   const bySlug = new Map(state.components.map((c) => [c.code, { id: c.id, slug: c.code, name: c.name }]));
   const positionOf = new Map(state.components.map((c) => [c.id, c.position]));
   return assembleIncidents([inc], updates, postmortems, { bySlug, positionOf, dayLabelOf: () => '' })[0] ?? null;
+}
+
+/**
+ * Public maintenances from their heads, with their published texts (newest first) and components
+ * (catalogue order). One with no published text is left out: nothing of it was approved.
+ */
+function assembleMaintenances(db: Db, heads: readonly PublishedMaintenanceRow[], positionOf: ReadonlyMap<number, number>): PublicMaintenance[] {
+  if (!heads.length) return [];
+  const { texts, components } = publishedMaintenanceTextsAndComponents(
+    db,
+    heads.map((m) => m.id),
+  );
+  const textsOf = new Map<number, PublicMaintenanceUpdate[]>();
+  for (const t of texts) {
+    const list = textsOf.get(t.maintenanceId) ?? [];
+    list.push({ id: t.id, ref: `D-${t.id}`, status: t.status, body: t.body, displayAt: t.displayAt, publishedAt: t.publishedAt ?? t.displayAt });
+    textsOf.set(t.maintenanceId, list);
+  }
+  const componentsOf = new Map<number, number[]>();
+  for (const c of components) componentsOf.set(c.maintenanceId, [...(componentsOf.get(c.maintenanceId) ?? []), c.componentId]);
+  const out: PublicMaintenance[] = [];
+  for (const m of heads) {
+    const updates = textsOf.get(m.id) ?? [];
+    if (!updates.length || m.publicStatus === null) continue;
+    out.push({
+      id: m.id,
+      ref: `M-${m.id}`,
+      title: m.title,
+      status: m.publicStatus,
+      scheduledFor: m.startsAt,
+      scheduledUntil: m.endsAt,
+      componentIds: (componentsOf.get(m.id) ?? [])
+        .filter((id) => positionOf.has(id))
+        .sort((a, b) => (positionOf.get(a) ?? 0) - (positionOf.get(b) ?? 0) || a - b),
+      updates: updates.reverse(),
+    });
+  }
+  return out;
+}
+
+/** The page of a maintenance too old to be in every snapshot (one query set, cached by the caller). */
+export function loadArchivedMaintenance(db: Db, state: PublicState, id: number): PublicMaintenance | null {
+  if (!state.archivedMaintenanceIds.has(id)) return null;
+  const head = publishedMaintenanceHead(db, id);
+  if (!head) return null;
+  const positionOf = new Map(state.components.map((c) => [c.id, c.position]));
+  return assembleMaintenances(db, [head], positionOf)[0] ?? null;
+}
+
+/** One published text of a maintenance, with the maintenance it belongs to: an entry of a feed. */
+export interface MaintenanceNotice {
+  maintenance: PublicMaintenance;
+  update: PublicMaintenanceUpdate;
+  /** The maintenance's page. */
+  link: string;
+}
+
+/**
+ * Every published maintenance text in the snapshot (announcements, the start, updates, the
+ * completion or cancellation notice), newest first: what a feed lists besides incident updates.
+ */
+export function publicMaintenanceNotices(s: PublicState): MaintenanceNotice[] {
+  const out: MaintenanceNotice[] = [];
+  for (const m of s.maintenances) {
+    const link = `${s.publicUrl}/maintenances/${m.ref}`;
+    for (const update of m.updates) out.push({ maintenance: m, update, link });
+  }
+  return out.sort((a, b) => b.update.displayAt - a.update.displayAt || b.update.id - a.update.id);
 }
 
 const IMPACT_ORDER: readonly Impact[] = ['none', 'minor', 'major', 'critical'];

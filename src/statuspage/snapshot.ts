@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Db } from '../../db/client.js';
-import { loadArchivedIncident, loadPublicState, publicFingerprint, type LoadOptions, type PublicIncident, type PublicState } from './model.js';
+import type { PublicMaintenance } from './maintenance-json.js';
+import {
+  loadArchivedIncident,
+  loadArchivedMaintenance,
+  loadPublicState,
+  publicFingerprint,
+  type LoadOptions,
+  type PublicIncident,
+  type PublicState,
+} from './model.js';
 
 // The refresh storm: during an outage customers reload the page and poll the API hard. Every
 // response is served from bytes rendered once per state change (with a precomputed ETag and
@@ -108,5 +117,16 @@ export class StatusPageSnapshot {
   isPublic(id: number): boolean {
     const state = this.current();
     return state.archivedIncidentIds.has(id) || state.incidents.some((i) => i.id === id);
+  }
+
+  /** A public maintenance: from the snapshot, or (older ones) loaded once for the caller to cache. */
+  maintenance(id: number): PublicMaintenance | null {
+    const state = this.current();
+    return state.maintenances.find((m) => m.id === id) ?? loadArchivedMaintenance(this.db, state, id);
+  }
+
+  isPublicMaintenance(id: number): boolean {
+    const state = this.current();
+    return state.archivedMaintenanceIds.has(id) || state.maintenances.some((m) => m.id === id);
   }
 }

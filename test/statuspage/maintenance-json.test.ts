@@ -64,6 +64,8 @@ const state: PublicState = {
   components: [component(1, 'Web App', 1), component(2, 'API', 2), component(3, 'SMS Routing', 3)],
   incidents: [],
   archivedIncidentIds: new Set(),
+  maintenances: [],
+  archivedMaintenanceIds: new Set(),
   indicator: 'none',
   description: 'All Systems Operational',
   historyDays: [],
@@ -148,13 +150,20 @@ describe('scheduled maintenance on /api/v2', () => {
   });
 
   it('puts upcoming and in-progress maintenance in summary.json, in the reference shape', () => {
-    const summary = { ...JSON.parse(renderApi(state, 'summary.json')), scheduled_maintenances: summaryScheduledMaintenances(state, ALL) };
+    const summary = JSON.parse(renderApi({ ...state, maintenances: ALL }, 'summary.json'));
+    expect(summary.scheduled_maintenances).toEqual(summaryScheduledMaintenances(state, ALL));
     expect(compareShape(summary, REF.summary)).toEqual([]);
     expect(shapeProblems(summary, '$')).toEqual([]);
     expect(summary.scheduled_maintenances.map((m: { id: string }) => m.id)).toEqual(['M-2', 'M-6', 'M-3']);
   });
 
-  it('is empty, as today, without maintenance', () => {
+  it('is what /api/v2 serves from the public state', () => {
+    for (const path of ['scheduled-maintenances.json', 'scheduled-maintenances/upcoming.json', 'scheduled-maintenances/active.json'] as const) {
+      expect(JSON.parse(renderApi({ ...state, maintenances: ALL }, path))).toEqual(maintenanceDocument(state, ALL, path));
+    }
+  });
+
+  it('is empty without maintenance', () => {
     for (const path of ['scheduled-maintenances.json', 'scheduled-maintenances/upcoming.json', 'scheduled-maintenances/active.json'] as const) {
       expect(maintenanceDocument(state, [], path)).toEqual(JSON.parse(renderApi(state, path)));
     }
