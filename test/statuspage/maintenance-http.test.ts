@@ -130,7 +130,7 @@ describe('a maintenance on the public page, from draft to completion', () => {
     ]);
 
     // In progress: the banner, the component in maintenance colour, active.json, the start notice.
-    await runOk(app, 'maintenance start M-1', 'cli:alice');
+    await runOk(app, 'maintenance start M-1', 'cli:bob');
     home = await lines('/');
     expect(home[0]).toBe('All Systems Operational');
     expect(home.slice(1, 7)).toEqual([
@@ -167,7 +167,7 @@ describe('a maintenance on the public page, from draft to completion', () => {
     ]);
 
     // Completed: off the banner and the active list, in scheduled-maintenances.json as completed.
-    await runOk(app, 'maintenance complete M-1', 'cli:alice');
+    await runOk(app, 'maintenance complete M-1', 'cli:bob');
     home = await lines('/');
     expect(home).not.toContain('Maintenance in progress');
     expect(home).not.toContain('Upcoming maintenance');
@@ -189,7 +189,7 @@ describe('a maintenance on the public page, from draft to completion', () => {
     await runOk(app, `${SCHEDULE} We are upgrading our database.`, 'cli:alice');
     await runOk(app, 'approve D-1', 'cli:bob');
     expect(ids(await json('scheduled-maintenances/upcoming.json'))).toEqual(['M-1']);
-    await runOk(app, 'maintenance cancel M-1', 'cli:alice');
+    await runOk(app, 'maintenance cancel M-1', 'cli:bob');
     expect(ids(await json('scheduled-maintenances/upcoming.json'))).toEqual([]);
     expect(ids(await json('scheduled-maintenances/active.json'))).toEqual([]);
     expect((await json('summary.json')).scheduled_maintenances).toEqual([]);
@@ -306,7 +306,7 @@ describe('changes made by another process', () => {
     ).toBe(0);
     expect((await run('approve', 'D-1', '--as', 'bob')).code).toBe(0);
     await expect.poll(async () => ids(await doc('scheduled-maintenances/upcoming.json')), { timeout: 5_000, interval: 100 }).toEqual(['M-1']);
-    expect((await run('maintenance', 'start', 'M-1')).code).toBe(0);
+    expect((await run('maintenance', 'start', 'M-1', '--as', 'bob')).code).toBe(0);
     await expect.poll(async () => ids(await doc('scheduled-maintenances/active.json')), { timeout: 5_000, interval: 100 }).toEqual(['M-1']);
     expect(ids(await doc('scheduled-maintenances/upcoming.json'))).toEqual([]);
     expect(visibleLines(await (await fetch(`${url}/`)).text())).toContain('Maintenance in progress');
