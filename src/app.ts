@@ -68,6 +68,7 @@ export function policyOf(config: Config): Policy {
     ...(config.slack.incidentsChannel ? { slackIncidentsChannel: config.slack.incidentsChannel } : {}),
     // Where `subscribe webhook:…` may point.
     webhooks: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal },
+    ...(config.pagerDuty.routingKey ? { paging: { severity: config.pagerDuty.pageSeverity } } : {}),
   };
 }
 

@@ -122,6 +122,9 @@ function readEnv(env: Env) {
     // local stand-in) may say so. Sitrep paces to this instead of learning it from 429s.
     STATUSPAGE_REQUESTS_PER_SECOND: positiveInt(env, 'STATUSPAGE_REQUESTS_PER_SECOND', 1, 1_000),
     STATUSPAGE_API_URL: (url(env, 'STATUSPAGE_API_URL') ?? 'https://api.statuspage.io/v1').replace(/\/+$/, ''),
+    PAGERDUTY_ROUTING_KEY: optionalString(env, 'PAGERDUTY_ROUTING_KEY'),
+    PAGERDUTY_EVENTS_URL: url(env, 'PAGERDUTY_EVENTS_URL') ?? 'https://events.pagerduty.com/v2/enqueue',
+    SITREP_PAGE_SEVERITY: positiveInt(env, 'SITREP_PAGE_SEVERITY', 1, 4),
     SITREP_APPROVAL: oneOf(env, 'SITREP_APPROVAL', APPROVAL_POLICIES, 'SITREP_APPROVAL must be required, self or off'),
     SITREP_WEBHOOK_PUBLIC_ONLY: bool(env, 'SITREP_WEBHOOK_PUBLIC_ONLY', false),
     SITREP_WEBHOOK_ALLOW_LINK_LOCAL: bool(env, 'SITREP_WEBHOOK_ALLOW_LINK_LOCAL', false),
@@ -153,6 +156,8 @@ export interface Config {
   };
   teams: { appId?: string; appPassword?: string; tenantId?: string; appType: 'SingleTenant' | 'MultiTenant' | 'UserAssignedMSI' };
   statuspage: { apiKey?: string; pageId?: string; apiUrl: string; enabled: boolean; requestsPerSecond: number };
+  /** PagerDuty Events API v2: paging is on when a routing key is set; declaring at `pageSeverity` or worse pages at once. */
+  pagerDuty: { routingKey?: string; eventsUrl: string; pageSeverity: number };
   approval: (typeof APPROVAL_POLICIES)[number];
   webhookPublicOnly: boolean;
   webhookAllowLinkLocal: boolean;
@@ -207,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       requestsPerSecond: e.STATUSPAGE_REQUESTS_PER_SECOND,
       enabled: Boolean(e.STATUSPAGE_API_KEY && e.STATUSPAGE_PAGE_ID),
     },
+    pagerDuty: { routingKey: e.PAGERDUTY_ROUTING_KEY, eventsUrl: e.PAGERDUTY_EVENTS_URL, pageSeverity: e.SITREP_PAGE_SEVERITY },
     approval: e.SITREP_APPROVAL ?? 'required',
     webhookPublicOnly: e.SITREP_WEBHOOK_PUBLIC_ONLY,
     webhookAllowLinkLocal: e.SITREP_WEBHOOK_ALLOW_LINK_LOCAL,

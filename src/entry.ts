@@ -112,11 +112,12 @@ function refusingOutlets(verb: string): readonly Outlet[] {
  */
 async function loadCliCapabilities(config: Config): Promise<(deps: { runner: Runner; store: Store; db: Db; now: () => number; log: Logger }) => Capability[]> {
   const slack = Boolean(config.slack.enabled && config.slack.botToken && config.slack.signingSecret);
-  const [webhook, statuspage, slackCap, teams] = await Promise.all([
+  const [webhook, statuspage, slackCap, teams, pagerDuty] = await Promise.all([
     import('../adapters/webhook/index.js'),
     config.statuspage.enabled ? import('../adapters/statuspage-io/index.js') : null,
     slack ? import('../adapters/slack/index.js') : null,
     import('../adapters/teams/index.js'),
+    config.pagerDuty.routingKey ? import('../adapters/pagerduty/index.js') : null,
   ]);
   const chat = { timezone: config.timezone, deliveryDeadlineMs: config.deliveryDeadlineMinutes * 60_000 };
   return ({ runner, store, db, now, log }) => [
@@ -124,5 +125,6 @@ async function loadCliCapabilities(config: Config): Promise<(deps: { runner: Run
     ...(statuspage ? [statuspage.createStatuspageIo({ db, log, now, config: config.statuspage })] : []),
     ...(slackCap ? [slackCap.createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } })] : []),
     teams.createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),
+    ...(pagerDuty ? [pagerDuty.createPagerDuty({ config: config.pagerDuty, orgName: config.orgName })] : []),
   ];
 }

@@ -24,6 +24,7 @@ import { createWebhooks } from '../adapters/webhook/index.js';
 import { createStatuspageIo } from '../adapters/statuspage-io/index.js';
 import { createSlack } from '../adapters/slack/index.js';
 import { createTeams } from '../adapters/teams/index.js';
+import { createPagerDuty } from '../adapters/pagerduty/index.js';
 
 export type { App, AppOptions } from './app.js';
 
@@ -53,6 +54,7 @@ function capabilities(base: Base, runner: Runner): Capability[] {
     createStatuspageIo({ db, log, now, config: config.statuspage }),
     createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } }),
     createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),
+    createPagerDuty({ config: config.pagerDuty, orgName: config.orgName }),
   ];
 }
 

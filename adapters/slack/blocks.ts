@@ -108,6 +108,7 @@ const KIND_LABEL: Partial<Record<EventKind, string>> = {
   followup_added: ':clipboard: Follow-up',
   followup_done: ':heavy_check_mark: Follow-up done',
   followup_edited: ':pencil: Follow-up edited',
+  paged: ':rotating_light: Paged',
   pinned: ':pushpin: Pinned',
   postmortem_published: ':books: Postmortem',
   delivery_failed: ':x: Delivery failed',

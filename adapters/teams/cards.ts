@@ -219,6 +219,7 @@ const KIND_LABEL: Partial<Record<EventKind, string>> = {
   followup_added: '📋 Follow-up',
   followup_done: '✔️ Follow-up done',
   followup_edited: '✏️ Follow-up edited',
+  paged: '🚨 Paged',
   pinned: '📌 Pinned',
   postmortem_published: '📚 Postmortem',
   delivery_failed: '❌ Delivery failed',

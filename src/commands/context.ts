@@ -30,6 +30,8 @@ export interface Policy {
    * link-local and metadata refused).
    */
   webhooks?: { publicOnly: boolean; allowLinkLocal: boolean };
+  /** PagerDuty paging: absent when no routing key is configured; `severity`: declaring at it or worse pages at once. */
+  paging?: { severity: number };
 }
 
 /** A stored timeline event as outlets see it: narrow on `kind` to read its payload. */

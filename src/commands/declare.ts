@@ -3,6 +3,7 @@ import { formatPosted } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { describeChanges, recordEvent, touchIncident } from './store.js';
+import { recordPage } from './page.js';
 import { applyComponentChanges, componentsBySlug, incRef, insertIncident } from '../../db/queries/incidents.js';
 
 export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'declare' }>): Promise<Reply> {
@@ -38,10 +39,12 @@ export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb:
         ...(cmd.dedicated ? { dedicated: true } : {}),
       },
     });
+    const pages = ctx.policy.paging !== undefined && inc.severity <= ctx.policy.paging.severity;
+    if (pages) await recordPage(tx, ctx, inc, { auto: true, text: null, occurredAt: declaredAt });
     await touchIncident(tx, ctx, inc.id);
     const id = incRef(inc.id);
     return {
-      text: `${id} declared: ${cmd.title} (sev${inc.severity}, investigating, lead ${lead})`,
+      text: `${id} declared: ${cmd.title} (sev${inc.severity}, investigating, lead ${lead})${pages ? '; the on-call is paged through PagerDuty' : ''}`,
       data: { id, title: cmd.title, status: 'investigating', severity: inc.severity, lead },
     };
   });

@@ -16,6 +16,7 @@ import { postmortem } from './postmortem.js';
 import { listSubscriptions, subscribe, unsubscribe } from './subscribe.js';
 import { deliveries } from './deliveries.js';
 import { maintenance } from './maintenance.js';
+import { page } from './page.js';
 
 export type { Logger, Result } from './run.js';
 
@@ -77,6 +78,8 @@ export function executeCommand(ctx: CommandContext, cmd: Command): Promise<Reply
       return postmortem(ctx, cmd);
     case 'maintenance':
       return maintenance(ctx, cmd);
+    case 'page':
+      return page(ctx, cmd);
     case 'help':
       return help(ctx, cmd);
   }

@@ -104,6 +104,7 @@ export type Command =
   | { verb: 'template'; action: 'add'; name: string; status?: IncidentStatus; text: string }
   | { verb: 'template'; action: 'list' }
   | { verb: 'template'; action: 'remove'; name: string }
+  | { verb: 'page'; incident?: number; text?: string; at?: number }
   | { verb: 'help'; topic?: string };
 
 export interface ParseContext {
@@ -130,6 +131,7 @@ const RECORDING_VERBS = new Set<Verb>([
   'components',
   'followup',
   'maintenance',
+  'page',
 ]);
 
 const ALLOWED_OPTIONS: Record<Verb, readonly OptionKey[]> = {
@@ -158,6 +160,7 @@ const ALLOWED_OPTIONS: Record<Verb, readonly OptionKey[]> = {
   followup: ['owner', 'at'],
   maintenance: ['starts', 'ends', 'components', 'status', 'at'],
   stats: ['since'],
+  page: ['at'],
   template: ['status'],
   help: [],
 };
@@ -769,6 +772,14 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
     }
     case 'maintenance':
       return parseMaintenance(p, ctx, at);
+    case 'page': {
+      const { incident, rest } = leadingIncident(p);
+      const body = text(p, rest);
+      const c: Command = { verb };
+      if (incident !== undefined) c.incident = incident;
+      if (body) c.text = checkText('the page text', body, 1000, verb, p.meter);
+      return withAt(c);
+    }
     case 'stats': {
       noExtraWords(p, 0);
       const since = time(p, 'since', ctx);

@@ -133,6 +133,11 @@ export const USAGE = {
       'scheduled maintenance M-n: it starts and completes by itself at starts: and ends:, its components under maintenance meanwhile; its texts are customer-facing (approval applies)',
     example: 'maintenance schedule "DB upgrade" starts:22:00 ends:23:30 components:api We are upgrading our database.',
   },
+  page: {
+    usage: 'page [INC-n] [text]',
+    summary: 'pages the on-call through PagerDuty (one alert per incident, dedup key INC-n); resolving the incident resolves it',
+    example: 'page INC-4 Checkout is failing for every customer',
+  },
   stats: {
     usage: 'stats [since:<date>]',
     summary: 'time to identify and to resolve, per severity',

@@ -37,6 +37,7 @@ const LOAD: { [V in Verb]: () => Promise<Handler<V>> } = {
   deliveries: async () => (await import('./deliveries.js')).deliveries,
   postmortem: async () => (await import('./postmortem.js')).postmortem,
   maintenance: async () => (await import('./maintenance.js')).maintenance,
+  page: async () => (await import('./page.js')).page,
   help: async () => help,
 };
 

@@ -65,6 +65,7 @@ export const EVENT_KINDS = [
   'followup_added',
   'followup_done',
   'followup_edited',
+  'paged',
   'pinned',
   'postmortem_published',
   'delivery_failed',

@@ -14,7 +14,7 @@ import type { CircuitBreakers } from './policy.js';
 //   The worker delivers on this connection, so these are this process's counters (they start at
 //   zero with it, as Prometheus counters do; several servers each report their own).
 
-export const KINDS = ['slack', 'teams', 'webhook', 'statuspage'] as const;
+export const KINDS = ['slack', 'teams', 'webhook', 'statuspage', 'pagerduty'] as const;
 export type Kind = (typeof KINDS)[number] | 'other';
 
 /** The kind of an outbox target (`teams:19:…` → teams) or breaker key (`webhook:hooks.example.com` → webhook). */
