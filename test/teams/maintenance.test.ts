@@ -133,6 +133,26 @@ describe('scheduled maintenance in Teams', () => {
     ]);
   });
 
+  it('a text that never reaches a customer channel is told in the maintenance thread, kept for `deliveries retry`', async () => {
+    h = await startHarness({ SITREP_ADMINS: 'cli:admin,teams:29:alice', SITREP_APPROVAL: 'off' });
+    await h.send(h.mention('channel incidents'));
+    await h.drain();
+    await run(`subscribe teams:${MATCH}`);
+    // The channel refuses both the maintenance's card and, when its text tries again without one, that too.
+    h.fake.failNext({ status: 403 }, 2, (c) => c.conversationId === MATCH);
+    await run(`maintenance schedule "Cache flush" starts:${iso(Date.now() + HOUR)} ends:${iso(Date.now() + 2 * HOUR)} Caches are flushed.`);
+    await h.drain();
+    const dead = teamsRows(h.app).filter((r) => r.state === 'dead');
+    expect(dead.map((r) => [r.kind, r.target])).toEqual([
+      ['teams.maintenance_root', `teams:${MATCH}|M-1`],
+      ['teams.maintenance_update', `teams:${MATCH}|M-1`],
+    ]);
+    const root = cards(CHANNEL)[0]!;
+    const told = h.fake.replies(CHANNEL, root.id).map((m) => cardText(m));
+    expect(told.at(-1)).toContain(`did not reach teams:${MATCH}: HTTP 403`);
+    expect(told.at(-1)).toContain(`deliveries retry ${dead[1]!.id}`);
+  });
+
   it('without a bound incidents channel nothing is posted internally; customer channels still hear', async () => {
     h = await startHarness({ SITREP_ADMINS: 'cli:admin', SITREP_APPROVAL: 'off' });
     // The bot has heard from the customer channel (its serviceUrl), but no incidents channel is bound.
