@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { asc, like } from 'drizzle-orm';
 import { maintenanceThreads, outbox } from '../../db/schema.js';
-import { INCIDENTS, blockAction, startHarness, viewSubmission, type Harness } from './harness.js';
+import { INCIDENTS, SECRET, TOKEN, blockAction, startHarness, viewSubmission, type Harness } from './harness.js';
+import { testApp } from '../helpers.js';
 import type { FakeMessage } from '../fakes/slack-api.js';
 
 // Scheduled maintenance in Slack, end to end through real HTTP: commands and button clicks → the
@@ -236,5 +237,57 @@ describe('scheduled maintenance in Slack', () => {
     expect(textOf(decided)).not.toContain('sitrep_approve');
     expect(textOf(repliesTo(root).at(-1))).toContain('rejected: wording: say which caches');
     expect(inChannel('C0EVERY')).toEqual([]);
+  });
+});
+
+describe('a customer channel unsubscribed', () => {
+  it("drops what still waits in its maintenances' lanes, and only its own", async () => {
+    // No server, so no worker: the rows stay where the commands put them.
+    const app = testApp({
+      SITREP_APPROVAL: 'off',
+      SLACK_BOT_TOKEN: TOKEN,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_API_URL: 'http://127.0.0.1:9/api/',
+      SLACK_INCIDENTS_CHANNEL: INCIDENTS,
+    });
+    try {
+      for (const t of ['subscribe slack:C0AAA', 'subscribe slack:C0AAAB']) expect((await app.run(t, 'cli:admin', { platform: 'cli' })).ok).toBe(true);
+      const r = await app.run(
+        `maintenance schedule "Cache flush" starts:${iso(Date.now() + HOUR)} ends:${iso(Date.now() + 2 * HOUR)} Caches are flushed.`,
+        'cli:admin',
+        {
+          platform: 'cli',
+        },
+      );
+      expect(r.ok).toBe(true);
+      const lanes = () =>
+        app.db
+          .select()
+          .from(outbox)
+          .orderBy(asc(outbox.id))
+          .all()
+          .map((x) => [x.target, x.kind, x.state]);
+      expect(lanes().filter(([t]) => !String(t).startsWith('slack:thread:'))).toEqual([
+        ['slack:C0AAA|M-1', 'slack.maintenance_root', 'pending'],
+        ['slack:C0AAA|M-1', 'slack.maintenance_update', 'pending'],
+        ['slack:C0AAAB|M-1', 'slack.maintenance_root', 'pending'],
+        ['slack:C0AAAB|M-1', 'slack.maintenance_update', 'pending'],
+      ]);
+      const u = await app.run('unsubscribe slack:C0AAA', 'cli:admin', { platform: 'cli' });
+      expect(u.ok && u.reply.data.dropped).toBe(2);
+      expect(lanes().filter(([t]) => !String(t).startsWith('slack:thread:'))).toEqual([
+        ['slack:C0AAA|M-1', 'slack.maintenance_root', 'dead'],
+        ['slack:C0AAA|M-1', 'slack.maintenance_update', 'dead'],
+        ['slack:C0AAAB|M-1', 'slack.maintenance_root', 'pending'],
+        ['slack:C0AAAB|M-1', 'slack.maintenance_update', 'pending'],
+      ]);
+      expect(
+        lanes()
+          .filter(([t]) => String(t).startsWith('slack:thread:'))
+          .every(([, , state]) => state === 'pending'),
+      ).toBe(true);
+    } finally {
+      await app.close();
+    }
   });
 });
