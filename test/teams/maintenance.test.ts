@@ -153,6 +153,30 @@ describe('scheduled maintenance in Teams', () => {
     expect(told.at(-1)).toContain(`deliveries retry ${dead[1]!.id}`);
   });
 
+  it('a text that reaches a customer channel late says so ("Delayed:")', async () => {
+    const clock = { offset: 0 };
+    h = await startHarness(
+      { SITREP_ADMINS: 'cli:admin', SITREP_APPROVAL: 'off', SITREP_TIMEZONE: 'UTC', SITREP_DELAY_NOTICE_MINUTES: '5', SITREP_DELIVERY_DEADLINE_MINUTES: '120' },
+      () => Date.now() + clock.offset,
+    );
+    await h.send(h.mention('maintenance list', { channel: MATCH })); // the bot learns the channel's serviceUrl
+    await h.drain();
+    await run(`subscribe teams:${MATCH}`);
+    // The channel throttles until the clock has moved on half an hour.
+    let throttled = true;
+    h.fake.failNext({ status: 429, retryAfter: 0 }, 10_000, (c) => throttled && c.conversationId === MATCH);
+    const t0 = Date.now() + clock.offset;
+    await run(`maintenance schedule "Cache flush" starts:${iso(t0 + HOUR)} ends:${iso(t0 + 2 * HOUR)} Caches are flushed.`);
+    await h.fake.waitFor((f) => f.calls.some((c) => c.conversationId === MATCH && c.status === 429));
+    clock.offset += 30 * 60_000;
+    throttled = false;
+    await h.drain();
+    const card = cards(MATCH)[0]!;
+    const [reply] = h.fake.replies(MATCH, card.id);
+    expect(cardText(reply)).toContain('Caches are flushed.');
+    expect(cardText(reply)).toMatch(/Delayed: originally posted \d\d:\d\d UTC/);
+  });
+
   it('without a bound incidents channel nothing is posted internally; customer channels still hear', async () => {
     h = await startHarness({ SITREP_ADMINS: 'cli:admin', SITREP_APPROVAL: 'off' });
     // The bot has heard from the customer channel (its serviceUrl), but no incidents channel is bound.
