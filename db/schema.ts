@@ -245,6 +245,25 @@ export const maintenanceEvents = sqliteTable(
   (t) => [index('maintenance_events_occurred').on(t.maintenanceId, t.occurredAt, t.id)],
 );
 
+/**
+ * A maintenance's thread in a chat platform's incidents channel, like incident_threads: the channel
+ * it was opened in (later events follow it there, wherever the incidents channel is bound by then)
+ * and the root message's reference once posted. One per maintenance and platform.
+ */
+export const maintenanceThreads = sqliteTable(
+  'maintenance_threads',
+  {
+    maintenanceId: integer('maintenance_id')
+      .notNull()
+      .references(() => maintenances.id),
+    platform: text('platform', { enum: ['slack', 'teams'] }).notNull(),
+    channel: text('channel').notNull(),
+    rootRef: text('root_ref'), // message ts / activity id, once the root post is delivered
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.maintenanceId, t.platform] })],
+);
+
 export const subscriptions = sqliteTable('subscriptions', {
   id: integer('id').primaryKey(), // S-<id>
   target: text('target').notNull().unique(), // slack:C123, teams:<conv>, webhook:https://…

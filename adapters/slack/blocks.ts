@@ -1,9 +1,9 @@
 import type { ActionsBlock, Button, KnownBlock, MrkdwnElement, PlainTextElement } from '@slack/types';
-import type { EventKind } from '../../src/domain/enums.js';
+import type { EventKind, MaintenanceEventKind } from '../../src/domain/enums.js';
 import { COMPONENT_STATUSES, INCIDENT_STATUSES } from '../../src/domain/enums.js';
 import type { IncidentView } from '../../src/render/incident.js';
 import { formatDuration } from '../../src/render/time.js';
-import { recordedLate, type DraftDecision, type DraftForApproval, type ThreadEvent } from '../../src/render/thread.js';
+import { recordedLate, type DraftDecision, type DraftForApproval, type MaintenanceThreadView, type ThreadEvent } from '../../src/render/thread.js';
 import { clip, dateToken, escapeKeepingMentions, escapeMrkdwn, userMrkdwn } from './mrkdwn.js';
 
 // Block Kit for the incident's root message, its thread replies, the approval request and the
@@ -90,9 +90,50 @@ export function rootMessage(v: IncidentView, zone: string, now: number): SlackMe
   return { text: `${title}: ${label(v.status)}, sev${v.severity}`.replace(/[<>&]/g, ' '), blocks };
 }
 
+const MAINTENANCE_EMOJI: Record<string, string> = {
+  scheduled: ':calendar:',
+  in_progress: ':hammer_and_wrench:',
+  verifying: ':mag:',
+  completed: ':white_check_mark:',
+  cancelled: ':no_entry_sign:',
+};
+
+/**
+ * A scheduled maintenance's root message in the incidents channel: status, window, components and
+ * what customers were last told. Re-rendered from the database on every change (chat.update).
+ */
+export function maintenanceRootMessage(v: MaintenanceThreadView, zone: string): SlackMessage {
+  const title = `${v.id} · ${v.title}`;
+  const emoji = MAINTENANCE_EMOJI[v.status] ?? '';
+  const window = `${dateToken(v.startsAt, zone)} to ${dateToken(v.endsAt, zone)}`;
+  const actual = [
+    v.startedAt !== null ? `started ${dateToken(v.startedAt, zone)}` : '',
+    v.finishedAt !== null ? `${v.status === 'cancelled' ? 'cancelled' : 'completed'} ${dateToken(v.finishedAt, zone)}` : '',
+  ].filter(Boolean);
+  const fields = [mrkdwn(`*Status*\n${emoji} ${label(v.status)}`), mrkdwn(`*Window*\n${window}${actual.length ? `\n_${actual.join(', ')}_` : ''}`)];
+  const comps = v.components.length ? v.components.map((c) => `• ${escapeMrkdwn(c)}`).join('\n') : '_none named_';
+  const last = v.lastCustomerText
+    ? `*Last customer text* (${v.lastCustomerText.id}, ${label(v.lastCustomerText.status)}, ${dateToken(v.lastCustomerText.at, zone)})\n>${escapeMrkdwn(clip(v.lastCustomerText.body, 2500)).replace(/\n/g, '\n>')}`
+    : '*Last customer text*\n_none yet: not announced_';
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: plain(`${emoji} Maintenance ${title}`, 150) },
+    { type: 'section', fields },
+    { type: 'section', text: mrkdwn(`*Components*\n${clip(comps, 2900)}`) },
+    { type: 'section', text: mrkdwn(last) },
+  ];
+  if (v.pendingDrafts.length) {
+    blocks.push({
+      type: 'context',
+      elements: [mrkdwn(`Awaiting approval: ${v.pendingDrafts.map((d) => `${d.id} by ${userMrkdwn(d.author)}`).join(', ')}`)],
+    });
+  }
+  return { text: `Maintenance ${title}: ${label(v.status)}`.replace(/[<>&]/g, ' '), blocks };
+}
+
 // Partial on purpose: a new event kind gets a plain label instead of breaking the build.
-const KIND_LABEL: Partial<Record<EventKind, string>> = {
+const KIND_LABEL: Partial<Record<EventKind | MaintenanceEventKind, string>> = {
   declared: ':rotating_light: Declared',
+  scheduled: ':calendar: Scheduled',
   status_changed: ':arrows_counterclockwise: Status',
   severity_changed: ':warning: Severity',
   role_assigned: ':bust_in_silhouette: Role',

@@ -7,7 +7,8 @@ import { slackCustomerMessage } from './messages.js';
 import { dateToken, escapeMrkdwn } from './mrkdwn.js';
 import { SLACK_POST_INTERVAL_MS, SLACK_UPSTREAM_SHARE, channelPostGate, slackChannelPaceKey, toDeliveryResult } from './target.js';
 import { raceAbort } from '../../src/mirror/target.js';
-import { sendCustomerMessage, type CustomerPayload } from '../../src/mirror/customer-channels.js';
+import { sendCustomerMessage, type CustomerPayload, type MaintenanceCustomerPayload } from '../../src/mirror/customer-channels.js';
+import { formatPosted } from '../../src/render/time.js';
 
 // Customer channels (`subscribe slack:C123`, Slack Connect shared channels included): one message
 // per incident in each channel, kept current with chat.update, and each published update as a
@@ -84,6 +85,52 @@ export function customerReply(p: CustomerPayload, notices: string[]) {
   return { text, blocks };
 }
 
+const MAINTENANCE_EMOJI: Record<string, string> = {
+  scheduled: ':calendar:',
+  in_progress: ':hammer_and_wrench:',
+  verifying: ':mag:',
+  completed: ':white_check_mark:',
+  cancelled: ':no_entry_sign:',
+};
+const maintenanceStatusTitle = (s: string) => STATUS_LABEL(s.replace(/_/g, ' '));
+
+/** The maintenance's window, in SITREP_TIMEZONE: "Dec 07, 2026 - 22:00 UTC to Dec 07, 2026 - 23:30 UTC". */
+const windowText = (p: MaintenanceCustomerPayload) => `${formatPosted(p.startsAt, p.zone)} to ${formatPosted(p.endsAt, p.zone)}`;
+
+/** A scheduled maintenance's one message in the channel: title, status, window, components. */
+export function maintenanceCustomerRoot(p: MaintenanceCustomerPayload) {
+  const comps = p.components.length ? p.components.map(escapeMrkdwn).join(' · ') : 'No specific components';
+  const blocks: KnownBlock[] = [
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*${MAINTENANCE_EMOJI[p.status] ?? ''} Scheduled maintenance: ${escapeMrkdwn(p.title)}*\n*${maintenanceStatusTitle(p.status)}* · ${escapeMrkdwn(windowText(p))}\nComponents: ${comps}`,
+      },
+    },
+    {
+      type: 'context',
+      elements: [
+        { type: 'mrkdwn', text: `${p.maintenance} · last update ${escapeMrkdwn(formatPosted(p.at, p.zone))} · <${p.url}|status page> · updates in the thread` },
+      ],
+    },
+  ];
+  return { text: `Scheduled maintenance: ${p.title}: ${maintenanceStatusTitle(p.status)}`.replace(/[<>&]/g, ' '), blocks };
+}
+
+/** One of a maintenance's public texts, as a thread reply; long bodies become several sections. */
+export function maintenanceCustomerReply(p: MaintenanceCustomerPayload, notices: string[]) {
+  const sections = splitSections(escapeMrkdwn(p.body)).slice(0, 45);
+  const blocks: KnownBlock[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*${maintenanceStatusTitle(p.status)}*` } },
+    ...sections.map((t): KnownBlock => ({ type: 'section', text: { type: 'mrkdwn', text: t } })),
+    { type: 'context', elements: [{ type: 'mrkdwn', text: `Posted ${escapeMrkdwn(formatPosted(p.at, p.zone))}` }] },
+  ];
+  if (notices.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `_${notices.map(escapeMrkdwn).join(' ')}_` }] });
+  const text = `${notices.length ? notices.join(' ') + ' ' : ''}${maintenanceStatusTitle(p.status)}: ${p.body}`.replace(/[<>&]/g, ' ').slice(0, 3900);
+  return { text, blocks };
+}
+
 /**
  * What each root message was last made to show, so an edit that would change nothing is not sent.
  * The first update of an incident is enqueued with the root post in the same transaction, from the
@@ -129,11 +176,17 @@ export function createSlackCustomerTarget(client: SlackWebApi): Target {
     async deliver(msg, signal) {
       const parsed = slackCustomerMessage.safeParse({ kind: msg.kind, payload: msg.payload });
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
-      const { kind, payload: p } = parsed.data;
+      const m = parsed.data;
       const channel = channelOf(msg.target);
-      const root = customerRoot(p);
+      // An incident's message and updates, or a scheduled maintenance's (its own lane).
+      const root = m.kind === 'slack.customer_root' || m.kind === 'slack.customer_update' ? customerRoot(m.payload) : maintenanceCustomerRoot(m.payload);
+      const reply = (notices: string[]) =>
+        m.kind === 'slack.customer_root' || m.kind === 'slack.customer_update'
+          ? customerReply(m.payload, notices)
+          : maintenanceCustomerReply(m.payload, notices);
       const rootDigest = RootShown.digest(root);
-      const attempt = sendCustomerMessage(msg, kind === 'slack.customer_root' ? 'root' : 'update', {
+      const part = m.kind === 'slack.customer_root' || m.kind === 'slack.maintenance_root' ? 'root' : 'update';
+      const attempt = sendCustomerMessage(msg, part, {
         noReference: 'chat.postMessage returned no ts',
         async postRoot() {
           const res = await post({ channel, text: root.text, blocks: root.blocks, unfurl_links: false, unfurl_media: false }, signal);
@@ -152,9 +205,9 @@ export function createSlackCustomerTarget(client: SlackWebApi): Target {
           );
         },
         async postUpdate(rootTs, notices) {
-          const reply = customerReply(p, notices);
+          const r = reply(notices);
           const res = await post(
-            { channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: reply.text, blocks: reply.blocks, unfurl_links: false, unfurl_media: false },
+            { channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: r.text, blocks: r.blocks, unfurl_links: false, unfurl_media: false },
             signal,
           );
           return res.ts;

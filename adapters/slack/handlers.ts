@@ -12,7 +12,7 @@ import type { Result } from '../../src/commands/run.js';
 import { MAX_CUSTOMER_TEXT, MAX_TEXT, MAX_TITLE, checkInputText, type Command } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
 import { pin } from '../../src/commands/pin.js';
-import { getDraft } from '../../db/queries/drafts.js';
+import { getCustomerText } from '../../db/queries/drafts.js';
 import { getIncident, incRef } from '../../db/queries/incidents.js';
 import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Severity } from '../../src/domain/enums.js';
 import { isSitrepError } from '../../src/domain/errors.js';
@@ -375,14 +375,16 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (entry?.replay) return;
     const { b, a, meta } = parseAction(body);
     const id = draftIdOf(a.value);
-    let d: Awaited<ReturnType<typeof getDraft>>;
+    // An incident's draft or a maintenance's text: both are approved with `approve D-n`.
+    let d: Awaited<ReturnType<typeof getCustomerText>>;
     try {
-      d = await getDraft(db, id);
+      d = await getCustomerText(db, id);
     } catch (e) {
       await reportAction(b.response_url, respond, runner.failure(e, { platform: 'slack' }));
       return;
     }
-    await openView(b.trigger_id, approveEditModal(`D-${id}`, d.body, { ...meta, draftId: id, incidentId: d.incidentId }), entry);
+    const owner = d.owner === 'incident' ? { incidentId: d.row.incidentId } : {};
+    await openView(b.trigger_id, approveEditModal(`D-${id}`, d.row.body, { ...meta, draftId: id, ...owner }), entry);
   });
 
   on.action(ACTIONS.reject, async ({ ack, body, context }) => {

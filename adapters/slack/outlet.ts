@@ -65,5 +65,13 @@ export function createSlackOutlet(): Outlet {
     },
     rootUpdate: { kind: 'root_update', payload: {} },
     render: slackThreadRenderer,
+    maintenance: {
+      async home(tx, ctx) {
+        const typedIn = ctx.scope.platform === 'slack' ? ctx.scope.channel : undefined;
+        return (await incidentsChannel(tx, ctx)) ?? typedIn;
+      },
+      rootPost: { kind: 'root_post', payload: { dedicated: false } },
+      rootUpdate: { kind: 'root_update', payload: {} },
+    },
   });
 }

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { hasRowOnItsWay } from '../../db/queries/outbox.js';
-import { insertThread, setThreadRoot, threadChannels } from '../../db/queries/threads.js';
+import { insertThread, maintenanceThread, setMaintenanceThreadRoot, setThreadRoot, threadChannels } from '../../db/queries/threads.js';
+import { loadMaintenanceThreadView } from '../../db/queries/maintenances.js';
+import { maintenanceLane } from '../../src/domain/maintenance.js';
 import { getIncident } from '../../db/queries/incidents.js';
 import { loadIncidentView } from '../../db/queries/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
-import { channelLink, rootMessage } from './blocks.js';
+import { channelLink, maintenanceRootMessage, rootMessage } from './blocks.js';
 import { SLACK_THREAD_PREFIX, slackThreadRows } from './outlet.js';
 import { approvalRequestRef } from '../../db/queries/outbox.js';
 import { SlackApiError, type SlackWebApi } from './web-api.js';
@@ -165,7 +167,8 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
 
   /** The channel a row posts a message to, if it posts one and the channel is known yet. */
   function postsTo(msg: BreakerSubject): string | undefined {
-    if (msg.incidentId === null) return undefined;
+    // A maintenance's thread (no incident) is in the channel its lane names.
+    if (msg.incidentId === null) return msg.kind === 'root_post' || msg.kind === 'thread_reply' ? msg.target.slice(SLACK_THREAD_PREFIX.length) : undefined;
     const rows = threadChannels(db, msg.incidentId, 'slack');
     const home = rows.find((r) => !r.dedicated);
     const own = rows.find((r) => r.dedicated);
@@ -229,7 +232,56 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
     return { kind: 'delivered', remoteRef: row.channel };
   }
 
+  /**
+   * A scheduled maintenance's thread in the incidents channel: its root message (rendered from the
+   * database when sent), edits of it, replies under it, and its approval requests' edits.
+   */
+  async function deliverMaintenance(msg: OutboxMessage, m: SlackThreadMessage, maintenanceId: number, signal: AbortSignal): Promise<DeliveryResult> {
+    const row = await maintenanceThread(db, maintenanceId, 'slack');
+    if (!row) return { kind: 'failed', error: 'the maintenance has no Slack thread' };
+    const noRoot: DeliveryResult = { kind: 'failed', error: 'the maintenance has no root message in Slack (its post failed; `deliveries` lists it)' };
+    const channel = row.channel;
+    switch (m.kind) {
+      case 'root_post': {
+        if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
+        const root = maintenanceRootMessage(await loadMaintenanceThreadView(db, maintenanceId), deps.timezone);
+        const res = await gate.post(channel, signal, () => client.chat.postMessage({ channel, text: root.text, blocks: root.blocks, unfurl_links: false }));
+        if (!res.ts) return { kind: 'retry', error: 'chat.postMessage returned no ts' };
+        await setMaintenanceThreadRoot(db, maintenanceId, 'slack', res.ts);
+        return { kind: 'delivered', remoteRef: res.ts };
+      }
+      case 'root_update': {
+        if (!row.rootRef) return noRoot;
+        const root = maintenanceRootMessage(await loadMaintenanceThreadView(db, maintenanceId), deps.timezone);
+        await client.chat.update({ channel, ts: row.rootRef, text: root.text, blocks: root.blocks });
+        return { kind: 'delivered', remoteRef: row.rootRef };
+      }
+      case 'thread_reply': {
+        if (!row.rootRef) return noRoot;
+        const p = m.payload;
+        const rootRef = row.rootRef;
+        const res = await gate.post(channel, signal, () =>
+          client.chat.postMessage({ channel, thread_ts: rootRef, text: p.text, blocks: p.blocks, reply_broadcast: p.broadcast, unfurl_links: false }),
+        );
+        return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
+      }
+      case 'approval_update': {
+        const p = m.payload;
+        const requestTs = await approvalRequestRef(db, maintenanceLane(msg.target, maintenanceId), null, p.draftId);
+        if (!requestTs) return { kind: 'delivered' }; // the approval request was never posted: nothing to edit
+        await client.chat.update({ channel, ts: requestTs, text: p.text, blocks: p.blocks });
+        return { kind: 'delivered', remoteRef: requestTs };
+      }
+      default:
+        return { kind: 'failed', error: `${m.kind} is not a maintenance thread message` };
+    }
+  }
+
   async function deliverOnce(msg: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult> {
+    if (msg.maintenanceId != null) {
+      if (!SLACK_THREAD_KINDS.includes(msg.kind)) return { kind: 'failed', error: `unknown Slack message kind ${msg.kind}` };
+      return deliverMaintenance(msg, slackThreadMessage.parse({ kind: msg.kind, payload: msg.payload }), msg.maintenanceId, signal);
+    }
     const incidentId = msg.incidentId;
     if (incidentId === null && msg.kind !== 'ephemeral') return { kind: 'failed', error: `${msg.kind} without an incident` };
     if (!SLACK_THREAD_KINDS.includes(msg.kind)) return { kind: 'failed', error: `unknown Slack message kind ${msg.kind}` };

@@ -1,7 +1,7 @@
-import type { EventKind } from '../../src/domain/enums.js';
+import type { EventKind, MaintenanceEventKind } from '../../src/domain/enums.js';
 import type { IncidentView } from '../../src/render/incident.js';
-import { recordedLate, type DraftDecision, type DraftForApproval, type ThreadEvent } from '../../src/render/thread.js';
-import { formatClock, formatDuration } from '../../src/render/time.js';
+import { recordedLate, type DraftDecision, type DraftForApproval, type MaintenanceThreadView, type ThreadEvent } from '../../src/render/thread.js';
+import { formatClock, formatDuration, formatPosted } from '../../src/render/time.js';
 
 // Adaptive Cards for the incident's root post, its thread replies, the approval request and the
 // customer channels. Pure functions of their inputs (no db, no clock of their own).
@@ -202,8 +202,47 @@ export function rootCard(v: IncidentView, zone: string, now: number): Card {
   return card(body, actions);
 }
 
-const KIND_LABEL: Partial<Record<EventKind, string>> = {
+const MAINTENANCE_ICON: Record<string, string> = { scheduled: '📅', in_progress: '🛠️', verifying: '🔍', completed: '✅', cancelled: '🚫' };
+const MAINTENANCE_COLOR: Record<string, TextBlock['color']> = { scheduled: 'accent', in_progress: 'warning', verifying: 'accent', completed: 'good' };
+
+/**
+ * A scheduled maintenance's root card in the incidents channel: status, window, components and
+ * what customers were last told. Re-rendered from the database on every change (updateActivity).
+ */
+export function maintenanceRootCard(v: MaintenanceThreadView, zone: string): Card {
+  const facts = [
+    { title: 'Status', value: `${MAINTENANCE_ICON[v.status] ?? ''} ${label(v.status)}` },
+    { title: 'Window', value: `${formatClock(v.startsAt, zone, true)} to ${formatClock(v.endsAt, zone, true)}` },
+    ...(v.startedAt !== null ? [{ title: 'Started', value: formatClock(v.startedAt, zone, true) }] : []),
+    ...(v.finishedAt !== null ? [{ title: v.status === 'cancelled' ? 'Cancelled' : 'Completed', value: formatClock(v.finishedAt, zone, true) }] : []),
+    { title: 'Components', value: v.components.length ? v.components.map(md).join(', ') : 'none named' },
+  ];
+  const last = v.lastCustomerText
+    ? [
+        text(`**Last customer text** (${v.lastCustomerText.id}, ${label(v.lastCustomerText.status)}, ${formatClock(v.lastCustomerText.at, zone, true)})`, {
+          spacing: 'Medium',
+        }),
+        text(md(clip(v.lastCustomerText.body, 2500)), { isSubtle: true }),
+      ]
+    : [text('**Last customer text**: none yet (not announced)', { spacing: 'Medium' })];
+  const body: CardElement[] = [
+    text(`${MAINTENANCE_ICON[v.status] ?? ''} Maintenance ${v.id} · ${md(v.title)}`, {
+      size: 'Large',
+      weight: 'Bolder',
+      color: MAINTENANCE_COLOR[v.status] ?? 'default',
+    }),
+    { type: 'FactSet', facts },
+    ...last,
+  ];
+  if (v.pendingDrafts.length) {
+    body.push(text(`Awaiting approval: ${v.pendingDrafts.map((d) => `${d.id} by ${userText(d.author)}`).join(', ')}`, { isSubtle: true, size: 'Small' }));
+  }
+  return card(body);
+}
+
+const KIND_LABEL: Partial<Record<EventKind | MaintenanceEventKind, string>> = {
   declared: '🚨 Declared',
+  scheduled: '📅 Scheduled',
   status_changed: '🔄 Status',
   severity_changed: '⚠️ Severity',
   role_assigned: '👤 Role',
@@ -295,6 +334,48 @@ export function customerUpdateCard(p: CustomerCardInput, notices: string[]): Car
     // Teams refuses cards over about 28 KB; the status page always has the full text.
     text(md(clip(p.body, 12_000))),
     text(`Posted ${formatClock(p.at, p.zone, true)}`, { isSubtle: true, size: 'Small' }),
+    ...(notices.length ? [text(`_${md(notices.join(' '))}_`, { isSubtle: true, size: 'Small' })] : []),
+  ]);
+}
+
+export interface MaintenanceCustomerCardInput {
+  maintenance: string;
+  title: string;
+  status: string;
+  body: string;
+  at: number;
+  startsAt: number;
+  endsAt: number;
+  url: string;
+  components: string[];
+  zone: string;
+}
+
+/** A scheduled maintenance's one card in a customer channel: title, status, window (SITREP_TIMEZONE), components. */
+export function maintenanceCustomerRootCard(p: MaintenanceCustomerCardInput): Card {
+  return card(
+    [
+      text(`${MAINTENANCE_ICON[p.status] ?? ''} Scheduled maintenance: ${md(p.title)}`, { size: 'Large', weight: 'Bolder' }),
+      {
+        type: 'FactSet',
+        facts: [
+          { title: 'Status', value: statusTitle(p.status) },
+          { title: 'Window', value: `${formatPosted(p.startsAt, p.zone)} to ${formatPosted(p.endsAt, p.zone)}` },
+          { title: 'Components', value: p.components.length ? p.components.map(md).join(', ') : 'No specific components' },
+        ],
+      },
+      text(`${p.maintenance} · last update ${formatPosted(p.at, p.zone)} · updates in the replies`, { isSubtle: true, size: 'Small' }),
+    ],
+    [{ type: 'Action.OpenUrl', title: 'Status page', url: p.url }],
+  );
+}
+
+/** One of a maintenance's public texts in a customer channel, as a reply under its card. */
+export function maintenanceCustomerUpdateCard(p: MaintenanceCustomerCardInput, notices: string[]): Card {
+  return card([
+    text(`**${statusTitle(p.status)}**`),
+    text(md(clip(p.body, 12_000))),
+    text(`Posted ${formatPosted(p.at, p.zone)}`, { isSubtle: true, size: 'Small' }),
     ...(notices.length ? [text(`_${md(notices.join(' '))}_`, { isSubtle: true, size: 'Small' })] : []),
   ]);
 }

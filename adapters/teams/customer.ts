@@ -1,7 +1,7 @@
 import type { Db } from '../../db/client.js';
 import { readSetting } from '../../db/queries/settings.js';
 import type { DeliveryResult, Target } from '../../src/mirror/target.js';
-import { customerRootCard, customerUpdateCard, summary } from './cards.js';
+import { customerRootCard, customerUpdateCard, maintenanceCustomerRootCard, maintenanceCustomerUpdateCard, summary, type Card } from './cards.js';
 import { INCIDENTS_CHANNEL_KEY, TEAMS_THREAD_PREFIX, loadConversationRef, threadConversationId } from './outlet.js';
 import { cardActivity, connectorFor, httpStatusOf, serviceHostKey, toDeliveryResult, type TokenSource } from './target.js';
 import { raceAbort } from '../../src/mirror/target.js';
@@ -36,14 +36,21 @@ export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target
     async deliver(msg, signal) {
       const parsed = teamsCustomerMessage.safeParse({ kind: msg.kind, payload: msg.payload });
       if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
-      const { kind, payload: p } = parsed.data;
+      const m = parsed.data;
+      // An incident's card and updates, or a scheduled maintenance's (its own lane).
+      const incident = m.kind === 'teams.customer_root' || m.kind === 'teams.customer_update';
+      const p = m.payload;
+      const rootCard = (): Card => (incident ? customerRootCard(m.payload) : maintenanceCustomerRootCard(m.payload));
+      const updateCard = (notices: string[]): Card => (incident ? customerUpdateCard(m.payload, notices) : maintenanceCustomerUpdateCard(m.payload, notices));
+      const statusWords = p.status.replace(/_/g, ' ');
+      const part = m.kind === 'teams.customer_root' || m.kind === 'teams.maintenance_root' ? 'root' : 'update';
       const conversationId = msg.target.slice('teams:'.length);
       const serviceUrl = serviceUrlFor(conversationId);
       if (!serviceUrl) return { kind: 'failed', error: `no service URL known for ${conversationId}: mention the bot in that channel once` };
       const attempt = (async (): Promise<DeliveryResult> => {
-        const root = await cardActivity(customerRootCard(p), summary(`${p.title}: ${p.status}`));
+        const root = await cardActivity(rootCard(), summary(`${incident ? '' : 'Scheduled maintenance: '}${p.title}: ${statusWords}`));
         const client = await connectorFor(serviceUrl, await deps.token());
-        return sendCustomerMessage(msg, kind === 'teams.customer_root' ? 'root' : 'update', {
+        return sendCustomerMessage(msg, part, {
           noReference: 'Teams returned no activity id',
           postRoot: async () => (await client.sendToConversation(conversationId, root))?.id,
           async editRoot(rootId) {
@@ -54,7 +61,7 @@ export function createTeamsCustomerTarget(deps: TeamsCustomerTargetDeps): Target
             });
           },
           async postUpdate(rootId, notices) {
-            const reply = await cardActivity(customerUpdateCard(p, notices), summary(`${notices.length ? notices.join(' ') + ' ' : ''}${p.status}: ${p.body}`));
+            const reply = await cardActivity(updateCard(notices), summary(`${notices.length ? notices.join(' ') + ' ' : ''}${statusWords}: ${p.body}`));
             return (await client.sendToConversation(rootId ? threadConversationId(conversationId, rootId) : conversationId, reply))?.id;
           },
         });

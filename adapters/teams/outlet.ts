@@ -77,5 +77,10 @@ export function createTeamsOutlet(): Outlet {
     opening: async () => [{ kind: 'root_post', payload: {} }],
     rootUpdate: { kind: 'root_update', payload: {} },
     render: teamsThreadRenderer,
+    maintenance: {
+      home: (tx) => getSetting(tx, INCIDENTS_CHANNEL_KEY),
+      rootPost: { kind: 'root_post', payload: {} },
+      rootUpdate: { kind: 'root_update', payload: {} },
+    },
   });
 }

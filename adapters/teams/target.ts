@@ -3,11 +3,13 @@ import type { Db } from '../../db/client.js';
 import { hasRowOnItsWay } from '../../db/queries/outbox.js';
 import { readSetting } from '../../db/queries/settings.js';
 import { subscriptionSecret } from '../../db/queries/subscriptions.js';
-import { setThreadRoot } from '../../db/queries/threads.js';
+import { maintenanceThread, setMaintenanceThreadRoot, setThreadRoot } from '../../db/queries/threads.js';
+import { loadMaintenanceThreadView } from '../../db/queries/maintenances.js';
+import { maintenanceLane } from '../../src/domain/maintenance.js';
 import { getIncident } from '../../db/queries/incidents.js';
 import { loadIncidentView } from '../../db/queries/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
-import { CARD_CONTENT_TYPE, plain, rootCard, summary, type Card } from './cards.js';
+import { CARD_CONTENT_TYPE, maintenanceRootCard, plain, rootCard, summary, type Card } from './cards.js';
 import { TEAMS_THREAD_KINDS, teamsThreadMessage, type TeamsThreadMessage } from './messages.js';
 import { loadSdk, type Activity, type ConnectorClient } from './sdk.js';
 import { TEAMS_THREAD_PREFIX, loadConversationRef, refKey, teamsThreadRow, threadConversationId } from './outlet.js';
@@ -178,9 +180,62 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
     return cardActivity(rootCard(view, deps.timezone, deps.now()), summary(`${view.id} ${view.title}: ${view.status}, sev${view.severity}`));
   }
 
+  /**
+   * A scheduled maintenance's thread in the incidents channel: its root card (rendered from the
+   * database when sent), edits of it, replies under it, and its approval cards' edits.
+   */
+  async function deliverMaintenance(msg: OutboxMessage, m: TeamsThreadMessage, maintenanceId: number): Promise<DeliveryResult> {
+    const row = await maintenanceThread(db, maintenanceId, 'teams');
+    if (!row) return { kind: 'failed', error: 'the maintenance has no Teams thread' };
+    const ref = loadConversationRef(db, row.channel);
+    if (!ref) return { kind: 'failed', error: `no service URL known for ${row.channel}: mention the bot in that channel once (e.g. \`channel incidents\`)` };
+    const noRoot: DeliveryResult = { kind: 'failed', error: 'the maintenance has no root card in Teams (its post failed; `deliveries` lists it)' };
+    const rootActivity = async () => {
+      const v = await loadMaintenanceThreadView(db, maintenanceId);
+      return cardActivity(maintenanceRootCard(v, deps.timezone), summary(`Maintenance ${v.id} ${v.title}: ${v.status.replace(/_/g, ' ')}`));
+    };
+    switch (m.kind) {
+      case 'root_post': {
+        if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
+        const res = await (await client(ref.serviceUrl)).sendToConversation(row.channel, await rootActivity());
+        if (!res?.id) return { kind: 'retry', error: 'Teams returned no activity id for the root card' };
+        await setMaintenanceThreadRoot(db, maintenanceId, 'teams', res.id);
+        return { kind: 'delivered', remoteRef: res.id };
+      }
+      case 'root_update': {
+        if (!row.rootRef) return noRoot;
+        const a = await rootActivity();
+        a.id = row.rootRef;
+        await (await client(ref.serviceUrl)).updateActivity(row.channel, row.rootRef, a);
+        return { kind: 'delivered', remoteRef: row.rootRef };
+      }
+      case 'thread_reply': {
+        if (!row.rootRef) return noRoot;
+        const p = m.payload;
+        const res = await (await client(ref.serviceUrl)).sendToConversation(
+          threadConversationId(row.channel, row.rootRef),
+          await cardActivity(p.card, p.summary),
+        );
+        return { kind: 'delivered', ...(res?.id ? { remoteRef: res.id } : {}) };
+      }
+      case 'approval_update': {
+        const p = m.payload;
+        const requestRef = await approvalRequestRef(db, maintenanceLane(msg.target, maintenanceId), null, p.draftId);
+        if (!row.rootRef || !requestRef) return { kind: 'delivered' }; // the approval card was never posted: nothing to edit
+        const a = await cardActivity(p.card, p.summary);
+        a.id = requestRef;
+        await (await client(ref.serviceUrl)).updateActivity(threadConversationId(row.channel, row.rootRef), requestRef, a);
+        return { kind: 'delivered', remoteRef: requestRef };
+      }
+      case 'reply':
+        return { kind: 'failed', error: 'a reply is not a maintenance thread message' };
+    }
+  }
+
   async function deliverOnce(msg: OutboxMessage): Promise<DeliveryResult> {
     if (!TEAMS_THREAD_KINDS.includes(msg.kind)) return { kind: 'failed', error: `unknown Teams message kind ${msg.kind}` };
     const m = teamsThreadMessage.parse({ kind: msg.kind, payload: msg.payload });
+    if (msg.maintenanceId != null) return deliverMaintenance(msg, m, msg.maintenanceId);
     if (m.kind === 'reply') {
       // An answer to the person who typed a command, in the conversation (or thread) they used.
       const p = m.payload;

@@ -4,6 +4,8 @@ import { components, maintenanceComponents, maintenanceEvents, maintenances } fr
 import type { MaintenanceEventKind, MaintenanceStatus } from '../../src/domain/enums.js';
 import { SitrepError } from '../../src/domain/errors.js';
 import { maintenanceRef } from '../../src/domain/maintenance.js';
+import type { MaintenanceThreadView } from '../../src/render/thread.js';
+import { maintenanceTexts } from './drafts.js';
 
 // Scheduled maintenance's rows: the maintenance, the components it holds, its timeline. Status
 // changes are conditional on the status they leave, so a change that lost a race (a second
@@ -194,4 +196,24 @@ export async function loadMaintenanceEvents(db: DbOrTx, maintenanceId: number): 
 /** Public maintenances (a published text), newest first: for the public read model. */
 export function publishedMaintenanceRows(db: DbOrTx): MaintenanceRow[] {
   return db.select().from(maintenances).where(isNotNull(maintenances.publishedAt)).orderBy(desc(maintenances.publishedAt), desc(maintenances.id)).all();
+}
+
+/** What a maintenance's root message in the incidents channel shows, read when it is sent. */
+export async function loadMaintenanceThreadView(db: DbOrTx, id: number): Promise<MaintenanceThreadView> {
+  const m = await loadMaintenanceView(db, id);
+  const texts = await maintenanceTexts(db, id);
+  let last: (typeof texts)[number] | undefined;
+  for (const t of texts) if (t.state === 'published' && (!last || t.displayAt >= last.displayAt)) last = t;
+  return {
+    id: m.ref,
+    title: m.title,
+    status: m.status,
+    startsAt: m.startsAt,
+    endsAt: m.endsAt,
+    startedAt: m.startedAt,
+    finishedAt: m.completedAt ?? m.cancelledAt,
+    components: m.components.map((c) => c.name),
+    lastCustomerText: last ? { id: `D-${last.id}`, body: last.body, status: last.maintenanceStatus, at: last.displayAt } : null,
+    pendingDrafts: texts.filter((t) => t.state === 'draft').map((t) => ({ id: `D-${t.id}`, author: t.author, status: t.maintenanceStatus, body: t.body })),
+  };
 }

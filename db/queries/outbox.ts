@@ -147,11 +147,14 @@ export async function outboxRowState(db: DbOrTx, id: number): Promise<{ state: s
   return typeof row.state === 'string' && typeof row.target === 'string' ? { state: row.state, target: row.target } : undefined;
 }
 
-/** The newest root post or edit of an incident's thread lane: rows of a lane go out in id order. */
-export async function lastRootRow(db: DbOrTx, target: string, incidentId: number): Promise<{ id: number; state: string } | undefined> {
+/**
+ * The newest root post or edit of a thread lane: rows of a lane go out in id order. A maintenance's
+ * lane has no incident (null) and is named by its target alone.
+ */
+export async function lastRootRow(db: DbOrTx, target: string, incidentId: number | null): Promise<{ id: number; state: string } | undefined> {
   const row: unknown = prepared(
     db,
-    "select id, state from outbox where target = ? and incident_id = ? and kind in ('root_post', 'root_update') order by id desc limit 1",
+    "select id, state from outbox where target = ? and incident_id is ? and kind in ('root_post', 'root_update') order by id desc limit 1",
   ).get(target, incidentId);
   if (typeof row !== 'object' || row === null || !('id' in row) || !('state' in row)) return undefined;
   return typeof row.id === 'number' && typeof row.state === 'string' ? { id: row.id, state: row.state } : undefined;
@@ -163,11 +166,18 @@ export async function lastRootRow(db: DbOrTx, target: string, incidentId: number
  * payloads are compared here, not in SQL, so the query needs no engine's JSON functions; a lane has
  * few delivered replies per incident next to what a command already reads.
  */
-export async function approvalRequestRef(db: DbOrTx, target: string, incidentId: number, draftId: number): Promise<string | undefined> {
+export async function approvalRequestRef(db: DbOrTx, target: string, incidentId: number | null, draftId: number): Promise<string | undefined> {
   const rows = db
     .select({ ref: outbox.remoteRef, payload: outbox.payload })
     .from(outbox)
-    .where(and(eq(outbox.target, target), eq(outbox.incidentId, incidentId), eq(outbox.kind, 'thread_reply'), eq(outbox.state, 'delivered')))
+    .where(
+      and(
+        eq(outbox.target, target),
+        incidentId === null ? isNull(outbox.incidentId) : eq(outbox.incidentId, incidentId),
+        eq(outbox.kind, 'thread_reply'),
+        eq(outbox.state, 'delivered'),
+      ),
+    )
     .orderBy(desc(outbox.id))
     .all();
   return rows.find((r) => r.payload.draftId === draftId)?.ref ?? undefined;
@@ -182,6 +192,24 @@ export async function targetsWithRows(db: DbOrTx, incidentId: number, targets: r
       .selectDistinct({ target: outbox.target })
       .from(outbox)
       .where(and(eq(outbox.incidentId, incidentId), inArray(outbox.target, chunk)))
+      .all())
+      started.add(r.target);
+  }
+  return started;
+}
+
+/**
+ * Which of these lanes without an incident (a maintenance's lanes, `slack:C1|M-3`) already have a
+ * row (one query per 500 lanes).
+ */
+export async function lanesWithRows(db: DbOrTx, lanes: readonly string[]): Promise<Set<string>> {
+  const started = new Set<string>();
+  for (let i = 0; i < lanes.length; i += 500) {
+    const chunk = lanes.slice(i, i + 500);
+    for (const r of db
+      .selectDistinct({ target: outbox.target })
+      .from(outbox)
+      .where(and(isNull(outbox.incidentId), inArray(outbox.target, chunk)))
       .all())
       started.add(r.target);
   }

@@ -1,6 +1,7 @@
-import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import type { Db, DbOrTx, Tx } from '../client.js';
-import { components, incidentComponents, outbox, subscriptions } from '../schema.js';
+import { components, incidentComponents, maintenanceComponents, outbox, subscriptions } from '../schema.js';
+import { maintenanceLanePrefix } from '../../src/domain/maintenance.js';
 import { outboxTargetOf, subscriptionRef } from '../../src/domain/subscriptions.js';
 import { prepared } from './prepared.js';
 
@@ -61,6 +62,41 @@ export async function subscribersFor(db: DbOrTx, incidentId: number, kind: Subsc
   return subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
 }
 
+/**
+ * The customer channels that hear about a scheduled maintenance: enabled subscriptions of `kind`
+ * whose component filter meets the maintenance's components. A channel without a filter hears
+ * every maintenance, and a maintenance that names no components (work on everything) is heard by
+ * every channel, filtered or not.
+ */
+export async function maintenanceSubscribers(db: DbOrTx, maintenanceId: number, kind: SubscriptionRow['kind']): Promise<SubscriptionRow[]> {
+  const subs = db
+    .select()
+    .from(subscriptions)
+    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
+    .all();
+  if (!subs.length) return [];
+  const held = new Set(
+    db
+      .select({ slug: components.slug })
+      .from(maintenanceComponents)
+      .innerJoin(components, eq(components.id, maintenanceComponents.componentId))
+      .where(eq(maintenanceComponents.maintenanceId, maintenanceId))
+      .all()
+      .map((r) => r.slug),
+  );
+  if (!held.size) return subs;
+  return subs.filter((s) => s.components.length === 0 || s.components.some((c) => held.has(c)));
+}
+
+/**
+ * Rows of a subscription's lane and of its maintenances' lanes (`slack:C1|M-3`), compared as a
+ * prefix without LIKE, whose wildcards a Teams conversation id may contain.
+ */
+function inLanesOf(lane: string) {
+  const mark = maintenanceLanePrefix(lane);
+  return or(eq(outbox.target, lane), sql`substr(${outbox.target}, 1, length(${mark})) = ${mark}`);
+}
+
 /** The subscription an outbox row is for, if it is for one (not a thread, root card or Statuspage). */
 export async function subscriptionOfTarget(db: DbOrTx, target: string): Promise<SubscriptionRow | undefined> {
   const webhook = /^webhook:S-(\d+)$/.exec(target);
@@ -100,7 +136,7 @@ export async function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: D
   const swept = tx
     .select({ id: outbox.id, incidentId: outbox.incidentId, customerFacing: outbox.customerFacing })
     .from(outbox)
-    .where(and(eq(outbox.target, lane), eq(outbox.state, 'pending')))
+    .where(and(inLanesOf(lane), eq(outbox.state, 'pending')))
     .orderBy(asc(outbox.id))
     .all();
   if (swept.length) {
@@ -159,6 +195,6 @@ export async function deleteSubscription(tx: Tx, sub: SubscriptionRow, reason: s
   return tx
     .update(outbox)
     .set({ state: 'dead', lastError: reason })
-    .where(and(eq(outbox.target, outboxTargetOf(sub)), inArray(outbox.state, ['pending'])))
+    .where(and(inLanesOf(outboxTargetOf(sub)), inArray(outbox.state, ['pending'])))
     .run().changes;
 }

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
-import { incidentThreads } from '../schema.js';
+import { incidentThreads, maintenanceThreads } from '../schema.js';
 import { prepared } from './prepared.js';
 
 export type ThreadPlatform = 'slack' | 'teams';
@@ -101,4 +101,38 @@ export async function threadRootIn(db: DbOrTx, incidentId: number, channel: stri
     .from(t)
     .where(and(eq(t.incidentId, incidentId), eq(t.channel, channel)))
     .get()?.rootRef;
+}
+
+// --- a scheduled maintenance's thread (maintenance_threads) -----------------------------------------
+
+export type MaintenanceThreadRow = typeof maintenanceThreads.$inferSelect;
+
+/** Opens a maintenance's thread record in `channel`; a second one for the same platform is kept as it was. */
+export async function insertMaintenanceThread(
+  db: DbOrTx,
+  row: { maintenanceId: number; platform: ThreadPlatform; channel: string; createdAt: number },
+): Promise<void> {
+  db.insert(maintenanceThreads)
+    .values({ ...row, rootRef: null })
+    .onConflictDoNothing()
+    .run();
+}
+
+/** A maintenance's thread on one platform, if it has one. */
+export async function maintenanceThread(db: DbOrTx, maintenanceId: number, platform: ThreadPlatform): Promise<MaintenanceThreadRow | undefined> {
+  const t = maintenanceThreads;
+  return db
+    .select()
+    .from(t)
+    .where(and(eq(t.maintenanceId, maintenanceId), eq(t.platform, platform)))
+    .get();
+}
+
+/** Remembers the platform's reference of a maintenance thread's root message. */
+export async function setMaintenanceThreadRoot(db: DbOrTx, maintenanceId: number, platform: ThreadPlatform, rootRef: string): Promise<void> {
+  const t = maintenanceThreads;
+  db.update(t)
+    .set({ rootRef })
+    .where(and(eq(t.maintenanceId, maintenanceId), eq(t.platform, platform)))
+    .run();
 }

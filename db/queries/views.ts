@@ -1,7 +1,7 @@
 import type { DbOrTx } from '../client.js';
 import type { TimelineEvent } from '../../src/domain/events.js';
 import type { IncidentView } from '../../src/render/incident.js';
-import { findDraft, lastPublishedUpdate, pendingDrafts } from './drafts.js';
+import { findCustomerText, findDraft, lastPublishedUpdate, pendingDrafts } from './drafts.js';
 import { incidentComponentRows, incRef, type IncidentRow } from './incidents.js';
 
 export async function loadIncidentView(db: DbOrTx, inc: IncidentRow): Promise<IncidentView> {
@@ -49,4 +49,34 @@ export async function draftDecisionOf(db: DbOrTx, e: TimelineEvent): Promise<Dra
     body: d.body,
     ...(d.rejectReason ? { reason: d.rejectReason } : {}),
   };
+}
+
+/**
+ * For a maintenance's `published` or `draft_rejected` event: its D-n and who decided, for the
+ * approval request in its thread. Null for a text that never had one: a fixed notice, or one
+ * published at once under SITREP_APPROVAL=off (no approver).
+ */
+export async function maintenanceDraftDecisionOf(db: DbOrTx, e: { kind: string; payload: Record<string, unknown> }): Promise<DraftDecision | null> {
+  if (e.kind !== 'published' && e.kind !== 'draft_rejected') return null;
+  const draftId = e.payload.draftId;
+  if (typeof draftId !== 'number') return null;
+  const t = await findCustomerText(db, draftId);
+  if (t?.owner !== 'maintenance') return null;
+  const d = t.row;
+  if (e.kind === 'published' && d.approver === null) return null;
+  return {
+    draftId: d.id,
+    id: `D-${d.id}`,
+    decision: e.kind === 'published' ? 'published' : 'rejected',
+    by: d.approver,
+    body: d.body,
+    ...(d.rejectReason ? { reason: d.rejectReason } : {}),
+  };
+}
+
+/** A maintenance's D-n still waiting for approval, as its approval request shows it. */
+export async function maintenanceDraftForApproval(db: DbOrTx, draftId: number): Promise<{ id: string; author: string; status: string; body: string } | null> {
+  const t = await findCustomerText(db, draftId);
+  if (t?.owner !== 'maintenance' || t.row.state !== 'draft') return null;
+  return { id: `D-${t.row.id}`, author: t.row.author, status: t.row.maintenanceStatus, body: t.row.body };
 }

@@ -58,6 +58,7 @@ export interface MaintenanceEventRecord {
   actor: string;
   text: string;
   occurredAt: number;
+  recordedAt: number;
   payload: Record<string, unknown>;
 }
 

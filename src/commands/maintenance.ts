@@ -72,6 +72,20 @@ export async function recordMaintenanceEvent(
   for (const o of ctx.outlets) await o.onMaintenanceEvent?.(tx, { ...row, payload: row.payload }, ctx);
 }
 
+/**
+ * A note on a maintenance's timeline from outside its commands (the outbox worker's dead letters),
+ * told to its outlets like every other event: its chat thread shows it.
+ */
+export async function noteOnMaintenance(
+  tx: WriteTx,
+  ctx: CommandContext,
+  maintenanceId: number,
+  text: string,
+  payload: Record<string, unknown>,
+): Promise<void> {
+  await recordMaintenanceEvent(tx, ctx, { maintenanceId, kind: 'note', actor: SYSTEM, text, payload });
+}
+
 /** Re-rolls the maintenance's components (internal, and public once customers have heard of it). */
 async function rollUpComponents(tx: WriteTx, m: Pick<MaintenanceRow, 'id'>, at: number, which: ReadonlyArray<'internal' | 'public'>): Promise<void> {
   const ids = await maintenanceComponentIds(tx, m.id);

@@ -301,6 +301,11 @@ export function maintenanceLane(target: string, maintenanceId: number): string {
   return `${target}${LANE_MARK}${maintenanceId}`;
 }
 
+/** What every maintenance lane of `target` starts with: `slack:C1|M-` (for sweeping a target's lanes). */
+export function maintenanceLanePrefix(target: string): string {
+  return `${target}${LANE_MARK}`;
+}
+
 /** `statuspage|M-3` → { target: 'statuspage', maintenanceId: 3 }; any other value is its own target. */
 export function splitLane(stored: string): { target: string; maintenanceId: number | null } {
   const at = stored.lastIndexOf(LANE_MARK);

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { targetsWithRows } from '../../db/queries/outbox.js';
-import { subscribersFor } from '../../db/queries/subscriptions.js';
+import { lanesWithRows } from '../../db/queries/outbox.js';
+import { maintenanceSubscribers, subscribersFor } from '../../db/queries/subscriptions.js';
+import { loadMaintenanceView } from '../../db/queries/maintenances.js';
+import { maintenanceLane } from '../domain/maintenance.js';
 import type { Outlet } from '../commands/context.js';
 import type { DeliveryResult, OutboxMessage } from './target.js';
 import { getIncident, incRef, incidentComponentRows } from '../../db/queries/incidents.js';
@@ -10,6 +13,11 @@ import { enqueue } from './enqueue.js';
 // posted once ahead of its first update in the same lane (so no reply can overtake it, and never
 // folded: it is not customer-facing text by itself), then each published update as a
 // customer-facing row the worker may fold and mark as delayed. Only the rendering differs.
+//
+// Scheduled maintenance goes the same way, in a lane of its own per channel (`slack:C1|M-3`): its
+// message in the channel (title, status, window, components) posted once ahead of its first
+// public text, then every text made public (the announcement, the start, approved updates, the
+// completion or cancellation) as a reply under it, folded only with that maintenance's own texts.
 
 export const customerPayload = z.object({
   incident: z.string(),
@@ -23,14 +31,35 @@ export const customerPayload = z.object({
 });
 export type CustomerPayload = z.infer<typeof customerPayload>;
 
+/** A scheduled maintenance's message in a customer channel, and one of its public texts. */
+export const maintenanceCustomerPayload = z.object({
+  /** M-n. */
+  maintenance: z.string(),
+  title: z.string(),
+  /** The status the text announces (scheduled for the announcement). */
+  status: z.string(),
+  body: z.string(),
+  at: z.number(),
+  startsAt: z.number(),
+  endsAt: z.number(),
+  url: z.string(),
+  /** Component names, in catalogue order (none: the work is not limited to named components). */
+  components: z.array(z.string()),
+  zone: z.string(),
+});
+export type MaintenanceCustomerPayload = z.infer<typeof maintenanceCustomerPayload>;
+
 /**
  * A chat platform's customer-channel outbox messages (its messages.ts names them): the incident's
- * message in the channel, and one published update (`updateId` D-n; rows of older versions lack it).
+ * message in the channel, and one published update (`updateId` D-n; rows of older versions lack it);
+ * a maintenance's message and one of its public texts.
  */
 export function customerChannelMessage<P extends 'slack' | 'teams'>(platform: P) {
   return z.discriminatedUnion('kind', [
     z.object({ kind: z.literal(`${platform}.customer_root`), payload: customerPayload }),
     z.object({ kind: z.literal(`${platform}.customer_update`), payload: customerPayload.extend({ updateId: z.string().optional() }) }),
+    z.object({ kind: z.literal(`${platform}.maintenance_root`), payload: maintenanceCustomerPayload }),
+    z.object({ kind: z.literal(`${platform}.maintenance_update`), payload: maintenanceCustomerPayload.extend({ updateId: z.string() }) }),
   ]);
 }
 
@@ -71,6 +100,38 @@ export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams';
           approvedAt: update.approvedAt,
           // Chat channels keep SITREP_DELIVERY_DEADLINE_MINUTES; webhooks follow their own schedule.
           deadlineAt: update.approvedAt + opts.deadlineMs,
+        });
+      }
+    },
+    async onMaintenancePublished(tx, text, ctx) {
+      const subs = await maintenanceSubscribers(tx, text.maintenanceId, platform);
+      if (!subs.length) return;
+      const m = await loadMaintenanceView(tx, text.maintenanceId);
+      const payload: MaintenanceCustomerPayload = {
+        maintenance: m.ref,
+        title: m.title,
+        status: text.status,
+        body: text.body,
+        at: text.displayAt,
+        startsAt: m.startsAt,
+        endsAt: m.endsAt,
+        url: `${ctx.policy.publicUrl}/maintenances/${m.ref}`,
+        components: m.components.map((c) => c.name),
+        zone: ctx.policy.timezone,
+      };
+      const lanes = subs.map((s) => maintenanceLane(s.target, m.id));
+      // Channels that already have this maintenance's message: one query per 500 channels.
+      const started = await lanesWithRows(tx, lanes);
+      for (const lane of lanes) {
+        if (!started.has(lane)) await enqueue(tx, ctx.now(), { incidentId: null, target: lane, kind: `${platform}.maintenance_root`, payload });
+        await enqueue(tx, ctx.now(), {
+          incidentId: null,
+          target: lane,
+          kind: `${platform}.maintenance_update`,
+          payload: { ...payload, updateId: `D-${text.updateId}` },
+          customerFacing: true,
+          approvedAt: text.approvedAt,
+          deadlineAt: text.approvedAt + opts.deadlineMs,
         });
       }
     },

@@ -4,7 +4,9 @@ import { disableSubscription, subscriptionOfTarget, type SubscriptionRow } from 
 import { hasDisablingNotice } from '../../db/queries/timeline.js';
 import type { Capability } from '../capability.js';
 import type { Runner } from '../commands/runner.js';
+import { noteOnMaintenance } from '../commands/maintenance.js';
 import { recordEvent } from '../commands/store.js';
+import { maintenanceRef, splitLane } from '../domain/maintenance.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createOutboxCollector, kindOf } from './metrics.js';
@@ -139,7 +141,21 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       await straggler(tx, row, sub, reason);
       return;
     }
-    if (!row.customerFacing || row.incidentId === null) return;
+    if (!row.customerFacing) return;
+    if (row.incidentId === null) {
+      // A scheduled maintenance's text (its lane names it): its thread is told, as an incident's is.
+      const lane = splitLane(row.target);
+      if (lane.maintenanceId === null) return;
+      const ctx = runner.context('sitrep', { platform: 'cli' }, tx);
+      await noteOnMaintenance(
+        tx,
+        ctx,
+        lane.maintenanceId,
+        `${whatOf(row)} of ${maintenanceRef(lane.maintenanceId)} did not reach ${lane.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`,
+        { outboxId: row.id, deliveryId: row.deliveryId, target: lane.target, reason },
+      );
+      return;
+    }
     await tell(
       tx,
       row.incidentId,
