@@ -264,6 +264,24 @@ export const maintenanceThreads = sqliteTable(
   (t) => [primaryKey({ columns: [t.maintenanceId, t.platform] })],
 );
 
+/**
+ * Reminders already sent, one per incident, kind and gap: `since` is when the gap began (the last
+ * published customer update, or the declaration; the move to monitoring). The primary key is what
+ * makes a reminder fire once per gap, across restarts and servers.
+ */
+export const reminders = sqliteTable(
+  'reminders',
+  {
+    incidentId: integer('incident_id')
+      .notNull()
+      .references(() => incidents.id),
+    kind: text('kind', { enum: ['cadence', 'monitoring'] }).notNull(),
+    since: integer('since').notNull(),
+    firedAt: integer('fired_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.incidentId, t.kind, t.since] })],
+);
+
 export const subscriptions = sqliteTable('subscriptions', {
   id: integer('id').primaryKey(), // S-<id>
   target: text('target').notNull().unique(), // slack:C123, teams:<conv>, webhook:https://…

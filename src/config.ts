@@ -86,6 +86,19 @@ function admins(env: Env): string[] {
   return refs;
 }
 
+/** `sev1=30,sev2=60`: minutes without a published customer update, per severity. */
+function cadence(env: Env): Record<number, number> {
+  const v = optionalString(env, 'SITREP_UPDATE_CADENCE') ?? 'sev1=30,sev2=60';
+  const out: Record<number, number> = {};
+  if (v.trim() === '' || v.trim() === 'off') return out;
+  for (const part of v.split(',')) {
+    const m = /^\s*sev([1-4])\s*=\s*(\d{1,5})\s*$/.exec(part);
+    if (!m || Number(m[2]) < 1) invalid('SITREP_UPDATE_CADENCE must be minutes per severity, e.g. sev1=30,sev2=60 (or off)');
+    out[Number(m[1])] = Number(m[2]);
+  }
+  return out;
+}
+
 const APP_TYPES = ['SingleTenant', 'MultiTenant', 'UserAssignedMSI'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -131,6 +144,8 @@ function readEnv(env: Env) {
     SITREP_ADMINS: admins(env),
     SITREP_DELAY_NOTICE_MINUTES: positiveInt(env, 'SITREP_DELAY_NOTICE_MINUTES', 5, 10_000),
     SITREP_NUDGE_MINUTES: positiveInt(env, 'SITREP_NUDGE_MINUTES', 10, 10_000),
+    SITREP_UPDATE_CADENCE: cadence(env),
+    SITREP_MONITORING_NUDGE_HOURS: positiveInt(env, 'SITREP_MONITORING_NUDGE_HOURS', 4, 10_000),
     SITREP_DELIVERY_DEADLINE_MINUTES: positiveInt(env, 'SITREP_DELIVERY_DEADLINE_MINUTES', 60, 100_000),
     SITREP_DELIVERY_TIMEOUT_SECONDS: positiveInt(env, 'SITREP_DELIVERY_TIMEOUT_SECONDS', 30, 600),
     SITREP_OUTBOX_RETENTION_DAYS: positiveInt(env, 'SITREP_OUTBOX_RETENTION_DAYS', 30, 36_500),
@@ -164,6 +179,10 @@ export interface Config {
   admins: string[];
   delayNoticeMinutes: number;
   nudgeMinutes: number;
+  /** Minutes an open incident of each severity may go without a published customer update (absent: no reminder). */
+  updateCadenceMinutes: Readonly<Record<number, number>>;
+  /** Hours an incident may stay in monitoring before its thread is nudged to resolve. */
+  monitoringNudgeHours: number;
   deliveryDeadlineMinutes: number;
   /** One delivery attempt's budget (a webhook answering later than this is retried). */
   deliveryTimeoutSeconds: number;
@@ -219,6 +238,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     admins: e.SITREP_ADMINS,
     delayNoticeMinutes: e.SITREP_DELAY_NOTICE_MINUTES,
     nudgeMinutes: e.SITREP_NUDGE_MINUTES,
+    updateCadenceMinutes: e.SITREP_UPDATE_CADENCE,
+    monitoringNudgeHours: e.SITREP_MONITORING_NUDGE_HOURS,
     deliveryDeadlineMinutes: e.SITREP_DELIVERY_DEADLINE_MINUTES,
     deliveryTimeoutSeconds: e.SITREP_DELIVERY_TIMEOUT_SECONDS,
     outboxRetentionDays: e.SITREP_OUTBOX_RETENTION_DAYS,

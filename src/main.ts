@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { executeCommand } from './commands/execute.js';
 import { nudgeStaleDrafts } from './commands/nudge.js';
 import { runDueMaintenance } from './commands/maintenance.js';
+import { sendReminders } from './commands/remind.js';
 import { dueMaintenanceIds } from '../db/queries/maintenances.js';
 import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
 import { main as entryMain } from './entry.js';
@@ -97,6 +98,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     services: [
       createNudger(base, runner, config.nudgeMinutes * 60_000),
       createMaintenanceScheduler(base, runner),
+      createReminders(base, runner),
       createDedupePruner(base),
       // WAL checkpoints on a thread of their own, not inside the commit of whichever command
       // crossed the threshold (db/checkpointer.ts).
@@ -125,6 +127,25 @@ function createNudger(base: Base, runner: Runner, afterMs: number) {
       base.log.error({ err }, 'nudging stale drafts failed');
     }
   });
+}
+
+/**
+ * Cadence and monitoring reminders (SITREP_UPDATE_CADENCE, SITREP_MONITORING_NUDGE_HOURS), checked
+ * every 30 s and at start, so a gap that ran out while the server was down is reminded at once.
+ */
+function createReminders(base: Base, runner: Runner) {
+  const policy = { cadenceMinutes: base.config.updateCadenceMinutes, monitoringMs: base.config.monitoringNudgeHours * 3_600_000 };
+  return periodic(
+    30_000,
+    async () => {
+      try {
+        if ((await sendReminders(runner.context('system:sitrep', { platform: 'cli' }), policy)) > 0) runner.notify();
+      } catch (err) {
+        base.log.error({ err }, 'sending reminders failed');
+      }
+    },
+    { runAtStart: true },
+  );
 }
 
 /**

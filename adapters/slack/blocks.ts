@@ -150,6 +150,7 @@ const KIND_LABEL: Partial<Record<EventKind | MaintenanceEventKind, string>> = {
   followup_done: ':heavy_check_mark: Follow-up done',
   followup_edited: ':pencil: Follow-up edited',
   paged: ':rotating_light: Paged',
+  reminder: ':alarm_clock: Reminder',
   pinned: ':pushpin: Pinned',
   postmortem_published: ':books: Postmortem',
   delivery_failed: ':x: Delivery failed',

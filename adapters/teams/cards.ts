@@ -259,6 +259,7 @@ const KIND_LABEL: Partial<Record<EventKind | MaintenanceEventKind, string>> = {
   followup_done: '✔️ Follow-up done',
   followup_edited: '✏️ Follow-up edited',
   paged: '🚨 Paged',
+  reminder: '⏰ Reminder',
   pinned: '📌 Pinned',
   postmortem_published: '📚 Postmortem',
   delivery_failed: '❌ Delivery failed',

@@ -66,6 +66,7 @@ export const EVENT_KINDS = [
   'followup_done',
   'followup_edited',
   'paged',
+  'reminder',
   'pinned',
   'postmortem_published',
   'delivery_failed',

@@ -55,6 +55,7 @@ export type TimelineEvent =
   | { kind: 'reopened'; payload: Empty }
   | { kind: 'followup_added'; payload: { followupId: number; owner: string | null } }
   | { kind: 'followup_done'; payload: { followupId: number } }
+  | { kind: 'reminder'; payload: { reminder: 'cadence' | 'monitoring'; since: number; minutes: number } }
   | { kind: 'paged'; payload: { auto: boolean; text: string | null } }
   | { kind: 'followup_edited'; payload: { followupId: number; previous: string; owner: string | null; previousOwner: string | null } }
   | { kind: 'pinned'; payload: PinnedPayload }
@@ -92,6 +93,7 @@ export function draftIdOf(e: TimelineEvent): number | null {
     case 'followup_done':
     case 'followup_edited':
     case 'paged':
+    case 'reminder':
     case 'pinned':
     case 'delivery_failed':
       return null;
@@ -164,6 +166,7 @@ const PAYLOADS: Readonly<Record<EventKind, Record<string, Check>>> = {
   followup_added: { followupId: num, owner: nullable(str) },
   followup_done: { followupId: num },
   paged: { auto: bool, text: nullable(str) },
+  reminder: { reminder: oneOf(['cadence', 'monitoring'] as const), since: num, minutes: num },
   followup_edited: { followupId: num, previous: str, owner: nullable(str), previousOwner: nullable(str) },
   pinned: { pinnedBy: str, source: optional(str), channel: optional(str), ts: optional(str) },
   postmortem_published: { draftId: num, approver: nullable(str) },
