@@ -69,6 +69,7 @@ export function policyOf(config: Config): Policy {
     // Where `subscribe webhook:…` may point.
     webhooks: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal },
     ...(config.pagerDuty.routingKey ? { paging: { severity: config.pagerDuty.pageSeverity } } : {}),
+    cadenceMinutes: config.updateCadenceMinutes,
   };
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNotNull, isNull, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lte } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { customerUpdates } from '../schema.js';
 import { COMPONENT_STATUSES, type IncidentStatus, type MaintenanceStatus } from '../../src/domain/enums.js';
@@ -227,4 +227,17 @@ export async function markDraftPublished(tx: DbOrTx, id: number, p: { body: stri
 /** Marks a draft rejected, with the reason its author is told. */
 export async function markDraftRejected(tx: DbOrTx, id: number, p: { reason: string; by: string; at: number }): Promise<void> {
   tx.update(customerUpdates).set({ state: 'rejected', rejectReason: p.reason, approver: p.by, rejectedAt: p.at }).where(eq(customerUpdates.id, id)).run();
+}
+
+/** When each of these incidents' published customer updates was shown as posted (postmortems aside). */
+export async function publishedUpdateTimes(db: DbOrTx, incidentIds: readonly number[]): Promise<Map<number, number[]>> {
+  const out = new Map<number, number[]>();
+  if (!incidentIds.length) return out;
+  const rows = db
+    .select({ incidentId: customerUpdates.incidentId, at: customerUpdates.displayAt })
+    .from(customerUpdates)
+    .where(and(inArray(customerUpdates.incidentId, [...incidentIds]), eq(customerUpdates.state, 'published'), eq(customerUpdates.isPostmortem, false)))
+    .all();
+  for (const r of rows) if (r.incidentId !== null) out.set(r.incidentId, [...(out.get(r.incidentId) ?? []), r.at]);
+  return out;
 }

@@ -32,6 +32,8 @@ export interface Policy {
   webhooks?: { publicOnly: boolean; allowLinkLocal: boolean };
   /** PagerDuty paging: absent when no routing key is configured; `severity`: declaring at it or worse pages at once. */
   paging?: { severity: number };
+  /** SITREP_UPDATE_CADENCE: minutes per severity between published customer updates (absent: none). */
+  cadenceMinutes?: Readonly<Record<number, number>>;
 }
 
 /** A stored timeline event as outlets see it: narrow on `kind` to read its payload. */

@@ -54,3 +54,19 @@ export function dueReminders(inc: ReminderSubject, now: number, policy: Reminder
   }
   return out;
 }
+
+/**
+ * Whether an incident kept its update cadence over its life: no stretch from its declaration to
+ * the first published update, between two of them, or from the last one to its resolution (or to
+ * `now`, while open) was longer than `allowedMs`.
+ */
+export function keptCadence(inc: { declaredAt: number; resolvedAt: number | null; updates: readonly number[] }, allowedMs: number, now: number): boolean {
+  let from = inc.declaredAt;
+  const end = inc.resolvedAt ?? now;
+  for (const at of [...inc.updates].sort((a, b) => a - b)) {
+    if (at > end) break;
+    if (at - from > allowedMs) return false;
+    from = Math.max(from, at);
+  }
+  return end - from <= allowedMs;
+}
