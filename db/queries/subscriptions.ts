@@ -1,7 +1,8 @@
-import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db, DbOrTx, Tx } from '../client.js';
-import { components, incidentComponents, outbox, subscriptions } from '../schema.js';
-import { outboxTargetOf, subscriptionRef } from '../../src/domain/subscriptions.js';
+import { components, incidentComponents, maintenanceComponents, outbox, subscriptions } from '../schema.js';
+import { maintenanceLanePrefix, splitLane } from '../../src/domain/maintenance.js';
+import { outboxTargetOf, subscriptionRef, type SubscriptionKey } from '../../src/domain/subscriptions.js';
 import { prepared } from './prepared.js';
 
 /**
@@ -44,6 +45,18 @@ export async function affectedSlugs(db: DbOrTx, incidentId: number): Promise<Set
   );
 }
 
+/** Enabled subscriptions of `kind` whose component filter meets `slugs` (an empty filter hears everything). */
+function matchingSubscribers(db: DbOrTx, kind: SubscriptionRow['kind'], slugs: () => Set<string>): SubscriptionRow[] {
+  const subs = db
+    .select()
+    .from(subscriptions)
+    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
+    .all();
+  if (!subs.length) return [];
+  const affected = slugs();
+  return subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
+}
+
 /**
  * The customer channels that hear about an incident: enabled subscriptions of `kind` whose
  * component filter meets the incident's components (an empty filter hears everything). Shared by
@@ -51,18 +64,46 @@ export async function affectedSlugs(db: DbOrTx, incidentId: number): Promise<Set
  * subscription hears nothing: its endpoint said it is gone, or failed for days.
  */
 export async function subscribersFor(db: DbOrTx, incidentId: number, kind: SubscriptionRow['kind']): Promise<SubscriptionRow[]> {
-  const subs = db
-    .select()
-    .from(subscriptions)
-    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
-    .all();
-  if (!subs.length) return [];
   const affected = await affectedSlugs(db, incidentId);
-  return subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
+  return matchingSubscribers(db, kind, () => affected);
 }
 
-/** The subscription an outbox row is for, if it is for one (not a thread, root card or Statuspage). */
-export async function subscriptionOfTarget(db: DbOrTx, target: string): Promise<SubscriptionRow | undefined> {
+/** The same for a scheduled maintenance: subscriptions whose filter meets the components it holds. */
+export async function maintenanceSubscribersFor(db: DbOrTx, maintenanceId: number, kind: SubscriptionRow['kind']): Promise<SubscriptionRow[]> {
+  return matchingSubscribers(
+    db,
+    kind,
+    () =>
+      new Set(
+        db
+          .select({ slug: components.slug })
+          .from(maintenanceComponents)
+          .innerJoin(components, eq(components.id, maintenanceComponents.componentId))
+          .where(eq(maintenanceComponents.maintenanceId, maintenanceId))
+          .all()
+          .map((r) => r.slug),
+      ),
+  );
+}
+
+/**
+ * Rows in any lane of a subscription: its own (`webhook:S-3`) and each maintenance's lane of it
+ * (`webhook:S-3|M-2`), the latter as a range of the target index (binary comparison, no LIKE).
+ */
+export function inSubscriptionLanes(sub: SubscriptionKey): SQL {
+  const exact = outboxTargetOf(sub);
+  const prefix = maintenanceLanePrefix(exact);
+  // The prefix ends in '-'; every value that starts with it sorts before the same with '.'.
+  const end = `${prefix.slice(0, -1)}.`;
+  return or(eq(outbox.target, exact), and(gte(outbox.target, prefix), lt(outbox.target, end)))!;
+}
+
+/**
+ * The subscription an outbox row is for, if it is for one (not a thread, root card or Statuspage).
+ * A maintenance's lane of a subscription (`webhook:S-3|M-2`) is that subscription's.
+ */
+export async function subscriptionOfTarget(db: DbOrTx, stored: string): Promise<SubscriptionRow | undefined> {
+  const target = splitLane(stored).target;
   const webhook = /^webhook:S-(\d+)$/.exec(target);
   if (webhook)
     return db
@@ -78,8 +119,8 @@ export interface Disabling {
   sub: SubscriptionRow;
   /** False when it was already disabled: the thread was told then, and nothing more is swept. */
   newly: boolean;
-  /** Rows that were still waiting for it, now dead-lettered too (kept, retryable). */
-  swept: Array<{ id: number; incidentId: number | null; customerFacing: boolean }>;
+  /** Rows that were still waiting for it, now dead-lettered too (kept, retryable); `target` as stored (a maintenance's lane names it). */
+  swept: Array<{ id: number; incidentId: number | null; target: string; customerFacing: boolean }>;
 }
 
 /**
@@ -96,11 +137,10 @@ export async function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: D
     .run().changes;
   const current = tx.select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get() ?? sub;
   if (changed !== 1) return { sub: current, newly: false, swept: [] };
-  const lane = outboxTargetOf(sub);
   const swept = tx
-    .select({ id: outbox.id, incidentId: outbox.incidentId, customerFacing: outbox.customerFacing })
+    .select({ id: outbox.id, incidentId: outbox.incidentId, target: outbox.target, customerFacing: outbox.customerFacing })
     .from(outbox)
-    .where(and(eq(outbox.target, lane), eq(outbox.state, 'pending')))
+    .where(and(inSubscriptionLanes(sub), eq(outbox.state, 'pending')))
     .orderBy(asc(outbox.id))
     .all();
   if (swept.length) {
@@ -118,6 +158,17 @@ export async function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: D
       .run();
   }
   return { sub: current, newly: true, swept };
+}
+
+/** Dead letters of a subscription, in any of its lanes (a maintenance's too), oldest first. */
+export async function deadSubscriptionRowIds(db: DbOrTx, sub: SubscriptionKey): Promise<number[]> {
+  return db
+    .select({ id: outbox.id })
+    .from(outbox)
+    .where(and(inSubscriptionLanes(sub), eq(outbox.state, 'dead')))
+    .orderBy(asc(outbox.id))
+    .all()
+    .map((r) => r.id);
 }
 
 /** Enables a disabled subscription again (an admin retried its dead letters or subscribed it anew). */
@@ -159,6 +210,6 @@ export async function deleteSubscription(tx: Tx, sub: SubscriptionRow, reason: s
   return tx
     .update(outbox)
     .set({ state: 'dead', lastError: reason })
-    .where(and(eq(outbox.target, outboxTargetOf(sub)), inArray(outbox.state, ['pending'])))
+    .where(and(inSubscriptionLanes(sub), inArray(outbox.state, ['pending'])))
     .run().changes;
 }

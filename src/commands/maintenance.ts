@@ -53,7 +53,8 @@ const LIST_FINISHED_MS = 7 * 24 * 3_600_000;
 
 const SYSTEM = 'system:sitrep';
 
-async function recordMaintenanceEvent(
+/** Appends an event to the maintenance's timeline and lets every outlet react to it, in the caller's transaction. */
+export async function recordMaintenanceEvent(
   tx: WriteTx,
   ctx: CommandContext,
   e: { maintenanceId: number; kind: MaintenanceEventKind; text: string; occurredAt?: number; actor?: string; payload?: Record<string, unknown> },

@@ -80,8 +80,17 @@ export type FollowupState = (typeof FOLLOWUP_STATES)[number];
 export const MAINTENANCE_STATUSES = ['scheduled', 'in_progress', 'verifying', 'completed', 'cancelled'] as const;
 export type MaintenanceStatus = (typeof MAINTENANCE_STATUSES)[number];
 
-/** What a maintenance's timeline records. */
-export const MAINTENANCE_EVENT_KINDS = ['scheduled', 'draft_created', 'draft_approved', 'draft_rejected', 'published', 'status_changed', 'note'] as const;
+/** What a maintenance's timeline records (delivery_failed: one of its customer-facing messages was dead-lettered, or a subscription it was for disabled). */
+export const MAINTENANCE_EVENT_KINDS = [
+  'scheduled',
+  'draft_created',
+  'draft_approved',
+  'draft_rejected',
+  'published',
+  'status_changed',
+  'note',
+  'delivery_failed',
+] as const;
 export type MaintenanceEventKind = (typeof MAINTENANCE_EVENT_KINDS)[number];
 
 export const MAINTENANCE_STATUS_ALIASES: Readonly<Record<string, MaintenanceStatus>> = {
