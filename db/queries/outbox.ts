@@ -189,8 +189,10 @@ export async function markDead(tx: Tx, id: number, from: 'pending' | 'in_flight'
 // Synchronous, as a Prometheus collector is: a scrape reads two small results on the connection.
 
 // A target's kind in SQL (src/mirror/metrics.ts kindOf), so rows are grouped by kind without
-// reading their targets out.
-const KIND_SQL = (col: string) => `case when instr(${col}, ':') > 0 then substr(${col}, 1, instr(${col}, ':') - 1) else ${col} end`;
+// reading their targets out: the part before the first ':', or for a plain target in a
+// maintenance's lane (`statuspage|M-3`) the part before the lane's mark.
+const KIND_SQL = (col: string) =>
+  `case when instr(${col}, ':') > 0 then substr(${col}, 1, instr(${col}, ':') - 1) when instr(${col}, '|') > 0 then substr(${col}, 1, instr(${col}, '|') - 1) else ${col} end`;
 
 const DELIVERY_COUNTS_SETUP = [
   `create temp table if not exists delivery_counts (kind text not null, outcome text not null, n integer not null, primary key (kind, outcome))`,

@@ -116,6 +116,10 @@ describe('scheduled maintenance on Atlassian Statuspage', () => {
     expect(f.incidents).toHaveLength(1);
     expect(f.incidents[0]!.incident_updates.map((u) => u.status)).toEqual(['scheduled', 'in_progress', 'verifying', 'completed']);
     expect(f.violations).toEqual([]);
+    // /metrics counts them as Statuspage deliveries; the maintenance's lane is no label value.
+    const metrics = await (await fetch(`${x.server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^sitrep_deliveries_delivered_total\{kind="statuspage"\} 4$/m);
+    expect(metrics).not.toContain('M-1');
   });
 
   it('a cancelled maintenance is completed there with its cancellation notice (Statuspage has no cancelled); one never announced sends nothing', async () => {
