@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadMaintenanceEvents } from '../../db/queries/maintenances.js';
 import { noticeFor } from '../../src/domain/maintenance.js';
 import { startFakeStatuspage, type FakeStatuspage, type RecordedRequest } from '../fakes/statuspage.js';
 import { movableClock, startHarness, waitUntil, type Harness } from '../mirror/helpers.js';
@@ -158,6 +159,23 @@ describe('scheduled maintenance on Atlassian Statuspage', () => {
     expect(maintenanceRows(x).map((r) => r.remoteRef)).toEqual([f.incidents[0]!.id, f.incidents[0]!.id]);
     expect(f.requests.some((r) => r.method === 'GET' && r.template === '/pages/{page_id}/incidents')).toBe(true);
     expect(f.violations).toEqual([]);
+  });
+
+  it('a text Statuspage refuses for good is dead-lettered and told in the maintenance timeline, naming the retry', async () => {
+    const { fake: f, h: x, startsAt, endsAt } = await setup();
+    await x.run(`maintenance schedule "Disk swap" starts:${typed(startsAt)} ends:${typed(endsAt)} Swapping disks.`);
+    await x.run('approve D-1', 'cli:carol');
+    await allDelivered(x, 1);
+    // Someone deleted the scheduled incident on Statuspage: the PATCH is answered 404.
+    f.incidents.splice(0);
+    await x.run('maintenance cancel M-1');
+    await waitUntil(() => maintenanceRows(x)[1]?.state === 'dead', 10_000, 'the PATCH dead-lettered');
+    const row = maintenanceRows(x)[1]!;
+    const failures = (await loadMaintenanceEvents(x.app.db, 1)).filter((e) => e.kind === 'delivery_failed');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.text).toMatch(/^Customer update D-\d+ did not reach statuspage: PATCH .* Statuspage answered 404/);
+    expect(failures[0]!.text).toContain(`\`deliveries retry ${row.id}\``);
+    expect(failures[0]!.payload).toMatchObject({ outboxId: row.id, target: 'statuspage' });
   });
 
   it("shares the API key's pace with incidents: a maintenance and an incident side by side provoke no 429", { timeout: 60_000 }, async () => {

@@ -186,6 +186,17 @@ describe('scheduled maintenance on webhooks', () => {
     expect(last).toMatchObject({ scheduled_auto_in_progress: false, scheduled_auto_completed: false, components: [] });
   });
 
+  it("unsubscribing drops what still waits in a maintenance's lane of the subscription", async () => {
+    const { rx, h, startsAt, endsAt } = await setup({ status: 500 });
+    const sub = await subscribe(h, `${rx.url}/all`);
+    await h.run(`maintenance schedule "Database upgrade" starts:${typed(startsAt)} ends:${typed(endsAt)} Upgrading.`);
+    await h.run('approve D-1', 'cli:carol');
+    await waitUntil(() => webhookRows(h)[0]?.attempts === 1 && webhookRows(h)[0]?.state === 'pending', 5_000, 'first attempt failed');
+    const r = await h.run(`unsubscribe ${sub.id}`);
+    expect(r.data).toMatchObject({ unsubscribed: true, dropped: 1 });
+    expect(webhookRows(h)[0]).toMatchObject({ state: 'dead', lastError: 'unsubscribed by @admin before delivery' });
+  });
+
   it('410 Gone from a maintenance delivery disables the subscription without a crash, and each maintenance whose text did not get through is told in its timeline once', async () => {
     const { clock, rx, h, startsAt, endsAt } = await setup({ status: 500 });
     const sub = await subscribe(h, `${rx.url}/all`);
