@@ -46,14 +46,14 @@ export async function affectedSlugs(db: DbOrTx, incidentId: number): Promise<Set
 }
 
 /** Enabled subscriptions of `kind` whose component filter meets `slugs` (an empty filter hears everything). */
-function matchingSubscribers(db: DbOrTx, kind: SubscriptionRow['kind'], slugs: () => Set<string>): SubscriptionRow[] {
+async function matchingSubscribers(db: DbOrTx, kind: SubscriptionRow['kind'], slugs: () => Promise<Set<string>>): Promise<SubscriptionRow[]> {
   const subs = db
     .select()
     .from(subscriptions)
     .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
     .all();
   if (!subs.length) return [];
-  const affected = slugs();
+  const affected = await slugs();
   return subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
 }
 
@@ -64,8 +64,7 @@ function matchingSubscribers(db: DbOrTx, kind: SubscriptionRow['kind'], slugs: (
  * subscription hears nothing: its endpoint said it is gone, or failed for days.
  */
 export async function subscribersFor(db: DbOrTx, incidentId: number, kind: SubscriptionRow['kind']): Promise<SubscriptionRow[]> {
-  const affected = await affectedSlugs(db, incidentId);
-  return matchingSubscribers(db, kind, () => affected);
+  return matchingSubscribers(db, kind, () => affectedSlugs(db, incidentId));
 }
 
 /** The same for a scheduled maintenance: subscriptions whose filter meets the components it holds. */
@@ -73,7 +72,7 @@ export async function maintenanceSubscribersFor(db: DbOrTx, maintenanceId: numbe
   return matchingSubscribers(
     db,
     kind,
-    () =>
+    async () =>
       new Set(
         db
           .select({ slug: components.slug })
@@ -90,7 +89,7 @@ export async function maintenanceSubscribersFor(db: DbOrTx, maintenanceId: numbe
  * Rows in any lane of a subscription: its own (`webhook:S-3`) and each maintenance's lane of it
  * (`webhook:S-3|M-2`), the latter as a range of the target index (binary comparison, no LIKE).
  */
-export function inSubscriptionLanes(sub: SubscriptionKey): SQL {
+function inSubscriptionLanes(sub: SubscriptionKey): SQL {
   const exact = outboxTargetOf(sub);
   const prefix = maintenanceLanePrefix(exact);
   // The prefix ends in '-'; every value that starts with it sorts before the same with '.'.
