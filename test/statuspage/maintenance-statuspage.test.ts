@@ -30,13 +30,15 @@ const envFor = (f: FakeStatuspage) => ({
 const typed = (ms: number) => new Date(ms).toISOString().slice(0, 16);
 const iso = (ms: number) => new Date(ms).toISOString();
 
-async function setup(opts: { rateLimit?: boolean } = {}) {
+async function setup(opts: { rateLimit?: boolean; attemptTimeoutMs?: number } = {}) {
   fake = await startFakeStatuspage({ components: ['API', 'Web App'], ...(opts.rateLimit ? { rateLimit: { perSecond: 1 } } : {}) });
   const clock = movableClock();
-  h = await startHarness(
-    opts.rateLimit ? { ...envFor(fake), STATUSPAGE_REQUESTS_PER_SECOND: '1' } : envFor(fake),
-    opts.rateLimit ? { now: clock.now, tune: { attemptTimeoutMs: 15_000 } } : { now: clock.now },
-  );
+  // Attempts get a generous budget unless a test needs one cut short: a slow machine must not turn
+  // one request into two.
+  h = await startHarness(opts.rateLimit ? { ...envFor(fake), STATUSPAGE_REQUESTS_PER_SECOND: '1' } : envFor(fake), {
+    now: clock.now,
+    tune: { attemptTimeoutMs: opts.attemptTimeoutMs ?? 15_000 },
+  });
   await h.run('component add API');
   await h.run('component add "Web App"');
   await h.run('approver add @carol');
@@ -147,7 +149,7 @@ describe('scheduled maintenance on Atlassian Statuspage', () => {
   });
 
   it('a create whose answer was lost is found again by its metadata, not created twice', async () => {
-    const { fake: f, h: x, startsAt, endsAt } = await setup();
+    const { fake: f, h: x, startsAt, endsAt } = await setup({ attemptTimeoutMs: 1_500 });
     await x.run(`maintenance schedule "Disk swap" starts:${typed(startsAt)} ends:${typed(endsAt)} Swapping disks.`);
     // The create is applied but never answered: the attempt times out and is retried.
     f.script({ hang: true, apply: true, method: 'POST' });

@@ -30,7 +30,11 @@ async function setup(rxDefault?: { status: number }) {
   const clock = movableClock();
   const rx = await startWebhookReceiver(rxDefault);
   closers.push(() => rx.close());
-  const h = await startHarness({ SITREP_APPROVAL: 'required', SITREP_PUBLIC_URL: 'https://status.example.com' }, { now: clock.now });
+  // Attempts get a generous budget: a slow machine must not turn one delivery into two.
+  const h = await startHarness(
+    { SITREP_APPROVAL: 'required', SITREP_PUBLIC_URL: 'https://status.example.com' },
+    { now: clock.now, tune: { attemptTimeoutMs: 15_000 } },
+  );
   closers.push(() => h.close());
   await h.run('component add API');
   await h.run('component add "Web App"');
@@ -40,7 +44,14 @@ async function setup(rxDefault?: { status: number }) {
   return { clock, rx, h, startsAt, endsAt };
 }
 const subscribe = async (h: Harness, url: string, filter = ''): Promise<Sub> => (await h.run(`subscribe webhook:${url}${filter}`)).data;
-const at = (rx: WebhookReceiver, path: string) => rx.accepted().filter((r) => r.path === path);
+/** What one subscription got, each message once (a receiver dedupes on webhook-id). */
+const at = (rx: WebhookReceiver, path: string) => {
+  const seen = new Set<string>();
+  return rx.accepted().filter((r) => r.path === path && !seen.has(r.id) && seen.add(r.id));
+};
+/** Both filtered-in subscriptions got `n` messages, the last announcing `status`. */
+const both = (rx: WebhookReceiver, n: number, status: string) =>
+  rx.waitFor((x) => ['/hooks/sitrep/all', '/hooks/sitrep/api'].every((p) => at(x, p).length === n && at(x, p)[n - 1]!.json.incident.status === status));
 const webhookRows = (h: Harness) => h.rows().filter((r) => r.target.startsWith('webhook:'));
 
 /**
@@ -83,17 +94,17 @@ describe('scheduled maintenance on webhooks', () => {
       ['webhook:S-1|M-1', null, 'webhook.maintenance_update', true],
       ['webhook:S-2|M-1', null, 'webhook.maintenance_update', true],
     ]);
-    await rx.waitFor((r) => r.accepted().length === 2);
+    await both(rx, 1, 'scheduled');
 
     // The scheduler starts it at starts: and its notice goes out; a typed update waits for its approval.
     clock.advance(startsAt - clock.now() + 1_000);
-    await rx.waitFor((r) => r.accepted().length === 4);
+    await both(rx, 2, 'in_progress');
     await h.run('maintenance update M-1 status:verifying The upgrade is done; we are checking it.');
     expect(webhookRows(h)).toHaveLength(4);
     await h.run('approve D-3', 'cli:carol');
-    await rx.waitFor((r) => r.accepted().length === 6);
+    await both(rx, 3, 'verifying');
     await h.run('maintenance complete M-1');
-    await rx.waitFor((r) => r.accepted().length === 8);
+    await both(rx, 4, 'completed');
     await waitUntil(() => webhookRows(h).every((r) => r.state === 'delivered'), 5_000, 'all delivered');
 
     expect(rx.requests.filter((r) => r.path === '/hooks/sitrep/web')).toEqual([]);
