@@ -1,8 +1,11 @@
 import type { Outlet } from '../../src/commands/context.js';
+import { listComponents } from '../../db/queries/components.js';
 import { getIncident, incidentComponentRows, incRef } from '../../db/queries/incidents.js';
+import { loadMaintenanceView } from '../../db/queries/maintenances.js';
+import { autoTransitions, maintenanceLane, statuspageMaintenanceStatus } from '../../src/domain/maintenance.js';
 import { publicComponents } from '../../src/domain/publication.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
-import { STATUSPAGE_TARGET, type StatuspagePayload } from './payload.js';
+import { STATUSPAGE_TARGET, type StatuspageMaintenancePayload, type StatuspagePayload } from './payload.js';
 
 /**
  * Every published customer-facing update becomes one outbox row in the `statuspage` lane, in the
@@ -34,6 +37,39 @@ export function createStatuspageOutlet(): Outlet {
         payload,
         customerFacing: true,
         approvedAt: rec.approvedAt,
+      });
+    },
+    /**
+     * Every public text of a scheduled maintenance, in the maintenance's own lane
+     * (`statuspage|M-3`): the announcement creates the Statuspage scheduled incident, later texts
+     * PATCH that one (the lane's previous remote reference), in order.
+     */
+    async onMaintenancePublished(tx, text, ctx) {
+      const m = await loadMaintenanceView(tx, text.maintenanceId);
+      const held = new Set(m.components.map((c) => c.id));
+      // Each component's public status after this text: the roll-up of maintenance and incidents
+      // (an outage during the work stays an outage), which is what the page shows.
+      const components = (await listComponents(tx)).filter((c) => held.has(c.id)).map((c) => ({ slug: c.slug, name: c.name, status: c.publicStatus }));
+      const auto = autoTransitions(m);
+      const payload: StatuspageMaintenancePayload = {
+        maintenance: m.ref,
+        updateId: `D-${text.updateId}`,
+        name: m.title,
+        status: statuspageMaintenanceStatus(text.status),
+        body: text.body,
+        scheduledFor: new Date(m.startsAt).toISOString(),
+        scheduledUntil: new Date(m.endsAt).toISOString(),
+        autoInProgress: auto.autoInProgress,
+        autoCompleted: auto.autoCompleted,
+        components,
+      };
+      await enqueue(tx, ctx.now(), {
+        incidentId: null,
+        target: maintenanceLane(STATUSPAGE_TARGET, m.id),
+        kind: 'statuspage.maintenance',
+        payload,
+        customerFacing: true,
+        approvedAt: text.approvedAt,
       });
     },
   };

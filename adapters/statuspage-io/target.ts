@@ -2,10 +2,11 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { statuspageIdsBySlug } from '../../db/queries/components.js';
 import { laneHasEarlierRow, lastDeliveredRemoteRef } from '../../db/queries/outbox.js';
+import { maintenanceLane } from '../../src/domain/maintenance.js';
 import type { Logger } from '../../src/logger.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { KeyBucket, STATUSPAGE_REQUEST_INTERVAL_MS, StatuspageClient, keyFingerprint, type ApiOutcome } from './client.js';
-import { STATUSPAGE_TARGET, statuspagePayload, type StatuspagePayload } from './payload.js';
+import { STATUSPAGE_TARGET, statuspageMaintenancePayload, statuspagePayload, type StatuspageMaintenancePayload, type StatuspagePayload } from './payload.js';
 
 export interface StatuspageTargetDeps {
   db: Db;
@@ -24,7 +25,8 @@ export interface StatuspageTargetDeps {
 
 const remoteIncident = z.object({ id: z.string(), metadata: z.unknown().optional() }).passthrough();
 const remoteComponent = z.object({ id: z.string(), name: z.string(), group: z.boolean().optional() }).passthrough();
-const sitrepMetadata = z.object({ sitrep: z.object({ incident_id: z.string() }) });
+/** Our tag on a remote incident: `incident_id` INC-n, or `maintenance_id` M-n for a scheduled one. */
+const sitrepMetadata = z.object({ sitrep: z.object({ incident_id: z.string().optional(), maintenance_id: z.string().optional() }) });
 
 /** Ends a delivery early with this result (a rate limit, a failure) from deep inside a step. */
 class Stop {
@@ -40,6 +42,14 @@ function unwrap(o: ApiOutcome): unknown {
  * Mirrors published updates to an Atlassian Statuspage page: the first creates the incident
  * (tagged with our id in `metadata`), later ones PATCH it, a resolved update resolves it, a
  * postmortem is put and published. The remote incident id is the lane's previous remoteRef.
+ *
+ * A scheduled maintenance is a Statuspage scheduled incident, in its own lane (`statuspage|M-3`):
+ * the announcement creates it with its window and Statuspage's automatic transitions switched on
+ * as Sitrep's are, but silent (auto_transition_deliver_notifications_at_start/end false), so the
+ * page and the components move at the scheduled second even when Sitrep is late or down, while
+ * subscribers hear once, in the words Sitrep publishes: every later text (the start, updates, the
+ * completion or cancellation) PATCHes the incident with its status and body, which is harmless
+ * when Statuspage has already moved it there.
  */
 export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   const intervalMs = deps.requestIntervalMs ?? STATUSPAGE_REQUEST_INTERVAL_MS;
@@ -54,27 +64,32 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   const page = `/pages/${encodeURIComponent(deps.pageId)}`;
   let componentCache: { at: number; byName: Map<string, string> } | null = null;
 
+  /** The row's lane as stored: a maintenance's is named in the target value. */
+  const laneOf = (msg: OutboxMessage) => (msg.maintenanceId == null ? msg.target : maintenanceLane(msg.target, msg.maintenanceId));
+
   /** The Statuspage incident this lane already created, if the worker did not say. */
   async function knownRemoteId(msg: OutboxMessage): Promise<string | null> {
     if (msg.previousRemoteRef !== undefined) return msg.previousRemoteRef;
-    if (msg.incidentId === null) return null;
-    return await lastDeliveredRemoteRef(deps.db, msg.target, msg.incidentId, msg.id);
+    if (msg.incidentId === null && msg.maintenanceId == null) return null;
+    return await lastDeliveredRemoteRef(deps.db, laneOf(msg), msg.incidentId, msg.id);
   }
 
   /** Looks for an incident carrying our metadata: a create whose answer we never saw may have worked. */
-  async function findByMetadata(ref: string, signal: AbortSignal): Promise<string | null> {
+  async function findByMetadata(tag: { incident_id: string } | { maintenance_id: string }, signal: AbortSignal): Promise<string | null> {
     const json = unwrap(await client.request('GET', `${page}/incidents?limit=100`, undefined, signal));
     const list = z.array(remoteIncident).safeParse(json);
     if (!list.success) throw new Stop({ kind: 'retry', error: 'GET incidents: unexpected answer' });
     for (const inc of list.data) {
       const meta = sitrepMetadata.safeParse(inc.metadata);
-      if (meta.success && meta.data.sitrep.incident_id === ref) return inc.id;
+      if (!meta.success) continue;
+      const found = meta.data.sitrep;
+      if ('incident_id' in tag ? found.incident_id === tag.incident_id : found.maintenance_id === tag.maintenance_id) return inc.id;
     }
     return null;
   }
 
   /** Statuspage component ids: `component map` first, else the page's component of the same name. */
-  async function componentIds(p: StatuspagePayload, signal: AbortSignal): Promise<Map<string, string>> {
+  async function componentIds(p: Pick<StatuspagePayload, 'components'>, signal: AbortSignal): Promise<Map<string, string>> {
     const slugs = p.components.map((c) => c.slug);
     const out = await statuspageIdsBySlug(deps.db, slugs);
     if (!slugs.length) return out;
@@ -99,7 +114,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
     return out;
   }
 
-  function componentFields(p: StatuspagePayload, ids: Map<string, string>) {
+  function componentFields(p: Pick<StatuspagePayload, 'components'>, ids: Map<string, string>) {
     const map: Record<string, string> = {};
     for (const c of p.components) {
       const id = ids.get(c.slug);
@@ -113,7 +128,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
     // A first attempt of the lane's first message cannot have created anything yet; any other
     // message without a known remote incident might follow a create whose outcome is unknown.
     if (!remoteId && (msg.attempts > 1 || !(await isFirstOfLane(msg)))) {
-      remoteId = await findByMetadata(p.incident, signal);
+      remoteId = await findByMetadata({ incident_id: p.incident }, signal);
     }
     if (p.postmortem) {
       if (!remoteId) return { kind: 'failed', error: `no Statuspage incident for ${p.incident} to attach the postmortem to` };
@@ -157,10 +172,65 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
     return { kind: 'delivered', remoteRef: remoteId };
   }
 
+  /** A maintenance's text: the announcement creates the scheduled incident, every later text PATCHes it. */
+  async function deliverMaintenance(msg: OutboxMessage, p: StatuspageMaintenancePayload, signal: AbortSignal): Promise<DeliveryResult> {
+    let remoteId = await knownRemoteId(msg);
+    if (!remoteId && (msg.attempts > 1 || !(await isFirstOfLane(msg)))) {
+      remoteId = await findByMetadata({ maintenance_id: p.maintenance }, signal);
+    }
+    const fields = componentFields(p, await componentIds(p, signal));
+    // Sent on every request: a maintenance started by hand after its window no longer completes
+    // itself, and Statuspage must not complete it at scheduled_until either.
+    const schedule = {
+      scheduled_for: p.scheduledFor,
+      scheduled_until: p.scheduledUntil,
+      scheduled_auto_in_progress: p.autoInProgress,
+      scheduled_auto_completed: p.autoCompleted,
+      auto_transition_to_maintenance_state: p.autoInProgress,
+      auto_transition_to_operational_state: p.autoCompleted,
+      // Statuspage's own moves are silent: subscribers hear Sitrep's published notices instead.
+      auto_transition_deliver_notifications_at_start: false,
+      auto_transition_deliver_notifications_at_end: false,
+      scheduled_remind_prior: false,
+    };
+    if (!remoteId) {
+      const json = unwrap(
+        await client.request(
+          'POST',
+          `${page}/incidents`,
+          {
+            incident: {
+              name: p.name,
+              status: p.status,
+              ...schedule,
+              body: p.body,
+              ...fields,
+              deliver_notifications: true,
+              metadata: { sitrep: { maintenance_id: p.maintenance } },
+            },
+          },
+          signal,
+        ),
+      );
+      const created = remoteIncident.safeParse(json);
+      if (!created.success) return { kind: 'retry', error: 'POST incidents: answer has no incident id' };
+      return { kind: 'delivered', remoteRef: created.data.id };
+    }
+    unwrap(
+      await client.request(
+        'PATCH',
+        `${page}/incidents/${encodeURIComponent(remoteId)}`,
+        { incident: { status: p.status, ...schedule, body: p.body, ...fields, deliver_notifications: true } },
+        signal,
+      ),
+    );
+    return { kind: 'delivered', remoteRef: remoteId };
+  }
+
   /** Whether no earlier row of this lane exists (so no create can have happened before). */
   async function isFirstOfLane(msg: OutboxMessage): Promise<boolean> {
-    if (msg.incidentId === null) return true;
-    return !(await laneHasEarlierRow(deps.db, msg.target, msg.incidentId, msg.id));
+    if (msg.incidentId === null && msg.maintenanceId == null) return true;
+    return !(await laneHasEarlierRow(deps.db, laneOf(msg), msg.incidentId, msg.id));
   }
 
   return {
@@ -169,9 +239,17 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
     breakerKey: () => STATUSPAGE_TARGET,
     pace: () => ({ key: paceKey, intervalMs }),
     async deliver(msg, signal) {
-      const parsed = statuspagePayload.safeParse(msg.payload);
-      if (!parsed.success) return { kind: 'failed', error: `unreadable Statuspage payload: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+      const unreadable = (issues: z.ZodIssue[]): DeliveryResult => ({
+        kind: 'failed',
+        error: `unreadable Statuspage payload: ${issues[0]?.message ?? 'invalid'}`,
+      });
       try {
+        if (msg.kind === 'statuspage.maintenance') {
+          const parsed = statuspageMaintenancePayload.safeParse(msg.payload);
+          return parsed.success ? await deliverMaintenance(msg, parsed.data, signal) : unreadable(parsed.error.issues);
+        }
+        const parsed = statuspagePayload.safeParse(msg.payload);
+        if (!parsed.success) return unreadable(parsed.error.issues);
         return await deliverParsed(msg, parsed.data, signal);
       } catch (e) {
         if (e instanceof Stop) return e.result;

@@ -17,5 +17,7 @@ export const webhookMessage = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('webhook.incident_update'), payload }),
   /** The postmortem's public part, published. */
   z.object({ kind: z.literal('webhook.postmortem'), payload }),
+  /** A scheduled maintenance's published text (`updateId` D-n); the body lists every text so far. */
+  z.object({ kind: z.literal('webhook.maintenance_update'), payload }),
 ]);
 export type WebhookMessage = z.infer<typeof webhookMessage>;

@@ -1,8 +1,9 @@
 import type { Outlet } from '../../src/commands/context.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import { NO_DEADLINE } from '../../src/mirror/policy.js';
-import { subscribersFor } from '../../db/queries/subscriptions.js';
-import { buildIncidentWebhookBody } from './body.js';
+import { maintenanceSubscribers, subscribersFor } from '../../db/queries/subscriptions.js';
+import { maintenanceLane } from '../../src/domain/maintenance.js';
+import { buildIncidentWebhookBody, buildMaintenanceWebhookBody } from './body.js';
 import type { WebhookMessage } from './messages.js';
 
 /** The outbox target value of a webhook subscription: `webhook:S-3`. */
@@ -36,6 +37,31 @@ export function createWebhookOutlet(): Outlet {
           payload: message.payload,
           customerFacing: true,
           approvedAt: update.approvedAt,
+          deadlineAt: NO_DEADLINE,
+        });
+      }
+    },
+    /**
+     * The same for a scheduled maintenance's every public text (announcement, updates, the start,
+     * completion and cancellation notices), to subscriptions whose filter meets its components.
+     * Each maintenance has its own lane of each subscription (`webhook:S-3|M-2`): its rows keep
+     * their order and fold only into each other, never into another maintenance's or an incident's
+     * (a folded body lists one maintenance's texts).
+     */
+    async onMaintenancePublished(tx, text, ctx) {
+      const matching = await maintenanceSubscribers(tx, text.maintenanceId, 'webhook');
+      if (!matching.length) return;
+      const now = ctx.now();
+      const body = await buildMaintenanceWebhookBody(tx, text.maintenanceId, { publicUrl: ctx.policy.publicUrl, orgName: ctx.policy.orgName, now });
+      const message: WebhookMessage = { kind: 'webhook.maintenance_update', payload: { body, updateId: `D-${text.updateId}` } };
+      for (const s of matching) {
+        await enqueue(tx, now, {
+          incidentId: null,
+          target: maintenanceLane(webhookTargetOf(s.id), text.maintenanceId),
+          kind: message.kind,
+          payload: message.payload,
+          customerFacing: true,
+          approvedAt: text.approvedAt,
           deadlineAt: NO_DEADLINE,
         });
       }

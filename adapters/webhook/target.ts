@@ -5,6 +5,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { Db } from '../../db/client.js';
 import { subscriptionLookup } from '../../db/queries/subscriptions.js';
 import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/address.js';
+import { maintenanceRef } from '../../src/domain/maintenance.js';
 import { signWebhook } from '../../src/mirror/signing.js';
 import { scheduledRetryDelay } from '../../src/mirror/policy.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
@@ -192,6 +193,7 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
         sitrep: {
           delivery_id: msg.deliveryId,
           incident_id: msg.incidentId === null ? null : `INC-${msg.incidentId}`,
+          maintenance_id: msg.maintenanceId == null ? null : maintenanceRef(msg.maintenanceId),
           update_id: updateId,
           folded: msg.folded,
           fold_notice: msg.foldNotice ?? null,

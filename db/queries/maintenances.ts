@@ -193,6 +193,20 @@ export async function loadMaintenanceEvents(db: DbOrTx, maintenanceId: number): 
     .all();
 }
 
+/**
+ * Whether the maintenance's timeline already says that this subscription was disabled at this
+ * time (a null time matches nothing), like hasDisablingNotice for an incident's.
+ */
+export async function maintenanceHasDisablingNotice(db: DbOrTx, maintenanceId: number, subscriptionId: number, disabledAt: number | null): Promise<boolean> {
+  if (disabledAt === null) return false;
+  return db
+    .select({ payload: maintenanceEvents.payload })
+    .from(maintenanceEvents)
+    .where(and(eq(maintenanceEvents.maintenanceId, maintenanceId), eq(maintenanceEvents.kind, 'delivery_failed')))
+    .all()
+    .some((r) => r.payload.disabledSubscription === subscriptionId && r.payload.disabledAt === disabledAt);
+}
+
 /** Public maintenances (a published text), newest first: for the public read model. */
 export function publishedMaintenanceRows(db: DbOrTx): MaintenanceRow[] {
   return db.select().from(maintenances).where(isNotNull(maintenances.publishedAt)).orderBy(desc(maintenances.publishedAt), desc(maintenances.id)).all();

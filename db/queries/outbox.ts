@@ -5,6 +5,9 @@ import type { Db, DbOrTx, Tx } from '../client.js';
 import { outbox } from '../schema.js';
 import { prepared } from './prepared.js';
 
+/** One incident's rows, or with null the rows of no incident (a maintenance's lane names it in the target). */
+const ofIncident = (incidentId: number | null) => (incidentId === null ? isNull(outbox.incidentId) : eq(outbox.incidentId, incidentId));
+
 export interface OutboxInsert {
   incidentId: number | null;
   /** Names the Target and the ordering lane: deliveries to one (incident, target) go in order. */
@@ -60,25 +63,23 @@ export async function hasRowOnItsWay(db: DbOrTx, incidentId: number, kinds: read
 }
 
 /** The remote reference of the latest delivered row before `beforeId` in one incident's lane of a target. */
-export async function lastDeliveredRemoteRef(db: DbOrTx, target: string, incidentId: number, beforeId: number): Promise<string | null> {
+export async function lastDeliveredRemoteRef(db: DbOrTx, target: string, incidentId: number | null, beforeId: number): Promise<string | null> {
   const row = db
     .select({ ref: outbox.remoteRef })
     .from(outbox)
-    .where(
-      and(eq(outbox.target, target), eq(outbox.incidentId, incidentId), eq(outbox.state, 'delivered'), isNotNull(outbox.remoteRef), lt(outbox.id, beforeId)),
-    )
+    .where(and(eq(outbox.target, target), ofIncident(incidentId), eq(outbox.state, 'delivered'), isNotNull(outbox.remoteRef), lt(outbox.id, beforeId)))
     .orderBy(desc(outbox.id))
     .limit(1)
     .get();
   return row?.ref ?? null;
 }
 
-/** Whether one incident's lane of a target has any row before `beforeId`. */
-export async function laneHasEarlierRow(db: DbOrTx, target: string, incidentId: number, beforeId: number): Promise<boolean> {
+/** Whether one lane (an incident's, or with a null incident a maintenance's, named in `target`) has any row before `beforeId`. */
+export async function laneHasEarlierRow(db: DbOrTx, target: string, incidentId: number | null, beforeId: number): Promise<boolean> {
   const row = db
     .select({ id: outbox.id })
     .from(outbox)
-    .where(and(eq(outbox.target, target), eq(outbox.incidentId, incidentId), lt(outbox.id, beforeId)))
+    .where(and(eq(outbox.target, target), ofIncident(incidentId), lt(outbox.id, beforeId)))
     .limit(1)
     .get();
   return row !== undefined;
@@ -101,17 +102,6 @@ export async function findOutboxRow(db: DbOrTx, id: number): Promise<OutboxRow |
   return db.select().from(outbox).where(eq(outbox.id, id)).get();
 }
 
-/** The ids of a lane's dead letters, oldest first. */
-export async function deadRowIds(db: DbOrTx, target: string): Promise<number[]> {
-  return db
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(and(eq(outbox.target, target), eq(outbox.state, 'dead')))
-    .orderBy(asc(outbox.id))
-    .all()
-    .map((r) => r.id);
-}
-
 /** Puts a dead letter back in its lane, due now; false when it is no longer dead. */
 export async function requeueDeadRow(tx: Tx, id: number, p: { now: number; deadlineAt: number | null; note: string }): Promise<boolean> {
   return (
@@ -128,14 +118,7 @@ export async function deliveredAfter(db: DbOrTx, target: string, incidentId: num
   return db
     .select({ id: outbox.id })
     .from(outbox)
-    .where(
-      and(
-        eq(outbox.target, target),
-        incidentId === null ? isNull(outbox.incidentId) : eq(outbox.incidentId, incidentId),
-        eq(outbox.state, 'delivered'),
-        gt(outbox.id, afterId),
-      ),
-    )
+    .where(and(eq(outbox.target, target), ofIncident(incidentId), eq(outbox.state, 'delivered'), gt(outbox.id, afterId)))
     .orderBy(asc(outbox.id))
     .get()?.id;
 }
@@ -234,8 +217,10 @@ export async function markDead(tx: Tx, id: number, from: 'pending' | 'in_flight'
 // Synchronous, as a Prometheus collector is: a scrape reads two small results on the connection.
 
 // A target's kind in SQL (src/mirror/metrics.ts kindOf), so rows are grouped by kind without
-// reading their targets out.
-const KIND_SQL = (col: string) => `case when instr(${col}, ':') > 0 then substr(${col}, 1, instr(${col}, ':') - 1) else ${col} end`;
+// reading their targets out: the part before the first ':', or for a plain target in a
+// maintenance's lane (`statuspage|M-3`) the part before the lane's mark.
+const KIND_SQL = (col: string) =>
+  `case when instr(${col}, ':') > 0 then substr(${col}, 1, instr(${col}, ':') - 1) when instr(${col}, '|') > 0 then substr(${col}, 1, instr(${col}, '|') - 1) else ${col} end`;
 
 const DELIVERY_COUNTS_SETUP = [
   `create temp table if not exists delivery_counts (kind text not null, outcome text not null, n integer not null, primary key (kind, outcome))`,

@@ -1,8 +1,8 @@
-import { and, asc, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db, DbOrTx, Tx } from '../client.js';
 import { components, incidentComponents, maintenanceComponents, outbox, subscriptions } from '../schema.js';
-import { maintenanceLanePrefix } from '../../src/domain/maintenance.js';
-import { outboxTargetOf, subscriptionRef } from '../../src/domain/subscriptions.js';
+import { maintenanceLanePrefix, splitLane } from '../../src/domain/maintenance.js';
+import { outboxTargetOf, subscriptionRef, type SubscriptionKey } from '../../src/domain/subscriptions.js';
 import { prepared } from './prepared.js';
 
 /**
@@ -45,6 +45,24 @@ export async function affectedSlugs(db: DbOrTx, incidentId: number): Promise<Set
   );
 }
 
+/** Enabled subscriptions of `kind` whose component filter meets `slugs` (an empty filter hears everything). */
+async function matchingSubscribers(
+  db: DbOrTx,
+  kind: SubscriptionRow['kind'],
+  slugs: () => Promise<Set<string>>,
+  opts: { emptyMeansAll?: boolean } = {},
+): Promise<SubscriptionRow[]> {
+  const subs = db
+    .select()
+    .from(subscriptions)
+    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
+    .all();
+  if (!subs.length) return [];
+  const affected = await slugs();
+  if (opts.emptyMeansAll && affected.size === 0) return subs;
+  return subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
+}
+
 /**
  * The customer channels that hear about an incident: enabled subscriptions of `kind` whose
  * component filter meets the incident's components (an empty filter hears everything). Shared by
@@ -52,14 +70,7 @@ export async function affectedSlugs(db: DbOrTx, incidentId: number): Promise<Set
  * subscription hears nothing: its endpoint said it is gone, or failed for days.
  */
 export async function subscribersFor(db: DbOrTx, incidentId: number, kind: SubscriptionRow['kind']): Promise<SubscriptionRow[]> {
-  const subs = db
-    .select()
-    .from(subscriptions)
-    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
-    .all();
-  if (!subs.length) return [];
-  const affected = await affectedSlugs(db, incidentId);
-  return subs.filter((s) => s.components.length === 0 || s.components.some((c) => affected.has(c)));
+  return matchingSubscribers(db, kind, () => affectedSlugs(db, incidentId));
 }
 
 /**
@@ -69,36 +80,41 @@ export async function subscribersFor(db: DbOrTx, incidentId: number, kind: Subsc
  * every channel, filtered or not.
  */
 export async function maintenanceSubscribers(db: DbOrTx, maintenanceId: number, kind: SubscriptionRow['kind']): Promise<SubscriptionRow[]> {
-  const subs = db
-    .select()
-    .from(subscriptions)
-    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
-    .all();
-  if (!subs.length) return [];
-  const held = new Set(
-    db
-      .select({ slug: components.slug })
-      .from(maintenanceComponents)
-      .innerJoin(components, eq(components.id, maintenanceComponents.componentId))
-      .where(eq(maintenanceComponents.maintenanceId, maintenanceId))
-      .all()
-      .map((r) => r.slug),
+  return matchingSubscribers(
+    db,
+    kind,
+    async () =>
+      new Set(
+        db
+          .select({ slug: components.slug })
+          .from(maintenanceComponents)
+          .innerJoin(components, eq(components.id, maintenanceComponents.componentId))
+          .where(eq(maintenanceComponents.maintenanceId, maintenanceId))
+          .all()
+          .map((r) => r.slug),
+      ),
+    { emptyMeansAll: true },
   );
-  if (!held.size) return subs;
-  return subs.filter((s) => s.components.length === 0 || s.components.some((c) => held.has(c)));
 }
 
 /**
- * Rows of a subscription's lane and of its maintenances' lanes (`slack:C1|M-3`), compared as a
- * prefix without LIKE, whose wildcards a Teams conversation id may contain.
+ * Rows in any lane of a subscription: its own (`webhook:S-3`) and each maintenance's lane of it
+ * (`webhook:S-3|M-2`), the latter as a range of the target index (binary comparison, no LIKE).
  */
-function inLanesOf(lane: string) {
-  const mark = maintenanceLanePrefix(lane);
-  return or(eq(outbox.target, lane), sql`substr(${outbox.target}, 1, length(${mark})) = ${mark}`);
+function inSubscriptionLanes(sub: SubscriptionKey): SQL {
+  const exact = outboxTargetOf(sub);
+  const prefix = maintenanceLanePrefix(exact);
+  // The prefix ends in '-'; every value that starts with it sorts before the same with '.'.
+  const end = `${prefix.slice(0, -1)}.`;
+  return or(eq(outbox.target, exact), and(gte(outbox.target, prefix), lt(outbox.target, end)))!;
 }
 
-/** The subscription an outbox row is for, if it is for one (not a thread, root card or Statuspage). */
-export async function subscriptionOfTarget(db: DbOrTx, target: string): Promise<SubscriptionRow | undefined> {
+/**
+ * The subscription an outbox row is for, if it is for one (not a thread, root card or Statuspage).
+ * A maintenance's lane of a subscription (`webhook:S-3|M-2`) is that subscription's.
+ */
+export async function subscriptionOfTarget(db: DbOrTx, stored: string): Promise<SubscriptionRow | undefined> {
+  const target = splitLane(stored).target;
   const webhook = /^webhook:S-(\d+)$/.exec(target);
   if (webhook)
     return db
@@ -114,8 +130,8 @@ export interface Disabling {
   sub: SubscriptionRow;
   /** False when it was already disabled: the thread was told then, and nothing more is swept. */
   newly: boolean;
-  /** Rows that were still waiting for it, now dead-lettered too (kept, retryable). */
-  swept: Array<{ id: number; incidentId: number | null; customerFacing: boolean }>;
+  /** Rows that were still waiting for it, now dead-lettered too (kept, retryable); `target` as stored (a maintenance's lane names it). */
+  swept: Array<{ id: number; incidentId: number | null; target: string; customerFacing: boolean }>;
 }
 
 /**
@@ -132,11 +148,10 @@ export async function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: D
     .run().changes;
   const current = tx.select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get() ?? sub;
   if (changed !== 1) return { sub: current, newly: false, swept: [] };
-  const lane = outboxTargetOf(sub);
   const swept = tx
-    .select({ id: outbox.id, incidentId: outbox.incidentId, customerFacing: outbox.customerFacing })
+    .select({ id: outbox.id, incidentId: outbox.incidentId, target: outbox.target, customerFacing: outbox.customerFacing })
     .from(outbox)
-    .where(and(inLanesOf(lane), eq(outbox.state, 'pending')))
+    .where(and(inSubscriptionLanes(sub), eq(outbox.state, 'pending')))
     .orderBy(asc(outbox.id))
     .all();
   if (swept.length) {
@@ -154,6 +169,17 @@ export async function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: D
       .run();
   }
   return { sub: current, newly: true, swept };
+}
+
+/** Dead letters of a subscription, in any of its lanes (a maintenance's too), oldest first. */
+export async function deadSubscriptionRowIds(db: DbOrTx, sub: SubscriptionKey): Promise<number[]> {
+  return db
+    .select({ id: outbox.id })
+    .from(outbox)
+    .where(and(inSubscriptionLanes(sub), eq(outbox.state, 'dead')))
+    .orderBy(asc(outbox.id))
+    .all()
+    .map((r) => r.id);
 }
 
 /** Enables a disabled subscription again (an admin retried its dead letters or subscribed it anew). */
@@ -195,6 +221,6 @@ export async function deleteSubscription(tx: Tx, sub: SubscriptionRow, reason: s
   return tx
     .update(outbox)
     .set({ state: 'dead', lastError: reason })
-    .where(and(inLanesOf(outboxTargetOf(sub)), inArray(outbox.state, ['pending'])))
+    .where(and(inSubscriptionLanes(sub), inArray(outbox.state, ['pending'])))
     .run().changes;
 }

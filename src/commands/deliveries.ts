@@ -1,5 +1,5 @@
-import { deadRowIds, deliveredAfter, findOutboxRow, recentOutboxRows, requeueDeadRow } from '../../db/queries/outbox.js';
-import { enableSubscription, subscriptionOfTarget } from '../../db/queries/subscriptions.js';
+import { deliveredAfter, findOutboxRow, recentOutboxRows, requeueDeadRow } from '../../db/queries/outbox.js';
+import { deadSubscriptionRowIds, enableSubscription, subscriptionOfTarget } from '../../db/queries/subscriptions.js';
 import { SitrepError } from '../domain/errors.js';
 import { NO_DEADLINE } from '../mirror/policy.js';
 import { isWebhookLane, subscriptionRef } from '../domain/subscriptions.js';
@@ -99,7 +99,7 @@ async function retryDelivery(ctx: CommandContext, id: number): Promise<Reply> {
     let enabled = '';
     const sub = webhook ? await subscriptionOfTarget(tx, row.target) : undefined;
     if (sub && sub.disabledAt !== null && (await enableSubscription(tx, sub.id))) {
-      const others = (await deadRowIds(tx, row.target)).map((r) => `#${r}`);
+      const others = (await deadSubscriptionRowIds(tx, sub)).map((r) => `#${r}`);
       enabled =
         ` ${subscriptionRef(sub.id)} was disabled (${sub.disabledReason ?? 'disabled'}) and is enabled again.` +
         (others.length

@@ -53,7 +53,7 @@ const LIST_FINISHED_MS = 7 * 24 * 3_600_000;
 
 const SYSTEM = 'system:sitrep';
 
-/** Appends an event to a maintenance's timeline and lets every outlet react to it, in the caller's transaction. */
+/** Appends an event to the maintenance's timeline and lets every outlet react to it, in the caller's transaction. */
 export async function recordMaintenanceEvent(
   tx: WriteTx,
   ctx: CommandContext,
@@ -70,20 +70,6 @@ export async function recordMaintenanceEvent(
     payload: e.payload ?? {},
   });
   for (const o of ctx.outlets) await o.onMaintenanceEvent?.(tx, { ...row, payload: row.payload }, ctx);
-}
-
-/**
- * A note on a maintenance's timeline from outside its commands (the outbox worker's dead letters),
- * told to its outlets like every other event: its chat thread shows it.
- */
-export async function noteOnMaintenance(
-  tx: WriteTx,
-  ctx: CommandContext,
-  maintenanceId: number,
-  text: string,
-  payload: Record<string, unknown>,
-): Promise<void> {
-  await recordMaintenanceEvent(tx, ctx, { maintenanceId, kind: 'note', actor: SYSTEM, text, payload });
 }
 
 /** Re-rolls the maintenance's components (internal, and public once customers have heard of it). */

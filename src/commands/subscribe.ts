@@ -1,6 +1,6 @@
 import type { WriteTx } from '../../db/store.js';
-import { deadRowIds } from '../../db/queries/outbox.js';
 import {
+  deadSubscriptionRowIds,
   deleteSubscription,
   enableSubscription,
   findSubscriptionById,
@@ -13,7 +13,6 @@ import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import { checkWebhookUrl } from '../mirror/address.js';
 import { generateWebhookSecret } from '../mirror/signing.js';
-import { outboxTargetOf } from '../domain/subscriptions.js';
 import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -115,7 +114,7 @@ async function reenable(ctx: CommandContext, tx: WriteTx, sub: SubscriptionRow, 
     );
   }
   await enableSubscription(tx, sub.id);
-  const dead = await deadRowIds(tx, outboxTargetOf(sub));
+  const dead = await deadSubscriptionRowIds(tx, sub);
   const scope = sub.components.length ? `incidents affecting ${sub.components.join(', ')}` : 'every incident';
   const lines = [
     `Enabled ${subRef(sub.id)} again: ${sub.target} hears customer-facing updates for ${scope}. It was disabled ${toIso(sub.disabledAt ?? ctx.now(), ctx.policy.timezone)} (${sub.disabledReason ?? 'disabled'}).`,

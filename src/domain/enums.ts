@@ -83,7 +83,7 @@ export type FollowupState = (typeof FOLLOWUP_STATES)[number];
 export const MAINTENANCE_STATUSES = ['scheduled', 'in_progress', 'verifying', 'completed', 'cancelled'] as const;
 export type MaintenanceStatus = (typeof MAINTENANCE_STATUSES)[number];
 
-/** What a maintenance's timeline records. */
+/** What a maintenance's timeline records (delivery_failed: one of its customer-facing messages was dead-lettered, or a subscription it was for disabled). */
 export const MAINTENANCE_EVENT_KINDS = [
   'scheduled',
   'draft_created',
@@ -93,6 +93,7 @@ export const MAINTENANCE_EVENT_KINDS = [
   'published',
   'status_changed',
   'note',
+  'delivery_failed',
 ] as const;
 export type MaintenanceEventKind = (typeof MAINTENANCE_EVENT_KINDS)[number];
 

@@ -171,6 +171,24 @@ export function nextDueAt(m: MaintenanceTimes): number | null {
 }
 
 /**
+ * Statuspage's scheduled_auto_in_progress and scheduled_auto_completed for a maintenance as it
+ * stands: whether it will still start, and complete, by itself. Work started by hand after its
+ * window ended is completed by hand, so it no longer completes itself; finished work moves no more.
+ */
+export function autoTransitions(m: MaintenanceTimes): { autoInProgress: boolean; autoCompleted: boolean } {
+  switch (m.status) {
+    case 'scheduled':
+      return { autoInProgress: m.autoStart, autoCompleted: m.autoComplete };
+    case 'in_progress':
+    case 'verifying':
+      return { autoInProgress: false, autoCompleted: completesItself(m, m.startedAt ?? m.startsAt) };
+    case 'completed':
+    case 'cancelled':
+      return { autoInProgress: false, autoCompleted: false };
+  }
+}
+
+/**
  * The customer-facing text of a transition nobody wrote words for (the automatic start and
  * completion, `maintenance start|complete|cancel`): Statuspage's own wording, fixed, so it needs no
  * approval.
@@ -301,7 +319,10 @@ export function maintenanceLane(target: string, maintenanceId: number): string {
   return `${target}${LANE_MARK}${maintenanceId}`;
 }
 
-/** What every maintenance lane of `target` starts with: `slack:C1|M-` (for sweeping a target's lanes). */
+/**
+ * Every maintenance lane of `target` starts with this (`webhook:S-3|M-`): a subscription's rows
+ * are those of its own lane and of these.
+ */
 export function maintenanceLanePrefix(target: string): string {
   return `${target}${LANE_MARK}`;
 }

@@ -1,3 +1,5 @@
+import { splitLane } from './maintenance.js';
+
 // How a subscription names its outbox lane; its queries are in db/queries/subscriptions.ts.
 
 /** What naming a subscription's lane reads of it. */
@@ -15,5 +17,9 @@ export const subscriptionRef = (id: number) => `S-${id}`;
  */
 export const outboxTargetOf = (sub: SubscriptionKey) => (sub.kind === 'webhook' ? `webhook:${subscriptionRef(sub.id)}` : sub.target);
 
-/** Webhook rows follow the Standard Webhooks schedule instead of the chat delivery deadline. */
-export const isWebhookLane = (target: string) => /^webhook:S-\d+$/.test(target);
+/**
+ * Webhook rows follow the Standard Webhooks schedule instead of the chat delivery deadline. A
+ * maintenance's rows to a subscription have a lane of their own (`webhook:S-3|M-2`, so they fold
+ * only into each other): they are the subscription's rows all the same.
+ */
+export const isWebhookLane = (target: string) => /^webhook:S-\d+$/.test(splitLane(target).target);

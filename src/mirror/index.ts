@@ -1,10 +1,11 @@
 import type { Db } from '../../db/client.js';
 import type { Store, WriteTx } from '../../db/store.js';
 import { disableSubscription, subscriptionOfTarget, type SubscriptionRow } from '../../db/queries/subscriptions.js';
+import { maintenanceHasDisablingNotice } from '../../db/queries/maintenances.js';
 import { hasDisablingNotice } from '../../db/queries/timeline.js';
 import type { Capability } from '../capability.js';
 import type { Runner } from '../commands/runner.js';
-import { noteOnMaintenance } from '../commands/maintenance.js';
+import { recordMaintenanceEvent } from '../commands/maintenance.js';
 import { recordEvent } from '../commands/store.js';
 import { maintenanceRef, splitLane } from '../domain/maintenance.js';
 import type { Config } from '../config.js';
@@ -45,14 +46,24 @@ function observeAttempt(observe: Pick<Observer, 'delivery'>) {
 /** How often retention looks for delivered rows past SITREP_OUTBOX_RETENTION_DAYS. */
 const RETENTION_INTERVAL_MS = 60 * 60_000;
 
-/** Whether this incident's thread was already told that this subscription was disabled (this time). */
-function toldAboutDisabling(tx: WriteTx, incidentId: number, sub: SubscriptionRow): Promise<boolean> {
-  return hasDisablingNotice(tx, incidentId, sub.id, sub.disabledAt);
-}
-
 const whatOf = (row: Pick<OutboxRow, 'payload'>) =>
   typeof row.payload.updateId === 'string' ? `Customer update ${row.payload.updateId}` : 'A customer-facing message';
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * Whose timeline hears about a row that did not get through: its incident's, or (incident null, the
+ * lane naming it, `webhook:S-3|M-2`) its scheduled maintenance's. Rows of neither are only logged
+ * (the worker logs every dead letter).
+ */
+type Owner = { kind: 'incident'; id: number } | { kind: 'maintenance'; id: number };
+function ownerOf(row: { incidentId: number | null; target: string }): Owner | null {
+  if (row.incidentId !== null) return { kind: 'incident', id: row.incidentId };
+  const { maintenanceId } = splitLane(row.target);
+  return maintenanceId === null ? null : { kind: 'maintenance', id: maintenanceId };
+}
+const ownerKey = (o: Owner) => (o.kind === 'incident' ? `INC-${o.id}` : maintenanceRef(o.id));
+/** The target as people know it: a maintenance's lane of `webhook:S-3` is `webhook:S-3`. */
+const shownTarget = (stored: string) => splitLane(stored).target;
 
 /** "Kept as delivery #7; `deliveries retry 7` sends it again and enables S-1 again." (or several) */
 function keptNote(kept: number[], ref: string): string {
@@ -68,15 +79,25 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
   const { config, runner } = deps;
   const app = { db: deps.db, log: deps.log, now: deps.now };
 
-  const tell = async (tx: WriteTx, incidentId: number, text: string, payload: Record<string, unknown>) => {
-    const ctx = runner.context('sitrep', { platform: 'cli', incidentId });
-    await recordEvent(tx, ctx, { incidentId, kind: 'delivery_failed', actor: 'sitrep', text, payload });
+  /** Records the failure in the owner's timeline (an incident's thread, a maintenance's timeline and thread). */
+  const tell = async (tx: WriteTx, owner: Owner, text: string, payload: Record<string, unknown>) => {
+    if (owner.kind === 'incident') {
+      const ctx = runner.context('sitrep', { platform: 'cli', incidentId: owner.id });
+      await recordEvent(tx, ctx, { incidentId: owner.id, kind: 'delivery_failed', actor: 'sitrep', text, payload });
+      return;
+    }
+    const ctx = runner.context('sitrep', { platform: 'cli' });
+    await recordMaintenanceEvent(tx, ctx, { maintenanceId: owner.id, kind: 'delivery_failed', actor: 'sitrep', text, payload });
   };
+
+  /** Whether this owner's timeline was already told that this subscription was disabled (this time). */
+  const toldAboutDisabling = (tx: WriteTx, owner: Owner, sub: SubscriptionRow): Promise<boolean> =>
+    owner.kind === 'incident' ? hasDisablingNotice(tx, owner.id, sub.id, sub.disabledAt) : maintenanceHasDisablingNotice(tx, owner.id, sub.id, sub.disabledAt);
 
   /**
    * 410 Gone or a whole failed schedule: the subscription is disabled, what waits for it is kept
-   * as dead letters, and each incident with a message that did not reach it is told once, in one
-   * event naming every kept delivery, not once per row.
+   * as dead letters, and each incident or maintenance with a message that did not reach it is told
+   * once, in one event naming every kept delivery, not once per row.
    */
   async function disable(tx: WriteTx, row: OutboxRow, sub: SubscriptionRow, reason: string, cause: 'gone' | 'exhausted'): Promise<void> {
     const why = cause === 'gone' ? 'the endpoint answered 410 Gone' : 'it failed through the whole retry schedule';
@@ -86,43 +107,54 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       return;
     }
     const ref = subscriptionRef(sub.id);
-    const stamp = { disabledSubscription: sub.id, disabledAt: d.sub.disabledAt, cause, target: row.target };
-    const byIncident = new Map<number, number[]>();
-    for (const r of d.swept) if (r.incidentId !== null && r.customerFacing) byIncident.set(r.incidentId, [...(byIncident.get(r.incidentId) ?? []), r.id]);
-    if (row.incidentId !== null && row.customerFacing) {
-      const more = byIncident.get(row.incidentId) ?? [];
-      byIncident.delete(row.incidentId);
+    const target = shownTarget(row.target);
+    const stamp = { disabledSubscription: sub.id, disabledAt: d.sub.disabledAt, cause, target };
+    const byOwner = new Map<string, { owner: Owner; kept: number[] }>();
+    for (const r of d.swept) {
+      const owner = r.customerFacing ? ownerOf(r) : null;
+      if (!owner) continue;
+      const entry = byOwner.get(ownerKey(owner)) ?? { owner, kept: [] };
+      entry.kept.push(r.id);
+      byOwner.set(ownerKey(owner), entry);
+    }
+    const own = row.customerFacing ? ownerOf(row) : null;
+    if (own) {
+      const more = byOwner.get(ownerKey(own))?.kept ?? [];
+      byOwner.delete(ownerKey(own));
       const kept = [row.id, ...more];
       await tell(
         tx,
-        row.incidentId,
-        `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is now disabled (${why}): nothing more is sent to it. ${keptNote(kept, ref)}`,
+        own,
+        `${whatOf(row)} did not reach ${target}: ${reason}. ${ref} is now disabled (${why}): nothing more is sent to it. ${keptNote(kept, ref)}`,
         { ...stamp, outboxId: row.id, deliveryId: row.deliveryId, reason, kept },
       );
     }
-    for (const [incidentId, kept] of byIncident) {
+    for (const { owner, kept } of byOwner.values()) {
+      const what = owner.kind === 'incident' ? 'incident' : 'maintenance';
       await tell(
         tx,
-        incidentId,
-        `${ref} (${row.target}) is now disabled (${why}; last error: ${reason}): ${plural(kept.length, 'customer update', 'customer updates')} for this incident will not be sent. ${keptNote(kept, ref)}`,
+        owner,
+        `${ref} (${target}) is now disabled (${why}; last error: ${reason}): ${plural(kept.length, 'customer update', 'customer updates')} for this ${what} will not be sent. ${keptNote(kept, ref)}`,
         { ...stamp, reason, kept },
       );
     }
   }
 
-  /** A row of an already disabled subscription: its incident hears once, if it has not yet. */
+  /** A row of an already disabled subscription: its incident or maintenance hears once, if it has not yet. */
   async function straggler(tx: WriteTx, row: OutboxRow, sub: SubscriptionRow, reason: string): Promise<void> {
-    if (row.incidentId === null || !row.customerFacing || (await toldAboutDisabling(tx, row.incidentId, sub))) return;
+    const owner = row.customerFacing ? ownerOf(row) : null;
+    if (!owner || (await toldAboutDisabling(tx, owner, sub))) return;
     const ref = subscriptionRef(sub.id);
+    const target = shownTarget(row.target);
     await tell(
       tx,
-      row.incidentId,
-      `${whatOf(row)} did not reach ${row.target}: ${reason}. ${ref} is disabled (${sub.disabledReason ?? 'disabled'}). ${keptNote([row.id], ref)}`,
+      owner,
+      `${whatOf(row)} did not reach ${target}: ${reason}. ${ref} is disabled (${sub.disabledReason ?? 'disabled'}). ${keptNote([row.id], ref)}`,
       {
         disabledSubscription: sub.id,
         disabledAt: sub.disabledAt,
         cause: sub.disabledCause,
-        target: row.target,
+        target,
         outboxId: row.id,
         deliveryId: row.deliveryId,
         reason,
@@ -141,32 +173,15 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       await straggler(tx, row, sub, reason);
       return;
     }
-    if (!row.customerFacing) return;
-    if (row.incidentId === null) {
-      // A scheduled maintenance's text (its lane names it): its thread is told, as an incident's is.
-      const lane = splitLane(row.target);
-      if (lane.maintenanceId === null) return;
-      const ctx = runner.context('sitrep', { platform: 'cli' }, tx);
-      await noteOnMaintenance(
-        tx,
-        ctx,
-        lane.maintenanceId,
-        `${whatOf(row)} of ${maintenanceRef(lane.maintenanceId)} did not reach ${lane.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`,
-        { outboxId: row.id, deliveryId: row.deliveryId, target: lane.target, reason },
-      );
-      return;
-    }
-    await tell(
-      tx,
-      row.incidentId,
-      `${whatOf(row)} did not reach ${row.target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`,
-      {
-        outboxId: row.id,
-        deliveryId: row.deliveryId,
-        target: row.target,
-        reason,
-      },
-    );
+    const owner = row.customerFacing ? ownerOf(row) : null;
+    if (!owner) return;
+    const target = shownTarget(row.target);
+    await tell(tx, owner, `${whatOf(row)} did not reach ${target}: ${reason}. Kept as delivery #${row.id}; \`deliveries retry ${row.id}\` sends it again.`, {
+      outboxId: row.id,
+      deliveryId: row.deliveryId,
+      target,
+      reason,
+    });
   }
 
   const worker = new OutboxWorker(

@@ -17,9 +17,12 @@ import type { CircuitBreakers } from './policy.js';
 export const KINDS = ['slack', 'teams', 'webhook', 'statuspage', 'pagerduty'] as const;
 export type Kind = (typeof KINDS)[number] | 'other';
 
-/** The kind of an outbox target (`teams:19:…` → teams) or breaker key (`webhook:hooks.example.com` → webhook). */
+/**
+ * The kind of an outbox target (`teams:19:…` → teams, a maintenance's lane `statuspage|M-3` →
+ * statuspage) or breaker key (`webhook:hooks.example.com` → webhook).
+ */
 export function kindOf(targetOrKey: string): Kind {
-  const prefix = targetOrKey.split(':')[0] ?? '';
+  const prefix = targetOrKey.split(/[:|]/)[0] ?? '';
   return (KINDS as readonly string[]).includes(prefix) ? (prefix as Kind) : 'other';
 }
 

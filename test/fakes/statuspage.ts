@@ -12,6 +12,12 @@ import { RollingLimit } from '../../bench/ratelimit-window.js';
 // would (400/401/404). It can be scripted to answer 429/420/5xx or never answer. With `rateLimit`
 // it also keeps Statuspage's own limit, 1 request per second per API key: a request arriving
 // sooner after the key's last accepted one is answered 429 with Retry-After, and counted.
+//
+// Scheduled incidents (scheduled maintenance) are checked against what the spec says of them
+// beyond the schema: the status field's own description names the statuses of a realtime incident
+// and of a scheduled one, so an incident is created as one or the other by its status, and keeps
+// to that kind's statuses afterwards; a scheduled one is created with its window (scheduled_for and
+// scheduled_until, the end after the start), and a realtime one carries no scheduled_* fields.
 
 const SPEC_FILE = new URL('../fixtures/statuspage/v1/statuspage-v1-openapi.json', import.meta.url).pathname;
 
@@ -96,6 +102,62 @@ export function validate(value: unknown, schema: Schema, path: string, out: stri
   if (s.type === 'number' && typeof value !== 'number') out.push(`${path}: expected a number`);
 }
 
+/**
+ * The statuses of each kind of incident, as the spec's description of the incident `status` field
+ * gives them: "For realtime incidents, valid values are investigating, identified, monitoring, and
+ * resolved. For scheduled incidents, valid values are scheduled, in_progress, verifying, and completed."
+ */
+export function incidentStatusKinds(): { realtime: string[]; scheduled: string[] } {
+  const incident = resolve(spec().components.schemas.postPagesPageIdIncidents!).properties!.incident!;
+  const description = (resolve(incident).properties!.status as Schema & { description?: string }).description ?? '';
+  const list = (kind: string) => {
+    const m = new RegExp(`For ${kind} incidents, valid values are ([^.]+)\\.`).exec(description);
+    if (!m) throw new Error(`the spec no longer says which statuses a ${kind} incident has`);
+    return m[1]!.split(/,\s*(?:and\s+)?|\s+and\s+/).map((v) => v.trim());
+  };
+  return { realtime: list('realtime'), scheduled: list('scheduled') };
+}
+
+const SCHEDULED_FIELDS = [
+  'scheduled_for',
+  'scheduled_until',
+  'scheduled_remind_prior',
+  'scheduled_auto_in_progress',
+  'scheduled_auto_completed',
+  'scheduled_auto_transition',
+  'auto_transition_to_maintenance_state',
+  'auto_transition_to_operational_state',
+  'auto_transition_deliver_notifications_at_start',
+  'auto_transition_deliver_notifications_at_end',
+];
+
+/** What the spec says of scheduled incidents beyond the schema (see the header); problems, if any. */
+export function scheduledIncidentProblems(
+  b: Record<string, unknown>,
+  existing: Pick<FakeIncident, 'scheduled' | 'scheduled_for' | 'scheduled_until'> | null,
+): string[] {
+  const kinds = incidentStatusKinds();
+  const out: string[] = [];
+  const status = typeof b.status === 'string' ? b.status : undefined;
+  const scheduled = existing ? existing.scheduled : status !== undefined && kinds.scheduled.includes(status);
+  const allowed = scheduled ? kinds.scheduled : kinds.realtime;
+  if (status !== undefined && !allowed.includes(status)) {
+    out.push(`body.incident.status: "${status}" is not a status of a ${scheduled ? 'scheduled' : 'realtime'} incident (${allowed.join(', ')})`);
+  }
+  if (!scheduled) {
+    for (const f of SCHEDULED_FIELDS) if (f in b) out.push(`body.incident.${f}: only for a scheduled incident`);
+    return out;
+  }
+  const from = typeof b.scheduled_for === 'string' ? b.scheduled_for : (existing?.scheduled_for ?? undefined);
+  const until = typeof b.scheduled_until === 'string' ? b.scheduled_until : (existing?.scheduled_until ?? undefined);
+  if (!existing && from === undefined) out.push('body.incident.scheduled_for: required for a scheduled incident');
+  if (!existing && until === undefined) out.push('body.incident.scheduled_until: required for a scheduled incident');
+  if (from !== undefined && until !== undefined && !(Date.parse(until) > Date.parse(from))) {
+    out.push('body.incident.scheduled_until: must be after scheduled_for');
+  }
+  return out;
+}
+
 interface Route {
   template: string;
   pattern: RegExp;
@@ -132,6 +194,13 @@ export interface FakeIncident {
   id: string;
   name: string;
   status: string;
+  /** Scheduled (maintenance) or realtime, by the status it was created with. */
+  scheduled: boolean;
+  impact: string;
+  scheduled_for: string | null;
+  scheduled_until: string | null;
+  scheduled_auto_in_progress: boolean;
+  scheduled_auto_completed: boolean;
   metadata: Record<string, unknown>;
   components: Record<string, string>;
   component_ids: string[];
@@ -202,6 +271,11 @@ export async function startFakeStatuspage(opts: FakeStatuspageOptions = {}): Pro
     id: i.id,
     name: i.name,
     status: i.status,
+    impact: i.impact,
+    scheduled_for: i.scheduled_for,
+    scheduled_until: i.scheduled_until,
+    scheduled_auto_in_progress: i.scheduled_auto_in_progress,
+    scheduled_auto_completed: i.scheduled_auto_completed,
     page_id: pageId,
     metadata: i.metadata,
     created_at: i.created_at,
@@ -224,10 +298,17 @@ export async function startFakeStatuspage(opts: FakeStatuspageOptions = {}): Pro
     if (!incidentId && req.method === 'GET') return void reply(200, [...fake.incidents].reverse().map(incidentJson));
     if (!incidentId && req.method === 'POST') {
       const b = req.body.incident;
+      const scheduled = incidentStatusKinds().scheduled.includes(b.status);
       const inc: FakeIncident = {
         id: id12(),
         name: b.name,
         status: b.status ?? 'investigating',
+        scheduled,
+        impact: scheduled ? 'maintenance' : 'none',
+        scheduled_for: b.scheduled_for ?? null,
+        scheduled_until: b.scheduled_until ?? null,
+        scheduled_auto_in_progress: b.scheduled_auto_in_progress ?? false,
+        scheduled_auto_completed: b.scheduled_auto_completed ?? false,
         metadata: b.metadata ?? {},
         components: { ...(b.components ?? {}) },
         component_ids: b.component_ids ?? [],
@@ -244,6 +325,9 @@ export async function startFakeStatuspage(opts: FakeStatuspageOptions = {}): Pro
     if (!pm && req.method === 'PATCH') {
       const b = req.body.incident;
       if (b.status) inc.status = b.status;
+      for (const f of ['scheduled_for', 'scheduled_until', 'scheduled_auto_in_progress', 'scheduled_auto_completed'] as const) {
+        if (f in b) (inc as unknown as Record<string, unknown>)[f] = b[f];
+      }
       Object.assign(inc.components, b.components ?? {});
       if (b.component_ids) inc.component_ids = b.component_ids;
       inc.incident_updates.push({ status: inc.status, body: b.body ?? '' });
@@ -327,6 +411,14 @@ export async function startFakeStatuspage(opts: FakeStatuspageOptions = {}): Pro
         (typeof meta !== 'object' || meta === null || Object.values(meta).some((v) => typeof v !== 'object' || v === null || Array.isArray(v)))
       ) {
         problems.push('body.incident.metadata: top-level values must be objects');
+      }
+      const incidentBody = body?.incident;
+      if (!problems.length && typeof incidentBody === 'object' && incidentBody !== null && (rec.method === 'POST' || rec.method === 'PATCH')) {
+        const target = /^\/pages\/[^/]+\/incidents(?:\/([^/]+))?$/.exec(path);
+        if (target && (rec.method === 'POST') === (target[1] === undefined)) {
+          const existing = target[1] ? (fake.incidents.find((i) => i.id === target[1]) ?? null) : null;
+          if (!target[1] || existing) problems.push(...scheduledIncidentProblems(incidentBody, existing));
+        }
       }
       if (problems.length) {
         fake.violations.push(...problems.map((p) => `${where}: ${p}`));
