@@ -97,7 +97,7 @@ describe('scheduled maintenance on Atlassian Statuspage', () => {
     await x.run('maintenance update M-1 status:verifying The upgrade is done; we are checking it.');
     await x.run('approve D-3', 'cli:carol');
     await allDelivered(x, 3);
-    await x.run('maintenance complete M-1');
+    await x.run('maintenance complete M-1', 'cli:carol');
     await allDelivered(x, 4);
 
     const patches = writes(f).slice(1);
@@ -131,8 +131,8 @@ describe('scheduled maintenance on Atlassian Statuspage', () => {
     await x.run(`maintenance schedule "Never told" starts:${typed(startsAt)} ends:${typed(endsAt)} Not approved.`);
     await x.run('approve D-1', 'cli:carol');
     await allDelivered(x, 1);
-    await x.run('maintenance cancel M-1');
-    await x.run('maintenance cancel M-2');
+    await x.run('maintenance cancel M-1', 'cli:carol');
+    await x.run('maintenance cancel M-2', 'cli:carol');
     await allDelivered(x, 2);
     const [post, patch] = writes(f);
     expect(post!.body.incident).toMatchObject({ status: 'scheduled', component_ids: [], components: {} });
@@ -155,7 +155,7 @@ describe('scheduled maintenance on Atlassian Statuspage', () => {
     f.script({ hang: true, apply: true, method: 'POST' });
     await x.run('approve D-1', 'cli:carol');
     await allDelivered(x, 1);
-    await x.run('maintenance cancel M-1');
+    await x.run('maintenance cancel M-1', 'cli:carol');
     await allDelivered(x, 2);
     expect(f.incidents).toHaveLength(1);
     expect(maintenanceRows(x).map((r) => r.remoteRef)).toEqual([f.incidents[0]!.id, f.incidents[0]!.id]);
@@ -170,7 +170,7 @@ describe('scheduled maintenance on Atlassian Statuspage', () => {
     await allDelivered(x, 1);
     // Someone deleted the scheduled incident on Statuspage: the PATCH is answered 404.
     f.incidents.splice(0);
-    await x.run('maintenance cancel M-1');
+    await x.run('maintenance cancel M-1', 'cli:carol');
     await waitUntil(() => maintenanceRows(x)[1]?.state === 'dead', 10_000, 'the PATCH dead-lettered');
     const row = maintenanceRows(x)[1]!;
     const failures = (await loadMaintenanceEvents(x.app.db, 1)).filter((e) => e.kind === 'delivery_failed');
@@ -187,7 +187,7 @@ describe('scheduled maintenance on Atlassian Statuspage', () => {
     await x.run('draft INC-1 status:investigating We are looking into checkout errors.');
     await x.run('approve D-1', 'cli:carol');
     await x.run('approve D-2', 'cli:carol');
-    await x.run('maintenance cancel M-1');
+    await x.run('maintenance cancel M-1', 'cli:carol');
     await waitUntil(
       () =>
         x
