@@ -191,6 +191,9 @@ export function helpText(topic?: string): string {
     ...lines,
     'Times: 7:32am, 07:32, 2021-12-07T07:32 or ISO; statuses: investigating, identified, monitoring, resolved.',
     'Type `help <command>` for an example.',
+    // The one flag that is not a command: chat users never need it, but the CLI's help is where
+    // an operator looks for it.
+    'From a shell: `npx sitrep <command> [--as <name>] [--json]`; `npx sitrep --version` prints the version.',
   ].join('\n');
 }
 

@@ -1,59 +1,31 @@
-import { esc } from './html.js';
-import type { PublicState } from './model.js';
+import { type Feed, xmlText } from './feed.js';
 
-// Atom (RFC 4287) feed of published customer-facing updates, newest first. Readers poll it, so
-// it is served from the same snapshot as the page, with the same ETag handling.
-
-export const FEED_LIMIT = 50;
-
-// XML 1.0 allows only tab, line feed, carriage return and U+0020–U+D7FF, U+E000–U+FFFD,
-// U+10000–U+10FFFF; one other character anywhere makes the whole document unreadable to every
-// feed reader. New text is refused on input, but rows written before that rule (or by hand) may
-// still hold such characters, so the feed drops them as it renders. With the u flag a lone
-// surrogate is its own code point in U+D800–U+DFFF and is dropped too; a valid pair is kept.
-const NOT_XML = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
-
-/** Text for element content or a double-quoted attribute: XML-legal characters only, escaped. */
-export function xmlText(s: string): string {
-  return esc(s.replace(NOT_XML, ''));
-}
+// Atom (RFC 4287). Titles and content are type="text": readers show them as written, so text that
+// looks like markup stays text.
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function renderAtom(s: PublicState): string {
-  const entries: Array<{ id: string; title: string; link: string; at: number; body: string }> = [];
-  for (const i of s.incidents) {
-    const link = `${s.publicUrl}/incidents/${i.ref}`;
-    for (const u of i.updates) {
-      entries.push({ id: `${link}#${u.ref}`, title: `${i.title}: ${u.label}`, link, at: u.displayAt, body: u.body });
-    }
-    if (i.postmortem) {
-      entries.push({ id: `${link}#postmortem`, title: `${i.title}: Postmortem`, link, at: i.postmortem.publishedAt, body: i.postmortem.body });
-    }
-  }
-  entries.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1));
-  const shown = entries.slice(0, FEED_LIMIT);
-  const updated = shown[0]?.at ?? s.updatedAt;
-  const xml = shown
+export function renderAtom(f: Feed): string {
+  const xml = f.entries
     .map(
       (e) => `<entry>
 <id>${xmlText(e.id)}</id>
 <title type="text">${xmlText(e.title)}</title>
 <link rel="alternate" type="text/html" href="${xmlText(e.link)}"/>
-<updated>${iso(e.at)}</updated>
-<published>${iso(e.at)}</published>
-<content type="text">${xmlText(e.body)}</content>
+<updated>${iso(e.updated)}</updated>
+<published>${iso(e.published)}</published>
+<content type="text">${xmlText(e.content)}</content>
 </entry>`,
     )
     .join('\n');
   return `<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">
-<id>${xmlText(s.publicUrl)}/history.atom</id>
-<title type="text">${xmlText(s.orgName)} status updates</title>
-<link rel="self" type="application/atom+xml" href="${xmlText(s.publicUrl)}/history.atom"/>
-<link rel="alternate" type="text/html" href="${xmlText(s.publicUrl)}/"/>
-<updated>${iso(updated)}</updated>
-<author><name>${xmlText(s.orgName)}</name></author>
+<id>${xmlText(f.atomUrl)}</id>
+<title type="text">${xmlText(f.title)}</title>
+<link rel="self" type="application/atom+xml" href="${xmlText(f.atomUrl)}"/>
+<link rel="alternate" type="text/html" href="${xmlText(f.homeUrl)}"/>
+<updated>${iso(f.updated)}</updated>
+<author><name>${xmlText(f.author)}</name></author>
 ${xml}
 </feed>
 `;

@@ -88,6 +88,7 @@ function layout(s: PublicState, title: string, content: string): string {
 <title>${esc(title)}</title>
 <link rel="icon" href="data:,">
 <link rel="alternate" type="application/atom+xml" title="${esc(s.orgName)} status updates" href="/history.atom">
+<link rel="alternate" type="application/rss+xml" title="${esc(s.orgName)} status updates (RSS)" href="/history.rss">
 <style>${CSS}</style>
 </head>
 <body>
@@ -96,7 +97,7 @@ function layout(s: PublicState, title: string, content: string): string {
 <main id="main">
 ${content}
 </main>
-<footer><p><a href="/history.atom">Subscribe to updates (Atom feed)</a> · <a href="/api/v2/summary.json">Status API</a> · Times in ${esc(s.zone)}</p></footer>
+<footer><p>Subscribe to updates: <a href="/history.atom">Atom feed</a> · <a href="/history.rss">RSS feed</a> · <a href="/api/v2/summary.json">Status API</a> · Times in ${esc(s.zone)}</p></footer>
 </body>
 </html>
 `;

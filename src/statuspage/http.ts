@@ -2,7 +2,9 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Router } from '../http/router.js';
 import { API_PATHS, renderApi, type ApiPath } from './api-v2.js';
 import { renderAtom } from './atom.js';
+import { buildFeed } from './feed.js';
 import { CONTENT_SECURITY_POLICY, renderHome, renderIncident, renderMaintenance, renderNotFound } from './html.js';
+import { renderRss } from './rss.js';
 import type { Artifact, StatusPageSnapshot } from './snapshot.js';
 
 // Short freshness plus ETag: browsers and CDNs may reuse a copy for a few seconds and then
@@ -104,7 +106,15 @@ export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): v
     send(
       req,
       res,
-      snap.artifact('atom', (s) => ({ contentType: 'application/atom+xml; charset=utf-8', body: renderAtom(s), extraHeaders: API_HEADERS })),
+      snap.artifact('atom', (s) => ({ contentType: 'application/atom+xml; charset=utf-8', body: renderAtom(buildFeed(s)), extraHeaders: API_HEADERS })),
+    );
+  });
+
+  router.add(GET, '/history.rss', (req, res) => {
+    send(
+      req,
+      res,
+      snap.artifact('rss', (s) => ({ contentType: 'application/rss+xml; charset=utf-8', body: renderRss(buildFeed(s)), extraHeaders: API_HEADERS })),
     );
   });
 

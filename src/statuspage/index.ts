@@ -11,7 +11,7 @@ export interface StatusPageDeps {
   config: { zone: string; orgName: string; publicUrl: string };
 }
 
-/** The built-in status page: HTML (incident and maintenance pages), the Statuspage-compatible v2 API and the Atom feed. */
+/** The built-in status page: HTML (incident and maintenance pages), the Statuspage-compatible v2 API and the Atom and RSS feeds. */
 export function createStatusPage(deps: StatusPageDeps): Capability & { snapshot: StatusPageSnapshot } {
   const snapshot = new StatusPageSnapshot(deps.db, deps.config, deps.now);
   return {

@@ -187,6 +187,7 @@ describe('the command language', () => {
     expect(helpText()).toContain('declare <title>');
     expect(helpText('declare')).toMatch(/example: declare /);
     expect(helpText()).toContain('[visibility:private]');
+    expect(helpText()).toContain('`npx sitrep --version` prints the version');
     expect(helpText('maintenance')).toMatch(
       /^maintenance schedule <title> starts:<time> ends:<time> \[components:slug,…\] <customer text> · list · update M-n \[status:S\] <text> · start\|complete\|cancel M-n$/m,
     );

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, startServer, type App, type RunningServer } from '../../src/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { xmlText } from '../../src/statuspage/atom.js';
+import { xmlText } from '../../src/statuspage/feed.js';
 import { cli, tempDbFile } from '../helpers.js';
 
 // /history.atom stays readable even when the database holds characters XML 1.0 forbids: rows

@@ -33,9 +33,9 @@ const API = [
   'scheduled-maintenances/upcoming.json',
 ];
 
-/** Everything the public can read: both pages, every API document, the feed. */
+/** Everything the public can read: both pages, every API document, both feeds. */
 async function everythingPublic(url: string): Promise<string> {
-  const paths = ['/', '/incidents/INC-1', '/history.atom', ...API.map((p) => `/api/v2/${p}`)];
+  const paths = ['/', '/incidents/INC-1', '/history.atom', '/history.rss', ...API.map((p) => `/api/v2/${p}`)];
   const bodies = await Promise.all(paths.map(async (p) => `${p}\n${await (await fetch(url + p)).text()}`));
   return bodies.join('\n');
 }

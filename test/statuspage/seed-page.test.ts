@@ -115,11 +115,12 @@ describe('the v2 API after the replay', () => {
 });
 
 describe('internal updates and notes made during the replay', () => {
-  it('appear nowhere public: pages, every API document, the feed', async () => {
+  it('appear nowhere public: pages, every API document, the feeds', async () => {
     const paths = [
       '/',
       '/incidents/INC-1',
       '/history.atom',
+      '/history.rss',
       '/api/v2/summary.json',
       '/api/v2/incidents.json',
       '/api/v2/incidents/unresolved.json',

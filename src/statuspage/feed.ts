@@ -1,0 +1,78 @@
+import { esc } from './html.js';
+import type { PublicState } from './model.js';
+
+// One feed model, rendered as Atom (/history.atom) and RSS 2.0 (/history.rss), so both feeds
+// always list the same entries with the same ids. Readers poll them, so they are served from the
+// same snapshot as the page, with the same ETag handling.
+
+export const FEED_LIMIT = 50;
+
+export interface FeedEntry {
+  /** Readers dedupe on it and keep it forever: changing how it is built re-announces every entry. */
+  id: string;
+  title: string;
+  /** The public page the entry is about. */
+  link: string;
+  published: number;
+  updated: number;
+  /** Plain text, never markup: each renderer escapes it for its format. */
+  content: string;
+}
+
+export interface Feed {
+  title: string;
+  author: string;
+  homeUrl: string;
+  atomUrl: string;
+  rssUrl: string;
+  /** The newest entry's time (or the state's), never the render time: the ETag must not change on its own. */
+  updated: number;
+  /** Newest first, at most FEED_LIMIT. */
+  entries: FeedEntry[];
+}
+
+/**
+ * Every public, customer-facing text that belongs in the feeds: each published update and each
+ * published postmortem. Anything else public (maintenance notices) joins here as more entries.
+ */
+export function feedEntries(s: PublicState): FeedEntry[] {
+  const entries: FeedEntry[] = [];
+  for (const i of s.incidents) {
+    const link = `${s.publicUrl}/incidents/${i.ref}`;
+    for (const u of i.updates) {
+      entries.push({ id: `${link}#${u.ref}`, title: `${i.title}: ${u.label}`, link, published: u.displayAt, updated: u.displayAt, content: u.body });
+    }
+    if (i.postmortem) {
+      const at = i.postmortem.publishedAt;
+      entries.push({ id: `${link}#postmortem`, title: `${i.title}: Postmortem`, link, published: at, updated: at, content: i.postmortem.body });
+    }
+  }
+  return entries;
+}
+
+export function buildFeed(s: PublicState): Feed {
+  const entries = feedEntries(s)
+    .sort((a, b) => b.updated - a.updated || (a.id < b.id ? 1 : -1))
+    .slice(0, FEED_LIMIT);
+  return {
+    title: `${s.orgName} status updates`,
+    author: s.orgName,
+    homeUrl: `${s.publicUrl}/`,
+    atomUrl: `${s.publicUrl}/history.atom`,
+    rssUrl: `${s.publicUrl}/history.rss`,
+    updated: entries[0]?.updated ?? s.updatedAt,
+    entries,
+  };
+}
+
+// XML 1.0 allows only tab, line feed, carriage return and U+0020–U+D7FF, U+E000–U+FFFD,
+// U+10000–U+10FFFF; one other character anywhere makes the whole document unreadable to every
+// feed reader. New text is refused on input, but rows written before that rule (or by hand) may
+// still hold such characters, so the feeds drop them as they render. With the u flag a lone
+// surrogate is its own code point in U+D800–U+DFFF and is dropped too; a valid pair is kept.
+const NOT_XML = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
+
+/** Text for element content or a double-quoted attribute: XML-legal characters only, escaped. */
+export function xmlText(s: string): string {
+  return esc(s.replace(NOT_XML, ''));
+}
