@@ -1,5 +1,5 @@
 import { esc } from './html.js';
-import type { PublicState } from './model.js';
+import { publicMaintenanceNotices, type PublicState } from './model.js';
 
 // One feed model, rendered as Atom (/history.atom) and RSS 2.0 (/history.rss), so both feeds
 // always list the same entries with the same ids. Readers poll them, so they are served from the
@@ -31,9 +31,16 @@ export interface Feed {
   entries: FeedEntry[];
 }
 
+/** How a maintenance text's status reads in an entry's title ("Scheduled", "In progress"). */
+function maintenanceLabel(status: string): string {
+  const s = status === 'cancelled' ? 'cancelled' : status.replace(/_/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 /**
- * Every public, customer-facing text that belongs in the feeds: each published update and each
- * published postmortem. Anything else public (maintenance notices) joins here as more entries.
+ * Every public, customer-facing text that belongs in the feeds: each published update, each
+ * published postmortem, and each published text of a scheduled maintenance (its announcement,
+ * notices and approved updates), the window named in the announcement's title.
  */
 export function feedEntries(s: PublicState): FeedEntry[] {
   const entries: FeedEntry[] = [];
@@ -46,6 +53,17 @@ export function feedEntries(s: PublicState): FeedEntry[] {
       const at = i.postmortem.publishedAt;
       entries.push({ id: `${link}#postmortem`, title: `${i.title}: Postmortem`, link, published: at, updated: at, content: i.postmortem.body });
     }
+  }
+  for (const n of publicMaintenanceNotices(s)) {
+    const u = n.update;
+    entries.push({
+      id: `${n.link}#${u.ref}`,
+      title: `Scheduled maintenance: ${n.maintenance.title}: ${maintenanceLabel(u.status)}`,
+      link: n.link,
+      published: u.displayAt,
+      updated: u.displayAt,
+      content: u.body,
+    });
   }
   return entries;
 }
