@@ -18,9 +18,19 @@ export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb:
         cmd.components.map((c) => c.slug),
       ); // validate before writing
     const lead = cmd.lead ?? ctx.actor;
-    const inc = await insertIncident(tx, { title: cmd.title, severity: cmd.severity ?? 3, lead, createdBy: ctx.actor, startedAt, declaredAt, recordedAt: now });
+    const visibility = cmd.visibility ?? 'public';
+    const inc = await insertIncident(tx, {
+      title: cmd.title,
+      severity: cmd.severity ?? 3,
+      lead,
+      createdBy: ctx.actor,
+      startedAt,
+      declaredAt,
+      recordedAt: now,
+      visibility,
+    });
     const changes = cmd.components ? await applyComponentChanges(tx, inc.id, cmd.components, declaredAt) : [];
-    const parts = [`Declared "${cmd.title}" (sev${inc.severity}, investigating)`];
+    const parts = [`Declared "${cmd.title}" (sev${inc.severity}, investigating${visibility === 'private' ? ', private' : ''})`];
     if (startedAt !== declaredAt) parts.push(`impact began ${formatPosted(startedAt, ctx.policy.timezone)}`);
     if (changes.length) parts.push(describeChanges(changes));
     await recordEvent(tx, ctx, {
@@ -41,8 +51,10 @@ export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb:
     await touchIncident(tx, ctx, inc.id);
     const id = incRef(inc.id);
     return {
-      text: `${id} declared: ${cmd.title} (sev${inc.severity}, investigating, lead ${lead})`,
-      data: { id, title: cmd.title, status: 'investigating', severity: inc.severity, lead },
+      text: `${id} declared: ${cmd.title} (sev${inc.severity}, investigating, lead ${lead})${
+        visibility === 'private' ? '. It is private: nothing about it reaches customers, and only its people see it' : ''
+      }`,
+      data: { id, title: cmd.title, status: 'investigating', severity: inc.severity, lead, visibility },
     };
   });
 }

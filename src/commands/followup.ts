@@ -3,8 +3,8 @@ import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { recordEvent, resolveIncident, touchIncident } from './store.js';
-import { incRef } from '../../db/queries/incidents.js';
+import { maySeeIncident, recordEvent, resolveIncident, touchIncident } from './store.js';
+import { findIncident, incRef } from '../../db/queries/incidents.js';
 
 export async function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'followup' }>): Promise<Reply> {
   return ctx.store.transaction(async (tx) => {
@@ -27,7 +27,9 @@ export async function followup(ctx: CommandContext, cmd: Extract<Command, { verb
       case 'done': {
         const row = await findFollowup(tx, cmd.id);
         const fid = `F-${cmd.id}`;
-        if (!row) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
+        // A follow-up of a private incident the person may not see is answered as one never made.
+        const inc = row ? await findIncident(tx, row.incidentId) : undefined;
+        if (!row || !inc || !(await maySeeIncident(ctx, tx, inc))) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
         if (row.state === 'done') throw new SitrepError('CONFLICT', `${fid} is already done`);
         await markFollowupDone(tx, cmd.id, cmd.at ?? now);
         await recordEvent(tx, ctx, {

@@ -2,6 +2,7 @@ import { incidentsStartedSince } from '../../db/queries/incidents.js';
 import { formatDuration, toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
+import { visibleIncidents } from './store.js';
 
 function median(xs: number[]): number | null {
   if (!xs.length) return null;
@@ -12,7 +13,8 @@ function median(xs: number[]): number | null {
 
 /** Time to identify and to resolve per severity, measured from when impact began. */
 export async function stats(ctx: CommandContext, cmd: Extract<Command, { verb: 'stats' }>): Promise<Reply> {
-  const rows = await ctx.store.read((db) => incidentsStartedSince(db, cmd.since));
+  // A private incident counts only for those who may see it: a total that moved would tell the others.
+  const rows = await ctx.store.read(async (db) => await visibleIncidents(ctx, db, await incidentsStartedSince(db, cmd.since)));
   const out = [1, 2, 3, 4].map((sev) => {
     const of = rows.filter((r) => r.severity === sev);
     const tti = of.filter((r) => r.identifiedAt !== null).map((r) => r.identifiedAt! - r.startedAt);
