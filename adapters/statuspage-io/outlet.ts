@@ -2,6 +2,7 @@ import type { Outlet } from '../../src/commands/context.js';
 import { getIncident, incidentComponentRows, incRef } from '../../db/queries/incidents.js';
 import { publicComponents } from '../../src/domain/publication.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
+import { isPublicIncident } from '../../src/domain/visibility.js';
 import { STATUSPAGE_TARGET, type StatuspagePayload } from './payload.js';
 
 /**
@@ -14,6 +15,8 @@ export function createStatuspageOutlet(): Outlet {
     name: 'statuspage-io',
     async onPublished(tx, rec, ctx) {
       const incident = await getIncident(tx, rec.incidentId);
+      // A private incident never publishes (publishDraft refuses); should one ever get here, it stays off Statuspage.
+      if (!isPublicIncident(incident)) return;
       const components = publicComponents(rec.status, await incidentComponentRows(tx, rec.incidentId)).map((c) => ({
         slug: c.slug,
         name: c.name,

@@ -21,7 +21,8 @@ import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
 // No internal text or status (notes, internal updates, drafts, internal component and incident
 // statuses) is ever selected (db/queries/statuspage.ts), which is what keeps it off the page: a
 // renderer cannot leak what it never received. (Severity is read only to give an incident that
-// names no component an impact.)
+// names no component an impact.) A private incident is never selected either: the queries read
+// public incidents only, whatever else the row says (src/domain/visibility.ts).
 
 export const UPTIME_DAYS = 90;
 export const HISTORY_DAYS = 14;
