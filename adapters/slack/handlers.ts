@@ -58,8 +58,9 @@ export const USED_SCOPES = {
     'chat.update': ['chat:write'],
     'chat.postEphemeral': ['chat:write'],
     'views.open': [],
-    'conversations.create': ['channels:manage'],
-    'conversations.invite': ['channels:manage'],
+    // A dedicated channel is public (channels:manage), a private incident's is private (groups:write).
+    'conversations.create': ['channels:manage', 'groups:write'],
+    'conversations.invite': ['channels:manage', 'groups:write'],
     'conversations.replies': ['channels:history', 'groups:history'],
   },
   commands: { '/incident': ['commands'] },

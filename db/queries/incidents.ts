@@ -274,6 +274,17 @@ export async function insertIncident(tx: Tx, values: NewIncident): Promise<Incid
     .get();
 }
 
+/**
+ * Whether the incident is public or private (undefined: no such incident). The chat-thread
+ * outlets ask on every event, so the statement is prepared once per connection.
+ */
+export async function incidentVisibility(db: DbOrTx, incidentId: number): Promise<'public' | 'private' | undefined> {
+  const row: unknown = prepared(db, 'select visibility from incidents where id = ?').get(incidentId);
+  if (!isRecord(row)) return undefined;
+  // Anything but 'public' is kept private: a row read wrong must not leak.
+  return row.visibility === 'public' ? 'public' : 'private';
+}
+
 /** Remembers the Slack private channel Sitrep created for a private incident (its members may see it). */
 export async function setPrivateChannel(db: DbOrTx, incidentId: number, channel: string): Promise<void> {
   prepared(db, 'update incidents set private_channel = ? where id = ?').run(channel, incidentId);
