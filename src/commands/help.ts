@@ -92,8 +92,9 @@ export const USAGE = {
     example: 'approver add @alice',
   },
   channel: {
-    usage: 'channel incidents',
-    summary: "run in a Slack or Teams channel: incidents' root messages and threads go there",
+    usage: 'channel incidents · channel private-incidents',
+    summary:
+      "run in a Slack or Teams channel: incidents' root messages and threads go there; `private-incidents` (Teams) binds the private channel where private incidents live (in Slack each gets a private channel of its own)",
     example: 'channel incidents',
   },
   list: {
