@@ -494,7 +494,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (comps.size) cmd.components = [...comps].map(([slug, status]) => ({ slug, status }));
     cmd.lead = lead ? `slack:${lead}` : actor;
     if (started !== undefined) cmd.startedAt = started * 1000;
-    if (field(values, 'dedicated').options.includes('yes')) cmd.dedicated = true;
+    const channelChoice = field(values, 'dedicated').options;
+    if (channelChoice.includes('yes')) cmd.dedicated = true;
+    if (channelChoice.includes('private')) cmd.visibility = 'private';
     return { cmd, errorBlock: 'title' };
   });
 

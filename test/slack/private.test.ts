@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { incidentThreads, incidents, outbox } from '../../db/schema.js';
 import { rowCounts } from '../helpers.js';
-import { INCIDENTS, startHarness, type Harness } from './harness.js';
+import { INCIDENTS, startHarness, viewSubmission, type Harness } from './harness.js';
 
 // A private incident from Slack, end to end: signed slash commands to the real receiver, the
 // outbox worker, the fake Slack Web API over HTTP. Its private channel is created with is_private
@@ -69,6 +69,25 @@ describe('a private incident in Slack', () => {
           .map((r) => r.t),
       ),
     ).toEqual(new Set(['slack:thread:private:INC-1']));
+  });
+
+  it('can be declared from the modal too (the Private choice)', async () => {
+    const sub = await h.interaction(
+      viewSubmission({
+        callbackId: 'sitrep_declare',
+        meta: { channel: 'C0GENERAL' },
+        values: {
+          title: { type: 'plain_text_input', value: TITLE },
+          severity: { type: 'static_select', selected_option: { value: '1' } },
+          dedicated: { type: 'checkboxes', selected_options: [{ value: 'private' }] },
+        },
+      }),
+    );
+    expect(sub.status).toBe(200);
+    await h.drain();
+    expect(h.app.db.select({ v: incidents.visibility }).from(incidents).all()).toEqual([{ v: 'private' }]);
+    expect(h.fake.calls.filter((c) => c.method === 'conversations.create').map((c) => String(c.params.is_private))).toEqual(['true']);
+    expect(postsTo(INCIDENTS)).toEqual([]);
   });
 
   it('is not found for anyone else, in the same words as an id never used; members and admins see it', async () => {
