@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { hasRowOnItsWay } from '../../db/queries/outbox.js';
 import { insertThread, setThreadRoot, threadChannels } from '../../db/queries/threads.js';
+import { addPrivateMember } from '../../db/queries/settings.js';
 import { getIncident, setPrivateChannel } from '../../db/queries/incidents.js';
 import { privateChannelCandidate } from '../../src/domain/visibility.js';
 import { loadIncidentView } from '../../db/queries/views.js';
@@ -235,6 +236,8 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         // Already there, or the declarer is the bot itself: the channel is usable either way.
         if (!['already_in_channel', 'cant_invite_self', 'user_not_found'].includes(code ?? '')) throw err;
       }
+      // The invited may see the private incident from anywhere, not only typing in its channel.
+      if (p.private) for (const u of p.users) await addPrivateMember(db, incidentId, `slack:${u}`, 'system:sitrep', deps.now());
     }
     return { kind: 'delivered', remoteRef: row.channel };
   }

@@ -1,6 +1,6 @@
 import type { ReadConn, WriteTx } from '../../db/store.js';
 import { findIncident, listIncidents, openIncidents, incRef, touchIncidentRow, type IncidentRow } from '../../db/queries/incidents.js';
-import { getSetting } from '../../db/queries/settings.js';
+import { getSetting, isPrivateMember } from '../../db/queries/settings.js';
 import { draftNotFound, findDraft, type DraftRow } from '../../db/queries/drafts.js';
 import { insertEvent } from '../../db/queries/timeline.js';
 import { incidentNotFound, maySee } from '../domain/visibility.js';
@@ -17,15 +17,17 @@ export const privateIncidentsChannelKey = (platform: 'slack' | 'teams') => `priv
 
 /**
  * Need to know (src/domain/visibility.ts) for the person running this command. Members of the
- * private place are known by where the command was typed: only a member can type in the Slack
+ * private place are known by where the command was typed (only a member can type in the Slack
  * private channel Sitrep created for the incident, or in the Teams channel bound with
- * `channel private-incidents`.
+ * `channel private-incidents`), and in Slack also from anywhere once Sitrep invited them or saw
+ * them join its channel.
  */
 export async function maySeeIncident(ctx: CommandContext, db: ReadConn, inc: IncidentRow): Promise<boolean> {
   if (inc.visibility === 'public') return true;
   const members: string[] = [];
   const { platform, channel } = ctx.scope;
   if (channel && platform === 'slack' && channel === inc.privateChannel) members.push(ctx.actor);
+  else if (await isPrivateMember(db, inc.id, ctx.actor)) members.push(ctx.actor); // invited, or seen joining it
   if (channel && platform === 'teams' && channel === (await getSetting(db, privateIncidentsChannelKey('teams')))) members.push(ctx.actor);
   return maySee(
     { visibility: inc.visibility, roles: { lead: inc.lead, commander: inc.commander, comms: inc.comms, scribe: inc.scribe }, declaredBy: inc.createdBy },

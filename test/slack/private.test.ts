@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { incidentThreads, incidents, outbox } from '../../db/schema.js';
 import { rowCounts } from '../helpers.js';
-import { INCIDENTS, startHarness, viewSubmission, type Harness } from './harness.js';
+import { INCIDENTS, jsonFixture, startHarness, viewSubmission, type Harness } from './harness.js';
 
 // A private incident from Slack, end to end: signed slash commands to the real receiver, the
 // outbox worker, the fake Slack Web API over HTTP. Its private channel is created with is_private
@@ -105,6 +105,29 @@ describe('a private incident in Slack', () => {
     expect(await slash('list all', { user: 'U0ADMIN' })).toContain(TITLE);
     expect(await slash('show', { user: 'U0CAROL', channel })).toContain(TITLE);
     expect(await slash('timeline INC-1', { user: 'U0ALICE' })).toContain(TITLE);
+  });
+
+  it('tracks its channel: whoever Slack says joined it may see it from anywhere, until they leave', async () => {
+    await slash(`declare ${TITLE} visibility:private`);
+    await h.drain();
+    const channel = h.fake.callsOf('conversations.invite')[0]!.params.channel as string;
+    // The invited declarer sees it outside the channel too (here also as its declarer and lead).
+    expect(await slash('show INC-1', { user: 'U0ALICE', channel: 'C0GENERAL' })).toContain(TITLE);
+
+    const membership = (type: string, user: string, id: string, ch = channel) => {
+      const e = jsonFixture('event_callback-member_joined_channel-docs.json');
+      e.event = { ...e.event, type, user, channel: ch };
+      e.event_id = id;
+      return e;
+    };
+    expect(await slash('show INC-1', { user: 'U0DAVE' })).toMatch(/INC-1 not found/);
+    expect((await h.event(membership('member_joined_channel', 'U0DAVE', 'Ev1'))).status).toBe(200);
+    // A join in some other channel is ignored.
+    expect((await h.event(membership('member_joined_channel', 'U0EVE', 'Ev2', 'C0GENERAL'))).status).toBe(200);
+    expect(await slash('show INC-1', { user: 'U0DAVE' })).toContain(TITLE);
+    expect(await slash('show INC-1', { user: 'U0EVE' })).toMatch(/INC-1 not found/);
+    expect((await h.event(membership('member_left_channel', 'U0DAVE', 'Ev3'))).status).toBe(200);
+    expect(await slash('show INC-1', { user: 'U0DAVE' })).toMatch(/INC-1 not found/);
   });
 
   it('refuses customer-facing text in one line and writes nothing', async () => {
