@@ -93,8 +93,7 @@ export const USAGE = {
   },
   channel: {
     usage: 'channel incidents · channel private-incidents',
-    summary:
-      "run in a Slack or Teams channel: incidents' root messages and threads go there; `private-incidents` (Teams) binds the private channel where private incidents live (in Slack each gets a private channel of its own)",
+    summary: "run in a Slack or Teams channel: incidents' root messages and threads go there (private-incidents: Teams' private ones)",
     example: 'channel incidents',
   },
   list: {
