@@ -2,7 +2,7 @@ import { SitrepError } from '../domain/errors.js';
 import { formatPosted } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { describeChanges, recordEvent, touchIncident } from './store.js';
+import { answerReachesOthers, describeChanges, recordEvent, touchIncident } from './store.js';
 import { applyComponentChanges, componentsBySlug, incRef, insertIncident } from '../../db/queries/incidents.js';
 
 export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb: 'declare' }>): Promise<Reply> {
@@ -50,6 +50,13 @@ export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb:
     });
     await touchIncident(tx, ctx, inc.id);
     const id = incRef(inc.id);
+    if (visibility === 'private' && (await answerReachesOthers(ctx, tx))) {
+      // Typed in a shared Teams channel: everyone there reads this answer, so it names nothing.
+      return {
+        text: `${id} declared as a private incident; its root message and thread are in the private-incidents channel`,
+        data: { id, status: 'investigating', severity: inc.severity, visibility },
+      };
+    }
     return {
       text: `${id} declared: ${cmd.title} (sev${inc.severity}, investigating, lead ${lead})${
         visibility === 'private' ? '. It is private: nothing about it reaches customers, and only its people see it' : ''

@@ -16,19 +16,32 @@ import type { CommandContext } from './context.js';
 export const privateIncidentsChannelKey = (platform: 'slack' | 'teams') => `private_incidents_channel:${platform}`;
 
 /**
+ * Whether this command's answer is read by people other than the one who typed it, outside the
+ * private place (a Teams channel or group chat other than the one bound with `channel
+ * private-incidents`). Such an answer never speaks of a private incident, whoever asked.
+ */
+export async function answerReachesOthers(ctx: CommandContext, db: ReadConn): Promise<boolean> {
+  const { platform, channel, shared } = ctx.scope;
+  if (!shared) return false;
+  return !(platform === 'teams' && channel !== undefined && channel === (await getSetting(db, privateIncidentsChannelKey('teams'))));
+}
+
+/**
  * Need to know (src/domain/visibility.ts) for the person running this command. Members of the
  * private place are known by where the command was typed (only a member can type in the Slack
  * private channel Sitrep created for the incident, or in the Teams channel bound with
  * `channel private-incidents`), and in Slack also from anywhere once Sitrep invited them or saw
- * them join its channel.
+ * them join its channel. An answer that others outside the private place would read (a shared
+ * Teams channel) never shows one, to anyone.
  */
 export async function maySeeIncident(ctx: CommandContext, db: ReadConn, inc: IncidentRow): Promise<boolean> {
   if (inc.visibility === 'public') return true;
+  if (await answerReachesOthers(ctx, db)) return false;
   const members: string[] = [];
   const { platform, channel } = ctx.scope;
   if (channel && platform === 'slack' && channel === inc.privateChannel) members.push(ctx.actor);
+  else if (channel && platform === 'teams' && channel === (await getSetting(db, privateIncidentsChannelKey('teams')))) members.push(ctx.actor);
   else if (await isPrivateMember(db, inc.id, ctx.actor)) members.push(ctx.actor); // invited, or seen joining it
-  if (channel && platform === 'teams' && channel === (await getSetting(db, privateIncidentsChannelKey('teams')))) members.push(ctx.actor);
   return maySee(
     { visibility: inc.visibility, roles: { lead: inc.lead, commander: inc.commander, comms: inc.comms, scribe: inc.scribe }, declaredBy: inc.createdBy },
     ctx.actor,

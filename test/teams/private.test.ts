@@ -58,6 +58,25 @@ describe('a private incident in Teams', () => {
     expect(await say('show INC-1', { from: BOB, channel: PRIVATE })).toContain('DB credentials leak');
   });
 
+  it('typed in a shared channel, answers name nothing private: everyone there reads them', async () => {
+    await say('channel incidents');
+    await say('channel private-incidents', { channel: PRIVATE });
+    const declared = await say('declare DB credentials leak visibility:private'); // in the shared channel
+    expect(declared).toContain('INC-1 declared as a private incident');
+    expect(declared).not.toContain('credentials');
+    expect(JSON.stringify(h.fake.posts(CHANNEL))).not.toContain('credentials');
+    expect(JSON.stringify(h.fake.posts(PRIVATE))).toContain('DB credentials leak');
+    // Even its declarer is answered as for an id never used there; in the private channel, or in
+    // a personal chat, she sees it.
+    expect(await say('show INC-1')).toMatch(/INC-1 not found/);
+    expect(await say('list all')).not.toContain('credentials');
+    expect(await say('show INC-1', { channel: PRIVATE })).toContain('DB credentials leak');
+    const before = textReplies().length;
+    await h.send(h.personal('show INC-1'));
+    await h.drain();
+    expect(textReplies().slice(before).join('\n')).toContain('DB credentials leak');
+  });
+
   it('`channel private-incidents` is for Teams; in Slack each private incident has its own channel', async () => {
     const r = await h.app.run('channel private-incidents', 'slack:U0ALICE', { platform: 'slack', channel: 'C0X' });
     expect(r.ok).toBe(false);
