@@ -698,7 +698,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       const own = (await threadsInChannel(db, 'slack', event.channel)).find((t) => t.dedicated);
       if (!own) return;
       const inc = await findIncident(db, own.incidentId);
-      if (!inc || inc.visibility !== 'private' || inc.privateChannel !== event.channel) return;
+      if (inc?.visibility !== 'private' || inc.privateChannel !== event.channel) return;
       const user = `slack:${event.user}`;
       await once(within, eventKey(parsed.data, `${event.type}:${event.channel}:${event.user}:${event.event_ts ?? ''}`), async (tx) => {
         if (event.type === 'member_joined_channel') await addPrivateMember(tx, inc.id, user, user, now());

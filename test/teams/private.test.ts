@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { incidents } from '../../db/schema.js';
 import { rowCounts } from '../helpers.js';
-import { ALICE, BOB, CHANNEL, startHarness, type Harness } from './harness.js';
+import { BOB, CHANNEL, startHarness, type Harness, type Person } from './harness.js';
 
 // A private incident from Teams: its root and thread go to the channel bound with
 // `channel private-incidents`, never to the incidents channel; without one the declare is refused
@@ -19,7 +19,7 @@ afterEach(async () => {
 
 const textReplies = () => h.fake.messages.filter((m) => typeof m.body.text === 'string').map((m) => String(m.body.text));
 
-async function say(text: string, opts: { channel?: string; from?: typeof ALICE } = {}) {
+async function say(text: string, opts: { channel?: string; from?: Person } = {}) {
   const before = textReplies().length;
   expect((await h.send(h.mention(text, opts))).status).toBe(200);
   await h.drain();
