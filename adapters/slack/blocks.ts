@@ -277,7 +277,19 @@ export function declareModal(components: Array<{ slug: string; name: string }>, 
   blocks.push(
     input('lead', 'Lead', { type: 'users_select', ...(lead ? { initial_user: lead } : {}) }, true),
     input('started', 'Impact started at', { type: 'datetimepicker' }, true, 'Leave empty for now'),
-    input('dedicated', 'Channel', { type: 'checkboxes', options: [option('Create a dedicated channel for this incident', 'yes')] }, true),
+    input(
+      'dedicated',
+      'Channel',
+      {
+        type: 'checkboxes',
+        options: [
+          option('Create a dedicated channel for this incident', 'yes'),
+          // visibility:private, for a modal declare: its own private channel, off every public surface.
+          option('Private: its own private channel, kept off the status page', 'private'),
+        ],
+      },
+      true,
+    ),
   );
   return modal(VIEWS.declare, 'Declare an incident', 'Declare', blocks, meta);
 }

@@ -13,7 +13,8 @@ import { MAX_CUSTOMER_TEXT, MAX_TEXT, MAX_TITLE, checkInputText, type Command } 
 import { helpText } from '../../src/commands/help.js';
 import { pin } from '../../src/commands/pin.js';
 import { getCustomerText } from '../../db/queries/drafts.js';
-import { getIncident, incRef } from '../../db/queries/incidents.js';
+import { findIncident, getIncident, incRef } from '../../db/queries/incidents.js';
+import { addPrivateMember, removePrivateMember } from '../../db/queries/settings.js';
 import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Severity } from '../../src/domain/enums.js';
 import { isSitrepError } from '../../src/domain/errors.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
@@ -58,12 +59,19 @@ export const USED_SCOPES = {
     'chat.update': ['chat:write'],
     'chat.postEphemeral': ['chat:write'],
     'views.open': [],
-    'conversations.create': ['channels:manage'],
-    'conversations.invite': ['channels:manage'],
+    // A dedicated channel is public (channels:manage), a private incident's is private (groups:write).
+    'conversations.create': ['channels:manage', 'groups:write'],
+    'conversations.invite': ['channels:manage', 'groups:write'],
     'conversations.replies': ['channels:history', 'groups:history'],
   },
   commands: { '/incident': ['commands'] },
-  events: { app_mention: ['app_mentions:read'], reaction_added: ['reactions:read'] },
+  events: {
+    app_mention: ['app_mentions:read'],
+    reaction_added: ['reactions:read'],
+    // Who is in a private incident's channel (need to know); private channels only, so groups:read.
+    member_joined_channel: ['groups:read'],
+    member_left_channel: ['groups:read'],
+  },
 } as const;
 
 const ephemeral = (text: string) => ({ response_type: 'ephemeral' as const, replace_original: false, text });
@@ -134,6 +142,16 @@ const metaSchema = z.object({
 const mentionSchema = z.object({
   event_id: z.string().optional(),
   event: z.object({ user: z.string(), text: z.string().default(''), channel: z.string(), ts: z.string(), thread_ts: z.string().optional() }),
+});
+
+const membershipSchema = z.object({
+  event_id: z.string().optional(),
+  event: z.object({
+    type: z.enum(['member_joined_channel', 'member_left_channel']),
+    user: z.string().regex(/^[UW][A-Z0-9]+$/),
+    channel: z.string(),
+    event_ts: z.string().optional(),
+  }),
 });
 
 const reactionSchema = z.object({
@@ -495,7 +513,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (comps.size) cmd.components = [...comps].map(([slug, status]) => ({ slug, status }));
     cmd.lead = lead ? `slack:${lead}` : actor;
     if (started !== undefined) cmd.startedAt = started * 1000;
-    if (field(values, 'dedicated').options.includes('yes')) cmd.dedicated = true;
+    const channelChoice = field(values, 'dedicated').options;
+    if (channelChoice.includes('yes')) cmd.dedicated = true;
+    if (channelChoice.includes('private')) cmd.visibility = 'private';
     return { cmd, errorBlock: 'title' };
   });
 
@@ -669,6 +689,28 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
         log.warn({ platform: 'slack', incidentId, error: pinned.error }, 'a pinned message could not be put on the timeline');
     });
   });
+
+  // Whoever joins a private incident's channel may see it; whoever leaves it no longer may (unless
+  // they hold a role in it). Other channels are none of Sitrep's business.
+  const onMembership = async ({ body, context }: { body: unknown; context: Record<string, unknown> }) => {
+    const parsed = membershipSchema.safeParse(body);
+    if (!parsed.success) return;
+    const { event } = parsed.data;
+    await apply(entryOf(context), async (within) => {
+      const own = (await threadsInChannel(db, 'slack', event.channel)).find((t) => t.dedicated);
+      if (!own) return;
+      const inc = await findIncident(db, own.incidentId);
+      if (inc?.visibility !== 'private' || inc.privateChannel !== event.channel) return;
+      const user = `slack:${event.user}`;
+      await once(within, eventKey(parsed.data, `${event.type}:${event.channel}:${event.user}:${event.event_ts ?? ''}`), async (tx) => {
+        if (event.type === 'member_joined_channel') await addPrivateMember(tx, inc.id, user, user, now());
+        else await removePrivateMember(tx, inc.id, user);
+        return { ok: true };
+      });
+    });
+  };
+  bolt.event('member_joined_channel', onMembership);
+  bolt.event('member_left_channel', onMembership);
 }
 
 /** Slack's error code for a failed call, or the failure's message. */

@@ -15,10 +15,13 @@ const blocks = z.object({ text: z.string(), blocks: z.array(block) });
 
 const message = <K extends string, P extends z.ZodType>(kind: K, payload: P) => z.object({ kind: z.literal(kind), payload });
 
-/** The incident's thread: lane `slack:thread:<incidents channel>` (adapters/slack/target.ts). */
+/** The incident's thread: lane `slack:thread:<incidents channel>`, or `slack:thread:private:INC-n` for a private incident (adapters/slack/target.ts). */
 export const slackThreadMessage = z.discriminatedUnion('kind', [
-  /** The incident's own channel (`inc-12-checkout-errors`), with the declarer and the lead invited. */
-  message('create_channel', z.object({ name: z.string().min(1), users: z.array(z.string()).default([]) })),
+  /**
+   * The incident's own channel (`inc-12-checkout-errors`), with the declarer and the lead invited;
+   * a private channel for a private incident (lane `slack:thread:private:INC-n`).
+   */
+  message('create_channel', z.object({ name: z.string().min(1), users: z.array(z.string()).default([]), private: z.boolean().default(false) })),
   /** The root card, rendered from the database when sent; in the dedicated channel when `dedicated`. */
   message('root_post', z.object({ dedicated: z.boolean().default(false) })),
   /** The root card again (chat.update), rendered from the database when sent. */

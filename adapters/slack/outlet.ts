@@ -1,6 +1,7 @@
 import type { ReadConn } from '../../db/store.js';
 import type { CommandContext, Outlet } from '../../src/commands/context.js';
-import { getIncident } from '../../db/queries/incidents.js';
+import { getIncident, incRef } from '../../db/queries/incidents.js';
+import { privateChannelCandidate } from '../../src/domain/visibility.js';
 import { getSetting } from '../../db/queries/settings.js';
 import { threadRows } from '../../db/queries/threads.js';
 import { createThreadOutlet } from '../../src/mirror/thread.js';
@@ -14,6 +15,11 @@ import type { SlackThreadMessage } from './messages.js';
 
 export const SLACK_THREAD_PREFIX = 'slack:thread:';
 export const threadTarget = (incidentsChannel: string) => `${SLACK_THREAD_PREFIX}${incidentsChannel}`;
+/**
+ * A private incident's lane: its private channel is created by the target, so no channel id is
+ * known when its rows are written, and it never lives under the shared incidents channel.
+ */
+export const privateThreadTarget = (incidentId: number) => `${SLACK_THREAD_PREFIX}private:${incRef(incidentId)}`;
 
 export type SlackKind = SlackThreadMessage['kind'];
 
@@ -37,6 +43,10 @@ export function channelName(id: number, title: string): string {
 }
 
 const slackUserId = (ref: string | null | undefined) => (ref ? /^slack:([UW][A-Z0-9]+)$/.exec(ref)?.[1] : undefined);
+/** The Slack users invited to an incident's own channel: its declarer and its lead. */
+const invitees = (inc: { createdBy: string; lead: string | null }) => [
+  ...new Set([slackUserId(inc.createdBy), slackUserId(inc.lead)].filter((u): u is string => Boolean(u))),
+];
 
 /** Block Kit for the thread's messages. */
 export const slackThreadRenderer: ThreadRenderer<SlackThreadMessage> = {
@@ -53,16 +63,26 @@ export function createSlackOutlet(): Outlet {
       const typedIn = ctx.scope.platform === 'slack' ? ctx.scope.channel : undefined;
       return (await incidentsChannel(tx, ctx)) ?? typedIn;
     },
-    async opening(tx, e): Promise<SlackThreadMessage[]> {
+    async opening(tx, e, visibility): Promise<SlackThreadMessage[]> {
+      if (visibility === 'private') {
+        // A private channel of its own, the declarer and the lead invited; root and thread there,
+        // and nothing in the shared incidents channel (no link post).
+        const inc = await getIncident(tx, e.incidentId);
+        return [
+          { kind: 'create_channel', payload: { name: privateChannelCandidate(inc.id, inc.title), users: invitees(inc), private: true } },
+          { kind: 'root_post', payload: { dedicated: true } },
+        ];
+      }
       if (e.payload.dedicated !== true) return [{ kind: 'root_post', payload: { dedicated: false } }];
       const inc = await getIncident(tx, e.incidentId);
-      const users = [...new Set([slackUserId(inc.createdBy), slackUserId(inc.lead)].filter((u): u is string => Boolean(u)))];
+      const users = invitees(inc);
       return [
-        { kind: 'create_channel', payload: { name: channelName(inc.id, inc.title), users } },
+        { kind: 'create_channel', payload: { name: channelName(inc.id, inc.title), users, private: false } },
         { kind: 'root_post', payload: { dedicated: true } },
         { kind: 'link_post', payload: {} },
       ];
     },
+    privateLane: privateThreadTarget,
     rootUpdate: { kind: 'root_update', payload: {} },
     render: slackThreadRenderer,
     maintenance: {

@@ -4,7 +4,9 @@ import { hasRowOnItsWay } from '../../db/queries/outbox.js';
 import { insertThread, maintenanceThread, setMaintenanceThreadRoot, setThreadRoot, threadChannels } from '../../db/queries/threads.js';
 import { loadMaintenanceThreadView } from '../../db/queries/maintenances.js';
 import { maintenanceLane } from '../../src/domain/maintenance.js';
-import { getIncident } from '../../db/queries/incidents.js';
+import { addPrivateMember } from '../../db/queries/settings.js';
+import { getIncident, setPrivateChannel } from '../../db/queries/incidents.js';
+import { privateChannelCandidate } from '../../src/domain/visibility.js';
 import { loadIncidentView } from '../../db/queries/views.js';
 import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { channelLink, maintenanceRootMessage, rootMessage } from './blocks.js';
@@ -160,6 +162,9 @@ export function channelPostGate(client: SlackWebApi): ChannelPostGate {
   return g;
 }
 
+/** Names tried for an incident's own channel (the plain one, then `-2` …) before the row fails. */
+const NAME_TRIES = 10;
+
 export function createSlackTarget(deps: SlackTargetDeps): Target {
   const { db, client } = deps;
   const gate = channelPostGate(client);
@@ -206,18 +211,24 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
     let row = (await slackThreadRows(db, incidentId)).find((r) => r.dedicated);
     // A retry after the channel was created (say, the invite failed) must not create a second one.
     if (!row) {
+      // A private incident's names come from src/domain (Slack's characters, within 80, the
+      // incident number kept whole); a dedicated channel keeps its shorter form.
+      const title = p.private ? (await getIncident(db, incidentId)).title : '';
+      const nameFor = (attempt: number) =>
+        attempt === 1 ? p.name : p.private ? privateChannelCandidate(incidentId, title, attempt) : `${p.name.slice(0, 76)}-${attempt}`;
       let channelId: string | undefined;
-      for (let attempt = 1; attempt <= 10 && !channelId; attempt++) {
-        const name = attempt === 1 ? p.name : `${p.name.slice(0, 76)}-${attempt}`;
+      for (let attempt = 1; attempt <= NAME_TRIES && !channelId; attempt++) {
         try {
-          channelId = (await client.conversations.create({ name, is_private: false })).channelId;
+          channelId = (await client.conversations.create({ name: nameFor(attempt), is_private: p.private })).channelId;
         } catch (err) {
           if (err instanceof SlackApiError && err.data?.error === 'name_taken') continue;
           throw err;
         }
       }
-      if (!channelId) return { kind: 'failed', error: `name_taken: ${p.name} and 9 variants are taken` };
+      if (!channelId) return { kind: 'failed', error: `name_taken: ${p.name} and ${NAME_TRIES - 1} variants are taken` };
       await insertThread(db, { incidentId, platform: 'slack', channel: channelId, rootRef: null, dedicated: true, createdAt: deps.now() });
+      // Whoever types in it is a member, and members may see the incident (need to know).
+      if (p.private) await setPrivateChannel(db, incidentId, channelId);
       row = (await slackThreadRows(db, incidentId)).find((r) => r.dedicated)!;
     }
     if (p.users.length) {
@@ -228,6 +239,8 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         // Already there, or the declarer is the bot itself: the channel is usable either way.
         if (!['already_in_channel', 'cant_invite_self', 'user_not_found'].includes(code ?? '')) throw err;
       }
+      // The invited may see the private incident from anywhere, not only typing in its channel.
+      if (p.private) for (const u of p.users) await addPrivateMember(db, incidentId, `slack:${u}`, 'system:sitrep', deps.now());
     }
     return { kind: 'delivered', remoteRef: row.channel };
   }

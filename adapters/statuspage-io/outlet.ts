@@ -5,6 +5,7 @@ import { loadMaintenanceView } from '../../db/queries/maintenances.js';
 import { autoTransitions, maintenanceLane, statuspageMaintenanceStatus } from '../../src/domain/maintenance.js';
 import { publicComponents } from '../../src/domain/publication.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
+import { isPublicIncident } from '../../src/domain/visibility.js';
 import { STATUSPAGE_TARGET, type StatuspageMaintenancePayload, type StatuspagePayload } from './payload.js';
 
 /**
@@ -17,6 +18,8 @@ export function createStatuspageOutlet(): Outlet {
     name: 'statuspage-io',
     async onPublished(tx, rec, ctx) {
       const incident = await getIncident(tx, rec.incidentId);
+      // A private incident never publishes (publishDraft refuses); should one ever get here, it stays off Statuspage.
+      if (!isPublicIncident(incident)) return;
       const components = publicComponents(rec.status, await incidentComponentRows(tx, rec.incidentId)).map((c) => ({
         slug: c.slug,
         name: c.name,

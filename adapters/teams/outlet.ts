@@ -4,6 +4,8 @@ import { threadRows } from '../../db/queries/threads.js';
 import { getSetting, readSetting, setSetting } from '../../db/queries/settings.js';
 import type { Outlet } from '../../src/commands/context.js';
 import { createThreadOutlet } from '../../src/mirror/thread.js';
+import { privateIncidentsChannelKey } from '../../src/commands/store.js';
+import { SitrepError } from '../../src/domain/errors.js';
 import { kindWords, type ThreadRenderer } from '../../src/render/thread.js';
 import { approvalCard, approvalDecidedCard, eventCard, summary } from './cards.js';
 import type { TeamsThreadMessage } from './messages.js';
@@ -73,7 +75,21 @@ export function createTeamsOutlet(): Outlet {
     platform: 'teams',
     threadTarget,
     // No Teams incidents channel bound: nothing to post.
-    home: (tx) => getSetting(tx, INCIDENTS_CHANNEL_KEY),
+    async home(tx, _e, ctx, visibility) {
+      const shared = await getSetting(tx, INCIDENTS_CHANNEL_KEY);
+      if (visibility === 'public') return shared;
+      const own = await getSetting(tx, privateIncidentsChannelKey('teams'));
+      if (own) return own;
+      // Teams is in use (a bound incidents channel, or the declare typed in Teams) but has no
+      // private place: refused, and the refusal rolls the declare back, so nothing is written.
+      if (shared || ctx.scope.platform === 'teams') {
+        throw new SitrepError(
+          'INVALID',
+          'a private incident needs a private Teams channel and none is bound: run `channel private-incidents` in one (admins), then declare again',
+        );
+      }
+      return null;
+    },
     opening: async () => [{ kind: 'root_post', payload: {} }],
     rootUpdate: { kind: 'root_update', payload: {} },
     render: teamsThreadRenderer,

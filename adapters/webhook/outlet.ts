@@ -2,6 +2,8 @@ import type { Outlet } from '../../src/commands/context.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import { NO_DEADLINE } from '../../src/mirror/policy.js';
 import { maintenanceSubscribers, subscribersFor } from '../../db/queries/subscriptions.js';
+import { findIncident } from '../../db/queries/incidents.js';
+import { isPublicIncident } from '../../src/domain/visibility.js';
 import { maintenanceLane } from '../../src/domain/maintenance.js';
 import { buildIncidentWebhookBody, buildMaintenanceWebhookBody } from './body.js';
 import type { WebhookMessage } from './messages.js';
@@ -21,6 +23,9 @@ export function createWebhookOutlet(): Outlet {
   return {
     name: 'webhooks',
     async onPublished(tx, update, ctx) {
+      const incident = await findIncident(tx, update.incidentId);
+      // A private incident never publishes (publishDraft refuses); should one ever get here, no subscriber hears of it.
+      if (!incident || !isPublicIncident(incident)) return;
       const matching = await subscribersFor(tx, update.incidentId, 'webhook');
       if (!matching.length) return;
       const now = ctx.now();

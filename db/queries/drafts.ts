@@ -67,9 +67,12 @@ export async function findDraft(db: DbOrTx, id: number): Promise<DraftRow | unde
   return t?.owner === 'incident' ? t.row : undefined;
 }
 
+/** The answer for a draft that does not exist (or, to whoever may not see its incident, does not). */
+export const draftNotFound = (id: number) => new SitrepError('NOT_FOUND', `there is no D-${id}; drafts are listed in \`show INC-n\``);
+
 export async function getDraft(db: DbOrTx, id: number): Promise<DraftRow> {
   const row = await findDraft(db, id);
-  if (!row) throw new SitrepError('NOT_FOUND', `there is no D-${id}; drafts are listed in \`show INC-n\``);
+  if (!row) throw draftNotFound(id);
   return row;
 }
 

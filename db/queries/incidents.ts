@@ -4,6 +4,7 @@ import { componentStatusHistory, components, incidentComponents, incidents } fro
 import { rollUp } from '../../src/domain/components.js';
 import { INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Role } from '../../src/domain/enums.js';
 import { SitrepError } from '../../src/domain/errors.js';
+import { incidentNotFound } from '../../src/domain/visibility.js';
 import type { ComponentStatusChange } from '../../src/domain/publication.js';
 import { prepared } from './prepared.js';
 import { maintenanceHolds } from './maintenances.js';
@@ -78,7 +79,7 @@ export async function findIncident(db: DbOrTx, id: number): Promise<IncidentRow 
 
 export async function getIncident(db: DbOrTx, id: number): Promise<IncidentRow> {
   const row = await findIncident(db, id);
-  if (!row) throw new SitrepError('NOT_FOUND', `there is no ${incRef(id)}; \`list all\` shows every incident`);
+  if (!row) throw incidentNotFound(incRef(id));
   return row;
 }
 
@@ -272,7 +273,10 @@ export async function incidentComponentRows(db: DbOrTx, incidentId: number) {
     .all();
 }
 
-export type NewIncident = Pick<typeof incidents.$inferInsert, 'title' | 'severity' | 'lead' | 'createdBy' | 'startedAt' | 'declaredAt' | 'recordedAt'>;
+export type NewIncident = Pick<
+  typeof incidents.$inferInsert,
+  'title' | 'severity' | 'lead' | 'createdBy' | 'startedAt' | 'declaredAt' | 'recordedAt' | 'visibility'
+>;
 
 /** Opens an incident (status investigating); the stored row. */
 export async function insertIncident(tx: Tx, values: NewIncident): Promise<IncidentRow> {
@@ -281,6 +285,22 @@ export async function insertIncident(tx: Tx, values: NewIncident): Promise<Incid
     .values({ ...values, status: 'investigating', updatedAt: values.recordedAt })
     .returning()
     .get();
+}
+
+/**
+ * Whether the incident is public or private (undefined: no such incident). The chat-thread
+ * outlets ask on every event, so the statement is prepared once per connection.
+ */
+export async function incidentVisibility(db: DbOrTx, incidentId: number): Promise<'public' | 'private' | undefined> {
+  const row: unknown = prepared(db, 'select visibility from incidents where id = ?').get(incidentId);
+  if (!isRecord(row)) return undefined;
+  // Anything but 'public' is kept private: a row read wrong must not leak.
+  return row.visibility === 'public' ? 'public' : 'private';
+}
+
+/** Remembers the Slack private channel Sitrep created for a private incident (its members may see it). */
+export async function setPrivateChannel(db: DbOrTx, incidentId: number, channel: string): Promise<void> {
+  prepared(db, 'update incidents set private_channel = ? where id = ?').run(channel, incidentId);
 }
 
 /** Incidents for `list`: open ones oldest first, resolved or all newest first. */

@@ -17,7 +17,7 @@ const FINGERPRINT = `select
   || '|' || (select count(*) || ':' || coalesce(max(id), 0) from component_status_history where is_public = 1)
   || '|' || (select count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(length(title) * id), 0) || ':'
      || coalesce(sum(id * (case public_status when 'investigating' then 1 when 'identified' then 2 when 'monitoring' then 3 else 5 end)), 0)
-     from incidents where published_at is not null)
+     from incidents where published_at is not null and visibility = 'public')
   || '|' || (select count(*) || ':' || coalesce(max(published_at), 0) || ':' || coalesce(sum(length(public_body)), 0) from postmortems where published_at is not null)
   || '|' || (select count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(length(title) * id), 0) || ':'
      || coalesce(sum((starts_at + ends_at) % 1000003), 0) || ':'
@@ -69,7 +69,8 @@ function prepare(db: Db) {
         updatedAt: incidents.updatedAt,
       })
       .from(incidents)
-      .where(isNotNull(incidents.publishedAt))
+      // A private incident is never public, whatever else its row says (src/domain/visibility.ts).
+      .where(and(isNotNull(incidents.publishedAt), eq(incidents.visibility, 'public')))
       .orderBy(desc(incidents.publishedAt), desc(incidents.id))
       .prepare(),
     updates: db
@@ -84,14 +85,21 @@ function prepare(db: Db) {
         isPostmortem: customerUpdates.isPostmortem,
       })
       .from(customerUpdates)
-      .where(and(eq(customerUpdates.state, 'published'), sql`${customerUpdates.incidentId} in (select value from json_each(${ids}))`))
+      .where(
+        and(
+          eq(customerUpdates.state, 'published'),
+          sql`${customerUpdates.incidentId} in (select value from json_each(${ids}))`,
+          sql`${customerUpdates.incidentId} in (select id from ${incidents} where ${incidents.visibility} = 'public')`,
+        ),
+      )
       .orderBy(asc(customerUpdates.displayAt), asc(customerUpdates.id))
       .prepare(),
     postmortems: db
       .select({ incidentId: postmortems.incidentId, body: postmortems.publicBody, publishedAt: postmortems.publishedAt })
       .from(postmortems)
       .where(
-        sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL AND ${postmortems.incidentId} in (select value from json_each(${ids}))`,
+        sql`${postmortems.publishedAt} IS NOT NULL AND ${postmortems.publicBody} IS NOT NULL AND ${postmortems.incidentId} in (select value from json_each(${ids}))
+            AND ${postmortems.incidentId} in (select id from ${incidents} where ${incidents.visibility} = 'public')`,
       )
       .prepare(),
     // Public maintenances: announced ones (published_at set), their public status only.
@@ -213,7 +221,7 @@ export function publicIncidentHead(db: Db, id: number): Pick<PublishedIncidentRo
   return db
     .select({ id: incidents.id, title: incidents.title, severity: incidents.severity, publicStatus: incidents.publicStatus })
     .from(incidents)
-    .where(eq(incidents.id, id))
+    .where(and(eq(incidents.id, id), eq(incidents.visibility, 'public')))
     .get();
 }
 

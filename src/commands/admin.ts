@@ -3,7 +3,7 @@ import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { requireAdmin } from './store.js';
+import { privateIncidentsChannelKey, requireAdmin } from './store.js';
 import { setSetting } from '../../db/queries/settings.js';
 
 export async function approver(ctx: CommandContext, cmd: Extract<Command, { verb: 'approver' }>): Promise<Reply> {
@@ -35,10 +35,24 @@ export async function approver(ctx: CommandContext, cmd: Extract<Command, { verb
   }
 }
 
-export async function channel(ctx: CommandContext, _cmd: Extract<Command, { verb: 'channel' }>): Promise<Reply> {
+export async function channel(ctx: CommandContext, cmd: Extract<Command, { verb: 'channel' }>): Promise<Reply> {
   const { platform, channel: where } = ctx.scope;
   if (platform === 'cli' || !where) {
-    throw new SitrepError('INVALID', '`channel incidents` binds the channel it is typed in; run it in a Slack or Teams channel');
+    throw new SitrepError('INVALID', `\`channel ${cmd.action}\` binds the channel it is typed in; run it in a Slack or Teams channel`);
+  }
+  if (cmd.action === 'private-incidents') {
+    if (platform === 'slack') {
+      throw new SitrepError(
+        'INVALID',
+        'in Slack each private incident gets a private channel of its own (`declare … visibility:private`); `channel private-incidents` is for Teams',
+      );
+    }
+    requireAdmin(ctx, 'choose the private-incidents channel');
+    await ctx.store.transaction((tx) => setSetting(tx, privateIncidentsChannelKey(platform), where, ctx.actor, ctx.now()));
+    return {
+      text: `Private incidents will post their root message and thread here (${where}); everyone in this channel may see them.`,
+      data: { platform, channel: where, visibility: 'private' },
+    };
   }
   requireAdmin(ctx, 'choose the incidents channel');
   await ctx.store.transaction((tx) => setSetting(tx, `incidents_channel:${platform}`, where, ctx.actor, ctx.now()));

@@ -2,7 +2,7 @@ import { SitrepError } from '../domain/errors.js';
 import { formatPosted } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { describeChanges, recordEvent, touchIncident } from './store.js';
+import { answerReachesOthers, describeChanges, recordEvent, touchIncident } from './store.js';
 import { recordPage } from './page.js';
 import { applyComponentChanges, componentsBySlug, incRef, insertIncident } from '../../db/queries/incidents.js';
 
@@ -19,9 +19,19 @@ export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb:
         cmd.components.map((c) => c.slug),
       ); // validate before writing
     const lead = cmd.lead ?? ctx.actor;
-    const inc = await insertIncident(tx, { title: cmd.title, severity: cmd.severity ?? 3, lead, createdBy: ctx.actor, startedAt, declaredAt, recordedAt: now });
+    const visibility = cmd.visibility ?? 'public';
+    const inc = await insertIncident(tx, {
+      title: cmd.title,
+      severity: cmd.severity ?? 3,
+      lead,
+      createdBy: ctx.actor,
+      startedAt,
+      declaredAt,
+      recordedAt: now,
+      visibility,
+    });
     const changes = cmd.components ? await applyComponentChanges(tx, inc.id, cmd.components, declaredAt) : [];
-    const parts = [`Declared "${cmd.title}" (sev${inc.severity}, investigating)`];
+    const parts = [`Declared "${cmd.title}" (sev${inc.severity}, investigating${visibility === 'private' ? ', private' : ''})`];
     if (startedAt !== declaredAt) parts.push(`impact began ${formatPosted(startedAt, ctx.policy.timezone)}`);
     if (changes.length) parts.push(describeChanges(changes));
     await recordEvent(tx, ctx, {
@@ -43,9 +53,18 @@ export async function declare(ctx: CommandContext, cmd: Extract<Command, { verb:
     if (pages) await recordPage(tx, ctx, inc, { auto: true, text: null, occurredAt: declaredAt });
     await touchIncident(tx, ctx, inc.id);
     const id = incRef(inc.id);
+    if (visibility === 'private' && (await answerReachesOthers(ctx, tx))) {
+      // Typed in a shared Teams channel: everyone there reads this answer, so it names nothing.
+      return {
+        text: `${id} declared as a private incident; its root message and thread are in the private-incidents channel`,
+        data: { id, status: 'investigating', severity: inc.severity, visibility },
+      };
+    }
     return {
-      text: `${id} declared: ${cmd.title} (sev${inc.severity}, investigating, lead ${lead})${pages ? '; the on-call is paged through PagerDuty' : ''}`,
-      data: { id, title: cmd.title, status: 'investigating', severity: inc.severity, lead },
+      text: `${id} declared: ${cmd.title} (sev${inc.severity}, investigating, lead ${lead})${
+        visibility === 'private' ? '. It is private: nothing about it reaches customers, and only its people see it' : ''
+      }${pages ? '; the on-call is paged through PagerDuty' : ''}`,
+      data: { id, title: cmd.title, status: 'investigating', severity: inc.severity, lead, visibility },
     };
   });
 }

@@ -6,8 +6,8 @@ import { isWebhookLane, subscriptionRef } from '../domain/subscriptions.js';
 import { formatDuration, toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { requireAdmin } from './store.js';
-import { getIncident, incRef } from '../../db/queries/incidents.js';
+import { maySeeIncident, requireAdmin, visibleIncident } from './store.js';
+import { findIncident, incRef } from '../../db/queries/incidents.js';
 
 // Visibility into the outbox: what left, what waits, what failed and why. Read-only except
 // `deliveries retry`, which puts a dead-lettered row back in its lane.
@@ -26,8 +26,16 @@ export async function deliveries(ctx: CommandContext, cmd: Extract<Command, { ve
 
 async function listDeliveries(ctx: CommandContext, incidentId: number | undefined): Promise<Reply> {
   const rows = await ctx.store.read(async (db) => {
-    if (incidentId !== undefined) await getIncident(db, incidentId);
-    return recentOutboxRows(db, incidentId, LIST_LIMIT);
+    if (incidentId !== undefined) await visibleIncident(ctx, db, incidentId);
+    const rows = await recentOutboxRows(db, incidentId, LIST_LIMIT);
+    // The list of everything leaves out the rows of private incidents the reader may not see.
+    const hidden = new Set<number>();
+    for (const id of new Set(rows.map((r) => r.incidentId))) {
+      if (id === null || id === incidentId) continue;
+      const inc = await findIncident(db, id);
+      if (inc && !(await maySeeIncident(ctx, db, inc))) hidden.add(id);
+    }
+    return rows.filter((r) => r.incidentId === null || !hidden.has(r.incidentId));
   });
   const now = ctx.now();
   const zone = ctx.policy.timezone;

@@ -2,12 +2,13 @@ import { awaitingApprovalNote, checkApproval, checkRejection } from '../domain/a
 import { displayUser } from '../domain/actor.js';
 import { announcedComponents } from '../domain/publication.js';
 import { SitrepError } from '../domain/errors.js';
+import { checkCustomerFacing } from '../domain/visibility.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
 import { proposeUpdate, publishDraft } from './publish.js';
-import { recordEvent, resolveIncident, touchIncident } from './store.js';
+import { recordEvent, resolveIncident, touchIncident, visibleDraft } from './store.js';
 import { componentsBySlug, incRef, incidentComponentRows } from '../../db/queries/incidents.js';
-import { getCustomerText, markDraftRejected } from '../../db/queries/drafts.js';
+import { findCustomerText, markDraftRejected } from '../../db/queries/drafts.js';
 import { approveMaintenanceText, rejectMaintenanceText } from './maintenance.js';
 import { listApprovers } from '../../db/queries/settings.js';
 import { renderTemplate, templateStatus } from './template.js';
@@ -20,6 +21,7 @@ export async function draft(ctx: CommandContext, cmd: Extract<Command, { verb: '
   return ctx.store.transaction(async (tx) => {
     const inc = await resolveIncident(ctx, tx, cmd.incident, 'draft');
     const id = incRef(inc.id);
+    checkCustomerFacing(id, inc, 'draft');
     const status = cmd.status ?? (cmd.template ? await templateStatus(tx, cmd.template) : null) ?? inc.status;
     if (cmd.components)
       await componentsBySlug(
@@ -58,10 +60,10 @@ function checkPending(d: { id: number; state: string }): void {
 
 export async function approve(ctx: CommandContext, cmd: Extract<Command, { verb: 'approve' }>): Promise<Reply> {
   return ctx.store.transaction(async (tx) => {
-    const t = await getCustomerText(tx, cmd.draft);
-    if (t.owner === 'maintenance')
+    const t = await findCustomerText(tx, cmd.draft);
+    if (t?.owner === 'maintenance')
       return approveMaintenanceText(tx, ctx, t.row, { ...(cmd.text ? { text: cmd.text } : {}), ...(cmd.at !== undefined ? { at: cmd.at } : {}) });
-    const d = t.row;
+    const d = await visibleDraft(ctx, tx, cmd.draft);
     const did = `D-${d.id}`;
     checkPending(d);
     checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: d.author, approvers: await listApprovers(tx), draftId: did });
@@ -88,9 +90,9 @@ export async function approve(ctx: CommandContext, cmd: Extract<Command, { verb:
 
 export async function reject(ctx: CommandContext, cmd: Extract<Command, { verb: 'reject' }>): Promise<Reply> {
   return ctx.store.transaction(async (tx) => {
-    const t = await getCustomerText(tx, cmd.draft);
-    if (t.owner === 'maintenance') return rejectMaintenanceText(tx, ctx, t.row, { reason: cmd.reason, ...(cmd.at !== undefined ? { at: cmd.at } : {}) });
-    const d = t.row;
+    const t = await findCustomerText(tx, cmd.draft);
+    if (t?.owner === 'maintenance') return rejectMaintenanceText(tx, ctx, t.row, { reason: cmd.reason, ...(cmd.at !== undefined ? { at: cmd.at } : {}) });
+    const d = await visibleDraft(ctx, tx, cmd.draft);
     const did = `D-${d.id}`;
     checkPending(d);
     checkRejection({ actor: ctx.actor, author: d.author, approvers: await listApprovers(tx), draftId: did });

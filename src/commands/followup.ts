@@ -4,13 +4,18 @@ import { displayUser } from '../domain/actor.js';
 import { SitrepError } from '../domain/errors.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { recordEvent, resolveIncident, touchIncident } from './store.js';
-import { getIncident, incRef } from '../../db/queries/incidents.js';
+import { maySeeIncident, recordEvent, resolveIncident, touchIncident, visibleIncidents } from './store.js';
+import { findIncident, incRef } from '../../db/queries/incidents.js';
 
-async function listOf(db: ReadConn, incident: number | undefined): Promise<Reply> {
-  const id = incident === undefined ? undefined : (await getIncident(db, incident)).id;
+async function listOf(ctx: CommandContext, db: ReadConn, incident: number | undefined): Promise<Reply> {
+  // A private incident the person may not see is not there: named, it is "not found"; in the whole
+  // list its follow-ups are left out.
+  const id = incident === undefined ? undefined : (await resolveIncident(ctx, db, incident, 'followup list')).id;
   const rows = await listFollowups(db, id);
-  const items = rows.map((f) => ({ id: `F-${f.id}`, incident: incRef(f.incidentId), text: f.text, owner: f.owner, done: f.state === 'done' }));
+  const seen = new Set((await visibleIncidents(ctx, db, await Promise.all([...new Set(rows.map((f) => f.incidentId))].map(async (i) => (await findIncident(db, i))!)))).map((i) => i.id));
+  const items = rows
+    .filter((f) => seen.has(f.incidentId))
+    .map((f) => ({ id: `F-${f.id}`, incident: incRef(f.incidentId), text: f.text, owner: f.owner, done: f.state === 'done' }));
   const text = items.length
     ? items
         .map((f) => `${f.id.padEnd(5)} ${f.incident.padEnd(7)} ${f.done ? 'done' : 'open'}  ${f.text}${f.owner ? ` (owner ${displayUser(f.owner)})` : ''}`)
@@ -24,7 +29,7 @@ async function listOf(db: ReadConn, incident: number | undefined): Promise<Reply
 export async function followup(ctx: CommandContext, cmd: Extract<Command, { verb: 'followup' }>): Promise<Reply> {
   if (cmd.action === 'list') {
     const incident = cmd.incident;
-    return ctx.store.read((db) => listOf(db, incident));
+    return ctx.store.read((db) => listOf(ctx, db, incident));
   }
   return ctx.store.transaction(async (tx) => {
     const now = ctx.now();
@@ -46,7 +51,9 @@ export async function followup(ctx: CommandContext, cmd: Extract<Command, { verb
       case 'edit': {
         const row = await findFollowup(tx, cmd.id);
         const fid = `F-${cmd.id}`;
-        if (!row) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
+        // A follow-up of a private incident the person may not see is answered as one never made.
+        const inc = row ? await findIncident(tx, row.incidentId) : undefined;
+        if (!row || !inc || !(await maySeeIncident(ctx, tx, inc))) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
         const next = { text: cmd.text ?? row.text, owner: cmd.owner ?? row.owner };
         if (next.text === row.text && next.owner === row.owner) throw new SitrepError('CONFLICT', `${fid} already says that; nothing changed`);
         await editFollowup(tx, cmd.id, next);
@@ -69,7 +76,9 @@ export async function followup(ctx: CommandContext, cmd: Extract<Command, { verb
       case 'done': {
         const row = await findFollowup(tx, cmd.id);
         const fid = `F-${cmd.id}`;
-        if (!row) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
+        // A follow-up of a private incident the person may not see is answered as one never made.
+        const inc = row ? await findIncident(tx, row.incidentId) : undefined;
+        if (!row || !inc || !(await maySeeIncident(ctx, tx, inc))) throw new SitrepError('NOT_FOUND', `there is no ${fid}`);
         if (row.state === 'done') throw new SitrepError('CONFLICT', `${fid} is already done`);
         await markFollowupDone(tx, cmd.id, cmd.at ?? now);
         await recordEvent(tx, ctx, {

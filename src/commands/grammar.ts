@@ -73,7 +73,7 @@ export type Command =
   | { verb: 'subscriptions' }
   | { verb: 'approver'; action: 'add' | 'remove'; user: string }
   | { verb: 'approver'; action: 'list' }
-  | { verb: 'channel'; action: 'incidents' }
+  | { verb: 'channel'; action: 'incidents' | 'private-incidents' }
   | { verb: 'list'; filter: 'open' | 'resolved' | 'all' }
   | { verb: 'show'; incident?: number }
   | { verb: 'timeline'; incident?: number }
@@ -692,9 +692,10 @@ export function parseCommand(input: string, ctx: ParseContext): Command {
       return fail(`approver needs add, remove or list; ${usageHint(verb)}`);
     }
     case 'channel': {
-      if (p.words[0]?.value.toLowerCase() !== 'incidents') fail(`${usageHint(verb)}`);
+      const which = p.words[0]?.value.toLowerCase();
+      if (which !== 'incidents' && which !== 'private-incidents') fail(`${usageHint(verb)}`);
       noExtraWords(p, 1);
-      return { verb, action: 'incidents' };
+      return { verb, action: which === 'private-incidents' ? 'private-incidents' : 'incidents' };
     }
     case 'list': {
       const f = (p.words[0]?.value ?? 'open').toLowerCase();

@@ -92,8 +92,8 @@ export const USAGE = {
     example: 'approver add @alice',
   },
   channel: {
-    usage: 'channel incidents',
-    summary: "run in a Slack or Teams channel: incidents' root messages and threads go there",
+    usage: 'channel incidents · channel private-incidents',
+    summary: "run in a Slack or Teams channel: incidents' root messages and threads go there (private-incidents: Teams' private ones)",
     example: 'channel incidents',
   },
   list: {

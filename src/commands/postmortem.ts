@@ -6,6 +6,7 @@ import { worstStatus } from '../domain/components.js';
 import type { ComponentStatus } from '../domain/enums.js';
 import { awaitingApprovalNote } from '../domain/approval.js';
 import { SitrepError } from '../domain/errors.js';
+import { checkCustomerFacing } from '../domain/visibility.js';
 import { statusLabel } from '../render/incident.js';
 import { formatClock, formatDuration, formatPosted, sameDay } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
@@ -102,6 +103,7 @@ export async function postmortem(ctx: CommandContext, cmd: Extract<Command, { ve
     await savePostmortemMarkdown(tx, inc.id, markdown, now);
     if (cmd.action === 'draft') return { text: markdown, data: { id, markdown } };
 
+    checkCustomerFacing(id, inc, 'postmortem publish');
     if (inc.status !== 'resolved') throw new SitrepError('CONFLICT', `${id} is still ${inc.status}; resolve it before publishing its postmortem`);
     if (inc.publicStatus === null) throw new SitrepError('CONFLICT', `${id} was never public (no published update), so there is no public postmortem to add`);
     const body = cmd.text ?? (await publicSummary(tx, ctx, inc));

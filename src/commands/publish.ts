@@ -2,6 +2,7 @@ import type { WriteTx } from '../../db/store.js';
 import { savePublicPostmortem } from '../../db/queries/postmortems.js';
 import type { IncidentStatus } from '../domain/enums.js';
 import { planPublication } from '../domain/publication.js';
+import { checkCustomerFacing } from '../domain/visibility.js';
 import type { CommandContext, PublishedRecord } from './context.js';
 import type { ComponentChange } from './grammar.js';
 import { recordEvent, touchIncident } from './store.js';
@@ -9,6 +10,7 @@ import {
   applyComponentChanges,
   componentsBySlug,
   getIncident,
+  incRef,
   incidentComponentIds,
   incidentComponentRows,
   patchIncident,
@@ -33,6 +35,9 @@ export async function publishDraft(
   const body = opts.body ?? draft.body;
   const displayAt = opts.displayAt ?? draft.displayAt;
   const incident = await getIncident(tx, draft.incidentId);
+  // The verbs refuse customer text on a private incident before drafting; this is the last gate
+  // before anything is public, so no path around them can publish one.
+  checkCustomerFacing(incRef(incident.id), incident, 'publish');
   // What the outlets are told once this update is public.
   const record: PublishedRecord = {
     updateId: draft.id,
@@ -106,6 +111,7 @@ export interface Proposal {
  * a draft awaiting approval, or is published at once under SITREP_APPROVAL=off.
  */
 export async function proposeUpdate(tx: WriteTx, ctx: CommandContext, p: Proposal): Promise<{ draft: DraftRow; published: boolean }> {
+  checkCustomerFacing(incRef(p.incidentId), await getIncident(tx, p.incidentId), p.isPostmortem ? 'postmortem publish' : 'draft');
   const row = await insertDraft(tx, {
     incidentId: p.incidentId,
     body: p.body,

@@ -2,13 +2,13 @@ import { renderList, renderShow, renderTimeline, toShowJson } from '../render/in
 import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { resolveIncident } from './store.js';
+import { resolveIncident, visibleIncidents } from './store.js';
 import { incRef, listIncidents } from '../../db/queries/incidents.js';
 import { loadIncidentView } from '../../db/queries/views.js';
 import { loadTimeline } from '../../db/queries/timeline.js';
 
 export async function list(ctx: CommandContext, cmd: Extract<Command, { verb: 'list' }>): Promise<Reply> {
-  const rows = await ctx.store.read((db) => listIncidents(db, cmd.filter));
+  const rows = await ctx.store.read(async (db) => await visibleIncidents(ctx, db, await listIncidents(db, cmd.filter)));
   const zone = ctx.policy.timezone;
   const items = rows.map((r) => ({
     id: incRef(r.id),

@@ -1,5 +1,6 @@
 import { awaitingApprovalNote } from '../domain/approval.js';
 import { SitrepError } from '../domain/errors.js';
+import { checkCustomerFacing } from '../domain/visibility.js';
 import { checkReopen, checkTransition } from '../domain/lifecycle.js';
 import { announcedComponents } from '../domain/publication.js';
 import { formatDuration } from '../render/time.js';
@@ -15,6 +16,7 @@ export async function resolve(ctx: CommandContext, cmd: Extract<Command, { verb:
   return ctx.store.transaction(async (tx) => {
     const inc = await resolveIncident(ctx, tx, cmd.incident, 'resolve');
     const id = incRef(inc.id);
+    if (cmd.text) checkCustomerFacing(id, inc, 'resolve with customer text');
     checkTransition(id, inc.status, 'resolved');
     const at = cmd.at ?? ctx.now();
     if (at < inc.startedAt) throw new SitrepError('INVALID', `at: is before ${id} started`);

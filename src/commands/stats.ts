@@ -4,6 +4,7 @@ import { keptCadence } from '../domain/reminders.js';
 import { formatDuration, toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
+import { visibleIncidents } from './store.js';
 
 function median(xs: number[]): number | null {
   if (!xs.length) return null;
@@ -20,8 +21,9 @@ const worst = (xs: number[]) => (xs.length ? Math.max(...xs) : null);
  * incidents of a severity that has one).
  */
 export async function stats(ctx: CommandContext, cmd: Extract<Command, { verb: 'stats' }>): Promise<Reply> {
+  // A private incident counts only for those who may see it: a total that moved would tell the others.
   const { rows, times } = await ctx.store.read(async (db) => {
-    const rows = await incidentsStartedSince(db, cmd.since);
+    const rows = await visibleIncidents(ctx, db, await incidentsStartedSince(db, cmd.since));
     return {
       rows,
       times: await publishedUpdateTimes(

@@ -44,6 +44,8 @@ export interface Confidential {
   visibility: Visibility;
   /** The incident's role holders (null: the role is not held). */
   roles: Readonly<Record<Role, string | null>>;
+  /** Who declared it: they knew of it first, so they always may. */
+  declaredBy?: string;
 }
 
 /** Who is asking, and what Sitrep knows about the people around the incident. */
@@ -63,8 +65,17 @@ export function maySee(incident: Confidential, viewer: string, audience: Audienc
   if (incident.visibility === 'public') return true;
   if (audience.admins.includes(viewer)) return true;
   if (Object.values(incident.roles).includes(viewer)) return true;
+  if (incident.declaredBy === viewer) return true;
   for (const member of audience.channelMembers) if (member === viewer) return true;
   return false;
+}
+
+/**
+ * The one answer for an incident id that was never used and for a private incident the asker may
+ * not see: the same words, so the answer tells nothing about which it is.
+ */
+export function incidentNotFound(ref: string): SitrepError {
+  return new SitrepError('NOT_FOUND', `${ref} not found; \`list all\` lists the incidents`);
 }
 
 /** Whether anything about the incident may reach a public surface (page, API, feeds, Statuspage, webhooks, customer channels, /metrics). */

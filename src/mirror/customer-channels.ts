@@ -8,6 +8,7 @@ import type { Outlet } from '../commands/context.js';
 import type { DeliveryResult, OutboxMessage } from './target.js';
 import { getIncident, incRef, incidentComponentRows } from '../../db/queries/incidents.js';
 import { enqueue } from './enqueue.js';
+import { isPublicIncident } from '../domain/visibility.js';
 
 // Chat customer channels (Slack, Teams) share one shape: one message per incident in each channel,
 // posted once ahead of its first update in the same lane (so no reply can overtake it, and never
@@ -68,9 +69,11 @@ export function createCustomerChannelOutlet(opts: { platform: 'slack' | 'teams';
   return {
     name: `${platform}-customer-channels`,
     async onPublished(tx, update, ctx) {
+      const inc = await getIncident(tx, update.incidentId);
+      // A private incident never publishes (publishDraft refuses); should one ever get here, no customer channel hears of it.
+      if (!isPublicIncident(inc)) return;
       const subs = await subscribersFor(tx, update.incidentId, platform);
       if (!subs.length) return;
-      const inc = await getIncident(tx, update.incidentId);
       const payload: CustomerPayload = {
         incident: incRef(inc.id),
         title: inc.title,

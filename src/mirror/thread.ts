@@ -5,7 +5,8 @@ import { insertMaintenanceThread, insertThread, maintenanceThread, threadChannel
 import { draftDecisionOf, maintenanceDraftDecisionOf, maintenanceDraftForApproval } from '../../db/queries/views.js';
 import type { CommandContext, DeclaredRecord, MaintenanceEventRecord, Outlet, TimelineRecord } from '../commands/context.js';
 import { maintenanceLane, maintenanceRef } from '../domain/maintenance.js';
-import { incRef } from '../../db/queries/incidents.js';
+import { incidentVisibility, incRef } from '../../db/queries/incidents.js';
+import type { Visibility } from '../domain/enums.js';
 import { isBroadcast, repliesInThread, type ThreadRenderer } from '../render/thread.js';
 import { enqueue } from './enqueue.js';
 
@@ -33,10 +34,20 @@ export interface ThreadPlatform<M extends ThreadOutboxMessage> {
   platform: 'slack' | 'teams';
   /** The lane of an incident whose thread lives under `channel`. */
   threadTarget(channel: string): string;
-  /** Where a newly declared incident's thread goes; nothing is posted without one. */
-  home(tx: WriteTx, e: DeclaredRecord, ctx: CommandContext): Promise<string | null | undefined>;
+  /**
+   * Where a newly declared incident's thread goes; nothing is posted without one. A private
+   * incident's home is a private place (see privateLane); a platform that cannot give one throws
+   * a SitrepError, which refuses the declare with nothing written.
+   */
+  home(tx: WriteTx, e: DeclaredRecord, ctx: CommandContext, visibility: Visibility): Promise<string | null | undefined>;
+  /**
+   * The lane of a private incident whose channel the platform's target creates when it delivers
+   * the opening rows (Slack): named after the incident, since no channel exists yet. Without it a
+   * private incident's thread lives under its `home` like any other.
+   */
+  privateLane?(incidentId: number): string;
   /** The rows that open the thread, in order; the one of kind `root_post` is the root card. */
-  opening(tx: WriteTx, e: DeclaredRecord): Promise<M[]>;
+  opening(tx: WriteTx, e: DeclaredRecord, visibility: Visibility): Promise<M[]>;
   /** The edit that re-renders the root card from the database when it is sent. */
   rootUpdate: M;
   render: ThreadRenderer<M>;
@@ -67,6 +78,7 @@ export function createThreadOutlet<M extends ThreadOutboxMessage>(p: ThreadPlatf
 
   /** The incident's lane: its thread in the incidents channel (a dedicated channel shares it). */
   async function laneOf(tx: WriteTx, incidentId: number): Promise<string | null> {
+    if (p.privateLane && (await incidentVisibility(tx, incidentId)) === 'private') return p.privateLane(incidentId);
     const rows = threadChannels(tx, incidentId, p.platform);
     const home = rows.find((r) => !r.dedicated) ?? rows[0];
     return home ? p.threadTarget(home.channel) : null;
@@ -96,11 +108,19 @@ export function createThreadOutlet<M extends ThreadOutboxMessage>(p: ThreadPlatf
   }
 
   async function onDeclared(tx: WriteTx, e: DeclaredRecord, ctx: CommandContext): Promise<void> {
-    const home = await p.home(tx, e, ctx);
-    if (!home) return; // No home for incidents on this platform: nothing to post.
-    const target = p.threadTarget(home);
-    await insertThread(tx, { incidentId: e.incidentId, platform: p.platform, channel: home, rootRef: null, dedicated: false, createdAt: ctx.now() });
-    for (const m of await p.opening(tx, e)) {
+    const visibility = (await incidentVisibility(tx, e.incidentId)) ?? 'public';
+    let target: string;
+    if (visibility === 'private' && p.privateLane) {
+      // Never under the shared incidents channel: the target creates the private channel first
+      // (the opening rows) and records it as the incident's only thread.
+      target = p.privateLane(e.incidentId);
+    } else {
+      const home = await p.home(tx, e, ctx, visibility);
+      if (!home) return; // No home for incidents on this platform: nothing to post.
+      target = p.threadTarget(home);
+      await insertThread(tx, { incidentId: e.incidentId, platform: p.platform, channel: home, rootRef: null, dedicated: false, createdAt: ctx.now() });
+    }
+    for (const m of await p.opening(tx, e, visibility)) {
       const id = await put(tx, ctx, e.incidentId, target, m);
       if (m.kind === 'root_post') lastRoot.set(laneKey(target, e.incidentId), id);
     }

@@ -27,9 +27,10 @@ import { computeUptime, uptimeWindow, type Uptime } from './uptime.js';
 // No internal text or status (notes, internal updates, drafts, internal component and incident
 // statuses) is ever selected (db/queries/statuspage.ts), which is what keeps it off the page: a
 // renderer cannot leak what it never received. (Severity is read only to give an incident that
-// names no component an impact.) Scheduled maintenance is public from its announcement on, with
-// its public status and published texts only: a draft, or a maintenance whose announcement is
-// still waiting for approval, is never loaded.
+// names no component an impact.) A private incident is never selected either: the queries read
+// public incidents only, whatever else the row says (src/domain/visibility.ts). Scheduled
+// maintenance is public from its announcement on, with its public status and published texts only:
+// a draft, or a maintenance whose announcement is still waiting for approval, is never loaded.
 
 export const UPTIME_DAYS = 90;
 export const HISTORY_DAYS = 14;

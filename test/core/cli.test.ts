@@ -98,4 +98,31 @@ describe('CLI', () => {
     expect(raw.prepare('select title from incidents').get()).toEqual({ title: 'Checkout errors' });
     raw.close();
   });
+
+  it('keeps a private incident from whoever need not know, in a real process: the same words as an id never used', async () => {
+    const env = { SITREP_DB: tempDbFile(), USER: 'pat', SITREP_ADMINS: 'cli:root' };
+    const d = await sitrep(env, 'declare', 'DB credentials leak', 'sev:1', 'lead:@lena', 'visibility:private', '--json');
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout)).toMatchObject({ id: 'INC-1', visibility: 'private' });
+
+    const hidden = await sitrep(env, 'show', 'INC-1', '--as', 'mallory');
+    const never = await sitrep(env, 'show', 'INC-2', '--as', 'mallory');
+    expect(hidden.code).toBe(1);
+    expect(hidden.stderr).toMatch(/^sitrep: INC-1 not found/);
+    expect(hidden).toEqual({ ...never, stderr: never.stderr.replace('INC-2', 'INC-1') });
+    const hiddenJson = await sitrep(env, 'timeline', 'INC-1', '--as', 'mallory', '--json');
+    expect(JSON.parse(hiddenJson.stdout)).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/^INC-1 not found/) } });
+    expect(JSON.parse((await sitrep(env, 'list', 'all', '--as', 'mallory', '--json')).stdout)).toEqual({ incidents: [] });
+    expect((await sitrep(env, 'note', 'INC-1', 'hello', '--as', 'mallory')).stderr).toMatch(/^sitrep: INC-1 not found/);
+
+    for (const who of ['root', 'lena', 'pat']) {
+      const seen = await sitrep(env, 'show', 'INC-1', '--as', who, '--json');
+      expect({ who, code: seen.code }).toEqual({ who, code: 0 });
+      expect(JSON.parse(seen.stdout)).toMatchObject({ id: 'INC-1', title: 'DB credentials leak' });
+    }
+    const refused = await sitrep(env, 'draft', 'INC-1', 'We are investigating', '--as', 'pat');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(/^sitrep: INC-1 is private: nothing about it reaches customers/);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+  });
 });

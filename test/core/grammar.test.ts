@@ -21,6 +21,12 @@ describe('the command language', () => {
     } satisfies Command);
   });
 
+  it('binds the incidents channel or, for private incidents, the private-incidents channel; nothing else', async () => {
+    expect(parse('channel incidents')).toEqual({ verb: 'channel', action: 'incidents' });
+    expect(parse('channel private-incidents')).toEqual({ verb: 'channel', action: 'private-incidents' });
+    expect(() => parse('channel secret')).toThrow(/channel incidents · channel private-incidents/);
+  });
+
   it('treats unknown key:value words, URLs and clock times as text', async () => {
     const c = parse('note INC-3 see https://status.aws.amazon.com/ at 7:32am Cause: unknown');
     expect(c).toEqual({ verb: 'note', incident: 3, text: 'see https://status.aws.amazon.com/ at 7:32am Cause: unknown' });

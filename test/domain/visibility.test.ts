@@ -87,6 +87,7 @@ describe('need to know', () => {
     ['another role holder (comms)', secret, 'cli:carol', audience, true],
     ['a member of its private channel', secret, 'slack:UMEMBER', audience, true],
     ['a member of the Teams private-incidents channel', secret, 'teams:29:member', audience, true],
+    ['its declarer', { ...secret, declaredBy: 'cli:dave' }, 'cli:dave', audience, true],
     ['someone else', secret, 'cli:stranger', audience, false],
     ['someone else, when SITREP_ADMINS is empty', secret, 'cli:stranger', { admins: [], channelMembers: [] }, false],
     ['a near miss of a member’s ref', secret, 'slack:umember', audience, false],

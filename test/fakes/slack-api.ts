@@ -76,7 +76,12 @@ export interface FakeSlackApi {
    */
   recordAck(responseId: string, ackBody: string): void;
   messages: FakeMessage[];
+  /** Channel id → name: those conversations.create made, and any a test adds (to take a name). */
   channels: Map<string, string>;
+  /** The ids of channels created with is_private (Slack's private channels). */
+  privateChannels: Set<string>;
+  /** Channel id → the user ids in it (the bot is in every channel it created; conversations.invite adds). */
+  members: Map<string, Set<string>>;
   /** Answers the next `times` calls of `method` with `failure`. */
   failNext(method: string, failure: Failure, times?: number): void;
   /** A response_url that posts back to this fake. */
@@ -247,6 +252,8 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
     },
     messages: [],
     channels: new Map(),
+    privateChannels: new Set(),
+    members: new Map(),
     failNext(method, failure, times = 1) {
       const list = failures.get(method) ?? [];
       for (let i = 0; i < times; i++) list.push(failure);
@@ -305,13 +312,33 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
         const name = String(p.name);
         if (!/^[a-z0-9_-]{1,80}$/.test(name)) return { ok: false, error: 'invalid_name_specials' };
         if ([...fake.channels.values()].includes(name)) return { ok: false, error: 'name_taken' };
+        // Form posts carry booleans as text; Slack reads "true" and "1" as true.
+        const isPrivate = p.is_private === true || p.is_private === 'true' || p.is_private === '1';
+        // Slack's private channels have G-prefixed ids in older workspaces and C in newer ones; C here.
         const id = `C0NEW${++channelSeq}`;
         fake.channels.set(id, name);
-        return { ok: true, channel: { id, name, is_channel: true, created: Math.floor(now() / 1000) } };
+        if (isPrivate) fake.privateChannels.add(id);
+        fake.members.set(id, new Set(['U0SITREP']));
+        return {
+          ok: true,
+          channel: { id, name, is_channel: !isPrivate, is_group: false, is_private: isPrivate, created: Math.floor(now() / 1000), creator: 'U0SITREP' },
+        };
       }
-      case 'conversations.invite':
-        if (!fake.channels.has(String(p.channel))) return { ok: false, error: 'channel_not_found' };
-        return { ok: true, channel: { id: p.channel } };
+      case 'conversations.invite': {
+        const channel = String(p.channel);
+        if (!fake.channels.has(channel)) return { ok: false, error: 'channel_not_found' };
+        const members = fake.members.get(channel) ?? new Set<string>();
+        fake.members.set(channel, members);
+        const users = String(p.users)
+          .split(',')
+          .map((u) => u.trim())
+          .filter(Boolean);
+        if (!users.length || users.some((u) => !/^[UW][A-Z0-9]+$/.test(u))) return { ok: false, error: 'user_not_found' };
+        if (users.includes('U0SITREP')) return { ok: false, error: 'cant_invite_self' };
+        if (users.every((u) => members.has(u))) return { ok: false, error: 'already_in_channel' };
+        for (const u of users) members.add(u);
+        return { ok: true, channel: { id: channel, name: fake.channels.get(channel), is_private: fake.privateChannels.has(channel) } };
+      }
       case 'conversations.replies': {
         const all = fake.messages.filter((m) => m.channel === p.channel);
         const first = all.find((m) => m.ts === p.ts);

@@ -10,7 +10,7 @@ describe('outbox message unions', () => {
     expect(slackThreadMessage.parse({ kind: 'root_post', payload: {} })).toEqual({ kind: 'root_post', payload: { dedicated: false } });
     expect(slackThreadMessage.parse({ kind: 'create_channel', payload: { name: 'inc-1' } })).toEqual({
       kind: 'create_channel',
-      payload: { name: 'inc-1', users: [] },
+      payload: { name: 'inc-1', users: [], private: false }, // a row from before private incidents made a public channel
     });
     const reply = slackThreadMessage.parse({
       kind: 'thread_reply',

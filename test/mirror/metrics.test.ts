@@ -70,6 +70,8 @@ describe('/metrics labels', () => {
     worker.tune({ ...FAST, breaker: { threshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 } });
 
     await h.send(h.mention('channel incidents')); // binds the Teams incidents channel; learns its serviceUrl
+    // Private incidents need a private Teams channel while Teams is in use.
+    await h.send(h.mention('channel private-incidents', { channel: '19:private0000000000000000000000@thread.tacv2' }));
     await h.drain();
     const run = async (text: string) => {
       const r = await h.app.run(text, 'cli:admin', { platform: 'cli' });

@@ -57,4 +57,11 @@ describe('manifest.yml', () => {
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...needed].sort());
     expect(manifest.oauth_config.scopes.user).toBeUndefined();
   });
+
+  it('asks for what private incidents need: private channels (groups:write) and who joins or leaves them (groups:read)', async () => {
+    expect(USED_SCOPES.methods['conversations.create']).toContain('groups:write');
+    expect(USED_SCOPES.methods['conversations.invite']).toContain('groups:write');
+    expect(manifest.oauth_config.scopes.bot).toEqual(expect.arrayContaining(['groups:write', 'groups:read']));
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual(expect.arrayContaining(['member_joined_channel', 'member_left_channel']));
+  });
 });

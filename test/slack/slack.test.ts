@@ -122,7 +122,7 @@ describe('/incident', () => {
     expect(res.status).toBe(200);
     await h.fake.waitFor((f) => f.responses.length === 1);
     expect(h.fake.responses[0]!.body.response_type).toBe('ephemeral');
-    expect(String(h.fake.responses[0]!.body.text)).toContain('there is no INC-9');
+    expect(String(h.fake.responses[0]!.body.text)).toContain('INC-9 not found');
   });
 
   it('user text cannot ping the channel or fake links in the thread', async () => {
