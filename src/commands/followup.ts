@@ -12,7 +12,11 @@ async function listOf(ctx: CommandContext, db: ReadConn, incident: number | unde
   // list its follow-ups are left out.
   const id = incident === undefined ? undefined : (await resolveIncident(ctx, db, incident, 'followup list')).id;
   const rows = await listFollowups(db, id);
-  const seen = new Set((await visibleIncidents(ctx, db, await Promise.all([...new Set(rows.map((f) => f.incidentId))].map(async (i) => (await findIncident(db, i))!)))).map((i) => i.id));
+  const seen = new Set(
+    (await visibleIncidents(ctx, db, await Promise.all([...new Set(rows.map((f) => f.incidentId))].map(async (i) => (await findIncident(db, i))!)))).map(
+      (i) => i.id,
+    ),
+  );
   const items = rows
     .filter((f) => seen.has(f.incidentId))
     .map((f) => ({ id: `F-${f.id}`, incident: incRef(f.incidentId), text: f.text, owner: f.owner, done: f.state === 'done' }));

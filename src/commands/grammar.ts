@@ -201,7 +201,7 @@ export function checkInputText(what: string, text: string, max: number): string 
  * A word the person typed, quoted for an error message: on one line and short, so an error about
  * a pasted page still fits on one line.
  */
-function shown(raw: string): string {
+export function shown(raw: string): string {
   const flat = raw.replace(/\s+/g, ' ');
   if (flat.length <= 40) return `"${flat}"`;
   // Never cut between the two halves of a surrogate pair.

@@ -15,7 +15,7 @@ import { checkWebhookUrl } from '../mirror/address.js';
 import { generateWebhookSecret } from '../mirror/signing.js';
 import { toIso } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
-import type { Command } from './grammar.js';
+import { shown, type Command } from './grammar.js';
 import { requireAdmin } from './store.js';
 import { componentsBySlug } from '../../db/queries/incidents.js';
 
@@ -149,7 +149,7 @@ export async function unsubscribe(ctx: CommandContext, cmd: Extract<Command, { v
   requireAdmin(ctx, 'manage subscriptions');
   const { sub, dropped } = await ctx.store.transaction(async (tx) => {
     const sub = await findSubscription(ctx, tx, cmd.target);
-    if (!sub) throw new SitrepError('NOT_FOUND', `${cmd.target} is not subscribed; \`subscriptions\` lists what is`);
+    if (!sub) throw new SitrepError('NOT_FOUND', `${shown(cmd.target)} is not subscribed; \`subscriptions\` lists what is`);
     // Messages still waiting for this channel are not sent after it was removed; they stay
     // visible in `deliveries` as dead with the reason.
     return { sub, dropped: await deleteSubscription(tx, sub, `unsubscribed by ${displayUser(ctx.actor)} before delivery`) };

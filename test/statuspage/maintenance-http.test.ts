@@ -49,7 +49,7 @@ const API = [
 
 /** Everything the public can read: the front page, the maintenance pages, every API document, the feed. */
 async function everythingPublic(url: string): Promise<string> {
-  const paths = ['/', '/maintenances/M-1', '/maintenances/M-2', '/history.atom', ...API.map((p) => `/api/v2/${p}`)];
+  const paths = ['/', '/maintenances/M-1', '/maintenances/M-2', '/history.atom', '/history.rss', ...API.map((p) => `/api/v2/${p}`)];
   const bodies = await Promise.all(paths.map(async (p) => `${p}\n${await (await fetch(url + p)).text()}`));
   return bodies.join('\n');
 }
@@ -341,5 +341,38 @@ describe('years of maintenance', () => {
     expect(old.status).toBe(200);
     expect(visibleLines(await old.text()).slice(0, 3)).toEqual(['Window 1', 'Scheduled Maintenance Report for Acme', 'Status: Completed']);
     expect((await get('/maintenances/M-107')).status).toBe(404);
+  });
+});
+
+describe('maintenance in the feeds', () => {
+  it('lists the announcement, the notices and approved updates in Atom and RSS alike, escaped, and nothing before approval', async () => {
+    const { app: a, get } = await start();
+    await runOk(
+      a,
+      `maintenance schedule "Disk <swap> & more" starts:2026-12-07T22:00 ends:2026-12-07T23:30 components:api We <b>upgrade</b> disks.`,
+      'cli:alice',
+    );
+    for (const path of ['/history.atom', '/history.rss']) expect(await (await get(path)).text()).not.toContain('upgrade');
+    await runOk(a, 'approve D-1', 'cli:bob');
+    await runOk(a, 'maintenance start M-1', 'cli:bob');
+    await runOk(a, 'maintenance update M-1 Half of the disks are done.', 'cli:alice');
+    await runOk(a, 'approve D-3', 'cli:bob');
+    const atom = await (await get('/history.atom')).text();
+    const rss = await (await get('/history.rss')).text();
+    for (const feed of [atom, rss]) {
+      expect(feed).toContain('Scheduled maintenance: Disk &lt;swap&gt; &amp; more: Scheduled');
+      expect(feed).toContain('Scheduled maintenance: Disk &lt;swap&gt; &amp; more: In progress');
+      expect(feed).toContain('https://status.acme.example/maintenances/M-1#D-3');
+      expect(feed).not.toContain('<b>');
+    }
+    // The same entries in both: three texts, in the same order.
+    const atomIds = [...atom.matchAll(/<id>(https:\/\/status\.acme\.example\/maintenances\/[^<]+)<\/id>/g)].map((m) => m[1]);
+    const rssIds = [...rss.matchAll(/<guid[^>]*>(https:\/\/status\.acme\.example\/maintenances\/[^<]+)<\/guid>/g)].map((m) => m[1]);
+    expect(atomIds).toEqual([
+      'https://status.acme.example/maintenances/M-1#D-3',
+      'https://status.acme.example/maintenances/M-1#D-2',
+      'https://status.acme.example/maintenances/M-1#D-1',
+    ]);
+    expect(rssIds).toEqual(atomIds);
   });
 });
