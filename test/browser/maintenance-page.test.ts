@@ -45,7 +45,7 @@ describe.skipIf(!haveChromium && !inCi)('status page during scheduled maintenanc
       'cli:alice',
     );
     await runOk(app, 'approve D-1', 'cli:bob');
-    await runOk(app, 'maintenance start M-1', 'cli:alice');
+    await runOk(app, 'maintenance start M-1', 'cli:bob');
     await runOk(
       app,
       'maintenance schedule "Phone system upgrade" starts:2026-12-09T22:00 ends:2026-12-10T01:00 components:phone-call-routing,web-app Calls may drop for up to a minute during the upgrade.',
