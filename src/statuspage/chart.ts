@@ -41,13 +41,19 @@ export const CHART_CONTENT_SECURITY_POLICY = [
 
 // Characters XML 1.0 cannot carry at all, escaped or not (C0 controls but tab and newlines,
 // lone surrogates, U+FFFE/U+FFFF): a title holding one must not make the whole image unreadable.
-const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+function xmlChars(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    const bad = (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0xfffe || c === 0xffff || (c >= 0xd800 && c <= 0xdfff);
+    out += bad ? '\uFFFD' : ch;
+  }
+  return out;
+}
 
 /** Escapes text for SVG element content and double-quoted attributes. */
 export function xmlText(s: string): string {
-  return s
-    .replace(NOT_XML, '\uFFFD')
-    .replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
+  return xmlChars(s).replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
 }
 
 /** At most `max` characters (whole code points), with an ellipsis when cut. */
