@@ -123,7 +123,14 @@ export async function unnudgedMaintenanceTextsBefore(db: DbOrTx, before: number)
   return db
     .select()
     .from(customerUpdates)
-    .where(and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before), isNotNull(customerUpdates.maintenanceId)))
+    .where(
+      and(
+        eq(customerUpdates.state, 'draft'),
+        isNull(customerUpdates.nudgedAt),
+        lte(customerUpdates.createdAt, before),
+        isNotNull(customerUpdates.maintenanceId),
+      ),
+    )
     .all()
     .map(toMaintenanceTextRow);
 }

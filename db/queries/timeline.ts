@@ -77,5 +77,12 @@ export async function hasDisablingNotice(db: DbOrTx, incidentId: number, subscri
 /** Whether the incident's timeline has an event of this kind (e.g. was it ever paged). */
 export async function hasEventOfKind(db: DbOrTx, incidentId: number, kind: TimelineEvent['kind']): Promise<boolean> {
   const t = timelineEvents;
-  return db.select({ id: t.id }).from(t).where(and(eq(t.incidentId, incidentId), eq(t.kind, kind))).limit(1).get() !== undefined;
+  return (
+    db
+      .select({ id: t.id })
+      .from(t)
+      .where(and(eq(t.incidentId, incidentId), eq(t.kind, kind)))
+      .limit(1)
+      .get() !== undefined
+  );
 }
