@@ -3,6 +3,7 @@ import { DateTime } from 'luxon';
 import { COMPONENT_STATUSES, type ComponentStatus } from '../domain/enums.js';
 import { impactOf, publicBands, type AnnouncedUpdate } from '../domain/impact.js';
 import { formatClock, formatDuration, formatPosted, sameDay } from '../render/time.js';
+import { xmlText } from './escape.js';
 import type { PublicIncident, PublicState } from './model.js';
 import { statusTitle } from './model.js';
 
@@ -10,7 +11,8 @@ import { statusTitle } from './model.js';
 // published updates named (catalogue order), coloured by the public status over time, and a tick
 // per published customer update (the postmortem too, past a break when it came later). Built from
 // the public read model only, so nothing internal can reach it. Static SVG: no script, no
-// external reference, every piece of text escaped and stripped of what XML cannot hold.
+// external reference, every piece of text escaped and stripped of what XML cannot hold (xmlText,
+// as in the feed).
 
 const W = 720;
 const LABEL_W = 168;
@@ -38,23 +40,6 @@ export const CHART_CONTENT_SECURITY_POLICY = [
   `style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'`,
   "frame-ancestors 'none'",
 ].join('; ');
-
-// Characters XML 1.0 cannot carry at all, escaped or not (C0 controls but tab and newlines,
-// lone surrogates, U+FFFE/U+FFFF): a title holding one must not make the whole image unreadable.
-function xmlChars(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    const bad = (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0xfffe || c === 0xffff || (c >= 0xd800 && c <= 0xdfff);
-    out += bad ? '\uFFFD' : ch;
-  }
-  return out;
-}
-
-/** Escapes text for SVG element content and double-quoted attributes. */
-export function xmlText(s: string): string {
-  return xmlChars(s).replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
-}
 
 /** At most `max` characters (whole code points), with an ellipsis when cut. */
 function clip(s: string, max: number): string {

@@ -3,6 +3,7 @@ import { COMPONENT_STATUSES, type ComponentStatus, type MaintenanceStatus } from
 import { isActiveMaintenance, isMaintenanceOpen, isUpcomingMaintenance } from '../domain/maintenance.js';
 import { formatClock, formatPosted, sameDay, toIso } from '../render/time.js';
 import { chartSummary, chartSize } from './chart.js';
+import { esc } from './escape.js';
 import type { PublicMaintenance } from './maintenance-json.js';
 import type { PublicComponent, PublicIncident, PublicState } from './model.js';
 import { statusTitle, UPTIME_DAYS } from './model.js';
@@ -10,10 +11,7 @@ import { statusTitle, UPTIME_DAYS } from './model.js';
 // Server-rendered pages: no JavaScript, one inline stylesheet allowed by its hash in the CSP, so
 // a script smuggled into any user string could not run even if escaping ever failed.
 
-/** Escapes text for HTML element content and double-quoted attribute values. */
-export function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
-}
+export { esc } from './escape.js';
 
 const CSS = `
 :root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#59636e;--card:#f6f8fa;--line:#d1d9e0;--link:#0550ae;
