@@ -49,7 +49,7 @@ function clip(s: string, max: number): string {
 
 const f = (n: number) => (Math.round(n * 10) / 10).toString();
 
-/** Tick spacing for the time axis: the smallest of these that gives at most 7 labels. */
+/** Tick spacing for the time axis: the smallest of these that gives at most 6 labels. */
 const STEPS_MIN = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080];
 
 interface Tick {
@@ -134,7 +134,7 @@ export function renderChart(s: PublicState, i: PublicIncident, now: number): str
   );
 
   // Time axis: grid lines at round clock times in the page's zone.
-  const stepMin = STEPS_MIN.find((st) => span / (st * 60_000) <= 7) ?? STEPS_MIN.at(-1)!;
+  const stepMin = STEPS_MIN.find((st) => span / (st * 60_000) <= 6) ?? STEPS_MIN.at(-1)!;
   const unit = stepMin >= 1440 ? 'day' : 'hour';
   let t = DateTime.fromMillis(start, { zone: s.zone }).startOf(unit);
   const grid: string[] = [];
@@ -143,7 +143,10 @@ export function renderChart(s: PublicState, i: PublicIncident, now: number): str
     if (ms < start) continue;
     const gx = f(x(ms));
     grid.push(`<line class="grid" x1="${gx}" y1="${lanesTop - 4}" x2="${gx}" y2="${lanesBottom + 4}"/>`);
-    grid.push(`<text class="m" x="${gx}" y="${axisY}" text-anchor="middle">${xmlText(m.clock(ms).replace(/ \S+$/, ''))}</text>`);
+    // Whole days are labelled by date; hours by clock time (with the date off the first day).
+    const label = unit === 'day' ? t.setLocale('en-US').toFormat('LLL dd') : m.clock(ms).replace(/ \S+$/, '');
+    // A label that would run past the right edge is left to the end label below it.
+    if (x(ms) + label.length * 3.3 <= x1 + 4) grid.push(`<text class="m" x="${gx}" y="${axisY}" text-anchor="middle">${xmlText(label)}</text>`);
   }
   out.push(`<g class="axis" aria-hidden="true">${grid.join('')}`);
   out.push(
@@ -195,7 +198,7 @@ export function renderChart(s: PublicState, i: PublicIncident, now: number): str
 
   // Legend: the statuses the lanes show.
   const shown = new Set<ComponentStatus>(m.lanes.flatMap((l) => l.bands.filter((b) => b.to > b.from).map((b) => b.status)));
-  let lx = X0;
+  let lx = 12;
   out.push('<g class="legend">');
   for (const st of COMPONENT_STATUSES) {
     if (!shown.has(st)) continue;
@@ -203,7 +206,7 @@ export function renderChart(s: PublicState, i: PublicIncident, now: number): str
     out.push(
       `<rect class="st-${st}" x="${lx}" y="${legendY - 9}" width="10" height="10" rx="2"/><text class="m" x="${lx + 14}" y="${legendY}">${xmlText(label)}</text>`,
     );
-    lx += 24 + label.length * 6.5;
+    lx += 30 + label.length * 6.6;
   }
   out.push('</g></svg>');
   return `${out.join('\n')}\n`;
