@@ -1,4 +1,4 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { componentStatusHistory, components, customerUpdates, postmortems } from '../schema.js';
 import type { ComponentStatus } from '../../src/domain/enums.js';
@@ -24,6 +24,17 @@ export async function publishedCustomerUpdates(db: DbOrTx, incidentId: number): 
     .orderBy(asc(customerUpdates.displayAt))
     .all()
     .map(toDraftRow);
+}
+
+/** The incident's latest published public postmortem (its D-n), if any. */
+export async function publishedPostmortem(db: DbOrTx, incidentId: number): Promise<DraftRow | undefined> {
+  const row = db
+    .select()
+    .from(customerUpdates)
+    .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'published'), eq(customerUpdates.isPostmortem, true)))
+    .orderBy(desc(customerUpdates.displayAt), desc(customerUpdates.id))
+    .get();
+  return row ? toDraftRow(row) : undefined;
 }
 
 /** Keeps the latest internal markdown draft of an incident's postmortem. */

@@ -118,7 +118,8 @@ export const USAGE = {
   },
   postmortem: {
     usage: 'postmortem [INC-n] · postmortem publish [INC-n] [customer-facing text]',
-    summary: 'draft the postmortem from the timeline · publish its customer-facing part',
+    summary:
+      'draft the postmortem from the timeline (key times, customer updates and their longest gap, impact per component, follow-ups, the chart) · publish its customer-facing part',
     example: 'postmortem INC-4',
   },
   followup: {

@@ -1,6 +1,7 @@
 import type { ReadConn } from '../../db/store.js';
 import { incidentFollowups } from '../../db/queries/followups.js';
-import { internalComponentHistory, publishedCustomerUpdates, savePostmortemMarkdown } from '../../db/queries/postmortems.js';
+import { internalComponentHistory, publishedCustomerUpdates, publishedPostmortem, savePostmortemMarkdown } from '../../db/queries/postmortems.js';
+import { impactOf, longestGap, publicBands } from '../domain/impact.js';
 import { displayUser } from '../domain/actor.js';
 import { worstStatus } from '../domain/components.js';
 import type { ComponentStatus } from '../domain/enums.js';
@@ -11,14 +12,14 @@ import { statusLabel } from '../render/incident.js';
 import { formatClock, formatDuration, formatPosted, sameDay } from '../render/time.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
-import { proposeUpdate } from './publish.js';
+import { chartUrl, proposeUpdate } from './publish.js';
 import { resolveIncident } from './store.js';
-import { incRef, type IncidentRow } from '../../db/queries/incidents.js';
+import { incidentComponentRows, incRef, type IncidentRow } from '../../db/queries/incidents.js';
 import { listApprovers } from '../../db/queries/settings.js';
 import { joinNames } from './template.js';
 import { loadTimeline } from '../../db/queries/timeline.js';
 
-/** The worst status each component reached during the incident, in catalogue order. */
+/** The worst status each component reached internally during the incident, in catalogue order. */
 async function impactByComponent(db: ReadConn, incidentId: number): Promise<Array<{ name: string; worst: ComponentStatus }>> {
   const rows = await internalComponentHistory(db, incidentId);
   const by = new Map<string, ComponentStatus[]>();
@@ -26,17 +27,54 @@ async function impactByComponent(db: ReadConn, incidentId: number): Promise<Arra
   return [...by.entries()].map(([name, s]) => ({ name, worst: worstStatus(s) })).filter((c) => c.worst !== 'operational');
 }
 
+const incidentStatusTitle = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const oneLine = (s: string) => s.replace(/\s*\n+\s*/g, ' ').trim();
+
 /** The markdown postmortem draft: facts from the timeline, headings for what only people know. */
 export async function buildPostmortem(db: ReadConn, ctx: CommandContext, inc: IncidentRow): Promise<string> {
   const zone = ctx.policy.timezone;
   const now = ctx.now();
   const end = inc.resolvedAt ?? now;
-  const at = (ms: number) => (sameDay(inc.startedAt, end, zone) ? formatClock(ms, zone, false) : formatClock(ms, zone, true));
-  const impact = await impactByComponent(db, inc.id);
+  // Times on the day the impact began go without a date; any other day's carry theirs.
+  const at = (ms: number) => formatClock(ms, zone, !sameDay(ms, inc.startedAt, zone));
   const published = await publishedCustomerUpdates(db, inc.id);
+  const pm = await publishedPostmortem(db, inc.id);
   const fus = await incidentFollowups(db, inc.id);
   const events = await loadTimeline(db, inc.id);
-  const metric = (label: string, ms: number | null) => `| ${label} | ${ms === null ? '—' : formatDuration(ms)} |`;
+  const names = new Map((await incidentComponentRows(db, inc.id)).map((c) => [c.slug, c.name]));
+  const since = (ms: number | null) => (ms === null ? null : { ms: ms - inc.startedAt, at: ms });
+  const metric = (label: string, m: { ms: number; at: number } | null) =>
+    `| ${label} | ${m === null ? '—' : formatDuration(m.ms)} | ${m === null ? '—' : at(m.at)} |`;
+
+  // What customers were shown: the public picture from the published updates alone (the chart's source too).
+  const publicEnd = inc.publicStatus === 'resolved' ? (published.filter((u) => u.status === 'resolved').at(-1)?.displayAt ?? now) : now;
+  const bands = publicBands(
+    published.map((u) => ({ status: u.status, at: u.displayAt, components: u.componentChanges })),
+    publicEnd,
+  );
+  const publicImpact = [...bands.entries()].flatMap(([slug, b]) => {
+    const imp = impactOf(b);
+    return imp ? [{ slug, name: names.get(slug) ?? slug, imp, last: b.at(-1)!.status }] : [];
+  });
+  const position = [...names.keys()];
+  publicImpact.sort((a, b) => position.indexOf(a.slug) - position.indexOf(b.slug));
+  const impactLines = publicImpact.length
+    ? publicImpact.map(({ name, imp, last }) =>
+        imp.to === null
+          ? `- ${name}: ${statusLabel(imp.worst)} at worst, from ${at(imp.from)}; customers still see ${statusLabel(last)} (no published update has shown it recovered)`
+          : `- ${name}: ${statusLabel(imp.worst)} at worst, ${at(imp.from)} to ${at(imp.to)} (${formatDuration(imp.impairedMs)})`,
+      )
+    : (await impactByComponent(db, inc.id)).map((c) => `- ${c.name}: ${statusLabel(c.worst)} at worst (internal status: no published update named it)`);
+
+  const gap = longestGap(published.map((u) => u.displayAt));
+  let prev: string | null = null;
+  const updateLines = published.map((u, n) => {
+    const label = prev === u.status ? 'Update' : incidentStatusTitle(u.status);
+    prev = u.status;
+    return `${n + 1}. **${at(u.displayAt)}** ${label} (D-${u.id}): ${oneLine(u.body)}`;
+  });
+  const isPublic = inc.publicStatus !== null;
+
   const lines = [
     `# Postmortem: ${inc.title} (${incRef(inc.id)})`,
     '',
@@ -44,30 +82,47 @@ export async function buildPostmortem(db: ReadConn, ctx: CommandContext, inc: In
     `- **Status:** ${inc.status}${inc.resolvedAt === null ? ' (still open: this draft will change)' : ''}`,
     `- **Lead:** ${displayUser(inc.lead)}${inc.commander ? ` · **Commander:** ${displayUser(inc.commander)}` : ''}${inc.comms ? ` · **Comms:** ${displayUser(inc.comms)}` : ''}`,
     `- **Impact:** ${formatPosted(inc.startedAt, zone)} – ${inc.resolvedAt === null ? 'ongoing' : formatPosted(inc.resolvedAt, zone)} (${formatDuration(end - inc.startedAt)})`,
+    `- **Times:** ${zone}`,
     '',
     '## Key metrics',
     '',
-    '| measure | time |',
-    '|---|---|',
-    metric('Time to detect (impact → declared)', inc.declaredAt - inc.startedAt),
-    metric('Time to identify', inc.identifiedAt === null ? null : inc.identifiedAt - inc.startedAt),
-    metric('Time to mitigate (monitoring)', inc.monitoringAt === null ? null : inc.monitoringAt - inc.startedAt),
-    metric('Time to resolve', inc.resolvedAt === null ? null : inc.resolvedAt - inc.startedAt),
-    metric('Time to first customer update', published[0] ? published[0].displayAt - inc.startedAt : null),
+    '| measure | time | at |',
+    '|---|---|---|',
+    metric('Time to detect (impact → declared)', since(inc.declaredAt)),
+    metric('Time to identify', since(inc.identifiedAt)),
+    metric('Time to mitigate (monitoring)', since(inc.monitoringAt)),
+    metric('Time to resolve', since(inc.resolvedAt)),
+    metric('Time to first customer update', since(published[0]?.displayAt ?? null)),
+    `| Longest gap between customer updates | ${gap ? `${formatDuration(gap.ms)} | ${at(gap.from)} to ${at(gap.to)}` : '— | —'} |`,
     '',
     '## Customer impact',
     '',
-    ...(impact.length ? impact.map((c) => `- ${c.name}: ${statusLabel(c.worst)} at worst`) : ['- No component was marked as affected.']),
-    `- ${published.length} customer-facing update${published.length === 1 ? '' : 's'} published.`,
+    ...(impactLines.length ? impactLines : ['- No component was marked as affected.']),
+    ...(isPublic
+      ? ['', `![Public status of each affected component over the incident](${chartUrl(ctx.policy.publicUrl, inc.id)})`]
+      : inc.visibility === 'private'
+        ? []
+        : ['', `_The chart (${chartUrl(ctx.policy.publicUrl, inc.id)}) appears once a customer update is published._`]),
+    '',
+    '## Customer updates',
+    '',
+    published.length
+      ? `${published.length} customer update${published.length === 1 ? '' : 's'} published${gap ? `; the longest gap between two was ${formatDuration(gap.ms)}, ${at(gap.from)} to ${at(gap.to)}` : ''}${inc.resolvedAt === null && published.length ? `; the last was ${formatDuration(now - published.at(-1)!.displayAt)} ago` : ''}.`
+      : '- None published: customers have not been told.',
+    ...(updateLines.length ? ['', ...updateLines] : []),
+    ...(pm ? ['', `Public postmortem D-${pm.id}, posted ${formatPosted(pm.displayAt, zone)}:`, '', ...pm.body.split('\n').map((l) => `> ${l}`)] : []),
     '',
     '## Timeline',
     '',
-    ...events.map((e) => `- **${at(e.occurredAt)}** ${e.kind.replace(/_/g, ' ')} (${displayUser(e.actor)}): ${e.text.replace(/\n+/g, ' ')}`),
+    ...events.map((e) => `- **${at(e.occurredAt)}** ${e.kind.replace(/_/g, ' ')} (${displayUser(e.actor)}): ${oneLine(e.text)}`),
     '',
     '## Follow-up actions',
     '',
     ...(fus.length
-      ? fus.map((f) => `- [${f.state === 'done' ? 'x' : ' '}] F-${f.id} ${f.text}${f.owner ? ` (owner ${displayUser(f.owner)})` : ''}`)
+      ? fus.map(
+          (f) =>
+            `- [${f.state === 'done' ? 'x' : ' '}] F-${f.id} ${oneLine(f.text)} (${f.owner ? `owner ${displayUser(f.owner)}` : 'no owner'}) · ${f.state === 'done' ? `done${f.doneAt === null ? '' : ` ${formatPosted(f.doneAt, zone)}`}` : 'open'}`,
+        )
       : ['- None yet: `followup add <text> owner:@someone`.']),
     '',
     '## Root cause',
@@ -118,7 +173,8 @@ export async function postmortem(ctx: CommandContext, cmd: Extract<Command, { ve
     });
     const did = `D-${draft.id}`;
     if (published) {
-      return { text: `Postmortem for ${id} published (${did}).`, data: { id: did, incident: id, state: 'published', body, markdown } };
+      const chart = chartUrl(ctx.policy.publicUrl, inc.id);
+      return { text: `Postmortem for ${id} published (${did}). Chart: ${chart}`, data: { id: did, incident: id, state: 'published', body, markdown, chart } };
     }
     return {
       text: `Public postmortem ${did} drafted for ${id}; ${awaitingApprovalNote({ policy: ctx.policy.approval, approvers: await listApprovers(tx), author: ctx.actor, draftId: did })}.\n\n${body}`,

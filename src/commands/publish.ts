@@ -20,6 +20,9 @@ import {
 import { changeStatus } from './status.js';
 import { insertDraft, markDraftPublished, type DraftRow } from '../../db/queries/drafts.js';
 
+/** The incident's public chart (GET /incidents/INC-n/chart.svg), linked wherever its postmortem goes. */
+export const chartUrl = (publicUrl: string, incidentId: number) => `${publicUrl}/incidents/${incRef(incidentId)}/chart.svg`;
+
 /**
  * Publishing is one transaction: the update becomes published, the incident's public status and
  * component statuses change (so the built-in page changes), and every outlet enqueues what must
@@ -58,7 +61,8 @@ export async function publishDraft(
       incidentId: draft.incidentId,
       kind: 'postmortem_published',
       occurredAt: displayAt,
-      text: `Published postmortem D-${draft.id}: ${body}`,
+      // The thread reply (Slack, Teams) carries the picture of the incident as a link.
+      text: `Published postmortem D-${draft.id}: ${body}\nChart: ${chartUrl(ctx.policy.publicUrl, draft.incidentId)}`,
       payload: { draftId: draft.id, approver: opts.approver },
     });
     for (const o of ctx.outlets) await o.onPublished?.(tx, record, ctx);

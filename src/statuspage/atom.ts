@@ -1,4 +1,5 @@
-import { type Feed, xmlText } from './feed.js';
+import type { Feed } from './feed.js';
+import { xmlText } from './escape.js';
 
 // Atom (RFC 4287). Titles and content are type="text": readers show them as written, so text that
 // looks like markup stays text.

@@ -1,4 +1,3 @@
-import { esc } from './html.js';
 import { publicMaintenanceNotices, type PublicState } from './model.js';
 
 // One feed model, rendered as Atom (/history.atom) and RSS 2.0 (/history.rss), so both feeds
@@ -83,14 +82,5 @@ export function buildFeed(s: PublicState): Feed {
   };
 }
 
-// XML 1.0 allows only tab, line feed, carriage return and U+0020–U+D7FF, U+E000–U+FFFD,
-// U+10000–U+10FFFF; one other character anywhere makes the whole document unreadable to every
-// feed reader. New text is refused on input, but rows written before that rule (or by hand) may
-// still hold such characters, so the feeds drop them as they render. With the u flag a lone
-// surrogate is its own code point in U+D800–U+DFFF and is dropped too; a valid pair is kept.
-const NOT_XML = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
-
-/** Text for element content or a double-quoted attribute: XML-legal characters only, escaped. */
-export function xmlText(s: string): string {
-  return esc(s.replace(NOT_XML, ''));
-}
+/** Text for element content or a double-quoted attribute: XML-legal characters only, escaped (shared with the chart). */
+export { xmlText } from './escape.js';

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { COMPONENT_STATUSES, type ComponentStatus, type MaintenanceStatus } from '../domain/enums.js';
 import { isActiveMaintenance, isMaintenanceOpen, isUpcomingMaintenance } from '../domain/maintenance.js';
 import { formatClock, formatPosted, sameDay, toIso } from '../render/time.js';
+import { chartSummary, chartSize } from './chart.js';
+import { esc } from './escape.js';
 import type { PublicMaintenance } from './maintenance-json.js';
 import type { PublicComponent, PublicIncident, PublicState } from './model.js';
 import { statusTitle, UPTIME_DAYS } from './model.js';
@@ -9,10 +11,7 @@ import { statusTitle, UPTIME_DAYS } from './model.js';
 // Server-rendered pages: no JavaScript, one inline stylesheet allowed by its hash in the CSP, so
 // a script smuggled into any user string could not run even if escaping ever failed.
 
-/** Escapes text for HTML element content and double-quoted attribute values. */
-export function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&#39;'));
-}
+export { esc } from './escape.js';
 
 const CSS = `
 :root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#59636e;--card:#f6f8fa;--line:#d1d9e0;--link:#0550ae;
@@ -54,6 +53,7 @@ h3{font-size:1.05rem;margin:.75rem 0 .25rem}
 .subtitle{color:var(--muted);margin:0 0 1rem}
 .postmortem{border-bottom:2px solid var(--line);padding-bottom:1rem}
 .affected{color:var(--muted);margin-top:1rem}
+.chart{margin:1rem 0}.chart img{display:block;max-width:100%;height:auto}
 .day h3{border-bottom:1px solid var(--line);padding-bottom:.25rem}
 .none{color:var(--muted)}
 .maint-banner{border:2px solid var(--maint);border-left-width:.5rem;border-radius:6px;padding:.75rem 1rem;margin:1rem 0}
@@ -205,8 +205,13 @@ ${posted(u.displayAt, s)}
 </li>`,
     )
     .join('\n');
+  // The picture (GET /incidents/INC-n/chart.svg) as an image: its words are the alt text, so the
+  // page reads the same with or without it.
+  const size = chartSize(i);
+  const chart = `<div class="chart"><a href="/incidents/${esc(i.ref)}/chart.svg"><img src="/incidents/${esc(i.ref)}/chart.svg" width="${size.width}" height="${size.height}" alt="${esc(chartSummary(s, i, s.builtAt).text)}"></a></div>`;
   const content = `<h1>${esc(i.title)}</h1>
 <p class="subtitle">Incident Report for ${esc(s.orgName)}</p>
+${chart}
 ${pm}
 <ol class="updates" aria-label="Updates, newest first">
 ${updates}

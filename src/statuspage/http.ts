@@ -3,6 +3,7 @@ import type { Router } from '../http/router.js';
 import { API_PATHS, renderApi, type ApiPath } from './api-v2.js';
 import { renderAtom } from './atom.js';
 import { buildFeed } from './feed.js';
+import { CHART_CONTENT_SECURITY_POLICY, renderChart } from './chart.js';
 import { CONTENT_SECURITY_POLICY, renderHome, renderIncident, renderMaintenance, renderNotFound } from './html.js';
 import { renderRss } from './rss.js';
 import type { Artifact, StatusPageSnapshot } from './snapshot.js';
@@ -10,6 +11,15 @@ import type { Artifact, StatusPageSnapshot } from './snapshot.js';
 // Short freshness plus ETag: browsers and CDNs may reuse a copy for a few seconds and then
 // revalidate cheaply (304). Longer would hide a fresh update from customers during an outage.
 const CACHE_CONTROL = 'public, max-age=5, must-revalidate';
+
+// The incident chart is served like the page it belongs to (same freshness and ETag rules), with
+// a CSP of its own that allows its one stylesheet and nothing else.
+const SVG_HEADERS: OutgoingHttpHeaders = {
+  'cache-control': CACHE_CONTROL,
+  'content-security-policy': CHART_CONTENT_SECURITY_POLICY,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 const HTML_HEADERS: OutgoingHttpHeaders = {
   'cache-control': CACHE_CONTROL,
@@ -58,6 +68,34 @@ export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): v
     );
   });
 
+  const notFoundIncident = (s: Parameters<typeof renderNotFound>[0]) => ({
+    status: 404,
+    contentType: 'text/html; charset=utf-8',
+    body: renderNotFound(s, 'There is no public incident report at this address.'),
+    extraHeaders: HTML_HEADERS,
+  });
+
+  router.add(GET, '/incidents/:id/chart.svg', (req, res, params) => {
+    const m = /^INC-(\d{1,12})$/i.exec(params.id ?? '');
+    const n = m ? Number(m[1]) : NaN;
+    // Public like the page: 404 until the first published update, and for unknown ids.
+    if (!snap.isPublic(n)) {
+      send(req, res, snap.artifact('incident:404', notFoundIncident));
+      return;
+    }
+    const inc = snap.incident(n);
+    // A resolved incident's picture is fixed; an open one's runs to now, so it is re-rendered each minute.
+    const now = snap.time();
+    const minute = inc && inc.resolvedAt === null ? `:${Math.floor(now / 60_000)}` : '';
+    send(
+      req,
+      res,
+      snap.artifact(`chart:${n}${minute}`, (s) =>
+        inc ? { contentType: 'image/svg+xml; charset=utf-8', body: renderChart(s, inc, now), extraHeaders: SVG_HEADERS } : notFoundIncident(s),
+      ),
+    );
+  });
+
   router.add(GET, '/incidents/:id', (req, res, params) => {
     const m = /^INC-(\d{1,12})$/i.exec(params.id ?? '');
     const n = m ? Number(m[1]) : NaN;
@@ -68,14 +106,7 @@ export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): v
       res,
       snap.artifact(key, (s) => {
         const inc = key === 'incident:404' ? null : snap.incident(n);
-        return inc
-          ? { contentType: 'text/html; charset=utf-8', body: renderIncident(s, inc), extraHeaders: HTML_HEADERS }
-          : {
-              status: 404,
-              contentType: 'text/html; charset=utf-8',
-              body: renderNotFound(s, 'There is no public incident report at this address.'),
-              extraHeaders: HTML_HEADERS,
-            };
+        return inc ? { contentType: 'text/html; charset=utf-8', body: renderIncident(s, inc), extraHeaders: HTML_HEADERS } : notFoundIncident(s);
       }),
     );
   });

@@ -65,6 +65,11 @@ export class StatusPageSnapshot {
     private readonly now: () => number,
   ) {}
 
+  /** The clock the snapshot runs on (a chart of an open incident ends at it). */
+  time(): number {
+    return this.now();
+  }
+
   /** Called on every write (in this process or another): the next reader rebuilds once. */
   invalidate(): void {
     this.dirty = true;

@@ -101,6 +101,12 @@ describe.skipIf(!haveChromium && !inCi)('status page in a browser', () => {
     expect(first).toContain('Posted Dec 07, 2021 - 14:28 PST');
     expect(await updates.last().innerText()).toContain('Posted Dec 07, 2021 - 08:02 PST');
     expect(await page.locator('main').innerText()).toMatch(/This incident affected: Web App, Mobile Apps, Phone Call Routing, and SMS Routing\.$/);
+    // The chart (GET /incidents/INC-1/chart.svg) loads and renders as an image, named by its alt text.
+    const chart = page.getByRole('img', { name: /^Public status of each affected component of INC-1 over time/ });
+    expect(await chart.count()).toBe(1);
+    // (No DOM types in the test build: the image is read as the plain object it is.)
+    await expect.poll(() => chart.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBe(720);
+    expect(await chart.getAttribute('alt')).toContain('SMS Routing major outage at worst from 08:02 PST until 14:28 PST; 10 customer updates marked.');
     // Line breaks of the postmortem's bullet list survive.
     expect(await page.locator('.postmortem .body').innerText()).toContain('\n  • Inbound calls may have failed to route to appropriate agents\n');
     await page.screenshot({ path: join(ARTIFACTS, 'status-incident.png'), fullPage: true });

@@ -40,6 +40,56 @@ describe('postmortem', () => {
     expect(md).toContain('- [ ] F-1 Alert on SMS queue depth (owner @bob)');
   });
 
+  it('gives the figures: clock times of the metrics, what customers were shown per component, the updates and their longest gap, follow-up owners and state', async () => {
+    const app = testApp({ SITREP_TIMEZONE: 'America/Los_Angeles', SITREP_PUBLIC_URL: 'https://status.example.test' });
+    for (const c of ['Web App', 'SMS Routing']) await run(app, `component add "${c}"`);
+    await run(app, 'approver add @lee');
+    await run(app, 'declare "SMS delays" sev:2 components:sms-routing=major started:2021-12-07T07:32 at:2021-12-07T07:40');
+    await run(app, 'draft at:2021-12-07T08:02 We are investigating delayed SMS.');
+    await run(app, 'approve D-1', 'cli:lee');
+    await run(app, 'draft at:2021-12-07T09:30 Still looking into delayed SMS.');
+    await run(app, 'approve D-2', 'cli:lee');
+    await run(app, 'update status:identified components:sms-routing=partial at:2021-12-07T09:40 Twilio upstream');
+    await run(app, 'draft at:2021-12-07T09:50 SMS is recovering.');
+    await run(app, 'approve D-3', 'cli:lee');
+    await run(app, 'followup add Alert on SMS queue depth owner:@bob');
+    await run(app, 'followup add Write the SMS runbook');
+    await run(app, 'followup done F-2');
+    await run(app, 'resolve at:2021-12-07T14:28');
+    const lines = ((await run(app, 'postmortem INC-1')).data.markdown as string).split('\n');
+    expect(lines).toContain('| Time to identify | 2h 8m | 09:40 PST |');
+    expect(lines).toContain('| Time to resolve | 6h 56m | 14:28 PST |');
+    expect(lines).toContain('| Longest gap between customer updates | 1h 28m | 08:02 PST to 09:30 PST |');
+    // The resolve carried no customer text, so customers still see the outage: the postmortem says so.
+    expect(lines).toContain(
+      '- SMS Routing: major outage at worst, from 08:02 PST; customers still see partial outage (no published update has shown it recovered)',
+    );
+    expect(lines).toContain('3 customer updates published; the longest gap between two was 1h 28m, 08:02 PST to 09:30 PST.');
+    expect(lines.filter((l) => /^\d+\. /.test(l))).toEqual([
+      '1. **08:02 PST** Investigating (D-1): We are investigating delayed SMS.',
+      '2. **09:30 PST** Update (D-2): Still looking into delayed SMS.',
+      '3. **09:50 PST** Identified (D-3): SMS is recovering.',
+    ]);
+    expect(lines).toContain('![Public status of each affected component over the incident](https://status.example.test/incidents/INC-1/chart.svg)');
+    expect(lines).toContain('- [ ] F-1 Alert on SMS queue depth (owner @bob) · open');
+    // Done today, not on the incident's day: the date is given.
+    expect(lines.find((l) => l.startsWith('- [x] F-2'))).toMatch(
+      /^- \[x\] F-2 Write the SMS runbook \(no owner\) · done \w{3} \d\d, \d{4} - \d\d:\d\d P[SD]T$/,
+    );
+    expect(lines.find((l) => l.includes('followup added') && l.includes('F-2'))).toMatch(/^- \*\*\w{3} \d\d \d\d:\d\d P[SD]T\*\* followup added/);
+  });
+
+  it('for an incident customers were never told about: the internal impact, no updates, and where the chart will be', async () => {
+    const app = testApp({ SITREP_TIMEZONE: 'America/Los_Angeles', SITREP_PUBLIC_URL: 'https://status.example.test' });
+    await run(app, 'component add "Web App"');
+    await run(app, 'declare "Quiet one" components:web-app=partial started:2021-12-07T07:32 at:2021-12-07T07:40');
+    const lines = ((await run(app, 'postmortem INC-1')).data.markdown as string).split('\n');
+    expect(lines).toContain('- Web App: partial outage at worst (internal status: no published update named it)');
+    expect(lines).toContain('- None published: customers have not been told.');
+    expect(lines).toContain('| Longest gap between customer updates | — | — |');
+    expect(lines).toContain('_The chart (https://status.example.test/incidents/INC-1/chart.svg) appears once a customer update is published._');
+  });
+
   it('publishes its customer-facing part only after approval, above the updates on the page', async () => {
     const app = testApp({ SITREP_TIMEZONE: 'America/Los_Angeles' });
     await replay(app);

@@ -8,9 +8,11 @@ import { loadIncidentView } from '../../db/queries/views.js';
 import { loadTimeline } from '../../db/queries/timeline.js';
 import type { App } from '../../src/main.js';
 import type { CustomerPayload } from '../../src/mirror/customer-channels.js';
+import { renderChart } from '../../src/statuspage/chart.js';
 import { esc, renderHome, renderIncident } from '../../src/statuspage/html.js';
 import { loadPublicState } from '../../src/statuspage/model.js';
 import { testApp } from '../helpers.js';
+import { all, parseSvg, titleOf } from '../statuspage/svg.js';
 import { printableText, runs, stringsIn } from './hostile.js';
 
 // Whatever hostile text the grammar and the verbs accept renders as text on every surface: the
@@ -85,6 +87,12 @@ function statusPages(w: World): string[] {
   const state = loadPublicState(w.app.db, { now: w.app.now(), zone: ZONE, orgName: ORG, publicUrl: PUBLIC_URL });
   expect(state.incidents).toHaveLength(1);
   return [renderHome(state), renderIncident(state, state.incidents[0]!)];
+}
+
+/** The incident chart, read back with a strict XML parser (it throws on anything not well-formed). */
+function chart(w: World) {
+  const state = loadPublicState(w.app.db, { now: w.app.now(), zone: ZONE, orgName: ORG, publicUrl: PUBLIC_URL });
+  return parseSvg(renderChart(state, state.incidents[0]!, w.app.now()));
 }
 
 function expectTextOnly(html: string, allowed: Set<string>): void {
@@ -236,7 +244,7 @@ beforeAll(async () => {
 });
 
 describe('accepted hostile text renders as text', () => {
-  it('on the status page, in Slack and in Teams', async () => {
+  it('on the status page (and its chart), in Slack and in Teams', async () => {
     let rendered = 0;
     await fc.assert(
       fc.asyncProperty(texts, async (t) => {
@@ -249,6 +257,12 @@ describe('accepted hostile text renders as text', () => {
           expect(report).toContain(`<h1>${esc(w.title)}</h1>`);
           expect(report).toContain(`<div class="body">${esc(w.body)}</div>`);
           expect(home).toContain(esc(w.component));
+
+          // The chart (SVG): well-formed, no element from the text, the strings read back as typed.
+          const svg = chart(w);
+          expect(all(svg, (e) => !['svg', 'title', 'desc', 'style', 'rect', 'text', 'g', 'line'].includes(e.name))).toEqual([]);
+          expect(titleOf(svg)).toBe(`${w.title} (INC-1): public status over time`);
+          expect(all(svg, (e) => e.attrs.class === 'lane').some((l) => titleOf(l)!.startsWith(`${w.component}: `))).toBe(true);
 
           const slack = await slackMessages(w);
           for (const m of slack.internal) for (const text of mrkdwnTexts(m.blocks)) expectInertMrkdwn(text, 'internal');
