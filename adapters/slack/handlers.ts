@@ -5,13 +5,12 @@ import type { Db } from '../../db/client.js';
 import type { Store, WriteTx } from '../../db/store.js';
 import { componentNames } from '../../db/queries/components.js';
 import { isOwnPost } from '../../db/queries/outbox.js';
-import { homeThreadChannel, threadRootIn, threadsInChannel } from '../../db/queries/threads.js';
+import { homeThreadChannel, threadsInChannel } from '../../db/queries/threads.js';
 import type { Scope } from '../../src/commands/context.js';
 import type { Runner } from '../../src/commands/runner.js';
 import type { Result } from '../../src/commands/run.js';
 import { MAX_CUSTOMER_TEXT, MAX_TEXT, MAX_TITLE, checkInputText, type Command } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
-import { pin } from '../../src/commands/pin.js';
 import { getCustomerText } from '../../db/queries/drafts.js';
 import { findIncident, getIncident, incRef } from '../../db/queries/incidents.js';
 import { addPrivateMember, removePrivateMember } from '../../db/queries/settings.js';
@@ -20,7 +19,9 @@ import { isSitrepError } from '../../src/domain/errors.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
 import type { Logger } from '../../src/logger.js';
 import { ACTIONS, VIEWS, approveEditModal, declareModal, draftModal, rejectModal, resolveModal, updateModal, type Block, type ViewMeta } from './blocks.js';
-import { escapeKeepingMentions, fromSlackText, tsToMs } from './mrkdwn.js';
+import { escapeKeepingMentions, fromSlackText } from './mrkdwn.js';
+import { hasIncidentThreads, pinAnswer, recordSlackPin, slackScope } from './capture.js';
+import { SLACK_HISTORY_TARGET } from './history.js';
 import { threadTarget } from './outlet.js';
 import type { InboxEntry, SlackInbox } from './inbox.js';
 import { WorkQueue } from './queue.js';
@@ -65,6 +66,8 @@ export const USED_SCOPES = {
     'conversations.replies': ['channels:history', 'groups:history'],
   },
   commands: { '/incident': ['commands'] },
+  /** Message shortcuts, by callback_id (shortcuts need the `commands` scope). */
+  shortcuts: { sitrep_add_to_timeline: ['commands'] },
   events: {
     app_mention: ['app_mentions:read'],
     reaction_added: ['reactions:read'],
@@ -163,12 +166,20 @@ const reactionSchema = z.object({
   }),
 });
 
-const repliesSchema = z.object({
-  messages: z
-    .array(
-      z.object({ ts: z.string(), thread_ts: z.string().optional(), user: z.string().optional(), bot_id: z.string().optional(), text: z.string().default('') }),
-    )
-    .default([]),
+/** A message shortcut (`message_action`): the message it was used on, where, and by whom. */
+const messageShortcutSchema = z.object({
+  trigger_id: z.string().default(''),
+  action_ts: z.string().default(''),
+  response_url: z.string().optional(),
+  user: z.object({ id: z.string().min(1) }),
+  channel: z.object({ id: z.string().min(1) }),
+  message: z.object({
+    ts: z.string().min(1),
+    thread_ts: z.string().optional(),
+    user: z.string().optional(),
+    bot_id: z.string().optional(),
+    text: z.string().default(''),
+  }),
 });
 
 /** View state values: { block_id: { action_id: element state } }. Our inputs use action_id "value". */
@@ -224,10 +235,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   };
 
   /** The incident a channel (and thread) belongs to, if any. */
-  async function scopeFor(channel: string, threadTs?: string): Promise<Scope> {
-    const rows = await threadsInChannel(db, 'slack', channel);
-    const hit = (threadTs ? rows.find((r) => r.rootRef === threadTs) : undefined) ?? rows.find((r) => r.dedicated);
-    return { platform: 'slack', channel, ...(threadTs ? { threadRef: threadTs } : {}), ...(hit ? { incidentId: hit.incidentId } : {}) };
+  function scopeFor(channel: string, threadTs?: string): Promise<Scope> {
+    return slackScope(db, channel, threadTs);
   }
 
   /**
@@ -651,7 +660,10 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     }
   });
 
-  // 📌 on a message in an incident's thread puts it on the timeline, with its author and time.
+  // 📌 on a message in an incident's thread puts it on the timeline, with its author and time. The
+  // event names only the message, so its text is read first: by the outbox (history.ts), which
+  // waits out Slack's rate limit on that read (one call a minute for new apps) instead of dropping
+  // the pin. Only a channel that holds an incident's thread is worth a read.
   bolt.event('reaction_added', async ({ body, context }) => {
     const parsed = reactionSchema.safeParse(body);
     if (!parsed.success) return;
@@ -659,35 +671,18 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (event.reaction !== 'pushpin' || event.item.type !== 'message' || !event.item.channel || !event.item.ts) return;
     const channel = event.item.channel;
     const ts = event.item.ts;
-    const entry = entryOf(context);
-    // A pin's place among other commands does not matter (it is keyed by the message and dated by
-    // it), so a start-up replay need not wait for the Web API call below before replaying the next
-    // request.
-    entry?.queued();
-    const res = repliesSchema.parse(await web.conversations.replies({ channel, ts, inclusive: true, limit: 1 }));
-    const msg = res.messages.find((m) => m.ts === ts);
-    if (!msg) return;
-    await apply(entry, async (within) => {
-      const scope = await scopeFor(channel, msg.thread_ts);
-      if (scope.incidentId === undefined) return;
-      if ((await threadRootIn(db, scope.incidentId, channel)) === ts) return; // the root card itself is not an event
-      // Sitrep's own thread replies already are timeline events.
-      if (await isOwnPost(db, ts, 'slack:')) return;
-      const incidentId = scope.incidentId;
-      const author = msg.user ? `slack:${msg.user}` : `slack:${msg.bot_id ?? 'unknown'}`;
-      // One pin per message, whoever adds the reaction and however often Slack redelivers it.
-      const pinned = await once(within, `pin:${channel}:${ts}`, (tx) =>
-        runner.invoke(
-          (ctx) => pin(ctx, { incidentId, author, postedAt: tsToMs(msg.ts), text: fromSlackText(msg.text), source: { source: 'slack', channel, ts } }),
-          `slack:${event.user}`,
-          scope,
-          {},
-          tx,
-        ),
-      );
-      if (pinned !== 'duplicate' && !pinned.ok)
-        log.warn({ platform: 'slack', incidentId, error: pinned.error }, 'a pinned message could not be put on the timeline');
+    let queued = false;
+    await apply(entryOf(context), async (within) => {
+      if (!(await hasIncidentThreads(within ?? db, channel))) return;
+      if (await isOwnPost(within ?? db, ts, 'slack:')) return; // Sitrep's own thread replies already are timeline events
+      // One read per message, whoever adds the reaction and however often Slack redelivers it.
+      await once(within, `pin_read:${channel}:${ts}`, async (tx) => {
+        await enqueue(tx, now(), { incidentId: null, target: SLACK_HISTORY_TARGET, kind: 'pin_read', payload: { channel, ts, user: event.user } });
+        queued = true;
+        return { ok: true };
+      });
     });
+    if (queued) runner.notify();
   });
 
   // Whoever joins a private incident's channel may see it; whoever leaves it no longer may (unless
@@ -711,6 +706,46 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   };
   bolt.event('member_joined_channel', onMembership);
   bolt.event('member_left_channel', onMembership);
+
+  // "Add to timeline" on a message: the payload carries the message, so nothing is read from Slack.
+  bolt.shortcut({ type: 'message_action', callback_id: 'sitrep_add_to_timeline' }, async ({ ack, body, respond, context }) => {
+    await ack();
+    const parsed = messageShortcutSchema.safeParse(body);
+    if (!parsed.success) {
+      log.warn({ platform: 'slack' }, 'message shortcut without the fields Sitrep needs');
+      const url = z.object({ response_url: z.string() }).safeParse(body);
+      if (url.success) await reportLine(url.data.response_url, respond, ':warning: Slack sent this shortcut without its message; please try again.');
+      return;
+    }
+    const b = parsed.data;
+    const m = b.message;
+    const message = { channel: b.channel.id, ts: m.ts, threadTs: m.thread_ts, user: m.user, botId: m.bot_id, text: m.text };
+    let answer: string | null;
+    try {
+      // Keyed by the interaction (a redelivery or a replay is applied once); the pin itself is
+      // keyed by the message, so a message pinned twice, or also 📌'd, is on the timeline once.
+      const done = await apply(entryOf(context), (within) =>
+        once(within, `shortcut:${b.trigger_id || b.action_ts || `${b.user.id}:${m.ts}`}`, async (tx) => {
+          const outcome = await recordSlackPin(runner, tx, message, `slack:${b.user.id}`);
+          if (outcome.kind === 'refused')
+            log.warn({ platform: 'slack', incidentId: outcome.incidentId, error: outcome.message }, 'a message could not be put on the timeline');
+          // Only a pin keeps the key: an answer that wrote nothing (not in an incident, already
+          // pinned) rolls back with its key, so the request leaves no row behind.
+          return { ok: outcome.kind === 'pinned', outcome };
+        }),
+      );
+      answer = done === 'duplicate' ? null : escapeKeepingMentions(pinAnswer(done.outcome));
+      if (done !== 'duplicate' && done.outcome.kind === 'pinned') runner.notify();
+    } catch (err) {
+      answer = formatResult(runner.failure(err, { platform: 'slack', what: 'a message shortcut could not be applied' }));
+    }
+    if (answer !== null) await reportLine(b.response_url, respond, answer);
+  });
+
+  async function reportLine(responseUrl: string | undefined, respond: (m: ReturnType<typeof ephemeral>) => Promise<unknown>, text: string) {
+    if (!responseUrl) return;
+    await respond(ephemeral(text)).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
+  }
 }
 
 /** Slack's error code for a failed call, or the failure's message. */

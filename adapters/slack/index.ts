@@ -11,6 +11,7 @@ import type { SitrepSocketReceiver } from './socket-receiver.js';
 import { SlackInbox } from './inbox.js';
 import { createSlackTarget } from './target.js';
 import { createSlackCustomerTarget } from './customer.js';
+import { createSlackHistoryTarget } from './history.js';
 import { createCustomerChannelOutlet } from '../../src/mirror/customer-channels.js';
 
 // Slack as a capability: createSlack(deps) from src/main.ts (and, for its outlets, src/entry.ts). HTTP mode serves POST /slack/events on Sitrep's one
@@ -84,7 +85,12 @@ export function createSlack(deps: SlackDeps): Capability {
   const outlet = createSlackOutlet();
   // Customer channels (`subscribe slack:C123`) hear published updates only, fully escaped.
   const outlets = [outlet, createCustomerChannelOutlet({ platform: 'slack', deadlineMs: deps.config.deliveryDeadlineMs })];
-  const targets = [createSlackTarget({ db, client: web, timezone: deps.config.timezone, now }), createSlackCustomerTarget(web)];
+  const targets = [
+    createSlackTarget({ db, client: web, timezone: deps.config.timezone, now }),
+    createSlackCustomerTarget(web),
+    // The reads a 📌 needs (conversations.replies), queued so a rate limit delays a pin, never drops it.
+    createSlackHistoryTarget({ client: web, runner: deps.runner, store: deps.store, log }),
+  ];
 
   // Both receivers commit every request to the inbox before it is answered (inbox.ts).
   const inbox = new SlackInbox(db);

@@ -43,4 +43,15 @@ export const SLACK_THREAD_KINDS: readonly string[] = slackThreadMessage.options.
 export const slackCustomerMessage = customerChannelMessage('slack');
 export type SlackCustomerMessage = z.infer<typeof slackCustomerMessage>;
 
-export type SlackOutboxMessage = SlackThreadMessage | SlackCustomerMessage;
+export type SlackOutboxMessage = SlackThreadMessage | SlackCustomerMessage | SlackHistoryMessage;
+
+/**
+ * Reads Slack must be asked for: lane `slack:history` (adapters/slack/history.ts), one lane for the
+ * workspace, because conversations.replies is limited per app and workspace (one call a minute
+ * for apps outside the Marketplace), not per channel.
+ */
+export const slackHistoryMessage = z.discriminatedUnion('kind', [
+  /** A 📌 on `ts` in `channel` by `user`: read the message, then record the pin. */
+  message('pin_read', z.object({ channel: z.string().min(1), ts: z.string().min(1), user: z.string().min(1) })),
+]);
+export type SlackHistoryMessage = z.infer<typeof slackHistoryMessage>;

@@ -63,7 +63,14 @@ export interface ActionOpenUrl {
   title: string;
   url: string;
 }
-export type CardAction = ActionExecute | ActionShowCard | ActionOpenUrl;
+/** A dialog's (task module's) submit button: Teams sends its data back as a submitAction invoke. */
+export interface ActionSubmit {
+  type: 'Action.Submit';
+  title: string;
+  data: Record<string, string>;
+  style?: 'default' | 'positive' | 'destructive';
+}
+export type CardAction = ActionExecute | ActionShowCard | ActionOpenUrl | ActionSubmit;
 
 export interface AdaptiveCard {
   type: 'AdaptiveCard';
@@ -384,4 +391,20 @@ export function maintenanceCustomerUpdateCard(p: MaintenanceCustomerCardInput, n
 /** Notification/fallback text for a card: plain, short, never a mention. */
 export function summary(s: string): string {
   return plain(s.replace(/\s+/g, ' '), 280);
+}
+
+/**
+ * The "Add to timeline" dialog: which incident the message goes to, the message as the timeline
+ * will have it (clipped), and one button. The message and its author are escaped like every
+ * other text on a card.
+ */
+export function pinConfirmCard(incident: string, author: string, messageText: string): Card {
+  return card(
+    [
+      text(`Add this message to ${md(incident)}'s timeline?`, { weight: 'Bolder' }),
+      text(md(author), { isSubtle: true, spacing: 'Small' }),
+      text(md(clip(messageText || '(no text)', 500))),
+    ],
+    [{ type: 'Action.Submit', title: 'Add to timeline', data: { sitrepPin: 'confirm' }, style: 'positive' }],
+  );
 }

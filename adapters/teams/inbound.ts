@@ -3,6 +3,9 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import type { WriteTx } from '../../db/store.js';
 import { incidentOfThreadRoot } from '../../db/queries/threads.js';
+import { isOwnPost } from '../../db/queries/outbox.js';
+import { incRef } from '../../db/queries/incidents.js';
+import { pin } from '../../src/commands/pin.js';
 import type { Scope } from '../../src/commands/context.js';
 import type { Runner } from '../../src/commands/runner.js';
 import type { Result } from '../../src/commands/run.js';
@@ -10,7 +13,7 @@ import { MAX_CUSTOMER_TEXT, MAX_TEXT, checkInputText, type Command } from '../..
 import { isSitrepError } from '../../src/domain/errors.js';
 import { helpText } from '../../src/commands/help.js';
 import { enqueue } from '../../src/mirror/enqueue.js';
-import { ACTIONS } from './cards.js';
+import { ACTIONS, CARD_CONTENT_TYPE, pinConfirmCard } from './cards.js';
 import { isLoopbackServiceUrl } from './local.js';
 import { saveConversationRef, splitConversationId, threadTarget } from './outlet.js';
 import { secretSlot } from './target.js';
@@ -20,6 +23,8 @@ import { secretSlot } from './target.js';
 //   message with text     → a command (the bot's own <at>mention</at> stripped)
 //   message with value    → an Action.Submit from one of our cards
 //   invoke adaptiveCard/action → an Action.Execute from one of our cards (answered in the response)
+//   invoke composeExtension/fetchTask, /submitAction → the "Add to timeline" message action
+//                           (the message rides in the invoke: nothing is read from Teams)
 //   conversationUpdate    → remembered (the serviceUrl proactive sends need)
 // A command and the row recording its activity id commit in one transaction, so a redelivered
 // activity is applied once, and that transaction commits before the HTTP answer: an activity that
@@ -80,6 +85,52 @@ const cardData = z.object({
 type CardData = z.infer<typeof cardData>;
 
 const executeValue = z.object({ action: z.object({ type: z.string().optional(), verb: z.string().optional(), data: z.unknown().optional() }) });
+
+/** The message action's command id (composeExtensions in manifest/manifest.json). */
+export const TIMELINE_COMMAND = 'addToTimeline';
+
+/** A message action invoke's value: the command, and the message it was used on (messagePayload). */
+const messageActionValue = z.object({
+  commandId: z.string(),
+  commandContext: z.string().optional(),
+  messagePayload: z
+    .object({
+      id: z.string().min(1),
+      replyToId: z.string().nullish(),
+      createdDateTime: z.string().nullish(),
+      body: z.object({ contentType: z.string().nullish(), content: z.string().nullish() }).nullish(),
+      from: z
+        .object({
+          user: z.object({ id: z.string().min(1), displayName: z.string().nullish() }).nullish(),
+          application: z.object({ id: z.string().min(1), displayName: z.string().nullish() }).nullish(),
+        })
+        .nullish(),
+    })
+    .optional(),
+});
+type MessagePayload = NonNullable<z.infer<typeof messageActionValue>['messagePayload']>;
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+/** A message body as plain text: Teams sends HTML (`<div>…</div>`, `<at id="0">Name</at>`, entities). */
+export function messageText(body: MessagePayload['body']): string {
+  const content = body?.content ?? '';
+  if (body?.contentType !== 'html') return content.trim();
+  return content
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/(p|div|li)>/gi, '\n')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
+      if (name[0] === '#') {
+        const code = name[1] === 'x' || name[1] === 'X' ? Number.parseInt(name.slice(2), 16) : Number(name.slice(1));
+        return Number.isInteger(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+      }
+      return ENTITIES[name.toLowerCase()] ?? whole;
+    })
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
 
 export const HELP_HINT = 'write "@Sitrep help" to see how to write each command';
 
@@ -324,6 +375,7 @@ export function createInbound(deps: InboundDeps) {
 
   /** Answers an Action.Execute invoke: the result as a message (Universal Actions response). */
   async function onInvoke(a: InboundActivity): Promise<{ status: number; body: Record<string, unknown> }> {
+    if (a.name === 'composeExtension/fetchTask' || a.name === 'composeExtension/submitAction') return onMessageAction(a, a.name);
     if (a.name !== 'adaptiveCard/action') return { status: 200, body: {} };
     const v = executeValue.safeParse(a.value);
     if (!v.success)
@@ -341,6 +393,103 @@ export function createInbound(deps: InboundDeps) {
     }
     const message = result === null ? "This button is not one of Sitrep's." : result === 'duplicate' ? 'Already done.' : formatResult(result);
     return { status: 200, body: { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: message } };
+  }
+
+  /** Where a message action's message lives, and whether it may be pinned there. */
+  async function pinTarget(a: InboundActivity, m: MessagePayload): Promise<{ scope: Scope; incidentId: number } | { refusal: string }> {
+    const { channel, messageId } = splitConversationId(a.conversation.id);
+    // A reply names its thread's root (replyToId); a top-level post is its own thread.
+    const root = m.replyToId || messageId || m.id;
+    const incidentId = await incidentOfThreadRoot(db, 'teams', channel, root);
+    if (incidentId === undefined) return { refusal: "This message is not in an incident's thread: use Add to timeline on a message there." };
+    // Only an incident's root card starts one of its threads.
+    if (m.id === root) return { refusal: `That is ${incRef(incidentId)}'s own card: use Add to timeline on a message in its thread.` };
+    if (await isOwnPost(db, m.id, 'teams:')) return { refusal: `That message is already on ${incRef(incidentId)}'s timeline.` };
+    const scope: Scope = { ...(await scopeFor(a)), channel, threadRef: root, incidentId };
+    return { scope, incidentId };
+  }
+
+  /**
+   * Who wrote the message. Teams names its author by Entra object id only; when that is the person
+   * using the action, their Teams id (the one every other ref uses) is known from the activity.
+   */
+  function authorOf(a: InboundActivity, m: MessagePayload): { ref: string; name: string } {
+    const user = m.from?.user;
+    if (user) return { ref: user.id === a.from.aadObjectId ? actorOf(a) : `teams:${user.id}`, name: user.displayName ?? user.id };
+    const app = m.from?.application;
+    if (app) return { ref: `teams:${app.id}`, name: app.displayName ?? app.id };
+    return { ref: 'teams:unknown', name: 'unknown' };
+  }
+
+  /** A one-line answer in the dialog Teams opened for the action. */
+  const taskMessage = (value: string) => ({ status: 200, body: { task: { type: 'message', value } } });
+
+  /**
+   * "Add to timeline" on a message. fetchTask opens a dialog that says which incident the message
+   * goes to; its button sends submitAction, which records the pin (the one `pin` verb, once per
+   * message, however often it is used or Teams redelivers it) and says so.
+   */
+  async function onMessageAction(a: InboundActivity, name: 'composeExtension/fetchTask' | 'composeExtension/submitAction') {
+    const v = messageActionValue.safeParse(a.value);
+    if (!v.success || v.data.commandId !== TIMELINE_COMMAND) return taskMessage("This action is not one of Sitrep's.");
+    const m = v.data.messagePayload;
+    if (!m) return taskMessage('Use Add to timeline from a message: Teams sent no message with this one.');
+    const where = await pinTarget(a, m);
+    if ('refusal' in where) return taskMessage(where.refusal);
+    const author = authorOf(a, m);
+    const text = messageText(m.body);
+    if (name === 'composeExtension/fetchTask') {
+      return {
+        status: 200,
+        body: {
+          task: {
+            type: 'continue',
+            value: {
+              title: 'Add to timeline',
+              height: 'small',
+              width: 'medium',
+              card: { contentType: CARD_CONTENT_TYPE, content: pinConfirmCard(incRef(where.incidentId), author.name, text) },
+            },
+          },
+        },
+      };
+    }
+    const posted = Date.parse(m.createdDateTime ?? '');
+    const { channel } = splitConversationId(a.conversation.id);
+    const incidentId = where.incidentId;
+    let answer: string;
+    try {
+      const key = a.id ? { platform: 'teams' as const, id: `${a.conversation.id}|${a.type}|${a.id}` } : null;
+      const done = await runner.once(key, async (tx) => {
+        await remember(tx, a);
+        const pinned = await runner.once(
+          { platform: 'teams', id: `pin:${channel}:${m.id}` },
+          (inner) =>
+            runner.invoke(
+              (ctx) =>
+                pin(ctx, {
+                  incidentId,
+                  author: author.ref,
+                  postedAt: Number.isFinite(posted) ? posted : now(),
+                  text,
+                  source: { source: 'teams', channel, ts: m.id },
+                }),
+              actorOf(a),
+              where.scope,
+              {},
+              inner,
+            ),
+          { within: tx },
+        );
+        if (pinned === 'duplicate') return { ok: true, text: `That message is already on ${incRef(incidentId)}'s timeline.` };
+        if (!pinned.ok) return { ok: false, text: `⚠️ Not added to ${incRef(incidentId)}'s timeline: ${pinned.error.message}` };
+        return { ok: true, text: `📌 Added to ${incRef(incidentId)}'s timeline.` };
+      });
+      answer = done === 'duplicate' ? `📌 Added to ${incRef(incidentId)}'s timeline.` : done.text;
+    } catch (err) {
+      answer = formatResult(runner.failure(err, { platform: 'teams' }));
+    }
+    return taskMessage(answer);
   }
 
   /**

@@ -202,12 +202,20 @@ export interface FakeSlackOptions {
   now?: () => number;
   /** Slack's per-channel posting limit (about one message per second per channel); off by default. */
   rateLimit?: { perChannel: number; windowMs?: number };
+  /**
+   * Per-method limits for the whole workspace, as Slack keeps them for its rate tiers: e.g.
+   * conversations.replies at one call a minute for new apps outside the Marketplace
+   * (`{ 'conversations.replies': { limit: 1, windowMs: 60_000 } }`). A call beyond the limit is
+   * answered 429 with the Retry-After (whole seconds) until the window has room.
+   */
+  methodLimits?: Record<string, { limit: number; windowMs: number }>;
 }
 
 export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSlackApi> {
   const required = loadRequired();
   const limit = opts.rateLimit ? new RollingLimit({ limit: opts.rateLimit.perChannel, windowMs: opts.rateLimit.windowMs ?? 1_000 }) : null;
   const failures = new Map<string, Failure[]>();
+  const methodLimits = new Map(Object.entries(opts.methodLimits ?? {}).map(([m, l]) => [m, new RollingLimit({ limit: l.limit, windowMs: l.windowMs })]));
   let seq = 0;
   const nextTs = () => {
     seq += 1;
@@ -404,6 +412,15 @@ export async function startFakeSlackApi(opts: FakeSlackOptions): Promise<FakeSla
             : send(scripted.status, { ok: false, error: 'internal_error' });
         }
         return send(200, { ok: false, error: scripted.error });
+      }
+      const tier = methodLimits.get(method);
+      if (tier) {
+        const room = tier.admit(method);
+        if (!room.ok) {
+          call.valid = false;
+          call.status = 429;
+          return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(room.retryAfterSeconds) });
+        }
       }
       if (limit && method === 'chat.postMessage') {
         const room = limit.check(String(params.channel));

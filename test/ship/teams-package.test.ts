@@ -108,6 +108,8 @@ describe('npm run teams:package', () => {
     const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8'));
     expect(manifest.id).toBe(APP_ID);
     expect(manifest.bots[0].botId).toBe(APP_ID);
+    // The "Add to timeline" message action is the same bot's.
+    expect(manifest.composeExtensions[0]).toMatchObject({ botId: APP_ID, commands: [{ type: 'action', context: ['message'] }] });
     expect(manifest.version).toBe(packageJson().version);
     expect(manifest.developer).toMatchObject({ name: 'Example & Co', websiteUrl: 'https://status.example.com/', privacyUrl: 'https://status.example.com/' });
     expect(manifest.validDomains).toEqual(['status.example.com']);

@@ -3,6 +3,10 @@ import { incidentThreads, incidents } from '../../db/schema.js';
 import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
 import { createSlackWebApi } from '../../adapters/slack/web-api.js';
 import { createSlackTarget } from '../../adapters/slack/target.js';
+import { createSlackHistoryTarget } from '../../adapters/slack/history.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createApp } from '../../src/main.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
 import { describeTargetContract, type ContractUpstream } from '../mirror/target-contract.js';
 
@@ -100,6 +104,51 @@ describeTargetContract('slack customer channel', async () => {
     upstream: upstream(fake),
     async close() {
       await fake.close();
+    },
+  };
+});
+
+// The 📌 read (conversations.replies) with the pin it records after it, on a real app's runner.
+describeTargetContract('slack history (📌 reads)', async () => {
+  const fake = await startFakeSlackApi({ token: TOKEN });
+  const app = createApp(loadConfig({ SITREP_DB: ':memory:', LOG_LEVEL: 'silent', USER: 'tester' }), { log: createLogger('silent') });
+  await app.run('declare Contract', 'cli:t', { platform: 'cli' });
+  const now = Date.now();
+  app.db
+    .insert(incidentThreads)
+    .values({ incidentId: 1, platform: 'slack', channel: 'C0INC', rootRef: '1700000000.000001', dedicated: false, createdAt: now })
+    .run();
+  fake.addMessage({ channel: 'C0INC', ts: '1700000000.000001', text: 'root' });
+  fake.addMessage({ channel: 'C0INC', ts: '1700000000.000002', thread_ts: '1700000000.000001', user: 'U0DAVE', text: 'replica lag' });
+  const web = createSlackWebApi({ token: TOKEN, apiUrl: fake.apiUrl });
+  let n = 0;
+  const upstreamOf = (f: FakeSlackApi): ContractUpstream => ({
+    ok: () => undefined,
+    fail: () => f.failNext('conversations.replies', { status: 503 }),
+    rateLimit: (s) => f.failNext('conversations.replies', { status: 429, retryAfter: s }),
+    hang: () => f.failNext('conversations.replies', { hang: true }),
+  });
+  return {
+    target: createSlackHistoryTarget({ client: web, runner: app.runner, store: app.store, log: createLogger('silent') }),
+    handled: 'slack:history',
+    unhandled: 'slack:thread:C0INC',
+    message: (over = {}) => ({
+      id: ++n,
+      deliveryId: `msg_contract_${n}`,
+      incidentId: null,
+      target: 'slack:history',
+      kind: 'pin_read',
+      payload: { channel: 'C0INC', ts: '1700000000.000002', user: 'U0ERIN' },
+      attempts: 1,
+      createdAt: Date.now(),
+      approvedAt: null,
+      folded: 0,
+      ...over,
+    }),
+    upstream: upstreamOf(fake),
+    async close() {
+      await fake.close();
+      await app.close();
     },
   };
 });

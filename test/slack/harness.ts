@@ -5,7 +5,7 @@ import { outbox } from '../../db/schema.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, startServer, type App, type RunningServer } from '../../src/main.js';
-import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
+import { startFakeSlackApi, type FakeSlackApi, type FakeSlackOptions } from '../fakes/slack-api.js';
 
 // Boots the real app (real HTTP server, real SQLite, real Bolt) against the fake Slack Web API and
 // speaks to it the way Slack does: signed form posts and JSON events built from the captured
@@ -43,8 +43,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}, now?: () => number): Promise<Harness> {
-  const fake = await startFakeSlackApi({ token: TOKEN });
+export async function startHarness(env: Record<string, string> = {}, now?: () => number, fakeOptions: Omit<FakeSlackOptions, 'token'> = {}): Promise<Harness> {
+  const fake = await startFakeSlackApi({ ...fakeOptions, token: TOKEN });
   const config = loadConfig({
     SITREP_DB: ':memory:',
     LOG_LEVEL: 'silent',

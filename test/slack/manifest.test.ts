@@ -16,6 +16,10 @@ const sources = readdirSync(new URL('adapters/slack/', ROOT))
 /** Listeners the code registers with Bolt, and Web API methods it calls. */
 const registeredCommands = [...sources.matchAll(/bolt\.command\('([^']+)'/g)].map((m) => m[1]!);
 const registeredEvents = [...sources.matchAll(/bolt\.event\('([^']+)'/g)].map((m) => m[1]!);
+const registeredShortcuts = [...sources.matchAll(/bolt\.shortcut\(\{\s*type: '(\w+)',\s*callback_id: '([^']+)'/g)].map((m) => ({
+  type: m[1]!,
+  callbackId: m[2]!,
+}));
 const calledMethods = [
   ...new Set([...sources.matchAll(/\b(?:client|web)\.(chat|views|conversations|reactions|users|auth)\.(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`)),
 ];
@@ -46,6 +50,22 @@ describe('manifest.yml', () => {
     expect(Object.keys(USED_SCOPES.events).sort()).toEqual([...registeredEvents].sort());
   });
 
+  it('declares exactly the message shortcuts the app registers', async () => {
+    // A shortcut in the manifest with no listener would leave Slack waiting for an ack; one the
+    // code listens for but the manifest lacks would never show in the message menu.
+    expect(registeredShortcuts).toEqual([{ type: 'message_action', callbackId: 'sitrep_add_to_timeline' }]);
+    const shortcuts = manifest.features.shortcuts;
+    expect(shortcuts.map((s: any) => ({ type: s.type === 'message' ? 'message_action' : s.type, callbackId: s.callback_id }))).toEqual(registeredShortcuts);
+    expect(Object.keys(USED_SCOPES.shortcuts)).toEqual(registeredShortcuts.map((s) => s.callbackId));
+    for (const s of shortcuts) {
+      expect(s.name).toBe('Add to timeline');
+      // Slack's limits for a shortcut's name and description.
+      expect(s.name.length).toBeLessThanOrEqual(24);
+      expect(s.description.length).toBeGreaterThan(0);
+      expect(s.description.length).toBeLessThanOrEqual(80);
+    }
+  });
+
   it('asks for exactly the bot scopes the code uses', async () => {
     // Every method the code calls has its scopes listed, and nothing else is asked for.
     expect(calledMethods.sort()).toEqual(Object.keys(USED_SCOPES.methods).sort());
@@ -53,6 +73,7 @@ describe('manifest.yml', () => {
       ...Object.values(USED_SCOPES.methods).flat(),
       ...Object.values(USED_SCOPES.events).flat(),
       ...Object.values(USED_SCOPES.commands).flat(),
+      ...Object.values(USED_SCOPES.shortcuts).flat(),
     ]);
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...needed].sort());
     expect(manifest.oauth_config.scopes.user).toBeUndefined();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { USAGE, VERBS } from '../../src/commands/help.js';
+import { TIMELINE_COMMAND } from '../../adapters/teams/inbound.js';
 
 // adapters/teams/manifest/ is what an admin zips and uploads to Teams. Its command hints must be
 // words the grammar understands, described the way `help` describes them.
@@ -65,5 +66,22 @@ describe('Teams app manifest', () => {
     }
     // Binding the incidents channel only makes sense in a team.
     expect(lists.find((l) => l.scopes.includes('team'))!.commands.map((c) => c.title)).toContain('channel');
+  });
+
+  it('offers "Add to timeline" as a message action the bot answers (fetchTask, then submitAction)', async () => {
+    expect(manifest.composeExtensions).toHaveLength(1);
+    const ext = manifest.composeExtensions[0];
+    expect(ext.botId).toBe('{{MICROSOFT_APP_ID}}');
+    expect(ext.commands).toEqual([
+      {
+        id: TIMELINE_COMMAND,
+        type: 'action',
+        context: ['message'],
+        title: 'Add to timeline',
+        description: expect.any(String),
+        fetchTask: true,
+      },
+    ]);
+    expect(ext.commands[0].description.length).toBeLessThanOrEqual(128);
   });
 });
