@@ -1,14 +1,12 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
-import { componentStatusHistory, components, incidentComponents, incidents } from '../schema.js';
+import { components, incidentComponents, incidents } from '../schema.js';
 import { rollUp } from '../../src/domain/components.js';
-import { INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Role } from '../../src/domain/enums.js';
+import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Role } from '../../src/domain/enums.js';
 import { SitrepError } from '../../src/domain/errors.js';
 import { incidentNotFound } from '../../src/domain/visibility.js';
 import type { ComponentStatusChange } from '../../src/domain/publication.js';
 import { prepared } from './prepared.js';
-import { maintenanceHolds } from './maintenances.js';
-import { maintenanceContributions } from '../../src/domain/maintenance.js';
 
 export type IncidentRow = typeof incidents.$inferSelect;
 export type ComponentRow = typeof components.$inferSelect;
@@ -159,58 +157,59 @@ export async function componentsBySlug(db: DbOrTx, slugs: string[]): Promise<Map
   return map;
 }
 
+// The roll-up runs for every component change of every command (a publish runs it twice), so its
+// statements are prepared once per connection; the component ids go in as one JSON array.
+const ROLL_UP = {
+  internal: `select ic.component_id as componentId, ic.status as status from incident_components ic
+    join incidents i on i.id = ic.incident_id
+    where ic.component_id in (select value from json_each(?)) and i.status != 'resolved'
+    union all
+    select mc.component_id, m.status from maintenance_components mc join maintenances m on m.id = mc.maintenance_id
+    where mc.component_id in (select value from json_each(?)) and m.status in ('in_progress', 'verifying')`,
+  public: `select ic.component_id as componentId, ic.public_status as status from incident_components ic
+    join incidents i on i.id = ic.incident_id
+    where ic.component_id in (select value from json_each(?)) and i.public_status is not null and i.public_status != 'resolved'
+      and ic.public_status is not null
+    union all
+    select mc.component_id, m.public_status from maintenance_components mc join maintenances m on m.id = mc.maintenance_id
+    where mc.component_id in (select value from json_each(?)) and m.public_status in ('in_progress', 'verifying')`,
+} as const;
+// Maintenance rows of the queries above carry the maintenance's status; these are incidents'.
+const MAINTENANCE_HOLD: ReadonlySet<string> = new Set(['in_progress', 'verifying']);
+const COMPONENT_STATUS_OF = {
+  internal: 'select status as before from components where id = ?',
+  public: 'select public_status as before from components where id = ?',
+} as const;
+const SET_COMPONENT_STATUS = {
+  internal: 'update components set status = ?, updated_at = ? where id = ?',
+  public: 'update components set public_status = ?, updated_at = ? where id = ?',
+} as const;
+const OWN_STATUS = 'select status, public_status as publicStatus from incident_components where incident_id = ? and component_id = ?';
+const INSERT_HISTORY = 'insert into component_status_history (component_id, incident_id, status, rolled_up, is_public, at) values (?, ?, ?, ?, ?, ?)';
+
+const componentStatus = (v: unknown): ComponentStatus | null => COMPONENT_STATUSES.find((c) => c === v) ?? null;
+
 /** Recomputes rolled-up (internal or public) statuses of the given components from open incidents and maintenance under way. */
 export async function recomputeComponents(tx: Tx, componentIds: number[], which: 'internal' | 'public', at: number, incidentId: number | null): Promise<void> {
   if (!componentIds.length) return;
-  const rows =
-    which === 'internal'
-      ? tx
-          .select({ componentId: incidentComponents.componentId, status: incidentComponents.status })
-          .from(incidentComponents)
-          .innerJoin(incidents, eq(incidents.id, incidentComponents.incidentId))
-          .where(and(inArray(incidentComponents.componentId, componentIds), ne(incidents.status, 'resolved')))
-          .all()
-      : tx
-          .select({ componentId: incidentComponents.componentId, status: incidentComponents.publicStatus })
-          .from(incidentComponents)
-          .innerJoin(incidents, eq(incidents.id, incidentComponents.incidentId))
-          .where(
-            and(
-              inArray(incidentComponents.componentId, componentIds),
-              sql`${incidents.publicStatus} IS NOT NULL AND ${incidents.publicStatus} != 'resolved'`,
-              sql`${incidentComponents.publicStatus} IS NOT NULL`,
-            ),
-          )
-          .all();
-  // Maintenance under way holds its components under_maintenance; rollUp ranks any outage above it.
-  const held = maintenanceContributions(maintenanceHolds(tx, componentIds, which).map((h) => ({ status: h.status, componentIds: [h.componentId] })));
-  const rolled = rollUp([...rows.filter((r): r is { componentId: number; status: ComponentStatus } => r.status !== null), ...held]);
+  const ids = JSON.stringify(componentIds);
+  const contributions: Array<{ componentId: number; status: ComponentStatus }> = [];
+  for (const raw of prepared(tx, ROLL_UP[which]).all(ids, ids)) {
+    if (!isRecord(raw) || typeof raw.componentId !== 'number') continue;
+    // A maintenance under way holds its components under_maintenance; rollUp ranks any outage above it.
+    const status = MAINTENANCE_HOLD.has(String(raw.status)) ? 'under_maintenance' : componentStatus(raw.status);
+    if (status) contributions.push({ componentId: raw.componentId, status });
+  }
+  const rolled = rollUp(contributions);
   for (const id of componentIds) {
     const status = rolled.get(id) ?? 'operational';
-    const current = tx.select().from(components).where(eq(components.id, id)).get();
-    if (!current) continue;
-    const before = which === 'internal' ? current.status : current.publicStatus;
-    if (which === 'internal') tx.update(components).set({ status, updatedAt: at }).where(eq(components.id, id)).run();
-    else tx.update(components).set({ publicStatus: status, updatedAt: at }).where(eq(components.id, id)).run();
-    if (before !== status || incidentId !== null) {
-      const own =
-        incidentId === null
-          ? null
-          : tx
-              .select()
-              .from(incidentComponents)
-              .where(and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, id)))
-              .get();
-      tx.insert(componentStatusHistory)
-        .values({
-          componentId: id,
-          incidentId,
-          status: (which === 'internal' ? own?.status : own?.publicStatus) ?? status,
-          rolledUp: status,
-          isPublic: which === 'public',
-          at,
-        })
-        .run();
+    const current: unknown = prepared(tx, COMPONENT_STATUS_OF[which]).get(id);
+    if (!isRecord(current)) continue;
+    prepared(tx, SET_COMPONENT_STATUS[which]).run(status, at, id);
+    if (current.before !== status || incidentId !== null) {
+      const own: unknown = incidentId === null ? undefined : prepared(tx, OWN_STATUS).get(incidentId, id);
+      const ownStatus = isRecord(own) ? componentStatus(which === 'internal' ? own.status : own.publicStatus) : null;
+      prepared(tx, INSERT_HISTORY).run(id, incidentId, ownStatus ?? status, status, which === 'public' ? 1 : 0, at);
     }
   }
 }

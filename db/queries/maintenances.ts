@@ -135,26 +135,6 @@ export function dueMaintenanceIds(db: DbOrTx, now: number): number[] {
   return [...new Set([...starting, ...ending].map((r) => r.id))].sort((a, b) => a - b);
 }
 
-/**
- * The components each maintenance under way holds, for the roll-up: by its internal status, or by
- * what customers were told (its public status) for the public roll-up.
- */
-export function maintenanceHolds(
-  db: DbOrTx,
-  componentIds: readonly number[],
-  which: 'internal' | 'public',
-): Array<{ componentId: number; status: MaintenanceStatus }> {
-  if (!componentIds.length) return [];
-  const col = which === 'internal' ? maintenances.status : maintenances.publicStatus;
-  return db
-    .select({ componentId: maintenanceComponents.componentId, status: col })
-    .from(maintenanceComponents)
-    .innerJoin(maintenances, eq(maintenances.id, maintenanceComponents.maintenanceId))
-    .where(and(inArray(maintenanceComponents.componentId, [...componentIds]), inArray(col, ['in_progress', 'verifying'])))
-    .all()
-    .flatMap((r) => (r.status ? [{ componentId: r.componentId, status: r.status }] : []));
-}
-
 export async function maintenanceComponentIds(db: DbOrTx, id: number): Promise<number[]> {
   return db
     .select({ id: maintenanceComponents.componentId })
