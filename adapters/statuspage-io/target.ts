@@ -138,38 +138,12 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
       return { kind: 'delivered', remoteRef: remoteId };
     }
     const fields = componentFields(p, await componentIds(p, signal));
-    if (!remoteId) {
-      const json = unwrap(
-        await client.request(
-          'POST',
-          `${page}/incidents`,
-          {
-            incident: {
-              name: p.name,
-              status: p.status,
-              body: p.body,
-              ...fields,
-              deliver_notifications: true,
-              metadata: { sitrep: { incident_id: p.incident } },
-            },
-          },
-          signal,
-        ),
-      );
-      const created = remoteIncident.safeParse(json);
-      // Created, but we cannot tell its id: the next attempt finds it by metadata instead of duplicating it.
-      if (!created.success) return { kind: 'retry', error: 'POST incidents: answer has no incident id' };
-      return { kind: 'delivered', remoteRef: created.data.id };
-    }
-    unwrap(
-      await client.request(
-        'PATCH',
-        `${page}/incidents/${encodeURIComponent(remoteId)}`,
-        { incident: { status: p.status, body: p.body, ...fields, deliver_notifications: true } },
-        signal,
-      ),
+    return createOrPatch(
+      remoteId,
+      { name: p.name, status: p.status, body: p.body, ...fields, deliver_notifications: true, metadata: { sitrep: { incident_id: p.incident } } },
+      { status: p.status, body: p.body, ...fields, deliver_notifications: true },
+      signal,
     );
-    return { kind: 'delivered', remoteRef: remoteId };
   }
 
   /** A maintenance's text: the announcement creates the scheduled incident, every later text PATCHes it. */
@@ -193,37 +167,39 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
       auto_transition_deliver_notifications_at_end: false,
       scheduled_remind_prior: false,
     };
+    return createOrPatch(
+      remoteId,
+      {
+        name: p.name,
+        status: p.status,
+        ...schedule,
+        body: p.body,
+        ...fields,
+        deliver_notifications: true,
+        metadata: { sitrep: { maintenance_id: p.maintenance } },
+      },
+      { status: p.status, ...schedule, body: p.body, ...fields, deliver_notifications: true },
+      signal,
+    );
+  }
+
+  /**
+   * Creates the Statuspage incident (no remote id yet) or PATCHes the one this lane created. A
+   * create whose answer has no id is retried: the next attempt finds it by metadata instead of
+   * duplicating it.
+   */
+  async function createOrPatch(
+    remoteId: string | null,
+    create: Record<string, unknown>,
+    patch: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<DeliveryResult> {
     if (!remoteId) {
-      const json = unwrap(
-        await client.request(
-          'POST',
-          `${page}/incidents`,
-          {
-            incident: {
-              name: p.name,
-              status: p.status,
-              ...schedule,
-              body: p.body,
-              ...fields,
-              deliver_notifications: true,
-              metadata: { sitrep: { maintenance_id: p.maintenance } },
-            },
-          },
-          signal,
-        ),
-      );
-      const created = remoteIncident.safeParse(json);
+      const created = remoteIncident.safeParse(unwrap(await client.request('POST', `${page}/incidents`, { incident: create }, signal)));
       if (!created.success) return { kind: 'retry', error: 'POST incidents: answer has no incident id' };
       return { kind: 'delivered', remoteRef: created.data.id };
     }
-    unwrap(
-      await client.request(
-        'PATCH',
-        `${page}/incidents/${encodeURIComponent(remoteId)}`,
-        { incident: { status: p.status, ...schedule, body: p.body, ...fields, deliver_notifications: true } },
-        signal,
-      ),
-    );
+    unwrap(await client.request('PATCH', `${page}/incidents/${encodeURIComponent(remoteId)}`, { incident: patch }, signal));
     return { kind: 'delivered', remoteRef: remoteId };
   }
 

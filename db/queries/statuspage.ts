@@ -37,6 +37,16 @@ export function publicFingerprint(db: DbOrTx): string {
 // because the status page builds its snapshot synchronously on the store's read-only connection.
 // A rebuild runs on every published change while customers are polling, so they are prepared once
 // per database: query building is not paid again each time.
+/** A public maintenance's head: its public status, never the internal one. */
+const maintenanceHeadColumns = {
+  id: maintenances.id,
+  title: maintenances.title,
+  publicStatus: maintenances.publicStatus,
+  startsAt: maintenances.startsAt,
+  endsAt: maintenances.endsAt,
+  publishedAt: maintenances.publishedAt,
+};
+
 function prepare(db: Db) {
   const windowStart = sql.placeholder('windowStart');
   const ids = sql.placeholder('ids'); // a JSON array of incident ids
@@ -104,27 +114,13 @@ function prepare(db: Db) {
       .prepare(),
     // Public maintenances: announced ones (published_at set), their public status only.
     maintenances: db
-      .select({
-        id: maintenances.id,
-        title: maintenances.title,
-        publicStatus: maintenances.publicStatus,
-        startsAt: maintenances.startsAt,
-        endsAt: maintenances.endsAt,
-        publishedAt: maintenances.publishedAt,
-      })
+      .select(maintenanceHeadColumns)
       .from(maintenances)
       .where(isNotNull(maintenances.publishedAt))
       .orderBy(desc(maintenances.publishedAt), desc(maintenances.id))
       .prepare(),
     maintenanceHead: db
-      .select({
-        id: maintenances.id,
-        title: maintenances.title,
-        publicStatus: maintenances.publicStatus,
-        startsAt: maintenances.startsAt,
-        endsAt: maintenances.endsAt,
-        publishedAt: maintenances.publishedAt,
-      })
+      .select(maintenanceHeadColumns)
       .from(maintenances)
       .where(and(eq(maintenances.id, sql.placeholder('id')), isNotNull(maintenances.publishedAt)))
       .prepare(),
