@@ -52,3 +52,17 @@ export function cli(dbFile: string, env: Record<string, string> = {}) {
     return { code, stdout, stderr, json: () => JSON.parse(stdout) };
   };
 }
+
+/** Runs one command in-process as `actor` (CLI scope) and returns its reply; a refusal fails the test with its line. */
+export async function runOk(app: App, text: string, actor = 'cli:alice') {
+  const r = await app.run(text, actor, { platform: 'cli' });
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.reply;
+}
+
+/** Runs one command that must be refused and returns the refusal (its code and one line). */
+export async function runRefused(app: App, text: string, actor = 'cli:alice') {
+  const r = await app.run(text, actor, { platform: 'cli' });
+  if (r.ok) throw new Error(`expected "${text}" to fail`);
+  return r.error;
+}

@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { rowCounts, testApp } from '../helpers.js';
-import type { App } from '../../src/main.js';
+import { rowCounts, testApp, runOk as run, runRefused as fail } from '../helpers.js';
 
 // Follow-ups: add, edit, done and list (`--json` in CONTRACT.md's shape), each change recorded in
 // the incident's timeline (and so its thread), bad input refused in one line writing nothing.
 
-const scope = { platform: 'cli' as const };
-async function run(app: App, text: string, actor = 'cli:alice') {
-  const r = await app.run(text, actor, scope);
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.reply;
-}
-async function fail(app: App, text: string) {
-  const r = await app.run(text, 'cli:alice', scope);
-  if (r.ok) throw new Error(`expected "${text}" to fail`);
-  return r.error;
-}
+const _scope = { platform: 'cli' as const };
 describe('follow-ups', () => {
   it('adds, edits, finishes and lists them, each change in the timeline', async () => {
     const app = testApp();

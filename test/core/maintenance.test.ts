@@ -1,24 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { rowCounts, tempDbFile, testApp } from '../helpers.js';
+import { rowCounts, tempDbFile, testApp, runOk as run, runRefused as fail } from '../helpers.js';
 import type { App } from '../../src/main.js';
 
 // Scheduled maintenance through the command language, with an injected clock: scheduling and its
 // refusals, the approval of every typed text, the automatic start and completion (also after a
 // restart, and when the whole window passed while nothing ran), and the component roll-up.
 
-const scope = { platform: 'cli' as const };
+const _scope = { platform: 'cli' as const };
 const T0 = Date.parse('2026-12-07T12:00:00Z');
 
-async function run(app: App, text: string, actor = 'cli:alice') {
-  const r = await app.run(text, actor, scope);
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.reply;
-}
-async function fail(app: App, text: string, actor = 'cli:alice') {
-  const r = await app.run(text, actor, scope);
-  if (r.ok) throw new Error(`expected "${text}" to fail`);
-  return r.error;
-}
 const status = async (app: App, id = 'M-1') => ((await run(app, 'maintenance list')).data.maintenances as any[]).find((m) => m.id === id)?.status;
 const component = async (app: App, slug: string) => ((await run(app, 'component list')).data.components as any[]).find((c) => c.slug === slug);
 

@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { outbox } from '../../db/schema.js';
-import type { App } from '../../src/main.js';
-import { rowCounts, testApp } from '../helpers.js';
+import { rowCounts, testApp, runOk as run, runRefused as fail } from '../helpers.js';
 
 // Private incidents in the command layer: need to know (the same not-found line as an id never
 // used), customer-facing commands refused in one line with nothing written, and no outbox row to
 // any public target.
 
-const scope = { platform: 'cli' as const };
-
-async function run(app: App, text: string, actor = 'cli:alice') {
-  const r = await app.run(text, actor, scope);
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.reply;
-}
-async function fail(app: App, text: string, actor = 'cli:alice') {
-  const r = await app.run(text, actor, scope);
-  if (r.ok) throw new Error(`expected "${text}" to fail`);
-  return r.error;
-}
+const _scope = { platform: 'cli' as const };
 
 /** An app with an admin, a webhook subscriber and an approver, and INC-1 (public) and INC-2 (private, declared by alice). */
 async function withTwo(env: Record<string, string> = {}) {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { sendReminders } from '../../src/commands/remind.js';
 import type { App } from '../../src/main.js';
-import { tempDbFile, testApp } from '../helpers.js';
+import { tempDbFile, testApp, runOk as run } from '../helpers.js';
 
 // Cadence and monitoring reminders with an injected clock: once per gap, a new gap after a
 // published update, backfilled history counted, nothing twice across a restart, and the server's
@@ -13,11 +13,6 @@ const T0 = Date.parse('2026-12-07T12:00:00Z');
 const MIN = 60_000;
 const POLICY = { cadenceMinutes: { 1: 30, 2: 60 }, monitoringMs: 4 * 60 * MIN };
 
-async function run(app: App, text: string, actor = 'cli:alice') {
-  const r = await app.run(text, actor, scope);
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.reply;
-}
 const reminders = async (app: App, id = 'INC-1') =>
   ((await run(app, `timeline ${id}`)).data as any).events.filter((e: any) => e.kind === 'reminder').map((e: any) => e.text as string);
 

@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { testApp } from '../helpers.js';
-import type { App } from '../../src/main.js';
+import { testApp, runOk as run } from '../helpers.js';
 
 // `stats`: per severity, count, median and worst time to identify and to resolve, and how many
 // incidents kept or missed their update cadence, computed from backfilled (`at:`) history.
 
-const scope = { platform: 'cli' as const };
-async function run(app: App, text: string) {
-  const r = await app.run(text, 'cli:alice', scope);
-  if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
-  return r.reply;
-}
+const _scope = { platform: 'cli' as const };
 
 describe('stats', () => {
   it('gives medians, worsts and cadence kept or missed per severity', async () => {
