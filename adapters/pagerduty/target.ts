@@ -1,4 +1,5 @@
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
+import { parseRetryAfter } from '../../src/mirror/policy.js';
 import { PAGERDUTY_TARGET, pagerDutyMessage } from './messages.js';
 
 export interface PagerDutyTargetDeps {
@@ -6,15 +7,6 @@ export interface PagerDutyTargetDeps {
   routingKey: string;
   /** Named as the alert's source. */
   source: string;
-}
-
-/** Retry-After in seconds or an HTTP date, as ms from now; undefined when absent or unreadable. */
-function retryAfterMs(h: string | null): number | undefined {
-  if (!h) return undefined;
-  const s = Number(h);
-  if (Number.isFinite(s) && s >= 0) return Math.min(s, 3_600) * 1000;
-  const at = Date.parse(h);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /**
@@ -54,7 +46,7 @@ export function createPagerDutyTarget(deps: PagerDutyTargetDeps): Target {
       const text = (await res.text().catch(() => '')).slice(0, 300);
       if (res.status === 202 || res.status === 200) return { kind: 'delivered', remoteRef: m.data.payload.incident };
       if (res.status === 429 || res.status >= 500) {
-        const after = retryAfterMs(res.headers.get('retry-after'));
+        const after = parseRetryAfter(res.headers.get('retry-after'));
         return { kind: 'retry', error: `PagerDuty answered ${res.status}`, ...(after === undefined ? {} : { retryAfterMs: after }) };
       }
       return { kind: 'failed', error: `PagerDuty refused the event (${res.status}): ${text.replace(/\s+/g, ' ')}` };

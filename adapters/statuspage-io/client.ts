@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseRetryAfter } from '../../src/mirror/policy.js';
 
 // A minimal Statuspage Manage API (v1) client: one request, one classified outcome. Retrying is
 // the outbox worker's job, so nothing here loops; the only wait is for the API key's rate limit.
@@ -88,14 +89,7 @@ function abortable(p: Promise<void>, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Retry-After is either delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+export { parseRetryAfter };
 
 export class StatuspageClient {
   private readonly bucket: KeyBucket;

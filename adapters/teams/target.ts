@@ -14,6 +14,7 @@ import { TEAMS_THREAD_KINDS, teamsThreadMessage, type TeamsThreadMessage } from 
 import { loadSdk, type Activity, type ConnectorClient } from './sdk.js';
 import { TEAMS_THREAD_PREFIX, loadConversationRef, refKey, teamsThreadRow, threadConversationId } from './outlet.js';
 import { approvalRequestRef } from '../../db/queries/outbox.js';
+import { parseRetryAfter as retryAfterMs } from '../../src/mirror/policy.js';
 
 // Delivers the rows the Teams outlet wrote, through the Bot Connector REST API (the SDK's
 // ConnectorClient). Tries once and says what happened; the outbox worker owns retries (honouring
@@ -41,18 +42,7 @@ const httpError = z.object({
 /** The HTTP status of a failed ConnectorClient call, if it got that far. */
 export const httpStatusOf = (err: unknown): number | undefined => httpError.safeParse(err).data?.status;
 
-/**
- * Retry-After as delta-seconds or an HTTP date, in ms from `now`; undefined when absent or
- * unreadable. Only a header that is there counts (Number(null) is 0): a missing one must never
- * read as "retry in 0 s".
- */
-export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
-  const v = header?.trim();
-  if (!v) return undefined;
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+export { retryAfterMs };
 
 /**
  * What the Bot Connector answers when it is throttling or briefly unable to take a send, and

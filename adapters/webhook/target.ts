@@ -7,7 +7,7 @@ import { subscriptionLookup } from '../../db/queries/subscriptions.js';
 import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/address.js';
 import { maintenanceRef } from '../../src/domain/maintenance.js';
 import { signWebhook } from '../../src/mirror/signing.js';
-import { scheduledRetryDelay } from '../../src/mirror/policy.js';
+import { parseRetryAfter, scheduledRetryDelay } from '../../src/mirror/policy.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
 import { storedObject, webhookMessage } from './messages.js';
 
@@ -42,14 +42,7 @@ const subscriptionIdOf = (target: string): number | null => {
   return m ? Number(m[1]) : null;
 };
 
-/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+export { parseRetryAfter };
 
 /** The first refused address among `list`, as the reason, or null when every one is allowed. */
 function refusal(list: readonly LookupAddress[], hostname: string, policy: AddressPolicy): string | null {

@@ -10,6 +10,20 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1_000, maxMs: 5 * 60_000, jitter: 0.5 };
 
+/**
+ * Retry-After as delta-seconds (a fraction allowed) or an HTTP date, in ms from `now`; undefined
+ * when absent or unreadable. Only a header that is there counts (Number(null) is 0): a missing one
+ * must never read as "retry in 0 s". Every target reads its upstream's header with this; how long
+ * it is obeyed (MAX_RETRY_AFTER_MS) is the worker's business.
+ */
+export function parseRetryAfter(value: string | readonly string[] | null | undefined, now: number = Date.now()): number | undefined {
+  const v = (typeof value === 'string' ? value : value?.[0])?.trim();
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 /** Longest Retry-After we obey; a bogus huge value must not park a delivery past its deadline. */
 export const MAX_RETRY_AFTER_MS = 60 * 60_000;
 
