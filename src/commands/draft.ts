@@ -1,7 +1,6 @@
-import { awaitingApprovalNote, checkApproval, checkRejection } from '../domain/approval.js';
+import { awaitingApprovalNote, checkApproval, checkPending, checkRejection } from '../domain/approval.js';
 import { displayUser } from '../domain/actor.js';
 import { announcedComponents } from '../domain/publication.js';
-import { SitrepError } from '../domain/errors.js';
 import { checkCustomerFacing } from '../domain/visibility.js';
 import type { CommandContext, Reply } from './context.js';
 import type { Command } from './grammar.js';
@@ -50,13 +49,7 @@ export async function draft(ctx: CommandContext, cmd: Extract<Command, { verb: '
   });
 }
 
-function checkPending(d: { id: number; state: string }): void {
-  const did = `D-${d.id}`;
-  if (d.state === 'published' || d.state === 'approved') {
-    throw new SitrepError('CONFLICT', `${did} is already ${d.state}; approved text is immutable, so draft a new update instead`);
-  }
-  if (d.state === 'rejected') throw new SitrepError('CONFLICT', `${did} was rejected; draft a new update instead`);
-}
+const checkDraftPending = (d: { id: number; state: string }) => checkPending(d, 'draft a new update');
 
 export async function approve(ctx: CommandContext, cmd: Extract<Command, { verb: 'approve' }>): Promise<Reply> {
   return ctx.store.transaction(async (tx) => {
@@ -65,7 +58,7 @@ export async function approve(ctx: CommandContext, cmd: Extract<Command, { verb:
       return approveMaintenanceText(tx, ctx, t.row, { ...(cmd.text ? { text: cmd.text } : {}), ...(cmd.at !== undefined ? { at: cmd.at } : {}) });
     const d = await visibleDraft(ctx, tx, cmd.draft);
     const did = `D-${d.id}`;
-    checkPending(d);
+    checkDraftPending(d);
     checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: d.author, approvers: await listApprovers(tx), draftId: did });
     const at = cmd.at;
     const pub = await publishDraft(tx, ctx, d, {
@@ -94,7 +87,7 @@ export async function reject(ctx: CommandContext, cmd: Extract<Command, { verb: 
     if (t?.owner === 'maintenance') return rejectMaintenanceText(tx, ctx, t.row, { reason: cmd.reason, ...(cmd.at !== undefined ? { at: cmd.at } : {}) });
     const d = await visibleDraft(ctx, tx, cmd.draft);
     const did = `D-${d.id}`;
-    checkPending(d);
+    checkDraftPending(d);
     checkRejection({ actor: ctx.actor, author: d.author, approvers: await listApprovers(tx), draftId: did });
     const now = ctx.now();
     await markDraftRejected(tx, d.id, { reason: cmd.reason, by: ctx.actor, at: now });

@@ -21,7 +21,7 @@ import {
 import { componentsBySlug, recomputeComponents } from '../../db/queries/incidents.js';
 import { listApprovers } from '../../db/queries/settings.js';
 import { displayUser } from '../domain/actor.js';
-import { awaitingApprovalNote, checkApproval, checkRejection } from '../domain/approval.js';
+import { awaitingApprovalNote, checkApproval, checkPending, checkRejection } from '../domain/approval.js';
 import type { MaintenanceEventKind, MaintenanceStatus } from '../domain/enums.js';
 import { SitrepError } from '../domain/errors.js';
 import {
@@ -349,16 +349,11 @@ export async function maintenance(ctx: CommandContext, cmd: MaintenanceCommand):
 
 // --- approval of a maintenance's D-n (approve/reject hand it here) --------------------------------
 
-function checkPending(t: MaintenanceTextRow): void {
-  const did = `D-${t.id}`;
-  if (t.state === 'published' || t.state === 'approved')
-    throw new SitrepError('CONFLICT', `${did} is already ${t.state}; approved text is immutable, so write a new \`maintenance update\` instead`);
-  if (t.state === 'rejected') throw new SitrepError('CONFLICT', `${did} was rejected; write a new \`maintenance update\` instead`);
-}
+const checkTextPending = (t: MaintenanceTextRow) => checkPending(t, 'write a new `maintenance update`');
 
 export async function approveMaintenanceText(tx: WriteTx, ctx: CommandContext, t: MaintenanceTextRow, cmd: { text?: string; at?: number }): Promise<Reply> {
   const did = `D-${t.id}`;
-  checkPending(t);
+  checkTextPending(t);
   checkApproval({ policy: ctx.policy.approval, actor: ctx.actor, author: t.author, approvers: await listApprovers(tx), draftId: did });
   const ref = maintenanceRef(t.maintenanceId);
   await recordMaintenanceEvent(tx, ctx, {
@@ -377,7 +372,7 @@ export async function approveMaintenanceText(tx: WriteTx, ctx: CommandContext, t
 
 export async function rejectMaintenanceText(tx: WriteTx, ctx: CommandContext, t: MaintenanceTextRow, cmd: { reason: string; at?: number }): Promise<Reply> {
   const did = `D-${t.id}`;
-  checkPending(t);
+  checkTextPending(t);
   checkRejection({ actor: ctx.actor, author: t.author, approvers: await listApprovers(tx), draftId: did });
   const now = ctx.now();
   await markDraftRejected(tx, t.id, { reason: cmd.reason, by: ctx.actor, at: now });

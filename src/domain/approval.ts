@@ -55,3 +55,15 @@ export function awaitingApprovalNote(c: { policy: ApprovalPolicy; approvers: rea
     ? `an approver other than you must \`approve ${c.draftId}\` before it goes out`
     : `an approver must \`approve ${c.draftId}\` before it goes out`;
 }
+
+/**
+ * Refuses a decision on a D-n that is no longer waiting: approved text is immutable and a rejected
+ * one is done. `redo` says what to write instead (a new `draft`, a new `maintenance update`).
+ */
+export function checkPending(d: { id: number; state: string }, redo: string): void {
+  const did = `D-${d.id}`;
+  if (d.state === 'published' || d.state === 'approved') {
+    throw new SitrepError('CONFLICT', `${did} is already ${d.state}; approved text is immutable, so ${redo} instead`);
+  }
+  if (d.state === 'rejected') throw new SitrepError('CONFLICT', `${did} was rejected; ${redo} instead`);
+}
