@@ -9,6 +9,7 @@ import type { Capability } from './capability.js';
 import type { Config } from './config.js';
 import { executeCommand } from './commands/execute.js';
 import { nudgeStaleDrafts } from './commands/nudge.js';
+import type { CommandContext } from './commands/context.js';
 import { runDueMaintenance } from './commands/maintenance.js';
 import { sendReminders } from './commands/remind.js';
 import { dueMaintenanceIds } from '../db/queries/maintenances.js';
@@ -118,15 +119,35 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   return joinApp(base, runner, [mirroring, extra, ...parts, housekeeping], metrics);
 }
 
+/**
+ * Sitrep's own recurring work as a command of `system:sitrep`: `work` gets that context and says
+ * how many changes it wrote (listeners are told when any); a failure is logged as `what` and the
+ * next tick tries again.
+ */
+function systemTask(
+  base: Base,
+  runner: Runner,
+  everyMs: number,
+  what: string,
+  work: (ctx: CommandContext) => Promise<number>,
+  opts: { runAtStart?: boolean } = {},
+) {
+  return periodic(
+    everyMs,
+    async () => {
+      try {
+        if ((await work(runner.context('system:sitrep', { platform: 'cli' }))) > 0) runner.notify();
+      } catch (err) {
+        base.log.error({ err }, `${what} failed`);
+      }
+    },
+    opts,
+  );
+}
+
 /** Reminds approvers of drafts left waiting (SITREP_NUDGE_MINUTES), checking every 30 s. */
 function createNudger(base: Base, runner: Runner, afterMs: number) {
-  return periodic(30_000, async () => {
-    try {
-      if ((await nudgeStaleDrafts(runner.context('system:sitrep', { platform: 'cli' }), afterMs)) > 0) runner.notify();
-    } catch (err) {
-      base.log.error({ err }, 'nudging stale drafts failed');
-    }
-  });
+  return systemTask(base, runner, 30_000, 'nudging stale drafts', (ctx) => nudgeStaleDrafts(ctx, afterMs));
 }
 
 /**
@@ -135,17 +156,7 @@ function createNudger(base: Base, runner: Runner, afterMs: number) {
  */
 function createReminders(base: Base, runner: Runner) {
   const policy = { cadenceMinutes: base.config.updateCadenceMinutes, monitoringMs: base.config.monitoringNudgeHours * 3_600_000 };
-  return periodic(
-    30_000,
-    async () => {
-      try {
-        if ((await sendReminders(runner.context('system:sitrep', { platform: 'cli' }), policy)) > 0) runner.notify();
-      } catch (err) {
-        base.log.error({ err }, 'sending reminders failed');
-      }
-    },
-    { runAtStart: true },
-  );
+  return systemTask(base, runner, 30_000, 'sending reminders', (ctx) => sendReminders(ctx, policy), { runAtStart: true });
 }
 
 /**
@@ -155,15 +166,14 @@ function createReminders(base: Base, runner: Runner) {
  * change dated at its scheduled time.
  */
 function createMaintenanceScheduler(base: Base, runner: Runner) {
-  return periodic(
+  return systemTask(
+    base,
+    runner,
     1_000,
-    async () => {
-      try {
-        const due = dueMaintenanceIds(base.readDb, base.now());
-        if (due.length && (await runDueMaintenance(runner.context('system:sitrep', { platform: 'cli' }), due)) > 0) runner.notify();
-      } catch (err) {
-        base.log.error({ err }, 'starting or completing scheduled maintenance failed');
-      }
+    'starting or completing scheduled maintenance',
+    async (ctx) => {
+      const due = dueMaintenanceIds(base.readDb, base.now());
+      return due.length ? runDueMaintenance(ctx, due) : 0;
     },
     { runAtStart: true },
   );
