@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { components, maintenanceComponents, maintenanceEvents, maintenances } from '../schema.js';
 import type { MaintenanceEventKind, MaintenanceStatus } from '../../src/domain/enums.js';
@@ -185,11 +185,6 @@ export async function maintenanceHasDisablingNotice(db: DbOrTx, maintenanceId: n
     .where(and(eq(maintenanceEvents.maintenanceId, maintenanceId), eq(maintenanceEvents.kind, 'delivery_failed')))
     .all()
     .some((r) => r.payload.disabledSubscription === subscriptionId && r.payload.disabledAt === disabledAt);
-}
-
-/** Public maintenances (a published text), newest first: for the public read model. */
-export function publishedMaintenanceRows(db: DbOrTx): MaintenanceRow[] {
-  return db.select().from(maintenances).where(isNotNull(maintenances.publishedAt)).orderBy(desc(maintenances.publishedAt), desc(maintenances.id)).all();
 }
 
 /** What a maintenance's root message in the incidents channel shows, read when it is sent. */

@@ -4,7 +4,6 @@ import {
   insertMaintenance,
   insertMaintenanceEvent,
   listMaintenances,
-  loadMaintenanceView,
   maintenanceComponentIds,
   moveMaintenance,
   setMaintenancePublic,
@@ -13,7 +12,6 @@ import {
 import {
   insertMaintenanceText,
   insertPublishedMaintenanceText,
-  maintenanceTexts,
   markDraftRejected,
   markMaintenanceTextPublished,
   type MaintenanceTextRow,
@@ -406,9 +404,4 @@ export async function runDueMaintenance(ctx: CommandContext, ids: readonly numbe
     });
   }
   return changed;
-}
-
-/** For `show`-like views and tests: a maintenance with its components and texts. */
-export async function maintenanceDetail(ctx: CommandContext, id: number) {
-  return ctx.store.read(async (db) => ({ ...(await loadMaintenanceView(db, id)), texts: await maintenanceTexts(db, id) }));
 }
