@@ -1,5 +1,5 @@
-import { and, asc, desc, eq, gte, isNotNull, sql } from 'drizzle-orm';
-import type { ComponentStatus, IncidentStatus, MaintenanceStatus } from '../../src/domain/enums.js';
+import { and, asc, desc, eq, gt, gte, isNotNull, sql } from 'drizzle-orm';
+import { INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type MaintenanceStatus } from '../../src/domain/enums.js';
 import type { Db, DbOrTx } from '../client.js';
 import { componentStatusHistory, components, customerUpdates, incidents, maintenanceComponents, maintenances, postmortems } from '../schema.js';
 import { prepared } from './prepared.js';
@@ -47,41 +47,47 @@ const maintenanceHeadColumns = {
   publishedAt: maintenances.publishedAt,
 };
 
+const historyColumns = {
+  id: componentStatusHistory.id,
+  componentId: componentStatusHistory.componentId,
+  status: componentStatusHistory.rolledUp,
+  at: componentStatusHistory.at,
+};
+
 function prepare(db: Db) {
   const windowStart = sql.placeholder('windowStart');
   const ids = sql.placeholder('ids'); // a JSON array of incident ids
   return {
     components: db.select().from(components).orderBy(asc(components.position), asc(components.id)).prepare(),
     history: db
-      .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at })
+      .select(historyColumns)
       .from(componentStatusHistory)
       .where(and(eq(componentStatusHistory.isPublic, true), gte(componentStatusHistory.at, windowStart)))
       .orderBy(asc(componentStatusHistory.at), asc(componentStatusHistory.id))
       .prepare(),
+    // History is only ever appended to: what a rebuild did not see yet is what lies past the
+    // largest id it saw.
+    historyAfter: db
+      .select(historyColumns)
+      .from(componentStatusHistory)
+      // `+is_public` keeps SQLite on the id range (a handful of rows) instead of csh_public_at.
+      .where(and(sql`+${componentStatusHistory.isPublic} = 1`, gt(componentStatusHistory.id, sql.placeholder('afterId'))))
+      .orderBy(asc(componentStatusHistory.id))
+      .prepare(),
+    historyMaxId: db
+      .select({ id: sql<number>`coalesce(max(${componentStatusHistory.id}), 0)` })
+      .from(componentStatusHistory)
+      .prepare(),
     // Each component's last public change before the window: one index seek per component
     // (csh_component_at, read backwards from the window's start), not a pass over all history.
     before: db
-      .select({ componentId: componentStatusHistory.componentId, status: componentStatusHistory.rolledUp, at: componentStatusHistory.at })
+      .select(historyColumns)
       .from(componentStatusHistory)
       .where(
         sql`${componentStatusHistory.id} in (select (select h.id from ${componentStatusHistory} h
               where h.component_id = c.id and h.is_public = 1 and h.at < ${windowStart}
               order by h.at desc, h.id desc limit 1) from ${components} c)`,
       )
-      .prepare(),
-    incidents: db
-      .select({
-        id: incidents.id,
-        title: incidents.title,
-        severity: incidents.severity,
-        publicStatus: incidents.publicStatus,
-        publishedAt: incidents.publishedAt,
-        updatedAt: incidents.updatedAt,
-      })
-      .from(incidents)
-      // A private incident is never public, whatever else its row says (src/domain/visibility.ts).
-      .where(and(isNotNull(incidents.publishedAt), eq(incidents.visibility, 'public')))
-      .orderBy(desc(incidents.publishedAt), desc(incidents.id))
       .prepare(),
     updates: db
       .select({
@@ -103,6 +109,14 @@ function prepare(db: Db) {
         ),
       )
       .orderBy(asc(customerUpdates.displayAt), asc(customerUpdates.id))
+      .prepare(),
+    // Which published updates each incident has, as a digest: a published update never changes
+    // again (only a draft is edited), so the count and the sum of the ids name the set exactly.
+    updateDigests: db
+      .select({ incidentId: customerUpdates.incidentId, digest: sql<string>`count(*) || ':' || sum(${customerUpdates.id})` })
+      .from(customerUpdates)
+      .where(and(eq(customerUpdates.state, 'published'), sql`${customerUpdates.incidentId} in (select value from json_each(${ids}))`))
+      .groupBy(customerUpdates.incidentId)
       .prepare(),
     postmortems: db
       .select({ incidentId: postmortems.incidentId, body: postmortems.publicBody, publishedAt: postmortems.publishedAt })
@@ -156,7 +170,7 @@ function queries(db: Db): ReturnType<typeof prepare> {
 }
 
 export type PublicComponentRow = typeof components.$inferSelect;
-export type PublicHistoryRow = { componentId: number; status: ComponentStatus; at: number };
+export type PublicHistoryRow = { id: number; componentId: number; status: ComponentStatus; at: number };
 export type PublishedIncidentRow = {
   id: number;
   title: string;
@@ -187,14 +201,39 @@ export function publicHistorySince(db: Db, windowStart: number): PublicHistoryRo
   return queries(db).history.all({ windowStart });
 }
 
+/** Public component status changes recorded after the change with id `afterId`, in the order recorded. Synchronous: see prepare(). */
+export function publicHistoryAfter(db: Db, afterId: number): PublicHistoryRow[] {
+  return queries(db).historyAfter.all({ afterId });
+}
+
+/** The id of the latest component status change, public or not (0 when there is none). Synchronous: see prepare(). */
+export function historyMaxId(db: Db): number {
+  return Number(queries(db).historyMaxId.get()?.id ?? 0);
+}
+
 /** Each component's last public status change before `windowStart` (none for a component without one). Synchronous: see prepare(). */
 export function publicStatusBefore(db: Db, windowStart: number): PublicHistoryRow[] {
   return queries(db).before.all({ windowStart });
 }
 
+// Every rebuild lists every published incident (a year of them, on a busy page): a plain prepared
+// statement, its values checked here, costs half of drizzle's row mapping.
+const PUBLISHED_INCIDENTS = `select id, title, severity, public_status, published_at, updated_at
+  from incidents where published_at is not null and visibility = 'public' order by published_at desc, id desc`;
+
+function toPublishedIncident(raw: unknown): PublishedIncidentRow {
+  const [id, title, severity, publicStatus, publishedAt, updatedAt] = Array.isArray(raw) ? raw : [];
+  const status = publicStatus === null ? null : INCIDENT_STATUSES.find((s) => s === publicStatus);
+  if (typeof id !== 'number' || typeof title !== 'string' || typeof severity !== 'number' || status === undefined)
+    throw new Error('incidents row has an unreadable public column');
+  if (typeof updatedAt !== 'number' || (publishedAt !== null && typeof publishedAt !== 'number')) throw new Error('incidents row has an unreadable time');
+  return { id, title, severity, publicStatus: status, publishedAt, updatedAt };
+}
+
 /** Every published incident, newest publication first. Synchronous: see prepare(). */
 export function publishedIncidentRows(db: Db): PublishedIncidentRow[] {
-  return queries(db).incidents.all();
+  // Rows as arrays (the statement is this function's alone): no object per row to build and throw away.
+  return prepared(db, PUBLISHED_INCIDENTS).raw(true).all().map(toPublishedIncident);
 }
 
 /**
@@ -210,6 +249,21 @@ export function publishedUpdatesAndPostmortems(db: Db, incidentIds: readonly num
     .all({ ids })
     .flatMap(({ incidentId, status, ...u }) => (incidentId !== null && status !== null ? [{ ...u, incidentId, status }] : []));
   return { updates, postmortems: q.postmortems.all({ ids }) };
+}
+
+/**
+ * For each of these incidents that has published updates, a digest that changes whenever one more
+ * of its updates is published (published updates are never edited). Synchronous: see prepare().
+ */
+export function publishedUpdateDigests(db: Db, incidentIds: readonly number[]): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const r of queries(db).updateDigests.all({ ids: JSON.stringify(incidentIds) })) if (r.incidentId !== null) out.set(r.incidentId, String(r.digest));
+  return out;
+}
+
+/** The public postmortems of these incidents. Synchronous: see prepare(). */
+export function publicPostmortemsOf(db: Db, incidentIds: readonly number[]): PublicPostmortemRow[] {
+  return queries(db).postmortems.all({ ids: JSON.stringify(incidentIds) });
 }
 
 /** One incident's public head (for an archived report), undefined when there is none. Synchronous: see prepare(). */

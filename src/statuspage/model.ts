@@ -1,7 +1,9 @@
 import type { Db } from '../../db/client.js';
 import {
   publicFingerprint as fingerprintOf,
+  historyMaxId,
   publicComponentRows,
+  publicHistoryAfter,
   publicHistorySince,
   publicIncidentHead,
   publicStatusBefore,
@@ -9,7 +11,10 @@ import {
   publishedMaintenanceHead,
   publishedMaintenanceHeads,
   publishedMaintenanceTextsAndComponents,
+  publishedUpdateDigests,
   publishedUpdatesAndPostmortems,
+  publicPostmortemsOf,
+  type PublicHistoryRow,
   type PublicPostmortemRow,
   type PublishedIncidentRow,
   type PublishedMaintenanceRow,
@@ -118,6 +123,23 @@ export interface PublicState {
   description: string;
   /** Labels ("Dec 07, 2021") of the last HISTORY_DAYS days, newest first. */
   historyDays: string[];
+  /** What the next rebuild may reuse of this one (see loadPublicState). */
+  readonly reuse?: Reuse;
+}
+
+/**
+ * An assembled incident depends on its head row, its published updates, its public postmortem,
+ * the catalogue (names, slugs, positions) and the day labels. When none of them changed since the
+ * last build, the next one keeps the assembled incident instead of loading and assembling it again:
+ * a publication during a refresh storm reloads the one incident it touched, not the hundred
+ * recent ones every snapshot holds.
+ */
+interface Reuse {
+  /** The catalogue and the day labels the incidents were assembled against. */
+  context: string;
+  byId: ReadonlyMap<number, { key: string; incident: PublicIncident | null }>;
+  /** The window's public history as loaded, and the largest history id seen (public or not). */
+  history: { maxId: number; rows: PublicHistoryRow[]; before: PublicHistoryRow[] };
 }
 
 export interface LoadOptions {
@@ -139,17 +161,37 @@ export function publicFingerprint(db: Db): string {
  * snapshot synchronously on the store's read-only connection (a page view never waits for a
  * writer), so its queries (db/queries/statuspage.ts) are plain synchronous reads, prepared once.
  */
-export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
+export function loadPublicState(db: Db, opts: LoadOptions, previous?: PublicState, fingerprint?: string): PublicState {
+  // Taken before anything is loaded: a change committed while loading makes the next check differ.
+  const digest = fingerprint ?? publicFingerprint(db);
   const { now, zone } = opts;
   const win = uptimeWindow(now, zone, UPTIME_DAYS);
   const windowStart = win.dayStarts[0] ?? now;
 
   const compRows = publicComponentRows(db);
   const bySlug = new Map(compRows.map((c) => [c.slug, c]));
+  const context = `${zone}\u0000${windowStart}\u0000${compRows.map((c) => `${c.id}:${c.slug}:${c.position}:${c.name}`).join('\u0000')}`;
+  const kept = previous?.reuse?.context === context ? previous.reuse : undefined;
 
-  const history = publicHistorySince(db, windowStart);
-  // The status in force when the window opens: each component's last public change before it.
-  const beforeRows = publicStatusBefore(db, windowStart);
+  // The window's public history, and the status in force when it opens (each component's last
+  // public change before it). History is append-only: a rebuild in the same window adds what was
+  // recorded since, unless a change was recorded as happening before the window opened.
+  let history: PublicHistoryRow[];
+  let beforeRows: PublicHistoryRow[];
+  let historyMax: number;
+  const fresh = kept ? publicHistoryAfter(db, kept.history.maxId) : undefined;
+  if (kept && fresh && !fresh.some((r) => r.at < windowStart)) {
+    beforeRows = kept.history.before;
+    history = fresh.length ? [...kept.history.rows, ...fresh].sort((a, b) => a.at - b.at || a.id - b.id) : kept.history.rows;
+    historyMax = fresh.reduce((m, r) => Math.max(m, r.id), kept.history.maxId);
+  } else {
+    // The statements do not share one read snapshot: a change recorded between them is counted
+    // by the largest id of what was actually loaded, so the next rebuild neither misses nor repeats it.
+    const maxBefore = historyMaxId(db);
+    history = publicHistorySince(db, windowStart);
+    beforeRows = publicStatusBefore(db, windowStart);
+    historyMax = [...history, ...beforeRows].reduce((m, r) => Math.max(m, r.id), maxBefore);
+  }
   const before = new Map<number, ComponentStatus>();
   for (const r of beforeRows) before.set(r.componentId, r.status);
   const lastPublicChange = new Map<number, number>();
@@ -190,11 +232,41 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
     for (let d = win.dayStarts.length - 1; d >= 0; d--) if (ms >= win.dayStarts[d]!) return win.labels[d]!;
     return '';
   };
-  const { updates, postmortems } = publishedUpdatesAndPostmortems(
-    db,
-    hot.map((r) => r.id),
-  );
-  const publicIncidents = assembleIncidents(hot, updates, postmortems, { bySlug, positionOf, dayLabelOf });
+  const hotIds = hot.map((r) => r.id);
+  const digests = publishedUpdateDigests(db, hotIds);
+  const pmRows = publicPostmortemsOf(db, hotIds);
+  const pmOf = new Map(pmRows.map((p) => [p.incidentId, p]));
+  const reusable = kept?.byId;
+  const keyOf = (r: PublishedIncidentRow): string => {
+    const pm = pmOf.get(r.id);
+    return `${r.title}\u0000${r.severity}\u0000${r.publicStatus}\u0000${digests.get(r.id) ?? ''}\u0000${pm ? `${pm.publishedAt}\u0000${pm.body}` : ''}`;
+  };
+  const byId = new Map<number, { key: string; incident: PublicIncident | null }>();
+  const stale: PublishedIncidentRow[] = [];
+  for (const r of hot) {
+    const key = keyOf(r);
+    const kept = reusable?.get(r.id);
+    if (kept && kept.key === key) byId.set(r.id, kept);
+    else {
+      byId.set(r.id, { key, incident: null });
+      stale.push(r);
+    }
+  }
+  if (stale.length) {
+    const { updates, postmortems } = publishedUpdatesAndPostmortems(
+      db,
+      stale.map((r) => r.id),
+    );
+    for (const inc of assembleIncidents(stale, updates, postmortems, { bySlug, positionOf, dayLabelOf })) {
+      const entry = byId.get(inc.id);
+      if (entry) entry.incident = inc;
+    }
+  }
+  const publicIncidents: PublicIncident[] = [];
+  for (const r of hot) {
+    const inc = byId.get(r.id)?.incident;
+    if (inc) publicIncidents.push(inc);
+  }
   publicIncidents.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
 
   // Maintenances the same way: open ones and the most recent in every snapshot, older ones on request.
@@ -221,7 +293,7 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
   const historyDays = win.labels.slice(-HISTORY_DAYS).reverse();
   return {
     builtAt: now,
-    fingerprint: publicFingerprint(db),
+    fingerprint: digest,
     validUntil: win.tomorrow,
     orgName: opts.orgName,
     zone,
@@ -236,6 +308,7 @@ export function loadPublicState(db: Db, opts: LoadOptions): PublicState {
     indicator,
     description: indicatorDescription(indicator),
     historyDays,
+    reuse: { context, byId, history: { maxId: historyMax, rows: history, before: beforeRows } },
   };
 }
 

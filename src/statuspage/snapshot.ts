@@ -82,15 +82,18 @@ export class StatusPageSnapshot {
       // Once per change, not per request: did the change touch anything public?
       this.dirty = false;
       this.checks++;
-      if (publicFingerprint(this.db) === state.fingerprint) return state;
+      const fingerprint = publicFingerprint(this.db);
+      if (fingerprint === state.fingerprint) return state;
+      return this.rebuild(fingerprint);
     }
     return this.rebuild();
   }
 
-  private rebuild(): PublicState {
+  private rebuild(fingerprint?: string): PublicState {
     this.dirty = false;
     const t0 = performance.now();
-    const state = loadPublicState(this.db, { ...this.opts, now: this.now() });
+    // The previous state lends what did not change (src/statuspage/model.ts, Reuse).
+    const state = loadPublicState(this.db, { ...this.opts, now: this.now() }, this.state ?? undefined, fingerprint);
     this.state = state;
     this.artifacts = new Map();
     this.rebuilds++;
