@@ -55,6 +55,36 @@ export function connectionOf(db: DbOrTx): Database.Database | undefined {
   return connections.get(db);
 }
 
+/** How many compiled statements a connection keeps for reuse (least recently used go first). */
+const STATEMENT_CACHE = 512;
+
+/**
+ * Keeps the connection's compiled statements for reuse. drizzle's query builder compiles its SQL
+ * afresh on every call (sqlite3_prepare: parsing and planning, the largest single cost of a
+ * command's queries); the same text now reuses the statement compiled the first time. A statement
+ * comes back in its default mode (objects, not raw rows), whatever its last user asked for.
+ */
+function cacheStatements(raw: Database.Database): void {
+  const compile = raw.prepare.bind(raw);
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (source: string): Database.Statement => {
+    const hit = cache.get(source);
+    if (hit && !hit.busy) {
+      cache.delete(source);
+      cache.set(source, hit);
+      if (hit.reader) hit.raw(false);
+      return hit;
+    }
+    const stmt = compile(source);
+    if (!hit) {
+      cache.set(source, stmt);
+      if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+    }
+    return stmt;
+  };
+  raw.prepare = prepare as Database.Database['prepare'];
+}
+
 /**
  * A read-only connection to a database openDatabase made (and migrated): committed data only, so a
  * long read never holds the writer. Its handle gets prepared statements like the writer's.
@@ -62,6 +92,7 @@ export function connectionOf(db: DbOrTx): Database.Database | undefined {
 export function openReadOnly(file: string): Db {
   const raw = new Database(file, { readonly: true, fileMustExist: true });
   raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  cacheStatements(raw);
   const db = drizzle(raw, { schema }) as Db;
   connections.set(db, raw);
   return db;
@@ -83,6 +114,7 @@ export function openDatabase(file: string): Db {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   sqlite.pragma('synchronous = NORMAL');
+  cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema }) as Db;
   const deferred = db.transaction.bind(db);
   connections.set(db, sqlite);
