@@ -47,6 +47,8 @@ export const incidents = sqliteTable(
     index('incidents_status').on(t.status),
     // Public incidents newest first (every status-page rebuild) without sorting them all.
     index('incidents_published').on(t.publishedAt, t.id),
+    // Incidents still open on the status page (every public roll-up of a component change).
+    index('incidents_public_status').on(t.publicStatus),
   ],
 );
 

@@ -159,16 +159,21 @@ export async function componentsBySlug(db: DbOrTx, slugs: string[]): Promise<Map
 
 // The roll-up runs for every component change of every command (a publish runs it twice), so its
 // statements are prepared once per connection; the component ids go in as one JSON array.
+const OPEN_STATUSES = INCIDENT_STATUSES.filter((st) => st !== 'resolved')
+  .map((st) => `'${st}'`)
+  .join(', ');
 const ROLL_UP = {
-  internal: `select ic.component_id as componentId, ic.status as status from incident_components ic
-    join incidents i on i.id = ic.incident_id
-    where ic.component_id in (select value from json_each(?)) and i.status != 'resolved'
+  // Driven from the open incidents (an index seek per status), never from every incident_components
+  // row: a roll-up must not grow with years of resolved incidents.
+  internal: `select ic.component_id as componentId, ic.status as status from incidents i
+    cross join incident_components ic on ic.incident_id = i.id
+    where i.status in (${OPEN_STATUSES}) and ic.component_id in (select value from json_each(?))
     union all
     select mc.component_id, m.status from maintenance_components mc join maintenances m on m.id = mc.maintenance_id
     where mc.component_id in (select value from json_each(?)) and m.status in ('in_progress', 'verifying')`,
-  public: `select ic.component_id as componentId, ic.public_status as status from incident_components ic
-    join incidents i on i.id = ic.incident_id
-    where ic.component_id in (select value from json_each(?)) and i.public_status is not null and i.public_status != 'resolved'
+  public: `select ic.component_id as componentId, ic.public_status as status from incidents i
+    cross join incident_components ic on ic.incident_id = i.id
+    where i.public_status in (${OPEN_STATUSES}) and ic.component_id in (select value from json_each(?))
       and ic.public_status is not null
     union all
     select mc.component_id, m.public_status from maintenance_components mc join maintenances m on m.id = mc.maintenance_id

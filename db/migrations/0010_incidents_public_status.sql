@@ -1,0 +1,1 @@
+CREATE INDEX `incidents_public_status` ON `incidents` (`public_status`);
