@@ -52,9 +52,12 @@ describe('configuration', () => {
   it.each(exact)('refuses %j with the message %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(`invalid configuration: ${message}`));
   });
-  it.each(['UTC', 'America/Los_Angeles', 'Asia/Calcutta', 'US/Pacific', 'Etc/GMT+5'])('accepts the time zone %s (canonical names and the aliases the tz database keeps)', (zone) => {
-    expect(loadConfig({ SITREP_TIMEZONE: zone }).timezone).toBe(zone);
-  });
+  it.each(['UTC', 'America/Los_Angeles', 'Asia/Calcutta', 'US/Pacific', 'Etc/GMT+5'])(
+    'accepts the time zone %s (canonical names and the aliases the tz database keeps)',
+    (zone) => {
+      expect(loadConfig({ SITREP_TIMEZONE: zone }).timezone).toBe(zone);
+    },
+  );
   it('trims text values, treats blank as unset, and normalises URLs', async () => {
     const c = loadConfig({
       SITREP_TIMEZONE: ' Europe/Berlin ',
