@@ -5,6 +5,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { engineOf, register } from './engine.js';
 import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
@@ -46,14 +47,13 @@ function createPrivately(file: string): void {
   }
 }
 
-// The connection each handle (database or transaction) runs on, so queries in db/queries/ can keep
-// prepared statements per connection without reaching into drizzle's session.
-const connections = new WeakMap<object, Database.Database>();
-
 /** The SQLite connection a handle from openDatabase (or one of its transactions) runs on. */
 export function connectionOf(db: DbOrTx): Database.Database | undefined {
-  return connections.get(db);
+  const e = engineOf(db);
+  return e.kind === 'sqlite' ? e.client : undefined;
 }
+
+const registerSqlite = (handle: object, client: Database.Database) => register(handle, { kind: 'sqlite', tables: schema, client });
 
 /**
  * A read-only connection to a database openDatabase made (and migrated): committed data only, so a
@@ -63,7 +63,7 @@ export function openReadOnly(file: string): Db {
   const raw = new Database(file, { readonly: true, fileMustExist: true });
   raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   const db = drizzle(raw, { schema }) as Db;
-  connections.set(db, raw);
+  registerSqlite(db, raw);
   return db;
 }
 
@@ -85,11 +85,11 @@ export function openDatabase(file: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   const db = drizzle(sqlite, { schema }) as Db;
   const deferred = db.transaction.bind(db);
-  connections.set(db, sqlite);
+  registerSqlite(db, sqlite);
   db.transaction = ((fn, config) =>
     deferred(
       (tx) => {
-        connections.set(tx, sqlite);
+        registerSqlite(tx, sqlite);
         return fn(tx);
       },
       { behavior: 'immediate', ...config },
