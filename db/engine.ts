@@ -42,6 +42,11 @@ export function tablesOf(handle: object): Tables {
   return engineOf(handle).tables;
 }
 
+/** Whether the handle is a SQLite connection's (false for PostgreSQL's, and for handles no store made). */
+export function isSqlite(handle: object): boolean {
+  return engines.get(handle)?.kind === 'sqlite';
+}
+
 export function isPg(handle: object): boolean {
   return engineOf(handle).kind === 'pg';
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.js';
-import { SqliteStore, type Store } from '../db/store.js';
+import { openStore } from '../db/open.js';
+import type { Store } from '../db/store.js';
 import type { Capability, Route, Service } from './capability.js';
 import type { Config } from './config.js';
 import type { CommandContext, Outlet, Policy, Scope } from './commands/context.js';
@@ -86,9 +87,9 @@ export interface Base {
 }
 
 export function openBase(config: Config, opts: { now?: () => number; log: Logger }): Base {
-  const store = new SqliteStore(config.dbFile);
-  const db = store.writer;
-  return { config, store, db, readDb: store.readHandle, log: opts.log, now: opts.now ?? (() => Date.now()), changes: new ChangeWatcher(db) };
+  const { store, db, readDb, engine } = openStore({ file: config.dbFile, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
+  const changes = new ChangeWatcher(engine === 'pg' ? store : db);
+  return { config, store, db, readDb, log: opts.log, now: opts.now ?? (() => Date.now()), changes };
 }
 
 /** Joins a base, its runner and its capabilities (in order) into the app. */

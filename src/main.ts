@@ -172,7 +172,7 @@ function createMaintenanceScheduler(base: Base, runner: Runner) {
     1_000,
     'starting or completing scheduled maintenance',
     async (ctx) => {
-      const due = dueMaintenanceIds(base.readDb, base.now());
+      const due = await base.store.read((db) => dueMaintenanceIds(db, base.now()));
       return due.length ? runDueMaintenance(ctx, due) : 0;
     },
     { runAtStart: true },

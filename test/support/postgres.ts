@@ -126,14 +126,14 @@ async function clusterUrl(): Promise<string> {
 
 let counter = 0;
 
-/** A new database on the test server (for one test file, or one test). */
-export async function createTestDatabase(): Promise<TestPostgres> {
+/** A new database on the test server (for one test file, or one test), empty or a copy of `template`. */
+export async function createTestDatabase(opts: { template?: string } = {}): Promise<TestPostgres> {
   const server = await clusterUrl();
   const name = `sitrep_t${process.pid}_${++counter}_${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   try {
-    await admin.query(`create database "${name}"`);
+    await admin.query(`create database "${name}"${opts.template ? ` template "${opts.template}"` : ''}`);
   } finally {
     await admin.end();
   }
