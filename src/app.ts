@@ -81,6 +81,8 @@ export interface Base {
   db: Db;
   /** The store's read-only connection, for the read models that run synchronous SQLite (the status page). */
   readDb: Db;
+  /** Which engine holds the data: SQLite (SITREP_DB) or PostgreSQL (SITREP_DATABASE_URL). */
+  engine: 'sqlite' | 'pg';
   log: Logger;
   now: () => number;
   changes: ChangeWatcher;
@@ -89,7 +91,7 @@ export interface Base {
 export function openBase(config: Config, opts: { now?: () => number; log: Logger }): Base {
   const { store, db, readDb, engine } = openStore({ file: config.dbFile, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
   const changes = new ChangeWatcher(engine === 'pg' ? store : db);
-  return { config, store, db, readDb, log: opts.log, now: opts.now ?? (() => Date.now()), changes };
+  return { config, store, db, readDb, engine, log: opts.log, now: opts.now ?? (() => Date.now()), changes };
 }
 
 /** Joins a base, its runner and its capabilities (in order) into the app. */

@@ -102,8 +102,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       createReminders(base, runner),
       createDedupePruner(base),
       // WAL checkpoints on a thread of their own, not inside the commit of whichever command
-      // crossed the threshold (db/checkpointer.ts).
-      createCheckpointer(db, config.dbFile, { onError: (error) => log.warn({ error }, 'WAL checkpoint failed') }),
+      // crossed the threshold (db/checkpointer.ts). SQLite's only.
+      ...(base.engine === 'sqlite' ? [createCheckpointer(db, config.dbFile, { onError: (error) => log.warn({ error }, 'WAL checkpoint failed') })] : []),
     ],
     collectors: [
       () => {
@@ -116,7 +116,12 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       },
     ],
   };
-  return joinApp(base, runner, [mirroring, extra, ...parts, housekeeping], metrics);
+  // On PostgreSQL the outbox worker (and its retention) are not there yet: their claim path runs
+  // synchronous SQLite. Rows are written in every command's transaction all the same, and are
+  // delivered once it is (SQLite's worker cannot claim them across replicas).
+  const delivering = base.engine === 'sqlite' ? mirroring : { ...mirroring, services: [] };
+  if (base.engine === 'pg') log.warn('PostgreSQL: outbox deliveries are not sent yet (the worker runs on SQLite only for now)');
+  return joinApp(base, runner, [delivering, extra, ...parts, housekeeping], metrics);
 }
 
 /**
