@@ -75,14 +75,3 @@ export async function migratePg(pool: pg.Pool): Promise<void> {
     client.release();
   }
 }
-
-/** The URL with its password replaced, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}

@@ -1,3 +1,4 @@
+import { SitrepError } from '../src/domain/errors.js';
 import type { Db } from './client.js';
 import { SqliteStore, type ReadConn, type Store, type WriteTx } from './store.js';
 
@@ -36,7 +37,13 @@ export class LazyPgStore implements Store {
   /** The store, opened (and migrated) once. */
   open(): Promise<Store> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
-    this.opened ??= import('./store.pg.js').then((m) => m.PgStore.open(this.url));
+    this.opened ??= import('./store.pg.js').then((m) =>
+      m.PgStore.open(this.url).catch((err: unknown) => {
+        // One line for whoever runs the command (the password replaced), not an internal error.
+        const why = err instanceof Error ? err.message : String(err);
+        throw new SitrepError('CONFLICT', `cannot open the PostgreSQL database ${redactUrl(this.url)} (${why}); nothing was written, try again`);
+      }),
+    );
     // A failed open (server down at start) is tried again by the next use.
     this.opened.catch(() => (this.opened = null));
     return this.opened;
@@ -91,4 +98,15 @@ function sqliteOnlyHandle(): Db {
       );
     },
   }) as Db;
+}
+
+/** A database URL with its password replaced, for messages and logs (a URL that does not parse says only its scheme). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
 }

@@ -23,6 +23,8 @@ export interface App {
   readonly store: Store;
   /** The writer connection, for the parts that still run synchronous SQLite (the outbox worker, the status page's read model). */
   readonly db: Db;
+  /** Which engine holds the data: SQLite (SITREP_DB) or PostgreSQL (SITREP_DATABASE_URL). */
+  readonly engine: 'sqlite' | 'pg';
   readonly log: Logger;
   readonly now: () => number;
   readonly runner: Runner;

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { pingDatabase } from '../db/client.js';
+import { redactUrl } from '../db/open.js';
 import { countIncidentsBySeverity } from '../db/queries/incidents.js';
 import { SEVERITIES } from './domain/enums.js';
 import { pruneProcessedEvents } from '../db/queries/inbox.js';
@@ -215,9 +216,11 @@ function fallbackMetrics(app: App): Metrics {
 export function createRouter(app: App): Router {
   const router = new Router();
   const version = packageVersion();
-  router.add(['GET', 'HEAD'], '/healthz', (_req, res) => {
+  router.add(['GET', 'HEAD'], '/healthz', async (_req, res) => {
     try {
-      pingDatabase(app.db);
+      // SQLite: one synchronous round trip; PostgreSQL: the version row, through the pool.
+      if (app.engine === 'pg') await app.store.version();
+      else pingDatabase(app.db);
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: true, version })}\n`);
     } catch {
       res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: false, version, error: 'database unreachable' })}\n`);
@@ -281,6 +284,16 @@ export async function startServer(app: App, port = app.config.port, host?: strin
 export async function serve(config: Config): Promise<number> {
   const app = createApp(config);
   const log = app.log;
+  if (config.databaseUrl) {
+    // Connect and migrate before serving: a replica that cannot reach its database says so and stops.
+    try {
+      await app.store.version();
+    } catch (err) {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      await app.close().catch(() => undefined);
+      return 1;
+    }
+  }
   if (config.admins.length === 0) log.warn('SITREP_ADMINS is empty: everyone may manage approvers, subscriptions, components and channels');
   const running = await startServer(app);
   const port = new URL(running.url).port;
@@ -292,7 +305,7 @@ export async function serve(config: Config): Promise<number> {
     `  health:       ${base}/healthz`,
     `  teams:        POST ${base}/api/messages${config.teams.appId ? '' : ' (inbound auth off: loopback only)'}`,
     `  console:      npx sitrep console     (or one command: npx sitrep declare "DB down" sev:2)`,
-    `  database:     ${config.dbFile}`,
+    `  database:     ${config.databaseUrl ? redactUrl(config.databaseUrl) : config.dbFile}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   const stop = () => {
