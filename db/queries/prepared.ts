@@ -15,14 +15,21 @@ import { engineOf, type PgClient } from '../engine.js';
 
 export type Sql = string | { readonly sqlite: string; readonly pg: string };
 
+/**
+ * A statement's result: the value itself on SQLite (better-sqlite3 answers synchronously, and an
+ * awaited plain value costs one tick, where an async wrapper would cost a promise and two), a
+ * promise on PostgreSQL. Callers await it either way.
+ */
+export type Result<T> = T | Promise<T>;
+
 export interface Statement {
   /** The first row, or undefined. */
-  get(...params: unknown[]): Promise<unknown>;
-  all(...params: unknown[]): Promise<unknown[]>;
+  get(...params: unknown[]): Result<unknown>;
+  all(...params: unknown[]): Result<unknown[]>;
   /** Runs it; how many rows it changed. */
-  run(...params: unknown[]): Promise<number>;
+  run(...params: unknown[]): Result<number>;
   /** Runs an insert of one row; the new row's id. */
-  insert(...params: unknown[]): Promise<number>;
+  insert(...params: unknown[]): Result<number>;
 }
 
 const sqliteStatements = new WeakMap<Database.Database, Map<Sql, Statement>>();
@@ -46,10 +53,10 @@ export function prepared(db: DbOrTx, text: Sql): Statement {
 
 function sqliteStatement(s: Database.Statement): Statement {
   return {
-    get: async (...p) => s.get(...p),
-    all: async (...p) => s.all(...p),
-    run: async (...p) => s.run(...p).changes,
-    insert: async (...p) => Number(s.run(...p).lastInsertRowid),
+    get: s.get.bind(s),
+    all: s.all.bind(s),
+    run: (...p) => s.run(...p).changes,
+    insert: (...p) => Number(s.run(...p).lastInsertRowid),
   };
 }
 
