@@ -31,9 +31,17 @@ export function register(handle: object, engine: Engine): void {
   engines.set(handle, engine);
 }
 
+/** Stand-ins for the synchronous SQLite handle on PostgreSQL (db/open.ts), and what they refuse with. */
+const unavailable = new WeakMap<object, string>();
+
+/** Marks `handle` as one that only says `why` when a query is run on it. */
+export function registerUnavailable(handle: object, why: string): void {
+  unavailable.set(handle, why);
+}
+
 export function engineOf(handle: object): Engine {
   const e = engines.get(handle);
-  if (!e) throw new Error('this database handle was not opened by a Sitrep store');
+  if (!e) throw new Error(unavailable.get(handle) ?? 'this database handle was not opened by a Sitrep store');
   return e;
 }
 

@@ -1,5 +1,6 @@
 import { SitrepError } from '../src/domain/errors.js';
 import type { Db } from './client.js';
+import { registerUnavailable } from './engine.js';
 import { SqliteStore, type ReadConn, type Store, type WriteTx } from './store.js';
 
 // Which store a process opens: SQLite's file (the default), or PostgreSQL when SITREP_DATABASE_URL
@@ -89,15 +90,18 @@ export class LazyPgStore implements Store {
  * What the synchronous SQLite-only parts get on PostgreSQL: any use throws one line naming the
  * part. It is a key in WeakMaps (and may be passed around) without being used.
  */
+const SQLITE_ONLY =
+  'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: the outbox worker, the built-in status page, the Slack inbox, /metrics database gauges';
+
 function sqliteOnlyHandle(): Db {
-  return new Proxy(Object.create(null) as object, {
+  const handle = new Proxy(Object.create(null) as object, {
     get(_t, prop) {
       if (prop === 'then' || typeof prop === 'symbol') return undefined;
-      throw new Error(
-        `this part still runs synchronous SQLite only and is not available on PostgreSQL yet (it used db.${String(prop)}): the outbox worker, the built-in status page, the Slack inbox, /metrics' database gauges`,
-      );
+      throw new Error(`${SQLITE_ONLY} (it used db.${String(prop)})`);
     },
-  }) as Db;
+  });
+  registerUnavailable(handle, SQLITE_ONLY);
+  return handle as Db;
 }
 
 /** A database URL with its password replaced, for messages and logs (a URL that does not parse says only its scheme). */

@@ -121,7 +121,11 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   // synchronous SQLite. Rows are written in every command's transaction all the same, and are
   // delivered once it is (SQLite's worker cannot claim them across replicas).
   const delivering = base.engine === 'sqlite' ? mirroring : { ...mirroring, services: [] };
-  if (base.engine === 'pg') log.warn('PostgreSQL: outbox deliveries are not sent yet (the worker runs on SQLite only for now)');
+  if (base.engine === 'pg') {
+    log.warn(
+      'PostgreSQL: commands, the CLI and /healthz run on it; outbox deliveries, the built-in status page, the Slack receiver and /metrics database gauges still need SQLite and are not available yet',
+    );
+  }
   return joinApp(base, runner, [delivering, extra, ...parts, housekeeping], metrics);
 }
 
