@@ -17,7 +17,7 @@ import { dueMaintenanceIds } from '../db/queries/maintenances.js';
 import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
 import { main as entryMain } from './entry.js';
 import { createLogger } from './logger.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics, type Collector } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { periodic } from './periodic.js';
 import { packageVersion } from './version.js';
@@ -93,6 +93,14 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     observe: metrics,
     config,
   });
+  const incidentGauges: Collector = () => {
+    const rows = new Map(countIncidentsBySeverity(db).map((r) => [r.severity, r]));
+    const per = (k: 'declared' | 'open') => SEVERITIES.map((s) => ({ labels: { severity: String(s) }, value: rows.get(s)?.[k] ?? 0 }));
+    return [
+      { name: 'sitrep_incidents_declared_total', help: 'Incidents declared, by severity', type: 'counter', values: per('declared') },
+      { name: 'sitrep_incidents_open', help: 'Incidents not yet resolved, by severity', type: 'gauge', values: per('open') },
+    ];
+  };
   const housekeeping: Capability = {
     outlets: [],
     targets: [],
@@ -106,16 +114,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       // crossed the threshold (db/checkpointer.ts). SQLite's only.
       ...(base.engine === 'sqlite' ? [createCheckpointer(db, config.dbFile, { onError: (error) => log.warn({ error }, 'WAL checkpoint failed') })] : []),
     ],
-    collectors: [
-      () => {
-        const rows = new Map(countIncidentsBySeverity(db).map((r) => [r.severity, r]));
-        const per = (k: 'declared' | 'open') => SEVERITIES.map((s) => ({ labels: { severity: String(s) }, value: rows.get(s)?.[k] ?? 0 }));
-        return [
-          { name: 'sitrep_incidents_declared_total', help: 'Incidents declared, by severity', type: 'counter', values: per('declared') },
-          { name: 'sitrep_incidents_open', help: 'Incidents not yet resolved, by severity', type: 'gauge', values: per('open') },
-        ];
-      },
-    ],
+    // The incident gauges read synchronous SQLite (a collector is synchronous): not on PostgreSQL yet.
+    collectors: base.engine === 'sqlite' ? [incidentGauges] : [],
   };
   // On PostgreSQL the outbox worker (and its retention) are not there yet: their claim path runs
   // synchronous SQLite. Rows are written in every command's transaction all the same, and are

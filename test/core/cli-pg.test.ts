@@ -61,13 +61,17 @@ describe.skipIf(skip)('the CLI on PostgreSQL', () => {
     expect(r.stdout + r.stderr).not.toContain('hunter2');
   });
 
-  it('serves /healthz from PostgreSQL', async () => {
+  it('serves /healthz and /metrics from PostgreSQL', async () => {
     const app = testApp({ SITREP_DATABASE_URL: db.url });
     const server = await startServer(app, 0, '127.0.0.1');
     try {
       const res = await fetch(`${server.url}/healthz`);
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ ok: true });
+      // The runner's own metrics; the incident gauges (synchronous SQLite) are left out for now.
+      const metrics = await fetch(`${server.url}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).not.toContain('sitrep_incidents_open');
     } finally {
       await server.close();
       await app.close();
