@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import type { App } from '../../src/main.js';
 import { rowCounts, testApp } from '../helpers.js';
 import { toPg } from '../../db/queries/prepared.js';
@@ -102,9 +102,13 @@ const postgres: Engine = {
 
 if (postgres.skip) sayPostgresSkipped();
 
-afterAll(async () => {
+// Each test's apps and databases go when it ends, so parallel files do not pile up connections.
+afterEach(async () => {
   for (const app of opened.splice(0)) await app.close().catch(() => undefined);
   for (const db of databases.splice(0)) await db.drop().catch(() => undefined);
+  byFile.clear();
+});
+afterAll(async () => {
   const made = await (template ?? Promise.resolve(null)).catch(() => null);
   await made?.drop().catch(() => undefined);
 });
