@@ -5,6 +5,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { engineOf, register } from './engine.js';
 import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
@@ -46,13 +47,10 @@ function createPrivately(file: string): void {
   }
 }
 
-// The connection each handle (database or transaction) runs on, so queries in db/queries/ can keep
-// prepared statements per connection without reaching into drizzle's session.
-const connections = new WeakMap<object, Database.Database>();
-
 /** The SQLite connection a handle from openDatabase (or one of its transactions) runs on. */
 export function connectionOf(db: DbOrTx): Database.Database | undefined {
-  return connections.get(db);
+  const e = engineOf(db);
+  return e.kind === 'sqlite' ? e.client : undefined;
 }
 
 /** How many compiled statements a connection keeps for reuse (least recently used go first). */
@@ -85,6 +83,8 @@ function cacheStatements(raw: Database.Database): void {
   raw.prepare = prepare as Database.Database['prepare'];
 }
 
+const registerSqlite = (handle: object, client: Database.Database) => register(handle, { kind: 'sqlite', tables: schema, client });
+
 /**
  * A read-only connection to a database openDatabase made (and migrated): committed data only, so a
  * long read never holds the writer. Its handle gets prepared statements like the writer's.
@@ -94,7 +94,7 @@ export function openReadOnly(file: string): Db {
   raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   cacheStatements(raw);
   const db = drizzle(raw, { schema }) as Db;
-  connections.set(db, raw);
+  registerSqlite(db, raw);
   return db;
 }
 
@@ -117,11 +117,11 @@ export function openDatabase(file: string): Db {
   cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema }) as Db;
   const deferred = db.transaction.bind(db);
-  connections.set(db, sqlite);
+  registerSqlite(db, sqlite);
   db.transaction = ((fn, config) =>
     deferred(
       (tx) => {
-        connections.set(tx, sqlite);
+        registerSqlite(tx, sqlite);
         return fn(tx);
       },
       { behavior: 'immediate', ...config },

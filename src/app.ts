@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.js';
-import { SqliteStore, type Store } from '../db/store.js';
+import { openStore } from '../db/open.js';
+import type { Store } from '../db/store.js';
 import type { Capability, Route, Service } from './capability.js';
 import type { Config } from './config.js';
 import type { CommandContext, Outlet, Policy, Scope } from './commands/context.js';
@@ -22,6 +23,8 @@ export interface App {
   readonly store: Store;
   /** The writer connection, for the parts that still run synchronous SQLite (the outbox worker, the status page's read model). */
   readonly db: Db;
+  /** Which engine holds the data: SQLite (SITREP_DB) or PostgreSQL (SITREP_DATABASE_URL). */
+  readonly engine: 'sqlite' | 'pg';
   readonly log: Logger;
   readonly now: () => number;
   readonly runner: Runner;
@@ -80,15 +83,17 @@ export interface Base {
   db: Db;
   /** The store's read-only connection, for the read models that run synchronous SQLite (the status page). */
   readDb: Db;
+  /** Which engine holds the data: SQLite (SITREP_DB) or PostgreSQL (SITREP_DATABASE_URL). */
+  engine: 'sqlite' | 'pg';
   log: Logger;
   now: () => number;
   changes: ChangeWatcher;
 }
 
 export function openBase(config: Config, opts: { now?: () => number; log: Logger }): Base {
-  const store = new SqliteStore(config.dbFile);
-  const db = store.writer;
-  return { config, store, db, readDb: store.readHandle, log: opts.log, now: opts.now ?? (() => Date.now()), changes: new ChangeWatcher(db) };
+  const { store, db, readDb, engine } = openStore({ file: config.dbFile, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
+  const changes = new ChangeWatcher(engine === 'pg' ? store : db);
+  return { config, store, db, readDb, engine, log: opts.log, now: opts.now ?? (() => Date.now()), changes };
 }
 
 /** Joins a base, its runner and its capabilities (in order) into the app. */

@@ -76,6 +76,24 @@ function url(env: Env, name: string): string | undefined {
   return v;
 }
 
+/**
+ * A PostgreSQL connection URL. The message never repeats the value: it may hold a password.
+ */
+function databaseUrl(env: Env): string | undefined {
+  const name = 'SITREP_DATABASE_URL';
+  const v = optionalString(env, name);
+  if (v === undefined) return undefined;
+  let ok: boolean;
+  try {
+    const u = new URL(v);
+    ok = (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+  } catch {
+    ok = false;
+  }
+  if (!ok) invalid(`${name} must be a postgres:// URL with a host, e.g. postgres://sitrep@db.internal:5432/sitrep`);
+  return v;
+}
+
 function admins(env: Env): string[] {
   const v = optionalString(env, 'SITREP_ADMINS');
   if (!v) return [];
@@ -120,6 +138,7 @@ function readEnv(env: Env) {
     // 0 asks the system for a free port (tests, side-by-side runs).
     PORT: positiveInt(env, 'PORT', 3000, 65535, 0),
     SITREP_DB: optionalString(env, 'SITREP_DB') ?? './data/sitrep.db',
+    SITREP_DATABASE_URL: databaseUrl(env),
     SITREP_TIMEZONE: timezone(env),
     SITREP_ORG_NAME: optionalString(env, 'SITREP_ORG_NAME') ?? 'Sitrep',
     SITREP_PUBLIC_URL: url(env, 'SITREP_PUBLIC_URL'),
@@ -160,6 +179,8 @@ function readEnv(env: Env) {
 export interface Config {
   port: number;
   dbFile: string;
+  /** PostgreSQL instead of SQLite (SITREP_DATABASE_URL); it may hold a password: never log it whole. */
+  databaseUrl?: string;
   timezone: string;
   orgName: string;
   publicUrl: string;
@@ -209,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     port: e.PORT,
     dbFile: e.SITREP_DB,
+    ...(e.SITREP_DATABASE_URL ? { databaseUrl: e.SITREP_DATABASE_URL } : {}),
     timezone: e.SITREP_TIMEZONE,
     orgName: e.SITREP_ORG_NAME,
     publicUrl: (e.SITREP_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),

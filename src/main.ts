@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { pingDatabase } from '../db/client.js';
+import { redactUrl } from '../db/open.js';
 import { countIncidentsBySeverity } from '../db/queries/incidents.js';
 import { SEVERITIES } from './domain/enums.js';
 import { pruneProcessedEvents } from '../db/queries/inbox.js';
@@ -16,7 +17,7 @@ import { dueMaintenanceIds } from '../db/queries/maintenances.js';
 import { createRunner, forwardRunner, type Runner } from './commands/runner.js';
 import { main as entryMain } from './entry.js';
 import { createLogger } from './logger.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics, type Collector } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { periodic } from './periodic.js';
 import { packageVersion } from './version.js';
@@ -92,6 +93,14 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     observe: metrics,
     config,
   });
+  const incidentGauges: Collector = () => {
+    const rows = new Map(countIncidentsBySeverity(db).map((r) => [r.severity, r]));
+    const per = (k: 'declared' | 'open') => SEVERITIES.map((s) => ({ labels: { severity: String(s) }, value: rows.get(s)?.[k] ?? 0 }));
+    return [
+      { name: 'sitrep_incidents_declared_total', help: 'Incidents declared, by severity', type: 'counter', values: per('declared') },
+      { name: 'sitrep_incidents_open', help: 'Incidents not yet resolved, by severity', type: 'gauge', values: per('open') },
+    ];
+  };
   const housekeeping: Capability = {
     outlets: [],
     targets: [],
@@ -102,21 +111,22 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       createReminders(base, runner),
       createDedupePruner(base),
       // WAL checkpoints on a thread of their own, not inside the commit of whichever command
-      // crossed the threshold (db/checkpointer.ts).
-      createCheckpointer(db, config.dbFile, { onError: (error) => log.warn({ error }, 'WAL checkpoint failed') }),
+      // crossed the threshold (db/checkpointer.ts). SQLite's only.
+      ...(base.engine === 'sqlite' ? [createCheckpointer(db, config.dbFile, { onError: (error) => log.warn({ error }, 'WAL checkpoint failed') })] : []),
     ],
-    collectors: [
-      () => {
-        const rows = new Map(countIncidentsBySeverity(db).map((r) => [r.severity, r]));
-        const per = (k: 'declared' | 'open') => SEVERITIES.map((s) => ({ labels: { severity: String(s) }, value: rows.get(s)?.[k] ?? 0 }));
-        return [
-          { name: 'sitrep_incidents_declared_total', help: 'Incidents declared, by severity', type: 'counter', values: per('declared') },
-          { name: 'sitrep_incidents_open', help: 'Incidents not yet resolved, by severity', type: 'gauge', values: per('open') },
-        ];
-      },
-    ],
+    // The incident gauges read synchronous SQLite (a collector is synchronous): not on PostgreSQL yet.
+    collectors: base.engine === 'sqlite' ? [incidentGauges] : [],
   };
-  return joinApp(base, runner, [mirroring, extra, ...parts, housekeeping], metrics);
+  // On PostgreSQL the outbox worker (and its retention) are not there yet: their claim path runs
+  // synchronous SQLite. Rows are written in every command's transaction all the same, and are
+  // delivered once it is (SQLite's worker cannot claim them across replicas).
+  const delivering = base.engine === 'sqlite' ? mirroring : { ...mirroring, services: [] };
+  if (base.engine === 'pg') {
+    log.warn(
+      'PostgreSQL: commands, the CLI and /healthz run on it; outbox deliveries, the built-in status page, the Slack receiver and /metrics database gauges still need SQLite and are not available yet',
+    );
+  }
+  return joinApp(base, runner, [delivering, extra, ...parts, housekeeping], metrics);
 }
 
 /**
@@ -172,7 +182,7 @@ function createMaintenanceScheduler(base: Base, runner: Runner) {
     1_000,
     'starting or completing scheduled maintenance',
     async (ctx) => {
-      const due = dueMaintenanceIds(base.readDb, base.now());
+      const due = await base.store.read((db) => dueMaintenanceIds(db, base.now()));
       return due.length ? runDueMaintenance(ctx, due) : 0;
     },
     { runAtStart: true },
@@ -210,9 +220,11 @@ function fallbackMetrics(app: App): Metrics {
 export function createRouter(app: App): Router {
   const router = new Router();
   const version = packageVersion();
-  router.add(['GET', 'HEAD'], '/healthz', (_req, res) => {
+  router.add(['GET', 'HEAD'], '/healthz', async (_req, res) => {
     try {
-      pingDatabase(app.db);
+      // SQLite: one synchronous round trip; PostgreSQL: the version row, through the pool.
+      if (app.engine === 'pg') await app.store.version();
+      else pingDatabase(app.db);
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: true, version })}\n`);
     } catch {
       res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: false, version, error: 'database unreachable' })}\n`);
@@ -276,6 +288,16 @@ export async function startServer(app: App, port = app.config.port, host?: strin
 export async function serve(config: Config): Promise<number> {
   const app = createApp(config);
   const log = app.log;
+  if (config.databaseUrl) {
+    // Connect and migrate before serving: a replica that cannot reach its database says so and stops.
+    try {
+      await app.store.version();
+    } catch (err) {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      await app.close().catch(() => undefined);
+      return 1;
+    }
+  }
   if (config.admins.length === 0) log.warn('SITREP_ADMINS is empty: everyone may manage approvers, subscriptions, components and channels');
   const running = await startServer(app);
   const port = new URL(running.url).port;
@@ -287,7 +309,7 @@ export async function serve(config: Config): Promise<number> {
     `  health:       ${base}/healthz`,
     `  teams:        POST ${base}/api/messages${config.teams.appId ? '' : ' (inbound auth off: loopback only)'}`,
     `  console:      npx sitrep console     (or one command: npx sitrep declare "DB down" sev:2)`,
-    `  database:     ${config.dbFile}`,
+    `  database:     ${config.databaseUrl ? redactUrl(config.databaseUrl) : config.dbFile}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   const stop = () => {

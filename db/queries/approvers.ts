@@ -1,22 +1,26 @@
 import { asc, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
-import { approvers } from '../schema.js';
+import { first, tablesOf } from '../engine.js';
+import type { approvers } from '../schema.js';
 
 export type ApproverRow = typeof approvers.$inferSelect;
 
 /** Everyone who may approve customer-facing updates, by user reference. */
 export async function listApproverRows(db: DbOrTx): Promise<ApproverRow[]> {
-  return db.select().from(approvers).orderBy(asc(approvers.userRef)).all();
+  const { approvers } = tablesOf(db);
+  return db.select().from(approvers).orderBy(asc(approvers.userRef));
 }
 
 export async function findApprover(db: DbOrTx, userRef: string): Promise<ApproverRow | undefined> {
-  return db.select().from(approvers).where(eq(approvers.userRef, userRef)).get();
+  const { approvers } = tablesOf(db);
+  return first(db.select().from(approvers).where(eq(approvers.userRef, userRef)));
 }
 
 export async function insertApprover(db: DbOrTx, a: { userRef: string; addedBy: string; addedAt: number }): Promise<void> {
-  db.insert(approvers).values(a).run();
+  await db.insert(tablesOf(db).approvers).values(a);
 }
 
 export async function deleteApprover(db: DbOrTx, userRef: string): Promise<void> {
-  db.delete(approvers).where(eq(approvers.userRef, userRef)).run();
+  const { approvers } = tablesOf(db);
+  await db.delete(approvers).where(eq(approvers.userRef, userRef));
 }

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lte } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
-import { customerUpdates } from '../schema.js';
+import { first, affected, tablesOf } from '../engine.js';
+import type { customerUpdates } from '../schema.js';
 import { COMPONENT_STATUSES, type IncidentStatus, type MaintenanceStatus } from '../../src/domain/enums.js';
 import { SitrepError } from '../../src/domain/errors.js';
 import type { ComponentStatusChange } from '../../src/domain/publication.js';
@@ -13,6 +14,13 @@ export type DraftRow = Common & { incidentId: number; status: IncidentStatus; co
 export type MaintenanceTextRow = Common & { maintenanceId: number; maintenanceStatus: MaintenanceStatus };
 /** Any D-n: whose it is decides how it is approved and where it goes. */
 export type CustomerText = { owner: 'incident'; row: DraftRow } | { owner: 'maintenance'; row: MaintenanceTextRow };
+
+/** The row an insert … returning() gave back. */
+async function one<T>(rows: PromiseLike<T[]>): Promise<T> {
+  const row = await first(rows);
+  if (!row) throw new Error('the new customer text was not returned');
+  return row;
+}
 
 /** The stored component changes of a draft, each checked; an entry that is not one is dropped. */
 export function toComponentChanges(v: unknown): ComponentStatusChange[] {
@@ -51,7 +59,8 @@ export function toMaintenanceTextRow(stored: StoredDraft): MaintenanceTextRow {
 
 /** Any D-n, incident's or maintenance's. */
 export async function findCustomerText(db: DbOrTx, id: number): Promise<CustomerText | undefined> {
-  const row = db.select().from(customerUpdates).where(eq(customerUpdates.id, id)).get();
+  const { customerUpdates } = tablesOf(db);
+  const row = await first(db.select().from(customerUpdates).where(eq(customerUpdates.id, id)));
   return row ? toCustomerText(row) : undefined;
 }
 
@@ -78,64 +87,76 @@ export async function getDraft(db: DbOrTx, id: number): Promise<DraftRow> {
 
 /** The incident's latest published update (by when it is shown), if any. */
 export async function lastPublishedUpdate(db: DbOrTx, incidentId: number): Promise<DraftRow | undefined> {
-  const row = db
-    .select()
-    .from(customerUpdates)
-    .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'published')))
-    .orderBy(desc(customerUpdates.displayAt), desc(customerUpdates.id))
-    .get();
+  const { customerUpdates } = tablesOf(db);
+  const row = await first(
+    db
+      .select()
+      .from(customerUpdates)
+      .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'published')))
+      .orderBy(desc(customerUpdates.displayAt), desc(customerUpdates.id))
+      .limit(1),
+  );
   return row ? toDraftRow(row) : undefined;
 }
 
 /** The incident's drafts awaiting a decision, oldest first. */
 export async function pendingDrafts(db: DbOrTx, incidentId: number): Promise<DraftRow[]> {
-  return db
-    .select()
-    .from(customerUpdates)
-    .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'draft')))
-    .orderBy(asc(customerUpdates.id))
-    .all()
-    .map(toDraftRow);
+  const { customerUpdates } = tablesOf(db);
+  return (
+    await db
+      .select()
+      .from(customerUpdates)
+      .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'draft')))
+      .orderBy(asc(customerUpdates.id))
+  ).map(toDraftRow);
 }
 
 /** The incident's published updates, oldest first (by when they were published). */
 export async function publishedUpdates(db: DbOrTx, incidentId: number): Promise<DraftRow[]> {
-  return db
-    .select()
-    .from(customerUpdates)
-    .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'published')))
-    .orderBy(asc(customerUpdates.publishedAt), asc(customerUpdates.id))
-    .all()
-    .map(toDraftRow);
+  const { customerUpdates } = tablesOf(db);
+  return (
+    await db
+      .select()
+      .from(customerUpdates)
+      .where(and(eq(customerUpdates.incidentId, incidentId), eq(customerUpdates.state, 'published')))
+      .orderBy(asc(customerUpdates.publishedAt), asc(customerUpdates.id))
+  ).map(toDraftRow);
 }
 
 /** Drafts still waiting for approval that were created at or before `before` and never nudged. */
 export async function unnudgedDraftsBefore(db: DbOrTx, before: number): Promise<DraftRow[]> {
-  return db
-    .select()
-    .from(customerUpdates)
-    .where(
-      and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before), isNotNull(customerUpdates.incidentId)),
-    )
-    .all()
-    .map(toDraftRow);
+  const { customerUpdates } = tablesOf(db);
+  return (
+    await db
+      .select()
+      .from(customerUpdates)
+      .where(
+        and(
+          eq(customerUpdates.state, 'draft'),
+          isNull(customerUpdates.nudgedAt),
+          lte(customerUpdates.createdAt, before),
+          isNotNull(customerUpdates.incidentId),
+        ),
+      )
+  ).map(toDraftRow);
 }
 
 /** Maintenance texts still waiting for approval, created at or before `before` and never nudged. */
 export async function unnudgedMaintenanceTextsBefore(db: DbOrTx, before: number): Promise<MaintenanceTextRow[]> {
-  return db
-    .select()
-    .from(customerUpdates)
-    .where(
-      and(
-        eq(customerUpdates.state, 'draft'),
-        isNull(customerUpdates.nudgedAt),
-        lte(customerUpdates.createdAt, before),
-        isNotNull(customerUpdates.maintenanceId),
-      ),
-    )
-    .all()
-    .map(toMaintenanceTextRow);
+  const { customerUpdates } = tablesOf(db);
+  return (
+    await db
+      .select()
+      .from(customerUpdates)
+      .where(
+        and(
+          eq(customerUpdates.state, 'draft'),
+          isNull(customerUpdates.nudgedAt),
+          lte(customerUpdates.createdAt, before),
+          isNotNull(customerUpdates.maintenanceId),
+        ),
+      )
+  ).map(toMaintenanceTextRow);
 }
 
 /**
@@ -143,12 +164,14 @@ export async function unnudgedMaintenanceTextsBefore(db: DbOrTx, before: number)
  * update makes two servers, or a restart, never nudge twice.
  */
 export async function claimDraftNudge(tx: DbOrTx, id: number, at: number): Promise<boolean> {
+  const { customerUpdates } = tablesOf(tx);
   return (
-    tx
-      .update(customerUpdates)
-      .set({ nudgedAt: at })
-      .where(and(eq(customerUpdates.id, id), eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt)))
-      .run().changes === 1
+    affected(
+      await tx
+        .update(customerUpdates)
+        .set({ nudgedAt: at })
+        .where(and(eq(customerUpdates.id, id), eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt))),
+    ) === 1
   );
 }
 
@@ -160,12 +183,14 @@ export type NewDraft = Pick<typeof customerUpdates.$inferInsert, 'body' | 'templ
 
 /** Stores customer-facing wording as a draft awaiting approval. */
 export async function insertDraft(tx: DbOrTx, d: NewDraft): Promise<DraftRow> {
+  const { customerUpdates } = tablesOf(tx);
   return toDraftRow(
-    tx
-      .insert(customerUpdates)
-      .values({ ...d, state: 'draft' })
-      .returning()
-      .get(),
+    await one(
+      tx
+        .insert(customerUpdates)
+        .values({ ...d, state: 'draft' })
+        .returning(),
+    ),
   );
 }
 
@@ -176,23 +201,27 @@ export type NewMaintenanceText = Pick<typeof customerUpdates.$inferInsert, 'body
 
 /** Stores a maintenance's customer-facing text as a draft awaiting approval. */
 export async function insertMaintenanceText(tx: DbOrTx, d: NewMaintenanceText): Promise<MaintenanceTextRow> {
+  const { customerUpdates } = tablesOf(tx);
   return toMaintenanceTextRow(
-    tx
-      .insert(customerUpdates)
-      .values({ ...d, state: 'draft' })
-      .returning()
-      .get(),
+    await one(
+      tx
+        .insert(customerUpdates)
+        .values({ ...d, state: 'draft' })
+        .returning(),
+    ),
   );
 }
 
 /** Stores a maintenance's text that is published as it is written (a fixed notice: nobody's words). */
 export async function insertPublishedMaintenanceText(tx: DbOrTx, d: NewMaintenanceText & { publishedAt: number }): Promise<MaintenanceTextRow> {
+  const { customerUpdates } = tablesOf(tx);
   return toMaintenanceTextRow(
-    tx
-      .insert(customerUpdates)
-      .values({ ...d, state: 'published', approvedAt: d.publishedAt })
-      .returning()
-      .get(),
+    await one(
+      tx
+        .insert(customerUpdates)
+        .values({ ...d, state: 'published', approvedAt: d.publishedAt })
+        .returning(),
+    ),
   );
 }
 
@@ -202,45 +231,49 @@ export async function markMaintenanceTextPublished(
   id: number,
   p: { body: string; status: MaintenanceStatus; approver: string | null; at: number; displayAt: number },
 ): Promise<void> {
-  tx.update(customerUpdates)
+  const { customerUpdates } = tablesOf(tx);
+  await tx
+    .update(customerUpdates)
     .set({ state: 'published', body: p.body, maintenanceStatus: p.status, approver: p.approver, approvedAt: p.at, publishedAt: p.at, displayAt: p.displayAt })
-    .where(eq(customerUpdates.id, id))
-    .run();
+    .where(eq(customerUpdates.id, id));
 }
 
 /** The maintenance's texts, oldest first; `state` narrows to drafts or published ones. */
 export async function maintenanceTexts(db: DbOrTx, maintenanceId: number, state?: 'draft' | 'published'): Promise<MaintenanceTextRow[]> {
-  return db
-    .select()
-    .from(customerUpdates)
-    .where(and(eq(customerUpdates.maintenanceId, maintenanceId), state ? eq(customerUpdates.state, state) : undefined))
-    .orderBy(asc(customerUpdates.id))
-    .all()
-    .map(toMaintenanceTextRow);
+  const { customerUpdates } = tablesOf(db);
+  return (
+    await db
+      .select()
+      .from(customerUpdates)
+      .where(and(eq(customerUpdates.maintenanceId, maintenanceId), state ? eq(customerUpdates.state, state) : undefined))
+      .orderBy(asc(customerUpdates.id))
+  ).map(toMaintenanceTextRow);
 }
 
 /** Marks a draft published with its final wording and time. */
 export async function markDraftPublished(tx: DbOrTx, id: number, p: { body: string; approver: string | null; at: number; displayAt: number }): Promise<void> {
-  tx.update(customerUpdates)
+  const { customerUpdates } = tablesOf(tx);
+  await tx
+    .update(customerUpdates)
     .set({ state: 'published', body: p.body, approver: p.approver, approvedAt: p.at, publishedAt: p.at, displayAt: p.displayAt })
-    .where(eq(customerUpdates.id, id))
-    .run();
+    .where(eq(customerUpdates.id, id));
 }
 
 /** Marks a draft rejected, with the reason its author is told. */
 export async function markDraftRejected(tx: DbOrTx, id: number, p: { reason: string; by: string; at: number }): Promise<void> {
-  tx.update(customerUpdates).set({ state: 'rejected', rejectReason: p.reason, approver: p.by, rejectedAt: p.at }).where(eq(customerUpdates.id, id)).run();
+  const { customerUpdates } = tablesOf(tx);
+  await tx.update(customerUpdates).set({ state: 'rejected', rejectReason: p.reason, approver: p.by, rejectedAt: p.at }).where(eq(customerUpdates.id, id));
 }
 
 /** When each of these incidents' published customer updates was shown as posted (postmortems aside). */
 export async function publishedUpdateTimes(db: DbOrTx, incidentIds: readonly number[]): Promise<Map<number, number[]>> {
+  const { customerUpdates } = tablesOf(db);
   const out = new Map<number, number[]>();
   if (!incidentIds.length) return out;
-  const rows = db
+  const rows = await db
     .select({ incidentId: customerUpdates.incidentId, at: customerUpdates.displayAt })
     .from(customerUpdates)
-    .where(and(inArray(customerUpdates.incidentId, [...incidentIds]), eq(customerUpdates.state, 'published'), eq(customerUpdates.isPostmortem, false)))
-    .all();
+    .where(and(inArray(customerUpdates.incidentId, [...incidentIds]), eq(customerUpdates.state, 'published'), eq(customerUpdates.isPostmortem, false)));
   for (const r of rows) if (r.incidentId !== null) out.set(r.incidentId, [...(out.get(r.incidentId) ?? []), r.at]);
   return out;
 }

@@ -1,7 +1,7 @@
 import type { DbOrTx } from '../client.js';
 import { lt } from 'drizzle-orm';
-import { processedEvents } from '../schema.js';
-import { prepared } from './prepared.js';
+import { affected, tablesOf } from '../engine.js';
+import { preparedSync } from './prepared.js';
 
 // The inbox: raw platform requests committed before they are acknowledged, deleted by the
 // transaction that applies them. On the ack path, so every statement is prepared once per connection.
@@ -16,13 +16,18 @@ export interface StoredRequest {
 
 /** Commits one raw request (autocommit outside a transaction: durable when this returns); its id. */
 export function insertInboxRequest(db: DbOrTx, platform: string, receivedAt: number, contentType: string, body: string): number {
-  const info = prepared(db, 'insert into inbox (platform, received_at, content_type, body) values (?, ?, ?, ?)').run(platform, receivedAt, contentType, body);
+  const info = preparedSync(db, 'insert into inbox (platform, received_at, content_type, body) values (?, ?, ?, ?)').run(
+    platform,
+    receivedAt,
+    contentType,
+    body,
+  );
   return Number(info.lastInsertRowid);
 }
 
 /** Deletes a request's row; true when it was still there. */
 export function deleteInboxRequest(db: DbOrTx, id: number): boolean {
-  return prepared(db, 'delete from inbox where id = ?').run(id).changes === 1;
+  return preparedSync(db, 'delete from inbox where id = ?').run(id).changes === 1;
 }
 
 function toStoredRequest(r: unknown): StoredRequest[] {
@@ -33,7 +38,7 @@ function toStoredRequest(r: unknown): StoredRequest[] {
 
 /** A platform's stored requests, oldest first. */
 export function inboxRequests(db: DbOrTx, platform: string): StoredRequest[] {
-  return prepared(db, 'select id, content_type as contentType, body from inbox where platform = ? order by id').all(platform).flatMap(toStoredRequest);
+  return preparedSync(db, 'select id, content_type as contentType, body from inbox where platform = ? order by id').all(platform).flatMap(toStoredRequest);
 }
 
 /**
@@ -41,10 +46,12 @@ export function inboxRequests(db: DbOrTx, platform: string): StoredRequest[] {
  * redelivery or a double click), in which case nothing else should be applied.
  */
 export async function recordProcessedEvent(tx: DbOrTx, platform: string, id: string, at: number): Promise<boolean> {
-  return tx.insert(processedEvents).values({ platform, eventId: id, at }).onConflictDoNothing().run().changes > 0;
+  const { processedEvents } = tablesOf(tx);
+  return affected(await tx.insert(processedEvents).values({ platform, eventId: id, at }).onConflictDoNothing()) > 0;
 }
 
 /** Forgets processed request ids older than `before` (platforms redeliver for minutes, not days). */
 export async function pruneProcessedEvents(tx: DbOrTx, before: number): Promise<void> {
-  tx.delete(processedEvents).where(lt(processedEvents.at, before)).run();
+  const { processedEvents } = tablesOf(tx);
+  await tx.delete(processedEvents).where(lt(processedEvents.at, before));
 }

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
-import { components, incidentComponents, incidents } from '../schema.js';
+import { first, tablesOf } from '../engine.js';
+import type { components, incidents } from '../schema.js';
 import { rollUp } from '../../src/domain/components.js';
 import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Role } from '../../src/domain/enums.js';
 import { SitrepError } from '../../src/domain/errors.js';
@@ -16,10 +17,10 @@ export const incRef = (id: number) => `INC-${id}`;
 // Columns are named in SQL and each value is checked on the way out, so a row read back is an
 // IncidentRow because it was checked, not because it was cast.
 const incidentSelect =
-  'select id, title, status, severity, lead, commander, comms, scribe, created_by as createdBy, started_at as startedAt, ' +
-  'declared_at as declaredAt, identified_at as identifiedAt, monitoring_at as monitoringAt, resolved_at as resolvedAt, ' +
-  'visibility, private_channel as privateChannel, ' +
-  'recorded_at as recordedAt, public_status as publicStatus, published_at as publishedAt, updated_at as updatedAt from incidents';
+  'select id, title, status, severity, lead, commander, comms, scribe, created_by as "createdBy", started_at as "startedAt", ' +
+  'declared_at as "declaredAt", identified_at as "identifiedAt", monitoring_at as "monitoringAt", resolved_at as "resolvedAt", ' +
+  'visibility, private_channel as "privateChannel", ' +
+  'recorded_at as "recordedAt", public_status as "publicStatus", published_at as "publishedAt", updated_at as "updatedAt" from incidents';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
@@ -71,7 +72,7 @@ export function toIncidentRow(raw: unknown): IncidentRow {
 }
 
 export async function findIncident(db: DbOrTx, id: number): Promise<IncidentRow | undefined> {
-  const raw: unknown = prepared(db, `${incidentSelect} where id = ?`).get(id);
+  const raw: unknown = await prepared(db, `${incidentSelect} where id = ?`).get(id);
   return raw === undefined ? undefined : toIncidentRow(raw);
 }
 
@@ -83,7 +84,7 @@ export async function getIncident(db: DbOrTx, id: number): Promise<IncidentRow> 
 
 /** Open incidents, oldest first. */
 export async function openIncidents(db: DbOrTx): Promise<IncidentRow[]> {
-  return prepared(db, `${incidentSelect} where status != 'resolved' order by id asc`).all().map(toIncidentRow);
+  return (await prepared(db, `${incidentSelect} where status != 'resolved' order by id asc`).all()).map(toIncidentRow);
 }
 
 /**
@@ -92,6 +93,7 @@ export async function openIncidents(db: DbOrTx): Promise<IncidentRow[]> {
  * Prometheus collector is. Counts only: no id or title leaves here.
  */
 export function countIncidentsBySeverity(db: DbOrTx): Array<{ severity: number; declared: number; open: number }> {
+  const { incidents } = tablesOf(db);
   return db
     .select({
       severity: incidents.severity,
@@ -105,48 +107,47 @@ export function countIncidentsBySeverity(db: DbOrTx): Array<{ severity: number; 
 
 /** The most recently declared incident, open or not. */
 export async function latestIncident(db: DbOrTx): Promise<IncidentRow | undefined> {
-  const raw: unknown = prepared(db, `${incidentSelect} order by id desc limit 1`).get();
+  const raw: unknown = await prepared(db, `${incidentSelect} order by id desc limit 1`).get();
   return raw === undefined ? undefined : toIncidentRow(raw);
 }
 
 /** The severities of the incidents shown publicly and not yet resolved there. */
 export async function openPublicSeverities(db: DbOrTx): Promise<number[]> {
-  return db
-    .select({ severity: incidents.severity })
-    .from(incidents)
-    .where(and(isNotNull(incidents.publicStatus), ne(incidents.publicStatus, 'resolved')))
-    .all()
-    .map((r) => r.severity);
+  const { incidents } = tablesOf(db);
+  return (
+    await db
+      .select({ severity: incidents.severity })
+      .from(incidents)
+      .where(and(isNotNull(incidents.publicStatus), ne(incidents.publicStatus, 'resolved')))
+  ).map((r) => r.severity);
 }
 
 export async function setIncidentSeverity(tx: Tx, incidentId: number, severity: number, at: number): Promise<void> {
-  tx.update(incidents).set({ severity, updatedAt: at }).where(eq(incidents.id, incidentId)).run();
+  const { incidents } = tablesOf(tx);
+  await tx.update(incidents).set({ severity, updatedAt: at }).where(eq(incidents.id, incidentId));
 }
 
 /** Gives `role` (lead, comms …) of the incident to `user`. */
 export async function setIncidentRole(tx: Tx, incidentId: number, role: Role, user: string, at: number): Promise<void> {
-  tx.update(incidents)
+  const { incidents } = tablesOf(tx);
+  await tx
+    .update(incidents)
     .set({ [role]: user, updatedAt: at })
-    .where(eq(incidents.id, incidentId))
-    .run();
+    .where(eq(incidents.id, incidentId));
 }
 
 export async function touchIncidentRow(tx: Tx, incidentId: number, at: number): Promise<void> {
-  prepared(tx, 'update incidents set updated_at = ? where id = ?').run(at, incidentId);
+  await prepared(tx, 'update incidents set updated_at = ? where id = ?').run(at, incidentId);
 }
 
 /** Looks up catalogue components by slug; unknown slugs are an error naming them. */
 export async function componentsBySlug(db: DbOrTx, slugs: string[]): Promise<Map<string, ComponentRow>> {
-  const rows = slugs.length ? db.select().from(components).where(inArray(components.slug, slugs)).all() : [];
+  const { components } = tablesOf(db);
+  const rows = slugs.length ? await db.select().from(components).where(inArray(components.slug, slugs)) : [];
   const map = new Map(rows.map((r) => [r.slug, r]));
   const missing = slugs.filter((s) => !map.has(s));
   if (missing.length) {
-    const known = db
-      .select({ slug: components.slug })
-      .from(components)
-      .orderBy(asc(components.position))
-      .all()
-      .map((c) => c.slug);
+    const known = (await db.select({ slug: components.slug }).from(components).orderBy(asc(components.position))).map((c) => c.slug);
     throw new SitrepError(
       'NOT_FOUND',
       `unknown component${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ${
@@ -162,34 +163,40 @@ export async function componentsBySlug(db: DbOrTx, slugs: string[]): Promise<Map
 const OPEN_STATUSES = INCIDENT_STATUSES.filter((st) => st !== 'resolved')
   .map((st) => `'${st}'`)
   .join(', ');
-const ROLL_UP = {
-  // Driven from the open incidents (an index seek per status), never from every incident_components
-  // row: a roll-up must not grow with years of resolved incidents.
-  internal: `select ic.component_id as componentId, ic.status as status from incidents i
-    cross join incident_components ic on ic.incident_id = i.id
-    where i.status in (${OPEN_STATUSES}) and ic.component_id in (select value from json_each(?))
+// Driven from the open incidents (an index seek per status), never from every incident_components
+// row: a roll-up must not grow with years of resolved incidents.
+const ROLL_UP_SQL = {
+  internal: `select ic.component_id as "componentId", ic.status as status from incidents i
+    join incident_components ic on ic.incident_id = i.id
+    where i.status in (${OPEN_STATUSES}) and ic.component_id in (IDS)
     union all
     select mc.component_id, m.status from maintenance_components mc join maintenances m on m.id = mc.maintenance_id
-    where mc.component_id in (select value from json_each(?)) and m.status in ('in_progress', 'verifying')`,
-  public: `select ic.component_id as componentId, ic.public_status as status from incidents i
-    cross join incident_components ic on ic.incident_id = i.id
-    where i.public_status in (${OPEN_STATUSES}) and ic.component_id in (select value from json_each(?))
+    where mc.component_id in (IDS) and m.status in ('in_progress', 'verifying')`,
+  public: `select ic.component_id as "componentId", ic.public_status as status from incidents i
+    join incident_components ic on ic.incident_id = i.id
+    where i.public_status in (${OPEN_STATUSES}) and ic.component_id in (IDS)
       and ic.public_status is not null
     union all
     select mc.component_id, m.public_status from maintenance_components mc join maintenances m on m.id = mc.maintenance_id
-    where mc.component_id in (select value from json_each(?)) and m.public_status in ('in_progress', 'verifying')`,
+    where mc.component_id in (IDS) and m.public_status in ('in_progress', 'verifying')`,
 } as const;
+// The ids of a JSON array parameter, in each engine's words.
+const withIds = (text: string) => ({
+  sqlite: text.replaceAll('IDS', 'select value from json_each(?)'),
+  pg: text.replaceAll('IDS', 'select value::integer from json_array_elements_text(?::json)'),
+});
+const ROLL_UP = { internal: withIds(ROLL_UP_SQL.internal), public: withIds(ROLL_UP_SQL.public) } as const;
 // Maintenance rows of the queries above carry the maintenance's status; these are incidents'.
 const MAINTENANCE_HOLD: ReadonlySet<string> = new Set(['in_progress', 'verifying']);
 const COMPONENT_STATUS_OF = {
-  internal: 'select status as before from components where id = ?',
-  public: 'select public_status as before from components where id = ?',
+  internal: 'select status as "before" from components where id = ?',
+  public: 'select public_status as "before" from components where id = ?',
 } as const;
 const SET_COMPONENT_STATUS = {
   internal: 'update components set status = ?, updated_at = ? where id = ?',
   public: 'update components set public_status = ?, updated_at = ? where id = ?',
 } as const;
-const OWN_STATUS = 'select status, public_status as publicStatus from incident_components where incident_id = ? and component_id = ?';
+const OWN_STATUS = 'select status, public_status as "publicStatus" from incident_components where incident_id = ? and component_id = ?';
 const INSERT_HISTORY = 'insert into component_status_history (component_id, incident_id, status, rolled_up, is_public, at) values (?, ?, ?, ?, ?, ?)';
 
 const componentStatus = (v: unknown): ComponentStatus | null => COMPONENT_STATUSES.find((c) => c === v) ?? null;
@@ -199,22 +206,23 @@ export async function recomputeComponents(tx: Tx, componentIds: number[], which:
   if (!componentIds.length) return;
   const ids = JSON.stringify(componentIds);
   const contributions: Array<{ componentId: number; status: ComponentStatus }> = [];
-  for (const raw of prepared(tx, ROLL_UP[which]).all(ids, ids)) {
+  for (const raw of await prepared(tx, ROLL_UP[which]).all(ids, ids)) {
     if (!isRecord(raw) || typeof raw.componentId !== 'number') continue;
     // A maintenance under way holds its components under_maintenance; rollUp ranks any outage above it.
     const status = MAINTENANCE_HOLD.has(String(raw.status)) ? 'under_maintenance' : componentStatus(raw.status);
     if (status) contributions.push({ componentId: raw.componentId, status });
   }
   const rolled = rollUp(contributions);
+  const isPublic = tablesOf(tx).componentStatusHistory.isPublic.mapToDriverValue(which === 'public');
   for (const id of componentIds) {
     const status = rolled.get(id) ?? 'operational';
-    const current: unknown = prepared(tx, COMPONENT_STATUS_OF[which]).get(id);
+    const current: unknown = await prepared(tx, COMPONENT_STATUS_OF[which]).get(id);
     if (!isRecord(current)) continue;
-    prepared(tx, SET_COMPONENT_STATUS[which]).run(status, at, id);
+    await prepared(tx, SET_COMPONENT_STATUS[which]).run(status, at, id);
     if (current.before !== status || incidentId !== null) {
-      const own: unknown = incidentId === null ? undefined : prepared(tx, OWN_STATUS).get(incidentId, id);
+      const own: unknown = incidentId === null ? undefined : await prepared(tx, OWN_STATUS).get(incidentId, id);
       const ownStatus = isRecord(own) ? componentStatus(which === 'internal' ? own.status : own.publicStatus) : null;
-      prepared(tx, INSERT_HISTORY).run(id, incidentId, ownStatus ?? status, status, which === 'public' ? 1 : 0, at);
+      await prepared(tx, INSERT_HISTORY).run(id, incidentId, ownStatus ?? status, status, isPublic, at);
     }
   }
 }
@@ -231,21 +239,13 @@ export async function applyComponentChanges(
     changes.map((c) => c.slug),
   );
   const out: Array<{ slug: string; name: string; from: ComponentStatus | null; to: ComponentStatus }> = [];
+  const { incidentComponents } = tablesOf(tx);
   for (const ch of changes) {
     const comp = bySlug.get(ch.slug)!;
-    const prev = tx
-      .select()
-      .from(incidentComponents)
-      .where(and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, comp.id)))
-      .get();
-    if (prev) {
-      tx.update(incidentComponents)
-        .set({ status: ch.status, updatedAt: at })
-        .where(and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, comp.id)))
-        .run();
-    } else {
-      tx.insert(incidentComponents).values({ incidentId, componentId: comp.id, status: ch.status, updatedAt: at }).run();
-    }
+    const where = and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, comp.id));
+    const prev = await first(tx.select().from(incidentComponents).where(where));
+    if (prev) await tx.update(incidentComponents).set({ status: ch.status, updatedAt: at }).where(where);
+    else await tx.insert(incidentComponents).values({ incidentId, componentId: comp.id, status: ch.status, updatedAt: at });
     out.push({ slug: comp.slug, name: comp.name, from: prev?.status ?? null, to: ch.status });
   }
   await recomputeComponents(
@@ -259,6 +259,7 @@ export async function applyComponentChanges(
 }
 
 export async function incidentComponentRows(db: DbOrTx, incidentId: number) {
+  const { components, incidentComponents } = tablesOf(db);
   return db
     .select({
       id: components.id,
@@ -273,8 +274,7 @@ export async function incidentComponentRows(db: DbOrTx, incidentId: number) {
     .from(incidentComponents)
     .innerJoin(components, eq(components.id, incidentComponents.componentId))
     .where(eq(incidentComponents.incidentId, incidentId))
-    .orderBy(asc(components.position))
-    .all();
+    .orderBy(asc(components.position));
 }
 
 export type NewIncident = Pick<
@@ -284,11 +284,14 @@ export type NewIncident = Pick<
 
 /** Opens an incident (status investigating); the stored row. */
 export async function insertIncident(tx: Tx, values: NewIncident): Promise<IncidentRow> {
-  return tx
-    .insert(incidents)
-    .values({ ...values, status: 'investigating', updatedAt: values.recordedAt })
-    .returning()
-    .get();
+  const row = await first(
+    tx
+      .insert(tablesOf(tx).incidents)
+      .values({ ...values, status: 'investigating', updatedAt: values.recordedAt })
+      .returning(),
+  );
+  if (!row) throw new Error('the new incident was not returned');
+  return row;
 }
 
 /**
@@ -296,7 +299,7 @@ export async function insertIncident(tx: Tx, values: NewIncident): Promise<Incid
  * outlets ask on every event, so the statement is prepared once per connection.
  */
 export async function incidentVisibility(db: DbOrTx, incidentId: number): Promise<'public' | 'private' | undefined> {
-  const row: unknown = prepared(db, 'select visibility from incidents where id = ?').get(incidentId);
+  const row: unknown = await prepared(db, 'select visibility from incidents where id = ?').get(incidentId);
   if (!isRecord(row)) return undefined;
   // Anything but 'public' is kept private: a row read wrong must not leak.
   return row.visibility === 'public' ? 'public' : 'private';
@@ -304,60 +307,60 @@ export async function incidentVisibility(db: DbOrTx, incidentId: number): Promis
 
 /** Remembers the Slack private channel Sitrep created for a private incident (its members may see it). */
 export async function setPrivateChannel(db: DbOrTx, incidentId: number, channel: string): Promise<void> {
-  prepared(db, 'update incidents set private_channel = ? where id = ?').run(channel, incidentId);
+  await prepared(db, 'update incidents set private_channel = ? where id = ?').run(channel, incidentId);
 }
 
 /** Incidents for `list`: open ones oldest first, resolved or all newest first. */
 export async function listIncidents(db: DbOrTx, filter: 'open' | 'resolved' | 'all'): Promise<IncidentRow[]> {
+  const { incidents } = tablesOf(db);
   const q = db.select().from(incidents);
-  return (
-    filter === 'open'
-      ? q.where(ne(incidents.status, 'resolved')).orderBy(asc(incidents.id))
-      : filter === 'resolved'
-        ? q.where(eq(incidents.status, 'resolved')).orderBy(desc(incidents.id))
-        : q.orderBy(desc(incidents.id))
-  ).all();
+  return filter === 'open'
+    ? q.where(ne(incidents.status, 'resolved')).orderBy(asc(incidents.id))
+    : filter === 'resolved'
+      ? q.where(eq(incidents.status, 'resolved')).orderBy(desc(incidents.id))
+      : q.orderBy(desc(incidents.id));
 }
 
 /** Every incident whose impact began at or after `since` (all of them without it). */
 export async function incidentsStartedSince(db: DbOrTx, since: number | undefined): Promise<IncidentRow[]> {
+  const { incidents } = tablesOf(db);
   return db
     .select()
     .from(incidents)
-    .where(since !== undefined ? gte(incidents.startedAt, since) : undefined)
-    .all();
+    .where(since !== undefined ? gte(incidents.startedAt, since) : undefined);
 }
 
 export type IncidentPatch = Partial<Pick<IncidentRow, 'status' | 'identifiedAt' | 'monitoringAt' | 'resolvedAt' | 'publicStatus' | 'publishedAt'>>;
 
 /** Changes an incident's status fields. */
 export async function patchIncident(tx: Tx, incidentId: number, patch: IncidentPatch, at: number): Promise<void> {
-  tx.update(incidents)
+  const { incidents } = tablesOf(tx);
+  await tx
+    .update(incidents)
     .set({ ...patch, updatedAt: at })
-    .where(eq(incidents.id, incidentId))
-    .run();
+    .where(eq(incidents.id, incidentId));
 }
 
 /** Sets every component of the incident (internal view) to `status`; the component ids. */
 export async function releaseIncidentComponents(tx: Tx, incidentId: number, status: ComponentStatus, at: number): Promise<number[]> {
-  tx.update(incidentComponents).set({ status, updatedAt: at }).where(eq(incidentComponents.incidentId, incidentId)).run();
+  const { incidentComponents } = tablesOf(tx);
+  await tx.update(incidentComponents).set({ status, updatedAt: at }).where(eq(incidentComponents.incidentId, incidentId));
   return incidentComponentIds(tx, incidentId);
 }
 
 /** Sets the public status this incident gives one component (adding the component to it if new). */
 export async function setIncidentComponentPublicStatus(tx: Tx, incidentId: number, componentId: number, status: ComponentStatus, at: number): Promise<void> {
+  const { incidentComponents } = tablesOf(tx);
   const where = and(eq(incidentComponents.incidentId, incidentId), eq(incidentComponents.componentId, componentId));
-  const existing = tx.select().from(incidentComponents).where(where).get();
-  if (existing) tx.update(incidentComponents).set({ publicStatus: status, updatedAt: at }).where(where).run();
-  else tx.insert(incidentComponents).values({ incidentId, componentId, status: 'operational', publicStatus: status, updatedAt: at }).run();
+  const existing = await first(tx.select().from(incidentComponents).where(where));
+  if (existing) await tx.update(incidentComponents).set({ publicStatus: status, updatedAt: at }).where(where);
+  else await tx.insert(incidentComponents).values({ incidentId, componentId, status: 'operational', publicStatus: status, updatedAt: at });
 }
 
 /** The ids of the components this incident affects (or affected). */
 export async function incidentComponentIds(db: DbOrTx, incidentId: number): Promise<number[]> {
-  return db
-    .select({ componentId: incidentComponents.componentId })
-    .from(incidentComponents)
-    .where(eq(incidentComponents.incidentId, incidentId))
-    .all()
-    .map((r) => r.componentId);
+  const { incidentComponents } = tablesOf(db);
+  return (await db.select({ componentId: incidentComponents.componentId }).from(incidentComponents).where(eq(incidentComponents.incidentId, incidentId))).map(
+    (r) => r.componentId,
+  );
 }

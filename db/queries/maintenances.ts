@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
-import { components, maintenanceComponents, maintenanceEvents, maintenances } from '../schema.js';
+import { affected, first, tablesOf } from '../engine.js';
+import type { maintenanceEvents, maintenances } from '../schema.js';
 import type { MaintenanceEventKind, MaintenanceStatus } from '../../src/domain/enums.js';
 import { SitrepError } from '../../src/domain/errors.js';
 import { maintenanceRef } from '../../src/domain/maintenance.js';
@@ -24,21 +25,23 @@ export interface MaintenanceView extends MaintenanceRow {
 export type NewMaintenance = Pick<typeof maintenances.$inferInsert, 'title' | 'startsAt' | 'endsAt' | 'createdBy' | 'scheduledAt' | 'recordedAt'>;
 
 export async function insertMaintenance(tx: Tx, m: NewMaintenance, componentIds: readonly number[]): Promise<MaintenanceRow> {
-  const row = tx
-    .insert(maintenances)
-    .values({ ...m, status: 'scheduled', updatedAt: m.recordedAt })
-    .returning()
-    .get();
+  const { maintenanceComponents, maintenances } = tablesOf(tx);
+  const row = await first(
+    tx
+      .insert(maintenances)
+      .values({ ...m, status: 'scheduled', updatedAt: m.recordedAt })
+      .returning(),
+  );
+  if (!row) throw new Error('the new maintenance was not returned');
   if (componentIds.length) {
-    tx.insert(maintenanceComponents)
-      .values(componentIds.map((componentId) => ({ maintenanceId: row.id, componentId })))
-      .run();
+    await tx.insert(maintenanceComponents).values(componentIds.map((componentId) => ({ maintenanceId: row.id, componentId })));
   }
   return row;
 }
 
 export async function findMaintenance(db: DbOrTx, id: number): Promise<MaintenanceRow | undefined> {
-  return db.select().from(maintenances).where(eq(maintenances.id, id)).get();
+  const { maintenances } = tablesOf(db);
+  return first(db.select().from(maintenances).where(eq(maintenances.id, id)));
 }
 
 export async function getMaintenance(db: DbOrTx, id: number): Promise<MaintenanceRow> {
@@ -51,13 +54,13 @@ export async function getMaintenance(db: DbOrTx, id: number): Promise<Maintenanc
 async function componentsOf(db: DbOrTx, ids: readonly number[]): Promise<Map<number, MaintenanceView['components']>> {
   const out = new Map<number, MaintenanceView['components']>();
   if (!ids.length) return out;
-  const rows = db
+  const { components, maintenanceComponents } = tablesOf(db);
+  const rows = await db
     .select({ maintenanceId: maintenanceComponents.maintenanceId, id: components.id, slug: components.slug, name: components.name })
     .from(maintenanceComponents)
     .innerJoin(components, eq(components.id, maintenanceComponents.componentId))
     .where(inArray(maintenanceComponents.maintenanceId, [...ids]))
-    .orderBy(asc(components.position), asc(components.id))
-    .all();
+    .orderBy(asc(components.position), asc(components.id));
   for (const { maintenanceId, ...c } of rows) out.set(maintenanceId, [...(out.get(maintenanceId) ?? []), c]);
   return out;
 }
@@ -69,14 +72,14 @@ export async function loadMaintenanceView(db: DbOrTx, id: number): Promise<Maint
 
 /** Every maintenance still to come or under way, then the finished ones of the last `recentMs`, by start. */
 export async function listMaintenances(db: DbOrTx, opts: { finishedSince: number }): Promise<MaintenanceView[]> {
-  const rows = db
+  const { maintenances } = tablesOf(db);
+  const rows = await db
     .select()
     .from(maintenances)
     .where(
       sql`${maintenances.status} in ('scheduled', 'in_progress', 'verifying') or coalesce(${maintenances.completedAt}, ${maintenances.cancelledAt}, 0) >= ${opts.finishedSince}`,
     )
-    .orderBy(asc(maintenances.startsAt), asc(maintenances.id))
-    .all();
+    .orderBy(asc(maintenances.startsAt), asc(maintenances.id));
   const comps = await componentsOf(
     db,
     rows.map((r) => r.id),
@@ -89,6 +92,7 @@ export async function listMaintenances(db: DbOrTx, opts: { finishedSince: number
  * else moved it first). The first time a status is reached, its column records when.
  */
 export async function moveMaintenance(tx: Tx, id: number, from: MaintenanceStatus, to: MaintenanceStatus, at: number, now: number): Promise<boolean> {
+  const { maintenances } = tablesOf(tx);
   const stamp =
     to === 'in_progress'
       ? { startedAt: sql`coalesce(${maintenances.startedAt}, ${at})` }
@@ -100,20 +104,22 @@ export async function moveMaintenance(tx: Tx, id: number, from: MaintenanceStatu
             ? { cancelledAt: at }
             : {};
   return (
-    tx
-      .update(maintenances)
-      .set({ status: to, updatedAt: now, ...stamp })
-      .where(and(eq(maintenances.id, id), eq(maintenances.status, from)))
-      .run().changes === 1
+    affected(
+      await tx
+        .update(maintenances)
+        .set({ status: to, updatedAt: now, ...stamp })
+        .where(and(eq(maintenances.id, id), eq(maintenances.status, from))),
+    ) === 1
   );
 }
 
 /** What customers have been told: the status of its last published text, and when it first was. */
 export async function setMaintenancePublic(tx: Tx, id: number, status: MaintenanceStatus, at: number): Promise<void> {
-  tx.update(maintenances)
+  const { maintenances } = tablesOf(tx);
+  await tx
+    .update(maintenances)
     .set({ publicStatus: status, publishedAt: sql`coalesce(${maintenances.publishedAt}, ${at})`, updatedAt: at })
-    .where(eq(maintenances.id, id))
-    .run();
+    .where(eq(maintenances.id, id));
 }
 
 /**
@@ -121,27 +127,24 @@ export async function setMaintenancePublic(tx: Tx, id: number, status: Maintenan
  * come, and ones under way with an automatic completion whose end has. Two index seeks
  * (maintenances_due_start, maintenances_due_end), however long the history.
  */
-export function dueMaintenanceIds(db: DbOrTx, now: number): number[] {
-  const starting = db
+export async function dueMaintenanceIds(db: DbOrTx, now: number): Promise<number[]> {
+  const { maintenances } = tablesOf(db);
+  const starting = await db
     .select({ id: maintenances.id })
     .from(maintenances)
-    .where(and(eq(maintenances.status, 'scheduled'), lte(maintenances.startsAt, now), eq(maintenances.autoStart, true)))
-    .all();
-  const ending = db
+    .where(and(eq(maintenances.status, 'scheduled'), lte(maintenances.startsAt, now), eq(maintenances.autoStart, true)));
+  const ending = await db
     .select({ id: maintenances.id })
     .from(maintenances)
-    .where(and(inArray(maintenances.status, ['in_progress', 'verifying']), lte(maintenances.endsAt, now), eq(maintenances.autoComplete, true)))
-    .all();
+    .where(and(inArray(maintenances.status, ['in_progress', 'verifying']), lte(maintenances.endsAt, now), eq(maintenances.autoComplete, true)));
   return [...new Set([...starting, ...ending].map((r) => r.id))].sort((a, b) => a - b);
 }
 
 export async function maintenanceComponentIds(db: DbOrTx, id: number): Promise<number[]> {
-  return db
-    .select({ id: maintenanceComponents.componentId })
-    .from(maintenanceComponents)
-    .where(eq(maintenanceComponents.maintenanceId, id))
-    .all()
-    .map((r) => r.id);
+  const { maintenanceComponents } = tablesOf(db);
+  return (await db.select({ id: maintenanceComponents.componentId }).from(maintenanceComponents).where(eq(maintenanceComponents.maintenanceId, id))).map(
+    (r) => r.id,
+  );
 }
 
 // --- its timeline ----------------------------------------------------------------------------------
@@ -157,20 +160,23 @@ export interface NewMaintenanceEvent {
 }
 
 export async function insertMaintenanceEvent(tx: Tx, e: NewMaintenanceEvent): Promise<MaintenanceEventRow> {
-  return tx
-    .insert(maintenanceEvents)
-    .values({ ...e, payload: e.payload ?? {} })
-    .returning()
-    .get();
+  const row = await first(
+    tx
+      .insert(tablesOf(tx).maintenanceEvents)
+      .values({ ...e, payload: e.payload ?? {} })
+      .returning(),
+  );
+  if (!row) throw new Error('the new maintenance event was not returned');
+  return row;
 }
 
 export async function loadMaintenanceEvents(db: DbOrTx, maintenanceId: number): Promise<MaintenanceEventRow[]> {
+  const { maintenanceEvents } = tablesOf(db);
   return db
     .select()
     .from(maintenanceEvents)
     .where(eq(maintenanceEvents.maintenanceId, maintenanceId))
-    .orderBy(asc(maintenanceEvents.occurredAt), asc(maintenanceEvents.id))
-    .all();
+    .orderBy(asc(maintenanceEvents.occurredAt), asc(maintenanceEvents.id));
 }
 
 /**
@@ -179,12 +185,13 @@ export async function loadMaintenanceEvents(db: DbOrTx, maintenanceId: number): 
  */
 export async function maintenanceHasDisablingNotice(db: DbOrTx, maintenanceId: number, subscriptionId: number, disabledAt: number | null): Promise<boolean> {
   if (disabledAt === null) return false;
-  return db
-    .select({ payload: maintenanceEvents.payload })
-    .from(maintenanceEvents)
-    .where(and(eq(maintenanceEvents.maintenanceId, maintenanceId), eq(maintenanceEvents.kind, 'delivery_failed')))
-    .all()
-    .some((r) => r.payload.disabledSubscription === subscriptionId && r.payload.disabledAt === disabledAt);
+  const { maintenanceEvents } = tablesOf(db);
+  return (
+    await db
+      .select({ payload: maintenanceEvents.payload })
+      .from(maintenanceEvents)
+      .where(and(eq(maintenanceEvents.maintenanceId, maintenanceId), eq(maintenanceEvents.kind, 'delivery_failed')))
+  ).some((r) => r.payload.disabledSubscription === subscriptionId && r.payload.disabledAt === disabledAt);
 }
 
 /** What a maintenance's root message in the incidents channel shows, read when it is sent. */

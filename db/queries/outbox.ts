@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, like, lt } from 'drizzle-orm';
 import type { Statement } from 'better-sqlite3';
 import type { Db, DbOrTx, Tx } from '../client.js';
-import { outbox } from '../schema.js';
+import { affected, first, isSqlite, tablesOf, type Tables } from '../engine.js';
+import type { outbox } from '../schema.js';
 import { prepared } from './prepared.js';
 
+type Outbox = Tables['outbox'];
+
 /** One incident's rows, or with null the rows of no incident (a maintenance's lane names it in the target). */
-const ofIncident = (incidentId: number | null) => (incidentId === null ? isNull(outbox.incidentId) : eq(outbox.incidentId, incidentId));
+const ofIncident = (outbox: Outbox, incidentId: number | null) => (incidentId === null ? isNull(outbox.incidentId) : eq(outbox.incidentId, incidentId));
 
 export interface OutboxInsert {
   incidentId: number | null;
@@ -26,11 +29,12 @@ export interface OutboxInsert {
  * columns, times are epoch milliseconds. src/mirror/enqueue.ts is this.
  */
 export async function insertOutboxRow(tx: Tx, now: number, input: OutboxInsert): Promise<number> {
-  const info = prepared(
+  const { outbox } = tablesOf(tx);
+  return prepared(
     tx,
     `insert into outbox (delivery_id, incident_id, target, kind, payload, customer_facing, state, attempts, next_attempt_at, approved_at, deadline_at, created_at)
        values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
-  ).run(
+  ).insert(
     `msg_${randomUUID()}`,
     input.incidentId,
     input.target,
@@ -42,90 +46,107 @@ export async function insertOutboxRow(tx: Tx, now: number, input: OutboxInsert):
     input.deadlineAt ?? null,
     now,
   );
-  return Number(info.lastInsertRowid);
 }
 
 /** Whether an incident has a row of one of these kinds still on its way (pending or in flight), optionally only in lanes starting with `targetPrefix`. */
 export async function hasRowOnItsWay(db: DbOrTx, incidentId: number, kinds: readonly string[], targetPrefix?: string): Promise<boolean> {
-  const row = db
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(
-      and(
-        eq(outbox.incidentId, incidentId),
-        inArray(outbox.kind, [...kinds]),
-        targetPrefix === undefined ? undefined : like(outbox.target, `${targetPrefix}%`),
-        inArray(outbox.state, ['pending', 'in_flight']),
-      ),
-    )
-    .get();
+  const { outbox } = tablesOf(db);
+  const row = await first(
+    db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(
+        and(
+          eq(outbox.incidentId, incidentId),
+          inArray(outbox.kind, [...kinds]),
+          targetPrefix === undefined ? undefined : like(outbox.target, `${targetPrefix}%`),
+          inArray(outbox.state, ['pending', 'in_flight']),
+        ),
+      )
+      .limit(1),
+  );
   return row !== undefined;
 }
 
 /** The remote reference of the latest delivered row before `beforeId` in one incident's lane of a target. */
 export async function lastDeliveredRemoteRef(db: DbOrTx, target: string, incidentId: number | null, beforeId: number): Promise<string | null> {
-  const row = db
-    .select({ ref: outbox.remoteRef })
-    .from(outbox)
-    .where(and(eq(outbox.target, target), ofIncident(incidentId), eq(outbox.state, 'delivered'), isNotNull(outbox.remoteRef), lt(outbox.id, beforeId)))
-    .orderBy(desc(outbox.id))
-    .limit(1)
-    .get();
+  const { outbox } = tablesOf(db);
+  const row = await first(
+    db
+      .select({ ref: outbox.remoteRef })
+      .from(outbox)
+      .where(
+        and(eq(outbox.target, target), ofIncident(outbox, incidentId), eq(outbox.state, 'delivered'), isNotNull(outbox.remoteRef), lt(outbox.id, beforeId)),
+      )
+      .orderBy(desc(outbox.id))
+      .limit(1),
+  );
   return row?.ref ?? null;
 }
 
 /** Whether one lane (an incident's, or with a null incident a maintenance's, named in `target`) has any row before `beforeId`. */
 export async function laneHasEarlierRow(db: DbOrTx, target: string, incidentId: number | null, beforeId: number): Promise<boolean> {
-  const row = db
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(and(eq(outbox.target, target), ofIncident(incidentId), lt(outbox.id, beforeId)))
-    .limit(1)
-    .get();
+  const { outbox } = tablesOf(db);
+  const row = await first(
+    db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(and(eq(outbox.target, target), ofIncident(outbox, incidentId), lt(outbox.id, beforeId)))
+      .limit(1),
+  );
   return row !== undefined;
 }
 
 /** Whether a platform message reference is one of our own delivered posts (lanes starting with `targetPrefix`). Prepared: every pinned-reaction event asks. */
 export async function isOwnPost(db: DbOrTx, remoteRef: string, targetPrefix: string): Promise<boolean> {
-  return prepared(db, 'select id from outbox where remote_ref = ? and target like ? limit 1').get(remoteRef, `${targetPrefix}%`) !== undefined;
+  return (await prepared(db, 'select id from outbox where remote_ref = ? and target like ? limit 1').get(remoteRef, `${targetPrefix}%`)) !== undefined;
 }
 
 export type OutboxRow = typeof outbox.$inferSelect;
 
 /** The latest `limit` rows (of one incident, or all), oldest first. */
 export async function recentOutboxRows(db: DbOrTx, incidentId: number | undefined, limit: number): Promise<OutboxRow[]> {
+  const { outbox } = tablesOf(db);
   const q = db.select().from(outbox);
-  return (incidentId === undefined ? q : q.where(eq(outbox.incidentId, incidentId))).orderBy(desc(outbox.id)).limit(limit).all().reverse();
+  return (await (incidentId === undefined ? q : q.where(eq(outbox.incidentId, incidentId))).orderBy(desc(outbox.id)).limit(limit)).reverse();
 }
 
 export async function findOutboxRow(db: DbOrTx, id: number): Promise<OutboxRow | undefined> {
-  return db.select().from(outbox).where(eq(outbox.id, id)).get();
+  const { outbox } = tablesOf(db);
+  return first(db.select().from(outbox).where(eq(outbox.id, id)));
 }
 
 /** Puts a dead letter back in its lane, due now; false when it is no longer dead. */
 export async function requeueDeadRow(tx: Tx, id: number, p: { now: number; deadlineAt: number | null; note: string }): Promise<boolean> {
+  const { outbox } = tablesOf(tx);
   return (
-    tx
-      .update(outbox)
-      .set({ state: 'pending', attempts: 0, nextAttemptAt: p.now, claimedUntil: null, deadlineAt: p.deadlineAt, lastError: p.note })
-      .where(and(eq(outbox.id, id), eq(outbox.state, 'dead')))
-      .run().changes === 1
+    affected(
+      await tx
+        .update(outbox)
+        .set({ state: 'pending', attempts: 0, nextAttemptAt: p.now, claimedUntil: null, deadlineAt: p.deadlineAt, lastError: p.note })
+        .where(and(eq(outbox.id, id), eq(outbox.state, 'dead'))),
+    ) === 1
   );
 }
 
 /** The first row after `afterId` in the same lane that was already delivered, if any. */
 export async function deliveredAfter(db: DbOrTx, target: string, incidentId: number | null, afterId: number): Promise<number | undefined> {
-  return db
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(and(eq(outbox.target, target), ofIncident(incidentId), eq(outbox.state, 'delivered'), gt(outbox.id, afterId)))
-    .orderBy(asc(outbox.id))
-    .get()?.id;
+  const { outbox } = tablesOf(db);
+  return (
+    await first(
+      db
+        .select({ id: outbox.id })
+        .from(outbox)
+        .where(and(eq(outbox.target, target), ofIncident(outbox, incidentId), eq(outbox.state, 'delivered'), gt(outbox.id, afterId)))
+        .orderBy(asc(outbox.id))
+        .limit(1),
+    )
+  )?.id;
 }
 
 /** A row's state and lane (undefined when it is gone: pruned, or never committed). */
 export async function outboxRowState(db: DbOrTx, id: number): Promise<{ state: string; target: string } | undefined> {
-  const row: unknown = prepared(db, 'select state, target from outbox where id = ?').get(id);
+  const row: unknown = await prepared(db, 'select state, target from outbox where id = ?').get(id);
   if (typeof row !== 'object' || row === null || !('state' in row) || !('target' in row)) return undefined;
   return typeof row.state === 'string' && typeof row.target === 'string' ? { state: row.state, target: row.target } : undefined;
 }
@@ -135,10 +156,17 @@ export async function outboxRowState(db: DbOrTx, id: number): Promise<{ state: s
  * lane has no incident (null) and is named by its target alone.
  */
 export async function lastRootRow(db: DbOrTx, target: string, incidentId: number | null): Promise<{ id: number; state: string } | undefined> {
-  const row: unknown = prepared(
-    db,
-    "select id, state from outbox where target = ? and incident_id is ? and kind in ('root_post', 'root_update') order by id desc limit 1",
-  ).get(target, incidentId);
+  // `incident_id is ?` would do on SQLite; PostgreSQL has no such comparison that uses an index.
+  const row: unknown =
+    incidentId === null
+      ? await prepared(
+          db,
+          "select id, state from outbox where target = ? and incident_id is null and kind in ('root_post', 'root_update') order by id desc limit 1",
+        ).get(target)
+      : await prepared(
+          db,
+          "select id, state from outbox where target = ? and incident_id = ? and kind in ('root_post', 'root_update') order by id desc limit 1",
+        ).get(target, incidentId);
   if (typeof row !== 'object' || row === null || !('id' in row) || !('state' in row)) return undefined;
   return typeof row.id === 'number' && typeof row.state === 'string' ? { id: row.id, state: row.state } : undefined;
 }
@@ -150,7 +178,8 @@ export async function lastRootRow(db: DbOrTx, target: string, incidentId: number
  * few delivered replies per incident next to what a command already reads.
  */
 export async function approvalRequestRef(db: DbOrTx, target: string, incidentId: number | null, draftId: number): Promise<string | undefined> {
-  const rows = db
+  const { outbox } = tablesOf(db);
+  const rows = await db
     .select({ ref: outbox.remoteRef, payload: outbox.payload })
     .from(outbox)
     .where(
@@ -161,21 +190,20 @@ export async function approvalRequestRef(db: DbOrTx, target: string, incidentId:
         eq(outbox.state, 'delivered'),
       ),
     )
-    .orderBy(desc(outbox.id))
-    .all();
+    .orderBy(desc(outbox.id));
   return rows.find((r) => r.payload.draftId === draftId)?.ref ?? undefined;
 }
 
 /** Which of `targets` already have a row for the incident (one query per 500 targets). */
 export async function targetsWithRows(db: DbOrTx, incidentId: number, targets: readonly string[]): Promise<Set<string>> {
+  const { outbox } = tablesOf(db);
   const started = new Set<string>();
   for (let i = 0; i < targets.length; i += 500) {
     const chunk = targets.slice(i, i + 500);
-    for (const r of db
+    for (const r of await db
       .selectDistinct({ target: outbox.target })
       .from(outbox)
-      .where(and(eq(outbox.incidentId, incidentId), inArray(outbox.target, chunk)))
-      .all())
+      .where(and(eq(outbox.incidentId, incidentId), inArray(outbox.target, chunk))))
       started.add(r.target);
   }
   return started;
@@ -186,14 +214,14 @@ export async function targetsWithRows(db: DbOrTx, incidentId: number, targets: r
  * row (one query per 500 lanes).
  */
 export async function lanesWithRows(db: DbOrTx, lanes: readonly string[]): Promise<Set<string>> {
+  const { outbox } = tablesOf(db);
   const started = new Set<string>();
   for (let i = 0; i < lanes.length; i += 500) {
     const chunk = lanes.slice(i, i + 500);
-    for (const r of db
+    for (const r of await db
       .selectDistinct({ target: outbox.target })
       .from(outbox)
-      .where(and(isNull(outbox.incidentId), inArray(outbox.target, chunk)))
-      .all())
+      .where(and(isNull(outbox.incidentId), inArray(outbox.target, chunk))))
       started.add(r.target);
   }
   return started;
@@ -201,13 +229,13 @@ export async function lanesWithRows(db: DbOrTx, lanes: readonly string[]): Promi
 
 /** Dead-letters one row if it is still in state `from`; the row as it now stands, else undefined. */
 export async function markDead(tx: Tx, id: number, from: 'pending' | 'in_flight', reason: string): Promise<OutboxRow | undefined> {
-  const res = tx
+  const { outbox } = tablesOf(tx);
+  const res = await tx
     .update(outbox)
     .set({ state: 'dead', lastError: reason, claimedUntil: null })
-    .where(and(eq(outbox.id, id), eq(outbox.state, from)))
-    .run();
-  if (res.changes !== 1) return undefined;
-  return tx.select().from(outbox).where(eq(outbox.id, id)).get();
+    .where(and(eq(outbox.id, id), eq(outbox.state, from)));
+  if (affected(res) !== 1) return undefined;
+  return first(tx.select().from(outbox).where(eq(outbox.id, id)));
 }
 
 // /metrics for deliveries (src/mirror/metrics.ts). A scrape's cost does not grow with outbox
@@ -247,6 +275,8 @@ export function openDeliveryCounts(db: Db): () => {
   live: Array<{ kind: string; state: string; n: number }>;
   counted: Array<{ kind: string; outcome: string; n: number }>;
 } {
+  // PostgreSQL's deliveries are counted with its own outbox worker, still to come: nothing yet.
+  if (!isSqlite(db)) return () => ({ live: [], counted: [] });
   const client = db.$client;
   for (const stmt of DELIVERY_COUNTS_SETUP) client.exec(stmt);
   let q: DeliveryCountQueries | null = null;

@@ -1,25 +1,23 @@
 import { eq } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
-import { approvers, settings } from '../schema.js';
-import { prepared } from './prepared.js';
+import { first, tablesOf } from '../engine.js';
+import { prepared, preparedSync } from './prepared.js';
 
 export async function listApprovers(db: DbOrTx): Promise<string[]> {
-  return db
-    .select()
-    .from(approvers)
-    .all()
-    .map((a) => a.userRef);
+  return (await db.select().from(tablesOf(db).approvers)).map((a) => a.userRef);
 }
 
 export async function getSetting(db: DbOrTx, key: string): Promise<string | undefined> {
-  return db.select().from(settings).where(eq(settings.key, key)).get()?.value;
+  const { settings } = tablesOf(db);
+  return (await first(db.select().from(settings).where(eq(settings.key, key))))?.value;
 }
 
 export async function setSetting(tx: Tx, key: string, value: string, by: string, at: number): Promise<void> {
-  tx.insert(settings)
+  const { settings } = tablesOf(tx);
+  await tx
+    .insert(settings)
     .values({ key, value, updatedBy: by, updatedAt: at })
-    .onConflictDoUpdate({ target: settings.key, set: { value, updatedBy: by, updatedAt: at } })
-    .run();
+    .onConflictDoUpdate({ target: settings.key, set: { value, updatedBy: by, updatedAt: at } });
 }
 
 /**
@@ -27,7 +25,11 @@ export async function setSetting(tx: Tx, key: string, value: string, by: string,
  * target's breaker key). Synchronous: the outbox worker's claim path (SQLite) asks it between two statements of a claim.
  */
 export function readSetting(db: DbOrTx, key: string): string | undefined {
-  const row: unknown = prepared(db, 'select value from settings where key = ?').get(key);
+  return settingValue(preparedSync(db, READ_SETTING).get(key));
+}
+
+const READ_SETTING = 'select value from settings where key = ?';
+function settingValue(row: unknown): string | undefined {
   if (typeof row !== 'object' || row === null || !('value' in row)) return undefined;
   return typeof row.value === 'string' ? row.value : undefined;
 }
@@ -40,18 +42,18 @@ const memberKey = (incidentId: number, user: string) => `private_member:${incide
 
 export async function addPrivateMember(db: DbOrTx, incidentId: number, user: string, by: string, at: number): Promise<void> {
   const key = memberKey(incidentId, user);
-  db.insert(settings)
+  const { settings } = tablesOf(db);
+  await db
+    .insert(settings)
     .values({ key, value: user, updatedBy: by, updatedAt: at })
-    .onConflictDoUpdate({ target: settings.key, set: { value: user, updatedBy: by, updatedAt: at } })
-    .run();
+    .onConflictDoUpdate({ target: settings.key, set: { value: user, updatedBy: by, updatedAt: at } });
 }
 
 export async function removePrivateMember(db: DbOrTx, incidentId: number, user: string): Promise<void> {
-  db.delete(settings)
-    .where(eq(settings.key, memberKey(incidentId, user)))
-    .run();
+  const { settings } = tablesOf(db);
+  await db.delete(settings).where(eq(settings.key, memberKey(incidentId, user)));
 }
 
 export async function isPrivateMember(db: DbOrTx, incidentId: number, user: string): Promise<boolean> {
-  return readSetting(db, memberKey(incidentId, user)) !== undefined;
+  return settingValue(await prepared(db, READ_SETTING).get(memberKey(incidentId, user))) !== undefined;
 }

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, gte, isNotNull, sql } from 'drizzle-orm';
 import { INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type MaintenanceStatus } from '../../src/domain/enums.js';
 import type { Db, DbOrTx } from '../client.js';
 import { componentStatusHistory, components, customerUpdates, incidents, maintenanceComponents, maintenances, postmortems } from '../schema.js';
-import { prepared } from './prepared.js';
+import { preparedSync } from './prepared.js';
 
 // The status page's change check: a cheap digest of everything the public state is built from
 // (public maintenances included: their heads and components here, their texts with the other
@@ -28,7 +28,7 @@ const FINGERPRINT = `select
   as f`;
 
 export function publicFingerprint(db: DbOrTx): string {
-  const row: unknown = prepared(db, FINGERPRINT).get();
+  const row: unknown = preparedSync(db, FINGERPRINT).get();
   return typeof row === 'object' && row !== null && 'f' in row && typeof row.f === 'string' ? row.f : '';
 }
 
@@ -233,7 +233,7 @@ function toPublishedIncident(raw: unknown): PublishedIncidentRow {
 /** Every published incident, newest publication first. Synchronous: see prepare(). */
 export function publishedIncidentRows(db: Db): PublishedIncidentRow[] {
   // Rows as arrays (the statement is this function's alone): no object per row to build and throw away.
-  return prepared(db, PUBLISHED_INCIDENTS).raw(true).all().map(toPublishedIncident);
+  return preparedSync(db, PUBLISHED_INCIDENTS).raw(true).all().map(toPublishedIncident);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { and, asc, eq, gte, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db, DbOrTx, Tx } from '../client.js';
-import { components, incidentComponents, maintenanceComponents, outbox, subscriptions } from '../schema.js';
+import { affected, first, isPg, tablesOf, type Tables } from '../engine.js';
+import type { subscriptions } from '../schema.js';
 import { maintenanceLanePrefix, splitLane } from '../../src/domain/maintenance.js';
 import { outboxTargetOf, subscriptionRef, type SubscriptionKey } from '../../src/domain/subscriptions.js';
 import { prepared } from './prepared.js';
@@ -11,12 +12,18 @@ import { prepared } from './prepared.js';
  * Synchronous: the outbox worker's claim path (SQLite) asks it between two statements of a claim.
  */
 export function subscriptionLookup(db: Db): (id: number) => SubscriptionRow | undefined {
-  const stmt = db
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.id, sql.placeholder('id')))
-    .prepare();
-  return (id) => stmt.get({ id });
+  // Prepared on first use: a process that never delivers (the CLI, or PostgreSQL, whose worker
+  // path is still to come) never prepares it.
+  const prepare = () => {
+    const { subscriptions } = tablesOf(db);
+    return db
+      .select()
+      .from(subscriptions)
+      .where(eq(subscriptions.id, sql.placeholder('id')))
+      .prepare();
+  };
+  let stmt: ReturnType<typeof prepare> | undefined;
+  return (id) => (stmt ??= prepare()).get({ id });
 }
 
 /**
@@ -24,7 +31,7 @@ export function subscriptionLookup(db: Db): (id: number) => SubscriptionRow | un
  * Prepared once per connection (the Teams target fills it into replies on its hot path).
  */
 export async function subscriptionSecret(db: DbOrTx, id: number): Promise<string | undefined> {
-  const row: unknown = prepared(db, 'select secret from subscriptions where id = ?').get(id);
+  const row: unknown = await prepared(db, 'select secret from subscriptions where id = ?').get(id);
   if (typeof row !== 'object' || row === null || !('secret' in row)) return undefined;
   return typeof row.secret === 'string' ? row.secret : undefined;
 }
@@ -34,14 +41,15 @@ export type DisabledCause = NonNullable<SubscriptionRow['disabledCause']>;
 
 /** Slugs of every component the incident affects (internally or publicly). */
 export async function affectedSlugs(db: DbOrTx, incidentId: number): Promise<Set<string>> {
+  const { components, incidentComponents } = tablesOf(db);
   return new Set(
-    db
-      .select({ slug: components.slug })
-      .from(incidentComponents)
-      .innerJoin(components, eq(components.id, incidentComponents.componentId))
-      .where(eq(incidentComponents.incidentId, incidentId))
-      .all()
-      .map((r) => r.slug),
+    (
+      await db
+        .select({ slug: components.slug })
+        .from(incidentComponents)
+        .innerJoin(components, eq(components.id, incidentComponents.componentId))
+        .where(eq(incidentComponents.incidentId, incidentId))
+    ).map((r) => r.slug),
   );
 }
 
@@ -52,11 +60,11 @@ async function matchingSubscribers(
   slugs: () => Promise<Set<string>>,
   opts: { emptyMeansAll?: boolean } = {},
 ): Promise<SubscriptionRow[]> {
-  const subs = db
+  const { subscriptions } = tablesOf(db);
+  const subs = await db
     .select()
     .from(subscriptions)
-    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)))
-    .all();
+    .where(and(eq(subscriptions.kind, kind), isNull(subscriptions.disabledAt)));
   if (!subs.length) return [];
   const affected = await slugs();
   if (opts.emptyMeansAll && affected.size === 0) return subs;
@@ -80,18 +88,19 @@ export async function subscribersFor(db: DbOrTx, incidentId: number, kind: Subsc
  * every channel, filtered or not.
  */
 export async function maintenanceSubscribers(db: DbOrTx, maintenanceId: number, kind: SubscriptionRow['kind']): Promise<SubscriptionRow[]> {
+  const { components, maintenanceComponents } = tablesOf(db);
   return matchingSubscribers(
     db,
     kind,
     async () =>
       new Set(
-        db
-          .select({ slug: components.slug })
-          .from(maintenanceComponents)
-          .innerJoin(components, eq(components.id, maintenanceComponents.componentId))
-          .where(eq(maintenanceComponents.maintenanceId, maintenanceId))
-          .all()
-          .map((r) => r.slug),
+        (
+          await db
+            .select({ slug: components.slug })
+            .from(maintenanceComponents)
+            .innerJoin(components, eq(components.id, maintenanceComponents.componentId))
+            .where(eq(maintenanceComponents.maintenanceId, maintenanceId))
+        ).map((r) => r.slug),
       ),
     { emptyMeansAll: true },
   );
@@ -101,12 +110,15 @@ export async function maintenanceSubscribers(db: DbOrTx, maintenanceId: number, 
  * Rows in any lane of a subscription: its own (`webhook:S-3`) and each maintenance's lane of it
  * (`webhook:S-3|M-2`), the latter as a range of the target index (binary comparison, no LIKE).
  */
-function inSubscriptionLanes(sub: SubscriptionKey): SQL {
+function inSubscriptionLanes(outbox: Tables['outbox'], pg: boolean, sub: SubscriptionKey): SQL {
   const exact = outboxTargetOf(sub);
   const prefix = maintenanceLanePrefix(exact);
   // The prefix ends in '-'; every value that starts with it sorts before the same with '.'.
   const end = `${prefix.slice(0, -1)}.`;
-  return or(eq(outbox.target, exact), and(gte(outbox.target, prefix), lt(outbox.target, end)))!;
+  // Byte order: SQLite compares text as bytes; PostgreSQL by the database's collation (which may
+  // ignore punctuation), unless told "C".
+  const target: SQL = pg ? sql`${outbox.target} collate "C"` : sql`${outbox.target}`;
+  return or(eq(outbox.target, exact), and(gte(target, prefix), lt(target, end)))!;
 }
 
 /**
@@ -114,16 +126,18 @@ function inSubscriptionLanes(sub: SubscriptionKey): SQL {
  * A maintenance's lane of a subscription (`webhook:S-3|M-2`) is that subscription's.
  */
 export async function subscriptionOfTarget(db: DbOrTx, stored: string): Promise<SubscriptionRow | undefined> {
+  const { subscriptions } = tablesOf(db);
   const target = splitLane(stored).target;
   const webhook = /^webhook:S-(\d+)$/.exec(target);
   if (webhook)
-    return db
-      .select()
-      .from(subscriptions)
-      .where(eq(subscriptions.id, Number(webhook[1])))
-      .get();
+    return first(
+      db
+        .select()
+        .from(subscriptions)
+        .where(eq(subscriptions.id, Number(webhook[1]))),
+    );
   if (!/^(slack|teams):/.test(target)) return undefined;
-  return db.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
+  return first(db.select().from(subscriptions).where(eq(subscriptions.target, target)));
 }
 
 export interface Disabling {
@@ -141,21 +155,23 @@ export interface Disabling {
  */
 export async function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: DisabledCause, reason: string, now: number): Promise<Disabling> {
   if (sub.disabledAt !== null) return { sub, newly: false, swept: [] };
-  const changed = tx
-    .update(subscriptions)
-    .set({ disabledAt: now, disabledCause: cause, disabledReason: reason })
-    .where(and(eq(subscriptions.id, sub.id), isNull(subscriptions.disabledAt)))
-    .run().changes;
-  const current = tx.select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get() ?? sub;
+  const { outbox, subscriptions } = tablesOf(tx);
+  const changed = affected(
+    await tx
+      .update(subscriptions)
+      .set({ disabledAt: now, disabledCause: cause, disabledReason: reason })
+      .where(and(eq(subscriptions.id, sub.id), isNull(subscriptions.disabledAt))),
+  );
+  const current = (await first(tx.select().from(subscriptions).where(eq(subscriptions.id, sub.id)))) ?? sub;
   if (changed !== 1) return { sub: current, newly: false, swept: [] };
-  const swept = tx
+  const swept = await tx
     .select({ id: outbox.id, incidentId: outbox.incidentId, target: outbox.target, customerFacing: outbox.customerFacing })
     .from(outbox)
-    .where(and(inSubscriptionLanes(sub), eq(outbox.state, 'pending')))
-    .orderBy(asc(outbox.id))
-    .all();
+    .where(and(inSubscriptionLanes(outbox, isPg(tx), sub), eq(outbox.state, 'pending')))
+    .orderBy(asc(outbox.id));
   if (swept.length) {
-    tx.update(outbox)
+    await tx
+      .update(outbox)
       .set({ state: 'dead', claimedUntil: null, lastError: `not sent: ${subscriptionRef(sub.id)} was disabled (${reason})` })
       .where(
         and(
@@ -165,51 +181,58 @@ export async function disableSubscription(tx: Tx, sub: SubscriptionRow, cause: D
           ),
           eq(outbox.state, 'pending'),
         ),
-      )
-      .run();
+      );
   }
   return { sub: current, newly: true, swept };
 }
 
 /** Dead letters of a subscription, in any of its lanes (a maintenance's too), oldest first. */
 export async function deadSubscriptionRowIds(db: DbOrTx, sub: SubscriptionKey): Promise<number[]> {
-  return db
-    .select({ id: outbox.id })
-    .from(outbox)
-    .where(and(inSubscriptionLanes(sub), eq(outbox.state, 'dead')))
-    .orderBy(asc(outbox.id))
-    .all()
-    .map((r) => r.id);
+  const { outbox } = tablesOf(db);
+  return (
+    await db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(and(inSubscriptionLanes(outbox, isPg(db), sub), eq(outbox.state, 'dead')))
+      .orderBy(asc(outbox.id))
+  ).map((r) => r.id);
 }
 
 /** Enables a disabled subscription again (an admin retried its dead letters or subscribed it anew). */
 export async function enableSubscription(tx: Tx, id: number): Promise<boolean> {
+  const { subscriptions } = tablesOf(tx);
   return (
-    tx
-      .update(subscriptions)
-      .set({ disabledAt: null, disabledCause: null, disabledReason: null })
-      .where(and(eq(subscriptions.id, id), isNotNull(subscriptions.disabledAt)))
-      .run().changes === 1
+    affected(
+      await tx
+        .update(subscriptions)
+        .set({ disabledAt: null, disabledCause: null, disabledReason: null })
+        .where(and(eq(subscriptions.id, id), isNotNull(subscriptions.disabledAt))),
+    ) === 1
   );
 }
 
 /** Every subscription, oldest first. */
 export async function listSubscriptionRows(db: DbOrTx): Promise<SubscriptionRow[]> {
-  return db.select().from(subscriptions).orderBy(asc(subscriptions.id)).all();
+  const { subscriptions } = tablesOf(db);
+  return db.select().from(subscriptions).orderBy(asc(subscriptions.id));
 }
 
 export async function findSubscriptionById(db: DbOrTx, id: number): Promise<SubscriptionRow | undefined> {
-  return db.select().from(subscriptions).where(eq(subscriptions.id, id)).get();
+  const { subscriptions } = tablesOf(db);
+  return first(db.select().from(subscriptions).where(eq(subscriptions.id, id)));
 }
 
 export async function findSubscriptionByTarget(db: DbOrTx, target: string): Promise<SubscriptionRow | undefined> {
-  return db.select().from(subscriptions).where(eq(subscriptions.target, target)).get();
+  const { subscriptions } = tablesOf(db);
+  return first(db.select().from(subscriptions).where(eq(subscriptions.target, target)));
 }
 
 export type NewSubscription = Pick<typeof subscriptions.$inferInsert, 'target' | 'kind' | 'components' | 'secret' | 'createdBy' | 'createdAt'>;
 
 export async function insertSubscription(tx: Tx, s: NewSubscription): Promise<SubscriptionRow> {
-  return tx.insert(subscriptions).values(s).returning().get();
+  const row = await first(tx.insert(tablesOf(tx).subscriptions).values(s).returning());
+  if (!row) throw new Error('the new subscription was not returned');
+  return row;
 }
 
 /**
@@ -217,10 +240,12 @@ export async function insertSubscription(tx: Tx, s: NewSubscription): Promise<Su
  * stay visible in `deliveries` as dead with `reason`. The number of such messages.
  */
 export async function deleteSubscription(tx: Tx, sub: SubscriptionRow, reason: string): Promise<number> {
-  tx.delete(subscriptions).where(eq(subscriptions.id, sub.id)).run();
-  return tx
-    .update(outbox)
-    .set({ state: 'dead', lastError: reason })
-    .where(and(inSubscriptionLanes(sub), inArray(outbox.state, ['pending'])))
-    .run().changes;
+  const { outbox, subscriptions } = tablesOf(tx);
+  await tx.delete(subscriptions).where(eq(subscriptions.id, sub.id));
+  return affected(
+    await tx
+      .update(outbox)
+      .set({ state: 'dead', lastError: reason })
+      .where(and(inSubscriptionLanes(outbox, isPg(tx), sub), inArray(outbox.state, ['pending']))),
+  );
 }

@@ -1,6 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
-import { templates } from '../schema.js';
+import { first, tablesOf, type Tables } from '../engine.js';
 import type { IncidentStatus } from '../../src/domain/enums.js';
 
 // Customer-text templates of the organisation's own (the built-in ones live in src/commands).
@@ -11,21 +11,24 @@ export interface TemplateRow {
   body: string;
 }
 
-const columns = { name: templates.name, status: templates.status, body: templates.body };
+const columns = (templates: Tables['templates']) => ({ name: templates.name, status: templates.status, body: templates.body });
 
 export async function findTemplate(db: DbOrTx, name: string): Promise<TemplateRow | undefined> {
-  return db.select(columns).from(templates).where(eq(templates.name, name)).get();
+  const { templates } = tablesOf(db);
+  return first(db.select(columns(templates)).from(templates).where(eq(templates.name, name)));
 }
 
 /** Every template of the organisation's own, by name. */
 export async function listTemplates(db: DbOrTx): Promise<TemplateRow[]> {
-  return db.select(columns).from(templates).orderBy(asc(templates.name)).all();
+  const { templates } = tablesOf(db);
+  return db.select(columns(templates)).from(templates).orderBy(asc(templates.name));
 }
 
 export async function insertTemplate(tx: Tx, t: TemplateRow & { createdBy: string; createdAt: number }): Promise<void> {
-  tx.insert(templates).values({ name: t.name, status: t.status, body: t.body, createdBy: t.createdBy, createdAt: t.createdAt }).run();
+  await tx.insert(tablesOf(tx).templates).values({ name: t.name, status: t.status, body: t.body, createdBy: t.createdBy, createdAt: t.createdAt });
 }
 
 export async function deleteTemplate(tx: Tx, name: string): Promise<void> {
-  tx.delete(templates).where(eq(templates.name, name)).run();
+  const { templates } = tablesOf(tx);
+  await tx.delete(templates).where(eq(templates.name, name));
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
-import { timelineEvents } from '../schema.js';
+import { first, tablesOf } from '../engine.js';
 import { parseTimelineEvent, type EventRecord, type TimelineEvent } from '../../src/domain/events.js';
 import type { TimelineEntry } from '../../src/render/incident.js';
 import { prepared } from './prepared.js';
@@ -13,20 +13,15 @@ export type NewEvent = TimelineEvent & { incidentId: number; actor: string; text
  */
 export async function insertEvent(tx: Tx, e: NewEvent): Promise<EventRecord> {
   const json = JSON.stringify(e.payload);
-  const info = prepared(tx, 'insert into timeline_events (incident_id, occurred_at, recorded_at, actor, kind, text, payload) values (?, ?, ?, ?, ?, ?, ?)').run(
-    e.incidentId,
-    e.occurredAt,
-    e.recordedAt,
-    e.actor,
-    e.kind,
-    e.text,
-    json,
-  );
+  const id = await prepared(
+    tx,
+    'insert into timeline_events (incident_id, occurred_at, recorded_at, actor, kind, text, payload) values (?, ?, ?, ?, ?, ?, ?)',
+  ).insert(e.incidentId, e.occurredAt, e.recordedAt, e.actor, e.kind, e.text, json);
   const stored: unknown = JSON.parse(json);
   const typed = parseTimelineEvent(e.kind, stored);
   if (!typed) throw new Error(`a ${e.kind} event's payload does not have its kind's shape`);
   return {
-    id: Number(info.lastInsertRowid),
+    id,
     incidentId: e.incidentId,
     occurredAt: e.occurredAt,
     recordedAt: e.recordedAt,
@@ -38,8 +33,8 @@ export async function insertEvent(tx: Tx, e: NewEvent): Promise<EventRecord> {
 
 /** An incident's events with their payloads, by when they happened; unreadable payloads are skipped. */
 export async function loadEvents(db: DbOrTx, incidentId: number): Promise<EventRecord[]> {
-  const t = timelineEvents;
-  const rows = db.select().from(t).where(eq(t.incidentId, incidentId)).orderBy(asc(t.occurredAt), asc(t.id)).all();
+  const t = tablesOf(db).timelineEvents;
+  const rows = await db.select().from(t).where(eq(t.incidentId, incidentId)).orderBy(asc(t.occurredAt), asc(t.id));
   return rows.flatMap((r) => {
     const typed = parseTimelineEvent(r.kind, r.payload);
     return typed ? [{ id: r.id, incidentId: r.incidentId, occurredAt: r.occurredAt, recordedAt: r.recordedAt, actor: r.actor, text: r.text, ...typed }] : [];
@@ -49,13 +44,12 @@ export async function loadEvents(db: DbOrTx, incidentId: number): Promise<EventR
 export async function loadTimeline(db: DbOrTx, incidentId: number): Promise<TimelineEntry[]> {
   // Only the fields a timeline shows: a long incident has tens of thousands of events, and every
   // other column (the JSON payload above all) would be read and decoded for nothing.
-  const e = timelineEvents;
+  const e = tablesOf(db).timelineEvents;
   return db
     .select({ kind: e.kind, actor: e.actor, text: e.text, occurredAt: e.occurredAt, recordedAt: e.recordedAt })
     .from(e)
     .where(eq(e.incidentId, incidentId))
-    .orderBy(asc(e.occurredAt), asc(e.id))
-    .all();
+    .orderBy(asc(e.occurredAt), asc(e.id));
 }
 
 /**
@@ -65,24 +59,25 @@ export async function loadTimeline(db: DbOrTx, incidentId: number): Promise<Time
  */
 export async function hasDisablingNotice(db: DbOrTx, incidentId: number, subscriptionId: number, disabledAt: number | null): Promise<boolean> {
   if (disabledAt === null) return false;
-  const t = timelineEvents;
-  return db
-    .select({ payload: t.payload })
-    .from(t)
-    .where(and(eq(t.incidentId, incidentId), eq(t.kind, 'delivery_failed')))
-    .all()
-    .some((r) => r.payload.disabledSubscription === subscriptionId && r.payload.disabledAt === disabledAt);
+  const t = tablesOf(db).timelineEvents;
+  return (
+    await db
+      .select({ payload: t.payload })
+      .from(t)
+      .where(and(eq(t.incidentId, incidentId), eq(t.kind, 'delivery_failed')))
+  ).some((r) => r.payload.disabledSubscription === subscriptionId && r.payload.disabledAt === disabledAt);
 }
 
 /** Whether the incident's timeline has an event of this kind (e.g. was it ever paged). */
 export async function hasEventOfKind(db: DbOrTx, incidentId: number, kind: TimelineEvent['kind']): Promise<boolean> {
-  const t = timelineEvents;
+  const t = tablesOf(db).timelineEvents;
   return (
-    db
-      .select({ id: t.id })
-      .from(t)
-      .where(and(eq(t.incidentId, incidentId), eq(t.kind, kind)))
-      .limit(1)
-      .get() !== undefined
+    (await first(
+      db
+        .select({ id: t.id })
+        .from(t)
+        .where(and(eq(t.incidentId, incidentId), eq(t.kind, kind)))
+        .limit(1),
+    )) !== undefined
   );
 }

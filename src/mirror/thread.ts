@@ -1,7 +1,7 @@
 import type { WriteTx } from '../../db/store.js';
 import { findDraft } from '../../db/queries/drafts.js';
 import { lastRootRow, outboxRowState } from '../../db/queries/outbox.js';
-import { insertMaintenanceThread, insertThread, maintenanceThread, threadChannels } from '../../db/queries/threads.js';
+import { findThreadChannels, insertMaintenanceThread, insertThread, maintenanceThread } from '../../db/queries/threads.js';
 import { draftDecisionOf, maintenanceDraftDecisionOf, maintenanceDraftForApproval } from '../../db/queries/views.js';
 import type { CommandContext, DeclaredRecord, MaintenanceEventRecord, Outlet, TimelineRecord } from '../commands/context.js';
 import { maintenanceLane, maintenanceRef } from '../domain/maintenance.js';
@@ -79,7 +79,7 @@ export function createThreadOutlet<M extends ThreadOutboxMessage>(p: ThreadPlatf
   /** The incident's lane: its thread in the incidents channel (a dedicated channel shares it). */
   async function laneOf(tx: WriteTx, incidentId: number): Promise<string | null> {
     if (p.privateLane && (await incidentVisibility(tx, incidentId)) === 'private') return p.privateLane(incidentId);
-    const rows = threadChannels(tx, incidentId, p.platform);
+    const rows = await findThreadChannels(tx, incidentId, p.platform);
     const home = rows.find((r) => !r.dedicated) ?? rows[0];
     return home ? p.threadTarget(home.channel) : null;
   }

@@ -28,6 +28,8 @@ describe('configuration', () => {
     [{ MICROSOFT_APP_TYPE: 'Whatever' }, 'MICROSOFT_APP_TYPE'],
     [{ STATUSPAGE_REQUESTS_PER_SECOND: '0' }, 'STATUSPAGE_REQUESTS_PER_SECOND'],
     [{ SITREP_OUTBOX_RETENTION_DAYS: 'forever' }, 'SITREP_OUTBOX_RETENTION_DAYS'],
+    [{ SITREP_DATABASE_URL: 'mysql://db/sitrep' }, 'SITREP_DATABASE_URL'],
+    [{ SITREP_DATABASE_URL: 'not a url' }, 'SITREP_DATABASE_URL'],
   ];
   it.each(bad)('refuses %j naming the variable in one line', (env, name) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid configuration: ${name}`));
@@ -81,6 +83,17 @@ describe('configuration', () => {
       user: 'bob',
       dbFile: './data/sitrep.db',
     });
+  });
+  it('takes SITREP_DATABASE_URL as a postgres:// URL, and a bad one is refused without repeating its password', async () => {
+    expect(loadConfig({}).databaseUrl).toBeUndefined();
+    expect(loadConfig({ SITREP_DATABASE_URL: ' postgres://sitrep:pw@db.internal:5432/sitrep ' }).databaseUrl).toBe(
+      'postgres://sitrep:pw@db.internal:5432/sitrep',
+    );
+    expect(loadConfig({ SITREP_DATABASE_URL: 'postgresql://db/sitrep' }).databaseUrl).toBe('postgresql://db/sitrep');
+    const refused = () => loadConfig({ SITREP_DATABASE_URL: 'postgres://sitrep:hunter2@/sitrep' });
+    expect(refused).toThrow(
+      new ConfigError('invalid configuration: SITREP_DATABASE_URL must be a postgres:// URL with a host, e.g. postgres://sitrep@db.internal:5432/sitrep'),
+    );
   });
   it('enables Slack only with both secrets, Socket Mode with the app token', async () => {
     expect(loadConfig({ SLACK_SIGNING_SECRET: 's' }).slack.enabled).toBe(false);

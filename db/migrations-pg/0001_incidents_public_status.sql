@@ -1,0 +1,1 @@
+CREATE INDEX "incidents_public_status" ON "incidents" USING btree ("public_status");

@@ -1,0 +1,116 @@
+import { SitrepError } from '../src/domain/errors.js';
+import type { Db } from './client.js';
+import { registerUnavailable } from './engine.js';
+import { SqliteStore, type ReadConn, type Store, type WriteTx } from './store.js';
+
+// Which store a process opens: SQLite's file (the default), or PostgreSQL when SITREP_DATABASE_URL
+// names one. PostgreSQL's modules (node-postgres, drizzle's pg dialect) are loaded only then, on
+// first use, so a SQLite CLI run pays nothing for them.
+
+export interface OpenedStore {
+  store: Store;
+  /**
+   * The writer connection as a synchronous handle, for the parts that still run synchronous
+   * SQLite (the outbox worker's claim path, the status page's snapshot, the Slack receiver's
+   * inbox, /metrics). On PostgreSQL a handle that refuses every use, naming what is not there yet.
+   */
+  db: Db;
+  readDb: Db;
+  engine: 'sqlite' | 'pg';
+}
+
+export function openStore(opts: { file: string; databaseUrl?: string }): OpenedStore {
+  if (opts.databaseUrl) {
+    const handle = sqliteOnlyHandle();
+    return { store: new LazyPgStore(opts.databaseUrl), db: handle, readDb: handle, engine: 'pg' };
+  }
+  const store = new SqliteStore(opts.file);
+  return { store, db: store.writer, readDb: store.readHandle, engine: 'sqlite' };
+}
+
+/** Opens the PostgreSQL store (pool and migrations) when it is first used. */
+export class LazyPgStore implements Store {
+  private opened: Promise<Store> | null = null;
+  private closed = false;
+
+  constructor(private readonly url: string) {}
+
+  /** The store, opened (and migrated) once. */
+  open(): Promise<Store> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    this.opened ??= import('./store.pg.js').then((m) =>
+      m.PgStore.open(this.url).catch((err: unknown) => {
+        // One line for whoever runs the command (the password replaced), not an internal error.
+        const why = err instanceof Error ? err.message : String(err);
+        throw new SitrepError('CONFLICT', `cannot open the PostgreSQL database ${redactUrl(this.url)} (${why}); nothing was written, try again`);
+      }),
+    );
+    // A failed open (server down at start) is tried again by the next use.
+    this.opened.catch(() => (this.opened = null));
+    return this.opened;
+  }
+
+  async transaction<T>(fn: (tx: WriteTx) => Promise<T> | T): Promise<T> {
+    return (await this.open()).transaction(fn);
+  }
+
+  async read<T>(fn: (db: ReadConn) => Promise<T> | T): Promise<T> {
+    return (await this.open()).read(fn);
+  }
+
+  nested(tx: WriteTx): Store {
+    // A transaction exists only once the store is open.
+    const store = this.opened;
+    if (!store) throw new Error('a nested transaction was started outside the transaction it belongs to');
+    const nested: Store = {
+      transaction: async (fn) => (await store).nested(tx).transaction(fn),
+      read: async (fn) => fn(tx),
+      nested: () => nested,
+      version: () => this.version(),
+      close: async () => {
+        throw new Error('a nested store is closed with the store it came from');
+      },
+    };
+    return nested;
+  }
+
+  async version(): Promise<number> {
+    return (await this.open()).version();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const store = await (this.opened ?? Promise.resolve(null)).catch(() => null);
+    await store?.close();
+  }
+}
+
+/**
+ * What the synchronous SQLite-only parts get on PostgreSQL: any use throws one line naming the
+ * part. It is a key in WeakMaps (and may be passed around) without being used.
+ */
+const SQLITE_ONLY =
+  'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: the outbox worker, the built-in status page, the Slack inbox, /metrics database gauges';
+
+function sqliteOnlyHandle(): Db {
+  const handle = new Proxy(Object.create(null) as object, {
+    get(_t, prop) {
+      if (prop === 'then' || typeof prop === 'symbol') return undefined;
+      throw new Error(`${SQLITE_ONLY} (it used db.${String(prop)})`);
+    },
+  });
+  registerUnavailable(handle, SQLITE_ONLY);
+  return handle as Db;
+}
+
+/** A database URL with its password replaced, for messages and logs (a URL that does not parse says only its scheme). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
