@@ -333,7 +333,12 @@ function toPg(t: TablePlan, c: ColumnPlan, v: unknown, rowid: bigint): string | 
       throw bad(String(v));
     case 'json':
     case 'text':
-      if (typeof v === 'string') return v;
+      // PostgreSQL's text cannot hold NUL, which SQLite's can: say where, rather than its bare
+      // "invalid byte sequence" (JSON text escapes it, so only plain text columns meet it).
+      if (typeof v === 'string') {
+        if (c.pgType === 'text' && v.includes('\u0000')) throw bad('a text with a NUL character');
+        return v;
+      }
       if (typeof v === 'bigint' || typeof v === 'number') return String(v);
       throw bad('a blob');
   }

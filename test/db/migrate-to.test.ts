@@ -8,6 +8,7 @@ import { getTableConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { DateTime } from 'luxon';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redactor } from '../../adapters/console/migrate-to.js';
 import { copyPlan, migrateToPg, PG_ONLY_TABLES } from '../../db/migrate-to.js';
 import * as sqliteSchema from '../../db/schema.js';
 import { PgStore } from '../../db/store.pg.js';
@@ -401,12 +402,21 @@ describe.skipIf(skip)('sitrep migrate-to', () => {
     const counts = await pgCounts(d.url);
     expect(Object.keys(counts).length).toBe(TABLES.length);
     expect(Object.values(counts).every((n) => n === 0)).toBe(true);
+    // A NUL in a text (SQLite keeps it, PostgreSQL's text cannot): named, not PostgreSQL's bare encoding error.
+    const nul = new Database(copy);
+    nul.prepare("update timeline_events set occurred_at = recorded_at where occurred_at = 'soon'").run();
+    nul.prepare("update timeline_events set text = 'a' || char(0) || 'b' where id = 1").run();
+    nul.close();
+    const r2 = await sitrep({ SITREP_DB: copy }, 'migrate-to', d.url);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/timeline_events\.text of row 1 is a text with a NUL character/);
     // Fixed, it copies into the same (empty) database.
     const fixed = new Database(copy);
-    fixed.prepare("update timeline_events set occurred_at = recorded_at where occurred_at = 'soon'").run();
+    fixed.prepare("update timeline_events set text = 'ab' where id = 1").run();
     fixed.close();
     expect((await sitrep({ SITREP_DB: copy }, 'migrate-to', d.url)).code).toBe(0);
     expect(await pgCounts(d.url)).toEqual(sqliteCounts(copy));
+    expect(await pgQuery(d.url, 'select text from timeline_events where id = 1')).toEqual([{ text: 'ab' }]);
   });
 
   it('reads SQLite on a read-only connection: a writer holding the lock is not waited for, and the file is unchanged', async () => {
@@ -450,6 +460,16 @@ describe('migrate-to in the help', () => {
     const usage = await sitrep(env, 'migrate-to', '--help');
     expect(usage.code).toBe(0);
     expect(usage.stdout).toMatch(/^usage: npx sitrep migrate-to postgres:\/\/user:password@host:5432\/database/);
+  });
+});
+
+describe('the redactor every line of migrate-to goes through', () => {
+  it('hides the password in the URL and in any spelling elsewhere in a line', () => {
+    const url = 'postgres://sitrep:p%40ss%3Aw%25rd-42@db.internal:5432/sitrep';
+    const redact = redactor(url);
+    const line = redact(`could not connect to ${url} as sitrep with p%40ss%3Aw%25rd-42 (p@ss:w%rd-42)`);
+    expect(line).toBe('could not connect to postgres://sitrep:***@db.internal:5432/sitrep as sitrep with *** (***)');
+    expect(redactor('postgres://sitrep@db/sitrep')('postgres://sitrep@db/sitrep is fine')).toBe('postgres://sitrep@db/sitrep is fine');
   });
 });
 
