@@ -374,6 +374,24 @@ describe.skipIf(skip)('sitrep migrate-to', () => {
     expect(existsSync(missing)).toBe(false);
     // Nothing was written to the target either: not even the migrations.
     expect(await pgQuery(d.url, "select 1 from information_schema.tables where table_schema = 'public'")).toEqual([]);
+    // A SQLite file this version's schema does not describe: refused before PostgreSQL is touched.
+    for (const [change, says] of [
+      ['create table extra (x)', /tables this version of Sitrep does not know \(extra\)/],
+      ['alter table followups drop column done_at', /not at this version's schema \(followups has no column done_at\).*npx sitrep list/],
+    ] as const) {
+      const other = tempDbFile();
+      const src = new Database(file, { readonly: true });
+      await src.backup(other);
+      src.close();
+      const w = new Database(other);
+      w.exec(change);
+      w.close();
+      const refused = await sitrep({ SITREP_DB: other }, 'migrate-to', withPassword(d.url));
+      expect(refused.code, change).toBe(1);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(refused.stderr).toMatch(says);
+      expect(await pgQuery(d.url, "select 1 from information_schema.tables where table_schema = 'public'")).toEqual([]);
+    }
     // An unreachable server: one line, the URL shown without its password.
     const u = new URL(withPassword(d.url));
     u.port = '1';
