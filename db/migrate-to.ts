@@ -112,7 +112,12 @@ export interface MigrateOptions {
   onTable?: (count: TableCount) => void;
   /** Told once the migrations are applied. */
   onMigrated?: () => void;
+  /** Told every PROGRESS_ROWS rows of a table, while it is being copied. */
+  onProgress?: (table: string, rows: number) => void;
 }
+
+/** How often a long table reports its progress. */
+export const PROGRESS_ROWS = 100_000;
 
 /** A batch is sent once its text reaches this many characters, whatever its row count. */
 const BATCH_BYTES = 8 * 1024 * 1024;
@@ -143,7 +148,7 @@ export async function migrateToPg(opts: MigrateOptions): Promise<MigrateReport> 
       await refuseRows(pool, plan);
       await migratePg(pool);
       opts.onMigrated?.();
-      return await copyAll(source, pool, plan, batchRows, opts.onTable);
+      return await copyAll(source, pool, plan, batchRows, opts);
     } finally {
       await pool.end().catch(() => undefined);
     }
@@ -215,7 +220,7 @@ async function copyAll(
   pool: pg.Pool,
   plan: TablePlan[],
   batchRows: number,
-  onTable?: (count: TableCount) => void,
+  { onTable, onProgress }: Pick<MigrateOptions, 'onTable' | 'onProgress'>,
 ): Promise<MigrateReport> {
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -235,7 +240,7 @@ async function copyAll(
           .pluck()
           .get(),
       );
-      const copied = await copyTable(source, client, t, batchRows);
+      const copied = await copyTable(source, client, t, batchRows, onProgress);
       const r = await client.query<{ n: number }>(`select count(*) as n from ${q(t.name)}`);
       const postgres = Number(r.rows[0]?.n ?? 0);
       const count = { table: t.name, sqlite: sqliteCount, postgres };
@@ -279,7 +284,13 @@ export class CountsDiffer extends MigrateFailed {
   }
 }
 
-async function copyTable(source: Database.Database, client: pg.PoolClient, t: TablePlan, batchRows: number): Promise<number> {
+async function copyTable(
+  source: Database.Database,
+  client: pg.PoolClient,
+  t: TablePlan,
+  batchRows: number,
+  onProgress?: (table: string, rows: number) => void,
+): Promise<number> {
   const names = t.columns.map((c) => q(c.name)).join(', ');
   const select = `select rowid, ${names} from ${q(t.name)}`;
   const head = source.prepare(`${select} order by rowid limit ?`).raw(true).safeIntegers(true);
@@ -293,6 +304,7 @@ async function copyTable(source: Database.Database, client: pg.PoolClient, t: Ta
   const flush = async () => {
     if (!pending) return;
     await client.query(insert, batch);
+    if (Math.floor((copied + pending) / PROGRESS_ROWS) > Math.floor(copied / PROGRESS_ROWS)) onProgress?.(t.name, copied + pending);
     copied += pending;
     batch = t.columns.map(() => []);
     size = 0;

@@ -102,6 +102,10 @@ export async function runMigrateTo(argv: string[], deps: MigrateCliDeps): Promis
             `Copying ${deps.config.dbFile} into ${target}: the PostgreSQL migrations are applied; copying in one transaction:\n  ${'table'.padEnd(26)} ${'SQLite'.padStart(9)} ${'PostgreSQL'.padStart(11)}`,
           );
       },
+      // On stderr, so that stdout stays the table of counts.
+      onProgress: (table, rows) => {
+        if (!json) err(`  … ${table}: ${rows} rows so far`);
+      },
       onTable: (c) => {
         if (!json) out(line(c));
       },
