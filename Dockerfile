@@ -41,6 +41,7 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/adapters ./dist/adapters
 COPY --from=build /app/dist/db ./dist/db
 COPY --from=build /app/db/migrations ./db/migrations
+COPY --from=build /app/db/migrations-pg ./db/migrations-pg
 # The database lives on the volume; the image's /data is the node user's, so a new named volume
 # (which starts as a copy of it) is writable. The code stays root's and read-only.
 RUN mkdir -p /data && chown node:node /data

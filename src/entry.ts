@@ -45,6 +45,8 @@ export async function main(argv: string[], loadServer: () => Promise<Server>): P
   }
   const [first, ...rest] = argv;
   if (first === 'serve') return (await loadServer()).serve(config);
+  // Not a command of the language: it copies SITREP_DB into PostgreSQL (db/migrate-to.ts).
+  if (first === 'migrate-to') return (await import('../adapters/console/migrate-to.js')).runMigrateTo(rest, { config });
   // The CLI logs only warnings and worse, to stderr, so stdout stays clean for --json.
   const quiet = { ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel };
   // The interactive console (readline, history) may run any command: it gets the whole app.

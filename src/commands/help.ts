@@ -195,6 +195,8 @@ export function helpText(topic?: string): string {
     // The one flag that is not a command: chat users never need it, but the CLI's help is where
     // an operator looks for it.
     'From a shell: `npx sitrep <command> [--as <name>] [--json]`; `npx sitrep --version` prints the version.',
+    // Not a command of the language either: it moves SITREP_DB to PostgreSQL, once.
+    '`npx sitrep migrate-to postgres://…` copies SITREP_DB into an empty PostgreSQL database (ids kept, counts verified).',
   ].join('\n');
 }
 
