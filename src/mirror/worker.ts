@@ -211,6 +211,8 @@ export class OutboxWorker {
   private timer: NodeJS.Timeout | null = null;
   private kickTimer: NodeJS.Timeout | null = null;
   private paceTimer: { at: number; timer: NodeJS.Timeout } | null = null;
+  /** The rest of a fill, after the attempts of the batch just claimed have started (see fill). */
+  private moreSoon: NodeJS.Immediate | null = null;
   private lastTickAt = -Infinity;
   private started = false;
   private ticking = false;
@@ -313,6 +315,8 @@ export class OutboxWorker {
     this.kickTimer = null;
     if (this.paceTimer) clearTimeout(this.paceTimer.timer);
     this.paceTimer = null;
+    if (this.moreSoon) clearImmediate(this.moreSoon);
+    this.moreSoon = null;
     for (const { ac } of this.running.values()) ac?.abort(new Error('shutting down'));
     await Promise.allSettled([...this.settled]);
   }
@@ -597,11 +601,33 @@ export class OutboxWorker {
         }
         if (!batch.length) break;
         if (!this.claimBatch(batch, now)) break;
+        // A full batch, claimed in a transaction of its own: the rest is claimed in a task of its
+        // own, once these attempts are under way. Their requests go out in the microtasks after
+        // this task, so a wide fan-out's first posts are on the wire (and the upstream busy
+        // answering them) while the next batch is claimed, not only after the last one was.
+        // Inside a transaction (a flush claiming for the slots it freed) nothing starts before
+        // the commit anyway, so that one goes on at once.
+        if (!this.inTransaction && batch.length === room && this.running.size < this.options.concurrency) {
+          this.fillSoon();
+          break;
+        }
       }
     } finally {
       this.filling = false;
     }
     this.armPaceTimer(now);
+  }
+
+  private fillSoon(): void {
+    if (this.moreSoon || !this.started) return;
+    this.moreSoon = setImmediate(() => {
+      this.moreSoon = null;
+      try {
+        this.fill(this.deps.now());
+      } catch (err) {
+        this.deps.log.error({ err }, 'outbox pass failed');
+      }
+    });
   }
 
   /** Wakes the worker when the earliest pace slot that a parked candidate waits for frees. */
