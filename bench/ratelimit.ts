@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,28 @@ const CAP_MS = 20_000;
 const SETTLE_MS = 1_500;
 
 const self = fileURLToPath(import.meta.url);
+/**
+ * Diagnostics only: SITREP_BENCH_PROFILE=file.cpuprofile writes a CPU profile of the Sitrep server
+ * from just before the approve command until the run has settled (open it in Chrome's DevTools;
+ * SITREP_BENCH_PROFILE_US sets the sampling interval, 100 µs by default). Profiling slows the
+ * server, so a profiled run's figures are not the benchmark's.
+ */
+const PROFILE = process.env.SITREP_BENCH_PROFILE;
+
+async function cpuProfiler(file: string): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: Number(process.env.SITREP_BENCH_PROFILE_US ?? 100) });
+  return {
+    start: () => session.post('Profiler.start'),
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
+}
 const channelId = (i: number) => `C0BENCH${String(i).padStart(4, '0')}`;
 
 // --- child: the rate-limited Slack --------------------------------------------------------------
@@ -145,6 +167,7 @@ async function sitrepChild(apiUrl: string): Promise<void> {
   const app = createApp(config, { log: createLogger('info') });
   const server = await startServer(app, 0, '127.0.0.1');
   const reply = (m: FromSitrep) => process.send?.(m);
+  const profile = PROFILE ? await cpuProfiler(PROFILE) : null;
   const steps: Record<ToSitrep, () => Promise<FromSitrep>> = {
     // One channel, one update: the Slack client gets loaded and the path warmed before the clock runs.
     'warm-up': async () => {
@@ -163,11 +186,13 @@ async function sitrepChild(apiUrl: string): Promise<void> {
       return { done: 'prepare' };
     },
     approve: async () => {
+      if (profile) await profile.start();
       const t0 = epochNow();
       await must(app, 'approve D-2');
       return { done: 'approve', t0 };
     },
     rows: async () => {
+      if (profile) await profile.stop();
       const r = app.db.$client
         .prepare("select count(*) as total, sum(state = 'delivered') as delivered, max(attempts) as maxAttempts from outbox where target like 'slack:C0BENCH%'")
         .get() as OutboxSummary;

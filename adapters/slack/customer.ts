@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { webApi } from '@slack/bolt';
-import { SlackApiError, type SlackWebApi } from './web-api.js';
+import { SlackApiError, preparePost, type PreparedPost, type SlackWebApi } from './web-api.js';
 import type { Target } from '../../src/mirror/target.js';
 import type { KnownBlock } from '@slack/types';
 import { slackCustomerMessage } from './messages.js';
@@ -161,11 +160,78 @@ class RootShown {
   }
 }
 
+/** A customer-channel row's message, rendered once for every channel that gets the same one. */
+interface Rendered {
+  part: 'root' | 'update';
+  root: { text: string; blocks: KnownBlock[] };
+  rootDigest: string;
+  rootPost: PreparedPost;
+  /** The update as a thread reply, with the worker's notices (the same for most rows of one fan-out). */
+  reply(notices: string[]): PreparedPost;
+}
+
+/** A few entries: the messages of the fan-outs under way, not one per channel. */
+const RENDERED_KEPT = 64;
+const REPLIES_KEPT = 8;
+
+/**
+ * One approved update reaches every subscribed channel with the same payload: it is validated,
+ * rendered, digested and serialised once, and each channel's post only adds its channel and thread
+ * to that JSON. Keyed by the payload as stored, so two messages share a rendering only when they
+ * would render the same. Bounded (oldest dropped first).
+ */
+class RenderCache {
+  private readonly entries = new Map<string, Rendered | null>();
+
+  get(kind: string, payload: Record<string, unknown>): Rendered | null {
+    const key = `${kind}\u0000${JSON.stringify(payload)}`;
+    const known = this.entries.get(key);
+    if (known !== undefined) return known;
+    const made = render(kind, payload);
+    this.entries.set(key, made);
+    if (this.entries.size > RENDERED_KEPT) this.entries.delete(this.entries.keys().next().value!);
+    return made;
+  }
+}
+
+/** Null when the payload does not fit its kind (the row then fails, as it would every time). */
+function render(kind: string, payload: Record<string, unknown>): Rendered | null {
+  const parsed = slackCustomerMessage.safeParse({ kind, payload });
+  if (!parsed.success) return null;
+  const m = parsed.data;
+  const incident = m.kind === 'slack.customer_root' || m.kind === 'slack.customer_update';
+  // An incident's message and updates, or a scheduled maintenance's (its own lane).
+  const root = incident ? customerRoot(m.payload) : maintenanceCustomerRoot(m.payload);
+  const replies = new Map<string, PreparedPost>();
+  return {
+    part: m.kind === 'slack.customer_root' || m.kind === 'slack.maintenance_root' ? 'root' : 'update',
+    root,
+    rootDigest: RootShown.digest(root),
+    rootPost: preparePost({ text: root.text, blocks: root.blocks, unfurl_links: false, unfurl_media: false }),
+    reply(notices) {
+      const key = notices.join('\n');
+      let post = replies.get(key);
+      if (!post) {
+        const r =
+          m.kind === 'slack.customer_root' || m.kind === 'slack.customer_update'
+            ? customerReply(m.payload, notices)
+            : maintenanceCustomerReply(m.payload, notices);
+        post = preparePost({ text: r.text, blocks: r.blocks, unfurl_links: false, unfurl_media: false });
+        if (replies.size >= REPLIES_KEPT) replies.delete(replies.keys().next().value!);
+        replies.set(key, post);
+      }
+      return post;
+    },
+  };
+}
+
 export function createSlackCustomerTarget(client: SlackWebApi): Target {
   // Shared with the internal thread's target: both post through this client, maybe to one channel.
   const gate = channelPostGate(client);
   const shown = new RootShown();
-  const post = (args: webApi.ChatPostMessageArguments, signal: AbortSignal) => gate.post(args.channel, signal, () => client.chat.postMessage(args));
+  const rendered = new RenderCache();
+  const post = (channel: string, threadTs: string | undefined, message: PreparedPost, signal: AbortSignal) =>
+    gate.post(channel, signal, () => client.chat.postMessage({ channel, thread_ts: threadTs, prepared: message }));
   const channelOf = (target: string) => target.slice('slack:'.length);
   return {
     folds: true,
@@ -174,22 +240,14 @@ export function createSlackCustomerTarget(client: SlackWebApi): Target {
     // One message per row (the root, or the update's reply), so rows start one per interval.
     pace: (msg) => ({ key: slackChannelPaceKey(channelOf(msg.target)), intervalMs: SLACK_POST_INTERVAL_MS }),
     async deliver(msg, signal) {
-      const parsed = slackCustomerMessage.safeParse({ kind: msg.kind, payload: msg.payload });
-      if (!parsed.success) return { kind: 'failed', error: 'bad customer update payload' };
-      const m = parsed.data;
+      const r = rendered.get(msg.kind, msg.payload);
+      if (!r) return { kind: 'failed', error: 'bad customer update payload' };
       const channel = channelOf(msg.target);
-      // An incident's message and updates, or a scheduled maintenance's (its own lane).
-      const root = m.kind === 'slack.customer_root' || m.kind === 'slack.customer_update' ? customerRoot(m.payload) : maintenanceCustomerRoot(m.payload);
-      const reply = (notices: string[]) =>
-        m.kind === 'slack.customer_root' || m.kind === 'slack.customer_update'
-          ? customerReply(m.payload, notices)
-          : maintenanceCustomerReply(m.payload, notices);
-      const rootDigest = RootShown.digest(root);
-      const part = m.kind === 'slack.customer_root' || m.kind === 'slack.maintenance_root' ? 'root' : 'update';
-      const attempt = sendCustomerMessage(msg, part, {
+      const { root, rootDigest } = r;
+      const attempt = sendCustomerMessage(msg, r.part, {
         noReference: 'chat.postMessage returned no ts',
         async postRoot() {
-          const res = await post({ channel, text: root.text, blocks: root.blocks, unfurl_links: false, unfurl_media: false }, signal);
+          const res = await post(channel, undefined, r.rootPost, signal);
           if (res.ts) shown.set(channel, res.ts, rootDigest);
           return res.ts;
         },
@@ -205,11 +263,7 @@ export function createSlackCustomerTarget(client: SlackWebApi): Target {
           );
         },
         async postUpdate(rootTs, notices) {
-          const r = reply(notices);
-          const res = await post(
-            { channel, ...(rootTs ? { thread_ts: rootTs } : {}), text: r.text, blocks: r.blocks, unfurl_links: false, unfurl_media: false },
-            signal,
-          );
+          const res = await post(channel, rootTs || undefined, r.reply(notices), signal);
           return res.ts;
         },
       }).catch((err: unknown) => toDeliveryResult(err));

@@ -17,7 +17,11 @@ type Args = Record<string, unknown>;
 export interface SlackWebApi {
   call(method: string, args: Args, signal?: AbortSignal): Promise<SlackAnswer>;
   chat: {
-    postMessage(args: webApi.ChatPostMessageArguments, signal?: AbortSignal): Promise<Posted>;
+    /**
+     * A message of its own, or one prepared once (preparePost) for many channels: then only the
+     * channel and the thread are added to its JSON, so a fan-out serialises its blocks once.
+     */
+    postMessage(args: webApi.ChatPostMessageArguments | PreparedPostTo, signal?: AbortSignal): Promise<Posted>;
     update(args: webApi.ChatUpdateArguments, signal?: AbortSignal): Promise<Posted>;
     postEphemeral(args: webApi.ChatPostEphemeralArguments, signal?: AbortSignal): Promise<SlackAnswer>;
   };
@@ -30,6 +34,35 @@ export interface SlackWebApi {
   views: {
     open(args: webApi.ViewsOpenArguments, signal?: AbortSignal): Promise<SlackAnswer>;
   };
+}
+
+/**
+ * A chat.postMessage body without its channel and thread, serialised once. Whoever posts the same
+ * message to many channels (a customer-channel fan-out) makes one and sends it to each.
+ */
+export interface PreparedPost {
+  /** The JSON object of every argument but `channel` and `thread_ts`, without its opening brace. */
+  readonly rest: string;
+}
+
+/** What a prepared post carries (chat.postMessage's arguments but the channel and the thread). */
+export interface PostArgs {
+  text: string;
+  blocks?: readonly unknown[];
+  unfurl_links?: boolean;
+  unfurl_media?: boolean;
+}
+
+/** A prepared message, to one channel (in the thread of `thread_ts` when given). */
+export interface PreparedPostTo {
+  channel: string;
+  thread_ts?: string | undefined;
+  prepared: PreparedPost;
+}
+
+export function preparePost(args: PostArgs): PreparedPost {
+  const json = JSON.stringify(args);
+  return { rest: json === '{}' ? '}' : `,${json.slice(1)}` };
 }
 
 /** What a post or an edit answers that Sitrep keeps: the message's ts. */
@@ -101,7 +134,7 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
   const secure = base.protocol === 'https:';
   if (!secure && base.protocol !== 'http:') throw new Error(`SLACK_API_URL must be http(s): ${opts.apiUrl}`);
   const agent = new (secure ? https : http).Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256, scheduling: 'lifo' });
-  const send = secure ? https.request : http.request;
+  const request = secure ? https.request : http.request;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const authorization = `Bearer ${opts.token}`;
 
@@ -116,10 +149,14 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
 
   function call(method: string, args: Args, signal?: AbortSignal): Promise<SlackAnswer> {
     const form = FORM_ONLY.has(method);
-    const body = Buffer.from(form ? formBody(args) : JSON.stringify(args));
+    return send(method, form ? formBody(args) : JSON.stringify(args), form, signal);
+  }
+
+  function send(method: string, text: string, form: boolean, signal: AbortSignal | undefined): Promise<SlackAnswer> {
+    const body = Buffer.from(text);
     return new Promise<SlackAnswer>((resolve, reject) => {
       const fail = (message: string) => reject(new SlackApiError('slack_webapi_request_error', `${method}: ${message}`));
-      const req = send(
+      const req = request(
         urlOf(method),
         {
           method: 'POST',
@@ -146,9 +183,14 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
           res.on('error', (err) => fail(err.message));
           res.on('end', () => {
             const status = res.statusCode ?? 0;
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+            // Read only for an answer that carries them on (Node builds the object when asked).
+            const headersOf = () => {
+              const headers: Record<string, string> = {};
+              for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+              return headers;
+            };
             if (status === 429) {
+              const headers = headersOf();
               const seconds = Number(headers['retry-after']);
               reject(
                 new SlackApiError('slack_webapi_rate_limited_error', `${method}: rate limited`, {
@@ -160,7 +202,7 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
               return;
             }
             if (status !== 200) {
-              reject(new SlackApiError('slack_webapi_http_error', `${method}: HTTP ${status}`, { statusCode: status, headers }));
+              reject(new SlackApiError('slack_webapi_http_error', `${method}: HTTP ${status}`, { statusCode: status, headers: headersOf() }));
               return;
             }
             let answer: unknown;
@@ -176,11 +218,13 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
             }
             const record = answer;
             if (record.ok === true) {
-              resolve({ ...record, ok: true });
+              resolve(record as SlackAnswer);
               return;
             }
             const error = typeof record.error === 'string' ? record.error : 'unknown_error';
-            reject(new SlackApiError('slack_webapi_platform_error', `${method}: ${error}`, { data: { ...record, error }, statusCode: status, headers }));
+            reject(
+              new SlackApiError('slack_webapi_platform_error', `${method}: ${error}`, { data: { ...record, error }, statusCode: status, headers: headersOf() }),
+            );
           });
         },
       );
@@ -199,7 +243,11 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
   return {
     call,
     chat: {
-      postMessage: async (args, signal) => posted(await call('chat.postMessage', { ...args }, signal)),
+      postMessage: async (args, signal) => {
+        if (!('prepared' in args)) return posted(await call('chat.postMessage', { ...args }, signal));
+        const thread = args.thread_ts === undefined ? '' : `,"thread_ts":${JSON.stringify(args.thread_ts)}`;
+        return posted(await send('chat.postMessage', `{"channel":${JSON.stringify(args.channel)}${thread}${args.prepared.rest}`, false, signal));
+      },
       update: async (args, signal) => posted(await call('chat.update', { ...args }, signal)),
       postEphemeral: plain('chat.postEphemeral'),
     },

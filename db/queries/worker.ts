@@ -254,3 +254,19 @@ export function foldInto(db: Tx, superseded: number[], newest: number, leaseUnti
     .where(eq(outbox.id, newest))
     .run();
 }
+
+/**
+ * Rows delivered at or after `since` (their delivered_at), oldest first: what a worker starting up
+ * reads to keep the pace of keys its predecessor posted to a moment ago. The ids come from a seek
+ * in the delivered-age index; each row is read as it is iterated (other statements may run in
+ * between), its payload decoded only when something reads it, so a wide fan-out delivered just
+ * before is never in memory at once.
+ */
+export function* deliveredSince(db: Db, since: number): Generator<OutboxRow> {
+  const ids = db.$client.prepare("select id from outbox where state = 'delivered' and delivered_at >= ? order by delivered_at").pluck().all(since);
+  const byId = db.$client.prepare(`select ${outboxSelect} from outbox where id = ?`).raw();
+  for (const id of ids) {
+    const raw: unknown = byId.get(id);
+    if (Array.isArray(raw)) yield outboxRow(raw);
+  }
+}

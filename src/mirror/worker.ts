@@ -1,6 +1,7 @@
 import type { Db } from '../../db/client.js';
 import { markDead } from '../../db/queries/outbox.js';
 import {
+  deliveredSince,
   foldInto,
   inClaimTransaction,
   overdueCustomerFacing,
@@ -110,6 +111,12 @@ export interface WorkerDeps {
   onAttempt?(target: string, outcome: DeliveryResult['kind'], seconds: number): void;
 }
 
+/**
+ * How far back a starting worker looks for rows delivered just before it (by a predecessor that
+ * stopped or died), to keep their pace keys' spacing: longer than any pace a target sets.
+ */
+const PACE_MEMORY_MS = 60_000;
+
 /** How long finished attempts are gathered before their outcomes are recorded together. */
 const RECORD_GATHER_MS = 5;
 
@@ -190,7 +197,8 @@ interface Outcome {
  *   only the finished lanes are looked at again, for their next row.
  * - A candidate whose upstream has no free slot waits in memory for that upstream's next finished
  *   delivery; one whose pace key has no free slot waits for a timer set to when the slot frees.
- *   Pacing is this process's: two servers on one database each keep their own pace.
+ *   Pacing is this process's: two servers on one database each keep their own pace. A starting
+ *   worker takes it up from the rows delivered in the moments before (rememberPace).
  */
 export class OutboxWorker {
   readonly breakers: CircuitBreakers;
@@ -203,6 +211,8 @@ export class OutboxWorker {
   private timer: NodeJS.Timeout | null = null;
   private kickTimer: NodeJS.Timeout | null = null;
   private paceTimer: { at: number; timer: NodeJS.Timeout } | null = null;
+  /** The rest of a fill, after the attempts of the batch just claimed have started (see fill). */
+  private moreSoon: NodeJS.Immediate | null = null;
   private lastTickAt = -Infinity;
   private started = false;
   private ticking = false;
@@ -273,7 +283,27 @@ export class OutboxWorker {
     if (this.started) return;
     this.started = true;
     this.dirty = true;
+    this.rememberPace(this.deps.now());
     this.schedule(0);
+  }
+
+  /**
+   * Pacing is kept in memory; a server that restarts (or takes over from one that died) would
+   * otherwise post to a channel again at once, within the limit of the post its predecessor made
+   * a moment before. So a paced key's next start is taken from the rows delivered in the last
+   * moments: one interval after each was delivered (its answer had come by then).
+   */
+  private rememberPace(now: number): void {
+    try {
+      for (const row of deliveredSince(this.deps.db, now - PACE_MEMORY_MS)) {
+        const plain = splitLane(row.target).target;
+        const pace = this.targetFor(plain)?.pace?.(plain === row.target ? row : { ...row, target: plain });
+        const at = (row.deliveredAt ?? 0) + (pace?.intervalMs ?? 0);
+        if (pace && at > now) this.paceNext.set(pace.key, Math.max(this.paceNext.get(pace.key) ?? 0, at));
+      }
+    } catch (err) {
+      this.deps.log.error({ err }, 'could not read the pace of recent deliveries');
+    }
   }
 
   /** Stops claiming, aborts attempts in flight and waits until their outcome is recorded. */
@@ -285,6 +315,8 @@ export class OutboxWorker {
     this.kickTimer = null;
     if (this.paceTimer) clearTimeout(this.paceTimer.timer);
     this.paceTimer = null;
+    if (this.moreSoon) clearImmediate(this.moreSoon);
+    this.moreSoon = null;
     for (const { ac } of this.running.values()) ac?.abort(new Error('shutting down'));
     await Promise.allSettled([...this.settled]);
   }
@@ -569,11 +601,33 @@ export class OutboxWorker {
         }
         if (!batch.length) break;
         if (!this.claimBatch(batch, now)) break;
+        // A full batch, claimed in a transaction of its own: the rest is claimed in a task of its
+        // own, once these attempts are under way. Their requests go out in the microtasks after
+        // this task, so a wide fan-out's first posts are on the wire (and the upstream busy
+        // answering them) while the next batch is claimed, not only after the last one was.
+        // Inside a transaction (a flush claiming for the slots it freed) nothing starts before
+        // the commit anyway, so that one goes on at once.
+        if (!this.inTransaction && batch.length === room && this.running.size < this.options.concurrency) {
+          this.fillSoon();
+          break;
+        }
       }
     } finally {
       this.filling = false;
     }
     this.armPaceTimer(now);
+  }
+
+  private fillSoon(): void {
+    if (this.moreSoon || !this.started) return;
+    this.moreSoon = setImmediate(() => {
+      this.moreSoon = null;
+      try {
+        this.fill(this.deps.now());
+      } catch (err) {
+        this.deps.log.error({ err }, 'outbox pass failed');
+      }
+    });
   }
 
   /** Wakes the worker when the earliest pace slot that a parked candidate waits for frees. */

@@ -128,6 +128,32 @@ describe('pacing', () => {
     await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered'), 5_000, 'both delivered');
   });
 
+  it('a restarted worker keeps the pace of the rows its predecessor delivered a moment before', async () => {
+    const INTERVAL = 1_500;
+    const t = pacedTarget(INTERVAL);
+    const { db, worker, put } = setup([t.target]);
+    await put('chan:A-1', 'A', 1);
+    await put('chan:A-1', 'A', 2);
+    await put('chan:B-1', 'B', 1);
+    worker.start();
+    await waitUntil(() => t.starts.length === 2, 5_000, 'A-1 and B-1 started');
+    await waitUntil(() => rowsOf(db).filter((r) => r.state === 'delivered').length === 2, 5_000, 'both recorded');
+    await worker.stop();
+
+    // A new worker on the same database (the server restarted): in memory it knows no pace.
+    const next = new OutboxWorker(
+      { db, store: stores.get(db)!, log: createLogger('silent'), now: () => Date.now(), targets: [t.target], onDeadLetter: async () => undefined },
+      { ...FAST },
+    );
+    workers.push(next);
+    next.start();
+    await waitUntil(() => rowsOf(db).every((r) => r.state === 'delivered'), 10_000, 'all delivered');
+    const a = t.starts.filter((s) => s.channel === 'A');
+    expect(a.map((s) => s.n)).toEqual([1, 2]);
+    const delivered = rowsOf(db).find((r) => r.target === 'chan:A-1' && r.payload.n === 1)!.deliveredAt!;
+    expect(a[1]!.at - delivered).toBeGreaterThanOrEqual(INTERVAL - 5);
+  });
+
   it('a retry is paced too, and the lane keeps its order', async () => {
     const INTERVAL = 250;
     let failedOnce = false;

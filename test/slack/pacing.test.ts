@@ -4,7 +4,7 @@ import { createSlackCustomerTarget } from '../../adapters/slack/customer.js';
 import { createSlackWebApi } from '../../adapters/slack/web-api.js';
 import type { Target } from '../../src/mirror/target.js';
 import { startFakeSlackApi, type FakeMessage, type FakeSlackApi } from '../fakes/slack-api.js';
-import { startHarness, waitUntil, type Harness } from '../mirror/helpers.js';
+import { startHarness, tempDb, waitUntil, type Harness } from '../mirror/helpers.js';
 
 // Slack takes about one message per second per channel and answers 429 beyond that. Sitrep paces
 // its posts per channel instead of learning the limit from refusals: here the fake Slack keeps
@@ -26,13 +26,18 @@ afterEach(async () => {
 
 async function start(env: Record<string, string> = {}) {
   fake = await startFakeSlackApi({ token: TOKEN, rateLimit: { perChannel: 1 } });
-  h = await startHarness({
-    SLACK_SIGNING_SECRET: 'pacing-signing-secret-0123456789',
-    SLACK_BOT_TOKEN: TOKEN,
-    SLACK_API_URL: fake.apiUrl,
-    SITREP_APPROVAL: 'self',
-    ...env,
-  });
+  h = await startHarness(
+    {
+      SLACK_SIGNING_SECRET: 'pacing-signing-secret-0123456789',
+      SLACK_BOT_TOKEN: TOKEN,
+      SLACK_API_URL: fake.apiUrl,
+      SITREP_APPROVAL: 'self',
+      ...env,
+    },
+    // A loaded machine answering 200 posts in this one process can take longer than the harness's
+    // short attempt timeout; a timed-out post is retried, which is not what these tests look for.
+    { tune: { attemptTimeoutMs: 10_000 } },
+  );
   await h.run('approver add @admin');
   return { fake, h };
 }
@@ -139,6 +144,60 @@ describe('Slack customer channels at the rate limit', () => {
     const notes = fake.messages.filter((m) => /Note number \d/.test(m.text)).map((m) => /Note number (\d)/.exec(m.text)![1]);
     expect(notes).toEqual(['1', '2', '3', '4']);
     expect(slackRows(h).every((r) => r.state === 'delivered')).toBe(true);
+  });
+
+  it('across a restart: nothing is sent to a channel within the limit, nothing is lost or sent twice, and each channel keeps its order', {
+    timeout: 60_000,
+  }, async () => {
+    fake = await startFakeSlackApi({ token: TOKEN, rateLimit: { perChannel: 1 } });
+    const env = {
+      SLACK_SIGNING_SECRET: 'pacing-signing-secret-0123456789',
+      SLACK_BOT_TOKEN: TOKEN,
+      SLACK_API_URL: fake.apiUrl,
+      SITREP_APPROVAL: 'self',
+      SITREP_DB: tempDb(),
+    };
+    const N = 5;
+    const first = await startHarness(env, { tune: { attemptTimeoutMs: 10_000 } });
+    await first.run('approver add @admin');
+    for (let i = 1; i <= N; i++) await first.run(`subscribe slack:${channelName(i)}`);
+    await first.run('declare "Checkout errors" sev:2');
+    await first.run('draft status:investigating First update.');
+    await first.run('approve D-1');
+    // Stopped as soon as every channel has the incident's message (recorded: none in flight, whose
+    // post would be sent again): the updates wait for their channel's pace, which the server
+    // restarting a moment later has to know of.
+    const roots = (x: Harness) => slackRows(x).filter((r) => r.kind === 'slack.customer_root');
+    await waitUntil(() => roots(first).every((r) => r.state === 'delivered'), 20_000, 'every channel has its message');
+    await first.close();
+    h = await startHarness(env, { tune: { attemptTimeoutMs: 10_000 } });
+    await h.run('draft INC-1 status:identified Second update.');
+    await h.run('approve D-2');
+
+    const last = (x: Harness) => slackRows(x).filter((r) => r.kind === 'slack.customer_update' && r.payload.updateId === 'D-2');
+    await waitUntil(() => settled(h!) && last(h!).length === N && last(h!).every((r) => r.state === 'delivered'), 30_000, 'the second update delivered');
+    expect(slackRows(h).filter((r) => r.state !== 'delivered' && r.state !== 'folded')).toEqual([]);
+    expect(fake.rateLimited()).toBe(0);
+    const channels = byChannel(fake.messages);
+    for (let i = 1; i <= N; i++) {
+      const ch = channelName(i);
+      // Every post to the channel (answered or refused), by either server: one interval apart at least.
+      const posts = fake.calls.filter((c) => c.method === 'chat.postMessage' && c.params.channel === ch).map((c) => c.at);
+      for (let k = 1; k < posts.length; k++) expect(posts[k]! - posts[k - 1]!, ch).toBeGreaterThanOrEqual(1_000 - 1);
+      const c = channels.get(ch)!;
+      expect(c.roots).toHaveLength(1);
+      expect(c.replies.every((r) => r.thread_ts === c.roots[0]!.ts)).toBe(true);
+      const texts = c.replies.map((r) => r.text);
+      // The first update once, then the second; or the second folding the first in.
+      if (texts.length === 2) {
+        expect(texts[0]).toContain('First update.');
+        expect(texts[1]).toContain('Second update.');
+      } else {
+        expect(texts).toHaveLength(1);
+        expect(texts[0]).toContain('Second update.');
+        expect(texts[0]).toContain('This message folds in 1 earlier update.');
+      }
+    }
   });
 
   it('rows say which channel they post to; edits, ephemeral messages and channel creation are not paced', async () => {
