@@ -117,6 +117,9 @@ export interface WorkerDeps {
  */
 const PACE_MEMORY_MS = 60_000;
 
+/** The longest a kicked pass waits after kicked passes that started nothing (see pass()). */
+const IDLE_KICK_GAP_MS = 50;
+
 /** How long finished attempts are gathered before their outcomes are recorded together. */
 const RECORD_GATHER_MS = 5;
 
@@ -221,6 +224,8 @@ export class OutboxWorker {
   private ownWrite = false;
   /** Another writer changed something: the next pass looks at the lanes afresh. */
   private dirty = true;
+  /** The gap before the next kicked pass when kicked passes keep starting nothing (0: kickGapMs). */
+  private idleGap = 0;
   private stmts: WorkerStatements | null = null;
 
   // Candidates: `front` first (ones whose slot just freed, next rows of finished lanes), then the
@@ -332,7 +337,7 @@ export class OutboxWorker {
     if (!this.started || this.ownWrite) return;
     this.dirty = true;
     if (this.kickTimer) return;
-    const wait = Math.max(0, this.lastTickAt + this.options.kickGapMs - performance.now());
+    const wait = Math.max(0, this.lastTickAt + (this.idleGap || this.options.kickGapMs) - performance.now());
     this.kickTimer = setTimeout(() => {
       this.kickTimer = null;
       this.pass(false);
@@ -377,7 +382,16 @@ export class OutboxWorker {
       }
       if (!this.started) return;
       if (housekeeping || this.dirty) this.rescan(now);
+      const running = this.running.size;
       this.fill(now);
+      if (!housekeeping) {
+        // A kicked pass that started nothing (the new rows wait behind a paced or running head,
+        // e.g. a stream of notes to one thread) makes the next kicked pass wait twice as long, up
+        // to IDLE_KICK_GAP_MS; one that started something brings the gap back. After a quiet
+        // spell a kick still runs at once.
+        const gap = this.idleGap || this.options.kickGapMs;
+        this.idleGap = this.running.size > running ? 0 : Math.min(gap * 2, Math.max(IDLE_KICK_GAP_MS, this.options.kickGapMs));
+      }
     } catch (err) {
       this.deps.log.error({ err }, 'outbox tick failed');
     } finally {
