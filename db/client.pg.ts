@@ -1,25 +1,14 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { migrationsDir } from './paths.js';
 import * as schema from './schema.pg.js';
 
 // PostgreSQL's connection pool and migrations (db/store.pg.ts is the store over them).
 
 export type PgDb = NodePgDatabase<typeof schema>;
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'db', 'migrations-pg'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find db/migrations-pg next to package.json');
-}
-
-export const PG_MIGRATIONS_DIR = join(packageRoot(), 'db', 'migrations-pg');
+export const PG_MIGRATIONS_DIR = migrationsDir('migrations-pg');
 
 /**
  * Every value comes back as the same JavaScript type SQLite gives: bigint columns (the epoch

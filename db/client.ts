@@ -3,10 +3,10 @@ import { sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
 import { engineOf, register } from './engine.js';
 import * as schema from './schema.js';
+import { migrationsDir } from './paths.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 /** What drizzle's own (synchronous) transaction callback receives. */
@@ -15,17 +15,7 @@ type DrizzleTx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Tx = Db | DrizzleTx;
 export type DbOrTx = Tx;
 
-/** The package root, found from this file whether it runs from db/ (tests) or dist/db/ (built). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'db', 'migrations'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find db/migrations next to package.json');
-}
-
-export const MIGRATIONS_DIR = join(packageRoot(), 'db', 'migrations');
+export const MIGRATIONS_DIR = migrationsDir('migrations');
 
 /** How long a writer waits for another process's write lock before giving up (ms). */
 export const BUSY_TIMEOUT_MS = 5_000;

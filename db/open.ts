@@ -1,7 +1,7 @@
 import { SitrepError } from '../src/domain/errors.js';
 import type { Db } from './client.js';
 import { registerUnavailable } from './engine.js';
-import { SqliteStore, type ReadConn, type Store, type WriteTx } from './store.js';
+import { nestedStore, SqliteStore, type ReadConn, type Store, type WriteTx } from './store.js';
 
 // Which store a process opens: SQLite's file (the default), or PostgreSQL when SITREP_DATABASE_URL
 // names one. PostgreSQL's modules (node-postgres, drizzle's pg dialect) are loaded only then, on
@@ -62,16 +62,11 @@ export class LazyPgStore implements Store {
     // A transaction exists only once the store is open.
     const store = this.opened;
     if (!store) throw new Error('a nested transaction was started outside the transaction it belongs to');
-    const nested: Store = {
-      transaction: async (fn) => (await store).nested(tx).transaction(fn),
-      read: async (fn) => fn(tx),
-      nested: () => nested,
-      version: () => this.version(),
-      close: async () => {
-        throw new Error('a nested store is closed with the store it came from');
-      },
-    };
-    return nested;
+    return nestedStore(
+      tx,
+      async (fn) => (await store).nested(tx).transaction(fn),
+      () => this.version(),
+    );
   }
 
   async version(): Promise<number> {

@@ -3,7 +3,7 @@ import type { Db } from './client.js';
 import { migratePg, openPool, pgDrizzle, type PoolOptions } from './client.pg.js';
 import { engineOf, register, type Tables } from './engine.js';
 import * as schema from './schema.pg.js';
-import { Mutex, type ReadConn, type Store, type WriteTx } from './store.js';
+import { Mutex, nestedStore, type ReadConn, type Store, type WriteTx } from './store.js';
 
 // The storage port (db/store.ts) on PostgreSQL, over a node-postgres pool.
 //
@@ -106,16 +106,11 @@ export class PgStore implements Store {
   }
 
   nested(tx: WriteTx): Store {
-    const nested: Store = {
-      transaction: (fn) => this.savepoint(tx, fn),
-      read: async (fn) => fn(tx),
-      nested: () => nested,
-      version: () => this.version(),
-      close: async () => {
-        throw new Error('a nested store is closed with the store it came from');
-      },
-    };
-    return nested;
+    return nestedStore(
+      tx,
+      (fn) => this.savepoint(tx, fn),
+      () => this.version(),
+    );
   }
 
   private async savepoint<T>(tx: WriteTx, fn: (tx: WriteTx) => Promise<T> | T): Promise<T> {

@@ -44,6 +44,23 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * The store as seen from inside the open transaction `tx` (see Store.nested), for every engine:
+ * its transactions are the engine's savepoints of `tx`, its reads see `tx`'s writes.
+ */
+export function nestedStore(tx: WriteTx, savepoint: <T>(fn: (tx: WriteTx) => Promise<T> | T) => Promise<T>, version: () => Promise<number>): Store {
+  const nested: Store = {
+    transaction: savepoint,
+    read: async (fn) => fn(tx),
+    nested: () => nested,
+    version,
+    close: async () => {
+      throw new Error('a nested store is closed with the store it came from');
+    },
+  };
+  return nested;
+}
+
 /** A FIFO async mutex: run() waits for every earlier holder. */
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -165,16 +182,11 @@ export class SqliteStore implements Store {
   }
 
   nested(tx: WriteTx): Store {
-    const nested: Store = {
-      transaction: (fn) => this.savepoint(tx, fn),
-      read: async (fn) => fn(tx),
-      nested: () => nested,
-      version: () => this.version(),
-      close: async () => {
-        throw new Error('a nested store is closed with the store it came from');
-      },
-    };
-    return nested;
+    return nestedStore(
+      tx,
+      (fn) => this.savepoint(tx, fn),
+      () => this.version(),
+    );
   }
 
   private async savepoint<T>(tx: WriteTx, fn: (tx: WriteTx) => Promise<T> | T): Promise<T> {
