@@ -119,13 +119,17 @@ describe.skipIf(skip)('the PostgreSQL store', () => {
     const order: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let wrote!: () => void;
+    const aWrote = new Promise<void>((r) => (wrote = r));
     const first = a.transaction(async (tx) => {
       await insert(tx, 'a');
       order.push('a wrote');
+      wrote();
       await held;
       order.push('a commits');
     });
-    await tick();
+    // a holds the write lock once it has written: only then does b try to begin.
+    await aWrote;
     const second = b.transaction(async (tx) => {
       order.push(`b sees ${await count(tx)}`);
       await insert(tx, 'b');
