@@ -56,7 +56,7 @@ function capabilities(base: Base, runner: Runner): Capability[] {
     createStatusPage({ db: base.readDb, now, config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl } }),
     createStatuspageIo({ db, log, now, config: config.statuspage }),
     createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } }),
-    createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),
+    createTeams({ runner, store, db, now, log, config: { teams: config.teams, ...chat } }),
     createPagerDuty({ config: config.pagerDuty, orgName: config.orgName }),
   ];
 }

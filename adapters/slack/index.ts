@@ -93,7 +93,7 @@ export function createSlack(deps: SlackDeps): Capability {
   ];
 
   // Both receivers commit every request to the inbox before it is answered (inbox.ts).
-  const inbox = new SlackInbox(db);
+  const inbox = new SlackInbox(db, deps.store);
   const wiring: BoltWiring = { botToken, clientOptions, web, inbox, runner: deps.runner, store: deps.store, db, now, log };
   const logger = toBoltLogger(log);
 
