@@ -96,10 +96,18 @@ export class SlackInbox {
     return this.store!.transaction(async (tx) => void (await deleteInboxRequestAsync(tx, id)));
   }
 
-  /** Rows left by a previous run (or, on PostgreSQL, by another replica), oldest first. */
-  pending(): StoredRequest[] | Promise<StoredRequest[]> {
+  /**
+   * Rows left by a previous run (or, on PostgreSQL, by another replica), oldest first; with
+   * `receivedBefore`, only those that arrived before then (PostgreSQL's sweep).
+   */
+  pending(receivedBefore?: number): StoredRequest[] | Promise<StoredRequest[]> {
     if (this.sync) return inboxRequests(this.db, 'slack');
-    return this.store!.read((db) => inboxRequestsAsync(db, 'slack'));
+    return this.store!.read((db) => inboxRequestsAsync(db, 'slack', receivedBefore));
+  }
+
+  /** True when several processes may share this inbox at once (PostgreSQL's replicas). */
+  get shared(): boolean {
+    return !this.sync;
   }
 }
 
@@ -195,10 +203,11 @@ export class SlackIntake {
    * same listeners (their acks go nowhere; replies to response_url still go out). Returns once
    * every one has run; requests arriving meanwhile wait until the replayed ones are queued.
    */
-  replay(): Promise<void> {
+  replay(receivedBefore?: number): Promise<void> {
     const inbox = this.opts.inbox;
     if (!inbox) return Promise.resolve();
-    const pending = inbox.pending();
+    if (this.replaying) return this.replayed;
+    const pending = inbox.pending(receivedBefore);
     if (Array.isArray(pending) && pending.length === 0) return Promise.resolve();
     const runs: Promise<void>[] = [];
     // SQLite: the rows are at hand, and requests from now on queue behind them. PostgreSQL: new

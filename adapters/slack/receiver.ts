@@ -150,8 +150,11 @@ export class SitrepReceiver implements Receiver {
     }
   }
 
-  /** Replays what a killed process acknowledged but did not apply (SlackIntake.replay). */
-  replay(): Promise<void> {
-    return this.intake.replay();
+  /**
+   * Replays what a killed process acknowledged but did not apply (SlackIntake.replay); with
+   * `receivedBefore`, only what arrived before then.
+   */
+  replay(receivedBefore?: number): Promise<void> {
+    return this.intake.replay(receivedBefore);
   }
 }

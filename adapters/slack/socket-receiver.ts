@@ -51,9 +51,12 @@ export class SitrepSocketReceiver implements Receiver {
     return this.socket.stop();
   }
 
-  /** Replays what a killed process acknowledged but did not apply (SlackIntake.replay). */
-  replay(): Promise<void> {
-    return this.intake.replay();
+  /**
+   * Replays what a killed process acknowledged but did not apply (SlackIntake.replay); with
+   * `receivedBefore`, only what arrived before then.
+   */
+  replay(receivedBefore?: number): Promise<void> {
+    return this.intake.replay(receivedBefore);
   }
 
   private async process(event: ReceiverEvent): Promise<void> {

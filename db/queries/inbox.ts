@@ -1,5 +1,5 @@
 import type { DbOrTx } from '../client.js';
-import { asc, eq, lt } from 'drizzle-orm';
+import { and, asc, eq, lt } from 'drizzle-orm';
 import { affected, isSqlite, tablesOf } from '../engine.js';
 import { preparedSync } from './prepared.js';
 
@@ -67,12 +67,12 @@ export async function deleteInboxRequestAsync(tx: DbOrTx, id: number): Promise<b
 }
 
 /** A platform's stored requests, oldest first. */
-export async function inboxRequestsAsync(db: DbOrTx, platform: 'slack' | 'teams'): Promise<StoredRequest[]> {
+export async function inboxRequestsAsync(db: DbOrTx, platform: 'slack' | 'teams', receivedBefore?: number): Promise<StoredRequest[]> {
   const { inbox } = tablesOf(db);
   const rows = await db
     .select({ id: inbox.id, contentType: inbox.contentType, body: inbox.body })
     .from(inbox)
-    .where(eq(inbox.platform, platform))
+    .where(receivedBefore === undefined ? eq(inbox.platform, platform) : and(eq(inbox.platform, platform), lt(inbox.receivedAt, receivedBefore)))
     .orderBy(asc(inbox.id));
   return rows.flatMap(toStoredRequest);
 }

@@ -103,6 +103,17 @@ describe.skipIf(postgres.skip)('Slack on two replicas of one PostgreSQL database
     const a = await replica();
     const b = await replica();
     expect((await post(a.url, slashForm('declare Events sev:3', 'trigger.d'), 'application/x-www-form-urlencoded')).status).toBe(200);
+    // Acknowledged means committed: the moment its 200 is read, the request is in the inbox or
+    // already applied (its note and its row's removal commit together), never neither.
+    const early = mention('<@U02P23SK0SV> note INC-1 acknowledged early', 'Ev0EARLY1');
+    expect((await post(b.url, early, 'application/json')).status).toBe(200);
+    const seen = await postgres.rows(
+      a.app,
+      "select (select count(*) from inbox) + (select count(*) from timeline_events where kind = 'note' and text = ?) as n",
+      'acknowledged early',
+    );
+    expect(Number(seen[0].n)).toBe(1);
+
     const body = mention('<@U02P23SK0SV> note INC-1 DB failover done', 'Ev0REPLICAS1');
     const acks = await Promise.all([
       post(a.url, body, 'application/json'),
@@ -113,7 +124,7 @@ describe.skipIf(postgres.skip)('Slack on two replicas of one PostgreSQL database
     await until(async () => (await notes(a.app, 'DB failover done')) >= 1 && (await inboxRows(a.app)) === 0, 'the mention to be applied');
     expect(await notes(b.app, 'DB failover done')).toBe(1);
     // The person who asked is answered once (an ephemeral reply through the outbox).
-    expect((await postgres.rows(a.app, "select id from outbox where kind = 'ephemeral'")).length).toBe(1);
+    expect((await postgres.rows(a.app, "select id from outbox where kind = 'ephemeral'")).length).toBe(2); // the early one and this one
   });
 
   it('requests a killed replica acknowledged but did not apply are replayed once by the replicas that start', async () => {
@@ -131,5 +142,23 @@ describe.skipIf(postgres.skip)('Slack on two replicas of one PostgreSQL database
     await until(async () => (await inboxRows(first.app)) === 0, 'the inbox to be replayed');
     await until(async () => (await notes(first.app, 'acknowledged before the kill')) >= 1, 'the replayed note');
     expect(await notes(first.app, 'acknowledged before the kill')).toBe(1);
+  });
+
+  it('a replica that keeps running applies what a dead replica left in the inbox, once it is clearly orphaned', async () => {
+    const survivor = await replica();
+    expect((await post(survivor.url, slashForm('declare Survivor sev:3', 'trigger.d'), 'application/x-www-form-urlencoded')).status).toBe(200);
+    const leave = (text: string, eventId: string, receivedAt: number) =>
+      postgres.rows(
+        survivor.app,
+        "insert into inbox (platform, received_at, content_type, body) values ('slack', ?, 'application/json', ?)",
+        receivedAt,
+        mention(`<@U02P23SK0SV> note INC-1 ${text}`, eventId),
+      );
+    // A dead replica's row from a minute ago, and a row as fresh as one a live replica is applying.
+    await leave('left by a dead replica', 'Ev0ORPHAN1', Date.now() - 60_000);
+    await leave('still being applied elsewhere', 'Ev0FRESH1', Date.now());
+    await until(async () => (await notes(survivor.app, 'left by a dead replica')) === 1, 'the orphaned request to be applied');
+    expect(await notes(survivor.app, 'still being applied elsewhere')).toBe(0);
+    expect(await inboxRows(survivor.app)).toBe(1);
   });
 });
