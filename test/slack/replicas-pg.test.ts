@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, type App, type RunningServer } from '../../src/main.js';
 import { engines } from '../support/engines.js';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
-import { INCIDENTS, SECRET, TOKEN, fixture, jsonFixture, sign } from './harness.js';
+import { INCIDENTS, SECRET, TOKEN, fixture, jsonFixture, sign, slashEnvelope } from './harness.js';
 
 // Two Sitrep replicas on one PostgreSQL database, each with its own HTTP server, as behind a load
 // balancer. Slack (or a proxy retrying a slow answer) may deliver the same signed request to both:
@@ -160,5 +160,41 @@ describe.skipIf(postgres.skip)('Slack on two replicas of one PostgreSQL database
     await until(async () => (await notes(survivor.app, 'left by a dead replica')) === 1, 'the orphaned request to be applied');
     expect(await notes(survivor.app, 'still being applied elsewhere')).toBe(0);
     expect(await inboxRows(survivor.app)).toBe(1);
+  });
+
+  it('Socket Mode: each replica holds its own connection, and an event Slack redelivers on the other one is applied once', async () => {
+    // Two connections, as Slack keeps one per replica (here each replica's own fake endpoint).
+    const other = await startFakeSlackApi({ token: TOKEN });
+    try {
+      const socketReplica = async (api: FakeSlackApi) => {
+        const app = await postgres.app({
+          SITREP_DB: 'socket-replicas',
+          SLACK_SIGNING_SECRET: SECRET,
+          SLACK_BOT_TOKEN: TOKEN,
+          SLACK_APP_TOKEN: 'xapp-test-token',
+          SLACK_API_URL: api.apiUrl,
+          SLACK_INCIDENTS_CHANNEL: INCIDENTS,
+        });
+        servers.push(await startServer(app, 0, '127.0.0.1'));
+        await api.waitFor((f) => f.socket.connected());
+        return app;
+      };
+      const a = await socketReplica(fake);
+      await socketReplica(other);
+      fake.socket.send(slashEnvelope('env-declare', 'declare Socket replicas sev:3', fake.responseUrl('declare')));
+      await fake.waitFor((f) => f.responses.some((r) => r.id === 'declare'));
+      const env = JSON.parse(mention('<@U02P23SK0SV> note INC-1 over two sockets', 'Ev0SOCKET1'));
+      delete env.event.blocks;
+      // Slack got no ack in time on the first connection and sends the event again on the other.
+      fake.socket.send({ envelope_id: 'env-1', type: 'events_api', accepts_response_payload: false, payload: env });
+      other.socket.send({ envelope_id: 'env-2', type: 'events_api', accepts_response_payload: false, payload: env, retry_attempt: 1, retry_reason: 'timeout' });
+      await fake.waitFor((f) => f.socket.acks.some((x) => x.envelope_id === 'env-1'));
+      await other.waitFor((f) => f.socket.acks.some((x) => x.envelope_id === 'env-2'));
+      await until(async () => (await notes(a, 'over two sockets')) >= 1 && (await inboxRows(a)) === 0, 'the event to be applied');
+      expect(await notes(a, 'over two sockets')).toBe(1);
+    } finally {
+      for (const s of servers.splice(0)) await s.close();
+      await other.close();
+    }
   });
 });
