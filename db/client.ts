@@ -135,11 +135,3 @@ export function pingDatabase(db: Db): void {
 export function dataVersion(db: Db): number {
   return Number(db.$client.pragma('data_version', { simple: true }));
 }
-
-/**
- * Runs `fn` in one IMMEDIATE transaction on the handle's connection, outside drizzle (Slack's work
- * queue commits a slice of commands at once, each still in its own savepoint).
- */
-export function inImmediateTransaction<T>(db: Db, fn: () => T): T {
-  return db.$client.transaction(fn).immediate();
-}

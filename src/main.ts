@@ -56,7 +56,7 @@ function capabilities(base: Base, runner: Runner): Capability[] {
     createStatusPage({ db: base.readDb, now, config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl } }),
     createStatuspageIo({ db, log, now, config: config.statuspage }),
     createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } }),
-    createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),
+    createTeams({ runner, store, db, now, log, config: { teams: config.teams, ...chat } }),
     createPagerDuty({ config: config.pagerDuty, orgName: config.orgName }),
   ];
 }
@@ -123,7 +123,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const delivering = base.engine === 'sqlite' ? mirroring : { ...mirroring, services: [] };
   if (base.engine === 'pg') {
     log.warn(
-      'PostgreSQL: commands, the CLI and /healthz run on it; outbox deliveries, the built-in status page, the Slack receiver and /metrics database gauges still need SQLite and are not available yet',
+      'PostgreSQL: commands, the CLI, /healthz and the Slack and Teams receivers run on it; outbox deliveries, the built-in status page and /metrics database gauges still need SQLite and are not available yet',
     );
   }
   return joinApp(base, runner, [delivering, extra, ...parts, housekeeping], metrics);

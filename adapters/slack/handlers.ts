@@ -12,6 +12,7 @@ import type { Result } from '../../src/commands/run.js';
 import { MAX_CUSTOMER_TEXT, MAX_TEXT, MAX_TITLE, checkInputText, type Command } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
 import { getCustomerText } from '../../db/queries/drafts.js';
+import { inboxIsSynchronous } from '../../db/queries/inbox.js';
 import { findIncident, getIncident, incRef } from '../../db/queries/incidents.js';
 import { addPrivateMember, removePrivateMember } from '../../db/queries/settings.js';
 import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type IncidentStatus, type Severity } from '../../src/domain/enums.js';
@@ -206,6 +207,12 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   // One IMMEDIATE transaction per slice: one commit for a burst of commands (each still in its own
   // savepoint, so a refused one rolls back alone), and no lock upgrade to fail half-way.
   const queue = deps.queue ?? new WorkQueue<WriteTx>({ wrap: (slice) => store.transaction(slice) });
+  // SQLite: reads run on the writer connection directly, as they always have (the ack's hot path).
+  // PostgreSQL: `db` is no connection; a read outside the work queue goes through the store, and
+  // work inside it reads in its slice's transaction (`within`).
+  const onSqlite = inboxIsSynchronous(db);
+  const read = <T>(fn: (h: Db) => Promise<T>): Promise<T> => (onSqlite ? fn(db) : store.read(fn));
+  const inTx = (within: WriteTx | undefined): Db => within ?? db;
 
   /**
    * Queues the work that applies a request. It claims the request's inbox row first, in the same
@@ -214,7 +221,12 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
    * file), and the work is skipped ('duplicate': nothing to reply, the other run replied).
    */
   function apply<T>(entry: InboxEntry | undefined, fn: (within: WriteTx | undefined) => Promise<T>): Promise<T | 'duplicate'> {
-    const done = queue.run<T | 'duplicate'>((within) => (entry && inbox && !inbox.claim(entry.id) ? ('duplicate' as const) : fn(within)));
+    const done = queue.run<T | 'duplicate'>((within) => {
+      if (!entry || !inbox) return fn(within);
+      const claimed = inbox.claim(entry.id, within);
+      if (typeof claimed === 'boolean') return claimed ? fn(within) : ('duplicate' as const);
+      return claimed.then((c): Promise<T | 'duplicate'> | 'duplicate' => (c ? fn(within) : 'duplicate'));
+    });
     entry?.queued();
     return done.then((value) => {
       if (entry) entry.settled = true;
@@ -235,8 +247,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   };
 
   /** The incident a channel (and thread) belongs to, if any. */
-  function scopeFor(channel: string, threadTs?: string): Promise<Scope> {
-    return slackScope(db, channel, threadTs);
+  function scopeFor(within: WriteTx | undefined, channel: string, threadTs?: string): Promise<Scope> {
+    return slackScope(inTx(within), channel, threadTs);
   }
 
   /**
@@ -284,7 +296,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
   async function catalogue() {
-    return await componentNames(db);
+    return await read((h) => componentNames(h));
   }
 
   // --- /incident ------------------------------------------------------------------------------
@@ -318,6 +330,15 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       await ack(ephemeral(formatResult(runner.failure(line.thrown, { platform: 'slack' }))));
       return;
     }
+    // SQLite: one server per file, and Slack never resends a slash command, so nothing to key it
+    // by (and nothing more on the ack's path). PostgreSQL: behind a load balancer the same request
+    // may reach two replicas (a proxy retrying a slow answer): keyed by its trigger_id, unique per
+    // invocation, it is applied once, and the second replica answers with nothing.
+    const runCommand = async (within: WriteTx | undefined): Promise<Result | 'duplicate'> => {
+      const scope = await scopeFor(within, c.channel_id);
+      if (onSqlite || !c.trigger_id) return runner.run({ parsed: line }, actor, scope, {}, within);
+      return once(within, `command:${c.trigger_id}`, (tx) => runner.run({ parsed: line }, actor, scope, {}, tx), { keepRefused: true });
+    };
     // Not behind a replay: the command is applied first and acknowledged after its slice of the
     // queue has committed (with the commands that arrived in the same few milliseconds: one
     // commit), and the answer rides in the ack itself. Slack shows it to the person at once, with
@@ -325,7 +346,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // anything slow it causes goes out through the outbox.
     if (entry && !entry.stored) {
       await queue.room();
-      const applied = queue.run(async (within) => runner.run({ parsed: line }, actor, await scopeFor(c.channel_id), {}, within));
+      const applied = queue.run(runCommand);
       entry.settled = true;
       await ack(ephemeral((await replyFor(applied)) ?? ''));
       return;
@@ -334,7 +355,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // the result follows on response_url. Wait for room only when the queue is full. The work
     // runs from a later turn of the event loop, never before this ack is written.
     await queue.room();
-    const done = apply(entry, async (within) => runner.run({ parsed: line }, actor, await scopeFor(c.channel_id), {}, within));
+    const done = apply(entry, runCommand);
     await ack();
     const reply = await replyFor(done);
     if (reply === null) return;
@@ -369,8 +390,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   }
 
   const openers: Array<[string, (incidentId: number, meta: ViewMeta) => Promise<Block>]> = [
-    [ACTIONS.openUpdate, async (id, meta) => updateModal(incRef(id), (await getIncident(db, id)).status, meta)],
-    [ACTIONS.openDraft, async (id, meta) => draftModal(incRef(id), (await getIncident(db, id)).status, meta)],
+    [ACTIONS.openUpdate, async (id, meta) => updateModal(incRef(id), (await read((h) => getIncident(h, id))).status, meta)],
+    [ACTIONS.openDraft, async (id, meta) => draftModal(incRef(id), (await read((h) => getIncident(h, id))).status, meta)],
     [ACTIONS.openResolve, async (id, meta) => resolveModal(incRef(id), meta)],
   ];
   for (const [actionId, build] of openers) {
@@ -405,7 +426,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     // An incident's draft or a maintenance's text: both are approved with `approve D-n`.
     let d: Awaited<ReturnType<typeof getCustomerText>>;
     try {
-      d = await getCustomerText(db, id);
+      d = await read((h) => getCustomerText(h, id));
     } catch (e) {
       await reportAction(b.response_url, respond, runner.failure(e, { platform: 'slack' }));
       return;
@@ -432,7 +453,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       // A double click sends two actions with different action_ts: the second one meets an
       // already-published draft and is told so. A redelivery of the same action is dropped here.
       const result = await apply(entryOf(context), async (within) => {
-        const scope = channel ? await scopeFor(channel, threadTs) : ({ platform: 'slack' } as Scope);
+        const scope = channel ? await scopeFor(within, channel, threadTs) : ({ platform: 'slack' } as Scope);
         return once(within, `action:${b.user.id}:${a.action_id}:${a.value}:${a.action_ts}`, (tx) => runParsed(toCommand(a.value), actor, scope, tx));
       });
       await reportAction(b.response_url, respond, result);
@@ -486,7 +507,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       // most a bounded queue of others): a refusal must be shown in the still-open modal, and only
       // the ack can do that.
       const run = async (within: WriteTx | undefined) => {
-        const scope: Scope = { platform: 'slack', ...(meta.channel ? await scopeFor(meta.channel, meta.threadTs) : {}) };
+        const scope: Scope = { platform: 'slack', ...(meta.channel ? await scopeFor(within, meta.channel, meta.threadTs) : {}) };
         if (meta.incidentId !== undefined) scope.incidentId = meta.incidentId;
         return once(within, `view:${view.id}`, (tx) => runParsed(built.cmd, actor, scope, tx));
       };
@@ -623,8 +644,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const actor = `slack:${event.user}`;
     let secretReply: string | undefined;
     await apply(entryOf(context), async (within) => {
-      const scope = await scopeFor(event.channel, event.thread_ts);
-      const lane = (await homeThreadChannel(db, 'slack', scope.incidentId ?? -1)) ?? event.channel;
+      const scope = await scopeFor(within, event.channel, event.thread_ts);
+      const lane = (await homeThreadChannel(inTx(within), 'slack', scope.incidentId ?? -1)) ?? event.channel;
       await once(
         within,
         eventKey(parsed.data, `mention:${event.channel}:${event.ts}`),
@@ -673,8 +694,8 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     const ts = event.item.ts;
     let queued = false;
     await apply(entryOf(context), async (within) => {
-      if (!(await hasIncidentThreads(within ?? db, channel))) return;
-      if (await isOwnPost(within ?? db, ts, 'slack:')) return; // Sitrep's own thread replies already are timeline events
+      if (!(await hasIncidentThreads(inTx(within), channel))) return;
+      if (await isOwnPost(inTx(within), ts, 'slack:')) return; // Sitrep's own thread replies already are timeline events
       // One read per message, whoever adds the reaction and however often Slack redelivers it.
       await once(within, `pin_read:${channel}:${ts}`, async (tx) => {
         await enqueue(tx, now(), { incidentId: null, target: SLACK_HISTORY_TARGET, kind: 'pin_read', payload: { channel, ts, user: event.user } });
@@ -692,9 +713,9 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (!parsed.success) return;
     const { event } = parsed.data;
     await apply(entryOf(context), async (within) => {
-      const own = (await threadsInChannel(db, 'slack', event.channel)).find((t) => t.dedicated);
+      const own = (await threadsInChannel(inTx(within), 'slack', event.channel)).find((t) => t.dedicated);
       if (!own) return;
-      const inc = await findIncident(db, own.incidentId);
+      const inc = await findIncident(inTx(within), own.incidentId);
       if (inc?.visibility !== 'private' || inc.privateChannel !== event.channel) return;
       const user = `slack:${event.user}`;
       await once(within, eventKey(parsed.data, `${event.type}:${event.channel}:${event.user}:${event.event_ts ?? ''}`), async (tx) => {

@@ -1,7 +1,17 @@
 import { parse as parseQuery } from 'node:querystring';
 import type { App as BoltApp, ReceiverEvent } from '@slack/bolt';
 import type { Db } from '../../db/client.js';
-import { deleteInboxRequest, inboxRequests, insertInboxRequest, type StoredRequest } from '../../db/queries/inbox.js';
+import type { Store, WriteTx } from '../../db/store.js';
+import {
+  deleteInboxRequest,
+  deleteInboxRequestAsync,
+  inboxIsSynchronous,
+  inboxRequests,
+  inboxRequestsAsync,
+  insertInboxRequest,
+  insertInboxRequestAsync,
+  type StoredRequest,
+} from '../../db/queries/inbox.js';
 import type { Logger } from '../../src/logger.js';
 
 // The durable inbox for Slack requests. Slack never resends a slash command or an interaction it
@@ -12,6 +22,13 @@ import type { Logger } from '../../src/logger.js';
 // it. Deleting in the work's transaction is also what makes a replay exactly-once: the delete that
 // finds no row means another run (a replay by a second process on the same file) got there first,
 // and the work is skipped.
+//
+// On SQLite the row is written and deleted synchronously (no await between a request's arrival and
+// its commit: the ack path). On PostgreSQL the same happens through the store, awaited: the
+// request's insert commits in a transaction of its own before the request goes on (so before any
+// ack), the claim is a delete in the transaction of the work that applies it, and a replica that
+// replays rows another replica left claims each the same way, so a row is applied once whichever
+// replica gets there first.
 
 /** One request on its way through Bolt, handed to the listeners as `context.sitrepInbox`. */
 export interface InboxEntry {
@@ -40,29 +57,57 @@ export interface InboxEntry {
 export type { StoredRequest };
 
 export class SlackInbox {
-  constructor(private readonly db: Db) {}
+  /** SQLite: the synchronous statements on the writer connection. Otherwise through the store. */
+  private readonly sync: boolean;
 
-  /** Commits the raw request; returns its id. Autocommit: the row is durable when this returns. */
-  record(receivedAt: number, contentType: string, body: string): number {
-    return insertInboxRequest(this.db, 'slack', receivedAt, contentType, body);
+  constructor(
+    private readonly db: Db,
+    private readonly store?: Store,
+  ) {
+    this.sync = !store || inboxIsSynchronous(db);
+  }
+
+  /**
+   * Commits the raw request; returns its id. SQLite: autocommit, the row is durable when this
+   * returns. PostgreSQL: a promise that resolves once the row's transaction has committed.
+   */
+  record(receivedAt: number, contentType: string, body: string): number | Promise<number> {
+    if (this.sync) return insertInboxRequest(this.db, 'slack', receivedAt, contentType, body);
+    return this.store!.transaction((tx) => insertInboxRequestAsync(tx, 'slack', receivedAt, contentType, body));
   }
 
   /**
    * Deletes the row; true when it was still there. Called inside the transaction of the work that
-   * applies the request: false means the request was already applied, and the work must not run.
+   * applies the request (`within`, the work queue's slice): false means the request was already
+   * applied, and the work must not run.
    */
-  claim(id: number): boolean {
-    return deleteInboxRequest(this.db, id);
+  claim(id: number, within?: WriteTx): boolean | Promise<boolean> {
+    if (this.sync) return deleteInboxRequest(this.db, id);
+    if (within) return deleteInboxRequestAsync(within, id);
+    return this.store!.transaction((tx) => deleteInboxRequestAsync(tx, id));
   }
 
   /** Drops the row of a request that turned out to ask for no lasting work (help, a typo, a form to open). */
-  discard(id: number): void {
-    deleteInboxRequest(this.db, id);
+  discard(id: number): void | Promise<void> {
+    if (this.sync) {
+      deleteInboxRequest(this.db, id);
+      return;
+    }
+    return this.store!.transaction(async (tx) => void (await deleteInboxRequestAsync(tx, id)));
   }
 
-  /** Rows left by a previous run, oldest first. */
-  pending(): StoredRequest[] {
-    return inboxRequests(this.db, 'slack');
+  /**
+   * Rows left by a previous run (or, on PostgreSQL, by another replica), oldest first; with
+   * `receivedBefore`, only those that arrived before then (PostgreSQL's sweep).
+   */
+  pending(receivedBefore?: number): StoredRequest[] | Promise<StoredRequest[]> {
+    if (this.sync) return inboxRequests(this.db, 'slack');
+    return this.store!.read((db) => inboxRequestsAsync(db, 'slack', receivedBefore));
+  }
+
+  /** True when several processes may share this inbox at once (PostgreSQL's replicas). */
+  get shared(): boolean {
+    return !this.sync;
   }
 }
 
@@ -110,7 +155,7 @@ export class SlackIntake {
    * inbox). Synchronous, so rows keep the order requests arrived in. Throws when the row could not
    * be committed: the request is then not durable, and must not be acknowledged.
    */
-  record(receivedAt: number, contentType: string, raw: string, body: Record<string, unknown>): InboxEntry | undefined {
+  record(receivedAt: number, contentType: string, raw: string, body: Record<string, unknown>): InboxEntry | Promise<InboxEntry> | undefined {
     const inbox = this.opts.inbox;
     if (!inbox) return undefined;
     const nothing = () => undefined;
@@ -122,7 +167,9 @@ export class SlackIntake {
         stored: false,
         persist: () => {
           if (entry.stored) return;
-          entry.id = inbox.record(receivedAt, contentType, raw);
+          const id = inbox.record(receivedAt, contentType, raw);
+          if (typeof id !== 'number') throw new Error('persist() needs the synchronous (SQLite) inbox');
+          entry.id = id;
           entry.stored = true;
         },
         replay: false,
@@ -131,7 +178,10 @@ export class SlackIntake {
       };
       return entry;
     }
-    return { id: inbox.record(receivedAt, contentType, raw), stored: true, persist: nothing, replay: false, settled: false, queued: nothing };
+    const id = inbox.record(receivedAt, contentType, raw);
+    const stored = (id: number): InboxEntry => ({ id, stored: true, persist: nothing, replay: false, settled: false, queued: nothing });
+    // PostgreSQL: the entry once its row has committed (the caller awaits it before going on).
+    return typeof id === 'number' ? stored(id) : id.then(stored);
   }
 
   /** Resolves once every replayed request has its place in the work queue (at once when none). */
@@ -153,20 +203,34 @@ export class SlackIntake {
    * same listeners (their acks go nowhere; replies to response_url still go out). Returns once
    * every one has run; requests arriving meanwhile wait until the replayed ones are queued.
    */
-  replay(): Promise<void> {
+  replay(receivedBefore?: number): Promise<void> {
     const inbox = this.opts.inbox;
-    const rows = inbox?.pending() ?? [];
-    if (!inbox || rows.length === 0) return Promise.resolve();
-    this.opts.log.info({ platform: 'slack', requests: rows.length }, 'replaying acknowledged Slack requests left unapplied');
+    if (!inbox) return Promise.resolve();
+    if (this.replaying) return this.replayed;
+    const pending = inbox.pending(receivedBefore);
+    if (Array.isArray(pending) && pending.length === 0) return Promise.resolve();
     const runs: Promise<void>[] = [];
-    this.replaying = true;
+    // SQLite: the rows are at hand, and requests from now on queue behind them. PostgreSQL: new
+    // requests wait for the read (ready()), and queue behind the rows only if there are any.
+    if (Array.isArray(pending)) this.replaying = true;
     this.replayed = (async () => {
+      let rows: StoredRequest[];
+      try {
+        rows = await pending;
+      } catch (err) {
+        // PostgreSQL unreachable at start: nothing replayed now; the rows stay for the next start.
+        this.opts.log.error({ platform: 'slack', err }, 'could not read the Slack inbox to replay it');
+        return;
+      }
+      if (rows.length === 0) return;
+      this.replaying = true;
+      this.opts.log.info({ platform: 'slack', requests: rows.length }, 'replaying acknowledged Slack requests left unapplied');
       for (const row of rows) {
         let body: Record<string, unknown>;
         try {
           body = parseStoredBody(row.contentType, row.body);
         } catch {
-          inbox.discard(row.id); // parsed when it arrived, so this cannot happen; never retry it
+          this.forget(row.id); // parsed when it arrived, so this cannot happen; never retry it
           continue;
         }
         let queued!: () => void;
@@ -187,11 +251,16 @@ export class SlackIntake {
   /** A request whose listeners are done without work that claimed it asked for nothing lasting. */
   private settle(entry: InboxEntry | undefined): void {
     if (!entry || entry.settled || !entry.stored) return;
+    this.forget(entry.id);
+  }
+
+  private forget(id: number): void {
+    // Left in the inbox, it is replayed at the next start; its listener then finds nothing to do.
+    const warn = (err: unknown) => this.opts.log.warn({ platform: 'slack', err }, 'could not drop a Slack request from the inbox');
     try {
-      this.opts.inbox?.discard(entry.id);
+      this.opts.inbox?.discard(id)?.catch(warn);
     } catch (err) {
-      // Left in the inbox, it is replayed at the next start; its listener then finds nothing to do.
-      this.opts.log.warn({ platform: 'slack', err }, 'could not drop a Slack request from the inbox');
+      warn(err);
     }
   }
 }

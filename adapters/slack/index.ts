@@ -7,6 +7,7 @@ import type { Runner } from '../../src/commands/runner.js';
 import type { Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
 import { createSlackOutlet } from './outlet.js';
+import { periodic } from '../../src/periodic.js';
 import type { SitrepSocketReceiver } from './socket-receiver.js';
 import { SlackInbox } from './inbox.js';
 import { createSlackTarget } from './target.js';
@@ -93,7 +94,7 @@ export function createSlack(deps: SlackDeps): Capability {
   ];
 
   // Both receivers commit every request to the inbox before it is answered (inbox.ts).
-  const inbox = new SlackInbox(db);
+  const inbox = new SlackInbox(db, deps.store);
   const wiring: BoltWiring = { botToken, clientOptions, web, inbox, runner: deps.runner, store: deps.store, db, now, log };
   const logger = toBoltLogger(log);
 
@@ -104,6 +105,7 @@ export function createSlack(deps: SlackDeps): Capability {
   const failed = (what: string) => (err: unknown) => log.error({ platform: 'slack', err }, what);
   const routes: Route[] = [];
   const services: Service[] = [];
+  let receiver: () => Promise<{ replay(receivedBefore?: number): Promise<void> }>;
   if (!(cfg.socketMode && cfg.appToken)) {
     const http = once(async () => {
       const { SitrepReceiver } = await import('./receiver.js');
@@ -111,6 +113,7 @@ export function createSlack(deps: SlackDeps): Capability {
     });
     // A request that comes in while Bolt is still loading waits for it (and so for the replay).
     routes.push((r) => r.add('POST', '/slack/events', async (req, res) => (await http()).handle(req, res)));
+    receiver = http;
     services.push({
       start: () => {
         replaying = http()
@@ -125,6 +128,7 @@ export function createSlack(deps: SlackDeps): Capability {
       const { SitrepSocketReceiver } = await import('./socket-receiver.js');
       return wireBolt(new SitrepSocketReceiver({ appToken, apiUrl: cfg.apiUrl, now, log, logger, inbox }), logger, wiring);
     });
+    receiver = socket;
     let started: Promise<SitrepSocketReceiver | null> = Promise.resolve(null);
     let stopping = false;
     services.push({
@@ -149,8 +153,24 @@ export function createSlack(deps: SlackDeps): Capability {
       },
     });
   }
+  if (inbox.shared) {
+    // PostgreSQL: a replica that dies leaves its acknowledged, unapplied requests in the shared
+    // inbox, and the others may run on for days without a restart. Each replica looks for rows
+    // older than any live replica takes to apply one (a request is applied within its 3 s ack
+    // window) and replays them; the claim in the applying transaction keeps that once.
+    services.push(
+      periodic(ORPHAN_SWEEP_MS, async () => {
+        await (await receiver()).replay(now() - ORPHANED_AFTER_MS).catch(failed('replaying orphaned Slack requests failed'));
+      }),
+    );
+  }
   return { outlets, targets, routes, services };
 }
+
+/** How often a replica on PostgreSQL looks for requests a dead replica left in the inbox. */
+const ORPHAN_SWEEP_MS = 5_000;
+/** A row this old belongs to no live replica any more (they apply each within seconds). */
+const ORPHANED_AFTER_MS = 30_000;
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {
   let loaded: Promise<T> | null = null;

@@ -115,14 +115,16 @@ export class SitrepReceiver implements Receiver {
     }
     let entry: InboxEntry | undefined;
     try {
-      entry = this.intake.record(nowMs, contentType, raw, body);
+      const recorded = this.intake.record(nowMs, contentType, raw, body);
+      // SQLite records synchronously; PostgreSQL's row is awaited here, before anything can ack.
+      entry = recorded instanceof Promise ? await recorded : recorded;
     } catch (err) {
       // Not on disk, so not acknowledged: Slack shows the person an error and they can retry.
       this.opts.log.error({ platform: 'slack', err }, 'could not record a Slack request; answered 500');
       HTTPModuleFunctions.buildNoBodyResponse(res, 500);
       return;
     }
-    if (entry) await this.intake.ready();
+    if (entry !== undefined) await this.intake.ready();
     const ack = new HTTPResponseAck({
       logger: this.boltLogger,
       processBeforeResponse: false,
@@ -148,8 +150,11 @@ export class SitrepReceiver implements Receiver {
     }
   }
 
-  /** Replays what a killed process acknowledged but did not apply (SlackIntake.replay). */
-  replay(): Promise<void> {
-    return this.intake.replay();
+  /**
+   * Replays what a killed process acknowledged but did not apply (SlackIntake.replay); with
+   * `receivedBefore`, only what arrived before then.
+   */
+  replay(receivedBefore?: number): Promise<void> {
+    return this.intake.replay(receivedBefore);
   }
 }

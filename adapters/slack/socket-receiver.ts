@@ -51,23 +51,28 @@ export class SitrepSocketReceiver implements Receiver {
     return this.socket.stop();
   }
 
-  /** Replays what a killed process acknowledged but did not apply (SlackIntake.replay). */
-  replay(): Promise<void> {
-    return this.intake.replay();
+  /**
+   * Replays what a killed process acknowledged but did not apply (SlackIntake.replay); with
+   * `receivedBefore`, only what arrived before then.
+   */
+  replay(receivedBefore?: number): Promise<void> {
+    return this.intake.replay(receivedBefore);
   }
 
   private async process(event: ReceiverEvent): Promise<void> {
     let entry: InboxEntry | undefined;
     try {
       // Before the first await: envelopes are committed in the order they came off the socket.
-      entry = this.intake.record(this.opts.now(), 'application/json', JSON.stringify(event.body), event.body);
+      // (PostgreSQL: the insert is queued in that order too, and awaited before anything can ack.)
+      const recorded = this.intake.record(this.opts.now(), 'application/json', JSON.stringify(event.body), event.body);
+      entry = recorded instanceof Promise ? await recorded : recorded;
     } catch (err) {
       // Not on disk, so not acknowledged: the socket receiver logs the failure and sends no ack,
       // so Slack redelivers an event and shows the person an error for a command or a click.
       this.opts.log.error({ platform: 'slack', err }, 'could not record a Socket Mode envelope; not acknowledged');
       throw err;
     }
-    if (entry) await this.intake.ready();
+    if (entry !== undefined) await this.intake.ready();
     // The socket receiver's custom properties are always empty: the inbox entry takes their place.
     const { customProperties: _none, ...delivery } = event;
     await this.intake.dispatch(delivery, entry);

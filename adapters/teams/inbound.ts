@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import type { WriteTx } from '../../db/store.js';
+import type { Store, WriteTx } from '../../db/store.js';
+import { inboxIsSynchronous } from '../../db/queries/inbox.js';
 import { incidentOfThreadRoot } from '../../db/queries/threads.js';
 import { isOwnPost } from '../../db/queries/outbox.js';
 import { incRef } from '../../db/queries/incidents.js';
@@ -197,11 +198,15 @@ const actorOf = (a: InboundActivity) => `teams:${a.from.id}`;
 export interface InboundDeps {
   runner: Runner;
   db: Db;
+  /** Reads go through it where `db` is no connection (PostgreSQL); absent, they run on `db`. */
+  store?: Store;
   now: () => number;
 }
 
 export function createInbound(deps: InboundDeps) {
-  const { runner, db, now } = deps;
+  const { runner, db, now, store } = deps;
+  // SQLite: reads on the connection at hand, as always. PostgreSQL: through the store's pool.
+  const read = <T>(fn: (h: Db) => Promise<T>): Promise<T> => (!store || inboxIsSynchronous(db) ? fn(db) : store.read(fn));
 
   /**
    * Where a command was typed. Only a team channel is a `channel` (so `channel incidents` in a
@@ -211,7 +216,7 @@ export function createInbound(deps: InboundDeps) {
   async function scopeFor(a: InboundActivity): Promise<Scope> {
     const { channel, messageId } = splitConversationId(a.conversation.id);
     const inChannel = a.conversation.conversationType === 'channel' || a.channelData?.channel !== undefined;
-    const hitId = messageId ? await incidentOfThreadRoot(db, 'teams', channel, messageId) : undefined;
+    const hitId = messageId ? await read((h) => incidentOfThreadRoot(h, 'teams', channel, messageId)) : undefined;
     // A group chat is not a channel (nothing binds there) but everyone in it reads the answers;
     // only a conversation Teams calls personal is one person's.
     const shared = inChannel || a.conversation.conversationType !== 'personal';
@@ -400,11 +405,11 @@ export function createInbound(deps: InboundDeps) {
     const { channel, messageId } = splitConversationId(a.conversation.id);
     // A reply names its thread's root (replyToId); a top-level post is its own thread.
     const root = m.replyToId || messageId || m.id;
-    const incidentId = await incidentOfThreadRoot(db, 'teams', channel, root);
+    const incidentId = await read((h) => incidentOfThreadRoot(h, 'teams', channel, root));
     if (incidentId === undefined) return { refusal: "This message is not in an incident's thread: use Add to timeline on a message there." };
     // Only an incident's root card starts one of its threads.
     if (m.id === root) return { refusal: `That is ${incRef(incidentId)}'s own card: use Add to timeline on a message in its thread.` };
-    if (await isOwnPost(db, m.id, 'teams:')) return { refusal: `That message is already on ${incRef(incidentId)}'s timeline.` };
+    if (await read((h) => isOwnPost(h, m.id, 'teams:'))) return { refusal: `That message is already on ${incRef(incidentId)}'s timeline.` };
     const scope: Scope = { ...(await scopeFor(a)), channel, threadRef: root, incidentId };
     return { scope, incidentId };
   }

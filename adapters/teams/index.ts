@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthConfiguration, CloudAdapter } from '@microsoft/agents-hosting';
 import type { Db } from '../../db/client.js';
+import type { Store } from '../../db/store.js';
 import type { Capability } from '../../src/capability.js';
 import type { Runner } from '../../src/commands/runner.js';
 import type { Config } from '../../src/config.js';
@@ -40,6 +41,8 @@ export function authConfigFor(teams: Config['teams']): AuthConfiguration | null 
 export interface TeamsDeps {
   runner: Runner;
   db: Db;
+  /** The store, for inbound reads on PostgreSQL (where `db` is no connection). */
+  store?: Store;
   now: () => number;
   log: Logger;
   config: {
@@ -94,7 +97,7 @@ export function createTeams(deps: TeamsDeps): Capability {
   const outlets = [createTeamsOutlet(), createCustomerChannelOutlet({ platform: 'teams', deadlineMs: deps.config.deliveryDeadlineMs })];
   const targets = [createTeamsTarget({ db, token, timezone: deps.config.timezone, now }), createTeamsCustomerTarget({ db, token })];
 
-  const handle = createInbound({ runner: deps.runner, db, now });
+  const handle = createInbound({ runner: deps.runner, db, now, ...(deps.store ? { store: deps.store } : {}) });
 
   /** Runs the SDK's JWT check; answers the request itself (401) and returns null when it fails. */
   async function authorized(req: IncomingMessage, res: ServerResponse): Promise<{ claims?: Record<string, unknown> } | null> {

@@ -1,6 +1,6 @@
 import type { DbOrTx } from '../client.js';
-import { lt } from 'drizzle-orm';
-import { affected, tablesOf } from '../engine.js';
+import { and, asc, eq, lt } from 'drizzle-orm';
+import { affected, isSqlite, tablesOf } from '../engine.js';
 import { preparedSync } from './prepared.js';
 
 // The inbox: raw platform requests committed before they are acknowledged, deleted by the
@@ -39,6 +39,42 @@ function toStoredRequest(r: unknown): StoredRequest[] {
 /** A platform's stored requests, oldest first. */
 export function inboxRequests(db: DbOrTx, platform: string): StoredRequest[] {
   return preparedSync(db, 'select id, content_type as contentType, body from inbox where platform = ? order by id').all(platform).flatMap(toStoredRequest);
+}
+
+/**
+ * True when the inbox on `db` is SQLite's, whose synchronous functions above keep a request's
+ * commit on the ack path free of any await. Elsewhere (PostgreSQL) the async ones below are used.
+ */
+export function inboxIsSynchronous(db: DbOrTx): boolean {
+  return isSqlite(db);
+}
+
+// The same three on any engine, awaited: on PostgreSQL each runs in a store transaction (the
+// insert and a discard in one of their own, committed before they resolve; the claim in the
+// transaction of the work that applies the request).
+
+/** Inserts one raw request in `tx`; its id. */
+export async function insertInboxRequestAsync(tx: DbOrTx, platform: 'slack' | 'teams', receivedAt: number, contentType: string, body: string): Promise<number> {
+  const { inbox } = tablesOf(tx);
+  const [row] = await tx.insert(inbox).values({ platform, receivedAt, contentType, body }).returning({ id: inbox.id });
+  return row!.id;
+}
+
+/** Deletes a request's row in `tx`; true when it was still there (no other run claimed it first). */
+export async function deleteInboxRequestAsync(tx: DbOrTx, id: number): Promise<boolean> {
+  const { inbox } = tablesOf(tx);
+  return affected(await tx.delete(inbox).where(eq(inbox.id, id))) === 1;
+}
+
+/** A platform's stored requests, oldest first. */
+export async function inboxRequestsAsync(db: DbOrTx, platform: 'slack' | 'teams', receivedBefore?: number): Promise<StoredRequest[]> {
+  const { inbox } = tablesOf(db);
+  const rows = await db
+    .select({ id: inbox.id, contentType: inbox.contentType, body: inbox.body })
+    .from(inbox)
+    .where(receivedBefore === undefined ? eq(inbox.platform, platform) : and(eq(inbox.platform, platform), lt(inbox.receivedAt, receivedBefore)))
+    .orderBy(asc(inbox.id));
+  return rows.flatMap(toStoredRequest);
 }
 
 /**
