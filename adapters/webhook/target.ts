@@ -3,7 +3,7 @@ import { Agent as HttpAgent, request as httpRequest, type AgentOptions, type Cli
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Db } from '../../db/client.js';
-import { findSubscriptionById, subscriptionLookup, type SubscriptionRow } from '../../db/queries/subscriptions.js';
+import { findSubscriptionById, findSubscriptionsByIds, subscriptionLookup, type SubscriptionRow } from '../../db/queries/subscriptions.js';
 import type { Store } from '../../db/store.js';
 import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/address.js';
 import { maintenanceRef } from '../../src/domain/maintenance.js';
@@ -123,10 +123,14 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
     if (id === null) return undefined;
     return bySubscriptionId ? bySubscriptionId(id) : loaded.get(id)?.sub;
   };
+  // A row read this recently (by lookup, for the claimed batch) is what an attempt uses.
+  const FRESH_MS = 1_000;
   const readSubscription = async (target: string): Promise<SubscriptionRow | undefined> => {
     const id = subscriptionIdOf(target);
     if (id === null) return undefined;
     if (!store) return bySubscriptionId!(id);
+    const seen = loaded.get(id);
+    if (seen && performance.now() - seen.at < FRESH_MS) return seen.sub;
     const sub = await store.read((db) => findSubscriptionById(db, id));
     if (loaded.size > 10_000) loaded.clear();
     loaded.set(id, { sub, at: performance.now() });
@@ -154,11 +158,14 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
     nextRetryDelayMs: (attempts, retryAfterMs, random) => scheduledRetryDelay(attempts, retryAfterMs, random),
     ...(store
       ? {
-          // A subscription read within the last second is good enough for a breaker key.
-          async lookup(target: string) {
-            const id = subscriptionIdOf(target);
-            const seen = id === null ? undefined : loaded.get(id);
-            if (!seen || performance.now() - seen.at > 1_000) await readSubscription(target);
+          // One query for a claimed batch's subscriptions not read within the last second.
+          async lookup(targets: readonly string[]) {
+            const at = performance.now();
+            const ids = targets.map(subscriptionIdOf).filter((id): id is number => id !== null && !(at - (loaded.get(id)?.at ?? -Infinity) < FRESH_MS));
+            if (!ids.length) return;
+            const found = new Map((await store.read((db) => findSubscriptionsByIds(db, ids))).map((s) => [s.id, s]));
+            if (loaded.size > 10_000) loaded.clear();
+            for (const id of ids) loaded.set(id, { sub: found.get(id), at });
           },
         }
       : {}),

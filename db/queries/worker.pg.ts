@@ -82,21 +82,31 @@ export async function claimInTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient
   }
 }
 
-/** The pending rows after `afterId` in the lane, in id order, locked (folding takes them). */
-export async function waitingBehind(
+/**
+ * For each of `heads`, the pending rows behind it in its lane, in id order, locked (folding takes
+ * them): one statement for a whole claimed batch.
+ */
+export async function waitingBehindAll(
   c: Conn,
-  target: string,
-  incidentId: number | null,
-  afterId: number,
-): Promise<Array<{ id: number; customerFacing: boolean }>> {
+  heads: ReadonlyArray<Pick<OutboxRow, 'id' | 'target' | 'incidentId'>>,
+): Promise<Map<number, Array<{ id: number; customerFacing: boolean }>>> {
+  const out = new Map<number, Array<{ id: number; customerFacing: boolean }>>();
+  if (!heads.length) return out;
   const r = await c.query({
     name: 'sitrep_worker_behind',
-    text: `select id, customer_facing from outbox
-      where state = 'pending' and target = $1 and incident_id is not distinct from $2::integer and id > $3
-      order by id for update`,
-    values: [target, incidentId, afterId],
+    text: `select h.id as head, o.id, o.customer_facing from outbox o
+      join unnest($1::integer[], $2::text[], $3::integer[]) as h(id, target, incident_id)
+        on o.target = h.target and o.incident_id is not distinct from h.incident_id and o.id > h.id
+      where o.state = 'pending'
+      order by o.id for update of o`,
+    values: [heads.map((h) => h.id), heads.map((h) => h.target), heads.map((h) => h.incidentId)],
   });
-  return r.rows.map((x) => ({ id: Number((x as { id: number }).id), customerFacing: Boolean((x as { customer_facing: boolean }).customer_facing) }));
+  for (const x of r.rows as Array<{ head: number; id: number; customer_facing: boolean }>) {
+    const list = out.get(Number(x.head)) ?? [];
+    list.push({ id: Number(x.id), customerFacing: Boolean(x.customer_facing) });
+    out.set(Number(x.head), list);
+  }
+  return out;
 }
 
 /** Folds `superseded` into `newest`, which is claimed in their place (as db/queries/worker.ts foldInto). */
@@ -119,22 +129,28 @@ export async function foldInto(c: Conn, superseded: number[], newest: number, le
   return rowOf(r.rows[0] as Record<string, unknown>);
 }
 
-/** How many rows were folded into `id`, and the remote reference of its lane's latest delivered row. */
+/**
+ * For each claimed row: how many rows were folded into it, and the remote reference of its lane's
+ * latest delivered row (one statement for the batch).
+ */
 export async function foldedAndPrevious(
   c: Conn,
-  id: number,
-  target: string,
-  incidentId: number | null,
-): Promise<{ folded: number; previousRef: string | null }> {
+  rows: ReadonlyArray<Pick<OutboxRow, 'id' | 'target' | 'incidentId'>>,
+): Promise<Map<number, { folded: number; previousRef: string | null }>> {
+  const out = new Map<number, { folded: number; previousRef: string | null }>();
+  if (!rows.length) return out;
   const r = await c.query({
     name: 'sitrep_worker_context',
-    text: `select (select count(*) from outbox where folded_into = $1) as folded,
-      (select remote_ref from outbox where target = $2 and incident_id is not distinct from $3::integer
-         and state = 'delivered' and remote_ref is not null order by id desc limit 1) as previous_ref`,
-    values: [id, target, incidentId],
+    text: `select h.id,
+      (select count(*) from outbox f where f.folded_into = h.id) as folded,
+      (select p.remote_ref from outbox p where p.target = h.target and p.incident_id is not distinct from h.incident_id
+         and p.state = 'delivered' and p.remote_ref is not null order by p.id desc limit 1) as previous_ref
+      from unnest($1::integer[], $2::text[], $3::integer[]) as h(id, target, incident_id)`,
+    values: [rows.map((h) => h.id), rows.map((h) => h.target), rows.map((h) => h.incidentId)],
   });
-  const row = r.rows[0] as { folded: number | string; previous_ref: string | null };
-  return { folded: Number(row.folded), previousRef: row.previous_ref };
+  for (const x of r.rows as Array<{ id: number; folded: number | string; previous_ref: string | null }>)
+    out.set(Number(x.id), { folded: Number(x.folded), previousRef: x.previous_ref });
+  return out;
 }
 
 /** Records an in-flight row delivered, if it is still this claim's (its lease unchanged). */

@@ -12,7 +12,7 @@ import {
   reclaimExpired,
   recordDelivered,
   recordRetry,
-  waitingBehind,
+  waitingBehindAll,
 } from '../../db/queries/worker.pg.js';
 import type { OutboxRow } from '../../db/queries/outbox.js';
 import { splitLane } from '../domain/maintenance.js';
@@ -191,25 +191,25 @@ export class PgOutboxWorker {
       const room = Math.min(this.options.claimBatch, this.options.concurrency - this.running.size);
       const leaseUntil = now + this.options.leaseMs;
       let rows: OutboxRow[];
+      let context: Map<number, { folded: number; previousRef: string | null }>;
       try {
-        rows = await claimInTransaction(pool, async (c) => {
+        [rows, context] = await claimInTransaction(pool, async (c) => {
           const heads = await claimHeads(c, now, leaseUntil, room, this.skipList());
+          const folding = heads.filter((h) => h.customerFacing && this.targetFor(splitLane(h.target).target)?.folds);
+          const behind = await waitingBehindAll(c, folding);
           const out: OutboxRow[] = [];
           for (const head of heads) {
             let chosen = head;
-            const target = this.targetFor(splitLane(head.target).target);
-            if (target?.folds && head.customerFacing) {
-              const run: number[] = [];
-              for (const r of await waitingBehind(c, head.target, head.incidentId, head.id)) {
-                if (!r.customerFacing) break;
-                run.push(r.id);
-              }
-              const newest = run.at(-1);
-              if (newest !== undefined) chosen = await foldInto(c, [head.id, ...run.slice(0, -1)], newest, leaseUntil);
+            const run: number[] = [];
+            for (const r of behind.get(head.id) ?? []) {
+              if (!r.customerFacing) break;
+              run.push(r.id);
             }
+            const newest = run.at(-1);
+            if (newest !== undefined) chosen = await foldInto(c, [head.id, ...run.slice(0, -1)], newest, leaseUntil);
             out.push(chosen);
           }
-          return out;
+          return [out, await foldedAndPrevious(c, out)] as const;
         });
       } catch (err) {
         this.deps.log.error({ err }, 'could not claim deliveries');
@@ -217,9 +217,17 @@ export class PgOutboxWorker {
       }
       if (!rows.length) return;
       const back: Array<{ id: number; leaseUntil: number }> = [];
+      // What the targets' synchronous hooks need, loaded for the whole batch at once.
+      const byTarget = new Map<Target, Set<string>>();
+      for (const r of rows) {
+        const plain = splitLane(r.target).target;
+        const t = this.targetFor(plain);
+        if (t?.lookup) byTarget.set(t, (byTarget.get(t) ?? new Set()).add(plain));
+      }
+      await Promise.all([...byTarget].map(([t, names]) => t.lookup!([...names]).catch(() => undefined)));
       for (const row of rows) {
         try {
-          if (!(await this.judgeAndStart(row, leaseUntil, now))) back.push({ id: row.id, leaseUntil });
+          if (!(await this.judgeAndStart(row, leaseUntil, now, context.get(row.id)))) back.push({ id: row.id, leaseUntil });
         } catch (err) {
           // A target's hook that throws, or a statement that fails: the row waits for a later pass.
           this.deps.log.error({ err, outboxId: row.id, target: row.target }, 'could not start a delivery');
@@ -241,7 +249,12 @@ export class PgOutboxWorker {
   }
 
   /** Starts a claimed row if its upstream, pace and breaker let it go now (false: give it back). */
-  private async judgeAndStart(row: OutboxRow, leaseUntil: number, now: number): Promise<boolean> {
+  private async judgeAndStart(
+    row: OutboxRow,
+    leaseUntil: number,
+    now: number,
+    context: { folded: number; previousRef: string | null } | undefined,
+  ): Promise<boolean> {
     const plain = splitLane(row.target).target;
     const target = this.targetFor(plain);
     if (!target) {
@@ -249,7 +262,6 @@ export class PgOutboxWorker {
       await postponeClaimed(this.pool!, row.id, leaseUntil, `nothing delivers to ${row.target} (is it configured?)`, now + 60_000);
       return true; // not given back: already put back
     }
-    await target.lookup?.(plain);
     const subject = plain === row.target ? row : { ...row, target: plain };
     const key = breakerKeyFor(target, subject);
     const share = Math.max(1, Math.min(this.options.concurrency, target.upstreamShare ?? this.options.perUpstream));
@@ -267,8 +279,7 @@ export class PgOutboxWorker {
       return false;
     }
     if (pace) this.paceNext.set(pace.key, Math.max(this.paceNext.get(pace.key) ?? 0, this.deps.now() + pace.intervalMs));
-    const { folded, previousRef } = await foldedAndPrevious(this.pool!, row.id, row.target, row.incidentId);
-    const msg = messageFor(row, folded, previousRef, this.deps.now(), this.options);
+    const msg = messageFor(row, context?.folded ?? 0, context?.previousRef ?? null, this.deps.now(), this.options);
     this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
     this.launch({ msg, target, key, leaseUntil, stored: row.target });
     return true;
