@@ -270,7 +270,8 @@ export async function pruneDeliveredBatchPg(
   return claimInTransaction(pool, async (c) => {
     const lock = await c.query({ name: 'sitrep_prune_lock', text: 'select pg_try_advisory_xact_lock($1) as ok', values: [PRUNE_LOCK] });
     if (!(lock.rows[0] as { ok: boolean }).ok) return { deleted: 0, cursor, busy: true };
-    const from = cursor ?? { deliveredAt: Number.MIN_SAFE_INTEGER, id: Number.MIN_SAFE_INTEGER };
+    // Ids are integer (32-bit) columns: the cursor before every row is id -1.
+    const from = cursor ?? { deliveredAt: Number.MIN_SAFE_INTEGER, id: -1 };
     const r = await c.query({
       name: 'sitrep_prune_candidates',
       text: `select id, target, incident_id, remote_ref, delivered_at from outbox
