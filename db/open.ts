@@ -11,7 +11,8 @@ export interface OpenedStore {
   store: Store;
   /**
    * The writer connection as a synchronous handle, for the parts that still run synchronous
-   * SQLite (the outbox worker's claim path, the status page's snapshot, /metrics). On PostgreSQL a handle that refuses every use, naming what is not there yet.
+   * SQLite (the Slack, Teams and Statuspage targets' hooks, the status page's snapshot, /metrics).
+   * On PostgreSQL a handle that refuses every use, naming what is not there yet.
    */
   db: Db;
   readDb: Db;
@@ -85,7 +86,7 @@ export class LazyPgStore implements Store {
  * part. It is a key in WeakMaps (and may be passed around) without being used.
  */
 const SQLITE_ONLY =
-  'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: the outbox worker, the built-in status page, /metrics database gauges';
+  'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: Slack, Teams and Statuspage deliveries, the built-in status page, /metrics database gauges';
 
 function sqliteOnlyHandle(): Db {
   const handle = new Proxy(Object.create(null) as object, {

@@ -51,7 +51,12 @@ function capabilities(base: Base, runner: Runner): Capability[] {
   const { config, store, db, log, now } = base;
   const chat = { timezone: config.timezone, deliveryDeadlineMs: config.deliveryDeadlineMinutes * 60_000 };
   return [
-    createWebhooks({ db, now, config: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal } }),
+    createWebhooks({
+      db,
+      ...(base.engine === 'pg' ? { store } : {}),
+      now,
+      config: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal },
+    }),
     // The status page reads on the store's read-only connection: a page view never waits for a writer.
     createStatusPage({ db: base.readDb, now, config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl } }),
     createStatuspageIo({ db, log, now, config: config.statuspage }),
@@ -91,6 +96,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     runner,
     targets: [extra, ...parts].flatMap((c) => c.targets),
     observe: metrics,
+    engine: base.engine,
     config,
   });
   const incidentGauges: Collector = () => {
@@ -117,13 +123,13 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     // The incident gauges read synchronous SQLite (a collector is synchronous): not on PostgreSQL yet.
     collectors: base.engine === 'sqlite' ? [incidentGauges] : [],
   };
-  // On PostgreSQL the outbox worker (and its retention) are not there yet: their claim path runs
-  // synchronous SQLite. Rows are written in every command's transaction all the same, and are
-  // delivered once it is (SQLite's worker cannot claim them across replicas).
-  const delivering = base.engine === 'sqlite' ? mirroring : { ...mirroring, services: [] };
+  // On PostgreSQL, createMirroring makes PostgreSQL's worker and pruner (src/mirror/worker.pg.ts):
+  // every replica delivers. Its webhook target reads through the store; Slack's, Teams' and
+  // Statuspage's targets still ask synchronous SQLite in their hooks.
+  const delivering = mirroring;
   if (base.engine === 'pg') {
     log.warn(
-      'PostgreSQL: commands, the CLI, /healthz and the Slack and Teams receivers run on it; outbox deliveries, the built-in status page and /metrics database gauges still need SQLite and are not available yet',
+      'PostgreSQL: commands, the CLI, /healthz, the Slack and Teams receivers and webhook deliveries run on it; Slack, Teams and Statuspage deliveries, the built-in status page and /metrics database gauges still need SQLite and are not available yet',
     );
   }
   return joinApp(base, runner, [delivering, extra, ...parts, housekeeping], metrics);

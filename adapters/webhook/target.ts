@@ -3,7 +3,8 @@ import { Agent as HttpAgent, request as httpRequest, type AgentOptions, type Cli
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Db } from '../../db/client.js';
-import { subscriptionLookup } from '../../db/queries/subscriptions.js';
+import { findSubscriptionById, findSubscriptionsByIds, subscriptionLookup, type SubscriptionRow } from '../../db/queries/subscriptions.js';
+import type { Store } from '../../db/store.js';
 import { checkHost, refuseAddress, type AddressPolicy } from '../../src/mirror/address.js';
 import { maintenanceRef } from '../../src/domain/maintenance.js';
 import { signWebhook } from '../../src/mirror/signing.js';
@@ -27,6 +28,11 @@ export type Resolver = (hostname: string, family: number | undefined) => Promise
 
 export interface WebhookTargetDeps extends AddressPolicy {
   db: Db;
+  /**
+   * On PostgreSQL: subscriptions are read through the store (asynchronously) instead of `db`'s
+   * synchronous statement, which is SQLite's.
+   */
+  store?: Pick<Store, 'read'>;
   now: () => number;
   userAgent?: string;
   resolve?: Resolver;
@@ -107,10 +113,28 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
   const agents = { http: new PinnedHttpAgent(POOL), https: new PinnedHttpsAgent(POOL) };
   // Prepared once: the worker asks for the breaker key of every row, and every attempt reads the
   // subscription again (it may have been removed meanwhile).
-  const bySubscriptionId = subscriptionLookup(deps.db);
+  // On PostgreSQL the breaker key answers from what lookup() last read (the worker awaits it first),
+  // and every attempt reads the subscription afresh.
+  const store = deps.store;
+  const bySubscriptionId = store ? null : subscriptionLookup(deps.db);
+  const loaded = new Map<number, { sub: SubscriptionRow | undefined; at: number }>();
   const subscriptionFor = (target: string) => {
     const id = subscriptionIdOf(target);
-    return id === null ? undefined : bySubscriptionId(id);
+    if (id === null) return undefined;
+    return bySubscriptionId ? bySubscriptionId(id) : loaded.get(id)?.sub;
+  };
+  // A row read this recently (by lookup, for the claimed batch) is what an attempt uses.
+  const FRESH_MS = 1_000;
+  const readSubscription = async (target: string): Promise<SubscriptionRow | undefined> => {
+    const id = subscriptionIdOf(target);
+    if (id === null) return undefined;
+    if (!store) return bySubscriptionId!(id);
+    const seen = loaded.get(id);
+    if (seen && performance.now() - seen.at < FRESH_MS) return seen.sub;
+    const sub = await store.read((db) => findSubscriptionById(db, id));
+    if (loaded.size > 10_000) loaded.clear();
+    loaded.set(id, { sub, at: performance.now() });
+    return sub;
   };
 
   /** The host name's addresses now, or why it may not be connected to (failed) or not resolved (retry). */
@@ -132,6 +156,19 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
     folds: true,
     handles: (target) => subscriptionIdOf(target) !== null,
     nextRetryDelayMs: (attempts, retryAfterMs, random) => scheduledRetryDelay(attempts, retryAfterMs, random),
+    ...(store
+      ? {
+          // One query for a claimed batch's subscriptions not read within the last second.
+          async lookup(targets: readonly string[]) {
+            const at = performance.now();
+            const ids = targets.map(subscriptionIdOf).filter((id): id is number => id !== null && !(at - (loaded.get(id)?.at ?? -Infinity) < FRESH_MS));
+            if (!ids.length) return;
+            const found = new Map((await store.read((db) => findSubscriptionsByIds(db, ids))).map((s) => [s.id, s]));
+            if (loaded.size > 10_000) loaded.clear();
+            for (const id of ids) loaded.set(id, { sub: found.get(id), at });
+          },
+        }
+      : {}),
     breakerKey(target) {
       const sub = subscriptionFor(target);
       try {
@@ -141,7 +178,7 @@ export function createWebhookTarget(deps: WebhookTargetDeps): Target {
       }
     },
     async deliver(msg: OutboxMessage, signal: AbortSignal): Promise<DeliveryResult> {
-      const sub = subscriptionFor(msg.target);
+      const sub = store ? await readSubscription(msg.target) : subscriptionFor(msg.target);
       if (sub?.kind !== 'webhook' || !sub.secret) {
         return { kind: 'failed', error: `${msg.target.slice('webhook:'.length)} no longer exists (unsubscribed)` };
       }

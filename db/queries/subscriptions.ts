@@ -222,6 +222,16 @@ export async function findSubscriptionById(db: DbOrTx, id: number): Promise<Subs
   return first(db.select().from(subscriptions).where(eq(subscriptions.id, id)));
 }
 
+/** The subscriptions with these ids (one query), in no particular order. */
+export async function findSubscriptionsByIds(db: DbOrTx, ids: readonly number[]): Promise<SubscriptionRow[]> {
+  if (!ids.length) return [];
+  const { subscriptions } = tablesOf(db);
+  return db
+    .select()
+    .from(subscriptions)
+    .where(inArray(subscriptions.id, [...ids]));
+}
+
 export async function findSubscriptionByTarget(db: DbOrTx, target: string): Promise<SubscriptionRow | undefined> {
   const { subscriptions } = tablesOf(db);
   return first(db.select().from(subscriptions).where(eq(subscriptions.target, target)));

@@ -16,8 +16,11 @@ import { createOutboxPruner, DEFAULT_RETENTION } from './retention.js';
 import { isWebhookLane, subscriptionRef } from '../domain/subscriptions.js';
 import type { DeadLetterCause, Target } from './target.js';
 import { OutboxWorker, type OutboxRow } from './worker.js';
+import { PgOutboxWorker } from './worker.pg.js';
+import { createPgOutboxPruner } from './retention.pg.js';
 
 export { OutboxWorker } from './worker.js';
+export { PgOutboxWorker } from './worker.pg.js';
 export type { DeliveryResult, OutboxMessage, Target } from './target.js';
 export { enqueue } from './enqueue.js';
 
@@ -34,6 +37,8 @@ export interface MirroringDeps {
   targets: readonly Target[];
   /** Told of every delivery attempt (kind, outcome, duration) for /metrics. */
   observe?: Pick<Observer, 'delivery'>;
+  /** PostgreSQL: its own worker and pruner, for several replicas on one database. SQLite by default. */
+  engine?: 'sqlite' | 'pg';
   config: Pick<Config, 'deliveryTimeoutSeconds' | 'delayNoticeMinutes' | 'deliveryDeadlineMinutes' | 'timezone' | 'outboxRetentionDays'>;
 }
 
@@ -75,7 +80,7 @@ function keptNote(kept: number[], ref: string): string {
  * Mirroring: the outbox worker (started with the server, never by the CLI), outbox retention and
  * the delivery metrics. Made last by the composition root, with every other capability's targets.
  */
-export function createMirroring(deps: MirroringDeps): Capability & { worker: OutboxWorker } {
+export function createMirroring(deps: MirroringDeps): Capability & { worker: OutboxWorker | PgOutboxWorker } {
   const { config, runner } = deps;
   const app = { db: deps.db, log: deps.log, now: deps.now };
 
@@ -184,7 +189,8 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
     });
   }
 
-  const worker = new OutboxWorker(
+  const Worker = deps.engine === 'pg' ? PgOutboxWorker : OutboxWorker;
+  const worker = new Worker(
     {
       db: app.db,
       ...(deps.readDb ? { readDb: deps.readDb } : {}),
@@ -204,12 +210,16 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
       timezone: config.timezone,
     },
   );
-  const pruner = createOutboxPruner(
-    { db: app.db, log: app.log, now: app.now },
-    // A webhook's remote reference is only "HTTP 200": nothing later edits or threads under it.
-    { ...DEFAULT_RETENTION, retentionMs: config.outboxRetentionDays * 24 * 3_600_000, keepsReference: (target) => !isWebhookLane(target) },
-    RETENTION_INTERVAL_MS,
-  );
+  // A webhook's remote reference is only "HTTP 200": nothing later edits or threads under it.
+  const retention = {
+    ...DEFAULT_RETENTION,
+    retentionMs: config.outboxRetentionDays * 24 * 3_600_000,
+    keepsReference: (target: string) => !isWebhookLane(target),
+  };
+  const pruner =
+    deps.engine === 'pg'
+      ? createPgOutboxPruner({ store: deps.store, log: app.log, now: app.now }, retention, RETENTION_INTERVAL_MS)
+      : createOutboxPruner({ db: app.db, log: app.log, now: app.now }, retention, RETENTION_INTERVAL_MS);
   return {
     worker,
     outlets: [],

@@ -77,6 +77,13 @@ export interface Target {
    * Statuspage: one request per second per API key). Undefined: no pacing.
    */
   pace?(message: BreakerSubject): { key: string; intervalMs: number } | undefined;
+  /**
+   * On an engine whose queries are asynchronous (PostgreSQL), the worker awaits this for the
+   * targets of a claimed batch (those this Target handles among them) before calling the
+   * synchronous hooks (breakerKey, pace), so they can answer from what it loaded. Not called on
+   * SQLite, whose hooks read the database synchronously.
+   */
+  lookup?(targets: readonly string[]): Promise<void>;
 }
 
 /** Why a row was dead-lettered: what the incident thread is told, and whether a subscription goes. */

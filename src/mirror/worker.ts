@@ -13,9 +13,9 @@ import {
 } from '../../db/queries/worker.js';
 import type { Store, WriteTx } from '../../db/store.js';
 import type { Logger } from '../logger.js';
-import { formatClock, sameDay } from '../render/time.js';
 import { maintenanceLane, splitLane } from '../domain/maintenance.js';
-import { CircuitBreakers, DEFAULT_BACKOFF, DEFAULT_BREAKER, nextDelay, type BackoffOptions, type BreakerOptions } from './policy.js';
+import { CircuitBreakers, DEFAULT_BACKOFF, DEFAULT_BREAKER, type BackoffOptions, type BreakerOptions } from './policy.js';
+import { delayNoticeFor, foldNoticeFor, messageFor, retryDelayFor } from './delivery.js';
 import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
 
 export type { OutboxRow };
@@ -125,15 +125,8 @@ const RECORD_GATHER_MS = 5;
 
 const laneOf = (r: { target: string; incidentId: number | null }) => `${r.target}\u0000${r.incidentId ?? ''}`;
 
-export function foldNoticeFor(folded: number): string | null {
-  if (folded <= 0) return null;
-  return `This message folds in ${folded} earlier update${folded === 1 ? '' : 's'}.`;
-}
-
-export function delayNoticeFor(approvedAt: number | null, sentAt: number, opts: Pick<WorkerOptions, 'delayNoticeMs' | 'timezone'>): string | null {
-  if (approvedAt === null || sentAt - approvedAt <= opts.delayNoticeMs) return null;
-  return `Delayed: originally posted ${formatClock(approvedAt, opts.timezone, !sameDay(approvedAt, sentAt, opts.timezone))}`;
-}
+// The notices and the message a claimed row becomes are shared with PostgreSQL's worker.
+export { delayNoticeFor, foldNoticeFor };
 
 /** A due lane head the worker may try to claim: ids only, so thousands of them cost little memory. */
 interface Candidate {
@@ -820,23 +813,7 @@ export class OutboxWorker {
     }
     const folded = this.q.foldedCount(chosen.id);
     const previousRemoteRef = this.q.previousRef(chosen.target, chosen.incidentId);
-    const lane = splitLane(chosen.target);
-    return {
-      id: chosen.id,
-      deliveryId: chosen.deliveryId,
-      incidentId: chosen.incidentId,
-      maintenanceId: lane.maintenanceId,
-      target: lane.target,
-      kind: chosen.kind,
-      payload: chosen.payload,
-      attempts: chosen.attempts,
-      createdAt: chosen.createdAt,
-      approvedAt: chosen.approvedAt,
-      folded,
-      foldNotice: foldNoticeFor(folded),
-      delayNotice: chosen.customerFacing ? delayNoticeFor(chosen.approvedAt, now, this.options) : null,
-      previousRemoteRef,
-    };
+    return messageFor(chosen, folded, previousRemoteRef, now, this.options);
   }
 
   // --- attempts and their outcomes --------------------------------------------------------------
@@ -967,11 +944,7 @@ export class OutboxWorker {
       case 'retry': {
         if (stopping || result.retryAfterMs !== undefined) this.breakers.neutral(key);
         else this.breakers.failure(key);
-        const delay = stopping
-          ? 0
-          : target.nextRetryDelayMs
-            ? target.nextRetryDelayMs(msg.attempts, result.retryAfterMs, this.options.random)
-            : nextDelay(msg.attempts, result.retryAfterMs, this.options.backoff, this.options.random);
+        const delay = retryDelayFor(target, msg.attempts, result.retryAfterMs, this.options, stopping);
         if (delay === 'give-up') {
           dead.push({ o, reason: `failed through the whole retry schedule (${msg.attempts} attempts; last error: ${result.error})`, cause: 'exhausted' });
           return false;
