@@ -54,7 +54,12 @@ function capabilities(base: Base, runner: Runner): Capability[] {
     createWebhooks({ db, now, config: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal } }),
     // The status page reads on the store's read-only connection: a page view never waits for a
     // writer. On PostgreSQL it reads through the store, asynchronously.
-    createStatusPage({ db: base.readDb, ...(base.engine === 'pg' ? { store } : {}), now, config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl } }),
+    createStatusPage({
+      db: base.readDb,
+      ...(base.engine === 'pg' ? { store } : {}),
+      now,
+      config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl },
+    }),
     createStatuspageIo({ db, log, now, config: config.statuspage }),
     createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } }),
     createTeams({ runner, db, now, log, config: { teams: config.teams, ...chat } }),

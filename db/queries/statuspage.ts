@@ -197,7 +197,6 @@ function queries(db: Db): ReturnType<typeof prepare> {
   return q;
 }
 
-
 // PostgreSQL's forms of the same queries, built with the handle's tables (db/schema.pg.ts) and
 // awaited: the id lists go as one JSON array here too (json_array_elements_text), so one
 // statement text serves any number of them.
@@ -293,11 +292,7 @@ function pgQueries(db: Db) {
           .where(and(eq(t.incidents.id, id), eq(t.incidents.visibility, 'public')))
       )[0],
     maintenances: async () =>
-      db
-        .select(mhead)
-        .from(t.maintenances)
-        .where(isNotNull(t.maintenances.publishedAt))
-        .orderBy(desc(t.maintenances.publishedAt), desc(t.maintenances.id)),
+      db.select(mhead).from(t.maintenances).where(isNotNull(t.maintenances.publishedAt)).orderBy(desc(t.maintenances.publishedAt), desc(t.maintenances.id)),
     maintenanceHead: async (id: number) =>
       (
         await db
@@ -497,8 +492,9 @@ export function publishedMaintenanceTextsAndComponents(
 ): Result<{ texts: PublishedMaintenanceTextRow[]; components: Array<{ maintenanceId: number; componentId: number }> }> {
   const ids = JSON.stringify(maintenanceIds);
   // Selected by maintenance id, so every row is a maintenance's (maintenance_id and its status set).
-  const own = (rows: Array<Omit<PublishedMaintenanceTextRow, 'maintenanceId' | 'status'> & { maintenanceId: number | null; status: MaintenanceStatus | null }>) =>
-    rows.flatMap(({ maintenanceId, status, ...t }) => (maintenanceId !== null && status !== null ? [{ ...t, maintenanceId, status }] : []));
+  const own = (
+    rows: Array<Omit<PublishedMaintenanceTextRow, 'maintenanceId' | 'status'> & { maintenanceId: number | null; status: MaintenanceStatus | null }>,
+  ) => rows.flatMap(({ maintenanceId, status, ...t }) => (maintenanceId !== null && status !== null ? [{ ...t, maintenanceId, status }] : []));
   if (isSqlite(db)) {
     const q = queries(db);
     return { texts: own(q.maintenanceTexts.all({ ids })), components: q.maintenanceComponents.all({ ids }) };

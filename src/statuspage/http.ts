@@ -84,7 +84,11 @@ const maintenanceNumber = (raw: string | undefined): number => {
 export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): void {
   const GET = ['GET', 'HEAD'] as const;
   // Each route's answer, run once the snapshot is ready (whenReady).
-  const route = (path: string, need: ((params: Record<string, string>) => Need) | null, answer: (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void) =>
+  const route = (
+    path: string,
+    need: ((params: Record<string, string>) => Need) | null,
+    answer: (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void,
+  ) =>
     router.add(GET, path, (req, res, params) =>
       // SQLite: straight to the answer (nothing to wait for, nothing allocated for it).
       snap.waits ? whenReady(snap, res, () => answer(req, res, params), need ? need(params) : undefined) : answer(req, res, params),
@@ -105,60 +109,72 @@ export function addStatusPageRoutes(router: Router, snap: StatusPageSnapshot): v
     extraHeaders: HTML_HEADERS,
   });
 
-  route('/incidents/:id/chart.svg', (p) => ({ incident: incidentNumber(p.id) }), (req, res, params) => {
-    const n = incidentNumber(params.id);
-    // Public like the page: 404 until the first published update, and for unknown ids.
-    if (!snap.isPublic(n)) {
-      send(req, res, snap.artifact('incident:404', notFoundIncident));
-      return;
-    }
-    const inc = snap.incident(n);
-    // A resolved incident's picture is fixed; an open one's runs to now, so it is re-rendered each minute.
-    const now = snap.time();
-    const minute = inc && inc.resolvedAt === null ? `:${Math.floor(now / 60_000)}` : '';
-    send(
-      req,
-      res,
-      snap.artifact(`chart:${n}${minute}`, (s) =>
-        inc ? { contentType: 'image/svg+xml; charset=utf-8', body: renderChart(s, inc, now), extraHeaders: SVG_HEADERS } : notFoundIncident(s),
-      ),
-    );
-  });
+  route(
+    '/incidents/:id/chart.svg',
+    (p) => ({ incident: incidentNumber(p.id) }),
+    (req, res, params) => {
+      const n = incidentNumber(params.id);
+      // Public like the page: 404 until the first published update, and for unknown ids.
+      if (!snap.isPublic(n)) {
+        send(req, res, snap.artifact('incident:404', notFoundIncident));
+        return;
+      }
+      const inc = snap.incident(n);
+      // A resolved incident's picture is fixed; an open one's runs to now, so it is re-rendered each minute.
+      const now = snap.time();
+      const minute = inc && inc.resolvedAt === null ? `:${Math.floor(now / 60_000)}` : '';
+      send(
+        req,
+        res,
+        snap.artifact(`chart:${n}${minute}`, (s) =>
+          inc ? { contentType: 'image/svg+xml; charset=utf-8', body: renderChart(s, inc, now), extraHeaders: SVG_HEADERS } : notFoundIncident(s),
+        ),
+      );
+    },
+  );
 
-  route('/incidents/:id', (p) => ({ incident: incidentNumber(p.id) }), (req, res, params) => {
-    const n = incidentNumber(params.id);
-    // Only incidents with a published update are public: others are 404, like unknown ids.
-    const key = snap.isPublic(n) ? `incident:${n}` : 'incident:404';
-    send(
-      req,
-      res,
-      snap.artifact(key, (s) => {
-        const inc = key === 'incident:404' ? null : snap.incident(n);
-        return inc ? { contentType: 'text/html; charset=utf-8', body: renderIncident(s, inc), extraHeaders: HTML_HEADERS } : notFoundIncident(s);
-      }),
-    );
-  });
+  route(
+    '/incidents/:id',
+    (p) => ({ incident: incidentNumber(p.id) }),
+    (req, res, params) => {
+      const n = incidentNumber(params.id);
+      // Only incidents with a published update are public: others are 404, like unknown ids.
+      const key = snap.isPublic(n) ? `incident:${n}` : 'incident:404';
+      send(
+        req,
+        res,
+        snap.artifact(key, (s) => {
+          const inc = key === 'incident:404' ? null : snap.incident(n);
+          return inc ? { contentType: 'text/html; charset=utf-8', body: renderIncident(s, inc), extraHeaders: HTML_HEADERS } : notFoundIncident(s);
+        }),
+      );
+    },
+  );
 
-  route('/maintenances/:id', (p) => ({ maintenance: maintenanceNumber(p.id) }), (req, res, params) => {
-    const n = maintenanceNumber(params.id);
-    // Only announced maintenances are public: one whose announcement awaits approval is 404, like an unknown id.
-    const key = snap.isPublicMaintenance(n) ? `maintenance:${n}` : 'maintenance:404';
-    send(
-      req,
-      res,
-      snap.artifact(key, (s) => {
-        const found = key === 'maintenance:404' ? null : snap.maintenance(n);
-        return found
-          ? { contentType: 'text/html; charset=utf-8', body: renderMaintenance(s, found), extraHeaders: HTML_HEADERS }
-          : {
-              status: 404,
-              contentType: 'text/html; charset=utf-8',
-              body: renderNotFound(s, 'There is no public maintenance at this address.'),
-              extraHeaders: HTML_HEADERS,
-            };
-      }),
-    );
-  });
+  route(
+    '/maintenances/:id',
+    (p) => ({ maintenance: maintenanceNumber(p.id) }),
+    (req, res, params) => {
+      const n = maintenanceNumber(params.id);
+      // Only announced maintenances are public: one whose announcement awaits approval is 404, like an unknown id.
+      const key = snap.isPublicMaintenance(n) ? `maintenance:${n}` : 'maintenance:404';
+      send(
+        req,
+        res,
+        snap.artifact(key, (s) => {
+          const found = key === 'maintenance:404' ? null : snap.maintenance(n);
+          return found
+            ? { contentType: 'text/html; charset=utf-8', body: renderMaintenance(s, found), extraHeaders: HTML_HEADERS }
+            : {
+                status: 404,
+                contentType: 'text/html; charset=utf-8',
+                body: renderNotFound(s, 'There is no public maintenance at this address.'),
+                extraHeaders: HTML_HEADERS,
+              };
+        }),
+      );
+    },
+  );
 
   route('/history.atom', null, (req, res) => {
     send(

@@ -82,6 +82,8 @@ export class StatusPageSnapshot {
   readonly waits: boolean;
   /** PostgreSQL: the rebuild (or change check) every waiting request shares. */
   private pending: Promise<void> | null = null;
+  /** PostgreSQL: whether `pending` is a refresh that has not begun yet (it will see every change made so far). */
+  private queued = false;
   /** PostgreSQL: archived reports loaded for the current state (null: none public), and loads in progress. */
   private archived = new Map<string, PublicIncident | PublicMaintenance | null>();
   private archiving = new Map<string, Promise<void>>();
@@ -111,10 +113,26 @@ export class StatusPageSnapshot {
   ready(need?: Need): Promise<void> | undefined {
     if (!this.store) return undefined;
     const state = this.state;
-    if (!state || this.dirty || this.now() >= state.validUntil) {
-      this.pending ??= this.refresh().finally(() => (this.pending = null));
-      return need ? this.pending.then(() => this.loadArchived(need)) : this.pending;
+    const stale = !state || this.dirty || this.now() >= state.validUntil;
+    // A change seen since the refresh under way began (or none under way): one more refresh, queued
+    // behind it; later requests wait for that one too. A refresh under way that began after the
+    // last change serves what this request must see: it waits for that one.
+    if (stale && !this.queued) {
+      const before = this.pending ?? Promise.resolve();
+      this.queued = true;
+      const p: Promise<void> = before
+        .catch(() => undefined)
+        .then(() => {
+          this.queued = false;
+          return this.refresh();
+        })
+        .finally(() => {
+          if (this.pending === p) this.pending = null;
+        });
+      this.pending = p;
     }
+    const wait = this.pending;
+    if (wait !== null) return need ? wait.then(() => this.loadArchived(need)) : wait;
     return need ? this.loadArchived(need) : undefined;
   }
 
