@@ -126,8 +126,7 @@ export class LazyPgStore implements Store {
  * What the synchronous SQLite-only parts get on PostgreSQL: any use throws one line naming the
  * part. It is a key in WeakMaps (and may be passed around) without being used.
  */
-const SQLITE_ONLY =
-  'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: the outbox worker, the built-in status page, the Slack inbox, /metrics database gauges';
+const SQLITE_ONLY = 'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: the outbox worker, the Slack inbox';
 
 function sqliteOnlyHandle(): Db {
   const handle = new Proxy(Object.create(null) as object, {

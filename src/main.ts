@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { pingDatabase } from '../db/client.js';
 import { redactUrl } from '../db/open.js';
 import { countIncidentsBySeverity } from '../db/queries/incidents.js';
+import { createPgGauges } from './pg-gauges.js';
 import { SEVERITIES } from './domain/enums.js';
 import { pruneProcessedEvents } from '../db/queries/inbox.js';
 import { createCheckpointer } from '../db/checkpointer.js';
@@ -74,6 +75,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const late = forwardRunner();
   const parts = capabilities(base, late.runner);
   const metrics = new Metrics();
+  // PostgreSQL: /metrics' database gauges loaded in the background, read by the collectors.
+  const pgGauges = base.engine === 'pg' ? createPgGauges(base.store) : null;
   const runner = late.bind(
     createRunner({
       store: base.store,
@@ -98,9 +101,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     targets: [extra, ...parts].flatMap((c) => c.targets),
     observe: metrics,
     config,
+    ...(pgGauges ? { liveDeliveries: pgGauges.deliveries } : {}),
   });
   const incidentGauges: Collector = () => {
-    const rows = new Map(countIncidentsBySeverity(db).map((r) => [r.severity, r]));
+    const rows = new Map((pgGauges ? pgGauges.incidents() : countIncidentsBySeverity(db)).map((r) => [r.severity, r]));
     const per = (k: 'declared' | 'open') => SEVERITIES.map((s) => ({ labels: { severity: String(s) }, value: rows.get(s)?.[k] ?? 0 }));
     return [
       { name: 'sitrep_incidents_declared_total', help: 'Incidents declared, by severity', type: 'counter', values: per('declared') },
@@ -120,8 +124,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       // crossed the threshold (db/checkpointer.ts). SQLite's only.
       ...(base.engine === 'sqlite' ? [createCheckpointer(db, config.dbFile, { onError: (error) => log.warn({ error }, 'WAL checkpoint failed') })] : []),
     ],
-    // The incident gauges read synchronous SQLite (a collector is synchronous): not on PostgreSQL yet.
-    collectors: base.engine === 'sqlite' ? [incidentGauges] : [],
+    collectors: [incidentGauges],
   };
   // On PostgreSQL the outbox worker (and its retention) are not there yet: their claim path runs
   // synchronous SQLite. Rows are written in every command's transaction all the same, and are
@@ -129,10 +132,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const delivering = base.engine === 'sqlite' ? mirroring : { ...mirroring, services: [] };
   if (base.engine === 'pg') {
     log.warn(
-      'PostgreSQL: commands, the CLI and /healthz run on it; outbox deliveries, the built-in status page, the Slack receiver and /metrics database gauges still need SQLite and are not available yet',
+      'PostgreSQL: commands, the CLI, the status page, /metrics and /healthz run on it; outbox deliveries and the Slack receiver still need SQLite and are not available yet',
     );
   }
-  return joinApp(base, runner, [delivering, extra, ...parts, housekeeping], metrics);
+  return joinApp(base, runner, [delivering, extra, ...parts, housekeeping, ...(pgGauges ? [pgGauges.capability] : [])], metrics);
 }
 
 /**

@@ -34,6 +34,8 @@ export interface MirroringDeps {
   targets: readonly Target[];
   /** Told of every delivery attempt (kind, outcome, duration) for /metrics. */
   observe?: Pick<Observer, 'delivery'>;
+  /** PostgreSQL: the pending and dead counts /metrics shows, loaded in the background (src/pg-gauges.ts). */
+  liveDeliveries?: () => Array<{ kind: string; state: string; n: number }>;
   config: Pick<Config, 'deliveryTimeoutSeconds' | 'delayNoticeMinutes' | 'deliveryDeadlineMinutes' | 'timezone' | 'outboxRetentionDays'>;
 }
 
@@ -216,7 +218,7 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
     targets: [],
     routes: [],
     services: [worker, pruner],
-    collectors: [createOutboxCollector(app.db, () => worker.breakers)],
+    collectors: [createOutboxCollector(app.db, () => worker.breakers, deps.liveDeliveries)],
     onChange: () => worker.kick(),
   };
 }
