@@ -2,6 +2,8 @@ import { SitrepError } from '../src/domain/errors.js';
 import type { Db } from './client.js';
 import { registerUnavailable } from './engine.js';
 import { nestedStore, SqliteStore, type ReadConn, type Store, type WriteTx } from './store.js';
+import type { ListenHandlers, Listener } from './listen.pg.js';
+import type { PgStore } from './store.pg.js';
 
 // Which store a process opens: SQLite's file (the default), or PostgreSQL when SITREP_DATABASE_URL
 // names one. PostgreSQL's modules (node-postgres, drizzle's pg dialect) are loaded only then, on
@@ -73,6 +75,40 @@ export class LazyPgStore implements Store {
     return (await this.open()).version();
   }
 
+  /**
+   * PgStore.listen once the store is open; while it cannot be opened, tried again every second
+   * (the caller polls version() meanwhile, as it does whenever the listener is not connected).
+   */
+  listen(handlers: ListenHandlers): Listener {
+    let inner: Listener | null = null;
+    let stopped = false;
+    let timer: NodeJS.Timeout | null = null;
+    const attempt = () => {
+      timer = null;
+      this.open().then(
+        (store) => {
+          if (!stopped) inner = (store as PgStore).listen(handlers);
+        },
+        () => {
+          if (stopped || this.closed) return;
+          timer = setTimeout(attempt, 1_000);
+          timer.unref();
+        },
+      );
+    };
+    attempt();
+    return {
+      get connected() {
+        return inner?.connected ?? false;
+      },
+      async stop() {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        await inner?.stop();
+      },
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -85,8 +121,7 @@ export class LazyPgStore implements Store {
  * What the synchronous SQLite-only parts get on PostgreSQL: any use throws one line naming the
  * part. It is a key in WeakMaps (and may be passed around) without being used.
  */
-const SQLITE_ONLY =
-  'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: Slack, Teams and Statuspage deliveries, the built-in status page, /metrics database gauges';
+const SQLITE_ONLY = 'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: Slack, Teams and Statuspage deliveries';
 
 function sqliteOnlyHandle(): Db {
   const handle = new Proxy(Object.create(null) as object, {

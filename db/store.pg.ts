@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Db } from './client.js';
 import { migratePg, openPool, pgDrizzle, type PoolOptions } from './client.pg.js';
 import { engineOf, register, type Tables } from './engine.js';
+import { CHANNEL, listen, type ListenHandlers, type Listener } from './listen.pg.js';
 import * as schema from './schema.pg.js';
 import { Mutex, nestedStore, type ReadConn, type Store, type WriteTx } from './store.js';
 
@@ -17,9 +18,10 @@ import { Mutex, nestedStore, type ReadConn, type Store, type WriteTx } from './s
 // - nested(tx): savepoints on the transaction's connection; its reads see the transaction's rows.
 // - read: any pooled connection, committed data only; never waits for a writer.
 // - version(): the data_version row, which every write transaction that wrote anything adds one
-//   to just before it commits, so the number changes when any replica or CLI run commits. A
-//   LISTEN/NOTIFY push is to hook in at the same place (a pg_notify in that statement) with a
-//   listening connection per replica calling the change watcher.
+//   to just before it commits, so the number changes when any replica or CLI run commits. The
+//   same statement sends a pg_notify, delivered at commit (and dropped on rollback) to every
+//   process listening: listen() keeps one connection per process on it (db/listen.pg.ts), and
+//   the change watcher (src/watch.ts) hears every replica's and CLI run's commits through it.
 // - close: waits for the transaction in progress, then ends the pool.
 //
 // The tables of every handle are db/schema.pg.ts's (registered in db/engine.ts), typed as
@@ -28,7 +30,9 @@ import { Mutex, nestedStore, type ReadConn, type Store, type WriteTx } from './s
 /** Any constant: the lock every write transaction takes first. */
 const WRITE_LOCK = 0x5_17_2e_91;
 
-const BUMP_VERSION = 'update data_version set n = n + 1 where id = 1 and pg_current_xact_id_if_assigned() is not null';
+// A transaction that wrote nothing has no transaction id: no bump and no notification for it.
+const BUMP_VERSION = `update data_version set n = n + 1 where id = 1 and pg_current_xact_id_if_assigned() is not null
+  returning pg_notify('${CHANNEL}', n::text)`;
 const tables = schema as unknown as Tables;
 
 export class PgStore implements Store {
@@ -38,8 +42,12 @@ export class PgStore implements Store {
   private closed = false;
   /** Drizzle handles per pooled connection, made once: a transaction reuses its connection's. */
   private readonly handles = new WeakMap<pg.PoolClient, Db>();
+  private readonly listeners = new Set<Listener>();
 
-  private constructor(readonly pool: pg.Pool) {
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {
     this.db = this.handleFor(pool);
   }
 
@@ -52,7 +60,7 @@ export class PgStore implements Store {
       await pool.end().catch(() => undefined);
       throw err;
     }
-    return new PgStore(pool);
+    return new PgStore(pool, url);
   }
 
   private handleFor(client: pg.Pool | pg.PoolClient): Db {
@@ -97,10 +105,31 @@ export class PgStore implements Store {
     return Number((r.rows[0] as { n: unknown } | undefined)?.n ?? 0);
   }
 
+  /**
+   * Hears every commit that wrote something, from any process on the database, on a connection
+   * of its own (reopened after a drop; see db/listen.pg.ts). Stopped by close() at the latest.
+   */
+  listen(handlers: ListenHandlers): Listener {
+    if (this.closed) throw new Error('the store is closed');
+    const l = listen(this.url, handlers);
+    this.listeners.add(l);
+    return {
+      get connected() {
+        return l.connected;
+      },
+      stop: async () => {
+        this.listeners.delete(l);
+        await l.stop();
+      },
+    };
+  }
+
   async close(): Promise<void> {
     await this.mutex.run(async () => {
       if (this.closed) return;
       this.closed = true;
+      await Promise.all([...this.listeners].map((l) => l.stop()));
+      this.listeners.clear();
       await this.pool.end();
     });
   }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { pingDatabase } from '../db/client.js';
 import { redactUrl } from '../db/open.js';
 import { countIncidentsBySeverity } from '../db/queries/incidents.js';
+import { createPgGauges } from './pg-gauges.js';
 import { SEVERITIES } from './domain/enums.js';
 import { pruneProcessedEvents } from '../db/queries/inbox.js';
 import { createCheckpointer } from '../db/checkpointer.js';
@@ -57,8 +58,14 @@ function capabilities(base: Base, runner: Runner): Capability[] {
       now,
       config: { publicOnly: config.webhookPublicOnly, allowLinkLocal: config.webhookAllowLinkLocal },
     }),
-    // The status page reads on the store's read-only connection: a page view never waits for a writer.
-    createStatusPage({ db: base.readDb, now, config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl } }),
+    // The status page reads on the store's read-only connection: a page view never waits for a
+    // writer. On PostgreSQL it reads through the store, asynchronously.
+    createStatusPage({
+      db: base.readDb,
+      ...(base.engine === 'pg' ? { store } : {}),
+      now,
+      config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl },
+    }),
     createStatuspageIo({ db, log, now, config: config.statuspage }),
     createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } }),
     createTeams({ runner, store, db, now, log, config: { teams: config.teams, ...chat } }),
@@ -73,6 +80,8 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const late = forwardRunner();
   const parts = capabilities(base, late.runner);
   const metrics = new Metrics();
+  // PostgreSQL: /metrics' database gauges loaded in the background, read by the collectors.
+  const pgGauges = base.engine === 'pg' ? createPgGauges(base.store) : null;
   const runner = late.bind(
     createRunner({
       store: base.store,
@@ -98,9 +107,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     observe: metrics,
     engine: base.engine,
     config,
+    ...(pgGauges ? { liveDeliveries: pgGauges.deliveries } : {}),
   });
   const incidentGauges: Collector = () => {
-    const rows = new Map(countIncidentsBySeverity(db).map((r) => [r.severity, r]));
+    const rows = new Map((pgGauges ? pgGauges.incidents() : countIncidentsBySeverity(db)).map((r) => [r.severity, r]));
     const per = (k: 'declared' | 'open') => SEVERITIES.map((s) => ({ labels: { severity: String(s) }, value: rows.get(s)?.[k] ?? 0 }));
     return [
       { name: 'sitrep_incidents_declared_total', help: 'Incidents declared, by severity', type: 'counter', values: per('declared') },
@@ -120,8 +130,7 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
       // crossed the threshold (db/checkpointer.ts). SQLite's only.
       ...(base.engine === 'sqlite' ? [createCheckpointer(db, config.dbFile, { onError: (error) => log.warn({ error }, 'WAL checkpoint failed') })] : []),
     ],
-    // The incident gauges read synchronous SQLite (a collector is synchronous): not on PostgreSQL yet.
-    collectors: base.engine === 'sqlite' ? [incidentGauges] : [],
+    collectors: [incidentGauges],
   };
   // On PostgreSQL, createMirroring makes PostgreSQL's worker and pruner (src/mirror/worker.pg.ts):
   // every replica delivers. Its webhook target reads through the store; Slack's, Teams' and
@@ -129,10 +138,10 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
   const delivering = mirroring;
   if (base.engine === 'pg') {
     log.warn(
-      'PostgreSQL: commands, the CLI, /healthz, the Slack and Teams receivers and webhook deliveries run on it; Slack, Teams and Statuspage deliveries, the built-in status page and /metrics database gauges still need SQLite and are not available yet',
+      'PostgreSQL: commands, the CLI, the status page, /metrics, /healthz, the Slack and Teams receivers and webhook deliveries run on it; Slack, Teams and Statuspage deliveries still need SQLite and are not available yet',
     );
   }
-  return joinApp(base, runner, [delivering, extra, ...parts, housekeeping], metrics);
+  return joinApp(base, runner, [delivering, extra, ...parts, housekeeping, ...(pgGauges ? [pgGauges.capability] : [])], metrics);
 }
 
 /**

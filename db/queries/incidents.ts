@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, isNotNull, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, ne } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
 import { first, tablesOf } from '../engine.js';
 import type { components, incidents } from '../schema.js';
@@ -7,7 +7,7 @@ import { COMPONENT_STATUSES, INCIDENT_STATUSES, type ComponentStatus, type Incid
 import { SitrepError } from '../../src/domain/errors.js';
 import { incidentNotFound } from '../../src/domain/visibility.js';
 import type { ComponentStatusChange } from '../../src/domain/publication.js';
-import { prepared } from './prepared.js';
+import { prepared, preparedSync } from './prepared.js';
 
 export type IncidentRow = typeof incidents.$inferSelect;
 export type ComponentRow = typeof components.$inferSelect;
@@ -90,19 +90,19 @@ export async function openIncidents(db: DbOrTx): Promise<IncidentRow[]> {
 /**
  * Incidents by severity: how many were ever declared and how many are not yet resolved (the
  * sitrep_incidents_declared_total counter and sitrep_incidents_open gauge). Synchronous, as a
- * Prometheus collector is. Counts only: no id or title leaves here.
+ * Prometheus collector is: SQLite only. Counts only: no id or title leaves here.
  */
 export function countIncidentsBySeverity(db: DbOrTx): Array<{ severity: number; declared: number; open: number }> {
-  const { incidents } = tablesOf(db);
-  return db
-    .select({
-      severity: incidents.severity,
-      declared: sql<number>`count(*)`,
-      open: sql<number>`coalesce(sum(${incidents.status} != 'resolved'), 0)`,
-    })
-    .from(incidents)
-    .groupBy(incidents.severity)
-    .all();
+  return preparedSync(db, COUNT_BY_SEVERITY).all() as Array<{ severity: number; declared: number; open: number }>;
+}
+
+const COUNT_BY_SEVERITY = `select severity, count(*) as declared, coalesce(sum(case when status != 'resolved' then 1 else 0 end), 0) as open
+  from incidents group by severity`;
+
+/** countIncidentsBySeverity on either engine, awaited (PostgreSQL's /metrics refreshes it in the background). */
+export async function countIncidentsBySeverityAsync(db: DbOrTx): Promise<Array<{ severity: number; declared: number; open: number }>> {
+  const rows = (await prepared(db, COUNT_BY_SEVERITY).all()) as Array<{ severity: unknown; declared: unknown; open: unknown }>;
+  return rows.map((r) => ({ severity: Number(r.severity), declared: Number(r.declared), open: Number(r.open) }));
 }
 
 /** The most recently declared incident, open or not. */

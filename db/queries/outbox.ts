@@ -260,6 +260,25 @@ const DELIVERY_COUNTS_SETUP = [
      end`,
 ];
 
+// The same kinds in PostgreSQL's words (strpos, substr).
+const KIND_PG = (col: string) =>
+  `case when strpos(${col}, ':') > 0 then substr(${col}, 1, strpos(${col}, ':') - 1) when strpos(${col}, '|') > 0 then substr(${col}, 1, strpos(${col}, '|') - 1) else ${col} end`;
+
+const LIVE_DELIVERIES = {
+  sqlite: `select ${KIND_SQL('target')} as kind, state, count(*) as n from outbox where state in ('pending', 'in_flight', 'dead') group by 1, 2`,
+  pg: `select ${KIND_PG('target')} as kind, state, count(*) as n from outbox where state in ('pending', 'in_flight', 'dead') group by 1, 2`,
+};
+
+/**
+ * Rows waiting, being sent or dead, by kind and state, on either engine, awaited: what
+ * openDeliveryCounts' `live` counts, for PostgreSQL's /metrics (refreshed in the background, read by
+ * the collector synchronously).
+ */
+export async function liveDeliveryCounts(db: DbOrTx): Promise<Array<{ kind: string; state: string; n: number }>> {
+  const rows = (await prepared(db, LIVE_DELIVERIES).all()) as Array<{ kind: unknown; state: unknown; n: unknown }>;
+  return rows.map((r) => ({ kind: String(r.kind), state: String(r.state), n: Number(r.n) }));
+}
+
 interface DeliveryCountQueries {
   live: Statement<[], { kind: string; state: string; n: number }>;
   counted: Statement<[], { kind: string; outcome: string; n: number }>;

@@ -39,6 +39,8 @@ export interface MirroringDeps {
   observe?: Pick<Observer, 'delivery'>;
   /** PostgreSQL: its own worker and pruner, for several replicas on one database. SQLite by default. */
   engine?: 'sqlite' | 'pg';
+  /** PostgreSQL: the pending and dead counts /metrics shows, loaded in the background (src/pg-gauges.ts). */
+  liveDeliveries?: () => Array<{ kind: string; state: string; n: number }>;
   config: Pick<Config, 'deliveryTimeoutSeconds' | 'delayNoticeMinutes' | 'deliveryDeadlineMinutes' | 'timezone' | 'outboxRetentionDays'>;
 }
 
@@ -226,7 +228,7 @@ export function createMirroring(deps: MirroringDeps): Capability & { worker: Out
     targets: [],
     routes: [],
     services: [worker, pruner],
-    collectors: [createOutboxCollector(app.db, () => worker.breakers)],
+    collectors: [createOutboxCollector(app.db, () => worker.breakers, deps.liveDeliveries)],
     onChange: () => worker.kick(),
   };
 }

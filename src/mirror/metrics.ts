@@ -27,7 +27,12 @@ export function kindOf(targetOrKey: string): Kind {
 }
 
 /** /metrics: deliveries by kind and outcome, and how many upstreams of each kind have an open breaker. */
-export function createOutboxCollector(db: Db, breakers: () => CircuitBreakers): Collector {
+export function createOutboxCollector(
+  db: Db,
+  breakers: () => CircuitBreakers,
+  /** PostgreSQL: the rows waiting, being sent or dead, as last loaded in the background (src/pg-gauges.ts). */
+  liveCounts?: () => Array<{ kind: string; state: string; n: number }>,
+): Collector {
   const scrape = openDeliveryCounts(db);
 
   return () => {
@@ -40,7 +45,9 @@ export function createOutboxCollector(db: Db, breakers: () => CircuitBreakers): 
       const k = kindOf(kind);
       m.set(k, (m.get(k) ?? 0) + n);
     };
-    const { live, counted } = scrape();
+    const scraped = scrape();
+    const live = liveCounts ? liveCounts() : scraped.live;
+    const counted = scraped.counted;
     for (const r of live) add(r.state === 'dead' ? dead : pending, r.kind, r.n);
     for (const r of counted) add(r.outcome === 'delivered' ? delivered : folded, r.kind, r.n);
     const open = zero();

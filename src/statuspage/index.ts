@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.js';
+import type { Store } from '../../db/store.js';
 import type { Capability } from '../capability.js';
 import { addStatusPageRoutes } from './http.js';
 import { StatusPageSnapshot } from './snapshot.js';
@@ -6,14 +7,17 @@ import { StatusPageSnapshot } from './snapshot.js';
 export { StatusPageSnapshot } from './snapshot.js';
 
 export interface StatusPageDeps {
+  /** SQLite: the read-only connection, read synchronously. */
   db: Db;
+  /** PostgreSQL: the store, read asynchronously (db is then unused). */
+  store?: Pick<Store, 'read'>;
   now: () => number;
   config: { zone: string; orgName: string; publicUrl: string };
 }
 
 /** The built-in status page: HTML (incident and maintenance pages), the Statuspage-compatible v2 API and the Atom and RSS feeds. */
 export function createStatusPage(deps: StatusPageDeps): Capability & { snapshot: StatusPageSnapshot } {
-  const snapshot = new StatusPageSnapshot(deps.db, deps.config, deps.now);
+  const snapshot = new StatusPageSnapshot(deps.store ? { store: deps.store } : { sync: deps.db }, deps.config, deps.now);
   return {
     snapshot,
     // Belt and braces for writes that reach no change listener: the snapshot is rebuilt on the

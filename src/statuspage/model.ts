@@ -20,6 +20,7 @@ import {
   type PublishedMaintenanceRow,
   type PublishedUpdateRow,
 } from '../../db/queries/statuspage.js';
+import type { Result } from '../../db/queries/prepared.js';
 import { impactForComponentStatus, impactForSeverity, indicatorDescription, overallIndicator } from '../domain/components.js';
 import { componentStatusUnder } from '../domain/publication.js';
 import { COMPONENT_STATUSES, type ComponentStatus, type Impact, type IncidentStatus, type Severity } from '../domain/enums.js';
@@ -151,24 +152,55 @@ export interface LoadOptions {
 
 export const statusTitle = (s: string) => s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, ' ');
 
-/** A cheap digest of everything the public state is built from (db/queries/statuspage.ts). */
-export function publicFingerprint(db: Db): string {
+/** A cheap digest of everything the public state is built from (db/queries/statuspage.ts): at once on SQLite, a promise on PostgreSQL. */
+export function publicFingerprint(db: Db): Result<string> {
   return fingerprintOf(db);
 }
 
-/**
- * The public state as of now. Synchronous, unlike the store's verbs: the status page builds its
- * snapshot synchronously on the store's read-only connection (a page view never waits for a
- * writer), so its queries (db/queries/statuspage.ts) are plain synchronous reads, prepared once.
- */
+// One builder for both engines. The queries (db/queries/statuspage.ts) answer at once on SQLite
+// and with a promise on PostgreSQL; the builders below are generators that hand each answer to
+// `yield* ask(…)`, and a driver runs them: runSync on SQLite (no promise, no tick: the status page
+// builds its snapshot synchronously on the store's read-only connection, so a page view never
+// waits for a writer), runAsync on PostgreSQL (each query awaited in turn).
+type Build<T> = Generator<unknown, T, unknown>;
+
+function* ask<T>(value: Result<T>): Build<T> {
+  return (yield value) as T;
+}
+
+function runSync<T>(build: Build<T>): T {
+  let step = build.next();
+  while (!step.done) {
+    if (step.value instanceof Promise) throw new Error('the status page was built synchronously on a database that answers asynchronously (PostgreSQL)');
+    step = build.next(step.value);
+  }
+  return step.value;
+}
+
+async function runAsync<T>(build: Build<T>): Promise<T> {
+  let step = build.next();
+  while (!step.done) step = build.next(await step.value);
+  return step.value;
+}
+
+/** The public state as of now, synchronously (SQLite): see runSync. */
 export function loadPublicState(db: Db, opts: LoadOptions, previous?: PublicState, fingerprint?: string): PublicState {
+  return runSync(buildPublicState(db, opts, previous, fingerprint));
+}
+
+/** The public state as of now, on a database that answers asynchronously (PostgreSQL); the same state loadPublicState builds. */
+export function loadPublicStateAsync(db: Db, opts: LoadOptions, previous?: PublicState, fingerprint?: string): Promise<PublicState> {
+  return runAsync(buildPublicState(db, opts, previous, fingerprint));
+}
+
+function* buildPublicState(db: Db, opts: LoadOptions, previous?: PublicState, fingerprint?: string): Build<PublicState> {
   // Taken before anything is loaded: a change committed while loading makes the next check differ.
-  const digest = fingerprint ?? publicFingerprint(db);
+  const digest = fingerprint ?? (yield* ask(publicFingerprint(db)));
   const { now, zone } = opts;
   const win = uptimeWindow(now, zone, UPTIME_DAYS);
   const windowStart = win.dayStarts[0] ?? now;
 
-  const compRows = publicComponentRows(db);
+  const compRows = yield* ask(publicComponentRows(db));
   const bySlug = new Map(compRows.map((c) => [c.slug, c]));
   const context = `${zone}\u0000${windowStart}\u0000${compRows.map((c) => `${c.id}:${c.slug}:${c.position}:${c.name}`).join('\u0000')}`;
   const kept = previous?.reuse?.context === context ? previous.reuse : undefined;
@@ -179,7 +211,7 @@ export function loadPublicState(db: Db, opts: LoadOptions, previous?: PublicStat
   let history: PublicHistoryRow[];
   let beforeRows: PublicHistoryRow[];
   let historyMax: number;
-  const fresh = kept ? publicHistoryAfter(db, kept.history.maxId) : undefined;
+  const fresh = kept ? yield* ask(publicHistoryAfter(db, kept.history.maxId)) : undefined;
   if (kept && fresh && !fresh.some((r) => r.at < windowStart)) {
     beforeRows = kept.history.before;
     history = fresh.length ? [...kept.history.rows, ...fresh].sort((a, b) => a.at - b.at || a.id - b.id) : kept.history.rows;
@@ -187,9 +219,9 @@ export function loadPublicState(db: Db, opts: LoadOptions, previous?: PublicStat
   } else {
     // The statements do not share one read snapshot: a change recorded between them is counted
     // by the largest id of what was actually loaded, so the next rebuild neither misses nor repeats it.
-    const maxBefore = historyMaxId(db);
-    history = publicHistorySince(db, windowStart);
-    beforeRows = publicStatusBefore(db, windowStart);
+    const maxBefore = yield* ask(historyMaxId(db));
+    history = yield* ask(publicHistorySince(db, windowStart));
+    beforeRows = yield* ask(publicStatusBefore(db, windowStart));
     historyMax = [...history, ...beforeRows].reduce((m, r) => Math.max(m, r.id), maxBefore);
   }
   const before = new Map<number, ComponentStatus>();
@@ -220,7 +252,7 @@ export function loadPublicState(db: Db, opts: LoadOptions, previous?: PublicStat
   // Only what the page, the API and the feed list is loaded on every rebuild: open incidents,
   // those active within the uptime window, and the most recent ones. Older reports are loaded
   // when someone asks for one (once per snapshot), so a rebuild does not grow with years of history.
-  const incRows = publishedIncidentRows(db);
+  const incRows = yield* ask(publishedIncidentRows(db));
   const hot: typeof incRows = [];
   const coldIds = new Set<number>();
   incRows.forEach((r, i) => {
@@ -233,8 +265,8 @@ export function loadPublicState(db: Db, opts: LoadOptions, previous?: PublicStat
     return '';
   };
   const hotIds = hot.map((r) => r.id);
-  const digests = publishedUpdateDigests(db, hotIds);
-  const pmRows = publicPostmortemsOf(db, hotIds);
+  const digests = yield* ask(publishedUpdateDigests(db, hotIds));
+  const pmRows = yield* ask(publicPostmortemsOf(db, hotIds));
   const pmOf = new Map(pmRows.map((p) => [p.incidentId, p]));
   const reusable = kept?.byId;
   const keyOf = (r: PublishedIncidentRow): string => {
@@ -253,9 +285,11 @@ export function loadPublicState(db: Db, opts: LoadOptions, previous?: PublicStat
     }
   }
   if (stale.length) {
-    const { updates, postmortems } = publishedUpdatesAndPostmortems(
-      db,
-      stale.map((r) => r.id),
+    const { updates, postmortems } = yield* ask(
+      publishedUpdatesAndPostmortems(
+        db,
+        stale.map((r) => r.id),
+      ),
     );
     for (const inc of assembleIncidents(stale, updates, postmortems, { bySlug, positionOf, dayLabelOf })) {
       const entry = byId.get(inc.id);
@@ -270,14 +304,14 @@ export function loadPublicState(db: Db, opts: LoadOptions, previous?: PublicStat
   publicIncidents.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
 
   // Maintenances the same way: open ones and the most recent in every snapshot, older ones on request.
-  const mRows = publishedMaintenanceHeads(db);
+  const mRows = yield* ask(publishedMaintenanceHeads(db));
   const hotMaintenances: PublishedMaintenanceRow[] = [];
   const coldMaintenanceIds = new Set<number>();
   mRows.forEach((r, i) => {
     if (i < HOT_RECENT || r.publicStatus === null || isMaintenanceOpen(r.publicStatus)) hotMaintenances.push(r);
     else coldMaintenanceIds.add(r.id);
   });
-  const publicMaintenances = assembleMaintenances(db, hotMaintenances, positionOf);
+  const publicMaintenances = yield* assembleMaintenances(db, hotMaintenances, positionOf);
 
   const open = publicIncidents.filter((i) => i.status !== 'resolved');
   const indicator = overallIndicator(
@@ -399,10 +433,19 @@ function assembleIncidents(incRows: IncidentRow[], updRows: UpdateRow[], pmRows:
 
 /** The report of an incident too old to be in every snapshot (one query set, cached by the caller). */
 export function loadArchivedIncident(db: Db, state: PublicState, id: number): PublicIncident | null {
+  return runSync(buildArchivedIncident(db, state, id));
+}
+
+/** loadArchivedIncident on PostgreSQL. */
+export function loadArchivedIncidentAsync(db: Db, state: PublicState, id: number): Promise<PublicIncident | null> {
+  return runAsync(buildArchivedIncident(db, state, id));
+}
+
+function* buildArchivedIncident(db: Db, state: PublicState, id: number): Build<PublicIncident | null> {
   if (!state.archivedIncidentIds.has(id)) return null;
-  const inc = publicIncidentHead(db, id);
+  const inc = yield* ask(publicIncidentHead(db, id));
   if (!inc) return null;
-  const { updates, postmortems } = publishedUpdatesAndPostmortems(db, [id]);
+  const { updates, postmortems } = yield* ask(publishedUpdatesAndPostmortems(db, [id]));
   const bySlug = new Map(state.components.map((c) => [c.code, { id: c.id, slug: c.code, name: c.name }]));
   const positionOf = new Map(state.components.map((c) => [c.id, c.position]));
   return assembleIncidents([inc], updates, postmortems, { bySlug, positionOf, dayLabelOf: () => '' })[0] ?? null;
@@ -412,11 +455,13 @@ export function loadArchivedIncident(db: Db, state: PublicState, id: number): Pu
  * Public maintenances from their heads, with their published texts (newest first) and components
  * (catalogue order). One with no published text is left out: nothing of it was approved.
  */
-function assembleMaintenances(db: Db, heads: readonly PublishedMaintenanceRow[], positionOf: ReadonlyMap<number, number>): PublicMaintenance[] {
+function* assembleMaintenances(db: Db, heads: readonly PublishedMaintenanceRow[], positionOf: ReadonlyMap<number, number>): Build<PublicMaintenance[]> {
   if (!heads.length) return [];
-  const { texts, components } = publishedMaintenanceTextsAndComponents(
-    db,
-    heads.map((m) => m.id),
+  const { texts, components } = yield* ask(
+    publishedMaintenanceTextsAndComponents(
+      db,
+      heads.map((m) => m.id),
+    ),
   );
   const textsOf = new Map<number, PublicMaintenanceUpdate[]>();
   for (const t of texts) {
@@ -448,11 +493,20 @@ function assembleMaintenances(db: Db, heads: readonly PublishedMaintenanceRow[],
 
 /** The page of a maintenance too old to be in every snapshot (one query set, cached by the caller). */
 export function loadArchivedMaintenance(db: Db, state: PublicState, id: number): PublicMaintenance | null {
+  return runSync(buildArchivedMaintenance(db, state, id));
+}
+
+/** loadArchivedMaintenance on PostgreSQL. */
+export function loadArchivedMaintenanceAsync(db: Db, state: PublicState, id: number): Promise<PublicMaintenance | null> {
+  return runAsync(buildArchivedMaintenance(db, state, id));
+}
+
+function* buildArchivedMaintenance(db: Db, state: PublicState, id: number): Build<PublicMaintenance | null> {
   if (!state.archivedMaintenanceIds.has(id)) return null;
-  const head = publishedMaintenanceHead(db, id);
+  const head = yield* ask(publishedMaintenanceHead(db, id));
   if (!head) return null;
   const positionOf = new Map(state.components.map((c) => [c.id, c.position]));
-  return assembleMaintenances(db, [head], positionOf)[0] ?? null;
+  return (yield* assembleMaintenances(db, [head], positionOf))[0] ?? null;
 }
 
 /** One published text of a maintenance, with the maintenance it belongs to: an entry of a feed. */

@@ -68,10 +68,16 @@ describe.skipIf(skip)('the CLI on PostgreSQL', () => {
       const res = await fetch(`${server.url}/healthz`);
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ ok: true });
-      // The runner's own metrics; the incident gauges (synchronous SQLite) are left out for now.
+      // The incident gauges, loaded in the background (src/pg-gauges.ts): the four sev:2 incidents
+      // the first test declared through the CLI.
       const metrics = await fetch(`${server.url}/metrics`);
       expect(metrics.status).toBe(200);
-      expect(await metrics.text()).not.toContain('sitrep_incidents_open');
+      await expect
+        .poll(async () => /^sitrep_incidents_declared_total\{severity="2"\} (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1], {
+          timeout: 10_000,
+          interval: 100,
+        })
+        .toBe('4');
     } finally {
       await server.close();
       await app.close();

@@ -92,8 +92,7 @@ describe.each(engines)('postmortem on $name', (engine) => {
       expect(lines).toContain('_The chart (https://status.example.test/incidents/INC-1/chart.svg) appears once a customer update is published._');
     });
 
-    // The built-in status page still reads synchronous SQLite (db/queries/statuspage.ts).
-    (engine.name === 'SQLite' ? it : it.skip)('publishes its customer-facing part only after approval, above the updates on the page', async () => {
+    it('publishes its customer-facing part only after approval, above the updates on the page', async () => {
       const app = await engine.app({ SITREP_TIMEZONE: 'America/Los_Angeles' });
       await replay(app);
       const d = (await run(app, 'postmortem publish INC-1 A queue filled up when our SMS provider slowed down; we now alert on it.')).data;

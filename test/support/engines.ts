@@ -19,6 +19,8 @@ export interface Engine {
   app(env?: Record<string, string>, now?: () => number): Promise<App>;
   /** Row counts of every table: the "nothing was written" check. */
   rowCounts(app: App): Promise<Record<string, number>>;
+  /** PostgreSQL: the app's database URL (for a CLI run or a second app on it); SQLite: null. */
+  databaseUrl(app: App): string | null;
   /** The rows of one SQL query (`?` parameters; quote mixed-case aliases), to check what was stored. */
   rows(app: App, text: string, ...params: unknown[]): Promise<any[]>;
 }
@@ -28,6 +30,7 @@ const sqlite: Engine = {
   skip: null,
   app: async (env = {}, now) => testApp(env, now),
   rowCounts: async (app) => rowCounts(app.db),
+  databaseUrl: () => null,
   rows: async (app, text, ...params) => app.db.$client.prepare(text).all(...params),
 };
 
@@ -77,6 +80,7 @@ const postgres: Engine = {
     urls.set(app, db.url);
     return app;
   },
+  databaseUrl: (app) => urls.get(app) ?? null,
   async rows(app, text, ...params) {
     const c = await connect(app);
     try {

@@ -145,12 +145,13 @@ describe.skipIf(postgres.skip)('the outbox on PostgreSQL', () => {
     await a.run('declare "Database down"');
     await a.run('draft INC-1 "We are looking into it"');
     await until('the hanging attempt', () => rx.open() === 1);
-    const b = await replica(clock, file, { attemptTimeoutMs: 60_000, leaseMs: 10_000 });
     await a.worker.stop().catch(() => undefined); // aborting records a retry only if the lease is still its own
-    const [row] = await rows(b);
+    const [row] = await rows(a);
     expect(row).toMatchObject({ state: 'pending', attempts: 1 });
-    // The stop above was graceful; a killed replica leaves the row in flight: put it back so.
-    await postgres.rows(b.app, `update outbox set state = 'in_flight', claimed_until = ? where id = ?`, clock.now() + 10_000, row!.id);
+    // The stop above was graceful; a killed replica leaves the row in flight: put it back so. Only
+    // then does B start (the first retry is immediate: a B already running would take it at once).
+    await postgres.rows(a.app, `update outbox set state = 'in_flight', claimed_until = ? where id = ?`, clock.now() + 10_000, row!.id);
+    const b = await replica(clock, file, { attemptTimeoutMs: 60_000, leaseMs: 10_000 });
     expect(await new Promise((r) => setTimeout(() => r(rx.requests.length), 300))).toBe(1);
     clock.advance(10_001);
     await until('the re-sent delivery', () => rx.accepted().length === 1);
