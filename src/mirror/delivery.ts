@@ -1,7 +1,7 @@
 import { formatClock, sameDay } from '../render/time.js';
 import { splitLane } from '../domain/maintenance.js';
 import { nextDelay, type BackoffOptions } from './policy.js';
-import type { OutboxMessage, Target } from './target.js';
+import type { DeliveryResult, OutboxMessage, Target } from './target.js';
 
 // What both outbox workers (SQLite's src/mirror/worker.ts, PostgreSQL's src/mirror/worker.pg.ts)
 // decide the same way about a row: the notices a message carries, the message a claimed row becomes,
@@ -80,4 +80,40 @@ export function retryDelayFor(
 /** The breaker key of a row (its upstream): the target's, or the part before the first ':'. */
 export function breakerKeyFor(t: Target, row: { target: string; kind: string; payload: Record<string, unknown>; incidentId: number | null }): string {
   return t.breakerKey ? t.breakerKey(row.target, row) : (row.target.split(':')[0] ?? row.target);
+}
+
+/**
+ * One attempt of `msg` through `target` (started at once, in the caller's task), as both workers
+ * record it: a target that throws, an attempt past its timeout, or one cut short because the worker
+ * stopped (`running()` false) is a retry that says so.
+ */
+export async function attemptDelivery(
+  target: Target,
+  msg: OutboxMessage,
+  ac: AbortController,
+  timer: ReturnType<typeof setTimeout>,
+  timeoutMs: number,
+  running: () => boolean,
+): Promise<{ result: DeliveryResult; stopping: boolean }> {
+  let attempt: Promise<DeliveryResult>;
+  try {
+    attempt = target.deliver(msg, ac.signal);
+  } catch (err) {
+    attempt = Promise.reject(err);
+  }
+  let result: DeliveryResult;
+  try {
+    result = await attempt;
+  } catch (err) {
+    result = { kind: 'retry', error: `target failed unexpectedly: ${err instanceof Error ? err.message : String(err)}` };
+  } finally {
+    clearTimeout(timer);
+  }
+  const stopping = ac.signal.aborted && !running();
+  if (ac.signal.aborted && result.kind !== 'delivered') {
+    result = stopping
+      ? { kind: 'retry', error: 'interrupted: the server stopped during the attempt', retryAfterMs: 0 }
+      : { kind: 'retry', error: `no answer within ${Math.round(timeoutMs / 1000)} s` };
+  }
+  return { result, stopping };
 }

@@ -16,7 +16,7 @@ import {
 } from '../../db/queries/worker.pg.js';
 import type { OutboxRow } from '../../db/queries/outbox.js';
 import { splitLane } from '../domain/maintenance.js';
-import { breakerKeyFor, messageFor, retryDelayFor } from './delivery.js';
+import { attemptDelivery, breakerKeyFor, messageFor, retryDelayFor } from './delivery.js';
 import { CircuitBreakers } from './policy.js';
 import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
 import { defaultWorkerOptions, type WorkerDeps, type WorkerOptions } from './worker.js';
@@ -315,27 +315,9 @@ export class PgOutboxWorker {
     const timeoutMs = this.options.attemptTimeoutMs;
     const timer = setTimeout(() => ac.abort(new Error('timeout')), timeoutMs);
     const started = performance.now();
-    let attempt: Promise<DeliveryResult>;
-    try {
-      attempt = target.deliver(msg, ac.signal);
-    } catch (err) {
-      attempt = Promise.reject(err);
-    }
+    const attempt = attemptDelivery(target, msg, ac, timer, timeoutMs, () => this.started);
     const p = (async () => {
-      let result: DeliveryResult;
-      try {
-        result = await attempt;
-      } catch (err) {
-        result = { kind: 'retry', error: `target failed unexpectedly: ${err instanceof Error ? err.message : String(err)}` };
-      } finally {
-        clearTimeout(timer);
-      }
-      const stopping = ac.signal.aborted && !this.started;
-      if (ac.signal.aborted && result.kind !== 'delivered') {
-        result = stopping
-          ? { kind: 'retry', error: 'interrupted: the server stopped during the attempt', retryAfterMs: 0 }
-          : { kind: 'retry', error: `no answer within ${Math.round(timeoutMs / 1000)} s` };
-      }
+      const { result, stopping } = await attempt;
       this.deps.onAttempt?.(msg.target, result.kind, (performance.now() - started) / 1000);
       try {
         await this.record(s, result, stopping);

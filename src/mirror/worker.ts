@@ -15,7 +15,7 @@ import type { Store, WriteTx } from '../../db/store.js';
 import type { Logger } from '../logger.js';
 import { maintenanceLane, splitLane } from '../domain/maintenance.js';
 import { CircuitBreakers, DEFAULT_BACKOFF, DEFAULT_BREAKER, type BackoffOptions, type BreakerOptions } from './policy.js';
-import { delayNoticeFor, foldNoticeFor, messageFor, retryDelayFor } from './delivery.js';
+import { attemptDelivery, delayNoticeFor, foldNoticeFor, messageFor, retryDelayFor } from './delivery.js';
 import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
 
 export type { OutboxRow };
@@ -833,28 +833,10 @@ export class OutboxWorker {
     // The stored target: a maintenance's lane is named in it (src/domain/maintenance.ts).
     const stored = msg.maintenanceId == null ? msg.target : maintenanceLane(msg.target, msg.maintenanceId);
     const sent: Sent = { id: msg.id, deliveryId: msg.deliveryId, target: stored, incidentId: msg.incidentId, attempts: msg.attempts, folded: msg.folded };
-    let attempt: Promise<DeliveryResult>;
     const started = performance.now();
-    try {
-      attempt = target.deliver(msg, ac.signal);
-    } catch (err) {
-      attempt = Promise.reject(err);
-    }
+    const attempt = attemptDelivery(target, msg, ac, timer, timeoutMs, () => this.started);
     const p = (async () => {
-      let result: DeliveryResult;
-      try {
-        result = await attempt;
-      } catch (err) {
-        result = { kind: 'retry', error: `target failed unexpectedly: ${err instanceof Error ? err.message : String(err)}` };
-      } finally {
-        clearTimeout(timer);
-      }
-      const stopping = ac.signal.aborted && !this.started;
-      if (ac.signal.aborted && result.kind !== 'delivered') {
-        result = stopping
-          ? { kind: 'retry', error: 'interrupted: the server stopped during the attempt', retryAfterMs: 0 }
-          : { kind: 'retry', error: `no answer within ${Math.round(timeoutMs / 1000)} s` };
-      }
+      const { result, stopping } = await attempt;
       this.deps.onAttempt?.(msg.target, result.kind, (performance.now() - started) / 1000);
       await this.settle({ msg: sent, target, result, key, lane, stopping });
     })().finally(() => {
