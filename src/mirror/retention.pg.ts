@@ -1,8 +1,7 @@
 import { poolOf, pruneDeliveredBatchPg, type PruneCursor } from '../../db/queries/worker.pg.js';
 import type { Store } from '../../db/store.js';
 import type { Logger } from '../logger.js';
-import { periodic } from '../periodic.js';
-import type { RetentionOptions } from './retention.js';
+import { createPruner, type RetentionOptions } from './retention.js';
 
 // Outbox retention on PostgreSQL: what is kept and why is src/mirror/retention.ts's. Each batch is
 // one short transaction holding retention's own advisory lock (db/queries/worker.pg.ts), never the
@@ -26,31 +25,5 @@ export async function pruneOutboxPg(store: Store, now: number, opts: RetentionOp
 
 /** Background work: prunes at start and then every `intervalMs`; stop() waits for a pass under way. */
 export function createPgOutboxPruner(deps: { store: Store; log: Logger; now: () => number }, opts: RetentionOptions, intervalMs: number) {
-  let running: Promise<void> | null = null;
-  let stopping = false;
-  const pass = () => {
-    if (running || stopping) return;
-    running = pruneOutboxPg(deps.store, deps.now(), opts, () => stopping)
-      .then(
-        (n) => {
-          if (n) deps.log.info({ count: n }, 'pruned delivered outbox rows past retention');
-        },
-        (err: unknown) => deps.log.warn({ err }, 'could not prune the outbox'),
-      )
-      .finally(() => {
-        running = null;
-      });
-  };
-  const timer = periodic(intervalMs, pass, { runAtStart: true });
-  return {
-    start() {
-      stopping = false;
-      timer.start();
-    },
-    async stop() {
-      stopping = true;
-      await timer.stop();
-      await running;
-    },
-  };
+  return createPruner(deps.log, (shouldStop) => pruneOutboxPg(deps.store, deps.now(), opts, shouldStop), intervalMs);
 }

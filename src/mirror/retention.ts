@@ -59,16 +59,25 @@ export async function pruneOutbox(db: Db, now: number, opts: RetentionOptions, s
 
 /** Background work: prunes at start and then every `intervalMs`; stop() waits for a pass under way. */
 export function createOutboxPruner(deps: { db: Db; log: Logger; now: () => number }, opts: RetentionOptions, intervalMs: number) {
+  return createPruner(deps.log, (shouldStop) => pruneOutbox(deps.db, deps.now(), opts, shouldStop), intervalMs);
+}
+
+/**
+ * A pruning pass run at start and then every `intervalMs`, one at a time, for either engine's
+ * `prune` (which returns how many rows went and stops early when asked); stop() waits for a pass
+ * under way.
+ */
+export function createPruner(log: Logger, prune: (shouldStop: () => boolean) => Promise<number>, intervalMs: number) {
   let running: Promise<void> | null = null;
   let stopping = false;
   const pass = () => {
     if (running || stopping) return;
-    running = pruneOutbox(deps.db, deps.now(), opts, () => stopping)
+    running = prune(() => stopping)
       .then(
         (n) => {
-          if (n) deps.log.info({ count: n }, 'pruned delivered outbox rows past retention');
+          if (n) log.info({ count: n }, 'pruned delivered outbox rows past retention');
         },
-        (err: unknown) => deps.log.warn({ err }, 'could not prune the outbox'),
+        (err: unknown) => log.warn({ err }, 'could not prune the outbox'),
       )
       .finally(() => {
         running = null;
