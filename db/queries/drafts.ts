@@ -125,38 +125,23 @@ export async function publishedUpdates(db: DbOrTx, incidentId: number): Promise<
 
 /** Drafts still waiting for approval that were created at or before `before` and never nudged. */
 export async function unnudgedDraftsBefore(db: DbOrTx, before: number): Promise<DraftRow[]> {
-  const { customerUpdates } = tablesOf(db);
-  return (
-    await db
-      .select()
-      .from(customerUpdates)
-      .where(
-        and(
-          eq(customerUpdates.state, 'draft'),
-          isNull(customerUpdates.nudgedAt),
-          lte(customerUpdates.createdAt, before),
-          isNotNull(customerUpdates.incidentId),
-        ),
-      )
-  ).map(toDraftRow);
+  return (await unnudgedBefore(db, before, 'incidentId')).map(toDraftRow);
 }
 
 /** Maintenance texts still waiting for approval, created at or before `before` and never nudged. */
 export async function unnudgedMaintenanceTextsBefore(db: DbOrTx, before: number): Promise<MaintenanceTextRow[]> {
+  return (await unnudgedBefore(db, before, 'maintenanceId')).map(toMaintenanceTextRow);
+}
+
+/** Waiting, never-nudged texts created at or before `before`, of incidents or of maintenances. */
+async function unnudgedBefore(db: DbOrTx, before: number, owner: 'incidentId' | 'maintenanceId') {
   const { customerUpdates } = tablesOf(db);
-  return (
-    await db
-      .select()
-      .from(customerUpdates)
-      .where(
-        and(
-          eq(customerUpdates.state, 'draft'),
-          isNull(customerUpdates.nudgedAt),
-          lte(customerUpdates.createdAt, before),
-          isNotNull(customerUpdates.maintenanceId),
-        ),
-      )
-  ).map(toMaintenanceTextRow);
+  return await db
+    .select()
+    .from(customerUpdates)
+    .where(
+      and(eq(customerUpdates.state, 'draft'), isNull(customerUpdates.nudgedAt), lte(customerUpdates.createdAt, before), isNotNull(customerUpdates[owner])),
+    );
 }
 
 /**

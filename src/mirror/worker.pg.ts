@@ -19,7 +19,7 @@ import { splitLane } from '../domain/maintenance.js';
 import { attemptDelivery, breakerKeyFor, messageFor, retryDelayFor } from './delivery.js';
 import { CircuitBreakers } from './policy.js';
 import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
-import { defaultWorkerOptions, type WorkerDeps, type WorkerOptions } from './worker.js';
+import { defaultWorkerOptions, tunedOptions, type WorkerDeps, type WorkerOptions } from './worker.js';
 
 // The outbox worker on PostgreSQL, for several replicas on one database: any replica delivers any
 // row, and a lane's rows go in order whichever replica sends them (db/queries/worker.pg.ts says how
@@ -71,13 +71,7 @@ export class PgOutboxWorker {
 
   /** Adjusts timing (tests use short timeouts and backoff). Call before start(). */
   tune(over: Partial<WorkerOptions>): void {
-    const attemptTimeoutMs = over.attemptTimeoutMs ?? this.options.attemptTimeoutMs;
-    this.options = {
-      ...this.options,
-      ...over,
-      attemptTimeoutMs,
-      leaseMs: over.leaseMs ?? (over.attemptTimeoutMs ? attemptTimeoutMs * 2 + 1_000 : this.options.leaseMs),
-    };
+    this.options = tunedOptions(this.options, over);
     (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.deps.now);
   }
 

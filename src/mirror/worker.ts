@@ -90,6 +90,17 @@ export function defaultWorkerOptions(over: Partial<WorkerOptions> = {}): WorkerO
   };
 }
 
+/** `current` adjusted by `over`; a new attempt timeout brings its lease along unless one is given. */
+export function tunedOptions(current: WorkerOptions, over: Partial<WorkerOptions>): WorkerOptions {
+  const attemptTimeoutMs = over.attemptTimeoutMs ?? current.attemptTimeoutMs;
+  return {
+    ...current,
+    ...over,
+    attemptTimeoutMs,
+    leaseMs: over.leaseMs ?? (over.attemptTimeoutMs ? attemptTimeoutMs * 2 + 1_000 : current.leaseMs),
+  };
+}
+
 export interface WorkerDeps {
   db: Db;
   /** The store's read-only connection, for the lane scan (the writer when absent). */
@@ -259,13 +270,7 @@ export class OutboxWorker {
 
   /** Adjusts timing (tests use short timeouts and backoff). Call before start(). */
   tune(over: Partial<WorkerOptions>): void {
-    const attemptTimeoutMs = over.attemptTimeoutMs ?? this.options.attemptTimeoutMs;
-    this.options = {
-      ...this.options,
-      ...over,
-      attemptTimeoutMs,
-      leaseMs: over.leaseMs ?? (over.attemptTimeoutMs ? attemptTimeoutMs * 2 + 1_000 : this.options.leaseMs),
-    };
+    this.options = tunedOptions(this.options, over);
     (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.deps.now);
   }
 
