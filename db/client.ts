@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { engineOf, register } from './engine.js';
 import * as schema from './schema.js';
 import { migrationsDir } from './paths.js';
@@ -116,8 +116,28 @@ export function openDatabase(file: string): Db {
       },
       { behavior: 'immediate', ...config },
     )) as Db['transaction'];
-  migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  if (behindMigrations(sqlite)) migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return db;
+}
+
+/**
+ * Whether the database lacks a shipped migration. drizzle's migrator reads and hashes every
+ * migration file before it asks the database which it has; a database that already holds the
+ * newest one (every start but the first after an upgrade) would get nothing from it, so only the
+ * journal's last entry is read to find out. The test is the migrator's own: it applies the
+ * migrations created after the newest one recorded.
+ */
+function behindMigrations(sqlite: Database.Database): boolean {
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ when: number }> };
+  const newest = journal.entries.at(-1)?.when;
+  if (newest === undefined) return true;
+  let applied: unknown;
+  try {
+    applied = (sqlite.prepare('SELECT max(created_at) AS at FROM __drizzle_migrations').get() as { at: unknown } | undefined)?.at;
+  } catch {
+    return true; // a new database: no migrations table yet
+  }
+  return applied === null || applied === undefined || Number(applied) < newest;
 }
 
 /** True for SQLite's "another connection holds the lock" failures (after the busy timeout ran out). */
