@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,5 +9,9 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Most test files wait on child processes, sockets and timers more than they compute, so more
+    // files run at once than there are cores (vitest's default is one fewer than the cores: a
+    // single file at a time on a 2-core CI machine, which made CI take twice as long).
+    maxWorkers: Math.max(3, availableParallelism()),
   },
 });
