@@ -4,7 +4,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createApp } from '../../src/main.js';
 import { createLogger } from '../../src/logger.js';
+import { startFakeConnector, type FakeConnector } from '../fakes/teams-connector.js';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../fakes/webhook-receiver.js';
+import { activityBuilders } from '../teams/harness.js';
 import { BIN, ensureBuilt, freePort } from '../slack/process.js';
 import { createTestDatabase, postgresUnavailable, sayPostgresSkipped, type TestPostgres } from '../support/postgres.js';
 
@@ -17,6 +19,8 @@ import { createTestDatabase, postgresUnavailable, sayPostgresSkipped, type TestP
 // once their leases run out (2 × SITREP_DELIVERY_TIMEOUT_SECONDS + 1 s: 13 s here), re-sending each under
 // the webhook-id the receiver saw before the kill. Every subscriber has the update; the only
 // repeats are those in-flight rows, with their webhook-id; nothing delivered before was re-sent.
+// Before the fan-out, a change made through one replica (a Teams command to its /api/messages, in
+// local mode from loopback) is on the other replica's status page within 2 s.
 
 const HOLDING = 5;
 const ANSWERING = 5;
@@ -33,7 +37,10 @@ beforeAll(() => {
 const children: ChildProcess[] = [];
 const receivers: WebhookReceiver[] = [];
 let database: TestPostgres | null = null;
+let connector: FakeConnector | null = null;
 afterEach(async () => {
+  await connector?.close();
+  connector = null;
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   children.length = 0;
   await Promise.all(receivers.splice(0).map((r) => r.close()));
@@ -41,11 +48,12 @@ afterEach(async () => {
   database = null;
 });
 
-async function serve(url: string): Promise<ChildProcess> {
+async function serve(url: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: {
       PATH: process.env.PATH ?? '',
-      PORT: String(await freePort()),
+      PORT: String(port),
       SITREP_DATABASE_URL: url,
       SITREP_APPROVAL: 'off',
       SITREP_DELIVERY_TIMEOUT_SECONDS: '6',
@@ -63,7 +71,7 @@ async function serve(url: string): Promise<ChildProcess> {
     child.stderr!.on('data', (d) => (out += d));
     child.on('exit', (code) => reject(new Error(`server exited early (${code}): ${out}`)));
   });
-  return child;
+  return { child, url: `http://127.0.0.1:${port}` };
 }
 
 const kill9 = (child: ChildProcess) =>
@@ -110,7 +118,19 @@ describe.skipIf(skip)('failover on PostgreSQL', () => {
     const all = () => [...holding, ...answering].flatMap((r) => r.requests);
     try {
       const a = await serve(url);
-      await serve(url);
+      const b = await serve(url);
+      // A change through replica A, read on replica B (the one that survives).
+      connector = await startFakeConnector();
+      const teams = activityBuilders(connector.serviceUrl);
+      const sent = await fetch(`${a.url}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(teams.mention('component add Billing API')),
+      });
+      expect(sent.status).toBe(200);
+      const components = async () =>
+        ((await (await fetch(`${b.url}/api/v2/summary.json`)).json()) as { components: Array<{ name: string }> }).components.map((c) => c.name);
+      await expect.poll(components, { timeout: 2_000, interval: 50 }).toContain('Billing API');
       await run('draft INC-1 "We are rerouting traffic away from the failing database."');
       // More held than one replica may hold (5 hosts × 64): both hold some.
       await waitFor(
@@ -118,7 +138,7 @@ describe.skipIf(skip)('failover on PostgreSQL', () => {
         async () => held() > HOLDING * 64 && (await count('delivered')) === ANSWERING * PER_RECEIVER,
         60_000,
       );
-      await kill9(a);
+      await kill9(a.child);
 
       for (const r of holding) {
         r.setDefault({ status: 200 });
