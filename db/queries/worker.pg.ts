@@ -44,6 +44,7 @@ const CLAIM_HEADS = `
     select o.id from outbox o
     where o.state = 'pending' and o.next_attempt_at <= $1
       and not (o.target = any($4::text[]))
+      and not (o.customer_facing and coalesce(o.deadline_at, coalesce(o.approved_at, o.created_at) + $5::bigint) <= $1)
       and not exists (
         select 1 from outbox p
         where p.state in ('pending', 'in_flight') and p.target = o.target
@@ -58,10 +59,20 @@ const CLAIM_HEADS = `
 
 /**
  * Claims up to `limit` due lane heads (none of whose target is in `skipTargets`), leased until
- * `leaseUntil`, in id order. Run inside the caller's transaction (claimInTransaction).
+ * `leaseUntil`, in id order. Run inside the caller's transaction (claimInTransaction). A
+ * customer-facing row past its deadline (`defaultDeadlineMs` after approval when it has none of
+ * its own) is never claimed: it is dead-lettered (overdueCustomerFacing), and no replica may send
+ * it late meanwhile.
  */
-export async function claimHeads(c: pg.PoolClient, now: number, leaseUntil: number, limit: number, skipTargets: readonly string[]): Promise<OutboxRow[]> {
-  const r = await c.query({ name: 'sitrep_worker_claim', text: CLAIM_HEADS, values: [now, leaseUntil, limit, skipTargets] });
+export async function claimHeads(
+  c: pg.PoolClient,
+  now: number,
+  leaseUntil: number,
+  limit: number,
+  skipTargets: readonly string[],
+  defaultDeadlineMs: number,
+): Promise<OutboxRow[]> {
+  const r = await c.query({ name: 'sitrep_worker_claim', text: CLAIM_HEADS, values: [now, leaseUntil, limit, skipTargets, defaultDeadlineMs] });
   return r.rows.map((x) => rowOf(x as Record<string, unknown>)).sort((a, b) => a.id - b.id);
 }
 

@@ -188,7 +188,7 @@ export class PgOutboxWorker {
       let context: Map<number, { folded: number; previousRef: string | null }>;
       try {
         [rows, context] = await claimInTransaction(pool, async (c) => {
-          const heads = await claimHeads(c, now, leaseUntil, room, this.skipList());
+          const heads = await claimHeads(c, now, leaseUntil, room, this.skipList(), this.options.defaultDeadlineMs);
           const folding = heads.filter((h) => h.customerFacing && this.targetFor(splitLane(h.target).target)?.folds);
           const behind = await waitingBehindAll(c, folding);
           const out: OutboxRow[] = [];
