@@ -59,9 +59,18 @@ export function dateToken(ms: number, zone: string, format = '{date_short_pretty
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+/** The last minute formatted per zone: a burst of thread replies shares its minute. */
+const lastMinute = new Map<string, { minute: number; text: string }>();
 
-/** "Nov 25, 2026, 14:28 UTC" in `zone`; a cached Intl formatter (this runs for every thread reply). */
+/**
+ * "Nov 25, 2026, 14:28 UTC" in `zone`; a cached Intl formatter (this runs for every thread reply),
+ * and the text of the last minute formatted kept: Intl's format is the costliest part of a reply.
+ * Since 1970 every zone's offset is whole minutes, so one UTC minute is one shown minute.
+ */
 function fallbackTime(ms: number, zone: string): string {
+  const minute = Math.floor(ms / 60_000);
+  const seen = lastMinute.get(zone);
+  if (seen?.minute === minute && ms >= 0) return seen.text;
   let f = formatters.get(zone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -76,7 +85,9 @@ function fallbackTime(ms: number, zone: string): string {
     });
     formatters.set(zone, f);
   }
-  return f.format(ms).replace(/[|>]/g, ' ');
+  const text = f.format(ms).replace(/[|>]/g, ' ');
+  if (ms >= 0) lastMinute.set(zone, { minute, text });
+  return text;
 }
 
 /** Slack message ts ("1643038674.000200") → epoch milliseconds. */

@@ -34,6 +34,21 @@ describe('escaping for mrkdwn', () => {
     const t = dateToken(Date.UTC(2021, 11, 7, 22, 28), 'America/Los_Angeles');
     expect(t).toBe('<!date^1638916080^{date_short_pretty} {time}|Dec 07, 2021, 14:28 PST>');
   });
+
+  it('each reply in a burst shows its own minute and zone, across a minute and a daylight-saving change', () => {
+    const zone = 'Europe/Berlin';
+    const fallback = (ms: number) => /\|(.*)>$/.exec(dateToken(ms, zone))![1];
+    // 2026-03-29 01:59:59 UTC is 02:59:59 CET; a second later clocks show 04:00 CEST.
+    const switchAt = Date.UTC(2026, 2, 29, 1, 0);
+    expect(fallback(switchAt - 60_001)).toBe('Mar 29, 2026, 01:58 GMT+1');
+    expect(fallback(switchAt - 1)).toBe('Mar 29, 2026, 01:59 GMT+1');
+    expect(fallback(switchAt - 30_000)).toBe('Mar 29, 2026, 01:59 GMT+1');
+    expect(fallback(switchAt)).toBe('Mar 29, 2026, 03:00 GMT+2');
+    expect(fallback(switchAt + 59_999)).toBe('Mar 29, 2026, 03:00 GMT+2');
+    expect(fallback(switchAt - 1)).toBe('Mar 29, 2026, 01:59 GMT+1');
+    // Another zone at the same instant keeps its own text.
+    expect(dateToken(switchAt, 'UTC')).toMatch(/\|Mar 29, 2026, 01:00 UTC>$/);
+  });
 });
 
 describe('channelName', () => {
