@@ -40,7 +40,11 @@ export async function saveConversationRef(tx: WriteTx, ref: ConversationRef, by:
 
 /** Synchronous (readSetting): the Teams targets' breaker keys ask for it in the worker's claim path. */
 export function loadConversationRef(db: ReadConn, conversationId: string): ConversationRef | null {
-  const raw = readSetting(db, refKey(conversationId));
+  return parseConversationRef(readSetting(db, refKey(conversationId)));
+}
+
+/** A stored conversation reference, or null when it is missing or does not read as one. */
+export function parseConversationRef(raw: string | undefined): ConversationRef | null {
   if (!raw) return null;
   try {
     const parsed = conversationRef.safeParse(JSON.parse(raw));
