@@ -41,8 +41,8 @@ async function setup(engine: Engine) {
   const rows = () =>
     engine.rows(
       app,
-      'select id, kind, state, attempts, remote_ref as "remoteRef", last_error as "lastError" from outbox where target = \'statuspage\' order by id',
-    ) as Promise<Array<{ id: number; kind: string; state: string; attempts: number; remoteRef: string | null; lastError: string | null }>>;
+      'select id, target, kind, state, attempts, remote_ref as "remoteRef", last_error as "lastError" from outbox where target like \'statuspage%\' order by id',
+    ) as Promise<Array<{ id: number; target: string; kind: string; state: string; attempts: number; remoteRef: string | null; lastError: string | null }>>;
   /** Waits until `n` Statuspage rows exist and none is pending or in flight. */
   const drain = async (n: number) => {
     const end = Date.now() + 30_000;
@@ -95,4 +95,37 @@ describe.each(engines)('the Atlassian Statuspage target on $name', (engine) => {
     expect(fake.violations).toEqual([]);
     expect((await engine.rows(app, "select id from outbox where state in ('pending', 'in_flight', 'dead')")).length).toBe(0);
   });
+
+  it.skipIf(engine.skip)(
+    'an approved maintenance announcement creates a scheduled incident in its own lane; the next approved text updates it',
+    { timeout: 60_000 },
+    async () => {
+      const { app, fake, run, drain } = await setup(engine);
+      await run('component add "Web App"');
+      await run('approver add @carol');
+      const starts = Math.ceil((Date.now() + 2 * 3_600_000) / 60_000) * 60_000;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      await run(`maintenance schedule "Database upgrade" starts:${iso(starts)} ends:${iso(starts + 3_600_000)} components:web-app We upgrade the database.`);
+      await run('approve D-1', 'cli:carol');
+      const first = await drain(1);
+      expect(first.map((r) => [r.target, r.state])).toEqual([['statuspage|M-1', 'delivered']]);
+      expect(fake.incidents).toHaveLength(1);
+      const created = fake.incidents[0]!;
+      expect(created).toMatchObject({ scheduled: true, status: 'scheduled', scheduled_for: iso(starts), metadata: { sitrep: { maintenance_id: 'M-1' } } });
+      expect(first[0]!.remoteRef).toBe(created.id);
+
+      await run('maintenance update M-1 We now start with the replicas.');
+      await run('approve D-2', 'cli:carol');
+      const both = await drain(2);
+      expect(both.map((r) => [r.state, r.remoteRef])).toEqual([
+        ['delivered', created.id],
+        ['delivered', created.id],
+      ]);
+      expect(fake.incidents).toHaveLength(1);
+      expect(fake.incidents[0]!.incident_updates.map((u) => u.body)).toEqual(['We upgrade the database.', 'We now start with the replicas.']);
+      expect(fake.rateLimited()).toBe(0);
+      expect(fake.violations).toEqual([]);
+      expect((await engine.rows(app, "select id from outbox where state in ('pending', 'in_flight', 'dead')")).length).toBe(0);
+    },
+  );
 });

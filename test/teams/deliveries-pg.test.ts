@@ -112,4 +112,85 @@ describe.each(engines)('Teams deliveries on $name', (engine) => {
       expect((await engine.rows(app, "select id from outbox where state in ('pending', 'in_flight', 'dead')")).length).toBe(0);
     },
   );
+
+  it.skipIf(engine.skip)("names each delivery's Bot Connector host as its breaker key (PostgreSQL: from what lookup() loaded for the batch)", async () => {
+    const { app, teams, send, drain } = await setup(engine);
+    const other = await startFakeConnector({ host: '127.0.0.2' });
+    closers.push(() => other.close());
+    await send(teams.mention('channel incidents'));
+    // The customer channel's own reference names the second host.
+    await send(activityBuilders(other.serviceUrl).mention('help', { channel: CUSTOMERS }));
+    await drain();
+    const thread = `teams:thread:${CHANNEL}`;
+    const customers = `teams:${CUSTOMERS}`;
+    // A channel the bot never heard from goes through the incidents channel's host.
+    const unheard = 'teams:19:unheard00000000000000000000000@thread.tacv2';
+    const threadTarget = app.targets.find((t) => t.handles(thread))!;
+    const customerTarget = app.targets.find((t) => t.handles(customers))!;
+    expect(threadTarget).not.toBe(customerTarget);
+    // The worker awaits lookup (where there is one) for a claimed batch before asking the hooks.
+    await threadTarget.lookup?.([thread]);
+    await customerTarget.lookup?.([customers, unheard]);
+    expect(threadTarget.breakerKey!(thread)).toBe('teams:127.0.0.1');
+    expect(customerTarget.breakerKey!(customers)).toBe('teams:127.0.0.2');
+    expect(customerTarget.breakerKey!(unheard)).toBe('teams:127.0.0.1');
+  });
+
+  it.skipIf(engine.skip)(
+    "fills a webhook subscription's signing secret into the personal-chat answer as it sends it, read where signing keeps it",
+    async () => {
+      const { app, fake, teams, send, rows, drain } = await setup(engine);
+      const a = teams.personal('subscribe webhook:http://127.0.0.1:9/sitrep-hook');
+      await send(a);
+      await drain();
+      const [stored] = await engine.rows(app, 'select secret from subscriptions');
+      expect(stored.secret).toMatch(/^whsec_/);
+      const answer = fake.messages.find((m) => m.conversationId === a.conversation.id)?.body.text as string | undefined;
+      expect(answer).toContain('Subscribed S-1');
+      expect(answer).toContain(stored.secret);
+      // The outbox row named the subscription, never the secret.
+      const reply = (await rows()).find((r) => r.kind === 'reply')!;
+      const [row] = await engine.rows(app, 'select payload from outbox where id = ?', reply.id);
+      const payload = typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload);
+      expect(payload).toContain('[signing secret of S-1]');
+      expect(payload).not.toContain(stored.secret);
+    },
+  );
+
+  it.skipIf(engine.skip)(
+    'a scheduled maintenance: its root card and thread, the approval card edited, and the announcement in a customer channel',
+    { timeout: 60_000 },
+    async () => {
+      const { app, fake, teams, send, run, rows, drain } = await setup(engine);
+      await send(teams.mention('channel incidents'));
+      await drain();
+      await run('approver add @carol');
+      await run('component add API');
+      await run(`subscribe teams:${CUSTOMERS} components:api`);
+      const starts = Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      await run(`maintenance schedule "Database upgrade" starts:${iso(starts)} ends:${iso(starts + 3_600_000)} components:api We upgrade the database.`);
+      await drain();
+      const roots = fake.posts(CHANNEL).filter((m) => cardText(m).includes('Maintenance M-1'));
+      expect(roots).toHaveLength(1);
+      const root = roots[0]!;
+      // The maintenance's root card id, written back by the target (on PostgreSQL in a store transaction).
+      expect(await engine.rows(app, 'select root_ref as "rootRef" from maintenance_threads where maintenance_id = 1')).toEqual([{ rootRef: root.id }]);
+      const approval = fake.replies(CHANNEL, root.id).find((m) => cardText(m).includes('D-1 needs approval'));
+      expect(approval).toBeDefined();
+      expect(fake.posts(CUSTOMERS)).toEqual([]);
+
+      await run('approve D-1', 'cli:carol');
+      await drain();
+      expect(cardText(fake.messages.find((m) => m.id === approval!.id))).toContain('D-1 approved and published');
+      const customer = fake.posts(CUSTOMERS);
+      expect(customer).toHaveLength(1);
+      expect(cardText(customer[0])).toContain('Scheduled maintenance: Database upgrade');
+      expect(fake.replies(CUSTOMERS, customer[0]!.id).map((m) => cardText(m))).toEqual([expect.stringContaining('We upgrade the database.')]);
+      const lanes = new Set((await rows()).map((r) => r.target));
+      expect(lanes).toContain(`teams:thread:${CHANNEL}|M-1`);
+      expect(lanes).toContain(`teams:${CUSTOMERS}|M-1`);
+      expect((await engine.rows(app, "select id from outbox where state in ('pending', 'in_flight', 'dead')")).length).toBe(0);
+    },
+  );
 });
