@@ -66,7 +66,7 @@ function capabilities(base: Base, runner: Runner): Capability[] {
       now,
       config: { zone: config.timezone, orgName: config.orgName, publicUrl: config.publicUrl },
     }),
-    createStatuspageIo({ db, log, now, config: config.statuspage }),
+    createStatuspageIo({ db, ...(base.engine === 'pg' ? { store } : {}), log, now, config: config.statuspage }),
     createSlack({ runner, store, db, now, log, config: { slack: config.slack, ...chat } }),
     createTeams({ runner, store, db, now, log, config: { teams: config.teams, ...chat } }),
     createPagerDuty({ config: config.pagerDuty, orgName: config.orgName }),

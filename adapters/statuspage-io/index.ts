@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.js';
+import type { Store } from '../../db/store.js';
 import type { Capability } from '../../src/capability.js';
 import type { Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
@@ -11,6 +12,8 @@ export { STATUSPAGE_TARGET } from './payload.js';
 
 export interface StatuspageIoDeps {
   db: Db;
+  /** Given on PostgreSQL: the target reads through it (see createStatuspageTarget). */
+  store?: Pick<Store, 'read'>;
   log: Logger;
   now: () => number;
   config: Config['statuspage'];
@@ -24,6 +27,7 @@ export function createStatuspageIo(deps: StatuspageIoDeps): Capability {
     targets: [
       createStatuspageTarget({
         db: deps.db,
+        ...(deps.store ? { store: deps.store } : {}),
         log: deps.log,
         now: deps.now,
         apiUrl: deps.config.apiUrl,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { statuspageIdsBySlug } from '../../db/queries/components.js';
 import { laneHasEarlierRow, lastDeliveredRemoteRef } from '../../db/queries/outbox.js';
+import type { Store } from '../../db/store.js';
 import { maintenanceLane } from '../../src/domain/maintenance.js';
 import type { Logger } from '../../src/logger.js';
 import type { DeliveryResult, OutboxMessage, Target } from '../../src/mirror/target.js';
@@ -10,6 +11,8 @@ import { STATUSPAGE_TARGET, statuspageMaintenancePayload, statuspagePayload, typ
 
 export interface StatuspageTargetDeps {
   db: Db;
+  /** On PostgreSQL (where `db` is no connection): the lane's earlier rows and the component map are read through the store. */
+  store?: Pick<Store, 'read'>;
   log: Logger;
   now: () => number;
   apiUrl: string;
@@ -63,6 +66,10 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   const paceKey = `statuspage:${keyFingerprint(deps.apiKey)}`;
   const page = `/pages/${encodeURIComponent(deps.pageId)}`;
   let componentCache: { at: number; byName: Map<string, string> } | null = null;
+  // Nothing here is asked synchronously (the breaker and pace keys are fixed): every read is in a
+  // delivery, on `db` (SQLite) or through the store (PostgreSQL).
+  const store = deps.store;
+  const read = <T>(fn: (h: Db) => Promise<T>): Promise<T> => (store ? store.read(fn) : fn(deps.db));
 
   /** The row's lane as stored: a maintenance's is named in the target value. */
   const laneOf = (msg: OutboxMessage) => (msg.maintenanceId == null ? msg.target : maintenanceLane(msg.target, msg.maintenanceId));
@@ -71,7 +78,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   async function knownRemoteId(msg: OutboxMessage): Promise<string | null> {
     if (msg.previousRemoteRef !== undefined) return msg.previousRemoteRef;
     if (msg.incidentId === null && msg.maintenanceId == null) return null;
-    return await lastDeliveredRemoteRef(deps.db, laneOf(msg), msg.incidentId, msg.id);
+    return await read((h) => lastDeliveredRemoteRef(h, laneOf(msg), msg.incidentId, msg.id));
   }
 
   /** Looks for an incident carrying our metadata: a create whose answer we never saw may have worked. */
@@ -91,7 +98,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   /** Statuspage component ids: `component map` first, else the page's component of the same name. */
   async function componentIds(p: Pick<StatuspagePayload, 'components'>, signal: AbortSignal): Promise<Map<string, string>> {
     const slugs = p.components.map((c) => c.slug);
-    const out = await statuspageIdsBySlug(deps.db, slugs);
+    const out = await read((h) => statuspageIdsBySlug(h, slugs));
     if (!slugs.length) return out;
     const missing = p.components.filter((c) => !out.has(c.slug));
     if (!missing.length) return out;
@@ -206,7 +213,7 @@ export function createStatuspageTarget(deps: StatuspageTargetDeps): Target {
   /** Whether no earlier row of this lane exists (so no create can have happened before). */
   async function isFirstOfLane(msg: OutboxMessage): Promise<boolean> {
     if (msg.incidentId === null && msg.maintenanceId == null) return true;
-    return !(await laneHasEarlierRow(deps.db, laneOf(msg), msg.incidentId, msg.id));
+    return !(await read((h) => laneHasEarlierRow(h, laneOf(msg), msg.incidentId, msg.id)));
   }
 
   return {

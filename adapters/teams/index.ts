@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthConfiguration, CloudAdapter } from '@microsoft/agents-hosting';
 import type { Db } from '../../db/client.js';
+import { settingsAreSynchronous } from '../../db/queries/settings.js';
 import type { Store } from '../../db/store.js';
 import type { Capability } from '../../src/capability.js';
 import type { Runner } from '../../src/commands/runner.js';
@@ -41,7 +42,7 @@ export function authConfigFor(teams: Config['teams']): AuthConfiguration | null 
 export interface TeamsDeps {
   runner: Runner;
   db: Db;
-  /** The store, for inbound reads on PostgreSQL (where `db` is no connection). */
+  /** The store, for inbound reads and the targets' reads and writes on PostgreSQL (where `db` is no connection). */
   store?: Store;
   now: () => number;
   log: Logger;
@@ -95,7 +96,10 @@ export function createTeams(deps: TeamsDeps): Capability {
 
   // Customer channels (`subscribe teams:<conversation id>`) hear published updates only, fully escaped.
   const outlets = [createTeamsOutlet(), createCustomerChannelOutlet({ platform: 'teams', deadlineMs: deps.config.deliveryDeadlineMs })];
-  const targets = [createTeamsTarget({ db, token, timezone: deps.config.timezone, now }), createTeamsCustomerTarget({ db, token })];
+  // On PostgreSQL (no synchronous connection) the targets read and write through the store; on
+  // SQLite they keep to `db`, whose synchronous lookups the worker's hooks use.
+  const viaStore = deps.store && !settingsAreSynchronous(db) ? { store: deps.store } : {};
+  const targets = [createTeamsTarget({ db, ...viaStore, token, timezone: deps.config.timezone, now }), createTeamsCustomerTarget({ db, ...viaStore, token })];
 
   const handle = createInbound({ runner: deps.runner, db, now, ...(deps.store ? { store: deps.store } : {}) });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ReadConn, WriteTx } from '../../db/store.js';
 import { threadRows } from '../../db/queries/threads.js';
-import { getSetting, readSetting, setSetting } from '../../db/queries/settings.js';
+import { getSetting, setSetting } from '../../db/queries/settings.js';
 import type { Outlet } from '../../src/commands/context.js';
 import { createThreadOutlet } from '../../src/mirror/thread.js';
 import { privateIncidentsChannelKey } from '../../src/commands/store.js';
@@ -38,9 +38,11 @@ export async function saveConversationRef(tx: WriteTx, ref: ConversationRef, by:
   return await setSetting(tx, refKey(ref.conversationId), JSON.stringify(ref), by, at);
 }
 
-/** Synchronous (readSetting): the Teams targets' breaker keys ask for it in the worker's claim path. */
-export function loadConversationRef(db: ReadConn, conversationId: string): ConversationRef | null {
-  const raw = readSetting(db, refKey(conversationId));
+/**
+ * A stored conversation reference (the setting under refKey), or null when it is missing or does
+ * not read as one. The Teams targets read it through adapters/teams/refs.ts, on either engine.
+ */
+export function parseConversationRef(raw: string | undefined): ConversationRef | null {
   if (!raw) return null;
   try {
     const parsed = conversationRef.safeParse(JSON.parse(raw));

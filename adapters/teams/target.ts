@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
 import { hasRowOnItsWay } from '../../db/queries/outbox.js';
-import { readSetting } from '../../db/queries/settings.js';
 import { subscriptionSecret } from '../../db/queries/subscriptions.js';
 import { maintenanceThread, setMaintenanceThreadRoot, setThreadRoot } from '../../db/queries/threads.js';
 import { loadMaintenanceThreadView } from '../../db/queries/maintenances.js';
@@ -12,7 +11,9 @@ import type { BreakerSubject, DeliveryResult, OutboxMessage, Target } from '../.
 import { CARD_CONTENT_TYPE, maintenanceRootCard, plain, rootCard, summary, type Card } from './cards.js';
 import { TEAMS_THREAD_KINDS, teamsThreadMessage, type TeamsThreadMessage } from './messages.js';
 import { loadSdk, type Activity, type ConnectorClient } from './sdk.js';
-import { TEAMS_THREAD_PREFIX, loadConversationRef, refKey, teamsThreadRow, threadConversationId } from './outlet.js';
+import type { Store } from '../../db/store.js';
+import { TEAMS_THREAD_PREFIX, refKey, teamsThreadRow, threadConversationId } from './outlet.js';
+import { readConversationRef, teamsSettings } from './refs.js';
 import { approvalRequestRef } from '../../db/queries/outbox.js';
 import { parseRetryAfter as retryAfterMs } from '../../src/mirror/policy.js';
 
@@ -112,25 +113,35 @@ export function serviceHostKey(serviceUrl: string | null | undefined): string {
 
 export interface TeamsTargetDeps {
   db: Db;
+  /**
+   * On PostgreSQL (where `db` is no connection): reads go through the store and writes (a root
+   * card's id) in a store transaction; the breaker key answers from what lookup() loaded.
+   */
+  store?: Pick<Store, 'read' | 'transaction'>;
   token: TokenSource;
   timezone: string;
   now: () => number;
 }
 
 export function createTeamsTarget(deps: TeamsTargetDeps): Target {
-  const { db } = deps;
+  const { db, store } = deps;
+  // SQLite: the queries run on `db`, as they always have. PostgreSQL: through the store.
+  const read = <T>(fn: (h: Db) => Promise<T>): Promise<T> => (store ? store.read(fn) : fn(db));
+  const write = <T>(fn: (tx: Db) => Promise<T>): Promise<T> => (store ? store.transaction(fn) : fn(db));
+  const settings = teamsSettings(db, store);
 
   async function client(serviceUrl: string): Promise<ConnectorClient> {
     return connectorFor(serviceUrl, await deps.token());
   }
 
-  // The worker asks for a breaker key for every due head, so these lookups are prepared once per
-  // connection (db/queries).
+  // The worker asks for a breaker key for every due head, so on SQLite its lookup is prepared once
+  // per connection (db/queries); on PostgreSQL it is loaded for the claimed batch (lookup).
 
   /** The reply's text, with a webhook signing secret filled in from where signing keeps it. */
   async function replyText(p: ReplyPayload): Promise<string> {
     if (p.secretOf === undefined) return p.text;
-    const secret = await subscriptionSecret(db, p.secretOf);
+    const secretOf = p.secretOf;
+    const secret = await read((h) => subscriptionSecret(h, secretOf));
     const shown = secret ?? `(not available: S-${p.secretOf} was removed before this reply was sent; subscribe again for a new secret)`;
     return p.text.split(secretSlot(p.secretOf)).join(shown);
   }
@@ -140,7 +151,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       const url = msg.payload.serviceUrl;
       return serviceHostKey(typeof url === 'string' ? url : null);
     }
-    const raw = readSetting(db, refKey(target.slice(TEAMS_THREAD_PREFIX.length)));
+    const raw = settings.peek(refKey(target.slice(TEAMS_THREAD_PREFIX.length)));
     if (!raw) return 'teams';
     try {
       return serviceHostKey(storedServiceUrl.safeParse(JSON.parse(raw)).data?.serviceUrl);
@@ -151,22 +162,22 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
 
   /** No root id yet: worth waiting for only while its post is still on its way. */
   async function noRoot(incidentId: number): Promise<DeliveryResult> {
-    return (await hasRowOnItsWay(db, incidentId, ['root_post'], TEAMS_THREAD_PREFIX))
+    return (await read((h) => hasRowOnItsWay(h, incidentId, ['root_post'], TEAMS_THREAD_PREFIX)))
       ? { kind: 'retry', error: 'the root card is not posted yet' }
       : { kind: 'failed', error: 'the incident has no root card in Teams (its post failed; `deliveries` lists it)' };
   }
 
   async function whereIs(incidentId: number) {
-    const row = await teamsThreadRow(db, incidentId);
+    const row = await read((h) => teamsThreadRow(h, incidentId));
     const failed = (error: string): { error: DeliveryResult } => ({ error: { kind: 'failed', error } });
     if (!row) return failed('the incident has no Teams thread');
-    const ref = loadConversationRef(db, row.channel);
+    const ref = await readConversationRef(settings, row.channel);
     if (!ref) return failed(`no service URL known for ${row.channel}: mention the bot in that channel once (e.g. \`channel incidents\`)`);
     return { row, ref };
   }
 
   async function rootActivity(incidentId: number): Promise<Activity> {
-    const view = await loadIncidentView(db, await getIncident(db, incidentId));
+    const view = await read(async (h) => loadIncidentView(h, await getIncident(h, incidentId)));
     return cardActivity(rootCard(view, deps.timezone, deps.now()), summary(`${view.id} ${view.title}: ${view.status}, sev${view.severity}`));
   }
 
@@ -175,13 +186,13 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
    * database when sent), edits of it, replies under it, and its approval cards' edits.
    */
   async function deliverMaintenance(msg: OutboxMessage, m: TeamsThreadMessage, maintenanceId: number): Promise<DeliveryResult> {
-    const row = await maintenanceThread(db, maintenanceId, 'teams');
+    const row = await read((h) => maintenanceThread(h, maintenanceId, 'teams'));
     if (!row) return { kind: 'failed', error: 'the maintenance has no Teams thread' };
-    const ref = loadConversationRef(db, row.channel);
+    const ref = await readConversationRef(settings, row.channel);
     if (!ref) return { kind: 'failed', error: `no service URL known for ${row.channel}: mention the bot in that channel once (e.g. \`channel incidents\`)` };
     const noRoot: DeliveryResult = { kind: 'failed', error: 'the maintenance has no root card in Teams (its post failed; `deliveries` lists it)' };
     const rootActivity = async () => {
-      const v = await loadMaintenanceThreadView(db, maintenanceId);
+      const v = await read((h) => loadMaintenanceThreadView(h, maintenanceId));
       return cardActivity(maintenanceRootCard(v, deps.timezone), summary(`Maintenance ${v.id} ${v.title}: ${v.status.replace(/_/g, ' ')}`));
     };
     switch (m.kind) {
@@ -189,7 +200,8 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
         const res = await (await client(ref.serviceUrl)).sendToConversation(row.channel, await rootActivity());
         if (!res?.id) return { kind: 'retry', error: 'Teams returned no activity id for the root card' };
-        await setMaintenanceThreadRoot(db, maintenanceId, 'teams', res.id);
+        const rootRef = res.id;
+        await write((tx) => setMaintenanceThreadRoot(tx, maintenanceId, 'teams', rootRef));
         return { kind: 'delivered', remoteRef: res.id };
       }
       case 'root_update': {
@@ -210,7 +222,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       }
       case 'approval_update': {
         const p = m.payload;
-        const requestRef = await approvalRequestRef(db, maintenanceLane(msg.target, maintenanceId), null, p.draftId);
+        const requestRef = await read((h) => approvalRequestRef(h, maintenanceLane(msg.target, maintenanceId), null, p.draftId));
         if (!row.rootRef || !requestRef) return { kind: 'delivered' }; // the approval card was never posted: nothing to edit
         const a = await cardActivity(p.card, p.summary);
         a.id = requestRef;
@@ -243,7 +255,8 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
         // A new top-level post in the channel: its activity id names the thread from now on.
         const res = await (await client(ref.serviceUrl)).sendToConversation(row.channel, await rootActivity(incidentId));
         if (!res?.id) return { kind: 'retry', error: 'Teams returned no activity id for the root card' };
-        await setThreadRoot(db, incidentId, 'teams', row.channel, res.id);
+        const rootRef = res.id;
+        await write((tx) => setThreadRoot(tx, incidentId, 'teams', row.channel, rootRef));
         return { kind: 'delivered', remoteRef: res.id };
       }
       case 'root_update': {
@@ -264,7 +277,7 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
       }
       case 'approval_update': {
         const p = m.payload;
-        const requestRef = await approvalRequestRef(db, msg.target, incidentId, p.draftId);
+        const requestRef = await read((h) => approvalRequestRef(h, msg.target, incidentId, p.draftId));
         if (!row.rootRef || !requestRef) return { kind: 'delivered' }; // the approval card was never posted: nothing to edit
         const a = await cardActivity(p.card, p.summary);
         a.id = requestRef;
@@ -277,6 +290,12 @@ export function createTeamsTarget(deps: TeamsTargetDeps): Target {
   return {
     handles: (target) => target.startsWith(TEAMS_THREAD_PREFIX),
     breakerKey,
+    ...(settings.synchronous
+      ? {}
+      : {
+          // PostgreSQL: the claimed batch's conversation references, in one query, for breakerKey.
+          lookup: (targets: readonly string[]) => settings.load(targets.map((t) => refKey(t.slice(TEAMS_THREAD_PREFIX.length)))),
+        }),
     async deliver(msg, signal) {
       const attempt = deliverOnce(msg).catch((err: unknown): DeliveryResult => toDeliveryResult(err));
       return raceAbort(attempt, signal);

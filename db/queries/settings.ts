@@ -1,6 +1,6 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../client.js';
-import { first, tablesOf } from '../engine.js';
+import { first, isSqlite, tablesOf } from '../engine.js';
 import { prepared, preparedSync } from './prepared.js';
 
 export async function listApprovers(db: DbOrTx): Promise<string[]> {
@@ -56,4 +56,27 @@ export async function removePrivateMember(db: DbOrTx, incidentId: number, user: 
 
 export async function isPrivateMember(db: DbOrTx, incidentId: number, user: string): Promise<boolean> {
   return settingValue(await prepared(db, READ_SETTING).get(memberKey(incidentId, user))) !== undefined;
+}
+
+/**
+ * Several settings in one query (on either engine): the values of those of `keys` that are set.
+ * The Teams targets load a claimed batch's conversation references with it on PostgreSQL.
+ */
+export async function getSettings(db: DbOrTx, keys: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const { settings } = tablesOf(db);
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = [...new Set(keys.slice(i, i + 500))];
+    for (const r of await db.select({ key: settings.key, value: settings.value }).from(settings).where(inArray(settings.key, chunk))) out.set(r.key, r.value);
+  }
+  return out;
+}
+
+/**
+ * True when `db` is a SQLite connection, whose synchronous lookups (readSetting, preparedSync) the
+ * worker's hooks may call; false for any other handle (PostgreSQL's stand-in, db/open.ts), where a
+ * target reads through the store instead.
+ */
+export function settingsAreSynchronous(db: DbOrTx): boolean {
+  return isSqlite(db);
 }
