@@ -398,6 +398,11 @@ export const outbox = pgTable(
     index('outbox_lane_live').on(t.state, t.target, t.incidentId, t.id).where(sql`state in ('pending', 'in_flight')`),
     index('outbox_lane_pending').on(t.state, t.target, t.incidentId, t.id).where(sql`state = 'pending'`),
     index('outbox_lane_in_flight').on(t.state, t.target, t.incidentId, t.id).where(sql`state = 'in_flight'`),
+    // PostgreSQL only: the replicas' claim (db/queries/worker.pg.ts) walks due pending rows in
+    // (next_attempt_at, id) order and stops at its batch of lane heads, instead of joining every
+    // pending row with its lane's and sorting them all (a 100,000-row backlog: 290 ms a claim
+    // without it, 2 ms with it). SQLite's worker finds heads its own way (db/queries/worker.ts).
+    index('outbox_due_order').on(t.nextAttemptAt, t.id).where(sql`state = 'pending'`),
     // Counting what a claimed row folds in must not scan the table on every claim.
     index('outbox_folded_into').on(t.foldedInto),
     // Retention finds delivered rows past their age by seeking this, so a prune pass reads only

@@ -39,7 +39,8 @@ export async function poolOf(store: Store): Promise<pg.Pool> {
 
 type Conn = pg.Pool | pg.PoolClient;
 
-const CLAIM_HEADS = `
+/** The claim's statement (exported for the test that reads its plan). */
+export const CLAIM_HEADS = `
   with heads as (
     select o.id from outbox o
     where o.state = 'pending' and o.next_attempt_at <= $1

@@ -13,6 +13,12 @@ import * as sqliteSchema from '../../db/schema.js';
 const sqliteTables = Object.entries(sqliteSchema).flatMap(([k, v]): Array<[string, SQLiteTable]> => (v instanceof SQLiteTable ? [[k, v]] : []));
 const pgTables = new Map(Object.entries(pgSchema).flatMap(([k, v]): Array<[string, PgTable]> => (v instanceof PgTable ? [[k, v]] : [])));
 
+/**
+ * Indexes one engine's own queries need and the other's do not (each named where it is made):
+ * PostgreSQL's replicas claim lane heads in due order (db/schema.pg.ts outbox_due_order).
+ */
+const ENGINE_ONLY_INDEXES = new Set(['outbox_due_order']);
+
 function shape(c: ReturnType<typeof sqliteConfig> | ReturnType<typeof pgConfig>) {
   return {
     name: c.name,
@@ -20,7 +26,7 @@ function shape(c: ReturnType<typeof sqliteConfig> | ReturnType<typeof pgConfig>)
       .map((col) => ({ name: col.name, notNull: col.notNull, primary: col.primary, unique: col.isUnique }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     primaryKeys: c.primaryKeys.map((k) => k.columns.map((col) => col.name)),
-    indexes: c.indexes.map((i) => ({ name: i.config.name, unique: i.config.unique, columns: i.config.columns.map((col) => ('name' in col ? col.name : '?')) })),
+    indexes: c.indexes.filter((i) => !ENGINE_ONLY_INDEXES.has(i.config.name ?? '')).map((i) => ({ name: i.config.name, unique: i.config.unique, columns: i.config.columns.map((col) => ('name' in col ? col.name : '?')) })),
     checks: c.checks.map((k) => k.name),
     foreignKeys: c.foreignKeys.map((f) => f.reference().columns.map((col) => col.name)).sort(),
   };

@@ -1,0 +1,1 @@
+CREATE INDEX "outbox_due_order" ON "outbox" USING btree ("next_attempt_at","id") WHERE state = 'pending';
