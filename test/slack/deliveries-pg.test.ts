@@ -239,6 +239,50 @@ describe.skipIf(postgres.skip)('Slack deliveries on PostgreSQL', () => {
     expect(target.pace?.(row(lane, 'root_update', 1))).toBeUndefined();
   });
 
+  it('a maintenance thread and an incident approval: root, approval request, its edit once decided, root edits; customers get the approved text', async () => {
+    const s = await sitrep({ SLACK_INCIDENTS_CHANNEL: INCIDENTS, SITREP_APPROVAL: 'required', SITREP_TIMEZONE: 'UTC' });
+    await s.run('component add API');
+    await s.run('approver add cli:admin');
+    await s.run('subscribe slack:C0CUST0001');
+    const starts = Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000;
+    const window = `starts:${new Date(starts).toISOString()} ends:${new Date(starts + 3_600_000).toISOString()}`;
+    const scheduled = await s.app.run(`maintenance schedule "DB upgrade" ${window} components:api We upgrade the database.`, 'slack:U0ALICE', {
+      platform: 'slack',
+      channel: 'C0GENERAL',
+    });
+    expect(scheduled.ok).toBe(true);
+    await s.drained();
+    const root = rootIn(s.fake, INCIDENTS)!;
+    expect(blocksText(root)).toContain('M-1 · DB upgrade');
+    expect(await s.rows('select channel, root_ref as "rootRef" from maintenance_threads')).toEqual([{ channel: INCIDENTS, rootRef: root.ts }]);
+    const request = repliesTo(s.fake, root.ts).find((m) => blocksText(m).includes('D-1 needs approval'))!;
+    expect(request).toBeDefined();
+    expect(s.fake.messages.filter((m) => m.channel === 'C0CUST0001')).toEqual([]);
+
+    await s.run('approve D-1');
+    await s.drained();
+    // The request is edited to say it was decided, and the root to show the text now public.
+    const decided = s.fake.callsOf('chat.update').find((c) => c.params.ts === request.ts);
+    expect(JSON.stringify(decided?.params.blocks)).toContain('D-1 approved');
+    expect(s.fake.callsOf('chat.update').some((c) => c.params.ts === root.ts)).toBe(true);
+    const customer = s.fake.messages.filter((m) => m.channel === 'C0CUST0001');
+    expect(customer.map((m) => Boolean(m.thread_ts))).toEqual([false, true]);
+    expect(customer[1]!.text).toContain('We upgrade the database.');
+
+    // An incident's draft: its approval request in the thread, edited once approved.
+    expect(await s.slash('declare Checkout errors sev:2')).toContain('INC-1 declared');
+    // Written by someone else than the approver (the two-person rule).
+    expect((await s.app.run('draft INC-1 "We are looking into checkout errors."', 'slack:U0ALICE', { platform: 'slack', channel: INCIDENTS })).ok).toBe(true);
+    await s.drained();
+    const incidentRoot = s.fake.messages.find((m) => m.channel === INCIDENTS && !m.thread_ts && blocksText(m).includes('INC-1'))!;
+    const incidentRequest = repliesTo(s.fake, incidentRoot.ts).find((m) => blocksText(m).includes('D-2 needs approval'))!;
+    expect(incidentRequest).toBeDefined();
+    await s.run('approve D-2');
+    await s.drained();
+    expect(JSON.stringify(s.fake.callsOf('chat.update').find((c) => c.params.ts === incidentRequest.ts)?.params.blocks)).toContain('D-2 approved');
+    expect(s.fake.calls.filter((c) => !c.valid)).toEqual([]);
+  });
+
   it('an approved update reaches every subscribed customer channel, paced, with a 429 Retry-After honoured and waiting updates folded', async () => {
     // The fake keeps Slack's limit itself: a second post to a channel within a second is refused.
     const s = await sitrep({}, { rateLimit: { perChannel: 1 } });
