@@ -35,6 +35,9 @@ interface Sitrep {
   drained(): Promise<void>;
 }
 
+/** Slash commands' trigger ids: one per invocation, across the replicas of a test. */
+let triggers = 0;
+
 async function sitrep(env: Record<string, string> = {}, fakeOptions: Omit<FakeSlackOptions, 'token'> = {}, fake?: FakeSlackApi): Promise<Sitrep> {
   if (!fake) {
     const f = await startFakeSlackApi({ ...fakeOptions, token: TOKEN });
@@ -66,7 +69,6 @@ async function sitrep(env: Record<string, string> = {}, fakeOptions: Omit<FakeSl
     });
     return { status: res.status, text: await res.text() };
   };
-  let triggers = 0;
   const rows = (text: string, ...params: unknown[]) => postgres.rows(app, text, ...params);
   return {
     app,
@@ -237,6 +239,13 @@ describe.skipIf(postgres.skip)('Slack deliveries on PostgreSQL', () => {
     await target.lookup!([lane, `slack:thread:${INCIDENTS}`]);
     expect(target.pace?.(row(lane, 'thread_reply', 1))).toEqual({ key: `slack:channel:${channel}`, intervalMs: 1_000 });
     expect(target.pace?.(row(lane, 'root_update', 1))).toBeUndefined();
+    // Either replica may deliver what either one writes: a note typed in the private channel (to
+    // the second replica) lands under the root the first one posted.
+    const root = rootIn(a.fake, channel)!;
+    expect(await b.slash('note handled by the other replica', { channel })).toContain('Noted on INC-1');
+    await b.drained();
+    expect(blocksText(repliesTo(a.fake, root.ts).at(-1))).toContain('handled by the other replica');
+    expect(a.fake.calls.filter((c) => c.method === 'conversations.create' && c.status === 200 && c.valid)).toHaveLength(1);
   });
 
   it('a maintenance thread and an incident approval: root, approval request, its edit once decided, root edits; customers get the approved text', async () => {
