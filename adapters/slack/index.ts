@@ -86,15 +86,17 @@ export function createSlack(deps: SlackDeps): Capability {
   const outlet = createSlackOutlet();
   // Customer channels (`subscribe slack:C123`) hear published updates only, fully escaped.
   const outlets = [outlet, createCustomerChannelOutlet({ platform: 'slack', deadlineMs: deps.config.deliveryDeadlineMs })];
+  // Both receivers commit every request to the inbox before it is answered (inbox.ts).
+  const inbox = new SlackInbox(db, deps.store);
+  // On PostgreSQL (`db` is SQLite's handle only there, a stand-in that refuses every use; the
+  // inbox is shared by the replicas) the thread's target reads and writes through the store.
+  const deliveryStore = inbox.shared ? { store: deps.store } : {};
   const targets = [
-    createSlackTarget({ db, client: web, timezone: deps.config.timezone, now }),
+    createSlackTarget({ db, ...deliveryStore, client: web, timezone: deps.config.timezone, now }),
     createSlackCustomerTarget(web),
     // The reads a 📌 needs (conversations.replies), queued so a rate limit delays a pin, never drops it.
     createSlackHistoryTarget({ client: web, runner: deps.runner, store: deps.store, log }),
   ];
-
-  // Both receivers commit every request to the inbox before it is answered (inbox.ts).
-  const inbox = new SlackInbox(db, deps.store);
   const wiring: BoltWiring = { botToken, clientOptions, web, inbox, runner: deps.runner, store: deps.store, db, now, log };
   const logger = toBoltLogger(log);
 

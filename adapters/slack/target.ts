@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
+import type { ReadConn, Store, WriteTx } from '../../db/store.js';
 import { hasRowOnItsWay } from '../../db/queries/outbox.js';
-import { insertThread, maintenanceThread, setMaintenanceThreadRoot, setThreadRoot, threadChannels } from '../../db/queries/threads.js';
+import {
+  findThreadChannels,
+  insertThread,
+  maintenanceThread,
+  setMaintenanceThreadRoot,
+  setThreadRoot,
+  threadChannels,
+  type ThreadChannel,
+} from '../../db/queries/threads.js';
 import { loadMaintenanceThreadView } from '../../db/queries/maintenances.js';
 import { maintenanceLane } from '../../src/domain/maintenance.js';
 import { addPrivateMember } from '../../db/queries/settings.js';
@@ -23,6 +32,12 @@ type Payload<K extends SlackThreadMessage['kind']> = Extract<SlackThreadMessage,
 
 export interface SlackTargetDeps {
   db: Db;
+  /**
+   * On PostgreSQL: every read goes through the store and every write is a store transaction,
+   * instead of `db`'s synchronous connection, which is SQLite's. The pace hook then answers from
+   * what deliveries and lookup() last read (the worker awaits lookup first).
+   */
+  store?: Pick<Store, 'read' | 'transaction'>;
   client: SlackWebApi;
   timezone: string;
   now: () => number;
@@ -165,16 +180,56 @@ export function channelPostGate(client: SlackWebApi): ChannelPostGate {
 /** Names tried for an incident's own channel (the plain one, then `-2` …) before the row fails. */
 const NAME_TRIES = 10;
 
+/** The incident a private incident's lane names (`slack:thread:private:INC-7` → 7). */
+const privateLaneIncident = (target: string): number | null => {
+  const m = /^slack:thread:private:INC-(\d+)$/.exec(target);
+  return m ? Number(m[1]) : null;
+};
+
+/**
+ * What a lane says about an incident's channels before any was read: a shared lane is named after
+ * the incidents channel its thread opened in (its home); a private lane names no channel.
+ */
+const laneChannels = (target: string): ThreadChannel[] =>
+  privateLaneIncident(target) !== null ? [] : [{ channel: target.slice(SLACK_THREAD_PREFIX.length), dedicated: false }];
+
+/** Incidents whose channels a PostgreSQL target remembers; past this the memory starts again. */
+const CHANNELS_KEPT = 10_000;
+
 export function createSlackTarget(deps: SlackTargetDeps): Target {
-  const { db, client } = deps;
+  const { db, client, store } = deps;
   const gate = channelPostGate(client);
-  // The worker asks for a pace key for every due head, so the lookup is prepared once.
+  // SQLite: every query on the writer connection, as always. PostgreSQL: reads through the store,
+  // each write its own transaction.
+  const read: <T>(fn: (db: ReadConn) => Promise<T>) => Promise<T> = store ? (fn) => store.read(fn) : (fn) => fn(db);
+  const write: <T>(fn: (tx: WriteTx) => Promise<T>) => Promise<T> = store ? (fn) => store.transaction(fn) : (fn) => fn(db);
+  // PostgreSQL: the channels of the incidents this target has read, for the synchronous pace hook.
+  // An incident's channels are fixed once its opening rows are delivered (its own channel is
+  // created by the first row of its lane), and every delivery reads them again.
+  const channels = store ? new Map<number, ThreadChannel[]>() : null;
+  const remember = (incidentId: number, rows: readonly ThreadChannel[]) => {
+    if (!channels) return;
+    if (channels.size >= CHANNELS_KEPT && !channels.has(incidentId)) channels.clear();
+    channels.set(
+      incidentId,
+      rows.map((r) => ({ channel: r.channel, dedicated: r.dedicated })),
+    );
+  };
+  /** The incident's thread rows, read now (and remembered for the pace hook). */
+  const threadRowsOf = async (incidentId: number) => {
+    const rows = await read((c) => slackThreadRows(c, incidentId));
+    remember(incidentId, rows);
+    return rows;
+  };
 
   /** The channel a row posts a message to, if it posts one and the channel is known yet. */
   function postsTo(msg: BreakerSubject): string | undefined {
     // A maintenance's thread (no incident) is in the channel its lane names.
     if (msg.incidentId === null) return msg.kind === 'root_post' || msg.kind === 'thread_reply' ? msg.target.slice(SLACK_THREAD_PREFIX.length) : undefined;
-    const rows = threadChannels(db, msg.incidentId, 'slack');
+    // SQLite: asked now (the statement is prepared once). PostgreSQL: what was last read, else
+    // what the lane says (its home channel; an own channel not read yet is not paced here, and the
+    // post gate still spaces the posts this process sends to it).
+    const rows = channels ? (channels.get(msg.incidentId) ?? laneChannels(msg.target)) : threadChannels(db, msg.incidentId, 'slack');
     const home = rows.find((r) => !r.dedicated);
     const own = rows.find((r) => r.dedicated);
     switch (msg.kind) {
@@ -192,28 +247,28 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
 
   /** Where the incident's thread lives: its dedicated channel once created, else the incidents channel. */
   async function thread(incidentId: number) {
-    const rows = await slackThreadRows(db, incidentId);
+    const rows = await threadRowsOf(incidentId);
     return rows.find((r) => r.dedicated) ?? rows.find((r) => !r.dedicated);
   }
 
   /** No root ts yet: worth waiting for only while its post (or channel) is still on its way. */
   async function noRoot(incidentId: number): Promise<DeliveryResult> {
-    return (await hasRowOnItsWay(db, incidentId, ['root_post', 'create_channel']))
+    return (await read((c) => hasRowOnItsWay(c, incidentId, ['root_post', 'create_channel'])))
       ? { kind: 'retry', error: 'the root message is not posted yet' }
       : { kind: 'failed', error: 'the incident has no root message in Slack (its post failed; `deliveries` lists it)' };
   }
 
   async function setRoot(incidentId: number, channel: string, ts: string): Promise<void> {
-    await setThreadRoot(db, incidentId, 'slack', channel, ts);
+    await write((tx) => setThreadRoot(tx, incidentId, 'slack', channel, ts));
   }
 
   async function createChannel(incidentId: number, p: Payload<'create_channel'>): Promise<DeliveryResult> {
-    let row = (await slackThreadRows(db, incidentId)).find((r) => r.dedicated);
+    let row = (await threadRowsOf(incidentId)).find((r) => r.dedicated);
     // A retry after the channel was created (say, the invite failed) must not create a second one.
     if (!row) {
       // A private incident's names come from src/domain (Slack's characters, within 80, the
       // incident number kept whole); a dedicated channel keeps its shorter form.
-      const title = p.private ? (await getIncident(db, incidentId)).title : '';
+      const title = p.private ? (await read((c) => getIncident(c, incidentId))).title : '';
       const nameFor = (attempt: number) =>
         attempt === 1 ? p.name : p.private ? privateChannelCandidate(incidentId, title, attempt) : `${p.name.slice(0, 76)}-${attempt}`;
       let channelId: string | undefined;
@@ -226,10 +281,13 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         }
       }
       if (!channelId) return { kind: 'failed', error: `name_taken: ${p.name} and ${NAME_TRIES - 1} variants are taken` };
-      await insertThread(db, { incidentId, platform: 'slack', channel: channelId, rootRef: null, dedicated: true, createdAt: deps.now() });
-      // Whoever types in it is a member, and members may see the incident (need to know).
-      if (p.private) await setPrivateChannel(db, incidentId, channelId);
-      row = (await slackThreadRows(db, incidentId)).find((r) => r.dedicated)!;
+      const created = channelId;
+      await write(async (tx) => {
+        await insertThread(tx, { incidentId, platform: 'slack', channel: created, rootRef: null, dedicated: true, createdAt: deps.now() });
+        // Whoever types in it is a member, and members may see the incident (need to know).
+        if (p.private) await setPrivateChannel(tx, incidentId, created);
+      });
+      row = (await threadRowsOf(incidentId)).find((r) => r.dedicated)!;
     }
     if (p.users.length) {
       try {
@@ -240,7 +298,11 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         if (!['already_in_channel', 'cant_invite_self', 'user_not_found'].includes(code ?? '')) throw err;
       }
       // The invited may see the private incident from anywhere, not only typing in its channel.
-      if (p.private) for (const u of p.users) await addPrivateMember(db, incidentId, `slack:${u}`, 'system:sitrep', deps.now());
+      if (p.private) {
+        await write(async (tx) => {
+          for (const u of p.users) await addPrivateMember(tx, incidentId, `slack:${u}`, 'system:sitrep', deps.now());
+        });
+      }
     }
     return { kind: 'delivered', remoteRef: row.channel };
   }
@@ -250,22 +312,23 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
    * database when sent), edits of it, replies under it, and its approval requests' edits.
    */
   async function deliverMaintenance(msg: OutboxMessage, m: SlackThreadMessage, maintenanceId: number, signal: AbortSignal): Promise<DeliveryResult> {
-    const row = await maintenanceThread(db, maintenanceId, 'slack');
+    const row = await read((c) => maintenanceThread(c, maintenanceId, 'slack'));
     if (!row) return { kind: 'failed', error: 'the maintenance has no Slack thread' };
     const noRoot: DeliveryResult = { kind: 'failed', error: 'the maintenance has no root message in Slack (its post failed; `deliveries` lists it)' };
     const channel = row.channel;
     switch (m.kind) {
       case 'root_post': {
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
-        const root = maintenanceRootMessage(await loadMaintenanceThreadView(db, maintenanceId), deps.timezone);
+        const root = maintenanceRootMessage(await read((c) => loadMaintenanceThreadView(c, maintenanceId)), deps.timezone);
         const res = await gate.post(channel, signal, () => client.chat.postMessage({ channel, text: root.text, blocks: root.blocks, unfurl_links: false }));
         if (!res.ts) return { kind: 'retry', error: 'chat.postMessage returned no ts' };
-        await setMaintenanceThreadRoot(db, maintenanceId, 'slack', res.ts);
+        const ts = res.ts;
+        await write((tx) => setMaintenanceThreadRoot(tx, maintenanceId, 'slack', ts));
         return { kind: 'delivered', remoteRef: res.ts };
       }
       case 'root_update': {
         if (!row.rootRef) return noRoot;
-        const root = maintenanceRootMessage(await loadMaintenanceThreadView(db, maintenanceId), deps.timezone);
+        const root = maintenanceRootMessage(await read((c) => loadMaintenanceThreadView(c, maintenanceId)), deps.timezone);
         await client.chat.update({ channel, ts: row.rootRef, text: root.text, blocks: root.blocks });
         return { kind: 'delivered', remoteRef: row.rootRef };
       }
@@ -280,7 +343,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
       }
       case 'approval_update': {
         const p = m.payload;
-        const requestTs = await approvalRequestRef(db, maintenanceLane(msg.target, maintenanceId), null, p.draftId);
+        const requestTs = await read((c) => approvalRequestRef(c, maintenanceLane(msg.target, maintenanceId), null, p.draftId));
         if (!requestTs) return { kind: 'delivered' }; // the approval request was never posted: nothing to edit
         await client.chat.update({ channel, ts: requestTs, text: p.text, blocks: p.blocks });
         return { kind: 'delivered', remoteRef: requestTs };
@@ -304,12 +367,11 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         return createChannel(incidentId!, m.payload);
       case 'root_post': {
         const dedicated = m.payload.dedicated;
-        const row = dedicated
-          ? (await slackThreadRows(db, incidentId!)).find((r) => r.dedicated)
-          : (await slackThreadRows(db, incidentId!)).find((r) => !r.dedicated);
+        const rows = await threadRowsOf(incidentId!);
+        const row = dedicated ? rows.find((r) => r.dedicated) : rows.find((r) => !r.dedicated);
         if (!row) return { kind: 'retry', error: 'the incident channel is not created yet' };
         if (row.rootRef) return { kind: 'delivered', remoteRef: row.rootRef };
-        const view = await loadIncidentView(db, await getIncident(db, incidentId!));
+        const view = await read(async (c) => loadIncidentView(c, await getIncident(c, incidentId!)));
         const root = rootMessage(view, deps.timezone, deps.now());
         const res = await gate.post(row.channel, signal, () =>
           client.chat.postMessage({ channel: row.channel, text: root.text, blocks: root.blocks, unfurl_links: false }),
@@ -322,7 +384,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         const row = await thread(incidentId!);
         if (!row) return { kind: 'failed', error: 'the incident has no Slack thread' };
         if (!row.rootRef) return await noRoot(incidentId!);
-        const view = await loadIncidentView(db, await getIncident(db, incidentId!));
+        const view = await read(async (c) => loadIncidentView(c, await getIncident(c, incidentId!)));
         const root = rootMessage(view, deps.timezone, deps.now());
         await client.chat.update({ channel: row.channel, ts: row.rootRef, text: root.text, blocks: root.blocks });
         return { kind: 'delivered', remoteRef: row.rootRef };
@@ -346,13 +408,13 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
         return { kind: 'delivered', ...(res.ts ? { remoteRef: res.ts } : {}) };
       }
       case 'link_post': {
-        const rows = await slackThreadRows(db, incidentId!);
+        const rows = await threadRowsOf(incidentId!);
         const home = rows.find((r) => !r.dedicated);
         const own = rows.find((r) => r.dedicated);
         if (!home) return { kind: 'failed', error: 'the incident has no incidents-channel row' };
         if (!own) return { kind: 'retry', error: 'the incident channel is not created yet' };
         if (home.rootRef) return { kind: 'delivered', remoteRef: home.rootRef };
-        const inc = await getIncident(db, incidentId!);
+        const inc = await read((c) => getIncident(c, incidentId!));
         const root = channelLink(`INC-${inc.id}`, inc.title, own.channel);
         const res = await gate.post(home.channel, signal, () => client.chat.postMessage({ channel: home.channel, text: root.text, blocks: root.blocks }));
         // Replies under the link message count as the incident's thread too.
@@ -362,7 +424,7 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
       case 'approval_update': {
         const p = m.payload;
         const row = await thread(incidentId!);
-        const requestTs = await approvalRequestRef(db, msg.target, incidentId!, p.draftId);
+        const requestTs = await read((c) => approvalRequestRef(c, msg.target, incidentId!, p.draftId));
         if (!row || !requestTs) return { kind: 'delivered' }; // the approval request was never posted: nothing to edit
         await client.chat.update({ channel: row.channel, ts: requestTs, text: p.text, blocks: p.blocks });
         return { kind: 'delivered', remoteRef: requestTs };
@@ -378,6 +440,16 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
   return {
     handles: (target) => target.startsWith(SLACK_THREAD_PREFIX),
     upstreamShare: SLACK_UPSTREAM_SHARE,
+    ...(store
+      ? {
+          // A claimed batch's private lanes name their incidents: their channels (the private
+          // channel, once created, possibly by another replica) are read for the pace hook.
+          async lookup(targets: readonly string[]) {
+            const ids = [...new Set(targets.map(privateLaneIncident).filter((id): id is number => id !== null))];
+            await Promise.all(ids.map(async (id) => remember(id, await store.read((c) => findThreadChannels(c, id, 'slack')))));
+          },
+        }
+      : {}),
     pace(msg) {
       const channel = postsTo(msg);
       return channel ? { key: slackChannelPaceKey(channel), intervalMs: SLACK_POST_INTERVAL_MS } : undefined;
