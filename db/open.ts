@@ -12,9 +12,10 @@ import type { PgStore } from './store.pg.js';
 export interface OpenedStore {
   store: Store;
   /**
-   * The writer connection as a synchronous handle, for the parts that still run synchronous
-   * SQLite (the Slack, Teams and Statuspage targets' hooks, the status page's snapshot, /metrics).
-   * On PostgreSQL a handle that refuses every use, naming what is not there yet.
+   * The writer connection as a synchronous handle, for the parts that take SQLite's fast
+   * synchronous path (the targets' hooks, the status page's snapshot, /metrics' collectors); each
+   * of them has its own way on PostgreSQL. There it is a handle that refuses every use, so a part
+   * that forgot fails loudly instead of reading nothing.
    */
   db: Db;
   readDb: Db;
@@ -121,7 +122,7 @@ export class LazyPgStore implements Store {
  * What the synchronous SQLite-only parts get on PostgreSQL: any use throws one line naming the
  * part. It is a key in WeakMaps (and may be passed around) without being used.
  */
-const SQLITE_ONLY = 'this part still runs synchronous SQLite only and is not available on PostgreSQL yet: Slack, Teams and Statuspage deliveries';
+const SQLITE_ONLY = 'this part runs synchronous SQLite only and is not available on PostgreSQL';
 
 function sqliteOnlyHandle(): Db {
   const handle = new Proxy(Object.create(null) as object, {

@@ -133,14 +133,9 @@ export function createApp(config: Config, opts: AppOptions = {}): App {
     collectors: [incidentGauges],
   };
   // On PostgreSQL, createMirroring makes PostgreSQL's worker and pruner (src/mirror/worker.pg.ts):
-  // every replica delivers. Its webhook target reads through the store; Slack's, Teams' and
-  // Statuspage's targets still ask synchronous SQLite in their hooks.
+  // every replica delivers. The targets read (and write) through the store there, and answer
+  // their synchronous hooks from what lookup() loaded for the claimed batch.
   const delivering = mirroring;
-  if (base.engine === 'pg') {
-    log.warn(
-      'PostgreSQL: commands, the CLI, the status page, /metrics, /healthz, the Slack and Teams receivers and webhook deliveries run on it; Slack, Teams and Statuspage deliveries still need SQLite and are not available yet',
-    );
-  }
   return joinApp(base, runner, [delivering, extra, ...parts, housekeeping, ...(pgGauges ? [pgGauges.capability] : [])], metrics);
 }
 

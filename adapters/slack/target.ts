@@ -442,11 +442,12 @@ export function createSlackTarget(deps: SlackTargetDeps): Target {
     upstreamShare: SLACK_UPSTREAM_SHARE,
     ...(store
       ? {
-          // A claimed batch's private lanes name their incidents: their channels (the private
-          // channel, once created, possibly by another replica) are read for the pace hook.
-          async lookup(targets: readonly string[]) {
-            const ids = [...new Set(targets.map(privateLaneIncident).filter((id): id is number => id !== null))];
-            await Promise.all(ids.map(async (id) => remember(id, await store.read((c) => findThreadChannels(c, id, 'slack')))));
+          // The channels of a claimed batch's incidents (a dedicated or private channel, once
+          // created, possibly by another replica) are read for the pace hook.
+          async lookup(targets: readonly string[], rows: readonly BreakerSubject[]) {
+            const ids = new Set(targets.map(privateLaneIncident).filter((id): id is number => id !== null));
+            for (const r of rows) if (r.incidentId !== null) ids.add(r.incidentId);
+            await Promise.all([...ids].map(async (id) => remember(id, await store.read((c) => findThreadChannels(c, id, 'slack')))));
           },
         }
       : {}),

@@ -79,11 +79,11 @@ export interface Target {
   pace?(message: BreakerSubject): { key: string; intervalMs: number } | undefined;
   /**
    * On an engine whose queries are asynchronous (PostgreSQL), the worker awaits this for the
-   * targets of a claimed batch (those this Target handles among them) before calling the
-   * synchronous hooks (breakerKey, pace), so they can answer from what it loaded. Not called on
-   * SQLite, whose hooks read the database synchronously.
+   * targets of a claimed batch (those this Target handles among them) and their rows before
+   * calling the synchronous hooks (breakerKey, pace), so they can answer from what it loaded. Not
+   * called on SQLite, whose hooks read the database synchronously.
    */
-  lookup?(targets: readonly string[]): Promise<void>;
+  lookup?(targets: readonly string[], rows: readonly BreakerSubject[]): Promise<void>;
 }
 
 /** Why a row was dead-lettered: what the incident thread is told, and whether a subscription goes. */

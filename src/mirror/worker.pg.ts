@@ -18,7 +18,7 @@ import type { OutboxRow } from '../../db/queries/outbox.js';
 import { splitLane } from '../domain/maintenance.js';
 import { attemptDelivery, breakerKeyFor, messageFor, retryDelayFor } from './delivery.js';
 import { CircuitBreakers } from './policy.js';
-import type { DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
+import type { BreakerSubject, DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
 import { defaultWorkerOptions, tunedOptions, type WorkerDeps, type WorkerOptions } from './worker.js';
 
 // The outbox worker on PostgreSQL, for several replicas on one database: any replica delivers any
@@ -212,13 +212,17 @@ export class PgOutboxWorker {
       if (!rows.length) return;
       const back: Array<{ id: number; leaseUntil: number }> = [];
       // What the targets' synchronous hooks need, loaded for the whole batch at once.
-      const byTarget = new Map<Target, Set<string>>();
+      const byTarget = new Map<Target, { names: Set<string>; subjects: BreakerSubject[] }>();
       for (const r of rows) {
         const plain = splitLane(r.target).target;
         const t = this.targetFor(plain);
-        if (t?.lookup) byTarget.set(t, (byTarget.get(t) ?? new Set()).add(plain));
+        if (!t?.lookup) continue;
+        const entry = byTarget.get(t) ?? { names: new Set<string>(), subjects: [] };
+        entry.names.add(plain);
+        entry.subjects.push(plain === r.target ? r : { ...r, target: plain });
+        byTarget.set(t, entry);
       }
-      await Promise.all([...byTarget].map(([t, names]) => t.lookup!([...names]).catch(() => undefined)));
+      await Promise.all([...byTarget].map(([t, { names, subjects }]) => t.lookup!([...names], subjects).catch(() => undefined)));
       for (const row of rows) {
         try {
           if (!(await this.judgeAndStart(row, leaseUntil, now, context.get(row.id)))) back.push({ id: row.id, leaseUntil });

@@ -236,8 +236,15 @@ describe.skipIf(postgres.skip)('Slack deliveries on PostgreSQL', () => {
     const target: Target = threadTarget(b.app);
     const lane = 'slack:thread:private:INC-1';
     expect(target.lookup).toBeDefined();
-    await target.lookup!([lane, `slack:thread:${INCIDENTS}`]);
+    await target.lookup!([lane, `slack:thread:${INCIDENTS}`], [row(lane, 'thread_reply', 1)]);
     expect(target.pace?.(row(lane, 'thread_reply', 1))).toEqual({ key: `slack:channel:${channel}`, intervalMs: 1_000 });
+    // A third replica learns the channel from the claimed row's incident alone, whatever its lane says.
+    const c = await sitrep({ SITREP_DB: file, SLACK_INCIDENTS_CHANNEL: INCIDENTS }, {}, a.fake);
+    const third: Target = threadTarget(c.app);
+    const shared = `slack:thread:${INCIDENTS}`;
+    expect(third.pace?.(row(shared, 'thread_reply', 1))).toEqual({ key: `slack:channel:${INCIDENTS}`, intervalMs: 1_000 });
+    await third.lookup!([shared], [row(shared, 'thread_reply', 1)]);
+    expect(third.pace?.(row(shared, 'thread_reply', 1))).toEqual({ key: `slack:channel:${channel}`, intervalMs: 1_000 });
     expect(target.pace?.(row(lane, 'root_update', 1))).toBeUndefined();
     // Either replica may deliver what either one writes: a note typed in the private channel (to
     // the second replica) lands under the root the first one posted.

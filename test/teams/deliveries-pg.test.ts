@@ -129,8 +129,8 @@ describe.each(engines)('Teams deliveries on $name', (engine) => {
     const customerTarget = app.targets.find((t) => t.handles(customers))!;
     expect(threadTarget).not.toBe(customerTarget);
     // The worker awaits lookup (where there is one) for a claimed batch before asking the hooks.
-    await threadTarget.lookup?.([thread]);
-    await customerTarget.lookup?.([customers, unheard]);
+    await threadTarget.lookup?.([thread], []);
+    await customerTarget.lookup?.([customers, unheard], []);
     expect(threadTarget.breakerKey!(thread)).toBe('teams:127.0.0.1');
     expect(customerTarget.breakerKey!(customers)).toBe('teams:127.0.0.2');
     expect(customerTarget.breakerKey!(unheard)).toBe('teams:127.0.0.1');
