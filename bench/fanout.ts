@@ -364,7 +364,7 @@ export async function run(): Promise<BenchResult> {
       `round ${i + 1}, ${engine}: Sitrep ${(r.ms / 1000).toFixed(2)} s (approve command to the last row recorded delivered; ${r.delivered} delivered, ${r.notDelivered} not; ${(r.cpuMs / 1000).toFixed(2)} s of CPU; receivers saw ${r.received} requests, ${r.distinct} distinct webhook-ids)`;
     return {
       name: 'fanout',
-      setup: `one approved update to ${SUBSCRIBERS.toLocaleString('en')} webhook subscribers on ${HOSTS} loopback hosts answering after ${ANSWER_MS} ms, through approve → outbox → worker → webhook target, with Sitrep on SQLite and on PostgreSQL, vs a raw fetch loop at ${BASELINE_CONCURRENCY} concurrency to the same URLs; ${ROUNDS} rounds each, alternating`,
+      setup: `one approved update to ${SUBSCRIBERS.toLocaleString('en')} webhook subscribers on ${HOSTS} loopback hosts answering after ${ANSWER_MS} ms, through approve → outbox → worker → webhook target, with Sitrep on SQLite${pgMeasured ? ' and on PostgreSQL' : ''}, vs a raw fetch loop at ${BASELINE_CONCURRENCY} concurrency to the same URLs; ${ROUNDS} rounds each, alternating`,
       figures: [
         {
           label: rateLabel,

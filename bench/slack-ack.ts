@@ -411,7 +411,7 @@ export async function run(requestsPerRound = 3_000): Promise<BenchResult> {
   const all = { noop, sitrep, pg };
   return {
     name: 'Slack command ack',
-    setup: `signed /incident note through the real receiver (inbox commit before the ack), ${CONNECTIONS} keep-alive connections, ${ROUNDS} × ${perRound} requests per app (${ROUNDS} × ${pgPerRound} on PostgreSQL), load generator in its own process, Sitrep on SQLite and on PostgreSQL, vs a no-op Bolt app on the same receiver`,
+    setup: `signed /incident note through the real receiver (inbox commit before the ack), ${CONNECTIONS} keep-alive connections, ${ROUNDS} × ${perRound} requests per app${pgWhy ? '' : ` (${ROUNDS} × ${pgPerRound} on PostgreSQL)`}, load generator in its own process, Sitrep on SQLite${pgWhy ? '' : ' and on PostgreSQL'}, vs a no-op Bolt app on the same receiver`,
     figures: [...figures('sitrep', 'SQLite'), ...pgFigures],
     notes: [
       each((k) => `${f(all[k].rps)} req/s, p50 ${f(all[k].p50)} ms, p99 ${f(all[k].p99)} ms`),
