@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './result.js';
-import { has, reply as replyWithin, runDirectly, stop as stopWithin, runAndExit } from './ipc.js';
+import { has, notMeasured, reply as replyWithin, runDirectly, stop as stopWithin, runAndExit } from './ipc.js';
+import { benchPostgres, firstLine } from './postgres.js';
 
 const reply = <T>(c: ChildProcess, pick: (m: unknown) => m is T, what: string, timeoutMs = ROUND_CAP_MS + 15_000) => replyWithin(c, pick, what, timeoutMs);
 const stop = (c: ChildProcess) => stopWithin(c);
@@ -27,6 +28,11 @@ const stop = (c: ChildProcess) => stopWithin(c);
 // either sender's event loop), the Sitrep server (its peak RSS is the one reported), and the
 // fetch loop. This process only orchestrates. Rounds alternate Sitrep and the baseline, so drift
 // on a shared machine hits both alike. Sitrep logs at info, as a server does (to /dev/null here).
+//
+// With a PostgreSQL server (bench/postgres.ts), a second Sitrep server on a new, empty database
+// there (SITREP_DATABASE_URL) takes a round after each baseline round, against the same receivers,
+// URLs and fetch loop; its figures are marked (PostgreSQL) and measured against the same baseline.
+// Progress is read through the store (committed rows, on either engine), not a SQLite connection.
 //
 //   npm run bench        (builds, then runs the benchmarks)
 //   node dist/bench/fanout.js
@@ -158,24 +164,34 @@ interface SitrepRound {
   cpuMs: number;
 }
 
+/** The PostgreSQL database the Sitrep server child runs on (unset: a SQLite file), passed in its environment. */
+const DATABASE_ENV = 'SITREP_BENCH_FANOUT_DATABASE_URL';
+
 async function sitrep(): Promise<void> {
-  const [{ loadConfig }, { createApp, startServer }, { createLogger }] = await Promise.all([
+  const [{ loadConfig }, { createApp, startServer }, { createLogger }, { anyRowOnItsWay, lastOutboxId, statesAfter }] = await Promise.all([
     import('../src/config.js'),
     import('../src/main.js'),
     import('../src/logger.js'),
+    import('../db/queries/outbox.js'),
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'sitrep-fanout-'));
-  const config = loadConfig({ SITREP_DB: join(dir, 'bench.db'), LOG_LEVEL: 'info', USER: 'bench' });
-  const app = createApp(config, { log: createLogger('info') });
+  const databaseUrl = process.env[DATABASE_ENV];
+  const config = loadConfig({
+    SITREP_DB: join(dir, 'bench.db'),
+    ...(databaseUrl ? { SITREP_DATABASE_URL: databaseUrl } : {}),
+    LOG_LEVEL: 'info',
+    USER: 'bench',
+  });
+  // The info log (one line per delivery) to stdout, which goes nowhere, as a real server's would
+  // go to a file; stderr is the orchestrator's, for a failure.
+  const app = createApp(config, { log: createLogger('info', 'stdout') });
   const run = async (text: string, actor = 'cli:bench') => {
     const r = await app.run(text, actor, { platform: 'cli' });
     if (!r.ok) throw new Error(`${text}: ${r.error.message}`);
     return r.reply;
   };
-  const client = app.db.$client;
-  const unfinished = client.prepare("select exists (select 1 from outbox where state in ('pending', 'in_flight')) as busy");
-  const outcomes = client.prepare('select state, count(*) as n from outbox where id > ? group by state');
-  const lastId = client.prepare('select coalesce(max(id), 0) as id from outbox');
+  // Progress through the store, as any reader of either engine sees it: committed rows only.
+  const { store } = app;
 
   let server: Awaited<ReturnType<typeof startServer>> | null = null;
   let round = 0;
@@ -199,32 +215,29 @@ async function sitrep(): Promise<void> {
     round += 1;
     const drafted = await run(`draft INC-1 "Update ${round}: we are rerouting traffic away from the failing database cluster."`);
     const draftRef = String((drafted.data as { id?: string } | undefined)?.id ?? `D-${round}`);
-    const before = (lastId.get() as { id: number }).id;
+    const before = await store.read((db) => lastOutboxId(db));
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await run(`approve ${draftRef}`, 'cli:approver');
-    const done = () => {
-      if ((unfinished.get() as { busy: number }).busy && performance.now() - t0 < ROUND_CAP_MS) return void setTimeout(done, 5);
-      const ms = performance.now() - t0;
-      const byState = new Map((outcomes.all(before) as Array<{ state: string; n: number }>).map((r) => [r.state, r.n]));
-      const delivered = byState.get('delivered') ?? 0;
-      const total = [...byState.values()].reduce((a, n) => a + n, 0);
-      const cpu = process.cpuUsage(cpu0);
-      process.send?.({
-        ms,
-        delivered,
-        notDelivered: total - delivered,
-        peakRss: process.resourceUsage().maxRSS * 1024,
-        cpuMs: (cpu.user + cpu.system) / 1000,
-      } satisfies SitrepRound);
-    };
-    setTimeout(done, 5);
+    while ((await store.read((db) => anyRowOnItsWay(db))) && performance.now() - t0 < ROUND_CAP_MS) await new Promise((r) => setTimeout(r, 5));
+    const ms = performance.now() - t0;
+    const byState = await store.read((db) => statesAfter(db, before));
+    const delivered = byState.get('delivered') ?? 0;
+    const total = [...byState.values()].reduce((a, n) => a + n, 0);
+    const cpu = process.cpuUsage(cpu0);
+    process.send?.({
+      ms,
+      delivered,
+      notDelivered: total - delivered,
+      peakRss: process.resourceUsage().maxRSS * 1024,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    } satisfies SitrepRound);
   };
   // The orchestrator sends one message at a time and waits for its answer. A failure ends this
   // process, which the orchestrator reports (the process exited) as it did when the handler threw.
   process.on('message', (m: { setup: string[] } | 'round' | 'stop') => {
     handle(m).catch((err: unknown) => {
-      process.stderr.write(`fanout Sitrep server failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.stderr.write(`fanout Sitrep server (${app.engine}) failed: ${(err as Error).stack ?? String(err)}\n`);
       process.exit(1);
     });
   });
@@ -235,24 +248,61 @@ async function sitrep(): Promise<void> {
 
 const self = fileURLToPath(import.meta.url);
 
-function child(role: string, stderr: 'inherit' | 'ignore' = 'inherit'): ChildProcess {
+function child(role: string, env: Record<string, string> = {}): ChildProcess {
   // SITREP_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the Sitrep server there (for finding hot spots).
   const profDir = role === '--sitrep' ? process.env.SITREP_BENCH_CPU_PROF : undefined;
   const execArgv = profDir ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', profDir] : process.execArgv;
-  return fork(self, [role], { stdio: ['ignore', 'ignore', stderr, 'ipc'], execArgv });
+  return fork(self, [role], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv, env: { ...process.env, ...env } });
 }
 
+type Round = SitrepRound & { received: number; distinct: number };
+
 export async function run(): Promise<BenchResult> {
+  const postgres = await benchPostgres();
   const rx = child('--receivers');
-  // The server's info log (one line per delivery) goes nowhere, as a real server's would go to a file.
-  const server = child('--sitrep', 'ignore');
+  const server = child('--sitrep');
   const loop = child('--fetch');
+  // Sitrep on PostgreSQL: a second server process on a new, empty database, measured in the same
+  // rounds against the same receivers and the same fetch loop. Why it was not (skipped, or failed
+  // at some point) instead of its figures otherwise; the SQLite figures stand either way.
+  let pgDb: { url: string; drop(): Promise<void> } | null = null;
+  let pgServer: ChildProcess | null = null;
+  let pgWhy: string | null = 'skip' in postgres ? postgres.skip : null;
+  const pgFailed = (err: unknown) => {
+    pgWhy ??= `failed: ${firstLine(err)}`;
+  };
   try {
+    if (!('skip' in postgres)) {
+      try {
+        pgDb = await postgres.database('fanout');
+        pgServer = child('--sitrep', { [DATABASE_ENV]: pgDb.url });
+        await reply(pgServer, has('started'), 'Sitrep server on PostgreSQL');
+      } catch (err) {
+        pgFailed(err);
+      }
+    }
     const { urls } = (await reply(rx, has('urls'), 'receivers')) as { urls: string[] };
     await reply(server, has('started'), 'Sitrep server');
     await reply(loop, has('ready'), 'fetch loop');
+    // Both servers set up at once (not measured).
+    const setupT0 = performance.now();
+    let pgSetupMs = NaN;
     server.send({ setup: urls });
+    const pgSetup = async (c: ChildProcess): Promise<number> => {
+      try {
+        c.send({ setup: urls });
+        const { rss } = (await reply(c, has('ready'), 'Sitrep setup on PostgreSQL')) as unknown as { rss: number };
+        pgSetupMs = performance.now() - setupT0;
+        return rss;
+      } catch (err) {
+        pgFailed(err);
+        return 0;
+      }
+    };
+    const pgReady = pgServer && !pgWhy ? pgSetup(pgServer) : Promise.resolve(0);
     const { rss: setupRss } = (await reply(server, has('ready'), 'Sitrep setup')) as unknown as { rss: number };
+    const setupMs = performance.now() - setupT0;
+    const pgSetupRss = await pgReady;
 
     const stats = async () => {
       rx.send('stats');
@@ -262,62 +312,111 @@ export async function run(): Promise<BenchResult> {
       rx.send('reset');
       await reply(rx, has('reset'), 'receiver reset');
     };
-
-    const sitrepRounds: Array<SitrepRound & { received: number; distinct: number }> = [];
-    const baselineRounds: FetchRound[] = [];
-    let sample: ReceiverStats['sample'] = null;
-    for (let r = 0; r < ROUNDS; r++) {
+    // Set by the first round's requests (in sitrepRound, which TypeScript does not follow).
+    let sample = null as ReceiverStats['sample'];
+    const sitrepRound = async (c: ChildProcess, what: string): Promise<Round> => {
       await reset();
-      server.send('round');
-      const s = (await reply(server, has('peakRss'), 'Sitrep round')) as unknown as SitrepRound;
+      c.send('round');
+      const s = (await reply(c, has('peakRss'), what)) as unknown as SitrepRound;
       const seen = await stats();
       sample ??= seen.sample;
-      sitrepRounds.push({ ...s, received: seen.requests, distinct: seen.distinctIds });
+      return { ...s, received: seen.requests, distinct: seen.distinctIds };
+    };
+
+    const sitrepRounds: Round[] = [];
+    const pgRounds: Round[] = [];
+    const baselineRounds: FetchRound[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      sitrepRounds.push(await sitrepRound(server, 'Sitrep round'));
       if (!sample) throw new Error('no webhook reached the receivers');
       await reset();
       // The same bytes and headers Sitrep sent (its first request's), to the same 5,000 URLs.
       loop.send({ urls, body: sample.body, headers: sample.headers } satisfies FetchSpec);
       baselineRounds.push((await reply(loop, has('ok'), 'fetch loop round')) as unknown as FetchRound);
+      if (pgServer && !pgWhy) {
+        try {
+          pgRounds.push(await sitrepRound(pgServer, 'Sitrep round on PostgreSQL'));
+        } catch (err) {
+          pgFailed(err);
+        }
+      }
     }
 
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    const sitrepMs = sum(sitrepRounds.map((r) => r.ms));
-    const baselineMs = sum(baselineRounds.map((r) => r.ms));
-    const sitrepRate = (SUBSCRIBERS * ROUNDS) / (sitrepMs / 1000);
-    const baselineRate = (SUBSCRIBERS * ROUNDS) / (baselineMs / 1000);
+    const rateOf = (rounds: Array<{ ms: number }>) => (SUBSCRIBERS * rounds.length) / (sum(rounds.map((r) => r.ms)) / 1000);
+    const baselineRate = rateOf(baselineRounds);
+    const sitrepRate = rateOf(sitrepRounds);
     const ratio = sitrepRate / baselineRate;
     const peakRss = Math.max(...sitrepRounds.map((r) => r.peakRss));
-    const complete =
-      sitrepRounds.every((r) => r.delivered === SUBSCRIBERS && r.notDelivered === 0 && r.distinct === SUBSCRIBERS) &&
-      baselineRounds.every((r) => r.ok === SUBSCRIBERS);
+    const whole = (rs: Round[]) => rs.every((r) => r.delivered === SUBSCRIBERS && r.notDelivered === 0 && r.distinct === SUBSCRIBERS);
+    const baselineWhole = baselineRounds.every((r) => r.ok === SUBSCRIBERS);
+    const complete = whole(sitrepRounds) && baselineWhole;
+    const pgMeasured = !pgWhy && pgRounds.length === ROUNDS;
+    const pgRate = pgMeasured ? rateOf(pgRounds) : NaN;
+    const pgRatio = pgRate / baselineRate;
+    const pgComplete = pgMeasured && whole(pgRounds) && baselineWhole;
+    const pgPeakRss = pgMeasured ? Math.max(...pgRounds.map((r) => r.peakRss)) : NaN;
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+    const target = `≥ ${TARGET_RATIO}× of a raw fetch loop at ${BASELINE_CONCURRENCY} concurrency`;
+    const rateLabel = `fan-out to ${SUBSCRIBERS.toLocaleString('en')} webhooks: deliveries/s`;
+    const rssLabel = 'fan-out: peak RSS of the Sitrep server';
+    const roundLine = (engine: string, r: Round, i: number) =>
+      `round ${i + 1}, ${engine}: Sitrep ${(r.ms / 1000).toFixed(2)} s (approve command to the last row recorded delivered; ${r.delivered} delivered, ${r.notDelivered} not; ${(r.cpuMs / 1000).toFixed(2)} s of CPU; receivers saw ${r.received} requests, ${r.distinct} distinct webhook-ids)`;
     return {
       name: 'fanout',
-      setup: `one approved update to ${SUBSCRIBERS.toLocaleString('en')} webhook subscribers on ${HOSTS} loopback hosts answering after ${ANSWER_MS} ms, through approve → outbox → worker → webhook target, vs a raw fetch loop at ${BASELINE_CONCURRENCY} concurrency to the same URLs; ${ROUNDS} rounds each, alternating`,
+      setup: `one approved update to ${SUBSCRIBERS.toLocaleString('en')} webhook subscribers on ${HOSTS} loopback hosts answering after ${ANSWER_MS} ms, through approve → outbox → worker → webhook target, with Sitrep on SQLite${pgMeasured ? ' and on PostgreSQL' : ''}, vs a raw fetch loop at ${BASELINE_CONCURRENCY} concurrency to the same URLs; ${ROUNDS} rounds each, alternating`,
       figures: [
         {
-          label: `fan-out to ${SUBSCRIBERS.toLocaleString('en')} webhooks: deliveries/s`,
+          label: rateLabel,
+          engine: 'SQLite',
           value: Math.round(sitrepRate),
           unit: 'deliveries/s',
           baseline: Math.round(baselineRate),
           ratio: Number(ratio.toFixed(2)),
-          target: `≥ ${TARGET_RATIO}× of a raw fetch loop at ${BASELINE_CONCURRENCY} concurrency`,
+          target,
           met: ratio >= TARGET_RATIO && complete,
         },
-        { label: 'fan-out: peak RSS of the Sitrep server', value: Math.round(peakRss / 1024 / 1024), unit: 'MB' },
+        { label: rssLabel, engine: 'SQLite', value: Math.round(peakRss / 1024 / 1024), unit: 'MB' },
+        pgMeasured
+          ? {
+              label: rateLabel,
+              engine: 'PostgreSQL',
+              value: Math.round(pgRate),
+              unit: 'deliveries/s',
+              baseline: Math.round(baselineRate),
+              ratio: Number(pgRatio.toFixed(2)),
+              target,
+              met: pgRatio >= TARGET_RATIO && pgComplete,
+            }
+          : notMeasured(rateLabel, 'deliveries/s', pgWhy ?? 'failed: fewer rounds than asked', target),
+        pgMeasured
+          ? { label: rssLabel, engine: 'PostgreSQL', value: Math.round(pgPeakRss / 1024 / 1024), unit: 'MB' }
+          : notMeasured(rssLabel, 'MB', pgWhy ?? 'failed: fewer rounds than asked'),
       ],
       notes: [
-        ...sitrepRounds.map(
-          (r, i) =>
-            `round ${i + 1}: Sitrep ${(r.ms / 1000).toFixed(2)} s (approve command to the last row recorded delivered; ${r.delivered} delivered, ${r.notDelivered} not; ${(r.cpuMs / 1000).toFixed(2)} s of CPU; receivers saw ${r.received} requests, ${r.distinct} distinct webhook-ids), fetch loop ${(baselineRounds[i]!.ms / 1000).toFixed(2)} s (${baselineRounds[i]!.ok} ok, ${baselineRounds[i]!.failed} failed; ${(baselineRounds[i]!.cpuMs / 1000).toFixed(2)} s of CPU)`,
-        ),
-        `peak RSS of the Sitrep server process: ${mb(peakRss)} (${mb(setupRss)} before the first round, with ${SUBSCRIBERS.toLocaleString('en')} subscriptions set up); of the fetch loop process: ${mb(Math.max(...baselineRounds.map((r) => r.peakRss)))}`,
+        ...sitrepRounds.flatMap((r, i) => [
+          roundLine('SQLite', r, i),
+          `round ${i + 1}, fetch loop: ${(baselineRounds[i]!.ms / 1000).toFixed(2)} s (${baselineRounds[i]!.ok} ok, ${baselineRounds[i]!.failed} failed; ${(baselineRounds[i]!.cpuMs / 1000).toFixed(2)} s of CPU)`,
+          ...(pgRounds[i] ? [roundLine('PostgreSQL', pgRounds[i]!, i)] : []),
+        ]),
+        `peak RSS of the Sitrep server process on SQLite: ${mb(peakRss)} (${mb(setupRss)} before the first round, with ${SUBSCRIBERS.toLocaleString('en')} subscriptions set up)${
+          pgMeasured ? `; on PostgreSQL: ${mb(pgPeakRss)} (${mb(pgSetupRss)} before the first round)` : ''
+        }; of the fetch loop process: ${mb(Math.max(...baselineRounds.map((r) => r.peakRss)))}`,
+        `set-up (${SUBSCRIBERS.toLocaleString('en')} subscribe commands and an incident, not measured): ${(setupMs / 1000).toFixed(1)} s on SQLite${
+          Number.isNaN(pgSetupMs) ? '' : `, ${(pgSetupMs / 1000).toFixed(1)} s on PostgreSQL (both at once)`
+        }`,
         `floor for the baseline: ${SUBSCRIBERS.toLocaleString('en')} × ${ANSWER_MS} ms / ${BASELINE_CONCURRENCY} = ${((SUBSCRIBERS * ANSWER_MS) / BASELINE_CONCURRENCY / 1000).toFixed(2)} s`,
-        ...(complete ? [] : ['INCOMPLETE: not every subscriber got exactly one delivery in every round (see the round lines)']),
+        'skip' in postgres
+          ? `PostgreSQL: ${postgres.skip} (set SITREP_BENCH_DATABASE_URL to a server whose user may CREATE DATABASE, or install the postgresql package for a throwaway cluster)`
+          : `PostgreSQL: ${postgres.where}, a new empty database for this run${pgWhy ? `; ${pgWhy}` : ''}`,
+        ...(complete ? [] : ['INCOMPLETE on SQLite: not every subscriber got exactly one delivery in every round (see the round lines)']),
+        ...(pgMeasured && !pgComplete ? ['INCOMPLETE on PostgreSQL: not every subscriber got exactly one delivery in every round (see the round lines)'] : []),
       ],
     };
   } finally {
-    await Promise.all([stop(server), stop(loop), stop(rx)]);
+    await Promise.all([stop(server), stop(loop), stop(rx), ...(pgServer ? [stop(pgServer)] : [])]);
+    await pgDb?.drop().catch(() => undefined);
+    if (!('skip' in postgres)) postgres.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import type { BenchResult } from './result.js';
+import type { BenchFigure, BenchResult } from './result.js';
 
 // What the benchmarks that fork their servers, receivers and load generators share: waiting for a
 // child's answer, stopping a child, printing a result, and telling "run directly" from "imported by
@@ -48,14 +48,35 @@ export async function stop(c: ChildProcess, graceMs = 5_000): Promise<void> {
   });
 }
 
+/**
+ * A PostgreSQL figure that was not measured, saying why in its row: skipped (no server: not a
+ * miss) or failed (a miss of its target, when it has one).
+ */
+export function notMeasured(label: string, unit: string, why: string, target?: string): BenchFigure {
+  return {
+    label,
+    engine: 'PostgreSQL',
+    value: NaN,
+    unit,
+    notMeasured: why,
+    ...(target ? { target } : {}),
+    ...(why.startsWith('skipped') ? {} : { met: false }),
+  };
+}
+
 /** Prints a result: each figure, its baseline and ratio, and whether its target held. */
 export function printResult(r: BenchResult): void {
   const lines = [`${r.name}: ${r.setup}`];
   for (const f of r.figures) {
+    const label = f.engine ? `${f.label} (${f.engine})` : f.label;
+    if (f.notMeasured !== undefined) {
+      lines.push(`  ${label}: ${f.notMeasured}`);
+      continue;
+    }
     const target = f.target !== undefined ? `target ${f.target}: ${f.met ? 'met' : 'MISSED'}` : '';
     const vs =
       f.baseline !== undefined ? `  (baseline ${f.baseline} ${f.unit}, ratio ${f.ratio}×${target ? `; ${target}` : ''})` : target ? `  (${target})` : '';
-    lines.push(`  ${f.label}: ${f.value} ${f.unit}${vs}`);
+    lines.push(`  ${label}: ${f.value} ${f.unit}${vs}`);
   }
   for (const n of r.notes ?? []) lines.push(`  ${n}`);
   process.stdout.write(lines.join('\n') + '\n');

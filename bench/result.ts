@@ -15,6 +15,17 @@ export interface BenchFigure {
   /** The target as written in the issue, e.g. "≥ 0.7× of a raw fetch loop". */
   target?: string;
   met?: boolean;
+  /**
+   * For a benchmark that runs Sitrep on both engines: which one this figure is of. bench/run.ts
+   * names it beside the benchmark, so each PostgreSQL row reads against its SQLite row.
+   */
+  engine?: 'SQLite' | 'PostgreSQL';
+  /**
+   * Set when the figure could not be measured in this run: why, as the row should say it
+   * ("skipped: no PostgreSQL server", "failed: …"); `value` is then meaningless. A skip is not a
+   * miss; a failure is (`met: false`).
+   */
+  notMeasured?: string;
 }
 
 export interface BenchResult {

@@ -3,6 +3,7 @@ import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchFigure, BenchResult } from './result.js';
+import { suitePostgres } from './postgres.js';
 
 // `npm run bench`: every benchmark, one after another, each in its own process (so one cannot
 // leave timers, sockets, heap or children behind for the next, and its peak RSS is its own). Each
@@ -11,6 +12,13 @@ import type { BenchFigure, BenchResult } from './result.js';
 // recorded as such and the suite goes on. Prints each figure with its ratio against the baseline
 // measured in the same run, and writes bench/results.md with the machine, the date and what
 // missed its target. Never part of `npm test`.
+//
+// The fan-out and Slack ack benchmarks also run Sitrep on PostgreSQL, each run on a new, empty
+// database of one server for the whole suite: the one SITREP_BENCH_DATABASE_URL (or
+// SITREP_TEST_DATABASE_URL) names, else a throwaway cluster started here when the postgresql
+// package's binaries are installed and stopped at the end (bench/postgres.ts). Their rows are
+// marked (PostgreSQL) beside their (SQLite) rows, against the same baseline and target; without a
+// server they say "skipped: no PostgreSQL server".
 //
 //   npm run bench                        (builds first)
 //   node dist/bench/run.js [name…]       (only these, e.g. `timeline cold-start`)
@@ -21,12 +29,14 @@ interface Bench {
   title: string;
   /** What the issue asks of it, for a benchmark that has not been written yet. */
   target: string;
+  /** It also runs Sitrep on PostgreSQL, on the suite's server (see bench/postgres.ts). */
+  postgres?: true;
 }
 
 const BENCHES: Bench[] = [
-  { id: 'slack-ack', title: 'Slack command ack', target: '≥ 0.6× a no-op Bolt app, p99 < 50 ms, 0 acks ≥ 3 s' },
+  { id: 'slack-ack', title: 'Slack command ack', target: '≥ 0.6× a no-op Bolt app, p99 < 50 ms, 0 acks ≥ 3 s', postgres: true },
   { id: 'summary', title: 'status-page storm', target: '≥ 0.8× bare node:http, p99 < 20 ms' },
-  { id: 'fanout', title: 'fan-out', target: '≥ 0.7× a raw fetch loop at 256 concurrency' },
+  { id: 'fanout', title: 'fan-out', target: '≥ 0.7× a raw fetch loop at 256 concurrency', postgres: true },
   { id: 'ratelimit', title: 'rate-limited fan-out', target: '≤ 1.1× the lower bound the limit allows, 0 lost, 0 duplicated' },
   { id: 'timeline', title: 'timeline', target: '≤ 1.3× raw prepared statements' },
   { id: 'outbox-history', title: 'outbox history', target: 'within 10% of an empty database' },
@@ -105,7 +115,9 @@ function killGroup(child: ChildProcess): void {
 const num = (n: number) => (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 2 }));
 
 function figureLine(f: BenchFigure): string {
-  const parts = [`${f.label}: ${num(f.value)} ${f.unit}`];
+  const label = f.engine ? `${f.label} (${f.engine})` : f.label;
+  if (f.notMeasured !== undefined) return `${label}: ${f.notMeasured}`;
+  const parts = [`${label}: ${num(f.value)} ${f.unit}`];
   if (f.baseline !== undefined) parts.push(`baseline ${num(f.baseline)} ${f.unit}`);
   if (f.ratio !== undefined) parts.push(`ratio ${f.ratio.toFixed(2)}`);
   if (f.target) parts.push(`target ${f.target}: ${f.met === undefined ? '—' : f.met ? 'met' : 'MISSED'}`);
@@ -122,18 +134,19 @@ function printOutcome(o: Outcome): void {
   process.stdout.write(lines.join('\n') + '\n\n');
 }
 
-function machine(): string[] {
+function machine(postgres: string | null): string[] {
   const cpu = cpus();
   return [
     `- CPU: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} cores`,
     `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} GiB free at the start)`,
     `- Node.js ${process.version} on ${process.platform}/${process.arch}`,
+    ...(postgres ? [`- PostgreSQL, for the rows marked (PostgreSQL): ${postgres}`] : []),
   ];
 }
 
 const md = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function resultsMarkdown(outcomes: Outcome[], started: Date, totalMs: number, load: { before: number[]; after: number[] }): string {
+function resultsMarkdown(outcomes: Outcome[], started: Date, totalMs: number, load: { before: number[]; after: number[] }, postgres: string | null): string {
   const missed: string[] = [];
   const out: string[] = [
     '# Benchmark results',
@@ -143,7 +156,7 @@ function resultsMarkdown(outcomes: Outcome[], started: Date, totalMs: number, lo
     '',
     '## Machine',
     '',
-    ...machine(),
+    ...machine(postgres),
     // The suite itself keeps two to four processes busy, so only the figure from before it started
     // tells of other work on the machine.
     `- load average (1 min) ${load.before[0]!.toFixed(2)} before the suite started (${load.after[0]!.toFixed(2)} at its end, its own processes included)${
@@ -160,11 +173,17 @@ function resultsMarkdown(outcomes: Outcome[], started: Date, totalMs: number, lo
       continue;
     }
     for (const f of o.result.figures) {
+      const title = f.engine ? `${o.bench.title} (${f.engine})` : o.bench.title;
+      if (f.notMeasured !== undefined) {
+        rows.push(`| ${md(title)} | ${md(f.label)} | — | — | — | ${f.target ? md(f.target) : '—'} | ${md(f.notMeasured)} |`);
+        if (f.met === false) missed.push(`- ${title}: ${f.label}: ${f.notMeasured}`);
+        continue;
+      }
       const met = f.met === undefined ? '—' : f.met ? 'met' : '**missed**';
       rows.push(
-        `| ${md(o.bench.title)} | ${md(f.label)} | ${num(f.value)} ${md(f.unit)} | ${f.baseline === undefined ? '—' : `${num(f.baseline)} ${md(f.unit)}`} | ${f.ratio === undefined ? '—' : f.ratio.toFixed(2)} | ${f.target ? md(f.target) : '—'} | ${met} |`,
+        `| ${md(title)} | ${md(f.label)} | ${num(f.value)} ${md(f.unit)} | ${f.baseline === undefined ? '—' : `${num(f.baseline)} ${md(f.unit)}`} | ${f.ratio === undefined ? '—' : f.ratio.toFixed(2)} | ${f.target ? md(f.target) : '—'} | ${met} |`,
       );
-      if (f.met === false) missed.push(`- ${o.bench.title}: ${f.label}: ${num(f.value)} ${f.unit} against ${f.target}`);
+      if (f.met === false) missed.push(`- ${title}: ${f.label}: ${num(f.value)} ${f.unit} against ${f.target}`);
     }
     details.push(
       `### ${o.bench.title}`,
@@ -187,16 +206,50 @@ async function main(): Promise<number> {
     return 2;
   }
   const selected = wanted.length ? BENCHES.filter((b) => wanted.includes(b.id)) : BENCHES;
+  const started = new Date();
+  const t0 = performance.now();
+  const before = loadavg();
+  // One PostgreSQL server for the benchmarks that also run on it (each run makes its own database
+  // there): the one SITREP_BENCH_DATABASE_URL names, or a throwaway cluster stopped at the end,
+  // also when the suite fails or is interrupted (and by its watchdog should this process be killed).
+  let stopPostgres = () => {};
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       if (running) killGroup(running);
+      stopPostgres();
       process.stderr.write(`\nbench suite interrupted (${signal}); bench/results.md left as it was\n`);
       process.exit(130);
     });
   }
-  const started = new Date();
-  const t0 = performance.now();
-  const before = loadavg();
+  let postgres: string | null = null;
+  if (selected.some((b) => b.postgres)) {
+    const found = await suitePostgres();
+    if ('skip' in found) postgres = found.skip;
+    else {
+      stopPostgres = found.stop;
+      postgres = found.server.where;
+    }
+    process.stdout.write(`PostgreSQL for the benchmarks that also run on it: ${postgres}\n`);
+  }
+  try {
+    return await suite({ wanted, selected, postgres, started, t0, before });
+  } finally {
+    stopPostgres();
+  }
+}
+
+interface SuiteRun {
+  wanted: string[];
+  selected: Bench[];
+  /** Where the PostgreSQL runs go, or why there are none (null: no benchmark selected runs on it). */
+  postgres: string | null;
+  started: Date;
+  /** When the suite started (its 5 minutes count from here, the cluster's start included). */
+  t0: number;
+  before: number[];
+}
+
+async function suite({ wanted, selected, postgres, started, t0, before }: SuiteRun): Promise<number> {
   const outcomes: Outcome[] = [];
   for (const bench of selected) {
     const left = SUITE_BUDGET_MS - (performance.now() - t0);
@@ -213,7 +266,7 @@ async function main(): Promise<number> {
     outcomes.push(o);
   }
   const totalMs = performance.now() - t0;
-  const text = resultsMarkdown(outcomes, started, totalMs, { before, after: loadavg() });
+  const text = resultsMarkdown(outcomes, started, totalMs, { before, after: loadavg() }, postgres);
   // Only a run of the whole suite replaces the record; a partial run prints its figures only.
   if (!wanted.length) {
     writeFileSync(RESULTS, text + '\n');

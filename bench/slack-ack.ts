@@ -12,9 +12,10 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createApp, startServer } from '../src/main.js';
 import { CHANNEL, CONNECTIONS, SECRET, type RoundResult, type RoundSpec } from './slack-ack-client.js';
-import type { BenchResult } from './result.js';
+import type { BenchFigure, BenchResult } from './result.js';
 import { startSlackSink } from './slack-sink.js';
-import { stop } from './ipc.js';
+import { notMeasured, stop } from './ipc.js';
+import { benchPostgres, firstLine } from './postgres.js';
 
 // How much does Sitrep cost on the Slack ack path? Signed `/incident note` slash commands go through
 // the real receiver (bounded body read, signature check, the request committed to the inbox, Bolt,
@@ -26,6 +27,10 @@ import { stop } from './ipc.js';
 // generator (bench/slack-ack-client.ts, which measures the client-side latency); this process only
 // orchestrates. Everything is on loopback and bounded in requests and time.
 //
+// With a PostgreSQL server (bench/postgres.ts), a third server, Sitrep on a new, empty database
+// there (SITREP_DATABASE_URL), takes its turn in every round, with half the requests per saturated
+// round; its figures are marked (PostgreSQL) and measured against the same no-op app.
+//
 //   npm run bench            (builds, then runs dist/bench/slack-ack.js among the benchmarks)
 //   node dist/bench/slack-ack.js [requests-per-round]
 //   SITREP_BENCH_CPU_PROF=/tmp/prof node dist/bench/slack-ack.js   (also profiles both servers)
@@ -36,7 +41,11 @@ const ROUNDS = 2;
 const PACED_RATE = 500;
 const PACED_SECONDS = 3;
 
-type Kind = 'sitrep' | 'noop';
+/** The no-op Bolt app, Sitrep on SQLite, Sitrep on PostgreSQL. */
+type Kind = 'noop' | 'sitrep' | 'pg';
+
+/** The PostgreSQL database of the 'pg' server, passed in its environment (not on its command line). */
+const DATABASE_ENV = 'SITREP_BENCH_ACK_DATABASE_URL';
 
 // --- child: one server ------------------------------------------------------------------------
 
@@ -45,9 +54,12 @@ async function serve(kind: Kind, apiUrl: string): Promise<void> {
   let url: string;
   let stop: () => Promise<void>;
   let httpServer: Server;
-  if (kind === 'sitrep') {
+  if (kind === 'sitrep' || kind === 'pg') {
+    const databaseUrl = process.env[DATABASE_ENV];
+    if (kind === 'pg' && !databaseUrl) throw new Error(`${DATABASE_ENV} is not set`);
     const config = loadConfig({
       SITREP_DB: join(dir, 'bench.db'),
+      ...(kind === 'pg' ? { SITREP_DATABASE_URL: databaseUrl! } : {}),
       LOG_LEVEL: 'silent',
       USER: 'bench',
       SLACK_SIGNING_SECRET: SECRET,
@@ -171,12 +183,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function startChild(kind: Kind, apiUrl: string): Promise<{ child: ChildProcess; url: string }> {
+function startChild(kind: Kind, apiUrl: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
   // SITREP_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server there (sitrep.cpuprofile,
   // noop.cpuprofile), for finding hot spots and comparing the two per request.
   const profDir = process.env.SITREP_BENCH_CPU_PROF;
   const execArgv = profDir ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${kind}.cpuprofile`] : process.execArgv;
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, apiUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind, apiUrl], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+    env: { ...process.env, ...env },
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} server did not start`)), 20_000);
     child.once('message', (m: unknown) => {
@@ -242,40 +258,59 @@ function startClientChild(): ClientChild {
 
 export async function run(requestsPerRound = 3_000): Promise<BenchResult> {
   const perRound = Math.max(200, Math.min(50_000, requestsPerRound));
+  // PostgreSQL's saturated rounds are half as long (same connections, same requests): it acks
+  // several times slower, and the suite has 5 minutes in all.
+  const pgPerRound = Math.max(200, Math.round(perRound / 2));
+  const postgres = await benchPostgres();
+  // Sitrep on PostgreSQL: a third server on a new, empty database, in the same rounds against the
+  // same no-op app. Why it was not measured (skipped, or failed at some point) otherwise; the
+  // SQLite figures stand either way.
+  let pgWhy: string | null = 'skip' in postgres ? postgres.skip : null;
+  let pgDb: { url: string; drop(): Promise<void> } | null = null;
   const sink = await startSinkChild();
   let sinkCalls = 0;
-  const servers = {
-    noop: await startChild('noop', sink.apiUrl),
-    sitrep: await startChild('sitrep', sink.apiUrl),
-  };
+  const servers: Partial<Record<Kind, { child: ChildProcess; url: string }>> = {};
   const responseUrl = `${sink.origin}/response/bench`;
-  const results: Record<Kind, RoundResult[]> = { noop: [], sitrep: [] };
-  const loops: Record<Kind, LoopStats[]> = { noop: [], sitrep: [] };
-  const client = startClientChild();
-  const round = (url: string, total: number, responseUrl: string, ratePerSec?: number) =>
-    client.round({ url, total, responseUrl, ...(ratePerSec ? { ratePerSec } : {}) });
-  const paced: Record<Kind, RoundResult[]> = { noop: [], sitrep: [] };
+  const results: Record<Kind, RoundResult[]> = { noop: [], sitrep: [], pg: [] };
+  const loops: Record<Kind, LoopStats[]> = { noop: [], sitrep: [], pg: [] };
+  const paced: Record<Kind, RoundResult[]> = { noop: [], sitrep: [], pg: [] };
+  let client: ClientChild | null = null;
   try {
-    // Warm both (JIT, SQLite pages, keep-alive sockets), then alternate so drift hits both alike.
-    for (const kind of ['noop', 'sitrep'] as const) await round(servers[kind].url, 500, responseUrl);
+    servers.noop = await startChild('noop', sink.apiUrl);
+    servers.sitrep = await startChild('sitrep', sink.apiUrl);
+    if (!('skip' in postgres)) {
+      try {
+        pgDb = await postgres.database('slack_ack');
+        servers.pg = await startChild('pg', sink.apiUrl, { [DATABASE_ENV]: pgDb.url });
+      } catch (err) {
+        pgWhy = `failed: ${firstLine(err)}`;
+      }
+    }
+    const kinds = (): Kind[] => ['noop', 'sitrep', ...(servers.pg && !pgWhy ? ['pg' as const] : [])];
+    const c = (client = startClientChild());
+    const round = (kind: Kind, total: number, ratePerSec?: number) =>
+      c.round({ url: servers[kind]!.url, total, responseUrl, ...(ratePerSec ? { ratePerSec } : {}) });
+    // Warm each (JIT, database pages, keep-alive sockets), then alternate so drift hits all alike.
+    for (const kind of kinds()) await round(kind, 500);
     for (let r = 0; r < ROUNDS; r++) {
-      for (const kind of ['noop', 'sitrep'] as const) {
-        await loopStats(servers[kind].child);
-        results[kind].push(await round(servers[kind].url, perRound, responseUrl));
-        loops[kind].push(await loopStats(servers[kind].child));
+      for (const kind of kinds()) {
+        await loopStats(servers[kind]!.child);
+        results[kind].push(await round(kind, kind === 'pg' ? pgPerRound : perRound));
+        loops[kind].push(await loopStats(servers[kind]!.child));
       }
     }
     // Latency below saturation: the same requests at a steady rate, far above what a workspace
     // sends even during a large incident.
     for (let r = 0; r < ROUNDS; r++) {
-      for (const kind of ['noop', 'sitrep'] as const) paced[kind].push(await round(servers[kind].url, PACED_RATE * PACED_SECONDS, responseUrl, PACED_RATE));
+      for (const kind of kinds()) paced[kind].push(await round(kind, PACED_RATE * PACED_SECONDS, PACED_RATE));
     }
   } finally {
-    client.child.disconnect();
-    await stopChild(servers.noop.child);
-    await stopChild(servers.sitrep.child);
+    client?.child.disconnect();
+    for (const kind of ['noop', 'sitrep', 'pg'] as const) if (servers[kind]) await stopChild(servers[kind].child);
     sinkCalls = await sink.count();
     await stopChild(sink.child);
+    await pgDb?.drop().catch(() => undefined);
+    if (!('skip' in postgres)) postgres.close();
   }
   const sum = (kind: Kind) => {
     const rs = results[kind];
@@ -306,17 +341,26 @@ export async function run(requestsPerRound = 3_000): Promise<BenchResult> {
     );
   const noop = sum('noop');
   const sitrep = sum('sitrep');
-  const ratio = sitrep.rps / noop.rps;
+  const pg = sum('pg');
   const f = (n: number) => n.toFixed(1);
   const r2 = (n: number) => Math.round(n * 100) / 100;
   if (sitrep.errors + noop.errors > 0) throw new Error(`non-200 answers: Sitrep ${sitrep.errors}, no-op ${noop.errors}`);
-  return {
-    name: 'Slack command ack',
-    setup: `signed /incident note through the real receiver (inbox commit before the ack), ${CONNECTIONS} keep-alive connections, ${ROUNDS} × ${perRound} requests per app, load generator in its own process, vs a no-op Bolt app on the same receiver`,
-    figures: [
+  if (!pgWhy && pg.errors > 0) pgWhy = `failed: ${pg.errors} non-200 answers`;
+  if (!pgWhy && results.pg.length < ROUNDS) pgWhy = 'failed: fewer rounds than asked';
+  const LABELS = {
+    rps: 'acks per second',
+    p99: 'ack p99 latency (client side)',
+    paced: `ack p99 latency at a steady ${PACED_RATE} req/s`,
+    slow: 'acks taking 3 s or more',
+  };
+  const figures = (kind: 'sitrep' | 'pg', engine: 'SQLite' | 'PostgreSQL'): BenchFigure[] => {
+    const s = kind === 'pg' ? pg : sitrep;
+    const ratio = s.rps / noop.rps;
+    return [
       {
-        label: 'acks per second',
-        value: Math.round(sitrep.rps),
+        label: LABELS.rps,
+        engine,
+        value: Math.round(s.rps),
         unit: 'req/s',
         baseline: Math.round(noop.rps),
         ratio: r2(ratio),
@@ -324,38 +368,63 @@ export async function run(requestsPerRound = 3_000): Promise<BenchResult> {
         met: ratio >= 0.6,
       },
       {
-        label: 'ack p99 latency (client side)',
-        value: r2(sitrep.p99),
+        label: LABELS.p99,
+        engine,
+        value: r2(s.p99),
         unit: 'ms',
         baseline: r2(noop.p99),
-        ratio: r2(noop.p99 / sitrep.p99),
+        ratio: r2(noop.p99 / s.p99),
         target: '< 50 ms',
-        met: sitrep.p99 < 50,
+        met: s.p99 < 50,
       },
       {
         // No target of its own: how an ack fares when the server is not saturated.
-        label: `ack p99 latency at a steady ${PACED_RATE} req/s`,
-        value: r2(pacedP('sitrep', 99)),
+        label: LABELS.paced,
+        engine,
+        value: r2(pacedP(kind, 99)),
         unit: 'ms',
         baseline: r2(pacedP('noop', 99)),
-        ratio: r2(pacedP('noop', 99) / pacedP('sitrep', 99)),
+        ratio: r2(pacedP('noop', 99) / pacedP(kind, 99)),
       },
       {
-        label: 'acks taking 3 s or more',
-        value: sitrep.slow,
+        label: LABELS.slow,
+        engine,
+        value: s.slow,
         unit: 'requests',
         baseline: noop.slow,
         target: '0',
-        met: sitrep.slow === 0,
+        met: s.slow === 0,
       },
-    ],
+    ];
+  };
+  const pgFigures = pgWhy
+    ? [
+        notMeasured(LABELS.rps, 'req/s', pgWhy, '≥ 0.6× the no-op Bolt app'),
+        notMeasured(LABELS.p99, 'ms', pgWhy, '< 50 ms'),
+        notMeasured(LABELS.paced, 'ms', pgWhy),
+        notMeasured(LABELS.slow, 'requests', pgWhy, '0'),
+      ]
+    : figures('pg', 'PostgreSQL');
+  const measured: Kind[] = pgWhy ? ['noop', 'sitrep'] : ['noop', 'sitrep', 'pg'];
+  const NAMES: Record<Kind, string> = { noop: 'no-op', sitrep: 'Sitrep on SQLite', pg: 'Sitrep on PostgreSQL' };
+  const each = (line: (kind: Kind) => string) => measured.map((k) => `${NAMES[k]} ${line(k)}`).join('; ');
+  const all = { noop, sitrep, pg };
+  return {
+    name: 'Slack command ack',
+    setup: `signed /incident note through the real receiver (inbox commit before the ack), ${CONNECTIONS} keep-alive connections, ${ROUNDS} × ${perRound} requests per app${pgWhy ? '' : ` (${ROUNDS} × ${pgPerRound} on PostgreSQL)`}, load generator in its own process, Sitrep on SQLite${pgWhy ? '' : ' and on PostgreSQL'}, vs a no-op Bolt app on the same receiver`,
+    figures: [...figures('sitrep', 'SQLite'), ...pgFigures],
     notes: [
-      `no-op Bolt app: ${f(noop.rps)} req/s, p50 ${f(noop.p50)} ms, p99 ${f(noop.p99)} ms; Sitrep: ${f(sitrep.rps)} req/s, p50 ${f(sitrep.p50)} ms, p99 ${f(sitrep.p99)} ms`,
-      `at a steady ${PACED_RATE} req/s (${ROUNDS} × ${PACED_SECONDS} s each, latency from each request's scheduled start): no-op p50 ${f(pacedP('noop', 50))} ms, p99 ${f(pacedP('noop', 99))} ms; Sitrep p50 ${f(pacedP('sitrep', 50))} ms, p99 ${f(pacedP('sitrep', 99))} ms${pacedSlow('sitrep') + pacedSlow('noop') ? `; slow or failed: Sitrep ${pacedSlow('sitrep')}, no-op ${pacedSlow('noop')}` : ''}`,
-      `server CPU per request (user + system): Sitrep ${cpuPerRequest('sitrep').toFixed(3)} ms, no-op ${cpuPerRequest('noop').toFixed(3)} ms (${(cpuPerRequest('sitrep') / cpuPerRequest('noop')).toFixed(2)}×); the fake Slack's CPU for Sitrep's replies is not counted`,
-      `time inside the server (request parsed → ack written): Sitrep p50 ${f(inside('sitrep', 50))} ms, p99 ${f(inside('sitrep', 99))} ms; no-op p50 ${f(inside('noop', 50))} ms, p99 ${f(inside('noop', 99))} ms`,
-      `server event-loop delay during the rounds: Sitrep p99 ${f(Math.max(...loops.sitrep.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.sitrep.map((l) => l.loopMax)))} ms; no-op p99 ${f(Math.max(...loops.noop.map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops.noop.map((l) => l.loopMax)))} ms`,
-      `connections opened: Sitrep ${sitrep.connections}, no-op ${noop.connections} (${CONNECTIONS * ROUNDS} means none was re-opened); Slack and response_url calls answered by the loopback sink: ${sinkCalls}`,
+      each((k) => `${f(all[k].rps)} req/s, p50 ${f(all[k].p50)} ms, p99 ${f(all[k].p99)} ms`),
+      `at a steady ${PACED_RATE} req/s (${ROUNDS} × ${PACED_SECONDS} s each, latency from each request's scheduled start): ${each((k) => `p50 ${f(pacedP(k, 50))} ms, p99 ${f(pacedP(k, 99))} ms`)}${
+        measured.some((k) => pacedSlow(k)) ? `; slow or failed: ${each((k) => String(pacedSlow(k)))}` : ''
+      }`,
+      `server CPU per request (user + system): ${each((k) => `${cpuPerRequest(k).toFixed(3)} ms${k === 'noop' ? '' : ` (${(cpuPerRequest(k) / cpuPerRequest('noop')).toFixed(2)}×)`}`)}; the fake Slack's CPU for Sitrep's replies is not counted${pgWhy ? '' : ", nor PostgreSQL's"}`,
+      `time inside the server (request parsed → ack written): ${each((k) => `p50 ${f(inside(k, 50))} ms, p99 ${f(inside(k, 99))} ms`)}`,
+      `server event-loop delay during the rounds: ${each((k) => `p99 ${f(Math.max(...loops[k].map((l) => l.loopP99)))} ms, max ${f(Math.max(...loops[k].map((l) => l.loopMax)))} ms`)}`,
+      `connections opened: ${each((k) => String(all[k].connections))} (${CONNECTIONS * ROUNDS} means none was re-opened); Slack and response_url calls answered by the loopback sink: ${sinkCalls}`,
+      'skip' in postgres
+        ? `PostgreSQL: ${postgres.skip} (set SITREP_BENCH_DATABASE_URL to a server whose user may CREATE DATABASE, or install the postgresql package for a throwaway cluster)`
+        : `PostgreSQL: ${postgres.where}, a new empty database for this run${pgWhy ? `; ${pgWhy}` : ''}`,
     ],
   };
 }

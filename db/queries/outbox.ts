@@ -129,6 +129,26 @@ export async function requeueDeadRow(tx: Tx, id: number, p: { now: number; deadl
   );
 }
 
+/** The newest outbox row's id, 0 when there is none: a mark to count what is written after it. */
+export async function lastOutboxId(db: DbOrTx): Promise<number> {
+  const row = (await prepared(db, 'select coalesce(max(id), 0) as id from outbox').get()) as { id: unknown };
+  return Number(row.id);
+}
+
+/** Whether any row, of any lane, is still on its way (pending or in flight). */
+export async function anyRowOnItsWay(db: DbOrTx): Promise<boolean> {
+  return (await prepared(db, "select id from outbox where state in ('pending', 'in_flight') limit 1").get()) !== undefined;
+}
+
+/** How many rows after `afterId` are in each state. */
+export async function statesAfter(db: DbOrTx, afterId: number): Promise<Map<string, number>> {
+  const rows = (await prepared(db, 'select state, count(*) as n from outbox where id > ? group by state').all(afterId)) as Array<{
+    state: unknown;
+    n: unknown;
+  }>;
+  return new Map(rows.map((r) => [String(r.state), Number(r.n)]));
+}
+
 /** The first row after `afterId` in the same lane that was already delivered, if any. */
 export async function deliveredAfter(db: DbOrTx, target: string, incidentId: number | null, afterId: number): Promise<number | undefined> {
   const { outbox } = tablesOf(db);

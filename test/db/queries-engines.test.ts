@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { insertOutboxRow, isOwnPost, lastRootRow, outboxRowState, recentOutboxRows, requeueDeadRow, markDead } from '../../db/queries/outbox.js';
+import {
+  anyRowOnItsWay,
+  insertOutboxRow,
+  isOwnPost,
+  lastOutboxId,
+  lastRootRow,
+  markDead,
+  outboxRowState,
+  recentOutboxRows,
+  requeueDeadRow,
+  statesAfter,
+} from '../../db/queries/outbox.js';
 import { deleteSubscription, deadSubscriptionRowIds, insertSubscription } from '../../db/queries/subscriptions.js';
 import { applyComponentChanges, findIncident, insertIncident } from '../../db/queries/incidents.js';
 import { insertComponent, lastComponentPosition, listComponents } from '../../db/queries/components.js';
@@ -41,6 +52,33 @@ describe.each(engines)('engine-neutral queries on $name', (engine) => {
       expect(await store.transaction((tx) => requeueDeadRow(tx, 1, { now: at, deadlineAt: null, note: 'retried' }))).toBe(false);
       expect(await store.transaction((tx) => recordProcessedEvent(tx, 'slack', 'Ev1', at))).toBe(true);
       expect(await store.transaction((tx) => recordProcessedEvent(tx, 'slack', 'Ev1', at))).toBe(false);
+    });
+
+    it('counts the rows written after a mark by state, and says whether any is still on its way', async () => {
+      const { store } = await engine.app();
+      expect(await store.read((db) => lastOutboxId(db))).toBe(0);
+      expect(await store.read((db) => anyRowOnItsWay(db))).toBe(false);
+      const row = (n: number) => ({ incidentId: null, target: `webhook:S-${n}`, kind: 'webhook', payload: {} });
+      await store.transaction(async (tx) => insertOutboxRow(tx, 1, row(1)));
+      const mark = await store.read((db) => lastOutboxId(db));
+      expect(mark).toBe(1);
+      const ids = await store.transaction(async (tx) => [
+        await insertOutboxRow(tx, 2, row(2)),
+        await insertOutboxRow(tx, 2, row(3)),
+        await insertOutboxRow(tx, 2, row(4)),
+      ]);
+      await store.transaction((tx) => markDead(tx, ids[0]!, 'pending', 'gone'));
+      expect(await store.read((db) => statesAfter(db, mark))).toEqual(
+        new Map([
+          ['pending', 2],
+          ['dead', 1],
+        ]),
+      );
+      expect(await store.read((db) => statesAfter(db, ids[2]!))).toEqual(new Map());
+      expect(await store.read((db) => anyRowOnItsWay(db))).toBe(true);
+      for (const id of [1, ids[1]!, ids[2]!]) await store.transaction((tx) => markDead(tx, id, 'pending', 'gone'));
+      expect(await store.read((db) => anyRowOnItsWay(db))).toBe(false);
+      expect(await store.read((db) => statesAfter(db, 0))).toEqual(new Map([['dead', 4]]));
     });
 
     it("finds a maintenance lane's root row (no incident) and an incident lane's, each by its own lane", async () => {
