@@ -165,15 +165,26 @@ export async function foldedAndPrevious(
   return out;
 }
 
-/** Records an in-flight row delivered, if it is still this claim's (its lease unchanged). */
-export async function recordDelivered(pool: Conn, id: number, leaseUntil: number, now: number, remoteRef: string | null): Promise<boolean> {
+/**
+ * Records in-flight rows delivered, those still this claim's (their lease unchanged), in one
+ * statement; returns their ids. Rows are taken in id order, as every other multi-row statement
+ * here takes them.
+ */
+export async function recordDeliveredMany(
+  pool: Conn,
+  rows: ReadonlyArray<{ id: number; leaseUntil: number; at: number; remoteRef: string | null }>,
+): Promise<Set<number>> {
+  if (!rows.length) return new Set();
+  const sorted = [...rows].sort((a, b) => a.id - b.id);
   const r = await pool.query({
-    name: 'sitrep_worker_delivered',
-    text: `update outbox set state = 'delivered', delivered_at = $3, remote_ref = $4, claimed_until = null, last_error = null
-      where id = $1 and state = 'in_flight' and claimed_until = $2`,
-    values: [id, leaseUntil, now, remoteRef],
+    name: 'sitrep_worker_delivered_many',
+    text: `update outbox set state = 'delivered', delivered_at = g.at, remote_ref = g.ref, claimed_until = null, last_error = null
+      from unnest($1::integer[], $2::bigint[], $3::bigint[], $4::text[]) as g(id, lease, at, ref)
+      where outbox.id = g.id and outbox.state = 'in_flight' and outbox.claimed_until = g.lease
+      returning outbox.id`,
+    values: [sorted.map((x) => x.id), sorted.map((x) => x.leaseUntil), sorted.map((x) => x.at), sorted.map((x) => x.remoteRef)],
   });
-  return r.rowCount === 1;
+  return new Set((r.rows as Array<{ id: number }>).map((x) => Number(x.id)));
 }
 
 /** Puts an in-flight row of this claim back to pending, due at `nextAttemptAt`. */

@@ -10,7 +10,7 @@ import {
   poolOf,
   postponeClaimed,
   reclaimExpired,
-  recordDelivered,
+  recordDeliveredMany,
   recordRetry,
   waitingBehindAll,
 } from '../../db/queries/worker.pg.js';
@@ -60,6 +60,14 @@ export class PgOutboxWorker {
   private readonly paceTimers = new Map<string, NodeJS.Timeout>();
   private readonly settled = new Set<Promise<void>>();
   private deadLettering = 0;
+  /**
+   * Deliveries done and not yet recorded. They are recorded together, in one statement, by
+   * whichever flush runs next (the group commit of outcomes): a fan-out's hundreds of answers per
+   * second cost a few statements instead of one round trip each, on a pool every replica's
+   * commands share. A crash before the flush re-sends them with the same delivery id.
+   */
+  private doneQueue: Array<{ id: number; leaseUntil: number; at: number; remoteRef: string | null; settle: (recorded: boolean | Error) => void }> = [];
+  private flushing = false;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -339,7 +347,7 @@ export class PgOutboxWorker {
     switch (result.kind) {
       case 'delivered':
         this.breakers.success(key);
-        if (await recordDelivered(pool, msg.id, leaseUntil, now, result.remoteRef ?? null)) this.notifyWrite();
+        if (await this.recordDone(msg.id, leaseUntil, now, result.remoteRef ?? null)) this.notifyWrite();
         if (this.deps.log.isLevelEnabled('debug')) this.deps.log.debug({ ...fields, folded: msg.folded }, 'delivered');
         return;
       case 'retry': {
@@ -362,6 +370,32 @@ export class PgOutboxWorker {
       case 'failed':
         this.breakers.neutral(key);
         await this.deadLetter(msg.id, result.error, result.gone ? 'gone' : 'failed', 'in_flight');
+    }
+  }
+
+  /** Records a delivered row with the others that finish meanwhile (see doneQueue). */
+  private recordDone(id: number, leaseUntil: number, at: number, remoteRef: string | null): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.doneQueue.push({ id, leaseUntil, at, remoteRef, settle: (r) => (r instanceof Error ? reject(r) : resolve(r)) });
+      if (!this.flushing) void this.flushDone();
+    });
+  }
+
+  private async flushDone(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.doneQueue.length) {
+        const batch = this.doneQueue.splice(0, 1_000);
+        let recorded: Set<number> | Error;
+        try {
+          recorded = await recordDeliveredMany(this.pool!, batch);
+        } catch (err) {
+          recorded = err instanceof Error ? err : new Error(String(err));
+        }
+        for (const d of batch) d.settle(recorded instanceof Error ? recorded : recorded.has(d.id));
+      }
+    } finally {
+      this.flushing = false;
     }
   }
 
