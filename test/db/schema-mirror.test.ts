@@ -26,7 +26,9 @@ function shape(c: ReturnType<typeof sqliteConfig> | ReturnType<typeof pgConfig>)
       .map((col) => ({ name: col.name, notNull: col.notNull, primary: col.primary, unique: col.isUnique }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     primaryKeys: c.primaryKeys.map((k) => k.columns.map((col) => col.name)),
-    indexes: c.indexes.filter((i) => !ENGINE_ONLY_INDEXES.has(i.config.name ?? '')).map((i) => ({ name: i.config.name, unique: i.config.unique, columns: i.config.columns.map((col) => ('name' in col ? col.name : '?')) })),
+    indexes: c.indexes
+      .filter((i) => !ENGINE_ONLY_INDEXES.has(i.config.name ?? ''))
+      .map((i) => ({ name: i.config.name, unique: i.config.unique, columns: i.config.columns.map((col) => ('name' in col ? col.name : '?')) })),
     checks: c.checks.map((k) => k.name),
     foreignKeys: c.foreignKeys.map((f) => f.reference().columns.map((col) => col.name)).sort(),
   };
