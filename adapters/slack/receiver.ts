@@ -1,5 +1,6 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HTTPModuleFunctions, HTTPResponseAck, verifySlackRequest, type App as BoltApp, type Receiver } from '@slack/bolt';
+import { HTTPModuleFunctions, HTTPResponseAck, type App as BoltApp, type Receiver } from '@slack/bolt';
 import type { Logger } from '../../src/logger.js';
 import { BodyTooLargeError, readBody, refuseTooLarge } from '../../src/http/router.js';
 import { SlackIntake, parseStoredBody, type Delivery, type InboxEntry, type SlackInbox } from './inbox.js';
@@ -31,6 +32,24 @@ export interface SitrepReceiverOptions {
 const MAX_SKEW_SECONDS = 5 * 60;
 
 type BufferedRequest = IncomingMessage & { rawBody: Buffer };
+
+const SIGNATURE = /^v0=([0-9a-f]{64})$/;
+
+/**
+ * Slack's request signing (v0): HMAC-SHA256 of `v0:<timestamp>:<body as sent>` under the signing
+ * secret, compared in constant time, and the request no older than five minutes. Bolt's own check
+ * says the same, but compares through a second pair of HMACs under a random key each time, which
+ * made verifying a fifth of what answering a request cost; Node's timingSafeEqual is the
+ * constant-time compare itself. The bytes as sent are signed, so they are what is hashed.
+ */
+export function verifySignature(secret: string, signature: string, timestampSec: number, body: Buffer, nowMs: number): void {
+  if (!secret) throw new Error('no signing secret is configured');
+  if (timestampSec < Math.floor(nowMs / 1000) - MAX_SKEW_SECONDS) throw new Error('the request timestamp is more than 5 minutes old');
+  const given = SIGNATURE.exec(signature)?.[1];
+  if (!given) throw new Error('the signature is not a v0 signature');
+  const ours = createHmac('sha256', secret).update(`v0:${timestampSec}:`).update(body).digest();
+  if (!timingSafeEqual(ours, Buffer.from(given, 'hex'))) throw new Error('signature mismatch');
+}
 
 export class SitrepReceiver implements Receiver {
   private readonly intake: SlackIntake;
@@ -89,12 +108,7 @@ export class SitrepReceiver implements Receiver {
     try {
       if (!signature || !Number.isFinite(timestamp)) throw new Error('missing signature headers');
       if (timestamp > Math.floor(nowMs / 1000) + MAX_SKEW_SECONDS) throw new Error('timestamp is in the future');
-      verifySlackRequest({
-        signingSecret: this.opts.signingSecret,
-        body: raw,
-        headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp },
-        nowMilliseconds: nowMs,
-      });
+      verifySignature(this.opts.signingSecret, signature, timestamp, rawBody, nowMs);
     } catch (err) {
       const reason = (err as Error).message;
       this.opts.log.warn({ platform: 'slack', reason }, 'refused a Slack request');

@@ -485,6 +485,12 @@ describe('request signing', () => {
     expect(future.status).toBe(401);
     const tampered = await send({ 'x-slack-request-timestamp': String(now), 'x-slack-signature': sign(body.replace('Forged', 'Forgex'), now) });
     expect(tampered.status).toBe(401);
+    // The right signature in a wrong shape: another version, cut short, with a byte more, as text.
+    const good = sign(body, now);
+    for (const signature of [good.replace('v0=', 'v1='), good.slice(0, -2), `${good}00`, `v0=${'zz'.repeat(32)}`, good.slice(3)]) {
+      const res = await send({ 'x-slack-request-timestamp': String(now), 'x-slack-signature': signature });
+      expect(res.status, signature).toBe(401);
+    }
     await new Promise((r) => setTimeout(r, 100));
     expect(rowCounts(h.app.db)).toEqual(before);
     expect(h.fake.calls).toEqual([]);
