@@ -81,6 +81,9 @@ export const USED_SCOPES = {
 const ephemeral = (text: string) => ({ response_type: 'ephemeral' as const, replace_original: false, text });
 
 /** The inbox entry the receiver hands every listener (absent when it keeps no inbox). */
+/** The one slash command the app answers (manifest.yml declares it; test/slack/manifest.test.ts checks). */
+const SLASH_COMMAND = '/incident';
+
 const entryOf = (context: Record<string, unknown>): InboxEntry | undefined => context.sitrepInbox as InboxEntry | undefined;
 
 /** A reply that carries a webhook signing secret: shown to its reader only, and never stored. */
@@ -301,7 +304,14 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
 
   // --- /incident ------------------------------------------------------------------------------
 
-  bolt.command('/incident', async ({ command, ack, respond, context }) => {
+  // One listener for every command (Bolt runs each listener's matcher chain for every request, so
+  // fewer listeners is less work on the ack's path): /incident, and a clear answer for any other.
+  bolt.command(/^/, async ({ command, ack, respond, context }) => {
+    if (command.command !== SLASH_COMMAND) {
+      // Another command pointed at this app's URL gets a clear answer instead of Slack's timeout.
+      await ack(ephemeral(`This app answers /incident only (got ${escapeKeepingMentions(command.command)}).`));
+      return;
+    }
     const entry = entryOf(context);
     const parsed = commandSchema.safeParse(command);
     if (!parsed.success) {
@@ -364,11 +374,6 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
     if (c.response_url) {
       await postToResponseUrl(c.response_url, ephemeral(reply)).catch((err: unknown) => log.warn({ platform: 'slack', err }, 'response_url post failed'));
     }
-  });
-
-  // Another command pointed at this app's URL gets a clear answer instead of Slack's timeout.
-  bolt.command(/^(?!\/incident$)/, async ({ ack, command }) => {
-    await ack(ephemeral(`This app answers /incident only (got ${escapeKeepingMentions(command.command)}).`));
   });
 
   // --- buttons ----------------------------------------------------------------------------------
@@ -633,8 +638,14 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
 
   const eventKey = (body: { event_id?: string | undefined }, fallback: string) => `event:${body.event_id ?? fallback}`;
 
+  // One Bolt listener for the events Sitrep reads, dispatching on the event's type (as actions and
+  // views are above): each handler validates the body it is given.
+  type EventHandler = (args: { body: unknown; context: Record<string, unknown> }) => Promise<void>;
+  const eventFns = new Map<string, EventHandler>();
+  const onEvent = (type: string, fn: EventHandler) => eventFns.set(type, fn);
+
   // "@Sitrep note DB failover done" in an incident's thread runs the command for that incident.
-  bolt.event('app_mention', async ({ body, context }) => {
+  onEvent('app_mention', async ({ body, context }) => {
     const parsed = mentionSchema.safeParse(body);
     if (!parsed.success) return;
     const { event } = parsed.data;
@@ -685,7 +696,7 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
   // event names only the message, so its text is read first: by the outbox (history.ts), which
   // waits out Slack's rate limit on that read (one call a minute for new apps) instead of dropping
   // the pin. Only a channel that holds an incident's thread is worth a read.
-  bolt.event('reaction_added', async ({ body, context }) => {
+  onEvent('reaction_added', async ({ body, context }) => {
     const parsed = reactionSchema.safeParse(body);
     if (!parsed.success) return;
     const { event } = parsed.data;
@@ -725,8 +736,11 @@ export function registerHandlers(bolt: BoltApp, deps: HandlerDeps): void {
       });
     });
   };
-  bolt.event('member_joined_channel', onMembership);
-  bolt.event('member_left_channel', onMembership);
+  onEvent('member_joined_channel', onMembership);
+  onEvent('member_left_channel', onMembership);
+  bolt.event(new RegExp(`^(?:${[...eventFns.keys()].join('|')})$`), async ({ body, context, event }) => {
+    await eventFns.get(event.type)?.({ body, context });
+  });
 
   // "Add to timeline" on a message: the payload carries the message, so nothing is read from Slack.
   bolt.shortcut({ type: 'message_action', callback_id: 'sitrep_add_to_timeline' }, async ({ ack, body, respond, context }) => {

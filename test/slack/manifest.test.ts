@@ -14,8 +14,10 @@ const sources = readdirSync(new URL('adapters/slack/', ROOT))
   .join('\n');
 
 /** Listeners the code registers with Bolt, and Web API methods it calls. */
-const registeredCommands = [...sources.matchAll(/bolt\.command\('([^']+)'/g)].map((m) => m[1]!);
-const registeredEvents = [...sources.matchAll(/bolt\.event\('([^']+)'/g)].map((m) => m[1]!);
+// One Bolt listener takes every command and one every event (adapters/slack/handlers.ts): the
+// command it answers is SLASH_COMMAND, the events those given to onEvent.
+const registeredCommands = [...sources.matchAll(/SLASH_COMMAND = '([^']+)'/g)].map((m) => m[1]!);
+const registeredEvents = [...sources.matchAll(/onEvent\('([^']+)'/g)].map((m) => m[1]!);
 const registeredShortcuts = [...sources.matchAll(/bolt\.shortcut\(\{\s*type: '(\w+)',\s*callback_id: '([^']+)'/g)].map((m) => ({
   type: m[1]!,
   callbackId: m[2]!,
