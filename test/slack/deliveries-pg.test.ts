@@ -5,7 +5,7 @@ import type { Target } from '../../src/mirror/target.js';
 import { startFakeSlackApi, type FakeMessage, type FakeSlackApi, type FakeSlackOptions } from '../fakes/slack-api.js';
 import { FAST } from '../mirror/helpers.js';
 import { engines } from '../support/engines.js';
-import { INCIDENTS, SECRET, TOKEN, fixture, sign, viewSubmission } from './harness.js';
+import { INCIDENTS, SECRET, TOKEN, dedicatedDeclareSubmission, fixture, sign } from './harness.js';
 
 // Slack deliveries with Sitrep on PostgreSQL: the real server on a real PostgreSQL database, its
 // PostgreSQL outbox worker, the Slack targets and the fake Slack Web API over HTTP. The incident's
@@ -150,18 +150,7 @@ describe.skipIf(postgres.skip)('Slack deliveries on PostgreSQL', () => {
   it('a dedicated channel: created (a taken name retried), invited, root there, link in the incidents channel, replies in it', async () => {
     const s = await sitrep({ SLACK_INCIDENTS_CHANNEL: INCIDENTS });
     s.fake.channels.set('C0TAKEN', 'inc-1-db-down');
-    const status = await s.interaction(
-      viewSubmission({
-        callbackId: 'sitrep_declare',
-        meta: { channel: 'C0GENERAL' },
-        values: {
-          title: { type: 'plain_text_input', value: 'DB down!' },
-          severity: { type: 'static_select', selected_option: { value: '2' } },
-          lead: { type: 'users_select', selected_user: 'U0BOB' },
-          dedicated: { type: 'checkboxes', selected_options: [{ value: 'yes' }] },
-        },
-      }),
-    );
+    const status = await s.interaction(dedicatedDeclareSubmission());
     expect(status).toBe(200);
     await until('the incident', async () => (await s.rows('select id from incidents')).length === 1);
     await s.drained();

@@ -209,6 +209,20 @@ export function viewSubmission(opts: {
   return p;
 }
 
+/** The declare modal submitted from #general: "DB down!", sev 2, Bob as lead, in a channel of its own. */
+export function dedicatedDeclareSubmission() {
+  return viewSubmission({
+    callbackId: 'sitrep_declare',
+    meta: { channel: 'C0GENERAL' },
+    values: {
+      title: { type: 'plain_text_input', value: 'DB down!' },
+      severity: { type: 'static_select', selected_option: { value: '2' } },
+      lead: { type: 'users_select', selected_user: 'U0BOB' },
+      dedicated: { type: 'checkboxes', selected_options: [{ value: 'yes' }] },
+    },
+  });
+}
+
 /** A Socket Mode envelope carrying `/incident <text>`, shaped like the one Slack sends. */
 export function slashEnvelope(envelopeId: string, text: string, responseUrl: string, user = 'U0ALICE') {
   return {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { asc, eq } from 'drizzle-orm';
 import { incidentThreads, incidents, outbox, timelineEvents } from '../../db/schema.js';
 import { rowCounts } from '../helpers.js';
-import { INCIDENTS, blockAction, fixture, jsonFixture, sign, startHarness, viewSubmission, type Harness } from './harness.js';
+import { INCIDENTS, blockAction, dedicatedDeclareSubmission, fixture, jsonFixture, sign, startHarness, viewSubmission, type Harness } from './harness.js';
 import type { FakeMessage } from '../fakes/slack-api.js';
 
 // End to end through real HTTP: signed Slack requests → the real receiver and Bolt → commands on a
@@ -213,18 +213,7 @@ describe('/incident', () => {
 
   it('a dedicated channel: conversations.create (retrying on name_taken), invites, root there, link in the incidents channel', async () => {
     h.fake.channels.set('C0TAKEN', 'inc-1-db-down');
-    const sub = await h.interaction(
-      viewSubmission({
-        callbackId: 'sitrep_declare',
-        meta: { channel: 'C0GENERAL' },
-        values: {
-          title: { type: 'plain_text_input', value: 'DB down!' },
-          severity: { type: 'static_select', selected_option: { value: '2' } },
-          lead: { type: 'users_select', selected_user: 'U0BOB' },
-          dedicated: { type: 'checkboxes', selected_options: [{ value: 'yes' }] },
-        },
-      }),
-    );
+    const sub = await h.interaction(dedicatedDeclareSubmission());
     expect(sub.status).toBe(200);
     await h.drain();
     const creates = h.fake.calls.filter((c) => c.method === 'conversations.create');

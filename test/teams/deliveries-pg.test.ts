@@ -56,7 +56,13 @@ async function setup(engine: Engine) {
     }
     expect((await rows()).filter((r) => r.state !== 'delivered')).toEqual([]);
   };
-  return { app, fake, teams, send, run, rows, drain };
+  /** The bot learns the tenant's serviceUrl (a conversation reference, in settings), and Carol approves. */
+  const ready = async () => {
+    await send(teams.mention('channel incidents'));
+    await drain();
+    await run('approver add @carol');
+  };
+  return { app, fake, teams, send, run, rows, drain, ready };
 }
 
 describe.each(engines)('Teams deliveries on $name', (engine) => {
@@ -64,11 +70,8 @@ describe.each(engines)('Teams deliveries on $name', (engine) => {
     'posts the root card and thread replies, edits the approval card, and sends the approved update to a customer channel',
     { timeout: 60_000 },
     async () => {
-      const { app, fake, teams, send, run, rows, drain } = await setup(engine);
-      // The bot learns the tenant's serviceUrl here (a conversation reference, in settings).
-      await send(teams.mention('channel incidents'));
-      await drain();
-      await run('approver add @carol');
+      const { app, fake, teams, send, run, rows, drain, ready } = await setup(engine);
+      await ready();
       await run('component add Web App');
       await run(`subscribe teams:${CUSTOMERS}`);
 
@@ -161,10 +164,8 @@ describe.each(engines)('Teams deliveries on $name', (engine) => {
     'a scheduled maintenance: its root card and thread, the approval card edited, and the announcement in a customer channel',
     { timeout: 60_000 },
     async () => {
-      const { app, fake, teams, send, run, rows, drain } = await setup(engine);
-      await send(teams.mention('channel incidents'));
-      await drain();
-      await run('approver add @carol');
+      const { app, fake, run, rows, drain, ready } = await setup(engine);
+      await ready();
       await run('component add API');
       await run(`subscribe teams:${CUSTOMERS} components:api`);
       const starts = Math.ceil((Date.now() + 3_600_000) / 60_000) * 60_000;
