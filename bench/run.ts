@@ -226,13 +226,13 @@ async function main(): Promise<number> {
     const found = await suitePostgres();
     if ('skip' in found) postgres = found.skip;
     else {
-      stopPostgres = found.stop;
+      stopPostgres = found.stop; // idempotent
       postgres = found.server.where;
     }
     process.stdout.write(`PostgreSQL for the benchmarks that also run on it: ${postgres}\n`);
   }
   try {
-    return await suite({ wanted, selected, postgres, started, t0, before });
+    return await suite({ wanted, selected, postgres, started, t0, before, doneWithPostgres: () => stopPostgres() });
   } finally {
     stopPostgres();
   }
@@ -247,9 +247,15 @@ interface SuiteRun {
   /** When the suite started (its 5 minutes count from here, the cluster's start included). */
   t0: number;
   before: number[];
+  /**
+   * Called once the last benchmark that runs on PostgreSQL is done: the server (its autovacuum of
+   * what the fan-out wrote, above all) must not share the CPUs with the benchmarks after it.
+   */
+  doneWithPostgres: () => void;
 }
 
-async function suite({ wanted, selected, postgres, started, t0, before }: SuiteRun): Promise<number> {
+async function suite({ wanted, selected, postgres, started, t0, before, doneWithPostgres }: SuiteRun): Promise<number> {
+  const lastOnPostgres = selected.filter((b) => b.postgres).at(-1);
   const outcomes: Outcome[] = [];
   for (const bench of selected) {
     const left = SUITE_BUDGET_MS - (performance.now() - t0);
@@ -264,6 +270,7 @@ async function suite({ wanted, selected, postgres, started, t0, before }: SuiteR
     }
     printOutcome(o);
     outcomes.push(o);
+    if (bench === lastOnPostgres) doneWithPostgres();
   }
   const totalMs = performance.now() - t0;
   const text = resultsMarkdown(outcomes, started, totalMs, { before, after: loadavg() }, postgres);
