@@ -360,34 +360,27 @@ export async function run(): Promise<BenchResult> {
     const target = `≥ ${TARGET_RATIO}× of a raw fetch loop at ${BASELINE_CONCURRENCY} concurrency`;
     const rateLabel = `fan-out to ${SUBSCRIBERS.toLocaleString('en')} webhooks: deliveries/s`;
     const rssLabel = 'fan-out: peak RSS of the Sitrep server';
+    /** One engine's throughput against the fetch loop's. */
+    const rateFigure = (engine: 'SQLite' | 'PostgreSQL', rate: number, r: number, done: boolean) => ({
+      label: rateLabel,
+      engine,
+      value: Math.round(rate),
+      unit: 'deliveries/s',
+      baseline: Math.round(baselineRate),
+      ratio: Number(r.toFixed(2)),
+      target,
+      met: r >= TARGET_RATIO && done,
+    });
     const roundLine = (engine: string, r: Round, i: number) =>
       `round ${i + 1}, ${engine}: Sitrep ${(r.ms / 1000).toFixed(2)} s (approve command to the last row recorded delivered; ${r.delivered} delivered, ${r.notDelivered} not; ${(r.cpuMs / 1000).toFixed(2)} s of CPU; receivers saw ${r.received} requests, ${r.distinct} distinct webhook-ids)`;
     return {
       name: 'fanout',
       setup: `one approved update to ${SUBSCRIBERS.toLocaleString('en')} webhook subscribers on ${HOSTS} loopback hosts answering after ${ANSWER_MS} ms, through approve → outbox → worker → webhook target, with Sitrep on SQLite${pgMeasured ? ' and on PostgreSQL' : ''}, vs a raw fetch loop at ${BASELINE_CONCURRENCY} concurrency to the same URLs; ${ROUNDS} rounds each, alternating`,
       figures: [
-        {
-          label: rateLabel,
-          engine: 'SQLite',
-          value: Math.round(sitrepRate),
-          unit: 'deliveries/s',
-          baseline: Math.round(baselineRate),
-          ratio: Number(ratio.toFixed(2)),
-          target,
-          met: ratio >= TARGET_RATIO && complete,
-        },
+        rateFigure('SQLite', sitrepRate, ratio, complete),
         { label: rssLabel, engine: 'SQLite', value: Math.round(peakRss / 1024 / 1024), unit: 'MB' },
         pgMeasured
-          ? {
-              label: rateLabel,
-              engine: 'PostgreSQL',
-              value: Math.round(pgRate),
-              unit: 'deliveries/s',
-              baseline: Math.round(baselineRate),
-              ratio: Number(pgRatio.toFixed(2)),
-              target,
-              met: pgRatio >= TARGET_RATIO && pgComplete,
-            }
+          ? rateFigure('PostgreSQL', pgRate, pgRatio, pgComplete)
           : notMeasured(rateLabel, 'deliveries/s', pgWhy ?? 'failed: fewer rounds than asked', target),
         pgMeasured
           ? { label: rssLabel, engine: 'PostgreSQL', value: Math.round(pgPeakRss / 1024 / 1024), unit: 'MB' }
