@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { DateTime } from './luxon.js';
 import { SitrepError } from '../domain/errors.js';
 
 const TIME_HELP = 'write a time like 7:32am, 07:32, 2021-12-07T07:32 or 2021-12-07T15:32:00Z';
@@ -65,13 +65,30 @@ function zoneName(ms: number, zone: string): string {
   return name ?? DateTime.fromMillis(ms, { zone }).setLocale('en-US').toFormat('ZZZZ');
 }
 
+// UTC, the default zone, written out by hand: formatting through luxon (and so Intl) loads ICU's
+// date data on first use, about a tenth of a CLI command's start-up, to print a month name and
+// "UTC". Only the years whose four digits luxon prints as they are.
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number) => (n < 10 ? `0${n}` : String(n));
+function utcParts(ms: number, zone: string): { date: string; year: number; clock: string } | null {
+  if (zone !== 'UTC' && zone !== 'Etc/UTC') return null;
+  const d = new Date(ms);
+  const year = d.getUTCFullYear();
+  if (!(year >= 1000 && year <= 9999)) return null;
+  return { date: `${MONTHS[d.getUTCMonth()]} ${two(d.getUTCDate())}`, year, clock: `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}` };
+}
+
 /** "Dec 07, 2021 - 14:28 PST", the status-page format, in the configured zone. */
 export function formatPosted(ms: number, zone: string): string {
+  const utc = utcParts(ms, zone);
+  if (utc) return `${utc.date}, ${utc.year} - ${utc.clock} UTC`;
   return `${DateTime.fromMillis(ms, { zone }).setLocale('en-US').toFormat('LLL dd, yyyy - HH:mm')} ${zoneName(ms, zone)}`;
 }
 
 /** "14:28 PST" alone, or with the date when `withDate`. */
 export function formatClock(ms: number, zone: string, withDate: boolean): string {
+  const utc = utcParts(ms, zone);
+  if (utc) return `${withDate ? `${utc.date} ${utc.clock}` : utc.clock} UTC`;
   const dt = DateTime.fromMillis(ms, { zone }).setLocale('en-US');
   return `${withDate ? dt.toFormat('LLL dd HH:mm') : dt.toFormat('HH:mm')} ${zoneName(ms, zone)}`;
 }

@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { DateTime } from '../render/luxon.js';
 import { worstStatus } from '../domain/components.js';
 import { maintenanceDocument, summaryScheduledMaintenances } from './maintenance-json.js';
 import type { PublicComponent, PublicIncident, PublicState } from './model.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DateTime } from 'luxon';
+import { DateTime } from '../render/luxon.js';
 import { COMPONENT_STATUSES, type ComponentStatus } from '../domain/enums.js';
 import { impactOf, publicBands, type AnnouncedUpdate } from '../domain/impact.js';
 import { formatClock, formatDuration, formatPosted, sameDay } from '../render/time.js';

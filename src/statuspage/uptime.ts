@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { DateTime } from '../render/luxon.js';
 import { componentRank } from '../domain/components.js';
 import type { ComponentStatus } from '../domain/enums.js';
 
