@@ -17,9 +17,8 @@ import {
 import type { OutboxRow } from '../../db/queries/outbox.js';
 import { splitLane } from '../domain/maintenance.js';
 import { attemptDelivery, breakerKeyFor, messageFor, retryDelayFor } from './delivery.js';
-import { CircuitBreakers } from './policy.js';
 import type { BreakerSubject, DeadLetterCause, DeliveryResult, OutboxMessage, Target } from './target.js';
-import { defaultWorkerOptions, tunedOptions, type WorkerDeps, type WorkerOptions } from './worker.js';
+import { TunableWorker, type WorkerDeps, type WorkerOptions } from './worker.js';
 
 // The outbox worker on PostgreSQL, for several replicas on one database: any replica delivers any
 // row, and a lane's rows go in order whichever replica sends them (db/queries/worker.pg.ts says how
@@ -43,9 +42,7 @@ interface Started {
   stored: string;
 }
 
-export class PgOutboxWorker {
-  readonly breakers: CircuitBreakers;
-  private options: WorkerOptions;
+export class PgOutboxWorker extends TunableWorker {
   private pool: pg.Pool | null = null;
   private started = false;
   private timer: NodeJS.Timeout | null = null;
@@ -73,18 +70,7 @@ export class PgOutboxWorker {
     private readonly deps: WorkerDeps,
     options: Partial<WorkerOptions> = {},
   ) {
-    this.options = defaultWorkerOptions(options);
-    this.breakers = new CircuitBreakers(this.options.breaker, deps.now);
-  }
-
-  /** Adjusts timing (tests use short timeouts and backoff). Call before start(). */
-  tune(over: Partial<WorkerOptions>): void {
-    this.options = tunedOptions(this.options, over);
-    (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.deps.now);
-  }
-
-  get settings(): Readonly<WorkerOptions> {
-    return this.options;
+    super(deps.now, options);
   }
 
   /** Deliveries currently being attempted by this process. */

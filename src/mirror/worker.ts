@@ -101,6 +101,33 @@ export function tunedOptions(current: WorkerOptions, over: Partial<WorkerOptions
   };
 }
 
+/**
+ * What both outbox workers (SQLite's here, PostgreSQL's in worker.pg.ts) hold alike: their
+ * options, which tests may tune before start, and the circuit breakers those options shape.
+ */
+export abstract class TunableWorker {
+  readonly breakers: CircuitBreakers;
+  protected options: WorkerOptions;
+
+  protected constructor(
+    private readonly clock: () => number,
+    options: Partial<WorkerOptions>,
+  ) {
+    this.options = defaultWorkerOptions(options);
+    this.breakers = new CircuitBreakers(this.options.breaker, clock);
+  }
+
+  /** Adjusts timing (tests use short timeouts and backoff). Call before start(). */
+  tune(over: Partial<WorkerOptions>): void {
+    this.options = tunedOptions(this.options, over);
+    (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.clock);
+  }
+
+  get settings(): Readonly<WorkerOptions> {
+    return this.options;
+  }
+}
+
 export interface WorkerDeps {
   db: Db;
   /** The store's read-only connection, for the lane scan (the writer when absent). */
@@ -207,9 +234,7 @@ interface Outcome {
  *   Pacing is this process's: two servers on one database each keep their own pace. A starting
  *   worker takes it up from the rows delivered in the moments before (rememberPace).
  */
-export class OutboxWorker {
-  readonly breakers: CircuitBreakers;
-  private options: WorkerOptions;
+export class OutboxWorker extends TunableWorker {
   private readonly running = new Map<string, Running>();
   private readonly perKey = new Map<string, number>();
   /** Upstream keys whose target set its own share (upstreamShare); a handful of entries. */
@@ -264,22 +289,11 @@ export class OutboxWorker {
     private readonly deps: WorkerDeps,
     options: Partial<WorkerOptions> = {},
   ) {
-    this.options = defaultWorkerOptions(options);
-    this.breakers = new CircuitBreakers(this.options.breaker, deps.now);
-  }
-
-  /** Adjusts timing (tests use short timeouts and backoff). Call before start(). */
-  tune(over: Partial<WorkerOptions>): void {
-    this.options = tunedOptions(this.options, over);
-    (this as { breakers: CircuitBreakers }).breakers = new CircuitBreakers(this.options.breaker, this.deps.now);
+    super(deps.now, options);
   }
 
   private get q(): WorkerStatements {
     return (this.stmts ??= workerStatements(this.deps.db, this.deps.readDb));
-  }
-
-  get settings(): Readonly<WorkerOptions> {
-    return this.options;
   }
 
   start(): void {
