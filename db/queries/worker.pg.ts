@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { outbox } from '../schema.pg.js';
 import type { Store } from '../store.js';
 import type { OutboxRow } from './outbox.js';
+import type { OverdueRow } from './worker.js';
 
 // The outbox worker's queries on PostgreSQL (src/mirror/worker.pg.ts), for several replicas on one
 // database. None of them takes the store's write lock (the advisory lock every command transaction
@@ -39,13 +40,21 @@ export async function poolOf(store: Store): Promise<pg.Pool> {
 
 type Conn = pg.Pool | pg.PoolClient;
 
+/**
+ * A customer-facing row's deadline has passed (`now` and the default deadline as parameters): its
+ * own deadline, else the default after approval (or creation). The claim leaves such rows out and
+ * overdueCustomerFacing finds them, so both read the same condition.
+ */
+const pastDeadline = (row: string, now: string, defaultMs: string) =>
+  `${row}customer_facing and coalesce(${row}deadline_at, coalesce(${row}approved_at, ${row}created_at) + ${defaultMs}::bigint) <= ${now}`;
+
 /** The claim's statement (exported for the test that reads its plan). */
 export const CLAIM_HEADS = `
   with heads as (
     select o.id from outbox o
     where o.state = 'pending' and o.next_attempt_at <= $1
       and not (o.target = any($4::text[]))
-      and not (o.customer_facing and coalesce(o.deadline_at, coalesce(o.approved_at, o.created_at) + $5::bigint) <= $1)
+      and not (${pastDeadline('o.', '$1', '$5')})
       and not exists (
         select 1 from outbox p
         where p.state in ('pending', 'in_flight') and p.target = o.target
@@ -233,22 +242,14 @@ export async function reclaimExpired(pool: Conn, now: number, note: string): Pro
   return r.rowCount ?? 0;
 }
 
-export interface OverdueRow {
-  id: number;
-  deadlineAt: number | null;
-  approvedAt: number | null;
-  createdAt: number;
-  lastError: string | null;
-  attempts: number;
-}
+export type { OverdueRow };
 
 /** Pending customer-facing rows past their deadline, oldest first (as db/queries/worker.ts overdueCustomerFacing). */
 export async function overdueCustomerFacing(pool: Conn, now: number, defaultDeadlineMs: number): Promise<OverdueRow[]> {
   const r = await pool.query({
     name: 'sitrep_worker_overdue',
     text: `select id, deadline_at, approved_at, created_at, last_error, attempts from outbox
-      where state = 'pending' and customer_facing
-        and coalesce(deadline_at, coalesce(approved_at, created_at) + $2::bigint) <= $1
+      where state = 'pending' and ${pastDeadline('', '$1', '$2')}
       order by id`,
     values: [now, defaultDeadlineMs],
   });
