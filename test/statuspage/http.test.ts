@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type App, type RunningServer } from '../../src/main.js';
 import { cli, tempDbFile } from '../helpers.js';
 import { engines } from '../support/engines.js';
-import { runOk, visibleLines } from './support.js';
+import { publicText, runOk, visibleLines } from './support.js';
 
 // The built-in status page over real HTTP: what is public and when, escaping and CSP, caching
 // headers, and the in-memory snapshot; on both engines.
@@ -26,23 +26,8 @@ describe.each(engines)('the status page on $name', (engine) => {
     return { app, url: server.url };
   }
 
-  const API = [
-    'summary.json',
-    'status.json',
-    'components.json',
-    'incidents.json',
-    'incidents/unresolved.json',
-    'scheduled-maintenances.json',
-    'scheduled-maintenances/active.json',
-    'scheduled-maintenances/upcoming.json',
-  ];
-
   /** Everything the public can read: both pages, every API document, both feeds. */
-  async function everythingPublic(url: string): Promise<string> {
-    const paths = ['/', '/incidents/INC-1', '/incidents/INC-1/chart.svg', '/history.atom', '/history.rss', ...API.map((p) => `/api/v2/${p}`)];
-    const bodies = await Promise.all(paths.map(async (p) => `${p}\n${await (await fetch(url + p)).text()}`));
-    return bodies.join('\n');
-  }
+  const everythingPublic = (url: string) => publicText(url, ['/', '/incidents/INC-1', '/incidents/INC-1/chart.svg']);
 
   describe('what is public, and when', () => {
     it('an incident is 404 until its first approved update; drafts, internal updates and notes never appear anywhere', async () => {

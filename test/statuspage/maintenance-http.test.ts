@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type App, type RunningServer } from '../../src/main.js';
 import { cli, tempDbFile } from '../helpers.js';
-import { expectShape, runOk, visibleLines } from './support.js';
+import { expectShape, publicText, runOk, visibleLines } from './support.js';
 import { engines } from '../support/engines.js';
 
 describe.each(engines)('maintenance on the status page on $name', (engine) => {
@@ -40,23 +40,8 @@ describe.each(engines)('maintenance on the status page on $name', (engine) => {
     return { app, url, get, json, lines, clock };
   }
 
-  const API = [
-    'summary.json',
-    'status.json',
-    'components.json',
-    'incidents.json',
-    'incidents/unresolved.json',
-    'scheduled-maintenances.json',
-    'scheduled-maintenances/active.json',
-    'scheduled-maintenances/upcoming.json',
-  ];
-
-  /** Everything the public can read: the front page, the maintenance pages, every API document, the feed. */
-  async function everythingPublic(url: string): Promise<string> {
-    const paths = ['/', '/maintenances/M-1', '/maintenances/M-2', '/history.atom', '/history.rss', ...API.map((p) => `/api/v2/${p}`)];
-    const bodies = await Promise.all(paths.map(async (p) => `${p}\n${await (await fetch(url + p)).text()}`));
-    return bodies.join('\n');
-  }
+  /** Everything the public can read: the front page, the maintenance pages, every API document, the feeds. */
+  const everythingPublic = (url: string) => publicText(url, ['/', '/maintenances/M-1', '/maintenances/M-2']);
 
   const ids = (doc: any) => doc.scheduled_maintenances.map((m: any) => m.id);
   const SCHEDULE = 'maintenance schedule "Database upgrade" starts:2026-12-07T22:00 ends:2026-12-07T23:30 components:api';

@@ -220,3 +220,22 @@ export function expectShape(ours: unknown, refFile: string): void {
   const ref = JSON.parse(readFileSync(`${FIXTURES}statuspage/v2/${refFile}`, 'utf8'));
   expect(compareShape(ours, ref)).toEqual([]);
 }
+
+/** The public /api/v2 documents, as CONTRACT.md lists them (written out here, not read from the code). */
+export const PUBLIC_API = [
+  'summary.json',
+  'status.json',
+  'components.json',
+  'incidents.json',
+  'incidents/unresolved.json',
+  'scheduled-maintenances.json',
+  'scheduled-maintenances/active.json',
+  'scheduled-maintenances/upcoming.json',
+];
+
+/** Everything the public can read at `pages`, both feeds and every API document, as one text. */
+export async function publicText(url: string, pages: readonly string[]): Promise<string> {
+  const paths = [...pages, '/history.atom', '/history.rss', ...PUBLIC_API.map((p) => `/api/v2/${p}`)];
+  const bodies = await Promise.all(paths.map(async (p) => `${p}\n${await (await fetch(url + p)).text()}`));
+  return bodies.join('\n');
+}
