@@ -56,6 +56,27 @@ async function setup(engine: Engine) {
   return { app, fake, run, rows, drain };
 }
 
+/**
+ * Two approved texts went to one Statuspage incident (both rows name it), kept under the key's
+ * rate limit rather than learning it from 429s, and nothing is left waiting or dead.
+ */
+async function expectBothOnOneIncident(
+  engine: Engine,
+  app: Awaited<ReturnType<typeof setup>>['app'],
+  fake: Awaited<ReturnType<typeof setup>>['fake'],
+  both: Array<{ state: string; remoteRef: string | null }>,
+  id: string,
+) {
+  expect(both.map((r) => [r.state, r.remoteRef])).toEqual([
+    ['delivered', id],
+    ['delivered', id],
+  ]);
+  expect(fake.incidents).toHaveLength(1);
+  expect(fake.rateLimited()).toBe(0);
+  expect(fake.violations).toEqual([]);
+  expect((await engine.rows(app, "select id from outbox where state in ('pending', 'in_flight', 'dead')")).length).toBe(0);
+}
+
 describe.each(engines)('the Atlassian Statuspage target on $name', (engine) => {
   it.skipIf(engine.skip)('an approved update creates the Statuspage incident, the next one updates it, paced per API key', { timeout: 60_000 }, async () => {
     const { app, fake, run, drain } = await setup(engine);
@@ -78,22 +99,13 @@ describe.each(engines)('the Atlassian Statuspage target on $name', (engine) => {
 
     await run('draft INC-1 status:identified A bad deploy; rolling it back.');
     await run('approve D-2', 'cli:carol');
-    const both = await drain(2);
-    expect(both.map((r) => [r.state, r.remoteRef])).toEqual([
-      ['delivered', created.id],
-      ['delivered', created.id],
-    ]);
     // The same Statuspage incident, updated: not a second one.
-    expect(fake.incidents).toHaveLength(1);
+    await expectBothOnOneIncident(engine, app, fake, await drain(2), created.id);
     expect(fake.incidents[0]!.incident_updates.map((u) => [u.status, u.body])).toEqual([
       ['investigating', 'We are looking into checkout errors.'],
       ['identified', 'A bad deploy; rolling it back.'],
     ]);
     expect(fake.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual([`/pages/${fake.pageId}/incidents/${created.id}`]);
-    // Kept under the key's limit rather than learning it from 429s.
-    expect(fake.rateLimited()).toBe(0);
-    expect(fake.violations).toEqual([]);
-    expect((await engine.rows(app, "select id from outbox where state in ('pending', 'in_flight', 'dead')")).length).toBe(0);
   });
 
   it.skipIf(engine.skip)(
@@ -116,16 +128,8 @@ describe.each(engines)('the Atlassian Statuspage target on $name', (engine) => {
 
       await run('maintenance update M-1 We now start with the replicas.');
       await run('approve D-2', 'cli:carol');
-      const both = await drain(2);
-      expect(both.map((r) => [r.state, r.remoteRef])).toEqual([
-        ['delivered', created.id],
-        ['delivered', created.id],
-      ]);
-      expect(fake.incidents).toHaveLength(1);
+      await expectBothOnOneIncident(engine, app, fake, await drain(2), created.id);
       expect(fake.incidents[0]!.incident_updates.map((u) => u.body)).toEqual(['We upgrade the database.', 'We now start with the replicas.']);
-      expect(fake.rateLimited()).toBe(0);
-      expect(fake.violations).toEqual([]);
-      expect((await engine.rows(app, "select id from outbox where state in ('pending', 'in_flight', 'dead')")).length).toBe(0);
     },
   );
 });
