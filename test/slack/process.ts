@@ -75,19 +75,24 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(opts: { db: string; port: number; apiUrl: string; env?: Record<string, string> }): Promise<ServerProcess> {
+  return serveProcess(opts.port, {
+    SITREP_DB: opts.db,
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_BOT_TOKEN: TOKEN,
+    SLACK_API_URL: opts.apiUrl,
+    SLACK_INCIDENTS_CHANNEL: INCIDENTS,
+    SITREP_PUBLIC_URL: `http://127.0.0.1:${opts.port}`,
+    ...opts.env,
+  });
+}
+
+/**
+ * The built `sitrep serve` as a child process on `port` (0: any) with `env` besides PATH (logging
+ * silent unless `env` says otherwise), resolved once it says it is running.
+ */
+export async function serveProcess(port: number, env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(opts.port),
-      SITREP_DB: opts.db,
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_BOT_TOKEN: TOKEN,
-      SLACK_API_URL: opts.apiUrl,
-      SLACK_INCIDENTS_CHANNEL: INCIDENTS,
-      SITREP_PUBLIC_URL: `http://127.0.0.1:${opts.port}`,
-      LOG_LEVEL: 'silent',
-      ...opts.env,
-    },
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -106,7 +111,7 @@ export async function startServerProcess(opts: { db: string; port: number; apiUr
   });
   return {
     child,
-    url: `http://127.0.0.1:${opts.port}`,
+    url: `http://127.0.0.1:${port}`,
     output: () => out,
     kill9: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../adapters/console/cli.js';
@@ -7,7 +7,7 @@ import { createApp } from '../../src/main.js';
 import { createLogger } from '../../src/logger.js';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { tempDb } from '../mirror/helpers.js';
-import { BIN, ensureBuilt, freePort } from '../slack/process.js';
+import { ensureBuilt, freePort, serveProcess } from '../slack/process.js';
 
 // kill -9 with 1,000 webhook deliveries in flight. The real server runs as a child process
 // (`node dist/src/bin.js serve`) on a SQLite file; one update is published (SITREP_APPROVAL=off)
@@ -35,28 +35,9 @@ afterEach(async () => {
 });
 
 async function serve(db: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(await freePort()),
-      SITREP_DB: db,
-      SITREP_APPROVAL: 'off',
-      SITREP_DELIVERY_TIMEOUT_SECONDS: '6',
-      LOG_LEVEL: 'silent',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Sitrep is running')) resolve();
-    });
-    child.stderr!.on('data', (d) => (out += d));
-    child.on('exit', (code) => reject(new Error(`server exited early (${code}): ${out}`)));
-  });
-  return child;
+  const s = await serveProcess(await freePort(), { SITREP_DB: db, SITREP_APPROVAL: 'off', SITREP_DELIVERY_TIMEOUT_SECONDS: '6' });
+  children.push(s.child);
+  return s.child;
 }
 
 const kill9 = (child: ChildProcess) =>

@@ -1,5 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../adapters/console/cli.js';
 import { loadConfig } from '../../src/config.js';
@@ -7,21 +6,15 @@ import { createApp } from '../../src/main.js';
 import { createLogger } from '../../src/logger.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { tempDb } from '../mirror/helpers.js';
+import { ensureBuilt, serveProcess } from '../slack/process.js';
 
 // kill -9 with deliveries pending and in flight: a restarted server delivers every one of them.
 // The real server runs as a child process (`node dist/src/bin.js serve`); commands go through the
 // CLI entry on the same database file, as an operator's would.
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const BIN = `${ROOT}dist/src/bin.js`;
-
-beforeAll(async () => {
+beforeAll(() => {
   // `npm test` builds first (pretest); this keeps a lone `vitest run test/webhook` honest too.
-  const built = `${ROOT}dist/src/mirror/worker.js`;
-  const stale =
-    !existsSync(built) ||
-    ['src/mirror/worker.ts', 'src/mirror/index.ts', 'adapters/webhook/target.ts'].some((f) => statSync(`${ROOT}${f}`).mtimeMs > statSync(built).mtimeMs);
-  if (stale) execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.json`], { stdio: 'inherit' });
+  ensureBuilt();
 }, 180_000);
 
 const children: ChildProcess[] = [];
@@ -49,27 +42,9 @@ function cli(db: string) {
 }
 
 async function serve(db: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      SITREP_DB: db,
-      SITREP_APPROVAL: 'off',
-      SITREP_DELIVERY_TIMEOUT_SECONDS: '1',
-      LOG_LEVEL: 'silent',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Sitrep is running')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`server exited early (${code}): ${out}`)));
-  });
-  return child;
+  const s = await serveProcess(0, { SITREP_DB: db, SITREP_APPROVAL: 'off', SITREP_DELIVERY_TIMEOUT_SECONDS: '1' });
+  children.push(s.child);
+  return s.child;
 }
 
 const kill9 = (child: ChildProcess) =>

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger.js';
 import { startFakeConnector, type FakeConnector } from '../fakes/teams-connector.js';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { activityBuilders } from '../teams/harness.js';
-import { BIN, ensureBuilt, freePort } from '../slack/process.js';
+import { ensureBuilt, freePort, serveProcess } from '../slack/process.js';
 import { createTestDatabase, postgresUnavailable, sayPostgresSkipped, type TestPostgres } from '../support/postgres.js';
 
 // The failover test (issue 14 item 7): two replicas (the built server, `node dist/src/bin.js
@@ -49,29 +49,9 @@ afterEach(async () => {
 });
 
 async function serve(url: string): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      SITREP_DATABASE_URL: url,
-      SITREP_APPROVAL: 'off',
-      SITREP_DELIVERY_TIMEOUT_SECONDS: '6',
-      LOG_LEVEL: 'silent',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Sitrep is running')) resolve();
-    });
-    child.stderr!.on('data', (d) => (out += d));
-    child.on('exit', (code) => reject(new Error(`server exited early (${code}): ${out}`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}` };
+  const s = await serveProcess(await freePort(), { SITREP_DATABASE_URL: url, SITREP_APPROVAL: 'off', SITREP_DELIVERY_TIMEOUT_SECONDS: '6' });
+  children.push(s.child);
+  return { child: s.child, url: s.url };
 }
 
 const kill9 = (child: ChildProcess) =>
