@@ -119,7 +119,7 @@ export async function startHarness(env: Record<string, string> = {}, now?: () =>
   const config = loadConfig({ SITREP_DB: ':memory:', LOG_LEVEL: 'silent', USER: 'tester', ...env });
   const app = createApp(config, { log: opts.log ?? createLogger('silent'), ...(now ? { now } : {}) });
   const worker = app.background.find((b): b is OutboxWorker => b instanceof OutboxWorker);
-  worker?.tune({ ...FAST, backoff: { baseMs: 40, maxMs: 200, jitter: 0 } });
+  worker?.tune({ ...FAST, attemptTimeoutMs: 10_000, backoff: { baseMs: 40, maxMs: 200, jitter: 0 } });
   const host = opts.host ?? '127.0.0.1';
   const server = await startServer(app, 0, host);
   const port = (server.server.address() as { port: number }).port;
