@@ -8,7 +8,7 @@ import { startFakeSlackApi, type FakeSlackApi } from '../fakes/slack-api.js';
 import { startFakeStatuspage, type FakeStatuspage } from '../fakes/statuspage.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { CHANNEL, startHarness as startTeamsHarness, type Harness as TeamsHarness } from '../teams/harness.js';
-import { FAST, tempDb, waitUntil } from './helpers.js';
+import { tempDb, waitUntil } from './helpers.js';
 
 // GET /metrics over real HTTP on a running server. A scrape is public: its label values are
 // target kinds, never the channel or conversation ids, URLs, hosts or titles that the outbox and
@@ -67,7 +67,7 @@ describe('/metrics labels', () => {
     closers.push(() => h.close());
     // A breaker that opens at the first failure, so the failing receiver's host has an open one.
     const worker = h.app.background.find((b): b is OutboxWorker => b instanceof OutboxWorker)!;
-    worker.tune({ ...FAST, breaker: { threshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 } });
+    worker.tune({ breaker: { threshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 } });
 
     await h.send(h.mention('channel incidents')); // binds the Teams incidents channel; learns its serviceUrl
     // Private incidents need a private Teams channel while Teams is in use.
