@@ -105,6 +105,7 @@ describe.skipIf(postgres.skip)('the outbox on PostgreSQL', () => {
     // The newest of the three went, folding in the two before it, under its own id.
     expect(sent.json.sitrep).toMatchObject({ folded: 2, fold_notice: 'This message folds in 2 earlier updates.' });
     expect(verifyWebhook(sub.secret, { id: sent.id, timestamp: sent.timestamp, signature: sent.signature }, sent.body)).toBe(true);
+    await until('the folded delivery recorded', async () => (await rows(a)).at(-1)?.state !== 'in_flight');
     const after = await rows(a);
     const newest = after.at(-1)!;
     expect(newest).toMatchObject({ state: 'delivered', deliveryId: sent.id });
@@ -156,6 +157,8 @@ describe.skipIf(postgres.skip)('the outbox on PostgreSQL', () => {
     clock.advance(10_001);
     await until('the re-sent delivery', () => rx.accepted().length === 1);
     expect(rx.requests.map((q) => q.id)).toEqual([row!.deliveryId, row!.deliveryId]);
+    // The receiver answers before B records the outcome (outcomes are written in batches).
+    await until('the re-sent delivery recorded', async () => (await rows(b))[0]?.state !== 'in_flight');
     expect((await rows(b))[0]).toMatchObject({ state: 'delivered', attempts: 2 });
   });
 
