@@ -84,19 +84,19 @@ async function plainFirstWave(apiUrl: string, channels: string[]): Promise<numbe
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const url = new URL('chat.postMessage', apiUrl);
   const text = 'Checkout errors: We are investigating errors at checkout. Card payments may fail; retrying usually works.';
+  // Serialised once, each post adding only its channel, as Sitrep's prepared post does: the
+  // baseline does no work per post that Sitrep is spared.
+  const rest = JSON.stringify({
+    text,
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: 'Checkout errors' } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*Investigating*: ${text}` } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: 'Posted by the incident team · updates follow in this thread' }] },
+    ],
+  }).slice(1);
   const post = (channel: string) =>
     new Promise<void>((resolve, reject) => {
-      const body = Buffer.from(
-        JSON.stringify({
-          channel,
-          text,
-          blocks: [
-            { type: 'header', text: { type: 'plain_text', text: 'Checkout errors' } },
-            { type: 'section', text: { type: 'mrkdwn', text: `*Investigating*: ${text}` } },
-            { type: 'context', elements: [{ type: 'mrkdwn', text: 'Posted by the incident team · updates follow in this thread' }] },
-          ],
-        }),
-      );
+      const body = Buffer.from(`{"channel":${JSON.stringify(channel)},${rest}`);
       const req = request(
         url,
         {
