@@ -28,9 +28,12 @@ import { runDirectly, runAndExit, stop } from './ipc.js';
 //
 // Every party has its own process: the Slack stand-in (./ratelimit-slack.ts), so answering 400
 // posts does not slow Sitrep's event loop, and it times arrivals on its side; the Sitrep server,
-// logging at info as a server does (to /dev/null here); this process only orchestrates. A warm-up
-// incident to one other channel loads the Slack client and warms the path first. Loopback only;
-// bounded in time.
+// logging at info as a server does (to /dev/null here); this process only orchestrates.
+//
+// The measured fan-out is the server's second of its kind. The first, the same shape to 200 other
+// channels, loads the Slack client, opens its connections and gets the path compiled, as a server
+// that has been up a while has it; its time is reported too, as what the first fan-out after a
+// start takes. Loopback only; bounded in time.
 //
 //   npm run bench             (builds, then runs the benchmarks)
 //   node dist/bench/ratelimit.js
@@ -70,12 +73,13 @@ async function cpuProfiler(file: string): Promise<{ start(): Promise<void>; stop
 }
 const channelId = (i: number) => `C0BENCH${String(i).padStart(4, '0')}`;
 const plainChannelId = (i: number) => `C0PLAIN${String(i).padStart(4, '0')}`;
+const warmChannelId = (i: number) => `C0WARM${String(i).padStart(4, '0')}`;
 
 // --- this process: a plain HTTP client, for the floor the machine leaves -------------------------
 
 /**
  * One chat.postMessage per channel, all at once, from a plain node:http client on a keep-alive
- * pool that, like Sitrep's after its warm-up, has one socket open: what posting the first wave
+ * pool of up to 256 sockets with one open at the start: what posting the first wave
  * costs this machine with nothing else to do (no command, no outbox, no rendering). The body is
  * an incident message of about the size Sitrep posts. Resolves, once every answer is in, with
  * when the wave started (epoch ms, after the one warm-up post).
@@ -184,7 +188,7 @@ function startSlackChild(): Promise<SlackChild> {
 
 // --- child: Sitrep -------------------------------------------------------------------------------
 
-type ToSitrep = 'warm-up' | 'prepare' | 'approve' | 'rows' | 'stop';
+type ToSitrep = 'warm-up' | 'approve-warm-up' | 'prepare' | 'approve' | 'rows' | 'stop';
 type Done = { done: ToSitrep; t0?: number; rows?: OutboxSummary };
 type FromSitrep = { ready: true } | Done | { error: string };
 
@@ -223,17 +227,22 @@ async function sitrepChild(apiUrl: string): Promise<void> {
   const reply = (m: FromSitrep) => process.send?.(m);
   const profile = PROFILE ? await cpuProfiler(PROFILE) : null;
   const steps: Record<ToSitrep, () => Promise<FromSitrep>> = {
-    // One channel, one update: the Slack client gets loaded and the path warmed before the clock runs.
+    // The first fan-out of its kind, to other channels: the Slack client gets loaded and the path
+    // compiled before the measured one.
     'warm-up': async () => {
       await must(app, 'approver add @bench');
-      await must(app, 'subscribe slack:C0WARMUP');
+      for (let i = 1; i <= CHANNELS; i++) await must(app, `subscribe slack:${warmChannelId(i)}`);
       await must(app, 'declare "Warm-up incident" sev:3');
-      await must(app, 'draft INC-1 status:investigating Warming up.');
-      await must(app, 'approve D-1');
+      await must(app, 'draft INC-1 status:investigating We are investigating slow logins. Sign-in may take a minute; retrying usually works.');
       return { done: 'warm-up' };
     },
+    'approve-warm-up': async () => {
+      const t0 = epochNow();
+      await must(app, 'approve D-1');
+      return { done: 'approve-warm-up', t0 };
+    },
     prepare: async () => {
-      await must(app, 'unsubscribe slack:C0WARMUP');
+      for (let i = 1; i <= CHANNELS; i++) await must(app, `unsubscribe slack:${warmChannelId(i)}`);
       for (let i = 1; i <= CHANNELS; i++) await must(app, `subscribe slack:${channelId(i)}`);
       await must(app, 'declare "Checkout errors" sev:2');
       await must(app, 'draft INC-2 status:investigating We are investigating errors at checkout. Card payments may fail; retrying usually works.');
@@ -307,9 +316,13 @@ export async function run(): Promise<BenchResult> {
   let sitrep: Awaited<ReturnType<typeof startSitrepChild>> | null = null;
   try {
     sitrep = await startSitrepChild(slack.apiUrl);
-    const warm = slack.expect({ channels: ['C0WARMUP'], roots: 1, replies: 1 });
     await sitrep.step('warm-up');
-    await warm;
+    const warmChannels = Array.from({ length: CHANNELS }, (_, i) => warmChannelId(i + 1));
+    const warm = slack.expect({ channels: warmChannels, roots: 1, replies: MESSAGES_PER_CHANNEL - 1 });
+    const { t0: w0 } = await sitrep.step('approve-warm-up');
+    const coldMs = (await warm) - w0!;
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const warmStats = await slack.stats();
     await sitrep.step('prepare');
 
     const channels = Array.from({ length: CHANNELS }, (_, i) => channelId(i + 1));
@@ -377,7 +390,8 @@ export async function run(): Promise<BenchResult> {
       notes: [
         `bound = (${MESSAGES_PER_CHANNEL} messages per channel − 1) × ${INTERVAL_MS} ms = ${boundMs} ms: the limit alone, with no time for the command, the posts or the network`,
         `every channel's first message arrived between ${f1((firsts[0] ?? NaN) - t0!)} and ${f1((firsts.at(-1) ?? NaN) - t0!)} ms after approve (the fan-out's own time); the closest two messages in one channel came ${f1(stats.minSpacingMs ?? NaN)} ms apart, the furthest ${f1(stats.spreadPerChannel.at(-1) ?? NaN)} ms (the limit: ${INTERVAL_MS} ms)`,
-        `a plain node:http client posting the same ${CHANNELS} first messages at once (a keep-alive pool with one socket open, as Sitrep's after its warm-up) had the last one arrive ${f1(plainMs)} ms after it started: the machine's own floor for the first wave, before any of Sitrep's work`,
+        `a plain node:http client posting the same ${CHANNELS} first messages at once (a keep-alive pool of up to 256 sockets, one open at the start, one connection per post in flight) had the last one arrive ${f1(plainMs)} ms after it started: what the first wave costs this machine with nothing of Sitrep's work (Sitrep's client opens connections only while its open ones stall, adapters/slack/web-api.ts)`,
+        `the first fan-out after the server started (the warm-up, the same shape to ${CHANNELS} other channels, on code not yet compiled): ${f1(coldMs)} ms, ratio ${f3(boundMs / coldMs)}; lost ${warmStats.lost}, posted twice ${warmStats.duplicated}, 429 answers ${warmStats.refused}`,
         `outbox: ${rows?.delivered ?? 0} of ${rows?.total ?? 0} rows delivered, at most ${rows?.maxAttempts ?? 0} attempt(s) each; chat.update calls ${stats.updates}; ${stats.elsewhere} messages to other channels (the warm-up and the incidents channel's thread)`,
         ...(clean ? [] : ['something was lost, repeated or refused: see the figures above']),
       ],

@@ -1,0 +1,108 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSlackWebApi } from '../../adapters/slack/web-api.js';
+
+// How many connections the Slack client opens for a burst (adapters/slack/web-api.ts,
+// ConnectionBudget): a fan-out to a near Slack rides on a few connections instead of opening one
+// per channel, a far Slack still gets hundreds of requests in flight, and a request given up on
+// while it waits for a connection is never sent. Over HTTP to a loopback stand-in that counts the
+// connections it accepts and the requests it holds at once.
+
+const TOKEN = 'xoxb-connections-test';
+
+interface Upstream {
+  apiUrl: string;
+  connections: number;
+  /** The most requests it held unanswered at once. */
+  peak: number;
+  channels: string[];
+  server: Server;
+}
+
+function upstream(answerAfterMs: number): Promise<Upstream> {
+  const u: Upstream = { apiUrl: '', connections: 0, peak: 0, channels: [], server: null as unknown as Server };
+  let open = 0;
+  u.server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      open += 1;
+      u.peak = Math.max(u.peak, open);
+      const { channel } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { channel: string };
+      u.channels.push(channel);
+      setTimeout(() => {
+        open -= 1;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, channel, ts: `1.${u.channels.length}` }));
+      }, answerAfterMs);
+    });
+  });
+  u.server.on('connection', () => (u.connections += 1));
+  return new Promise((resolve) =>
+    u.server.listen(0, '127.0.0.1', () => {
+      u.apiUrl = `http://127.0.0.1:${(u.server.address() as AddressInfo).port}/api/`;
+      resolve(u);
+    }),
+  );
+}
+
+let servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+  servers = [];
+});
+
+async function burst(answerAfterMs: number, posts: number) {
+  const u = await upstream(answerAfterMs);
+  servers.push(u.server);
+  const web = createSlackWebApi({ token: TOKEN, apiUrl: u.apiUrl });
+  const answers = await Promise.all(Array.from({ length: posts }, (_, i) => web.chat.postMessage({ channel: `C${i}`, text: 'Checkout errors' })));
+  return { u, answers };
+}
+
+describe('the Slack client’s connections', () => {
+  it('a burst to a Slack that answers at once goes out on a few connections, not one per channel', async () => {
+    const { u, answers } = await burst(0, 200);
+    expect(answers.every((a) => a.ts)).toBe(true);
+    expect(new Set(u.channels).size).toBe(200);
+    expect(u.connections).toBeLessThanOrEqual(16);
+    expect(u.peak).toBeLessThanOrEqual(16);
+  });
+
+  it('a burst to a Slack that answers slowly gets hundreds of requests in flight', async () => {
+    const { u, answers } = await burst(300, 300);
+    expect(answers.every((a) => a.ts)).toBe(true);
+    expect(u.channels).toHaveLength(300);
+    // 16 connections would hold 16 at a time; the budget grew while requests waited.
+    expect(u.peak).toBeGreaterThanOrEqual(128);
+    expect(u.connections).toBeLessThanOrEqual(256);
+  });
+
+  it('never holds more than its most, however long requests wait', async () => {
+    const u = await upstream(200);
+    servers.push(u.server);
+    const web = createSlackWebApi({ token: TOKEN, apiUrl: u.apiUrl, maxSockets: 24, initialSockets: 4 });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => web.chat.postMessage({ channel: `C${i}`, text: 'x' })));
+    expect(u.channels).toHaveLength(100);
+    expect(u.peak).toBeGreaterThan(4);
+    expect(u.peak).toBeLessThanOrEqual(24);
+    expect(u.connections).toBeLessThanOrEqual(24);
+  });
+
+  it('a request given up on while it waits for a connection is never sent', async () => {
+    const u = await upstream(150);
+    servers.push(u.server);
+    const web = createSlackWebApi({ token: TOKEN, apiUrl: u.apiUrl, maxSockets: 1, initialSockets: 1 });
+    const first = web.chat.postMessage({ channel: 'C-first', text: 'x' });
+    const ac = new AbortController();
+    const waiting = web.chat.postMessage({ channel: 'C-abandoned', text: 'x' }, ac.signal);
+    const after = web.chat.postMessage({ channel: 'C-after', text: 'x' });
+    ac.abort();
+    await expect(waiting).rejects.toThrow(/aborted before sending/);
+    await Promise.all([first, after]);
+    expect(u.channels).toEqual(['C-first', 'C-after']);
+  });
+});
