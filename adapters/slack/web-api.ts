@@ -114,8 +114,8 @@ export interface SlackWebApiOptions {
  * How many requests the client lets through at once, and so how many connections it opens.
  * Opening a connection costs both ends more than a post on it does (a TCP handshake, and over TLS
  * a key exchange), so a burst rides on the connections it has, and the budget grows only when
- * they stall: while requests wait and none has been answered for STALL_MS, it doubles, up to the
- * most. Near Slack (answers in a millisecond) a 200-channel fan-out goes out on a few connections
+ * they stall: while requests wait and none has been answered for STALL_MS (and two turns of the
+ * event loop after it), it doubles, up to the most. Near Slack (answers in a millisecond) a 200-channel fan-out goes out on a few connections
  * instead of opening 200; far from it (answers in 100 ms) the budget reaches hundreds before the
  * first answers are back. Sixteen connections with answers in 20 ms carry 800 posts a second, past
  * what Slack accepts from one workspace. After a quiet spell with nothing in flight it starts
@@ -129,7 +129,8 @@ export class ConnectionBudget {
   private limit: number;
   private readonly waiting: Array<{ go: () => void; gone: boolean }> = [];
   private head = 0;
-  private growTimer: NodeJS.Timeout | null = null;
+  /** A growth check is on its way (a timer, then two turns of the event loop). */
+  private checking = false;
   private idleSince = 0;
   private answered = 0;
 
@@ -192,28 +193,36 @@ export class ConnectionBudget {
     if (this.head === this.waiting.length) {
       this.waiting.length = 0;
       this.head = 0;
-      if (this.growTimer) clearTimeout(this.growTimer);
-      this.growTimer = null;
     } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
       this.waiting.splice(0, this.head);
       this.head = 0;
     }
   }
 
-  /** While anything waits, the budget doubles each STALL_MS in which no request was answered. */
+  /**
+   * While anything waits, the budget doubles each STALL_MS in which no request was answered. The
+   * verdict waits for two more turns of the event loop, each of which reads the sockets: when this
+   * process was busy (a burst of posts being built), answers that were already back are counted
+   * first, so our own pause is not taken for the upstream's.
+   */
   private armGrowth(): void {
-    if (this.growTimer || this.limit >= this.max) return;
+    if (this.checking || this.limit >= this.max) return;
+    this.checking = true;
     const answered = this.answered;
-    this.growTimer = setTimeout(() => {
-      this.growTimer = null;
-      if (this.head >= this.waiting.length) return;
-      if (this.answered === answered) {
-        this.limit = Math.min(this.max, this.limit * 2);
-        this.dispatch();
-      }
-      if (this.head < this.waiting.length) this.armGrowth();
+    const timer = setTimeout(() => {
+      setImmediate(() =>
+        setImmediate(() => {
+          this.checking = false;
+          if (this.head >= this.waiting.length) return;
+          if (this.answered === answered) {
+            this.limit = Math.min(this.max, this.limit * 2);
+            this.dispatch();
+          }
+          if (this.head < this.waiting.length) this.armGrowth();
+        }),
+      );
     }, ConnectionBudget.STALL_MS);
-    this.growTimer.unref();
+    timer.unref();
   }
 }
 
