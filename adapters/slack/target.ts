@@ -108,15 +108,16 @@ export class ChannelPostGate {
   ) {}
 
   async post<T>(channel: string, signal: AbortSignal | undefined, send: () => Promise<T>): Promise<T> {
-    const before = this.tails.get(channel) ?? Promise.resolve();
+    const before = this.tails.get(channel);
     let done!: () => void;
     const mine = new Promise<void>((resolve) => (done = resolve));
     // Whoever comes next waits for this post and every earlier one, even if this one is abandoned.
-    const tail = before.then(() => mine);
+    const tail = before ? before.then(() => mine) : mine;
     this.tails.set(channel, tail);
     let sent = false;
     try {
-      await untilAborted(before, signal);
+      if (before) await untilAborted(before, signal);
+      else if (signal?.aborted) throw new Error('aborted before sending');
       const due = (this.lastAnswer.get(channel) ?? -Infinity) + this.intervalMs;
       // A timer may fire a little early by this clock (timers run on a coarser one): check again.
       for (let wait = due - this.now(); wait > 0; wait = due - this.now()) {

@@ -258,13 +258,17 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const authorization = `Bearer ${opts.token}`;
 
-  const urls = new Map<string, URL>();
-  const urlOf = (method: string) => {
-    const known = urls.get(method);
+  // Each method's address as request options, worked out once: given a URL, http.request converts
+  // it to these on every call.
+  const places = new Map<string, { protocol: string; hostname: string; port: string | undefined; path: string }>();
+  const placeOf = (method: string) => {
+    const known = places.get(method);
     if (known) return known;
     const url = new URL(method, base);
-    urls.set(method, url);
-    return url;
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const place = { protocol: url.protocol, hostname, port: url.port || undefined, path: `${url.pathname}${url.search}` };
+    places.set(method, place);
+    return place;
   };
 
   function call(method: string, args: Args, signal?: AbortSignal): Promise<SlackAnswer> {
@@ -283,8 +287,8 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
     return new Promise<SlackAnswer>((resolve, reject) => {
       const fail = (message: string) => reject(new SlackApiError('slack_webapi_request_error', `${method}: ${message}`));
       const req = request(
-        urlOf(method),
         {
+          ...placeOf(method),
           method: 'POST',
           agent,
           // Only when asked: an abort listener per request costs more than the request's headers.
