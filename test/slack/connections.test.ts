@@ -57,10 +57,15 @@ afterEach(async () => {
   servers = [];
 });
 
-async function burst(answerAfterMs: number, posts: number) {
+/** A Slack stand-in, and the client under test pointed at it. */
+async function client(answerAfterMs: number, sockets: { maxSockets?: number; initialSockets?: number } = {}) {
   const u = await upstream(answerAfterMs);
   servers.push(u.server);
-  const web = createSlackWebApi({ token: TOKEN, apiUrl: u.apiUrl });
+  return { u, web: createSlackWebApi({ token: TOKEN, apiUrl: u.apiUrl, ...sockets }) };
+}
+
+async function burst(answerAfterMs: number, posts: number, sockets: { maxSockets?: number; initialSockets?: number } = {}) {
+  const { u, web } = await client(answerAfterMs, sockets);
   const answers = await Promise.all(Array.from({ length: posts }, (_, i) => web.chat.postMessage({ channel: `C${i}`, text: 'Checkout errors' })));
   return { u, answers };
 }
@@ -86,10 +91,8 @@ describe('the Slack client’s connections', () => {
   });
 
   it('never holds more than its most, however long requests wait', async () => {
-    const u = await upstream(200);
-    servers.push(u.server);
-    const web = createSlackWebApi({ token: TOKEN, apiUrl: u.apiUrl, maxSockets: 24, initialSockets: 4 });
-    await Promise.all(Array.from({ length: 100 }, (_, i) => web.chat.postMessage({ channel: `C${i}`, text: 'x' })));
+    const { u, answers } = await burst(200, 100, { maxSockets: 24, initialSockets: 4 });
+    expect(answers).toHaveLength(100);
     expect(u.channels).toHaveLength(100);
     expect(u.peak).toBeGreaterThan(4);
     expect(u.peak).toBeLessThanOrEqual(24);
@@ -97,9 +100,7 @@ describe('the Slack client’s connections', () => {
   });
 
   it('a request given up on while it waits for a connection is never sent', async () => {
-    const u = await upstream(150);
-    servers.push(u.server);
-    const web = createSlackWebApi({ token: TOKEN, apiUrl: u.apiUrl, maxSockets: 1, initialSockets: 1 });
+    const { u, web } = await client(150, { maxSockets: 1, initialSockets: 1 });
     const first = web.chat.postMessage({ channel: 'C-first', text: 'x' });
     const ac = new AbortController();
     const waiting = web.chat.postMessage({ channel: 'C-abandoned', text: 'x' }, ac.signal);
