@@ -112,11 +112,11 @@ export class ChannelPostGate {
     let done!: () => void;
     const mine = new Promise<void>((resolve) => (done = resolve));
     // Whoever comes next waits for this post and every earlier one, even if this one is abandoned.
-    const tail = before ? before.then(() => mine) : mine;
+    const tail = before !== undefined ? before.then(() => mine) : mine;
     this.tails.set(channel, tail);
     let sent = false;
     try {
-      if (before) await untilAborted(before, signal);
+      if (before !== undefined) await untilAborted(before, signal);
       else if (signal?.aborted) throw new Error('aborted before sending');
       const due = (this.lastAnswer.get(channel) ?? -Infinity) + this.intervalMs;
       // A timer may fire a little early by this clock (timers run on a coarser one): check again.
