@@ -115,14 +115,14 @@ export interface SlackWebApiOptions {
  * Opening a connection costs both ends more than a post on it does (a TCP handshake, and over TLS
  * a key exchange), so a burst rides on the connections it has, and the budget grows only when
  * they stall: while requests wait and none has been answered for STALL_MS (and two turns of the
- * event loop after it), it doubles, up to the most. Near Slack (answers in a millisecond) a 200-channel fan-out goes out on a few connections
- * instead of opening 200; far from it (answers in 100 ms) the budget reaches hundreds before the
- * first answers are back. Sixteen connections with answers in 20 ms carry 800 posts a second, past
- * what Slack accepts from one workspace. After a quiet spell with nothing in flight it starts
- * small again. A waiting request whose signal fires leaves the queue without being sent. Exported
- * for tests.
+ * event loop after it), it doubles, up to the most. Near Slack (answers in a millisecond) a
+ * 200-channel fan-out goes out on a few connections instead of opening 200; far from it (answers
+ * in 100 ms) the budget reaches hundreds before the first answers are back. Sixteen connections
+ * with answers in 20 ms carry 800 posts a second, past what Slack accepts from one workspace.
+ * After a quiet spell with nothing in flight it starts small again. A waiting request whose
+ * signal fires leaves the queue without being sent.
  */
-export class ConnectionBudget {
+class ConnectionBudget {
   static readonly STALL_MS = 10;
   static readonly QUIET_MS = 10_000;
   private inFlight = 0;
@@ -140,11 +140,6 @@ export class ConnectionBudget {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.limit = Math.max(1, Math.min(initial, max));
-  }
-
-  /** Requests let through at most right now (for tests and metrics). */
-  get current(): number {
-    return this.limit;
   }
 
   /** Resolves when the request may be sent; rejects if `signal` fires first. Call release() after. */
