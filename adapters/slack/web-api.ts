@@ -1,9 +1,10 @@
-import http from 'node:http';
-import https from 'node:https';
 import type { webApi } from '@slack/bolt';
+import { callOnThread, httpThreadReady } from './http-thread.js';
 
 // The Slack Web API client the outbox targets and the listeners call: an HTTP POST per method with
-// the bot token as a Bearer header, over one keep-alive pool. Write methods take a JSON body (one
+// the bot token as a Bearer header, over keep-alive connections that a thread of their own holds
+// (./http-thread.ts: the requests are written and read there, off the event loop that answers
+// acks; the answers are checked here). Write methods take a JSON body (one
 // JSON.stringify of the blocks, nothing to URL-encode); read methods, which Slack does not accept
 // JSON for, are form-encoded as the SDK's own client sends them (objects and arrays as JSON). It tries once and reports what happened; the outbox worker
 // owns retries, Retry-After and deadlines. The SDK's WebClient does the same through axios, a
@@ -114,8 +115,8 @@ export interface SlackWebApiOptions {
  * How many requests the client lets through at once, and so how many connections it opens.
  * Opening a connection costs both ends more than a post on it does (a TCP handshake, and over TLS
  * a key exchange), so a burst rides on the connections it has, and the budget grows only when
- * they stall: while requests wait and none has been answered for STALL_MS (and two turns of the
- * event loop after it), it doubles, up to the most. Near Slack (answers in a millisecond) a
+ * they stall: while requests wait and none has been answered for twice STALL_MS (and two turns of
+ * the event loop after each), it doubles, up to the most. Near Slack (answers in a millisecond) a
  * 200-channel fan-out goes out on a few connections instead of opening 200; far from it (answers
  * in 100 ms) the budget reaches hundreds before the first answers are back. Sixteen connections
  * with answers in 20 ms carry 800 posts a second, past what Slack accepts from one workspace.
@@ -137,6 +138,8 @@ class ConnectionBudget {
   constructor(
     private readonly initial: number,
     private readonly max: number,
+    /** False while whatever sends the requests is not up yet: no answer then says nothing of Slack. */
+    private readonly ready: () => boolean = () => true,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.limit = Math.max(1, Math.min(initial, max));
@@ -195,12 +198,13 @@ class ConnectionBudget {
   }
 
   /**
-   * While anything waits, the budget doubles each STALL_MS in which no request was answered. The
-   * verdict waits for two more turns of the event loop, each of which reads the sockets: when this
-   * process was busy (a burst of posts being built), answers that were already back are counted
-   * first, so our own pause is not taken for the upstream's.
+   * While anything waits, the budget doubles after two STALL_MS in a row in which no request was
+   * answered. Each verdict waits for two more turns of the event loop, each of which reads the
+   * sockets and the HTTP thread's answers: when this process was busy (a burst of posts being
+   * built) or the thread was slow to get the CPU, answers that were already back are counted
+   * first, so our own pause is not taken for Slack's.
    */
-  private armGrowth(): void {
+  private armGrowth(silent = 0): void {
     if (this.checking || this.limit >= this.max) return;
     this.checking = true;
     const answered = this.answered;
@@ -209,11 +213,12 @@ class ConnectionBudget {
         setImmediate(() => {
           this.checking = false;
           if (this.head >= this.waiting.length) return;
-          if (this.answered === answered) {
+          const stalled = this.answered === answered && this.ready() ? silent + 1 : 0;
+          if (stalled >= 2) {
             this.limit = Math.min(this.max, this.limit * 2);
             this.dispatch();
           }
-          if (this.head < this.waiting.length) this.armGrowth();
+          if (this.head < this.waiting.length) this.armGrowth(stalled >= 2 ? 0 : stalled);
         }),
       );
     }, ConnectionBudget.STALL_MS);
@@ -247,9 +252,7 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
   const secure = base.protocol === 'https:';
   if (!secure && base.protocol !== 'http:') throw new Error(`SLACK_API_URL must be http(s): ${opts.apiUrl}`);
   const maxSockets = opts.maxSockets ?? 256;
-  const agent = new (secure ? https : http).Agent({ keepAlive: true, maxSockets, scheduling: 'lifo' });
-  const budget = new ConnectionBudget(opts.initialSockets ?? 16, maxSockets);
-  const request = secure ? https.request : http.request;
+  const budget = new ConnectionBudget(opts.initialSockets ?? 16, maxSockets, httpThreadReady);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const authorization = `Bearer ${opts.token}`;
 
@@ -277,86 +280,49 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
     return wait.then(() => sendNow(method, text, form, signal).finally(() => budget.release()));
   }
 
-  function sendNow(method: string, text: string, form: boolean, signal: AbortSignal | undefined): Promise<SlackAnswer> {
-    const body = Buffer.from(text);
-    return new Promise<SlackAnswer>((resolve, reject) => {
-      const fail = (message: string) => reject(new SlackApiError('slack_webapi_request_error', `${method}: ${message}`));
-      const req = request(
-        {
-          ...placeOf(method),
-          method: 'POST',
-          agent,
-          // Only when asked: an abort listener per request costs more than the request's headers.
-          ...(signal ? { signal } : {}),
-          headers: {
-            authorization,
-            'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json; charset=utf-8',
-            'content-length': body.length,
-            accept: 'application/json',
-          },
+  async function sendNow(method: string, text: string, form: boolean, signal: AbortSignal | undefined): Promise<SlackAnswer> {
+    const place = placeOf(method);
+    const a = await callOnThread(
+      {
+        secure,
+        hostname: place.hostname,
+        port: place.port,
+        path: place.path,
+        headers: {
+          authorization,
+          'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(text),
+          accept: 'application/json',
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > MAX_ANSWER_BYTES) {
-              res.destroy();
-              fail(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
-            } else chunks.push(c);
-          });
-          res.on('error', (err) => fail(err.message));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            // Read only for an answer that carries them on (Node builds the object when asked).
-            const headersOf = () => {
-              const headers: Record<string, string> = {};
-              for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-              return headers;
-            };
-            if (status === 429) {
-              const headers = headersOf();
-              const seconds = Number(headers['retry-after']);
-              reject(
-                new SlackApiError('slack_webapi_rate_limited_error', `${method}: rate limited`, {
-                  statusCode: 429,
-                  headers,
-                  retryAfter: Number.isFinite(seconds) && seconds >= 0 ? seconds : 1,
-                }),
-              );
-              return;
-            }
-            if (status !== 200) {
-              reject(new SlackApiError('slack_webapi_http_error', `${method}: HTTP ${status}`, { statusCode: status, headers: headersOf() }));
-              return;
-            }
-            let answer: unknown;
-            try {
-              answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              fail('the answer is not JSON');
-              return;
-            }
-            if (!isRecord(answer) || typeof answer.ok !== 'boolean') {
-              fail('the answer has no "ok"');
-              return;
-            }
-            const record = answer;
-            if (record.ok === true) {
-              resolve(record as SlackAnswer);
-              return;
-            }
-            const error = typeof record.error === 'string' ? record.error : 'unknown_error';
-            reject(
-              new SlackApiError('slack_webapi_platform_error', `${method}: ${error}`, { data: { ...record, error }, statusCode: status, headers: headersOf() }),
-            );
-          });
-        },
-      );
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', (err) => fail(err.message));
-      req.end(body);
-    });
+        body: text,
+        timeoutMs,
+        maxSockets,
+        maxBytes: MAX_ANSWER_BYTES,
+      },
+      signal,
+    );
+    if ('error' in a) throw new SlackApiError('slack_webapi_request_error', `${method}: ${a.error}`);
+    const { status } = a;
+    if (status === 429) {
+      const headers = a.headers ?? {};
+      const seconds = Number(headers['retry-after']);
+      throw new SlackApiError('slack_webapi_rate_limited_error', `${method}: rate limited`, {
+        statusCode: 429,
+        headers,
+        retryAfter: Number.isFinite(seconds) && seconds >= 0 ? seconds : 1,
+      });
+    }
+    if (status !== 200) throw new SlackApiError('slack_webapi_http_error', `${method}: HTTP ${status}`, { statusCode: status, headers: a.headers ?? {} });
+    let answer: unknown;
+    try {
+      answer = JSON.parse(a.text);
+    } catch {
+      throw new SlackApiError('slack_webapi_request_error', `${method}: the answer is not JSON`);
+    }
+    if (!isRecord(answer) || typeof answer.ok !== 'boolean') throw new SlackApiError('slack_webapi_request_error', `${method}: the answer has no "ok"`);
+    if (answer.ok === true) return answer as SlackAnswer;
+    const error = typeof answer.error === 'string' ? answer.error : 'unknown_error';
+    throw new SlackApiError('slack_webapi_platform_error', `${method}: ${error}`, { data: { ...answer, error }, statusCode: status, headers: {} });
   }
 
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);

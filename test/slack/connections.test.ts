@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stopHttpThread } from '../../adapters/slack/http-thread.js';
+import { toDeliveryResult } from '../../adapters/slack/target.js';
 import { createSlackWebApi } from '../../adapters/slack/web-api.js';
 
 // How many connections the Slack client opens for a burst (adapters/slack/web-api.ts,
@@ -16,12 +18,14 @@ interface Upstream {
   connections: number;
   /** The most requests it held unanswered at once. */
   peak: number;
+  /** Answers sent. */
+  answered: number;
   channels: string[];
   server: Server;
 }
 
 function upstream(answerAfterMs: number): Promise<Upstream> {
-  const u: Upstream = { apiUrl: '', connections: 0, peak: 0, channels: [], server: null as unknown as Server };
+  const u: Upstream = { apiUrl: '', connections: 0, peak: 0, answered: 0, channels: [], server: null as unknown as Server };
   let open = 0;
   u.server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -33,6 +37,7 @@ function upstream(answerAfterMs: number): Promise<Upstream> {
       u.channels.push(channel);
       const answer = () => {
         open -= 1;
+        u.answered += 1;
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, channel, ts: `1.${u.channels.length}` }));
       };
       if (answerAfterMs > 0) setTimeout(answer, answerAfterMs);
@@ -109,5 +114,29 @@ describe('the Slack client’s connections', () => {
     await expect(waiting).rejects.toThrow(/aborted before sending/);
     await Promise.all([first, after]);
     expect(u.channels).toEqual(['C-first', 'C-after']);
+  });
+
+  it('a call in flight when the HTTP thread stops fails as a dropped connection does (a retry), and the next call goes through', async () => {
+    const { u, web } = await client(300);
+    const lost = web.chat.postMessage({ channel: 'C-lost', text: 'x' }).catch((e: unknown) => e);
+    while (u.channels.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await stopHttpThread();
+    expect(toDeliveryResult(await lost)).toMatchObject({ kind: 'retry' });
+    const again = await web.chat.postMessage({ channel: 'C-again', text: 'x' });
+    expect(again.ts).toBeTruthy();
+    expect(u.channels).toEqual(['C-lost', 'C-again']);
+  });
+
+  it('a call given up on while in flight ends at once, without waiting for the answer', async () => {
+    const { u, web } = await client(5_000);
+    const ac = new AbortController();
+    const call = web.chat.postMessage({ channel: 'C-slow', text: 'x' }, ac.signal).catch((e: unknown) => e);
+    // Once the stand-in holds the request (it answers only after 5 s).
+    while (u.channels.length === 0) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    const err = await call;
+    expect(toDeliveryResult(err)).toMatchObject({ kind: 'retry' });
+    expect(u.channels).toEqual(['C-slow']);
+    expect(u.answered).toBe(0);
   });
 });
