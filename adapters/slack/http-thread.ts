@@ -165,5 +165,7 @@ export function callOnThread(call: ThreadCall, signal?: AbortSignal): Promise<Th
 export async function stopHttpThread(): Promise<void> {
   const t = thread;
   if (!t) return;
+  // No call goes to it from now on (its 'exit' comes later); its calls in flight fail on 'exit'.
+  thread = null;
   await t.worker.terminate();
 }
