@@ -70,6 +70,10 @@ parentPort.on('message', (m) => {
           } else chunks.push(c);
         });
         res.on('error', (err) => answer({ error: err.message }));
+        // A connection that closes mid-answer may end the answer without an error on its way.
+        res.on('close', () => {
+          if (!res.complete) answer({ error: 'the connection closed before the answer was complete' });
+        });
         res.on('end', () => {
           const status = res.statusCode || 0;
           const a = { status, text: Buffer.concat(chunks).toString('utf8') };

@@ -139,4 +139,20 @@ describe('the Slack client’s connections', () => {
     expect(u.channels).toEqual(['C-slow']);
     expect(u.answered).toBe(0);
   });
+
+  it('an answer cut off mid-way is a retry, not a hang', async () => {
+    const cut = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"ok":true,');
+        setTimeout(() => req.socket.destroy(), 20);
+      });
+    });
+    servers.push(cut);
+    await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', () => resolve()));
+    const web = createSlackWebApi({ token: TOKEN, apiUrl: `http://127.0.0.1:${(cut.address() as AddressInfo).port}/api/` });
+    const err = await web.chat.postMessage({ channel: 'C-cut', text: 'x' }).catch((e: unknown) => e);
+    expect(toDeliveryResult(err)).toMatchObject({ kind: 'retry' });
+  });
 });
