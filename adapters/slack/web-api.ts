@@ -140,14 +140,13 @@ class ConnectionBudget {
     private readonly max: number,
     /** False while whatever sends the requests is not up yet: no answer then says nothing of Slack. */
     private readonly ready: () => boolean = () => true,
-    private readonly now: () => number = () => performance.now(),
   ) {
     this.limit = Math.max(1, Math.min(initial, max));
   }
 
   /** Resolves when the request may be sent; rejects if `signal` fires first. Call release() after. */
   acquire(signal?: AbortSignal): Promise<void> | undefined {
-    if (this.inFlight === 0 && this.waiting.length === this.head && this.now() - this.idleSince > ConnectionBudget.QUIET_MS) {
+    if (this.inFlight === 0 && this.waiting.length === this.head && performance.now() - this.idleSince > ConnectionBudget.QUIET_MS) {
       this.limit = Math.max(1, Math.min(this.initial, this.max));
     }
     if (this.inFlight < this.limit && this.waiting.length === this.head) {
@@ -177,7 +176,7 @@ class ConnectionBudget {
     this.inFlight -= 1;
     this.answered += 1;
     this.dispatch();
-    if (this.inFlight === 0 && this.waiting.length === this.head) this.idleSince = this.now();
+    if (this.inFlight === 0 && this.waiting.length === this.head) this.idleSince = performance.now();
   }
 
   private dispatch(): void {
@@ -256,15 +255,14 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const authorization = `Bearer ${opts.token}`;
 
-  // Each method's address as request options, worked out once: given a URL, http.request converts
-  // it to these on every call.
-  const places = new Map<string, { protocol: string; hostname: string; port: string | undefined; path: string }>();
+  // Each method's address as the HTTP thread takes it, worked out once.
+  const places = new Map<string, { hostname: string; port: string | undefined; path: string }>();
   const placeOf = (method: string) => {
     const known = places.get(method);
     if (known) return known;
     const url = new URL(method, base);
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const place = { protocol: url.protocol, hostname, port: url.port || undefined, path: `${url.pathname}${url.search}` };
+    const place = { hostname, port: url.port || undefined, path: `${url.pathname}${url.search}` };
     places.set(method, place);
     return place;
   };
@@ -281,13 +279,10 @@ export function createSlackWebApi(opts: SlackWebApiOptions): SlackWebApi {
   }
 
   async function sendNow(method: string, text: string, form: boolean, signal: AbortSignal | undefined): Promise<SlackAnswer> {
-    const place = placeOf(method);
     const a = await callOnThread(
       {
         secure,
-        hostname: place.hostname,
-        port: place.port,
-        path: place.path,
+        ...placeOf(method),
         headers: {
           authorization,
           'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json; charset=utf-8',
