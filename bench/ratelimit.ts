@@ -73,9 +73,9 @@ async function cpuProfiler(file: string): Promise<{ start(): Promise<void>; stop
     },
   };
 }
-const channelId = (round: number, i: number) => `C0BENCH${round}${String(i).padStart(4, '0')}`;
+/** Round 0 is the warm-up; rounds 1 to ROUNDS are measured. */
+const channelId = (round: number, i: number) => `${round === 0 ? 'C0WARM' : `C0BENCH${round}`}${String(i).padStart(4, '0')}`;
 const plainChannelId = (i: number) => `C0PLAIN${String(i).padStart(4, '0')}`;
-const warmChannelId = (i: number) => `C0WARM${String(i).padStart(4, '0')}`;
 
 // --- this process: a plain HTTP client, for the floor the machine leaves -------------------------
 
@@ -190,7 +190,7 @@ function startSlackChild(): Promise<SlackChild> {
 
 // --- child: Sitrep -------------------------------------------------------------------------------
 
-type Step = 'warm-up' | 'approve-warm-up' | 'prepare' | 'approve' | 'rows' | 'stop';
+type Step = 'prepare' | 'approve' | 'rows' | 'stop';
 type ToSitrep = { step: Step; round: number };
 type Done = { done: Step; t0?: number; rows?: OutboxSummary };
 type FromSitrep = { ready: true } | Done | { error: string };
@@ -230,25 +230,12 @@ async function sitrepChild(apiUrl: string): Promise<void> {
   const reply = (m: FromSitrep) => process.send?.(m);
   const profile = PROFILE ? await cpuProfiler(PROFILE) : null;
   const steps: Record<Step, (round: number) => Promise<FromSitrep>> = {
-    // The first fan-out of its kind, to other channels: the Slack client gets loaded and the path
-    // compiled before the measured one.
-    'warm-up': async () => {
-      await must(app, 'approver add @bench');
-      for (let i = 1; i <= CHANNELS; i++) await must(app, `subscribe slack:${warmChannelId(i)}`);
-      await must(app, 'declare "Warm-up incident" sev:3');
-      await must(app, 'draft INC-1 status:investigating We are investigating slow logins. Sign-in may take a minute; retrying usually works.');
-      return { done: 'warm-up' };
-    },
-    'approve-warm-up': async () => {
-      const t0 = epochNow();
-      await must(app, 'approve D-1');
-      return { done: 'approve-warm-up', t0 };
-    },
-    // Round r: the last fan-out's channels make way for 200 new ones, and incident r + 1 has its
-    // first update drafted (D-(r + 1)).
+    // Round r: the last round's channels make way for 200 new ones, and incident r + 1 has its
+    // first update drafted (D-(r + 1)). Round 0, the warm-up, the first fan-out of its kind, gets
+    // the Slack client loaded and the path compiled before the measured ones.
     prepare: async (round) => {
-      const before = (i: number) => (round === 1 ? warmChannelId(i) : channelId(round - 1, i));
-      for (let i = 1; i <= CHANNELS; i++) await must(app, `unsubscribe slack:${before(i)}`);
+      if (round === 0) await must(app, 'approver add @bench');
+      else for (let i = 1; i <= CHANNELS; i++) await must(app, `unsubscribe slack:${channelId(round - 1, i)}`);
       for (let i = 1; i <= CHANNELS; i++) await must(app, `subscribe slack:${channelId(round, i)}`);
       await must(app, `declare "Checkout errors, wave ${round}" sev:2`);
       await must(app, `draft INC-${round + 1} status:investigating We are investigating errors at checkout. Card payments may fail; retrying usually works.`);
@@ -322,16 +309,8 @@ export async function run(): Promise<BenchResult> {
   let sitrep: Awaited<ReturnType<typeof startSitrepChild>> | null = null;
   try {
     sitrep = await startSitrepChild(slack.apiUrl);
-    await sitrep.step('warm-up');
-    const warmChannels = Array.from({ length: CHANNELS }, (_, i) => warmChannelId(i + 1));
-    const warm = slack.expect({ channels: warmChannels, roots: 1, replies: MESSAGES_PER_CHANNEL - 1 });
-    const { t0: w0 } = await sitrep.step('approve-warm-up');
-    const coldMs = (await warm) - w0!;
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const warmStats = await slack.stats();
-
     const rounds: Array<{ round: number; t0: number; actualMs: number; stats: SlackStats }> = [];
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 0; round <= ROUNDS; round++) {
       await sitrep.step('prepare', round);
       const channels = Array.from({ length: CHANNELS }, (_, i) => channelId(round, i + 1));
       const complete = slack.expect({ channels, roots: 1, replies: MESSAGES_PER_CHANNEL - 1 });
@@ -340,12 +319,13 @@ export async function run(): Promise<BenchResult> {
       await new Promise((r) => setTimeout(r, SETTLE_MS));
       rounds.push({ round, t0: t0!, actualMs: at - t0!, stats: await slack.stats() });
     }
+    const [warm, ...measured] = rounds as [(typeof rounds)[0], ...typeof rounds];
     const { rows } = await sitrep.step('rows');
     // The median round gives the figures; every round must lose nothing and repeat nothing.
-    const byTime = [...rounds].sort((a, b) => a.actualMs - b.actualMs);
+    const byTime = [...measured].sort((a, b) => a.actualMs - b.actualMs);
     const { t0, actualMs, stats } = byTime[Math.floor(byTime.length / 2)]!;
-    const lost = rounds.reduce((a, r) => a + r.stats.lost, 0);
-    const duplicated = rounds.reduce((a, r) => a + r.stats.duplicated, 0);
+    const lost = measured.reduce((a, r) => a + r.stats.lost, 0);
+    const duplicated = measured.reduce((a, r) => a + r.stats.duplicated, 0);
     const refused = rounds.at(-1)!.stats.refused;
 
     // The same first wave from a plain client on this machine, Sitrep idle: how soon the last
@@ -403,10 +383,10 @@ export async function run(): Promise<BenchResult> {
       ],
       notes: [
         `bound = (${MESSAGES_PER_CHANNEL} messages per channel − 1) × ${INTERVAL_MS} ms = ${boundMs} ms: the limit alone, with no time for the command, the posts or the network`,
-        `the ${ROUNDS} fan-outs took ${rounds.map((r) => `${f1(r.actualMs)} ms`).join(', ')} (ratios ${rounds.map((r) => f3(boundMs / r.actualMs)).join(', ')}); the figures below are the median one's`,
+        `the ${ROUNDS} fan-outs took ${measured.map((r) => `${f1(r.actualMs)} ms`).join(', ')} (ratios ${measured.map((r) => f3(boundMs / r.actualMs)).join(', ')}); the figures below are the median one's`,
         `every channel's first message arrived between ${f1((firsts[0] ?? NaN) - t0)} and ${f1((firsts.at(-1) ?? NaN) - t0)} ms after approve (the fan-out's own time); the closest two messages in one channel came ${f1(stats.minSpacingMs ?? NaN)} ms apart, the furthest ${f1(stats.spreadPerChannel.at(-1) ?? NaN)} ms (the limit: ${INTERVAL_MS} ms)`,
         `a plain node:http client posting the same ${CHANNELS} first messages at once (a keep-alive pool of up to 256 sockets, one open at the start, one connection per post in flight) had the last one arrive ${f1(plainMs)} ms after it started: what the first wave costs this machine with nothing of Sitrep's work (Sitrep's client opens connections only while its open ones stall, adapters/slack/web-api.ts)`,
-        `the first fan-out after the server started (the warm-up, the same shape to ${CHANNELS} other channels, on code not yet compiled): ${f1(coldMs)} ms, ratio ${f3(boundMs / coldMs)}; lost ${warmStats.lost}, posted twice ${warmStats.duplicated}, 429 answers ${warmStats.refused}`,
+        `the first fan-out after the server started (the warm-up, the same shape to ${CHANNELS} other channels, on code not yet compiled): ${f1(warm.actualMs)} ms, ratio ${f3(boundMs / warm.actualMs)}; lost ${warm.stats.lost}, posted twice ${warm.stats.duplicated}, 429 answers ${warm.stats.refused}`,
         `outbox: ${rows?.delivered ?? 0} of ${rows?.total ?? 0} rows delivered, at most ${rows?.maxAttempts ?? 0} attempt(s) each; chat.update calls ${stats.updates}; ${stats.elsewhere} messages to other channels (the warm-up and the incidents channel's thread)`,
         ...(clean ? [] : ['something was lost, repeated or refused: see the figures above']),
       ],
